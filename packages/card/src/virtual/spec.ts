@@ -33,3 +33,20 @@ export interface VirtualCardSpec {
     readonly sex: '0' | '1' | '2' | '9';
   };
 }
+
+/**
+ * A card as seen from the contacts: what the vpcd bridge and the in-process transport drive. `VirtualCard`
+ * implements it; the bridge needs nothing else.
+ */
+export interface ApduProcessor {
+  /** Answer-to-reset (spec §1.1). */
+  readonly atr: Uint8Array;
+  /** Processes one command APDU and returns the response APDU (data ‖ SW1 SW2). Never throws for card-level errors. */
+  process(command: Uint8Array): Uint8Array;
+  /** Power on: a cold start; clears volatile security state (spec §4.8). */
+  powerOn(): void;
+  /** Power off: clears volatile security state. */
+  powerOff(): void;
+  /** Warm reset: clears volatile security state. */
+  reset(): void;
+}

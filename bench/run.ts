@@ -1,0 +1,42 @@
+/**
+ * `npm run bench [-- --json] [-- --only PREFIX]`: runs every benchmark module and prints each figure beside the
+ * baseline measured in the same run. Timing lives here, never in tests.
+ */
+import type { Bench, Figure } from './figure.ts';
+
+const modules: Record<string, () => Promise<{ bench: Bench }>> = {
+  card: () => import('./card.ts'),
+};
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const onlyIdx = args.indexOf('--only');
+const only = onlyIdx >= 0 ? args[onlyIdx + 1] : undefined;
+const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+const figures: Figure[] = [];
+for (const [name, load] of Object.entries(modules)) {
+  if (only && !name.startsWith(only)) continue;
+  log(`${name}…`);
+  const { bench } = await load();
+  for (const f of await bench(log)) {
+    figures.push(f);
+    if (json) process.stdout.write(`${JSON.stringify(f)}\n`);
+  }
+}
+
+if (!json) {
+  const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toFixed(3));
+  const rows = figures.map((f) => [
+    f.name,
+    `${fmt(f.value)} ${f.unit}`,
+    f.baseline ? `${f.baseline.name}: ${fmt(f.baseline.value)} ${f.baseline.unit}` : '',
+    f.target ?? '',
+  ]);
+  const head = ['figure', 'value', 'baseline (same run)', 'target'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  console.log(line(head));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) console.log(line(r));
+}
