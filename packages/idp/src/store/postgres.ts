@@ -1,0 +1,546 @@
+/**
+ * The durable store at scale: node-oidc-provider's long-lived models and the records (people, credentials, links,
+ * consents, audit) in PostgreSQL, shared by N stateless nodes. One-shot state lives in Redis (redis.ts).
+ *
+ * - Every table lives in one configurable schema; names are quoted, never interpolated from user input.
+ * - Migrations run in one transaction under an advisory lock, so N nodes starting at once migrate exactly once.
+ * - One card = one person: `INSERT … ON CONFLICT (fingerprint) DO NOTHING`, and a loser re-reads the winner's row.
+ * - The audit chain is appended under a transaction-scoped advisory lock, so concurrent appends from any node
+ *   form one chain.
+ */
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import { MynaGateError } from '@mynagate/errors';
+import {
+  StoreAlreadyConsumedError,
+  StoreClosedError,
+  StoreConflictError,
+  StoreFailedError,
+  StoreNotFoundError,
+  StoreSchemaError,
+  StoreUnavailableError,
+} from './errors.ts';
+import { auditHash, canonicalJson, chainVerifier, GENESIS_HASH } from './lib/audit-hash.ts';
+import { newId } from './lib/ids.ts';
+import { epochSeconds, toAudit, toConsent, toCredential, toPerson } from './lib/rows.ts';
+import {
+  assertAuditEvent,
+  assertFingerprint,
+  assertId,
+  assertKey,
+  assertNewConsent,
+  assertNewCredential,
+  clockOption,
+  expiresInToMs,
+} from './lib/validate.ts';
+import type {
+  Adapter,
+  AdapterPayload,
+  Credential,
+  NewCredential,
+  OidcAdapterFactory,
+  RecordStore,
+  Registration,
+} from './types.ts';
+
+/** Options of {@link openPostgresStores}. */
+export interface PostgresStoreOptions {
+  /** `postgres://user@host:port/database`. */
+  readonly url: string;
+  /** The schema holding every table, created if missing: `[a-z_][a-z0-9_]*`, at most 63 characters. */
+  readonly schema: string;
+  /** Epoch milliseconds; defaults to `Date.now`. */
+  readonly now?: () => number;
+  /** How often expired adapter rows are deleted; 0 disables the timer. Default 60 000. */
+  readonly sweepIntervalMs?: number;
+  /** Pool size. Default 10. */
+  readonly maxConnections?: number;
+}
+
+/** The PostgreSQL stores: an adapter factory, the records, `sweep()` and `close()`. */
+export interface PostgresStores {
+  readonly adapter: OidcAdapterFactory;
+  readonly records: RecordStore;
+  /** Deletes expired adapter rows now; resolves how many. */
+  sweep(): Promise<number>;
+  close(): Promise<void>;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Schema migrations for schema `s` (quoted); entry i migrates version i to i + 1. Append only. */
+const MIGRATIONS: readonly ((s: string) => string)[] = [
+  (s) => `
+    CREATE TABLE ${s}.oidc (model TEXT NOT NULL, id TEXT NOT NULL, payload JSONB NOT NULL, grant_id TEXT,
+      user_code TEXT, uid TEXT, expires_at BIGINT, consumed_at BIGINT, PRIMARY KEY (model, id));
+    CREATE INDEX ON ${s}.oidc (model, grant_id) WHERE grant_id IS NOT NULL;
+    CREATE INDEX ON ${s}.oidc (model, user_code) WHERE user_code IS NOT NULL;
+    CREATE INDEX ON ${s}.oidc (model, uid) WHERE uid IS NOT NULL;
+    CREATE INDEX ON ${s}.oidc (expires_at) WHERE expires_at IS NOT NULL;
+    CREATE TABLE ${s}.people (id TEXT PRIMARY KEY, created_at BIGINT NOT NULL);
+    CREATE TABLE ${s}.credentials (fingerprint TEXT PRIMARY KEY, person_id TEXT NOT NULL REFERENCES ${s}.people (id),
+      kind TEXT NOT NULL, issuer TEXT NOT NULL, serial TEXT NOT NULL, not_after BIGINT NOT NULL,
+      created_at BIGINT NOT NULL, last_used_at BIGINT, certificate BYTEA, UNIQUE (issuer, serial));
+    CREATE INDEX ON ${s}.credentials (person_id);
+    CREATE TABLE ${s}.credential_links (old_fingerprint TEXT NOT NULL,
+      new_fingerprint TEXT NOT NULL REFERENCES ${s}.credentials (fingerprint),
+      person_id TEXT NOT NULL REFERENCES ${s}.people (id), linked_at BIGINT NOT NULL,
+      PRIMARY KEY (old_fingerprint, new_fingerprint));
+    CREATE TABLE ${s}.consents (id TEXT PRIMARY KEY, ord BIGINT GENERATED ALWAYS AS IDENTITY,
+      person_id TEXT NOT NULL REFERENCES ${s}.people (id), client_id TEXT NOT NULL, scopes TEXT NOT NULL,
+      claims TEXT NOT NULL, text_shown TEXT NOT NULL, granted_at BIGINT NOT NULL, withdrawn_at BIGINT);
+    CREATE INDEX ON ${s}.consents (person_id, client_id);
+    CREATE TABLE ${s}.audit (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, type TEXT NOT NULL, person_id TEXT,
+      client_id TEXT, data TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+    CREATE INDEX ON ${s}.audit (person_id) WHERE person_id IS NOT NULL;
+    CREATE FUNCTION ${s}.audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
+      $$ BEGIN RAISE EXCEPTION 'audit is append-only'; END $$;
+    CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON ${s}.audit
+      FOR EACH ROW EXECUTE FUNCTION ${s}.audit_append_only();
+    CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON ${s}.audit
+      FOR EACH STATEMENT EXECUTE FUNCTION ${s}.audit_append_only();`,
+];
+
+/** The schema version this code writes. */
+export const POSTGRES_SCHEMA_VERSION = MIGRATIONS.length;
+
+type Row = Record<string, unknown>;
+type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/** Thrown inside a registration transaction when a unique index lost a race; the caller re-reads the winner. */
+const LOST_RACE = Symbol('lost race');
+
+/**
+ * Connects, migrates the schema (under an advisory lock) and returns the adapter factory and the records.
+ *
+ * @example
+ * ```ts
+ * const pgStores = await openPostgresStores({ url: 'postgres://postgres@db/mynagate', schema: 'mynagate' });
+ * ```
+ * @throws `ERR_STORE_UNAVAILABLE` if PostgreSQL cannot be reached, `ERR_STORE_SCHEMA` if a newer version migrated
+ * the schema; TypeError on bad options.
+ */
+export async function openPostgresStores(options: PostgresStoreOptions): Promise<PostgresStores> {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  if (typeof options.url !== 'string' || !/^postgres(ql)?:\/\//.test(options.url)) {
+    throw new TypeError('url must be a postgres:// URL');
+  }
+  if (typeof options.schema !== 'string' || !SCHEMA_NAME.test(options.schema)) {
+    throw new TypeError('schema must match [a-z_][a-z0-9_]{0,62}');
+  }
+  const now = clockOption(options.now);
+  const sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
+  const max = options.maxConnections ?? 10;
+  if (!Number.isSafeInteger(sweepIntervalMs) || sweepIntervalMs < 0) {
+    throw new TypeError('sweepIntervalMs must be a non-negative integer');
+  }
+  if (!Number.isSafeInteger(max) || max < 1) throw new TypeError('maxConnections must be a positive integer');
+
+  const s = `"${options.schema}"`;
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max,
+    connectionTimeoutMillis: 5_000,
+  });
+  // An idle client dying (server restart) must not crash the process; the next query reports it.
+  pool.on('error', () => {});
+  try {
+    await migrate(pool, options.schema);
+  } catch (e) {
+    await pool.end().catch(() => {});
+    throw wrap(e);
+  }
+
+  let closed = false;
+  const run = async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (closed) throw new StoreClosedError();
+    try {
+      return await fn();
+    } catch (e) {
+      throw wrap(e);
+    }
+  };
+  const q = async (text: string, values: unknown[] = [], c: Queryable = pool): Promise<Row[]> =>
+    (await c.query(text, values)).rows as Row[];
+  const tx = async <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const c = await pool.connect();
+    let broken = false;
+    try {
+      await c.query('BEGIN');
+      const result = await fn(c);
+      await c.query('COMMIT');
+      return result;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => (broken = true));
+      throw e;
+    } finally {
+      c.release(broken);
+    }
+  };
+
+  const sweep = () =>
+    run(async () => (await pool.query(`DELETE FROM ${s}.oidc WHERE expires_at <= $1`, [now()])).rowCount ?? 0);
+  const timer = sweepIntervalMs > 0 ? setInterval(() => closed || sweep().catch(() => {}), sweepIntervalMs) : undefined;
+  timer?.unref();
+
+  const adapter = (model: string): Adapter => {
+    assertKey(model, 'model');
+    const live = '(expires_at IS NULL OR expires_at > $3)';
+    const findBy = (column: 'id' | 'uid' | 'user_code', value: string) =>
+      typeof value !== 'string'
+        ? Promise.resolve(undefined)
+        : run(async () => {
+            const [row] = await q(
+              `SELECT payload, consumed_at FROM ${s}.oidc WHERE model = $1 AND ${column} = $2 AND ${live} LIMIT 1`,
+              [model, value, now()],
+            );
+            if (!row) return undefined;
+            const payload = row.payload as AdapterPayload;
+            if (row.consumed_at != null) payload.consumed = Number(row.consumed_at);
+            return payload;
+          });
+    return {
+      upsert: (id, payload, expiresIn) => {
+        assertKey(id, 'id');
+        const ttl = expiresInToMs(expiresIn);
+        const text = JSON.stringify(payload);
+        return run(async () => {
+          await q(
+            `INSERT INTO ${s}.oidc (model, id, payload, grant_id, user_code, uid, expires_at)
+             VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7)
+             ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
+               user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at, consumed_at = NULL`,
+            [
+              model,
+              id,
+              text,
+              strOrNull(payload.grantId),
+              strOrNull(payload.userCode),
+              strOrNull(payload.uid),
+              ttl === null ? null : now() + ttl,
+            ],
+          );
+        });
+      },
+      find: (id) => findBy('id', id),
+      findByUid: (uid) => findBy('uid', uid),
+      findByUserCode: (userCode) => findBy('user_code', userCode),
+      // The row lock serialises concurrent consumers; the loser re-evaluates `consumed_at IS NULL` and matches nothing.
+      consume: (id) =>
+        run(async () => {
+          const t = now();
+          const r = await pool.query(
+            `UPDATE ${s}.oidc SET consumed_at = $4 WHERE model = $1 AND id = $2 AND consumed_at IS NULL AND ${live}`,
+            [model, id, t, epochSeconds(t)],
+          );
+          if (r.rowCount !== 1) throw new StoreAlreadyConsumedError(model);
+        }),
+      destroy: (id) =>
+        run(async () => void (await q(`DELETE FROM ${s}.oidc WHERE model = $1 AND id = $2`, [model, id]))),
+      revokeByGrantId: (grantId) =>
+        run(async () => void (await q(`DELETE FROM ${s}.oidc WHERE model = $1 AND grant_id = $2`, [model, grantId]))),
+    };
+  };
+
+  const credentialByFp = async (fp: string, c: Queryable = pool): Promise<Credential | undefined> => {
+    const [row] = await q(`SELECT * FROM ${s}.credentials WHERE fingerprint = $1`, [fp], c);
+    return row ? toCredential(row) : undefined;
+  };
+  /** Inserts the row; a unique index that lost a race throws LOST_RACE (the transaction then rolls back). */
+  const insertCredentialRow = async (c: Queryable, personId: string, cred: NewCredential): Promise<Credential> => {
+    try {
+      const [row] = await q(
+        `INSERT INTO ${s}.credentials (fingerprint, person_id, kind, issuer, serial, not_after, created_at, certificate)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (fingerprint) DO NOTHING RETURNING *`,
+        [
+          cred.fingerprint,
+          personId,
+          cred.kind,
+          cred.issuer,
+          cred.serial,
+          cred.notAfter.getTime(),
+          now(),
+          cred.certificate ? Buffer.from(cred.certificate) : null,
+        ],
+        c,
+      );
+      if (!row) throw LOST_RACE;
+      return toCredential(row);
+    } catch (e) {
+      // 23505 unique_violation: a concurrent insert of the same card won on (issuer, serial), or another
+      // fingerprint claims the same issuer + serial. Either way the caller re-reads after rollback.
+      if ((e as { code?: unknown }).code === '23505') throw LOST_RACE;
+      throw e;
+    }
+  };
+  /** Inserts `cred` for `personId` unless registered to them; CONFLICT if registered to someone else. */
+  const insertCredential = async (c: Queryable, personId: string, cred: NewCredential): Promise<Credential> => {
+    const existing = await credentialByFp(cred.fingerprint, c);
+    if (!existing) return insertCredentialRow(c, personId, cred);
+    if (existing.personId !== personId) throw new StoreConflictError();
+    return existing;
+  };
+  /** Runs a registration transaction; if it lost a race on a unique index, `onLost` decides from the winner's row. */
+  const register = async <T>(fp: string, fn: () => Promise<T>, onLost: (winner: Credential) => T | Promise<T>) => {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e !== LOST_RACE) throw e;
+      const winner = await credentialByFp(fp);
+      if (!winner) throw new StoreConflictError();
+      return await onLost(winner);
+    }
+  };
+  const personById = async (id: string) => {
+    const [row] = await q(`SELECT * FROM ${s}.people WHERE id = $1`, [id]);
+    return row ? toPerson(row) : undefined;
+  };
+
+  const records: RecordStore = {
+    findPerson: (personId) => run(() => personById(personId)),
+    findCredentialByFingerprint: (fp) => {
+      assertFingerprint(fp);
+      return run(() => credentialByFp(fp));
+    },
+    listCredentials: (personId) =>
+      run(async () =>
+        (
+          await q(`SELECT * FROM ${s}.credentials WHERE person_id = $1 ORDER BY created_at, fingerprint`, [personId])
+        ).map(toCredential),
+      ),
+    createPersonWithCredential: (cred) => {
+      assertNewCredential(cred);
+      const existingRegistration = async (credential: Credential): Promise<Registration> => ({
+        person: (await personById(credential.personId))!,
+        credential,
+        created: false,
+      });
+      return run(async () => {
+        const existing = await credentialByFp(cred.fingerprint);
+        if (existing) return existingRegistration(existing);
+        return register(
+          cred.fingerprint,
+          () =>
+            tx(async (c): Promise<Registration> => {
+              const [row] = await q(
+                `INSERT INTO ${s}.people (id, created_at) VALUES ($1, $2) RETURNING *`,
+                [newId(), now()],
+                c,
+              );
+              const person = toPerson(row!);
+              return {
+                person,
+                credential: await insertCredentialRow(c, person.id, cred),
+                created: true,
+              };
+            }),
+          existingRegistration,
+        );
+      });
+    },
+    addCredential: (personId, cred) => {
+      assertId(personId, 'personId');
+      assertNewCredential(cred);
+      return run(() =>
+        register(
+          cred.fingerprint,
+          () =>
+            tx(async (c) => {
+              const [person] = await q(`SELECT 1 FROM ${s}.people WHERE id = $1 FOR SHARE`, [personId], c);
+              if (!person) throw new StoreNotFoundError('person');
+              return insertCredential(c, personId, cred);
+            }),
+          (winner) => sameOwner(winner, personId),
+        ),
+      );
+    },
+    linkCredential: (oldFp, cred) => {
+      assertFingerprint(oldFp);
+      assertNewCredential(cred);
+      let owner = '';
+      return run(() =>
+        register(
+          cred.fingerprint,
+          () =>
+            tx(async (c) => {
+              const old = await credentialByFp(oldFp, c);
+              if (!old) throw new StoreNotFoundError('credential');
+              owner = old.personId;
+              const credential = await insertCredential(c, old.personId, cred);
+              await q(
+                `INSERT INTO ${s}.credential_links (old_fingerprint, new_fingerprint, person_id, linked_at)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+                [oldFp, cred.fingerprint, old.personId, now()],
+                c,
+              );
+              return credential;
+            }),
+          (winner) => sameOwner(winner, owner),
+        ),
+      );
+    },
+    touchCredential: (fp) => {
+      assertFingerprint(fp);
+      return run(async () => {
+        const r = await pool.query(`UPDATE ${s}.credentials SET last_used_at = $1 WHERE fingerprint = $2`, [now(), fp]);
+        if (r.rowCount !== 1) throw new StoreNotFoundError('credential');
+      });
+    },
+    recordConsent: (cons) => {
+      assertNewConsent(cons);
+      return run(async () => {
+        try {
+          const [row] = await q(
+            `INSERT INTO ${s}.consents (id, person_id, client_id, scopes, claims, text_shown, granted_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+            [
+              newId(),
+              cons.personId,
+              cons.clientId,
+              JSON.stringify(cons.scopes),
+              JSON.stringify(cons.claims),
+              cons.textShown,
+              now(),
+            ],
+          );
+          return toConsent(row!);
+        } catch (e) {
+          // 23503 foreign_key_violation: no such person.
+          if ((e as { code?: unknown }).code === '23503') throw new StoreNotFoundError('person');
+          throw e;
+        }
+      });
+    },
+    withdrawConsent: (personId, clientId) =>
+      run(async () => {
+        const r = await pool.query(
+          `UPDATE ${s}.consents SET withdrawn_at = $1 WHERE person_id = $2 AND client_id = $3 AND withdrawn_at IS NULL`,
+          [now(), personId, clientId],
+        );
+        return r.rowCount ?? 0;
+      }),
+    listConsents: (personId) =>
+      run(async () =>
+        (await q(`SELECT * FROM ${s}.consents WHERE person_id = $1 ORDER BY granted_at, ord`, [personId])).map(
+          toConsent,
+        ),
+      ),
+    appendAudit: (e) => {
+      assertAuditEvent(e);
+      const data = canonicalJson(e.data ?? {});
+      return run(() =>
+        tx(async (c) => {
+          // Serialises appenders across nodes; released at COMMIT. A row lock on the last row would not do:
+          // the waiter would still read the old last row after the first commit.
+          await c.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey(options.schema, 'audit')]);
+          const [last] = await q(`SELECT seq, hash FROM ${s}.audit ORDER BY seq DESC LIMIT 1`, [], c);
+          const row = {
+            seq: last ? Number(last.seq) + 1 : 1,
+            at: now(),
+            type: e.type,
+            personId: e.personId ?? null,
+            clientId: e.clientId ?? null,
+            data: JSON.parse(data) as Record<string, unknown>,
+          };
+          const prevHash = last ? String(last.hash) : GENESIS_HASH;
+          const [inserted] = await q(
+            `INSERT INTO ${s}.audit (seq, at, type, person_id, client_id, data, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
+            [row.seq, row.at, row.type, row.personId, row.clientId, data, prevHash, auditHash(prevHash, row)],
+            c,
+          );
+          return toAudit(inserted!);
+        }),
+      );
+    },
+    listAudit: (personId) =>
+      run(async () => (await q(`SELECT * FROM ${s}.audit WHERE person_id = $1 ORDER BY seq`, [personId])).map(toAudit)),
+    verifyAuditChain: () =>
+      run(async () => {
+        const verifier = chainVerifier();
+        // Paged by seq so a long log is never held in memory at once.
+        for (let after = 0; ;) {
+          const rows = await q(`SELECT * FROM ${s}.audit WHERE seq > $1 ORDER BY seq LIMIT 1000`, [after]);
+          for (const row of rows) verifier.push(toAudit(row));
+          if (rows.length < 1000) return verifier.result();
+          after = Number(rows.at(-1)!.seq);
+        }
+      }),
+    close: () => close(),
+  };
+
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    clearInterval(timer);
+    await pool.end();
+  };
+
+  return { adapter, records, sweep, close };
+}
+
+/**
+ * Creates the schema and applies pending migrations in one transaction, under an advisory lock per schema. A node
+ * finding the schema current skips the lock and writes nothing, so restarts are cheap.
+ */
+async function migrate(pool: pg.Pool, schema: string): Promise<void> {
+  const s = `"${schema}"`;
+  const current = await pool.query(`SELECT version FROM ${s}.schema_version`).then(
+    (r) => Number(r.rows[0]?.version ?? 0),
+    (e: { code?: unknown }) => {
+      // 42P01 undefined_table, 3F000 invalid_schema_name: a fresh database, migrate below.
+      if (e.code === '42P01' || e.code === '3F000') return 0;
+      throw e;
+    },
+  );
+  if (current > MIGRATIONS.length) throw new StoreSchemaError(current, MIGRATIONS.length);
+  if (current === MIGRATIONS.length) return;
+
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    await c.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey(schema, 'migrate')]);
+    // Re-read under the lock: another node may have migrated while this one waited.
+    await c.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await c.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_version (version INTEGER NOT NULL)`);
+    const { rows } = await c.query(`SELECT version FROM ${s}.schema_version`);
+    const version = rows.length ? Number(rows[0].version) : 0;
+    if (!rows.length) await c.query(`INSERT INTO ${s}.schema_version (version) VALUES (0)`);
+    if (version > MIGRATIONS.length) throw new StoreSchemaError(version, MIGRATIONS.length);
+    for (let v = version; v < MIGRATIONS.length; v++) await c.query(MIGRATIONS[v]!(s));
+    await c.query(`UPDATE ${s}.schema_version SET version = $1`, [MIGRATIONS.length]);
+    await c.query('COMMIT');
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => {});
+    throw e;
+  } finally {
+    c.release();
+  }
+}
+
+/** A 64-bit advisory lock key, stable across nodes, from the schema and the purpose. */
+function lockKey(schema: string, purpose: string): string {
+  return createHash('sha256').update(`mynagate:${schema}:${purpose}`).digest().readBigInt64BE(0).toString();
+}
+
+function sameOwner(winner: Credential, personId: string): Credential {
+  if (winner.personId !== personId) throw new StoreConflictError();
+  return winner;
+}
+
+const strOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+/**
+ * Domain errors and TypeErrors pass. No SQLSTATE (socket errors, "Connection terminated"), or classes 08
+ * (connection exception), 53 (insufficient resources), 57P (operator intervention) and 40 (serialization failure,
+ * deadlock): UNAVAILABLE, worth a retry. Anything else: FAILED.
+ */
+function wrap(e: unknown): Error {
+  if (e instanceof MynaGateError || e instanceof TypeError) return e;
+  const code = (e as { code?: unknown } | null)?.code;
+  const sqlstate = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  if (sqlstate === undefined || /^(08|53|57P|40)/.test(sqlstate)) {
+    return new StoreUnavailableError('PostgreSQL is unavailable', { cause: e });
+  }
+  return new StoreFailedError('PostgreSQL operation failed', { cause: e });
+}

@@ -1,0 +1,260 @@
+/**
+ * The storage contract at scale: PostgreSQL (records, long-lived models) + Redis (one-shot state, short-lived
+ * models). Skips with a visible reason when the servers are unreachable, unless MYNAGATE_REQUIRE_SYSTEM=1.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, describe, it } from 'node:test';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { openStores } from '../src/store/open.ts';
+import { openPostgresStores, POSTGRES_SCHEMA_VERSION } from '../src/store/postgres.ts';
+import { openRedisStores } from '../src/store/redis.ts';
+import { newCredential, runAdapterContract, runStoreContract } from './support/store-contract.ts';
+
+const PG_URL = process.env.MYNAGATE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = process.env.MYNAGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+function reachable(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({
+      host: hostname,
+      port: Number(port),
+      timeout: 1_000,
+    });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+  });
+}
+
+const missing = [
+  ...((await reachable(PG_URL)) ? [] : [`PostgreSQL at ${new URL(PG_URL).host}`]),
+  ...((await reachable(REDIS_URL)) ? [] : [`Redis at ${new URL(REDIS_URL).host}`]),
+];
+const skip =
+  missing.length && process.env.MYNAGATE_REQUIRE_SYSTEM !== '1' ? `not reachable: ${missing.join(', ')}` : false;
+
+const unique = () => `mg_test_${randomBytes(6).toString('hex')}`;
+const admin = skip ? undefined : new pg.Pool({ connectionString: PG_URL, max: 2 });
+const redisAdmin = skip ? undefined : new Redis(REDIS_URL);
+after(async () => {
+  for (const schema of createdSchemas) await dropSchema(schema);
+  await admin?.end();
+  redisAdmin?.disconnect();
+});
+
+async function dropSchema(schema: string): Promise<void> {
+  await admin!.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+}
+async function dropRedisPrefix(prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redisAdmin!.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    if (keys.length) await redisAdmin!.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+/**
+ * Runs SQL with the test schema on the search path, on one connection. `bypassTriggers` sets
+ * session_replication_role = replica (superuser only), which skips the append-only trigger as an attacker with
+ * database access could.
+ */
+async function rawSql(schema: string, sql: string, bypassTriggers = false): Promise<void> {
+  const c = await admin!.connect();
+  try {
+    await c.query(`SET search_path TO "${schema}"`);
+    if (bypassTriggers) await c.query('SET session_replication_role = replica');
+    await c.query(sql);
+  } finally {
+    await c.query('RESET search_path; RESET session_replication_role').catch(() => {});
+    c.release();
+  }
+}
+
+// Creating a schema costs ~150 ms of DDL, so schemas are reused: emptied after each test and leased again.
+const freeSchemas: string[] = [];
+const createdSchemas: string[] = [];
+function leaseSchema(): string {
+  const reused = freeSchemas.pop();
+  if (reused) return reused;
+  const schema = unique();
+  createdSchemas.push(schema);
+  return schema;
+}
+async function releaseSchema(schema: string): Promise<void> {
+  await rawSql(
+    schema,
+    'DELETE FROM oidc; DELETE FROM credential_links; DELETE FROM consents; DELETE FROM credentials; ' +
+      'DELETE FROM people; DELETE FROM audit',
+    true,
+  );
+  freeSchemas.push(schema);
+}
+// Redis expires on its own clock, so the scaled harness advances time by sleeping.
+const realAdvance = (ms: number) => sleep(ms);
+
+describe('PostgreSQL + Redis', { skip }, () => {
+  runStoreContract('PostgreSQL + Redis', async () => {
+    const schema = leaseSchema();
+    const redisPrefix = `${unique()}:`;
+    const config = {
+      kind: 'postgres',
+      url: PG_URL,
+      schema,
+      redisUrl: REDIS_URL,
+      redisPrefix,
+    } as const;
+    const stores = await openStores(config);
+    const peer = await openStores(config);
+    return {
+      stores,
+      peer,
+      adapter: stores.adapter,
+      advance: realAdvance,
+      raw: (sql) => rawSql(schema, sql),
+      tamperAudit: (seq) => rawSql(schema, `UPDATE audit SET data = '{"i":99}' WHERE seq = ${Number(seq)}`, true),
+      teardown: async () => {
+        await Promise.all([stores.close(), peer.close()]);
+        await Promise.all([releaseSchema(schema), dropRedisPrefix(redisPrefix)]);
+      },
+    };
+  });
+
+  runAdapterContract('PostgreSQL alone (every model)', async () => {
+    const schema = leaseSchema();
+    const stores = await openPostgresStores({
+      url: PG_URL,
+      schema,
+      sweepIntervalMs: 0,
+    });
+    return {
+      adapter: stores.adapter,
+      advance: realAdvance,
+      teardown: async () => {
+        await stores.close();
+        await releaseSchema(schema);
+      },
+    };
+  });
+
+  runAdapterContract('Redis alone (every model)', async () => {
+    const prefix = `${unique()}:`;
+    const stores = await openRedisStores({ url: REDIS_URL, prefix });
+    return {
+      adapter: stores.adapter,
+      advance: realAdvance,
+      teardown: async () => {
+        await stores.close();
+        await dropRedisPrefix(prefix);
+      },
+    };
+  });
+
+  describe('PostgreSQL + Redis: deployment', () => {
+    it('8 nodes starting at once on a fresh schema migrate it exactly once (advisory lock)', async () => {
+      const schema = unique();
+      try {
+        const nodes = await Promise.all(
+          Array.from({ length: 8 }, () => openPostgresStores({ url: PG_URL, schema, sweepIntervalMs: 0 })),
+        );
+        const { rows } = await admin!.query(`SELECT version FROM "${schema}".schema_version`);
+        assert.deepEqual(rows, [{ version: POSTGRES_SCHEMA_VERSION }]);
+        const reg = await nodes[3]!.records.createPersonWithCredential(newCredential());
+        assert.equal((await nodes[5]!.records.findPerson(reg.person.id))?.id, reg.person.id);
+        await Promise.all(nodes.map((n) => n.close()));
+      } finally {
+        await dropSchema(schema);
+      }
+    });
+
+    it('a schema migrated by a newer version is refused with ERR_STORE_SCHEMA', async () => {
+      const schema = unique();
+      try {
+        await (await openPostgresStores({ url: PG_URL, schema, sweepIntervalMs: 0 })).close();
+        await admin!.query(`UPDATE "${schema}".schema_version SET version = version + 1`);
+        await assert.rejects(openPostgresStores({ url: PG_URL, schema }), {
+          code: 'ERR_STORE_SCHEMA',
+          found: POSTGRES_SCHEMA_VERSION + 1,
+        });
+      } finally {
+        await dropSchema(schema);
+      }
+    });
+
+    it('sweep deletes expired PostgreSQL adapter rows', async () => {
+      const schema = unique();
+      let t = Date.now();
+      const stores = await openPostgresStores({
+        url: PG_URL,
+        schema,
+        now: () => t,
+        sweepIntervalMs: 0,
+      });
+      try {
+        await stores.adapter('Grant').upsert('g1', {}, 1);
+        await stores.adapter('Grant').upsert('g2', {}, 600);
+        t += 2_000;
+        assert.equal(await stores.sweep(), 1);
+        assert.deepEqual(await stores.adapter('Grant').find('g2'), {});
+      } finally {
+        await stores.close();
+        await dropSchema(schema);
+      }
+    });
+
+    it('unreachable PostgreSQL or Redis is ERR_STORE_UNAVAILABLE at open', async () => {
+      await assert.rejects(
+        openPostgresStores({
+          url: 'postgres://postgres@127.0.0.1:1/test',
+          schema: unique(),
+        }),
+        {
+          code: 'ERR_STORE_UNAVAILABLE',
+        },
+      );
+      await assert.rejects(openRedisStores({ url: 'redis://127.0.0.1:1' }), {
+        code: 'ERR_STORE_UNAVAILABLE',
+      });
+    });
+
+    it('openStores rejects a malformed postgres config with TypeError before connecting', async () => {
+      const base = {
+        kind: 'postgres',
+        url: PG_URL,
+        schema: 'ok_schema',
+        redisUrl: REDIS_URL,
+      } as const;
+      await assert.rejects(openStores({ ...base, schema: 'Bad-Name"; DROP' }), TypeError);
+      await assert.rejects(openStores({ ...base, url: 'mysql://x' }), TypeError);
+      await assert.rejects(openStores({ ...base, redisUrl: 'http://x' }), TypeError);
+      await assert.rejects(openStores({ ...base, path: 'x' } as never), TypeError);
+      const { rows } = await admin!.query(`SELECT 1 FROM pg_namespace WHERE nspname = 'ok_schema'`);
+      assert.equal(rows.length, 0);
+    });
+
+    it('the split adapter puts Session in PostgreSQL and Interaction in Redis', async () => {
+      const schema = unique();
+      const stores = await openStores({
+        kind: 'postgres',
+        url: PG_URL,
+        schema,
+        redisUrl: REDIS_URL,
+        redisPrefix: `${schema}:`,
+      });
+      try {
+        await stores.adapter('Session').upsert('s', { uid: 'u' }, 60);
+        await stores.adapter('Interaction').upsert('i', {}, 60);
+        const { rows } = await admin!.query(`SELECT model FROM "${schema}".oidc`);
+        assert.deepEqual(rows, [{ model: 'Session' }]);
+        assert.equal(await redisAdmin!.exists(`${schema}:oidc:Interaction:i`), 1);
+      } finally {
+        await stores.close();
+        await Promise.all([dropSchema(schema), dropRedisPrefix(`${schema}:`)]);
+      }
+    });
+  });
+});

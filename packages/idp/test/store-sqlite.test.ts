@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { after, describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { openStores } from '../src/store/open.ts';
+import { openSqliteStores, SQLITE_SCHEMA_VERSION } from '../src/store/sqlite.ts';
+import { newCredential, runStoreContract } from './support/store-contract.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'mynagate-store-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const newPath = () => join(dir, `${randomBytes(6).toString('hex')}.db`);
+
+/** A fake clock: SQLite expiry follows the injected `now`, so TTL tests take no wall time. */
+function fakeClock() {
+  let t = Date.UTC(2026, 0, 15, 3, 0, 0);
+  return { now: () => t, advance: async (ms: number) => void (t += ms) };
+}
+
+function rawExec(path: string, sql: string): void {
+  const db = new DatabaseSync(path);
+  try {
+    db.exec(sql);
+  } finally {
+    db.close();
+  }
+}
+
+runStoreContract('SQLite', async () => {
+  const path = newPath();
+  const clock = fakeClock();
+  const stores = await openStores({ kind: 'sqlite', path, now: clock.now });
+  // A second connection to the same file, as a second process would have.
+  const peer = openSqliteStores({ path, now: clock.now, sweepIntervalMs: 0 });
+  return {
+    stores,
+    peer,
+    adapter: stores.adapter,
+    advance: clock.advance,
+    raw: async (sql) => rawExec(path, sql),
+    tamperAudit: async (seq) =>
+      rawExec(path, `DROP TRIGGER audit_no_update; UPDATE audit SET data = '{"i":99}' WHERE seq = ${Number(seq)}`),
+    teardown: async () => {
+      await Promise.all([stores.close(), peer.close()]);
+      rmSync(path, { force: true });
+      rmSync(`${path}-wal`, { force: true });
+      rmSync(`${path}-shm`, { force: true });
+    },
+  };
+});
+
+describe('SQLite: file, durability and migrations', () => {
+  it('records, adapter entries and one-shot values survive close and reopen', async () => {
+    const path = newPath();
+    const clock = fakeClock();
+    const first = openSqliteStores({ path, now: clock.now });
+    const { person, credential } = await first.records.createPersonWithCredential(newCredential());
+    await first.records.appendAudit({ type: 'signup', personId: person.id });
+    await first.adapter('Session').upsert('s1', { uid: 'u1', accountId: person.id }, 3600);
+    await first.oneShot.put('challenge:1', { nonce: 'n' }, 300);
+    await first.close();
+
+    const second = openSqliteStores({ path, now: clock.now });
+    assert.equal((await second.records.findCredentialByFingerprint(credential.fingerprint))?.personId, person.id);
+    assert.deepEqual(await second.records.verifyAuditChain(), {
+      count: 1,
+      head: (await second.records.listAudit(person.id))[0]!.hash,
+    });
+    assert.deepEqual(await second.adapter('Session').findByUid('u1'), {
+      uid: 'u1',
+      accountId: person.id,
+    });
+    assert.deepEqual(await second.oneShot.take('challenge:1'), { nonce: 'n' });
+    await second.close();
+  });
+
+  it('the file is in WAL mode and user_version is the schema version', async () => {
+    const path = newPath();
+    const stores = openSqliteStores({ path });
+    await stores.close();
+    const db = new DatabaseSync(path);
+    assert.equal(db.prepare('PRAGMA journal_mode').get()?.journal_mode, 'wal');
+    assert.equal(db.prepare('PRAGMA user_version').get()?.user_version, SQLITE_SCHEMA_VERSION);
+    db.close();
+  });
+
+  it('a database migrated by a newer version is refused with ERR_STORE_SCHEMA and left untouched', async () => {
+    const path = newPath();
+    await openSqliteStores({ path }).close();
+    rawExec(path, `PRAGMA user_version = ${SQLITE_SCHEMA_VERSION + 1}`);
+    assert.throws(() => openSqliteStores({ path }), {
+      code: 'ERR_STORE_SCHEMA',
+      found: SQLITE_SCHEMA_VERSION + 1,
+    });
+  });
+
+  it('a path that cannot be opened is ERR_STORE_UNAVAILABLE', () => {
+    assert.throws(() => openSqliteStores({ path: join(dir, 'no-such-dir', 'x.db') }), {
+      code: 'ERR_STORE_UNAVAILABLE',
+    });
+  });
+
+  it('sweep deletes expired adapter and one-shot rows and keeps live ones', async () => {
+    const clock = fakeClock();
+    const stores = openSqliteStores({
+      path: newPath(),
+      now: clock.now,
+      sweepIntervalMs: 0,
+    });
+    await stores.adapter('Interaction').upsert('i1', {}, 1);
+    await stores.adapter('Interaction').upsert('i2', {}, 600);
+    await stores.oneShot.put('a', 'x', 1);
+    await stores.oneShot.put('b', 'x', 600);
+    await clock.advance(2_000);
+    assert.equal(stores.sweep(), 2);
+    assert.equal(stores.sweep(), 0);
+    assert.deepEqual(await stores.adapter('Interaction').find('i2'), {});
+    assert.equal(await stores.oneShot.get('b'), 'x');
+    await stores.close();
+  });
+
+  it('4 worker threads on their own connections race to take 200 keys: each key is taken exactly once', async () => {
+    const path = newPath();
+    const stores = openSqliteStores({ path, sweepIntervalMs: 0 });
+    for (let i = 0; i < 200; i++) await stores.oneShot.put(`k${i}`, `v${i}`, 600);
+    const worker = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { DatabaseSync } = require('node:sqlite');
+      const db = new DatabaseSync(workerData.path);
+      db.exec('PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL');
+      const take = db.prepare('DELETE FROM one_shot WHERE key = ? RETURNING value');
+      const got = [];
+      for (let i = 0; i < 200; i++) if (take.get('k' + i)) got.push(i);
+      db.close();
+      parentPort.postMessage(got);`;
+    const runs = Array.from(
+      { length: 4 },
+      () =>
+        new Promise<number[]>((resolve, reject) => {
+          const w = new Worker(worker, { eval: true, workerData: { path } });
+          w.once('message', resolve);
+          w.once('error', reject);
+        }),
+    );
+    const taken = (await Promise.all(runs)).flat().sort((a, b) => a - b);
+    assert.deepEqual(
+      taken,
+      Array.from({ length: 200 }, (_, i) => i),
+    );
+    await stores.close();
+  });
+
+  it('openStores rejects a malformed config with TypeError', async () => {
+    await assert.rejects(openStores({ kind: 'mysql' } as never), TypeError);
+    await assert.rejects(openStores({ kind: 'sqlite', path: '' }), TypeError);
+    await assert.rejects(openStores({ kind: 'sqlite', path: newPath(), extra: 1 } as never), TypeError);
+    await assert.rejects(openStores(null as never), TypeError);
+  });
+});
