@@ -22,6 +22,11 @@ export interface VirtualCardSpec {
   readonly signPassword: string;
   /** 4 digits; the text AP (券面事項入力補助AP) PIN. Defaults to `authPin` when omitted. */
   readonly textPin?: string;
+  /**
+   * 照合番号B (14 digits: era DOB YYMMDD, card expiry year, security code) for text AP EF 0015 and visual AP EF 0012
+   * (spec §5). When omitted those PIN EFs still answer an empty VERIFY (63Cx) but no value verifies.
+   */
+  readonly textPinB?: string;
   /** Text AP data. `myNumber` is a fake, check-digit-valid test number. */
   readonly text: {
     readonly myNumber: string;

@@ -1,0 +1,12 @@
+/** Byte helpers. Private to the package. */
+
+/** Concatenates into a plain Uint8Array (not a Buffer, so results compare equal to other Uint8Arrays in tests). */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

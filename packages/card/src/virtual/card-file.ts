@@ -1,0 +1,230 @@
+/**
+ * The virtual card file: one JSON document holding a test card's keys, certificates, text-AP data and PIN state.
+ *
+ * PINs are stored as salted scrypt hashes, never in clear. PIN counters live in the file and every change is
+ * written durably (temporary file, fsync, rename, fsync of the directory) before the card answers, so a PIN blocked
+ * in one run stays blocked in the next, even after a crash. The file is created owner-only (0600): it holds private
+ * keys, test keys though they are.
+ */
+import { createPrivateKey, randomUUID } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { CardFileInvalidError } from '../errors.ts';
+import { MAX_TRIES } from '../layout.ts';
+import { isValidMyNumber } from '../my-number.ts';
+import { isValidPinFormat } from '../pin-format.ts';
+import { DEFAULT_SCRYPT, hashPin, type PinHash, type ScryptParams } from './pin-hash.ts';
+import type { VirtualCardSpec } from './spec.ts';
+
+/** The `format` marker of a card file. */
+export const CARD_FILE_FORMAT = 'mynagate-virtual-jpki-card/1';
+
+/**
+ * The PIN objects of the virtual card: JPKI auth (0018) and sign (001B); text AP PIN (0011), PIN A (0014), PIN B
+ * (0015); visual AP PIN A (0013) and PIN B (0012).
+ */
+export type PinId = 'auth' | 'sign' | 'text' | 'textA' | 'textB' | 'visualA' | 'visualB';
+
+/** A PIN object as stored: its hash and its retry counter. */
+export interface StoredPin extends PinHash {
+  readonly maxTries: number;
+  triesLeft: number;
+}
+
+/** The card file, as JSON. Binary values are base64. */
+export interface CardFile {
+  readonly format: typeof CARD_FILE_FORMAT;
+  /** Always true: a card file is a test card and says so. */
+  readonly test: true;
+  readonly profile: 'card' | 'android';
+  readonly scrypt: ScryptParams;
+  /** PKCS#8 DER. */
+  readonly keys: { readonly auth: string; readonly sign: string };
+  /** DER. */
+  readonly certificates: {
+    readonly auth: string;
+    readonly authCa: string;
+    readonly sign: string;
+    readonly signCa: string;
+  };
+  readonly text: VirtualCardSpec['text'];
+  readonly pins: Record<PinId, StoredPin>;
+}
+
+/** Options of {@link writeCardFile}. */
+export interface WriteCardFileOptions {
+  /**
+   * scrypt N (a power of two, 2^10..2^20). Default 2^14. Tests may lower it to make cards quick to create; the value
+   * is stored in the file.
+   */
+  readonly scryptCost?: number;
+}
+
+/**
+ * Writes a new card file for `spec`, owner-only (0600), replacing any file at `path` atomically.
+ *
+ * @example await writeCardFile(join(dir, 'card.json'), spec)
+ * @throws TypeError when the spec breaks a rule (PIN formats of spec §5, a check-digit-valid My Number, YYYYMMDD,
+ *   PKCS#8 RSA keys, certificates starting `30 82`).
+ */
+export async function writeCardFile(
+  path: string,
+  spec: VirtualCardSpec,
+  options: WriteCardFileOptions = {},
+): Promise<void> {
+  saveCardFile(path, await cardFileFromSpec(spec, options));
+}
+
+/** Builds the card file content for `spec` (hashing its PINs). See {@link writeCardFile} for the rules. */
+export async function cardFileFromSpec(spec: VirtualCardSpec, options: WriteCardFileOptions = {}): Promise<CardFile> {
+  const scrypt = { ...DEFAULT_SCRYPT, N: options.scryptCost ?? DEFAULT_SCRYPT.N };
+  if (!validScrypt(scrypt)) throw new TypeError('scryptCost must be a power of two in 2^10..2^20');
+  const signPassword = spec.signPassword.toUpperCase();
+  const textPin = spec.textPin ?? spec.authPin;
+  const check = (ok: boolean, what: string) => {
+    if (!ok) throw new TypeError(`VirtualCardSpec: ${what}`);
+  };
+  check(spec.profile === 'card' || spec.profile === 'android', 'profile must be card or android');
+  check(isValidPinFormat('auth', spec.authPin), 'authPin must be 4 digits');
+  check(isValidPinFormat('sign', signPassword), 'signPassword must be 6-16 A-Z0-9 with a letter and a digit');
+  check(isValidPinFormat('text', textPin), 'textPin must be 4 digits');
+  check(spec.textPinB === undefined || /^[0-9]{14}$/.test(spec.textPinB), 'textPinB must be 14 digits');
+  check(isValidMyNumber(spec.text.myNumber), 'text.myNumber must be a check-digit-valid 12-digit number');
+  check(/^[0-9]{8}$/.test(spec.text.birthDate), 'text.birthDate must be YYYYMMDD');
+  check(['0', '1', '2', '9'].includes(spec.text.sex), 'text.sex must be 0, 1, 2 or 9');
+  for (const key of [spec.authKey, spec.signKey]) check(isRsaPkcs8(key), 'keys must be PKCS#8 RSA private keys');
+  for (const c of [spec.authCert, spec.authCaCert, spec.signCert, spec.signCaCert]) {
+    check(c[0] === 0x30 && c[1] === 0x82, 'certificates must be DER starting 30 82 (spec §3.2)');
+  }
+  const ascii = (s: string) => new TextEncoder().encode(s);
+  const pin = async (value: string | undefined, maxTries: number): Promise<StoredPin> => {
+    const hash = value === undefined ? { salt: '', hash: null } : await hashPin(ascii(value), scrypt);
+    return { ...hash, maxTries, triesLeft: maxTries };
+  };
+  const [auth, sign, text, textA, textB, visualA, visualB] = await Promise.all([
+    pin(spec.authPin, MAX_TRIES.auth),
+    pin(signPassword, MAX_TRIES.sign),
+    pin(textPin, MAX_TRIES.text),
+    pin(spec.text.myNumber, MAX_TRIES.text),
+    pin(spec.textPinB, MAX_TRIES.text),
+    pin(spec.text.myNumber, MAX_TRIES.text),
+    pin(spec.textPinB, MAX_TRIES.text),
+  ]);
+  const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+  return {
+    format: CARD_FILE_FORMAT,
+    test: true,
+    profile: spec.profile,
+    scrypt,
+    keys: { auth: b64(spec.authKey), sign: b64(spec.signKey) },
+    certificates: {
+      auth: b64(spec.authCert),
+      authCa: b64(spec.authCaCert),
+      sign: b64(spec.signCert),
+      signCa: b64(spec.signCaCert),
+    },
+    text: { ...spec.text },
+    pins: { auth: auth!, sign: sign!, text: text!, textA: textA!, textB: textB!, visualA: visualA!, visualB: visualB! },
+  };
+}
+
+/**
+ * Reads and validates a card file.
+ *
+ * @throws CardFileInvalidError (`ERR_CARD_FILE_INVALID`) when it is unreadable, not JSON, not marked as a MynaGate
+ *   test card, or has a field of the wrong shape.
+ */
+export function readCardFile(path: string): CardFile {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (cause) {
+    throw new CardFileInvalidError('cannot read it as JSON', { cause });
+  }
+  return parseCardFile(json);
+}
+
+/** Validates parsed card-file JSON. @throws CardFileInvalidError (`ERR_CARD_FILE_INVALID`). */
+export function parseCardFile(json: unknown): CardFile {
+  const fail = (what: string): never => {
+    throw new CardFileInvalidError(what);
+  };
+  const obj = (v: unknown, what: string) =>
+    typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : fail(what);
+  const b64 = (v: unknown, what: string) =>
+    typeof v === 'string' && /^[A-Za-z0-9+/]*={0,2}$/.test(v) && v.length % 4 === 0 ? v : fail(`${what} is not base64`);
+  const root = obj(json, 'not a JSON object');
+  if (root.format !== CARD_FILE_FORMAT) fail(`format is not ${CARD_FILE_FORMAT}`);
+  if (root.test !== true) fail('not marked "test": true');
+  if (root.profile !== 'card' && root.profile !== 'android') fail('profile');
+  const scrypt = obj(root.scrypt, 'scrypt');
+  if (!validScrypt(scrypt)) fail('scrypt parameters');
+  const keys = obj(root.keys, 'keys');
+  for (const k of ['auth', 'sign'])
+    if (!isRsaPkcs8(Buffer.from(b64(keys[k], `keys.${k}`), 'base64'))) fail(`keys.${k}`);
+  const certificates = obj(root.certificates, 'certificates');
+  for (const c of ['auth', 'authCa', 'sign', 'signCa']) {
+    const der = Buffer.from(b64(certificates[c], `certificates.${c}`), 'base64');
+    if (der[0] !== 0x30 || der[1] !== 0x82) fail(`certificates.${c} does not start 30 82`);
+  }
+  const text = obj(root.text, 'text');
+  for (const f of ['myNumber', 'name', 'address', 'birthDate', 'sex'])
+    if (typeof text[f] !== 'string') fail(`text.${f}`);
+  if (!isValidMyNumber(text.myNumber as string)) fail('text.myNumber');
+  if (!/^[0-9]{8}$/.test(text.birthDate as string)) fail('text.birthDate');
+  if (!['0', '1', '2', '9'].includes(text.sex as string)) fail('text.sex');
+  const pins = obj(root.pins, 'pins');
+  for (const id of ['auth', 'sign', 'text', 'textA', 'textB', 'visualA', 'visualB']) {
+    const p = obj(pins[id], `pins.${id}`);
+    b64(p.salt, `pins.${id}.salt`);
+    if (p.hash !== null) b64(p.hash, `pins.${id}.hash`);
+    if (!intIn(p.maxTries, 1, 15)) fail(`pins.${id}.maxTries`);
+    if (!intIn(p.triesLeft, 0, p.maxTries as number)) fail(`pins.${id}.triesLeft`);
+  }
+  return json as CardFile;
+}
+
+/**
+ * Writes `file` to `path` durably and atomically: a new owner-only temporary file, fsync, rename over `path`, fsync
+ * of the directory. Synchronous, because the card's `process()` is, and the answer must wait for the write.
+ */
+export function saveCardFile(path: string, file: CardFile): void {
+  const tmp = `${path}.${randomUUID()}.tmp`;
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    try {
+      writeSync(fd, `${JSON.stringify(file, null, 2)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {}
+    throw e;
+  }
+  const dir = openSync(dirname(path), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+}
+
+function validScrypt({ N, r, p }: { N?: unknown; r?: unknown; p?: unknown }): boolean {
+  return intIn(N, 1 << 10, 1 << 20) && (N & (N - 1)) === 0 && intIn(r, 1, 32) && intIn(p, 1, 16);
+}
+
+function intIn(v: unknown, min: number, max: number): v is number {
+  return Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+}
+
+function isRsaPkcs8(der: Uint8Array): boolean {
+  try {
+    return createPrivateKey({ key: Buffer.from(der), format: 'der', type: 'pkcs8' }).asymmetricKeyType === 'rsa';
+  } catch {
+    return false;
+  }
+}
