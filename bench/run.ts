@@ -6,6 +6,8 @@ import type { Bench, Figure } from './figure.ts';
 
 const modules: Record<string, () => Promise<{ bench: Bench }>> = {
   card: () => import('./card.ts'),
+  crl: () => import('./crl.ts'),
+  verify: () => import('./verify.ts'),
 };
 
 const args = process.argv.slice(2);

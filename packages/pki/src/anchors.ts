@@ -1,0 +1,108 @@
+/**
+ * Trust anchors, pinned per certificate kind (auth vs sign) and per environment (the test JPKI vs J-LIS): a
+ * login certificate is only ever chained to an auth CA, a signing certificate to a sign CA (spec §8.1, §8.4).
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { nameToString, parseCertificate } from './certificate.ts';
+import type { ParsedCertificate } from './certificate.ts';
+
+/** The two JPKI certificate kinds: user authentication (利用者証明用) and digital signature (署名用). */
+export type CertKind = 'auth' | 'sign';
+
+/** Trust anchors as configured: DER certificates of the self-signed JPKI CAs, per kind. */
+export interface TrustAnchors {
+  readonly auth: readonly Uint8Array[];
+  readonly sign: readonly Uint8Array[];
+}
+
+/** Anchors parsed once, per kind. Internal shape used by path validation. */
+export interface ParsedAnchors {
+  readonly auth: readonly ParsedCertificate[];
+  readonly sign: readonly ParsedCertificate[];
+}
+
+/**
+ * Parses anchors once. Every anchor must be a CA certificate (basicConstraints cA, keyCertSign); a wrong file is
+ * a configuration error.
+ *
+ * @throws TypeError when an anchor is not a parseable CA certificate or a kind has no anchor.
+ */
+export function parseAnchors(anchors: TrustAnchors): ParsedAnchors {
+  const one = (der: Uint8Array, kind: CertKind) => {
+    let c: ParsedCertificate;
+    try {
+      c = parseCertificate(der);
+    } catch (e) {
+      throw new TypeError(`${kind} trust anchor is not a certificate`, {
+        cause: e,
+      });
+    }
+    if (!c.isCa || !c.keyUsage?.keyCertSign) throw new TypeError(`${kind} trust anchor is not a CA certificate`);
+    return c;
+  };
+  if (!anchors || !Array.isArray(anchors.auth) || !Array.isArray(anchors.sign))
+    throw new TypeError('anchors must be { auth: Uint8Array[], sign: Uint8Array[] }');
+  if (anchors.auth.length + anchors.sign.length === 0) throw new TypeError('no trust anchor configured');
+  return Object.freeze({
+    auth: Object.freeze(anchors.auth.map((d) => one(d, 'auth'))),
+    sign: Object.freeze(anchors.sign.map((d) => one(d, 'sign'))),
+  });
+}
+
+/**
+ * Reads every `*.pem`, `*.crt` and `*.cer` (PEM or DER) in `dir` and sorts the CA certificates into auth and sign
+ * anchors by subject: `OU=JPKI for user authentication` → auth, `OU=JPKI for digital signature` → sign (spec
+ * §8.1). Files with no such subject are sorted by a `auth`/`sign` in the file name; end-entity certificates and
+ * other files are ignored.
+ *
+ * @throws TypeError when the directory holds no anchor.
+ * @example
+ * ```ts
+ * const verifier = createVerifier({ anchors: await loadTrustDir('trust/test-jpki'), revocation });
+ * ```
+ */
+export async function loadTrustDir(dir: string): Promise<TrustAnchors> {
+  const auth: Uint8Array[] = [];
+  const sign: Uint8Array[] = [];
+  for (const file of (await readdir(dir)).sort()) {
+    if (!/\.(pem|crt|cer)$/i.test(file)) continue;
+    const bytes = await readFile(join(dir, file));
+    for (const der of pemOrDer(bytes)) {
+      let c: ParsedCertificate;
+      try {
+        c = parseCertificate(der);
+      } catch {
+        continue;
+      }
+      if (!c.isCa || !c.keyUsage?.keyCertSign) continue;
+      const dn = nameToString(c.subject).toLowerCase();
+      const kind: CertKind | undefined = dn.includes('user authentication')
+        ? 'auth'
+        : dn.includes('digital signature')
+          ? 'sign'
+          : /auth/i.test(file)
+            ? 'auth'
+            : /sign/i.test(file)
+              ? 'sign'
+              : undefined;
+      if (kind === 'auth') auth.push(der);
+      else if (kind === 'sign') sign.push(der);
+    }
+  }
+  if (auth.length + sign.length === 0) throw new TypeError(`no JPKI CA certificate in ${dir}`);
+  return Object.freeze({
+    auth: Object.freeze(auth),
+    sign: Object.freeze(sign),
+  });
+}
+
+/** The certificates in a PEM file (all `CERTIFICATE` blocks), or the file itself when it is DER. */
+export function pemOrDer(bytes: Uint8Array): Uint8Array[] {
+  const s = Buffer.from(bytes).toString('latin1');
+  if (!s.includes('-----BEGIN')) return [new Uint8Array(bytes)];
+  const out: Uint8Array[] = [];
+  for (const m of s.matchAll(/-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/g))
+    out.push(new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64')));
+  return out;
+}

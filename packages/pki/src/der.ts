@@ -1,0 +1,173 @@
+/**
+ * A minimal strict DER reader (X.690 §10) for the hot path: certificates are sliced, not decoded into objects,
+ * so the exact signed bytes (TBS, names) are kept and parsing costs microseconds. Internal: not exported from the
+ * package entry. Every function throws `DerError` on input that is not DER; callers map it to their own code.
+ */
+
+/** Thrown on anything that is not strict DER. Internal; callers translate it. */
+export class DerError extends Error {}
+
+/** One TLV: `tag` is the identifier octet; the value is `buf[start + header .. end)`. */
+export interface Tlv {
+  readonly tag: number;
+  /** Offset of the identifier octet. */
+  readonly start: number;
+  /** Offset of the first value octet. */
+  readonly valueStart: number;
+  /** Offset just past the value. */
+  readonly end: number;
+}
+
+export const TAG = {
+  BOOLEAN: 0x01,
+  INTEGER: 0x02,
+  BIT_STRING: 0x03,
+  OCTET_STRING: 0x04,
+  NULL: 0x05,
+  OID: 0x06,
+  UTF8: 0x0c,
+  PRINTABLE: 0x13,
+  IA5: 0x16,
+  UTC_TIME: 0x17,
+  GENERALIZED_TIME: 0x18,
+  SEQUENCE: 0x30,
+  SET: 0x31,
+} as const;
+
+/** Reads the TLV at `pos`, which must end at or before `limit`. Definite, minimal lengths only (X.690 §10.1). */
+export function readTlv(buf: Uint8Array, pos: number, limit: number = buf.length): Tlv {
+  if (pos + 2 > limit) throw new DerError('truncated');
+  const tag = buf[pos]!;
+  // High-tag-number form never occurs in the structures we read.
+  if ((tag & 0x1f) === 0x1f) throw new DerError('high tag number');
+  let len = buf[pos + 1]!;
+  let valueStart = pos + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 3) throw new DerError('bad length');
+    if (valueStart + n > limit) throw new DerError('truncated');
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + buf[valueStart + i]!;
+    // DER: the long form only for lengths >= 128, and without leading zero octets.
+    if (len < 0x80 || buf[valueStart] === 0) throw new DerError('non-minimal length');
+    valueStart += n;
+  }
+  const end = valueStart + len;
+  if (end > limit) throw new DerError('truncated');
+  return { tag, start: pos, valueStart, end };
+}
+
+/** Reads a TLV and asserts its tag. */
+export function expect(buf: Uint8Array, pos: number, limit: number, tag: number): Tlv {
+  const t = readTlv(buf, pos, limit);
+  if (t.tag !== tag) throw new DerError(`expected tag ${tag.toString(16)}, got ${t.tag.toString(16)}`);
+  return t;
+}
+
+/** The children of a constructed TLV, which must exactly fill it. */
+export function children(buf: Uint8Array, parent: Tlv): Tlv[] {
+  const out: Tlv[] = [];
+  let pos = parent.valueStart;
+  while (pos < parent.end) {
+    const t = readTlv(buf, pos, parent.end);
+    out.push(t);
+    pos = t.end;
+  }
+  return out;
+}
+
+/** The value octets of a TLV (a view, not a copy). */
+export function value(buf: Uint8Array, t: Tlv): Uint8Array {
+  return buf.subarray(t.valueStart, t.end);
+}
+
+/** The whole encoding of a TLV (a view). */
+export function whole(buf: Uint8Array, t: Tlv): Uint8Array {
+  return buf.subarray(t.start, t.end);
+}
+
+/** Decodes an OBJECT IDENTIFIER value to dotted form (X.690 §8.19). */
+export function oid(v: Uint8Array): string {
+  if (v.length === 0 || v[v.length - 1]! & 0x80) throw new DerError('bad OID');
+  const arcs: number[] = [];
+  let n = 0;
+  let first = true;
+  for (let i = 0; i < v.length; i++) {
+    const b = v[i]!;
+    if (n === 0 && b === 0x80) throw new DerError('non-minimal OID arc');
+    n = n * 128 + (b & 0x7f);
+    if (n > Number.MAX_SAFE_INTEGER / 128) throw new DerError('OID arc too large');
+    if (!(b & 0x80)) {
+      if (first) {
+        const a = n < 40 ? 0 : n < 80 ? 1 : 2;
+        arcs.push(a, n - a * 40);
+        first = false;
+      } else arcs.push(n);
+      n = 0;
+    }
+  }
+  return arcs.join('.');
+}
+
+/** Decodes a BOOLEAN value; DER requires 0x00 or 0xFF (X.690 §11.1). */
+export function boolean(v: Uint8Array): boolean {
+  if (v.length !== 1 || (v[0] !== 0 && v[0] !== 0xff)) throw new DerError('bad BOOLEAN');
+  return v[0] === 0xff;
+}
+
+/** Decodes a UTCTime or GeneralizedTime of the RFC 5280 §4.1.2.5 form (`Z`, seconds, no fraction) to ms. */
+export function time(buf: Uint8Array, t: Tlv): number {
+  const s = latin1(value(buf, t));
+  let m: RegExpExecArray | null;
+  let year: number;
+  if (t.tag === TAG.UTC_TIME) {
+    m = /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(s);
+    if (!m) throw new DerError('bad UTCTime');
+    const yy = Number(m[1]);
+    // RFC 5280 §4.1.2.5.1: YY >= 50 is 19YY, else 20YY.
+    year = yy >= 50 ? 1900 + yy : 2000 + yy;
+  } else if (t.tag === TAG.GENERALIZED_TIME) {
+    m = /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(s);
+    if (!m) throw new DerError('bad GeneralizedTime');
+    year = Number(m[1]);
+  } else throw new DerError('expected a time');
+  const mon = Number(m[2]);
+  const day = Number(m[3]);
+  const ms = Date.UTC(year, mon - 1, day, Number(m[4]), Number(m[5]), Number(m[6]));
+  const d = new Date(ms);
+  if (
+    d.getUTCMonth() !== mon - 1 ||
+    d.getUTCDate() !== day ||
+    Number(m[4]) > 23 ||
+    Number(m[5]) > 59 ||
+    Number(m[6]) > 59
+  )
+    throw new DerError('bad date');
+  return ms;
+}
+
+/** Decodes a string-typed value as text: UTF8String, PrintableString, IA5String (others as latin1). */
+export function text(buf: Uint8Array, t: Tlv): string {
+  const v = value(buf, t);
+  if (t.tag === TAG.UTF8) return UTF8.decode(v);
+  return latin1(v);
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+function latin1(v: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < v.length; i++) s += String.fromCharCode(v[i]!);
+  return s;
+}
+
+/** Hex of bytes, lower case. */
+export function hex(v: Uint8Array): string {
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
+}
+
+/** Byte equality. */
+export function equal(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}

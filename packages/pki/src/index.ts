@@ -1,0 +1,69 @@
+/**
+ * `@mynagate/pki`: the server-side trust core. Card login tokens (Web eID `web-eid:1.x`), JPKI path validation as
+ * named checks, revocation (OCSP, platform API, CRL) failing closed, basic-4 identity and age, signed statements.
+ * The test JPKI lives in `@mynagate/pki/testing`, never here.
+ */
+export { createVerifier } from './verifier.ts';
+export type {
+  LoginContext,
+  LoginResult,
+  SignedStatement,
+  StatementResult,
+  VerifiedCertificate,
+  Verifier,
+  VerifierOptions,
+} from './verifier.ts';
+
+export { loadTrustDir, parseAnchors, pemOrDer } from './anchors.ts';
+export type { CertKind, ParsedAnchors, TrustAnchors } from './anchors.ts';
+export { commonName, EXT, nameToString, parseCertificate } from './certificate.ts';
+export type { CertificateExtension, KeyUsage, ParsedCertificate } from './certificate.ts';
+
+export { DEFAULT_CHALLENGE_TTL_MS, MemoryChallengeStore, newChallenge } from './challenge.ts';
+export type { Challenge, ChallengeStore } from './challenge.ts';
+export { checkOrigin } from './origin.ts';
+export { createAuthToken } from './token/create.ts';
+export type { CreateAuthTokenOptions } from './token/create.ts';
+export { parseAuthToken, strictBase64 } from './token/parse.ts';
+export {
+  TOKEN_FORMAT,
+  TOKEN_FORMAT_PATTERN,
+  TOKEN_ALGORITHMS,
+  TOKEN_MAX_LENGTH,
+  TOKEN_MIN_LENGTH,
+} from './token/format.ts';
+export type { AuthToken, AuthTokenJson } from './token/format.ts';
+export { authSignedData } from './token/signed-data.ts';
+export { digestInfoOfSha256Hash, sha256DigestInfo } from './digest-info.ts';
+
+export { ID_KP_CLIENT_AUTH, JPKI_POLICIES, KNOWN_EXTENSIONS, pathChecks } from './path/checks.ts';
+export type { PathCheck, PathContext } from './path/checks.ts';
+export { validatePath } from './path/validate.ts';
+export type { PathOptions, ValidatedPath } from './path/validate.ts';
+
+export { checkRevocation, CRL_REASONS, firstAnswer } from './revocation.ts';
+export type { RevocationSource, RevocationStatus } from './revocation.ts';
+export { ocspSource } from './ocsp/source.ts';
+export type { OcspSourceOptions } from './ocsp/source.ts';
+export { buildOcspRequest, certIdOf } from './ocsp/request.ts';
+export type { OcspRequest } from './ocsp/request.ts';
+export { checkOcspResponse } from './ocsp/response.ts';
+export type { OcspAnswer, OcspCheck } from './ocsp/response.ts';
+export { platformLinks, platformSource } from './platform.ts';
+export type { LinkingSource, PlatformOptions, SerialLinks } from './platform.ts';
+
+export { ageAt, ageOver, basic4Claims, basic4FromCertificate, BASIC4_OIDS } from './identity.ts';
+export type { Basic4Claims, Basic4Identity } from './identity.ts';
+export { canonicalJson, statementBytes, statementDigestInfo, statementHash } from './statement.ts';
+export type { SignatureEvidence, Statement } from './statement.ts';
+
+export {
+  CertificateInvalidError,
+  CertificateRevokedError,
+  ChallengeError,
+  IdentityError,
+  LinksUnavailableError,
+  RevocationUnknownError,
+  StatementError,
+  TokenInvalidError,
+} from './errors.ts';

@@ -1,0 +1,139 @@
+/**
+ * An OCSP `RevocationSource` (RFC 6960): POSTs a nonce-bearing request with a timeout, checks the response
+ * (`response.ts`), and caches answers by CertID until their nextUpdate. Concurrent asks for one certificate share
+ * one request.
+ */
+import { RevocationUnknownError } from '../errors.ts';
+import type { ParsedCertificate } from '../certificate.ts';
+import { KeyCache } from '../keys.ts';
+import type { RevocationSource } from '../revocation.ts';
+import { buildOcspRequest } from './request.ts';
+import { checkOcspResponse } from './response.ts';
+import type { OcspAnswer } from './response.ts';
+
+/** Options of {@link ocspSource}. Every duration is in ms. */
+export interface OcspSourceOptions {
+  /** Responder URL; a function picks one per certificate. Default: the certificate's AIA id-ad-ocsp URL. */
+  readonly url?: string | ((cert: ParsedCertificate) => string | undefined);
+  /** The HTTP seam. Default `globalThis.fetch`. */
+  readonly fetch?: typeof globalThis.fetch;
+  /** Request timeout. Default 5000 (Web eID's default). */
+  readonly timeoutMs?: number;
+  /** Tolerated clock difference for thisUpdate/nextUpdate. Default 15 min (Web eID's default). */
+  readonly skewMs?: number;
+  /** Oldest acceptable thisUpdate at fetch time. Default 5 min. */
+  readonly maxAgeMs?: number;
+  /** Send and require a nonce (RFC 8954). Default true. */
+  readonly nonce?: boolean;
+  /** Maximum cached answers. Default 100 000; 0 disables the cache. */
+  readonly cacheSize?: number;
+}
+
+/**
+ * Creates an OCSP source. Answers with a nextUpdate are cached (keyed by CertID) and served without a request
+ * until nextUpdate; answers without one are not cached (RFC 5019 §2.2.4: newer information is always available).
+ *
+ * @throws TypeError on a bad option.
+ * @example
+ * ```ts
+ * const revocation = ocspSource({ url: 'http://127.0.0.1:8080/ocsp' });
+ * const verifier = createVerifier({ anchors, revocation });
+ * ```
+ */
+export function ocspSource(options: OcspSourceOptions = {}): RevocationSource & { readonly cacheSize: number } {
+  const fetchFn = options.fetch ?? globalThis.fetch;
+  const timeoutMs = positive(options.timeoutMs ?? 5000, 'timeoutMs');
+  const skewMs = nonNegative(options.skewMs ?? 15 * 60_000, 'skewMs');
+  const maxAgeMs = positive(options.maxAgeMs ?? 5 * 60_000, 'maxAgeMs');
+  const maxCache = nonNegative(options.cacheSize ?? 100_000, 'cacheSize');
+  const useNonce = options.nonce ?? true;
+  if (typeof fetchFn !== 'function') throw new TypeError('fetch must be a function');
+  const pickUrl = (cert: ParsedCertificate): string | undefined =>
+    typeof options.url === 'function' ? options.url(cert) : (options.url ?? cert.ocspUrls[0]);
+
+  const keys = new KeyCache(1000);
+  const cache = new Map<string, OcspAnswer>();
+  const inflight = new Map<string, Promise<OcspAnswer>>();
+
+  async function ask(cert: ParsedCertificate, issuer: ParsedCertificate, now: number): Promise<OcspAnswer> {
+    const url = pickUrl(cert);
+    if (!url) throw new RevocationUnknownError('ERR_PKI_REVOCATION_UNKNOWN', 'unavailable', 'ocsp', 'no OCSP URL');
+    const req = buildOcspRequest(cert, issuer);
+    let body: Uint8Array;
+    try {
+      const res = await fetchFn(url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/ocsp-request',
+          accept: 'application/ocsp-response',
+        },
+        body: req.der,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      // RFC 6960 Appendix A.2: the response media type is application/ocsp-response.
+      if (
+        res.status !== 200 ||
+        res.headers.get('content-type')?.split(';')[0]?.trim() !== 'application/ocsp-response'
+      ) {
+        await res.body?.cancel();
+        throw new Error(`HTTP ${res.status}`);
+      }
+      body = new Uint8Array(await res.arrayBuffer());
+    } catch (e) {
+      throw new RevocationUnknownError(
+        'ERR_PKI_REVOCATION_UNKNOWN',
+        'unreachable',
+        'ocsp',
+        'OCSP responder unreachable',
+        {
+          cause: e,
+        },
+      );
+    }
+    return checkOcspResponse(body, {
+      issuer,
+      certId: req.certId,
+      nonce: useNonce ? req.nonce : null,
+      now,
+      skewMs,
+      maxAgeMs,
+      keys,
+    });
+  }
+
+  return {
+    get cacheSize() {
+      return cache.size;
+    },
+    async status(cert, issuer, nowDate) {
+      const now = nowDate.getTime();
+      // The CertID is determined by (issuer key, issuer name, serial); this key is equivalent and cheaper.
+      const id = `${issuer.fingerprint}:${cert.serialNumber}`;
+      const hit = cache.get(id);
+      if (hit && hit.nextUpdate && now < hit.nextUpdate.getTime() && now >= hit.thisUpdate.getTime() - skewMs)
+        return hit;
+      if (hit) cache.delete(id);
+      let p = inflight.get(id);
+      if (!p) {
+        p = ask(cert, issuer, now).finally(() => inflight.delete(id));
+        inflight.set(id, p);
+      }
+      const answer = await p;
+      if (maxCache > 0 && answer.nextUpdate && answer.status !== 'unknown') {
+        if (cache.size >= maxCache) cache.delete(cache.keys().next().value!);
+        cache.set(id, answer);
+      }
+      return answer;
+    },
+  };
+}
+
+function positive(v: number, name: string): number {
+  if (!(typeof v === 'number' && v > 0 && Number.isFinite(v))) throw new TypeError(`${name} must be a positive number`);
+  return v;
+}
+
+function nonNegative(v: number, name: string): number {
+  if (!(typeof v === 'number' && v >= 0 && Number.isFinite(v))) throw new TypeError(`${name} must be >= 0`);
+  return v;
+}

@@ -1,0 +1,168 @@
+/**
+ * A platform provider's status and linking API (spec §9: most relying parties reach J-LIS revocation and
+ * old→new serial links through a プラットフォーム事業者). The contract is the test JPKI's (`@mynagate/pki/testing`
+ * server): `GET /v1/status?issuer=<CA SHA-256 fingerprint hex>&serial=<hex>` → `{ status, revokedAt?, reason? }`
+ * and `GET /v1/links?serial=<hex>` → `{ serial, kind, predecessor?, successor? }`; a real provider is adapted to it.
+ */
+import { LinksUnavailableError, RevocationUnknownError } from './errors.ts';
+import type { CertKind } from './anchors.ts';
+import type { RevocationSource, RevocationStatus } from './revocation.ts';
+
+/** Options of {@link platformSource} and {@link platformLinks}. */
+export interface PlatformOptions {
+  /** Base URL, e.g. `http://127.0.0.1:8790`. */
+  readonly baseUrl: string;
+  /** The HTTP seam. Default `globalThis.fetch`. */
+  readonly fetch?: typeof globalThis.fetch;
+  /** Per-request timeout in ms. Default 5000. */
+  readonly timeoutMs?: number;
+  /** Extra headers, e.g. the provider's API key. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** Where a serial sits in the renewal chain. Serials are canonical lower-case hex. */
+export interface SerialLinks {
+  readonly serial: string;
+  readonly kind: CertKind;
+  /** The certificate this one renewed, if any. */
+  readonly predecessor?: string;
+  /** The certificate that renewed this one, if any. */
+  readonly successor?: string;
+}
+
+/** Old→new serial links across renewal and reissue (spec §9 "linking"), so an account survives a new card. */
+export interface LinkingSource {
+  /**
+   * The links of `serial`, or `null` when the source does not know it.
+   *
+   * @throws LinksUnavailableError `ERR_PKI_LINKS_UNAVAILABLE` when the source cannot answer.
+   */
+  links(serial: string): Promise<SerialLinks | null>;
+}
+
+const REASONS = new Set([
+  'unspecified',
+  'keyCompromise',
+  'cACompromise',
+  'affiliationChanged',
+  'superseded',
+  'cessationOfOperation',
+  'certificateHold',
+  'removeFromCRL',
+  'privilegeWithdrawn',
+  'aACompromise',
+]);
+
+function setup(options: PlatformOptions) {
+  if (typeof options?.baseUrl !== 'string') throw new TypeError('baseUrl required');
+  const base = new URL(options.baseUrl);
+  if (base.protocol !== 'https:' && base.protocol !== 'http:') throw new TypeError('baseUrl must be http(s)');
+  const fetchFn = options.fetch ?? globalThis.fetch;
+  if (typeof fetchFn !== 'function') throw new TypeError('fetch must be a function');
+  const timeoutMs = options.timeoutMs ?? 5000;
+  if (!(timeoutMs > 0)) throw new TypeError('timeoutMs must be positive');
+  return async (path: string, params: Record<string, string>): Promise<{ status: number; body: unknown }> => {
+    const url = new URL(path, base);
+    for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+    const res = await fetchFn(url, {
+      headers: { accept: 'application/json', ...options.headers },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    return { status: res.status, body };
+  };
+}
+
+/**
+ * A `RevocationSource` over the platform status API. Answers are not cached: the provider bills and caches.
+ *
+ * @throws TypeError on a bad option.
+ * @example
+ * ```ts
+ * const revocation = platformSource({ baseUrl: server.url });
+ * ```
+ */
+export function platformSource(options: PlatformOptions): RevocationSource {
+  const get = setup(options);
+  const unknown = (detail: string, message: string, cause?: unknown): never => {
+    throw new RevocationUnknownError('ERR_PKI_REVOCATION_UNKNOWN', detail, 'platform', message, { cause });
+  };
+  return {
+    async status(cert, issuer): Promise<RevocationStatus> {
+      let r: { status: number; body: unknown };
+      try {
+        r = await get('/v1/status', {
+          issuer: issuer.fingerprint,
+          serial: cert.serialNumber,
+        });
+      } catch (e) {
+        return unknown('unreachable', 'platform unreachable', e);
+      }
+      const b = r.body as { status?: unknown; revokedAt?: unknown; reason?: unknown } | undefined;
+      if (r.status !== 200 || typeof b !== 'object' || b === null)
+        return unknown('unreachable', `platform HTTP ${r.status}`);
+      if (b.status === 'good') return { status: 'good', source: 'platform' };
+      if (b.status === 'revoked') {
+        const at = typeof b.revokedAt === 'string' ? new Date(b.revokedAt) : undefined;
+        if (!at || Number.isNaN(at.getTime())) return unknown('malformed', 'platform revokedAt missing');
+        const reason = typeof b.reason === 'string' && REASONS.has(b.reason) ? b.reason : 'unspecified';
+        return { status: 'revoked', source: 'platform', revokedAt: at, reason };
+      }
+      return { status: 'unknown', source: 'platform' };
+    },
+  };
+}
+
+/**
+ * A `LinkingSource` over the platform links API.
+ *
+ * @throws TypeError on a bad option.
+ * @example
+ * ```ts
+ * const links = await platformLinks({ baseUrl }).links(oldSerial); // { successor: '…' }
+ * ```
+ */
+export function platformLinks(options: PlatformOptions): LinkingSource {
+  const get = setup(options);
+  const fail = (message: string, cause?: unknown): never => {
+    throw new LinksUnavailableError('ERR_PKI_LINKS_UNAVAILABLE', message, {
+      cause,
+    });
+  };
+  const hex = (v: unknown) => typeof v === 'string' && /^[0-9a-f]+$/.test(v);
+  return {
+    async links(serial: string): Promise<SerialLinks | null> {
+      if (!/^[0-9a-fA-F]{1,128}$/.test(serial)) throw new TypeError('serial must be hex');
+      let r: { status: number; body: unknown };
+      try {
+        r = await get('/v1/links', { serial: serial.toLowerCase() });
+      } catch (e) {
+        return fail('platform unreachable', e);
+      }
+      if (r.status === 404) return null;
+      const b = r.body as Partial<SerialLinks> | undefined;
+      if (
+        r.status !== 200 ||
+        typeof b !== 'object' ||
+        b === null ||
+        !hex(b.serial) ||
+        (b.kind !== 'auth' && b.kind !== 'sign')
+      )
+        return fail(`platform HTTP ${r.status}`);
+      if ((b.predecessor !== undefined && !hex(b.predecessor)) || (b.successor !== undefined && !hex(b.successor)))
+        return fail('platform links malformed');
+      return Object.freeze({
+        serial: b.serial!,
+        kind: b.kind,
+        ...(b.predecessor === undefined ? {} : { predecessor: b.predecessor }),
+        ...(b.successor === undefined ? {} : { successor: b.successor }),
+      });
+    },
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * Revocation behind one interface. A source answers `good`, `revoked` or `unknown`, or throws when it cannot
+ * answer; `checkRevocation` turns everything but `good` into an error (fail closed: an unknown status, an
+ * unreachable responder or a parse failure rejects). Implementations: OCSP (`ocsp/source.ts`), the platform
+ * provider API (`platform.ts`), the CRL index (`crl/`).
+ */
+import { CertificateRevokedError, RevocationUnknownError } from './errors.ts';
+import type { ParsedCertificate } from './certificate.ts';
+import { isMynaGateError } from '@mynagate/errors';
+
+/** A source's answer for one certificate. */
+export type RevocationStatus =
+  | {
+      readonly status: 'good';
+      /** Which source answered, e.g. `ocsp`. */
+      readonly source: string;
+      /** When the answer stops being usable, if the source says (OCSP nextUpdate, CRL nextUpdate). */
+      readonly nextUpdate?: Date;
+    }
+  | {
+      readonly status: 'revoked';
+      readonly source: string;
+      readonly revokedAt: Date;
+      /** RFC 5280 §5.3.1 reason name, `unspecified` when absent. */
+      readonly reason: string;
+    }
+  | { readonly status: 'unknown'; readonly source: string };
+
+/**
+ * Where revocation status comes from. `status` resolves with the answer, or rejects with a
+ * `RevocationUnknownError` (or any error, which `checkRevocation` treats as unknown) when it cannot answer.
+ *
+ * @example
+ * ```ts
+ * const source: RevocationSource = { async status(cert, issuer, now) { return { status: 'good', source: 'stub' } } };
+ * ```
+ */
+export interface RevocationSource {
+  status(cert: ParsedCertificate, issuer: ParsedCertificate, now: Date): Promise<RevocationStatus>;
+}
+
+/**
+ * Asks `source` and fails closed.
+ *
+ * @throws CertificateRevokedError `ERR_PKI_CERT_REVOKED`
+ * @throws RevocationUnknownError `ERR_PKI_REVOCATION_UNKNOWN` (detail `unknown` or `unreachable`) or the source's
+ *   own `ERR_PKI_OCSP_*` / `ERR_PKI_REVOCATION_UNKNOWN` error.
+ */
+export async function checkRevocation(
+  source: RevocationSource,
+  cert: ParsedCertificate,
+  issuer: ParsedCertificate,
+  now: Date,
+): Promise<RevocationStatus & { status: 'good' }> {
+  let s: RevocationStatus;
+  try {
+    s = await source.status(cert, issuer, now);
+  } catch (e) {
+    if (e instanceof RevocationUnknownError || e instanceof CertificateRevokedError) throw e;
+    if (isMynaGateError(e)) throw e;
+    throw new RevocationUnknownError(
+      'ERR_PKI_REVOCATION_UNKNOWN',
+      'unreachable',
+      'source',
+      'revocation source failed',
+      {
+        cause: e,
+      },
+    );
+  }
+  if (s?.status === 'good') return s;
+  if (s?.status === 'revoked') throw new CertificateRevokedError(s.revokedAt, s.reason, s.source);
+  throw new RevocationUnknownError(
+    'ERR_PKI_REVOCATION_UNKNOWN',
+    'unknown',
+    s?.source ?? 'source',
+    'revocation status unknown',
+  );
+}
+
+/**
+ * Tries sources in order until one gives a definite answer (`good` or `revoked`); `unknown` answers and failures
+ * fall through to the next. When none answers, rejects with the last failure (or an `unknown` status).
+ *
+ * @example
+ * ```ts
+ * const revocation = firstAnswer(ocspSource({ fetch }), crlSource);
+ * ```
+ */
+export function firstAnswer(...sources: RevocationSource[]): RevocationSource {
+  if (sources.length === 0) throw new TypeError('firstAnswer needs at least one source');
+  return {
+    async status(cert, issuer, now) {
+      let last: unknown;
+      for (const source of sources) {
+        try {
+          const s = await source.status(cert, issuer, now);
+          if (s.status !== 'unknown') return s;
+          last = s;
+        } catch (e) {
+          last = e;
+        }
+      }
+      if (last instanceof Error) throw last;
+      return last as RevocationStatus;
+    },
+  };
+}
+
+/** RFC 5280 §5.3.1 CRLReason names by code. */
+export const CRL_REASONS: readonly string[] = Object.freeze([
+  'unspecified',
+  'keyCompromise',
+  'cACompromise',
+  'affiliationChanged',
+  'superseded',
+  'cessationOfOperation',
+  'certificateHold',
+  'unused',
+  'removeFromCRL',
+  'privilegeWithdrawn',
+  'aACompromise',
+]);

@@ -1,0 +1,20 @@
+/**
+ * What the card signs for a login: Web eID's `signedData = H(origin) ‖ H(challengeNonce)` (intl-anchors §1.1),
+ * with H = SHA-256 for RS256. Both inputs are the UTF-8 strings themselves (the nonce as its base64 text, not the
+ * decoded bytes). Hashing each field first separates them (`example.com` + `.eu1234` ≠ `example.com.eu` + `1234`).
+ * The card then signs DigestInfo(SHA-256(signedData)), i.e. an ordinary RS256 signature over `signedData`.
+ */
+import { hash } from 'node:crypto';
+
+/** `SHA-256(origin) ‖ SHA-256(challenge)`, 64 bytes. */
+export function authSignedData(origin: string, challenge: string): Uint8Array {
+  return authSignedDataWith(hash('sha256', origin, 'buffer'), challenge);
+}
+
+/** As {@link authSignedData} with `SHA-256(origin)` already computed (the verifier keeps it per origin). */
+export function authSignedDataWith(originHash: Uint8Array, challenge: string): Uint8Array {
+  const out = Buffer.allocUnsafe(64);
+  out.set(originHash, 0);
+  out.set(hash('sha256', challenge, 'buffer'), 32);
+  return out;
+}

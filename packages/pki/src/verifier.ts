@@ -1,0 +1,335 @@
+/**
+ * The validator, built once with safe defaults (Web eID's shape: parse + validate, intl-anchors §1.2): card login
+ * tokens, certificates of either kind, and signed statements. Path validation results are cached by certificate
+ * fingerprint for the window in which they stay true; revocation is asked every time (the source caches).
+ */
+import { hash, verify } from 'node:crypto';
+import { parseAnchors } from './anchors.ts';
+import type { CertKind, ParsedAnchors, TrustAnchors } from './anchors.ts';
+import { commonName, nameToString, parseCertificate } from './certificate.ts';
+import type { ParsedCertificate } from './certificate.ts';
+import { DEFAULT_CHALLENGE_TTL_MS, MemoryChallengeStore, newChallenge } from './challenge.ts';
+import type { Challenge, ChallengeStore } from './challenge.ts';
+import { StatementError, TokenInvalidError } from './errors.ts';
+import { basic4FromCertificate } from './identity.ts';
+import type { Basic4Identity } from './identity.ts';
+import { KeyCache } from './keys.ts';
+import { checkOrigin } from './origin.ts';
+import { JPKI_POLICIES } from './path/checks.ts';
+import { validatePath } from './path/validate.ts';
+import type { ValidatedPath } from './path/validate.ts';
+import { checkRevocation } from './revocation.ts';
+import type { RevocationSource } from './revocation.ts';
+import { statementBytes, statementHash } from './statement.ts';
+import type { SignatureEvidence, Statement } from './statement.ts';
+import { parseTokenFields, strictBase64 } from './token/parse.ts';
+import type { AuthTokenJson } from './token/format.ts';
+import { authSignedDataWith } from './token/signed-data.ts';
+
+/** Options of {@link createVerifier}. Durations in ms. */
+export interface VerifierOptions {
+  /** CA certificates per kind (see `loadTrustDir`). */
+  readonly anchors: TrustAnchors;
+  /** Where revocation status comes from. Required: there is no "skip" default (fail closed). */
+  readonly revocation: RevocationSource;
+  /** Where login challenges live. Default: a {@link MemoryChallengeStore} (one process). */
+  readonly challenges?: ChallengeStore;
+  /** Challenge lifetime. Default 5 min. */
+  readonly challengeTtlMs?: number;
+  /** The clock. Default `() => new Date()`. */
+  readonly now?: () => Date;
+  /** Tolerated clock difference for certificate validity. Default 0. */
+  readonly skewMs?: number;
+  /**
+   * Allowed certificate policy OIDs per kind; replaces the defaults (`JPKI_POLICIES`) for the kinds given, e.g. to
+   * add smartphone certificate policies.
+   */
+  readonly policies?: {
+    readonly auth?: readonly string[];
+    readonly sign?: readonly string[];
+  };
+  /** Maximum cached path validation results. Default 10 000; 0 disables the cache. */
+  readonly pathCacheSize?: number;
+}
+
+/** A certificate that passed path validation and revocation. */
+export interface VerifiedCertificate {
+  readonly kind: CertKind;
+  /** SHA-256 of the DER, lower-case hex: the stable handle of this certificate. */
+  readonly fingerprint: string;
+  /** Lower-case hex. */
+  readonly serialNumber: string;
+  /** Issuer DN (RFC 4514). */
+  readonly issuer: string;
+  /** Subject CN: for an auth certificate an opaque ID, never personal data (spec §8.2). */
+  readonly subjectCommonName: string | undefined;
+  readonly notAfter: Date;
+  /** Which revocation source answered `good`. */
+  readonly revocationSource: string;
+  /** The certificate, DER. */
+  readonly certificate: Uint8Array;
+}
+
+/** The result of a successful card login. */
+export interface LoginResult extends VerifiedCertificate {
+  readonly kind: 'auth';
+  /** The token's format, e.g. `web-eid:1.0`. */
+  readonly format: string;
+}
+
+/** The result of a verified statement signature. */
+export interface StatementResult {
+  readonly evidence: SignatureEvidence;
+  readonly identity: Basic4Identity;
+  readonly certificate: VerifiedCertificate & { readonly kind: 'sign' };
+}
+
+/** What a login is checked against: all from the server's side, never from the token. */
+export interface LoginContext {
+  /** The origin the person saw, exactly `https://host[:port]`. */
+  readonly origin: string;
+  /** The challenge nonce the token answers. */
+  readonly challenge: string;
+  /** The browser session the challenge was issued to. */
+  readonly sessionId: string;
+}
+
+/** Inputs of {@link Verifier.verifyStatement}. */
+export interface SignedStatement {
+  /** The server's own copy of the statement it had signed. */
+  readonly statement: Statement;
+  /** The card's signature (RSASSA-PKCS1-v1_5 over the canonical bytes, SHA-256). */
+  readonly signature: Uint8Array;
+  /** The signing certificate, DER. */
+  readonly certificate: Uint8Array;
+}
+
+/** The validator. Immutable; safe to share. */
+export interface Verifier {
+  /**
+   * Issues a challenge bound to `sessionId` and stores it.
+   *
+   * @throws TypeError when `sessionId` is empty.
+   */
+  issueChallenge(sessionId: string): Promise<Challenge>;
+  /**
+   * Verifies a login token: consumes the challenge (atomically, even if the token then fails), parses the token,
+   * validates the auth certificate, checks the signature over `SHA-256(origin) ‖ SHA-256(challenge)`, then
+   * revocation.
+   *
+   * @throws TokenInvalidError `ERR_PKI_TOKEN_*`
+   * @throws ChallengeError `ERR_PKI_CHALLENGE_*`
+   * @throws CertificateInvalidError `ERR_PKI_CERT_*` and the other path codes
+   * @throws CertificateRevokedError `ERR_PKI_CERT_REVOKED`
+   * @throws RevocationUnknownError `ERR_PKI_REVOCATION_UNKNOWN`, `ERR_PKI_OCSP_*`
+   */
+  verifyLoginToken(token: string | Uint8Array | AuthTokenJson, context: LoginContext): Promise<LoginResult>;
+  /**
+   * Validates a certificate of `kind` at `at` (default now), revocation included.
+   *
+   * @throws CertificateInvalidError, CertificateRevokedError, RevocationUnknownError
+   */
+  verifyCertificate(der: Uint8Array, kind: CertKind, at?: Date): Promise<VerifiedCertificate>;
+  /**
+   * Verifies the card's signature over a statement with the signing certificate (validated, revocation checked)
+   * and returns the evidence and the basic 4 information.
+   *
+   * @throws StatementError `ERR_PKI_STATEMENT_MALFORMED`, `ERR_PKI_STATEMENT_SIGNATURE`
+   * @throws IdentityError `ERR_PKI_IDENTITY_MALFORMED`
+   * @throws CertificateInvalidError, CertificateRevokedError, RevocationUnknownError
+   */
+  verifyStatement(signed: SignedStatement, at?: Date): Promise<StatementResult>;
+}
+
+/**
+ * Builds a verifier. Options are checked here (a bad option is a `TypeError`) and frozen.
+ *
+ * @throws TypeError on a bad option.
+ * @example
+ * ```ts
+ * const verifier = createVerifier({ anchors: await loadTrustDir(dir), revocation: ocspSource() });
+ * const { nonce } = await verifier.issueChallenge(session.id);
+ * // … the card signs …
+ * const login = await verifier.verifyLoginToken(body, { origin: 'https://idp.example', challenge: nonce, sessionId: session.id });
+ * ```
+ */
+export function createVerifier(options: VerifierOptions): Verifier {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options required');
+  const anchors: ParsedAnchors = parseAnchors(options.anchors);
+  const revocation = options.revocation;
+  if (!revocation || typeof revocation.status !== 'function')
+    throw new TypeError('revocation must be a RevocationSource (there is no default: fail closed)');
+  const challenges = options.challenges ?? new MemoryChallengeStore();
+  if (typeof challenges.take !== 'function' || typeof challenges.put !== 'function')
+    throw new TypeError('challenges must be a ChallengeStore');
+  const ttlMs = options.challengeTtlMs ?? DEFAULT_CHALLENGE_TTL_MS;
+  if (!(ttlMs > 0)) throw new TypeError('challengeTtlMs must be positive');
+  const clock = options.now ?? (() => new Date());
+  if (typeof clock !== 'function') throw new TypeError('now must be a function returning a Date');
+  const skewMs = options.skewMs ?? 0;
+  if (!(skewMs >= 0 && Number.isFinite(skewMs))) throw new TypeError('skewMs must be >= 0');
+  const policyList = (l: readonly string[] | undefined, d: readonly string[]) => {
+    if (l !== undefined && (!Array.isArray(l) || l.length === 0 || l.some((p) => !/^\d+(\.\d+)+$/.test(p))))
+      throw new TypeError('policies must be non-empty lists of dotted OIDs');
+    return new Set(l ?? d);
+  };
+  const policies = Object.freeze({
+    auth: policyList(options.policies?.auth, JPKI_POLICIES.auth),
+    sign: policyList(options.policies?.sign, JPKI_POLICIES.sign),
+  });
+  const pathCacheSize = options.pathCacheSize ?? 10_000;
+  if (!(Number.isInteger(pathCacheSize) && pathCacheSize >= 0)) throw new TypeError('pathCacheSize must be >= 0');
+
+  const keys = new KeyCache(Math.max(1000, pathCacheSize + 100));
+  // Path results by `${kind}:${fingerprint}`, and login results by the token's exact certificate text; an entry is
+  // used only inside its validity window.
+  const paths = new Map<string, ValidatedPath>();
+  // Keyed by the certificate text's tail (its CA signature: unique per certificate, and cheap to hash); an entry
+  // is used only when the whole text is equal.
+  const byText = new Map<string, { readonly text: string; readonly path: ValidatedPath }>();
+  // Origins already seen in exact form, with their SHA-256 (parsing a URL costs more than a warm login's checks).
+  const origins = new Map<string, Uint8Array>();
+
+  const nowMs = (at?: Date): number => {
+    const d = at ?? clock();
+    if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new TypeError('now must be a valid Date');
+    return d.getTime();
+  };
+
+  function remember(id: string, p: ValidatedPath): void {
+    if (pathCacheSize === 0) return;
+    if (paths.size >= pathCacheSize) paths.delete(paths.keys().next().value!);
+    paths.set(id, p);
+  }
+
+  function cached(id: string, now: number): ValidatedPath | undefined {
+    const hit = paths.get(id);
+    if (hit && now >= hit.validFrom && now <= hit.validUntil) return hit;
+    return undefined;
+  }
+
+  function path(cert: ParsedCertificate, kind: CertKind, now: number): ValidatedPath {
+    const id = `${kind}:${cert.fingerprint}`;
+    const hit = cached(id, now);
+    if (hit) return hit;
+    const p = validatePath(cert, kind, {
+      anchors,
+      policies,
+      keys,
+      now,
+      skewMs,
+    });
+    remember(id, p);
+    return p;
+  }
+
+  const described = new WeakMap<ValidatedPath, Omit<VerifiedCertificate, 'revocationSource'>>();
+
+  async function revoked(p: ValidatedPath, now: number): Promise<VerifiedCertificate> {
+    const status = await checkRevocation(revocation, p.cert, p.anchor, new Date(now));
+    let d = described.get(p);
+    if (!d) described.set(p, (d = describe(p)));
+    return Object.freeze({ ...d, revocationSource: status.source });
+  }
+
+  return Object.freeze({
+    async issueChallenge(sessionId: string): Promise<Challenge> {
+      const c = newChallenge(sessionId, nowMs(), ttlMs);
+      await challenges.put(c);
+      return c;
+    },
+
+    async verifyLoginToken(token, context): Promise<LoginResult> {
+      if (typeof context !== 'object' || context === null) throw new TypeError('context required');
+      const now = nowMs();
+      let originHash = origins.get(context.origin);
+      if (!originHash) {
+        checkOrigin(context.origin);
+        originHash = hash('sha256', context.origin, 'buffer');
+        if (origins.size < 1000) origins.set(context.origin, originHash);
+      }
+      // Consumed before anything else: a failed attempt burns the challenge (Web eID getAndRemove).
+      const challenge = await challenges.take(context.challenge, context.sessionId, now);
+      const fields = parseTokenFields(
+        typeof token === 'object' && !(token instanceof Uint8Array) && token !== null ? JSON.stringify(token) : token,
+      );
+      // A certificate seen before is recognised by its exact base64 text: no decode, no hash, no parse.
+      const text = fields.unverifiedCertificate;
+      const tail = text.slice(-96);
+      const seen = byText.get(tail);
+      let p =
+        seen && seen.text === text && now >= seen.path.validFrom && now <= seen.path.validUntil ? seen.path : undefined;
+      if (!p) {
+        const der = strictBase64(text, 'unverifiedCertificate');
+        p = path(parseCertificate(der), 'auth', now);
+        if (pathCacheSize > 0) {
+          if (byText.size >= pathCacheSize) byText.delete(byText.keys().next().value!);
+          byText.set(tail, { text, path: p });
+        }
+      }
+      const signature = strictBase64(fields.signature, 'signature');
+      // RS256 = RSASSA-PKCS1-v1_5 with SHA-256 over signedData (RFC 7518 §3.3); the card got its DigestInfo.
+      let ok = false;
+      try {
+        ok = verify('sha256', authSignedDataWith(originHash, challenge.nonce), p.key, signature);
+      } catch {
+        ok = false;
+      }
+      if (!ok) throw new TokenInvalidError('ERR_PKI_TOKEN_SIGNATURE', 'token signature does not verify');
+      const v = await revoked(p, now);
+      return Object.freeze({
+        ...v,
+        kind: 'auth' as const,
+        format: fields.format,
+      });
+    },
+
+    async verifyCertificate(der, kind, at): Promise<VerifiedCertificate> {
+      if (!(der instanceof Uint8Array)) throw new TypeError('certificate must be a Uint8Array');
+      if (kind !== 'auth' && kind !== 'sign') throw new TypeError("kind must be 'auth' or 'sign'");
+      const now = nowMs(at);
+      return revoked(path(parseCertificate(der), kind, now), now);
+    },
+
+    async verifyStatement(signed, at): Promise<StatementResult> {
+      if (typeof signed !== 'object' || signed === null) throw new TypeError('signed statement required');
+      if (!(signed.signature instanceof Uint8Array) || !(signed.certificate instanceof Uint8Array))
+        throw new TypeError('signature and certificate must be Uint8Array');
+      const now = nowMs(at);
+      const bytes = statementBytes(signed.statement);
+      const p = path(parseCertificate(signed.certificate), 'sign', now);
+      let ok = false;
+      try {
+        ok = verify('sha256', bytes, p.key, signed.signature);
+      } catch {
+        ok = false;
+      }
+      if (!ok) throw new StatementError('ERR_PKI_STATEMENT_SIGNATURE', 'statement signature does not verify');
+      const identity = basic4FromCertificate(p.cert);
+      const v = await revoked(p, now);
+      return Object.freeze({
+        evidence: Object.freeze({
+          type: 'electronic_signature' as const,
+          issuer: v.issuer,
+          serialNumber: v.serialNumber,
+          signedAt: signed.statement.time,
+          statementHash: statementHash(bytes),
+        }),
+        identity,
+        certificate: v as VerifiedCertificate & { kind: 'sign' },
+      });
+    },
+  } satisfies Verifier);
+}
+
+function describe(p: ValidatedPath): Omit<VerifiedCertificate, 'revocationSource'> {
+  return Object.freeze({
+    kind: p.kind,
+    fingerprint: p.cert.fingerprint,
+    serialNumber: p.cert.serialNumber,
+    issuer: nameToString(p.cert.issuer),
+    subjectCommonName: commonName(p.cert),
+    notAfter: new Date(p.cert.notAfter),
+    certificate: p.cert.der,
+  });
+}

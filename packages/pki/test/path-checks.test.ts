@@ -1,0 +1,134 @@
+/** Path validation: the named checks, validity boundaries and skew, certificate parsing, trust directories. */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  KNOWN_EXTENSIONS,
+  loadTrustDir,
+  parseAnchors,
+  parseCertificate,
+  pathChecks,
+  validatePath,
+  JPKI_POLICIES,
+} from '@mynagate/pki';
+import { KeyCache } from '../src/keys.ts';
+import { createFixture } from './verify-fixture.ts';
+import type { Fixture } from './verify-fixture.ts';
+
+let f: Fixture;
+before(async () => {
+  f = await createFixture();
+});
+after(() => f.close());
+
+const opts = (now: number, skewMs = 0) => ({
+  anchors: parseAnchors(f.anchors),
+  policies: {
+    auth: new Set(JPKI_POLICIES.auth),
+    sign: new Set(JPKI_POLICIES.sign),
+  },
+  keys: new KeyCache(),
+  now,
+  skewMs,
+});
+
+test('the checks run in a fixed, named order', () => {
+  assert.deepEqual(
+    pathChecks.map((c) => c.name),
+    [
+      'kind',
+      'nameChaining',
+      'signature',
+      'anchorValidity',
+      'issuerIsCa',
+      'validity',
+      'criticalExtensions',
+      'publicKey',
+      'keyUsage',
+      'extendedKeyUsage',
+      'policy',
+    ],
+  );
+  for (const c of pathChecks) assert.match(c.rule, /RFC|spec|Web eID/, c.name);
+});
+
+test('validity boundaries: notBefore and notAfter are inclusive, one millisecond outside fails', () => {
+  const cert = parseCertificate(f.card.spec.authCert);
+  assert.equal(
+    validatePath(cert, 'auth', opts(cert.notAfter)).anchor.fingerprint,
+    parseCertificate(f.authCa.der).fingerprint,
+  );
+  assert.equal(validatePath(cert, 'auth', opts(cert.notBefore)).kind, 'auth');
+  assert.throws(() => validatePath(cert, 'auth', opts(cert.notAfter + 1)), {
+    code: 'ERR_PKI_CERT_EXPIRED',
+    check: 'validity',
+  });
+  assert.throws(() => validatePath(cert, 'auth', opts(cert.notBefore - 1)), {
+    code: 'ERR_PKI_CERT_NOT_YET_VALID',
+  });
+});
+
+test('the configured skew widens the validity window by exactly that much', () => {
+  const cert = parseCertificate(f.card.spec.authCert);
+  assert.equal(validatePath(cert, 'auth', opts(cert.notAfter + 60_000, 60_000)).kind, 'auth');
+  assert.throws(() => validatePath(cert, 'auth', opts(cert.notAfter + 60_001, 60_000)), {
+    code: 'ERR_PKI_CERT_EXPIRED',
+  });
+});
+
+test('an auth certificate is valid as auth and never as sign; the sign certificate the other way round', () => {
+  const now = parseCertificate(f.card.spec.authCert).notBefore + 1000;
+  const auth = parseCertificate(f.card.spec.authCert);
+  const sign = parseCertificate(f.card.spec.signCert);
+  assert.equal(validatePath(sign, 'sign', opts(now)).kind, 'sign');
+  assert.throws(() => validatePath(auth, 'sign', opts(now)), {
+    code: 'ERR_PKI_WRONG_CERT_KIND',
+  });
+  assert.throws(() => validatePath(sign, 'auth', opts(now)), {
+    code: 'ERR_PKI_WRONG_CERT_KIND',
+  });
+});
+
+test('a CA certificate is not accepted as an end-entity certificate: ERR_PKI_WRONG_CERT_KIND', () => {
+  const ca = parseCertificate(f.authCa.der);
+  assert.throws(() => validatePath(ca, 'auth', opts(ca.notBefore + 1000)), {
+    code: 'ERR_PKI_WRONG_CERT_KIND',
+  });
+});
+
+test('parseCertificate refuses trailing bytes, truncation and a non-DER length: ERR_PKI_CERT_MALFORMED', () => {
+  const der = f.card.spec.authCert;
+  assert.throws(() => parseCertificate(new Uint8Array([...der, 0])), {
+    code: 'ERR_PKI_CERT_MALFORMED',
+  });
+  assert.throws(() => parseCertificate(der.subarray(0, der.length - 1)), {
+    code: 'ERR_PKI_CERT_MALFORMED',
+  });
+  const longForm = new Uint8Array([0x30, 0x81, 0x03, 0x02, 0x01, 0x00]);
+  assert.throws(() => parseCertificate(longForm), {
+    code: 'ERR_PKI_CERT_MALFORMED',
+  });
+  assert.throws(() => parseCertificate(new Uint8Array(0)), {
+    code: 'ERR_PKI_CERT_MALFORMED',
+  });
+});
+
+test('parseCertificate exposes the JPKI profile fields of the auth certificate', () => {
+  const c = parseCertificate(f.card.spec.authCert);
+  assert.equal(c.serialNumber, f.card.authSerial);
+  assert.deepEqual(c.policies, JPKI_POLICIES.auth);
+  assert.deepEqual(c.extendedKeyUsage, ['1.3.6.1.5.5.7.3.2']);
+  assert.equal(c.keyUsage?.digitalSignature, true);
+  assert.equal(c.isCa, false);
+  assert.match(c.ocspUrls[0] ?? '', /\/ocsp\/auth$/);
+  for (const [id, e] of c.extensions) if (e.critical) assert.ok(KNOWN_EXTENSIONS.has(id), id);
+});
+
+test('loadTrustDir sorts the test JPKI CA files into one auth and one sign anchor', async () => {
+  const a = await loadTrustDir(f.dir);
+  assert.deepEqual(a.auth, [f.authCa.der]);
+  assert.deepEqual(a.sign, [f.signCa.der]);
+});
+
+test('parseAnchors refuses an end-entity certificate as an anchor (configuration error)', () => {
+  assert.throws(() => parseAnchors({ auth: [f.card.spec.authCert], sign: [] }), TypeError);
+});
