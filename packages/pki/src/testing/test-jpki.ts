@@ -1,0 +1,661 @@
+/**
+ * The test JPKI: two self-signed CAs mirroring J-LIS's (spec §8.1), card issuance, revocation, renewal with
+ * old→new links (spec §9), CRLs and OCSP, all persisted in one directory.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { chmod, mkdir, open, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fakeMyNumber } from '@mynagate/card';
+import type { VirtualCardSpec } from '@mynagate/card/virtual';
+import { createCa, loadCa, privateKeyFromPkcs8, signCertificate } from './ca.ts';
+import type { CertificateAuthority } from './ca.ts';
+import { createCrl } from './crl.ts';
+import {
+  TestJpkiAlreadyRenewedError,
+  TestJpkiAlreadyRevokedError,
+  TestJpkiExistsError,
+  TestJpkiNotFoundError,
+  TestJpkiUnknownSerialError,
+} from './errors.ts';
+import { issueCertificatePair, newAuthId, newSerial, subjectString } from './issue.ts';
+import type { IssuedCertificate, IssuerContext } from './issue.ts';
+import { freshKeys } from './keys.ts';
+import type { KeySource } from './keys.ts';
+import { canonicalSerial, fromPem, keyHash, toPem } from './lib/der.ts';
+import { parseCivilDate, wholeSeconds } from './lib/time.ts';
+import { x509 } from './lib/x509.ts';
+import { municipalityOf } from './municipality.ts';
+import type { Municipality } from './municipality.ts';
+import { respondOcsp } from './ocsp.ts';
+import type { CertificateStatus, OcspSigner } from './ocsp.ts';
+import { ocspResponderExtensions, ocspResponderSubject } from './profiles.ts';
+import type { CaKind } from './profiles.ts';
+import { REASON_CODES, Store, STORE_FILE } from './store.ts';
+import type { CardRecord, CertificateRecord, LinkRecord, RevocationReason } from './store.ts';
+
+/** Options of {@link TestJpki.init}. */
+export interface TestJpkiInitOptions {
+  /** Start of the CAs' validity. Default: the current time. */
+  readonly now?: Date;
+  /** Port of the local responder written into AIA URLs (`http://127.0.0.1:<port>/ocsp/auth`). Default 8790. */
+  readonly ocspPort?: number;
+  /** Host of the local responder in AIA URLs. Default `127.0.0.1`. */
+  readonly ocspHost?: string;
+  /** 9-character issuing-office code in signing-certificate CNs (spec §8.3). Default `TEST00001`. */
+  readonly officeCode?: string;
+  /** CA validity in years, ending 23:59:59 JST (spec §8.1: 10 years). Default 10. */
+  readonly caValidityYears?: number;
+  /** Where key pairs come from (CA and card keys). Default: generated on demand. See `createKeyPool`. */
+  readonly keys?: KeySource;
+}
+
+/** Options of {@link TestJpki.open}. */
+export interface TestJpkiOpenOptions {
+  /** Where card key pairs come from. Default: generated on demand. */
+  readonly keys?: KeySource;
+}
+
+/** The holder and secrets of a new card. All of it must be fake. */
+export interface IssueCardOptions {
+  /** Family and given name, separated by a full-width space (spec §8.3). */
+  readonly name: string;
+  /** Starting with the prefecture, no postcode (spec §8.3). */
+  readonly address: string;
+  /** YYYY-MM-DD, Western calendar. */
+  readonly birthDate: string;
+  /** ISO/IEC 5218 as on the text AP: '1' male, '2' female, '9' not applicable. */
+  readonly sex: '1' | '2' | '9';
+  /** Auth PIN, 4 digits. */
+  readonly pin: string;
+  /** Sign password: 6–16 of A–Z, 0–9 with at least one letter and one digit. */
+  readonly password: string;
+  /** Text-AP PIN, 4 digits. Default: `pin`. */
+  readonly textPin?: string;
+  /** `card` (plastic card) or `android` (smartphone certificate). Default `card`. */
+  readonly profile?: 'card' | 'android';
+  /** Issue time. Default: the current time. */
+  readonly now?: Date;
+  /** Romanised municipality for the sign subject and CRL partition. Default: derived from `address`. */
+  readonly municipality?: Municipality;
+  /** YYYY-MM-DD card expiry; certificates end no later (spec §8.2). */
+  readonly cardExpires?: string;
+}
+
+/** A newly issued card: its virtual-card spec and its two serials (canonical lowercase hex). */
+export interface IssuedCard {
+  readonly spec: VirtualCardSpec;
+  readonly authSerial: string;
+  readonly signSerial: string;
+}
+
+/** Options of {@link TestJpki.renew}. */
+export interface RenewOptions {
+  readonly now?: Date;
+  /** PIN and password of the new spec when renewing from bare certificates. Default: those of the spec given. */
+  readonly pin?: string;
+  readonly password?: string;
+  /** Revoke the old certificates with this reason, or keep them valid with `false`. Default `superseded`. */
+  readonly revokeOld?: RevocationReason | false;
+}
+
+/** Where a serial sits in the renewal chain (spec §9 "linking"). */
+export interface SerialLinks {
+  readonly serial: string;
+  readonly kind: CaKind;
+  readonly predecessor?: string;
+  readonly successor?: string;
+}
+
+const FILES = {
+  authCa: 'auth-ca.pem',
+  signCa: 'sign-ca.pem',
+  authKey: 'auth-ca.key',
+  signKey: 'sign-ca.key',
+} as const;
+
+/**
+ * A test JPKI in a directory.
+ *
+ * @example
+ * ```ts
+ * const jpki = await TestJpki.init(dir, { ocspPort: 8790 });
+ * const { spec, authSerial } = await jpki.issueCard({ name: '試験　太郎', address: '東京都千代田区千代田1-1',
+ *   birthDate: '1990-01-02', sex: '1', pin: '1234', password: 'ABC123' });
+ * await jpki.revoke(authSerial, 'keyCompromise');
+ * ```
+ */
+export class TestJpki {
+  /** The directory holding keys, certificates and the store. */
+  readonly dir: string;
+  readonly #auth: CertificateAuthority;
+  readonly #sign: CertificateAuthority;
+  readonly #store: Store;
+  readonly #issuer: IssuerContext;
+  readonly #responders = new Map<CaKind, Promise<OcspSigner>>();
+
+  private constructor(
+    dir: string,
+    auth: CertificateAuthority,
+    sign: CertificateAuthority,
+    store: Store,
+    keys: KeySource,
+  ) {
+    this.dir = dir;
+    this.#auth = auth;
+    this.#sign = sign;
+    this.#store = store;
+    this.#issuer = { authCa: auth, signCa: sign, store, keys, reserved: new Set() };
+  }
+
+  /**
+   * Creates both CAs and an empty store in `dir` (created if missing). CA keys are written as PKCS#8 PEM with mode
+   * 0600; `auth-ca.pem`, `sign-ca.pem` hold the CA certificates.
+   *
+   * @throws TestJpkiExistsError `ERR_TESTJPKI_EXISTS` when `dir` already holds a test JPKI.
+   * @throws TypeError on a bad option.
+   */
+  static async init(dir: string, options: TestJpkiInitOptions = {}): Promise<TestJpki> {
+    const port = options.ocspPort ?? 8790;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TypeError('ocspPort must be 1–65535');
+    const officeCode = options.officeCode ?? 'TEST00001';
+    if (!/^[0-9A-Z]{9}$/.test(officeCode)) throw new TypeError('officeCode must be 9 of 0-9A-Z');
+    const years = options.caValidityYears ?? 10;
+    if (!Number.isInteger(years) || years < 1 || years > 30) throw new TypeError('caValidityYears must be 1–30');
+    const host = options.ocspHost ?? '127.0.0.1';
+    const now = options.now ?? new Date();
+    const keys = options.keys ?? freshKeys;
+
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    for (const f of [FILES.authCa, FILES.signCa, FILES.authKey, FILES.signKey, STORE_FILE]) {
+      if (await exists(join(dir, f))) throw new TestJpkiExistsError(dir);
+    }
+    const store = Store.create(dir, {
+      version: 1,
+      config: { baseUrl: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, officeCode },
+      sequence: 0,
+      crlNumber: { auth: 0, sign: 0 },
+      certificates: [],
+      cards: [],
+      links: [],
+    });
+    const ctx = { store, reserved: new Set<string>() };
+    const [authKeys, signKeys] = await Promise.all([keys.next(), keys.next()]);
+    const [auth, sign] = await Promise.all([
+      createCa('auth', authKeys, { now, serial: newSerial(ctx), validityYears: years }),
+      createCa('sign', signKeys, { now, serial: newSerial(ctx), validityYears: years }),
+    ]);
+    // 'wx' makes a concurrent init lose cleanly instead of overwriting a key.
+    try {
+      await writeSecret(join(dir, FILES.authKey), pkcs8Pem(auth));
+      await writeSecret(join(dir, FILES.signKey), pkcs8Pem(sign));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new TestJpkiExistsError(dir);
+      throw e;
+    }
+    await writeNew(join(dir, FILES.authCa), toPem('CERTIFICATE', auth.cert), 0o644);
+    await writeNew(join(dir, FILES.signCa), toPem('CERTIFICATE', sign.cert), 0o644);
+    await store.save();
+    return new TestJpki(dir, auth, sign, store, keys);
+  }
+
+  /**
+   * Opens the test JPKI in `dir`.
+   *
+   * @throws TestJpkiNotFoundError `ERR_TESTJPKI_NOT_FOUND` when `dir` holds no test JPKI.
+   */
+  static async open(dir: string, options: TestJpkiOpenOptions = {}): Promise<TestJpki> {
+    let texts: string[];
+    let store: Store;
+    try {
+      texts = await Promise.all(
+        [FILES.authCa, FILES.authKey, FILES.signCa, FILES.signKey].map((f) => readFile(join(dir, f), 'utf8')),
+      );
+      store = await Store.load(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new TestJpkiNotFoundError(dir, { cause: e });
+      throw e;
+    }
+    const [authPem, authKeyPem, signPem, signKeyPem] = texts as [string, string, string, string];
+    const [auth, sign] = await Promise.all([
+      loadCa('auth', fromPem('CERTIFICATE', authPem), privateKeyFromPkcs8(fromPem('PRIVATE KEY', authKeyPem))),
+      loadCa('sign', fromPem('CERTIFICATE', signPem), privateKeyFromPkcs8(fromPem('PRIVATE KEY', signKeyPem))),
+    ]);
+    return new TestJpki(dir, auth, sign, store, options.keys ?? freshKeys);
+  }
+
+  /**
+   * The base URL of the local responder written into AIA extensions, e.g. `http://127.0.0.1:8790` (OCSP at
+   * `/ocsp/auth` and `/ocsp/sign`, CPS at `/cps`).
+   */
+  get ocspBaseUrl(): string {
+    return this.#store.data.config.baseUrl;
+  }
+
+  /** The CA certificate (DER) of `kind`. */
+  caCertificate(kind: CaKind): Uint8Array {
+    return this.#ca(kind).cert.slice();
+  }
+
+  /** SHA-256 fingerprint of the CA certificate, lowercase hex without colons. */
+  caFingerprint(kind: CaKind): string {
+    return createHash('sha256').update(this.#ca(kind).cert).digest('hex');
+  }
+
+  /**
+   * Issues a card: an auth certificate (spec §8.2) and a sign certificate (spec §8.3) with fresh keys, and the
+   * text-AP data with a fake My Number. Records both certificates.
+   *
+   * @throws TypeError on invalid holder data, PIN or password.
+   */
+  async issueCard(options: IssueCardOptions): Promise<IssuedCard> {
+    const issued = await this.#issueCard(prepareIssue(options));
+    await this.#store.save();
+    return issued;
+  }
+
+  /**
+   * Issues many cards concurrently and writes the store once: the fast path for bulk fixtures (all options are
+   * validated before anything is issued).
+   *
+   * @throws TypeError on invalid holder data, PIN or password in any entry.
+   */
+  async issueCards(list: readonly IssueCardOptions[]): Promise<IssuedCard[]> {
+    const prepared = list.map(prepareIssue);
+    const issued = await Promise.all(prepared.map((p) => this.#issueCard(p)));
+    await this.#store.save();
+    return issued;
+  }
+
+  #issueCard({ o, where, now }: PreparedIssue): Promise<IssuedCard> {
+    return this.#issue(
+      {
+        id: newCardId(),
+        profile: o.profile,
+        holder: { name: o.name, address: o.address, birthDate: o.birthDate, sex: o.sex, myNumber: fakeMyNumber() },
+        prefecture: where.prefecture,
+        city: where.city,
+        authId: newAuthId(),
+        ...(o.cardExpires !== undefined ? { cardExpires: o.cardExpires } : {}),
+      },
+      { pin: o.pin, password: o.password, textPin: o.textPin },
+      now,
+    );
+  }
+
+  /**
+   * Revokes a certificate issued here. The revocation shows on the CRL and in OCSP from `at` on.
+   *
+   * @param serial hex, any case, `0x` and colons allowed.
+   * @param at revocation time. Default: the current time.
+   * @throws TestJpkiUnknownSerialError `ERR_TESTJPKI_UNKNOWN_SERIAL` when the serial was not issued here.
+   * @throws TestJpkiAlreadyRevokedError `ERR_TESTJPKI_ALREADY_REVOKED` when it is already revoked.
+   * @throws TypeError when `serial` is not hex or `reason` not an RFC 5280 reason name.
+   */
+  async revoke(serial: string, reason: RevocationReason, at: Date = new Date()): Promise<void> {
+    if (!Object.hasOwn(REASON_CODES, reason)) throw new TypeError('reason must be an RFC 5280 CRLReason name');
+    const rec = this.#record(serial);
+    markRevoked(rec, reason, at);
+    await this.#store.save();
+  }
+
+  /**
+   * Renews a card: new key pairs and serials for both certificates, same holder data, same auth CN; records
+   * old→new links per kind and by default revokes the old certificates as `superseded`.
+   *
+   * @param from the card's spec, or its two certificates (then `options.pin` and `options.password` are needed).
+   * @throws TestJpkiUnknownSerialError `ERR_TESTJPKI_UNKNOWN_SERIAL` when the certificates were not issued here.
+   * @throws TestJpkiAlreadyRenewedError `ERR_TESTJPKI_ALREADY_RENEWED` when these certificates already have
+   *   successors (renew the newest card instead). Old certificates that are already revoked stay as they are.
+   * @throws TypeError when PIN/password are missing for the bare-certificate form.
+   */
+  async renew(
+    from: VirtualCardSpec | { readonly authCert: Uint8Array; readonly signCert: Uint8Array },
+    options: RenewOptions = {},
+  ): Promise<IssuedCard> {
+    const now = options.now ?? new Date();
+    const authSerial = serialOf(from.authCert);
+    const signSerial = serialOf(from.signCert);
+    const card = this.#store.data.cards.find((c) => c.authSerial === authSerial && c.signSerial === signSerial);
+    if (!card) throw new TestJpkiUnknownSerialError(this.#store.get(authSerial) ? signSerial : authSerial);
+    const renewed = this.#store.data.links.find((l) => l.predecessor === authSerial);
+    if (renewed) throw new TestJpkiAlreadyRenewedError(authSerial, renewed.successor);
+    const spec = 'authPin' in from ? from : undefined;
+    const pin = options.pin ?? spec?.authPin;
+    const password = options.password ?? spec?.signPassword;
+    if (pin === undefined || password === undefined)
+      throw new TypeError('pin and password are needed to renew from certificates');
+    validateSecrets(pin, password, spec?.textPin);
+    const issued = await this.#issue(
+      { ...withoutSerials(card), id: newCardId() },
+      { pin, password, textPin: spec?.textPin },
+      now,
+      (fresh) => {
+        const reason = options.revokeOld ?? 'superseded';
+        for (const [kind, old, next] of [
+          ['auth', authSerial, fresh.authSerial],
+          ['sign', signSerial, fresh.signSerial],
+        ] as const) {
+          this.#store.data.links.push({ kind, predecessor: old, successor: next, at: now.toISOString() });
+          const rec = this.#store.get(old)!;
+          if (reason !== false && rec.status === 'good') markRevoked(rec, reason, now);
+        }
+      },
+    );
+    await this.#store.save();
+    return issued;
+  }
+
+  /** All renewal links, oldest first. */
+  links(): readonly LinkRecord[] {
+    return this.#store.data.links.map((l) => ({ ...l }));
+  }
+
+  /**
+   * The predecessor and successor of a serial.
+   *
+   * @throws TestJpkiUnknownSerialError `ERR_TESTJPKI_UNKNOWN_SERIAL` when the serial was not issued here.
+   */
+  linksOf(serial: string): SerialLinks {
+    const rec = this.#record(serial);
+    const links = this.#store.data.links;
+    const predecessor = links.find((l) => l.successor === rec.serial)?.predecessor;
+    const successor = links.find((l) => l.predecessor === rec.serial)?.successor;
+    return {
+      serial: rec.serial,
+      kind: rec.kind,
+      ...(predecessor ? { predecessor } : {}),
+      ...(successor ? { successor } : {}),
+    };
+  }
+
+  /** The records of every certificate issued here (copies). */
+  certificates(): readonly CertificateRecord[] {
+    return this.#store.data.certificates.map((c) => ({ ...c }));
+  }
+
+  /**
+   * The status of a serial at `now`: `unknown` when not issued here (or, with `kind`, not by that CA); `revoked`
+   * once `now` reaches the revocation time; else `good`.
+   *
+   * @throws TypeError when `serial` is not hex.
+   */
+  status(serial: string, options: { now?: Date; kind?: CaKind } = {}): CertificateStatus {
+    const rec = this.#store.get(canonicalSerial(serial));
+    if (!rec || (options.kind !== undefined && rec.kind !== options.kind)) return { status: 'unknown' };
+    const now = options.now ?? new Date();
+    if (rec.status === 'revoked' && rec.revokedAt !== undefined && Date.parse(rec.revokedAt) <= now.getTime()) {
+      return { status: 'revoked', revokedAt: new Date(rec.revokedAt), reason: rec.reason ?? 'unspecified' };
+    }
+    return { status: 'good' };
+  }
+
+  /**
+   * A signed v2 CRL (DER) of `kind`'s CA listing every certificate revoked at or before `now`, with the next CRL
+   * number.
+   */
+  async crl(kind: CaKind, options: { now?: Date; nextUpdateSeconds?: number } = {}): Promise<Uint8Array> {
+    const now = options.now ?? new Date();
+    const next = options.nextUpdateSeconds ?? 86400;
+    const entries = this.#store.data.certificates
+      .filter((c) => c.kind === kind && c.status === 'revoked' && Date.parse(c.revokedAt!) <= now.getTime())
+      .map((c) => ({ serial: c.serial, revokedAt: new Date(c.revokedAt!), reason: c.reason ?? 'unspecified' }));
+    const crlNumber = ++this.#store.data.crlNumber[kind];
+    await this.#store.save();
+    return createCrl(this.#ca(kind), entries, {
+      thisUpdate: now,
+      nextUpdate: new Date(now.getTime() + next * 1000),
+      crlNumber,
+    });
+  }
+
+  /**
+   * Answers a DER OCSP request for `kind`'s CA with a DER OCSP response (RFC 6960). Certificates of the other CA
+   * or unknown serials are `unknown`; a malformed request gets `malformedRequest`.
+   *
+   * @param options.responder `ca` (default) signs with the CA key; `delegated` with a responder certificate
+   *   (id-kp-OCSPSigning, ocsp-nocheck) that the CA issues on first use and keeps in the directory.
+   */
+  async respondOcsp(
+    kind: CaKind,
+    request: Uint8Array,
+    options: { now?: Date; nextUpdateSeconds?: number; responder?: 'ca' | 'delegated' } = {},
+  ): Promise<Uint8Array> {
+    const ca = this.#ca(kind);
+    const signer: OcspSigner =
+      options.responder === 'delegated'
+        ? await this.#delegatedResponder(kind)
+        : { cert: ca.cert, spki: ca.spki, privateKey: ca.privateKey };
+    return respondOcsp(request, {
+      issuerName: ca.subject,
+      issuerSpki: ca.spki,
+      signer,
+      lookup: (serial, now) => this.status(serial, { now, kind }),
+      now: options.now ?? new Date(),
+      nextUpdateSeconds: options.nextUpdateSeconds ?? 3600,
+    });
+  }
+
+  /** Re-reads the store if another process changed it (a server next to a CLI). */
+  refresh(): Promise<void> {
+    return this.#store.refresh();
+  }
+
+  #ca(kind: CaKind): CertificateAuthority {
+    if (kind === 'auth') return this.#auth;
+    if (kind === 'sign') return this.#sign;
+    throw new TypeError("kind must be 'auth' or 'sign'");
+  }
+
+  #record(serial: string): CertificateRecord {
+    const s = canonicalSerial(serial);
+    const rec = this.#store.get(s);
+    if (!rec) throw new TestJpkiUnknownSerialError(s);
+    return rec;
+  }
+
+  async #issue(
+    draft: Omit<CardRecord, 'authSerial' | 'signSerial' | 'issuedAt'>,
+    secrets: { pin: string; password: string; textPin: string | undefined },
+    now: Date,
+    afterIssue?: (fresh: { authSerial: string; signSerial: string }) => void,
+  ): Promise<IssuedCard> {
+    const { auth, sign } = await issueCertificatePair(this.#issuer, draft, now);
+    const card: CardRecord = {
+      ...draft,
+      authSerial: auth.serial,
+      signSerial: sign.serial,
+      issuedAt: now.toISOString(),
+    };
+    this.#store.data.cards.push(card);
+    for (const c of [auth, sign]) {
+      this.#store.add(toRecord(c, card.id));
+      this.#issuer.reserved.delete(c.serial);
+    }
+    afterIssue?.({ authSerial: auth.serial, signSerial: sign.serial });
+    const h = draft.holder;
+    const spec: VirtualCardSpec = {
+      profile: draft.profile,
+      authKey: pkcs8(auth),
+      signKey: pkcs8(sign),
+      authCert: auth.cert,
+      authCaCert: this.#auth.cert.slice(),
+      signCert: sign.cert,
+      signCaCert: this.#sign.cert.slice(),
+      authPin: secrets.pin,
+      signPassword: secrets.password,
+      ...(secrets.textPin !== undefined ? { textPin: secrets.textPin } : {}),
+      text: {
+        myNumber: h.myNumber,
+        name: h.name,
+        address: h.address,
+        birthDate: h.birthDate.replaceAll('-', ''),
+        sex: h.sex,
+      },
+    };
+    return { spec, authSerial: auth.serial, signSerial: sign.serial };
+  }
+
+  #delegatedResponder(kind: CaKind): Promise<OcspSigner> {
+    let p = this.#responders.get(kind);
+    if (!p) {
+      p = this.#loadOrIssueResponder(kind);
+      this.#responders.set(kind, p);
+      p.catch(() => this.#responders.delete(kind));
+    }
+    return p;
+  }
+
+  async #loadOrIssueResponder(kind: CaKind): Promise<OcspSigner> {
+    const certPath = join(this.dir, `${kind}-ocsp.pem`);
+    const keyPath = join(this.dir, `${kind}-ocsp.key`);
+    if (await exists(certPath)) {
+      const cert = fromPem('CERTIFICATE', await readFile(certPath, 'utf8'));
+      const privateKey = privateKeyFromPkcs8(fromPem('PRIVATE KEY', await readFile(keyPath, 'utf8')));
+      return { cert, spki: new Uint8Array(new x509.X509Certificate(cert).publicKey.rawData), privateKey };
+    }
+    const ca = this.#ca(kind);
+    const keys = await this.#issuer.keys.next();
+    const spki = new Uint8Array(keys.publicKey.export({ type: 'spki', format: 'der' }));
+    const caCert = new x509.X509Certificate(ca.cert);
+    const serial = newSerial(this.#issuer);
+    const cert = await signCertificate(ca, {
+      serial,
+      subject: ocspResponderSubject(kind),
+      spki,
+      notBefore: caCert.notBefore,
+      notAfter: caCert.notAfter,
+      extensions: ocspResponderExtensions(ca.keyId, keyHash(spki)),
+    });
+    await writeSecret(
+      keyPath,
+      toPem('PRIVATE KEY', new Uint8Array(keys.privateKey.export({ type: 'pkcs8', format: 'der' }))),
+    );
+    await writeNew(certPath, toPem('CERTIFICATE', cert), 0o644);
+    this.#store.add(
+      toRecord(
+        { kind, serial, cert, keys, notBefore: caCert.notBefore, notAfter: caCert.notAfter },
+        `ocsp-responder-${kind}`,
+      ),
+    );
+    this.#issuer.reserved.delete(serial);
+    await this.#store.save();
+    return { cert, spki, privateKey: keys.privateKey };
+  }
+}
+
+function markRevoked(rec: CertificateRecord, reason: RevocationReason, at: Date): void {
+  if (rec.status === 'revoked') {
+    throw new TestJpkiAlreadyRevokedError(rec.serial, new Date(rec.revokedAt!), rec.reason ?? 'unspecified');
+  }
+  rec.status = 'revoked';
+  rec.revokedAt = wholeSeconds(at).toISOString();
+  rec.reason = reason;
+}
+
+function toRecord(c: IssuedCertificate, cardId: string): CertificateRecord {
+  return {
+    serial: c.serial,
+    kind: c.kind,
+    subject: subjectString(c.cert),
+    notBefore: c.notBefore.toISOString(),
+    notAfter: c.notAfter.toISOString(),
+    status: 'good',
+    cardId,
+  };
+}
+
+function withoutSerials(card: CardRecord): Omit<CardRecord, 'authSerial' | 'signSerial' | 'issuedAt'> {
+  const { authSerial: _a, signSerial: _s, issuedAt: _i, ...rest } = card;
+  return rest;
+}
+
+function pkcs8(c: IssuedCertificate): Uint8Array {
+  return new Uint8Array(c.keys.privateKey.export({ type: 'pkcs8', format: 'der' }));
+}
+
+function pkcs8Pem(ca: CertificateAuthority): string {
+  return toPem('PRIVATE KEY', new Uint8Array(ca.privateKey.export({ type: 'pkcs8', format: 'der' })));
+}
+
+function serialOf(cert: Uint8Array): string {
+  if (!(cert instanceof Uint8Array)) throw new TypeError('authCert and signCert must be DER bytes');
+  return canonicalSerial(new x509.X509Certificate(cert).serialNumber);
+}
+
+function newCardId(): string {
+  return randomUUID();
+}
+
+function validateSecrets(pin: string, password: string, textPin: string | undefined): void {
+  if (!/^[0-9]{4}$/.test(pin)) throw new TypeError('pin must be 4 digits');
+  if (textPin !== undefined && !/^[0-9]{4}$/.test(textPin)) throw new TypeError('textPin must be 4 digits');
+  // spec §5: 6–16 alphanumerics with at least one letter and one digit.
+  if (!/^[A-Za-z0-9]{6,16}$/.test(password) || !/[A-Za-z]/.test(password) || !/[0-9]/.test(password)) {
+    throw new TypeError('password must be 6–16 of A–Z0–9 with a letter and a digit');
+  }
+}
+
+interface PreparedIssue {
+  readonly o: ReturnType<typeof validateIssue>;
+  readonly where: Municipality;
+  readonly now: Date;
+}
+
+/** Validates issue options up front (TypeError), so bulk issuance fails before issuing anything. */
+function prepareIssue(options: IssueCardOptions): PreparedIssue {
+  const o = validateIssue(options);
+  return { o, where: options.municipality ?? municipalityOf(o.address), now: options.now ?? new Date() };
+}
+
+function validateIssue(o: IssueCardOptions): Required<
+  Omit<IssueCardOptions, 'now' | 'municipality' | 'textPin' | 'cardExpires'>
+> & {
+  textPin: string | undefined;
+  cardExpires: string | undefined;
+} {
+  if (typeof o.name !== 'string' || o.name.trim() === '') throw new TypeError('name is required');
+  if (typeof o.address !== 'string' || o.address.trim() === '') throw new TypeError('address is required');
+  if ([...o.address].length > 200) throw new TypeError('address is at most 200 characters (spec §8.3)');
+  parseCivilDate(o.birthDate, 'birthDate');
+  if (o.cardExpires !== undefined) parseCivilDate(o.cardExpires, 'cardExpires');
+  if (o.sex !== '1' && o.sex !== '2' && o.sex !== '9') throw new TypeError("sex must be '1', '2' or '9'");
+  const profile = o.profile ?? 'card';
+  if (profile !== 'card' && profile !== 'android') throw new TypeError("profile must be 'card' or 'android'");
+  validateSecrets(o.pin, o.password, o.textPin);
+  return {
+    name: o.name,
+    address: o.address,
+    birthDate: o.birthDate,
+    sex: o.sex,
+    pin: o.pin,
+    password: o.password,
+    profile,
+    textPin: o.textPin,
+    cardExpires: o.cardExpires,
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+async function writeNew(path: string, text: string, mode: number): Promise<void> {
+  const fh = await open(path, 'wx', mode);
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await chmod(path, mode); // the umask may have narrowed it; keys must be exactly 0600
+}
+
+function writeSecret(path: string, text: string): Promise<void> {
+  return writeNew(path, text, 0o600);
+}
