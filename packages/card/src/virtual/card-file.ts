@@ -16,6 +16,8 @@ import { isValidPinFormat } from '../pin-format.ts';
 import { DEFAULT_SCRYPT, hashPin, type PinHash, type ScryptParams } from './pin-hash.ts';
 import type { VirtualCardSpec } from './spec.ts';
 
+const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+
 /** The `format` marker of a card file. */
 export const CARD_FILE_FORMAT = 'mynagate-virtual-jpki-card/1';
 
@@ -110,7 +112,6 @@ export async function cardFileFromSpec(spec: VirtualCardSpec, options: WriteCard
     pin(spec.text.myNumber, MAX_TRIES.text),
     pin(spec.textPinB, MAX_TRIES.text),
   ]);
-  const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
   return {
     format: CARD_FILE_FORMAT,
     test: true,
@@ -227,4 +228,33 @@ function isRsaPkcs8(der: Uint8Array): boolean {
   } catch {
     return false;
   }
+}
+
+/** New key pairs and certificates for a card, as a renewal issues them (spec §9: new keys, new serials). */
+export interface RenewedKeys {
+  /** PKCS#8 DER. */
+  readonly authKey: Uint8Array;
+  readonly signKey: Uint8Array;
+  /** DER. */
+  readonly authCert: Uint8Array;
+  readonly signCert: Uint8Array;
+}
+
+/**
+ * Puts renewed keys and certificates on the card in `path`, keeping its PIN objects and their counters, as a
+ * municipal terminal does when it renews certificates on the holder's own card.
+ *
+ * @throws CardFileInvalidError (`ERR_CARD_FILE_INVALID`) when `path` is not a card file.
+ * @throws TypeError when a key is not RSA PKCS#8 or a certificate does not start `30 82`.
+ */
+export function renewCardFile(path: string, renewed: RenewedKeys): void {
+  const file = readCardFile(path);
+  for (const k of [renewed.authKey, renewed.signKey]) if (!isRsaPkcs8(k)) throw new TypeError('keys must be RSA PKCS#8');
+  for (const c of [renewed.authCert, renewed.signCert])
+    if (c[0] !== 0x30 || c[1] !== 0x82) throw new TypeError('certificates must start 30 82');
+  saveCardFile(path, {
+    ...file,
+    keys: { auth: b64(renewed.authKey), sign: b64(renewed.signKey) },
+    certificates: { ...file.certificates, auth: b64(renewed.authCert), sign: b64(renewed.signCert) },
+  });
 }

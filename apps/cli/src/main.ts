@@ -1,0 +1,132 @@
+/**
+ * `mynagate`: argument parsing and output only; every decision lives in the packages.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { reportFailure, UsageError } from './output.ts';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+export type Parsed = { values: Record<string, string | boolean | undefined>; positionals: string[] };
+type Command = { summary: string; options: Options; run: (args: Parsed) => Promise<void> };
+
+const lazy =
+  (load: () => Promise<Record<string, (a: Parsed) => Promise<void>>>, name: string) => async (a: Parsed) =>
+    (await load())[name]!(a);
+const ca = () => import('./commands/ca.ts');
+const card = () => import('./commands/card.ts');
+const verify = () => import('./commands/verify.ts');
+const serve = () => import('./commands/serve.ts');
+
+const str = { type: 'string' } as const;
+const flag = { type: 'boolean' } as const;
+
+/** The command table: `<group> <verb>` or a single word. These names are part of the contract. */
+const commands: Record<string, Command> = {
+  'ca init': {
+    summary: 'create a test JPKI (auth CA and sign CA) in DIR',
+    options: { dir: str, 'ocsp-port': str },
+    run: lazy(ca, 'init'),
+  },
+  'ca revoke': {
+    summary: 'revoke a certificate by serial (hex) with an RFC 5280 reason',
+    options: { dir: str, serial: str, reason: str },
+    run: lazy(ca, 'revoke'),
+  },
+  'ca renew': {
+    summary: 'renew both certificates of a virtual card (new keys and serials, linked to the old ones)',
+    options: { dir: str, card: str },
+    run: lazy(ca, 'renew'),
+  },
+  'ca crl': { summary: 'write the CRLs (auth and sign) as DER', options: { dir: str, out: str, kind: str }, run: lazy(ca, 'crl') },
+  'ca ocsp': {
+    summary: 'serve OCSP, CRLs and the platform status API over HTTP until interrupted',
+    options: { dir: str, port: str, host: str },
+    run: lazy(ca, 'ocsp'),
+  },
+  'card issue': {
+    summary: 'issue a virtual My Number Card (test) into a card file',
+    options: {
+      dir: str,
+      name: str,
+      address: str,
+      birthdate: str,
+      sex: str,
+      pin: str,
+      password: str,
+      out: str,
+      profile: str,
+    },
+    run: lazy(card, 'issue'),
+  },
+  'card attach': {
+    summary: 'serve a card file to pcscd through vpcd until interrupted',
+    options: { vpcd: str },
+    run: lazy(card, 'attach'),
+  },
+  'card info': {
+    summary: 'token kind, certificates and PIN tries left of the card in a reader (spends no try)',
+    options: { reader: str, file: str },
+    run: lazy(card, 'info'),
+  },
+  'card sign': {
+    summary: 'sign a file with the auth or sign key (SHA-256, PKCS#1 v1.5)',
+    options: { key: str, in: str, out: str, reader: str, file: str, 'pin-stdin': flag },
+    run: lazy(card, 'sign'),
+  },
+  'verify token': {
+    summary: 'verify a Web eID-style authentication token',
+    options: { token: str, origin: str, challenge: str, trust: str, crl: { type: 'string', multiple: true }, ocsp: str, at: str },
+    run: lazy(verify, 'token'),
+  },
+  'verify cert': {
+    summary: 'validate a certificate (path, policy, revocation) and print the identity it proves',
+    options: { kind: str, trust: str, crl: { type: 'string', multiple: true }, ocsp: str, at: str },
+    run: lazy(verify, 'cert'),
+  },
+  serve: {
+    summary: 'run the OpenID Provider and the demo service on embedded defaults',
+    options: { port: str, data: str },
+    run: lazy(serve, 'serve'),
+  },
+};
+
+function usage(): string {
+  const w = Math.max(...Object.keys(commands).map((k) => k.length));
+  return [
+    'usage: mynagate <command> [options]',
+    '',
+    ...Object.entries(commands).map(([k, c]) => `  ${k.padEnd(w)}  ${c.summary}`),
+    '',
+    'A failure prints one line "ERR_CODE: message" and exits non-zero (2 for usage errors).',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<void> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    console.log(usage());
+    return;
+  }
+  const two = `${argv[0]} ${argv[1] ?? ''}`;
+  const key = two in commands ? two : argv[0]!;
+  const command = commands[key];
+  if (!command) throw new UsageError(`unknown command "${argv.slice(0, 2).join(' ')}"`);
+  const rest = argv.slice(key.split(' ').length);
+  if (rest.includes('--help')) {
+    const opts = Object.keys(command.options).map((o) => `--${o}`).join(' ');
+    console.log(`mynagate ${key}: ${command.summary}\noptions: ${opts}`);
+    return;
+  }
+  let parsed: Parsed;
+  try {
+    parsed = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true }) as Parsed;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  await command.run(parsed);
+}
+
+main(process.argv.slice(2)).then(
+  () => {},
+  (e) => {
+    process.exitCode = reportFailure(e);
+  },
+);
