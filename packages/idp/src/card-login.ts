@@ -1,0 +1,76 @@
+/**
+ * Turning a posted card token into a login: take the login's one challenge, have the verifier check the token
+ * against this provider's origin and that challenge, then find the person (one card = one person; a renewed
+ * certificate joins its holder through the linking lookup) and leave the outcome for the browser that started.
+ */
+import { ACR_CARD_AUTH, AMR_CARD } from './acr.ts';
+import type { LinkCertificate } from './config.ts';
+import { messageFor } from './http-errors.ts';
+import type { LoginToken, LoginVerifier, VerifiedLogin } from './login-token.ts';
+import type { LoginTransactions } from './login-transaction.ts';
+import type { CredentialInput, PeoplePort } from './ports.ts';
+
+/** What a card login needs. */
+export interface CardLoginDeps {
+  readonly transactions: LoginTransactions;
+  readonly verifier: LoginVerifier;
+  readonly people: PeoplePort;
+  readonly linkCertificate: LinkCertificate | undefined;
+  readonly origin: string;
+  readonly now: () => number;
+}
+
+/**
+ * Verifies `token` for login transaction `txn` and records the outcome for its browser session. Any refusal is
+ * also recorded (code and message only) so the waiting page can say what went wrong.
+ *
+ * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_CHALLENGE_INVALID`, and the verifier's `ERR_PKI_*`.
+ */
+export async function submitCardToken(deps: CardLoginDeps, txn: string, token: LoginToken): Promise<void> {
+  const transaction = await deps.transactions.get(txn);
+  try {
+    const challenge = await deps.transactions.takeChallenge(txn);
+    const verified = await deps.verifier.verifyLoginToken(token, { origin: deps.origin, challenge, sessionId: txn });
+    if (verified.kind !== 'auth') throw new TypeError('verifyLoginToken returned a non-auth certificate');
+    const accountId = await personFor(deps, verified);
+    await deps.transactions.complete(transaction, {
+      accountId,
+      acr: ACR_CARD_AUTH,
+      amr: AMR_CARD,
+      ts: Math.floor(deps.now() / 1000),
+    });
+    await deps.people.audit({
+      type: 'login.card',
+      personId: accountId,
+      clientId: transaction.clientId,
+      at: new Date(deps.now()),
+    });
+  } catch (e) {
+    await deps.transactions.fail(transaction, messageFor(e));
+    throw e;
+  }
+}
+
+/** One card = one person: the credential's person, else a linked earlier credential's, else a new person. */
+async function personFor(deps: CardLoginDeps, verified: VerifiedLogin): Promise<string> {
+  const known = await deps.people.findPersonByCredential(verified.fingerprint);
+  if (known !== undefined) {
+    await deps.people.credentialUsed(verified.fingerprint, new Date(deps.now()));
+    return known;
+  }
+  const credential: CredentialInput = {
+    fingerprint: verified.fingerprint,
+    serial: verified.serialNumber,
+    issuer: verified.issuer,
+    notAfter: verified.notAfter,
+  };
+  const now = new Date(deps.now());
+  if (deps.linkCertificate !== undefined) {
+    for (const previous of await deps.linkCertificate(verified)) {
+      if ((await deps.people.findPersonByCredential(previous)) !== undefined) {
+        return deps.people.linkCredential(previous, credential, now);
+      }
+    }
+  }
+  return deps.people.createPersonWithCredential(credential, now);
+}

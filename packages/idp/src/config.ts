@@ -1,0 +1,203 @@
+/**
+ * The provider's configuration: validated once, then frozen (fastify's rule: options are checked at construction
+ * and cannot change under a running server). Misuse is a TypeError.
+ */
+import type { ClientMetadata } from 'oidc-provider';
+import { assertJwks, type PrivateJwks } from './keys.ts';
+import type { LoginCard, LoginVerifier, VerifiedLogin } from './login-token.ts';
+import type { ProviderStores } from './ports.ts';
+
+/**
+ * The optional linking lookup: given a certificate just verified, the fingerprints of earlier certificates of the
+ * same holder (renewal, reissue), from a linking source (the test JPKI's, a platform provider's in production). A
+ * renewed card then keeps its person, and so every pairwise `sub`.
+ */
+export type LinkCertificate = (login: VerifiedLogin) => Promise<readonly string[]>;
+
+/** One virtual card the development phone offers. */
+export interface DevCard {
+  /** What the list shows, e.g. `Test card 1 (PIN 1234)`. */
+  readonly label: string;
+  /** Path of the virtual card file (`@mynagate/card` `writeCardFile`). */
+  readonly file: string;
+}
+
+/** An opened card for the development phone: a JPKI client and how to release it. */
+export interface OpenedCard {
+  readonly card: LoginCard;
+  close(): Promise<void>;
+}
+
+/** Development mode: the virtual phone page at `/dev/phone`. */
+export interface DevConfig {
+  readonly cards: readonly DevCard[];
+  /**
+   * Opens a card file. Default: `VirtualCard.open(file)` behind a `VirtualTransport` and a `JpkiClient`, so the
+   * whole APDU path runs as with a real card.
+   */
+  readonly openCard?: (file: string) => Promise<OpenedCard>;
+}
+
+/** What {@link createProvider} takes. */
+export interface IdpConfig {
+  /** Issuer identifier, e.g. `https://id.example.jp`; its origin is what card tokens are bound to. No path, query or fragment. */
+  readonly issuer: string;
+  /** The IdP's display name on pages. Default `MynaGate`. */
+  readonly name?: string;
+  /** Registered relying parties (node-oidc-provider client metadata). */
+  readonly clients: readonly ClientMetadata[];
+  /** Private signing keys, the ES256 signing key first ({@link rotateKeys}). */
+  readonly jwks: PrivateJwks;
+  /** Keys that sign cookies, newest first; each at least 32 characters. Shared by every node. */
+  readonly cookieKeys: readonly string[];
+  /** Server secret of pairwise subjects, at least 32 bytes. Changing it changes every `sub`. */
+  readonly pairwiseSecret: Uint8Array;
+  /** Issues challenges and verifies card login tokens (the seam to `@mynagate/pki`'s `createVerifier`). */
+  readonly verifier: LoginVerifier;
+  /** Storage. */
+  readonly stores: ProviderStores;
+  /** Optional linking lookup for renewed certificates. */
+  readonly linkCertificate?: LinkCertificate;
+  /** Clock, epoch ms. Default `Date.now`. Drives QR time, login and challenge expiry. */
+  readonly now?: () => number;
+  /** Oldest QR code accepted, seconds. Default 3. */
+  readonly qrMaxAgeSeconds?: number;
+  /** Lifetime of a login transaction (the QR page), seconds. Default 300. */
+  readonly loginTtlSeconds?: number;
+  /** Lifetime of a challenge after the companion fetched it (time to type the PIN), seconds. Default 180. */
+  readonly challengeTtlSeconds?: number;
+  /** Subject types; default `['pairwise']`. `public` exposes the internal person id: opt in only for first parties. */
+  readonly subjectTypes?: readonly ('pairwise' | 'public')[];
+  /** Development mode (virtual phone). Never enable in production. Default off. */
+  readonly dev?: DevConfig | false;
+}
+
+/** The validated, frozen configuration with defaults applied. */
+export interface ResolvedConfig {
+  readonly issuer: string;
+  /** `new URL(issuer).origin`. */
+  readonly origin: string;
+  readonly name: string;
+  readonly clients: readonly ClientMetadata[];
+  readonly jwks: PrivateJwks;
+  readonly cookieKeys: readonly string[];
+  readonly pairwiseSecret: Uint8Array;
+  readonly verifier: LoginVerifier;
+  readonly stores: ProviderStores;
+  readonly linkCertificate: LinkCertificate | undefined;
+  readonly now: () => number;
+  readonly qrMaxAgeSeconds: number;
+  readonly loginTtlSeconds: number;
+  readonly challengeTtlSeconds: number;
+  readonly subjectTypes: readonly ('pairwise' | 'public')[];
+  readonly dev: DevConfig | false;
+  /** Whether cookies get `Secure` (https issuer). */
+  readonly secure: boolean;
+}
+
+/**
+ * Validates and freezes a configuration.
+ *
+ * @throws TypeError naming the first bad option.
+ */
+export function resolveConfig(config: IdpConfig): ResolvedConfig {
+  if (typeof config !== 'object' || config === null) throw new TypeError('config must be an object');
+  const issuer = config.issuer;
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw new TypeError('issuer must be an absolute URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TypeError('issuer must be http(s)');
+  if (url.search || url.hash || issuer.endsWith('?') || issuer.endsWith('#')) {
+    throw new TypeError('issuer must not have a query or fragment');
+  }
+  if (url.pathname !== '/' || issuer.endsWith('/')) {
+    // Interactions and the companion live at the origin root, so the issuer is the bare origin.
+    throw new TypeError('issuer must be a bare origin without a path or trailing slash');
+  }
+  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+    throw new TypeError('an http issuer is only allowed on a loopback host (development)');
+  }
+  if (!Array.isArray(config.clients)) throw new TypeError('clients must be an array');
+  for (const c of config.clients) {
+    if (typeof c?.client_id !== 'string' || c.client_id === '') throw new TypeError('every client needs a client_id');
+  }
+  assertJwks(config.jwks);
+  if (!Array.isArray(config.cookieKeys) || config.cookieKeys.length === 0) {
+    throw new TypeError('cookieKeys must be a non-empty array');
+  }
+  for (const k of config.cookieKeys) {
+    if (typeof k !== 'string' || k.length < 32)
+      throw new TypeError('each cookie key must be a string of >= 32 characters');
+  }
+  if (!(config.pairwiseSecret instanceof Uint8Array) || config.pairwiseSecret.length < 32) {
+    throw new TypeError('pairwiseSecret must be a Uint8Array of >= 32 bytes');
+  }
+  if (typeof config.verifier?.verifyLoginToken !== 'function' || typeof config.verifier.issueChallenge !== 'function') {
+    throw new TypeError('verifier must have issueChallenge and verifyLoginToken');
+  }
+  const stores = config.stores;
+  if (typeof stores?.oneShot?.take !== 'function' || typeof stores.people?.findPersonByCredential !== 'function') {
+    throw new TypeError('stores must be { adapter, oneShot, people } (see stores.ts)');
+  }
+  if (config.linkCertificate !== undefined && typeof config.linkCertificate !== 'function') {
+    throw new TypeError('linkCertificate must be a function');
+  }
+  if (config.now !== undefined && typeof config.now !== 'function') throw new TypeError('now must be a function');
+  const subjectTypes = config.subjectTypes ?? ['pairwise'];
+  if (
+    !Array.isArray(subjectTypes) ||
+    subjectTypes.length === 0 ||
+    subjectTypes.some((t) => t !== 'pairwise' && t !== 'public')
+  ) {
+    throw new TypeError("subjectTypes must be a non-empty subset of ['pairwise', 'public']");
+  }
+  const dev = config.dev ?? false;
+  if (dev !== false) {
+    if (typeof dev !== 'object' || !Array.isArray(dev.cards))
+      throw new TypeError('dev must be false or { cards: [...] }');
+    for (const c of dev.cards) {
+      if (typeof c?.label !== 'string' || typeof c.file !== 'string')
+        throw new TypeError('dev cards need label and file');
+    }
+    if (dev.openCard !== undefined && typeof dev.openCard !== 'function')
+      throw new TypeError('dev.openCard must be a function');
+  }
+  const name = config.name ?? 'MynaGate';
+  if (typeof name !== 'string' || name === '') throw new TypeError('name must be a non-empty string');
+
+  return Object.freeze({
+    issuer,
+    origin: url.origin,
+    name,
+    clients: Object.freeze(config.clients.map((c) => Object.freeze({ ...c }))),
+    jwks: Object.freeze({ keys: Object.freeze([...config.jwks.keys]) }),
+    cookieKeys: Object.freeze([...config.cookieKeys]),
+    pairwiseSecret: Uint8Array.from(config.pairwiseSecret),
+    verifier: config.verifier,
+    stores,
+    linkCertificate: config.linkCertificate,
+    now: config.now ?? Date.now,
+    qrMaxAgeSeconds: positiveInteger(config.qrMaxAgeSeconds, 3, 'qrMaxAgeSeconds'),
+    loginTtlSeconds: positiveInteger(config.loginTtlSeconds, 300, 'loginTtlSeconds'),
+    challengeTtlSeconds: positiveInteger(config.challengeTtlSeconds, 180, 'challengeTtlSeconds'),
+    subjectTypes: Object.freeze([...subjectTypes]),
+    dev:
+      dev === false
+        ? false
+        : Object.freeze({ ...dev, cards: Object.freeze(dev.cards.map((c) => Object.freeze({ ...c }))) }),
+    secure: url.protocol === 'https:',
+  });
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer`);
+  return value;
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}

@@ -1,0 +1,93 @@
+/**
+ * The IdP's own errors: one class per decision a caller (the companion, the login page, a test) makes, each with a
+ * stable `code`. Card (`ERR_CARD_*`) and certificate (`ERR_PKI_*`) errors pass through unchanged; `http-errors.ts`
+ * is the one place that turns any of them into an HTTP answer.
+ */
+import { MynaGateError } from '@mynagate/errors';
+
+/** Every IdP error code with the one-line description the docs print. */
+export const IDP_ERROR_CODES = Object.freeze({
+  ERR_IDP_QR_STALE: 'The QR code was scanned too late; the page shows a fresh one every second.',
+  ERR_IDP_QR_INVALID: 'The QR code was not minted by this server for this login (wrong code or time).',
+  ERR_IDP_LOGIN_NOT_FOUND: 'No such login transaction, or it expired.',
+  ERR_IDP_CHALLENGE_INVALID: 'No challenge is outstanding for this login: never fetched, already used, or expired.',
+  ERR_IDP_SESSION_MISMATCH:
+    'This browser session did not start this login; only the session that started it can finish it.',
+  ERR_IDP_INTERACTION_NOT_FOUND:
+    'The login interaction is missing or expired (cookie absent, or the request timed out).',
+  ERR_IDP_TOKEN_MALFORMED: 'The card token is not a well-formed Web eID token.',
+  ERR_IDP_BAD_REQUEST: 'The request body or parameters are malformed.',
+  ERR_IDP_METHOD_NOT_ALLOWED: 'This method is not allowed here.',
+} as const);
+
+/** A code of {@link IDP_ERROR_CODES}. */
+export type IdpErrorCode = keyof typeof IDP_ERROR_CODES;
+
+/** `ERR_IDP_QR_STALE`: the QR code is older than the allowed age (BankID's animated QR: a photo is useless soon after). */
+export class IdpQrStaleError extends MynaGateError {
+  /** How old the scanned code was, in seconds. */
+  readonly ageSeconds: number;
+  constructor(ageSeconds: number) {
+    super('ERR_IDP_QR_STALE', `QR code is ${ageSeconds} s old`);
+    this.ageSeconds = ageSeconds;
+  }
+}
+
+/** `ERR_IDP_QR_INVALID`: the code does not match the HMAC of the login's QR secret, or its time is in the future. */
+export class IdpQrInvalidError extends MynaGateError {
+  constructor(detail: string) {
+    super('ERR_IDP_QR_INVALID', `QR code invalid: ${detail}`);
+  }
+}
+
+/** `ERR_IDP_LOGIN_NOT_FOUND`: unknown or expired login transaction. */
+export class IdpLoginNotFoundError extends MynaGateError {
+  constructor() {
+    super('ERR_IDP_LOGIN_NOT_FOUND', 'login transaction not found or expired');
+  }
+}
+
+/** `ERR_IDP_CHALLENGE_INVALID`: no outstanding challenge (never fetched, already used, or expired). */
+export class IdpChallengeInvalidError extends MynaGateError {
+  constructor() {
+    super('ERR_IDP_CHALLENGE_INVALID', 'no outstanding challenge for this login');
+  }
+}
+
+/** `ERR_IDP_SESSION_MISMATCH`: the browser session asking is not the one that started the login (the mix-up guard). */
+export class IdpSessionMismatchError extends MynaGateError {
+  constructor() {
+    super('ERR_IDP_SESSION_MISMATCH', 'this browser session did not start this login');
+  }
+}
+
+/** `ERR_IDP_INTERACTION_NOT_FOUND`: node-oidc-provider's `SessionNotFound` for an interaction. */
+export class IdpInteractionNotFoundError extends MynaGateError {
+  constructor(options?: ErrorOptions) {
+    super('ERR_IDP_INTERACTION_NOT_FOUND', 'login interaction not found or expired', options);
+  }
+}
+
+/** `ERR_IDP_TOKEN_MALFORMED`: the posted token is not `{ unverifiedCertificate, algorithm, signature, format }`. */
+export class IdpTokenMalformedError extends MynaGateError {
+  constructor(detail: string) {
+    super('ERR_IDP_TOKEN_MALFORMED', `malformed card token: ${detail}`);
+  }
+}
+
+/** `ERR_IDP_BAD_REQUEST`: malformed body or parameters. */
+export class IdpBadRequestError extends MynaGateError {
+  constructor(detail: string) {
+    super('ERR_IDP_BAD_REQUEST', `bad request: ${detail}`);
+  }
+}
+
+/** `ERR_IDP_METHOD_NOT_ALLOWED`: the route exists for other methods. */
+export class IdpMethodNotAllowedError extends MynaGateError {
+  /** The methods the route takes, for the `Allow` header. */
+  readonly allow: readonly string[];
+  constructor(allow: readonly string[]) {
+    super('ERR_IDP_METHOD_NOT_ALLOWED', 'method not allowed');
+    this.allow = allow;
+  }
+}

@@ -1,0 +1,271 @@
+/**
+ * The one place where errors become HTTP answers (as node-oidc-provider's `shared/error_handler.js` is for its
+ * endpoints). Each known code maps to a status and a short message in Japanese and English. Only the code, the
+ * message and `retriesLeft` ever leave the server: never a stack, a serial, a name or any other personal data.
+ */
+import type { ServerResponse } from 'node:http';
+import { isMynaGateError } from '@mynagate/errors';
+import { html, page } from './lib/html.ts';
+
+/** A message shown to a person, in both languages of the service. */
+export interface BilingualMessage {
+  readonly ja: string;
+  readonly en: string;
+}
+
+/** The JSON body of every error answer of the interaction, companion and dev endpoints. */
+export interface ErrorBody {
+  /** The stable code, e.g. `ERR_IDP_QR_STALE`; `ERR_IDP_INTERNAL` for anything unexpected. */
+  readonly error: string;
+  readonly message: BilingualMessage;
+  /** For `ERR_CARD_PIN_INCORRECT`: tries left before the card locks the PIN. */
+  readonly retriesLeft?: number;
+}
+
+/** An error as HTTP: status, body and extra headers. */
+export interface HttpError {
+  readonly status: number;
+  readonly body: ErrorBody;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+interface Entry {
+  readonly status: number;
+  readonly message: BilingualMessage | ((e: { retriesLeft?: unknown }) => BilingualMessage);
+}
+
+const CERT_REJECTED: Entry = {
+  status: 403,
+  message: {
+    ja: 'この電子証明書ではログインできません。',
+    en: 'This certificate cannot be used to log in.',
+  },
+};
+
+const TOKEN_REJECTED: Entry = {
+  status: 400,
+  message: {
+    ja: 'カードの署名を確認できませんでした。最初からやり直してください。',
+    en: 'The card signature could not be verified. Please start again.',
+  },
+};
+
+const CHALLENGE_REJECTED: Entry = {
+  status: 409,
+  message: {
+    ja: 'この認証要求は使用済みか期限切れです。QRコードを読み取り直してください。',
+    en: 'This request was already used or has expired. Please scan the QR code again.',
+  },
+};
+
+/** Codes → status and wording. The wording follows the JPKI names of things (利用者証明用電子証明書, 暗証番号). */
+const TABLE: Readonly<Record<string, Entry>> = Object.freeze({
+  // Card: shown by the companion and the dev phone, where the card is driven.
+  ERR_CARD_PIN_INCORRECT: {
+    status: 401,
+    message: (e) => {
+      const n = typeof e.retriesLeft === 'number' ? e.retriesLeft : undefined;
+      return n === undefined
+        ? { ja: '暗証番号が違います。', en: 'The PIN is incorrect.' }
+        : {
+            ja: `利用者証明用電子証明書の暗証番号（数字4桁）が違います。あと${n}回間違えるとロックされます。`,
+            en: `The PIN (4 digits) of the user authentication certificate is incorrect. ${n} ${n === 1 ? 'try' : 'tries'} left before it locks.`,
+          };
+    },
+  },
+  ERR_CARD_PIN_BLOCKED: {
+    status: 423,
+    message: {
+      ja: '暗証番号がロックされています。お住まいの市区町村の窓口で初期化してください（コンビニのキオスク端末でも手続きできる場合があります）。',
+      en: 'The PIN is locked. Reset it at your municipal office (a convenience-store kiosk may also offer this).',
+    },
+  },
+  ERR_CARD_PIN_FORMAT: {
+    status: 400,
+    message: {
+      ja: '利用者証明用電子証明書の暗証番号は数字4桁です。',
+      en: 'The PIN of the user authentication certificate is 4 digits.',
+    },
+  },
+  ERR_CARD_NO_CARD: {
+    status: 409,
+    message: {
+      ja: 'マイナンバーカードが見つかりません。カードをかざし直すか、カードリーダーに差し込んでください。',
+      en: 'No My Number Card was found. Hold the card to the phone again or insert it into the reader.',
+    },
+  },
+  ERR_CARD_NO_READER: {
+    status: 409,
+    message: {
+      ja: 'カードリーダーが見つかりません。接続を確認してください。',
+      en: 'No card reader was found. Check that it is connected.',
+    },
+  },
+  ERR_CARD_NOT_JPKI: {
+    status: 409,
+    message: {
+      ja: 'マイナンバーカードではないか、電子証明書が搭載されていません。',
+      en: 'This is not a My Number Card, or it holds no electronic certificate.',
+    },
+  },
+  ERR_CARD_FILE_INVALID: {
+    status: 400,
+    message: { ja: '仮想カードのファイルを読めません。', en: 'The virtual card file cannot be read.' },
+  },
+  // Certificates and tokens (pki).
+  ERR_PKI_CERT_EXPIRED: {
+    status: 403,
+    message: {
+      ja: '利用者証明用電子証明書の有効期限が切れています。市区町村の窓口で更新してください。',
+      en: 'The user authentication certificate has expired. Renew it at your municipal office.',
+    },
+  },
+  ERR_PKI_CERT_REVOKED: {
+    status: 403,
+    message: {
+      ja: 'この利用者証明用電子証明書は失効しています。市区町村の窓口で新しい証明書の発行を受けてください。',
+      en: 'This user authentication certificate has been revoked. Get a new one at your municipal office.',
+    },
+  },
+  ERR_PKI_REVOCATION_UNKNOWN: {
+    status: 503,
+    message: {
+      ja: '電子証明書の有効性を確認できませんでした。しばらくしてからもう一度お試しください。',
+      en: 'The certificate status could not be checked. Please try again later.',
+    },
+  },
+  ERR_PKI_WRONG_CERT_KIND: {
+    status: 403,
+    message: {
+      ja: 'ログインには利用者証明用電子証明書を使います（署名用電子証明書は使えません）。',
+      en: 'Log in with the user authentication certificate, not the signing certificate.',
+    },
+  },
+  ERR_PKI_TOKEN_MALFORMED: TOKEN_REJECTED,
+  ERR_PKI_TOKEN_FORMAT: TOKEN_REJECTED,
+  ERR_PKI_TOKEN_ALGORITHM: TOKEN_REJECTED,
+  ERR_PKI_TOKEN_ORIGIN: TOKEN_REJECTED,
+  ERR_PKI_TOKEN_SIGNATURE: TOKEN_REJECTED,
+  ERR_PKI_CHALLENGE_NOT_FOUND: CHALLENGE_REJECTED,
+  ERR_PKI_CHALLENGE_EXPIRED: CHALLENGE_REJECTED,
+  ERR_PKI_CHALLENGE_USED: CHALLENGE_REJECTED,
+  ERR_PKI_CHALLENGE_WRONG_SESSION: { status: 403, message: CHALLENGE_REJECTED.message },
+  // The IdP's own.
+  ERR_IDP_QR_STALE: {
+    status: 410,
+    message: {
+      ja: 'QRコードの有効時間が過ぎました。画面に表示されている最新のQRコードを読み取ってください。',
+      en: 'This QR code has expired. Scan the one currently shown on the screen.',
+    },
+  },
+  ERR_IDP_QR_INVALID: {
+    status: 400,
+    message: {
+      ja: 'このQRコードは無効です。ログイン画面のQRコードを読み取ってください。',
+      en: 'This QR code is not valid. Scan the QR code on the login page.',
+    },
+  },
+  ERR_IDP_LOGIN_NOT_FOUND: {
+    status: 404,
+    message: {
+      ja: 'ログインの受付が見つからないか、期限切れです。最初からやり直してください。',
+      en: 'This login was not found or has expired. Please start again.',
+    },
+  },
+  ERR_IDP_CHALLENGE_INVALID: CHALLENGE_REJECTED,
+  ERR_IDP_SESSION_MISMATCH: {
+    status: 403,
+    message: {
+      ja: 'このログインは別のブラウザーで開始されたものです。',
+      en: 'This login was started in another browser session.',
+    },
+  },
+  ERR_IDP_INTERACTION_NOT_FOUND: {
+    status: 400,
+    message: {
+      ja: 'ログイン画面の有効期限が切れたか、Cookieが無効です。サービスの画面からやり直してください。',
+      en: 'The login page expired or cookies are disabled. Please start again from the service.',
+    },
+  },
+  ERR_IDP_TOKEN_MALFORMED: TOKEN_REJECTED,
+  ERR_IDP_BAD_REQUEST: { status: 400, message: { ja: '要求の形式が正しくありません。', en: 'Malformed request.' } },
+  ERR_IDP_METHOD_NOT_ALLOWED: {
+    status: 405,
+    message: { ja: 'この操作はできません。', en: 'Method not allowed.' },
+  },
+});
+
+const INTERNAL: HttpError = Object.freeze({
+  status: 500,
+  body: Object.freeze({
+    error: 'ERR_IDP_INTERNAL',
+    message: Object.freeze({
+      ja: 'サーバーで問題が発生しました。しばらくしてからもう一度お試しください。',
+      en: 'Something went wrong on the server. Please try again later.',
+    }),
+  }),
+  headers: Object.freeze({}),
+});
+
+/**
+ * Maps any thrown value to status, body and headers. Unknown `ERR_PKI_*` codes are "certificate not accepted"
+ * (403); anything that is not a MynaGateError is a 500 with a generic message (fail closed, no detail).
+ */
+export function toHttpError(e: unknown): HttpError {
+  if (!isMynaGateError(e)) return INTERNAL;
+  const entry = TABLE[e.code] ?? (e.code.startsWith('ERR_PKI_') ? CERT_REJECTED : undefined);
+  if (entry === undefined) return INTERNAL;
+  const fields = e as unknown as { retriesLeft?: unknown; allow?: unknown };
+  const message = typeof entry.message === 'function' ? entry.message(fields) : entry.message;
+  const body: ErrorBody =
+    typeof fields.retriesLeft === 'number'
+      ? { error: e.code, message, retriesLeft: fields.retriesLeft }
+      : { error: e.code, message };
+  const headers: Record<string, string> = {};
+  if (Array.isArray(fields.allow)) headers['allow'] = fields.allow.join(', ');
+  return { status: entry.status, body, headers };
+}
+
+/** The bilingual message for a code, for pages that show an outcome without an HTTP error (SSE, dev phone). */
+export function messageFor(e: unknown): ErrorBody {
+  return toHttpError(e).body;
+}
+
+/** Writes `e` as a JSON error answer, unless the headers are already sent (then the connection is just ended). */
+export function sendError(res: ServerResponse, e: unknown): void {
+  const { status, body, headers } = toHttpError(e);
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const json = JSON.stringify(body);
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(json),
+  });
+  res.end(json);
+}
+
+/** Writes `e` as an HTML page (for routes a person opens in the browser), with the same status and wording. */
+export function sendErrorPage(res: ServerResponse, e: unknown): void {
+  const { status, body, headers } = toHttpError(e);
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const doc = page({
+    title: 'エラー / Error',
+    body: html`<h1>${body.message.ja}<span class="en">${body.message.en}</span></h1>
+      <p><code id="error">${body.error}</code></p>`,
+  });
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+    'content-length': Buffer.byteLength(doc),
+  });
+  res.end(doc);
+}

@@ -1,0 +1,131 @@
+/**
+ * `GET /interaction/:uid/events`: Server-Sent Events for the login page. Only the browser session that started the
+ * login gets a stream (node-oidc-provider's interaction cookie and our binding cookie must both match), and only that
+ * stream can take the verified outcome and finish the interaction: another session can never finish it.
+ *
+ * Events: `qr` {t, link, svg} each second; `scanned` once a companion holds the challenge; `failed` {error, message}
+ * when a token was refused (the person may scan again); `done` {redirect}; `expired`; `refused` {error, message}
+ * when the stream cannot go on.
+ */
+import type { ServerResponse } from 'node:http';
+import { IdpSessionMismatchError } from '../errors.ts';
+import { messageFor } from '../http-errors.ts';
+import type { LoginOutcome, LoginTransaction } from '../login-transaction.ts';
+import { readBinding } from './browser-binding.ts';
+import { interactionFor, type InteractionContext, type InteractionDetails } from './context.ts';
+import { qrSvg } from './qr-svg.ts';
+import type { Handler } from './router.ts';
+
+/** How often the stream looks at the shared store (any node may have received the token). */
+const POLL_MS = 200;
+/** A comment line this often keeps proxies from closing an idle stream. */
+const HEARTBEAT_MS = 15_000;
+
+/** The SSE handler. */
+export function loginEvents(context: InteractionContext): Handler {
+  return async (req, res, params) => {
+    const uid = params['uid']!;
+    await interactionFor(context, req, res, uid);
+    const binding = readBinding(req);
+    if (binding === undefined) throw new IdpSessionMismatchError();
+    const transaction = await context.transactions.getOwned(binding.txn, binding.key, uid);
+
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.flushHeaders();
+
+    let lastT = -1;
+    let wasScanned = false;
+    let busy = false;
+    let finished = false;
+    let lastBeat = Date.now();
+    const stop = (): void => {
+      finished = true;
+      clearInterval(timer);
+      if (!res.writableEnded) res.end();
+    };
+    const tick = async (): Promise<void> => {
+      if (busy || finished) return;
+      busy = true;
+      try {
+        if (context.config.now() >= transaction.expiresAt) {
+          send(res, 'expired', {});
+          stop();
+          return;
+        }
+        const outcome = await context.transactions.takeOutcome(transaction.txn);
+        if (outcome !== undefined) {
+          const redirect = await finish(context, req, res, transaction, outcome);
+          send(res, 'done', { redirect });
+          stop();
+          return;
+        }
+        const failure = await context.transactions.takeFailure(transaction.txn);
+        if (failure !== undefined) send(res, 'failed', failure);
+        const scanned = await context.transactions.scanned(transaction.txn);
+        if (scanned && !wasScanned) send(res, 'scanned', {});
+        wasScanned = scanned;
+        const { t, link } = context.transactions.currentLink(transaction);
+        if (t !== lastT) {
+          lastT = t;
+          send(res, 'qr', { t, link, svg: await qrSvg(link) });
+        }
+        if (Date.now() - lastBeat > HEARTBEAT_MS) {
+          lastBeat = Date.now();
+          res.write(': keep-alive\n\n');
+        }
+      } catch (e) {
+        send(res, 'refused', messageFor(e));
+        stop();
+      } finally {
+        busy = false;
+      }
+    };
+    const timer = setInterval(() => void tick(), POLL_MS);
+    req.on('close', stop);
+    await tick();
+  };
+}
+
+/**
+ * Finishes the interaction with the card login and a grant for what the client asked (the person saw the service's
+ * name on the phone and tapped the card for it). Returns node-oidc-provider's resume URL.
+ */
+async function finish(
+  context: InteractionContext,
+  req: Parameters<Handler>[0],
+  res: ServerResponse,
+  transaction: LoginTransaction,
+  outcome: LoginOutcome,
+): Promise<string> {
+  const provider = context.provider();
+  const details: InteractionDetails = await interactionFor(context, req, res, transaction.uid);
+  const clientId = String(details.params['client_id']);
+  const existing = details.grantId === undefined ? undefined : await provider.Grant.find(details.grantId);
+  const grant =
+    existing !== undefined && existing.accountId === outcome.accountId && existing.clientId === clientId
+      ? existing
+      : new provider.Grant({ accountId: outcome.accountId, clientId });
+  if (typeof details.params['scope'] === 'string') grant.addOIDCScope(details.params['scope']);
+  const grantId = await grant.save();
+  await context.transactions.end(transaction.txn);
+  return provider.interactionResult(
+    req,
+    res,
+    {
+      // remember: false keeps the session cookie to this browser session: a card login on a shared PC ends with it.
+      login: { accountId: outcome.accountId, acr: outcome.acr, amr: [...outcome.amr], ts: outcome.ts, remember: false },
+      consent: { grantId },
+    },
+    { mergeWithLastSubmission: false },
+  );
+}
+
+function send(res: ServerResponse, event: string, data: unknown): void {
+  if (res.writableEnded) return;
+  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}

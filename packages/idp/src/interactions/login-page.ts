@@ -1,0 +1,127 @@
+/**
+ * `GET /interaction/:uid`: the card login page. It starts a login transaction bound to this browser, shows the
+ * animated QR code and listens on `/interaction/:uid/events` for the outcome. `POST /interaction/:uid/abort` cancels
+ * (the relying party gets `access_denied`).
+ */
+import { randomBytes } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { html, page, raw, scriptJson } from '../lib/html.ts';
+import { setBinding } from './browser-binding.ts';
+import { interactionFor, type InteractionContext } from './context.ts';
+import { qrSvg } from './qr-svg.ts';
+import type { Handler } from './router.ts';
+
+/** The login page handler. */
+export function loginPage(context: InteractionContext): Handler {
+  return async (req, res, params) => {
+    const uid = params['uid']!;
+    const details = await interactionFor(context, req, res, uid);
+    const clientId = String(details.params['client_id']);
+    const client = await context.provider().Client.find(clientId);
+    const clientName = client?.clientName ?? clientId;
+    const clientOrigin = new URL(String(details.params['redirect_uri'])).origin;
+    const { transaction, browserKey } = await context.transactions.start({ uid, clientId, clientName, clientOrigin });
+    setBinding(res, {
+      uid,
+      txn: transaction.txn,
+      key: browserKey,
+      secure: context.config.secure,
+      maxAgeSeconds: context.config.loginTtlSeconds,
+    });
+    const { link } = context.transactions.currentLink(transaction);
+    const svg = await qrSvg(link);
+    const nonce = randomBytes(16).toString('base64');
+    const dev = context.config.dev !== false;
+    const body = html`<h1>マイナンバーカードでログイン<span class="en">Log in with your My Number Card</span></h1>
+<p><strong id="client-name">${clientName}</strong> (<span id="client-origin">${clientOrigin}</span>) へのログインです。
+<span class="en">You are logging in to ${clientName}.</span></p>
+<ol>
+<li>スマートフォンのMynaGateアプリでQRコードを読み取ってください。<span class="en">Scan the QR code with the MynaGate app on your phone.</span></li>
+<li>アプリに表示されたサービス名を確かめ、利用者証明用電子証明書の暗証番号（数字4桁）を入力してカードをかざしてください。<span class="en">Check the service name shown in the app, enter the PIN of your user authentication certificate (4 digits) and hold your card to the phone.</span></li>
+</ol>
+<div class="qr" id="qr" data-link="${link}">${raw(svg)}</div>
+<p>QRコードは1秒ごとに変わります。写真やスクリーンショットでは使えません。<span class="en">The QR code changes every second; a photo or screenshot will not work.</span></p>
+<div class="status" id="status" role="status" aria-live="polite">QRコードの読み取りを待っています…<span class="en">Waiting for the QR code to be scanned…</span></div>
+<p>${dev ? html`<a id="dev-phone" class="button secondary" target="_blank" rel="opener" href="/dev/phone#${encodeURIComponent(link)}">仮想スマートフォンで開く（開発用）/ Open the virtual phone (development)</a> ` : ''}
+<form method="post" action="/interaction/${uid}/abort" style="display:inline"><button class="secondary" type="submit">キャンセル / Cancel</button></form></p>`;
+    const doc = page({
+      title: 'マイナンバーカードでログイン / Log in with My Number Card',
+      body,
+      nonce,
+      script: html`const cfg = ${scriptJson({ events: `/interaction/${uid}/events` })}; ${raw(PAGE_SCRIPT)}`,
+    });
+    sendPage(res, doc, nonce);
+  };
+}
+
+/** `POST /interaction/:uid/abort`: the person cancelled; the relying party receives `access_denied`. */
+export function abortLogin(context: InteractionContext): Handler {
+  return async (req, res, params) => {
+    await interactionFor(context, req, res, params['uid']!);
+    await context
+      .provider()
+      .interactionFinished(
+        req,
+        res,
+        { error: 'access_denied', error_description: 'End-User cancelled the card login' },
+        { mergeWithLastSubmission: false },
+      );
+  };
+}
+
+/** Sends a page with a CSP that allows only this page's script (by nonce) and its own origin. */
+export function sendPage(res: ServerResponse, doc: string, nonce: string): void {
+  res.writeHead(200, {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'content-length': Buffer.byteLength(doc),
+  });
+  res.end(doc);
+}
+
+/** The page's script: follow the QR, show progress and errors, continue on `done`. */
+const PAGE_SCRIPT = `
+const qr = document.getElementById('qr');
+const status = document.getElementById('status');
+const devPhone = document.getElementById('dev-phone');
+function show(ja, en, kind) {
+  status.className = 'status' + (kind ? ' ' + kind : '');
+  status.textContent = ja;
+  const span = document.createElement('span');
+  span.className = 'en';
+  span.textContent = en;
+  status.appendChild(span);
+}
+const events = new EventSource(cfg.events);
+events.addEventListener('qr', (e) => {
+  const d = JSON.parse(e.data);
+  qr.innerHTML = d.svg;
+  qr.dataset.link = d.link;
+  if (devPhone) devPhone.href = '/dev/phone#' + encodeURIComponent(d.link);
+});
+events.addEventListener('scanned', () => {
+  show('スマートフォンで暗証番号を入力し、カードをかざしてください。', 'Enter your PIN on the phone and hold your card to it.');
+});
+events.addEventListener('failed', (e) => {
+  const d = JSON.parse(e.data);
+  show(d.message.ja + ' もう一度QRコードを読み取ってください。', d.message.en + ' Scan the QR code again.', 'error');
+});
+events.addEventListener('expired', () => {
+  events.close();
+  show('ログインの受付時間が過ぎました。サービスの画面からやり直してください。', 'This login has expired. Start again from the service.', 'error');
+});
+events.addEventListener('refused', (e) => {
+  events.close();
+  const d = JSON.parse(e.data);
+  show(d.message.ja, d.message.en, 'error');
+});
+events.addEventListener('done', (e) => {
+  events.close();
+  const d = JSON.parse(e.data);
+  show('ログインしました。サービスに戻ります…', 'Logged in. Returning to the service…', 'done');
+  location.assign(d.redirect);
+});
+`;

@@ -1,0 +1,228 @@
+/**
+ * A card login transaction: the state behind one QR page, kept server side in the one-shot store so any node can
+ * serve any step. It binds together the interaction, the browser session that opened the page, the QR secret, the
+ * single challenge the companion gets, and the outcome, which only the owning browser session can take.
+ *
+ * Keys (one-shot store): `login:<txn>` the transaction, `challenge:<txn>` the outstanding challenge,
+ * `result:<txn>` a verified login waiting for its browser, `failure:<txn>` the last refusal, for the page to show.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { checkQrCode, companionLink, qrCode, qrTime } from './animated-qr.ts';
+import { IdpChallengeInvalidError, IdpLoginNotFoundError, IdpSessionMismatchError } from './errors.ts';
+import type { ErrorBody } from './http-errors.ts';
+import type { LoginVerifier } from './login-token.ts';
+import type { OneShotPort } from './ports.ts';
+
+/** One login transaction as stored. */
+export interface LoginTransaction {
+  /** Public id, in the QR link; also the QR start token. */
+  readonly txn: string;
+  /** The node-oidc-provider interaction it finishes. */
+  readonly uid: string;
+  readonly clientId: string;
+  /** What the companion shows: the service's name and the origin it asked from. */
+  readonly clientName: string;
+  readonly clientOrigin: string;
+  /** What the person is asked to do; `login` today, `sign` with the card-signature issue. */
+  readonly intent: 'login';
+  /** base64url of 32 random bytes; never leaves the server. */
+  readonly qrSecret: string;
+  /** Epoch ms of t = 0. */
+  readonly startedAt: number;
+  readonly expiresAt: number;
+  /** base64url SHA-256 of the browser key held in the owning browser's cookie. */
+  readonly browserHash: string;
+}
+
+/** A verified card login waiting for its browser session. */
+export interface LoginOutcome {
+  readonly accountId: string;
+  readonly acr: string;
+  readonly amr: readonly string[];
+  /** Epoch seconds of the card login. */
+  readonly ts: number;
+}
+
+/** What the companion learns when it opens a QR link. */
+export interface CompanionView {
+  readonly txn: string;
+  readonly clientName: string;
+  readonly clientOrigin: string;
+  /** The origin the card signs (this provider's). */
+  readonly origin: string;
+  readonly intent: 'login';
+  /** The verifier's nonce (base64 of 32 random bytes); single use. */
+  readonly challenge: string;
+  /** Epoch ms after which the challenge is refused. */
+  readonly challengeExpiresAt: number;
+}
+
+/** The transaction store's settings. */
+export interface LoginTransactionOptions {
+  readonly oneShot: OneShotPort;
+  /** Issues the challenges (bound to the transaction id as the verifier's session id). */
+  readonly verifier: Pick<LoginVerifier, 'issueChallenge'>;
+  readonly now: () => number;
+  readonly origin: string;
+  readonly loginTtlSeconds: number;
+  readonly challengeTtlSeconds: number;
+  readonly qrMaxAgeSeconds: number;
+}
+
+/** The login transactions of one provider. */
+export class LoginTransactions {
+  readonly #o: LoginTransactionOptions;
+
+  constructor(options: LoginTransactionOptions) {
+    this.#o = options;
+  }
+
+  /**
+   * Starts a login for an interaction. Returns the transaction and the browser key, which goes into an HttpOnly
+   * cookie of the browser that asked and is never stored server side (only its hash is).
+   */
+  async start(input: {
+    readonly uid: string;
+    readonly clientId: string;
+    readonly clientName: string;
+    readonly clientOrigin: string;
+  }): Promise<{ readonly transaction: LoginTransaction; readonly browserKey: string }> {
+    const now = this.#o.now();
+    const browserKey = randomBytes(32).toString('base64url');
+    const transaction: LoginTransaction = {
+      txn: randomBytes(16).toString('base64url'),
+      uid: input.uid,
+      clientId: input.clientId,
+      clientName: input.clientName,
+      clientOrigin: input.clientOrigin,
+      intent: 'login',
+      qrSecret: randomBytes(32).toString('base64url'),
+      startedAt: now,
+      expiresAt: now + this.#o.loginTtlSeconds * 1000,
+      browserHash: hashKey(browserKey),
+    };
+    await this.#o.oneShot.put(`login:${transaction.txn}`, JSON.stringify(transaction), this.#o.loginTtlSeconds * 1000);
+    return { transaction, browserKey };
+  }
+
+  /**
+   * The transaction, if it exists and has not expired.
+   *
+   * @throws IdpLoginNotFoundError (`ERR_IDP_LOGIN_NOT_FOUND`).
+   */
+  async get(txn: string): Promise<LoginTransaction> {
+    if (!/^[A-Za-z0-9_-]{22}$/.test(txn)) throw new IdpLoginNotFoundError();
+    const json = await this.#o.oneShot.get(`login:${txn}`);
+    if (json === undefined) throw new IdpLoginNotFoundError();
+    const transaction = JSON.parse(json) as LoginTransaction;
+    if (transaction.expiresAt <= this.#o.now()) throw new IdpLoginNotFoundError();
+    return transaction;
+  }
+
+  /**
+   * The owning browser's transaction: the cookie's key must hash to the stored one and the interaction must match.
+   *
+   * @throws `ERR_IDP_LOGIN_NOT_FOUND`; IdpSessionMismatchError (`ERR_IDP_SESSION_MISMATCH`) for any other browser.
+   */
+  async getOwned(txn: string, browserKey: string, uid: string): Promise<LoginTransaction> {
+    const transaction = await this.get(txn);
+    const expected = Buffer.from(transaction.browserHash, 'ascii');
+    const actual = Buffer.from(hashKey(browserKey), 'ascii');
+    if (expected.length !== actual.length || !timingSafeEqual(expected, actual) || transaction.uid !== uid) {
+      throw new IdpSessionMismatchError();
+    }
+    return transaction;
+  }
+
+  /** The QR link for the current second. */
+  currentLink(transaction: LoginTransaction): { readonly t: number; readonly link: string } {
+    const t = qrTime(transaction.startedAt, this.#o.now());
+    const code = qrCode(Buffer.from(transaction.qrSecret, 'base64url'), transaction.txn, t);
+    return { t, link: companionLink(this.#o.origin, transaction.txn, t, code) };
+  }
+
+  /**
+   * Opens a scanned QR link: checks the code, then issues the login's one challenge (replacing any earlier one, so
+   * only the last companion to scan can finish).
+   *
+   * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_QR_INVALID`, `ERR_IDP_QR_STALE`.
+   */
+  async scan(txn: string, t: string | null, code: string | null): Promise<CompanionView> {
+    const transaction = await this.get(txn);
+    const now = this.#o.now();
+    checkQrCode({
+      qrSecret: Buffer.from(transaction.qrSecret, 'base64url'),
+      qrStartToken: transaction.txn,
+      startedAt: transaction.startedAt,
+      now,
+      t,
+      code,
+      maxAgeSeconds: this.#o.qrMaxAgeSeconds,
+    });
+    const issued = await this.#o.verifier.issueChallenge(txn);
+    const challenge = issued.nonce;
+    const ttl = Math.min(this.#o.challengeTtlSeconds * 1000, transaction.expiresAt - now, issued.expiresAt - now);
+    if (!(ttl > 0)) throw new IdpLoginNotFoundError();
+    await this.#o.oneShot.put(`challenge:${txn}`, challenge, ttl);
+    return {
+      txn,
+      clientName: transaction.clientName,
+      clientOrigin: transaction.clientOrigin,
+      origin: this.#o.origin,
+      intent: transaction.intent,
+      challenge,
+      challengeExpiresAt: now + ttl,
+    };
+  }
+
+  /** Whether a companion has scanned and holds an outstanding challenge (the page says "enter your PIN"). */
+  async scanned(txn: string): Promise<boolean> {
+    return (await this.#o.oneShot.get(`challenge:${txn}`)) !== undefined;
+  }
+
+  /**
+   * Takes the outstanding challenge: atomic, so of two tokens racing for one challenge at most one is checked.
+   *
+   * @throws IdpChallengeInvalidError (`ERR_IDP_CHALLENGE_INVALID`) when none is outstanding.
+   */
+  async takeChallenge(txn: string): Promise<string> {
+    const challenge = await this.#o.oneShot.take(`challenge:${txn}`);
+    if (challenge === undefined) throw new IdpChallengeInvalidError();
+    return challenge;
+  }
+
+  /** Records a verified login for the owning browser to take. */
+  async complete(transaction: LoginTransaction, outcome: LoginOutcome): Promise<void> {
+    await this.#o.oneShot.put(`result:${transaction.txn}`, JSON.stringify(outcome), this.#remaining(transaction));
+  }
+
+  /** Takes the verified login, once; `undefined` while there is none. Call only after {@link getOwned}. */
+  async takeOutcome(txn: string): Promise<LoginOutcome | undefined> {
+    const json = await this.#o.oneShot.take(`result:${txn}`);
+    return json === undefined ? undefined : (JSON.parse(json) as LoginOutcome);
+  }
+
+  /** Records why the last token was refused, for the page (code and bilingual message only). */
+  async fail(transaction: LoginTransaction, body: ErrorBody): Promise<void> {
+    await this.#o.oneShot.put(`failure:${transaction.txn}`, JSON.stringify(body), this.#remaining(transaction));
+  }
+
+  /** Takes the last refusal, once. */
+  async takeFailure(txn: string): Promise<ErrorBody | undefined> {
+    const json = await this.#o.oneShot.take(`failure:${txn}`);
+    return json === undefined ? undefined : (JSON.parse(json) as ErrorBody);
+  }
+
+  /** Ends a transaction after its login finished. */
+  async end(txn: string): Promise<void> {
+    await Promise.all(['login', 'challenge', 'result', 'failure'].map((k) => this.#o.oneShot.delete(`${k}:${txn}`)));
+  }
+
+  #remaining(transaction: LoginTransaction): number {
+    return Math.max(1000, transaction.expiresAt - this.#o.now());
+  }
+}
+
+function hashKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('base64url');
+}

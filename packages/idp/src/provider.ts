@@ -1,0 +1,161 @@
+/**
+ * The OpenID Provider: node-oidc-provider configured for card login. Authorization code with PKCE S256 only,
+ * private_key_jwt or client secrets, PAR, pairwise subjects, ES256 ID tokens, RP-initiated logout, and the card
+ * ACRs. Every option is set here, once; the interaction pages are in `interactions/`.
+ */
+import Provider, { interactionPolicy, type Client, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import { ACR_CARD_AUTH, ACR_VALUES } from './acr.ts';
+import { accountFinder } from './account.ts';
+import { resolveConfig, type IdpConfig, type ResolvedConfig } from './config.ts';
+import { html, page, raw } from './lib/html.ts';
+import { pairwiseSubject } from './pairwise.ts';
+
+/** Lifetimes in seconds. Codes are short (RFC 6749 §4.1.2 recommends at most 10 minutes; one is plenty). */
+const TTL = Object.freeze({
+  AuthorizationCode: 60,
+  AccessToken: 600,
+  IdToken: 600,
+  ClientCredentials: 600,
+  RefreshToken: 14 * 24 * 3600,
+  Session: 24 * 3600,
+  Grant: 365 * 24 * 3600,
+});
+
+/**
+ * Creates the provider. Mount `provider.callback()` at `/`; interactions live at `/interaction/:uid`.
+ *
+ * @example
+ * ```ts
+ * const provider = createProvider({ issuer, clients, jwks, cookieKeys, pairwiseSecret, verifier, stores });
+ * http.createServer(provider.callback()).listen(3000);
+ * ```
+ * @throws TypeError for an invalid configuration (see {@link resolveConfig}), or when node-oidc-provider refuses a
+ *   client's metadata.
+ */
+export function createProvider(config: IdpConfig): Provider {
+  return buildProvider(resolveConfig(config));
+}
+
+/** {@link createProvider} for an already resolved configuration (the server resolves once and shares it). */
+export function buildProvider(config: ResolvedConfig): Provider {
+  const cookie = { signed: true, httpOnly: true, sameSite: 'lax' as const, secure: config.secure };
+  const configuration: Configuration = {
+    adapter: config.stores.adapter,
+    // node-oidc-provider validates and keeps what it is given; hand it copies it may mutate.
+    clients: config.clients.map((c) => structuredClone(c)),
+    jwks: structuredClone({ keys: [...config.jwks.keys] }) as Configuration['jwks'],
+    cookies: { keys: [...config.cookieKeys], long: cookie, short: cookie },
+    acrValues: [...ACR_VALUES],
+    // acr, amr and auth_time ride on the openid scope so every ID token says how the person logged in, asked for
+    // or not (node-oidc-provider otherwise adds acr only for acr_values and amr only through the claims parameter).
+    claims: { openid: ['sub', 'acr', 'amr', 'auth_time'], sid: null, iss: null },
+    conformIdTokenClaims: true,
+    findAccount: accountFinder(config.stores.people),
+    responseTypes: ['code'],
+    // RFC 9700 §2.1.1: PKCE for every client, S256 only (node-oidc-provider 9 supports no other method).
+    pkce: { required: () => true },
+    clientAuthMethods: ['private_key_jwt', 'client_secret_basic', 'client_secret_post'],
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'ES256',
+      token_endpoint_auth_method: 'private_key_jwt',
+      ...(config.subjectTypes.includes('pairwise') ? { subject_type: 'pairwise' } : {}),
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['ES256'],
+      clientAuthSigningAlgValues: ['ES256', 'PS256', 'RS256', 'EdDSA'],
+      requestObjectSigningAlgValues: ['ES256', 'PS256', 'RS256', 'EdDSA'],
+    },
+    subjectTypes: [...config.subjectTypes],
+    pairwiseIdentifier: (_ctx, accountId, client) =>
+      pairwiseSubject(config.pairwiseSecret, sectorOf(client), accountId),
+    features: {
+      devInteractions: { enabled: false },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
+      rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      resourceIndicators: { enabled: false },
+      claimsParameter: { enabled: false },
+    },
+    interactions: {
+      policy: policy(),
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    ttl: { ...TTL, Interaction: config.loginTtlSeconds + 60 },
+    renderError,
+  };
+  const provider = new Provider(config.issuer, configuration);
+  return provider;
+}
+
+/** The sector of a client: its sector_identifier_uri host, else its redirect URI host (OIDC Core §8.1). */
+function sectorOf(client: Client): string {
+  const sector = (client as Client & { readonly sectorIdentifier?: string }).sectorIdentifier;
+  if (typeof sector !== 'string' || sector === '')
+    throw new TypeError(`client ${client.clientId} has no sector identifier`);
+  return sector;
+}
+
+/**
+ * The default policy plus one login check: a session that did not log in with the card does not satisfy a request
+ * for card login. `max_age` and `prompt=login` already force a fresh login in the default `login` prompt.
+ */
+function policy(): interactionPolicy.Prompt[] {
+  const prompts = interactionPolicy.base();
+  const login = prompts.get('login');
+  if (login === undefined) throw new Error('node-oidc-provider base policy lacks the login prompt');
+  login.checks.add(
+    new interactionPolicy.Check('card_login_required', 'card login is required', (ctx: KoaContextWithOIDC) => {
+      const requested = ctx.oidc.params?.['acr_values'];
+      if (typeof requested !== 'string' || !requested.split(' ').includes(ACR_CARD_AUTH)) {
+        return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      }
+      return ctx.oidc.acr === ACR_CARD_AUTH
+        ? interactionPolicy.Check.NO_NEED_TO_PROMPT
+        : interactionPolicy.Check.REQUEST_PROMPT;
+    }),
+  );
+  return prompts;
+}
+
+/** Errors the provider renders itself (bad redirect_uri, unknown client): the OAuth code and a safe description. */
+async function renderError(
+  ctx: KoaContextWithOIDC,
+  out: { error: string; error_description?: string | undefined },
+): Promise<void> {
+  ctx.type = 'html';
+  ctx.body = page({
+    title: 'エラー / Error',
+    body: html`<h1>ログインを続けられません<span class="en">The login cannot continue</span></h1>
+      <p>
+        サービスの画面に戻って、もう一度お試しください。<span class="en">Go back to the service and try again.</span>
+      </p>
+      <p>
+        <code id="error">${out.error}</code
+        >${out.error_description ? html`: <span id="error_description">${out.error_description}</span>` : ''}
+      </p>`,
+  });
+}
+
+async function logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
+  ctx.type = 'html';
+  ctx.body = page({
+    title: 'ログアウト / Log out',
+    body: html`<h1>ログアウトしますか？<span class="en">Log out?</span></h1>
+      ${raw(form)}
+      <p>
+        <button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">ログアウト / Log out</button>
+        <button class="secondary" type="submit" form="op.logoutForm">ログインしたままにする / Stay logged in</button>
+      </p>`,
+  });
+}
+
+async function postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void> {
+  ctx.type = 'html';
+  ctx.body = page({
+    title: 'ログアウトしました / Logged out',
+    body: html`<h1>ログアウトしました<span class="en">You are logged out</span></h1>`,
+  });
+}

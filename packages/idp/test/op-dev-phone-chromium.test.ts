@@ -1,0 +1,126 @@
+/**
+ * A newcomer's whole login in one real browser (Chromium through playwright-core): the relying party sends the
+ * browser to the IdP, the login page shows the animated QR code, "Open the virtual phone" opens the development
+ * phone, which shows the service and asks for the PIN; a wrong PIN shows the tries left, the right one signs with
+ * the virtual card, and the login page continues to the relying party by itself. Screenshots go to
+ * `test-output/idp/` (gitignored).
+ *
+ * Needs Chromium at /usr/bin/chromium (`apt-get install chromium`); skips with the reason otherwise, unless
+ * MYNAGATE_REQUIRE_SYSTEM=1.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as client from 'openid-client';
+import { chromium, type Browser } from 'playwright-core';
+import { createOpFixture, PIN, RP_JWT, type OpFixture, type TestCard, type TestIdp } from './support/op-fixture.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const OUT = join(import.meta.dirname, '..', '..', '..', 'test-output', 'idp');
+const skip =
+  !existsSync(CHROMIUM) && process.env['MYNAGATE_REQUIRE_SYSTEM'] !== '1'
+    ? `Chromium not found at ${CHROMIUM} (apt-get install -y chromium)`
+    : false;
+
+let f: OpFixture;
+let idp: TestIdp;
+let card: TestCard;
+let browser: Browser;
+
+describe('virtual phone in Chromium (development mode)', { skip }, () => {
+  before(async () => {
+    f = await createOpFixture();
+    card = await f.newCard('試験　花子');
+    idp = await f.start({
+      dev: { cards: [{ label: 'テストカード 試験花子 / Test card (PIN 1234)', file: card.file }] },
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    await mkdir(OUT, { recursive: true });
+  });
+  after(async () => {
+    await browser?.close();
+    await f?.close();
+  });
+
+  it('completes a card login with the dev phone, showing the PIN tries left after a wrong PIN', async () => {
+    const context = await browser.newContext({
+      ignoreHTTPSErrors: true,
+      locale: 'ja-JP',
+      viewport: { width: 900, height: 1000 },
+    });
+    // The relying party's callback host does not exist: the navigation to it is observed, then its code is redeemed
+    // with openid-client (route interception does not see redirect hops).
+    await context.route('https://bank.example/**', (route) => route.abort());
+    const page = await context.newPage();
+    const codeVerifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    await page.goto(
+      client.buildAuthorizationUrl(idp.jwtRp, {
+        redirect_uri: RP_JWT.redirectUri,
+        scope: 'openid',
+        code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+        code_challenge_method: 'S256',
+        state,
+        acr_values: 'urn:mynagate:acr:card-auth',
+      }).href,
+    );
+    await page.locator('#qr svg').waitFor();
+    assert.equal(await page.locator('#client-name').textContent(), RP_JWT.name);
+    const firstLink = await page.locator('#qr').getAttribute('data-link');
+    await page.waitForFunction(
+      (link) =>
+        (
+          globalThis as unknown as {
+            document: { getElementById(id: string): { dataset: Record<string, string> } | null };
+          }
+        ).document.getElementById('qr')?.dataset['link'] !== link,
+      firstLink,
+      { timeout: 3000 },
+    );
+    await page.screenshot({ path: join(OUT, '1-login-page.png') });
+
+    const [phone] = await Promise.all([context.waitForEvent('page'), page.locator('#dev-phone').click()]);
+    await phone.locator('#sign-form').waitFor({ state: 'visible' });
+    assert.equal(await phone.locator('#client-name').textContent(), RP_JWT.name);
+    assert.equal(await phone.locator('#origin').textContent(), idp.server.issuer);
+    await phone.screenshot({ path: join(OUT, '2-phone-service.png') });
+
+    await phone.locator('#pin').fill('0000');
+    await phone.locator('#sign').click();
+    await phone.locator('#status.error').waitFor();
+    assert.match((await phone.locator('#status').textContent()) ?? '', /あと2回/);
+    await phone.screenshot({ path: join(OUT, '3-phone-wrong-pin.png') });
+
+    const callback = page.waitForRequest(/^https:\/\/bank\.example\/cb/, { timeout: 10_000 });
+    await phone.locator('#pin').fill(PIN);
+    await phone.locator('#sign').click();
+    await phone.locator('#status.done').waitFor();
+    await phone.screenshot({ path: join(OUT, '4-phone-done.png') });
+
+    const tokens = await client.authorizationCodeGrant(idp.jwtRp, new URL((await callback).url()), {
+      pkceCodeVerifier: codeVerifier,
+      expectedState: state,
+    });
+    assert.equal(tokens.claims()!.acr, 'urn:mynagate:acr:card-auth');
+    await context.close();
+  });
+
+  it('is not served when development mode is off (404)', async () => {
+    const plain = await f.start();
+    const res = await plain.fetch(new URL('/dev/phone', plain.server.url));
+    assert.equal(res.status, 404);
+    await res.body?.cancel();
+  });
+});

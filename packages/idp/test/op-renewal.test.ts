@@ -1,0 +1,71 @@
+/**
+ * One person across a renewed card: the linking lookup (here the test JPKI's platform-style `/v1/links` API through
+ * `platformLinks`) names the previous certificate, so the renewed card logs into the same person and every
+ * relying party keeps seeing the same pairwise `sub`. Without a link, a new card is a new person.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as client from 'openid-client';
+import { platformLinks } from '@mynagate/pki';
+import { writeCardFile } from '@mynagate/card/virtual';
+import type { LinkCertificate } from '../src/config.ts';
+import {
+  completeLogin,
+  createOpFixture,
+  RP_JWT,
+  startLogin,
+  type OpFixture,
+  type TestCard,
+  type TestIdp,
+} from './support/op-fixture.ts';
+
+let f: OpFixture;
+let idp: TestIdp;
+/** serial → certificate fingerprint of every auth certificate the test issued (what a credential store can answer). */
+const fingerprints = new Map<string, string>();
+
+before(async () => {
+  f = await createOpFixture();
+  const links = platformLinks({ baseUrl: f.ocsp.url });
+  const linkCertificate: LinkCertificate = async (login) => {
+    const found = await links.links(login.serialNumber);
+    const previous = found?.predecessor === undefined ? undefined : fingerprints.get(found.predecessor);
+    return previous === undefined ? [] : [previous];
+  };
+  idp = await f.start({ linkCertificate });
+});
+after(() => f.close());
+
+async function subOf(card: TestCard): Promise<string> {
+  fingerprints.set(card.issued.authSerial, card.fingerprint);
+  const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+  const tokens = await client.authorizationCodeGrant(idp.jwtRp, await completeLogin(idp, login, card), {
+    pkceCodeVerifier: login.codeVerifier,
+    expectedState: login.state,
+  });
+  return tokens.claims()!.sub;
+}
+
+describe('renewed certificates', () => {
+  it('keeps the person and the pairwise sub when the linking lookup names the previous certificate', async () => {
+    const old = await f.newCard('試験　更新');
+    const before = await subOf(old);
+    const renewed = await f.jpki.renew(old.issued.spec);
+    const file = join(f.dir, `renewed-${renewed.authSerial}.json`);
+    await writeCardFile(file, renewed.spec, { scryptCost: 1 << 10 });
+    const fingerprint = createHash('sha256').update(renewed.spec.authCert).digest('hex');
+    const after = await subOf({ file, issued: renewed, fingerprint });
+    assert.equal(after, before);
+    const oldCredential = await idp.stores.records.findCredentialByFingerprint(old.fingerprint);
+    const newCredential = await idp.stores.records.findCredentialByFingerprint(fingerprint);
+    assert.equal(newCredential?.personId, oldCredential?.personId);
+  });
+
+  it('makes a new person for an unrelated card', async () => {
+    const a = await subOf(await f.newCard('試験　一郎'));
+    const b = await subOf(await f.newCard('試験　二郎'));
+    assert.notEqual(a, b);
+  });
+});

@@ -1,0 +1,275 @@
+/**
+ * The provider's pure parts without a server: configuration validated then frozen, the animated QR code, pairwise
+ * subjects, signing keys and their rotation, the token shape check, and the one error-to-HTTP table.
+ */
+import assert from 'node:assert/strict';
+import { createHmac, randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { MynaGateError } from '@mynagate/errors';
+import { CertificateRevokedError, CertificateInvalidError } from '@mynagate/pki';
+import { CardPinBlockedError, CardPinIncorrectError } from '@mynagate/card';
+import { checkQrCode, companionLink, qrCode, qrTime } from '../src/animated-qr.ts';
+import { resolveConfig, type IdpConfig } from '../src/config.ts';
+import { IDP_ERROR_CODES } from '../src/errors.ts';
+import { toHttpError } from '../src/http-errors.ts';
+import { assertJwks, generateSigningKey, publicJwks, rotateKeys } from '../src/keys.ts';
+import { parseLoginToken } from '../src/login-token.ts';
+import { createMemoryStores } from '../src/memory-stores.ts';
+import { pairwiseSubject } from '../src/pairwise.ts';
+import { oneShotChallengeStore } from '../src/challenge-store.ts';
+import { startServer } from '../src/server.ts';
+import { newChallenge } from '@mynagate/pki';
+
+const valid: IdpConfig = {
+  issuer: 'https://id.example.jp',
+  clients: [{ client_id: 'rp', redirect_uris: ['https://rp.example/cb'] }],
+  jwks: { keys: [generateSigningKey()] },
+  cookieKeys: ['k'.repeat(32)],
+  pairwiseSecret: randomBytes(32),
+  verifier: {
+    issueChallenge: async () => ({ nonce: 'n', expiresAt: 0 }),
+    verifyLoginToken: async () => {
+      throw new Error('unused');
+    },
+  },
+  stores: createMemoryStores(),
+};
+
+describe('configuration', () => {
+  it('resolves defaults and freezes the result', () => {
+    const c = resolveConfig(valid);
+    assert.equal(c.origin, 'https://id.example.jp');
+    assert.equal(c.qrMaxAgeSeconds, 3);
+    assert.deepEqual(c.subjectTypes, ['pairwise']);
+    assert.equal(c.dev, false);
+    assert.equal(c.secure, true);
+    assert.ok(Object.isFrozen(c) && Object.isFrozen(c.clients) && Object.isFrozen(c.clients[0]));
+    assert.throws(() => ((c as { name: string }).name = 'x'), TypeError);
+  });
+
+  const bad: [string, Partial<IdpConfig> & Record<string, unknown>][] = [
+    ['issuer with a path', { issuer: 'https://id.example.jp/op' }],
+    ['issuer with a trailing slash', { issuer: 'https://id.example.jp/' }],
+    ['issuer with a query', { issuer: 'https://id.example.jp?x=1' }],
+    ['http issuer off loopback', { issuer: 'http://id.example.jp' }],
+    ['short cookie key', { cookieKeys: ['short'] }],
+    ['no cookie keys', { cookieKeys: [] }],
+    ['short pairwise secret', { pairwiseSecret: randomBytes(16) }],
+    ['jwks without an ES256 key', { jwks: { keys: [{ kty: 'oct', kid: 'a', k: 'x', d: 'x' }] } }],
+    [
+      'jwks with duplicate kids',
+      {
+        jwks: {
+          keys: [
+            { ...generateSigningKey(), kid: 'a' },
+            { ...generateSigningKey(), kid: 'a' },
+          ],
+        },
+      },
+    ],
+    ['verifier without issueChallenge', { verifier: { verifyLoginToken: async () => ({}) } as never }],
+    ['client without client_id', { clients: [{} as never] }],
+    ['unknown subject type', { subjectTypes: ['global' as never] }],
+    ['zero QR age', { qrMaxAgeSeconds: 0 }],
+    ['dev without cards', { dev: {} as never }],
+  ];
+  for (const [name, change] of bad) {
+    it(`refuses ${name} with a TypeError`, () => {
+      assert.throws(() => resolveConfig({ ...valid, ...change } as IdpConfig), TypeError);
+    });
+  }
+
+  it('allows an http issuer on loopback only (development)', () => {
+    assert.equal(resolveConfig({ ...valid, issuer: 'http://127.0.0.1:3000' }).secure, false);
+  });
+});
+
+describe('animated QR code', () => {
+  const secret = randomBytes(32);
+  const start = 1_700_000_000_000;
+
+  it('is HMAC-SHA256(qrSecret, qrStartToken ‖ t) in base64url', () => {
+    const expected = createHmac('sha256', secret).update('txn42').digest('base64url');
+    assert.equal(qrCode(secret, 'txn', 42), expected);
+  });
+
+  it('counts whole seconds since the start', () => {
+    assert.equal(qrTime(start, start + 999), 0);
+    assert.equal(qrTime(start, start + 1000), 1);
+    assert.equal(qrTime(start, start - 5000), 0);
+  });
+
+  it('puts txn, t and c in the companion link', () => {
+    const link = new URL(companionLink('https://id.example.jp', 'abc', 7, 'code'));
+    assert.equal(link.pathname, '/companion/abc');
+    assert.equal(link.searchParams.get('t'), '7');
+    assert.equal(link.searchParams.get('c'), 'code');
+  });
+
+  const check = (t: number | string, code: string, nowMs: number) => () =>
+    checkQrCode({
+      qrSecret: secret,
+      qrStartToken: 'txn',
+      startedAt: start,
+      now: nowMs,
+      t: String(t),
+      code,
+      maxAgeSeconds: 3,
+    });
+
+  it('accepts the current code and codes up to 3 s old', () => {
+    check(5, qrCode(secret, 'txn', 5), start + 5_500)();
+    check(2, qrCode(secret, 'txn', 2), start + 5_999)();
+  });
+  it('refuses a 4 s old code with ERR_IDP_QR_STALE', () => {
+    assert.throws(check(1, qrCode(secret, 'txn', 1), start + 5_000), { code: 'ERR_IDP_QR_STALE', ageSeconds: 4 });
+  });
+  it('refuses a code from the future with ERR_IDP_QR_INVALID', () => {
+    assert.throws(check(9, qrCode(secret, 'txn', 9), start + 5_000), { code: 'ERR_IDP_QR_INVALID' });
+  });
+  it('refuses a code of another login with ERR_IDP_QR_INVALID', () => {
+    assert.throws(check(5, qrCode(secret, 'other', 5), start + 5_000), { code: 'ERR_IDP_QR_INVALID' });
+  });
+  it('refuses a malformed t with ERR_IDP_QR_INVALID', () => {
+    for (const t of ['-1', '01', '1.5', 'x', '']) {
+      assert.throws(check(t, qrCode(secret, 'txn', 1), start + 1_000), { code: 'ERR_IDP_QR_INVALID' }, t);
+    }
+  });
+});
+
+describe('pairwise subject', () => {
+  const secret = randomBytes(32);
+  it('is stable per sector and person, and differs across sectors and people', () => {
+    const a = pairwiseSubject(secret, 'bank.example', 'p1');
+    assert.equal(a, pairwiseSubject(secret, 'bank.example', 'p1'));
+    assert.notEqual(a, pairwiseSubject(secret, 'shop.example', 'p1'));
+    assert.notEqual(a, pairwiseSubject(secret, 'bank.example', 'p2'));
+    assert.match(a, /^[A-Za-z0-9_-]{43}$/);
+  });
+  it('separates sector and person unambiguously', () => {
+    assert.notEqual(pairwiseSubject(secret, 'a.example', '1x'), pairwiseSubject(secret, 'a.example1', 'x'));
+  });
+  it('refuses a short secret with a TypeError', () => {
+    assert.throws(() => pairwiseSubject(randomBytes(8), 's', 'p'), TypeError);
+  });
+});
+
+describe('signing keys', () => {
+  it('generates ES256 keys with RFC 7638 thumbprint kids', () => {
+    const key = generateSigningKey();
+    assert.equal(key.alg, 'ES256');
+    assert.match(key.kid, /^[A-Za-z0-9_-]{43}$/);
+    assertJwks({ keys: [key] });
+  });
+  it('rotates: a new key first, `keep` previous keys after it', () => {
+    const one = { keys: [generateSigningKey()] };
+    const two = rotateKeys(one, { keep: 1 });
+    const three = rotateKeys(two, { keep: 1 });
+    assert.equal(two.keys[1]!.kid, one.keys[0]!.kid);
+    assert.deepEqual(
+      three.keys.map((k) => k.kid),
+      [three.keys[0]!.kid, two.keys[0]!.kid],
+    );
+  });
+  it('publishes no private members', () => {
+    for (const k of publicJwks(rotateKeys({ keys: [generateSigningKey()] })).keys) assert.equal(k['d'], undefined);
+  });
+});
+
+describe('token shape', () => {
+  const token = {
+    unverifiedCertificate: 'MII',
+    algorithm: 'RS256',
+    signature: 'AA==',
+    format: 'web-eid:1.0',
+    appVersion: 'x',
+  };
+  it('accepts a Web eID token', () => {
+    assert.deepEqual({ ...parseLoginToken(token) }, token);
+  });
+  for (const [name, value] of [
+    ['a missing signature', { ...token, signature: undefined }],
+    ['another algorithm', { ...token, algorithm: 'ES256' }],
+    ['a non-object', 'token'],
+    ['an array', [token]],
+  ] as const) {
+    it(`refuses ${name} with ERR_IDP_TOKEN_MALFORMED`, () => {
+      assert.throws(() => parseLoginToken(value), { code: 'ERR_IDP_TOKEN_MALFORMED' });
+    });
+  }
+});
+
+describe('errors to HTTP', () => {
+  it('gives PIN tries left in Japanese and English with retriesLeft', () => {
+    const { status, body } = toHttpError(new CardPinIncorrectError(2));
+    assert.equal(status, 401);
+    assert.equal(body.retriesLeft, 2);
+    assert.match(body.message.ja, /あと2回/);
+    assert.match(body.message.en, /2 tries left/);
+  });
+  it('explains a locked PIN, an expired or revoked certificate and a missing card in both languages', () => {
+    const cases: [MynaGateError, number, RegExp][] = [
+      [new CardPinBlockedError(0x6984), 423, /ロック/],
+      [new CertificateInvalidError('ERR_PKI_CERT_EXPIRED', 'validity', 'expired'), 403, /有効期限/],
+      [new CertificateRevokedError(new Date(), 'keyCompromise', 'ocsp'), 403, /失効/],
+      [new MynaGateError('ERR_CARD_NO_CARD', 'no card in "reader 0"'), 409, /カードが見つかりません/],
+    ];
+    for (const [error, status, ja] of cases) {
+      const mapped = toHttpError(error);
+      assert.equal(mapped.status, status, error.code);
+      assert.match(mapped.body.message.ja, ja, error.code);
+      assert.ok(mapped.body.message.en.length > 10, error.code);
+    }
+  });
+  it('maps every IdP code, and never leaks the internal message', () => {
+    for (const code of Object.keys(IDP_ERROR_CODES)) {
+      const mapped = toHttpError(new MynaGateError(code, 'secret detail 1234'));
+      assert.notEqual(mapped.status, 500, code);
+      assert.equal(JSON.stringify(mapped).includes('secret detail'), false, code);
+    }
+  });
+  it('answers anything unexpected with a generic 500 ERR_IDP_INTERNAL', () => {
+    const mapped = toHttpError(new Error('stack and PII'));
+    assert.equal(mapped.status, 500);
+    assert.equal(mapped.body.error, 'ERR_IDP_INTERNAL');
+    assert.equal(JSON.stringify(mapped).includes('PII'), false);
+  });
+});
+
+describe('challenge store on the one-shot store', () => {
+  const now = 1_700_000_000_000;
+  const store = () => oneShotChallengeStore(createMemoryStores({ now: () => now }).oneShot);
+
+  it('hands a challenge out once, then reports ERR_PKI_CHALLENGE_USED', async () => {
+    const s = store();
+    const c = newChallenge('txn-1', now);
+    await s.put(c);
+    assert.equal((await s.take(c.nonce, 'txn-1', now)).nonce, c.nonce);
+    await assert.rejects(s.take(c.nonce, 'txn-1', now), { code: 'ERR_PKI_CHALLENGE_USED' });
+  });
+  it('refuses an unknown nonce with ERR_PKI_CHALLENGE_NOT_FOUND', async () => {
+    await assert.rejects(store().take('nope', 'txn-1', now), { code: 'ERR_PKI_CHALLENGE_NOT_FOUND' });
+  });
+  it('refuses and burns a challenge presented for another session (ERR_PKI_CHALLENGE_WRONG_SESSION)', async () => {
+    const s = store();
+    const c = newChallenge('txn-1', now);
+    await s.put(c);
+    await assert.rejects(s.take(c.nonce, 'txn-2', now), { code: 'ERR_PKI_CHALLENGE_WRONG_SESSION' });
+    await assert.rejects(s.take(c.nonce, 'txn-1', now), { code: 'ERR_PKI_CHALLENGE_USED' });
+  });
+  it('refuses an expired challenge with ERR_PKI_CHALLENGE_EXPIRED', async () => {
+    const s = store();
+    // Issued 10 s ago for 9.999 s: still held by the store (it keeps at least 1 s), but past its expiry.
+    const c = newChallenge('txn-1', now - 10_000, 9_999);
+    await s.put(c);
+    await assert.rejects(s.take(c.nonce, 'txn-1', now), { code: 'ERR_PKI_CHALLENGE_EXPIRED' });
+  });
+});
+
+describe('server options', () => {
+  it('refuses neither or both of stores and store with a TypeError', async () => {
+    const { stores, ...rest } = valid;
+    await assert.rejects(startServer(rest), TypeError);
+    await assert.rejects(startServer({ ...rest, stores, store: { kind: 'sqlite', path: ':memory:' } }), TypeError);
+  });
+});
