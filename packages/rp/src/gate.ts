@@ -1,0 +1,311 @@
+/**
+ * The middleware core, framework-free: the session cookie, the decision for a protected route (pass, redirect to the
+ * provider, deny), and the callback. `express.ts` and `fastify.ts` only translate requests and responses.
+ */
+import { randomBytes } from 'node:crypto';
+import type { CardLoginResult, CompletionResult, MynaGateClient } from './client.ts';
+import { RpStateError } from './errors.ts';
+import {
+  memorySessionStore,
+  newSessionId,
+  readCookie,
+  serializeCookie,
+  signSessionId,
+  verifySessionId,
+  withResult,
+  type MynaGateSession,
+  type SessionStore,
+} from './session.ts';
+import type { AgeThreshold, Transaction } from './transaction.ts';
+import type { VerifiedIdentity } from './verified-claims.ts';
+
+/** Options shared by the Express and Fastify middleware. */
+export interface MiddlewareOptions<Req> {
+  /**
+   * HMAC key of the session cookie, at least 32 bytes (a string counts its UTF-8 bytes). Default: random per
+   * process, which fits the default in-memory store; give one when several processes share a store.
+   */
+  readonly sessionKey?: string | Uint8Array;
+  /** Where sessions live. Default {@link memorySessionStore}. */
+  readonly store?: SessionStore;
+  /** Cookie name. Default `mynagate`. */
+  readonly cookieName?: string;
+  /** Session lifetime, seconds. Default 28 800 (8 hours). */
+  readonly sessionTtlSeconds?: number;
+  /** Mark the cookie `Secure`. Default: whether the client's redirect URI is https. */
+  readonly secureCookie?: boolean;
+  /** Send requests by PAR (RFC 9126). Default false. */
+  readonly usePar?: boolean;
+  /**
+   * Called after every successful completion, before the session is saved (map `sub` to your user, sign up…).
+   * Throwing aborts the login: the error goes to the framework's error handler and no session is kept.
+   */
+  readonly onLogin?: (result: CompletionResult, request: Req) => void | Promise<void>;
+  /** Clock, epoch ms. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** What a protected route demands. */
+export type Requirement =
+  | { readonly kind: 'card' }
+  | { readonly kind: 'fresh'; readonly maxAgeSeconds: number }
+  | { readonly kind: 'age'; readonly over: AgeThreshold };
+
+/** What the adapter does with a request to a protected route. */
+export type Decision =
+  | { readonly action: 'next' }
+  | { readonly action: 'redirect'; readonly location: string }
+  | {
+      readonly action: 'deny';
+      readonly status: 401 | 403;
+      readonly error: 'login_required' | 'age_requirement_not_met';
+    };
+
+/** At most this many logins in flight per session (tabs); the oldest is dropped. */
+const MAX_PENDING = 5;
+
+/** The resolved middleware. */
+export class Gate<Req> {
+  readonly client: MynaGateClient;
+  /** The path of the client's redirect URI: the middleware answers it. */
+  readonly callbackPath: string;
+  readonly #key: Uint8Array;
+  readonly #store: SessionStore;
+  readonly #cookie: string;
+  readonly #ttl: number;
+  readonly #secure: boolean;
+  readonly #usePar: boolean;
+  readonly #onLogin: MiddlewareOptions<Req>['onLogin'];
+  readonly #now: () => number;
+
+  /** @throws TypeError for a bad option. */
+  constructor(client: MynaGateClient, options: MiddlewareOptions<Req> = {}) {
+    if (typeof client?.cardLogin !== 'function' || typeof client.complete !== 'function') {
+      throw new TypeError('client must come from createMynaGateClient');
+    }
+    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    this.client = client;
+    const redirect = new URL(client.redirectUri);
+    this.callbackPath = redirect.pathname;
+    const key =
+      options.sessionKey === undefined
+        ? randomBytes(32)
+        : typeof options.sessionKey === 'string'
+          ? Buffer.from(options.sessionKey, 'utf8')
+          : options.sessionKey;
+    if (!(key instanceof Uint8Array) || key.length < 32) {
+      throw new TypeError('sessionKey must be a string or Uint8Array of at least 32 bytes');
+    }
+    this.#key = Uint8Array.from(key);
+    const store = options.store ?? memorySessionStore({ ...(options.now ? { now: options.now } : {}) });
+    if (typeof store?.get !== 'function' || typeof store.set !== 'function' || typeof store.delete !== 'function') {
+      throw new TypeError('store must have get, set and delete');
+    }
+    this.#store = store;
+    this.#cookie = options.cookieName ?? 'mynagate';
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(this.#cookie)) throw new TypeError('cookieName must be a cookie token');
+    this.#ttl = options.sessionTtlSeconds ?? 8 * 3600;
+    if (!Number.isSafeInteger(this.#ttl) || this.#ttl < 60) throw new TypeError('sessionTtlSeconds must be >= 60');
+    this.#secure = options.secureCookie ?? redirect.protocol === 'https:';
+    if (typeof this.#secure !== 'boolean') throw new TypeError('secureCookie must be a boolean');
+    this.#usePar = options.usePar ?? false;
+    if (typeof this.#usePar !== 'boolean') throw new TypeError('usePar must be a boolean');
+    if (options.onLogin !== undefined && typeof options.onLogin !== 'function') {
+      throw new TypeError('onLogin must be a function');
+    }
+    this.#onLogin = options.onLogin;
+    this.#now = options.now ?? Date.now;
+    if (typeof this.#now !== 'function') throw new TypeError('now must be a function');
+  }
+
+  /**
+   * The session of one request. `setCookie` receives each `Set-Cookie` line to send (before the response starts).
+   */
+  async open(cookieHeader: string | undefined, setCookie: (line: string) => void): Promise<MynaGateContext<Req>> {
+    const id = verifySessionId(this.#key, readCookie(cookieHeader, this.#cookie));
+    let session: MynaGateSession | undefined;
+    if (id !== undefined) {
+      session = await this.#store.get(id);
+      if (session !== undefined && session.expiresAt <= this.#now()) {
+        await this.#store.delete(id);
+        session = undefined;
+      }
+    }
+    return new MynaGateContext(this, internals, session === undefined ? undefined : id, session, setCookie);
+  }
+
+  /** @internal */
+  async save(ctx: MynaGateContext<Req>, session: MynaGateSession, fresh: boolean): Promise<string> {
+    let id = ctx[internals].id;
+    if (fresh && id !== undefined) {
+      // A new id after login: a session id planted before login is worthless after it (session fixation, OWASP).
+      await this.#store.delete(id);
+      id = undefined;
+    }
+    const isNew = id === undefined;
+    id ??= newSessionId();
+    await this.#store.set(id, session);
+    if (isNew) ctx[internals].setCookie(this.#cookieLine(signSessionId(this.#key, id), this.#ttl));
+    return id;
+  }
+
+  /** @internal */
+  async drop(ctx: MynaGateContext<Req>): Promise<void> {
+    const id = ctx[internals].id;
+    if (id !== undefined) await this.#store.delete(id);
+    ctx[internals].setCookie(this.#cookieLine('', 0));
+  }
+
+  #cookieLine(value: string, maxAge: number): string {
+    return serializeCookie(this.#cookie, value, { path: '/', secure: this.#secure, maxAge });
+  }
+
+  /** @internal */
+  emptySession(): MynaGateSession {
+    return { expiresAt: this.#now() + this.#ttl * 1000, pending: {} };
+  }
+
+  /** @internal */
+  get now(): number {
+    return this.#now();
+  }
+  /** @internal */
+  get usePar(): boolean {
+    return this.#usePar;
+  }
+  /** @internal */
+  get onLogin(): MiddlewareOptions<Req>['onLogin'] {
+    return this.#onLogin;
+  }
+}
+
+const internals: unique symbol = Symbol('mynagate.internals');
+
+interface Internals {
+  id: string | undefined;
+  session: MynaGateSession | undefined;
+  readonly setCookie: (line: string) => void;
+}
+
+/** A path on this site to return to; anything else (another origin, `//host`, `/\host`) becomes `/`. */
+function safeReturnTo(path: string): string {
+  return path.startsWith('/') && !path.startsWith('//') && !path.startsWith('/\\') ? path : '/';
+}
+
+/** The MynaGate view of one request: `req.mynagate` (Express) or `request.mynagate` (Fastify). */
+export class MynaGateContext<Req = unknown> {
+  readonly #gate: Gate<Req>;
+  readonly [internals]: Internals;
+
+  /** @internal Built by the middleware. */
+  constructor(
+    gate: Gate<Req>,
+    key: typeof internals,
+    id: string | undefined,
+    session: MynaGateSession | undefined,
+    setCookie: (line: string) => void,
+  ) {
+    if (key !== internals) throw new TypeError('MynaGateContext is built by the middleware');
+    this.#gate = gate;
+    this[internals] = { id, session, setCookie };
+  }
+
+  /** The latest card login of this browser, or undefined. */
+  get login(): CardLoginResult | undefined {
+    return this[internals].session?.login;
+  }
+
+  /** The latest identity proofing of this browser, or undefined. */
+  get identity(): VerifiedIdentity | undefined {
+    return this[internals].session?.identity;
+  }
+
+  /** The age answer for `over`, or undefined when not asked yet. */
+  age(over: AgeThreshold): boolean | undefined {
+    return this[internals].session?.age?.[over === 18 ? '18' : '20'];
+  }
+
+  /** Ends the session here (not at the provider: see `client.logoutUrl`). */
+  async logout(): Promise<void> {
+    await this.#gate.drop(this);
+    this[internals].id = undefined;
+    this[internals].session = undefined;
+  }
+
+  /**
+   * The decision for a protected route: pass, redirect (GET/HEAD) to a new card login / step-up / age check, or
+   * deny (401 for other methods: a redirect would lose the body; 403 when the age answer was "no").
+   *
+   * @throws `ERR_RP_DISCOVERY`, `ERR_RP_NETWORK`, `ERR_RP_PAR` when the request cannot be built.
+   */
+  async require(requirement: Requirement, method: string, returnTo: string): Promise<Decision> {
+    const session = this[internals].session;
+    const login = session?.login;
+    switch (requirement.kind) {
+      case 'card':
+        if (login !== undefined) return { action: 'next' };
+        break;
+      case 'fresh':
+        if (login !== undefined && this.#gate.now / 1000 - login.authTime <= requirement.maxAgeSeconds) {
+          return { action: 'next' };
+        }
+        break;
+      case 'age': {
+        const answer = this.age(requirement.over);
+        if (answer === true) return { action: 'next' };
+        if (answer === false) return { action: 'deny', status: 403, error: 'age_requirement_not_met' };
+        break;
+      }
+    }
+    if (method !== 'GET' && method !== 'HEAD') return { action: 'deny', status: 401, error: 'login_required' };
+    const client = this.#gate.client;
+    const usePar = this.#gate.usePar;
+    const { url, transaction } =
+      requirement.kind === 'card'
+        ? await client.cardLogin({ usePar })
+        : requirement.kind === 'fresh'
+          ? await client.stepUp({ maxAgeSeconds: requirement.maxAgeSeconds, usePar })
+          : await client.ageCheck({ over: requirement.over, usePar });
+    const pending = Object.entries(session?.pending ?? {}).slice(-(MAX_PENDING - 1));
+    const next: MynaGateSession = {
+      ...(session ?? this.#gate.emptySession()),
+      pending: Object.fromEntries([...pending, [transaction.state, { transaction, returnTo: safeReturnTo(returnTo) }]]),
+    };
+    this[internals].id = await this.#gate.save(this, next, false);
+    this[internals].session = next;
+    return { action: 'redirect', location: url.href };
+  }
+
+  /**
+   * Finishes the login the callback belongs to (found by `state`), calls `onLogin`, saves the result under a new
+   * session id, and says where to send the browser.
+   *
+   * @throws `ERR_RP_STATE` when no login of this browser has that state, and every error of `client.complete`.
+   */
+  async callback(request: Req, pathAndQuery: string): Promise<{ readonly location: string }> {
+    const query = new URLSearchParams(
+      pathAndQuery.includes('?') ? pathAndQuery.slice(pathAndQuery.indexOf('?') + 1) : '',
+    );
+    const state = query.get('state');
+    const session = this[internals].session;
+    const pending =
+      state !== null && session !== undefined && Object.hasOwn(session.pending, state)
+        ? session.pending[state]
+        : undefined;
+    if (session === undefined || pending === undefined || state === null) {
+      throw new RpStateError('no login of this browser has this state');
+    }
+    // One use: the transaction leaves the session before the code is spent, whatever the outcome.
+    const { [state]: _taken, ...rest } = session.pending;
+    const remaining: MynaGateSession = { ...session, pending: rest };
+    this[internals].id = await this.#gate.save(this, remaining, false);
+    this[internals].session = remaining;
+
+    const result = await this.#gate.client.complete(pending.transaction as Transaction, `?${query.toString()}`);
+    await this.#gate.onLogin?.(result, request);
+    const next = { ...withResult(remaining, result), expiresAt: this.#gate.emptySession().expiresAt };
+    this[internals].id = await this.#gate.save(this, next, true);
+    this[internals].session = next;
+    return { location: pending.returnTo };
+  }
+}

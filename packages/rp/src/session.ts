@@ -1,0 +1,150 @@
+/**
+ * The middleware's session: a random id in a cookie signed with HMAC-SHA256 (so a forged id is refused before any
+ * store lookup), the data in a {@link SessionStore} on the server (the transaction holds the PKCE verifier: it
+ * never goes to the browser). No dependency beyond `node:crypto`.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { CompletionResult, CardLoginResult } from './client.ts';
+import type { Transaction } from './transaction.ts';
+import type { VerifiedIdentity } from './verified-claims.ts';
+
+/** A request waiting for its callback. */
+export interface PendingLogin {
+  readonly transaction: Transaction;
+  /** Where to send the browser after the callback: a path on this site. */
+  readonly returnTo: string;
+}
+
+/** What the middleware keeps per browser. Plain JSON. */
+export interface MynaGateSession {
+  /** Epoch ms after which the session is ignored and deleted. */
+  readonly expiresAt: number;
+  /** Requests in flight, by `state` (several tabs may log in at once). */
+  readonly pending: Readonly<Record<string, PendingLogin>>;
+  /** The latest completed card login. */
+  readonly login?: CardLoginResult;
+  /** Age answers so far, by threshold. */
+  readonly age?: Readonly<Partial<Record<'18' | '20', boolean>>>;
+  /** The latest identity proofing. */
+  readonly identity?: VerifiedIdentity;
+}
+
+/**
+ * Where sessions live. Any key-value store fits (Redis, a SQL table); values are JSON-serialisable. Calls may be
+ * synchronous or return promises.
+ */
+export interface SessionStore {
+  get(id: string): MynaGateSession | undefined | Promise<MynaGateSession | undefined>;
+  set(id: string, value: MynaGateSession): void | Promise<void>;
+  delete(id: string): void | Promise<void>;
+}
+
+/** Options of {@link memorySessionStore}. */
+export interface MemorySessionStoreOptions {
+  /** The oldest sessions are dropped beyond this many. Default 10 000. */
+  readonly maxEntries?: number;
+  /** Clock, epoch ms. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/**
+ * An in-process store: for one process and development. Expired sessions are dropped on read and on write; beyond
+ * `maxEntries` the oldest go first.
+ *
+ * @throws TypeError for a bad `maxEntries`.
+ */
+export function memorySessionStore(options: MemorySessionStoreOptions = {}): SessionStore {
+  const max = options.maxEntries ?? 10_000;
+  if (!Number.isSafeInteger(max) || max < 1) throw new TypeError('maxEntries must be a positive integer');
+  const now = options.now ?? Date.now;
+  const map = new Map<string, string>();
+  return {
+    get(id) {
+      const raw = map.get(id);
+      if (raw === undefined) return undefined;
+      const value = JSON.parse(raw) as MynaGateSession;
+      if (value.expiresAt <= now()) {
+        map.delete(id);
+        return undefined;
+      }
+      return value;
+    },
+    set(id, value) {
+      map.delete(id); // re-insert: Map order is the eviction order
+      // A JSON copy: what a real store would keep, and no aliasing with the caller's object.
+      map.set(id, JSON.stringify(value));
+      for (const [oldest] of map) {
+        if (map.size <= max) break;
+        map.delete(oldest);
+      }
+    },
+    delete(id) {
+      map.delete(id);
+    },
+  };
+}
+
+/** A new session id: 32 random bytes, base64url. */
+export function newSessionId(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** `id.mac` where mac = HMAC-SHA256(key, id), base64url. */
+export function signSessionId(key: Uint8Array, id: string): string {
+  return `${id}.${createHmac('sha256', key).update(id).digest('base64url')}`;
+}
+
+/** The id of a signed cookie value, or undefined when the signature does not verify (constant-time compare). */
+export function verifySessionId(key: Uint8Array, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const dot = value.lastIndexOf('.');
+  if (dot <= 0) return undefined;
+  const id = value.slice(0, dot);
+  const mac = Buffer.from(value.slice(dot + 1), 'base64url');
+  const expected = createHmac('sha256', key).update(id).digest();
+  return mac.length === expected.length && timingSafeEqual(mac, expected) ? id : undefined;
+}
+
+/** One cookie's value from a `Cookie` header (RFC 6265 §5.4), or undefined. */
+export function readCookie(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq === -1) continue;
+    if (part.slice(0, eq).trim() !== name) continue;
+    const value = part.slice(eq + 1).trim();
+    try {
+      return decodeURIComponent(value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value);
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** Attributes of the session cookie. */
+export interface CookieAttributes {
+  readonly path: string;
+  readonly secure: boolean;
+  /** Seconds; 0 deletes. */
+  readonly maxAge: number;
+}
+
+/**
+ * A `Set-Cookie` value. `SameSite=Lax`: the cookie must come along on the top-level GET back from the provider (a
+ * cross-site navigation), which `Strict` would drop; `HttpOnly`: scripts never see the session id.
+ */
+export function serializeCookie(name: string, value: string, a: CookieAttributes): string {
+  return `${name}=${encodeURIComponent(value)}; Path=${a.path}; Max-Age=${a.maxAge}; HttpOnly; SameSite=Lax${a.secure ? '; Secure' : ''}`;
+}
+
+/** The session after a completion: the login, and the age or identity it carried. */
+export function withResult(session: MynaGateSession, result: CompletionResult): MynaGateSession {
+  const { identity: _i, age: _a, ...login } = result as CompletionResult & { identity?: unknown; age?: unknown };
+  return {
+    ...session,
+    login: login as CardLoginResult,
+    ...('age' in result ? { age: { ...session.age, [String(result.age.over)]: result.age.satisfied } } : {}),
+    ...('identity' in result ? { identity: result.identity } : {}),
+  };
+}
