@@ -6,8 +6,10 @@ import type { Bench, Figure } from './figure.ts';
 
 const modules: Record<string, () => Promise<{ bench: Bench }>> = {
   card: () => import('./card.ts'),
+  pcsc: () => import('./pcsc.ts'),
   crl: () => import('./crl.ts'),
   verify: () => import('./verify.ts'),
+  op: () => import('./op.ts'),
 };
 
 const args = process.argv.slice(2);

@@ -15,6 +15,7 @@ const ca = () => import('./commands/ca.ts');
 const card = () => import('./commands/card.ts');
 const verify = () => import('./commands/verify.ts');
 const serve = () => import('./commands/serve.ts');
+const login = () => import('./commands/login.ts');
 
 const str = { type: 'string' } as const;
 const flag = { type: 'boolean' } as const;
@@ -83,9 +84,14 @@ const commands: Record<string, Command> = {
     run: lazy(verify, 'cert'),
   },
   serve: {
-    summary: 'run the OpenID Provider and the demo service on embedded defaults',
-    options: { port: str, data: str },
+    summary: 'with --dev: run MynaGate, the demo service and the test JPKI on embedded defaults (data in ./.mynagate)',
+    options: { port: str, 'demo-port': str, 'ocsp-port': str, data: str, dev: flag },
     run: lazy(serve, 'serve'),
+  },
+  login: {
+    summary: 'the companion: open a QR code link, show the service, sign with the card and post the token',
+    options: { file: str, reader: str, 'pin-stdin': flag },
+    run: lazy(login, 'login'),
   },
 };
 

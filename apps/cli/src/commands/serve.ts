@@ -1,0 +1,61 @@
+/** `mynagate serve`: MynaGate with the demo service on embedded defaults (development). */
+import { resolve } from 'node:path';
+import { optional, port } from '../args.ts';
+import type { Parsed } from '../main.ts';
+import { UsageError } from '../output.ts';
+
+export async function serve(a: Parsed): Promise<void> {
+  if (a.positionals.length > 0) throw new UsageError(`unexpected argument "${a.positionals[0]}"`);
+  // Only development mode exists today: a deployment needs J-LIS trust anchors, real clients and TLS, which come
+  // with the operator configuration. Saying so beats silently starting test CAs in production.
+  if (a.values['dev'] !== true) {
+    throw new UsageError('only development mode is available: run "mynagate serve --dev" (npm start does)');
+  }
+  const idpPort = port(a, 'port', 8080);
+  const demoPort = port(a, 'demo-port', idpPort === 0 ? 0 : idpPort + 1);
+  const ocspText = optional(a, 'ocsp-port');
+  const dataDir = resolve(optional(a, 'data') ?? '.mynagate');
+
+  // Loaded after the options are checked, so a usage error costs no provider start-up.
+  const { startDevStack } = await import('@mynagate/demo');
+  const stack = await startDevStack({
+    dataDir,
+    port: idpPort,
+    demoPort,
+    ...(ocspText !== undefined ? { ocspPort: port(a, 'ocsp-port', 0) } : {}),
+  });
+  const { data } = stack;
+  const w = Math.max(...data.cards.map((c) => c.name.length));
+  process.stdout.write(
+    [
+      '',
+      'MynaGate 開発モード / development mode (test cards only, never for production)',
+      '',
+      `  デモサービスを開く / Open the demo:  ${stack.demo.url}/`,
+      `  MynaGate (OpenID Provider):         ${stack.idp.issuer}`,
+      `  仮想スマートフォン / Virtual phone:  ${stack.idp.issuer}/dev/phone`,
+      `  テストJPKI OCSP / test JPKI OCSP:    ${stack.ocsp.url}`,
+      '',
+      '  テスト用カード / Test cards (fake):',
+      ...data.cards.map((c) => `    ${c.name.padEnd(w, '　')}  PIN ${c.pin}  password ${c.password}  ${c.file}`),
+      '',
+      `  data: ${data.dir}${data.created ? ' (created)' : ' (reused)'}`,
+      '  Ctrl-C で終了 / Ctrl-C to stop',
+      '',
+    ].join('\n') + '\n',
+  );
+
+  await new Promise<void>((done) => {
+    const stop = (signal: string) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      process.stderr.write(`${signal}: stopping…\n`);
+      void stack.close().then(done);
+    };
+    const onInt = () => stop('SIGINT');
+    const onTerm = () => stop('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+  });
+  process.stderr.write('stopped\n');
+}

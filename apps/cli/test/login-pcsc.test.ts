@@ -1,0 +1,178 @@
+/**
+ * `mynagate login URL`, the companion on a PC, against a provider started in-process over TLS (the OpenID Provider
+ * fixture): an openid-client relying party starts the login, the CLI opens the QR link, shows the service, reads the
+ * PIN from stdin, has the card sign and posts the token; the browser session then finishes the login and the ID
+ * token's `sub` is the pairwise subject of the card's person. The card is a virtual card file (`--file`) or the same
+ * card served through pcscd + vpcd (`--reader`).
+ *
+ * The PC/SC case needs pcscd with the vpcd driver; it skips with the reason otherwise, unless MYNAGATE_REQUIRE_SYSTEM=1.
+ */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as client from 'openid-client';
+import { pairwiseSubject } from '@mynagate/idp';
+import { insertCardFile } from '../../../packages/card/test/support/pcscd.ts';
+import { requireSystem } from '../../../packages/card/test/support/system.ts';
+import {
+  createOpFixture,
+  PIN,
+  RP_JWT,
+  startLogin,
+  type OpFixture,
+  type StartedLogin,
+  type TestCard,
+  type TestIdp,
+} from '../../../packages/idp/test/support/op-fixture.ts';
+import { runCli } from './serve-support.ts';
+
+let f: OpFixture;
+let idp: TestIdp;
+let env: Record<string, string>;
+
+before(async () => {
+  f = await createOpFixture();
+  // The CLI is another process: a QR code must survive its start-up, so allow it a generous age here.
+  idp = await f.start({ qrMaxAgeSeconds: 30 });
+  const ca = join(f.dir, 'tls-ca.pem');
+  await writeFile(ca, f.tls.cert);
+  env = { NODE_EXTRA_CA_CERTS: ca };
+});
+after(() => f?.close());
+
+/** The stderr lines that are not node-oidc-provider's runtime notice. */
+const lines = (stderr: string) => stderr.split('\n').filter((l) => l !== '' && !l.startsWith('oidc-provider WARNING'));
+
+/** The browser side after the companion posted: `done`, the redirect, the code, the tokens. */
+async function finish(login: StartedLogin): Promise<client.IDToken> {
+  const done = (await login.events.next('done', 10_000)) as { redirect: string } | undefined;
+  assert.ok(done, 'the browser session got the outcome');
+  await login.events.close();
+  const { url } = await login.agent.follow(done.redirect);
+  const tokens = await client.authorizationCodeGrant(idp.jwtRp, url, {
+    pkceCodeVerifier: login.codeVerifier,
+    expectedState: login.state,
+  });
+  return tokens.claims()!;
+}
+
+/** The pairwise `sub` the bank must see for `card`'s person. */
+async function expectedSub(card: TestCard): Promise<string> {
+  const credential = await idp.stores.records.findCredentialByFingerprint(card.fingerprint);
+  assert.ok(credential, 'the card has a person');
+  return pairwiseSubject(idp.pairwiseSecret, new URL(RP_JWT.redirectUri).host, credential.personId);
+}
+
+describe('mynagate login with a virtual card file (--file)', () => {
+  let card: TestCard;
+  before(async () => {
+    card = await f.newCard('試験　一郎');
+  });
+
+  it('shows the service, signs with the card and completes the login of the browser that shows the QR code', async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    const r = await runCli(['login', login.link, '--file', card.file, '--pin-stdin'], { input: `${PIN}\n`, env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).status, 'ok');
+    assert.match(r.stderr, /サービス \/ Service:\s+テスト銀行 \(https:\/\/bank\.example\)/);
+    assert.match(r.stderr, new RegExp(`Signed for:\\s+${idp.server.issuer.replaceAll('.', '\\.')}`));
+    assert.doesNotMatch(r.stdout + r.stderr, new RegExp(`\\b${PIN}\\b`), 'the PIN is never echoed');
+    const claims = await finish(login);
+    assert.equal(claims.acr, 'urn:mynagate:acr:card-auth');
+    assert.equal(claims.sub, await expectedSub(card));
+  });
+
+  it('fails with one line ERR_CARD_PIN_INCORRECT and the tries left on a wrong PIN; the login stays open', async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    const r = await runCli(['login', login.link, '--file', card.file, '--pin-stdin'], { input: '0000\n', env });
+    assert.equal(r.code, 1);
+    assert.deepEqual(lines(r.stderr).slice(-1), ['ERR_CARD_PIN_INCORRECT: PIN incorrect, 2 tries left']);
+    assert.equal(r.stdout, '');
+    assert.equal(await login.events.next('done', 300), undefined, 'nothing was posted');
+    await login.events.close();
+  });
+
+  it("passes on the provider's refusal as its code: a revoked card gives ERR_PKI_CERT_REVOKED", async () => {
+    const revoked = await f.newCard('試験　失効');
+    await f.jpki.revoke(revoked.issued.authSerial, 'keyCompromise');
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    const r = await runCli(['login', login.link, '--file', revoked.file, '--pin-stdin'], { input: `${PIN}\n`, env });
+    assert.equal(r.code, 1);
+    assert.match(lines(r.stderr).at(-1)!, /^ERR_PKI_CERT_REVOKED: /);
+    await login.events.close();
+  });
+
+  it('refuses to sign for another origin than the link it opened (ERR_CLI_COMPANION_ORIGIN), before asking for the PIN', async () => {
+    // A phishing page's QR code: its server relays the real provider's origin and challenge.
+    const relay: Server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          txn: 'x',
+          clientName: 'テスト銀行',
+          clientOrigin: 'https://bank.example',
+          origin: idp.server.issuer,
+          intent: 'login',
+          challenge: Buffer.alloc(32, 7).toString('base64'),
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (relay.address() as { port: number }).port;
+      const r = await runCli(['login', `http://127.0.0.1:${port}/companion/x?t=0&c=y`, '--file', card.file], { env });
+      assert.equal(r.code, 1);
+      assert.match(lines(r.stderr).at(-1)!, /^ERR_CLI_COMPANION_ORIGIN: /);
+      assert.doesNotMatch(r.stderr, /PIN/);
+    } finally {
+      relay.close();
+    }
+  });
+
+  it('refuses a link that is not a companion link (ERR_CLI_USAGE, exit 2)', async () => {
+    const r = await runCli(['login', `${idp.server.issuer}/interaction/x`, '--file', card.file], { env });
+    assert.equal(r.code, 2);
+    assert.match(lines(r.stderr)[0]!, /^ERR_CLI_USAGE: not a MynaGate companion link/);
+  });
+});
+
+describe('mynagate login with the card in a PC/SC reader (pcscd + vpcd)', () => {
+  it('completes a login with --reader and --pin-stdin; the sub is the card person’s pairwise sub', async (t) => {
+    if (!(await requireSystem(t, ['pcscd', 'vpcd']))) return;
+    const card = await f.newCard('試験　読取');
+    const inserted = await insertCardFile(card.file);
+    try {
+      const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+      const r = await runCli(['login', login.link, '--reader', inserted.reader, '--pin-stdin'], {
+        input: `${PIN}\n`,
+        env,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).status, 'ok');
+      const claims = await finish(login);
+      assert.equal(claims.sub, await expectedSub(card));
+    } finally {
+      await inserted.remove();
+    }
+  });
+
+  it('reports a wrong PIN through the reader as ERR_CARD_PIN_INCORRECT with the tries left', async (t) => {
+    if (!(await requireSystem(t, ['pcscd', 'vpcd']))) return;
+    const card = await f.newCard('試験　誤入');
+    const inserted = await insertCardFile(card.file);
+    try {
+      const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+      const r = await runCli(['login', login.link, '--reader', inserted.reader, '--pin-stdin'], {
+        input: '9999\n',
+        env,
+      });
+      assert.equal(r.code, 1);
+      assert.deepEqual(lines(r.stderr).slice(-1), ['ERR_CARD_PIN_INCORRECT: PIN incorrect, 2 tries left']);
+      await login.events.close();
+    } finally {
+      await inserted.remove();
+    }
+  });
+});

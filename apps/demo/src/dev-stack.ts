@@ -1,0 +1,123 @@
+/**
+ * The development stack of `mynagate serve --dev`, in one process: the test JPKI's OCSP responder, MynaGate with the
+ * virtual phone on SQLite, and the demo service registered as its client. Plain HTTP on loopback addresses only
+ * (W3C Secure Contexts §3.2 counts them as trustworthy), so no certificate is needed.
+ */
+import { createVerifier, ocspSource } from '@mynagate/pki';
+import { serveTestJpki, type TestJpkiServer } from '@mynagate/pki/testing';
+import { oneShotChallengeStore, openStores, providerStores, startServer, type IdpServer } from '@mynagate/idp';
+import { startDemo, type DemoServer } from './demo-server.ts';
+import { openDevData, type DevData } from './dev-data.ts';
+import { DevPortInUseError } from './errors.ts';
+
+/** Options of {@link startDevStack}. */
+export interface DevStackOptions {
+  /** The data directory ({@link openDevData}). */
+  readonly dataDir: string;
+  /** Port of the provider; 0 for any free port. */
+  readonly port: number;
+  /** Port of the demo service; 0 for any free port. The demo's pairwise `sub` depends on it (its sector). */
+  readonly demoPort: number;
+  /**
+   * Port of the OCSP responder. Default: the port in the test certificates' AIA (fixed when the data was made), or a
+   * free one when that is taken (the verifier is told where it is).
+   */
+  readonly ocspPort?: number;
+  /** scrypt cost of new card files (tests lower it). */
+  readonly scryptCost?: number;
+}
+
+/** The running stack. */
+export interface DevStack {
+  readonly data: DevData;
+  readonly ocsp: TestJpkiServer;
+  readonly idp: IdpServer;
+  readonly demo: DemoServer;
+  /** Stops everything, the demo first (it depends on the provider). */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the development stack.
+ *
+ * @example
+ * ```ts
+ * const stack = await startDevStack({ dataDir: '.mynagate', port: 8080, demoPort: 8081 });
+ * console.log(`open ${stack.demo.url}`);
+ * ```
+ * @throws DevDataInvalidError `ERR_DEV_DATA_INVALID`; DevPortInUseError `ERR_DEV_PORT_IN_USE`; `ERR_STORE_*`.
+ */
+export async function startDevStack(options: DevStackOptions): Promise<DevStack> {
+  const data = await openDevData(options.dataDir, {
+    ...(options.scryptCost !== undefined ? { scryptCost: options.scryptCost } : {}),
+  });
+  const cleanup: (() => Promise<void>)[] = [];
+  const unwind = async () => {
+    for (const c of cleanup.reverse()) await c().catch(() => {});
+  };
+  try {
+    const aiaPort = Number(new URL(data.jpki.ocspBaseUrl).port);
+    const ocsp = await listen('OCSP responder', options.ocspPort ?? aiaPort, (port) =>
+      serveTestJpki(data.jpki, { port }),
+    ).catch((e: unknown) =>
+      // The AIA port is only a default: fall back to any free port, the verifier is pointed at it below.
+      options.ocspPort === undefined && e instanceof DevPortInUseError
+        ? serveTestJpki(data.jpki, { port: 0 })
+        : Promise.reject(e),
+    );
+    cleanup.push(() => ocsp.close());
+
+    const stores = await openStores({ kind: 'sqlite', path: data.idpDatabase });
+    cleanup.push(() => stores.close());
+    const ports = providerStores(stores);
+
+    const demo = await listen('demo service', options.demoPort, (port) =>
+      startDemo({ accountsPath: data.demoDatabase, clientKey: data.demoClientKey, port }),
+    );
+    cleanup.push(() => demo.close());
+
+    const verifier = createVerifier({
+      anchors: { auth: [data.jpki.caCertificate('auth')], sign: [data.jpki.caCertificate('sign')] },
+      // Login verifies auth certificates only; ask the responder where it actually listens.
+      revocation: ocspSource({ url: `${ocsp.url}/ocsp/auth` }),
+      challenges: oneShotChallengeStore(ports.oneShot),
+      allowLoopbackHttp: true,
+    });
+    const idp = await listen('provider', options.port, (port) =>
+      startServer({
+        port,
+        name: 'MynaGate（開発用 / development）',
+        clients: [demo.clientMetadata],
+        jwks: data.jwks,
+        cookieKeys: data.cookieKeys,
+        pairwiseSecret: data.pairwiseSecret,
+        verifier,
+        stores: ports,
+        dev: { cards: data.cards.map((c) => ({ label: `${c.name}（PIN ${c.pin}）`, file: c.file })) },
+      }),
+    );
+    cleanup.push(() => idp.close());
+    await demo.connect(idp.issuer);
+
+    let closed: Promise<void> | undefined;
+    return {
+      data,
+      ocsp,
+      idp,
+      demo,
+      close: () => (closed ??= unwind()),
+    };
+  } catch (e) {
+    await unwind();
+    throw e;
+  }
+}
+
+async function listen<T>(what: string, port: number, start: (port: number) => Promise<T>): Promise<T> {
+  try {
+    return await start(port);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException)?.code === 'EADDRINUSE') throw new DevPortInUseError(what, port, { cause: e });
+    throw e;
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * The load generator of `bench/op.ts`, run as its own process so its CPU is not the provider's event loop: complete
+ * logins (authorize → login page → event stream → companion scan → card signature → token post → `done` → code →
+ * tokens) as many browsers and companions at once, or trivial logins (authorize → an interaction that finishes at
+ * once → code → tokens) for the baseline. Prints one JSON line: completed logins, errors, rate and latencies.
+ *
+ * Usage: `node bench/op-load.ts '<json LoadConfig>'`.
+ */
+import * as client from 'openid-client';
+import { JpkiClient } from '../packages/card/src/index.ts';
+import { VirtualCard, VirtualTransport } from '../packages/card/src/virtual/index.ts';
+import { signLoginToken } from '../packages/idp/src/login-token.ts';
+import { EventStream } from '../packages/idp/test/support/op-agent.ts';
+
+/** What the parent asks for. */
+export interface LoadConfig {
+  readonly mode: 'card' | 'trivial';
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly redirectUri: string;
+  /** Card files (card mode); each is used by one login at a time. */
+  readonly cards: readonly string[];
+  readonly pin: string;
+  /** `closed`: `concurrency` logins in flight all the time; `open`: starts at `rate` per second. */
+  readonly load:
+    { readonly kind: 'closed'; readonly concurrency: number } | { readonly kind: 'open'; readonly rate: number };
+  readonly warmupMs: number;
+  readonly durationMs: number;
+}
+
+/** What the load generator prints. */
+export interface LoadResult {
+  readonly completed: number;
+  readonly errors: number;
+  readonly firstError?: string;
+  readonly perSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+const config = JSON.parse(process.argv[2] ?? '') as LoadConfig;
+const rp = await client.discovery(
+  new URL(config.issuer),
+  config.clientId,
+  {},
+  client.ClientSecretBasic(config.clientSecret),
+  { execute: [client.allowInsecureRequests] },
+);
+const freeCards = config.cards.map((file) => new JpkiClient(new VirtualTransport(VirtualCard.open(file))));
+const waitingForCard: ((card: JpkiClient) => void)[] = [];
+const takeCard = (): Promise<JpkiClient> =>
+  freeCards.length > 0 ? Promise.resolve(freeCards.pop()!) : new Promise((resolve) => waitingForCard.push(resolve));
+const giveCard = (card: JpkiClient): void => {
+  const next = waitingForCard.shift();
+  if (next) next(card);
+  else freeCards.push(card);
+};
+
+/** One browser's cookies (one host) and fetch without automatic redirects. */
+function browser() {
+  const cookies = new Map<string, string>();
+  const go = async (url: string | URL, init: RequestInit = {}): Promise<Response> => {
+    const headers = new Headers(init.headers);
+    if (cookies.size > 0) headers.set('cookie', [...cookies].map(([k, v]) => `${k}=${v}`).join('; '));
+    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+    for (const line of res.headers.getSetCookie()) {
+      const pair = line.split(';')[0] ?? '';
+      const eq = pair.indexOf('=');
+      cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+    }
+    return res;
+  };
+  const follow = async (url: string | URL): Promise<{ url: URL; response: Response }> => {
+    let current = new URL(url);
+    for (let hops = 0; hops < 10; hops++) {
+      const res = await go(current);
+      const location = res.headers.get('location');
+      if (res.status < 300 || res.status >= 400 || location === null) return { url: current, response: res };
+      await res.body?.cancel();
+      const next = new URL(location, current);
+      if (next.origin !== current.origin) return { url: next, response: res };
+      current = next;
+    }
+    throw new Error('too many redirects');
+  };
+  return { fetch: go, follow };
+}
+
+async function login(): Promise<void> {
+  const b = browser();
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const url = client.buildAuthorizationUrl(rp, {
+    redirect_uri: config.redirectUri,
+    scope: 'openid',
+    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+    code_challenge_method: 'S256',
+    state,
+    ...(config.mode === 'card' ? { acr_values: 'urn:mynagate:acr:card-auth' } : {}),
+  });
+  let { url: at, response } = await b.follow(url);
+  if (config.mode === 'card') {
+    const page = await response.text();
+    if (response.status !== 200) throw new Error(`login page HTTP ${response.status}`);
+    const link = /data-link="([^"]+)"/.exec(page)?.[1]?.replaceAll('&amp;', '&');
+    if (link === undefined) throw new Error('no QR link');
+    const events = new EventStream(await b.fetch(new URL(`${at.pathname}/events`, at)));
+    try {
+      const scanned = await fetch(link, { headers: { accept: 'application/json' } });
+      if (scanned.status !== 200) throw new Error(`scan HTTP ${scanned.status}: ${await scanned.text()}`);
+      const view = (await scanned.json()) as { txn: string; origin: string; challenge: string };
+      const card = await takeCard();
+      let token;
+      try {
+        await card.selectJpki();
+        token = await signLoginToken(card, { origin: view.origin, challenge: view.challenge, pin: config.pin });
+      } finally {
+        giveCard(card);
+      }
+      const posted = await fetch(new URL(`/companion/${view.txn}/token`, config.issuer), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(token),
+      });
+      if (posted.status !== 200) throw new Error(`token HTTP ${posted.status}: ${await posted.text()}`);
+      const done = (await events.next('done', 30_000)) as { redirect: string } | undefined;
+      if (done === undefined) throw new Error('no done event');
+      ({ url: at, response } = await b.follow(done.redirect));
+    } finally {
+      await events.close();
+    }
+  }
+  await response.body?.cancel();
+  const tokens = await client.authorizationCodeGrant(rp, at, { pkceCodeVerifier: codeVerifier, expectedState: state });
+  if (typeof tokens.claims()?.sub !== 'string') throw new Error('no sub');
+}
+
+const latencies: number[] = [];
+let errors = 0;
+let firstError: string | undefined;
+const start = performance.now();
+const measureFrom = start + config.warmupMs;
+const end = measureFrom + config.durationMs;
+
+async function timed(): Promise<void> {
+  const t = performance.now();
+  try {
+    await login();
+    if (t >= measureFrom && t < end) latencies.push(performance.now() - t);
+  } catch (e) {
+    if (t >= measureFrom && t < end) errors++;
+    firstError ??= (e as Error).message;
+  }
+}
+
+const load = config.load;
+if (load.kind === 'closed') {
+  await Promise.all(
+    Array.from({ length: load.concurrency }, async () => {
+      while (performance.now() < end) await timed();
+    }),
+  );
+} else {
+  // Open loop: starts on a fixed schedule whatever the provider does, so queueing shows in the latencies.
+  const inflight: Promise<void>[] = [];
+  const interval = 1000 / load.rate;
+  for (let next = start; next < end; next += interval) {
+    const wait = next - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    inflight.push(timed());
+  }
+  await Promise.all(inflight);
+}
+
+latencies.sort((a, b) => a - b);
+const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
+const result: LoadResult = {
+  completed: latencies.length,
+  errors,
+  ...(firstError !== undefined ? { firstError } : {}),
+  perSecond: (latencies.length * 1000) / config.durationMs,
+  p50Ms: q(0.5),
+  p99Ms: q(0.99),
+};
+process.stdout.write(`${JSON.stringify(result)}\n`);
