@@ -30,3 +30,10 @@ export class DevPortInUseError extends MynaGateError {
     this.port = port;
   }
 }
+
+/** Every code of the demo and the development stack: the registry docs/errors.md is checked against. */
+export const DEMO_ERROR_CODES = Object.freeze({
+  ERR_DEMO_NOT_CONNECTED: 'The demo has not discovered its provider yet; it answers 503, try again shortly.',
+  ERR_DEV_DATA_INVALID: 'The development data directory is not one `mynagate serve --dev` made, or is damaged.',
+  ERR_DEV_PORT_IN_USE: 'A port of the development stack is taken; choose another with its option.',
+});

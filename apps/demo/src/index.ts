@@ -6,4 +6,4 @@ export { openDemoAccounts, type DemoAccount, type DemoAccounts } from './account
 export { startDemo, type DemoOptions, type DemoServer } from './demo-server.ts';
 export { openDevData, type DevCardInfo, type DevData, type DevDataOptions } from './dev-data.ts';
 export { startDevStack, type DevStack, type DevStackOptions } from './dev-stack.ts';
-export { DemoNotConnectedError, DevDataInvalidError, DevPortInUseError } from './errors.ts';
+export { DEMO_ERROR_CODES, DemoNotConnectedError, DevDataInvalidError, DevPortInUseError } from './errors.ts';

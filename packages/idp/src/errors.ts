@@ -18,6 +18,7 @@ export const IDP_ERROR_CODES = Object.freeze({
   ERR_IDP_TOKEN_MALFORMED: 'The card token is not a well-formed Web eID token.',
   ERR_IDP_BAD_REQUEST: 'The request body or parameters are malformed.',
   ERR_IDP_METHOD_NOT_ALLOWED: 'This method is not allowed here.',
+  ERR_IDP_INTERNAL: 'An unexpected failure inside the provider (HTTP 500); the answer carries no detail, the log does.',
 } as const);
 
 /** A code of {@link IDP_ERROR_CODES}. */

@@ -50,7 +50,7 @@ function describe(v: VerifiedCertificate) {
 
 export async function token(a: Parsed): Promise<void> {
   const at = instant(a, 'at') ?? new Date();
-  const anchors = await loadTrustDir(required(a, 'trust'));
+  const anchors = await loadTrustDir(required(a, 'trust'), { unclassified: 'auth' });
   const challenge = required(a, 'challenge');
   // The CLI is both sides of the session: it stores the challenge it was given for one session and takes it back.
   const challenges = new MemoryChallengeStore();
@@ -72,7 +72,7 @@ export async function token(a: Parsed): Promise<void> {
 export async function cert(a: Parsed): Promise<void> {
   const kind = oneOf(a, 'kind', ['auth', 'sign'] as const);
   const at = instant(a, 'at') ?? new Date();
-  const anchors = await loadTrustDir(required(a, 'trust'));
+  const anchors = await loadTrustDir(required(a, 'trust'), { unclassified: kind });
   const found = pemOrDer(await readFile(positional(a, 'certificate file')));
   if (found.length !== 1) throw new UsageError('the certificate file must hold exactly one certificate (PEM or DER)');
   const der = found[0]!;

@@ -22,6 +22,7 @@ export {
   TestJpkiExistsError,
   TestJpkiNotFoundError,
   TestJpkiUnknownSerialError,
+  TESTJPKI_ERROR_CODES,
 } from './errors.ts';
 export {
   certificateBirthDate,
