@@ -1,22 +1,50 @@
 /**
  * The provider's account model: an account is a person of the record store, known by an internal id that never
- * leaves the server (relying parties see a pairwise `sub`). No claims beyond `sub` yet: derived claims
- * (`age_over_20`, …) come with the card-signature issue.
+ * leaves the server (relying parties see a pairwise `sub`). Personal claims (`verified_claims`, basic-4, derived
+ * claims such as `age_over_20`) come only from an identity verified by card signature for the grant in use, only as
+ * requested and granted (`claims/release.ts`), and each release is written to the person's audit history.
  */
 import type { Account, FindAccount } from 'oidc-provider';
+import { IDENTITY_CLAIM_NAMES } from './claims/names.ts';
+import { releaseClaims } from './claims/release.ts';
+import type { ConsentRecords } from './consent/records.ts';
+import type { IdentityStore } from './ekyc/identity-store.ts';
 import type { PeoplePort } from './ports.ts';
+
+/** Where verified identities and the audit are (without it, accounts have `sub` only). */
+export interface ClaimSources {
+  readonly identities: IdentityStore;
+  readonly records: Pick<ConsentRecords, 'appendAudit'>;
+  readonly now: () => number;
+}
 
 /**
  * node-oidc-provider's `findAccount`: resolves a person id to an account, or `undefined` when the person is gone
  * (the provider then ends the session).
  */
-export function accountFinder(people: PeoplePort): FindAccount {
-  return async (_ctx, id): Promise<Account | undefined> => {
+export function accountFinder(people: PeoplePort, sources?: ClaimSources): FindAccount {
+  return async (ctx, id): Promise<Account | undefined> => {
     if (!(await people.personExists(id))) return undefined;
     return {
       accountId: id,
-      async claims() {
-        return { sub: id };
+      async claims(use, _scope, requested) {
+        const base = { sub: id };
+        if (sources === undefined || requested === undefined) return base;
+        const wanted = Object.fromEntries(Object.entries(requested).filter(([n]) => IDENTITY_CLAIM_NAMES.has(n)));
+        if (Object.keys(wanted).length === 0) return base;
+        const grantId = ctx.oidc.grant?.jti;
+        const identity = typeof grantId === 'string' ? await sources.identities.get(grantId) : undefined;
+        if (identity === undefined || identity.accountId !== id) return base;
+        const released = releaseClaims(wanted, identity, new Date(sources.now()));
+        if (Object.keys(released).length > 0) {
+          await sources.records.appendAudit({
+            type: 'claims.released',
+            personId: id,
+            clientId: ctx.oidc.client?.clientId ?? identity.clientId,
+            data: { use, claims: Object.keys(released), grantId: identity.grantId },
+          });
+        }
+        return { ...base, ...released };
       },
     };
   };

@@ -6,6 +6,8 @@ import type { ClientMetadata } from 'oidc-provider';
 import { assertJwks, type PrivateJwks } from './keys.ts';
 import type { LoginCard, LoginVerifier, VerifiedLogin } from './login-token.ts';
 import type { ProviderStores } from './ports.ts';
+import { memoryConsentRecords, type ConsentRecords } from './consent/records.ts';
+import { identityStore, type IdentityStore } from './ekyc/identity-store.ts';
 
 /**
  * The optional linking lookup: given a certificate just verified, the fingerprints of earlier certificates of the
@@ -36,6 +38,29 @@ export interface DevConfig {
    * whole APDU path runs as with a real card.
    */
   readonly openCard?: (file: string) => Promise<OpenedCard>;
+}
+
+/** Identity proofing by card signature (acr `urn:mynagate:acr:card-sign`, `verified_claims`, derived claims). */
+export interface EkycConfig {
+  /**
+   * What the signed statement says the data is for, per client id, when the request carries no `purpose`
+   * (OIDC4IA §5.5.1 lets an OP show a purpose pre-configured for the RP). Default: a generic identity check.
+   */
+  readonly purposes?: Readonly<Record<string, string>>;
+  /** How long a verified identity stays with its grant, seconds. Default 14 days (the refresh token lifetime). */
+  readonly identityTtlSeconds?: number;
+  /** Keep the signing certificate (base64 DER) in the audit evidence. Default false: issuer and serial only. */
+  readonly keepCertificate?: boolean;
+  /** Where verified identities live. Default: beside the grants, in `stores.adapter` (see `ekyc/identity-store.ts`). */
+  readonly identities?: IdentityStore;
+}
+
+/** The resolved {@link EkycConfig}. */
+export interface ResolvedEkycConfig {
+  readonly purposes: Readonly<Record<string, string>>;
+  readonly identityTtlSeconds: number;
+  readonly keepCertificate: boolean;
+  readonly identities: IdentityStore;
 }
 
 /** What {@link createProvider} takes. */
@@ -70,6 +95,13 @@ export interface IdpConfig {
   readonly subjectTypes?: readonly ('pairwise' | 'public')[];
   /** Development mode (virtual phone). Never enable in production. Default off. */
   readonly dev?: DevConfig | false;
+  /**
+   * Consent and audit records (the opened store's `records`). Default: in memory, for development only; `startServer`
+   * with a `store` configuration passes the opened store's.
+   */
+  readonly records?: ConsentRecords;
+  /** eKYC by card signature. */
+  readonly ekyc?: EkycConfig;
 }
 
 /** The validated, frozen configuration with defaults applied. */
@@ -91,6 +123,8 @@ export interface ResolvedConfig {
   readonly challengeTtlSeconds: number;
   readonly subjectTypes: readonly ('pairwise' | 'public')[];
   readonly dev: DevConfig | false;
+  readonly records: ConsentRecords;
+  readonly ekyc: ResolvedEkycConfig;
   /** Whether cookies get `Secure` (https issuer). */
   readonly secure: boolean;
 }
@@ -165,6 +199,22 @@ export function resolveConfig(config: IdpConfig): ResolvedConfig {
     if (dev.openCard !== undefined && typeof dev.openCard !== 'function')
       throw new TypeError('dev.openCard must be a function');
   }
+  const records = config.records ?? memoryConsentRecords(config.now);
+  if (typeof records.recordConsent !== 'function' || typeof records.listAudit !== 'function') {
+    throw new TypeError('records must be the store records (recordConsent, withdrawConsent, listConsents, audit)');
+  }
+  const ekyc = config.ekyc ?? {};
+  if (typeof ekyc !== 'object' || ekyc === null) throw new TypeError('ekyc must be an object');
+  const purposes = ekyc.purposes ?? {};
+  for (const [clientId, purpose] of Object.entries(purposes)) {
+    // OIDC4IA §5.5.1: a purpose is 3 to 300 characters.
+    if (typeof purpose !== 'string' || [...purpose].length < 3 || [...purpose].length > 300) {
+      throw new TypeError(`ekyc.purposes.${clientId} must be 3 to 300 characters`);
+    }
+  }
+  if (ekyc.keepCertificate !== undefined && typeof ekyc.keepCertificate !== 'boolean') {
+    throw new TypeError('ekyc.keepCertificate must be a boolean');
+  }
   const name = config.name ?? 'MynaGate';
   if (typeof name !== 'string' || name === '') throw new TypeError('name must be a non-empty string');
 
@@ -188,6 +238,13 @@ export function resolveConfig(config: IdpConfig): ResolvedConfig {
       dev === false
         ? false
         : Object.freeze({ ...dev, cards: Object.freeze(dev.cards.map((c) => Object.freeze({ ...c }))) }),
+    records,
+    ekyc: Object.freeze({
+      purposes: Object.freeze({ ...purposes }),
+      identityTtlSeconds: positiveInteger(ekyc.identityTtlSeconds, 14 * 24 * 3600, 'ekyc.identityTtlSeconds'),
+      keepCertificate: ekyc.keepCertificate ?? false,
+      identities: ekyc.identities ?? identityStore(stores.adapter, config.now),
+    }),
     secure: url.protocol === 'https:',
   });
 }

@@ -34,3 +34,24 @@ export type { CredentialInput, OneShotPort, PeoplePort, ProviderStores } from '.
 export { buildProvider, createProvider } from './provider.ts';
 export { startServer, type IdpServer, type ServerConfig } from './server.ts';
 export { providerStores } from './stores.ts';
+export { openStores, type StoreConfig } from './store/open.ts';
+export { IDENTITY_CLAIM_NAMES, SIGNATURE_TYPE, TRUST_FRAMEWORK, VERIFIED_CLAIM_NAMES } from './claims/names.ts';
+export { ageClaim, prefectureOf, PREFECTURES, residesIn } from './claims/derived.ts';
+export { normalizeClaimsParameter, requestedClaims, verifiedClaimsRequests } from './claims/request.ts';
+export { releaseClaims } from './claims/release.ts';
+export { identityClaims, verifiedClaimsAnswer, type VerifiedFacts } from './claims/verified-claims.ts';
+export { consentItems, consentText, type ConsentItem } from './consent/items.ts';
+export { memoryConsentRecords, type ConsentRecords } from './consent/records.ts';
+export { ME_CLIENT_ID } from './consent/me.ts';
+export { withdrawConsent } from './consent/withdraw.ts';
+export {
+  signStatementWithCard,
+  submitStatementSignature,
+  type SigningCard,
+  type StatementSignature,
+  type StatementVerifier,
+} from './ekyc/card-sign.ts';
+export { identityStore, type IdentityStore, type VerifiedIdentity } from './ekyc/identity-store.ts';
+export { buildStatement, DEFAULT_PURPOSE } from './ekyc/statement.ts';
+export type { SignView } from './ekyc/sign-transaction.ts';
+export type { EkycConfig } from './config.ts';

@@ -72,6 +72,7 @@ export interface LoginTransactionOptions {
 /** The login transactions of one provider. */
 export class LoginTransactions {
   readonly #o: LoginTransactionOptions;
+  readonly #watchers = new Map<string, Set<() => void>>();
 
   constructor(options: LoginTransactionOptions) {
     this.#o = options;
@@ -164,6 +165,7 @@ export class LoginTransactions {
     const ttl = Math.min(this.#o.challengeTtlSeconds * 1000, transaction.expiresAt - now, issued.expiresAt - now);
     if (!(ttl > 0)) throw new IdpLoginNotFoundError();
     await this.#o.oneShot.put(`challenge:${txn}`, challenge, ttl);
+    this.#notify(txn);
     return {
       txn,
       clientName: transaction.clientName,
@@ -194,6 +196,7 @@ export class LoginTransactions {
   /** Records a verified login for the owning browser to take. */
   async complete(transaction: LoginTransaction, outcome: LoginOutcome): Promise<void> {
     await this.#o.oneShot.put(`result:${transaction.txn}`, JSON.stringify(outcome), this.#remaining(transaction));
+    this.#notify(transaction.txn);
   }
 
   /** Takes the verified login, once; `undefined` while there is none. Call only after {@link getOwned}. */
@@ -205,6 +208,7 @@ export class LoginTransactions {
   /** Records why the last token was refused, for the page (code and bilingual message only). */
   async fail(transaction: LoginTransaction, body: ErrorBody): Promise<void> {
     await this.#o.oneShot.put(`failure:${transaction.txn}`, JSON.stringify(body), this.#remaining(transaction));
+    this.#notify(transaction.txn);
   }
 
   /** Takes the last refusal, once. */
@@ -216,6 +220,25 @@ export class LoginTransactions {
   /** Ends a transaction after its login finished. */
   async end(txn: string): Promise<void> {
     await Promise.all(['login', 'challenge', 'result', 'failure'].map((k) => this.#o.oneShot.delete(`${k}:${txn}`)));
+  }
+
+  /**
+   * Calls `onChange` when this node records a scan, an outcome or a refusal of `txn`, so the event stream of a
+   * browser on this node answers at once instead of at its next poll. Changes made by other nodes are still seen
+   * by polling the shared store. Returns the unsubscribe function.
+   */
+  watch(txn: string, onChange: () => void): () => void {
+    let set = this.#watchers.get(txn);
+    if (set === undefined) this.#watchers.set(txn, (set = new Set()));
+    set.add(onChange);
+    return () => {
+      set.delete(onChange);
+      if (set.size === 0 && this.#watchers.get(txn) === set) this.#watchers.delete(txn);
+    };
+  }
+
+  #notify(txn: string): void {
+    for (const onChange of this.#watchers.get(txn) ?? []) queueMicrotask(onChange);
   }
 
   #remaining(transaction: LoginTransaction): number {

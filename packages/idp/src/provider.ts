@@ -4,8 +4,16 @@
  * ACRs. Every option is set here, once; the interaction pages are in `interactions/`.
  */
 import Provider, { interactionPolicy, type Client, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import { ACR_CARD_AUTH, ACR_VALUES } from './acr.ts';
+import { ACR_CARD_AUTH, ACR_CARD_SIGN, ACR_VALUES } from './acr.ts';
 import { accountFinder } from './account.ts';
+import {
+  assertClaimsParameter,
+  IDA_DISCOVERY,
+  IDENTITY_CLAIMS_OPTION,
+  validatePurpose,
+} from './claims/provider-options.ts';
+import { meClient } from './consent/me.ts';
+import { ekycPrompt } from './ekyc/policy.ts';
 import { resolveConfig, type IdpConfig, type ResolvedConfig } from './config.ts';
 import { html, page, raw } from './lib/html.ts';
 import { pairwiseSubject } from './pairwise.ts';
@@ -42,15 +50,22 @@ export function buildProvider(config: ResolvedConfig): Provider {
   const configuration: Configuration = {
     adapter: config.stores.adapter,
     // node-oidc-provider validates and keeps what it is given; hand it copies it may mutate.
-    clients: config.clients.map((c) => structuredClone(c)),
+    clients: [...config.clients.map((c) => structuredClone(c)), meClient(config.issuer, config.name)],
     jwks: structuredClone({ keys: [...config.jwks.keys] }) as Configuration['jwks'],
     cookies: { keys: [...config.cookieKeys], long: cookie, short: cookie },
     acrValues: [...ACR_VALUES],
     // acr, amr and auth_time ride on the openid scope so every ID token says how the person logged in, asked for
     // or not (node-oidc-provider otherwise adds acr only for acr_values and amr only through the claims parameter).
-    claims: { openid: ['sub', 'acr', 'amr', 'auth_time'], sid: null, iss: null },
+    claims: { openid: ['sub', 'acr', 'amr', 'auth_time'], sid: null, iss: null, ...IDENTITY_CLAIMS_OPTION },
     conformIdTokenClaims: true,
-    findAccount: accountFinder(config.stores.people),
+    findAccount: accountFinder(config.stores.people, {
+      identities: config.ekyc.identities,
+      records: config.records,
+      now: config.now,
+    }),
+    // OIDC4IA `purpose`: what the data is for, shown on the consent screen and in the signed statement.
+    extraParams: { purpose: validatePurpose },
+    discovery: { ...IDA_DISCOVERY },
     responseTypes: ['code'],
     // RFC 9700 §2.1.1: PKCE for every client, S256 only (node-oidc-provider 9 supports no other method).
     pkce: { required: () => true },
@@ -77,10 +92,13 @@ export function buildProvider(config: ResolvedConfig): Provider {
       revocation: { enabled: true },
       userinfo: { enabled: true },
       resourceIndicators: { enabled: false },
-      claimsParameter: { enabled: false },
+      // Our own OIDC4IA layer (node-oidc-provider has none): see claims/request.ts.
+      claimsParameter: { enabled: true, assertClaimsParameter },
     },
+    // UserInfo at /userinfo: `/me` is the person's own page (consent/me.ts), not node-oidc-provider's default.
+    routes: { userinfo: '/userinfo' },
     interactions: {
-      policy: policy(),
+      policy: policy(config),
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     ttl: { ...TTL, Interaction: config.loginTtlSeconds + 60 },
@@ -102,7 +120,7 @@ function sectorOf(client: Client): string {
  * The default policy plus one login check: a session that did not log in with the card does not satisfy a request
  * for card login. `max_age` and `prompt=login` already force a fresh login in the default `login` prompt.
  */
-function policy(): interactionPolicy.Prompt[] {
+function policy(config: ResolvedConfig): interactionPolicy.Prompt[] {
   const prompts = interactionPolicy.base();
   const login = prompts.get('login');
   if (login === undefined) throw new Error('node-oidc-provider base policy lacks the login prompt');
@@ -112,11 +130,14 @@ function policy(): interactionPolicy.Prompt[] {
       if (typeof requested !== 'string' || !requested.split(' ').includes(ACR_CARD_AUTH)) {
         return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       }
-      return ctx.oidc.acr === ACR_CARD_AUTH
+      // A card signature session (eKYC) was a card login too: it satisfies a request for card login.
+      return ctx.oidc.acr === ACR_CARD_AUTH || ctx.oidc.acr === ACR_CARD_SIGN
         ? interactionPolicy.Check.NO_NEED_TO_PROMPT
         : interactionPolicy.Check.REQUEST_PROMPT;
     }),
   );
+  // After login and consent: the card signature, when the request needs a verified identity (ekyc/policy.ts).
+  prompts.add(ekycPrompt(config.ekyc.identities));
   return prompts;
 }
 

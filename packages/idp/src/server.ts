@@ -9,11 +9,16 @@ import type Provider from 'oidc-provider';
 import { resolveConfig, type IdpConfig, type ResolvedConfig } from './config.ts';
 import { devPhonePage, devPhoneSign } from './dev/phone.ts';
 import { sendErrorPage } from './http-errors.ts';
+import { sendSignError } from './ekyc/messages.ts';
+import { consentAnswer, consentPage } from './consent/page.ts';
+import { meRoutes } from './consent/me.ts';
+import { ekycRoutes } from './ekyc/pages.ts';
+import { EKYC_PROMPT } from './ekyc/policy.ts';
 import { companionScan, companionToken } from './interactions/companion.ts';
-import type { InteractionContext } from './interactions/context.ts';
+import { interactionFor, type InteractionContext } from './interactions/context.ts';
 import { loginEvents } from './interactions/events.ts';
 import { abortLogin, loginPage } from './interactions/login-page.ts';
-import { Router } from './interactions/router.ts';
+import { Router, type Handler } from './interactions/router.ts';
 import { rotateKeys, type PrivateJwks } from './keys.ts';
 import { LoginTransactions } from './login-transaction.ts';
 import type { ProviderStores } from './ports.ts';
@@ -77,8 +82,10 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
   }
   const owned = config.store === undefined ? undefined : await openStores(config.store);
   const stores = config.stores ?? providerStores(owned!);
+  // Consent and audit records: the caller's, else the opened store's (else in memory, development only).
+  const records = config.records ?? owned?.records;
   try {
-    if (config.issuer !== undefined) resolveConfig({ ...config, stores, issuer: config.issuer }); // fail before listening
+    if (config.issuer !== undefined) resolveConfig({ ...config, stores, records, issuer: config.issuer }); // fail before listening
   } catch (e) {
     await owned?.close();
     throw e;
@@ -111,7 +118,7 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
 
   let resolved: ResolvedConfig;
   try {
-    resolved = resolveConfig({ ...config, stores, issuer: config.issuer ?? url });
+    resolved = resolveConfig({ ...config, stores, records, issuer: config.issuer ?? url });
   } catch (e) {
     server.close();
     await owned?.close();
@@ -138,8 +145,23 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
       qrMaxAgeSeconds: resolved.qrMaxAgeSeconds,
     }),
   };
+  const ekyc = ekycRoutes(context);
+  const me = meRoutes(context);
   const router = new Router()
-    .on('GET', '/interaction/:uid', loginPage(context), sendErrorPage)
+    .on(
+      'GET',
+      '/interaction/:uid',
+      byPrompt(context, { login: loginPage(context), consent: consentPage(context), [EKYC_PROMPT]: ekyc.page }),
+      sendErrorPage,
+    )
+    .on('POST', '/interaction/:uid/consent', consentAnswer(context), sendErrorPage)
+    .on('GET', '/interaction/:uid/sign-events', ekyc.events)
+    .on('GET', '/companion/sign/:txn', ekyc.scan, sendSignError)
+    .on('POST', '/companion/sign/:txn/signature', ekyc.signature, sendSignError)
+    .on('GET', '/me', me.page, sendErrorPage)
+    .on('GET', '/me/login', me.login, sendErrorPage)
+    .on('GET', '/me/callback', me.callback, sendErrorPage)
+    .on('POST', '/me/withdraw', me.withdraw, sendErrorPage)
     .on('POST', '/interaction/:uid/abort', abortLogin(context), sendErrorPage)
     .on('GET', '/interaction/:uid/events', loginEvents(context))
     .on('GET', '/companion/:txn', companionScan(context))
@@ -147,7 +169,8 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
   if (resolved.dev !== false) {
     router
       .on('GET', '/dev/phone', devPhonePage(context, resolved.dev), sendErrorPage)
-      .on('POST', '/dev/phone/sign', devPhoneSign(context, resolved.dev));
+      .on('POST', '/dev/phone/sign', devPhoneSign(context, resolved.dev))
+      .on('POST', '/dev/phone/sign-statement', ekyc.devSign(resolved.dev), sendSignError);
   }
 
   handler = (req, res) => {
@@ -177,6 +200,14 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await owned?.close();
     },
+  };
+}
+
+/** `GET /interaction/:uid`: the page of the pending prompt (card login, consent, card signature). */
+function byPrompt(context: InteractionContext, pages: Readonly<Record<string, Handler>>): Handler {
+  return async (req, res, params, url) => {
+    const details = await interactionFor(context, req, res, params['uid']!);
+    await (pages[details.prompt.name] ?? pages['login']!)(req, res, params, url);
   };
 }
 

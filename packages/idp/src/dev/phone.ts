@@ -4,7 +4,10 @@
  * for the PIN; the server then drives a virtual card through `JpkiClient` (real APDUs, PIN counters, card-side
  * RSA signature) and submits the token through the same code as `POST /companion/:txn/token`.
  *
- * The PIN is a test card's, typed by the developer; it is used once and never stored or logged.
+ * For eKYC (a `/companion/sign/…` link) it shows the statement and asks for the signing certificate's password;
+ * the card then signs the statement (`POST /dev/phone/sign-statement`, in `ekyc/pages.ts`).
+ *
+ * The PIN or password is a test card's, typed by the developer; it is used once and never stored or logged.
  */
 import { randomBytes } from 'node:crypto';
 import { cardLoginDeps, COMPANION_DONE } from '../interactions/companion.ts';
@@ -50,6 +53,20 @@ export function devPhonePage(context: InteractionContext, dev: DevConfig): Handl
         <input id="pin" name="pin" type="password" inputmode="numeric" maxlength="4" autocomplete="off" required />
         <p><button id="sign" type="submit">カードで署名してログイン / Sign with the card and log in</button></p>
       </form>
+      <form id="statement-form" hidden>
+        <p id="statement-ja"></p>
+        <p id="statement-en" class="en"></p>
+        <fieldset>
+          <legend>カード / Card</legend>
+          ${dev.cards.map((c, i) => html`<label><input type="radio" name="card" value="${i}" ${i === 0 ? raw('checked') : ''} /> ${c.label}</label>`)}
+        </fieldset>
+        <label for="password"
+          >署名用電子証明書のパスワード（英数字6〜16文字）/ Password of the signing certificate (6-16 letters and
+          digits)</label
+        >
+        <input id="password" name="password" type="password" maxlength="16" autocomplete="off" required />
+        <p><button id="sign-statement" type="submit">この内容に署名する / Sign this statement</button></p>
+      </form>
       <div class="status" id="status" role="status" aria-live="polite">
         QRコードのリンクを待っています。<span class="en">Waiting for a QR code link.</span>
       </div>`;
@@ -57,7 +74,9 @@ export function devPhonePage(context: InteractionContext, dev: DevConfig): Handl
       title: '仮想スマートフォン / Virtual phone',
       body,
       nonce,
-      script: html`const cfg = ${scriptJson({ intent: { login: 'ログイン / Log in' } })}; ${raw(PHONE_SCRIPT)}`,
+      script: html`const cfg =
+      ${scriptJson({ intent: { login: 'ログイン / Log in', sign: '本人確認の署名 / Identity signature' } })};
+      ${raw(PHONE_SCRIPT)}`,
     });
     sendPage(res, doc, nonce);
   };
@@ -122,10 +141,40 @@ async function scan(link) {
   $('origin').textContent = b.origin;
   $('intent').textContent = cfg.intent[b.intent] || b.intent;
   $('view').hidden = false;
+  if (b.intent === 'sign') {
+    // eKYC (ekyc/pages.ts): show the statement the card will sign, ask for the signing certificate's password.
+    $('statement-ja').textContent = b.statement.text.ja;
+    $('statement-en').textContent = b.statement.text.en;
+    $('sign-form').hidden = true;
+    $('statement-form').hidden = false;
+    $('password').focus();
+    return show('文面を確かめて、署名用電子証明書のパスワードを入力してください。', 'Read the statement, then enter the signing certificate password.');
+  }
+  $('statement-form').hidden = true;
   $('sign-form').hidden = false;
   $('pin').focus();
   show('サービス名を確かめて、暗証番号を入力してください。', 'Check the service name, then enter the PIN.');
 }
+$('statement-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  if (!view) return;
+  const card = Number(new FormData($('statement-form')).get('card'));
+  const password = $('password').value;
+  $('password').value = '';
+  $('sign-statement').disabled = true;
+  show('カードと通信しています…', 'Talking to the card…');
+  try {
+    const r = await fetch('/dev/phone/sign-statement', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ txn: view.txn, card, password }),
+    });
+    const b = await r.json();
+    show(b.message.ja, b.message.en, r.ok ? 'done' : 'error');
+  } finally {
+    $('sign-statement').disabled = false;
+  }
+});
 $('scan-form').addEventListener('submit', (e) => { e.preventDefault(); scan($('link').value); });
 $('sign-form').addEventListener('submit', async (e) => {
   e.preventDefault();

@@ -41,11 +41,13 @@ export function loginEvents(context: InteractionContext): Handler {
     let lastT = -1;
     let wasScanned = false;
     let busy = false;
+    let again = false;
     let finished = false;
     let lastBeat = Date.now();
     const stop = (): void => {
       finished = true;
       clearInterval(timer);
+      unwatch();
       if (!res.writableEnded) res.end();
     };
     const tick = async (): Promise<void> => {
@@ -83,9 +85,18 @@ export function loginEvents(context: InteractionContext): Handler {
         stop();
       } finally {
         busy = false;
+        if (again) {
+          again = false;
+          void tick();
+        }
       }
     };
     const timer = setInterval(() => void tick(), POLL_MS);
+    // A token posted to this node wakes the stream at once; one posted to another node is seen at the next poll.
+    const unwatch = context.transactions.watch(transaction.txn, () => {
+      if (busy) again = true;
+      else void tick();
+    });
     req.on('close', stop);
     await tick();
   };

@@ -1,0 +1,45 @@
+/**
+ * What an ID token or UserInfo answer carries for the claims a relying party requested (and the person granted):
+ * `verified_claims`, plain basic-4 claims, and derived claims computed at the moment of the request. Only requested
+ * claims are answered; without a verified identity nothing is.
+ */
+import { ageClaim, prefectureOf, residesIn } from './derived.ts';
+import { isArrayForm, verifiedClaimsRequests } from './request.ts';
+import { identityClaims, meets, verifiedClaimsAnswer, type VerifiedFacts } from './verified-claims.ts';
+
+/**
+ * The claims to release for `requested` (one target of the normalised `claims` parameter, already filtered by the
+ * grant), from `facts` at `now`.
+ *
+ * - `age_over_18`, `age_over_20`: booleans from the verified birth date in Japan time; the birth date is not released.
+ * - `residence_in_prefecture` (asked as `residence_prefecture` with `value`/`values`): whether the address is in one
+ *   of the prefectures asked about; `residence_prefecture` asked with `null`: the prefecture name only.
+ * - `name`, `given_name`, `family_name`, `address`, `birthdate`, `gender`: plainly, as requested.
+ *
+ * @example releaseClaims({ age_over_20: null }, facts, new Date()) // { age_over_20: true }
+ */
+export function releaseClaims(
+  requested: Readonly<Record<string, unknown>>,
+  facts: VerifiedFacts | undefined,
+  now: Date,
+): Record<string, unknown> {
+  if (facts === undefined) return {};
+  const plain = identityClaims(facts.identity);
+  const out: Record<string, unknown> = {};
+  for (const [name, request] of Object.entries(requested)) {
+    let value: unknown;
+    if (name === 'verified_claims') {
+      value = verifiedClaimsAnswer(verifiedClaimsRequests(request), facts, now, isArrayForm(request));
+    } else if (name === 'residence_in_prefecture') {
+      const values = (request as { values?: unknown } | null)?.values;
+      value = Array.isArray(values) ? residesIn(facts.identity.address, values) : undefined;
+    } else if (name === 'residence_prefecture') {
+      value = prefectureOf(facts.identity.address);
+    } else {
+      value = ageClaim(name, facts.identity.birthDate, now) ?? plain[name];
+      if (value !== undefined && !meets(request, value, now)) value = undefined;
+    }
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
+}

@@ -1,0 +1,144 @@
+/**
+ * What a service asks for, as a person reads it: one line per requested claim or scope, in plain Japanese and
+ * English, marked optional unless the service said `essential` (OIDC Core §5.5.1). The consent screen shows these
+ * lines, the signed eKYC statement repeats them, and the consent record keeps their text.
+ */
+import type { BilingualMessage } from '../http-errors.ts';
+import { isEssential, verifiedClaimsRequests, type RequestedClaims } from '../claims/request.ts';
+
+/** One thing a service asks for. */
+export interface ConsentItem {
+  /** The claim (or scope, `scope:<name>`) the grant records. */
+  readonly key: string;
+  readonly label: BilingualMessage;
+  /** Whether the person may leave it out. */
+  readonly optional: boolean;
+  /** The service's stated purpose for this item (OIDC4IA `purpose`), if any. */
+  readonly purpose?: string;
+}
+
+const CLAIM_LABELS: Readonly<Record<string, BilingualMessage>> = Object.freeze({
+  name: { ja: '氏名', en: 'Your full name' },
+  family_name: { ja: '姓', en: 'Your family name' },
+  given_name: { ja: '名', en: 'Your given name' },
+  address: { ja: '住所', en: 'Your address' },
+  birthdate: { ja: '生年月日', en: 'Your date of birth' },
+  gender: { ja: '性別', en: 'Your sex' },
+  age_over_18: {
+    ja: '18歳以上かどうか（はい／いいえだけ。生年月日は伝えません）',
+    en: 'Whether you are 18 or older (yes or no only; not your date of birth)',
+  },
+  age_over_20: {
+    ja: '20歳以上かどうか（はい／いいえだけ。生年月日は伝えません）',
+    en: 'Whether you are 20 or older (yes or no only; not your date of birth)',
+  },
+  residence_prefecture: {
+    ja: 'お住まいの都道府県名（それより詳しい住所は伝えません）',
+    en: 'Your prefecture of residence (not your address)',
+  },
+});
+
+const VERIFICATION_LABEL: BilingualMessage = {
+  ja: '本人確認の記録（署名用電子証明書の発行者とシリアル番号、署名の日時）',
+  en: 'The record of the identity check (issuer and serial number of your signing certificate, time of signing)',
+};
+
+/**
+ * The items of a request: `openid` (always, not optional), each requested claim of the `claims` parameter (once,
+ * whether asked for the ID token or UserInfo), and `offline_access`.
+ *
+ * @example consentItems(requestedClaims(params.claims), 'openid offline_access')
+ */
+export function consentItems(requested: RequestedClaims, scope: string): ConsentItem[] {
+  const items: ConsentItem[] = [
+    {
+      key: 'scope:openid',
+      label: {
+        ja: 'このサービス専用の利用者ID（ほかのサービスとは共通になりません）とログインした日時',
+        en: 'An identifier for you that only this service gets (not shared with other services), and when you logged in',
+      },
+      optional: false,
+    },
+  ];
+  const seen = new Map<string, ConsentItem>();
+  for (const target of [requested.id_token, requested.userinfo]) {
+    for (const [name, request] of Object.entries(target)) {
+      const item = claimItem(name, request);
+      if (item === undefined) continue;
+      const earlier = seen.get(name);
+      // Asked in both places: required if either says essential.
+      seen.set(name, earlier === undefined ? item : { ...earlier, optional: earlier.optional && item.optional });
+    }
+  }
+  items.push(...seen.values());
+  if (scope.split(' ').includes('offline_access')) {
+    items.push({
+      key: 'scope:offline_access',
+      label: {
+        ja: 'ログアウトした後も、同意を取り消すまで上の情報を受け取り続けること',
+        en: 'Keep receiving the information above after you log out, until you withdraw this consent',
+      },
+      optional: true,
+    });
+  }
+  return items;
+}
+
+function claimItem(name: string, request: unknown): ConsentItem | undefined {
+  const purpose =
+    typeof request === 'object' && request !== null && typeof (request as { purpose?: unknown }).purpose === 'string'
+      ? { purpose: (request as { purpose: string }).purpose }
+      : {};
+  if (name === 'verified_claims') {
+    const inner = new Set<string>();
+    let essential = false;
+    for (const element of verifiedClaimsRequests(request)) {
+      for (const [claim, r] of Object.entries(element.claims)) {
+        if (CLAIM_LABELS[claim] !== undefined) inner.add(claim);
+        essential ||= isEssential(r);
+      }
+    }
+    const labels = [...inner].map((c) => CLAIM_LABELS[c]!);
+    return {
+      key: name,
+      label: {
+        ja: `電子署名で確認した本人情報: ${labels.map((l) => l.ja).join('、')}、および${VERIFICATION_LABEL.ja}`,
+        en: `Identity information checked by your electronic signature: ${labels.map((l) => l.en.replace(/^Your /, 'your ')).join(', ')}, and ${VERIFICATION_LABEL.en.replace(/^The /, 'the ')}`,
+      },
+      optional: !essential,
+    };
+  }
+  if (name === 'residence_in_prefecture') {
+    const values = (request as { values?: unknown[] } | null)?.values ?? [];
+    return {
+      key: name,
+      label: {
+        ja: `${values.join('・')}に住んでいるかどうか（はい／いいえだけ。住所は伝えません）`,
+        en: `Whether you live in ${values.join(' or ')} (yes or no only; not your address)`,
+      },
+      optional: !isEssential(request),
+      ...purpose,
+    };
+  }
+  const label = CLAIM_LABELS[name];
+  if (label === undefined) return undefined;
+  return { key: name, label, optional: !isEssential(request), ...purpose };
+}
+
+/** The exact text of a consent screen, as recorded with the consent (APPI: what the person agreed to, when). */
+export function consentText(input: {
+  readonly clientName: string;
+  readonly clientOrigin: string;
+  readonly purpose: string | undefined;
+  readonly items: readonly ConsentItem[];
+}): string {
+  const lines = [
+    `${input.clientName}（${input.clientOrigin}）に次の情報を提供します。 / ${input.clientName} (${input.clientOrigin}) will receive:`,
+    ...(input.purpose ? [`目的 / Purpose: ${input.purpose}`] : []),
+    ...input.items.map(
+      (i) =>
+        `- ${i.label.ja}${i.optional ? '［任意］' : '［必須］'} / ${i.label.en}${i.optional ? ' [optional]' : ' [required]'}${i.purpose ? `（${i.purpose}）` : ''}`,
+    ),
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,146 @@
+/**
+ * The consent screen (`GET /interaction/:uid` while node-oidc-provider's `consent` prompt is pending) and its answer
+ * (`POST /interaction/:uid/consent`). It lists exactly what the service asks for, in Japanese and English, marking
+ * the optional items, which the person may leave out. The consent is recorded per person and service with the exact
+ * text shown and the time (`records.recordConsent`; APPI: third-party provision needs prior consent), and the grant
+ * gets the accepted claims (the declined ones are recorded as rejected, so they are never released).
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { requestedClaims } from '../claims/request.ts';
+import { IdpBadRequestError, IdpInteractionNotFoundError } from '../errors.ts';
+import { html, page } from '../lib/html.ts';
+import { interactionFor, type InteractionContext, type InteractionDetails } from '../interactions/context.ts';
+import { sendPage } from '../interactions/login-page.ts';
+import type { Handler } from '../interactions/router.ts';
+import { consentItems, consentText, type ConsentItem } from './items.ts';
+
+/** What the screen shows for an interaction, and the text recorded with the consent. */
+async function screen(
+  context: InteractionContext,
+  details: InteractionDetails,
+): Promise<{ clientId: string; clientName: string; items: ConsentItem[]; text: string; purpose: string | undefined }> {
+  const clientId = String(details.params['client_id']);
+  const client = await context.provider().Client.find(clientId);
+  const clientName = client?.clientName ?? clientId;
+  const clientOrigin = new URL(String(details.params['redirect_uri'])).origin;
+  const items = consentItems(requestedClaims(details.params['claims']), String(details.params['scope'] ?? ''));
+  const requestPurpose = details.params['purpose'];
+  const purpose = typeof requestPurpose === 'string' ? requestPurpose : context.config.ekyc.purposes[clientId];
+  return { clientId, clientName, items, purpose, text: consentText({ clientName, clientOrigin, purpose, items }) };
+}
+
+/** `GET /interaction/:uid` for the consent prompt. */
+export function consentPage(context: InteractionContext): Handler {
+  return async (req, res, params) => {
+    const uid = params['uid']!;
+    const details = await interactionFor(context, req, res, uid);
+    const { clientName, items, purpose } = await screen(context, details);
+    const nonce = randomBytes(16).toString('base64');
+    const body = html`<h1>${clientName} に提供する情報<span class="en">What ${clientName} will receive</span></h1>
+      <p>
+        内容を確かめて、同意するかどうかを選んでください。［任意］の項目は外すことができます。<span class="en"
+          >Check the list and choose whether to agree. You may leave out the items marked optional.</span
+        >
+      </p>
+      ${purpose ? html`<p>目的 / Purpose: <strong id="purpose">${purpose}</strong></p>` : ''}
+      <form method="post" action="/interaction/${uid}/consent" id="consent-form">
+        <ul id="items">
+          ${items.map(
+            (i) =>
+              html`<li data-key="${i.key}">
+                ${
+                  i.optional
+                    ? html`<label
+                        ><input type="checkbox" name="item" value="${i.key}" checked /> ${i.label.ja}［任意］<span
+                          class="en"
+                          >${i.label.en} [optional]</span
+                        ></label
+                      >`
+                    : html`${i.label.ja}［必須］<span class="en">${i.label.en} [required]</span>`
+                }${i.purpose ? html`<span class="en">目的 / Purpose: ${i.purpose}</span>` : ''}
+              </li>`,
+          )}
+        </ul>
+        <p>
+          <button type="submit" name="decision" value="accept">同意する / Agree</button>
+          <button class="secondary" type="submit" name="decision" value="deny">同意しない / Do not agree</button>
+        </p>
+      </form>`;
+    sendPage(res, page({ title: '情報提供の同意 / Consent', body, nonce }), nonce);
+  };
+}
+
+/** `POST /interaction/:uid/consent` (form: `decision=accept|deny`, `item=<optional key>` for each kept item). */
+export function consentAnswer(context: InteractionContext): Handler {
+  return async (req, res, params) => {
+    const uid = params['uid']!;
+    const details = await interactionFor(context, req, res, uid);
+    if (details.prompt.name !== 'consent') throw new IdpInteractionNotFoundError();
+    const form = await readForm(req);
+    const provider = context.provider();
+    if (form.get('decision') !== 'accept') {
+      await provider.interactionFinished(
+        req,
+        res,
+        { error: 'access_denied', error_description: 'End-User did not consent' },
+        { mergeWithLastSubmission: false },
+      );
+      return;
+    }
+    const accountId = details.session?.accountId;
+    if (typeof accountId !== 'string') throw new IdpInteractionNotFoundError();
+    const { clientId, items, text } = await screen(context, details);
+    const kept = new Set(form.getAll('item'));
+    const accepted = items.filter((i) => !i.optional || kept.has(i.key));
+    const declined = items.filter((i) => i.optional && !kept.has(i.key));
+    const claimKeys = (list: ConsentItem[]) => list.filter((i) => !i.key.startsWith('scope:')).map((i) => i.key);
+
+    const existing = details.grantId === undefined ? undefined : await provider.Grant.find(details.grantId);
+    const grant =
+      existing !== undefined && existing.accountId === accountId && existing.clientId === clientId
+        ? existing
+        : new provider.Grant({ accountId, clientId });
+    const scope = String(details.params['scope'] ?? 'openid');
+    grant.addOIDCScope(scope);
+    if (declined.some((i) => i.key === 'scope:offline_access')) grant.rejectOIDCScope('offline_access');
+    if (claimKeys(accepted).length > 0) grant.addOIDCClaims(claimKeys(accepted));
+    if (claimKeys(declined).length > 0) grant.rejectOIDCClaims(claimKeys(declined));
+    const grantId = await grant.save();
+
+    const consent = await context.config.records.recordConsent({
+      personId: accountId,
+      clientId,
+      scopes: scope.split(' ').filter((s) => !declined.some((i) => i.key === `scope:${s}`)),
+      claims: claimKeys(accepted),
+      textShown: text,
+    });
+    await context.config.records.appendAudit({
+      type: 'consent.granted',
+      personId: accountId,
+      clientId,
+      data: { consentId: consent.id, grantId, claims: claimKeys(accepted), declined: claimKeys(declined) },
+    });
+    await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  };
+}
+
+/**
+ * Reads an `application/x-www-form-urlencoded` body of at most 16 KiB.
+ *
+ * @throws IdpBadRequestError (`ERR_IDP_BAD_REQUEST`).
+ */
+export async function readForm(req: IncomingMessage, limit = 16 * 1024): Promise<URLSearchParams> {
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/x-www-form-urlencoded(\s*;|$)/i.test(type)) {
+    throw new IdpBadRequestError('content-type must be application/x-www-form-urlencoded');
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new IdpBadRequestError('body too large');
+    chunks.push(chunk);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}

@@ -1,0 +1,149 @@
+/**
+ * The card signature of an eKYC statement: the card side (what a companion does with `JpkiClient`) and the server
+ * side (verify with the configured verifier: path, JPKI signing policy, revocation; then keep the identity with the
+ * grant and the evidence in the audit).
+ */
+import { randomUUID } from 'node:crypto';
+import type { SignedStatement, Statement, StatementResult } from '@mynagate/pki';
+import { statementDigestInfo } from '@mynagate/pki';
+import { IdpBadRequestError } from '../errors.ts';
+import type { ConsentRecords } from '../consent/records.ts';
+import { TRUST_FRAMEWORK } from '../claims/names.ts';
+import type { IdentityStore } from './identity-store.ts';
+import { signErrorBody } from './messages.ts';
+import type { SignTransactions } from './sign-transaction.ts';
+
+/** The verifier's statement check (`@mynagate/pki` `createVerifier(...)` has it). */
+export interface StatementVerifier {
+  verifyStatement(signed: SignedStatement, at?: Date): Promise<StatementResult>;
+}
+
+/** The parts of `@mynagate/card`'s `JpkiClient` a statement signature needs. */
+export interface SigningCard {
+  verify(key: 'sign', password: string): Promise<void>;
+  readCertificate(which: 'sign'): Promise<Uint8Array>;
+  sign(key: 'sign', data: Uint8Array): Promise<Uint8Array>;
+}
+
+/** What the companion posts: base64 of the card's signature and of the signing certificate (DER). */
+export interface StatementSignature {
+  readonly signature: string;
+  readonly certificate: string;
+}
+
+/**
+ * Signs a canonical statement with the card's signing key, as a companion does: VERIFY the signing password, read
+ * the signing certificate, and have the card sign DigestInfo(SHA-256(statement)) (the card pads, spec §4.5).
+ *
+ * @example
+ * ```ts
+ * const body = await signStatementWithCard(new JpkiClient(transport), view.canonical, password);
+ * await fetch(`/companion/sign/${view.txn}/signature`, { method: 'POST', body: JSON.stringify(body), … });
+ * ```
+ * @throws the card's `ERR_CARD_PIN_FORMAT`, `ERR_CARD_PIN_INCORRECT` (with `retriesLeft`), `ERR_CARD_PIN_BLOCKED`.
+ */
+export async function signStatementWithCard(
+  card: SigningCard,
+  canonical: string,
+  password: string,
+): Promise<StatementSignature> {
+  await card.verify('sign', password);
+  const certificate = await card.readCertificate('sign');
+  const signature = await card.sign('sign', statementDigestInfo(new TextEncoder().encode(canonical)));
+  return {
+    signature: Buffer.from(signature).toString('base64'),
+    certificate: Buffer.from(certificate).toString('base64'),
+  };
+}
+
+/**
+ * Checks the shape of a posted signature.
+ *
+ * @throws IdpBadRequestError (`ERR_IDP_BAD_REQUEST`).
+ */
+export function parseStatementSignature(value: unknown): { signature: Uint8Array; certificate: Uint8Array } {
+  const v = value as Record<string, unknown> | null;
+  const decode = (name: string): Uint8Array => {
+    const s = v?.[name];
+    if (typeof s !== 'string' || s.length === 0 || s.length > 16384 || !/^[A-Za-z0-9+/]+={0,2}$/.test(s)) {
+      throw new IdpBadRequestError(`${name} must be base64`);
+    }
+    return Buffer.from(s, 'base64');
+  };
+  return { signature: decode('signature'), certificate: decode('certificate') };
+}
+
+/** What {@link submitStatementSignature} needs. */
+export interface CardSignDeps {
+  readonly transactions: SignTransactions;
+  readonly verifier: Partial<StatementVerifier>;
+  readonly identities: IdentityStore;
+  readonly records: ConsentRecords;
+  readonly identityTtlSeconds: number;
+  readonly keepCertificate: boolean;
+  readonly now: () => number;
+}
+
+/**
+ * Verifies a signature over transaction `txn`'s outstanding statement and records the outcome for its browser:
+ * the verified identity goes with the grant ({@link IdentityStore}), the evidence (issuer, serial, time, statement
+ * hash; the certificate only if configured) into the audit. A refusal is recorded for the page (code and message).
+ *
+ * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_CHALLENGE_INVALID` (no statement outstanding), `ERR_IDP_BAD_REQUEST`,
+ *   and the verifier's `ERR_PKI_*` (e.g. `ERR_PKI_WRONG_CERT_KIND` for an authentication certificate,
+ *   `ERR_PKI_STATEMENT_SIGNATURE`, `ERR_PKI_CERT_REVOKED`, `ERR_PKI_REVOCATION_UNKNOWN`).
+ */
+export async function submitStatementSignature(deps: CardSignDeps, txn: string, body: unknown): Promise<void> {
+  const transaction = await deps.transactions.get(txn);
+  try {
+    const { signature, certificate } = parseStatementSignature(body);
+    const statement: Statement = await deps.transactions.takeStatement(txn);
+    if (typeof deps.verifier.verifyStatement !== 'function') {
+      throw new TypeError('the configured verifier cannot verify statements (verifyStatement)');
+    }
+    const now = new Date(deps.now());
+    const result = await deps.verifier.verifyStatement({ statement, signature, certificate }, now);
+    const verificationProcess = randomUUID();
+    await deps.identities.put(
+      {
+        grantId: transaction.grantId,
+        accountId: transaction.accountId,
+        clientId: transaction.clientId,
+        identity: result.identity,
+        evidence: {
+          issuer: result.evidence.issuer,
+          serialNumber: result.evidence.serialNumber,
+          signedAt: result.evidence.signedAt,
+        },
+        statementHash: result.evidence.statementHash,
+        verifiedAt: now.toISOString(),
+        verificationProcess,
+      },
+      deps.identityTtlSeconds,
+    );
+    await deps.records.appendAudit({
+      type: 'ekyc.signature',
+      personId: transaction.accountId,
+      clientId: transaction.clientId,
+      data: {
+        grantId: transaction.grantId,
+        verificationProcess,
+        trustFramework: TRUST_FRAMEWORK,
+        issuer: result.evidence.issuer,
+        serialNumber: result.evidence.serialNumber,
+        signedAt: result.evidence.signedAt,
+        statementHash: result.evidence.statementHash,
+        purpose: transaction.purpose,
+        claims: [...transaction.claims],
+        ...(deps.keepCertificate ? { certificate: Buffer.from(certificate).toString('base64') } : {}),
+      },
+    });
+    await deps.transactions.complete(transaction, {
+      accountId: transaction.accountId,
+      ts: Math.floor(now.getTime() / 1000),
+    });
+  } catch (e) {
+    await deps.transactions.fail(transaction, signErrorBody(e));
+    throw e;
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * The eKYC signing step, after the card login and the consent:
+ *
+ * - `GET /interaction/:uid` while the `ekyc` prompt is pending: the page with what will be signed (service, purpose,
+ *   items) and an animated QR code for the companion; `GET /interaction/:uid/sign-events`: its Server-Sent Events
+ *   (`qr`, `scanned`, `failed`, `done`, `expired`, `refused`), for the browser session that opened the page only;
+ * - `GET /companion/sign/:txn?t&c`: the companion's view with the canonical statement to sign ({@link SignView});
+ * - `POST /companion/sign/:txn/signature` `{ signature, certificate }` (base64): the card's signature over
+ *   DigestInfo(SHA-256(canonical)) with the signing key, and the signing certificate. Answers `{ status: 'ok' }`.
+ * - `POST /dev/phone/sign-statement` `{ txn, card, password }` (development): the virtual card signs server side.
+ */
+import { randomBytes } from 'node:crypto';
+import { statementBytes } from '@mynagate/pki';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ACR_CARD_SIGN, AMR_CARD } from '../acr.ts';
+import { requestedClaims } from '../claims/request.ts';
+import type { DevConfig } from '../config.ts';
+import { consentItems } from '../consent/items.ts';
+import { openVirtualCard } from '../dev/virtual-card.ts';
+import {
+  IdpBadRequestError,
+  IdpInteractionNotFoundError,
+  IdpChallengeInvalidError,
+  IdpSessionMismatchError,
+} from '../errors.ts';
+import { html, page, raw, scriptJson } from '../lib/html.ts';
+import { interactionFor, type InteractionContext } from '../interactions/context.ts';
+import { sendPage } from '../interactions/login-page.ts';
+import { qrSvg } from '../interactions/qr-svg.ts';
+import { readJson, sendJson, type Handler } from '../interactions/router.ts';
+import { signStatementWithCard, submitStatementSignature, type CardSignDeps, type SigningCard } from './card-sign.ts';
+import { signErrorBody } from './messages.ts';
+import { SignTransactions, type SignOutcome, type SignTransaction } from './sign-transaction.ts';
+import { DEFAULT_PURPOSE } from './statement.ts';
+
+const COOKIE = 'mynagate_sign';
+const POLL_MS = 200;
+const HEARTBEAT_MS = 15_000;
+
+/** What the companion shows after a successful post. */
+export const SIGN_DONE = Object.freeze({
+  ja: '署名を確認しました。ブラウザーの画面に戻ってください。',
+  en: 'Your signature was verified. Return to the browser.',
+});
+
+/** The signing step's handlers, sharing one {@link SignTransactions}. */
+export interface EkycRoutes {
+  readonly page: Handler;
+  readonly events: Handler;
+  readonly scan: Handler;
+  readonly signature: Handler;
+  devSign(dev: DevConfig): Handler;
+}
+
+/** Builds the signing step's handlers for a server. */
+export function ekycRoutes(context: InteractionContext): EkycRoutes {
+  const { config } = context;
+  const signs = new SignTransactions({
+    oneShot: config.stores.oneShot,
+    now: config.now,
+    origin: config.origin,
+    ttlSeconds: config.loginTtlSeconds,
+    statementTtlSeconds: config.challengeTtlSeconds,
+    qrMaxAgeSeconds: config.qrMaxAgeSeconds,
+  });
+  const deps = (): CardSignDeps => ({
+    transactions: signs,
+    verifier: context.config.verifier as CardSignDeps['verifier'],
+    identities: context.config.ekyc.identities,
+    records: context.config.records,
+    identityTtlSeconds: context.config.ekyc.identityTtlSeconds,
+    keepCertificate: context.config.ekyc.keepCertificate,
+    now: context.config.now,
+  });
+
+  return {
+    page: async (req, res, params) => {
+      const uid = params['uid']!;
+      const details = await interactionFor(context, req, res, uid);
+      const accountId = details.session?.accountId;
+      const grantId = details.grantId;
+      if (typeof accountId !== 'string' || typeof grantId !== 'string') throw new IdpInteractionNotFoundError();
+      const provider = context.provider();
+      const clientId = String(details.params['client_id']);
+      const client = await provider.Client.find(clientId);
+      const clientName = client?.clientName ?? clientId;
+      const clientOrigin = new URL(String(details.params['redirect_uri'])).origin;
+      const grant = await provider.Grant.find(grantId);
+      const rejected = new Set(grant?.getRejectedOIDCClaims() ?? []);
+      const granted = new Set(grant?.getOIDCClaims() ?? []);
+      const items = consentItems(
+        requestedClaims(details.params['claims']),
+        String(details.params['scope'] ?? ''),
+      ).filter((i) => i.key === 'scope:openid' || (granted.has(i.key) && !rejected.has(i.key)));
+      const requestPurpose = details.params['purpose'];
+      const purpose =
+        typeof requestPurpose === 'string'
+          ? requestPurpose
+          : (context.config.ekyc.purposes[clientId] ?? DEFAULT_PURPOSE);
+      const { transaction, browserKey } = await signs.start({
+        uid,
+        grantId,
+        accountId,
+        clientId,
+        clientName,
+        clientOrigin,
+        purpose,
+        items: items.map((i) => i.label),
+        claims: items.filter((i) => !i.key.startsWith('scope:')).map((i) => i.key),
+      });
+      setCookie(res, uid, transaction.txn, browserKey, context.config.secure, context.config.loginTtlSeconds);
+      const { link } = signs.currentLink(transaction);
+      const svg = await qrSvg(link);
+      const nonce = randomBytes(16).toString('base64');
+      const dev = context.config.dev !== false;
+      const body = html`<h1>署名用電子証明書で本人確認<span class="en">Verify your identity with your signing certificate</span></h1>
+<p><strong id="client-name">${clientName}</strong> (<span id="client-origin">${clientOrigin}</span>) が本人確認を求めています。
+<span class="en">${clientName} asks to verify your identity.</span></p>
+<dl><dt>目的 / Purpose</dt><dd id="purpose">${purpose}</dd>
+<dt>提供する情報 / Provided</dt><dd><ul id="items">${items.map((i) => html`<li>${i.label.ja}<span class="en">${i.label.en}</span></li>`)}</ul></dd></dl>
+<ol>
+<li>スマートフォンのMynaGateアプリでQRコードを読み取り、表示される文面を確かめてください。<span class="en">Scan the QR code with the MynaGate app and read the statement it shows.</span></li>
+<li>署名用電子証明書のパスワード（英数字6〜16文字）を入力してカードをかざすと、文面に署名します。<span class="en">Enter the password of your signing certificate (6-16 letters and digits) and hold your card to the phone to sign it.</span></li>
+</ol>
+<div class="qr" id="qr" data-link="${link}">${raw(svg)}</div>
+<div class="status" id="status" role="status" aria-live="polite">QRコードの読み取りを待っています…<span class="en">Waiting for the QR code to be scanned…</span></div>
+<p>${dev ? html`<a id="dev-phone" class="button secondary" target="_blank" rel="opener" href="/dev/phone#${encodeURIComponent(link)}">仮想スマートフォンで開く（開発用）/ Open the virtual phone (development)</a> ` : ''}
+<form method="post" action="/interaction/${uid}/abort" style="display:inline"><button class="secondary" type="submit">キャンセル / Cancel</button></form></p>`;
+      const doc = page({
+        title: '本人確認 / Identity verification',
+        body,
+        nonce,
+        script: html`const cfg = ${scriptJson({ events: `/interaction/${uid}/sign-events` })}; ${raw(PAGE_SCRIPT)}`,
+      });
+      sendPage(res, doc, nonce);
+    },
+
+    events: async (req, res, params) => {
+      const uid = params['uid']!;
+      await interactionFor(context, req, res, uid);
+      const binding = readCookie(req);
+      if (binding === undefined) throw new IdpSessionMismatchError();
+      const transaction = await signs.getOwned(binding.txn, binding.key, uid);
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+      res.flushHeaders();
+      let lastT = -1;
+      let wasScanned = false;
+      let busy = false;
+      let finished = false;
+      let lastBeat = Date.now();
+      const stop = (): void => {
+        finished = true;
+        clearInterval(timer);
+        if (!res.writableEnded) res.end();
+      };
+      const tick = async (): Promise<void> => {
+        if (busy || finished) return;
+        busy = true;
+        try {
+          if (context.config.now() >= transaction.expiresAt) {
+            send(res, 'expired', {});
+            stop();
+            return;
+          }
+          const outcome = await signs.takeOutcome(transaction.txn);
+          if (outcome !== undefined) {
+            send(res, 'done', { redirect: await finish(req, res, transaction, outcome) });
+            stop();
+            return;
+          }
+          const failure = await signs.takeFailure(transaction.txn);
+          if (failure !== undefined) send(res, 'failed', failure);
+          const scanned = await signs.scanned(transaction.txn);
+          if (scanned && !wasScanned) send(res, 'scanned', {});
+          wasScanned = scanned;
+          const { t, link } = signs.currentLink(transaction);
+          if (t !== lastT) {
+            lastT = t;
+            send(res, 'qr', { t, link, svg: await qrSvg(link) });
+          }
+          if (Date.now() - lastBeat > HEARTBEAT_MS) {
+            lastBeat = Date.now();
+            res.write(': keep-alive\n\n');
+          }
+        } catch (e) {
+          send(res, 'refused', signErrorBody(e));
+          stop();
+        } finally {
+          busy = false;
+        }
+      };
+      const timer = setInterval(() => void tick(), POLL_MS);
+      req.on('close', stop);
+      await tick();
+    },
+
+    scan: async (_req, res, params, url) => {
+      sendJson(res, 200, await signs.scan(params['txn']!, url.searchParams.get('t'), url.searchParams.get('c')));
+    },
+
+    signature: async (req, res, params) => {
+      await submitStatementSignature(deps(), params['txn']!, await readJson(req));
+      sendJson(res, 200, { status: 'ok', message: SIGN_DONE });
+    },
+
+    devSign(dev) {
+      const openCard = dev.openCard ?? openVirtualCard;
+      return async (req, res) => {
+        const body = (await readJson(req)) as Record<string, unknown> | null;
+        const txn = body?.['txn'];
+        const password = body?.['password'];
+        const index = body?.['card'];
+        if (typeof txn !== 'string' || typeof password !== 'string') {
+          throw new IdpBadRequestError('txn and password are required');
+        }
+        const card = typeof index === 'number' && Number.isInteger(index) ? dev.cards[index] : undefined;
+        if (card === undefined) throw new IdpBadRequestError('no such card');
+        const statement = await signs.peekStatement(txn);
+        if (statement === undefined) throw new IdpChallengeInvalidError();
+        const canonical = new TextDecoder().decode(statementBytes(statement));
+        const opened = await openCard(card.file);
+        let signed;
+        try {
+          // The dev card is a JpkiClient, which has the signing key too (LoginCard types only the auth side).
+          signed = await signStatementWithCard(opened.card as unknown as SigningCard, canonical, password);
+        } finally {
+          await opened.close();
+        }
+        await submitStatementSignature(deps(), txn, signed);
+        sendJson(res, 200, { status: 'ok', message: SIGN_DONE });
+      };
+    },
+  };
+
+  /** Ends the interaction with the card-signature ACR; returns node-oidc-provider's resume URL. */
+  async function finish(
+    req: IncomingMessage,
+    res: ServerResponse,
+    transaction: SignTransaction,
+    outcome: SignOutcome,
+  ): Promise<string> {
+    const details = await interactionFor(context, req, res, transaction.uid);
+    if (details.session?.accountId !== outcome.accountId) throw new IdpSessionMismatchError();
+    await signs.end(transaction.txn);
+    return context.provider().interactionResult(
+      req,
+      res,
+      {
+        login: {
+          accountId: outcome.accountId,
+          acr: ACR_CARD_SIGN,
+          amr: [...AMR_CARD],
+          ts: outcome.ts,
+          remember: false,
+        },
+      },
+      { mergeWithLastSubmission: true },
+    );
+  }
+}
+
+function setCookie(res: ServerResponse, uid: string, txn: string, key: string, secure: boolean, maxAge: number): void {
+  const attributes = [
+    `${COOKIE}=${txn}.${key}`,
+    `Path=/interaction/${encodeURIComponent(uid)}`,
+    `Max-Age=${maxAge}`,
+    'HttpOnly',
+    'SameSite=Lax',
+    ...(secure ? ['Secure'] : []),
+  ];
+  res.appendHeader('set-cookie', attributes.join('; '));
+}
+
+function readCookie(req: IncomingMessage): { readonly txn: string; readonly key: string } | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [name, value] = part.trim().split('=', 2);
+    if (name !== COOKIE || value === undefined) continue;
+    const m = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/.exec(value);
+    if (m !== null) return { txn: m[1]!, key: m[2]! };
+  }
+  return undefined;
+}
+
+function send(res: ServerResponse, event: string, data: unknown): void {
+  if (res.writableEnded) return;
+  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+const PAGE_SCRIPT = `
+const qr = document.getElementById('qr');
+const status = document.getElementById('status');
+const devPhone = document.getElementById('dev-phone');
+function show(ja, en, kind) {
+  status.className = 'status' + (kind ? ' ' + kind : '');
+  status.textContent = ja;
+  const span = document.createElement('span');
+  span.className = 'en';
+  span.textContent = en;
+  status.appendChild(span);
+}
+const events = new EventSource(cfg.events);
+events.addEventListener('qr', (e) => {
+  const d = JSON.parse(e.data);
+  qr.innerHTML = d.svg;
+  qr.dataset.link = d.link;
+  if (devPhone) devPhone.href = '/dev/phone#' + encodeURIComponent(d.link);
+});
+events.addEventListener('scanned', () => {
+  show('スマートフォンで文面を確かめ、署名用電子証明書のパスワードを入力してください。', 'Read the statement on the phone and enter your signing certificate password.');
+});
+events.addEventListener('failed', (e) => {
+  const d = JSON.parse(e.data);
+  show(d.message.ja + ' もう一度QRコードを読み取ってください。', d.message.en + ' Scan the QR code again.', 'error');
+});
+events.addEventListener('expired', () => {
+  events.close();
+  show('受付時間が過ぎました。サービスの画面からやり直してください。', 'This request has expired. Start again from the service.', 'error');
+});
+events.addEventListener('refused', (e) => {
+  events.close();
+  const d = JSON.parse(e.data);
+  show(d.message.ja, d.message.en, 'error');
+});
+events.addEventListener('done', (e) => {
+  events.close();
+  const d = JSON.parse(e.data);
+  show('本人確認が完了しました。サービスに戻ります…', 'Identity verified. Returning to the service…', 'done');
+  location.assign(d.redirect);
+});
+`;

@@ -1,0 +1,236 @@
+/**
+ * An eKYC signing transaction: the state behind one "sign the statement" page, in the one-shot store (any node can
+ * serve any step), built like the card login's (`login-transaction.ts`): an animated QR code only this server can
+ * mint, a browser binding, one statement per scan, and an outcome only the owning browser session can take.
+ *
+ * Keys: `sign:<txn>` the transaction, `sign-statement:<txn>` the statement handed to the last companion that scanned
+ * (single use), `sign-result:<txn>` the verified signature waiting for its browser, `sign-failure:<txn>` the last
+ * refusal.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { statementBytes, type Statement } from '@mynagate/pki';
+import { checkQrCode, qrCode, qrTime } from '../animated-qr.ts';
+import { IdpChallengeInvalidError, IdpLoginNotFoundError, IdpSessionMismatchError } from '../errors.ts';
+import type { BilingualMessage, ErrorBody } from '../http-errors.ts';
+import type { OneShotPort } from '../ports.ts';
+import { buildStatement } from './statement.ts';
+
+/** One signing transaction as stored. */
+export interface SignTransaction {
+  readonly txn: string;
+  /** The node-oidc-provider interaction it finishes. */
+  readonly uid: string;
+  /** The grant the verified identity will belong to. */
+  readonly grantId: string;
+  /** The person logged in with the card (the signature must come from them; see the report on binding). */
+  readonly accountId: string;
+  readonly clientId: string;
+  readonly clientName: string;
+  readonly clientOrigin: string;
+  readonly purpose: string;
+  /** The items the person consented to, repeated in the statement. */
+  readonly items: readonly BilingualMessage[];
+  /** The claim names granted (for the audit). */
+  readonly claims: readonly string[];
+  readonly qrSecret: string;
+  readonly startedAt: number;
+  readonly expiresAt: number;
+  readonly browserHash: string;
+}
+
+/** A verified signature waiting for its browser session. */
+export interface SignOutcome {
+  readonly accountId: string;
+  /** Epoch seconds of the verification. */
+  readonly ts: number;
+}
+
+/** What the companion gets when it opens a signing QR link (`GET /companion/sign/:txn`). */
+export interface SignView {
+  readonly txn: string;
+  readonly intent: 'sign';
+  readonly clientName: string;
+  readonly clientOrigin: string;
+  /** This provider's origin. */
+  readonly origin: string;
+  /** The statement, as an object to show. */
+  readonly statement: Statement;
+  /** Its canonical JSON: sign DigestInfo(SHA-256(UTF-8 of this)) with the signing key (`statementDigestInfo`). */
+  readonly canonical: string;
+  /** Epoch ms after which the statement is refused. */
+  readonly expiresAt: number;
+}
+
+/** Settings of {@link SignTransactions}. */
+export interface SignTransactionOptions {
+  readonly oneShot: OneShotPort;
+  readonly now: () => number;
+  readonly origin: string;
+  readonly ttlSeconds: number;
+  readonly statementTtlSeconds: number;
+  readonly qrMaxAgeSeconds: number;
+}
+
+/** The signing transactions of one provider. */
+export class SignTransactions {
+  readonly #o: SignTransactionOptions;
+
+  constructor(options: SignTransactionOptions) {
+    this.#o = options;
+  }
+
+  /** Starts a signing transaction; the browser key goes into an HttpOnly cookie, only its hash is stored. */
+  async start(
+    input: Omit<SignTransaction, 'txn' | 'qrSecret' | 'startedAt' | 'expiresAt' | 'browserHash'>,
+  ): Promise<{ readonly transaction: SignTransaction; readonly browserKey: string }> {
+    const now = this.#o.now();
+    const browserKey = randomBytes(32).toString('base64url');
+    const transaction: SignTransaction = {
+      ...input,
+      txn: randomBytes(16).toString('base64url'),
+      qrSecret: randomBytes(32).toString('base64url'),
+      startedAt: now,
+      expiresAt: now + this.#o.ttlSeconds * 1000,
+      browserHash: hashKey(browserKey),
+    };
+    await this.#o.oneShot.put(`sign:${transaction.txn}`, JSON.stringify(transaction), this.#o.ttlSeconds * 1000);
+    return { transaction, browserKey };
+  }
+
+  /**
+   * The transaction, if it exists and has not expired.
+   *
+   * @throws IdpLoginNotFoundError (`ERR_IDP_LOGIN_NOT_FOUND`).
+   */
+  async get(txn: string): Promise<SignTransaction> {
+    if (!/^[A-Za-z0-9_-]{22}$/.test(txn)) throw new IdpLoginNotFoundError();
+    const json = await this.#o.oneShot.get(`sign:${txn}`);
+    if (json === undefined) throw new IdpLoginNotFoundError();
+    const transaction = JSON.parse(json) as SignTransaction;
+    if (transaction.expiresAt <= this.#o.now()) throw new IdpLoginNotFoundError();
+    return transaction;
+  }
+
+  /**
+   * The owning browser's transaction.
+   *
+   * @throws `ERR_IDP_LOGIN_NOT_FOUND`; IdpSessionMismatchError (`ERR_IDP_SESSION_MISMATCH`) for another browser.
+   */
+  async getOwned(txn: string, browserKey: string, uid: string): Promise<SignTransaction> {
+    const transaction = await this.get(txn);
+    const expected = Buffer.from(transaction.browserHash, 'ascii');
+    const actual = Buffer.from(hashKey(browserKey), 'ascii');
+    if (expected.length !== actual.length || !timingSafeEqual(expected, actual) || transaction.uid !== uid) {
+      throw new IdpSessionMismatchError();
+    }
+    return transaction;
+  }
+
+  /** The QR link for the current second: `<origin>/companion/sign/<txn>?t=<seconds>&c=<code>`. */
+  currentLink(transaction: SignTransaction): { readonly t: number; readonly link: string } {
+    const t = qrTime(transaction.startedAt, this.#o.now());
+    const code = qrCode(Buffer.from(transaction.qrSecret, 'base64url'), transaction.txn, t);
+    const url = new URL(`/companion/sign/${transaction.txn}`, this.#o.origin);
+    url.searchParams.set('t', String(t));
+    url.searchParams.set('c', code);
+    return { t, link: url.href };
+  }
+
+  /**
+   * Opens a scanned QR link: checks the code, then issues a fresh statement with a new nonce (replacing any earlier
+   * one, so only the last companion to scan can finish).
+   *
+   * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_QR_INVALID`, `ERR_IDP_QR_STALE`.
+   */
+  async scan(txn: string, t: string | null, code: string | null): Promise<SignView> {
+    const transaction = await this.get(txn);
+    const now = this.#o.now();
+    checkQrCode({
+      qrSecret: Buffer.from(transaction.qrSecret, 'base64url'),
+      qrStartToken: transaction.txn,
+      startedAt: transaction.startedAt,
+      now,
+      t,
+      code,
+      maxAgeSeconds: this.#o.qrMaxAgeSeconds,
+    });
+    const statement = buildStatement({
+      clientName: transaction.clientName,
+      clientOrigin: transaction.clientOrigin,
+      issuer: this.#o.origin,
+      purpose: transaction.purpose,
+      items: transaction.items,
+      nonce: randomBytes(32).toString('base64url'),
+      now: new Date(now),
+    });
+    const canonical = new TextDecoder().decode(statementBytes(statement));
+    const ttl = Math.min(this.#o.statementTtlSeconds * 1000, transaction.expiresAt - now);
+    if (!(ttl > 0)) throw new IdpLoginNotFoundError();
+    await this.#o.oneShot.put(`sign-statement:${txn}`, JSON.stringify(statement), ttl);
+    return {
+      txn,
+      intent: 'sign',
+      clientName: transaction.clientName,
+      clientOrigin: transaction.clientOrigin,
+      origin: this.#o.origin,
+      statement,
+      canonical,
+      expiresAt: now + ttl,
+    };
+  }
+
+  /** The outstanding statement without taking it (the development phone signs it server side). */
+  async peekStatement(txn: string): Promise<Statement | undefined> {
+    const json = await this.#o.oneShot.get(`sign-statement:${txn}`);
+    return json === undefined ? undefined : (JSON.parse(json) as Statement);
+  }
+
+  /** Whether a companion holds an outstanding statement (the page says "enter your password"). */
+  async scanned(txn: string): Promise<boolean> {
+    return (await this.#o.oneShot.get(`sign-statement:${txn}`)) !== undefined;
+  }
+
+  /**
+   * Takes the outstanding statement: atomic, so of two signatures racing for one statement at most one is checked.
+   *
+   * @throws IdpChallengeInvalidError (`ERR_IDP_CHALLENGE_INVALID`) when none is outstanding.
+   */
+  async takeStatement(txn: string): Promise<Statement> {
+    const json = await this.#o.oneShot.take(`sign-statement:${txn}`);
+    if (json === undefined) throw new IdpChallengeInvalidError();
+    return JSON.parse(json) as Statement;
+  }
+
+  async complete(transaction: SignTransaction, outcome: SignOutcome): Promise<void> {
+    await this.#o.oneShot.put(`sign-result:${transaction.txn}`, JSON.stringify(outcome), this.#remaining(transaction));
+  }
+
+  /** Takes the verified signature, once. Call only after {@link getOwned}. */
+  async takeOutcome(txn: string): Promise<SignOutcome | undefined> {
+    const json = await this.#o.oneShot.take(`sign-result:${txn}`);
+    return json === undefined ? undefined : (JSON.parse(json) as SignOutcome);
+  }
+
+  async fail(transaction: SignTransaction, body: ErrorBody): Promise<void> {
+    await this.#o.oneShot.put(`sign-failure:${transaction.txn}`, JSON.stringify(body), this.#remaining(transaction));
+  }
+
+  async takeFailure(txn: string): Promise<ErrorBody | undefined> {
+    const json = await this.#o.oneShot.take(`sign-failure:${txn}`);
+    return json === undefined ? undefined : (JSON.parse(json) as ErrorBody);
+  }
+
+  async end(txn: string): Promise<void> {
+    await Promise.all(
+      ['sign', 'sign-statement', 'sign-result', 'sign-failure'].map((k) => this.#o.oneShot.delete(`${k}:${txn}`)),
+    );
+  }
+
+  #remaining(transaction: SignTransaction): number {
+    return Math.max(1000, transaction.expiresAt - this.#o.now());
+  }
+}
+
+function hashKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('base64url');
+}

@@ -1,0 +1,52 @@
+/**
+ * The statement a person signs with the signing certificate for eKYC: which service, what for, when, and what it
+ * receives, in Japanese and English. The server keeps its own copy and checks the signature against it
+ * (`@mynagate/pki` `verifyStatement`), so the companion can show it but never change it. Signing has to have a real
+ * purpose (japan-anchors §1.3: meaningless text is not allowed), so the purpose is always part of it.
+ */
+import type { Statement } from '@mynagate/pki';
+import type { BilingualMessage } from '../http-errors.ts';
+
+/** What {@link buildStatement} needs. */
+export interface StatementInput {
+  /** The service: its display name and the origin of its redirect URI. */
+  readonly clientName: string;
+  readonly clientOrigin: string;
+  /** This provider's origin (who asks for the signature). */
+  readonly issuer: string;
+  /** What for: the request's `purpose`, or the one configured for the client. */
+  readonly purpose: string;
+  /** What the service will receive, as listed on the consent screen (one line per item). */
+  readonly items: readonly BilingualMessage[];
+  readonly nonce: string;
+  readonly now: Date;
+}
+
+/** The purpose used when neither the request nor the configuration gives one. */
+export const DEFAULT_PURPOSE =
+  '本人確認（犯罪収益移転防止法に基づく取引時確認）/ Identity verification (Japanese AML Act)';
+
+/**
+ * Builds the statement. `time` is the server's, in UTC (`Z`); the Japanese text shows it in Japan time.
+ *
+ * @example
+ * ```ts
+ * const statement = buildStatement({ clientName, clientOrigin, issuer, purpose, items, nonce, now: new Date() });
+ * const canonical = new TextDecoder().decode(statementBytes(statement)); // what the card signs
+ * ```
+ */
+export function buildStatement(input: StatementInput): Statement {
+  const time = new Date(Math.floor(input.now.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+  const jst = new Date(input.now.getTime() + 9 * 3600_000).toISOString().slice(0, 16).replace('T', ' ');
+  const ja = `私は、${input.clientName}（${input.clientOrigin}）が次の目的で私の本人確認をすることに同意し、署名用電子証明書で署名します。目的: ${input.purpose}。提供する情報: ${input.items.map((i) => i.ja).join('、') || 'なし'}。日時: ${jst}（日本時間）。`;
+  const en = `I agree that ${input.clientName} (${input.clientOrigin}) verifies my identity for this purpose, and I sign with my signing certificate. Purpose: ${input.purpose}. Information provided: ${input.items.map((i) => i.en).join(', ') || 'none'}. Time: ${time}.`;
+  return Object.freeze({
+    client: Object.freeze({ name: input.clientName, origin: input.clientOrigin }),
+    purpose: input.purpose,
+    time,
+    nonce: input.nonce,
+    issuer: input.issuer,
+    intent: 'ekyc',
+    text: Object.freeze({ ja, en }),
+  });
+}

@@ -1,0 +1,196 @@
+/**
+ * eKYC by card signature end to end, with openid-client 6 as the relying party over real HTTPS on SQLite: card login
+ * (authentication certificate) → consent screen → the statement signed by the virtual card's signing key through
+ * the companion API → ID token and UserInfo with `verified_claims` (trust framework `jp_aml`, evidence
+ * `electronic_signature` with the signing certificate's issuer and serial) and acr `urn:mynagate:acr:card-sign`.
+ * Evidence goes to the audit, never the certificate or the basic-4. Refusals: wrong signing password
+ * (ERR_CARD_PIN_INCORRECT, in both languages, naming the signing password) and a statement signed with the
+ * authentication certificate (ERR_PKI_WRONG_CERT_KIND).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as client from 'openid-client';
+import { createOpFixture, startLogin, type OpFixture, type TestCard, type TestIdp } from './support/op-fixture.ts';
+import {
+  authorizeExtra,
+  cardSignature,
+  consent,
+  fullFlow,
+  issueCard,
+  loginThenStop,
+  openSignPage,
+  postSignature,
+  RP_JWT,
+  startEkycIdp,
+  type SignViewJson,
+} from './support/ekyc-fixture.ts';
+
+let f: OpFixture;
+let idp: TestIdp;
+let devIdp: TestIdp;
+let alice: TestCard;
+let bob: TestCard;
+
+const VERIFIED = {
+  verified_claims: {
+    verification: {
+      trust_framework: null,
+      time: null,
+      verification_process: null,
+      evidence: [{ type: { value: 'electronic_signature' }, issuer: null, serial_number: null, created_at: null }],
+    },
+    claims: { name: null, family_name: null, given_name: null, birthdate: null, address: null, gender: null },
+  },
+};
+
+before(async () => {
+  f = await createOpFixture();
+  [alice, bob] = await Promise.all([issueCard(f, { name: '試験　花子' }), issueCard(f, { name: '見本　一郎' })]);
+  idp = await startEkycIdp(f, { ekyc: { purposes: { [RP_JWT.clientId]: '口座開設の本人確認 / Account opening' } } });
+  devIdp = await startEkycIdp(f, { dev: { cards: [{ label: 'Test card (password TEST2025)', file: bob.file }] } });
+});
+after(async () => {
+  await Promise.all([idp?.close(), devIdp?.close()]);
+  await f.close();
+});
+
+async function tokensFor(login: Awaited<ReturnType<typeof startLogin>>, callback: URL) {
+  return client.authorizationCodeGrant(idp.jwtRp, callback, {
+    pkceCodeVerifier: login.codeVerifier,
+    expectedState: login.state,
+  });
+}
+
+describe('eKYC by card signature', () => {
+  it('signs the statement with the virtual card and returns verified_claims with issuer, serial and created_at in the ID token and UserInfo', async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri, {
+      extra: authorizeExtra({ id_token: VERIFIED, userinfo: VERIFIED }, { scope: 'openid' }),
+    });
+    const callback = await fullFlow(idp, login, alice);
+    assert.equal(callback.origin + callback.pathname, RP_JWT.redirectUri);
+    const tokens = await tokensFor(login, callback);
+    const claims = tokens.claims()!;
+    assert.equal(claims.acr, 'urn:mynagate:acr:card-sign');
+    const vc = claims['verified_claims'] as Record<string, any>;
+    assert.equal(vc['verification'].trust_framework, 'jp_aml');
+    assert.match(vc['verification'].time, /^\d{4}-\d\d-\d\dT/);
+    assert.match(vc['verification'].verification_process, /^[0-9a-f-]{36}$/);
+    const [evidence] = vc['verification'].evidence;
+    assert.equal(evidence.type, 'electronic_signature');
+    assert.equal(evidence.signature_type, 'https://mynagate.example/jpki');
+    assert.equal(evidence.serial_number, alice.issued.signSerial);
+    assert.match(evidence.issuer, /JPKI TEST for digital signature/, 'the signing CA, not the auth CA');
+    assert.match(evidence.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.deepEqual(vc['claims'], {
+      name: '試験　花子',
+      family_name: '試験',
+      given_name: '花子',
+      birthdate: '1990-01-02',
+      address: { formatted: '東京都千代田区千代田1-1' },
+      gender: 'female',
+    });
+    const userinfo = await client.fetchUserInfo(idp.jwtRp, tokens.access_token, claims.sub);
+    assert.deepEqual(userinfo['verified_claims'], vc, 'UserInfo carries the same verified claims');
+    assert.equal(userinfo['name'], undefined, 'plain claims only when requested');
+  });
+
+  it('records the evidence (issuer, serial, time, statement hash) in the audit, without the certificate or the basic-4', async () => {
+    const person = (await idp.stores.records.findCredentialByFingerprint(alice.fingerprint))!.personId;
+    const events = await idp.stores.records.listAudit(person);
+    const signature = events.find((e) => e.type === 'ekyc.signature');
+    assert.ok(signature, 'an ekyc.signature audit event');
+    assert.equal(signature.clientId, RP_JWT.clientId);
+    assert.equal(signature.data['serialNumber'], alice.issued.signSerial);
+    assert.equal(signature.data['trustFramework'], 'jp_aml');
+    assert.equal(signature.data['purpose'], '口座開設の本人確認 / Account opening', 'the client-configured purpose');
+    assert.match(String(signature.data['statementHash']), /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(signature.data['certificate'], undefined, 'no raw certificate unless configured');
+    const all = JSON.stringify(events);
+    for (const personal of ['花子', '千代田', '1990-01-02']) assert.equal(all.includes(personal), false, personal);
+    assert.ok(events.some((e) => e.type === 'claims.released' && e.data['use'] === 'id_token'));
+  });
+
+  it('shows the service, the purpose from the request and the time in the statement the companion gets', async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri, {
+      extra: authorizeExtra({ id_token: { age_over_20: null } }, { purpose: '酒類の購入 / Buying alcohol' }),
+    });
+    let step = await loginThenStop(idp, login, alice);
+    step = await consent(login.agent, step);
+    const sign = await openSignPage(login.agent, step);
+    const view = (await (await idp.fetch(sign.link)).json()) as SignViewJson;
+    assert.equal(view.intent, 'sign');
+    assert.equal(view.clientName, 'テスト銀行');
+    assert.equal(view.statement.purpose, '酒類の購入 / Buying alcohol');
+    assert.match(view.statement.text.ja, /テスト銀行.*酒類の購入.*20歳以上かどうか.*日本時間/);
+    assert.match(view.statement.text.en, /Buying alcohol/);
+    assert.deepEqual(JSON.parse(view.canonical), view.statement, 'the canonical JSON is the statement');
+    await sign.events.close();
+  });
+
+  it('refuses a wrong signing password with ERR_CARD_PIN_INCORRECT and a bilingual message naming the signing password (dev phone)', async () => {
+    const login = await startLogin(devIdp, devIdp.jwtRp, RP_JWT.redirectUri, {
+      extra: authorizeExtra({ id_token: { age_over_20: null } }),
+    });
+    let step = await loginThenStop(devIdp, login, bob);
+    step = await consent(login.agent, step);
+    const sign = await openSignPage(login.agent, step);
+    const view = (await (await devIdp.fetch(sign.link)).json()) as SignViewJson;
+    const res = await devIdp.fetch(new URL('/dev/phone/sign-statement', devIdp.server.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ txn: view.txn, card: 0, password: 'WRONG2025' }),
+    });
+    assert.equal(res.status, 401);
+    const body = (await res.json()) as { error: string; retriesLeft: number; message: { ja: string; en: string } };
+    assert.equal(body.error, 'ERR_CARD_PIN_INCORRECT');
+    assert.equal(body.retriesLeft, 4, 'the signing password allows 5 tries');
+    assert.match(body.message.ja, /署名用電子証明書のパスワード.*あと4回/);
+    assert.match(body.message.en, /signing certificate.*4 tries left/);
+    // The right password then completes the step through the same page.
+    const ok = await devIdp.fetch(new URL('/dev/phone/sign-statement', devIdp.server.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ txn: view.txn, card: 0, password: 'TEST2025' }),
+    });
+    assert.equal(ok.status, 200);
+    assert.ok(await sign.events.next('done'));
+    await sign.events.close();
+  });
+
+  it('refuses a statement signed with the authentication certificate with ERR_PKI_WRONG_CERT_KIND and tells the page', async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri, {
+      extra: authorizeExtra({ id_token: { age_over_20: null } }),
+    });
+    let step = await loginThenStop(idp, login, alice);
+    if (step.page.includes('consent-form')) step = await consent(login.agent, step);
+    const sign = await openSignPage(login.agent, step);
+    const view = (await (await idp.fetch(sign.link)).json()) as SignViewJson;
+    const { status, body } = await postSignature(
+      idp,
+      view.txn,
+      await cardSignature(alice, view.canonical, { useAuthKey: true }),
+    );
+    assert.equal(status, 403);
+    assert.equal(body['error'], 'ERR_PKI_WRONG_CERT_KIND');
+    assert.match((body['message'] as { ja: string }).ja, /署名用電子証明書で署名してください/);
+    const failed = (await sign.events.next('failed')) as { error: string; message: { ja: string; en: string } };
+    assert.equal(failed.error, 'ERR_PKI_WRONG_CERT_KIND');
+    assert.ok(failed.message.en.includes('signing certificate'));
+    await sign.events.close();
+  });
+
+  it('refuses a second signature over the same statement with ERR_IDP_CHALLENGE_INVALID', async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri, {
+      extra: authorizeExtra({ id_token: { age_over_18: null } }),
+    });
+    let step = await loginThenStop(idp, login, alice);
+    if (step.page.includes('consent-form')) step = await consent(login.agent, step);
+    const sign = await openSignPage(login.agent, step);
+    const view = (await (await idp.fetch(sign.link)).json()) as SignViewJson;
+    const signed = await cardSignature(alice, view.canonical);
+    assert.equal((await postSignature(idp, view.txn, signed)).status, 200);
+    const again = await postSignature(idp, view.txn, signed);
+    assert.equal(again.body['error'], 'ERR_IDP_CHALLENGE_INVALID');
+    await sign.events.close();
+  });
+});
