@@ -54,7 +54,8 @@ export function parseAnchors(anchors: TrustAnchors): ParsedAnchors {
  * Reads every `*.pem`, `*.crt` and `*.cer` (PEM or DER) in `dir` and sorts the CA certificates into auth and sign
  * anchors by subject: `OU=JPKI for user authentication` → auth, `OU=JPKI for digital signature` → sign (spec
  * §8.1). Files with no such subject are sorted by a `auth`/`sign` in the file name; end-entity certificates and
- * other files are ignored.
+ * other files are ignored, and so are CAs that name no kind, unless `options.unclassified` says which kind they
+ * anchor (an operator pointing at a folder of some other CA's certificates for one kind of check).
  *
  * @throws TypeError when the directory holds no anchor.
  * @example
@@ -62,7 +63,7 @@ export function parseAnchors(anchors: TrustAnchors): ParsedAnchors {
  * const verifier = createVerifier({ anchors: await loadTrustDir('trust/test-jpki'), revocation });
  * ```
  */
-export async function loadTrustDir(dir: string): Promise<TrustAnchors> {
+export async function loadTrustDir(dir: string, options: { unclassified?: CertKind } = {}): Promise<TrustAnchors> {
   const auth: Uint8Array[] = [];
   const sign: Uint8Array[] = [];
   for (const file of (await readdir(dir)).sort()) {
@@ -85,7 +86,7 @@ export async function loadTrustDir(dir: string): Promise<TrustAnchors> {
             ? 'auth'
             : /sign/i.test(file)
               ? 'sign'
-              : undefined;
+              : options.unclassified;
       if (kind === 'auth') auth.push(der);
       else if (kind === 'sign') sign.push(der);
     }

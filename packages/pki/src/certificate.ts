@@ -5,7 +5,21 @@
  */
 import { hash } from 'node:crypto';
 import { CertificateInvalidError } from './errors.ts';
-import { DerError, TAG, boolean, children, expect, hex, oid, readTlv, text, time, value, whole } from './der.ts';
+import {
+  DerError,
+  TAG,
+  TlvReader,
+  boolean,
+  bytesAt,
+  children,
+  expect,
+  hex,
+  oidAt,
+  readTlv,
+  text,
+  time,
+  whole,
+} from './der.ts';
 import type { Tlv } from './der.ts';
 
 /** One extension as found in the certificate. */
@@ -67,6 +81,12 @@ export interface ParsedCertificate {
   readonly policies: readonly string[];
   /** OCSP URLs from AuthorityInformationAccess (RFC 5280 §4.2.2.1). */
   readonly ocspUrls: readonly string[];
+  /**
+   * DER of each DistributionPointName in cRLDistributionPoints (RFC 5280 §4.2.1.13), e.g. JPKI's directoryName
+   * CRLDP (spec §8.2): what a partitioned CRL's issuingDistributionPoint names. Points with `reasons` or
+   * `cRLIssuer` are left out (their CRL alone cannot establish the status). Empty when absent.
+   */
+  readonly crlDistributionPoints: readonly Uint8Array[];
 }
 
 /** Extension OIDs (RFC 5280 §4.2). */
@@ -84,16 +104,10 @@ export const EXT = {
   ocspNoCheck: '1.3.6.1.5.5.7.48.1.5',
 } as const;
 
-// AlgorithmIdentifier DER of sha{256,384,512}WithRSAEncryption with NULL parameters (RFC 4055 §5 requires NULL).
-const SIG_ALGS: ReadonlyMap<string, ParsedCertificate['signatureHash']> = new Map([
-  ['300d06092a864886f70d01010b0500', 'sha256'],
-  ['300d06092a864886f70d01010c0500', 'sha384'],
-  ['300d06092a864886f70d01010d0500', 'sha512'],
-]);
-
 /** Maps a signature AlgorithmIdentifier (DER) to its hash, or `undefined` when not an allowed RSA PKCS#1 v1.5. */
 export function signatureHashOf(algorithmIdentifier: Uint8Array): ParsedCertificate['signatureHash'] | undefined {
-  return SIG_ALGS.get(hex(algorithmIdentifier));
+  // sha{256,384,512}WithRSAEncryption with NULL parameters (RFC 4055 §5 requires NULL).
+  return signatureHashAt(algorithmIdentifier, 0, algorithmIdentifier.length);
 }
 
 /**
@@ -125,120 +139,202 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
 }
 
 function parse(der: Uint8Array): ParsedCertificate {
-  const outer = expect(der, 0, der.length, TAG.SEQUENCE);
-  if (outer.end !== der.length) throw new DerError('trailing bytes');
-  const [tbsT, algT, sigT, extra] = children(der, outer);
-  if (!tbsT || !algT || !sigT || extra) throw new DerError('certificate is not 3 elements');
-  if (tbsT.tag !== TAG.SEQUENCE || algT.tag !== TAG.SEQUENCE || sigT.tag !== TAG.BIT_STRING)
-    throw new DerError('certificate element types');
-  const signatureHash = signatureHashOf(whole(der, algT));
+  // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue } (RFC 5280 §4.1), walked by
+  // offset with one reader: only the fields handed out become views.
+  const r = new TlvReader(der);
+  if (r.expect(0, der.length, TAG.SEQUENCE) !== der.length) throw new DerError('trailing bytes');
+  const certEnd = r.end;
+  r.expect(r.valueStart, certEnd, TAG.SEQUENCE);
+  const tbsStart = r.start;
+  const tbsV = r.valueStart;
+  const lim = r.end;
+  r.expect(lim, certEnd, TAG.SEQUENCE);
+  const algStart = r.start;
+  const algEnd = r.end;
+  r.expect(algEnd, certEnd, TAG.BIT_STRING);
+  if (r.end !== certEnd) throw new DerError('certificate is not 3 elements');
+  const sigV = r.valueStart;
+  const signatureHash = signatureHashAt(der, algStart, algEnd);
   if (!signatureHash) throw new DerError('signature algorithm not allowed');
-  const sigBits = value(der, sigT);
-  if (sigBits[0] !== 0) throw new DerError('signature has unused bits');
+  if (certEnd === sigV || der[sigV] !== 0) throw new DerError('signature has unused bits');
 
-  const f = children(der, tbsT);
-  let i = 0;
-  const versionT = f[i++];
   // v3 only: [0] EXPLICIT INTEGER 2 (RFC 5280 §4.1.2.1; extensions require v3).
-  if (!versionT || versionT.tag !== 0xa0) throw new DerError('not a v3 certificate');
-  const v = expect(der, versionT.valueStart, versionT.end, TAG.INTEGER);
-  if (v.end !== versionT.end || v.end - v.valueStart !== 1 || der[v.valueStart] !== 2) throw new DerError('not v3');
-  const serialT = next(f, i++, TAG.INTEGER);
-  const innerAlgT = next(f, i++, TAG.SEQUENCE);
-  if (hex(whole(der, innerAlgT)) !== hex(whole(der, algT))) throw new DerError('signature algorithms differ');
-  const issuerT = next(f, i++, TAG.SEQUENCE);
-  const validityT = next(f, i++, TAG.SEQUENCE);
-  const subjectT = next(f, i++, TAG.SEQUENCE);
-  const spkiT = next(f, i++, TAG.SEQUENCE);
-  const serial = value(der, serialT);
-  // RFC 5280 §4.1.2.2: a positive INTEGER of at most 20 octets; DER: minimal (X.690 §8.3.2).
-  if (serial.length === 0 || serial.length > 20 + 1 || serial[0]! & 0x80) throw new DerError('bad serial');
-  if (serial.length > 1 && serial[0] === 0 && !(serial[1]! & 0x80)) throw new DerError('non-minimal serial');
-  const [nbT, naT, vx] = children(der, validityT);
-  if (!nbT || !naT || vx) throw new DerError('bad validity');
+  let pos = r.read(tbsV, lim);
+  const versionTag: number = r.tag;
+  if (versionTag !== 0xa0) throw new DerError('not a v3 certificate');
+  if (r.expect(r.valueStart, pos, TAG.INTEGER) !== pos || r.end - r.valueStart !== 1 || der[r.valueStart] !== 2)
+    throw new DerError('not v3');
+  pos = r.expect(pos, lim, TAG.INTEGER);
+  const serialV = r.valueStart;
+  const serialEnd = r.end;
+  pos = r.expect(pos, lim, TAG.SEQUENCE);
+  // RFC 5280 §4.1.1.2: signatureAlgorithm MUST equal tbsCertificate.signature.
+  if (!sameBytes(der, r.start, r.end, algStart, algEnd)) throw new DerError('signature algorithms differ');
+  const issuerStart = pos;
+  const issuerEnd = r.expect(pos, lim, TAG.SEQUENCE);
+  const validityEnd = r.expect(issuerEnd, lim, TAG.SEQUENCE);
+  const validityV = r.valueStart;
+  const subjectEnd = r.expect(validityEnd, lim, TAG.SEQUENCE);
+  const spkiEnd = r.expect(subjectEnd, lim, TAG.SEQUENCE);
+  const spkiV = r.valueStart;
 
-  const spkiKids = children(der, spkiT);
-  const keyT = spkiKids[1];
-  if (spkiKids.length !== 2 || !keyT || keyT.tag !== TAG.BIT_STRING || der[keyT.valueStart] !== 0)
+  const serialLen = serialEnd - serialV;
+  const s0 = der[serialV]!;
+  // RFC 5280 §4.1.2.2: a positive INTEGER of at most 20 octets; DER: minimal (X.690 §8.3.2).
+  if (serialLen === 0 || serialLen > 20 + 1 || s0 & 0x80) throw new DerError('bad serial');
+  if (serialLen > 1 && s0 === 0 && !(der[serialV + 1]! & 0x80)) throw new DerError('non-minimal serial');
+
+  const nbEnd = r.read(validityV, validityEnd);
+  const notBefore = time(der, r);
+  if (r.read(nbEnd, validityEnd) !== validityEnd) throw new DerError('bad validity');
+  const notAfter = time(der, r);
+
+  // SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT STRING }.
+  const keyAlgEnd = r.expect(spkiV, spkiEnd, TAG.SEQUENCE);
+  const rsa = bytesAt(der, spkiV, keyAlgEnd, RSA_ENCRYPTION);
+  const keyEnd = r.read(keyAlgEnd, spkiEnd);
+  const keyTag: number = r.tag;
+  if (keyEnd !== spkiEnd || keyTag !== TAG.BIT_STRING || r.end === r.valueStart || der[r.valueStart] !== 0)
     throw new DerError('bad SubjectPublicKeyInfo');
+  const keyV = r.valueStart + 1;
 
   const extensions = new Map<string, CertificateExtension>();
-  for (; i < f.length; i++) {
-    const t = f[i]!;
+  let isCa = false;
+  let keyUsage: KeyUsage | null = null;
+  let extendedKeyUsage: string[] | null = null;
+  let policies: string[] = EMPTY;
+  let ocspUrls: string[] = EMPTY;
+  let crlDistributionPoints: Uint8Array[] = EMPTY as unknown as Uint8Array[];
+  for (pos = spkiEnd; pos < lim;) {
+    pos = r.read(pos, lim);
+    const t: number = r.tag;
     // issuerUniqueID [1] / subjectUniqueID [2] are skipped; [3] holds the extensions.
-    if (t.tag === 0x81 || t.tag === 0x82) continue;
-    if (t.tag !== 0xa3 || i !== f.length - 1) throw new DerError('unexpected TBS field');
-    const seq = expect(der, t.valueStart, t.end, TAG.SEQUENCE);
-    if (seq.end !== t.end) throw new DerError('bad extensions');
-    for (const e of children(der, seq)) {
-      if (e.tag !== TAG.SEQUENCE) throw new DerError('bad extension');
-      const k = children(der, e);
-      const id = oid(value(der, expectTag(k[0], TAG.OID)));
+    if (t === 0x81 || t === 0x82) continue;
+    if (t !== 0xa3 || pos !== lim) throw new DerError('unexpected TBS field');
+    const extsEnd = r.expect(r.valueStart, lim, TAG.SEQUENCE);
+    if (extsEnd !== lim) throw new DerError('bad extensions');
+    for (let p = r.valueStart; p < extsEnd;) {
+      // Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }.
+      const e = r.expect(p, extsEnd, TAG.SEQUENCE);
+      p = e;
+      let q = r.expect(r.valueStart, e, TAG.OID);
+      const id = extensionOid(der, r.valueStart, q);
       let critical = false;
-      let vi = 1;
-      if (k[1]?.tag === TAG.BOOLEAN) {
-        critical = boolean(value(der, k[1]));
-        // DER: DEFAULT FALSE must be omitted (X.690 §11.5).
-        if (!critical) throw new DerError('explicit critical FALSE');
-        vi = 2;
+      q = r.read(q, e);
+      if (r.tag === TAG.BOOLEAN) {
+        // DER: BOOLEAN TRUE is FF (X.690 §11.1), and DEFAULT FALSE must be omitted (X.690 §11.5).
+        if (q - r.valueStart !== 1 || der[r.valueStart] !== 0xff) throw new DerError('bad critical flag');
+        critical = true;
+        q = r.read(q, e);
       }
-      const valT = expectTag(k[vi], TAG.OCTET_STRING);
-      if (k.length !== vi + 1) throw new DerError('bad extension');
+      if (r.tag !== TAG.OCTET_STRING || q !== e) throw new DerError('bad extension');
       if (extensions.has(id)) throw new DerError(`duplicate extension ${id}`);
-      extensions.set(id, { critical, value: value(der, valT) });
+      const vs = r.valueStart;
+      extensions.set(id, { critical, value: der.subarray(vs, e) });
+      // The extensions the profile uses are decoded here, in place (RFC 5280 §4.2.1).
+      if (id === EXT.basicConstraints) isCa = decodeBasicConstraints(r, vs, e);
+      else if (id === EXT.keyUsage) keyUsage = decodeKeyUsage(r, vs, e);
+      else if (id === EXT.extKeyUsage) extendedKeyUsage = decodeOidSequence(r, vs, e);
+      else if (id === EXT.certificatePolicies) policies = decodePolicies(r, vs, e);
+      else if (id === EXT.authorityInfoAccess) ocspUrls = decodeOcspUrls(r, vs, e);
+      else if (id === EXT.crlDistributionPoints) crlDistributionPoints = decodeCrlDistributionPoints(r, vs, e);
     }
   }
 
-  const ext = (id: string) => extensions.get(id)?.value;
+  const publicKeyBits = der.subarray(keyV, spkiEnd);
   const cert: ParsedCertificate = {
     der,
     fingerprint: hash('sha256', der, 'hex'),
-    tbs: whole(der, tbsT),
+    tbs: der.subarray(tbsStart, lim),
     signatureHash,
-    signature: sigBits.subarray(1),
-    serialNumber: canonicalHex(serial),
-    serialBytes: serial,
-    issuer: whole(der, issuerT),
-    subject: whole(der, subjectT),
-    notBefore: time(der, nbT),
-    notAfter: time(der, naT),
-    spki: whole(der, spkiT),
-    publicKeyBits: value(der, keyT).subarray(1),
-    rsaModulusBits: rsaBits(der, spkiKids[0]!, value(der, keyT).subarray(1)),
+    signature: der.subarray(sigV + 1, certEnd),
+    serialNumber: canonicalHex(der, serialV, serialEnd),
+    serialBytes: der.subarray(serialV, serialEnd),
+    issuer: der.subarray(issuerStart, issuerEnd),
+    subject: der.subarray(validityEnd, subjectEnd),
+    notBefore,
+    notAfter,
+    spki: der.subarray(subjectEnd, spkiEnd),
+    publicKeyBits,
+    rsaModulusBits: rsa ? rsaBits(publicKeyBits) : 0,
     extensions,
-    isCa: decodeBasicConstraints(ext(EXT.basicConstraints)),
-    keyUsage: decodeKeyUsage(ext(EXT.keyUsage)),
-    extendedKeyUsage: decodeOidSequence(ext(EXT.extKeyUsage)),
-    policies: decodePolicies(ext(EXT.certificatePolicies)),
-    ocspUrls: decodeOcspUrls(ext(EXT.authorityInfoAccess)),
+    isCa,
+    keyUsage,
+    extendedKeyUsage,
+    policies,
+    ocspUrls,
+    crlDistributionPoints,
   };
   return Object.freeze(cert);
 }
 
+const EMPTY: string[] = Object.freeze([]) as unknown as string[];
+
 // AlgorithmIdentifier { rsaEncryption, NULL } (RFC 8017 A.1).
-const RSA_ENCRYPTION = '300d06092a864886f70d0101010500';
+const RSA_ENCRYPTION = Uint8Array.of(
+  0x30,
+  0x0d,
+  0x06,
+  0x09,
+  0x2a,
+  0x86,
+  0x48,
+  0x86,
+  0xf7,
+  0x0d,
+  0x01,
+  0x01,
+  0x01,
+  0x05,
+  0x00,
+);
 
-/** Bits of an RSA modulus from RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }, else 0. */
-function rsaBits(der: Uint8Array, alg: Tlv, key: Uint8Array): number {
-  if (hex(whole(der, alg)) !== RSA_ENCRYPTION) return 0;
-  const seq = expect(key, 0, key.length, TAG.SEQUENCE);
-  if (seq.end !== key.length) throw new DerError('bad RSAPublicKey');
-  const [n, e, x] = children(key, seq);
-  if (!n || !e || x || n.tag !== TAG.INTEGER || e.tag !== TAG.INTEGER) throw new DerError('bad RSAPublicKey');
-  let i = n.valueStart;
-  while (i < n.end && key[i] === 0) i++;
-  if (i === n.end) return 0;
-  return (n.end - i - 1) * 8 + (32 - Math.clz32(key[i]!));
+/** The hash of a sha{256,384,512}WithRSAEncryption AlgorithmIdentifier with NULL parameters at `der[start..end)`. */
+function signatureHashAt(der: Uint8Array, start: number, end: number): ParsedCertificate['signatureHash'] | undefined {
+  // 30 0d 06 09 2a 86 48 86 f7 0d 01 01 XX 05 00: the same bytes as RSA_ENCRYPTION but the algorithm octet.
+  if (end - start !== 15) return undefined;
+  for (let i = 0; i < 15; i++) if (i !== 12 && der[start + i] !== RSA_ENCRYPTION[i]) return undefined;
+  const a = der[start + 12];
+  return a === 0x0b ? 'sha256' : a === 0x0c ? 'sha384' : a === 0x0d ? 'sha512' : undefined;
 }
 
-function canonicalHex(v: Uint8Array): string {
-  let i = 0;
-  while (i < v.length - 1 && v[i] === 0) i++;
-  return hex(v.subarray(i));
+function sameBytes(der: Uint8Array, aStart: number, aEnd: number, bStart: number, bEnd: number): boolean {
+  if (aEnd - aStart !== bEnd - bStart) return false;
+  for (let i = 0; i < aEnd - aStart; i++) if (der[aStart + i] !== der[bStart + i]) return false;
+  return true;
 }
 
-function next(f: Tlv[], i: number, tag: number): Tlv {
-  return expectTag(f[i], tag);
+// id-ce (2.5.29) extension OIDs by last octet, and id-pe-authorityInfoAccess: the names almost every extension has,
+// so most certificates decode no OID arc by arc.
+const ID_CE = Array.from({ length: 128 }, (_, i) => `2.5.29.${i}`);
+const ID_PE_AIA = Uint8Array.of(0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x01);
+// id-ad-ocsp 1.3.6.1.5.5.7.48.1 (RFC 5280 §4.2.2.1).
+const ID_AD_OCSP = Uint8Array.of(0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01);
+
+function extensionOid(der: Uint8Array, start: number, end: number): string {
+  if (end - start === 3 && der[start] === 0x55 && der[start + 1] === 0x1d && der[start + 2]! < 0x80)
+    return ID_CE[der[start + 2]!]!;
+  if (bytesAt(der, start, end, ID_PE_AIA)) return EXT.authorityInfoAccess;
+  return oidAt(der, start, end);
+}
+
+/** Bits of an RSA modulus from RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }. */
+function rsaBits(key: Uint8Array): number {
+  const k = new TlvReader(key);
+  if (k.expect(0, key.length, TAG.SEQUENCE) !== key.length) throw new DerError('bad RSAPublicKey');
+  const seqEnd = k.end;
+  const nEnd = k.expect(k.valueStart, seqEnd, TAG.INTEGER);
+  let i = k.valueStart;
+  if (k.expect(nEnd, seqEnd, TAG.INTEGER) !== seqEnd) throw new DerError('bad RSAPublicKey');
+  while (i < nEnd && key[i] === 0) i++;
+  if (i === nEnd) return 0;
+  return (nEnd - i - 1) * 8 + (32 - Math.clz32(key[i]!));
+}
+
+function canonicalHex(der: Uint8Array, start: number, end: number): string {
+  let i = start;
+  while (i < end - 1 && der[i] === 0) i++;
+  return hex(der.subarray(i, end));
 }
 
 function expectTag(t: Tlv | undefined, tag: number): Tlv {
@@ -246,20 +342,29 @@ function expectTag(t: Tlv | undefined, tag: number): Tlv {
   return t;
 }
 
-function decodeBasicConstraints(v: Uint8Array | undefined): boolean {
-  if (!v) return false;
-  const seq = expect(v, 0, v.length, TAG.SEQUENCE);
-  if (seq.end !== v.length) throw new DerError('bad basicConstraints');
-  const k = children(v, seq);
-  return k[0]?.tag === TAG.BOOLEAN ? boolean(value(v, k[0])) : false;
+/** The value `der[start..end)` must be exactly one `tag` TLV; leaves it in `r`. */
+function only(r: TlvReader, start: number, end: number, tag: number): void {
+  if (r.expect(start, end, tag) !== end) throw new DerError(`bad extension value`);
 }
 
-function decodeKeyUsage(v: Uint8Array | undefined): KeyUsage | null {
-  if (!v) return null;
-  const t = expect(v, 0, v.length, TAG.BIT_STRING);
-  if (t.end !== v.length || t.end - t.valueStart < 2) throw new DerError('bad keyUsage');
+/** BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL } (§4.2.1.9). */
+function decodeBasicConstraints(r: TlvReader, start: number, end: number): boolean {
+  only(r, start, end, TAG.SEQUENCE);
+  const seqEnd = r.end;
+  let ca = false;
+  let first = true;
+  for (let p = r.valueStart; p < seqEnd; first = false) {
+    p = r.read(p, seqEnd);
+    if (first && r.tag === TAG.BOOLEAN) ca = boolean(r.buf.subarray(r.valueStart, r.end));
+  }
+  return ca;
+}
+
+function decodeKeyUsage(r: TlvReader, start: number, end: number): KeyUsage {
+  only(r, start, end, TAG.BIT_STRING);
+  if (r.end - r.valueStart < 2) throw new DerError('bad keyUsage');
   // Bit 0 is the most significant bit of the first content octet after the unused-bits octet (X.690 §8.6).
-  const b = v[t.valueStart + 1]!;
+  const b = r.buf[r.valueStart + 1]!;
   return Object.freeze({
     digitalSignature: (b & 0x80) !== 0,
     nonRepudiation: (b & 0x40) !== 0,
@@ -271,33 +376,77 @@ function decodeKeyUsage(v: Uint8Array | undefined): KeyUsage | null {
   });
 }
 
-function decodeOidSequence(v: Uint8Array | undefined): string[] | null {
-  if (!v) return null;
-  const seq = expect(v, 0, v.length, TAG.SEQUENCE);
-  if (seq.end !== v.length) throw new DerError('bad OID sequence');
-  return Object.freeze(children(v, seq).map((t) => oid(value(v, expectTag(t, TAG.OID))))) as string[];
+function decodeOidSequence(r: TlvReader, start: number, end: number): string[] {
+  only(r, start, end, TAG.SEQUENCE);
+  const out: string[] = [];
+  for (let p = r.valueStart; p < end;) {
+    p = r.expect(p, end, TAG.OID);
+    out.push(oidAt(r.buf, r.valueStart, p));
+  }
+  return Object.freeze(out) as string[];
 }
 
-function decodePolicies(v: Uint8Array | undefined): string[] {
-  if (!v) return [];
-  const seq = expect(v, 0, v.length, TAG.SEQUENCE);
-  if (seq.end !== v.length) throw new DerError('bad certificatePolicies');
+function decodePolicies(r: TlvReader, start: number, end: number): string[] {
+  only(r, start, end, TAG.SEQUENCE);
   // PolicyInformation ::= SEQUENCE { policyIdentifier, policyQualifiers OPTIONAL } (RFC 5280 §4.2.1.4).
-  return Object.freeze(
-    children(v, seq).map((p) => oid(value(v, expectTag(children(v, expectTag(p, TAG.SEQUENCE))[0], TAG.OID)))),
-  ) as string[];
+  const out: string[] = [];
+  for (let p = r.valueStart; p < end;) {
+    p = r.expect(p, end, TAG.SEQUENCE);
+    const idEnd = r.expect(r.valueStart, p, TAG.OID);
+    out.push(oidAt(r.buf, r.valueStart, idEnd));
+  }
+  return Object.freeze(out) as string[];
 }
 
-function decodeOcspUrls(v: Uint8Array | undefined): string[] {
-  if (!v) return [];
-  const seq = expect(v, 0, v.length, TAG.SEQUENCE);
+/** AuthorityInfoAccessSyntax ::= SEQUENCE OF AccessDescription { accessMethod, accessLocation } (§4.2.2.1). */
+function decodeOcspUrls(r: TlvReader, start: number, end: number): string[] {
+  only(r, start, end, TAG.SEQUENCE);
+  const v = r.buf;
   const urls: string[] = [];
-  for (const ad of children(v, seq)) {
-    const [m, loc] = children(v, expectTag(ad, TAG.SEQUENCE));
+  for (let p = r.valueStart; p < end;) {
+    p = r.expect(p, end, TAG.SEQUENCE);
+    const methodEnd = r.expect(r.valueStart, p, TAG.OID);
+    const ocsp = bytesAt(v, r.valueStart, methodEnd, ID_AD_OCSP);
+    if (r.read(methodEnd, p) !== p) throw new DerError('bad AccessDescription');
     // id-ad-ocsp with a uniformResourceIdentifier [6] IA5String.
-    if (oid(value(v, expectTag(m, TAG.OID))) === '1.3.6.1.5.5.7.48.1' && loc?.tag === 0x86) urls.push(text(v, loc));
+    if (ocsp && r.tag === 0x86) urls.push(latin1At(v, r.valueStart, r.end));
   }
   return Object.freeze(urls) as string[];
+}
+
+function latin1At(v: Uint8Array, start: number, end: number): string {
+  return Buffer.from(v.buffer, v.byteOffset + start, end - start).toString('latin1');
+}
+
+/**
+ * cRLDistributionPoints (RFC 5280 §4.2.1.13): the DER of each DistributionPointName (`[0] fullName` or
+ * `[1] nameRelativeToCRLIssuer`, the CHOICE inside the explicit `[0]`), as a partitioned CRL's
+ * issuingDistributionPoint carries it (§5.2.5). JPKI names one directoryName per issuing office (spec §8.2).
+ * A point with `reasons` or `cRLIssuer` is left out: its CRL covers only some reasons, or is an indirect CRL
+ * (§6.3.3 (b)(1), (d)), so it cannot establish the status on its own (fail closed).
+ */
+function decodeCrlDistributionPoints(r: TlvReader, start: number, end: number): Uint8Array[] {
+  only(r, start, end, TAG.SEQUENCE);
+  const v = r.buf;
+  const out: Uint8Array[] = [];
+  for (let p = r.valueStart; p < end;) {
+    // DistributionPoint ::= SEQUENCE { distributionPoint [0], reasons [1], cRLIssuer [2] } (all OPTIONAL).
+    p = r.expect(p, end, TAG.SEQUENCE);
+    let name: Uint8Array | undefined;
+    let partial = false;
+    for (let q = r.valueStart; q < p;) {
+      q = r.read(q, p);
+      if (r.tag === 0xa0) {
+        const f = r.end;
+        if (r.read(r.valueStart, f) !== f || (r.tag !== 0xa0 && r.tag !== 0xa1))
+          throw new DerError('bad DistributionPointName');
+        name = v.subarray(r.start, f);
+      } else if (r.tag === 0x81 || r.tag === 0xa2) partial = true;
+      else throw new DerError('bad DistributionPoint');
+    }
+    if (name && !partial) out.push(name);
+  }
+  return Object.freeze(out) as Uint8Array[];
 }
 
 const ATTR_NAMES: Record<string, string> = {
@@ -317,7 +466,7 @@ export function nameAttributes(name: Uint8Array): [string, string][] {
     for (const rdn of children(name, expect(name, 0, name.length, TAG.SEQUENCE))) {
       for (const atv of children(name, expectTag(rdn, TAG.SET))) {
         const [t, val] = children(name, expectTag(atv, TAG.SEQUENCE));
-        const id = oid(value(name, expectTag(t, TAG.OID)));
+        const id = oidAt(name, expectTag(t, TAG.OID).valueStart, t!.end);
         out.push([ATTR_NAMES[id] ?? id, val ? text(name, val) : '']);
       }
     }
@@ -335,9 +484,28 @@ export function nameToString(name: Uint8Array): string {
     .join(',');
 }
 
+const ID_AT_CN = Uint8Array.of(0x55, 0x04, 0x03);
+
 /** The subject's first commonName, or `undefined`. */
 export function commonName(cert: ParsedCertificate): string | undefined {
-  return nameAttributes(cert.subject).find(([k]) => k === 'CN')?.[1];
+  // A walk for id-at-commonName (2.5.4.3 = 55 04 03) alone: the verifier describes every new certificate.
+  const name = cert.subject;
+  const r = new TlvReader(name);
+  try {
+    const end = r.expect(0, name.length, TAG.SEQUENCE);
+    for (let p = r.valueStart; p < end;) {
+      p = r.expect(p, end, TAG.SET);
+      for (let q = r.valueStart; q < p;) {
+        q = r.expect(q, p, TAG.SEQUENCE);
+        const oidEnd = r.expect(r.valueStart, q, TAG.OID);
+        if (bytesAt(name, r.valueStart, oidEnd, ID_AT_CN))
+          return oidEnd < q ? text(name, readTlv(name, oidEnd, q)) : '';
+      }
+    }
+    return undefined;
+  } catch (e) {
+    throw new CertificateInvalidError('ERR_PKI_CERT_MALFORMED', 'parse', 'bad Name', { cause: e });
+  }
 }
 
 /** Reads the first TLV of `der` (used to slice embedded structures such as OCSP's tbsResponseData). */

@@ -57,6 +57,57 @@ export function readTlv(buf: Uint8Array, pos: number, limit: number = buf.length
   return { tag, start: pos, valueStart, end };
 }
 
+/**
+ * A TLV reader that allocates nothing per element: `read` fills its fields in place, so a certificate walk makes
+ * one object instead of one per TLV (the verifier parses every new certificate on the login path). Same rules as
+ * {@link readTlv}.
+ */
+export class TlvReader {
+  readonly buf: Uint8Array;
+  tag = 0;
+  start = 0;
+  valueStart = 0;
+  end = 0;
+
+  constructor(buf: Uint8Array) {
+    this.buf = buf;
+  }
+
+  /** Reads the TLV at `pos`, which must end at or before `limit`; returns its end. */
+  read(pos: number, limit: number): number {
+    const buf = this.buf;
+    if (pos + 2 > limit) throw new DerError('truncated');
+    const tag = buf[pos]!;
+    if ((tag & 0x1f) === 0x1f) throw new DerError('high tag number');
+    let len = buf[pos + 1]!;
+    let valueStart = pos + 2;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      if (n === 0 || n > 3) throw new DerError('bad length');
+      if (valueStart + n > limit) throw new DerError('truncated');
+      len = 0;
+      for (let i = 0; i < n; i++) len = len * 256 + buf[valueStart + i]!;
+      // DER: the long form only for lengths >= 128, and without leading zero octets.
+      if (len < 0x80 || buf[valueStart] === 0) throw new DerError('non-minimal length');
+      valueStart += n;
+    }
+    const end = valueStart + len;
+    if (end > limit) throw new DerError('truncated');
+    this.tag = tag;
+    this.start = pos;
+    this.valueStart = valueStart;
+    this.end = end;
+    return end;
+  }
+
+  /** {@link read} and assert the tag. */
+  expect(pos: number, limit: number, tag: number): number {
+    const end = this.read(pos, limit);
+    if (this.tag !== tag) throw new DerError(`expected tag ${tag.toString(16)}, got ${this.tag.toString(16)}`);
+    return end;
+  }
+}
+
 /** Reads a TLV and asserts its tag. */
 export function expect(buf: Uint8Array, pos: number, limit: number, tag: number): Tlv {
   const t = readTlv(buf, pos, limit);
@@ -88,25 +139,33 @@ export function whole(buf: Uint8Array, t: Tlv): Uint8Array {
 
 /** Decodes an OBJECT IDENTIFIER value to dotted form (X.690 §8.19). */
 export function oid(v: Uint8Array): string {
-  if (v.length === 0 || v[v.length - 1]! & 0x80) throw new DerError('bad OID');
-  const arcs: number[] = [];
+  return oidAt(v, 0, v.length);
+}
+
+/**
+ * Decodes the OBJECT IDENTIFIER content octets `buf[start..end)` to dotted form (X.690 §8.19), without a view or an
+ * array: certificate parsing decodes a dozen OIDs per certificate.
+ */
+export function oidAt(buf: Uint8Array, start: number, end: number): string {
+  if (end <= start || buf[end - 1]! & 0x80) throw new DerError('bad OID');
+  let s = '';
   let n = 0;
   let first = true;
-  for (let i = 0; i < v.length; i++) {
-    const b = v[i]!;
+  for (let i = start; i < end; i++) {
+    const b = buf[i]!;
     if (n === 0 && b === 0x80) throw new DerError('non-minimal OID arc');
     n = n * 128 + (b & 0x7f);
     if (n > Number.MAX_SAFE_INTEGER / 128) throw new DerError('OID arc too large');
     if (!(b & 0x80)) {
       if (first) {
         const a = n < 40 ? 0 : n < 80 ? 1 : 2;
-        arcs.push(a, n - a * 40);
+        s = `${a}.${n - a * 40}`;
         first = false;
-      } else arcs.push(n);
+      } else s += `.${n}`;
       n = 0;
     }
   }
-  return arcs.join('.');
+  return s;
 }
 
 /** Decodes a BOOLEAN value; DER requires 0x00 or 0xFF (X.690 §11.1). */
@@ -117,33 +176,44 @@ export function boolean(v: Uint8Array): boolean {
 
 /** Decodes a UTCTime or GeneralizedTime of the RFC 5280 §4.1.2.5 form (`Z`, seconds, no fraction) to ms. */
 export function time(buf: Uint8Array, t: Tlv): number {
-  const s = latin1(value(buf, t));
-  let m: RegExpExecArray | null;
+  const p = t.valueStart;
+  const len = t.end - p;
   let year: number;
+  let i: number;
   if (t.tag === TAG.UTC_TIME) {
-    m = /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(s);
-    if (!m) throw new DerError('bad UTCTime');
-    const yy = Number(m[1]);
+    // YYMMDDHHMMSSZ (RFC 5280 §4.1.2.5.1).
+    if (len !== 13) throw new DerError('bad UTCTime');
+    const yy = digits2(buf, p);
     // RFC 5280 §4.1.2.5.1: YY >= 50 is 19YY, else 20YY.
     year = yy >= 50 ? 1900 + yy : 2000 + yy;
+    i = p + 2;
   } else if (t.tag === TAG.GENERALIZED_TIME) {
-    m = /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(s);
-    if (!m) throw new DerError('bad GeneralizedTime');
-    year = Number(m[1]);
+    // YYYYMMDDHHMMSSZ (RFC 5280 §4.1.2.5.2).
+    if (len !== 15) throw new DerError('bad GeneralizedTime');
+    year = digits2(buf, p) * 100 + digits2(buf, p + 2);
+    i = p + 4;
   } else throw new DerError('expected a time');
-  const mon = Number(m[2]);
-  const day = Number(m[3]);
-  const ms = Date.UTC(year, mon - 1, day, Number(m[4]), Number(m[5]), Number(m[6]));
-  const d = new Date(ms);
-  if (
-    d.getUTCMonth() !== mon - 1 ||
-    d.getUTCDate() !== day ||
-    Number(m[4]) > 23 ||
-    Number(m[5]) > 59 ||
-    Number(m[6]) > 59
-  )
+  if (buf[t.end - 1] !== 0x5a /* Z */) throw new DerError('time not in UTC (Z)');
+  const mon = digits2(buf, i);
+  const day = digits2(buf, i + 2);
+  const h = digits2(buf, i + 4);
+  const m = digits2(buf, i + 6);
+  const sec = digits2(buf, i + 8);
+  if (mon < 1 || mon > 12 || day < 1 || day > daysIn(year, mon) || h > 23 || m > 59 || sec > 59)
     throw new DerError('bad date');
-  return ms;
+  return Date.UTC(year, mon - 1, day, h, m, sec);
+}
+
+function digits2(buf: Uint8Array, i: number): number {
+  const a = buf[i]! - 0x30;
+  const b = buf[i + 1]! - 0x30;
+  if (a < 0 || a > 9 || b < 0 || b > 9) throw new DerError('bad time digit');
+  return a * 10 + b;
+}
+
+function daysIn(year: number, mon: number): number {
+  if (mon === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return mon === 4 || mon === 6 || mon === 9 || mon === 11 ? 30 : 31;
 }
 
 /** Decodes a string-typed value as text: UTF8String, PrintableString, IA5String (others as latin1). */
@@ -164,6 +234,13 @@ function latin1(v: Uint8Array): string {
 /** Hex of bytes, lower case. */
 export function hex(v: Uint8Array): string {
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex');
+}
+
+/** Whether `buf[start..end)` equals `ref` (no view is made: for the few-byte comparisons of parsing). */
+export function bytesAt(buf: Uint8Array, start: number, end: number, ref: Uint8Array): boolean {
+  if (end - start !== ref.length) return false;
+  for (let i = 0; i < ref.length; i++) if (buf[start + i] !== ref[i]) return false;
+  return true;
 }
 
 /** Byte equality. */

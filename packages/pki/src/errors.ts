@@ -60,7 +60,7 @@ export class CertificateRevokedError extends MynaGateError {
  * Revocation status could not be established, so the certificate is refused (fail closed). Retrying later may
  * help. `detail` says why for `ERR_PKI_REVOCATION_UNKNOWN`: `unknown` (the source does not know the
  * certificate), `unreachable`, `stale` (thisUpdate too old or nextUpdate passed), `future` (thisUpdate ahead of
- * now beyond the skew), `unavailable` (no source).
+ * now beyond the skew), `unavailable` (no source, or no CRL covering the certificate).
  *
  * The OCSP codes name a response that must not be trusted: `ERR_PKI_OCSP_MALFORMED`, `ERR_PKI_OCSP_STATUS`
  * (responseStatus not successful), `ERR_PKI_OCSP_CERT_ID`, `ERR_PKI_OCSP_RESPONSE_COUNT`, `ERR_PKI_OCSP_RESPONDER`

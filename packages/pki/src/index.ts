@@ -43,6 +43,15 @@ export type { PathOptions, ValidatedPath } from './path/validate.ts';
 
 export { checkRevocation, CRL_REASONS, firstAnswer } from './revocation.ts';
 export type { RevocationSource, RevocationStatus } from './revocation.ts';
+export { crlRevocation } from './crl/revocation.ts';
+export { CrlSource } from './crl/source.ts';
+export type { CrlSourceOptions, CrlStatus, CrlStatusOptions } from './crl/source.ts';
+export { DEFAULT_CRL_SKEW_MS, loadCrl } from './crl/load.ts';
+export type { LoadCrlOptions } from './crl/load.ts';
+export { CrlIndex } from './crl/index.ts';
+export type { CrlEntryView, CrlLookup, CrlReason, SerialInput } from './crl/index.ts';
+export type { CrlScope } from './crl/extensions.ts';
+export type { IssuerCertificate } from './crl/issuer.ts';
 export { ocspSource } from './ocsp/source.ts';
 export type { OcspSourceOptions } from './ocsp/source.ts';
 export { buildOcspRequest, certIdOf } from './ocsp/request.ts';
@@ -57,6 +66,21 @@ export type { Basic4Claims, Basic4Identity } from './identity.ts';
 export { canonicalJson, statementBytes, statementDigestInfo, statementHash } from './statement.ts';
 export type { SignatureEvidence, Statement } from './statement.ts';
 
+export { PKI_ERROR_CODES } from './error-codes.ts';
+export type { PkiErrorCode } from './error-codes.ts';
+export {
+  CrlBadSignatureError,
+  CrlExpiredError,
+  CrlIssuerNotCrlSignerError,
+  CrlMalformedError,
+  CrlNotYetValidError,
+  CrlRollbackError,
+  CrlUnknownCriticalExtensionError,
+  CrlUnsupportedError,
+  CrlWrongIssuerError,
+  CRL_ERROR_CODES,
+} from './crl/errors.ts';
+export type { CrlErrorCode } from './crl/errors.ts';
 export {
   CertificateInvalidError,
   CertificateRevokedError,

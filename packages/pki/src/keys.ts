@@ -1,15 +1,62 @@
 /**
- * Public keys imported once: `crypto.createPublicKey` costs about half an RSA verify, so a KeyObject is cached by
- * the exact SubjectPublicKeyInfo bytes. Internal; one cache per verifier (seams are parameters, not singletons).
+ * Public keys imported once: importing costs about half an RSA verify, so a KeyObject is cached by the exact
+ * SubjectPublicKeyInfo bytes (and by the very view, for anchors and responders met again and again). Internal; one
+ * cache per verifier (seams are parameters, not module singletons).
  */
 import { createPublicKey, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { ParsedCertificate } from './certificate.ts';
+import { DerError, TAG, TlvReader, bytesAt } from './der.ts';
+
+// AlgorithmIdentifier { rsaEncryption, NULL } (RFC 8017 A.1).
+const RSA_ENCRYPTION = Uint8Array.of(
+  0x30,
+  0x0d,
+  0x06,
+  0x09,
+  0x2a,
+  0x86,
+  0x48,
+  0x86,
+  0xf7,
+  0x0d,
+  0x01,
+  0x01,
+  0x01,
+  0x05,
+  0x00,
+);
+
+/**
+ * Imports a SubjectPublicKeyInfo (DER). An rsaEncryption key is imported from its RSAPublicKey (the BIT STRING's
+ * content, RFC 8017 A.1.1, RFC 3279 §2.3.1) as `pkcs1`: the same key, and OpenSSL 3 decodes that form several
+ * times faster than a whole SPKI. Any other algorithm goes through the SPKI decoder.
+ *
+ * @throws Error from node:crypto (or DerError) on a key that cannot be imported.
+ */
+export function importPublicKey(spki: Uint8Array): KeyObject {
+  const buf = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength);
+  const r = new TlvReader(spki);
+  if (r.expect(0, spki.length, TAG.SEQUENCE) !== spki.length) throw new DerError('bad SubjectPublicKeyInfo');
+  const algEnd = r.expect(r.valueStart, spki.length, TAG.SEQUENCE);
+  if (bytesAt(spki, r.start, algEnd, RSA_ENCRYPTION)) {
+    if (
+      r.expect(algEnd, spki.length, TAG.BIT_STRING) !== spki.length ||
+      r.end === r.valueStart ||
+      spki[r.valueStart] !== 0
+    )
+      throw new DerError('bad subjectPublicKey');
+    return createPublicKey({ key: buf.subarray(r.valueStart + 1, r.end), format: 'der', type: 'pkcs1' });
+  }
+  return createPublicKey({ key: buf, format: 'der', type: 'spki' });
+}
 
 /** A bounded map from SPKI bytes to KeyObject; the oldest entry goes first when full. */
 export class KeyCache {
   readonly #max: number;
   readonly #map = new Map<string, KeyObject>();
+  // The same view (an anchor's `spki`) is looked up on every new certificate: no string key needed then.
+  readonly #byView = new WeakMap<Uint8Array, KeyObject>();
 
   constructor(max = 10_000) {
     this.#max = max;
@@ -17,17 +64,16 @@ export class KeyCache {
 
   /** The KeyObject of a SubjectPublicKeyInfo (DER). Throws `TypeError`/`Error` from node:crypto on a bad key. */
   get(spki: Uint8Array): KeyObject {
+    let key = this.#byView.get(spki);
+    if (key) return key;
     const id = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength).toString('latin1');
-    let key = this.#map.get(id);
+    key = this.#map.get(id);
     if (!key) {
-      key = createPublicKey({
-        key: Buffer.from(spki),
-        format: 'der',
-        type: 'spki',
-      });
+      key = importPublicKey(spki);
       if (this.#map.size >= this.#max) this.#map.delete(this.#map.keys().next().value!);
       this.#map.set(id, key);
     }
+    this.#byView.set(spki, key);
     return key;
   }
 }

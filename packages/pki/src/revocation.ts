@@ -56,18 +56,28 @@ export async function checkRevocation(
   try {
     s = await source.status(cert, issuer, now);
   } catch (e) {
-    if (e instanceof RevocationUnknownError || e instanceof CertificateRevokedError) throw e;
-    if (isMynaGateError(e)) throw e;
-    throw new RevocationUnknownError(
-      'ERR_PKI_REVOCATION_UNKNOWN',
-      'unreachable',
-      'source',
-      'revocation source failed',
-      {
-        cause: e,
-      },
-    );
+    throw revocationFailure(e);
   }
+  return goodOrThrow(s);
+}
+
+/**
+ * What a source's failure becomes: our own errors as they are, anything else `ERR_PKI_REVOCATION_UNKNOWN`
+ * (`unreachable`). Internal (the verifier inlines `checkRevocation` to save a promise per login).
+ */
+export function revocationFailure(e: unknown): Error {
+  if (e instanceof RevocationUnknownError || e instanceof CertificateRevokedError) return e;
+  if (isMynaGateError(e)) return e;
+  return new RevocationUnknownError('ERR_PKI_REVOCATION_UNKNOWN', 'unreachable', 'source', 'revocation source failed', {
+    cause: e,
+  });
+}
+
+/**
+ * Fails closed on an answer: `revoked` throws `ERR_PKI_CERT_REVOKED`, anything but `good` throws
+ * `ERR_PKI_REVOCATION_UNKNOWN` (`unknown`). Internal.
+ */
+export function goodOrThrow(s: RevocationStatus): RevocationStatus & { status: 'good' } {
   if (s?.status === 'good') return s;
   if (s?.status === 'revoked') throw new CertificateRevokedError(s.revokedAt, s.reason, s.source);
   throw new RevocationUnknownError(

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { StatementError } from './errors.ts';
-import { checkOrigin } from './origin.ts';
+import { checkOrigin, type OriginOptions } from './origin.ts';
 import { sha256DigestInfo } from './digest-info.ts';
 
 /** A statement to be signed. Extra members (e.g. the claims released) are allowed and signed too. */
@@ -77,12 +77,12 @@ export function canonicalJson(value: unknown): string {
  * const signature = await card.sign('sign', statementDigestInfo(bytes));
  * ```
  */
-export function statementBytes(statement: Statement): Uint8Array {
+export function statementBytes(statement: Statement, options: OriginOptions = {}): Uint8Array {
   const s = statement as Partial<Statement> | null;
   if (typeof s !== 'object' || s === null) return malformed('statement must be an object');
   if (typeof s.client?.name !== 'string' || s.client.name.length === 0) malformed('client.name missing');
   try {
-    checkOrigin(s.client!.origin);
+    checkOrigin(s.client!.origin, options);
   } catch {
     malformed('client.origin is not an exact https origin');
   }

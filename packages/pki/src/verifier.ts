@@ -18,8 +18,8 @@ import { checkOrigin } from './origin.ts';
 import { JPKI_POLICIES } from './path/checks.ts';
 import { validatePath } from './path/validate.ts';
 import type { ValidatedPath } from './path/validate.ts';
-import { checkRevocation } from './revocation.ts';
-import type { RevocationSource } from './revocation.ts';
+import { goodOrThrow, revocationFailure } from './revocation.ts';
+import type { RevocationSource, RevocationStatus } from './revocation.ts';
 import { statementBytes, statementHash } from './statement.ts';
 import type { SignatureEvidence, Statement } from './statement.ts';
 import { parseTokenFields, strictBase64 } from './token/parse.ts';
@@ -50,6 +50,8 @@ export interface VerifierOptions {
   };
   /** Maximum cached path validation results. Default 10 000; 0 disables the cache. */
   readonly pathCacheSize?: number;
+  /** Accept loopback `http://` origins (development servers; see `checkOrigin`). Default false. */
+  readonly allowLoopbackHttp?: boolean;
 }
 
 /** A certificate that passed path validation and revocation. */
@@ -181,12 +183,18 @@ export function createVerifier(options: VerifierOptions): Verifier {
   if (!(Number.isInteger(pathCacheSize) && pathCacheSize >= 0)) throw new TypeError('pathCacheSize must be >= 0');
 
   const keys = new KeyCache(Math.max(1000, pathCacheSize + 100));
+  type Described = Omit<VerifiedCertificate, 'revocationSource'>;
+  /** A validated path and, once asked for, the description every result of it shares. */
+  interface Known {
+    readonly path: ValidatedPath;
+    described: Described | undefined;
+  }
   // Path results by `${kind}:${fingerprint}`, and login results by the token's exact certificate text; an entry is
   // used only inside its validity window.
-  const paths = new Map<string, ValidatedPath>();
+  const paths = new Map<string, Known>();
   // Keyed by the certificate text's tail (its CA signature: unique per certificate, and cheap to hash); an entry
   // is used only when the whole text is equal.
-  const byText = new Map<string, { readonly text: string; readonly path: ValidatedPath }>();
+  const byText = new Map<string, { readonly text: string; readonly known: Known }>();
   // Origins already seen in exact form, with their SHA-256 (parsing a URL costs more than a warm login's checks).
   const origins = new Map<string, Uint8Array>();
 
@@ -196,40 +204,57 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return d.getTime();
   };
 
-  function remember(id: string, p: ValidatedPath): void {
+  function remember(id: string, p: Known): void {
     if (pathCacheSize === 0) return;
     if (paths.size >= pathCacheSize) paths.delete(paths.keys().next().value!);
     paths.set(id, p);
   }
 
-  function cached(id: string, now: number): ValidatedPath | undefined {
+  function cached(id: string, now: number): Known | undefined {
     const hit = paths.get(id);
-    if (hit && now >= hit.validFrom && now <= hit.validUntil) return hit;
+    if (hit && now >= hit.path.validFrom && now <= hit.path.validUntil) return hit;
     return undefined;
   }
 
-  function path(cert: ParsedCertificate, kind: CertKind, now: number): ValidatedPath {
+  function path(cert: ParsedCertificate, kind: CertKind, now: number): Known {
     const id = `${kind}:${cert.fingerprint}`;
     const hit = cached(id, now);
     if (hit) return hit;
-    const p = validatePath(cert, kind, {
-      anchors,
-      policies,
-      keys,
-      now,
-      skewMs,
-    });
+    const p: Known = { path: validatePath(cert, kind, { anchors, policies, keys, now, skewMs }), described: undefined };
     remember(id, p);
     return p;
   }
 
-  const described = new WeakMap<ValidatedPath, Omit<VerifiedCertificate, 'revocationSource'>>();
+  // Issuer names as text, per anchor: name chaining made the certificate's issuer byte-for-byte its anchor's subject.
+  const issuerNames = new Map<ParsedCertificate, string>();
 
-  async function revoked(p: ValidatedPath, now: number): Promise<VerifiedCertificate> {
-    const status = await checkRevocation(revocation, p.cert, p.anchor, new Date(now));
-    let d = described.get(p);
-    if (!d) described.set(p, (d = describe(p)));
-    return Object.freeze({ ...d, revocationSource: status.source });
+  function description(k: Known): Described {
+    if (k.described) return k.described;
+    const p = k.path;
+    let issuer = issuerNames.get(p.anchor);
+    if (issuer === undefined) issuerNames.set(p.anchor, (issuer = nameToString(p.anchor.subject)));
+    const d: Described = Object.freeze({
+      kind: p.kind,
+      fingerprint: p.cert.fingerprint,
+      serialNumber: p.cert.serialNumber,
+      issuer,
+      subjectCommonName: commonName(p.cert),
+      notAfter: new Date(p.cert.notAfter),
+      certificate: p.cert.der,
+    });
+    k.described = d;
+    return d;
+  }
+
+  /** Revocation, asked every time (the source caches answers until their nextUpdate): fails closed. */
+  async function revoked(k: Known, now: number): Promise<VerifiedCertificate> {
+    let s: RevocationStatus;
+    try {
+      s = await revocation.status(k.path.cert, k.path.anchor, new Date(now));
+    } catch (e) {
+      throw revocationFailure(e);
+    }
+    return Object.freeze({ ...description(k), revocationSource: goodOrThrow(s).source });
   }
 
   return Object.freeze({
@@ -244,7 +269,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const now = nowMs();
       let originHash = origins.get(context.origin);
       if (!originHash) {
-        checkOrigin(context.origin);
+        checkOrigin(context.origin, { allowLoopbackHttp: options.allowLoopbackHttp === true });
         originHash = hash('sha256', context.origin, 'buffer');
         if (origins.size < 1000) origins.set(context.origin, originHash);
       }
@@ -253,21 +278,28 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const fields = parseTokenFields(
         typeof token === 'object' && !(token instanceof Uint8Array) && token !== null ? JSON.stringify(token) : token,
       );
-      // A certificate seen before is recognised by its exact base64 text: no decode, no hash, no parse.
+      // Both base64 members are decoded (or recognised) before any other check, so a malformed token is always
+      // ERR_PKI_TOKEN_MALFORMED whatever else is wrong with it.
+      const signature = strictBase64(fields.signature, 'signature');
+      // A certificate seen before is recognised by its exact base64 text (which was canonical base64 then): no
+      // decode, no hash, no parse. The cached path is used only inside its validity window, so validity at now is
+      // still checked on every login; revocation is asked below on every login.
       const text = fields.unverifiedCertificate;
       const tail = text.slice(-96);
       const seen = byText.get(tail);
-      let p =
-        seen && seen.text === text && now >= seen.path.validFrom && now <= seen.path.validUntil ? seen.path : undefined;
-      if (!p) {
+      let k =
+        seen && seen.text === text && now >= seen.known.path.validFrom && now <= seen.known.path.validUntil
+          ? seen.known
+          : undefined;
+      if (!k) {
         const der = strictBase64(text, 'unverifiedCertificate');
-        p = path(parseCertificate(der), 'auth', now);
+        k = path(parseCertificate(der), 'auth', now);
         if (pathCacheSize > 0) {
           if (byText.size >= pathCacheSize) byText.delete(byText.keys().next().value!);
-          byText.set(tail, { text, path: p });
+          byText.set(tail, { text, known: k });
         }
       }
-      const signature = strictBase64(fields.signature, 'signature');
+      const p = k.path;
       // RS256 = RSASSA-PKCS1-v1_5 with SHA-256 over signedData (RFC 7518 §3.3); the card got its DigestInfo.
       let ok = false;
       try {
@@ -276,9 +308,16 @@ export function createVerifier(options: VerifierOptions): Verifier {
         ok = false;
       }
       if (!ok) throw new TokenInvalidError('ERR_PKI_TOKEN_SIGNATURE', 'token signature does not verify');
-      const v = await revoked(p, now);
+      // Revocation inline (not through `revoked`): one promise less on the path every login takes.
+      let s: RevocationStatus;
+      try {
+        s = await revocation.status(p.cert, p.anchor, new Date(now));
+      } catch (e) {
+        throw revocationFailure(e);
+      }
       return Object.freeze({
-        ...v,
+        ...description(k),
+        revocationSource: goodOrThrow(s).source,
         kind: 'auth' as const,
         format: fields.format,
       });
@@ -296,8 +335,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (!(signed.signature instanceof Uint8Array) || !(signed.certificate instanceof Uint8Array))
         throw new TypeError('signature and certificate must be Uint8Array');
       const now = nowMs(at);
-      const bytes = statementBytes(signed.statement);
-      const p = path(parseCertificate(signed.certificate), 'sign', now);
+      const bytes = statementBytes(signed.statement, { allowLoopbackHttp: options.allowLoopbackHttp === true });
+      const k = path(parseCertificate(signed.certificate), 'sign', now);
+      const p = k.path;
       let ok = false;
       try {
         ok = verify('sha256', bytes, p.key, signed.signature);
@@ -306,7 +346,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       }
       if (!ok) throw new StatementError('ERR_PKI_STATEMENT_SIGNATURE', 'statement signature does not verify');
       const identity = basic4FromCertificate(p.cert);
-      const v = await revoked(p, now);
+      const v = await revoked(k, now);
       return Object.freeze({
         evidence: Object.freeze({
           type: 'electronic_signature' as const,
@@ -320,16 +360,4 @@ export function createVerifier(options: VerifierOptions): Verifier {
       });
     },
   } satisfies Verifier);
-}
-
-function describe(p: ValidatedPath): Omit<VerifiedCertificate, 'revocationSource'> {
-  return Object.freeze({
-    kind: p.kind,
-    fingerprint: p.cert.fingerprint,
-    serialNumber: p.cert.serialNumber,
-    issuer: nameToString(p.cert.issuer),
-    subjectCommonName: commonName(p.cert),
-    notAfter: new Date(p.cert.notAfter),
-    certificate: p.cert.der,
-  });
 }

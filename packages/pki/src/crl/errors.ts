@@ -19,7 +19,7 @@ export const CRL_ERROR_CODES = Object.freeze({
     'The CRL or one of its entries carries a critical extension this reader does not process (RFC 5280 §5.2, §5.3).',
   ERR_PKI_CRL_ROLLBACK: 'A refresh offered a CRL older than the one held (lower cRLNumber or earlier thisUpdate).',
   ERR_PKI_REVOCATION_UNKNOWN:
-    'No current CRL covers this certificate, so its status is unknown and the check fails closed.',
+    'No current CRL covers this certificate, so its status is unknown and the check fails closed (thrown as the one `RevocationUnknownError`, source `crl`).',
 } as const);
 
 /** A code of {@link CRL_ERROR_CODES}. */
@@ -105,12 +105,5 @@ export class CrlUnknownCriticalExtensionError extends MynaGateError {
 export class CrlRollbackError extends MynaGateError {
   constructor(why: string) {
     super('ERR_PKI_CRL_ROLLBACK', `the offered CRL is older than the current one: ${why}`);
-  }
-}
-
-/** `ERR_PKI_REVOCATION_UNKNOWN`: no current CRL covers the certificate, so its status is unknown (fail closed). */
-export class CrlStatusUnknownError extends MynaGateError {
-  constructor(why: string, options?: ErrorOptions) {
-    super('ERR_PKI_REVOCATION_UNKNOWN', `revocation status unknown: ${why}`, options);
   }
 }

@@ -3,7 +3,8 @@
  * refreshed off to the side and swapped atomically, answering revocation status in constant time and failing
  * closed when no current CRL covers a certificate.
  */
-import { CrlRollbackError, CrlStatusUnknownError, CrlWrongIssuerError } from './errors.ts';
+import { RevocationUnknownError } from '../errors.ts';
+import { CrlRollbackError, CrlWrongIssuerError } from './errors.ts';
 import { bytesEqual } from './der.ts';
 import type { CrlIndex, CrlReason, SerialInput } from './index.ts';
 import { readIssuer, type IssuerCertificate } from './issuer.ts';
@@ -123,11 +124,12 @@ export class CrlSource {
    *
    * @param serial the certificate's serialNumber (octets, value or hex).
    * @param issuerName DER of the certificate's issuer Name.
-   * @throws {CrlStatusUnknownError} `ERR_PKI_REVOCATION_UNKNOWN` when no current, covering CRL is held (fail closed).
+   * @throws {RevocationUnknownError} `ERR_PKI_REVOCATION_UNKNOWN` (source `crl`; detail `unavailable` when no CRL of
+   *   the issuer covers the certificate, `stale` when the covering CRL is not current) — fail closed.
    */
   status(serial: SerialInput, issuerName: Uint8Array, now: Date, options: CrlStatusOptions = {}): CrlStatus {
     const byScope = this.#current.get(hex(issuerName));
-    if (!byScope) throw new CrlStatusUnknownError('no CRL for this issuer');
+    if (!byScope) throw unknown('unavailable', 'no CRL for this issuer');
     const t = now.getTime();
     let covered = false;
     let stale = false;
@@ -145,7 +147,8 @@ export class CrlSource {
       const r = index.lookup(serial);
       if (r.revoked) return { status: 'revoked', revokedAt: r.revokedAt, reason: r.reason };
     }
-    if (!covered) throw new CrlStatusUnknownError(stale ? 'the CRL is stale' : 'no CRL covers this certificate');
+    if (!covered)
+      throw stale ? unknown('stale', 'the CRL is stale') : unknown('unavailable', 'no CRL covers this certificate');
     return GOOD;
   }
 
@@ -153,6 +156,10 @@ export class CrlSource {
   current(issuerName: Uint8Array): readonly CrlIndex[] {
     return [...(this.#current.get(hex(issuerName))?.values() ?? [])];
   }
+}
+
+function unknown(detail: 'unavailable' | 'stale', why: string): RevocationUnknownError {
+  return new RevocationUnknownError('ERR_PKI_REVOCATION_UNKNOWN', detail, 'crl', `revocation status unknown: ${why}`);
 }
 
 function scopeKey(index: CrlIndex): string {

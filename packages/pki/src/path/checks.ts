@@ -8,7 +8,7 @@ import { CertificateInvalidError } from '../errors.ts';
 import { EXT } from '../certificate.ts';
 import type { ParsedCertificate } from '../certificate.ts';
 import type { CertKind, ParsedAnchors } from '../anchors.ts';
-import { signedBy } from '../keys.ts';
+import { importPublicKey, signedBy } from '../keys.ts';
 import type { KeyCache } from '../keys.ts';
 import { equal } from '../der.ts';
 
@@ -147,9 +147,10 @@ export const pathChecks: readonly PathCheck[] = Object.freeze([
     name: 'criticalExtensions',
     rule: 'RFC 5280 §4.2 and §6.1.4 (o): an unrecognised critical extension rejects the certificate',
     run(ctx) {
-      for (const [id, e] of ctx.cert.extensions)
+      ctx.cert.extensions.forEach((e, id) => {
         if (e.critical && !KNOWN_EXTENSIONS.has(id))
           fail('ERR_PKI_UNKNOWN_CRITICAL_EXTENSION', 'criticalExtensions', `unknown critical extension ${id}`);
+      });
     },
   },
   {
@@ -161,7 +162,8 @@ export const pathChecks: readonly PathCheck[] = Object.freeze([
         fail('ERR_PKI_CERT_MALFORMED', 'publicKey', 'subject key is not RSA-2048 or larger');
       let key: KeyObject | undefined;
       try {
-        key = ctx.keys.get(ctx.cert.spki);
+        // Not through the cache: a certificate met again is a path-cache hit, which holds its key.
+        key = importPublicKey(ctx.cert.spki);
       } catch {
         fail('ERR_PKI_CERT_MALFORMED', 'publicKey', 'subject public key cannot be imported');
       }

@@ -54,7 +54,8 @@ export function validatePath(cert: ParsedCertificate, kind: CertKind, opts: Path
     anchor: undefined,
     key: undefined,
   };
-  for (const check of opts.checks ?? pathChecks) check.run(ctx);
+  const checks = opts.checks ?? pathChecks;
+  for (let i = 0; i < checks.length; i++) checks[i]!.run(ctx);
   const anchor = ctx.anchor!;
   return Object.freeze({
     cert,

@@ -67,7 +67,11 @@ export function parseTokenFields(input: string | Uint8Array): TokenFields {
   } else throw new TypeError('token must be a string or Uint8Array');
   if (text.length < TOKEN_MIN_LENGTH) malformed('token too short');
   if (text.length > TOKEN_MAX_LENGTH) malformed('token too long');
+  return scanFlatToken(text) ?? parseFields(text);
+}
 
+/** The full checks over `JSON.parse`: every token the fast scan does not accept, and every refusal. */
+function parseFields(text: string): TokenFields {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -97,6 +101,86 @@ export function parseTokenFields(input: string | Uint8Array): TokenFields {
   };
 }
 
+const MEMBERS = ['unverifiedCertificate', 'algorithm', 'signature', 'format', 'appVersion'] as const;
+
+/**
+ * The fast path of {@link parseTokenFields}: one pass over a flat object whose values are all strings without
+ * escapes (what every client sends), slicing the values instead of building a parse tree. It returns fields only
+ * when the token is plainly valid; anything else (escapes, nested or non-string values, a duplicate name, a failing
+ * check) returns `undefined` and `JSON.parse` decides, so both paths accept and refuse exactly the same tokens.
+ * One thing is left to the caller, which checks it anyway: control characters inside `unverifiedCertificate` and
+ * `signature` fail strict base64 (`ERR_PKI_TOKEN_MALFORMED`, as `JSON.parse` would), so a caller decodes (or
+ * recognises) both before any other check.
+ */
+function scanFlatToken(t: string): TokenFields | undefined {
+  const n = t.length;
+  let i = ws(t, 0);
+  if (t.charCodeAt(i) !== 0x7b /* { */) return undefined;
+  const v: (string | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
+  let others: string[] | undefined;
+  i = ws(t, i + 1);
+  for (;;) {
+    if (t.charCodeAt(i) !== 0x22) return undefined;
+    const ke = t.indexOf('"', i + 1);
+    if (ke < 0) return undefined;
+    const key = t.slice(i + 1, ke);
+    i = ws(t, ke + 1);
+    if (t.charCodeAt(i) !== 0x3a /* : */) return undefined;
+    i = ws(t, i + 1);
+    if (t.charCodeAt(i) !== 0x22) return undefined;
+    const ve = t.indexOf('"', i + 1);
+    if (ve < 0) return undefined;
+    const val = t.slice(i + 1, ve);
+    const m = MEMBERS.indexOf(key as (typeof MEMBERS)[number]);
+    // An escape anywhere means the first quote may not end the string: JSON.parse decides. Control characters are
+    // checked here for short strings; in the two long base64 members strict base64 decoding refuses them.
+    if (m === 0 || m === 2 ? val.includes('\\') : !plain(val)) return undefined;
+    if (!plain(key)) return undefined;
+    if (m >= 0) {
+      if (v[m] !== undefined) return undefined;
+      v[m] = val;
+    } else {
+      if (others?.includes(key)) return undefined;
+      (others ??= []).push(key);
+    }
+    i = ws(t, ve + 1);
+    const c = t.charCodeAt(i);
+    if (c === 0x7d /* } */) break;
+    if (c !== 0x2c /* , */) return undefined;
+    i = ws(t, i + 1);
+  }
+  if (ws(t, i + 1) !== n) return undefined;
+  const [unverifiedCertificate, algorithm, signature, format, appVersion] = v;
+  if (
+    !unverifiedCertificate ||
+    !signature ||
+    format === undefined ||
+    !TOKEN_FORMAT_PATTERN.test(format) ||
+    algorithm === undefined ||
+    !TOKEN_ALGORITHMS.has(algorithm)
+  )
+    return undefined;
+  return { unverifiedCertificate, algorithm: 'RS256', signature, format, appVersion };
+}
+
+/** Index of the first non-whitespace character at or after `i` (RFC 8259 §2: space, tab, LF, CR). */
+function ws(t: string, i: number): number {
+  for (;;) {
+    const c = t.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
+    i++;
+  }
+}
+
+/** No backslash (an escape: left to JSON.parse) and no control character (invalid in a JSON string). */
+function plain(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x5c) return false;
+  }
+  return true;
+}
+
 /**
  * Decodes standard base64 (RFC 4648 §4) strictly: alphabet `+/`, `=` padding required, no whitespace, and canonical
  * (re-encoding gives the same text, so the pad bits are zero and one text means one byte string).
@@ -105,13 +189,28 @@ export function parseTokenFields(input: string | Uint8Array): TokenFields {
  */
 export function strictBase64(s: unknown, field: string): Uint8Array {
   if (typeof s !== 'string' || s.length === 0) return malformed(`${field} missing`);
-  if (s.length % 4 !== 0) malformed(`${field} is not padded base64`);
-  // Node's decoder is lenient (it skips whitespace, takes -_ too, ignores pad bits); re-encoding only ever
-  // yields the standard alphabet with padding and zero pad bits, so equality admits exactly canonical base64.
+  const n = s.length;
+  if (n % 4 !== 0) malformed(`${field} is not padded base64`);
+  // Node's decoder is lenient: it skips characters outside the alphabet, takes -_ too, and ignores pad bits. So:
+  // no -_; every other character must have been decoded, which the exact output length proves (each skipped or
+  // terminating character costs at least one output byte); and the pad bits are zero. That admits exactly the
+  // canonical standard base64, without re-encoding the text.
+  const pad = s.charCodeAt(n - 1) === 0x3d ? (s.charCodeAt(n - 2) === 0x3d ? 2 : 1) : 0;
+  const last = B64[s.charCodeAt(n - 1 - pad)] ?? -1;
+  if (last < 0 || (pad === 1 && last & 0x03) || (pad === 2 && last & 0x0f) || s.includes('-') || s.includes('_'))
+    malformed(`${field} is not canonical standard base64`);
   const bytes = Buffer.from(s, 'base64');
-  if (bytes.toString('base64') !== s) malformed(`${field} is not canonical standard base64`);
+  if (bytes.length !== (n / 4) * 3 - pad) malformed(`${field} is not canonical standard base64`);
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
+
+// Standard base64 alphabet values by character code (RFC 4648 §4 Table 1); -1 elsewhere.
+const B64 = (() => {
+  const t = new Int8Array(128).fill(-1);
+  const a = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  for (let i = 0; i < 64; i++) t[a.charCodeAt(i)] = i;
+  return t;
+})();
 
 /**
  * Walks already-valid JSON text and throws on a member name repeated within one object. Names are compared after

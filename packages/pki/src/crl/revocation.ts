@@ -1,0 +1,40 @@
+/**
+ * The CRL index as a `RevocationSource`: the verifier asks with the certificate it validated, and the CRL source
+ * answers from the current CRL of that certificate's issuer that covers it (RFC 5280 §6.3.3), in constant time and
+ * without I/O. Refreshing the CRLs stays the caller's job (`CrlSource.refresh`, e.g. on a timer).
+ */
+import type { RevocationSource, RevocationStatus } from '../revocation.ts';
+import type { CrlSource } from './source.ts';
+
+const GOOD: RevocationStatus = Object.freeze({ status: 'good', source: 'crl' });
+
+/**
+ * Adapts a {@link CrlSource} to the verifier's `RevocationSource`. Each question carries the certificate's serial,
+ * its issuer name (DER), its cRLDistributionPoints names (so a partitioned CRL, such as JPKI's per-office
+ * directoryName CRLDP, spec §8.2, speaks only for the certificates that name it) and whether it is a CA.
+ *
+ * @throws TypeError when `source` is not a CrlSource-like object.
+ * @example
+ * ```ts
+ * const crls = new CrlSource({ issuers: [...anchors.auth, ...anchors.sign] });
+ * await crls.refresh(await readFile('auth-ca.crl'), new Date());
+ * const verifier = createVerifier({ anchors, revocation: crlRevocation(crls) });
+ * ```
+ * Status answers reject with `RevocationUnknownError` `ERR_PKI_REVOCATION_UNKNOWN` (source `crl`, detail
+ * `unavailable` or `stale`) when no current CRL covers the certificate: the verifier then fails closed.
+ */
+export function crlRevocation(source: Pick<CrlSource, 'status'>): RevocationSource {
+  if (!source || typeof source.status !== 'function') throw new TypeError('source must be a CrlSource');
+  return Object.freeze({
+    async status(cert, _issuer, now): Promise<RevocationStatus> {
+      // The issuer certificate is not needed: the CRL was checked against the configured CA certificates when it
+      // was loaded, and is found by the certificate's issuer name (RFC 5280 §6.3.3 (b), (f)).
+      const s = source.status(cert.serialBytes, cert.issuer, now, {
+        distributionPoints: cert.crlDistributionPoints,
+        ca: cert.isCa,
+      });
+      if (s.status === 'good') return GOOD;
+      return { status: 'revoked', source: 'crl', revokedAt: s.revokedAt, reason: s.reason };
+    },
+  } satisfies RevocationSource);
+}

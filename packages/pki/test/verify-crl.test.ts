@@ -1,0 +1,134 @@
+/**
+ * The verifier with CRL-based revocation (`crlRevocation` over a `CrlSource`): the CRLs are the test JPKI's own,
+ * loaded at a frozen time; a revoked card fails, a good one passes, and a stale CRL fails closed.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  createAuthToken,
+  createVerifier,
+  CRL_ERROR_CODES,
+  CrlIndex,
+  crlRevocation,
+  CrlSource,
+  loadCrl,
+  MemoryChallengeStore,
+  parseCertificate,
+  RevocationUnknownError,
+} from '@mynagate/pki';
+import type { IssuedCard } from '@mynagate/pki/testing';
+import { NOW, ORIGIN, T_ISSUE, cardSigner, createFixture } from './verify-fixture.ts';
+import type { Fixture } from './verify-fixture.ts';
+
+const DAY = 86_400_000;
+
+describe('createVerifier with crlRevocation(CrlSource)', () => {
+  let f: Fixture;
+  let revokedCard: IssuedCard;
+  let crls: CrlSource;
+
+  before(async () => {
+    f = await createFixture();
+    revokedCard = await f.jpki.issueCard({
+      name: '試験　次郎',
+      address: '東京都千代田区千代田1-1',
+      birthDate: '1990-04-01',
+      sex: '1',
+      pin: '1234',
+      password: 'ABC123',
+      now: T_ISSUE,
+    });
+    await f.jpki.revoke(revokedCard.authSerial, 'keyCompromise', new Date(T_ISSUE.getTime() + DAY));
+    crls = new CrlSource({ issuers: [...f.anchors.auth, ...f.anchors.sign], worker: false });
+    // A CRL issued an hour before NOW, next one due a day later.
+    await crls.refresh(await f.jpki.crl('auth', { now: new Date(NOW.getTime() - 3_600_000) }), NOW);
+  });
+  after(() => f.close());
+
+  const verifierAt = (now: Date) => {
+    const challenges = new MemoryChallengeStore();
+    const verifier = createVerifier({
+      anchors: f.anchors,
+      revocation: crlRevocation(crls),
+      challenges,
+      now: () => now,
+    });
+    return { verifier, challenges };
+  };
+
+  async function login(now: Date, card?: IssuedCard) {
+    const { verifier } = verifierAt(now);
+    const { nonce } = await verifier.issueChallenge('s1');
+    const token = card
+      ? await createAuthToken({
+          certificate: card.spec.authCert,
+          origin: ORIGIN,
+          challenge: nonce,
+          sign: cardSigner(card.spec.authKey),
+        })
+      : await f.token(nonce);
+    return verifier.verifyLoginToken(token, { origin: ORIGIN, challenge: nonce, sessionId: 's1' });
+  }
+
+  test('the auth certificate carries its directoryName CRL distribution point (spec §8.2)', () => {
+    const cert = parseCertificate(f.card.spec.authCert);
+    assert.equal(cert.crlDistributionPoints.length, 1);
+    // DistributionPointName fullName [0] holding one GeneralName directoryName [4].
+    const dp = cert.crlDistributionPoints[0]!;
+    assert.equal(dp[0], 0xa0);
+    const header = dp[1]! & 0x80 ? 2 + (dp[1]! & 0x7f) : 2;
+    assert.equal(dp[header], 0xa4);
+  });
+
+  test('a card not on the CRL logs in, and the answer names the CRL source', async () => {
+    const login1 = await login(NOW);
+    assert.equal(login1.revocationSource, 'crl');
+    assert.equal(login1.kind, 'auth');
+  });
+
+  test('a revoked card is refused: ERR_PKI_CERT_REVOKED with reason and date from the CRL', async () => {
+    await assert.rejects(login(NOW, revokedCard), {
+      code: 'ERR_PKI_CERT_REVOKED',
+      reason: 'keyCompromise',
+      source: 'crl',
+      revokedAt: new Date(T_ISSUE.getTime() + DAY),
+    });
+  });
+
+  test('verifyCertificate agrees: good card passes, revoked card fails', async () => {
+    const { verifier } = verifierAt(NOW);
+    assert.equal((await verifier.verifyCertificate(f.card.spec.authCert, 'auth')).revocationSource, 'crl');
+    await assert.rejects(verifier.verifyCertificate(revokedCard.spec.authCert, 'auth'), {
+      code: 'ERR_PKI_CERT_REVOKED',
+    });
+  });
+
+  test('a CRL past its nextUpdate fails closed: ERR_PKI_REVOCATION_UNKNOWN (stale), even for a good card', async () => {
+    const later = new Date(NOW.getTime() + 3 * DAY);
+    await assert.rejects(login(later), (e: unknown) => {
+      assert.ok(e instanceof RevocationUnknownError);
+      assert.equal(e.code, 'ERR_PKI_REVOCATION_UNKNOWN');
+      assert.equal(e.detail, 'stale');
+      assert.equal(e.source, 'crl');
+      return true;
+    });
+  });
+
+  test('no CRL for the issuer fails closed: ERR_PKI_REVOCATION_UNKNOWN (unavailable)', async () => {
+    const { verifier } = verifierAt(NOW);
+    // Only the auth CRL was loaded: the signing certificate's issuer has none.
+    await assert.rejects(verifier.verifyCertificate(f.card.spec.signCert, 'sign'), {
+      code: 'ERR_PKI_REVOCATION_UNKNOWN',
+      detail: 'unavailable',
+      source: 'crl',
+    });
+  });
+
+  test('the CRL API is on the package entry', async () => {
+    const index = await loadCrl(await f.jpki.crl('auth', { now: NOW }), { issuer: f.anchors.auth[0]!, now: NOW });
+    assert.ok(index instanceof CrlIndex);
+    assert.equal(index.lookup(revokedCard.authSerial).revoked, true);
+    assert.ok('ERR_PKI_CRL_EXPIRED' in CRL_ERROR_CODES);
+    assert.throws(() => crlRevocation({} as CrlSource), TypeError);
+  });
+});
