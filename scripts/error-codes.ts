@@ -17,7 +17,11 @@ import { CLI_ERROR_CODES } from '../apps/cli/src/errors.ts';
 export const REGISTRIES: readonly { title: string; source: string; codes: Readonly<Record<string, string>> }[] = [
   { title: 'Card (`@mynagate/card`)', source: 'packages/card/src/errors.ts', codes: CARD_ERROR_CODES },
   { title: 'Verification (`@mynagate/pki`)', source: 'packages/pki/src/error-codes.ts', codes: PKI_ERROR_CODES },
-  { title: 'Test JPKI (`@mynagate/pki/testing`)', source: 'packages/pki/src/testing/errors.ts', codes: TESTJPKI_ERROR_CODES },
+  {
+    title: 'Test JPKI (`@mynagate/pki/testing`)',
+    source: 'packages/pki/src/testing/errors.ts',
+    codes: TESTJPKI_ERROR_CODES,
+  },
   { title: 'OpenID Provider (`@mynagate/idp`)', source: 'packages/idp/src/errors.ts', codes: IDP_ERROR_CODES },
   { title: 'Storage (`@mynagate/idp` stores)', source: 'packages/idp/src/store/errors.ts', codes: STORE_ERROR_CODES },
   { title: 'Relying-party SDK (`@mynagate/rp`)', source: 'packages/rp/src/errors.ts', codes: RP_ERROR_CODES },

@@ -19,7 +19,8 @@ export function optional(a: Parsed, name: string): string | undefined {
 export function oneOf<T extends string>(a: Parsed, name: string, choices: readonly T[], fallback?: T): T {
   const v = optional(a, name) ?? fallback;
   if (v === undefined) throw new UsageError(`--${name} is required (${choices.join('|')})`);
-  if (!(choices as readonly string[]).includes(v)) throw new UsageError(`--${name} must be one of ${choices.join('|')}`);
+  if (!(choices as readonly string[]).includes(v))
+    throw new UsageError(`--${name} must be one of ${choices.join('|')}`);
   return v as T;
 }
 

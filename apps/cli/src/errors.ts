@@ -5,6 +5,6 @@ export const CLI_ERROR_CODES = Object.freeze({
   ERR_CLI_UNREACHABLE: 'The companion could not reach the login server named in the link.',
   ERR_CLI_HTTP: 'The login server answered with an HTTP error that carried no MynaGate code.',
   ERR_CLI_COMPANION_RESPONSE: 'The login server answered without a field the companion needs.',
-  ERR_CLI_COMPANION_ORIGIN: 'The login server named an origin other than the link\'s own; nothing was signed.',
+  ERR_CLI_COMPANION_ORIGIN: "The login server named an origin other than the link's own; nothing was signed.",
   ERR_INTERNAL: 'An unexpected failure; rerun with MYNAGATE_DEBUG=1 for the stack trace and report it.',
 });

@@ -8,9 +8,8 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 export type Parsed = { values: Record<string, string | boolean | undefined>; positionals: string[] };
 type Command = { summary: string; options: Options; run: (args: Parsed) => Promise<void> };
 
-const lazy =
-  (load: () => Promise<Record<string, (a: Parsed) => Promise<void>>>, name: string) => async (a: Parsed) =>
-    (await load())[name]!(a);
+const lazy = (load: () => Promise<Record<string, (a: Parsed) => Promise<void>>>, name: string) => async (a: Parsed) =>
+  (await load())[name]!(a);
 const ca = () => import('./commands/ca.ts');
 const card = () => import('./commands/card.ts');
 const verify = () => import('./commands/verify.ts');
@@ -37,7 +36,11 @@ const commands: Record<string, Command> = {
     options: { dir: str, card: str },
     run: lazy(ca, 'renew'),
   },
-  'ca crl': { summary: 'write the CRLs (auth and sign) as DER', options: { dir: str, out: str, kind: str }, run: lazy(ca, 'crl') },
+  'ca crl': {
+    summary: 'write the CRLs (auth and sign) as DER',
+    options: { dir: str, out: str, kind: str },
+    run: lazy(ca, 'crl'),
+  },
   'ca ocsp': {
     summary: 'serve OCSP, CRLs and the platform status API over HTTP until interrupted',
     options: { dir: str, port: str, host: str },
@@ -75,7 +78,15 @@ const commands: Record<string, Command> = {
   },
   'verify token': {
     summary: 'verify a Web eID-style authentication token',
-    options: { token: str, origin: str, challenge: str, trust: str, crl: { type: 'string', multiple: true }, ocsp: str, at: str },
+    options: {
+      token: str,
+      origin: str,
+      challenge: str,
+      trust: str,
+      crl: { type: 'string', multiple: true },
+      ocsp: str,
+      at: str,
+    },
     run: lazy(verify, 'token'),
   },
   'verify cert': {
@@ -117,7 +128,9 @@ async function main(argv: string[]): Promise<void> {
   if (!command) throw new UsageError(`unknown command "${argv.slice(0, 2).join(' ')}"`);
   const rest = argv.slice(key.split(' ').length);
   if (rest.includes('--help')) {
-    const opts = Object.keys(command.options).map((o) => `--${o}`).join(' ');
+    const opts = Object.keys(command.options)
+      .map((o) => `--${o}`)
+      .join(' ');
     console.log(`mynagate ${key}: ${command.summary}\noptions: ${opts}`);
     return;
   }

@@ -39,8 +39,24 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'mynagate-cli-'));
   assert.equal(cli(['ca', 'init', '--dir', 'jpki', '--ocsp-port', '8791']).status, 0);
   const issued = cli([
-    'card', 'issue', '--dir', 'jpki', '--name', '山田 太郎', '--address', '東京都千代田区千代田1-1',
-    '--birthdate', '1990-01-02', '--sex', '1', '--pin', '1234', '--password', 'ABC123', '--out', 'taro.card',
+    'card',
+    'issue',
+    '--dir',
+    'jpki',
+    '--name',
+    '山田 太郎',
+    '--address',
+    '東京都千代田区千代田1-1',
+    '--birthdate',
+    '1990-01-02',
+    '--sex',
+    '1',
+    '--pin',
+    '1234',
+    '--password',
+    'ABC123',
+    '--out',
+    'taro.card',
   ]);
   assert.equal(issued.status, 0, issued.stderr);
 });
@@ -59,23 +75,50 @@ describe('mynagate CLI', () => {
   test('openssl: card sign with the auth key gives a signature openssl verifies with the card certificate', async (t) => {
     if (!(await requireSystem(t, ['openssl']))) return;
     writeFileSync(join(dir, 'msg.txt'), 'hello from the card\n');
-    const r = cli(['card', 'sign', '--key', 'auth', '--in', 'msg.txt', '--out', 'msg.sig', '--file', 'taro.card', '--pin-stdin'], '1234\n');
+    const r = cli(
+      ['card', 'sign', '--key', 'auth', '--in', 'msg.txt', '--out', 'msg.sig', '--file', 'taro.card', '--pin-stdin'],
+      '1234\n',
+    );
     assert.equal(r.status, 0, r.stderr);
     writeFileSync(join(dir, 'auth.der'), Buffer.from(readCardFile(join(dir, 'taro.card')).certificates.auth, 'base64'));
-    execFileSync('openssl', ['x509', '-inform', 'DER', '-in', 'auth.der', '-pubkey', '-noout', '-out', 'auth.pub'], { cwd: dir });
-    const out = execFileSync('openssl', ['dgst', '-sha256', '-verify', 'auth.pub', '-signature', 'msg.sig', 'msg.txt'], { cwd: dir, encoding: 'utf8' });
+    execFileSync('openssl', ['x509', '-inform', 'DER', '-in', 'auth.der', '-pubkey', '-noout', '-out', 'auth.pub'], {
+      cwd: dir,
+    });
+    const out = execFileSync(
+      'openssl',
+      ['dgst', '-sha256', '-verify', 'auth.pub', '-signature', 'msg.sig', 'msg.txt'],
+      { cwd: dir, encoding: 'utf8' },
+    );
     assert.match(out, /Verified OK/);
   });
 
   test('a wrong PIN fails with ERR_CARD_PIN_INCORRECT on one line and a non-zero exit', () => {
     writeFileSync(join(dir, 'msg.txt'), 'x');
-    assertFails(cli(['card', 'sign', '--key', 'auth', '--in', 'msg.txt', '--out', 'x.sig', '--file', 'taro.card', '--pin-stdin'], '9999\n'), 'ERR_CARD_PIN_INCORRECT');
+    assertFails(
+      cli(
+        ['card', 'sign', '--key', 'auth', '--in', 'msg.txt', '--out', 'x.sig', '--file', 'taro.card', '--pin-stdin'],
+        '9999\n',
+      ),
+      'ERR_CARD_PIN_INCORRECT',
+    );
     // The correct PIN resets the counter, as on the card.
-    assert.equal(cli(['card', 'sign', '--key', 'auth', '--in', 'msg.txt', '--out', 'x.sig', '--file', 'taro.card', '--pin-stdin'], '1234\n').status, 0);
+    assert.equal(
+      cli(
+        ['card', 'sign', '--key', 'auth', '--in', 'msg.txt', '--out', 'x.sig', '--file', 'taro.card', '--pin-stdin'],
+        '1234\n',
+      ).status,
+      0,
+    );
   });
 
   test('a malformed PIN is refused before the card is asked (ERR_CARD_PIN_FORMAT), so no try is spent', () => {
-    assertFails(cli(['card', 'sign', '--key', 'auth', '--in', 'msg.txt', '--out', 'x.sig', '--file', 'taro.card', '--pin-stdin'], '12a\n'), 'ERR_CARD_PIN_FORMAT');
+    assertFails(
+      cli(
+        ['card', 'sign', '--key', 'auth', '--in', 'msg.txt', '--out', 'x.sig', '--file', 'taro.card', '--pin-stdin'],
+        '12a\n',
+      ),
+      'ERR_CARD_PIN_FORMAT',
+    );
     assert.equal(cli(['card', 'info', '--file', 'taro.card']).json.triesLeft.auth, 3);
   });
 
@@ -92,17 +135,39 @@ describe('mynagate CLI', () => {
     const ok = cli(['verify', 'cert', 'auth.der', '--kind', 'auth', '--trust', 'jpki', '--crl', 'auth.crl']);
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(ok.json.kind, 'auth');
-    assertFails(cli(['verify', 'cert', 'auth.der', '--kind', 'sign', '--trust', 'jpki', '--crl', 'auth.crl']), 'ERR_PKI_WRONG_CERT_KIND');
+    assertFails(
+      cli(['verify', 'cert', 'auth.der', '--kind', 'sign', '--trust', 'jpki', '--crl', 'auth.crl']),
+      'ERR_PKI_WRONG_CERT_KIND',
+    );
     const serial = ok.json.serialNumber as string;
     assert.equal(cli(['ca', 'revoke', '--dir', 'jpki', '--serial', serial, '--reason', 'keyCompromise']).status, 0);
     assert.equal(cli(['ca', 'crl', '--dir', 'jpki', '--kind', 'auth', '--out', 'auth.crl']).status, 0);
-    assertFails(cli(['verify', 'cert', 'auth.der', '--kind', 'auth', '--trust', 'jpki', '--crl', 'auth.crl']), 'ERR_PKI_CERT_REVOKED');
+    assertFails(
+      cli(['verify', 'cert', 'auth.der', '--kind', 'auth', '--trust', 'jpki', '--crl', 'auth.crl']),
+      'ERR_PKI_CERT_REVOKED',
+    );
   });
 
   test('verify token checks a card-signed Web eID token for its origin and challenge', async () => {
     const other = cli([
-      'card', 'issue', '--dir', 'jpki', '--name', '佐藤 花子', '--address', '大阪府大阪市北区1-1',
-      '--birthdate', '2001-02-28', '--sex', '2', '--pin', '5678', '--password', 'XYZ789', '--out', 'hanako.card',
+      'card',
+      'issue',
+      '--dir',
+      'jpki',
+      '--name',
+      '佐藤 花子',
+      '--address',
+      '大阪府大阪市北区1-1',
+      '--birthdate',
+      '2001-02-28',
+      '--sex',
+      '2',
+      '--pin',
+      '5678',
+      '--password',
+      'XYZ789',
+      '--out',
+      'hanako.card',
     ]);
     assert.equal(other.status, 0, other.stderr);
     const transport = new VirtualTransport(VirtualCard.open(join(dir, 'hanako.card')));
@@ -117,7 +182,18 @@ describe('mynagate CLI', () => {
     });
     writeFileSync(join(dir, 'token.json'), JSON.stringify(token));
     assert.equal(cli(['ca', 'crl', '--dir', 'jpki', '--kind', 'auth', '--out', 'auth.crl']).status, 0);
-    const args = ['verify', 'token', '--token', 'token.json', '--trust', 'jpki', '--crl', 'auth.crl', '--challenge', challenge];
+    const args = [
+      'verify',
+      'token',
+      '--token',
+      'token.json',
+      '--trust',
+      'jpki',
+      '--crl',
+      'auth.crl',
+      '--challenge',
+      challenge,
+    ];
     const ok = cli([...args, '--origin', 'https://shop.example']);
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(ok.json.format, 'web-eid:1.0');
@@ -132,30 +208,93 @@ describe('mynagate verify with certificates made by openssl (not by our test JPK
     ca = join(dir, 'other-ca');
     mkdirSync(join(ca, 'trust'), { recursive: true });
     const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: ca, stdio: 'pipe' });
-    ossl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'trust/ca.pem', '-days', '3650',
-      '-subj', '/C=JP/O=Example Municipal CA/OU=Login', '-addext', 'basicConstraints=critical,CA:TRUE',
-      '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', 'subjectKeyIdentifier=hash');
-    writeFileSync(join(ca, 'ee.cnf'), [
-      '[auth]',
-      'keyUsage=critical,digitalSignature',
-      'extendedKeyUsage=clientAuth',
-      'certificatePolicies=critical,1.2.392.200149.8.5.1.3.30',
-      'authorityKeyIdentifier=keyid',
-      '[nopolicy]',
-      'keyUsage=critical,digitalSignature',
-      'extendedKeyUsage=clientAuth',
-      '',
-    ].join('\n'));
-    writeFileSync(join(ca, 'ca.cnf'), [
-      '[ca]', 'default_ca=d', '[d]', 'database=index.txt', 'crlnumber=crlnumber', 'default_md=sha256',
-      'default_crl_days=30', '',
-    ].join('\n'));
+    ossl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'trust/ca.pem',
+      '-days',
+      '3650',
+      '-subj',
+      '/C=JP/O=Example Municipal CA/OU=Login',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+      '-addext',
+      'subjectKeyIdentifier=hash',
+    );
+    writeFileSync(
+      join(ca, 'ee.cnf'),
+      [
+        '[auth]',
+        'keyUsage=critical,digitalSignature',
+        'extendedKeyUsage=clientAuth',
+        'certificatePolicies=critical,1.2.392.200149.8.5.1.3.30',
+        'authorityKeyIdentifier=keyid',
+        '[nopolicy]',
+        'keyUsage=critical,digitalSignature',
+        'extendedKeyUsage=clientAuth',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(ca, 'ca.cnf'),
+      [
+        '[ca]',
+        'default_ca=d',
+        '[d]',
+        'database=index.txt',
+        'crlnumber=crlnumber',
+        'default_md=sha256',
+        'default_crl_days=30',
+        '',
+      ].join('\n'),
+    );
     writeFileSync(join(ca, 'index.txt'), '');
     writeFileSync(join(ca, 'crlnumber'), '01\n');
-    for (const [name, ext] of [['ee', 'auth'], ['nopolicy', 'nopolicy']] as const) {
-      ossl('req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/C=JP/CN=${name.toUpperCase()}0001`);
-      ossl('x509', '-req', '-in', `${name}.csr`, '-CA', 'trust/ca.pem', '-CAkey', 'ca.key', '-set_serial', `0x${createHash('sha256').update(name).digest('hex').slice(0, 8)}`,
-        '-days', '365', '-extfile', 'ee.cnf', '-extensions', ext, '-out', `${name}.pem`);
+    for (const [name, ext] of [
+      ['ee', 'auth'],
+      ['nopolicy', 'nopolicy'],
+    ] as const) {
+      ossl(
+        'req',
+        '-new',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.csr`,
+        '-subj',
+        `/C=JP/CN=${name.toUpperCase()}0001`,
+      );
+      ossl(
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'trust/ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-set_serial',
+        `0x${createHash('sha256').update(name).digest('hex').slice(0, 8)}`,
+        '-days',
+        '365',
+        '-extfile',
+        'ee.cnf',
+        '-extensions',
+        ext,
+        '-out',
+        `${name}.pem`,
+      );
     }
     ossl('ca', '-config', 'ca.cnf', '-gencrl', '-keyfile', 'ca.key', '-cert', 'trust/ca.pem', '-out', 'crl.pem');
     ossl('crl', '-in', 'crl.pem', '-outform', 'DER', '-out', 'crl.der');
@@ -163,23 +302,71 @@ describe('mynagate verify with certificates made by openssl (not by our test JPK
 
   test('openssl: an auth certificate from an openssl CA verifies with --trust and an openssl CRL', async (t) => {
     if (!(await requireSystem(t, ['openssl']))) return;
-    const r = cli(['verify', 'cert', join(ca, 'ee.pem'), '--kind', 'auth', '--trust', join(ca, 'trust'), '--crl', join(ca, 'crl.der')]);
+    const r = cli([
+      'verify',
+      'cert',
+      join(ca, 'ee.pem'),
+      '--kind',
+      'auth',
+      '--trust',
+      join(ca, 'trust'),
+      '--crl',
+      join(ca, 'crl.der'),
+    ]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.json.subjectCommonName, 'EE0001');
   });
 
-  test('openssl: the same CA\'s certificate without the JPKI auth policy fails with ERR_PKI_POLICY', async (t) => {
+  test("openssl: the same CA's certificate without the JPKI auth policy fails with ERR_PKI_POLICY", async (t) => {
     if (!(await requireSystem(t, ['openssl']))) return;
-    assertFails(cli(['verify', 'cert', join(ca, 'nopolicy.pem'), '--kind', 'auth', '--trust', join(ca, 'trust'), '--crl', join(ca, 'crl.der')]), 'ERR_PKI_POLICY');
+    assertFails(
+      cli([
+        'verify',
+        'cert',
+        join(ca, 'nopolicy.pem'),
+        '--kind',
+        'auth',
+        '--trust',
+        join(ca, 'trust'),
+        '--crl',
+        join(ca, 'crl.der'),
+      ]),
+      'ERR_PKI_POLICY',
+    );
   });
 
   test('openssl: a certificate revoked with openssl ca -revoke fails with ERR_PKI_CERT_REVOKED', async (t) => {
     if (!(await requireSystem(t, ['openssl']))) return;
     const ossl = (...args: string[]) => execFileSync('openssl', args, { cwd: ca, stdio: 'pipe' });
-    ossl('ca', '-config', 'ca.cnf', '-revoke', 'ee.pem', '-keyfile', 'ca.key', '-cert', 'trust/ca.pem', '-crl_reason', 'keyCompromise');
+    ossl(
+      'ca',
+      '-config',
+      'ca.cnf',
+      '-revoke',
+      'ee.pem',
+      '-keyfile',
+      'ca.key',
+      '-cert',
+      'trust/ca.pem',
+      '-crl_reason',
+      'keyCompromise',
+    );
     ossl('ca', '-config', 'ca.cnf', '-gencrl', '-keyfile', 'ca.key', '-cert', 'trust/ca.pem', '-out', 'crl2.pem');
     ossl('crl', '-in', 'crl2.pem', '-outform', 'DER', '-out', 'crl2.der');
-    assertFails(cli(['verify', 'cert', join(ca, 'ee.pem'), '--kind', 'auth', '--trust', join(ca, 'trust'), '--crl', join(ca, 'crl2.der')]), 'ERR_PKI_CERT_REVOKED');
+    assertFails(
+      cli([
+        'verify',
+        'cert',
+        join(ca, 'ee.pem'),
+        '--kind',
+        'auth',
+        '--trust',
+        join(ca, 'trust'),
+        '--crl',
+        join(ca, 'crl2.der'),
+      ]),
+      'ERR_PKI_CERT_REVOKED',
+    );
     assert.ok(readFileSync(join(ca, 'index.txt'), 'utf8').startsWith('R'));
   });
 });

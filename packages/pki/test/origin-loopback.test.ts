@@ -12,6 +12,12 @@ test('origin: allowLoopbackHttp accepts only loopback hosts, still in exact orig
   assert.equal(checkOrigin('http://127.0.0.1:8080', o), 'http://127.0.0.1:8080');
   assert.equal(checkOrigin('http://localhost:3000', o), 'http://localhost:3000');
   assert.equal(checkOrigin('http://[::1]:3000', o), 'http://[::1]:3000');
-  for (const bad of ['http://example.jp', 'http://127.0.0.2:80', 'http://localhost:3000/', 'http://10.0.0.1', 'http://localhost.example'])
+  for (const bad of [
+    'http://example.jp',
+    'http://127.0.0.2:80',
+    'http://localhost:3000/',
+    'http://10.0.0.1',
+    'http://localhost.example',
+  ])
     assert.throws(() => checkOrigin(bad, o), { code: 'ERR_PKI_TOKEN_ORIGIN' }, bad);
 });

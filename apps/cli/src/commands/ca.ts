@@ -60,7 +60,9 @@ export async function crl(a: Parsed): Promise<void> {
 export async function ocsp(a: Parsed): Promise<void> {
   const jpki = await TestJpki.open(required(a, 'dir'));
   const server = await serveTestJpki(jpki, { port: port(a, 'port', 8790), host: optional(a, 'host') ?? '127.0.0.1' });
-  process.stderr.write(`test JPKI responder at ${server.url} (OCSP /ocsp/auth /ocsp/sign, CRL /crl/*.crl, /v1/status)\n`);
+  process.stderr.write(
+    `test JPKI responder at ${server.url} (OCSP /ocsp/auth /ocsp/sign, CRL /crl/*.crl, /v1/status)\n`,
+  );
   await new Promise<void>((resolve) => {
     const stop = () => void server.close().then(resolve);
     process.once('SIGINT', stop);

@@ -54,7 +54,12 @@ export async function token(a: Parsed): Promise<void> {
   const challenge = required(a, 'challenge');
   // The CLI is both sides of the session: it stores the challenge it was given for one session and takes it back.
   const challenges = new MemoryChallengeStore();
-  await challenges.put({ nonce: challenge, sessionId: 'cli', issuedAt: at.getTime(), expiresAt: at.getTime() + 60_000 });
+  await challenges.put({
+    nonce: challenge,
+    sessionId: 'cli',
+    issuedAt: at.getTime(),
+    expiresAt: at.getTime() + 60_000,
+  });
   const verifier = createVerifier({
     anchors,
     revocation: await revocationFrom(a, anchors, at),

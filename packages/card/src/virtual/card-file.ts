@@ -249,7 +249,8 @@ export interface RenewedKeys {
  */
 export function renewCardFile(path: string, renewed: RenewedKeys): void {
   const file = readCardFile(path);
-  for (const k of [renewed.authKey, renewed.signKey]) if (!isRsaPkcs8(k)) throw new TypeError('keys must be RSA PKCS#8');
+  for (const k of [renewed.authKey, renewed.signKey])
+    if (!isRsaPkcs8(k)) throw new TypeError('keys must be RSA PKCS#8');
   for (const c of [renewed.authCert, renewed.signCert])
     if (c[0] !== 0x30 || c[1] !== 0x82) throw new TypeError('certificates must start 30 82');
   saveCardFile(path, {

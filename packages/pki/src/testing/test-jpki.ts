@@ -355,11 +355,25 @@ export class TestJpki {
   async renewKeys(
     from: { readonly authCert: Uint8Array; readonly signCert: Uint8Array },
     options: Omit<RenewOptions, 'pin' | 'password'> = {},
-  ): Promise<{ authKey: Uint8Array; signKey: Uint8Array; authCert: Uint8Array; signCert: Uint8Array; authSerial: string; signSerial: string }> {
+  ): Promise<{
+    authKey: Uint8Array;
+    signKey: Uint8Array;
+    authCert: Uint8Array;
+    signCert: Uint8Array;
+    authSerial: string;
+    signSerial: string;
+  }> {
     // renew() builds a whole spec, PINs included; these placeholders only satisfy its format checks and are dropped
     // here: nothing is written with them.
     const { spec, authSerial, signSerial } = await this.renew(from, { ...options, pin: '0000', password: 'UNUSED0' });
-    return { authKey: spec.authKey, signKey: spec.signKey, authCert: spec.authCert, signCert: spec.signCert, authSerial, signSerial };
+    return {
+      authKey: spec.authKey,
+      signKey: spec.signKey,
+      authCert: spec.authCert,
+      signCert: spec.signCert,
+      authSerial,
+      signSerial,
+    };
   }
 
   /** All renewal links, oldest first. */
