@@ -1,26 +1,51 @@
 /**
- * The demo relying party: a bank whose sign-up requires the card. `node:http` and openid-client 6, nothing else.
+ * The demo relying party on `@mynagate/rp` and `node:http`, three stories:
  *
- * `/` → `/signup` (authorization code + PKCE S256, `acr_values` card-auth, `prompt=login`, private_key_jwt) →
- * MynaGate's card login → `/callback` (the code is redeemed, the ID token's `acr` is checked) → `/account`. The
- * account is keyed by the pairwise `sub`, so the same card always finds the same account.
+ * 1. **Sign-up** (`/signup`): `cardLogin()`; the account is keyed by the pairwise `sub`, so one card is one account.
+ * 2. **Transfer** (`POST /transfer`): up to {@link STEP_UP_THRESHOLD_YEN} on the session's login; above it, a
+ *    `stepUp({ maxAgeSeconds })` card login for the same `sub`, and the transfer is made only after it.
+ * 3. **Age-restricted purchase** (`/shop`): `ageCheck({ over: 20 })`; the shop learns one boolean, `age_over_20`.
+ *
+ * Every login ends at `/callback`, where `complete` checks state, PKCE, the ID token, `acr`/`amr`/`auth_time` and the
+ * claims; what happens next is decided by what the session was waiting for.
  */
 import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import * as client from 'openid-client';
+import { MynaGateError } from '@mynagate/errors';
+import {
+  createMynaGateClient,
+  RpAuthorizationError,
+  type AgeCheckTransaction,
+  type CardLoginTransaction,
+  type MynaGateClient,
+} from '@mynagate/rp';
 import { openDemoAccounts } from './accounts.ts';
 import { DemoNotConnectedError } from './errors.ts';
-import { accountPage, errorPage, landingPage } from './pages.ts';
+import { accountPage, errorPage, landingPage, purchasePage, shopPage, transferDonePage } from './pages.ts';
+import { needsFreshCardLogin, openDemoTransfers, parseAmount, STEP_UP_MAX_AGE_SECONDS } from './transfers.ts';
 
-/** The ACR of a card login (MynaGate `ACR_CARD_AUTH`). */
-const ACR_CARD_AUTH = 'urn:mynagate:acr:card-auth';
 const COOKIE = 'demo_session';
-const PENDING_TTL_MS = 10 * 60_000;
+const MAX_FORM_BYTES = 4096;
+/** ID token claims that belong to the protocol, not to the person: left out of "what the shop received". */
+const PROTOCOL_CLAIMS = new Set([
+  'iss',
+  'aud',
+  'azp',
+  'exp',
+  'iat',
+  'nbf',
+  'jti',
+  'nonce',
+  'sid',
+  'at_hash',
+  'c_hash',
+  's_hash',
+]);
 
 /** Options of {@link startDemo}. */
 export interface DemoOptions {
-  /** Where the accounts live (SQLite file; `:memory:` for a throwaway demo). */
+  /** Where the accounts and transfers live (SQLite file; `:memory:` for a throwaway demo). */
   readonly accountsPath: string;
   /** The client's ES256 private key (private_key_jwt, RFC 7523); its public half goes into the registration. */
   readonly clientKey: KeyObject;
@@ -44,14 +69,25 @@ export interface DemoServer {
   readonly redirectUri: string;
   /** The client registration for MynaGate (`IdpConfig.clients`). */
   readonly clientMetadata: Readonly<Record<string, unknown>> & { readonly client_id: string };
-  /** Discovers the provider at `issuer`; the demo answers 503 on `/signup` until then. */
+  /** Discovers the provider at `issuer`; the demo answers 503 on its logins until then. */
   connect(issuer: string): Promise<void>;
   close(): Promise<void>;
 }
 
+/** What a session waits for at `/callback`. */
+type Pending =
+  | { readonly story: 'signup'; readonly transaction: CardLoginTransaction }
+  | {
+      readonly story: 'transfer';
+      readonly transaction: CardLoginTransaction;
+      readonly payee: string;
+      readonly amount: number;
+    }
+  | { readonly story: 'purchase'; readonly transaction: AgeCheckTransaction };
+
 interface Session {
-  pending?: { state: string; nonce: string; codeVerifier: string; expiresAt: number };
-  account?: { number: string; created: boolean; acr: string };
+  pending?: Pending;
+  account?: { number: string; sub: string; created: boolean; acr: string };
 }
 
 /**
@@ -72,8 +108,12 @@ export async function startDemo(options: DemoOptions): Promise<DemoServer> {
   const clientId = options.clientId ?? 'mynagate-demo';
   const now = options.now ?? Date.now;
   const accounts = openDemoAccounts(options.accountsPath);
+  const transfers = openDemoTransfers(options.accountsPath);
   const sessions = new Map<string, Session>();
-  let config: client.Configuration | undefined;
+  let mynagate: MynaGateClient | undefined;
+
+  let providerOrigin = '';
+  const page = (res: ServerResponse, status: number, body: string) => send(res, status, body, providerOrigin);
 
   const server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
@@ -85,6 +125,7 @@ export async function startDemo(options: DemoOptions): Promise<DemoServer> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e) => {
       accounts.close();
+      transfers.close();
       reject(e);
     });
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
@@ -101,105 +142,135 @@ export async function startDemo(options: DemoOptions): Promise<DemoServer> {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const reqUrl = new URL(req.url ?? '/', url);
-    const route = `${req.method} ${reqUrl.pathname}`;
     const sid = cookie(req, COOKIE);
     const session = sid === undefined ? undefined : sessions.get(sid);
-    switch (route) {
+    switch (`${req.method} ${reqUrl.pathname}`) {
       case 'GET /':
         if (session?.account) return redirect(res, '/account');
-        return send(res, 200, landingPage());
+        return page(res, 200, landingPage());
       case 'GET /signup':
-        return signup(res);
+        return start(res, session, (c) =>
+          c.cardLogin().then((r) => ({ ...r, pending: { story: 'signup', transaction: r.transaction } })),
+        );
       case 'GET /callback':
         return callback(reqUrl, res, session);
       case 'GET /account': {
         const a = session?.account;
         const account = a === undefined ? undefined : accounts.find(a.number);
         if (a === undefined || account === undefined) return redirect(res, '/');
-        return send(res, 200, accountPage(account, a.created, a.acr));
+        return page(res, 200, accountPage(account, a.created, a.acr, transfers.balance(account.number)));
       }
+      case 'POST /transfer':
+        return transfer(req, res, session);
+      case 'GET /shop':
+        return page(res, 200, shopPage());
+      case 'POST /shop/buy':
+        return start(res, session, (c) =>
+          c.ageCheck({ over: 20 }).then((r) => ({ ...r, pending: { story: 'purchase', transaction: r.transaction } })),
+        );
       case 'POST /logout':
         if (sid !== undefined) sessions.delete(sid);
         res.setHeader('set-cookie', `${COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
         return redirect(res, '/');
       default:
-        return send(res, 404, errorPage('ページが見つかりません。', 'Page not found.'));
+        return page(res, 404, errorPage('ページが見つかりません。', 'Page not found.'));
     }
   }
 
-  async function signup(res: ServerResponse): Promise<void> {
-    if (config === undefined) throw new DemoNotConnectedError();
-    const sid = randomBytes(24).toString('base64url');
-    const pending = {
-      state: client.randomState(),
-      nonce: client.randomNonce(),
-      codeVerifier: client.randomPKCECodeVerifier(),
-      expiresAt: now() + PENDING_TTL_MS,
-    };
-    sweep();
-    sessions.set(sid, { pending });
-    const target = client.buildAuthorizationUrl(config, {
-      redirect_uri: redirectUri,
-      scope: 'openid',
-      state: pending.state,
-      nonce: pending.nonce,
-      code_challenge: await client.calculatePKCECodeChallenge(pending.codeVerifier),
-      code_challenge_method: 'S256',
-      // A sign-up must be a fresh card login, not an earlier MynaGate session.
-      acr_values: ACR_CARD_AUTH,
-      prompt: 'login',
-    });
-    res.setHeader('set-cookie', `${COOKIE}=${sid}; Path=/; HttpOnly; SameSite=Lax`);
+  /** Starts a card login of some story: keeps its transaction in the session, sends the browser to MynaGate. */
+  async function start(
+    res: ServerResponse,
+    session: Session | undefined,
+    begin: (c: MynaGateClient) => Promise<{ url: URL; pending: Pending }>,
+  ): Promise<void> {
+    if (mynagate === undefined) throw new DemoNotConnectedError();
+    const { url: target, pending } = await begin(mynagate);
+    if (session === undefined) {
+      const sid = randomBytes(24).toString('base64url');
+      session = {};
+      sessions.set(sid, session);
+      // SameSite=Lax: the cookie comes back on the provider's top-level redirect, never on a cross-site POST.
+      res.setHeader('set-cookie', `${COOKIE}=${sid}; Path=/; HttpOnly; SameSite=Lax`);
+    }
+    session.pending = pending;
     redirect(res, target.href);
+  }
+
+  async function transfer(req: IncomingMessage, res: ServerResponse, session: Session | undefined): Promise<void> {
+    const account = session?.account;
+    if (session === undefined || account === undefined) return redirect(res, '/');
+    const form = new URLSearchParams(await readBody(req));
+    const payee = (form.get('payee') ?? '').trim();
+    const amount = parseAmount(form.get('amount') ?? '');
+    if (payee === '' || payee.length > 40 || amount === undefined) {
+      return page(res, 400, errorPage('振込先と金額を確かめてください。', 'Check the payee and the amount.'));
+    }
+    if (amount > transfers.balance(account.number)) {
+      return page(res, 400, errorPage('残高が足りません。', 'The balance is too low.'));
+    }
+    if (!needsFreshCardLogin(amount)) {
+      const t = transfers.record({
+        account: account.number,
+        payee,
+        amount,
+        freshCardLogin: false,
+        at: new Date(now()),
+      });
+      return page(res, 200, transferDonePage(t, transfers.balance(account.number)));
+    }
+    // A large transfer: the card again, now, and only then the transfer (it waits in the session meanwhile).
+    return start(res, session, (c) =>
+      c
+        .stepUp({ maxAgeSeconds: STEP_UP_MAX_AGE_SECONDS })
+        .then((r) => ({ ...r, pending: { story: 'transfer', transaction: r.transaction, payee, amount } })),
+    );
   }
 
   async function callback(reqUrl: URL, res: ServerResponse, session: Session | undefined): Promise<void> {
     const pending = session?.pending;
-    if (session === undefined || pending === undefined || pending.expiresAt <= now()) {
-      return send(res, 400, errorPage('登録の手続きが見つかりません。', 'No sign-up in progress in this browser.'));
+    if (session === undefined || pending === undefined) {
+      return page(res, 400, errorPage('ログインの手続きが見つかりません。', 'No sign-up in progress in this browser.'));
     }
-    if (config === undefined) throw new DemoNotConnectedError();
+    if (mynagate === undefined) throw new DemoNotConnectedError();
+    // A transaction is used once, whatever the outcome.
     delete session.pending;
-    const error = reqUrl.searchParams.get('error');
-    if (error !== null) {
-      return error === 'access_denied'
-        ? send(res, 200, errorPage('カードでのログインが取り消されました。', 'The card login was cancelled.'))
-        : send(res, 400, errorPage('ログインできませんでした。', `The login failed (${error}).`));
-    }
-    let tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
     try {
-      tokens = await client.authorizationCodeGrant(config, reqUrl, {
-        pkceCodeVerifier: pending.codeVerifier,
-        expectedState: pending.state,
-        expectedNonce: pending.nonce,
-        idTokenExpected: true,
-      });
+      switch (pending.story) {
+        case 'signup': {
+          const result = await mynagate.complete(pending.transaction, reqUrl);
+          const { account, created } = accounts.signIn(result.sub, new Date(now()));
+          session.account = { number: account.number, sub: account.sub, created, acr: result.acr };
+          return redirect(res, '/account');
+        }
+        case 'transfer': {
+          // complete() demands auth_time within max_age and not before the step-up began (ERR_RP_STALE_AUTH).
+          const result = await mynagate.complete(pending.transaction, reqUrl);
+          const account = session.account;
+          if (account === undefined || result.sub !== account.sub) {
+            return page(
+              res,
+              403,
+              errorPage('口座のカードとは別のカードです。', 'That is not the card of this account.'),
+            );
+          }
+          const t = transfers.record({
+            account: account.number,
+            payee: pending.payee,
+            amount: pending.amount,
+            freshCardLogin: true,
+            at: new Date(now()),
+          });
+          return page(res, 200, transferDonePage(t, transfers.balance(account.number)));
+        }
+        case 'purchase': {
+          const result = await mynagate.complete(pending.transaction, reqUrl);
+          const received = Object.keys(result.idTokenClaims).filter((c) => !PROTOCOL_CLAIMS.has(c));
+          return page(res, 200, purchasePage(result.age.satisfied, received));
+        }
+      }
     } catch (e) {
-      const code = (e as { error?: string; code?: string }).error ?? (e as { code?: string }).code ?? 'unknown';
-      return send(
-        res,
-        400,
-        errorPage('ログインを確認できませんでした。', `The login could not be confirmed (${code}).`),
-      );
+      return loginFailed(page, res, e);
     }
-    const claims = tokens.claims()!;
-    // The card is the point of this service: refuse any other way of logging in.
-    if (claims.acr !== ACR_CARD_AUTH) {
-      return send(
-        res,
-        403,
-        errorPage('マイナンバーカードでのログインが必要です。', 'A My Number Card login is required.'),
-      );
-    }
-    const { account, created } = accounts.signIn(claims.sub, new Date(now()));
-    session.account = { number: account.number, created, acr: claims.acr };
-    redirect(res, '/account');
-  }
-
-  function sweep(): void {
-    const t = now();
-    for (const [sid, s] of sessions)
-      if (s.account === undefined && (s.pending?.expiresAt ?? 0) <= t) sessions.delete(sid);
   }
 
   return {
@@ -215,24 +286,68 @@ export async function startDemo(options: DemoOptions): Promise<DemoServer> {
       jwks: { keys: [publicJwk] },
     }),
     async connect(issuer) {
-      const key = (await options.clientKey.toCryptoKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, [
-        'sign',
-      ])) as unknown as client.CryptoKey;
-      config = await client.discovery(
-        new URL(issuer),
+      const client = createMynaGateClient({
+        issuer,
         clientId,
-        { id_token_signed_response_alg: 'ES256' },
-        client.PrivateKeyJwt({ key, kid: 'demo-1' }),
+        privateJwk: { ...options.clientKey.export({ format: 'jwk' }), kid: 'demo-1' },
+        redirectUri,
         // A development provider on a loopback address speaks plain HTTP (W3C Secure Contexts §3.2).
-        new URL(issuer).protocol === 'http:' ? { execute: [client.allowInsecureRequests] } : {},
-      );
+        allowLoopbackHttp: new URL(issuer).protocol === 'http:',
+        now,
+      });
+      await client.discover();
+      providerOrigin = new URL(issuer).origin;
+      mynagate = client;
     },
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       accounts.close();
+      transfers.close();
     },
   };
+}
+
+/** The one place a failed login becomes a page: the code is shown, never a claim or a token. */
+function loginFailed(
+  send: (res: ServerResponse, status: number, body: string) => void,
+  res: ServerResponse,
+  e: unknown,
+): void {
+  if (e instanceof RpAuthorizationError && e.error === 'access_denied') {
+    return send(res, 200, errorPage('カードでのログインが取り消されました。', 'The card login was cancelled.'));
+  }
+  if (e instanceof MynaGateError && e.code === 'ERR_RP_STALE_AUTH') {
+    return send(
+      res,
+      403,
+      errorPage('カードでのログインが新しくありません。', 'The card login is not fresh enough (ERR_RP_STALE_AUTH).'),
+    );
+  }
+  if (e instanceof MynaGateError && e.code.startsWith('ERR_RP_')) {
+    return send(
+      res,
+      400,
+      errorPage('ログインを確認できませんでした。', `The login could not be confirmed (${e.code}).`),
+    );
+  }
+  throw e;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_FORM_BYTES) {
+        req.destroy();
+        reject(new TypeError('form too large'));
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
 }
 
 function cookie(req: IncomingMessage, name: string): string | undefined {
@@ -243,13 +358,18 @@ function cookie(req: IncomingMessage, name: string): string | undefined {
   return undefined;
 }
 
-function send(res: ServerResponse, status: number, body: string): void {
+/**
+ * Sends a page. `form-action` also names the provider: the transfer and purchase forms are answered with a
+ * redirect to it, and CSP Level 3 §6.3.1 applies `form-action` to the redirects of a form submission.
+ */
+function send(res: ServerResponse, status: number, body: string, providerOrigin = ''): void {
   if (res.headersSent) return void res.end();
   res.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
-    'content-security-policy':
-      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; form-action 'self'${
+      providerOrigin === '' ? '' : ` ${providerOrigin}`
+    }; frame-ancestors 'none'; base-uri 'none'`,
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
     'content-length': Buffer.byteLength(body),

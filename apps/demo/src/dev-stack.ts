@@ -78,8 +78,11 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
 
     const verifier = createVerifier({
       anchors: { auth: [data.jpki.caCertificate('auth')], sign: [data.jpki.caCertificate('sign')] },
-      // Login verifies auth certificates only; ask the responder where it actually listens.
-      revocation: ocspSource({ url: `${ocsp.url}/ocsp/auth` }),
+      // Login verifies auth certificates, eKYC signing certificates: each at its own responder path (the AIA's),
+      // on the port the responder actually listens on.
+      revocation: ocspSource({
+        url: (cert) => `${ocsp.url}${new URL(cert.ocspUrls[0] ?? '/ocsp/auth', ocsp.url).pathname}`,
+      }),
       challenges: oneShotChallengeStore(ports.oneShot),
       allowLoopbackHttp: true,
     });

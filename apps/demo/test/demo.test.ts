@@ -1,6 +1,7 @@
 /**
- * The demo service on its own (the whole sign-up through MynaGate runs in `apps/cli/test/serve.test.ts`): one
- * pairwise `sub` is one account, kept across restarts, and the pages refuse what a sign-up did not start.
+ * The demo service on its own (the whole stories through MynaGate run in `apps/cli/test/serve.test.ts` and
+ * `demo-stories.test.ts`): one pairwise `sub` is one account, kept across restarts; the pages refuse what a sign-up
+ * did not start; transfers above ¥100,000 need a fresh card login.
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
@@ -9,6 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openDemoAccounts, startDemo, type DemoServer } from '../src/index.ts';
+import {
+  needsFreshCardLogin,
+  OPENING_BALANCE_YEN,
+  openDemoTransfers,
+  parseAmount,
+  STEP_UP_THRESHOLD_YEN,
+} from '../src/transfers.ts';
 
 let dir: string;
 before(async () => {
@@ -83,5 +91,62 @@ describe('demo pages', () => {
     const account = await fetch(`${demo.url}/account`, { redirect: 'manual' });
     assert.equal(account.status, 303);
     assert.equal(account.headers.get('location'), '/');
+  });
+});
+
+describe('demo transfers: the step-up rule and the ledger', () => {
+  it('needs a fresh card login above ¥100,000 only', () => {
+    assert.equal(needsFreshCardLogin(STEP_UP_THRESHOLD_YEN), false);
+    assert.equal(needsFreshCardLogin(STEP_UP_THRESHOLD_YEN + 1), true);
+  });
+
+  it('parses whole-yen amounts with commas and refuses zero, fractions, signs and more than ¥10,000,000', () => {
+    assert.equal(parseAmount('150,000'), 150_000);
+    assert.equal(parseAmount(' 5000 '), 5000);
+    for (const bad of ['0', '1.5', '-100', '+100', '10000001', '1e5', '', '０１'])
+      assert.equal(parseAmount(bad), undefined, bad);
+  });
+
+  it('records transfers against the opening balance, and refuses a large one without a fresh card login (TypeError)', () => {
+    const ledger = openDemoTransfers(':memory:');
+    const at = new Date('2025-04-01T00:00:00Z');
+    ledger.record({ account: 'DEMO-000001', payee: 'A', amount: 50_000, freshCardLogin: false, at });
+    ledger.record({ account: 'DEMO-000001', payee: 'B', amount: 150_000, freshCardLogin: true, at });
+    assert.equal(ledger.balance('DEMO-000001'), OPENING_BALANCE_YEN - 200_000);
+    assert.equal(ledger.balance('DEMO-000002'), OPENING_BALANCE_YEN);
+    assert.throws(
+      () => ledger.record({ account: 'DEMO-000001', payee: 'C', amount: 150_000, freshCardLogin: false, at }),
+      TypeError,
+    );
+    ledger.close();
+  });
+});
+
+describe('demo transfers and shop without a login', () => {
+  let demo: DemoServer;
+  before(async () => {
+    demo = await startDemo({
+      accountsPath: ':memory:',
+      clientKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
+    });
+  });
+  after(() => demo.close());
+
+  it('sends a transfer without an account session back to the start (303 /) and records nothing', async () => {
+    const res = await fetch(`${demo.url}/transfer`, {
+      method: 'POST',
+      body: new URLSearchParams({ payee: 'X', amount: '1000' }),
+      redirect: 'manual',
+    });
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.get('location'), '/');
+  });
+
+  it('shows the shop with its one question in both languages, and answers 503 on buying before it is connected', async () => {
+    const shop = await fetch(`${demo.url}/shop`);
+    assert.match(await shop.text(), /20歳以上かどうか.*only whether you are 20 or older/s);
+    const buy = await fetch(`${demo.url}/shop/buy`, { method: 'POST', redirect: 'manual' });
+    assert.equal(buy.status, 503);
+    await buy.body?.cancel();
   });
 });

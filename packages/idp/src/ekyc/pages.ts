@@ -30,7 +30,7 @@ import { qrSvg } from '../interactions/qr-svg.ts';
 import { readJson, sendJson, type Handler } from '../interactions/router.ts';
 import { signStatementWithCard, submitStatementSignature, type CardSignDeps, type SigningCard } from './card-sign.ts';
 import { signErrorBody } from './messages.ts';
-import { SignTransactions, type SignOutcome, type SignTransaction } from './sign-transaction.ts';
+import { SignTransactions, statementOriginRule, type SignOutcome, type SignTransaction } from './sign-transaction.ts';
 import { DEFAULT_PURPOSE } from './statement.ts';
 
 const COOKIE = 'mynagate_sign';
@@ -222,7 +222,7 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
         if (card === undefined) throw new IdpBadRequestError('no such card');
         const statement = await signs.peekStatement(txn);
         if (statement === undefined) throw new IdpChallengeInvalidError();
-        const canonical = new TextDecoder().decode(statementBytes(statement));
+        const canonical = new TextDecoder().decode(statementBytes(statement, statementOriginRule(config.origin)));
         const opened = await openCard(card.file);
         let signed;
         try {

@@ -71,6 +71,14 @@ export interface SignTransactionOptions {
   readonly qrMaxAgeSeconds: number;
 }
 
+/**
+ * Which service origins a statement may name: exact https ones, and loopback http ones only when the provider itself
+ * runs on loopback http (development; `resolveConfig` refuses http on any other host).
+ */
+export function statementOriginRule(providerOrigin: string): { allowLoopbackHttp: boolean } {
+  return { allowLoopbackHttp: providerOrigin.startsWith('http://') };
+}
+
 /** The signing transactions of one provider. */
 export class SignTransactions {
   readonly #o: SignTransactionOptions;
@@ -163,7 +171,7 @@ export class SignTransactions {
       nonce: randomBytes(32).toString('base64url'),
       now: new Date(now),
     });
-    const canonical = new TextDecoder().decode(statementBytes(statement));
+    const canonical = new TextDecoder().decode(statementBytes(statement, statementOriginRule(this.#o.origin)));
     const ttl = Math.min(this.#o.statementTtlSeconds * 1000, transaction.expiresAt - now);
     if (!(ttl > 0)) throw new IdpLoginNotFoundError();
     await this.#o.oneShot.put(`sign-statement:${txn}`, JSON.stringify(statement), ttl);
