@@ -6,5 +6,11 @@ export const CLI_ERROR_CODES = Object.freeze({
   ERR_CLI_HTTP: 'The login server answered with an HTTP error that carried no MynaGate code.',
   ERR_CLI_COMPANION_RESPONSE: 'The login server answered without a field the companion needs.',
   ERR_CLI_COMPANION_ORIGIN: "The login server named an origin other than the link's own; nothing was signed.",
+  ERR_BRIDGE_HOST: 'The bridge refused a request whose Host is not 127.0.0.1:<port> (DNS rebinding); HTTP 403.',
+  ERR_BRIDGE_CSRF: "The bridge refused a form without this login's token or posted from another origin; HTTP 403.",
+  ERR_BRIDGE_ORIGIN:
+    "The bridge refused a hand-over whose return page or reported origin is not the link's own origin.",
+  ERR_BRIDGE_REQUEST: 'The bridge got a malformed hand-over (missing or bad link or return) or form.',
+  ERR_BRIDGE_NOT_FOUND: 'The bridge has no such page or login (the form expired after 5 minutes or was used).',
   ERR_INTERNAL: 'An unexpected failure; rerun with MYNAGATE_DEBUG=1 for the stack trace and report it.',
 });

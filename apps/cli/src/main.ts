@@ -15,6 +15,7 @@ const card = () => import('./commands/card.ts');
 const verify = () => import('./commands/verify.ts');
 const serve = () => import('./commands/serve.ts');
 const login = () => import('./commands/login.ts');
+const bridge = () => import('./commands/bridge.ts');
 
 const str = { type: 'string' } as const;
 const flag = { type: 'boolean' } as const;
@@ -100,9 +101,15 @@ const commands: Record<string, Command> = {
     run: lazy(serve, 'serve'),
   },
   login: {
-    summary: 'the companion: open a QR code link, show the service, sign with the card and post the token',
+    summary: 'the companion: open a QR code link (login or eKYC signature), show the service, sign with the card, post',
     options: { file: str, reader: str, 'pin-stdin': flag },
     run: lazy(login, 'login'),
+  },
+  bridge: {
+    summary:
+      "card login on this computer: the login page hands its QR link to 127.0.0.1, the PC/SC reader's card signs",
+    options: { port: str, reader: str, file: str, 'pin-stdin': flag },
+    run: lazy(bridge, 'bridge'),
   },
 };
 

@@ -4,31 +4,32 @@
  * (the relying party gets `access_denied`).
  */
 import { randomBytes } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { html, page, raw, scriptJson } from '../lib/html.ts';
-import { setBinding } from './browser-binding.ts';
+import type { LoginTransaction } from '../login-transaction.ts';
+import { readBinding, setBinding } from './browser-binding.ts';
 import { interactionFor, type InteractionContext } from './context.ts';
 import { qrSvg } from './qr-svg.ts';
 import type { Handler } from './router.ts';
 
+/** The port `mynagate bridge` listens on by default (127.0.0.1 only). */
+export const BRIDGE_PORT = 24727;
+
 /** The login page handler. */
 export function loginPage(context: InteractionContext): Handler {
-  return async (req, res, params) => {
+  return async (req, res, params, url) => {
     const uid = params['uid']!;
     const details = await interactionFor(context, req, res, uid);
     const clientId = String(details.params['client_id']);
     const client = await context.provider().Client.find(clientId);
     const clientName = client?.clientName ?? clientId;
     const clientOrigin = new URL(String(details.params['redirect_uri'])).origin;
-    const { transaction, browserKey } = await context.transactions.start({ uid, clientId, clientName, clientOrigin });
-    setBinding(res, {
-      uid,
-      txn: transaction.txn,
-      key: browserKey,
-      secure: context.config.secure,
-      maxAgeSeconds: context.config.loginTtlSeconds,
-    });
+    // Back from `mynagate bridge` (`?resume`): this browser's open transaction goes on, so the outcome the bridge
+    // posted reaches its event stream; a new transaction would orphan it.
+    const resumed = url.searchParams.has('resume') ? await ownedTransaction(context, req, uid) : undefined;
+    const transaction = resumed ?? (await startTransaction(context, res, { uid, clientId, clientName, clientOrigin }));
     const { link } = context.transactions.currentLink(transaction);
+    const bridgeReturn = new URL(`/interaction/${encodeURIComponent(uid)}?resume`, context.config.origin).href;
     const svg = await qrSvg(link);
     const nonce = randomBytes(16).toString('base64');
     const dev = context.config.dev !== false;
@@ -43,6 +44,7 @@ export function loginPage(context: InteractionContext): Handler {
 <p>QRコードは1秒ごとに変わります。写真やスクリーンショットでは使えません。<span class="en">The QR code changes every second; a photo or screenshot will not work.</span></p>
 <div class="status" id="status" role="status" aria-live="polite">QRコードの読み取りを待っています…<span class="en">Waiting for the QR code to be scanned…</span></div>
 <p>${dev ? html`<a id="dev-phone" class="button secondary" target="_blank" rel="opener" href="/dev/phone#${encodeURIComponent(link)}">仮想スマートフォンで開く（開発用）/ Open the virtual phone (development)</a> ` : ''}
+<a id="bridge" class="button secondary" data-return="${bridgeReturn}" href="${bridgeHref(link, bridgeReturn)}">このパソコンのカードリーダーを使う / Use this computer's card reader</a>
 <form method="post" action="/interaction/${uid}/abort" style="display:inline"><button class="secondary" type="submit">キャンセル / Cancel</button></form></p>`;
     const doc = page({
       title: 'マイナンバーカードでログイン / Log in with My Number Card',
@@ -52,6 +54,39 @@ export function loginPage(context: InteractionContext): Handler {
     });
     sendPage(res, doc, nonce);
   };
+}
+
+/** Starts a login transaction and binds it to this browser (cookie). */
+async function startTransaction(
+  context: InteractionContext,
+  res: ServerResponse,
+  input: { uid: string; clientId: string; clientName: string; clientOrigin: string },
+): Promise<LoginTransaction> {
+  const { transaction, browserKey } = await context.transactions.start(input);
+  setBinding(res, {
+    uid: input.uid,
+    txn: transaction.txn,
+    key: browserKey,
+    secure: context.config.secure,
+    maxAgeSeconds: context.config.loginTtlSeconds,
+  });
+  return transaction;
+}
+
+/** This browser's still-open transaction of interaction `uid`, if its binding cookie proves it owns one. */
+async function ownedTransaction(
+  context: InteractionContext,
+  req: IncomingMessage,
+  uid: string,
+): Promise<LoginTransaction | undefined> {
+  const binding = readBinding(req);
+  if (binding === undefined) return undefined;
+  return context.transactions.getOwned(binding.txn, binding.key, uid).catch(() => undefined);
+}
+
+/** `mynagate bridge`'s entry: it opens `link` itself and sends the browser back to `back` afterwards. */
+function bridgeHref(link: string, back: string): string {
+  return `http://127.0.0.1:${BRIDGE_PORT}/login?link=${encodeURIComponent(link)}&return=${encodeURIComponent(back)}`;
 }
 
 /** `POST /interaction/:uid/abort`: the person cancelled; the relying party receives `access_denied`. */
@@ -87,6 +122,7 @@ const PAGE_SCRIPT = `
 const qr = document.getElementById('qr');
 const status = document.getElementById('status');
 const devPhone = document.getElementById('dev-phone');
+const bridge = document.getElementById('bridge');
 function show(ja, en, kind) {
   status.className = 'status' + (kind ? ' ' + kind : '');
   status.textContent = ja;
@@ -101,6 +137,10 @@ events.addEventListener('qr', (e) => {
   qr.innerHTML = d.svg;
   qr.dataset.link = d.link;
   if (devPhone) devPhone.href = '/dev/phone#' + encodeURIComponent(d.link);
+  // The bridge gets the current link, so it is fresh when the person clicks.
+  const b = new URL(bridge.href);
+  b.searchParams.set('link', d.link);
+  bridge.href = b.href;
 });
 events.addEventListener('scanned', () => {
   show('スマートフォンで暗証番号を入力し、カードをかざしてください。', 'Enter your PIN on the phone and hold your card to it.');

@@ -1,0 +1,289 @@
+/**
+ * `mynagate bridge`: card login on the same computer. The login page's "use this computer's card reader" button
+ * navigates the browser to `http://127.0.0.1:<port>/login?link=<companion link>&return=<login page>`; the bridge
+ * opens the link itself (as a companion does), shows a small local page with the service and the origin it
+ * verified and a PIN form, has the card in the PC/SC reader sign, posts the answer to the provider and sends the
+ * browser back to the login page, whose event stream then finishes the login. The PIN goes only to this process.
+ *
+ * Guards: it listens on 127.0.0.1 only and answers only requests whose Host is `127.0.0.1:<port>` (a DNS-rebinding
+ * page has another Host); every form carries a per-transaction random token and a cross-site Origin is refused
+ * (CSRF); the origin shown and signed for is the one the provider reported for the link and equal to the link's
+ * own, and the return URL must be on that origin too (ERR_BRIDGE_ORIGIN), never what a page claims.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createInterface } from 'node:readline';
+import { isMynaGateError, MynaGateError } from '@mynagate/errors';
+import { optional, port } from '../args.ts';
+import { cardAnswer, companionLink, isSignView, openCard, post, scan, type CompanionView } from '../companion.ts';
+import type { Parsed } from '../main.ts';
+import { UsageError } from '../output.ts';
+
+/** The default port; the provider's login page links to it (`BRIDGE_PORT` of `@mynagate/idp`'s login page). */
+const DEFAULT_BRIDGE_PORT = 24727;
+/** How long a shown form stays usable. */
+const PENDING_TTL_MS = 5 * 60_000;
+/** At most this many forms are open at once (each GET of /login opens one). */
+const MAX_PENDING = 16;
+
+/** A refused bridge request: an HTTP status and a stable code. */
+class BridgeError extends MynaGateError {
+  readonly status: number;
+  constructor(code: string, message: string, status: number) {
+    super(code, message);
+    this.status = status;
+  }
+}
+
+/** One login handed over by a page: what the provider answered for the link, and the form's CSRF token. */
+interface Pending {
+  readonly id: string;
+  readonly csrf: string;
+  readonly link: URL;
+  readonly back: URL;
+  readonly view: CompanionView;
+  readonly expiresAt: number;
+}
+
+/** `mynagate bridge [--port 24727] [--reader NAME | --file CARD] [--pin-stdin]`: serves until interrupted. */
+export async function bridge(a: Parsed): Promise<void> {
+  const listenPort = port(a, 'port', DEFAULT_BRIDGE_PORT);
+  const file = optional(a, 'file');
+  const reader = optional(a, 'reader');
+  if (file !== undefined && reader !== undefined) throw new UsageError('give --file or --reader, not both');
+  const pinStdin = a.values['pin-stdin'] === true;
+  const lines = pinStdin ? stdinLines() : undefined;
+
+  const pending = new Map<string, Pending>();
+  let card: Promise<unknown> = Promise.resolve();
+  /** One card operation at a time: the reader is shared by every form. */
+  const withCard = <T>(run: () => Promise<T>): Promise<T> => {
+    const next = card.then(run, run);
+    card = next.catch(() => undefined);
+    return next;
+  };
+
+  let self = '';
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => fail(res, e));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // DNS rebinding: a page of evil.example resolved to 127.0.0.1 still sends Host: evil.example.
+    if (req.headers.host !== self.slice('http://'.length)) {
+      throw new BridgeError('ERR_BRIDGE_HOST', `requests must be addressed to ${self}`, 403);
+    }
+    const url = new URL(req.url ?? '/', self);
+    const now = Date.now();
+    for (const [id, p] of pending) if (p.expiresAt <= now) pending.delete(id);
+
+    if (url.pathname === '/login' && (req.method === 'GET' || req.method === 'HEAD')) {
+      const { link, back } = handover(url);
+      const view = await scan(link).catch((e: unknown) => {
+        if ((e as { code?: unknown }).code === 'ERR_CLI_COMPANION_ORIGIN') {
+          throw new BridgeError('ERR_BRIDGE_ORIGIN', (e as Error).message, 400);
+        }
+        throw e;
+      });
+      if (pending.size >= MAX_PENDING) pending.delete(pending.keys().next().value!);
+      const p: Pending = {
+        id: randomBytes(16).toString('base64url'),
+        csrf: randomBytes(32).toString('base64url'),
+        link,
+        back,
+        view,
+        expiresAt: now + PENDING_TTL_MS,
+      };
+      pending.set(p.id, p);
+      sendHtml(res, 200, formPage(p, pinStdin));
+      return;
+    }
+    const m = /^\/login\/([A-Za-z0-9_-]{22})$/.exec(url.pathname);
+    if (m !== null && req.method === 'POST') {
+      // A cross-site form post carries its own Origin; ours is this bridge's.
+      const origin = req.headers.origin;
+      if (origin !== undefined && origin !== self) {
+        throw new BridgeError('ERR_BRIDGE_CSRF', 'the form was not posted from this bridge', 403);
+      }
+      const form = await readForm(req);
+      const p = pending.get(m[1]!);
+      if (p === undefined) throw new BridgeError('ERR_BRIDGE_NOT_FOUND', 'no such login here (expired?)', 404);
+      if (!sameSecret(form.get('csrf') ?? '', p.csrf)) {
+        throw new BridgeError('ERR_BRIDGE_CSRF', 'the form token is missing or wrong', 403);
+      }
+      const secret = lines !== undefined ? await lines.next() : (form.get('pin') ?? '');
+      let body: unknown;
+      try {
+        body = await withCard(async () => {
+          const transport = await openCard({ file, reader });
+          try {
+            return await cardAnswer(transport, p.view, secret);
+          } finally {
+            await transport.close();
+          }
+        });
+      } catch (e) {
+        // A wrong or malformed PIN: show the form again with the tries left; the login stays open.
+        if (isMynaGateError(e) && (e.code === 'ERR_CARD_PIN_INCORRECT' || e.code === 'ERR_CARD_PIN_FORMAT')) {
+          process.stderr.write(`${e.code}: ${e.message}\n`);
+          sendHtml(res, 400, formPage(p, pinStdin, e));
+          return;
+        }
+        throw e;
+      }
+      pending.delete(p.id);
+      await post(p.link, p.view, body);
+      process.stderr.write(`ok: ${p.view.clientName} (${p.view.clientOrigin}) via ${p.view.origin}\n`);
+      res.writeHead(303, { location: p.back.href, 'cache-control': 'no-store', 'content-length': 0 });
+      res.end();
+      return;
+    }
+    throw new BridgeError('ERR_BRIDGE_NOT_FOUND', `no such page: ${req.method} ${url.pathname}`, 404);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listenPort, '127.0.0.1', () => resolve());
+  });
+  self = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  process.stdout.write(`mynagate bridge: listening on ${self}\n`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  lines?.close();
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * The link and return URL of `/login?link&return`: a companion link, and a return URL on the same origin (the
+ * login page that handed over its own transaction).
+ *
+ * @throws BridgeError `ERR_BRIDGE_REQUEST` (missing or malformed), `ERR_BRIDGE_ORIGIN` (origins differ).
+ */
+function handover(url: URL): { link: URL; back: URL } {
+  const linkText = url.searchParams.get('link');
+  const backText = url.searchParams.get('return');
+  if (linkText === null || backText === null) {
+    throw new BridgeError('ERR_BRIDGE_REQUEST', 'link and return are required', 400);
+  }
+  let link: URL;
+  let back: URL;
+  try {
+    link = companionLink(linkText);
+    back = new URL(backText);
+  } catch (e) {
+    throw new BridgeError('ERR_BRIDGE_REQUEST', (e as Error).message, 400);
+  }
+  if (back.origin !== link.origin) {
+    throw new BridgeError(
+      'ERR_BRIDGE_ORIGIN',
+      `the return address ${back.origin} is not on the link's origin ${link.origin}; refusing`,
+      400,
+    );
+  }
+  return { link, back };
+}
+
+/** The local page: who asks, for which origin (the verified one), and the PIN or password field. */
+function formPage(p: Pending, pinStdin: boolean, error?: MynaGateError): string {
+  const sign = isSignView(p.view);
+  const what = sign
+    ? '署名用電子証明書のパスワード（英数字6〜16文字）/ Signing password (6-16 characters)'
+    : '利用者証明用暗証番号（数字4桁）/ Auth PIN (4 digits)';
+  const retries = (error as { retriesLeft?: unknown } | undefined)?.retriesLeft;
+  const problem =
+    error === undefined
+      ? ''
+      : `<p id="error" class="error"><code>${esc(error.code)}</code>: ${
+          typeof retries === 'number'
+            ? `暗証番号が違います。残り${retries}回 / Wrong PIN or password, ${retries} tries left`
+            : esc(error.message)
+        }</p>`;
+  const field = pinStdin
+    ? '<p>暗証番号はターミナルで入力します。/ Type the PIN in the terminal running mynagate bridge.</p>'
+    : `<label>${esc(what)}<br><input type="password" name="pin" autocomplete="off" autofocus required></label>`;
+  const statement = sign
+    ? `<blockquote id="statement">${esc(p.view.statement.text.ja)}<br>${esc(p.view.statement.text.en)}</blockquote>`
+    : '';
+  return `<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>MynaGate bridge</title>
+<style>body{font-family:sans-serif;max-width:36em;margin:2em auto}.error{color:#a00}</style></head><body>
+<h1>カードリーダーで${sign ? '署名' : 'ログイン'} / ${sign ? 'Sign' : 'Log in'} with this computer's card reader</h1>
+<p>サービス / Service: <strong id="client-name">${esc(p.view.clientName)}</strong> (<span id="client-origin">${esc(p.view.clientOrigin)}</span>)</p>
+<p>署名先 / Signed for: <strong id="origin">${esc(p.view.origin)}</strong></p>
+${statement}${problem}
+<form method="post" action="/login/${p.id}">
+<input type="hidden" name="csrf" value="${p.csrf}">
+${field}
+<button type="submit">${sign ? '署名する / Sign' : 'ログイン / Log in'}</button>
+</form></body></html>`;
+}
+
+/** A page or error page: nothing loads from elsewhere, nothing frames it, no referrer leaks the link. */
+function sendHtml(res: ServerResponse, status: number, doc: string): void {
+  res.writeHead(status, {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-security-policy':
+      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    'x-frame-options': 'DENY',
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'content-length': Buffer.byteLength(doc),
+  });
+  res.end(doc);
+}
+
+/** An error as a one-line page (and the same line on stderr). */
+function fail(res: ServerResponse, e: unknown): void {
+  const code = isMynaGateError(e) ? e.code : ((e as { code?: unknown })?.code ?? 'ERR_INTERNAL');
+  const message = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`${String(code)}: ${message}\n`);
+  if (res.headersSent) return void res.end();
+  const status = e instanceof BridgeError ? e.status : e instanceof UsageError ? 400 : 502;
+  sendHtml(
+    res,
+    status,
+    `<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>MynaGate bridge</title></head><body><p id="error"><code>${esc(String(code))}</code>: ${esc(message)}</p></body></html>`,
+  );
+}
+
+/** An `application/x-www-form-urlencoded` body of at most 4 KiB. */
+async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  if (!/^application\/x-www-form-urlencoded(\s*;|$)/i.test(req.headers['content-type'] ?? '')) {
+    throw new BridgeError('ERR_BRIDGE_REQUEST', 'expected a form post', 400);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > 4096) throw new BridgeError('ERR_BRIDGE_REQUEST', 'form too large', 400);
+    chunks.push(chunk);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** `--pin-stdin`: one line of stdin per form submitted. */
+function stdinLines(): { next(): Promise<string>; close(): void } {
+  const rl = createInterface({ input: process.stdin, terminal: false });
+  const iterator = rl[Symbol.asyncIterator]();
+  return {
+    async next() {
+      const r = await iterator.next();
+      if (r.done) throw new BridgeError('ERR_BRIDGE_REQUEST', 'stdin has no more PIN lines', 400);
+      return r.value;
+    },
+    close: () => rl.close(),
+  };
+}

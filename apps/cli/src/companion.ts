@@ -1,0 +1,282 @@
+/**
+ * The companion's steps, shared by `mynagate login` (a QR link) and `mynagate bridge` (the same computer's login
+ * page): open a companion link, check that it asks for the origin it lives on, have the card answer (auth PIN and
+ * Web eID token for a login; signing password and a statement signature for eKYC) and post the answer.
+ */
+import { JpkiClient, type Transport } from '@mynagate/card';
+import { PcscTransport } from '@mynagate/card/pcsc';
+import { VirtualCard, VirtualTransport } from '@mynagate/card/virtual';
+import { MynaGateError } from '@mynagate/errors';
+import {
+  authSignedData,
+  checkOrigin,
+  createAuthToken,
+  sha256DigestInfo,
+  statementDigestInfo,
+  type AuthTokenJson,
+} from '@mynagate/pki';
+import { UsageError } from './output.ts';
+
+const APP_VERSION = 'mynagate-cli/0.1.0';
+
+/** A refusal or failure reported by the provider, with its stable code (e.g. `ERR_PKI_CERT_REVOKED`). */
+export class CompanionRemoteError extends MynaGateError {
+  readonly status: number;
+  constructor(code: string, message: string, status: number) {
+    super(code, message);
+    this.status = status;
+  }
+}
+
+/** What `GET /companion/:txn` answers (a login link). */
+export interface LoginView {
+  readonly txn: string;
+  readonly clientName: string;
+  readonly clientOrigin: string;
+  readonly origin: string;
+  readonly intent: string;
+  readonly challenge: string;
+}
+
+/**
+ * What `GET /companion/sign/:txn` answers (an eKYC signing link). `statement` is what the canonical JSON says,
+ * parsed from `canonical` itself: the person is shown exactly what the card signs, not a separate copy.
+ */
+export interface SignView {
+  readonly txn: string;
+  readonly intent: 'sign';
+  readonly clientName: string;
+  readonly clientOrigin: string;
+  readonly origin: string;
+  readonly canonical: string;
+  readonly statement: {
+    readonly purpose: string;
+    readonly text: { readonly ja: string; readonly en: string };
+    readonly issuer: string;
+  };
+}
+
+/** A scanned companion link: a login or a signature. */
+export type CompanionView = LoginView | SignView;
+
+const INTENTS: Record<string, string> = {
+  login: 'ログイン / Log in',
+  sign: '本人確認の署名 / Identity verification signature',
+};
+
+export const PIN_PROMPT = '利用者証明用暗証番号（数字4桁）/ auth PIN (4 digits): ';
+export const PASSWORD_PROMPT = '署名用電子証明書のパスワード（英数字6〜16文字）/ signing password (6-16 characters): ';
+
+/** Whether `view` asks for the signing key (eKYC) rather than a login. */
+export const isSignView = (view: CompanionView): view is SignView => view.intent === 'sign';
+
+/** The lines that tell the person who asks, for which site, and (for a signature) the statement's text. */
+export function describeView(view: CompanionView): string[] {
+  const lines = [
+    `サービス / Service:    ${view.clientName} (${view.clientOrigin})`,
+    `署名先 / Signed for:   ${view.origin}`,
+    `目的 / Intent:         ${INTENTS[view.intent] ?? view.intent}`,
+  ];
+  if (isSignView(view)) {
+    lines.push(`利用目的 / Purpose:    ${view.statement.purpose}`, '', view.statement.text.ja, view.statement.text.en);
+  }
+  return lines;
+}
+
+/** The card of `--file` (a virtual card file) or of a PC/SC reader (`--reader`, or the first one with a card). */
+export async function openCard(options: {
+  readonly file?: string | undefined;
+  readonly reader?: string | undefined;
+}): Promise<Transport> {
+  const transport: Transport =
+    options.file !== undefined
+      ? new VirtualTransport(VirtualCard.open(options.file))
+      : await PcscTransport.connect(options.reader !== undefined ? { reader: options.reader } : {});
+  return transport;
+}
+
+/**
+ * Has the card answer `view`: for a login, VERIFY the auth PIN and sign the Web eID token; for a signature,
+ * VERIFY the signing password and sign DigestInfo(SHA-256(canonical)) with the signing key (spec §4.5; the same
+ * steps as `signStatementWithCard` of `@mynagate/idp`).
+ *
+ * @throws the card's `ERR_CARD_PIN_FORMAT`, `ERR_CARD_PIN_INCORRECT` (with `retriesLeft`), `ERR_CARD_PIN_BLOCKED`.
+ */
+export async function cardAnswer(transport: Transport, view: CompanionView, secret: string): Promise<unknown> {
+  const card = new JpkiClient(transport);
+  await card.selectJpki();
+  if (isSignView(view)) {
+    await card.verify('sign', secret);
+    const certificate = await card.readCertificate('sign');
+    const signature = await card.sign('sign', statementDigestInfo(new TextEncoder().encode(view.canonical)));
+    return {
+      signature: Buffer.from(signature).toString('base64'),
+      certificate: Buffer.from(certificate).toString('base64'),
+    };
+  }
+  await card.verify('auth', secret);
+  return authToken(await card.readCertificate('auth'), view, (di) => card.sign('auth', di));
+}
+
+/** Posts the card's answer to the provider the link names; resolves with its JSON answer (`{ status: 'ok' }`). */
+export function post(link: URL, view: CompanionView, body: unknown): Promise<unknown> {
+  const path = isSignView(view)
+    ? `/companion/sign/${encodeURIComponent(view.txn)}/signature`
+    : `/companion/${encodeURIComponent(view.txn)}/token`;
+  return request(new URL(path, link), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+/** The QR link: `http(s)://host/companion/<txn>?t=…&c=…` or `…/companion/sign/<txn>?t=…&c=…`. */
+export function companionLink(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError('the link must be an absolute URL (the one in the QR code)');
+  }
+  if (
+    (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+    !/^\/companion\/(?:sign\/)?[^/]+$/.test(url.pathname) ||
+    url.username !== '' ||
+    url.password !== ''
+  ) {
+    throw new UsageError('not a MynaGate companion link (https://…/companion/<id>?t=…&c=…)');
+  }
+  return url;
+}
+
+/** Opens the link and checks that what we are asked to sign is bound to the site we actually talk to. */
+export async function scan(link: URL): Promise<CompanionView> {
+  const v = (await request(link, { headers: { accept: 'application/json' } })) as Record<string, unknown> | null;
+  const sign = link.pathname.startsWith('/companion/sign/');
+  const fields = sign
+    ? ['txn', 'clientName', 'clientOrigin', 'origin', 'intent', 'canonical']
+    : ['txn', 'clientName', 'clientOrigin', 'origin', 'intent', 'challenge'];
+  for (const name of fields) {
+    if (typeof v?.[name] !== 'string' || v[name] === '') {
+      throw new CompanionRemoteError('ERR_CLI_COMPANION_RESPONSE', `the server's answer lacks ${name}`, 200);
+    }
+  }
+  // A server that hands out another site's origin and challenge would be relaying our signature to that site
+  // (the attack the origin binding of Web eID tokens exists to stop): sign only for the origin we fetched from.
+  if (v!['origin'] !== link.origin) {
+    throw new CompanionRemoteError(
+      'ERR_CLI_COMPANION_ORIGIN',
+      `the link is on ${link.origin} but asks for a signature for ${String(v!['origin'])}; refusing`,
+      200,
+    );
+  }
+  if (!sign) {
+    if (v!['intent'] === 'sign')
+      throw new CompanionRemoteError('ERR_CLI_COMPANION_RESPONSE', 'a login link answered as a signature', 200);
+    return v as unknown as LoginView;
+  }
+  if (v!['intent'] !== 'sign')
+    throw new CompanionRemoteError('ERR_CLI_COMPANION_RESPONSE', 'a signing link answered without intent sign', 200);
+  return signView(v!, link);
+}
+
+/**
+ * The statement shown is parsed from the canonical text that gets signed; it must name the service the provider
+ * names and be issued by the provider we talk to (the same relay concern as for a login).
+ */
+function signView(v: Record<string, unknown>, link: URL): SignView {
+  let s: Record<string, unknown>;
+  try {
+    s = JSON.parse(v['canonical'] as string) as Record<string, unknown>;
+  } catch {
+    throw new CompanionRemoteError('ERR_CLI_COMPANION_RESPONSE', 'the statement to sign is not JSON', 200);
+  }
+  const client = s?.['client'] as Record<string, unknown> | undefined;
+  const text = s?.['text'] as Record<string, unknown> | undefined;
+  if (
+    typeof s?.['purpose'] !== 'string' ||
+    typeof s['issuer'] !== 'string' ||
+    typeof text?.['ja'] !== 'string' ||
+    typeof text['en'] !== 'string' ||
+    client?.['name'] !== v['clientName'] ||
+    client?.['origin'] !== v['clientOrigin']
+  ) {
+    throw new CompanionRemoteError(
+      'ERR_CLI_COMPANION_RESPONSE',
+      "the statement does not match the server's answer",
+      200,
+    );
+  }
+  let issuerOrigin: string | undefined;
+  try {
+    issuerOrigin = new URL(s['issuer']).origin;
+  } catch {
+    issuerOrigin = undefined;
+  }
+  if (issuerOrigin !== link.origin) {
+    throw new CompanionRemoteError(
+      'ERR_CLI_COMPANION_ORIGIN',
+      `the link is on ${link.origin} but the statement is issued by ${s['issuer']}; refusing`,
+      200,
+    );
+  }
+  return {
+    txn: v['txn'] as string,
+    intent: 'sign',
+    clientName: v['clientName'] as string,
+    clientOrigin: v['clientOrigin'] as string,
+    origin: v['origin'] as string,
+    canonical: v['canonical'] as string,
+    statement: { purpose: s['purpose'], issuer: s['issuer'], text: { ja: text['ja'], en: text['en'] } },
+  };
+}
+
+/**
+ * The Web eID token. `createAuthToken` accepts https origins only; a development provider on a loopback address
+ * (W3C Secure Contexts §3.2) gets the same token built from the same parts, after the same origin check with
+ * loopback allowed.
+ */
+async function authToken(
+  certificate: Uint8Array,
+  view: LoginView,
+  sign: (digestInfo: Uint8Array) => Promise<Uint8Array>,
+): Promise<AuthTokenJson> {
+  if (new URL(view.origin).protocol === 'https:') {
+    return createAuthToken({
+      certificate,
+      origin: view.origin,
+      challenge: view.challenge,
+      sign,
+      appVersion: APP_VERSION,
+    });
+  }
+  checkOrigin(view.origin, { allowLoopbackHttp: true });
+  const signature = await sign(sha256DigestInfo(authSignedData(view.origin, view.challenge)));
+  return Object.freeze({
+    unverifiedCertificate: Buffer.from(certificate).toString('base64'),
+    algorithm: 'RS256',
+    signature: Buffer.from(signature).toString('base64'),
+    format: 'web-eid:1.0',
+    appVersion: APP_VERSION,
+  });
+}
+
+/** A JSON request; a non-2xx answer becomes the provider's error code and English message. */
+async function request(url: URL, init: RequestInit): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(url, { ...init, redirect: 'error', signal: AbortSignal.timeout(15_000) });
+  } catch (e) {
+    throw new CompanionRemoteError('ERR_CLI_UNREACHABLE', `cannot reach ${url.origin}: ${(e as Error).message}`, 0);
+  }
+  const body = (await res.json().catch(() => null)) as {
+    error?: unknown;
+    message?: { en?: unknown } | unknown;
+  } | null;
+  if (!res.ok) {
+    const code = typeof body?.error === 'string' && /^[A-Za-z0-9_]+$/.test(body.error) ? body.error : 'ERR_CLI_HTTP';
+    const en = (body?.message as { en?: unknown } | undefined)?.en;
+    throw new CompanionRemoteError(code, typeof en === 'string' ? en : `HTTP ${res.status}`, res.status);
+  }
+  return body;
+}

@@ -1,0 +1,282 @@
+/**
+ * `mynagate bridge`, card login on the same computer, as a real process against a provider started in-process over
+ * TLS (the OpenID Provider fixture) with an openid-client relying party. The browser side is plain HTTP: the
+ * fixture's cookie agent on the provider, `fetch` on the bridge. The login page's "use this computer's card reader"
+ * link hands the QR link to the bridge, the bridge shows the service and the origin it verified, takes the PIN from
+ * its local form, has the card sign, posts the token and sends the browser back to the login page (`?resume`), whose
+ * event stream finishes the login: the ID token's `sub` is the card person's pairwise subject.
+ *
+ * The card is served through pcscd + vpcd (`--reader`; skipped with the reason when pcscd or vpcd is missing unless
+ * MYNAGATE_REQUIRE_SYSTEM=1) and, for the guards, as a virtual card file (`--file`).
+ */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { createServer, request, type Server } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as client from 'openid-client';
+import { pairwiseSubject } from '@mynagate/idp';
+import { insertCardFile } from '../../../packages/card/test/support/pcscd.ts';
+import { requireSystem } from '../../../packages/card/test/support/system.ts';
+import { EventStream } from '../../../packages/idp/test/support/op-agent.ts';
+import {
+  createOpFixture,
+  PIN,
+  RP_JWT,
+  startLogin,
+  type OpFixture,
+  type StartedLogin,
+  type TestCard,
+  type TestIdp,
+} from '../../../packages/idp/test/support/op-fixture.ts';
+import { freePort, startCli, type CliProcess } from './serve-support.ts';
+
+let f: OpFixture;
+let idp: TestIdp;
+let env: Record<string, string>;
+
+before(async () => {
+  f = await createOpFixture();
+  idp = await f.start({ qrMaxAgeSeconds: 30 });
+  const ca = join(f.dir, 'tls-ca.pem');
+  await writeFile(ca, f.tls.cert);
+  env = { NODE_EXTRA_CA_CERTS: ca };
+});
+after(() => f?.close());
+
+/** A running bridge on a free port. */
+interface Bridge {
+  readonly origin: string;
+  readonly port: number;
+  readonly proc: CliProcess;
+  stop(): Promise<void>;
+}
+
+async function startBridge(args: readonly string[]): Promise<Bridge> {
+  const port = await freePort();
+  const proc = startCli(['bridge', '--port', String(port), ...args], { env });
+  const m = await proc.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+  return {
+    origin: m[1]!,
+    port,
+    proc,
+    async stop() {
+      proc.child.kill('SIGTERM');
+      await proc.exited;
+    },
+  };
+}
+
+/** The login page's bridge link, pointed at this test's bridge port. */
+function bridgeLink(login: StartedLogin, bridge: Bridge): URL {
+  const href = /id="bridge"[^>]*href="([^"]+)"/.exec(login.page)?.[1]?.replaceAll('&amp;', '&');
+  assert.ok(href, 'the login page offers the card reader of this computer');
+  const url = new URL(href);
+  assert.equal(url.origin, 'http://127.0.0.1:24727', 'the default bridge port');
+  url.port = String(bridge.port);
+  return url;
+}
+
+/** The bridge's form: its action and CSRF token. */
+function formOf(page: string): { action: string; csrf: string } {
+  const action = /<form method="post" action="([^"]+)"/.exec(page)?.[1];
+  const csrf = /name="csrf" value="([^"]+)"/.exec(page)?.[1];
+  assert.ok(action && csrf, `a PIN form: ${page}`);
+  return { action, csrf };
+}
+
+/** Posts the bridge form as the browser does (same-origin: Origin is the bridge's). */
+function submit(bridge: Bridge, action: string, fields: Record<string, string>): Promise<Response> {
+  return fetch(new URL(action, bridge.origin), {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: bridge.origin },
+    body: new URLSearchParams(fields).toString(),
+  });
+}
+
+/** The pairwise `sub` the bank must see for `card`'s person. */
+async function expectedSub(card: TestCard): Promise<string> {
+  const credential = await idp.stores.records.findCredentialByFingerprint(card.fingerprint);
+  assert.ok(credential, 'the card has a person');
+  return pairwiseSubject(idp.pairwiseSecret, new URL(RP_JWT.redirectUri).host, credential.personId);
+}
+
+/**
+ * The whole same-device login: the browser leaves the login page for the bridge (its event stream closes), the
+ * person types `pin` into the bridge's form; on success the browser comes back and the login completes.
+ * Returns the ID token claims, or the bridge's answer to the wrong PIN.
+ */
+async function bridgeLogin(
+  bridge: Bridge,
+  pins: readonly string[],
+): Promise<{ claims: client.IDToken; wrong: string[] }> {
+  const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+  await login.events.close();
+  const shown = await fetch(bridgeLink(login, bridge));
+  const page = await shown.text();
+  assert.equal(shown.status, 200, page);
+  assert.match(page, /id="client-name">テスト銀行</);
+  assert.match(page, /id="client-origin">https:\/\/bank\.example</);
+  assert.ok(page.includes(`id="origin">${new URL(idp.server.issuer).origin}<`), 'the origin the provider reported');
+  const { action, csrf } = formOf(page);
+  const wrong: string[] = [];
+  let posted: Response | undefined;
+  for (const pin of pins) {
+    posted = await submit(bridge, action, { csrf, pin });
+    if (posted.status === 303) break;
+    wrong.push(await posted.text());
+  }
+  assert.equal(posted?.status, 303, 'the bridge sends the browser back');
+  const back = new URL(posted.headers.get('location')!);
+  assert.equal(back.href, new URL(`/interaction/${login.uid}?resume`, login.pageUrl).href);
+  // The login page again, on the same transaction: its event stream takes the outcome the bridge posted.
+  const { response } = await login.agent.follow(back);
+  assert.equal(response.status, 200);
+  await response.text();
+  const events = new EventStream(await login.agent.fetch(new URL(`/interaction/${login.uid}/events`, back)));
+  const done = (await events.next('done', 10_000)) as { redirect: string } | undefined;
+  await events.close();
+  assert.ok(done, 'the login page got the outcome');
+  const { url } = await login.agent.follow(done.redirect);
+  const tokens = await client.authorizationCodeGrant(idp.jwtRp, url, {
+    pkceCodeVerifier: login.codeVerifier,
+    expectedState: login.state,
+  });
+  return { claims: tokens.claims()!, wrong };
+}
+
+describe('mynagate bridge with the card in a PC/SC reader (pcscd + vpcd)', () => {
+  it('completes a same-device login from the login page through the local PIN form; sub is the card person’s', async (t) => {
+    if (!(await requireSystem(t, ['pcscd', 'vpcd']))) return;
+    const card = await f.newCard('試験　橋渡');
+    const inserted = await insertCardFile(card.file);
+    const bridge = await startBridge(['--reader', inserted.reader]);
+    try {
+      const { claims, wrong } = await bridgeLogin(bridge, ['9999', PIN]);
+      assert.equal(claims.acr, 'urn:mynagate:acr:card-auth');
+      assert.equal(claims.sub, await expectedSub(card));
+      // The wrong PIN first: the form comes back with the tries left and the login stays open.
+      assert.equal(wrong.length, 1);
+      assert.match(
+        wrong[0]!,
+        /ERR_CARD_PIN_INCORRECT<\/code>: 暗証番号が違います。残り2回 \/ Wrong PIN or password, 2 tries left/,
+      );
+      assert.match(bridge.proc.stderr(), /^ERR_CARD_PIN_INCORRECT: PIN incorrect, 2 tries left$/m);
+      assert.doesNotMatch(bridge.proc.stdout() + bridge.proc.stderr(), new RegExp(`\\b${PIN}\\b`), 'no PIN in output');
+    } finally {
+      await bridge.stop();
+      await inserted.remove();
+    }
+  });
+});
+
+describe('mynagate bridge with a virtual card file (--file): the login and its guards', () => {
+  let card: TestCard;
+  let bridge: Bridge;
+  before(async () => {
+    card = await f.newCard('試験　二郎');
+    bridge = await startBridge(['--file', card.file]);
+  });
+  after(() => bridge?.stop());
+
+  it('completes a same-device login with the virtual card; sub is the card person’s', async () => {
+    const { claims, wrong } = await bridgeLogin(bridge, [PIN]);
+    assert.deepEqual(wrong, []);
+    assert.equal(claims.sub, await expectedSub(card));
+  });
+
+  it('shows the tries left on a wrong PIN and keeps the form usable (ERR_CARD_PIN_INCORRECT)', async () => {
+    const { claims, wrong } = await bridgeLogin(bridge, ['0000', PIN]);
+    assert.equal(wrong.length, 1);
+    assert.match(wrong[0]!, /ERR_CARD_PIN_INCORRECT<\/code>: .*2 tries left/);
+    assert.equal(claims.sub, await expectedSub(card));
+  });
+
+  it('refuses a return URL on another origin than the link (ERR_BRIDGE_ORIGIN), before any PIN form', async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    await login.events.close();
+    const url = bridgeLink(login, bridge);
+    url.searchParams.set('return', 'https://evil.example/interaction/x?resume');
+    const res = await fetch(url);
+    const page = await res.text();
+    assert.equal(res.status, 400);
+    assert.match(page, /<code>ERR_BRIDGE_ORIGIN<\/code>/);
+    assert.doesNotMatch(page, /name="pin"/);
+  });
+
+  it('refuses a link whose server reports another origin than its own (ERR_BRIDGE_ORIGIN)', async () => {
+    // A phishing server relays the real provider's origin and challenge.
+    const relay: Server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          txn: 'x',
+          clientName: 'テスト銀行',
+          clientOrigin: 'https://bank.example',
+          origin: idp.server.issuer,
+          intent: 'login',
+          challenge: Buffer.alloc(32, 7).toString('base64'),
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    try {
+      const relayOrigin = `http://127.0.0.1:${(relay.address() as { port: number }).port}`;
+      const url = new URL('/login', bridge.origin);
+      url.searchParams.set('link', `${relayOrigin}/companion/x?t=0&c=y`);
+      url.searchParams.set('return', `${relayOrigin}/interaction/x?resume`);
+      const res = await fetch(url);
+      assert.equal(res.status, 400);
+      assert.match(await res.text(), /<code>ERR_BRIDGE_ORIGIN<\/code>/);
+    } finally {
+      relay.close();
+    }
+  });
+
+  it('answers 403 ERR_BRIDGE_HOST to a request whose Host is not 127.0.0.1:<port> (DNS rebinding)', async () => {
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: bridge.port,
+          path: '/login?link=x&return=y',
+          headers: { host: `evil.example:${bridge.port}` },
+        },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (d: string) => (body += d));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status, 403);
+    assert.match(body, /<code>ERR_BRIDGE_HOST<\/code>/);
+  });
+
+  it('answers 403 ERR_BRIDGE_CSRF to a form without its token or posted from another origin; the card is not used', async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    const page = await (await fetch(bridgeLink(login, bridge))).text();
+    const { action, csrf } = formOf(page);
+    const missing = await submit(bridge, action, { pin: PIN });
+    assert.equal(missing.status, 403);
+    assert.match(await missing.text(), /<code>ERR_BRIDGE_CSRF<\/code>/);
+    const wrongToken = await submit(bridge, action, {
+      csrf: csrf.replace(/^./, (c) => (c === 'A' ? 'B' : 'A')),
+      pin: PIN,
+    });
+    assert.equal(wrongToken.status, 403);
+    const crossSite = await fetch(new URL(action, bridge.origin), {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'https://evil.example' },
+      body: new URLSearchParams({ csrf, pin: PIN }).toString(),
+    });
+    assert.equal(crossSite.status, 403);
+    assert.match(await crossSite.text(), /<code>ERR_BRIDGE_CSRF<\/code>/);
+    assert.equal(await login.events.next('done', 300), undefined, 'nothing was posted');
+    await login.events.close();
+  });
+});

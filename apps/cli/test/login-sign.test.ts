@@ -1,0 +1,117 @@
+/**
+ * `mynagate login` on an eKYC signing link (`/companion/sign/<txn>`), against a provider started in-process over TLS
+ * (the eKYC fixture): card login, consent, then the CLI shows the service, the origin and the statement text, reads
+ * the signing password from stdin, signs DigestInfo(SHA-256(canonical)) with the virtual card's signing key and posts
+ * it; the browser's signing page completes and the ID token carries `verified_claims`.
+ */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as client from 'openid-client';
+import {
+  authorizeExtra,
+  consent,
+  issueCard,
+  loginThenStop,
+  openSignPage,
+  PASSWORD,
+  RP_JWT,
+  startEkycIdp,
+  type Step,
+} from '../../../packages/idp/test/support/ekyc-fixture.ts';
+import {
+  createOpFixture,
+  startLogin,
+  type OpFixture,
+  type StartedLogin,
+  type TestCard,
+  type TestIdp,
+} from '../../../packages/idp/test/support/op-fixture.ts';
+import { runCli } from './serve-support.ts';
+
+const VERIFIED = {
+  verified_claims: {
+    verification: { trust_framework: null, evidence: [{ type: { value: 'electronic_signature' } }] },
+    claims: { name: null, birthdate: null },
+  },
+};
+const PURPOSE = '口座開設の本人確認 / Account opening';
+
+let f: OpFixture;
+let idp: TestIdp;
+let card: TestCard;
+let env: Record<string, string>;
+
+before(async () => {
+  f = await createOpFixture();
+  card = await issueCard(f, { name: '試験　署名' });
+  idp = await startEkycIdp(f, { ekyc: { purposes: { [RP_JWT.clientId]: PURPOSE } } });
+  const ca = join(f.dir, 'tls-ca.pem');
+  await writeFile(ca, f.tls.cert);
+  env = { NODE_EXTRA_CA_CERTS: ca };
+});
+after(async () => {
+  await idp?.close();
+  await f?.close();
+});
+
+/** The stderr lines that are not node-oidc-provider's runtime notice. */
+const lines = (stderr: string) => stderr.split('\n').filter((l) => l !== '' && !l.startsWith('oidc-provider WARNING'));
+
+/** Card login and consent, up to the signing page. */
+async function toSigningPage(): Promise<{ login: StartedLogin; step: Step }> {
+  const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri, {
+    extra: authorizeExtra({ id_token: VERIFIED }, { scope: 'openid' }),
+  });
+  let step = await loginThenStop(idp, login, card);
+  if (step.page.includes('consent-form')) step = await consent(login.agent, step);
+  assert.match(step.page, /\/companion\/sign\//, 'the signing page');
+  return { login, step };
+}
+
+describe('mynagate login on an eKYC signing link', () => {
+  it('shows the statement, signs it with the signing key and the ID token carries verified_claims', async () => {
+    const { login, step } = await toSigningPage();
+    const sign = await openSignPage(login.agent, step);
+    // The freshest QR link (the provider accepts a code for a few seconds only).
+    const { link } = (await sign.events.next('qr')) as { link: string };
+    const r = await runCli(['login', link, '--file', card.file, '--pin-stdin'], { input: `${PASSWORD}\n`, env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).status, 'ok');
+    assert.match(r.stderr, /サービス \/ Service:\s+テスト銀行 \(https:\/\/bank\.example\)/);
+    assert.match(r.stderr, new RegExp(`Signed for:\\s+${idp.server.issuer.replaceAll('.', '\\.')}`));
+    assert.match(r.stderr, /Intent:\s+本人確認の署名/);
+    assert.ok(r.stderr.includes(`Purpose:    ${PURPOSE}`), r.stderr);
+    assert.match(r.stderr, /^私は、テスト銀行（https:\/\/bank\.example）が次の目的で私の本人確認をすることに同意し/m);
+    assert.match(r.stderr, /^I agree that テスト銀行 \(https:\/\/bank\.example\) verifies my identity/m);
+    assert.ok(!(r.stdout + r.stderr).includes(PASSWORD), 'the password is never echoed');
+
+    const done = (await sign.events.next('done', 10_000)) as { redirect: string } | undefined;
+    await sign.events.close();
+    assert.ok(done, 'the signing page got the outcome');
+    const { url } = await login.agent.follow(done.redirect);
+    assert.equal(url.origin + url.pathname, RP_JWT.redirectUri);
+    const tokens = await client.authorizationCodeGrant(idp.jwtRp, url, {
+      pkceCodeVerifier: login.codeVerifier,
+      expectedState: login.state,
+    });
+    const claims = tokens.claims()!;
+    assert.equal(claims.acr, 'urn:mynagate:acr:card-sign');
+    const vc = claims['verified_claims'] as { verification: Record<string, unknown>; claims: Record<string, unknown> };
+    assert.equal(vc.verification['trust_framework'], 'jp_aml');
+    assert.equal(vc.claims['name'], '試験　署名');
+  });
+
+  it('fails with one line ERR_CARD_PIN_INCORRECT and the tries left on a wrong signing password; nothing is posted', async () => {
+    const { login, step } = await toSigningPage();
+    const sign = await openSignPage(login.agent, step);
+    const { link } = (await sign.events.next('qr')) as { link: string };
+    const r = await runCli(['login', link, '--file', card.file, '--pin-stdin'], { input: 'WRONG999\n', env });
+    assert.equal(r.code, 1);
+    assert.deepEqual(lines(r.stderr).slice(-1), ['ERR_CARD_PIN_INCORRECT: PIN incorrect, 4 tries left']);
+    assert.equal(r.stdout, '');
+    assert.equal(await sign.events.next('done', 300), undefined, 'nothing was posted');
+    await sign.events.close();
+  });
+});
