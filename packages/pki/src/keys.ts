@@ -30,7 +30,7 @@ const RSA_ENCRYPTION = Uint8Array.of(
 /**
  * Imports a SubjectPublicKeyInfo (DER). An rsaEncryption key is imported from its RSAPublicKey (the BIT STRING's
  * content, RFC 8017 A.1.1, RFC 3279 §2.3.1) as `pkcs1`: the same key, and OpenSSL 3 decodes that form several
- * times faster than a whole SPKI. Any other algorithm goes through the SPKI decoder.
+ * times faster than a whole SPKI. Any other algorithm goes through the SPKI decoder. Both as PEM text (see `pem`).
  *
  * @throws Error from node:crypto (or DerError) on a key that cannot be imported.
  */
@@ -46,9 +46,19 @@ export function importPublicKey(spki: Uint8Array): KeyObject {
       spki[r.valueStart] !== 0
     )
       throw new DerError('bad subjectPublicKey');
-    return createPublicKey({ key: buf.subarray(r.valueStart + 1, r.end), format: 'der', type: 'pkcs1' });
+    return createPublicKey(pem('RSA PUBLIC KEY', buf.subarray(r.valueStart + 1, r.end)));
   }
-  return createPublicKey({ key: buf, format: 'der', type: 'spki' });
+  return createPublicKey(pem('PUBLIC KEY', buf));
+}
+
+/**
+ * The DER as PEM text, base64 on one line (OpenSSL reads lines of any length; RFC 7468 §3 lax parsing). A string,
+ * not `{ key, format: 'der' }`: Node's key preparation probes an object argument with `isKeyObject`/`isCryptoKey`,
+ * each a native call that throws (and so captures a stack trace) for anything else, which costs more than the
+ * import itself; a string skips both.
+ */
+function pem(label: string, der: Buffer): string {
+  return `-----BEGIN ${label}-----\n${der.toString('base64')}\n-----END ${label}-----\n`;
 }
 
 /** A bounded map from SPKI bytes to KeyObject; the oldest entry goes first when full. */
