@@ -1,15 +1,18 @@
 /**
  * The load generator of `bench/op.ts`, run as its own process so its CPU is not the provider's event loop: complete
  * logins (authorize → login page → event stream → companion scan → card signature → token post → `done` → code →
- * tokens) as many browsers and companions at once, or trivial logins (authorize → an interaction that finishes at
+ * tokens) as many browsers and companions at once (the card's signature computed with its key, or by emulating the
+ * card: see {@link LoadConfig.companion}), or trivial logins (authorize → an interaction that finishes at
  * once → code → tokens) for the baseline. Prints one JSON line: completed logins, errors, rate and latencies.
  *
  * Usage: `node bench/op-load.ts '<json LoadConfig>'`.
  */
+import { constants, createPrivateKey, privateEncrypt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as client from 'openid-client';
 import { JpkiClient } from '../packages/card/src/index.ts';
 import { VirtualCard, VirtualTransport } from '../packages/card/src/virtual/index.ts';
-import { signLoginToken } from '../packages/idp/src/login-token.ts';
+import { signLoginToken, type LoginCard } from '../packages/idp/src/login-token.ts';
 import { EventStream } from '../packages/idp/test/support/op-agent.ts';
 
 /** What the parent asks for. */
@@ -19,6 +22,13 @@ export interface LoadConfig {
   readonly clientId: string;
   readonly clientSecret: string;
   readonly redirectUri: string;
+  /**
+   * How companions sign (card mode): `key`: with each card's authentication key straight from `keys` (a JSON file
+   * of `{ key, cert }`, base64 PKCS#8 and DER), which is what the card computes, without emulating the card on this
+   * machine; `virtual-card`: through `JpkiClient` and the virtual cards in `cards` (PIN check with scrypt, APDUs).
+   */
+  readonly companion: 'key' | 'virtual-card';
+  readonly keys: string;
   /** Card files (card mode); each is used by one login at a time. */
   readonly cards: readonly string[];
   readonly pin: string;
@@ -37,6 +47,10 @@ export interface LoadResult {
   readonly perSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** Every login finished, warm-up and tail included (what the provider's CPU time is divided by). */
+  readonly finished: number;
+  /** This process's CPU time (user + system), ms: the browsers' and companions' share of the machine. */
+  readonly loadCpuMs: number;
 }
 
 const config = JSON.parse(process.argv[2] ?? '') as LoadConfig;
@@ -47,11 +61,30 @@ const rp = await client.discovery(
   client.ClientSecretBasic(config.clientSecret),
   { execute: [client.allowInsecureRequests] },
 );
-const freeCards = config.cards.map((file) => new JpkiClient(new VirtualTransport(VirtualCard.open(file))));
-const waitingForCard: ((card: JpkiClient) => void)[] = [];
-const takeCard = (): Promise<JpkiClient> =>
+/** A card as `signLoginToken` uses it, plus the JPKI application selection a real card needs first. */
+type Card = LoginCard & { selectJpki(): Promise<unknown> };
+/** The card's computation (spec §4: RSA PKCS#1 v1.5 over the DigestInfo it is given), done with its key. */
+function keyCard(entry: { key: string; cert: string }): Card {
+  const key = createPrivateKey({ key: Buffer.from(entry.key, 'base64'), format: 'der', type: 'pkcs8' });
+  const cert = Buffer.from(entry.cert, 'base64');
+  return {
+    selectJpki: async () => {},
+    // The PIN is checked by the card itself (spec §5), not by anything on the provider's machine.
+    verify: async () => {},
+    readCertificate: async () => cert,
+    sign: async (_which, data) => privateEncrypt({ key, padding: constants.RSA_PKCS1_PADDING }, data),
+  };
+}
+const freeCards: Card[] =
+  config.mode !== 'card'
+    ? []
+    : config.companion === 'key'
+      ? (JSON.parse(readFileSync(config.keys, 'utf8')) as { key: string; cert: string }[]).map(keyCard)
+      : config.cards.map((file) => new JpkiClient(new VirtualTransport(VirtualCard.open(file))));
+const waitingForCard: ((card: Card) => void)[] = [];
+const takeCard = (): Promise<Card> =>
   freeCards.length > 0 ? Promise.resolve(freeCards.pop()!) : new Promise((resolve) => waitingForCard.push(resolve));
-const giveCard = (card: JpkiClient): void => {
+const giveCard = (card: Card): void => {
   const next = waitingForCard.shift();
   if (next) next(card);
   else freeCards.push(card);
@@ -105,7 +138,10 @@ async function login(): Promise<void> {
     if (response.status !== 200) throw new Error(`login page HTTP ${response.status}`);
     const link = /data-link="([^"]+)"/.exec(page)?.[1]?.replaceAll('&amp;', '&');
     if (link === undefined) throw new Error('no QR link');
-    const events = new EventStream(await b.fetch(new URL(`${at.pathname}/events`, at)));
+    // The stream URL the page's script opens (it names the QR code already on the page).
+    const eventsPath = /"events":("[^"]+")/.exec(page)?.[1];
+    if (eventsPath === undefined) throw new Error('no event stream URL');
+    const events = new EventStream(await b.fetch(new URL(JSON.parse(eventsPath) as string, at)));
     try {
       const scanned = await fetch(link, { headers: { accept: 'application/json' } });
       if (scanned.status !== 200) throw new Error(`scan HTTP ${scanned.status}: ${await scanned.text()}`);
@@ -143,10 +179,12 @@ const start = performance.now();
 const measureFrom = start + config.warmupMs;
 const end = measureFrom + config.durationMs;
 
+let finished = 0;
 async function timed(): Promise<void> {
   const t = performance.now();
   try {
     await login();
+    finished++;
     if (t >= measureFrom && t < end) latencies.push(performance.now() - t);
   } catch (e) {
     if (t >= measureFrom && t < end) errors++;
@@ -182,5 +220,7 @@ const result: LoadResult = {
   perSecond: (latencies.length * 1000) / config.durationMs,
   p50Ms: q(0.5),
   p99Ms: q(0.99),
+  finished,
+  loadCpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -177,6 +177,20 @@ export class LoginTransactions {
     };
   }
 
+  /**
+   * What a waiting page polls: whether an outcome or a refusal waits to be taken, and whether a companion holds the
+   * challenge. Reads only, all at once (one round trip to Redis; no write lock on SQLite), since most polls find
+   * nothing; the takes stay the atomic steps.
+   */
+  async pending(
+    txn: string,
+  ): Promise<{ readonly outcome: boolean; readonly failure: boolean; readonly scanned: boolean }> {
+    const [outcome, failure, challenge] = await Promise.all(
+      ['result', 'failure', 'challenge'].map((k) => this.#o.oneShot.get(`${k}:${txn}`)),
+    );
+    return { outcome: outcome !== undefined, failure: failure !== undefined, scanned: challenge !== undefined };
+  }
+
   /** Whether a companion has scanned and holds an outstanding challenge (the page says "enter your PIN"). */
   async scanned(txn: string): Promise<boolean> {
     return (await this.#o.oneShot.get(`challenge:${txn}`)) !== undefined;

@@ -7,7 +7,8 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { openStores } from '../src/store/open.ts';
-import { openSqliteStores, SQLITE_SCHEMA_VERSION } from '../src/store/sqlite.ts';
+import { walSync } from '../src/store/lib/wal-sync.ts';
+import { openSqliteStores, SQLITE_SCHEMA_VERSION, sqliteEphemeralPath } from '../src/store/sqlite.ts';
 import { newCredential, runStoreContract } from './support/store-contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mynagate-store-'));
@@ -122,6 +123,60 @@ describe('SQLite: file, durability and migrations', () => {
     await stores.close();
   });
 
+  it('one-shot values and ephemeral models go to the ephemeral file; records, Session and Grant to the durable one', async () => {
+    const path = newPath();
+    const stores = openSqliteStores({ path, sweepIntervalMs: 0 });
+    const { person } = await stores.records.createPersonWithCredential(newCredential());
+    await stores.oneShot.put('challenge:1', 'n', 300);
+    for (const model of ['Interaction', 'AuthorizationCode', 'AccessToken', 'Session', 'Grant']) {
+      await stores.adapter(model).upsert(`${model}-1`, { accountId: person.id }, 600);
+    }
+    await stores.close();
+    const models = (file: string) => {
+      const db = new DatabaseSync(file);
+      try {
+        return db
+          .prepare('SELECT model FROM oidc ORDER BY model')
+          .all()
+          .map((r) => r.model);
+      } finally {
+        db.close();
+      }
+    };
+    assert.deepEqual(models(path), ['Grant', 'Session']);
+    assert.deepEqual(models(sqliteEphemeralPath(path)), ['AccessToken', 'AuthorizationCode', 'Interaction']);
+    const durable = new DatabaseSync(path);
+    assert.equal(durable.prepare("SELECT 1 FROM sqlite_master WHERE name = 'one_shot'").get(), undefined);
+    assert.equal(durable.prepare('SELECT count(*) AS n FROM people').get()?.n, 1);
+    durable.close();
+    const ephemeral = new DatabaseSync(sqliteEphemeralPath(path));
+    assert.equal(ephemeral.prepare('SELECT count(*) AS n FROM one_shot').get()?.n, 1);
+    ephemeral.close();
+  });
+
+  it('a schema-1 file is migrated: its one-shot table and ephemeral models are dropped, durable rows kept', async () => {
+    const path = newPath();
+    await openSqliteStores({ path, sweepIntervalMs: 0 }).close();
+    // Back to what schema 1 looked like, with rows of every kind.
+    rawExec(
+      path,
+      `CREATE TABLE one_shot (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+       INSERT INTO one_shot VALUES ('k', 'v', 9e15);
+       INSERT INTO oidc (model, id, payload) VALUES ('Interaction', 'i', '{}'), ('Session', 's', '{"a":1}');
+       PRAGMA user_version = 1`,
+    );
+    const stores = openSqliteStores({ path, sweepIntervalMs: 0 });
+    assert.deepEqual(await stores.adapter('Session').find('s'), { a: 1 });
+    assert.equal(await stores.adapter('Interaction').find('i'), undefined);
+    assert.equal(await stores.oneShot.get('k'), undefined);
+    await stores.close();
+    const db = new DatabaseSync(path);
+    assert.equal(db.prepare('PRAGMA user_version').get()?.user_version, SQLITE_SCHEMA_VERSION);
+    assert.equal(db.prepare("SELECT 1 FROM oidc WHERE model = 'Interaction'").get(), undefined);
+    assert.equal(db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'one_shot'").get(), undefined);
+    db.close();
+  });
+
   it('4 worker threads on their own connections race to take 200 keys: each key is taken exactly once', async () => {
     const path = newPath();
     const stores = openSqliteStores({ path, sweepIntervalMs: 0 });
@@ -140,7 +195,8 @@ describe('SQLite: file, durability and migrations', () => {
       { length: 4 },
       () =>
         new Promise<number[]>((resolve, reject) => {
-          const w = new Worker(worker, { eval: true, workerData: { path } });
+          // One-shot state lives in the ephemeral file.
+          const w = new Worker(worker, { eval: true, workerData: { path: sqliteEphemeralPath(path) } });
           w.once('message', resolve);
           w.once('error', reject);
         }),
@@ -158,5 +214,70 @@ describe('SQLite: file, durability and migrations', () => {
     await assert.rejects(openStores({ kind: 'sqlite', path: '' }), TypeError);
     await assert.rejects(openStores({ kind: 'sqlite', path: newPath(), extra: 1 } as never), TypeError);
     await assert.rejects(openStores(null as never), TypeError);
+  });
+});
+
+describe('SQLite: WAL group sync (lib/wal-sync.ts)', () => {
+  /** A WAL file and a sync seam that completes only when the test says so. */
+  function harness() {
+    const path = newPath();
+    rawExec(path, 'PRAGMA journal_mode = WAL; CREATE TABLE t (x)');
+    const keep = new DatabaseSync(path); // keeps the -wal file in place
+    keep.exec('INSERT INTO t VALUES (1)');
+    const pending: ((e: Error | null) => void)[] = [];
+    const sync = walSync(path, { datasync: (_fd, done) => void pending.push(done) });
+    return { sync, pending, close: async () => (await sync.close().catch(() => {}), keep.close()) };
+  }
+  const tick = () => new Promise((r) => setImmediate(r));
+
+  it('a commit is answered only after a sync that started after it; commits made meanwhile share the next sync', async () => {
+    const h = harness();
+    let firstDone = false;
+    h.sync.committed();
+    const first = h.sync.durable().then(() => (firstDone = true));
+    await tick();
+    assert.equal(h.pending.length, 1);
+    assert.equal(firstDone, false);
+    // Two more commits while the first sync runs: they wait for a second one, and share it.
+    h.sync.committed();
+    const second = h.sync.durable();
+    h.sync.committed();
+    const third = h.sync.durable();
+    h.pending.shift()!(null);
+    await first;
+    await tick();
+    assert.equal(h.pending.length, 1);
+    h.pending.shift()!(null);
+    await Promise.all([second, third]);
+    assert.equal(h.pending.length, 0);
+    // Nothing new committed: no sync at all.
+    await h.sync.durable();
+    assert.equal(h.pending.length, 0);
+    await h.close();
+  });
+
+  it('a failed sync fails its commits and every later one (fail closed: what is on disk is unknown)', async () => {
+    const h = harness();
+    h.sync.committed();
+    const first = h.sync.durable();
+    await tick();
+    h.pending.shift()!(Object.assign(new Error('EIO'), { code: 'EIO' }));
+    await assert.rejects(first, { code: 'EIO' });
+    h.sync.committed();
+    await assert.rejects(h.sync.durable(), { code: 'EIO' });
+    await h.close();
+  });
+
+  it('20 concurrent audit appends through the store (durable file, group sync) all resolve and form one chain', async () => {
+    const path = newPath();
+    const stores = openSqliteStores({ path, sweepIntervalMs: 0 });
+    const { person } = await stores.records.createPersonWithCredential(newCredential());
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        stores.records.appendAudit({ type: 'test', personId: person.id, data: { i } }),
+      ),
+    );
+    assert.equal((await stores.records.verifyAuditChain()).count, 20);
+    await stores.close();
   });
 });

@@ -17,7 +17,17 @@ export interface InteractionContext {
 export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 /**
- * Loads the interaction the browser's cookie names and checks it is the one in the path.
+ * Interactions already loaded for a request: the page router and the page both ask (`byPrompt`, then the page), and
+ * the event stream asks again when it finishes. Each load verifies signed cookies (HMACs) and reads the store; the
+ * interaction's parameters, session and grant do not change until it is finished, which loads it afresh
+ * (`interactionResult`).
+ */
+const loaded = new WeakMap<IncomingMessage, Promise<InteractionDetails>>();
+
+/**
+ * Loads the interaction the browser's cookie names and checks it is the one in the path. Loaded once per request: a
+ * later call on the same request (an event stream finishing) gets the same details; finishing reloads the
+ * interaction anyway and fails then if it expired meanwhile.
  *
  * @throws IdpInteractionNotFoundError (`ERR_IDP_INTERACTION_NOT_FOUND`) when the cookie is missing, the interaction
  *   expired, or the cookie names another interaction.
@@ -28,9 +38,16 @@ export async function interactionFor(
   res: ServerResponse,
   uid: string,
 ): Promise<InteractionDetails> {
+  let load = loaded.get(req);
+  if (load === undefined) {
+    load = context.provider().interactionDetails(req, res);
+    loaded.set(req, load);
+    // A failed load is not kept: the next call tries again and reports its own error.
+    load.catch(() => loaded.delete(req));
+  }
   let details: InteractionDetails;
   try {
-    details = await context.provider().interactionDetails(req, res);
+    details = await load;
   } catch (e) {
     if (e instanceof errors.SessionNotFound) throw new IdpInteractionNotFoundError({ cause: e });
     throw e;

@@ -3,12 +3,13 @@
  * login gets a stream (node-oidc-provider's interaction cookie and our binding cookie must both match), and only that
  * stream can take the verified outcome and finish the interaction: another session can never finish it.
  *
- * Events: `qr` {t, link, svg} each second; `scanned` once a companion holds the challenge; `failed` {error, message}
- * when a token was refused (the person may scan again); `done` {redirect}; `expired`; `refused` {error, message}
- * when the stream cannot go on.
+ * Events: `qr` {t, link, svg} each second (after `?t=`, the code the page already shows, if given); `scanned` once a
+ * companion holds the challenge; `failed` {error, message} when a token was refused (the person may scan again);
+ * `done` {redirect}; `expired`; `refused` {error, message} when the stream cannot go on.
  */
 import type { ServerResponse } from 'node:http';
-import { IdpSessionMismatchError } from '../errors.ts';
+import { errors } from 'oidc-provider';
+import { IdpInteractionNotFoundError, IdpSessionMismatchError } from '../errors.ts';
 import { messageFor } from '../http-errors.ts';
 import type { LoginOutcome, LoginTransaction } from '../login-transaction.ts';
 import { readBinding } from './browser-binding.ts';
@@ -23,7 +24,7 @@ const HEARTBEAT_MS = 15_000;
 
 /** The SSE handler. */
 export function loginEvents(context: InteractionContext): Handler {
-  return async (req, res, params) => {
+  return async (req, res, params, url) => {
     const uid = params['uid']!;
     await interactionFor(context, req, res, uid);
     const binding = readBinding(req);
@@ -38,7 +39,9 @@ export function loginEvents(context: InteractionContext): Handler {
     });
     res.flushHeaders();
 
-    let lastT = -1;
+    // `?t=` names the code the page already shows (login-page.ts): no need to render and send it again.
+    const shown = Number(url.searchParams.get('t') ?? -1);
+    let lastT = Number.isSafeInteger(shown) && shown >= 0 ? shown : -1;
     let wasScanned = false;
     let busy = false;
     let again = false;
@@ -59,18 +62,18 @@ export function loginEvents(context: InteractionContext): Handler {
           stop();
           return;
         }
-        const outcome = await context.transactions.takeOutcome(transaction.txn);
+        const pending = await context.transactions.pending(transaction.txn);
+        const outcome = pending.outcome ? await context.transactions.takeOutcome(transaction.txn) : undefined;
         if (outcome !== undefined) {
           const redirect = await finish(context, req, res, transaction, outcome);
           send(res, 'done', { redirect });
           stop();
           return;
         }
-        const failure = await context.transactions.takeFailure(transaction.txn);
+        const failure = pending.failure ? await context.transactions.takeFailure(transaction.txn) : undefined;
         if (failure !== undefined) send(res, 'failed', failure);
-        const scanned = await context.transactions.scanned(transaction.txn);
-        if (scanned && !wasScanned) send(res, 'scanned', {});
-        wasScanned = scanned;
+        if (pending.scanned && !wasScanned) send(res, 'scanned', {});
+        wasScanned = pending.scanned;
         const { t, link } = context.transactions.currentLink(transaction);
         if (t !== lastT) {
           lastT = t;
@@ -114,6 +117,7 @@ async function finish(
   outcome: LoginOutcome,
 ): Promise<string> {
   const provider = context.provider();
+  // The stream's own details (loaded once per request, context.ts); interactionResult below loads it afresh.
   const details: InteractionDetails = await interactionFor(context, req, res, transaction.uid);
   const clientId = String(details.params['client_id']);
   const existing = details.grantId === undefined ? undefined : await provider.Grant.find(details.grantId);
@@ -124,16 +128,28 @@ async function finish(
   if (typeof details.params['scope'] === 'string') grant.addOIDCScope(details.params['scope']);
   const grantId = await grant.save();
   await context.transactions.end(transaction.txn);
-  return provider.interactionResult(
-    req,
-    res,
-    {
-      // remember: false keeps the session cookie to this browser session: a card login on a shared PC ends with it.
-      login: { accountId: outcome.accountId, acr: outcome.acr, amr: [...outcome.amr], ts: outcome.ts, remember: false },
-      consent: { grantId },
-    },
-    { mergeWithLastSubmission: false },
-  );
+  try {
+    return await provider.interactionResult(
+      req,
+      res,
+      {
+        // remember: false keeps the session cookie to this browser session: a card login on a shared PC ends with it.
+        login: {
+          accountId: outcome.accountId,
+          acr: outcome.acr,
+          amr: [...outcome.amr],
+          ts: outcome.ts,
+          remember: false,
+        },
+        consent: { grantId },
+      },
+      { mergeWithLastSubmission: false },
+    );
+  } catch (e) {
+    // The interaction expired while the person was at the card.
+    if (e instanceof errors.SessionNotFound) throw new IdpInteractionNotFoundError({ cause: e });
+    throw e;
+  }
 }
 
 function send(res: ServerResponse, event: string, data: unknown): void {

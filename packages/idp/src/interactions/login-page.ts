@@ -28,7 +28,7 @@ export function loginPage(context: InteractionContext): Handler {
     // posted reaches its event stream; a new transaction would orphan it.
     const resumed = url.searchParams.has('resume') ? await ownedTransaction(context, req, uid) : undefined;
     const transaction = resumed ?? (await startTransaction(context, res, { uid, clientId, clientName, clientOrigin }));
-    const { link } = context.transactions.currentLink(transaction);
+    const { t, link } = context.transactions.currentLink(transaction);
     const bridgeReturn = new URL(`/interaction/${encodeURIComponent(uid)}?resume`, context.config.origin).href;
     const svg = await qrSvg(link);
     const nonce = randomBytes(16).toString('base64');
@@ -50,7 +50,8 @@ export function loginPage(context: InteractionContext): Handler {
       title: 'マイナンバーカードでログイン / Log in with My Number Card',
       body,
       nonce,
-      script: html`const cfg = ${scriptJson({ events: `/interaction/${uid}/events` })}; ${raw(PAGE_SCRIPT)}`,
+      // `t`: the code already on the page, so the stream does not send it again.
+      script: html`const cfg = ${scriptJson({ events: `/interaction/${uid}/events?t=${t}` })}; ${raw(PAGE_SCRIPT)}`,
     });
     sendPage(res, doc, nonce);
   };

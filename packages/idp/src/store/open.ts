@@ -1,6 +1,7 @@
 /**
  * `openStores(config)`: the one entry point the provider uses to get its storage, embedded or at scale.
  */
+import { EPHEMERAL_MODELS } from './ephemeral-models.ts';
 import { openPostgresStores } from './postgres.ts';
 import { openRedisStores } from './redis.ts';
 import { openSqliteStores } from './sqlite.ts';
@@ -8,7 +9,8 @@ import type { Stores } from './types.ts';
 
 /**
  * Where the stores live.
- * - `sqlite`: one process, one file; nothing else to install.
+ * - `sqlite`: one process, one file (plus its `-ephemeral` sibling for one-shot state and short-lived models, see
+ *   sqlite.ts); nothing else to install.
  * - `postgres`: N nodes; PostgreSQL (in `schema`) for records and long-lived models, Redis for one-shot state and
  *   short-lived models (see {@link EPHEMERAL_MODELS}).
  */
@@ -30,23 +32,7 @@ export type StoreConfig =
       readonly now?: () => number;
     };
 
-/**
- * node-oidc-provider models kept in Redis at scale: minutes-long, written and read once or twice per login, or
- * replay markers. Losing them costs a retried login, never an account. Everything else (`Session`, `Grant`,
- * `RefreshToken`, `Client`, `RegistrationAccessToken`, `InitialAccessToken`) lives in PostgreSQL, so a Redis
- * restart does not log everyone out.
- */
-export const EPHEMERAL_MODELS: ReadonlySet<string> = new Set([
-  'AccessToken',
-  'AuthorizationCode',
-  'BackchannelAuthenticationRequest',
-  'ClientCredentials',
-  'DeviceCode',
-  'Interaction',
-  'PreAuthorizedCode',
-  'PushedAuthorizationRequest',
-  'ReplayDetection',
-]);
+export { EPHEMERAL_MODELS } from './ephemeral-models.ts';
 
 const KEYS = {
   sqlite: ['kind', 'path', 'now'],

@@ -108,10 +108,13 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
   if (typeof prefix !== 'string') throw new TypeError('prefix must be a string');
 
   // Fail fast rather than queue forever: a request that cannot reach Redis gets ERR_STORE_UNAVAILABLE (503).
+  // Auto-pipelining: the commands of all requests issued in one event-loop turn go out in one write and come back
+  // in one read (fewer syscalls and round trips under load; order and atomicity per command are unchanged).
   const client = new Redis(options.url, {
     lazyConnect: true,
     maxRetriesPerRequest: 1,
     connectTimeout: 3_000,
+    enableAutoPipelining: true,
   });
   client.on('error', () => {}); // reported through the failing command instead of an unhandled 'error' event
   for (const [name, def] of Object.entries(SCRIPTS)) client.defineCommand(name, def);

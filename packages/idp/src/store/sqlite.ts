@@ -1,16 +1,31 @@
 /**
- * The embedded store: node-oidc-provider models, one-shot state and durable records in one SQLite file through
- * `node:sqlite`, nothing else to install.
+ * The embedded store: node-oidc-provider models, one-shot state and durable records through `node:sqlite`, nothing
+ * else to install. Two files, because SQLite's `synchronous` setting is per database file, not per table:
  *
- * Settings and why:
- * - WAL: readers never block the writer.
- * - `synchronous=FULL`: in WAL mode NORMAL may lose the last commits on power loss. Losing a committed person row
- *   would mint a new person (a new `sub`) at the next login, and losing audit rows defeats the log, so every commit
- *   is fsynced. The cost (one fsync per write) is what an embedded, one-process deployment can afford; one
- *   connection serves all tables because the setting is per connection, not per table.
+ * - the durable file (`path`): people, credentials, links, consents, the audit chain and the long-lived models
+ *   (`Session`, `Grant`, `RefreshToken`, `Client`, …). Nothing written there is acknowledged before it is on disk:
+ *   losing a committed person row would mint a new person (a new `sub`) at the next login, and losing audit rows
+ *   defeats the log. `synchronous=FULL` would fsync inside each `COMMIT`, blocking the event loop (`node:sqlite` is
+ *   synchronous; ~1–3 ms per commit on a busy disk, several per login). Instead the file commits with NORMAL and the
+ *   caller waits for an `fdatasync` of the WAL on the thread pool, shared by all commits made meanwhile
+ *   (lib/wal-sync.ts): the same guarantee, group commit, and the event loop keeps serving.
+ * - the ephemeral file (`ephemeralPath`, default `<path>-ephemeral`): one-shot state (challenges, login
+ *   transactions, replay markers) and the short-lived models of {@link EPHEMERAL_MODELS} (`Interaction`,
+ *   `AuthorizationCode`, `AccessToken`, …), with `synchronous=NORMAL` and no wait. In WAL mode that is still atomic
+ *   and consistent, and durable across a crash of this process (a commit is in the OS once `COMMIT` returns); only
+ *   an OS crash or power loss may roll back the commits since the last checkpoint. What is lost then is what Redis
+ *   holds at scale: logins in flight and minutes-long codes and tokens, so people log in again; never an account.
+ *   One-shot atomicity (a challenge or a code taken once) holds because it comes from the write lock, not from the
+ *   fsync, and a replay marker rolled back by a power loss is for an entry (code, challenge) rolled back with it, or
+ *   one that expires within minutes. Per login that takes about a dozen commits off the disk's critical path.
+ *
+ * Both files:
+ * - WAL: readers never block the writer. Checkpoints run on a worker thread (lib/checkpointer.ts).
  * - `busy_timeout`: another process (a CLI, a second server by mistake) holding the write lock waits, then fails
  *   as `ERR_STORE_UNAVAILABLE`.
  * - Writers use `BEGIN IMMEDIATE`, so a read-then-write transaction takes the write lock first and cannot deadlock.
+ *   No transaction spans both files.
+ * - Statements are prepared once per connection and cached.
  * - Expiry is checked on every read; a periodic sweep deletes expired rows.
  */
 import { DatabaseSync } from 'node:sqlite';
@@ -24,9 +39,12 @@ import {
   StoreSchemaError,
   StoreUnavailableError,
 } from './errors.ts';
+import { EPHEMERAL_MODELS } from './ephemeral-models.ts';
 import { auditHash, canonicalJson, chainVerifier, GENESIS_HASH } from './lib/audit-hash.ts';
 import { decodeValue, encodeValue } from './lib/codec.ts';
 import { newId } from './lib/ids.ts';
+import { walSync, type WalSync } from './lib/wal-sync.ts';
+import { startCheckpointer, type Checkpointer } from './lib/checkpointer.ts';
 import { epochSeconds, toAudit, toConsent, toCredential, toPerson } from './lib/rows.ts';
 import {
   assertAuditEvent,
@@ -52,14 +70,24 @@ import type {
 
 /** Options of {@link openSqliteStores}. */
 export interface SqliteStoreOptions {
-  /** The database file; created if missing. `':memory:'` works for throwaway use. */
+  /** The durable database file; created if missing. `':memory:'` works for throwaway use. */
   readonly path: string;
+  /**
+   * The ephemeral database file (one-shot state, short-lived models); created if missing. Default `<path>-ephemeral`
+   * ({@link sqliteEphemeralPath}), or `':memory:'` when `path` is.
+   */
+  readonly ephemeralPath?: string;
   /** Epoch milliseconds; defaults to `Date.now`. */
   readonly now?: () => number;
   /** How often expired rows are deleted; 0 disables the timer. Default 60 000. */
   readonly sweepIntervalMs?: number;
   /** How long to wait for another process's write lock. Default 5 000. */
   readonly busyTimeoutMs?: number;
+  /**
+   * How often a worker thread checkpoints the WAL files (lib/checkpointer.ts), so the event loop does not; 0 leaves
+   * checkpoints to the writing connection (SQLite's default). Default 100.
+   */
+  readonly checkpointIntervalMs?: number;
 }
 
 /** The SQLite stores, plus `sweep()` to delete expired rows now (returns how many). */
@@ -94,10 +122,38 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX audit_person ON audit (person_id) WHERE person_id IS NOT NULL;
    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;`,
+  // One-shot state and the ephemeral models moved to the ephemeral file; what was in flight here is dropped. (The
+  // list is EPHEMERAL_MODELS as shipped with this migration, spelled out so the migration never changes.)
+  `DROP TABLE one_shot;
+   DELETE FROM oidc WHERE model IN ('AccessToken', 'AuthorizationCode', 'BackchannelAuthenticationRequest',
+     'ClientCredentials', 'DeviceCode', 'Interaction', 'PreAuthorizedCode', 'PushedAuthorizationRequest',
+     'ReplayDetection');`,
 ];
 
-/** The schema version this code writes. */
+/** Migrations of the ephemeral file; same rule. */
+const EPHEMERAL_MIGRATIONS: readonly string[] = [
+  `CREATE TABLE oidc (model TEXT NOT NULL, id TEXT NOT NULL, payload TEXT NOT NULL, grant_id TEXT, user_code TEXT,
+     uid TEXT, expires_at INTEGER, consumed_at INTEGER, PRIMARY KEY (model, id)) WITHOUT ROWID;
+   CREATE INDEX oidc_grant ON oidc (model, grant_id) WHERE grant_id IS NOT NULL;
+   CREATE INDEX oidc_user_code ON oidc (model, user_code) WHERE user_code IS NOT NULL;
+   CREATE INDEX oidc_uid ON oidc (model, uid) WHERE uid IS NOT NULL;
+   CREATE INDEX oidc_expires ON oidc (expires_at) WHERE expires_at IS NOT NULL;
+   CREATE TABLE one_shot (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE INDEX one_shot_expires ON one_shot (expires_at);`,
+];
+
+/** The schema version this code writes to the durable file. */
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
+/** The schema version this code writes to the ephemeral file. */
+export const SQLITE_EPHEMERAL_SCHEMA_VERSION = EPHEMERAL_MIGRATIONS.length;
+
+/**
+ * The default ephemeral file of a durable file: `<path>-ephemeral` (beside SQLite's own `-wal` and `-shm`), or
+ * `':memory:'` for an in-memory database.
+ */
+export function sqliteEphemeralPath(path: string): string {
+  return path === ':memory:' ? ':memory:' : `${path}-ephemeral`;
+}
 
 // SQLite result codes (https://sqlite.org/rescode.html) that mean "try again later".
 const SQLITE_BUSY = 5;
@@ -107,7 +163,8 @@ const SQLITE_CONSTRAINT = 19;
 type Row = Record<string, unknown>;
 
 /**
- * Opens (creating and migrating if needed) the SQLite file and returns the three stores on it.
+ * Opens (creating and migrating if needed) the durable and the ephemeral SQLite files and returns the three stores
+ * on them.
  *
  * @example
  * ```ts
@@ -123,41 +180,74 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
   const now = clockOption(options.now);
   const sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
   const busyTimeoutMs = options.busyTimeoutMs ?? 5_000;
+  const checkpointIntervalMs = options.checkpointIntervalMs ?? 100;
   for (const [name, v] of [
     ['sweepIntervalMs', sweepIntervalMs],
     ['busyTimeoutMs', busyTimeoutMs],
+    ['checkpointIntervalMs', checkpointIntervalMs],
   ] as const) {
     if (!Number.isSafeInteger(v) || v < 0) throw new TypeError(`${name} must be a non-negative integer`);
   }
 
-  let db: DatabaseSync;
-  try {
-    db = new DatabaseSync(options.path);
-  } catch (e) {
-    throw new StoreUnavailableError('cannot open the SQLite database', {
-      cause: e,
-    });
+  if (options.ephemeralPath !== undefined && (typeof options.ephemeralPath !== 'string' || !options.ephemeralPath)) {
+    throw new TypeError('ephemeralPath must be a string');
   }
+  const ephemeralPath = options.ephemeralPath ?? sqliteEphemeralPath(options.path);
+  const db = openFile(options.path, busyTimeoutMs, 'FULL', MIGRATIONS);
+  let eph: DatabaseSync;
   try {
-    db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
-    db.exec('PRAGMA journal_mode = WAL');
-    db.exec('PRAGMA synchronous = FULL');
-    db.exec('PRAGMA foreign_keys = ON');
-    migrate(db);
+    eph = openFile(ephemeralPath, busyTimeoutMs, 'NORMAL', EPHEMERAL_MIGRATIONS);
   } catch (e) {
     db.close();
-    throw wrap(e);
+    throw e;
+  }
+  let closed = false;
+  const inWal = (conn: DatabaseSync, path: string) =>
+    path !== ':memory:' && conn.prepare('PRAGMA journal_mode').get()?.journal_mode === 'wal';
+  // The durable file commits without waiting for the disk and its callers wait for a group fsync on the thread pool
+  // (lib/wal-sync.ts): FULL's durability without blocking the event loop. Without a WAL file (`:memory:`, or a file
+  // system where WAL mode was refused) it stays FULL, synced inline.
+  let wal: WalSync | undefined;
+  if (inWal(db, options.path)) {
+    try {
+      wal = walSync(options.path);
+      db.exec('PRAGMA synchronous = NORMAL');
+    } catch {
+      wal = undefined;
+    }
+  }
+  // Checkpoints on a worker thread (lib/checkpointer.ts); the writers' own stay as a fallback at a higher mark, and
+  // at SQLite's default again should the worker stop.
+  const walFiles = [
+    ...(inWal(db, options.path) ? [{ conn: db, path: options.path }] : []),
+    ...(inWal(eph, ephemeralPath) ? [{ conn: eph, path: ephemeralPath }] : []),
+  ];
+  let checkpointer: Checkpointer | undefined;
+  if (checkpointIntervalMs > 0 && walFiles.length > 0) {
+    checkpointer = startCheckpointer(
+      walFiles.map((f) => f.path),
+      {
+        intervalMs: checkpointIntervalMs,
+        busyTimeoutMs,
+        onExit: () => {
+          for (const f of walFiles) if (!closed) f.conn.exec('PRAGMA wal_autocheckpoint = 1000');
+        },
+      },
+    );
+    for (const f of walFiles) f.conn.exec('PRAGMA wal_autocheckpoint = 10000');
   }
 
-  let closed = false;
-  const sql = (() => {
+  /** Prepared statements of one connection, cached by text. */
+  const statements = (conn: DatabaseSync) => {
     const cache = new Map<string, ReturnType<DatabaseSync['prepare']>>();
     return (text: string) => {
       let st = cache.get(text);
-      if (!st) cache.set(text, (st = db.prepare(text)));
+      if (!st) cache.set(text, (st = conn.prepare(text)));
       return st;
     };
-  })();
+  };
+  const sql = statements(db);
+  const ephSql = statements(eph);
   /** Runs `fn` synchronously (so it never interleaves with another call) and maps driver errors to codes. */
   const run = async <T>(fn: () => T): Promise<T> => {
     if (closed) throw new StoreClosedError();
@@ -166,6 +256,28 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
     } catch (e) {
       throw wrap(e);
     }
+  };
+  let changesSeen = 0;
+  const totalChanges = () => Number(sql('SELECT total_changes() AS n').get()!.n);
+  /**
+   * {@link run} on the durable file: answers once what `fn` committed, and any commit `fn` may have read, is on
+   * disk.
+   */
+  const runDurable = async <T>(fn: () => T): Promise<T> => {
+    const result = await run(fn);
+    if (wal !== undefined) {
+      const changes = totalChanges();
+      if (changes !== changesSeen) {
+        changesSeen = changes;
+        wal.committed();
+      }
+      try {
+        await wal.durable();
+      } catch (e) {
+        throw new StoreFailedError('SQLite commit could not be made durable', { cause: e });
+      }
+    }
+    return result;
   };
   const tx = <T>(fn: () => T): T => {
     db.exec('BEGIN IMMEDIATE');
@@ -186,7 +298,8 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
     try {
       return (
         Number(sql('DELETE FROM oidc WHERE expires_at <= ?').run(t).changes) +
-        Number(sql('DELETE FROM one_shot WHERE expires_at <= ?').run(t).changes)
+        Number(ephSql('DELETE FROM oidc WHERE expires_at <= ?').run(t).changes) +
+        Number(ephSql('DELETE FROM one_shot WHERE expires_at <= ?').run(t).changes)
       );
     } catch (e) {
       throw wrap(e);
@@ -206,6 +319,10 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
 
   const adapter = (model: string): Adapter => {
     assertKey(model, 'model');
+    // The file follows the model: short-lived ones in the ephemeral file, the rest fsynced.
+    const ephemeral = EPHEMERAL_MODELS.has(model);
+    const q = ephemeral ? ephSql : sql;
+    const exec = ephemeral ? run : runDurable;
     const live = '(expires_at IS NULL OR expires_at > ?)';
     const payloadOf = (row: Row | undefined): AdapterPayload | undefined => {
       if (!row) return undefined;
@@ -216,9 +333,9 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
     const findBy = (column: 'id' | 'uid' | 'user_code', value: string) =>
       typeof value !== 'string'
         ? Promise.resolve(undefined)
-        : run(() =>
+        : exec(() =>
             payloadOf(
-              sql(`SELECT payload, consumed_at FROM oidc WHERE model = ? AND ${column} = ? AND ${live} LIMIT 1`).get(
+              q(`SELECT payload, consumed_at FROM oidc WHERE model = ? AND ${column} = ? AND ${live} LIMIT 1`).get(
                 model,
                 value,
                 now(),
@@ -230,8 +347,8 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
         assertKey(id, 'id');
         const ttl = expiresInToMs(expiresIn);
         const text = JSON.stringify(payload);
-        return run(() => {
-          sql(
+        return exec(() => {
+          q(
             `INSERT INTO oidc (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, NULL)
              ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
@@ -251,16 +368,16 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
       findByUid: (uid) => findBy('uid', uid),
       findByUserCode: (userCode) => findBy('user_code', userCode),
       consume: (id) =>
-        run(() => {
+        exec(() => {
           const t = now();
-          const r = sql(
+          const r = q(
             `UPDATE oidc SET consumed_at = ? WHERE model = ? AND id = ? AND consumed_at IS NULL AND ${live}`,
           ).run(epochSeconds(t), model, id, t);
           if (Number(r.changes) !== 1) throw new StoreAlreadyConsumedError(model);
         }),
-      destroy: (id) => run(() => void sql('DELETE FROM oidc WHERE model = ? AND id = ?').run(model, id)),
+      destroy: (id) => exec(() => void q('DELETE FROM oidc WHERE model = ? AND id = ?').run(model, id)),
       revokeByGrantId: (grantId) =>
-        run(() => void sql('DELETE FROM oidc WHERE model = ? AND grant_id = ?').run(model, grantId)),
+        exec(() => void q('DELETE FROM oidc WHERE model = ? AND grant_id = ?').run(model, grantId)),
     };
   };
 
@@ -270,7 +387,7 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
       const ttl = ttlToMs(ttlSeconds);
       const text = encodeValue(value);
       return run(() => {
-        sql(
+        ephSql(
           `INSERT INTO one_shot (key, value, expires_at) VALUES (?, ?, ?)
            ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
         ).run(key, text, now() + ttl);
@@ -279,17 +396,17 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
     // DELETE … RETURNING is one statement under the write lock: two takers cannot both see the row.
     take: <T extends OneShotValue>(key: string) =>
       run(() => {
-        const row = sql('DELETE FROM one_shot WHERE key = ? RETURNING value, expires_at').get(key);
+        const row = ephSql('DELETE FROM one_shot WHERE key = ? RETURNING value, expires_at').get(key);
         return row && Number(row.expires_at) > now() ? (decodeValue(String(row.value)) as T) : undefined;
       }),
     get: <T extends OneShotValue>(key: string) =>
       run(() => {
-        const row = sql('SELECT value FROM one_shot WHERE key = ? AND expires_at > ?').get(key, now());
+        const row = ephSql('SELECT value FROM one_shot WHERE key = ? AND expires_at > ?').get(key, now());
         return row ? (decodeValue(String(row.value)) as T) : undefined;
       }),
     delete: (key) =>
       run(() => {
-        const row = sql('DELETE FROM one_shot WHERE key = ? RETURNING expires_at').get(key);
+        const row = ephSql('DELETE FROM one_shot WHERE key = ? RETURNING expires_at').get(key);
         return row !== undefined && Number(row.expires_at) > now();
       }),
     putIfAbsent: (key, ttlSeconds, value = '1') => {
@@ -298,7 +415,7 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
       const text = encodeValue(value);
       return run(() => {
         const t = now();
-        const row = sql(
+        const row = ephSql(
           `INSERT INTO one_shot (key, value, expires_at) VALUES (?, ?, ?)
            ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
              WHERE one_shot.expires_at <= ?
@@ -312,7 +429,7 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
       const ttl = ttlToMs(ttlSeconds);
       return run(() => {
         const t = now();
-        const row = sql(
+        const row = ephSql(
           `INSERT INTO one_shot (key, value, expires_at) VALUES (?, '1', ?)
            ON CONFLICT (key) DO UPDATE SET
              value = CASE WHEN one_shot.expires_at <= ? THEN '1' ELSE CAST(CAST(one_shot.value AS INTEGER) + 1 AS TEXT) END,
@@ -350,21 +467,21 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
 
   const records: RecordStore = {
     findPerson: (personId) =>
-      run(() => {
+      runDurable(() => {
         const row = sql('SELECT * FROM people WHERE id = ?').get(personId);
         return row ? toPerson(row) : undefined;
       }),
     findCredentialByFingerprint: (fp) => {
       assertFingerprint(fp);
-      return run(() => credentialByFp(fp));
+      return runDurable(() => credentialByFp(fp));
     },
     listCredentials: (personId) =>
-      run(() =>
+      runDurable(() =>
         sql('SELECT * FROM credentials WHERE person_id = ? ORDER BY created_at').all(personId).map(toCredential),
       ),
     createPersonWithCredential: (c) => {
       assertNewCredential(c);
-      return run(() =>
+      return runDurable(() =>
         tx(() => {
           const existing = credentialByFp(c.fingerprint);
           if (existing) {
@@ -385,7 +502,7 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
     addCredential: (personId, c) => {
       assertId(personId, 'personId');
       assertNewCredential(c);
-      return run(() =>
+      return runDurable(() =>
         tx(() => {
           if (!sql('SELECT 1 FROM people WHERE id = ?').get(personId)) throw new StoreNotFoundError('person');
           return insertCredential(personId, c);
@@ -395,7 +512,7 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
     linkCredential: (oldFp, c) => {
       assertFingerprint(oldFp);
       assertNewCredential(c);
-      return run(() =>
+      return runDurable(() =>
         tx(() => {
           const old = credentialByFp(oldFp);
           if (!old) throw new StoreNotFoundError('credential');
@@ -410,14 +527,14 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
     },
     touchCredential: (fp) => {
       assertFingerprint(fp);
-      return run(() => {
+      return runDurable(() => {
         const r = sql('UPDATE credentials SET last_used_at = ? WHERE fingerprint = ?').run(now(), fp);
         if (Number(r.changes) !== 1) throw new StoreNotFoundError('credential');
       });
     },
     recordConsent: (c) => {
       assertNewConsent(c);
-      return run(() => {
+      return runDurable(() => {
         if (!sql('SELECT 1 FROM people WHERE id = ?').get(c.personId)) throw new StoreNotFoundError('person');
         const row = sql(
           `INSERT INTO consents (id, person_id, client_id, scopes, claims, text_shown, granted_at)
@@ -427,7 +544,7 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
       });
     },
     withdrawConsent: (personId, clientId) =>
-      run(() =>
+      runDurable(() =>
         Number(
           sql(
             'UPDATE consents SET withdrawn_at = ? WHERE person_id = ? AND client_id = ? AND withdrawn_at IS NULL',
@@ -435,13 +552,13 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
         ),
       ),
     listConsents: (personId) =>
-      run(() =>
+      runDurable(() =>
         sql('SELECT * FROM consents WHERE person_id = ? ORDER BY granted_at, rowid').all(personId).map(toConsent),
       ),
     appendAudit: (e) => {
       assertAuditEvent(e);
       const data = canonicalJson(e.data ?? {});
-      return run(() =>
+      return runDurable(() =>
         tx(() => {
           const last = sql('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get();
           const row = {
@@ -462,9 +579,9 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
       );
     },
     listAudit: (personId) =>
-      run(() => sql('SELECT * FROM audit WHERE person_id = ? ORDER BY seq').all(personId).map(toAudit)),
+      runDurable(() => sql('SELECT * FROM audit WHERE person_id = ? ORDER BY seq').all(personId).map(toAudit)),
     verifyAuditChain: () =>
-      run(() => {
+      runDurable(() => {
         const verifier = chainVerifier();
         for (const row of sql('SELECT * FROM audit ORDER BY seq').iterate()) verifier.push(toAudit(row));
         return verifier.result();
@@ -476,20 +593,51 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
     if (closed) return;
     closed = true;
     clearInterval(timer);
+    await checkpointer?.close();
+    await wal?.close();
     db.close();
+    eph.close();
   };
 
   return { adapter, oneShot, records, sweep, close };
 }
 
+/** Opens one file in WAL mode with the given `synchronous` and migrates it. */
+function openFile(
+  path: string,
+  busyTimeoutMs: number,
+  synchronous: 'FULL' | 'NORMAL',
+  migrations: readonly string[],
+): DatabaseSync {
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(path);
+  } catch (e) {
+    throw new StoreUnavailableError('cannot open the SQLite database', {
+      cause: e,
+    });
+  }
+  try {
+    db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec(`PRAGMA synchronous = ${synchronous}`);
+    db.exec('PRAGMA foreign_keys = ON');
+    migrate(db, migrations);
+  } catch (e) {
+    db.close();
+    throw wrap(e);
+  }
+  return db;
+}
+
 /** Applies pending migrations in one write transaction, so two processes opening a fresh file do not race. */
-function migrate(db: DatabaseSync): void {
+function migrate(db: DatabaseSync, migrations: readonly string[]): void {
   db.exec('BEGIN IMMEDIATE');
   try {
     const version = Number(db.prepare('PRAGMA user_version').get()?.user_version ?? 0);
-    if (version > MIGRATIONS.length) throw new StoreSchemaError(version, MIGRATIONS.length);
-    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
-    db.exec(`PRAGMA user_version = ${MIGRATIONS.length}`);
+    if (version > migrations.length) throw new StoreSchemaError(version, migrations.length);
+    for (let v = version; v < migrations.length; v++) db.exec(migrations[v]!);
+    db.exec(`PRAGMA user_version = ${migrations.length}`);
     db.exec('COMMIT');
   } catch (e) {
     if (db.isTransaction) db.exec('ROLLBACK');
