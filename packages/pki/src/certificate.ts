@@ -19,6 +19,7 @@ import {
   text,
   time,
   whole,
+  RSA_ENCRYPTION,
 } from './der.ts';
 import type { Tlv } from './der.ts';
 
@@ -269,25 +270,6 @@ function parse(der: Uint8Array): ParsedCertificate {
 }
 
 const EMPTY: string[] = Object.freeze([]) as unknown as string[];
-
-// AlgorithmIdentifier { rsaEncryption, NULL } (RFC 8017 A.1).
-const RSA_ENCRYPTION = Uint8Array.of(
-  0x30,
-  0x0d,
-  0x06,
-  0x09,
-  0x2a,
-  0x86,
-  0x48,
-  0x86,
-  0xf7,
-  0x0d,
-  0x01,
-  0x01,
-  0x01,
-  0x05,
-  0x00,
-);
 
 /** The hash of a sha{256,384,512}WithRSAEncryption AlgorithmIdentifier with NULL parameters at `der[start..end)`. */
 function signatureHashAt(der: Uint8Array, start: number, end: number): ParsedCertificate['signatureHash'] | undefined {

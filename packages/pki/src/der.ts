@@ -248,3 +248,6 @@ export function equal(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
+
+/** AlgorithmIdentifier { rsaEncryption, NULL } (RFC 8017 A.1), DER: `30 0d 06 09 2a 86 48 86 f7 0d 01 01 01 05 00`. */
+export const RSA_ENCRYPTION: Uint8Array = Uint8Array.from(Buffer.from('300d06092a864886f70d0101010500', 'hex'));

@@ -6,26 +6,7 @@
 import { createPublicKey, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import type { ParsedCertificate } from './certificate.ts';
-import { DerError, TAG, TlvReader, bytesAt } from './der.ts';
-
-// AlgorithmIdentifier { rsaEncryption, NULL } (RFC 8017 A.1).
-const RSA_ENCRYPTION = Uint8Array.of(
-  0x30,
-  0x0d,
-  0x06,
-  0x09,
-  0x2a,
-  0x86,
-  0x48,
-  0x86,
-  0xf7,
-  0x0d,
-  0x01,
-  0x01,
-  0x01,
-  0x05,
-  0x00,
-);
+import { DerError, RSA_ENCRYPTION, TAG, TlvReader, bytesAt } from './der.ts';
 
 /**
  * Imports a SubjectPublicKeyInfo (DER). An rsaEncryption key is imported from its RSAPublicKey (the BIT STRING's
