@@ -6,32 +6,21 @@
  * Keys (one-shot store): `login:<txn>` the transaction, `challenge:<txn>` the outstanding challenge,
  * `result:<txn>` a verified login waiting for its browser, `failure:<txn>` the last refusal, for the page to show.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { checkQrCode, companionLink, qrCode, qrTime } from './animated-qr.ts';
-import { IdpChallengeInvalidError, IdpLoginNotFoundError, IdpSessionMismatchError } from './errors.ts';
+import { checkQrCode } from './animated-qr.ts';
+import { assertOwner, boundLink, loadBound, newBinding, type BoundFields } from './bound-transaction.ts';
+import { IdpChallengeInvalidError, IdpLoginNotFoundError } from './errors.ts';
 import type { ErrorBody } from './http-errors.ts';
 import type { LoginVerifier } from './login-token.ts';
 import type { OneShotPort } from './ports.ts';
 
 /** One login transaction as stored. */
-export interface LoginTransaction {
-  /** Public id, in the QR link; also the QR start token. */
-  readonly txn: string;
-  /** The node-oidc-provider interaction it finishes. */
-  readonly uid: string;
+export interface LoginTransaction extends BoundFields {
   readonly clientId: string;
   /** What the companion shows: the service's name and the origin it asked from. */
   readonly clientName: string;
   readonly clientOrigin: string;
   /** What the person is asked to do; `login` today, `sign` with the card-signature issue. */
   readonly intent: 'login';
-  /** base64url of 32 random bytes; never leaves the server. */
-  readonly qrSecret: string;
-  /** Epoch ms of t = 0. */
-  readonly startedAt: number;
-  readonly expiresAt: number;
-  /** base64url SHA-256 of the browser key held in the owning browser's cookie. */
-  readonly browserHash: string;
 }
 
 /** A verified card login waiting for its browser session. */
@@ -88,19 +77,14 @@ export class LoginTransactions {
     readonly clientName: string;
     readonly clientOrigin: string;
   }): Promise<{ readonly transaction: LoginTransaction; readonly browserKey: string }> {
-    const now = this.#o.now();
-    const browserKey = randomBytes(32).toString('base64url');
+    const { fields, browserKey } = newBinding(this.#o.now(), this.#o.loginTtlSeconds);
     const transaction: LoginTransaction = {
-      txn: randomBytes(16).toString('base64url'),
+      ...fields,
       uid: input.uid,
       clientId: input.clientId,
       clientName: input.clientName,
       clientOrigin: input.clientOrigin,
       intent: 'login',
-      qrSecret: randomBytes(32).toString('base64url'),
-      startedAt: now,
-      expiresAt: now + this.#o.loginTtlSeconds * 1000,
-      browserHash: hashKey(browserKey),
     };
     await this.#o.oneShot.put(`login:${transaction.txn}`, JSON.stringify(transaction), this.#o.loginTtlSeconds * 1000);
     return { transaction, browserKey };
@@ -111,13 +95,8 @@ export class LoginTransactions {
    *
    * @throws IdpLoginNotFoundError (`ERR_IDP_LOGIN_NOT_FOUND`).
    */
-  async get(txn: string): Promise<LoginTransaction> {
-    if (!/^[A-Za-z0-9_-]{22}$/.test(txn)) throw new IdpLoginNotFoundError();
-    const json = await this.#o.oneShot.get(`login:${txn}`);
-    if (json === undefined) throw new IdpLoginNotFoundError();
-    const transaction = JSON.parse(json) as LoginTransaction;
-    if (transaction.expiresAt <= this.#o.now()) throw new IdpLoginNotFoundError();
-    return transaction;
+  get(txn: string): Promise<LoginTransaction> {
+    return loadBound<LoginTransaction>(this.#o.oneShot, 'login', txn, this.#o.now());
   }
 
   /**
@@ -127,19 +106,13 @@ export class LoginTransactions {
    */
   async getOwned(txn: string, browserKey: string, uid: string): Promise<LoginTransaction> {
     const transaction = await this.get(txn);
-    const expected = Buffer.from(transaction.browserHash, 'ascii');
-    const actual = Buffer.from(hashKey(browserKey), 'ascii');
-    if (expected.length !== actual.length || !timingSafeEqual(expected, actual) || transaction.uid !== uid) {
-      throw new IdpSessionMismatchError();
-    }
+    assertOwner(transaction, browserKey, uid);
     return transaction;
   }
 
   /** The QR link for the current second. */
   currentLink(transaction: LoginTransaction): { readonly t: number; readonly link: string } {
-    const t = qrTime(transaction.startedAt, this.#o.now());
-    const code = qrCode(Buffer.from(transaction.qrSecret, 'base64url'), transaction.txn, t);
-    return { t, link: companionLink(this.#o.origin, transaction.txn, t, code) };
+    return boundLink(transaction, this.#o.origin, '/companion/', this.#o.now());
   }
 
   /**
@@ -258,8 +231,4 @@ export class LoginTransactions {
   #remaining(transaction: LoginTransaction): number {
     return Math.max(1000, transaction.expiresAt - this.#o.now());
   }
-}
-
-function hashKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('base64url');
 }

@@ -7,19 +7,17 @@
  * (single use), `sign-result:<txn>` the verified signature waiting for its browser, `sign-failure:<txn>` the last
  * refusal.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { statementBytes, type Statement } from '@mynagate/pki';
-import { checkQrCode, qrCode, qrTime } from '../animated-qr.ts';
-import { IdpChallengeInvalidError, IdpLoginNotFoundError, IdpSessionMismatchError } from '../errors.ts';
+import { checkQrCode } from '../animated-qr.ts';
+import { assertOwner, boundLink, loadBound, newBinding, type BoundFields } from '../bound-transaction.ts';
+import { IdpChallengeInvalidError, IdpLoginNotFoundError } from '../errors.ts';
 import type { BilingualMessage, ErrorBody } from '../http-errors.ts';
 import type { OneShotPort } from '../ports.ts';
 import { buildStatement } from './statement.ts';
 
 /** One signing transaction as stored. */
-export interface SignTransaction {
-  readonly txn: string;
-  /** The node-oidc-provider interaction it finishes. */
-  readonly uid: string;
+export interface SignTransaction extends BoundFields {
   /** The grant the verified identity will belong to. */
   readonly grantId: string;
   /** The person logged in with the card (the signature must come from them; see the report on binding). */
@@ -32,10 +30,6 @@ export interface SignTransaction {
   readonly items: readonly BilingualMessage[];
   /** The claim names granted (for the audit). */
   readonly claims: readonly string[];
-  readonly qrSecret: string;
-  readonly startedAt: number;
-  readonly expiresAt: number;
-  readonly browserHash: string;
 }
 
 /** A verified signature waiting for its browser session. */
@@ -89,18 +83,10 @@ export class SignTransactions {
 
   /** Starts a signing transaction; the browser key goes into an HttpOnly cookie, only its hash is stored. */
   async start(
-    input: Omit<SignTransaction, 'txn' | 'qrSecret' | 'startedAt' | 'expiresAt' | 'browserHash'>,
+    input: Omit<SignTransaction, Exclude<keyof BoundFields, 'uid'>>,
   ): Promise<{ readonly transaction: SignTransaction; readonly browserKey: string }> {
-    const now = this.#o.now();
-    const browserKey = randomBytes(32).toString('base64url');
-    const transaction: SignTransaction = {
-      ...input,
-      txn: randomBytes(16).toString('base64url'),
-      qrSecret: randomBytes(32).toString('base64url'),
-      startedAt: now,
-      expiresAt: now + this.#o.ttlSeconds * 1000,
-      browserHash: hashKey(browserKey),
-    };
+    const { fields, browserKey } = newBinding(this.#o.now(), this.#o.ttlSeconds);
+    const transaction: SignTransaction = { ...input, ...fields };
     await this.#o.oneShot.put(`sign:${transaction.txn}`, JSON.stringify(transaction), this.#o.ttlSeconds * 1000);
     return { transaction, browserKey };
   }
@@ -110,13 +96,8 @@ export class SignTransactions {
    *
    * @throws IdpLoginNotFoundError (`ERR_IDP_LOGIN_NOT_FOUND`).
    */
-  async get(txn: string): Promise<SignTransaction> {
-    if (!/^[A-Za-z0-9_-]{22}$/.test(txn)) throw new IdpLoginNotFoundError();
-    const json = await this.#o.oneShot.get(`sign:${txn}`);
-    if (json === undefined) throw new IdpLoginNotFoundError();
-    const transaction = JSON.parse(json) as SignTransaction;
-    if (transaction.expiresAt <= this.#o.now()) throw new IdpLoginNotFoundError();
-    return transaction;
+  get(txn: string): Promise<SignTransaction> {
+    return loadBound<SignTransaction>(this.#o.oneShot, 'sign', txn, this.#o.now());
   }
 
   /**
@@ -126,22 +107,13 @@ export class SignTransactions {
    */
   async getOwned(txn: string, browserKey: string, uid: string): Promise<SignTransaction> {
     const transaction = await this.get(txn);
-    const expected = Buffer.from(transaction.browserHash, 'ascii');
-    const actual = Buffer.from(hashKey(browserKey), 'ascii');
-    if (expected.length !== actual.length || !timingSafeEqual(expected, actual) || transaction.uid !== uid) {
-      throw new IdpSessionMismatchError();
-    }
+    assertOwner(transaction, browserKey, uid);
     return transaction;
   }
 
   /** The QR link for the current second: `<origin>/companion/sign/<txn>?t=<seconds>&c=<code>`. */
   currentLink(transaction: SignTransaction): { readonly t: number; readonly link: string } {
-    const t = qrTime(transaction.startedAt, this.#o.now());
-    const code = qrCode(Buffer.from(transaction.qrSecret, 'base64url'), transaction.txn, t);
-    const url = new URL(`/companion/sign/${transaction.txn}`, this.#o.origin);
-    url.searchParams.set('t', String(t));
-    url.searchParams.set('c', code);
-    return { t, link: url.href };
+    return boundLink(transaction, this.#o.origin, '/companion/sign/', this.#o.now());
   }
 
   /**
@@ -237,8 +209,4 @@ export class SignTransactions {
   #remaining(transaction: SignTransaction): number {
     return Math.max(1000, transaction.expiresAt - this.#o.now());
   }
-}
-
-function hashKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('base64url');
 }
