@@ -9,11 +9,13 @@
  */
 import { constants, createPrivateKey, privateEncrypt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import * as client from 'openid-client';
 import { JpkiClient } from '../packages/card/src/index.ts';
 import { VirtualCard, VirtualTransport } from '../packages/card/src/virtual/index.ts';
 import { signLoginToken, type LoginCard } from '../packages/idp/src/login-token.ts';
-import { EventStream } from '../packages/idp/test/support/op-agent.ts';
+import { EventStream } from '../packages/idp/test/support/event-stream.ts';
 
 /** What the parent asks for. */
 export interface LoadConfig {
@@ -51,16 +53,11 @@ export interface LoadResult {
   readonly finished: number;
   /** This process's CPU time (user + system), ms: the browsers' and companions' share of the machine. */
   readonly loadCpuMs: number;
+  /** Where the time of a measured login went, by step: p50 and p99 of each step's duration, ms. */
+  readonly phases: Readonly<Record<string, { readonly p50Ms: number; readonly p99Ms: number }>>;
 }
 
 const config = JSON.parse(process.argv[2] ?? '') as LoadConfig;
-const rp = await client.discovery(
-  new URL(config.issuer),
-  config.clientId,
-  {},
-  client.ClientSecretBasic(config.clientSecret),
-  { execute: [client.allowInsecureRequests] },
-);
 /** A card as `signLoginToken` uses it, plus the JPKI application selection a real card needs first. */
 type Card = LoginCard & { selectJpki(): Promise<unknown> };
 /** The card's computation (spec §4: RSA PKCS#1 v1.5 over the DigestInfo it is given), done with its key. */
@@ -90,37 +87,118 @@ const giveCard = (card: Card): void => {
   else freeCards.push(card);
 };
 
-/** One browser's cookies (one host) and fetch without automatic redirects. */
+/** An HTTP answer, its body read whole (or, for a stream, not at all). */
+interface Answer {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/**
+ * HTTP/1.1 on `node:http` with kept-alive connections: the browsers' and companions' requests cost this process
+ * a fraction of what `fetch` (undici and WHATWG streams) costs, so on a machine whose cores the provider shares
+ * with the load generator, more of the machine is left to the provider.
+ */
+const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256 });
+
+function send(
+  url: URL,
+  init: { readonly method?: string; readonly headers?: OutgoingHttpHeaders; readonly body?: string } = {},
+): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: init.method ?? 'GET', headers: init.headers, agent }, resolve);
+    req.once('error', reject);
+    req.end(init.body);
+  });
+}
+
+async function exchange(
+  url: URL,
+  init?: { readonly method?: string; readonly headers?: OutgoingHttpHeaders; readonly body?: string },
+): Promise<Answer> {
+  const res = await send(url, init);
+  res.setEncoding('utf8');
+  let body = '';
+  for await (const chunk of res) body += chunk as string;
+  return { status: res.statusCode ?? 0, headers: res.headers, body };
+}
+
+/** openid-client's transport (discovery, token request) over the same connections. */
+const customFetch: client.CustomFetch = async (url, options) => {
+  const body = options.body;
+  const text =
+    body === undefined || body === null
+      ? undefined
+      : typeof body === 'string'
+        ? body
+        : body instanceof URLSearchParams
+          ? body.toString()
+          : Buffer.from(body as ArrayBuffer).toString('utf8');
+  const answer = await exchange(new URL(url), { method: options.method, headers: options.headers, body: text });
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(answer.headers)) {
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+    else if (value !== undefined) headers.set(name, value);
+  }
+  return new Response(answer.body === '' && answer.status === 204 ? null : answer.body, {
+    status: answer.status,
+    headers,
+  });
+};
+
+/** One browser's cookies (one host), and requests without automatic redirects. */
 function browser() {
   const cookies = new Map<string, string>();
-  const go = async (url: string | URL, init: RequestInit = {}): Promise<Response> => {
-    const headers = new Headers(init.headers);
-    if (cookies.size > 0) headers.set('cookie', [...cookies].map(([k, v]) => `${k}=${v}`).join('; '));
-    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
-    for (const line of res.headers.getSetCookie()) {
+  const headersFor = (extra?: OutgoingHttpHeaders): OutgoingHttpHeaders =>
+    cookies.size === 0 ? { ...extra } : { ...extra, cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') };
+  const keep = (headers: IncomingHttpHeaders) => {
+    for (const line of headers['set-cookie'] ?? []) {
       const pair = line.split(';')[0] ?? '';
       const eq = pair.indexOf('=');
       cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
     }
-    return res;
   };
-  const follow = async (url: string | URL): Promise<{ url: URL; response: Response }> => {
+  const follow = async (url: string | URL): Promise<{ url: URL; response: Answer }> => {
     let current = new URL(url);
     for (let hops = 0; hops < 10; hops++) {
-      const res = await go(current);
-      const location = res.headers.get('location');
-      if (res.status < 300 || res.status >= 400 || location === null) return { url: current, response: res };
-      await res.body?.cancel();
+      const res = await exchange(current, { headers: headersFor() });
+      keep(res.headers);
+      const location = res.headers.location;
+      if (res.status < 300 || res.status >= 400 || location === undefined) return { url: current, response: res };
       const next = new URL(location, current);
       if (next.origin !== current.origin) return { url: next, response: res };
       current = next;
     }
     throw new Error('too many redirects');
   };
-  return { fetch: go, follow };
+  /** Opens the page's event stream (the answer's body is read by {@link EventStream}). */
+  const events = async (url: URL): Promise<EventStream> => {
+    const res = await send(url, { headers: headersFor({ accept: 'text/event-stream' }) });
+    keep(res.headers);
+    if (res.statusCode !== 200) throw new Error(`event stream HTTP ${res.statusCode}`);
+    return new EventStream(res);
+  };
+  return { follow, events };
 }
 
-async function login(): Promise<void> {
+const rp = await client.discovery(
+  new URL(config.issuer),
+  config.clientId,
+  {},
+  client.ClientSecretBasic(config.clientSecret),
+  { execute: [client.allowInsecureRequests], [client.customFetch]: customFetch },
+);
+
+/** The steps of one login, with the time each took (ms), in order. */
+type Steps = [string, number][];
+
+async function login(steps: Steps): Promise<void> {
+  let last = performance.now();
+  const step = (name: string) => {
+    const t = performance.now();
+    steps.push([name, t - last]);
+    last = t;
+  };
   const b = browser();
   const codeVerifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
@@ -134,18 +212,21 @@ async function login(): Promise<void> {
   });
   let { url: at, response } = await b.follow(url);
   if (config.mode === 'card') {
-    const page = await response.text();
+    const page = response.body;
+    step('authorize+page');
     if (response.status !== 200) throw new Error(`login page HTTP ${response.status}`);
     const link = /data-link="([^"]+)"/.exec(page)?.[1]?.replaceAll('&amp;', '&');
     if (link === undefined) throw new Error('no QR link');
     // The stream URL the page's script opens (it names the QR code already on the page).
     const eventsPath = /"events":("[^"]+")/.exec(page)?.[1];
     if (eventsPath === undefined) throw new Error('no event stream URL');
-    const events = new EventStream(await b.fetch(new URL(JSON.parse(eventsPath) as string, at)));
+    const events = await b.events(new URL(JSON.parse(eventsPath) as string, at));
+    step('events');
     try {
-      const scanned = await fetch(link, { headers: { accept: 'application/json' } });
-      if (scanned.status !== 200) throw new Error(`scan HTTP ${scanned.status}: ${await scanned.text()}`);
-      const view = (await scanned.json()) as { txn: string; origin: string; challenge: string };
+      const scanned = await exchange(new URL(link), { headers: { accept: 'application/json' } });
+      if (scanned.status !== 200) throw new Error(`scan HTTP ${scanned.status}: ${scanned.body}`);
+      const view = JSON.parse(scanned.body) as { txn: string; origin: string; challenge: string };
+      step('scan');
       const card = await takeCard();
       let token;
       try {
@@ -154,25 +235,30 @@ async function login(): Promise<void> {
       } finally {
         giveCard(card);
       }
-      const posted = await fetch(new URL(`/companion/${view.txn}/token`, config.issuer), {
+      step('card');
+      const posted = await exchange(new URL(`/companion/${view.txn}/token`, config.issuer), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(token),
       });
-      if (posted.status !== 200) throw new Error(`token HTTP ${posted.status}: ${await posted.text()}`);
+      if (posted.status !== 200) throw new Error(`token HTTP ${posted.status}: ${posted.body}`);
+      step('token post');
       const done = (await events.next('done', 30_000)) as { redirect: string } | undefined;
       if (done === undefined) throw new Error('no done event');
+      step('done event');
       ({ url: at, response } = await b.follow(done.redirect));
     } finally {
       await events.close();
     }
   }
-  await response.body?.cancel();
+  step(config.mode === 'card' ? 'resume' : 'authorize');
   const tokens = await client.authorizationCodeGrant(rp, at, { pkceCodeVerifier: codeVerifier, expectedState: state });
   if (typeof tokens.claims()?.sub !== 'string') throw new Error('no sub');
+  step('code→tokens');
 }
 
 const latencies: number[] = [];
+const stepTimes = new Map<string, number[]>();
 let errors = 0;
 let firstError: string | undefined;
 const start = performance.now();
@@ -182,10 +268,18 @@ const end = measureFrom + config.durationMs;
 let finished = 0;
 async function timed(): Promise<void> {
   const t = performance.now();
+  const steps: Steps = [];
   try {
-    await login();
+    await login(steps);
     finished++;
-    if (t >= measureFrom && t < end) latencies.push(performance.now() - t);
+    if (t >= measureFrom && t < end) {
+      latencies.push(performance.now() - t);
+      for (const [name, ms] of steps) {
+        let list = stepTimes.get(name);
+        if (list === undefined) stepTimes.set(name, (list = []));
+        list.push(ms);
+      }
+    }
   } catch (e) {
     if (t >= measureFrom && t < end) errors++;
     firstError ??= (e as Error).message;
@@ -211,8 +305,15 @@ if (load.kind === 'closed') {
   await Promise.all(inflight);
 }
 
+const quantile = (sorted: readonly number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
 latencies.sort((a, b) => a - b);
-const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
+const q = (p: number) => quantile(latencies, p);
+const phases: Record<string, { p50Ms: number; p99Ms: number }> = {};
+for (const [name, list] of stepTimes) {
+  list.sort((a, b) => a - b);
+  phases[name] = { p50Ms: quantile(list, 0.5), p99Ms: quantile(list, 0.99) };
+}
 const result: LoadResult = {
   completed: latencies.length,
   errors,
@@ -222,5 +323,6 @@ const result: LoadResult = {
   p99Ms: q(0.99),
   finished,
   loadCpuMs: (process.cpuUsage().user + process.cpuUsage().system) / 1000,
+  phases,
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);

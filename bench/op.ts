@@ -19,12 +19,13 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { writeCardFile } from '../packages/card/src/virtual/index.ts';
 import {
@@ -48,12 +49,17 @@ import type { LoadConfig, LoadResult } from './op-load.ts';
 const CARDS = 48;
 const PIN = '1234';
 const CONCURRENCY = 12;
-const ROUNDS = 3;
+const ROUNDS = Number(process.env['MYNAGATE_BENCH_OP_ROUNDS'] ?? 3);
 const WARMUP_MS = 1500;
 const DURATION_MS = 5000;
 /** The half-max run: at ~15 logins/s, ~200 samples, so the p99 is not just the maximum. */
 const HALF_MAX_DURATION_MS = 12_000;
 const STORES = (process.env['MYNAGATE_BENCH_OP_STORES'] ?? 'sqlite,postgres').split(',');
+/**
+ * `MYNAGATE_BENCH_OP_PROFILE=DIR` writes CPU profiles (open in Chrome DevTools): the provider's, one per run, as
+ * `DIR/<store>-<n>-<mode>.cpuprofile`, and the load generator's under `DIR/load/`. Profiling slows both down.
+ */
+const PROFILE_DIR = process.env['MYNAGATE_BENCH_OP_PROFILE'] || undefined;
 /** How the load generator's companions sign (op-load.ts): with the card keys, or by emulating the cards. */
 const COMPANION: LoadConfig['companion'] =
   process.env['MYNAGATE_BENCH_OP_COMPANION'] === 'virtual-card' ? 'virtual-card' : 'key';
@@ -191,12 +197,14 @@ async function storeFigures(
   const trivial = await startTrivial(config, stores);
   try {
     /** A load run, with this process's (the provider's) CPU time per finished login. */
+    let runs = 0;
     const run = async (
       mode: LoadConfig['mode'],
       issuer: string,
       load: LoadConfig['load'],
       durationMs = DURATION_MS,
     ) => {
+      const profiler = PROFILE_DIR === undefined ? undefined : await startProfile();
       const cpu = process.cpuUsage();
       const delay = monitorEventLoopDelay({ resolution: 5 });
       delay.enable();
@@ -216,6 +224,7 @@ async function storeFigures(
       });
       delay.disable();
       const used = process.cpuUsage(cpu);
+      await profiler?.stop(join(PROFILE_DIR!, `${store}-${++runs}-${mode}.cpuprofile`));
       return {
         ...r,
         cpuMsPerLogin: (used.user + used.system) / 1000 / Math.max(1, r.finished),
@@ -249,6 +258,12 @@ async function storeFigures(
     log(`op[${store}]: card logins at half the median maximum (${rate.toFixed(1)}/s)…`);
     const half = await run('card', idp.issuer, { kind: 'open', rate }, HALF_MAX_DURATION_MS);
     report('card at half max', half);
+    log(
+      `op[${store}]: card at half max, by step (p50 / p99 ms): ` +
+        Object.entries(half.phases)
+          .map(([name, t]) => `${name} ${t.p50Ms.toFixed(1)} / ${t.p99Ms.toFixed(1)}`)
+          .join(', '),
+    );
     const errors = [...bases, ...maxes, half].reduce((n, r) => n + r.errors, 0);
     const baseline = { name: `op.trivial_login_per_s_${store}`, value: base.perSecond, unit: 'ops/s' };
     return [
@@ -350,13 +365,38 @@ async function startTrivial(config: ServerConfig, stores: Stores): Promise<{ url
   };
 }
 
+/** Starts this process's CPU profiler (`MYNAGATE_BENCH_OP_PROFILE`); `stop` writes the profile. */
+async function startProfile(): Promise<{ stop(file: string): Promise<void> }> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 250 });
+  await session.post('Profiler.start');
+  return {
+    async stop(file) {
+      const { profile } = await session.post('Profiler.stop');
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
 /** Spawns the load generator with the pinned Node and reads its result. */
 function runLoad(config: LoadConfig): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(import.meta.dirname, 'op-load.ts'), JSON.stringify(config)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_NO_WARNINGS: '1' },
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        ...(PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(PROFILE_DIR, 'load')}`]),
+        join(import.meta.dirname, 'op-load.ts'),
+        JSON.stringify(config),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, NODE_NO_WARNINGS: '1' },
+      },
+    );
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));

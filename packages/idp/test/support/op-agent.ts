@@ -126,44 +126,4 @@ export class Agent {
   }
 }
 
-/** A Server-Sent Events reader over a fetch response. */
-export class EventStream {
-  readonly #reader: ReadableStreamDefaultReader<string>;
-  #buffer = '';
-
-  constructor(response: Response) {
-    if (response.body === null) throw new Error('no body');
-    this.#reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  }
-
-  /** The next event named `name` (others are skipped), or `undefined` when the stream ends or `timeoutMs` passes. */
-  async next(name: string, timeoutMs = 5000): Promise<unknown> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const end = this.#buffer.indexOf('\n\n');
-      if (end !== -1) {
-        const block = this.#buffer.slice(0, end);
-        this.#buffer = this.#buffer.slice(end + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (event === name) return data === undefined ? undefined : JSON.parse(data);
-        continue;
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) return undefined;
-      let timer: NodeJS.Timeout | undefined;
-      const chunk = await Promise.race([
-        this.#reader.read(),
-        new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), left))),
-      ]);
-      clearTimeout(timer);
-      if (chunk === 'timeout') return undefined;
-      if (chunk.done) return undefined;
-      this.#buffer += chunk.value;
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.#reader.cancel().catch(() => {});
-  }
-}
+export { EventStream } from './event-stream.ts';

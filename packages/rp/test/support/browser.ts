@@ -84,43 +84,4 @@ export class Browser {
   }
 }
 
-/** Reads named Server-Sent Events from a response. */
-export class EventStream {
-  readonly #reader: ReadableStreamDefaultReader<string>;
-  #buffer = '';
-
-  constructor(response: Response) {
-    if (response.body === null) throw new Error('no event stream body');
-    this.#reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  }
-
-  /** The data of the next event named `name` (others skipped), or undefined at the end or after `timeoutMs`. */
-  async next(name: string, timeoutMs = 5000): Promise<unknown> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const end = this.#buffer.indexOf('\n\n');
-      if (end !== -1) {
-        const block = this.#buffer.slice(0, end);
-        this.#buffer = this.#buffer.slice(end + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const data = /^data: (.*)$/m.exec(block)?.[1];
-        if (event === name) return data === undefined ? undefined : JSON.parse(data);
-        continue;
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) return undefined;
-      let timer: NodeJS.Timeout | undefined;
-      const chunk = await Promise.race([
-        this.#reader.read(),
-        new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), left))),
-      ]);
-      clearTimeout(timer);
-      if (chunk === 'timeout' || chunk.done) return undefined;
-      this.#buffer += chunk.value;
-    }
-  }
-
-  async close(): Promise<void> {
-    await this.#reader.cancel().catch(() => {});
-  }
-}
+export { EventStream } from '../../../idp/test/support/event-stream.ts';
