@@ -32,18 +32,23 @@ export async function submitCardToken(deps: CardLoginDeps, txn: string, token: L
     const challenge = await deps.transactions.takeChallenge(txn);
     const verified = await deps.verifier.verifyLoginToken(token, { origin: deps.origin, challenge, sessionId: txn });
     if (verified.kind !== 'auth') throw new TypeError('verifyLoginToken returned a non-auth certificate');
-    const accountId = await personFor(deps, verified);
+    const { accountId, known } = await personFor(deps, verified);
+    // The audit record is on disk before the login can finish (fail closed: no login without its record); the
+    // credential's last use is written beside it, so both share one group commit.
+    await Promise.all([
+      known ? deps.people.credentialUsed(verified.fingerprint, new Date(deps.now())) : undefined,
+      deps.people.audit({
+        type: 'login.card',
+        personId: accountId,
+        clientId: transaction.clientId,
+        at: new Date(deps.now()),
+      }),
+    ]);
     await deps.transactions.complete(transaction, {
       accountId,
       acr: ACR_CARD_AUTH,
       amr: AMR_CARD,
       ts: Math.floor(deps.now() / 1000),
-    });
-    await deps.people.audit({
-      type: 'login.card',
-      personId: accountId,
-      clientId: transaction.clientId,
-      at: new Date(deps.now()),
     });
   } catch (e) {
     await deps.transactions.fail(transaction, messageFor(e));
@@ -51,13 +56,15 @@ export async function submitCardToken(deps: CardLoginDeps, txn: string, token: L
   }
 }
 
-/** One card = one person: the credential's person, else a linked earlier credential's, else a new person. */
-async function personFor(deps: CardLoginDeps, verified: VerifiedLogin): Promise<string> {
+/**
+ * One card = one person: the credential's person (`known`), else a linked earlier credential's, else a new person.
+ */
+async function personFor(
+  deps: CardLoginDeps,
+  verified: VerifiedLogin,
+): Promise<{ readonly accountId: string; readonly known: boolean }> {
   const known = await deps.people.findPersonByCredential(verified.fingerprint);
-  if (known !== undefined) {
-    await deps.people.credentialUsed(verified.fingerprint, new Date(deps.now()));
-    return known;
-  }
+  if (known !== undefined) return { accountId: known, known: true };
   const credential: CredentialInput = {
     fingerprint: verified.fingerprint,
     serial: verified.serialNumber,
@@ -68,9 +75,9 @@ async function personFor(deps: CardLoginDeps, verified: VerifiedLogin): Promise<
   if (deps.linkCertificate !== undefined) {
     for (const previous of await deps.linkCertificate(verified)) {
       if ((await deps.people.findPersonByCredential(previous)) !== undefined) {
-        return deps.people.linkCredential(previous, credential, now);
+        return { accountId: await deps.people.linkCredential(previous, credential, now), known: false };
       }
     }
   }
-  return deps.people.createPersonWithCredential(credential, now);
+  return { accountId: await deps.people.createPersonWithCredential(credential, now), known: false };
 }

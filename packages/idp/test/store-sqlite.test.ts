@@ -256,6 +256,35 @@ describe('SQLite: WAL group sync (lib/wal-sync.ts)', () => {
     await h.close();
   });
 
+  it('durable(upTo) waits for the syncs covering commit upTo only, not for later commits', async () => {
+    const h = harness();
+    const one = h.sync.committed();
+    assert.equal(one, 1);
+    const first = h.sync.durable(one);
+    await tick();
+    assert.equal(h.pending.length, 1);
+    // Commit 2 comes while the sync of commit 1 runs: a wait for commit 1 ends with that sync.
+    assert.equal(h.sync.committed(), 2);
+    let firstDone = false;
+    const firstWait = first.then(() => (firstDone = true));
+    const laterWaitForOne = h.sync.durable(one);
+    h.pending.shift()!(null);
+    await Promise.all([firstWait, laterWaitForOne]);
+    assert.equal(firstDone, true);
+    assert.equal(h.pending.length, 0, 'no second sync was started for commit 1');
+    // Commit 1 is on disk now: waiting for it costs nothing; waiting for everything still syncs commit 2.
+    await h.sync.durable(one);
+    assert.equal(h.pending.length, 0);
+    const all = h.sync.durable();
+    await tick();
+    assert.equal(h.pending.length, 1);
+    h.pending.shift()!(null);
+    await all;
+    // Nothing identity-like committed yet (0): no wait at all.
+    await h.sync.durable(0);
+    await h.close();
+  });
+
   it('a failed sync fails its commits and every later one (fail closed: what is on disk is unknown)', async () => {
     const h = harness();
     h.sync.committed();

@@ -258,21 +258,32 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
     }
   };
   let changesSeen = 0;
+  // The WAL commit number of the last commit that created or linked a credential (or its person).
+  let identityCommit = 0;
   const totalChanges = () => Number(sql('SELECT total_changes() AS n').get()!.n);
   /**
    * {@link run} on the durable file: answers once what `fn` committed, and any commit `fn` may have read, is on
-   * disk.
+   * disk. `identity` marks a write that creates or links credentials; `identityRead` a read of credentials, which
+   * then waits only for those writes (who is behind a card must never be read before it is durable, but a login
+   * need not wait for other people's audit rows and grants).
    */
-  const runDurable = async <T>(fn: () => T): Promise<T> => {
-    const result = await run(fn);
-    if (wal !== undefined) {
-      const changes = totalChanges();
-      if (changes !== changesSeen) {
-        changesSeen = changes;
-        wal.committed();
+  const runDurable = async <T>(fn: () => T, kind?: 'identity' | 'identityRead'): Promise<T> => {
+    // The commit is numbered in the same synchronous step as the statement, so no other call comes between.
+    const result = await run(() => {
+      const r = fn();
+      if (wal !== undefined) {
+        const changes = totalChanges();
+        if (changes !== changesSeen) {
+          changesSeen = changes;
+          const commit = wal.committed();
+          if (kind === 'identity') identityCommit = commit;
+        }
       }
+      return r;
+    });
+    if (wal !== undefined) {
       try {
-        await wal.durable();
+        await wal.durable(kind === 'identityRead' ? identityCommit : undefined);
       } catch (e) {
         throw new StoreFailedError('SQLite commit could not be made durable', { cause: e });
       }
@@ -323,6 +334,10 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
     const ephemeral = EPHEMERAL_MODELS.has(model);
     const q = ephemeral ? ephSql : sql;
     const exec = ephemeral ? run : runDurable;
+    // Reads do not wait for the group fsync. A durable model's row is written by a request that answers only once
+    // it is on disk, so a row another request can name (by a cookie, a token or a grant id it was given) is durable
+    // already; what a read could see early is only a concurrent rewrite of it, which its writer is still waiting
+    // to make durable. Waiting here would make every read wait for every other login's commits.
     const live = '(expires_at IS NULL OR expires_at > ?)';
     const payloadOf = (row: Row | undefined): AdapterPayload | undefined => {
       if (!row) return undefined;
@@ -333,7 +348,7 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
     const findBy = (column: 'id' | 'uid' | 'user_code', value: string) =>
       typeof value !== 'string'
         ? Promise.resolve(undefined)
-        : exec(() =>
+        : run(() =>
             payloadOf(
               q(`SELECT payload, consumed_at FROM oidc WHERE model = ? AND ${column} = ? AND ${live} LIMIT 1`).get(
                 model,
@@ -466,63 +481,72 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
   };
 
   const records: RecordStore = {
+    // By id without the durability wait: a person id is handed out only once its row is on disk (the creation
+    // below answers after the fsync), so the row named is durable; only credential lookups race with creation.
     findPerson: (personId) =>
-      runDurable(() => {
+      run(() => {
         const row = sql('SELECT * FROM people WHERE id = ?').get(personId);
         return row ? toPerson(row) : undefined;
       }),
     findCredentialByFingerprint: (fp) => {
       assertFingerprint(fp);
-      return runDurable(() => credentialByFp(fp));
+      return runDurable(() => credentialByFp(fp), 'identityRead');
     },
     listCredentials: (personId) =>
-      runDurable(() =>
-        sql('SELECT * FROM credentials WHERE person_id = ? ORDER BY created_at').all(personId).map(toCredential),
+      runDurable(
+        () => sql('SELECT * FROM credentials WHERE person_id = ? ORDER BY created_at').all(personId).map(toCredential),
+        'identityRead',
       ),
     createPersonWithCredential: (c) => {
       assertNewCredential(c);
-      return runDurable(() =>
-        tx(() => {
-          const existing = credentialByFp(c.fingerprint);
-          if (existing) {
-            const person = toPerson(sql('SELECT * FROM people WHERE id = ?').get(existing.personId)!);
-            return { person, credential: existing, created: false };
-          }
-          const person = toPerson(
-            sql('INSERT INTO people (id, created_at) VALUES (?, ?) RETURNING *').get(newId(), now())!,
-          );
-          return {
-            person,
-            credential: insertCredential(person.id, c),
-            created: true,
-          };
-        }),
+      return runDurable(
+        () =>
+          tx(() => {
+            const existing = credentialByFp(c.fingerprint);
+            if (existing) {
+              const person = toPerson(sql('SELECT * FROM people WHERE id = ?').get(existing.personId)!);
+              return { person, credential: existing, created: false };
+            }
+            const person = toPerson(
+              sql('INSERT INTO people (id, created_at) VALUES (?, ?) RETURNING *').get(newId(), now())!,
+            );
+            return {
+              person,
+              credential: insertCredential(person.id, c),
+              created: true,
+            };
+          }),
+        'identity',
       );
     },
     addCredential: (personId, c) => {
       assertId(personId, 'personId');
       assertNewCredential(c);
-      return runDurable(() =>
-        tx(() => {
-          if (!sql('SELECT 1 FROM people WHERE id = ?').get(personId)) throw new StoreNotFoundError('person');
-          return insertCredential(personId, c);
-        }),
+      return runDurable(
+        () =>
+          tx(() => {
+            if (!sql('SELECT 1 FROM people WHERE id = ?').get(personId)) throw new StoreNotFoundError('person');
+            return insertCredential(personId, c);
+          }),
+        'identity',
       );
     },
     linkCredential: (oldFp, c) => {
       assertFingerprint(oldFp);
       assertNewCredential(c);
-      return runDurable(() =>
-        tx(() => {
-          const old = credentialByFp(oldFp);
-          if (!old) throw new StoreNotFoundError('credential');
-          const credential = insertCredential(old.personId, c);
-          sql(
-            `INSERT INTO credential_links (old_fingerprint, new_fingerprint, person_id, linked_at) VALUES (?, ?, ?, ?)
+      return runDurable(
+        () =>
+          tx(() => {
+            const old = credentialByFp(oldFp);
+            if (!old) throw new StoreNotFoundError('credential');
+            const credential = insertCredential(old.personId, c);
+            sql(
+              `INSERT INTO credential_links (old_fingerprint, new_fingerprint, person_id, linked_at) VALUES (?, ?, ?, ?)
              ON CONFLICT DO NOTHING`,
-          ).run(oldFp, c.fingerprint, old.personId, now());
-          return credential;
-        }),
+            ).run(oldFp, c.fingerprint, old.personId, now());
+            return credential;
+          }),
+        'identity',
       );
     },
     touchCredential: (fp) => {

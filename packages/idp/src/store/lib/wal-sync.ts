@@ -11,10 +11,13 @@ import { dirname } from 'node:path';
 
 /** One WAL file's syncs. */
 export interface WalSync {
-  /** Notes that a commit went to the WAL. */
-  committed(): void;
-  /** Resolves once every commit noted so far is on disk; rejects (from then on) if a sync ever failed. */
-  durable(): Promise<void>;
+  /** Notes that a commit went to the WAL; returns its number (1, 2, …), for {@link durable}. */
+  committed(): number;
+  /**
+   * Resolves once every commit noted so far (or up to commit number `upTo`) is on disk; rejects (from then on) if
+   * a sync ever failed.
+   */
+  durable(upTo?: number): Promise<void>;
   /** Syncs what is noted, then releases the file. */
   close(): Promise<void>;
 }
@@ -67,10 +70,10 @@ export function walSync(
 
   return {
     committed() {
-      written++;
+      return ++written;
     },
-    async durable() {
-      const target = written;
+    async durable(upTo = written) {
+      const target = Math.min(upTo, written);
       while (synced < target) {
         if (failure) throw failure;
         if (closed) throw new Error('WAL file closed');
