@@ -236,7 +236,7 @@ describe('PostgreSQL + Redis', { skip }, () => {
       assert.equal(rows.length, 0);
     });
 
-    it('the split adapter puts Session in PostgreSQL and Interaction in Redis', async () => {
+    it('the split adapter puts Grant in PostgreSQL, Session and Interaction in Redis', async () => {
       const schema = unique();
       const stores = await openStores({
         kind: 'postgres',
@@ -246,11 +246,14 @@ describe('PostgreSQL + Redis', { skip }, () => {
         redisPrefix: `${schema}:`,
       });
       try {
+        await stores.adapter('Grant').upsert('g', { accountId: 'a' }, 60);
         await stores.adapter('Session').upsert('s', { uid: 'u' }, 60);
         await stores.adapter('Interaction').upsert('i', {}, 60);
         const { rows } = await admin!.query(`SELECT model FROM "${schema}".oidc`);
-        assert.deepEqual(rows, [{ model: 'Session' }]);
+        assert.deepEqual(rows, [{ model: 'Grant' }]);
+        assert.equal(await redisAdmin!.exists(`${schema}:oidc:Session:s`), 1);
         assert.equal(await redisAdmin!.exists(`${schema}:oidc:Interaction:i`), 1);
+        assert.deepEqual(await stores.adapter('Session').findByUid('u'), { uid: 'u' });
       } finally {
         await stores.close();
         await Promise.all([dropSchema(schema), dropRedisPrefix(`${schema}:`)]);

@@ -123,7 +123,7 @@ describe('SQLite: file, durability and migrations', () => {
     await stores.close();
   });
 
-  it('one-shot values and ephemeral models go to the ephemeral file; records, Session and Grant to the durable one', async () => {
+  it('one-shot values and ephemeral models (Session too) go to the ephemeral file; records and Grant to the durable one', async () => {
     const path = newPath();
     const stores = openSqliteStores({ path, sweepIntervalMs: 0 });
     const { person } = await stores.records.createPersonWithCredential(newCredential());
@@ -143,8 +143,8 @@ describe('SQLite: file, durability and migrations', () => {
         db.close();
       }
     };
-    assert.deepEqual(models(path), ['Grant', 'Session']);
-    assert.deepEqual(models(sqliteEphemeralPath(path)), ['AccessToken', 'AuthorizationCode', 'Interaction']);
+    assert.deepEqual(models(path), ['Grant']);
+    assert.deepEqual(models(sqliteEphemeralPath(path)), ['AccessToken', 'AuthorizationCode', 'Interaction', 'Session']);
     const durable = new DatabaseSync(path);
     assert.equal(durable.prepare("SELECT 1 FROM sqlite_master WHERE name = 'one_shot'").get(), undefined);
     assert.equal(durable.prepare('SELECT count(*) AS n FROM people').get()?.n, 1);
@@ -154,7 +154,7 @@ describe('SQLite: file, durability and migrations', () => {
     ephemeral.close();
   });
 
-  it('a schema-1 file is migrated: its one-shot table and ephemeral models are dropped, durable rows kept', async () => {
+  it('a schema-1 file is migrated: its one-shot table, ephemeral models and sessions are dropped, durable rows kept', async () => {
     const path = newPath();
     await openSqliteStores({ path, sweepIntervalMs: 0 }).close();
     // Back to what schema 1 looked like, with rows of every kind.
@@ -162,17 +162,20 @@ describe('SQLite: file, durability and migrations', () => {
       path,
       `CREATE TABLE one_shot (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
        INSERT INTO one_shot VALUES ('k', 'v', 9e15);
-       INSERT INTO oidc (model, id, payload) VALUES ('Interaction', 'i', '{}'), ('Session', 's', '{"a":1}');
+       INSERT INTO oidc (model, id, payload) VALUES ('Interaction', 'i', '{}'), ('Session', 's', '{"a":1}'),
+         ('Grant', 'g', '{"b":2}');
        PRAGMA user_version = 1`,
     );
     const stores = openSqliteStores({ path, sweepIntervalMs: 0 });
-    assert.deepEqual(await stores.adapter('Session').find('s'), { a: 1 });
+    assert.deepEqual(await stores.adapter('Grant').find('g'), { b: 2 });
+    assert.equal(await stores.adapter('Session').find('s'), undefined);
     assert.equal(await stores.adapter('Interaction').find('i'), undefined);
     assert.equal(await stores.oneShot.get('k'), undefined);
     await stores.close();
     const db = new DatabaseSync(path);
     assert.equal(db.prepare('PRAGMA user_version').get()?.user_version, SQLITE_SCHEMA_VERSION);
     assert.equal(db.prepare("SELECT 1 FROM oidc WHERE model = 'Interaction'").get(), undefined);
+    assert.equal(db.prepare("SELECT 1 FROM oidc WHERE model = 'Session'").get(), undefined);
     assert.equal(db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'one_shot'").get(), undefined);
     db.close();
   });

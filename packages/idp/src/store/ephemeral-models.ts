@@ -1,13 +1,16 @@
 /**
- * Which node-oidc-provider models are ephemeral: minutes-long, written and read once or twice per login, or replay
- * markers. Losing one costs a retried login, never an account. At scale they live in Redis (open.ts); on SQLite in
- * the separate, not-fsynced-per-commit ephemeral file (sqlite.ts).
+ * Which node-oidc-provider models are ephemeral: login state (the SSO session, interactions), minutes-long codes and
+ * tokens, and replay markers. Losing one costs a login, never an account. At scale they live in Redis (open.ts); on
+ * SQLite in the separate, not-fsynced-per-commit ephemeral file (sqlite.ts).
  */
 
 /**
- * The ephemeral models. Everything else (`Session`, `Grant`, `RefreshToken`, `Client`, `RegistrationAccessToken`,
- * `InitialAccessToken`) is durable: kept in PostgreSQL, or in the fsynced SQLite file, so a Redis restart or a power
- * loss does not log everyone out or break refresh tokens.
+ * The ephemeral models. `Session` is among them: it is the provider's login session (a day at most), saved on every
+ * login; keeping it off the fsynced path takes a disk flush out of every login's critical path, and a Redis restart
+ * or a power loss then means people tap their card again, as after a logout (relying parties keep their own
+ * sessions; refresh tokens bound to the session end with it, offline ones do not). Everything else (`Grant`,
+ * `RefreshToken`, `Client`, `RegistrationAccessToken`, `InitialAccessToken`) is durable: kept in PostgreSQL, or in
+ * the fsynced SQLite file, so consents given and offline refresh tokens survive.
  */
 export const EPHEMERAL_MODELS: ReadonlySet<string> = new Set([
   'AccessToken',
@@ -19,4 +22,5 @@ export const EPHEMERAL_MODELS: ReadonlySet<string> = new Set([
   'PreAuthorizedCode',
   'PushedAuthorizationRequest',
   'ReplayDetection',
+  'Session',
 ]);

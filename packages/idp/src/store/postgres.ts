@@ -99,6 +99,8 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
       FOR EACH ROW EXECUTE FUNCTION ${s}.audit_append_only();
     CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON ${s}.audit
       FOR EACH STATEMENT EXECUTE FUNCTION ${s}.audit_append_only();`,
+  // Session moved to Redis with the other ephemeral models (ephemeral-models.ts): rows left here are dropped.
+  (s) => `DELETE FROM ${s}.oidc WHERE model = 'Session';`,
 ];
 
 /** The schema version this code writes. */

@@ -3,15 +3,15 @@
  * else to install. Two files, because SQLite's `synchronous` setting is per database file, not per table:
  *
  * - the durable file (`path`): people, credentials, links, consents, the audit chain and the long-lived models
- *   (`Session`, `Grant`, `RefreshToken`, `Client`, …). Nothing written there is acknowledged before it is on disk:
+ *   (`Grant`, `RefreshToken`, `Client`, …). Nothing written there is acknowledged before it is on disk:
  *   losing a committed person row would mint a new person (a new `sub`) at the next login, and losing audit rows
  *   defeats the log. `synchronous=FULL` would fsync inside each `COMMIT`, blocking the event loop (`node:sqlite` is
  *   synchronous; ~1–3 ms per commit on a busy disk, several per login). Instead the file commits with NORMAL and the
  *   caller waits for an `fdatasync` of the WAL on the thread pool, shared by all commits made meanwhile
  *   (lib/wal-sync.ts): the same guarantee, group commit, and the event loop keeps serving.
  * - the ephemeral file (`ephemeralPath`, default `<path>-ephemeral`): one-shot state (challenges, login
- *   transactions, replay markers) and the short-lived models of {@link EPHEMERAL_MODELS} (`Interaction`,
- *   `AuthorizationCode`, `AccessToken`, …), with `synchronous=NORMAL` and no wait. In WAL mode that is still atomic
+ *   transactions, replay markers) and the login-state models of {@link EPHEMERAL_MODELS} (`Session`,
+ *   `Interaction`, `AuthorizationCode`, `AccessToken`, …), with `synchronous=NORMAL` and no wait. In WAL mode that is still atomic
  *   and consistent, and durable across a crash of this process (a commit is in the OS once `COMMIT` returns); only
  *   an OS crash or power loss may roll back the commits since the last checkpoint. What is lost then is what Redis
  *   holds at scale: logins in flight and minutes-long codes and tokens, so people log in again; never an account.
@@ -128,6 +128,8 @@ const MIGRATIONS: readonly string[] = [
    DELETE FROM oidc WHERE model IN ('AccessToken', 'AuthorizationCode', 'BackchannelAuthenticationRequest',
      'ClientCredentials', 'DeviceCode', 'Interaction', 'PreAuthorizedCode', 'PushedAuthorizationRequest',
      'ReplayDetection');`,
+  // Session became ephemeral: sessions in this file are dropped (people log in again once).
+  `DELETE FROM oidc WHERE model = 'Session';`,
 ];
 
 /** Migrations of the ephemeral file; same rule. */
