@@ -297,7 +297,31 @@ function extensionOid(der: Uint8Array, start: number, end: number): string {
   if (end - start === 3 && der[start] === 0x55 && der[start + 1] === 0x1d && der[start + 2]! < 0x80)
     return ID_CE[der[start + 2]!]!;
   if (bytesAt(der, start, end, ID_PE_AIA)) return EXT.authorityInfoAccess;
-  return oidAt(der, start, end);
+  return knownOid(der, start, end);
+}
+
+// OIDs met before (policies, purposes, extension names), by a hash of their content octets: every certificate of a
+// profile carries the same few, so the verifier decodes each once and shares one string (whose hash Sets and Maps
+// then already know). Bounded: an OID is looked up by its bytes, so any number of certificates with new OIDs only
+// decode as before once the table is full.
+const OID_SLOTS = 256;
+const oidBytes: (Uint8Array | undefined)[] = new Array(OID_SLOTS).fill(undefined);
+const oidText: string[] = new Array(OID_SLOTS).fill('');
+
+/** {@link oidAt}, answered from a small table for OIDs met before. */
+function knownOid(der: Uint8Array, start: number, end: number): string {
+  let h = end - start;
+  for (let i = start; i < end; i++) h = (h * 31 + der[i]!) | 0;
+  const slot = h & (OID_SLOTS - 1);
+  const b = oidBytes[slot];
+  if (b !== undefined && bytesAt(der, start, end, b)) return oidText[slot]!;
+  const s = oidAt(der, start, end);
+  // Only a free slot is taken: the first OIDs met (the profile's) stay, and a collision decodes as before.
+  if (b === undefined) {
+    oidBytes[slot] = der.slice(start, end);
+    oidText[slot] = s;
+  }
+  return s;
 }
 
 /** Bits of an RSA modulus from RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }. */
@@ -363,7 +387,7 @@ function decodeOidSequence(r: TlvReader, start: number, end: number): string[] {
   const out: string[] = [];
   for (let p = r.valueStart; p < end;) {
     p = r.expect(p, end, TAG.OID);
-    out.push(oidAt(r.buf, r.valueStart, p));
+    out.push(knownOid(r.buf, r.valueStart, p));
   }
   return Object.freeze(out) as string[];
 }
@@ -375,7 +399,7 @@ function decodePolicies(r: TlvReader, start: number, end: number): string[] {
   for (let p = r.valueStart; p < end;) {
     p = r.expect(p, end, TAG.SEQUENCE);
     const idEnd = r.expect(r.valueStart, p, TAG.OID);
-    out.push(oidAt(r.buf, r.valueStart, idEnd));
+    out.push(knownOid(r.buf, r.valueStart, idEnd));
   }
   return Object.freeze(out) as string[];
 }

@@ -189,8 +189,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     readonly path: ValidatedPath;
     described: Described | undefined;
   }
-  // Path results by `${kind}:${fingerprint}`, and login results by the token's exact certificate text; an entry is
-  // used only inside its validity window.
+  // Path results by `${kind}:${fingerprint}` (certificates and statements), and login results by the token's exact
+  // certificate text; an entry is used only inside its validity window.
   const paths = new Map<string, Known>();
   // Keyed by the certificate text's tail (its CA signature: unique per certificate, and cheap to hash); an entry
   // is used only when the whole text is equal.
@@ -216,11 +216,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return undefined;
   }
 
+  function validated(cert: ParsedCertificate, kind: CertKind, now: number): Known {
+    return { path: validatePath(cert, kind, { anchors, policies, keys, now, skewMs }), described: undefined };
+  }
+
   function path(cert: ParsedCertificate, kind: CertKind, now: number): Known {
     const id = `${kind}:${cert.fingerprint}`;
     const hit = cached(id, now);
     if (hit) return hit;
-    const p: Known = { path: validatePath(cert, kind, { anchors, policies, keys, now, skewMs }), described: undefined };
+    const p = validated(cert, kind, now);
     remember(id, p);
     return p;
   }
@@ -233,7 +237,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const p = k.path;
     let issuer = issuerNames.get(p.anchor);
     if (issuer === undefined) issuerNames.set(p.anchor, (issuer = nameToString(p.anchor.subject)));
-    const d: Described = Object.freeze({
+    // Internal (results are frozen copies of it), so not frozen itself.
+    const d: Described = {
       kind: p.kind,
       fingerprint: p.cert.fingerprint,
       serialNumber: p.cert.serialNumber,
@@ -241,7 +246,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       subjectCommonName: commonName(p.cert),
       notAfter: new Date(p.cert.notAfter),
       certificate: p.cert.der,
-    });
+    };
     k.described = d;
     return d;
   }
@@ -293,7 +298,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
           : undefined;
       if (!k) {
         const der = strictBase64(text, 'unverifiedCertificate');
-        k = path(parseCertificate(der), 'auth', now);
+        // Not through `paths`: a login certificate is found again by its text, so a fingerprint key would only be
+        // built, inserted and evicted on every new certificate.
+        k = validated(parseCertificate(der), 'auth', now);
         if (pathCacheSize > 0) {
           if (byText.size >= pathCacheSize) byText.delete(byText.keys().next().value!);
           byText.set(tail, { text, known: k });
