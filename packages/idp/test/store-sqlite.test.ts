@@ -8,7 +8,7 @@ import { after, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { openStores } from '../src/store/open.ts';
 import { walSync } from '../src/store/lib/wal-sync.ts';
-import { openSqliteStores, SQLITE_SCHEMA_VERSION, sqliteEphemeralPath } from '../src/store/sqlite.ts';
+import { BY_COLUMN, openSqliteStores, SQLITE_SCHEMA_VERSION, sqliteEphemeralPath } from '../src/store/sqlite.ts';
 import { newCredential, runStoreContract } from './support/store-contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mynagate-store-'));
@@ -152,6 +152,30 @@ describe('SQLite: file, durability and migrations', () => {
     const ephemeral = new DatabaseSync(sqliteEphemeralPath(path));
     assert.equal(ephemeral.prepare('SELECT count(*) AS n FROM one_shot').get()?.n, 1);
     ephemeral.close();
+  });
+
+  it('lookups by uid, user code and grant use their index in both files (a scan would read every session)', async () => {
+    const path = newPath();
+    await openSqliteStores({ path, sweepIntervalMs: 0 }).close();
+    for (const file of [path, sqliteEphemeralPath(path)]) {
+      const db = new DatabaseSync(file);
+      try {
+        for (const [column, index] of [
+          ['id', 'PRIMARY KEY'],
+          ['uid', 'INDEX oidc_uid'],
+          ['user_code', 'INDEX oidc_user_code'],
+          ['grant_id', 'INDEX oidc_grant'],
+        ] as const) {
+          const plan = db
+            .prepare(`EXPLAIN QUERY PLAN SELECT payload FROM oidc ${BY_COLUMN[column]}`)
+            .all('Session', 'x')
+            .map((r) => String(r.detail));
+          assert.deepEqual(plan, [`SEARCH oidc USING ${index} (model=? AND ${column}=?)`], `${file}: ${column}`);
+        }
+      } finally {
+        db.close();
+      }
+    }
   });
 
   it('a schema-1 file is migrated: its one-shot table, ephemeral models and sessions are dropped, durable rows kept', async () => {

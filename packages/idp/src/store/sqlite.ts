@@ -144,6 +144,20 @@ const EPHEMERAL_MIGRATIONS: readonly string[] = [
    CREATE INDEX one_shot_expires ON one_shot (expires_at);`,
 ];
 
+/**
+ * The WHERE clause that finds a model's rows by one column, with the index it must use. The secondary indexes are
+ * partial (`WHERE col IS NOT NULL`), and SQLite's planner does not infer `col IS NOT NULL` from `col = ?`, so
+ * without `INDEXED BY` and the explicit condition it scans every row of the model (every session, for each token
+ * request's session lookup by uid). `INDEXED BY` also makes a missing index an error at prepare time, not a scan.
+ * Exported for the query-plan test only.
+ */
+export const BY_COLUMN = Object.freeze({
+  id: 'WHERE model = ? AND id = ?',
+  uid: 'INDEXED BY oidc_uid WHERE model = ? AND uid = ? AND uid IS NOT NULL',
+  user_code: 'INDEXED BY oidc_user_code WHERE model = ? AND user_code = ? AND user_code IS NOT NULL',
+  grant_id: 'INDEXED BY oidc_grant WHERE model = ? AND grant_id = ? AND grant_id IS NOT NULL',
+});
+
 /** The schema version this code writes to the durable file. */
 export const SQLITE_SCHEMA_VERSION = MIGRATIONS.length;
 /** The schema version this code writes to the ephemeral file. */
@@ -352,7 +366,7 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
         ? Promise.resolve(undefined)
         : run(() =>
             payloadOf(
-              q(`SELECT payload, consumed_at FROM oidc WHERE model = ? AND ${column} = ? AND ${live} LIMIT 1`).get(
+              q(`SELECT payload, consumed_at FROM oidc ${BY_COLUMN[column]} AND ${live} LIMIT 1`).get(
                 model,
                 value,
                 now(),
@@ -393,8 +407,7 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
           if (Number(r.changes) !== 1) throw new StoreAlreadyConsumedError(model);
         }),
       destroy: (id) => exec(() => void q('DELETE FROM oidc WHERE model = ? AND id = ?').run(model, id)),
-      revokeByGrantId: (grantId) =>
-        exec(() => void q('DELETE FROM oidc WHERE model = ? AND grant_id = ?').run(model, grantId)),
+      revokeByGrantId: (grantId) => exec(() => void q(`DELETE FROM oidc ${BY_COLUMN.grant_id}`).run(model, grantId)),
     };
   };
 
