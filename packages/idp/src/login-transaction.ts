@@ -24,6 +24,9 @@ export interface LoginTransaction extends BoundFields {
 }
 
 /** A verified card login waiting for its browser session. */
+/** What this node just recorded for a login (see {@link LoginTransactions.watch}). */
+export type LoginChange = 'scanned' | 'outcome' | 'failure';
+
 export interface LoginOutcome {
   readonly accountId: string;
   readonly acr: string;
@@ -61,7 +64,7 @@ export interface LoginTransactionOptions {
 /** The login transactions of one provider. */
 export class LoginTransactions {
   readonly #o: LoginTransactionOptions;
-  readonly #watchers = new Map<string, Set<() => void>>();
+  readonly #watchers = new Map<string, Set<(change: LoginChange) => void>>();
 
   constructor(options: LoginTransactionOptions) {
     this.#o = options;
@@ -138,7 +141,7 @@ export class LoginTransactions {
     const ttl = Math.min(this.#o.challengeTtlSeconds * 1000, transaction.expiresAt - now, issued.expiresAt - now);
     if (!(ttl > 0)) throw new IdpLoginNotFoundError();
     await this.#o.oneShot.put(`challenge:${txn}`, challenge, ttl);
-    this.#notify(txn);
+    this.#notify(txn, 'scanned');
     return {
       txn,
       clientName: transaction.clientName,
@@ -183,7 +186,7 @@ export class LoginTransactions {
   /** Records a verified login for the owning browser to take. */
   async complete(transaction: LoginTransaction, outcome: LoginOutcome): Promise<void> {
     await this.#o.oneShot.put(`result:${transaction.txn}`, JSON.stringify(outcome), this.#remaining(transaction));
-    this.#notify(transaction.txn);
+    this.#notify(transaction.txn, 'outcome');
   }
 
   /** Takes the verified login, once; `undefined` while there is none. Call only after {@link getOwned}. */
@@ -195,7 +198,7 @@ export class LoginTransactions {
   /** Records why the last token was refused, for the page (code and bilingual message only). */
   async fail(transaction: LoginTransaction, body: ErrorBody): Promise<void> {
     await this.#o.oneShot.put(`failure:${transaction.txn}`, JSON.stringify(body), this.#remaining(transaction));
-    this.#notify(transaction.txn);
+    this.#notify(transaction.txn, 'failure');
   }
 
   /** Takes the last refusal, once. */
@@ -210,11 +213,11 @@ export class LoginTransactions {
   }
 
   /**
-   * Calls `onChange` when this node records a scan, an outcome or a refusal of `txn`, so the event stream of a
-   * browser on this node answers at once instead of at its next poll. Changes made by other nodes are still seen
-   * by polling the shared store. Returns the unsubscribe function.
+   * Calls `onChange` with what changed when this node records a scan, an outcome or a refusal of `txn`, so the
+   * event stream of a browser on this node answers at once, without reading the store to learn what happened.
+   * Changes made by other nodes are still seen by polling the shared store. Returns the unsubscribe function.
    */
-  watch(txn: string, onChange: () => void): () => void {
+  watch(txn: string, onChange: (change: LoginChange) => void): () => void {
     let set = this.#watchers.get(txn);
     if (set === undefined) this.#watchers.set(txn, (set = new Set()));
     set.add(onChange);
@@ -224,8 +227,8 @@ export class LoginTransactions {
     };
   }
 
-  #notify(txn: string): void {
-    for (const onChange of this.#watchers.get(txn) ?? []) queueMicrotask(onChange);
+  #notify(txn: string, change: LoginChange): void {
+    for (const onChange of this.#watchers.get(txn) ?? []) queueMicrotask(() => onChange(change));
   }
 
   #remaining(transaction: LoginTransaction): number {

@@ -11,7 +11,7 @@ import type { ServerResponse } from 'node:http';
 import { errors } from 'oidc-provider';
 import { IdpInteractionNotFoundError, IdpSessionMismatchError } from '../errors.ts';
 import { messageFor } from '../http-errors.ts';
-import type { LoginOutcome, LoginTransaction } from '../login-transaction.ts';
+import type { LoginChange, LoginOutcome, LoginTransaction } from '../login-transaction.ts';
 import { readBinding } from './browser-binding.ts';
 import { interactionFor, type InteractionContext, type InteractionDetails } from './context.ts';
 import { qrSvg } from './qr-svg.ts';
@@ -53,7 +53,8 @@ export function loginEvents(context: InteractionContext): Handler {
       unwatch();
       if (!res.writableEnded) res.end();
     };
-    const tick = async (): Promise<void> => {
+    /** One look at the login: `change`, when this node just recorded it, saves reading the store to find out. */
+    const tick = async (change?: LoginChange): Promise<void> => {
       if (busy || finished) return;
       busy = true;
       try {
@@ -62,7 +63,13 @@ export function loginEvents(context: InteractionContext): Handler {
           stop();
           return;
         }
-        const pending = await context.transactions.pending(transaction.txn);
+        const pending =
+          change === 'outcome'
+            ? { outcome: true, failure: false, scanned: wasScanned }
+            : change === 'scanned'
+              ? { outcome: false, failure: false, scanned: true }
+              : // A refusal may or may not have used up the challenge: read it.
+                await context.transactions.pending(transaction.txn);
         const outcome = pending.outcome ? await context.transactions.takeOutcome(transaction.txn) : undefined;
         if (outcome !== undefined) {
           const redirect = await finish(context, req, res, transaction, outcome);
@@ -96,9 +103,10 @@ export function loginEvents(context: InteractionContext): Handler {
     };
     const timer = setInterval(() => void tick(), POLL_MS);
     // A token posted to this node wakes the stream at once; one posted to another node is seen at the next poll.
-    const unwatch = context.transactions.watch(transaction.txn, () => {
+    const unwatch = context.transactions.watch(transaction.txn, (change) => {
+      // While a look is under way, the next one reads the store (several changes may have come meanwhile).
       if (busy) again = true;
-      else void tick();
+      else void tick(change);
     });
     req.on('close', stop);
     await tick();
