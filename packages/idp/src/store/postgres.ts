@@ -139,6 +139,8 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
   if (!Number.isSafeInteger(max) || max < 1) throw new TypeError('maxConnections must be a positive integer');
 
   const s = `"${options.schema}"`;
+  // A number (sha256 prefix of the schema and purpose), inlined in SQL: never input.
+  const auditLock = lockKey(options.schema, 'audit');
   const pool = new pg.Pool({
     connectionString: options.url,
     max,
@@ -164,12 +166,21 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
   };
   const q = async (text: string, values: unknown[] = [], c: Queryable = pool): Promise<Row[]> =>
     (await c.query(text, values)).rows as Row[];
-  const tx = async <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
+  /**
+   * Runs `fn` in a transaction. `opening`, parameterless SQL of this module's own (never input), is sent with the
+   * `BEGIN` in one round trip; `fn` gets the rows of its last statement.
+   */
+  const tx = async <T>(fn: (c: pg.PoolClient, opened: Row[]) => Promise<T>, opening?: string): Promise<T> => {
     const c = await pool.connect();
     let broken = false;
     try {
-      await c.query('BEGIN');
-      const result = await fn(c);
+      let opened: Row[] = [];
+      if (opening === undefined) await c.query('BEGIN');
+      else {
+        const results = (await c.query(`BEGIN; ${opening}`)) as unknown as pg.QueryResult[];
+        opened = (results.at(-1)?.rows ?? []) as Row[];
+      }
+      const result = await fn(c, opened);
       await c.query('COMMIT');
       return result;
     } catch (e) {
@@ -431,28 +442,30 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
       assertAuditEvent(e);
       const data = canonicalJson(e.data ?? {});
       return run(() =>
-        tx(async (c) => {
-          // Serialises appenders across nodes; released at COMMIT. A row lock on the last row would not do:
-          // the waiter would still read the old last row after the first commit.
-          await c.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey(options.schema, 'audit')]);
-          const [last] = await q(`SELECT seq, hash FROM ${s}.audit ORDER BY seq DESC LIMIT 1`, [], c);
-          const row = {
-            seq: last ? Number(last.seq) + 1 : 1,
-            at: now(),
-            type: e.type,
-            personId: e.personId ?? null,
-            clientId: e.clientId ?? null,
-            data: JSON.parse(data) as Record<string, unknown>,
-          };
-          const prevHash = last ? String(last.hash) : GENESIS_HASH;
-          const [inserted] = await q(
-            `INSERT INTO ${s}.audit (seq, at, type, person_id, client_id, data, prev_hash, hash)
+        tx(
+          async (c, [last]) => {
+            const row = {
+              seq: last ? Number(last.seq) + 1 : 1,
+              at: now(),
+              type: e.type,
+              personId: e.personId ?? null,
+              clientId: e.clientId ?? null,
+              data: JSON.parse(data) as Record<string, unknown>,
+            };
+            const prevHash = last ? String(last.hash) : GENESIS_HASH;
+            const [inserted] = await q(
+              `INSERT INTO ${s}.audit (seq, at, type, person_id, client_id, data, prev_hash, hash)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-            [row.seq, row.at, row.type, row.personId, row.clientId, data, prevHash, auditHash(prevHash, row)],
-            c,
-          );
-          return toAudit(inserted!);
-        }),
+              [row.seq, row.at, row.type, row.personId, row.clientId, data, prevHash, auditHash(prevHash, row)],
+              c,
+            );
+            return toAudit(inserted!);
+          },
+          // Serialises appenders across nodes; released at COMMIT. A row lock on the last row would not do: the
+          // waiter would still read the old last row after the first commit. Sent with BEGIN in one round trip, so
+          // the lock is held for the INSERT and the COMMIT only.
+          `SELECT pg_advisory_xact_lock(${auditLock}::bigint); SELECT seq, hash FROM ${s}.audit ORDER BY seq DESC LIMIT 1`,
+        ),
       );
     },
     listAudit: (personId) =>
