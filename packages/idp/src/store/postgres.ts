@@ -20,7 +20,7 @@ import {
   StoreSchemaError,
   StoreUnavailableError,
 } from './errors.ts';
-import { auditHash, canonicalJson, chainVerifier, GENESIS_HASH } from './lib/audit-hash.ts';
+import { canonicalJson, chainVerifier, nextAuditRow } from './lib/audit-hash.ts';
 import { newId } from './lib/ids.ts';
 import { epochSeconds, toAudit, toConsent, toCredential, toPerson } from './lib/rows.ts';
 import {
@@ -444,19 +444,11 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
       return run(() =>
         tx(
           async (c, [last]) => {
-            const row = {
-              seq: last ? Number(last.seq) + 1 : 1,
-              at: now(),
-              type: e.type,
-              personId: e.personId ?? null,
-              clientId: e.clientId ?? null,
-              data: JSON.parse(data) as Record<string, unknown>,
-            };
-            const prevHash = last ? String(last.hash) : GENESIS_HASH;
+            const { row, prevHash, hash } = nextAuditRow(last, e, data, now());
             const [inserted] = await q(
               `INSERT INTO ${s}.audit (seq, at, type, person_id, client_id, data, prev_hash, hash)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-              [row.seq, row.at, row.type, row.personId, row.clientId, data, prevHash, auditHash(prevHash, row)],
+              [row.seq, row.at, row.type, row.personId, row.clientId, data, prevHash, hash],
               c,
             );
             return toAudit(inserted!);

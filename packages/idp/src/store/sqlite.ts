@@ -40,7 +40,7 @@ import {
   StoreUnavailableError,
 } from './errors.ts';
 import { EPHEMERAL_MODELS } from './ephemeral-models.ts';
-import { auditHash, canonicalJson, chainVerifier, GENESIS_HASH } from './lib/audit-hash.ts';
+import { canonicalJson, chainVerifier, nextAuditRow } from './lib/audit-hash.ts';
 import { decodeValue, encodeValue } from './lib/codec.ts';
 import { newId } from './lib/ids.ts';
 import { walSync, type WalSync } from './lib/wal-sync.ts';
@@ -600,19 +600,11 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
       return runDurable(() =>
         tx(() => {
           const last = sql('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get();
-          const row = {
-            seq: last ? Number(last.seq) + 1 : 1,
-            at: now(),
-            type: e.type,
-            personId: e.personId ?? null,
-            clientId: e.clientId ?? null,
-            data: JSON.parse(data) as Record<string, unknown>,
-          };
-          const prevHash = last ? String(last.hash) : GENESIS_HASH;
+          const { row, prevHash, hash } = nextAuditRow(last, e, data, now());
           const inserted = sql(
             `INSERT INTO audit (seq, at, type, person_id, client_id, data, prev_hash, hash)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-          ).get(row.seq, row.at, row.type, row.personId, row.clientId, data, prevHash, auditHash(prevHash, row));
+          ).get(row.seq, row.at, row.type, row.personId, row.clientId, data, prevHash, hash);
           return toAudit(inserted!);
         }),
       );

@@ -34,6 +34,28 @@ export function canonicalJson(value: unknown): string {
   });
 }
 
+/**
+ * The row that follows `last` (the chain head read under the store's append lock, or none for the first row): its
+ * fields, the canonical `data` text stored with it, and its chain hashes. One computation for both stores.
+ */
+export function nextAuditRow(
+  last: Readonly<Record<string, unknown>> | undefined,
+  event: { readonly type: string; readonly personId?: string | null; readonly clientId?: string | null },
+  data: string,
+  at: number,
+): { readonly row: AuditRow; readonly prevHash: string; readonly hash: string } {
+  const row: AuditRow = {
+    seq: last ? Number(last['seq']) + 1 : 1,
+    at,
+    type: event.type,
+    personId: event.personId ?? null,
+    clientId: event.clientId ?? null,
+    data: JSON.parse(data) as Record<string, unknown>,
+  };
+  const prevHash = last ? String(last['hash']) : GENESIS_HASH;
+  return { row, prevHash, hash: auditHash(prevHash, row) };
+}
+
 /** The row's hash as 64 lowercase hex digits. */
 export function auditHash(prevHash: string, row: AuditRow): string {
   return createHash('sha256')
