@@ -27,9 +27,14 @@ export interface CardLoginDeps {
  * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_CHALLENGE_INVALID`, and the verifier's `ERR_PKI_*`.
  */
 export async function submitCardToken(deps: CardLoginDeps, txn: string, token: LoginToken): Promise<void> {
-  const transaction = await deps.transactions.get(txn);
+  // Both at once (one round trip to Redis); the transaction's absence is reported first, and a challenge taken
+  // for a transaction that is gone is of no use to anyone.
+  const [found, taken] = await Promise.allSettled([deps.transactions.get(txn), deps.transactions.takeChallenge(txn)]);
+  if (found.status === 'rejected') throw found.reason;
+  const transaction = found.value;
   try {
-    const challenge = await deps.transactions.takeChallenge(txn);
+    if (taken.status === 'rejected') throw taken.reason;
+    const challenge = taken.value;
     const verified = await deps.verifier.verifyLoginToken(token, { origin: deps.origin, challenge, sessionId: txn });
     if (verified.kind !== 'auth') throw new TypeError('verifyLoginToken returned a non-auth certificate');
     const { accountId, known } = await personFor(deps, verified);

@@ -26,10 +26,17 @@ const HEARTBEAT_MS = 15_000;
 export function loginEvents(context: InteractionContext): Handler {
   return async (req, res, params, url) => {
     const uid = params['uid']!;
-    await interactionFor(context, req, res, uid);
     const binding = readBinding(req);
-    if (binding === undefined) throw new IdpSessionMismatchError();
-    const transaction = await context.transactions.getOwned(binding.txn, binding.key, uid);
+    // Both loads at once (one round trip to Redis); their errors are reported in this order.
+    const [interaction, owned] = await Promise.allSettled([
+      interactionFor(context, req, res, uid),
+      binding === undefined
+        ? Promise.reject(new IdpSessionMismatchError())
+        : context.transactions.getOwned(binding.txn, binding.key, uid),
+    ]);
+    if (interaction.status === 'rejected') throw interaction.reason;
+    if (owned.status === 'rejected') throw owned.reason;
+    const transaction = owned.value;
 
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -134,25 +141,32 @@ async function finish(
       ? existing
       : new provider.Grant({ accountId: outcome.accountId, clientId });
   if (typeof details.params['scope'] === 'string') grant.addOIDCScope(details.params['scope']);
+  // The transaction's keys are deleted meanwhile (its outcome is taken already): no round trip of its own. Its
+  // failure is reported below, unless saving the grant fails first (the keys then expire by themselves).
+  const ended = context.transactions.end(transaction.txn);
+  ended.catch(() => {});
   const grantId = await grant.save();
-  await context.transactions.end(transaction.txn);
   try {
-    return await provider.interactionResult(
-      req,
-      res,
-      {
-        // remember: false keeps the session cookie to this browser session: a card login on a shared PC ends with it.
-        login: {
-          accountId: outcome.accountId,
-          acr: outcome.acr,
-          amr: [...outcome.amr],
-          ts: outcome.ts,
-          remember: false,
+    const [, redirect] = await Promise.all([
+      ended,
+      provider.interactionResult(
+        req,
+        res,
+        {
+          // remember: false keeps the session cookie to this browser session: a card login on a shared PC ends with it.
+          login: {
+            accountId: outcome.accountId,
+            acr: outcome.acr,
+            amr: [...outcome.amr],
+            ts: outcome.ts,
+            remember: false,
+          },
+          consent: { grantId },
         },
-        consent: { grantId },
-      },
-      { mergeWithLastSubmission: false },
-    );
+        { mergeWithLastSubmission: false },
+      ),
+    ]);
+    return redirect;
   } catch (e) {
     // The interaction expired while the person was at the card.
     if (e instanceof errors.SessionNotFound) throw new IdpInteractionNotFoundError({ cause: e });
