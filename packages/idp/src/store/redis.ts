@@ -71,6 +71,15 @@ const SCRIPTS = {
       redis.call('DEL', KEYS[1])
       return #keys`,
   },
+  // KEYS: index key. ARGV: the entry keys' prefix (the index holds an id). The entry's [payload, consumed], or nil.
+  // One round trip for a lookup by uid or user code (the entry key is computed: single Redis, see above).
+  mgFindVia: {
+    numberOfKeys: 1,
+    lua: `
+      local id = redis.call('GET', KEYS[1])
+      if not id then return nil end
+      return redis.call('HMGET', ARGV[1] .. id, 'payload', 'consumed')`,
+  },
   // KEYS: counter. ARGV: window ms. The window starts with the first increment.
   mgIncr: {
     numberOfKeys: 1,
@@ -87,6 +96,7 @@ interface Scripted {
   mgConsume(...args: Arg[]): Promise<number>;
   mgRevoke(...args: Arg[]): Promise<number>;
   mgIncr(...args: Arg[]): Promise<number>;
+  mgFindVia(...args: Arg[]): Promise<[string | null, string | null] | null>;
 }
 
 /**
@@ -143,18 +153,19 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
     const userCodeKey = (userCode: string) => `${prefix}oidc-usercode:${model}:${userCode}`;
     const uidKey = (uid: string) => `${prefix}oidc-uid:${model}:${uid}`;
 
-    const find = async (id: string): Promise<AdapterPayload | undefined> => {
-      const [payload, consumed] = await client.hmget(entryKey(id), 'payload', 'consumed');
+    const parse = ([payload, consumed]: readonly (string | null)[]): AdapterPayload | undefined => {
       if (payload == null) return undefined;
       const parsed = JSON.parse(payload) as AdapterPayload;
       if (consumed != null) parsed.consumed = Number(consumed);
       return parsed;
     };
+    const find = async (id: string): Promise<AdapterPayload | undefined> =>
+      parse(await client.hmget(entryKey(id), 'payload', 'consumed'));
     /** Follows an index key, then checks the payload still carries that value (indexes are not deleted eagerly). */
     const findVia = (indexKey: string, field: 'uid' | 'userCode', value: string) =>
       run(async () => {
-        const id = await client.get(indexKey);
-        const payload = id === null ? undefined : await find(id);
+        const found = await scripts.mgFindVia(indexKey, entryKey(''));
+        const payload = found === null ? undefined : parse(found);
         return payload?.[field] === value ? payload : undefined;
       });
 
