@@ -26,6 +26,7 @@ import {
 import { html, page, raw, scriptJson } from '../lib/html.ts';
 import { interactionFor, type InteractionContext } from '../interactions/context.ts';
 import { sendPage } from '../interactions/login-page.ts';
+import { streamQrEvents } from '../interactions/qr-events.ts';
 import { qrSvg } from '../interactions/qr-svg.ts';
 import { readJson, sendJson, type Handler } from '../interactions/router.ts';
 import { signStatementWithCard, submitStatementSignature, type CardSignDeps, type SigningCard } from './card-sign.ts';
@@ -34,8 +35,6 @@ import { SignTransactions, statementOriginRule, type SignOutcome, type SignTrans
 import { DEFAULT_PURPOSE } from './statement.ts';
 
 const COOKIE = 'mynagate_sign';
-const POLL_MS = 200;
-const HEARTBEAT_MS = 15_000;
 
 /** What the companion shows after a successful post. */
 export const SIGN_DONE = Object.freeze({
@@ -141,62 +140,24 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
       const binding = readCookie(req);
       if (binding === undefined) throw new IdpSessionMismatchError();
       const transaction = await signs.getOwned(binding.txn, binding.key, uid);
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-store',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
-      res.flushHeaders();
-      let lastT = -1;
-      let wasScanned = false;
-      let busy = false;
-      let finished = false;
-      let lastBeat = Date.now();
-      const stop = (): void => {
-        finished = true;
-        clearInterval(timer);
-        if (!res.writableEnded) res.end();
-      };
-      const tick = async (): Promise<void> => {
-        if (busy || finished) return;
-        busy = true;
-        try {
-          if (context.config.now() >= transaction.expiresAt) {
-            send(res, 'expired', {});
-            stop();
-            return;
-          }
-          const outcome = await signs.takeOutcome(transaction.txn);
-          if (outcome !== undefined) {
-            send(res, 'done', { redirect: await finish(req, res, transaction, outcome) });
-            stop();
-            return;
-          }
-          const failure = await signs.takeFailure(transaction.txn);
-          if (failure !== undefined) send(res, 'failed', failure);
-          const scanned = await signs.scanned(transaction.txn);
-          if (scanned && !wasScanned) send(res, 'scanned', {});
-          wasScanned = scanned;
-          const { t, link } = signs.currentLink(transaction);
-          if (t !== lastT) {
-            lastT = t;
-            send(res, 'qr', { t, link, svg: await qrSvg(link) });
-          }
-          if (Date.now() - lastBeat > HEARTBEAT_MS) {
-            lastBeat = Date.now();
-            res.write(': keep-alive\n\n');
-          }
-        } catch (e) {
-          send(res, 'refused', signErrorBody(e));
-          stop();
-        } finally {
-          busy = false;
-        }
-      };
-      const timer = setInterval(() => void tick(), POLL_MS);
-      req.on('close', stop);
-      await tick();
+      const { txn } = transaction;
+      await streamQrEvents<never>(
+        req,
+        res,
+        {
+          expiresAt: transaction.expiresAt,
+          now: context.config.now,
+          currentLink: () => signs.currentLink(transaction),
+          async look() {
+            const outcome = await signs.takeOutcome(txn);
+            if (outcome !== undefined) return { redirect: await finish(req, res, transaction, outcome), scanned: true };
+            const failure = await signs.takeFailure(txn);
+            return { failure, scanned: await signs.scanned(txn) };
+          },
+          refused: signErrorBody,
+        },
+        -1,
+      );
     },
 
     scan: async (_req, res, params, url) => {
@@ -284,11 +245,6 @@ function readCookie(req: IncomingMessage): { readonly txn: string; readonly key:
     if (m !== null) return { txn: m[1]!, key: m[2]! };
   }
   return undefined;
-}
-
-function send(res: ServerResponse, event: string, data: unknown): void {
-  if (res.writableEnded) return;
-  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
 
 const PAGE_SCRIPT = `

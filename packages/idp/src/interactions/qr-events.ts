@@ -1,0 +1,124 @@
+/**
+ * The Server-Sent Events of a page that shows an animated QR code and waits for a companion (card login, eKYC
+ * signing): `qr` {t, link, svg} each second, `scanned` once a companion holds the challenge, `failed` {error,
+ * message} when a card's answer was refused (the person may scan again), `done` {redirect}, `expired`, and
+ * `refused` {error, message} when the stream cannot go on. What happened is asked of a {@link QrEventSource}.
+ */
+import type { ServerResponse } from 'node:http';
+import type { ErrorBody } from '../http-errors.ts';
+import { qrSvg } from './qr-svg.ts';
+import type { Handler } from './router.ts';
+
+/** How often the stream looks at the shared store (any node may have received the card's answer). */
+const POLL_MS = 200;
+/** A comment line this often keeps proxies from closing an idle stream. */
+const HEARTBEAT_MS = 15_000;
+
+/** What one look at the transaction found. */
+export interface QrEventLook {
+  /** Set when the transaction finished: the stream sends `done` with it and ends. */
+  readonly redirect?: string;
+  /** A refusal to report (taken: reported once). */
+  readonly failure?: ErrorBody;
+  /** Whether a companion holds the challenge now. */
+  readonly scanned: boolean;
+}
+
+/** The transaction behind one stream. */
+export interface QrEventSource<Change> {
+  /** Epoch ms after which the stream sends `expired` and ends. */
+  readonly expiresAt: number;
+  now(): number;
+  /** The QR link for the current second. */
+  currentLink(): { readonly t: number; readonly link: string };
+  /** Looks at the transaction; `change`, when this node just recorded it, may spare reading the store. */
+  look(change: Change | undefined): Promise<QrEventLook>;
+  /** The body of a `refused` event for an error thrown by `look`. */
+  refused(e: unknown): ErrorBody;
+  /** Calls `onChange` when this node records something for the transaction; returns the unsubscribe function. */
+  watch?(onChange: (change: Change) => void): () => void;
+}
+
+/**
+ * Streams the events of `source` on `res` until the transaction finishes, expires or the browser goes. `shownT` is
+ * the second of the code the page already shows (not sent again), or -1.
+ */
+export async function streamQrEvents<Change>(
+  req: Parameters<Handler>[0],
+  res: ServerResponse,
+  source: QrEventSource<Change>,
+  shownT: number,
+): Promise<void> {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-store',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  res.flushHeaders();
+
+  let lastT = shownT;
+  let wasScanned = false;
+  let busy = false;
+  let again = false;
+  let finished = false;
+  let lastBeat = Date.now();
+  const stop = (): void => {
+    finished = true;
+    clearInterval(timer);
+    unwatch?.();
+    if (!res.writableEnded) res.end();
+  };
+  const tick = async (change?: Change): Promise<void> => {
+    if (busy || finished) return;
+    busy = true;
+    try {
+      if (source.now() >= source.expiresAt) {
+        send(res, 'expired', {});
+        stop();
+        return;
+      }
+      const look = await source.look(change);
+      if (look.redirect !== undefined) {
+        send(res, 'done', { redirect: look.redirect });
+        stop();
+        return;
+      }
+      if (look.failure !== undefined) send(res, 'failed', look.failure);
+      if (look.scanned && !wasScanned) send(res, 'scanned', {});
+      wasScanned = look.scanned;
+      const { t, link } = source.currentLink();
+      if (t !== lastT) {
+        lastT = t;
+        send(res, 'qr', { t, link, svg: await qrSvg(link) });
+      }
+      if (Date.now() - lastBeat > HEARTBEAT_MS) {
+        lastBeat = Date.now();
+        res.write(': keep-alive\n\n');
+      }
+    } catch (e) {
+      send(res, 'refused', source.refused(e));
+      stop();
+    } finally {
+      busy = false;
+      if (again) {
+        again = false;
+        void tick();
+      }
+    }
+  };
+  const timer = setInterval(() => void tick(), POLL_MS);
+  // A change recorded on this node wakes the stream at once; one recorded on another node is seen at the next poll.
+  // While a look is under way, the next one reads the store (several changes may have come meanwhile).
+  const unwatch = source.watch?.((change) => {
+    if (busy) again = true;
+    else void tick(change);
+  });
+  req.on('close', stop);
+  await tick();
+}
+
+function send(res: ServerResponse, event: string, data: unknown): void {
+  if (res.writableEnded) return;
+  res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
