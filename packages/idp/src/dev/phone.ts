@@ -17,7 +17,7 @@ import { readJson, sendJson, type Handler } from '../interactions/router.ts';
 import { IdpBadRequestError } from '../errors.ts';
 import { submitCardToken } from '../card-login.ts';
 import type { DevConfig } from '../config.ts';
-import { html, page, raw, scriptJson } from '../lib/html.ts';
+import { html, page, raw, scriptJson, SHOW_STATUS_SCRIPT } from '../lib/html.ts';
 import { signLoginToken } from '../login-token.ts';
 import { openVirtualCard } from './virtual-card.ts';
 
@@ -114,18 +114,9 @@ export function devPhoneSign(context: InteractionContext, dev: DevConfig): Handl
   };
 }
 
-const PHONE_SCRIPT = `
+const PHONE_SCRIPT = `${SHOW_STATUS_SCRIPT}
 const $ = (id) => document.getElementById(id);
 let view = null;
-function show(ja, en, kind) {
-  const s = $('status');
-  s.className = 'status' + (kind ? ' ' + kind : '');
-  s.textContent = ja;
-  const span = document.createElement('span');
-  span.className = 'en';
-  span.textContent = en;
-  s.appendChild(span);
-}
 async function scan(link) {
   let url;
   try { url = new URL(link, location.origin); } catch { return show('リンクが正しくありません。', 'The link is not valid.', 'error'); }

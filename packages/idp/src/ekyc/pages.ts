@@ -26,7 +26,7 @@ import {
 import { html, page, raw, scriptJson } from '../lib/html.ts';
 import { interactionFor, type InteractionContext } from '../interactions/context.ts';
 import { sendPage } from '../interactions/login-page.ts';
-import { streamQrEvents } from '../interactions/qr-events.ts';
+import { QR_PAGE_SCRIPT, streamQrEvents, type QrPageTexts } from '../interactions/qr-events.ts';
 import { qrSvg } from '../interactions/qr-svg.ts';
 import { readJson, sendJson, type Handler } from '../interactions/router.ts';
 import { signStatementWithCard, submitStatementSignature, type CardSignDeps, type SigningCard } from './card-sign.ts';
@@ -35,6 +35,18 @@ import { SignTransactions, statementOriginRule, type SignOutcome, type SignTrans
 import { DEFAULT_PURPOSE } from './statement.ts';
 
 const COOKIE = 'mynagate_sign';
+
+const SIGN_TEXTS: QrPageTexts = {
+  scanned: [
+    'スマートフォンで文面を確かめ、署名用電子証明書のパスワードを入力してください。',
+    'Read the statement on the phone and enter your signing certificate password.',
+  ],
+  expired: [
+    '受付時間が過ぎました。サービスの画面からやり直してください。',
+    'This request has expired. Start again from the service.',
+  ],
+  done: ['本人確認が完了しました。サービスに戻ります…', 'Identity verified. Returning to the service…'],
+};
 
 /** What the companion shows after a successful post. */
 export const SIGN_DONE = Object.freeze({
@@ -129,7 +141,8 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
         title: '本人確認 / Identity verification',
         body,
         nonce,
-        script: html`const cfg = ${scriptJson({ events: `/interaction/${uid}/sign-events` })}; ${raw(PAGE_SCRIPT)}`,
+        script: html`const cfg = ${scriptJson({ events: `/interaction/${uid}/sign-events`, texts: SIGN_TEXTS })};
+        ${raw(QR_PAGE_SCRIPT)}`,
       });
       sendPage(res, doc, nonce);
     },
@@ -246,46 +259,3 @@ function readCookie(req: IncomingMessage): { readonly txn: string; readonly key:
   }
   return undefined;
 }
-
-const PAGE_SCRIPT = `
-const qr = document.getElementById('qr');
-const status = document.getElementById('status');
-const devPhone = document.getElementById('dev-phone');
-function show(ja, en, kind) {
-  status.className = 'status' + (kind ? ' ' + kind : '');
-  status.textContent = ja;
-  const span = document.createElement('span');
-  span.className = 'en';
-  span.textContent = en;
-  status.appendChild(span);
-}
-const events = new EventSource(cfg.events);
-events.addEventListener('qr', (e) => {
-  const d = JSON.parse(e.data);
-  qr.innerHTML = d.svg;
-  qr.dataset.link = d.link;
-  if (devPhone) devPhone.href = '/dev/phone#' + encodeURIComponent(d.link);
-});
-events.addEventListener('scanned', () => {
-  show('スマートフォンで文面を確かめ、署名用電子証明書のパスワードを入力してください。', 'Read the statement on the phone and enter your signing certificate password.');
-});
-events.addEventListener('failed', (e) => {
-  const d = JSON.parse(e.data);
-  show(d.message.ja + ' もう一度QRコードを読み取ってください。', d.message.en + ' Scan the QR code again.', 'error');
-});
-events.addEventListener('expired', () => {
-  events.close();
-  show('受付時間が過ぎました。サービスの画面からやり直してください。', 'This request has expired. Start again from the service.', 'error');
-});
-events.addEventListener('refused', (e) => {
-  events.close();
-  const d = JSON.parse(e.data);
-  show(d.message.ja, d.message.en, 'error');
-});
-events.addEventListener('done', (e) => {
-  events.close();
-  const d = JSON.parse(e.data);
-  show('本人確認が完了しました。サービスに戻ります…', 'Identity verified. Returning to the service…', 'done');
-  location.assign(d.redirect);
-});
-`;

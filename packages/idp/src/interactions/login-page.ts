@@ -9,11 +9,24 @@ import { html, page, raw, scriptJson } from '../lib/html.ts';
 import type { LoginTransaction } from '../login-transaction.ts';
 import { readBinding, setBinding } from './browser-binding.ts';
 import { interactionFor, type InteractionContext } from './context.ts';
+import { QR_PAGE_SCRIPT, type QrPageTexts } from './qr-events.ts';
 import { qrSvg } from './qr-svg.ts';
 import type { Handler } from './router.ts';
 
 /** The port `mynagate bridge` listens on by default (127.0.0.1 only). */
 export const BRIDGE_PORT = 24727;
+
+const LOGIN_TEXTS: QrPageTexts = {
+  scanned: [
+    'スマートフォンで暗証番号を入力し、カードをかざしてください。',
+    'Enter your PIN on the phone and hold your card to it.',
+  ],
+  expired: [
+    'ログインの受付時間が過ぎました。サービスの画面からやり直してください。',
+    'This login has expired. Start again from the service.',
+  ],
+  done: ['ログインしました。サービスに戻ります…', 'Logged in. Returning to the service…'],
+};
 
 /** The login page handler. */
 export function loginPage(context: InteractionContext): Handler {
@@ -51,7 +64,8 @@ export function loginPage(context: InteractionContext): Handler {
       body,
       nonce,
       // `t`: the code already on the page, so the stream does not send it again.
-      script: html`const cfg = ${scriptJson({ events: `/interaction/${uid}/events?t=${t}` })}; ${raw(PAGE_SCRIPT)}`,
+      script: html`const cfg = ${scriptJson({ events: `/interaction/${uid}/events?t=${t}`, texts: LOGIN_TEXTS })};
+      ${raw(QR_PAGE_SCRIPT)}`,
     });
     sendPage(res, doc, nonce);
   };
@@ -117,52 +131,3 @@ export function sendPage(res: ServerResponse, doc: string, nonce: string): void 
   });
   res.end(doc);
 }
-
-/** The page's script: follow the QR, show progress and errors, continue on `done`. */
-const PAGE_SCRIPT = `
-const qr = document.getElementById('qr');
-const status = document.getElementById('status');
-const devPhone = document.getElementById('dev-phone');
-const bridge = document.getElementById('bridge');
-function show(ja, en, kind) {
-  status.className = 'status' + (kind ? ' ' + kind : '');
-  status.textContent = ja;
-  const span = document.createElement('span');
-  span.className = 'en';
-  span.textContent = en;
-  status.appendChild(span);
-}
-const events = new EventSource(cfg.events);
-events.addEventListener('qr', (e) => {
-  const d = JSON.parse(e.data);
-  qr.innerHTML = d.svg;
-  qr.dataset.link = d.link;
-  if (devPhone) devPhone.href = '/dev/phone#' + encodeURIComponent(d.link);
-  // The bridge gets the current link, so it is fresh when the person clicks.
-  const b = new URL(bridge.href);
-  b.searchParams.set('link', d.link);
-  bridge.href = b.href;
-});
-events.addEventListener('scanned', () => {
-  show('スマートフォンで暗証番号を入力し、カードをかざしてください。', 'Enter your PIN on the phone and hold your card to it.');
-});
-events.addEventListener('failed', (e) => {
-  const d = JSON.parse(e.data);
-  show(d.message.ja + ' もう一度QRコードを読み取ってください。', d.message.en + ' Scan the QR code again.', 'error');
-});
-events.addEventListener('expired', () => {
-  events.close();
-  show('ログインの受付時間が過ぎました。サービスの画面からやり直してください。', 'This login has expired. Start again from the service.', 'error');
-});
-events.addEventListener('refused', (e) => {
-  events.close();
-  const d = JSON.parse(e.data);
-  show(d.message.ja, d.message.en, 'error');
-});
-events.addEventListener('done', (e) => {
-  events.close();
-  const d = JSON.parse(e.data);
-  show('ログインしました。サービスに戻ります…', 'Logged in. Returning to the service…', 'done');
-  location.assign(d.redirect);
-});
-`;

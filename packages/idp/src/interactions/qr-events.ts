@@ -6,6 +6,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { ErrorBody } from '../http-errors.ts';
+import { SHOW_STATUS_SCRIPT } from '../lib/html.ts';
 import { qrSvg } from './qr-svg.ts';
 import type { Handler } from './router.ts';
 
@@ -122,3 +123,54 @@ function send(res: ServerResponse, event: string, data: unknown): void {
   if (res.writableEnded) return;
   res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
+
+/** The page's own sentences (Japanese, English) for a companion that scanned, an expired request and the end. */
+export interface QrPageTexts {
+  readonly scanned: readonly [ja: string, en: string];
+  readonly expired: readonly [ja: string, en: string];
+  readonly done: readonly [ja: string, en: string];
+}
+
+/**
+ * The script of a page with an animated QR code, after `const cfg = { events, texts }` (see {@link QrPageTexts}):
+ * follows the QR (and the dev-phone and bridge links, where the page has them), shows progress and errors, and
+ * continues on `done`.
+ */
+export const QR_PAGE_SCRIPT = `${SHOW_STATUS_SCRIPT}
+const qr = document.getElementById('qr');
+const devPhone = document.getElementById('dev-phone');
+const bridge = document.getElementById('bridge');
+const events = new EventSource(cfg.events);
+events.addEventListener('qr', (e) => {
+  const d = JSON.parse(e.data);
+  qr.innerHTML = d.svg;
+  qr.dataset.link = d.link;
+  if (devPhone) devPhone.href = '/dev/phone#' + encodeURIComponent(d.link);
+  // The bridge gets the current link, so it is fresh when the person clicks.
+  if (bridge) {
+    const b = new URL(bridge.href);
+    b.searchParams.set('link', d.link);
+    bridge.href = b.href;
+  }
+});
+events.addEventListener('scanned', () => show(...cfg.texts.scanned));
+events.addEventListener('failed', (e) => {
+  const d = JSON.parse(e.data);
+  show(d.message.ja + ' もう一度QRコードを読み取ってください。', d.message.en + ' Scan the QR code again.', 'error');
+});
+events.addEventListener('expired', () => {
+  events.close();
+  show(...cfg.texts.expired, 'error');
+});
+events.addEventListener('refused', (e) => {
+  events.close();
+  const d = JSON.parse(e.data);
+  show(d.message.ja, d.message.en, 'error');
+});
+events.addEventListener('done', (e) => {
+  events.close();
+  const d = JSON.parse(e.data);
+  show(...cfg.texts.done, 'done');
+  location.assign(d.redirect);
+});
+`;

@@ -78,3 +78,16 @@ export function page(input: { title: string; body: Raw; nonce?: string; script?:
       </body>
     </html>`.value;
 }
+
+/** Page-script helper: `show(ja, en, kind)` puts a bilingual message in the page's `#status` (kind: error, done). */
+export const SHOW_STATUS_SCRIPT = `
+function show(ja, en, kind) {
+  const s = document.getElementById('status');
+  s.className = 'status' + (kind ? ' ' + kind : '');
+  s.textContent = ja;
+  const span = document.createElement('span');
+  span.className = 'en';
+  span.textContent = en;
+  s.appendChild(span);
+}
+`;
