@@ -65,6 +65,16 @@ export type Decision =
 const MAX_PENDING = 5;
 
 /** The resolved middleware. */
+/**
+ * Whether a login at `authTime` (OIDC `auth_time`: whole epoch seconds) is at most `maxAgeSeconds` old at `nowMs`.
+ * The login happened somewhere in its second, so the age is counted in whole seconds too: comparing the exact time
+ * with the second's start would call a login up to a second too old, and with a small maximum age send a person
+ * who just logged in straight back to the card.
+ */
+export function loginIsFresh(authTime: number, nowMs: number, maxAgeSeconds: number): boolean {
+  return Math.floor(nowMs / 1000) - authTime <= maxAgeSeconds;
+}
+
 export class Gate<Req> {
   readonly client: MynaGateClient;
   /** The path of the client's redirect URI: the middleware answers it. */
@@ -246,7 +256,7 @@ export class MynaGateContext<Req = unknown> {
         if (login !== undefined) return { action: 'next' };
         break;
       case 'fresh':
-        if (login !== undefined && this.#gate.now / 1000 - login.authTime <= requirement.maxAgeSeconds) {
+        if (login !== undefined && loginIsFresh(login.authTime, this.#gate.now, requirement.maxAgeSeconds)) {
           return { action: 'next' };
         }
         break;

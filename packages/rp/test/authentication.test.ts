@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { acrMeets, ACR_CARD_AUTH, ACR_CARD_SIGN } from '../src/acr.ts';
 import { checkAuthentication } from '../src/authentication.ts';
+import { loginIsFresh } from '../src/gate.ts';
 import type { Transaction } from '../src/transaction.ts';
 
 const NOW = Date.UTC(2025, 0, 15, 1, 0, 0); // frozen
@@ -77,6 +78,14 @@ describe('acr, amr and auth_time checks', () => {
       maxAgeSeconds: 60,
       authTime: T - 66,
     });
+  });
+
+  it('a route demanding a login at most N s old counts the age in whole seconds, as auth_time is', () => {
+    // auth_time T covers a login anywhere in [T, T+1): at T+1.999 s it is 1 s old, at T+2.000 s 2 s old.
+    assert.equal(loginIsFresh(T, (T + 1) * 1000 + 999, 1), true);
+    assert.equal(loginIsFresh(T, (T + 2) * 1000, 1), false);
+    assert.equal(loginIsFresh(T, T * 1000 + 999, 0), true);
+    assert.equal(loginIsFresh(T, (T + 1) * 1000, 0), false);
   });
 
   it('ERR_RP_STALE_AUTH when a fresh login was demanded but auth_time precedes the request', () => {

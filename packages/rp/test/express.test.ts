@@ -178,7 +178,8 @@ describe('express: requireFreshCard()', () => {
   it('sends a browser whose card login is older than maxAgeSeconds through a new card login (prompt=login)', async () => {
     const { browser } = await loggedIn();
     const firstTime = logins.at(-1)!.authTime;
-    await sleep(1100);
+    // Older than 1 s in whole seconds (auth_time's resolution, see loginIsFresh) whatever the second it began in.
+    await sleep(2100);
     const res = await browser.fetch(`${rp}/transfer`);
     assert.equal(res.status, 302);
     const location = new URL(res.headers.get('location')!);
