@@ -10,17 +10,15 @@
  * MYNAGATE_REQUIRE_SYSTEM=1) and, for the guards, as a virtual card file (`--file`).
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
-import { pairwiseSubject } from '@mynagate/idp';
 import { insertCardFile } from '../../../packages/card/test/support/pcscd.ts';
 import { requireSystem } from '../../../packages/card/test/support/system.ts';
 import { EventStream } from '../../../packages/idp/test/support/op-agent.ts';
 import {
-  createOpFixture,
+  expectedSub,
+  redeemLogin,
   PIN,
   RP_JWT,
   startLogin,
@@ -29,6 +27,7 @@ import {
   type TestCard,
   type TestIdp,
 } from '../../../packages/idp/test/support/op-fixture.ts';
+import { startCompanionProvider } from './companion-support.ts';
 import { freePort, startCli, type CliProcess } from './serve-support.ts';
 
 let f: OpFixture;
@@ -36,11 +35,7 @@ let idp: TestIdp;
 let env: Record<string, string>;
 
 before(async () => {
-  f = await createOpFixture();
-  idp = await f.start({ qrMaxAgeSeconds: 30 });
-  const ca = join(f.dir, 'tls-ca.pem');
-  await writeFile(ca, f.tls.cert);
-  env = { NODE_EXTRA_CA_CERTS: ca };
+  ({ f, idp, env } = await startCompanionProvider());
 });
 after(() => f?.close());
 
@@ -95,13 +90,6 @@ function submit(bridge: Bridge, action: string, fields: Record<string, string>):
   });
 }
 
-/** The pairwise `sub` the bank must see for `card`'s person. */
-async function expectedSub(card: TestCard): Promise<string> {
-  const credential = await idp.stores.records.findCredentialByFingerprint(card.fingerprint);
-  assert.ok(credential, 'the card has a person');
-  return pairwiseSubject(idp.pairwiseSecret, new URL(RP_JWT.redirectUri).host, credential.personId);
-}
-
 /**
  * The whole same-device login: the browser leaves the login page for the bridge (its event stream closes), the
  * person types `pin` into the bridge's form; on success the browser comes back and the login completes.
@@ -135,15 +123,7 @@ async function bridgeLogin(
   assert.equal(response.status, 200);
   await response.text();
   const events = new EventStream(await login.agent.fetch(new URL(`/interaction/${login.uid}/events`, back)));
-  const done = (await events.next('done', 10_000)) as { redirect: string } | undefined;
-  await events.close();
-  assert.ok(done, 'the login page got the outcome');
-  const { url } = await login.agent.follow(done.redirect);
-  const tokens = await client.authorizationCodeGrant(idp.jwtRp, url, {
-    pkceCodeVerifier: login.codeVerifier,
-    expectedState: login.state,
-  });
-  return { claims: tokens.claims()!, wrong };
+  return { claims: await redeemLogin(idp.jwtRp, login, events), wrong };
 }
 
 describe('mynagate bridge with the card in a PC/SC reader (pcscd + vpcd)', () => {
@@ -155,7 +135,7 @@ describe('mynagate bridge with the card in a PC/SC reader (pcscd + vpcd)', () =>
     try {
       const { claims, wrong } = await bridgeLogin(bridge, ['9999', PIN]);
       assert.equal(claims.acr, 'urn:mynagate:acr:card-auth');
-      assert.equal(claims.sub, await expectedSub(card));
+      assert.equal(claims.sub, await expectedSub(idp, card, RP_JWT.redirectUri));
       // The wrong PIN first: the form comes back with the tries left and the login stays open.
       assert.equal(wrong.length, 1);
       assert.match(
@@ -183,14 +163,14 @@ describe('mynagate bridge with a virtual card file (--file): the login and its g
   it('completes a same-device login with the virtual card; sub is the card person’s', async () => {
     const { claims, wrong } = await bridgeLogin(bridge, [PIN]);
     assert.deepEqual(wrong, []);
-    assert.equal(claims.sub, await expectedSub(card));
+    assert.equal(claims.sub, await expectedSub(idp, card, RP_JWT.redirectUri));
   });
 
   it('shows the tries left on a wrong PIN and keeps the form usable (ERR_CARD_PIN_INCORRECT)', async () => {
     const { claims, wrong } = await bridgeLogin(bridge, ['0000', PIN]);
     assert.equal(wrong.length, 1);
     assert.match(wrong[0]!, /ERR_CARD_PIN_INCORRECT<\/code>: .*2 tries left/);
-    assert.equal(claims.sub, await expectedSub(card));
+    assert.equal(claims.sub, await expectedSub(idp, card, RP_JWT.redirectUri));
   });
 
   it('refuses a return URL on another origin than the link (ERR_BRIDGE_ORIGIN), before any PIN form', async () => {

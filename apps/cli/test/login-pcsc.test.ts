@@ -8,24 +8,21 @@
  * The PC/SC case needs pcscd with the vpcd driver; it skips with the reason otherwise, unless MYNAGATE_REQUIRE_SYSTEM=1.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import * as client from 'openid-client';
-import { pairwiseSubject } from '@mynagate/idp';
 import { insertCardFile } from '../../../packages/card/test/support/pcscd.ts';
 import { requireSystem } from '../../../packages/card/test/support/system.ts';
 import {
-  createOpFixture,
+  expectedSub,
+  redeemLogin,
   PIN,
   RP_JWT,
   startLogin,
   type OpFixture,
-  type StartedLogin,
   type TestCard,
   type TestIdp,
 } from '../../../packages/idp/test/support/op-fixture.ts';
+import { startCompanionProvider } from './companion-support.ts';
 import { runCli } from './serve-support.ts';
 
 let f: OpFixture;
@@ -33,37 +30,12 @@ let idp: TestIdp;
 let env: Record<string, string>;
 
 before(async () => {
-  f = await createOpFixture();
-  // The CLI is another process: a QR code must survive its start-up, so allow it a generous age here.
-  idp = await f.start({ qrMaxAgeSeconds: 30 });
-  const ca = join(f.dir, 'tls-ca.pem');
-  await writeFile(ca, f.tls.cert);
-  env = { NODE_EXTRA_CA_CERTS: ca };
+  ({ f, idp, env } = await startCompanionProvider());
 });
 after(() => f?.close());
 
 /** The stderr lines that are not node-oidc-provider's runtime notice. */
 const lines = (stderr: string) => stderr.split('\n').filter((l) => l !== '' && !l.startsWith('oidc-provider WARNING'));
-
-/** The browser side after the companion posted: `done`, the redirect, the code, the tokens. */
-async function finish(login: StartedLogin): Promise<client.IDToken> {
-  const done = (await login.events.next('done', 10_000)) as { redirect: string } | undefined;
-  assert.ok(done, 'the browser session got the outcome');
-  await login.events.close();
-  const { url } = await login.agent.follow(done.redirect);
-  const tokens = await client.authorizationCodeGrant(idp.jwtRp, url, {
-    pkceCodeVerifier: login.codeVerifier,
-    expectedState: login.state,
-  });
-  return tokens.claims()!;
-}
-
-/** The pairwise `sub` the bank must see for `card`'s person. */
-async function expectedSub(card: TestCard): Promise<string> {
-  const credential = await idp.stores.records.findCredentialByFingerprint(card.fingerprint);
-  assert.ok(credential, 'the card has a person');
-  return pairwiseSubject(idp.pairwiseSecret, new URL(RP_JWT.redirectUri).host, credential.personId);
-}
 
 describe('mynagate login with a virtual card file (--file)', () => {
   let card: TestCard;
@@ -79,9 +51,9 @@ describe('mynagate login with a virtual card file (--file)', () => {
     assert.match(r.stderr, /サービス \/ Service:\s+テスト銀行 \(https:\/\/bank\.example\)/);
     assert.match(r.stderr, new RegExp(`Signed for:\\s+${idp.server.issuer.replaceAll('.', '\\.')}`));
     assert.doesNotMatch(r.stdout + r.stderr, new RegExp(`\\b${PIN}\\b`), 'the PIN is never echoed');
-    const claims = await finish(login);
+    const claims = await redeemLogin(idp.jwtRp, login);
     assert.equal(claims.acr, 'urn:mynagate:acr:card-auth');
-    assert.equal(claims.sub, await expectedSub(card));
+    assert.equal(claims.sub, await expectedSub(idp, card, RP_JWT.redirectUri));
   });
 
   it('fails with one line ERR_CARD_PIN_INCORRECT and the tries left on a wrong PIN; the login stays open', async () => {
@@ -151,8 +123,8 @@ describe('mynagate login with the card in a PC/SC reader (pcscd + vpcd)', () => 
       });
       assert.equal(r.code, 0, r.stderr);
       assert.equal(JSON.parse(r.stdout).status, 'ok');
-      const claims = await finish(login);
-      assert.equal(claims.sub, await expectedSub(card));
+      const claims = await redeemLogin(idp.jwtRp, login);
+      assert.equal(claims.sub, await expectedSub(idp, card, RP_JWT.redirectUri));
     } finally {
       await inserted.remove();
     }

@@ -17,6 +17,7 @@ import { serveTestJpki, TestJpki, type IssuedCard, type TestJpkiServer } from '@
 import { writeCardFile } from '@mynagate/card/virtual';
 import { openVirtualCard } from '../../src/dev/virtual-card.ts';
 import { generateSigningKey } from '../../src/keys.ts';
+import { pairwiseSubject } from '../../src/pairwise.ts';
 import { signLoginToken, type LoginToken } from '../../src/login-token.ts';
 import { startServer, type IdpServer, type ServerConfig } from '../../src/server.ts';
 import { providerStores } from '../../src/stores.ts';
@@ -359,9 +360,37 @@ export async function completeLogin(idp: TestIdp, login: StartedLogin, card: Tes
   const view = scanned.body as unknown as CompanionViewJson;
   const posted = await postToken(idp, view.txn, await cardToken(card, view.origin, view.challenge));
   if (posted.status !== 200) throw new Error(`token: ${JSON.stringify(posted.body)}`);
-  const done = (await login.events.next('done')) as { redirect: string } | undefined;
+  return followDone(login);
+}
+
+/**
+ * The browser side after the companion posted: waits for `done` on `events` (default: the login page's stream),
+ * closes the stream and follows the redirect back to the RP. Returns the RP callback URL (with `code`).
+ */
+export async function followDone(login: StartedLogin, events = login.events, timeoutMs = 10_000): Promise<URL> {
+  const done = (await events.next('done', timeoutMs)) as { redirect: string } | undefined;
+  await events.close();
   if (done === undefined) throw new Error('no done event');
-  await login.events.close();
   const { url } = await login.agent.follow(done.redirect);
   return url;
+}
+
+/** {@link followDone}, then the code redeemed at `rp`: the ID token claims. */
+export async function redeemLogin(
+  rp: client.Configuration,
+  login: StartedLogin,
+  events = login.events,
+): Promise<client.IDToken> {
+  const tokens = await client.authorizationCodeGrant(rp, await followDone(login, events), {
+    pkceCodeVerifier: login.codeVerifier,
+    expectedState: login.state,
+  });
+  return tokens.claims()!;
+}
+
+/** The pairwise `sub` the RP at `redirectUri` must see for `card`'s person (the card must have logged in). */
+export async function expectedSub(idp: TestIdp, card: TestCard, redirectUri: string): Promise<string> {
+  const credential = await idp.stores.records.findCredentialByFingerprint(card.fingerprint);
+  if (credential === undefined) throw new Error('the card has no person');
+  return pairwiseSubject(idp.pairwiseSecret, new URL(redirectUri).host, credential.personId);
 }
