@@ -10,7 +10,7 @@
  * MYNAGATE_REQUIRE_SYSTEM=1) and, for the guards, as a virtual card file (`--file`).
  */
 import assert from 'node:assert/strict';
-import { createServer, request, type Server } from 'node:http';
+import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { insertCardFile } from '../../../packages/card/test/support/pcscd.ts';
@@ -27,7 +27,7 @@ import {
   type TestCard,
   type TestIdp,
 } from '../../../packages/idp/test/support/op-fixture.ts';
-import { startCompanionProvider } from './companion-support.ts';
+import { startCompanionProvider, startRelay } from './companion-support.ts';
 import { freePort, startCli, type CliProcess } from './serve-support.ts';
 
 let f: OpFixture;
@@ -187,25 +187,11 @@ describe('mynagate bridge with a virtual card file (--file): the login and its g
 
   it('refuses a link whose server reports another origin than its own (ERR_BRIDGE_ORIGIN)', async () => {
     // A phishing server relays the real provider's origin and challenge.
-    const relay: Server = createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          txn: 'x',
-          clientName: 'テスト銀行',
-          clientOrigin: 'https://bank.example',
-          origin: idp.server.issuer,
-          intent: 'login',
-          challenge: Buffer.alloc(32, 7).toString('base64'),
-        }),
-      );
-    });
-    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const relay = await startRelay(idp);
     try {
-      const relayOrigin = `http://127.0.0.1:${(relay.address() as { port: number }).port}`;
       const url = new URL('/login', bridge.origin);
-      url.searchParams.set('link', `${relayOrigin}/companion/x?t=0&c=y`);
-      url.searchParams.set('return', `${relayOrigin}/interaction/x?resume`);
+      url.searchParams.set('link', `${relay.origin}/companion/x?t=0&c=y`);
+      url.searchParams.set('return', `${relay.origin}/interaction/x?resume`);
       const res = await fetch(url);
       assert.equal(res.status, 400);
       assert.match(await res.text(), /<code>ERR_BRIDGE_ORIGIN<\/code>/);

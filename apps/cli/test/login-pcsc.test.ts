@@ -8,7 +8,6 @@
  * The PC/SC case needs pcscd with the vpcd driver; it skips with the reason otherwise, unless MYNAGATE_REQUIRE_SYSTEM=1.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { insertCardFile } from '../../../packages/card/test/support/pcscd.ts';
 import { requireSystem } from '../../../packages/card/test/support/system.ts';
@@ -22,7 +21,7 @@ import {
   type TestCard,
   type TestIdp,
 } from '../../../packages/idp/test/support/op-fixture.ts';
-import { startCompanionProvider } from './companion-support.ts';
+import { startCompanionProvider, startRelay } from './companion-support.ts';
 import { runCli } from './serve-support.ts';
 
 let f: OpFixture;
@@ -78,23 +77,9 @@ describe('mynagate login with a virtual card file (--file)', () => {
 
   it('refuses to sign for another origin than the link it opened (ERR_CLI_COMPANION_ORIGIN), before asking for the PIN', async () => {
     // A phishing page's QR code: its server relays the real provider's origin and challenge.
-    const relay: Server = createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          txn: 'x',
-          clientName: 'テスト銀行',
-          clientOrigin: 'https://bank.example',
-          origin: idp.server.issuer,
-          intent: 'login',
-          challenge: Buffer.alloc(32, 7).toString('base64'),
-        }),
-      );
-    });
-    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const relay = await startRelay(idp);
     try {
-      const port = (relay.address() as { port: number }).port;
-      const r = await runCli(['login', `http://127.0.0.1:${port}/companion/x?t=0&c=y`, '--file', card.file], { env });
+      const r = await runCli(['login', `${relay.origin}/companion/x?t=0&c=y`, '--file', card.file], { env });
       assert.equal(r.code, 1);
       assert.match(lines(r.stderr).at(-1)!, /^ERR_CLI_COMPANION_ORIGIN: /);
       assert.doesNotMatch(r.stderr, /PIN/);
