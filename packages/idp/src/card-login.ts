@@ -39,16 +39,14 @@ export async function submitCardToken(deps: CardLoginDeps, txn: string, token: L
     if (verified.kind !== 'auth') throw new TypeError('verifyLoginToken returned a non-auth certificate');
     const { accountId, known } = await personFor(deps, verified);
     // The audit record is on disk before the login can finish (fail closed: no login without its record); the
-    // credential's last use is written beside it, so both share one group commit.
-    await Promise.all([
-      known ? deps.people.credentialUsed(verified.fingerprint, new Date(deps.now())) : undefined,
-      deps.people.audit({
-        type: 'login.card',
-        personId: accountId,
-        clientId: transaction.clientId,
-        at: new Date(deps.now()),
-      }),
-    ]);
+    // credential's last use is written in the same commit.
+    await deps.people.audit({
+      type: 'login.card',
+      personId: accountId,
+      clientId: transaction.clientId,
+      at: new Date(deps.now()),
+      ...(known ? { credential: verified.fingerprint } : {}),
+    });
     await deps.transactions.complete(transaction, {
       accountId,
       acr: ACR_CARD_AUTH,

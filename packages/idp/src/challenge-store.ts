@@ -28,14 +28,14 @@ export function oneShotChallengeStore(oneShot: OneShotPort): ChallengeStore {
      *   `ERR_PKI_CHALLENGE_WRONG_SESSION` (the challenge is burnt then: its nonce leaked).
      */
     async take(nonce: string, sessionId: string, now: number): Promise<Challenge> {
-      const json = await oneShot.take(`pki-challenge:${nonce}`);
+      // Taken and marked used in one atomic step (one round trip).
+      const json = await oneShot.takeMarking(`pki-challenge:${nonce}`, `pki-challenge-used:${nonce}`, USED_GRACE_MS);
       if (json === undefined) {
         const used = await oneShot.get(`pki-challenge-used:${nonce}`);
         throw used === undefined
           ? new ChallengeError('ERR_PKI_CHALLENGE_NOT_FOUND', 'challenge not found')
           : new ChallengeError('ERR_PKI_CHALLENGE_USED', 'challenge already used');
       }
-      await oneShot.put(`pki-challenge-used:${nonce}`, '1', USED_GRACE_MS);
       const challenge = JSON.parse(json) as Challenge;
       if (challenge.expiresAt <= now) throw new ChallengeError('ERR_PKI_CHALLENGE_EXPIRED', 'challenge expired');
       if (challenge.sessionId !== sessionId) {

@@ -37,6 +37,12 @@ export function createMemoryStores(options: { readonly now?: () => number } = {}
       oneShot.delete(key);
       return value;
     },
+    async takeMarking(key, markKey, markTtlMs) {
+      const value = live(key);
+      oneShot.delete(key);
+      if (value !== undefined) oneShot.set(markKey, { value: '1', expiresAt: now() + markTtlMs });
+      return value;
+    },
     async delete(key) {
       oneShot.delete(key);
     },
@@ -62,7 +68,6 @@ export function createMemoryStores(options: { readonly now?: () => number } = {}
       credentials.set(credential.fingerprint, personId);
       return personId;
     },
-    async credentialUsed() {},
     async personExists(personId) {
       return people.has(personId);
     },

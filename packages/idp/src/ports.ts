@@ -10,6 +10,8 @@ export interface OneShotPort {
   get(key: string): Promise<string | undefined>;
   /** Returns the value and deletes it in one atomic step: two takers never both get it. */
   take(key: string): Promise<string | undefined>;
+  /** {@link take}, and when there was a value, puts `'1'` under `markKey` in the same atomic step. */
+  takeMarking(key: string, markKey: string, markTtlMs: number): Promise<string | undefined>;
   delete(key: string): Promise<void>;
 }
 
@@ -30,15 +32,22 @@ export interface PeoplePort {
   createPersonWithCredential(credential: CredentialInput, now: Date): Promise<string>;
   /** Registers a renewed credential with the person of `oldFingerprint`; returns that person. */
   linkCredential(oldFingerprint: string, credential: CredentialInput, now: Date): Promise<string>;
-  /** Notes that the credential was just used to log in. */
-  credentialUsed(fingerprint: string, now: Date): Promise<void>;
-  /** Whether the person exists and may log in. */
+  /**
+   * Whether the person exists and may log in. May answer from memory for a person seen to exist moments ago
+   * (`stores.ts` `PERSON_SEEN_MS`).
+   */
   personExists(personId: string): Promise<boolean>;
-  /** Appends an audit event (hash-chained by the store). Fields never carry personal data beyond ids. */
+  /** Forgets what {@link personExists} remembers of this person (call it on every node when deleting one). */
+  forgetPerson?(personId: string): void;
+  /**
+   * Appends an audit event (hash-chained by the store). Fields never carry personal data beyond ids. `credential`:
+   * the fingerprint of the credential the event is a login with, whose last use is noted in the same commit.
+   */
   audit(event: {
     readonly type: string;
     readonly personId?: string;
     readonly clientId?: string;
+    readonly credential?: string;
     readonly at: Date;
   }): Promise<void>;
 }

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MynaGateError } from '@mynagate/errors';
 import { CertificateRevokedError, CertificateInvalidError } from '@mynagate/pki';
 import { CardPinBlockedError, CardPinIncorrectError } from '@mynagate/card';
@@ -18,6 +19,8 @@ import { createMemoryStores } from '../src/memory-stores.ts';
 import { pairwiseSubject } from '../src/pairwise.ts';
 import { oneShotChallengeStore } from '../src/challenge-store.ts';
 import { startServer } from '../src/server.ts';
+import { providerStores } from '../src/stores.ts';
+import type { Stores } from '../src/store/types.ts';
 import { newChallenge } from '@mynagate/pki';
 
 const valid: IdpConfig = {
@@ -265,6 +268,65 @@ describe('challenge store on the one-shot store', () => {
     const c = newChallenge('txn-1', now - 10_000, 9_999);
     await s.put(c);
     await assert.rejects(s.take(c.nonce, 'txn-1', now), { code: 'ERR_PKI_CHALLENGE_EXPIRED' });
+  });
+});
+
+describe('people seen to exist (providerStores)', () => {
+  /** Records with one person and one credential, counting the person lookups. */
+  const records = () => {
+    const people = new Set(['p1']);
+    const counts = { findPerson: 0 };
+    const r = {
+      findPerson: async (id: string) => (
+        counts.findPerson++,
+        people.has(id) ? { id, createdAt: new Date(0) } : undefined
+      ),
+      findCredentialByFingerprint: async (fp: string) => (fp === 'f'.repeat(64) ? { personId: 'p1' } : undefined),
+    };
+    return { people, counts, stores: { adapter: undefined, oneShot: undefined, records: r } as unknown as Stores };
+  };
+
+  it('a person just found by a card login is known to exist without asking the store again', async () => {
+    const { stores, counts } = records();
+    const { people } = providerStores(stores);
+    assert.equal(await people.findPersonByCredential('f'.repeat(64)), 'p1');
+    assert.equal(await people.personExists('p1'), true);
+    assert.equal(await people.personExists('p1'), true);
+    assert.equal(counts.findPerson, 0);
+  });
+
+  it('a missing person is asked for every time (no negative answers remembered)', async () => {
+    const { stores, counts } = records();
+    const { people } = providerStores(stores);
+    assert.equal(await people.personExists('p2'), false);
+    assert.equal(await people.personExists('p2'), false);
+    assert.equal(counts.findPerson, 2);
+  });
+
+  it('forgetPerson, and the end of personSeenMs, make it ask the store again (a deleted person is then refused)', async () => {
+    const { stores, counts, people: rows } = records();
+    const { people } = providerStores(stores, { personSeenMs: 50 });
+    assert.equal(await people.personExists('p1'), true);
+    assert.equal(await people.personExists('p1'), true);
+    assert.equal(counts.findPerson, 1);
+    people.forgetPerson!('p1');
+    assert.equal(await people.personExists('p1'), true);
+    assert.equal(counts.findPerson, 2);
+    rows.delete('p1');
+    assert.equal(await people.personExists('p1'), true, 'still remembered within personSeenMs');
+    await sleep(80);
+    assert.equal(await people.personExists('p1'), false);
+    assert.equal(counts.findPerson, 3);
+  });
+
+  it('personSeenMs 0 asks the store every time; a negative or NaN value is a TypeError', async () => {
+    const { stores, counts } = records();
+    const { people } = providerStores(stores, { personSeenMs: 0 });
+    await people.personExists('p1');
+    await people.personExists('p1');
+    assert.equal(counts.findPerson, 2);
+    assert.throws(() => providerStores(stores, { personSeenMs: -1 }), TypeError);
+    assert.throws(() => providerStores(stores, { personSeenMs: Number.NaN }), TypeError);
   });
 });
 

@@ -20,18 +20,22 @@ export function loginEvents(context: InteractionContext): Handler {
   return async (req, res, params, url) => {
     const uid = params['uid']!;
     const binding = readBinding(req);
-    // Both loads at once (one round trip to Redis); their errors are reported in this order.
+    const transactions = context.transactions;
+    // Both loads at once, and the stream's first look at the transaction with them (one round trip to Redis);
+    // errors are reported in this order, and what the look found is used only once the browser proved it owns the
+    // transaction.
+    let firstLook = binding === undefined ? undefined : transactions.pending(binding.txn);
+    firstLook?.catch(() => {});
     const [interaction, owned] = await Promise.allSettled([
       interactionFor(context, req, res, uid),
       binding === undefined
         ? Promise.reject(new IdpSessionMismatchError())
-        : context.transactions.getOwned(binding.txn, binding.key, uid),
+        : transactions.getOwned(binding.txn, binding.key, uid),
     ]);
     if (interaction.status === 'rejected') throw interaction.reason;
     if (owned.status === 'rejected') throw owned.reason;
     const transaction = owned.value;
     const { txn } = transaction;
-    const transactions = context.transactions;
     // `?t=` names the code the page already shows (login-page.ts): no need to render and send it again.
     const shown = Number(url.searchParams.get('t') ?? -1);
     await streamQrEvents<LoginChange>(
@@ -44,10 +48,12 @@ export function loginEvents(context: InteractionContext): Handler {
         async look(change) {
           // This node's own scan or outcome is acted on without reading the store; a refusal may or may not have
           // used up the challenge, so it is read, as is everything a poll finds.
+          const early = firstLook;
+          firstLook = undefined;
           const pending =
             change === 'outcome' || change === 'scanned'
               ? { outcome: change === 'outcome', failure: false, scanned: true }
-              : await transactions.pending(txn);
+              : await (early ?? transactions.pending(txn));
           const outcome = pending.outcome ? await transactions.takeOutcome(txn) : undefined;
           if (outcome !== undefined) {
             return { redirect: await finish(context, req, res, transaction, outcome), scanned: pending.scanned };

@@ -5,8 +5,8 @@
  * - Every table lives in one configurable schema; names are quoted, never interpolated from user input.
  * - Migrations run in one transaction under an advisory lock, so N nodes starting at once migrate exactly once.
  * - One card = one person: `INSERT … ON CONFLICT (fingerprint) DO NOTHING`, and a loser re-reads the winner's row.
- * - The audit chain is appended under a transaction-scoped advisory lock, so concurrent appends from any node
- *   form one chain.
+ * - The audit chain is appended in one round trip from the head this node knows, the primary key refusing a row
+ *   whose place another node took; then under a transaction-scoped advisory lock (lib/postgres-audit.ts).
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
@@ -20,11 +20,13 @@ import {
   StoreSchemaError,
   StoreUnavailableError,
 } from './errors.ts';
-import { canonicalJson, chainVerifier, nextAuditRow } from './lib/audit-hash.ts';
+import { canonicalJson, chainVerifier } from './lib/audit-hash.ts';
 import { newId } from './lib/ids.ts';
+import { postgresAuditAppender } from './lib/postgres-audit.ts';
 import { epochSeconds, toAudit, toConsent, toCredential, toPerson } from './lib/rows.ts';
 import {
   assertAuditEvent,
+  touchOption,
   assertFingerprint,
   assertId,
   assertKey,
@@ -255,6 +257,16 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
     };
   };
 
+  const appendAuditRow = postgresAuditAppender({
+    pool,
+    schema: s,
+    tx,
+    // Serialises appenders that lost a race (see postgres-audit.ts); released at COMMIT. Sent with BEGIN in one
+    // round trip, so the lock is held for the INSERT and the COMMIT only.
+    lockAndReadHead: `SELECT pg_advisory_xact_lock(${auditLock}::bigint); SELECT seq, hash FROM ${s}.audit ORDER BY seq DESC LIMIT 1`,
+    now,
+  });
+
   const credentialByFp = async (fp: string, c: Queryable = pool): Promise<Credential | undefined> => {
     const [row] = await q(`SELECT * FROM ${s}.credentials WHERE fingerprint = $1`, [fp], c);
     return row ? toCredential(row) : undefined;
@@ -438,27 +450,11 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
           toConsent,
         ),
       ),
-    appendAudit: (e) => {
+    appendAudit: (e, options) => {
       assertAuditEvent(e);
+      const touch = touchOption(options);
       const data = canonicalJson(e.data ?? {});
-      return run(() =>
-        tx(
-          async (c, [last]) => {
-            const { row, prevHash, hash } = nextAuditRow(last, e, data, now());
-            const [inserted] = await q(
-              `INSERT INTO ${s}.audit (seq, at, type, person_id, client_id, data, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
-              [row.seq, row.at, row.type, row.personId, row.clientId, data, prevHash, hash],
-              c,
-            );
-            return toAudit(inserted!);
-          },
-          // Serialises appenders across nodes; released at COMMIT. A row lock on the last row would not do: the
-          // waiter would still read the old last row after the first commit. Sent with BEGIN in one round trip, so
-          // the lock is held for the INSERT and the COMMIT only.
-          `SELECT pg_advisory_xact_lock(${auditLock}::bigint); SELECT seq, hash FROM ${s}.audit ORDER BY seq DESC LIMIT 1`,
-        ),
-      );
+      return run(() => appendAuditRow(e, data, touch));
     },
     listAudit: (personId) =>
       run(async () => (await q(`SELECT * FROM ${s}.audit WHERE person_id = $1 ORDER BY seq`, [personId])).map(toAudit)),

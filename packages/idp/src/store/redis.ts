@@ -80,6 +80,14 @@ const SCRIPTS = {
       if not id then return nil end
       return redis.call('HMGET', ARGV[1] .. id, 'payload', 'consumed')`,
   },
+  // KEYS: the value, the mark. ARGV: the mark's ttl ms, its value. Takes the value; marks only when there was one.
+  mgTakeMarking: {
+    numberOfKeys: 2,
+    lua: `
+      local v = redis.call('GETDEL', KEYS[1])
+      if v then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[1]) end
+      return v`,
+  },
   // KEYS: counter. ARGV: window ms. The window starts with the first increment.
   mgIncr: {
     numberOfKeys: 1,
@@ -96,6 +104,7 @@ interface Scripted {
   mgConsume(...args: Arg[]): Promise<number>;
   mgRevoke(...args: Arg[]): Promise<number>;
   mgIncr(...args: Arg[]): Promise<number>;
+  mgTakeMarking(...args: Arg[]): Promise<string | null>;
   mgFindVia(...args: Arg[]): Promise<[string | null, string | null] | null>;
 }
 
@@ -221,6 +230,7 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
   };
   const decode = <T>(text: string | null) => (text === null ? undefined : (decodeValue(text) as T));
 
+  const MARK = encodeValue('1');
   const oneShot: OneShotStore = {
     put: (key, value, ttlSeconds) => {
       const k = oneKey(key);
@@ -231,6 +241,10 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
     take: <T extends OneShotValue>(key: string) => {
       const k = oneKey(key);
       return run(async () => decode<T>(await client.getdel(k)));
+    },
+    takeMarking: <T extends OneShotValue>(key: string, markKey: string, markTtlSeconds: number) => {
+      const [k, m, ttl] = [oneKey(key), oneKey(markKey), ttlToMs(markTtlSeconds)];
+      return run(async () => decode<T>(await scripts.mgTakeMarking(k, m, ttl, MARK)));
     },
     get: <T extends OneShotValue>(key: string) => {
       const k = oneKey(key);

@@ -48,6 +48,7 @@ import { startCheckpointer, type Checkpointer } from './lib/checkpointer.ts';
 import { epochSeconds, toAudit, toConsent, toCredential, toPerson } from './lib/rows.ts';
 import {
   assertAuditEvent,
+  touchOption,
   assertFingerprint,
   assertId,
   assertKey,
@@ -306,18 +307,20 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
     }
     return result;
   };
-  const tx = <T>(fn: () => T): T => {
-    db.exec('BEGIN IMMEDIATE');
+  const inTx = <T>(conn: DatabaseSync, fn: () => T): T => {
+    conn.exec('BEGIN IMMEDIATE');
     try {
       const result = fn();
-      db.exec('COMMIT');
+      conn.exec('COMMIT');
       return result;
     } catch (e) {
       // SQLite rolls back by itself on some errors (SQLITE_FULL, SQLITE_IOERR); a second ROLLBACK would mask e.
-      if (db.isTransaction) db.exec('ROLLBACK');
+      if (conn.isTransaction) conn.exec('ROLLBACK');
       throw e;
     }
   };
+  const tx = <T>(fn: () => T): T => inTx(db, fn);
+  const ephTx = <T>(fn: () => T): T => inTx(eph, fn);
 
   const sweep = (): number => {
     if (closed) throw new StoreClosedError();
@@ -411,6 +414,7 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
     };
   };
 
+  const MARK = encodeValue('1');
   const oneShot: OneShotStore = {
     put: (key, value, ttlSeconds) => {
       assertKey(key);
@@ -429,6 +433,22 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
         const row = ephSql('DELETE FROM one_shot WHERE key = ? RETURNING value, expires_at').get(key);
         return row && Number(row.expires_at) > now() ? (decodeValue(String(row.value)) as T) : undefined;
       }),
+    takeMarking: <T extends OneShotValue>(key: string, markKey: string, markTtlSeconds: number) => {
+      assertKey(markKey);
+      const ttl = ttlToMs(markTtlSeconds);
+      return run(() =>
+        ephTx(() => {
+          const row = ephSql('DELETE FROM one_shot WHERE key = ? RETURNING value, expires_at').get(key);
+          const t = now();
+          if (!row || Number(row.expires_at) <= t) return undefined;
+          ephSql(
+            `INSERT INTO one_shot (key, value, expires_at) VALUES (?, ?, ?)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
+          ).run(markKey, MARK, t + ttl);
+          return decodeValue(String(row.value)) as T;
+        }),
+      );
+    },
     get: <T extends OneShotValue>(key: string) =>
       run(() => {
         const row = ephSql('SELECT value FROM one_shot WHERE key = ? AND expires_at > ?').get(key, now());
@@ -594,13 +614,16 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
       runDurable(() =>
         sql('SELECT * FROM consents WHERE person_id = ? ORDER BY granted_at, rowid').all(personId).map(toConsent),
       ),
-    appendAudit: (e) => {
+    appendAudit: (e, options) => {
       assertAuditEvent(e);
+      const touch = touchOption(options);
       const data = canonicalJson(e.data ?? {});
       return runDurable(() =>
         tx(() => {
           const last = sql('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get();
           const { row, prevHash, hash } = nextAuditRow(last, e, data, now());
+          if (touch !== undefined)
+            sql('UPDATE credentials SET last_used_at = ? WHERE fingerprint = ?').run(row.at, touch);
           const inserted = sql(
             `INSERT INTO audit (seq, at, type, person_id, client_id, data, prev_hash, hash)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,

@@ -52,6 +52,15 @@ export interface OneShotStore {
    * which is what delivers a result only to the session that started it.
    */
   take<T extends OneShotValue = OneShotValue>(key: string): Promise<T | undefined>;
+  /**
+   * {@link take}, and, when there was a value, stores `'1'` under `markKey` for `markTtlSeconds` in the same atomic
+   * step (one round trip), so that a later taker can tell "taken already" from "never there".
+   */
+  takeMarking<T extends OneShotValue = OneShotValue>(
+    key: string,
+    markKey: string,
+    markTtlSeconds: number,
+  ): Promise<T | undefined>;
   /** Reads without deleting. */
   get<T extends OneShotValue = OneShotValue>(key: string): Promise<T | undefined>;
   /** Deletes; resolves `true` if a live value was there. */
@@ -125,6 +134,11 @@ export interface AuditEvent {
   readonly data?: Record<string, unknown>;
 }
 
+/** Options of {@link RecordStore.appendAudit}. */
+export interface AuditOptions {
+  readonly touchCredential?: string;
+}
+
 /** An appended audit row: `hash = SHA-256(prevHash ‖ canonical row)`, the first row chains from 64 zeros. */
 export interface AuditRecord {
   readonly seq: number;
@@ -171,7 +185,11 @@ export interface RecordStore {
   withdrawConsent(personId: string, clientId: string): Promise<number>;
   /** All consents of the person, withdrawn ones included, oldest first. */
   listConsents(personId: string): Promise<Consent[]>;
-  appendAudit(event: AuditEvent): Promise<AuditRecord>;
+  /**
+   * Appends to the hash-chained audit. `touchCredential`: a credential whose `lastUsedAt` becomes the row's time in
+   * the same commit (a login's record and its credential's last use); a fingerprint with no credential is ignored.
+   */
+  appendAudit(event: AuditEvent, options?: AuditOptions): Promise<AuditRecord>;
   /** The person's own history, oldest first. */
   listAudit(personId: string): Promise<AuditRecord[]>;
   /** Recomputes the whole chain. Throws `ERR_STORE_AUDIT_CHAIN` with the first bad `seq`. */

@@ -271,6 +271,28 @@ export function runStoreContract(label: string, setup: () => Promise<StoreHarnes
       assert.equal((await Promise.all(claims)).filter(Boolean).length, 1);
     });
 
+    it('takeMarking takes once and marks only what was there; of 50 concurrent takers exactly one wins', async () => {
+      const o = h.stores.oneShot;
+      await o.put('c:1', { nonce: 'n1' }, 60);
+      assert.deepEqual(await o.takeMarking('c:1', 'used:1', 60), { nonce: 'n1' });
+      assert.equal(await o.get('c:1'), undefined);
+      assert.equal(await o.get('used:1'), '1');
+      assert.equal(await o.takeMarking('c:1', 'used:1', 60), undefined);
+      assert.equal(await o.takeMarking('c:never', 'used:never', 60), undefined);
+      assert.equal(await o.get('used:never'), undefined, 'nothing taken, nothing marked');
+      await o.put('c:2', 'v', 60);
+      const takers = Array.from({ length: 50 }, (_, i) =>
+        (i % 2 ? h.peer : h.stores).oneShot.takeMarking('c:2', 'used:2', 60),
+      );
+      assert.deepEqual(
+        (await Promise.all(takers)).filter((v) => v !== undefined),
+        ['v'],
+      );
+      assert.equal(await o.get('used:2'), '1');
+      await assert.rejects(async () => o.takeMarking('c:3', '', 60), TypeError);
+      await assert.rejects(async () => o.takeMarking('c:3', 'used:3', 0), TypeError);
+    });
+
     it('incr counts within the window, also under 50 concurrent increments', async () => {
       const o = h.stores.oneShot;
       assert.equal(await o.incr('rate:ip', 60), 1);
@@ -442,6 +464,23 @@ export function runStoreContract(label: string, setup: () => Promise<StoreHarnes
       });
     });
 
+    it("appendAudit with touchCredential sets that credential's lastUsedAt to the row's time, in the same commit", async () => {
+      const r = h.stores.records;
+      const { credential, person } = await r.createPersonWithCredential(newCredential());
+      const other = await r.createPersonWithCredential(newCredential());
+      const rows = await Promise.all([
+        r.appendAudit({ type: 'login.card', personId: person.id }, { touchCredential: credential.fingerprint }),
+        r.appendAudit({ type: 'other' }),
+      ]);
+      const used = await r.findCredentialByFingerprint(credential.fingerprint);
+      assert.equal(used?.lastUsedAt?.getTime(), rows[0].at.getTime());
+      assert.equal((await r.findCredentialByFingerprint(other.credential.fingerprint))?.lastUsedAt, null);
+      // A fingerprint without a credential is no error (the row is what matters); a malformed one is a TypeError.
+      await r.appendAudit({ type: 'login.card' }, { touchCredential: fingerprint() });
+      await assert.rejects(async () => r.appendAudit({ type: 'x' }, { touchCredential: 'ABC' }), TypeError);
+      assert.equal((await r.verifyAuditChain()).count, 3);
+    });
+
     it('a malformed fingerprint, serial or kind is a TypeError', async () => {
       const r = h.stores.records;
       await assert.rejects(async () => r.findCredentialByFingerprint('ABC'), TypeError);
@@ -536,6 +575,39 @@ export function runStoreContract(label: string, setup: () => Promise<StoreHarnes
         ),
       );
       assert.equal((await h.stores.records.verifyAuditChain()).count, 30);
+    });
+
+    it('a node appending after another node did (its remembered head is stale) still extends the one chain', async () => {
+      const order = ['a', 'b', 'b', 'b', 'a', 'b', 'a', 'a'];
+      const records = [];
+      for (const [i, who] of order.entries()) {
+        const node = who === 'a' ? h.stores : h.peer;
+        records.push(await node.records.appendAudit({ type: 'login', data: { i } }));
+      }
+      assert.deepEqual(
+        records.map((r) => r.seq),
+        order.map((_, i) => i + 1),
+      );
+      for (let i = 1; i < records.length; i++) assert.equal(records[i]!.prevHash, records[i - 1]!.hash);
+      assert.deepEqual(await h.stores.records.verifyAuditChain(), { count: order.length, head: records.at(-1)!.hash });
+    });
+
+    it('40 concurrent appends on one node each resolve with their own row, in one unbroken chain', async () => {
+      const records = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          h.stores.records.appendAudit({ type: `t${i}`, personId: `p${i}`, data: { i } }),
+        ),
+      );
+      for (const [i, r] of records.entries()) {
+        assert.deepEqual([r.type, r.personId, r.data], [`t${i}`, `p${i}`, { i }]);
+      }
+      assert.deepEqual(
+        records.map((r) => r.seq).sort((a, b) => a - b),
+        Array.from({ length: 40 }, (_, i) => i + 1),
+      );
+      const mine = await h.stores.records.listAudit('p7');
+      assert.deepEqual(mine, [records[7]]);
+      assert.equal((await h.stores.records.verifyAuditChain()).count, 40);
     });
 
     it('an audit row altered with raw SQL is detected: ERR_STORE_AUDIT_CHAIN at its seq', async () => {

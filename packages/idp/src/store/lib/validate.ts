@@ -1,5 +1,5 @@
 /** Argument checks shared by every store. Misuse is a programmer error, so each throws a TypeError. */
-import type { AuditEvent, NewConsent, NewCredential } from '../types.ts';
+import type { AuditEvent, AuditOptions, NewConsent, NewCredential } from '../types.ts';
 
 const FINGERPRINT = /^[0-9a-f]{64}$/;
 const SERIAL = /^[0-9a-f]{1,64}$/;
@@ -84,6 +84,15 @@ export function assertAuditEvent(e: AuditEvent): void {
   if (e.data !== undefined && (typeof e.data !== 'object' || e.data === null || Array.isArray(e.data))) {
     throw new TypeError('audit event data must be a plain object');
   }
+}
+
+/** The `touchCredential` of `appendAudit`'s options, checked: a fingerprint, or undefined. */
+export function touchOption(options: AuditOptions | undefined): string | undefined {
+  if (options === undefined) return undefined;
+  if (typeof options !== 'object' || options === null) throw new TypeError('audit options must be an object');
+  if (options.touchCredential === undefined) return undefined;
+  assertFingerprint(options.touchCredential);
+  return options.touchCredential;
 }
 
 /** The injected clock option: a function returning epoch milliseconds. */
