@@ -24,7 +24,7 @@ import { Session } from 'node:inspector/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { writeCardFile } from '../packages/card/src/virtual/index.ts';
@@ -51,6 +51,8 @@ const PIN = '1234';
 const CONCURRENCY = 12;
 const ROUNDS = Number(process.env['MYNAGATE_BENCH_OP_ROUNDS'] ?? 3);
 const WARMUP_MS = 1500;
+/** The load generator's niceness (see `runLoad`). */
+const LOAD_NICENESS = 10;
 const DURATION_MS = 5000;
 /** The half-max run: at 50-70 logins/s, 1,500-2,000 samples, so the p99 is the 15th-20th slowest, not an outlier. */
 const HALF_MAX_DURATION_MS = 30_000;
@@ -397,6 +399,16 @@ function runLoad(config: LoadConfig): Promise<LoadResult> {
         env: { ...process.env, NODE_NO_WARNINGS: '1' },
       },
     );
+    // The browsers and phones the load generator plays run on other machines in service; on this shared machine
+    // it yields to the provider and its databases (a lower priority), so it does not preempt what is measured.
+    // Its own measurements can only lose by it (a late look at a response counts as a slower login).
+    if (child.pid !== undefined) {
+      try {
+        setPriority(child.pid, LOAD_NICENESS);
+      } catch {
+        // Not permitted here: the load runs at the same priority as the provider.
+      }
+    }
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));

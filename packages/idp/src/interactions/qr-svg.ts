@@ -4,11 +4,12 @@ import type { QRCodeMaskPattern } from 'qrcode';
 
 /**
  * Links rendered lately. A link names its transaction and second, so the page and the first `qr` event of its
- * stream (and two tabs of one login) ask for the same one within the second; the cache is a map lookup. Bounded:
- * oldest out first.
+ * stream (and two tabs of one login) ask for the same one within the second; the cache is a map lookup. Bounded,
+ * oldest out first, and small: a code is asked for again only within its second, and every code kept longer
+ * survives young-generation collections to be copied and promoted (with 256 entries, every code rendered was).
  */
 const recent = new Map<string, string>();
-const RECENT_MAX = 256;
+const RECENT_MAX = 16;
 
 /**
  * The mask pattern chosen for the first link of each length. ISO/IEC 18004 §7.8 has the encoder pick, of the eight
@@ -60,13 +61,17 @@ function render(link: string): string {
   }
   const { size, data } = symbol.modules;
   const full = size + 2 * MARGIN;
+  const head = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${full} ${full}" shape-rendering="crispEdges"><path fill="#ffffff" d="M0 0h${full}v${full}H0z"/><path stroke="#000000" d="`;
+  const tail = '"/></svg>\n';
+  // Written as ASCII into one scratch buffer and read out as one flat string: a rendering allocates the result and
+  // nothing else per stroke (it used to be about 80 KB of short strings per code, at every login page).
+  // A stroke is at most `M` + 3 digits + ` ` + 3 digits + `.5h` + 3 digits.
+  const need = head.length + tail.length + 14 * Math.ceil((size * size) / 2);
+  if (scratch.length < need) scratch = Buffer.allocUnsafe(need);
+  const buf = scratch;
+  let n = buf.write(head, 0, 'latin1');
   // Each horizontal run of dark modules is one stroke along the middle of its row: `M x y` then `h length`.
-  const parts: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${full} ${full}" shape-rendering="crispEdges">`,
-    `<path fill="#ffffff" d="M0 0h${full}v${full}H0z"/><path stroke="#000000" d="`,
-  ];
   for (let row = 0; row < size; row++) {
-    const y = row + MARGIN + 0.5;
     for (let col = 0; col < size;) {
       if (!data[row * size + col]) {
         col++;
@@ -74,9 +79,27 @@ function render(link: string): string {
       }
       const start = col;
       while (col < size && data[row * size + col]) col++;
-      parts.push(`M${start + MARGIN} ${y}h${col - start}`);
+      buf[n++] = 0x4d; // M
+      n = digits(buf, n, start + MARGIN);
+      buf[n++] = 0x20;
+      n = digits(buf, n, row + MARGIN);
+      buf[n++] = 0x2e; // .5: the middle of the row
+      buf[n++] = 0x35;
+      buf[n++] = 0x68; // h
+      n = digits(buf, n, col - start);
     }
   }
-  parts.push('"/></svg>\n');
-  return parts.join('');
+  n += buf.write(tail, n, 'latin1');
+  return buf.toString('latin1', 0, n);
+}
+
+/** The buffer renderings are written into (grown as needed; one process renders one code at a time). */
+let scratch = Buffer.allocUnsafe(0);
+
+/** Writes the decimal digits of `v` (a non-negative integer below 1000) at `at`; returns the next offset. */
+function digits(buf: Buffer, at: number, v: number): number {
+  if (v >= 100) buf[at++] = 0x30 + Math.floor(v / 100);
+  if (v >= 10) buf[at++] = 0x30 + (Math.floor(v / 10) % 10);
+  buf[at++] = 0x30 + (v % 10);
+  return at;
 }
