@@ -1,6 +1,7 @@
 /**
  * The provider's pure parts without a server: configuration validated then frozen, the animated QR code, pairwise
- * subjects, signing keys and their rotation, the token shape check, and the one error-to-HTTP table.
+ * subjects, signing keys and their rotation, the token shape check, the one error-to-HTTP table, and the memo of
+ * people seen to exist.
  */
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
