@@ -204,8 +204,8 @@ function parse(der: Uint8Array): ParsedCertificate {
   let keyUsage: KeyUsage | null = null;
   let extendedKeyUsage: string[] | null = null;
   let policies: string[] = EMPTY;
-  let ocspUrls: string[] = EMPTY;
-  let crlDistributionPoints: Uint8Array[] = EMPTY as unknown as Uint8Array[];
+  let ocspUrls: number[] = NO_SPANS;
+  let crlDistributionPoints: number[] = NO_SPANS;
   for (pos = spkiEnd; pos < lim;) {
     pos = r.read(pos, lim);
     const t: number = r.tag;
@@ -231,7 +231,7 @@ function parse(der: Uint8Array): ParsedCertificate {
       if (r.tag !== TAG.OCTET_STRING || q !== e) throw new DerError('bad extension');
       if (extensions.has(id)) throw new DerError(`duplicate extension ${id}`);
       const vs = r.valueStart;
-      extensions.set(id, { critical, value: der.subarray(vs, e) });
+      extensions.set(id, new Extension(der, critical, vs, e));
       // The extensions the profile uses are decoded here, in place (RFC 5280 §4.2.1).
       if (id === EXT.basicConstraints) isCa = decodeBasicConstraints(r, vs, e);
       else if (id === EXT.keyUsage) keyUsage = decodeKeyUsage(r, vs, e);
@@ -242,31 +242,165 @@ function parse(der: Uint8Array): ParsedCertificate {
     }
   }
 
-  const publicKeyBits = der.subarray(keyV, spkiEnd);
-  const cert: ParsedCertificate = {
-    der,
-    fingerprint: hash('sha256', der, 'hex'),
-    tbs: der.subarray(tbsStart, lim),
-    signatureHash,
-    signature: der.subarray(sigV + 1, certEnd),
-    serialNumber: canonicalHex(der, serialV, serialEnd),
-    serialBytes: der.subarray(serialV, serialEnd),
-    issuer: der.subarray(issuerStart, issuerEnd),
-    subject: der.subarray(validityEnd, subjectEnd),
-    notBefore,
-    notAfter,
-    spki: der.subarray(subjectEnd, spkiEnd),
-    publicKeyBits,
-    rsaModulusBits: rsa ? rsaBits(publicKeyBits) : 0,
-    extensions,
-    isCa,
-    keyUsage,
-    extendedKeyUsage,
-    policies,
-    ocspUrls,
-    crlDistributionPoints,
-  };
-  return Object.freeze(cert);
+  return Object.freeze(
+    new Certificate(der, {
+      signatureHash,
+      serialNumber: canonicalHex(der, serialV, serialEnd),
+      notBefore,
+      notAfter,
+      rsaModulusBits: rsa ? rsaBits(der, keyV, spkiEnd) : 0,
+      extensions,
+      isCa,
+      keyUsage,
+      extendedKeyUsage,
+      policies,
+      // prettier-ignore
+      spans: [
+        tbsStart, lim, // tbs
+        sigV + 1, certEnd, // signature
+        serialV, serialEnd, // serialBytes
+        issuerStart, issuerEnd, // issuer
+        validityEnd, subjectEnd, // subject
+        subjectEnd, spkiEnd, // spki
+        keyV, spkiEnd, // publicKeyBits
+      ],
+      ocspUrls,
+      crlDistributionPoints,
+    }),
+  );
+}
+
+/** What {@link parse} found, besides the DER. */
+interface Decoded {
+  readonly signatureHash: ParsedCertificate['signatureHash'];
+  readonly serialNumber: string;
+  readonly notBefore: number;
+  readonly notAfter: number;
+  readonly rsaModulusBits: number;
+  readonly extensions: ReadonlyMap<string, CertificateExtension>;
+  readonly isCa: boolean;
+  readonly keyUsage: KeyUsage | null;
+  readonly extendedKeyUsage: readonly string[] | null;
+  readonly policies: readonly string[];
+  /** Start and end offsets in `der` of tbs, signature, serialBytes, issuer, subject, spki, publicKeyBits. */
+  readonly spans: readonly number[];
+  /** Start and end offsets of each OCSP URL (IA5String content) and each DistributionPointName. */
+  readonly ocspUrls: readonly number[];
+  readonly crlDistributionPoints: readonly number[];
+}
+
+/**
+ * A parsed certificate. Its byte fields are views made on first use and kept (a view costs more to make than a
+ * field check: a new certificate's login reads 5 of them), and its OCSP URLs are decoded on first use; frozen, the
+ * memos being private fields.
+ */
+class Certificate implements ParsedCertificate {
+  readonly der: Uint8Array;
+  readonly fingerprint: string;
+  readonly signatureHash: ParsedCertificate['signatureHash'];
+  readonly serialNumber: string;
+  readonly notBefore: number;
+  readonly notAfter: number;
+  readonly rsaModulusBits: number;
+  readonly extensions: ReadonlyMap<string, CertificateExtension>;
+  readonly isCa: boolean;
+  readonly keyUsage: KeyUsage | null;
+  readonly extendedKeyUsage: readonly string[] | null;
+  readonly policies: readonly string[];
+  readonly #spans: readonly number[];
+  readonly #views: (Uint8Array | undefined)[] = [
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+  ];
+  readonly #ocspSpans: readonly number[];
+  #ocspUrls: readonly string[] | undefined;
+  readonly #crlSpans: readonly number[];
+  #crlDistributionPoints: readonly Uint8Array[] | undefined;
+
+  constructor(der: Uint8Array, d: Decoded) {
+    this.der = der;
+    this.fingerprint = hash('sha256', der, 'hex');
+    this.signatureHash = d.signatureHash;
+    this.serialNumber = d.serialNumber;
+    this.notBefore = d.notBefore;
+    this.notAfter = d.notAfter;
+    this.rsaModulusBits = d.rsaModulusBits;
+    this.extensions = d.extensions;
+    this.isCa = d.isCa;
+    this.keyUsage = d.keyUsage;
+    this.extendedKeyUsage = d.extendedKeyUsage;
+    this.policies = d.policies;
+    this.#spans = d.spans;
+    this.#ocspSpans = d.ocspUrls;
+    this.#crlSpans = d.crlDistributionPoints;
+  }
+
+  #view(i: number): Uint8Array {
+    return (this.#views[i] ??= this.der.subarray(this.#spans[2 * i], this.#spans[2 * i + 1]));
+  }
+
+  get tbs(): Uint8Array {
+    return this.#view(0);
+  }
+  get signature(): Uint8Array {
+    return this.#view(1);
+  }
+  get serialBytes(): Uint8Array {
+    return this.#view(2);
+  }
+  get issuer(): Uint8Array {
+    return this.#view(3);
+  }
+  get subject(): Uint8Array {
+    return this.#view(4);
+  }
+  get spki(): Uint8Array {
+    return this.#view(5);
+  }
+  get publicKeyBits(): Uint8Array {
+    return this.#view(6);
+  }
+  get ocspUrls(): readonly string[] {
+    return (this.#ocspUrls ??= spansOf(this.#ocspSpans, (s, e) => latin1At(this.der, s, e)));
+  }
+  get crlDistributionPoints(): readonly Uint8Array[] {
+    return (this.#crlDistributionPoints ??= spansOf(this.#crlSpans, (s, e) => this.der.subarray(s, e)));
+  }
+}
+
+/** One extension; its value view is made on first use (path validation reads only `critical`). */
+class Extension implements CertificateExtension {
+  readonly critical: boolean;
+  readonly #der: Uint8Array;
+  readonly #start: number;
+  readonly #end: number;
+  #value: Uint8Array | undefined;
+
+  constructor(der: Uint8Array, critical: boolean, start: number, end: number) {
+    this.critical = critical;
+    this.#der = der;
+    this.#start = start;
+    this.#end = end;
+    Object.freeze(this);
+  }
+
+  get value(): Uint8Array {
+    return (this.#value ??= this.#der.subarray(this.#start, this.#end));
+  }
+}
+
+const NO_SPANS: number[] = [];
+
+function spansOf<T>(spans: readonly number[], f: (start: number, end: number) => T): readonly T[] {
+  if (spans.length === 0) return EMPTY as unknown as readonly T[];
+  const out: T[] = [];
+  for (let i = 0; i < spans.length; i += 2) out.push(f(spans[i]!, spans[i + 1]!));
+  return Object.freeze(out);
 }
 
 const EMPTY: string[] = Object.freeze([]) as unknown as string[];
@@ -324,17 +458,16 @@ function knownOid(der: Uint8Array, start: number, end: number): string {
   return s;
 }
 
-/** Bits of an RSA modulus from RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }. */
-function rsaBits(key: Uint8Array): number {
-  const k = new TlvReader(key);
-  if (k.expect(0, key.length, TAG.SEQUENCE) !== key.length) throw new DerError('bad RSAPublicKey');
-  const seqEnd = k.end;
-  const nEnd = k.expect(k.valueStart, seqEnd, TAG.INTEGER);
+/** Bits of an RSA modulus from RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } at `der[start..end)`. */
+function rsaBits(der: Uint8Array, start: number, end: number): number {
+  const k = new TlvReader(der);
+  if (k.expect(start, end, TAG.SEQUENCE) !== end) throw new DerError('bad RSAPublicKey');
+  const nEnd = k.expect(k.valueStart, end, TAG.INTEGER);
   let i = k.valueStart;
-  if (k.expect(nEnd, seqEnd, TAG.INTEGER) !== seqEnd) throw new DerError('bad RSAPublicKey');
-  while (i < nEnd && key[i] === 0) i++;
+  if (k.expect(nEnd, end, TAG.INTEGER) !== end) throw new DerError('bad RSAPublicKey');
+  while (i < nEnd && der[i] === 0) i++;
   if (i === nEnd) return 0;
-  return (nEnd - i - 1) * 8 + (32 - Math.clz32(key[i]!));
+  return (nEnd - i - 1) * 8 + (32 - Math.clz32(der[i]!));
 }
 
 function canonicalHex(der: Uint8Array, start: number, end: number): string {
@@ -404,20 +537,23 @@ function decodePolicies(r: TlvReader, start: number, end: number): string[] {
   return Object.freeze(out) as string[];
 }
 
-/** AuthorityInfoAccessSyntax ::= SEQUENCE OF AccessDescription { accessMethod, accessLocation } (§4.2.2.1). */
-function decodeOcspUrls(r: TlvReader, start: number, end: number): string[] {
+/**
+ * AuthorityInfoAccessSyntax ::= SEQUENCE OF AccessDescription { accessMethod, accessLocation } (§4.2.2.1): the
+ * start and end offsets of each OCSP URL.
+ */
+function decodeOcspUrls(r: TlvReader, start: number, end: number): number[] {
   only(r, start, end, TAG.SEQUENCE);
   const v = r.buf;
-  const urls: string[] = [];
+  const urls: number[] = [];
   for (let p = r.valueStart; p < end;) {
     p = r.expect(p, end, TAG.SEQUENCE);
     const methodEnd = r.expect(r.valueStart, p, TAG.OID);
     const ocsp = bytesAt(v, r.valueStart, methodEnd, ID_AD_OCSP);
     if (r.read(methodEnd, p) !== p) throw new DerError('bad AccessDescription');
     // id-ad-ocsp with a uniformResourceIdentifier [6] IA5String.
-    if (ocsp && r.tag === 0x86) urls.push(latin1At(v, r.valueStart, r.end));
+    if (ocsp && r.tag === 0x86) urls.push(r.valueStart, r.end);
   }
-  return Object.freeze(urls) as string[];
+  return urls;
 }
 
 function latin1At(v: Uint8Array, start: number, end: number): string {
@@ -429,16 +565,16 @@ function latin1At(v: Uint8Array, start: number, end: number): string {
  * `[1] nameRelativeToCRLIssuer`, the CHOICE inside the explicit `[0]`), as a partitioned CRL's
  * issuingDistributionPoint carries it (§5.2.5). JPKI names one directoryName per issuing office (spec §8.2).
  * A point with `reasons` or `cRLIssuer` is left out: its CRL covers only some reasons, or is an indirect CRL
- * (§6.3.3 (b)(1), (d)), so it cannot establish the status on its own (fail closed).
+ * (§6.3.3 (b)(1), (d)), so it cannot establish the status on its own (fail closed). Start and end offsets.
  */
-function decodeCrlDistributionPoints(r: TlvReader, start: number, end: number): Uint8Array[] {
+function decodeCrlDistributionPoints(r: TlvReader, start: number, end: number): number[] {
   only(r, start, end, TAG.SEQUENCE);
-  const v = r.buf;
-  const out: Uint8Array[] = [];
+  const out: number[] = [];
   for (let p = r.valueStart; p < end;) {
     // DistributionPoint ::= SEQUENCE { distributionPoint [0], reasons [1], cRLIssuer [2] } (all OPTIONAL).
     p = r.expect(p, end, TAG.SEQUENCE);
-    let name: Uint8Array | undefined;
+    let nameStart = -1;
+    let nameEnd = -1;
     let partial = false;
     for (let q = r.valueStart; q < p;) {
       q = r.read(q, p);
@@ -446,13 +582,14 @@ function decodeCrlDistributionPoints(r: TlvReader, start: number, end: number): 
         const f = r.end;
         if (r.read(r.valueStart, f) !== f || (r.tag !== 0xa0 && r.tag !== 0xa1))
           throw new DerError('bad DistributionPointName');
-        name = v.subarray(r.start, f);
+        nameStart = r.start;
+        nameEnd = f;
       } else if (r.tag === 0x81 || r.tag === 0xa2) partial = true;
       else throw new DerError('bad DistributionPoint');
     }
-    if (name && !partial) out.push(name);
+    if (nameStart >= 0 && !partial) out.push(nameStart, nameEnd);
   }
-  return Object.freeze(out) as Uint8Array[];
+  return out;
 }
 
 const ATTR_NAMES: Record<string, string> = {
