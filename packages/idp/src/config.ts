@@ -49,7 +49,11 @@ export interface EkycConfig {
   readonly purposes?: Readonly<Record<string, string>>;
   /** How long a verified identity stays with its grant, seconds. Default 14 days (the refresh token lifetime). */
   readonly identityTtlSeconds?: number;
-  /** Keep the signing certificate (base64 DER) in the audit evidence. Default false: issuer and serial only. */
+  /**
+   * Keep the signing certificate (base64 DER) with the verified identity, for as long as the identity is kept
+   * (`identityTtlSeconds`, or until the consent is withdrawn). Default false. Either way the audit holds only its
+   * issuer, serial and SHA-256: the certificate carries the basic-4, and an append-only audit could never erase it.
+   */
   readonly keepCertificate?: boolean;
   /** Where verified identities live. Default: beside the grants, in `stores.adapter` (see `ekyc/identity-store.ts`). */
   readonly identities?: IdentityStore;

@@ -2,11 +2,15 @@
  * Consent: the screen lists exactly what the service asks for in Japanese and English, marking what is optional;
  * the consent is stored per person and service with the text shown and the time; declined optional items are never
  * released. `/me` (after a card login) shows the person's own history from the audit and withdraws consent, which
- * revokes the grant: the service's next refresh and UserInfo calls fail.
+ * revokes the grant: the service's next refresh and UserInfo calls fail, and deletes the verified identity (here
+ * with `ekyc.keepCertificate`, so the signing certificate kept with it goes too: the audit never had it).
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
+import { identityStore } from '../src/ekyc/identity-store.ts';
+import { providerStores } from '../src/stores.ts';
 import { EventStream } from './support/op-agent.ts';
 import {
   completeLogin,
@@ -47,7 +51,7 @@ const CLAIMS = {
 before(async () => {
   f = await createOpFixture();
   card = await issueCard(f, { name: '同意　三郎' });
-  idp = await startEkycIdp(f);
+  idp = await startEkycIdp(f, { ekyc: { keepCertificate: true } });
   login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri, {
     extra: authorizeExtra(CLAIMS, { scope: 'openid offline_access', prompt: 'consent', purpose: '会員登録 / Sign-up' }),
   });
@@ -153,6 +157,16 @@ describe('/me: own history and withdrawal', () => {
   });
 
   it('withdraws the consent: the grant is revoked, refresh and UserInfo fail afterwards', async () => {
+    const person = (await idp.stores.records.findCredentialByFingerprint(card.fingerprint))!.personId;
+    const signed = (await idp.stores.records.listAudit(person)).find((e) => e.type === 'ekyc.signature')!;
+    const grantId = String(signed.data['grantId']);
+    const identities = identityStore(providerStores(idp.stores).adapter);
+    const kept = await identities.get(grantId);
+    const cert = card.issued.spec.signCert;
+    assert.equal(kept?.certificate, Buffer.from(cert).toString('base64'), 'kept with the identity (configured)');
+    assert.equal(signed.data['certificate'], undefined, 'never in the audit');
+    assert.equal(signed.data['certificateSha256'], createHash('sha256').update(cert).digest('hex'));
+    assert.equal(JSON.stringify(tokens.claims()).includes(kept!.certificate!.slice(0, 64)), false, 'never released');
     const me = await login.agent.fetch(new URL('/me', idp.server.url));
     const html = await me.text();
     const csrf = /name="csrf"\s+value="([^"]+)"/.exec(html)?.[1];
@@ -163,13 +177,13 @@ describe('/me: own history and withdrawal', () => {
       body: new URLSearchParams({ client_id: RP_JWT.clientId, csrf }).toString(),
     });
     assert.equal(done.status, 303);
+    assert.equal(await identities.get(grantId), undefined, 'the identity and its certificate are deleted');
 
     await assert.rejects(client.refreshTokenGrant(idp.jwtRp, tokens.refresh_token!), { error: 'invalid_grant' });
     await assert.rejects(client.fetchUserInfo(idp.jwtRp, tokens.access_token, tokens.claims()!.sub), (e: any) => {
       assert.equal(e.status ?? e.cause?.status, 401);
       return true;
     });
-    const person = (await idp.stores.records.findCredentialByFingerprint(card.fingerprint))!.personId;
     const [record] = await idp.stores.records.listConsents(person);
     assert.ok(record?.withdrawnAt instanceof Date, 'the consent record is marked withdrawn');
     const after = await (await login.agent.fetch(new URL('/me', idp.server.url))).text();

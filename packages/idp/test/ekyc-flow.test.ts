@@ -8,6 +8,7 @@
  * authentication certificate (ERR_PKI_WRONG_CERT_KIND).
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { createOpFixture, startLogin, type OpFixture, type TestCard, type TestIdp } from './support/op-fixture.ts';
@@ -53,6 +54,8 @@ after(async () => {
   await Promise.all([idp?.close(), devIdp?.close()]);
   await f.close();
 });
+
+const sha256Hex = (der: Uint8Array) => createHash('sha256').update(der).digest('hex');
 
 async function tokensFor(login: Awaited<ReturnType<typeof startLogin>>, callback: URL) {
   return client.authorizationCodeGrant(idp.jwtRp, callback, {
@@ -104,7 +107,12 @@ describe('eKYC by card signature', () => {
     assert.equal(signature.data['trustFramework'], 'jp_aml');
     assert.equal(signature.data['purpose'], '口座開設の本人確認 / Account opening', 'the client-configured purpose');
     assert.match(String(signature.data['statementHash']), /^[A-Za-z0-9_-]{43}$/);
-    assert.equal(signature.data['certificate'], undefined, 'no raw certificate unless configured');
+    assert.equal(signature.data['certificate'], undefined, 'never the raw certificate');
+    assert.equal(
+      signature.data['certificateSha256'],
+      sha256Hex(alice.issued.spec.signCert),
+      "the certificate's SHA-256",
+    );
     const all = JSON.stringify(events);
     for (const personal of ['花子', '千代田', '1990-01-02']) assert.equal(all.includes(personal), false, personal);
     assert.ok(events.some((e) => e.type === 'claims.released' && e.data['use'] === 'id_token'));

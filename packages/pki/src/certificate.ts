@@ -458,7 +458,7 @@ function knownOid(der: Uint8Array, start: number, end: number): string {
   return s;
 }
 
-/** Bits of an RSA modulus from RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } at `der[start..end)`. */
+/** Modulus bits of the RSAPublicKey (SEQUENCE { modulus INTEGER, publicExponent INTEGER }) at `der[start..end)`. */
 function rsaBits(der: Uint8Array, start: number, end: number): number {
   const k = new TlvReader(der);
   if (k.expect(start, end, TAG.SEQUENCE) !== end) throw new DerError('bad RSAPublicKey');

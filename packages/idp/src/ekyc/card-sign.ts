@@ -86,8 +86,9 @@ export interface CardSignDeps {
 
 /**
  * Verifies a signature over transaction `txn`'s outstanding statement and records the outcome for its browser:
- * the verified identity goes with the grant ({@link IdentityStore}), the evidence (issuer, serial, time, statement
- * hash; the certificate only if configured) into the audit. A refusal is recorded for the page (code and message).
+ * the verified identity goes with the grant ({@link IdentityStore}; with the signing certificate only if configured),
+ * the evidence (issuer, serial, the certificate's SHA-256, time, statement hash) into the audit. A refusal is
+ * recorded for the page (code and message).
  *
  * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_CHALLENGE_INVALID` (no statement outstanding), `ERR_IDP_BAD_REQUEST`,
  *   and the verifier's `ERR_PKI_*` (e.g. `ERR_PKI_WRONG_CERT_KIND` for an authentication certificate,
@@ -118,6 +119,8 @@ export async function submitStatementSignature(deps: CardSignDeps, txn: string, 
         statementHash: result.evidence.statementHash,
         verifiedAt: now.toISOString(),
         verificationProcess,
+        // Personal data (the basic-4 is in it): kept only with the identity, whose lifetime and deletion it shares.
+        ...(deps.keepCertificate ? { certificate: Buffer.from(certificate).toString('base64') } : {}),
       },
       deps.identityTtlSeconds,
     );
@@ -135,7 +138,8 @@ export async function submitStatementSignature(deps: CardSignDeps, txn: string, 
         statementHash: result.evidence.statementHash,
         purpose: transaction.purpose,
         claims: [...transaction.claims],
-        ...(deps.keepCertificate ? { certificate: Buffer.from(certificate).toString('base64') } : {}),
+        // Which certificate signed, without its personal data: the audit is an append-only chain and can erase nothing.
+        certificateSha256: result.certificate.fingerprint,
       },
     });
     await deps.transactions.complete(transaction, {

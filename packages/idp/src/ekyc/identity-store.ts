@@ -1,8 +1,8 @@
 /**
  * Where a verified identity lives between the eKYC signature and the tokens that release it: beside the grant it
  * was made for, keyed by the grant id, for a bounded time. It is never written to the durable records (people,
- * credentials, audit): the audit keeps only the evidence (issuer, serial, time, statement hash). Withdrawing the
- * consent or revoking the grant deletes it.
+ * credentials, audit): the audit keeps only the evidence (issuer, serial, the certificate's SHA-256, time, statement
+ * hash). Withdrawing the consent or revoking the grant deletes it.
  *
  * Stored through node-oidc-provider's adapter as the model `VerifiedIdentity` (with `grantId` in the payload, so the
  * store's `revokeByGrantId` reaches it), or in process memory when the provider runs on its in-memory adapter.
@@ -20,6 +20,11 @@ export interface VerifiedIdentity extends VerifiedFacts {
   readonly clientId: string;
   /** base64url SHA-256 of the signed statement. */
   readonly statementHash: string;
+  /**
+   * The signing certificate, base64 DER, only with `ekyc.keepCertificate`. It carries the basic-4, so it lives here
+   * under the identity's lifetime and deletion (consent withdrawn, grant revoked, TTL), never in the audit.
+   */
+  readonly certificate?: string;
 }
 
 /** Verified identities by grant. */
