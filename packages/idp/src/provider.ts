@@ -15,6 +15,7 @@ import {
 import { meClient } from './consent/me.ts';
 import { ekycPrompt } from './ekyc/policy.ts';
 import { resolveConfig, type IdpConfig, type ResolvedConfig } from './config.ts';
+import { cookieKeys } from './lib/cookie-keys.ts';
 import { html, page, raw } from './lib/html.ts';
 import { pairwiseSubject } from './pairwise.ts';
 
@@ -52,7 +53,7 @@ export function buildProvider(config: ResolvedConfig): Provider {
     // node-oidc-provider validates and keeps what it is given; hand it copies it may mutate.
     clients: [...config.clients.map((c) => structuredClone(c)), meClient(config.issuer, config.name)],
     jwks: structuredClone({ keys: [...config.jwks.keys] }) as Configuration['jwks'],
-    cookies: { keys: [...config.cookieKeys], long: cookie, short: cookie },
+    cookies: { keys: cookieKeys(config.cookieKeys), long: cookie, short: cookie },
     acrValues: [...ACR_VALUES],
     // acr, amr and auth_time ride on the openid scope so every ID token says how the person logged in, asked for
     // or not (node-oidc-provider otherwise adds acr only for acr_values and amr only through the claims parameter).

@@ -3,7 +3,8 @@
  * store lookup), the data in a {@link SessionStore} on the server (the transaction holds the PKCE verifier: it
  * never goes to the browser). No dependency beyond `node:crypto`.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { CompletionResult, CardLoginResult } from './client.ts';
 import type { Transaction } from './transaction.ts';
 import type { VerifiedIdentity } from './verified-claims.ts';
@@ -89,9 +90,18 @@ export function newSessionId(): string {
   return randomBytes(32).toString('base64url');
 }
 
+// Session keys imported once: given bytes, `createHmac` asks `isKeyObject` first, which node:crypto answers by
+// catching a thrown error (a stack trace on every request).
+const imported = new WeakMap<Uint8Array, KeyObject>();
+function hmac(key: Uint8Array, id: string) {
+  let k = imported.get(key);
+  if (k === undefined) imported.set(key, (k = createSecretKey(key)));
+  return createHmac('sha256', k).update(id);
+}
+
 /** `id.mac` where mac = HMAC-SHA256(key, id), base64url. */
 export function signSessionId(key: Uint8Array, id: string): string {
-  return `${id}.${createHmac('sha256', key).update(id).digest('base64url')}`;
+  return `${id}.${hmac(key, id).digest('base64url')}`;
 }
 
 /** The id of a signed cookie value, or undefined when the signature does not verify (constant-time compare). */
@@ -101,7 +111,7 @@ export function verifySessionId(key: Uint8Array, value: string | undefined): str
   if (dot <= 0) return undefined;
   const id = value.slice(0, dot);
   const mac = Buffer.from(value.slice(dot + 1), 'base64url');
-  const expected = createHmac('sha256', key).update(id).digest();
+  const expected = hmac(key, id).digest();
   return mac.length === expected.length && timingSafeEqual(mac, expected) ? id : undefined;
 }
 
