@@ -2,7 +2,8 @@
  * A platform provider's status and linking API (spec §9: most relying parties reach J-LIS revocation and
  * old→new serial links through a プラットフォーム事業者). The contract is the test JPKI's (`@mynagate/pki/testing`
  * server): `GET /v1/status?issuer=<CA SHA-256 fingerprint hex>&serial=<hex>` → `{ status, revokedAt?, reason? }`
- * and `GET /v1/links?serial=<hex>` → `{ serial, kind, predecessor?, successor? }`; a real provider is adapted to it.
+ * and `GET /v1/links?serial=<hex>` → `{ serial, kind, predecessor?, successor?, pair? }`; a real provider is adapted
+ * to it.
  */
 import { LinksUnavailableError, RevocationUnknownError } from './errors.ts';
 import type { CertKind } from './anchors.ts';
@@ -20,7 +21,7 @@ export interface PlatformOptions {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-/** Where a serial sits in the renewal chain. Serials are canonical lower-case hex. */
+/** Where a serial sits in the renewal chain, and its card. Serials are canonical lower-case hex. */
 export interface SerialLinks {
   readonly serial: string;
   readonly kind: CertKind;
@@ -28,9 +29,17 @@ export interface SerialLinks {
   readonly predecessor?: string;
   /** The certificate that renewed this one, if any. */
   readonly successor?: string;
+  /**
+   * The certificate of the other kind issued with this one on the same card (J-LIS 証明書紐付け情報, which platform
+   * providers resell): the authentication certificate of a signing certificate, and the other way round.
+   */
+  readonly pair?: string;
 }
 
-/** Old→new serial links across renewal and reissue (spec §9 "linking"), so an account survives a new card. */
+/**
+ * Old→new serial links across renewal and reissue (spec §9 "linking"), so an account survives a new card, and the
+ * pairing of a card's two certificates, so a signature can be tied to the card a person logs in with.
+ */
 export interface LinkingSource {
   /**
    * The links of `serial`, or `null` when the source does not know it.
@@ -155,13 +164,14 @@ export function platformLinks(options: PlatformOptions): LinkingSource {
         (b.kind !== 'auth' && b.kind !== 'sign')
       )
         return fail(`platform HTTP ${r.status}`);
-      if ((b.predecessor !== undefined && !hex(b.predecessor)) || (b.successor !== undefined && !hex(b.successor)))
-        return fail('platform links malformed');
+      for (const v of [b.predecessor, b.successor, b.pair])
+        if (v !== undefined && !hex(v)) fail('platform links malformed');
       return Object.freeze({
         serial: b.serial!,
         kind: b.kind,
         ...(b.predecessor === undefined ? {} : { predecessor: b.predecessor }),
         ...(b.successor === undefined ? {} : { successor: b.successor }),
+        ...(b.pair === undefined ? {} : { pair: b.pair }),
       });
     },
   };

@@ -55,3 +55,28 @@ test('platformLinks follows a renewal: the old serial names its successor and th
   assert.equal((await links.links(renewed.authSerial))?.predecessor, f.card.authSerial);
   assert.equal(await links.links('0123456789'), null);
 });
+
+test("platformLinks pairs a card's two certificates (J-LIS 証明書紐付け情報), also after a renewal", async () => {
+  const links = platformLinks({ baseUrl: server.url });
+  const other = await f.jpki.issueCard({
+    name: '別人　一郎',
+    address: '大阪府大阪市北区1-1',
+    birthDate: '1980-05-06',
+    sex: '1',
+    pin: '1234',
+    password: 'ABC123',
+  });
+  assert.equal((await links.links(f.card.signSerial))?.pair, f.card.authSerial);
+  assert.equal((await links.links(f.card.authSerial))?.pair, f.card.signSerial);
+  assert.equal((await links.links(other.signSerial))?.pair, other.authSerial, 'another card pairs with its own');
+  const renewed = await f.jpki.renew(other.spec, { now: new Date('2027-01-20T00:00:00Z') });
+  assert.equal((await links.links(renewed.signSerial))?.pair, renewed.authSerial);
+});
+
+test('platformLinks refuses a malformed pair (ERR_PKI_LINKS_UNAVAILABLE)', async () => {
+  const links = platformLinks({
+    baseUrl: 'http://links.example',
+    fetch: async () => Response.json({ serial: '0a', kind: 'sign', pair: 'not hex' }),
+  });
+  await assert.rejects(links.links('0a'), { code: 'ERR_PKI_LINKS_UNAVAILABLE' });
+});

@@ -12,8 +12,8 @@
  *   `200 { "status": "good" | "revoked" | "unknown", "revokedAt"?: ISO 8601, "reason"?: RFC 5280 reason name }`;
  *   `400 { "error": "invalid_request" }` for a missing or malformed parameter, `404 { "error": "unknown_issuer" }`
  *   for a fingerprint that is neither CA.
- * - `GET /v1/links?serial=<hex>` → `200 { "serial", "kind", "predecessor"?, "successor"? }` (hex, canonical
- *   lowercase); `404 { "error": "unknown_serial" }`.
+ * - `GET /v1/links?serial=<hex>` → `200 { "serial", "kind", "predecessor"?, "successor"?, "pair"? }` (hex,
+ *   canonical lowercase; `pair`: the other certificate of the same card); `404 { "error": "unknown_serial" }`.
  *
  * Every answer reflects the store as of the request (changes by another process are picked up).
  */

@@ -98,12 +98,14 @@ export interface RenewOptions {
   readonly revokeOld?: RevocationReason | false;
 }
 
-/** Where a serial sits in the renewal chain (spec §9 "linking"). */
+/** Where a serial sits in the renewal chain (spec §9 "linking"), and the other serial of its card. */
 export interface SerialLinks {
   readonly serial: string;
   readonly kind: CaKind;
   readonly predecessor?: string;
   readonly successor?: string;
+  /** The certificate of the other kind issued with this one on the same card (J-LIS 証明書紐付け情報). */
+  readonly pair?: string;
 }
 
 const FILES = {
@@ -382,7 +384,8 @@ export class TestJpki {
   }
 
   /**
-   * The predecessor and successor of a serial.
+   * The predecessor and successor of a serial, and the serial of the other kind issued with it on the same card
+   * (J-LIS 証明書紐付け情報).
    *
    * @throws TestJpkiUnknownSerialError `ERR_TESTJPKI_UNKNOWN_SERIAL` when the serial was not issued here.
    */
@@ -391,11 +394,14 @@ export class TestJpki {
     const links = this.#store.data.links;
     const predecessor = links.find((l) => l.successor === rec.serial)?.predecessor;
     const successor = links.find((l) => l.predecessor === rec.serial)?.successor;
+    const card = this.#store.data.cards.find((c) => (rec.kind === 'auth' ? c.authSerial : c.signSerial) === rec.serial);
+    const pair = card === undefined ? undefined : rec.kind === 'auth' ? card.signSerial : card.authSerial;
     return {
       serial: rec.serial,
       kind: rec.kind,
       ...(predecessor ? { predecessor } : {}),
       ...(successor ? { successor } : {}),
+      ...(pair ? { pair } : {}),
     };
   }
 
