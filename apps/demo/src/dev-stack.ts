@@ -3,7 +3,7 @@
  * virtual phone on SQLite, and the demo service registered as its client. Plain HTTP on loopback addresses only
  * (W3C Secure Contexts §3.2 counts them as trustworthy), so no certificate is needed.
  */
-import { createVerifier, ocspSource } from '@mynagate/pki';
+import { createVerifier, ocspSource, platformLinks } from '@mynagate/pki';
 import { serveTestJpki, type TestJpkiServer } from '@mynagate/pki/testing';
 import { oneShotChallengeStore, openStores, providerStores, startServer, type IdpServer } from '@mynagate/idp';
 import { startDemo, type DemoServer } from './demo-server.ts';
@@ -86,6 +86,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       challenges: oneShotChallengeStore(ports.oneShot),
       allowLoopbackHttp: true,
     });
+    const links = platformLinks({ baseUrl: ocsp.url });
     const idp = await listen('provider', options.port, (port) =>
       startServer({
         port,
@@ -97,6 +98,9 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         verifier,
         stores: ports,
         dev: { cards: data.cards.map((c) => ({ label: `${c.name}（PIN ${c.pin}）`, file: c.file })) },
+        // eKYC counts only on a card the person logged in with: the test JPKI pairs a card's two certificates as a
+        // platform provider does (J-LIS 証明書紐付け情報).
+        ekyc: { signingCardPair: async (signing) => (await links.links(signing.serialNumber))?.pair },
       }),
     );
     cleanup.push(() => idp.close());

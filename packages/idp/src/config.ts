@@ -57,7 +57,22 @@ export interface EkycConfig {
   readonly keepCertificate?: boolean;
   /** Where verified identities live. Default: beside the grants, in `stores.adapter` (see `ekyc/identity-store.ts`). */
   readonly identities?: IdentityStore;
+  /**
+   * The serial of the authentication certificate issued on the same card as a signing certificate, or `undefined`
+   * when unknown: J-LIS 証明書紐付け情報, which platform providers resell (`@mynagate/pki` `platformLinks`, whose
+   * `links(serial).pair` answers it). When set, a statement signed on a card the person has not logged in with is
+   * refused with `ERR_IDP_SIGN_CARD_MISMATCH`, so one person's identity is never attached to another's account (a
+   * family member's card at hand); an unknown pairing is refused too, and a source that cannot answer fails the
+   * signature (`ERR_PKI_LINKS_UNAVAILABLE`). Default: not checked (the signing certificate alone decides).
+   */
+  readonly signingCardPair?: SigningCardPair;
 }
+
+/** See {@link EkycConfig.signingCardPair}. */
+export type SigningCardPair = (signing: {
+  readonly issuer: string;
+  readonly serialNumber: string;
+}) => Promise<string | undefined>;
 
 /** The resolved {@link EkycConfig}. */
 export interface ResolvedEkycConfig {
@@ -65,6 +80,7 @@ export interface ResolvedEkycConfig {
   readonly identityTtlSeconds: number;
   readonly keepCertificate: boolean;
   readonly identities: IdentityStore;
+  readonly signingCardPair: SigningCardPair | undefined;
 }
 
 /** What {@link createProvider} takes. */
@@ -219,6 +235,9 @@ export function resolveConfig(config: IdpConfig): ResolvedConfig {
   if (ekyc.keepCertificate !== undefined && typeof ekyc.keepCertificate !== 'boolean') {
     throw new TypeError('ekyc.keepCertificate must be a boolean');
   }
+  if (ekyc.signingCardPair !== undefined && typeof ekyc.signingCardPair !== 'function') {
+    throw new TypeError('ekyc.signingCardPair must be a function');
+  }
   const name = config.name ?? 'MynaGate';
   if (typeof name !== 'string' || name === '') throw new TypeError('name must be a non-empty string');
 
@@ -248,6 +267,7 @@ export function resolveConfig(config: IdpConfig): ResolvedConfig {
       identityTtlSeconds: positiveInteger(ekyc.identityTtlSeconds, 14 * 24 * 3600, 'ekyc.identityTtlSeconds'),
       keepCertificate: ekyc.keepCertificate ?? false,
       identities: ekyc.identities ?? identityStore(stores.adapter, config.now),
+      signingCardPair: ekyc.signingCardPair,
     }),
     secure: url.protocol === 'https:',
   });

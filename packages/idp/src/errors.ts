@@ -16,6 +16,8 @@ export const IDP_ERROR_CODES = Object.freeze({
   ERR_IDP_INTERACTION_NOT_FOUND:
     'The login interaction is missing or expired (cookie absent, or the request timed out).',
   ERR_IDP_TOKEN_MALFORMED: 'The card token is not a well-formed Web eID token.',
+  ERR_IDP_SIGN_CARD_MISMATCH:
+    "The statement was signed on a card the person has not logged in with (by the J-LIS pairing of a card's two certificates): another person's card, or a renewed card not yet used to log in.",
   ERR_IDP_BAD_REQUEST: 'The request body or parameters are malformed.',
   ERR_IDP_METHOD_NOT_ALLOWED: 'This method is not allowed here.',
   ERR_IDP_INTERNAL: 'An unexpected failure inside the provider (HTTP 500); the answer carries no detail, the log does.',
@@ -80,6 +82,16 @@ export class IdpTokenMalformedError extends MynaGateError {
 export class IdpBadRequestError extends MynaGateError {
   constructor(detail: string) {
     super('ERR_IDP_BAD_REQUEST', `bad request: ${detail}`);
+  }
+}
+
+/**
+ * `ERR_IDP_SIGN_CARD_MISMATCH`: the signing certificate's card pairs with no authentication certificate of the
+ * person logged in (`ekyc.signingCardPair`), so its identity is not attached to their account.
+ */
+export class IdpSignCardMismatchError extends MynaGateError {
+  constructor() {
+    super('ERR_IDP_SIGN_CARD_MISMATCH', 'the statement was signed on a card this person has not logged in with');
   }
 }
 

@@ -134,6 +134,13 @@ const TABLE: Readonly<Record<string, Entry>> = Object.freeze({
       en: 'The certificate status could not be checked. Please try again later.',
     },
   },
+  ERR_PKI_LINKS_UNAVAILABLE: {
+    status: 503,
+    message: {
+      ja: 'カードの確認サービスに接続できませんでした。しばらくしてからもう一度お試しください。',
+      en: 'The card check service could not be reached. Please try again later.',
+    },
+  },
   ERR_PKI_WRONG_CERT_KIND: {
     status: 403,
     message: {
@@ -188,6 +195,13 @@ const TABLE: Readonly<Record<string, Entry>> = Object.freeze({
     },
   },
   ERR_IDP_TOKEN_MALFORMED: TOKEN_REJECTED,
+  ERR_IDP_SIGN_CARD_MISMATCH: {
+    status: 403,
+    message: {
+      ja: 'ログインしたカードとは別のカードで署名されました。ログインしたカードで署名してください（カードを更新したときは、新しいカードで一度ログインしてから署名してください）。',
+      en: 'This was signed with a different card from the one you logged in with. Sign with that card (after renewing your card, log in once with the new card, then sign).',
+    },
+  },
   ERR_IDP_BAD_REQUEST: { status: 400, message: { ja: '要求の形式が正しくありません。', en: 'Malformed request.' } },
   ERR_IDP_METHOD_NOT_ALLOWED: {
     status: 405,

@@ -54,4 +54,4 @@ export {
 export { identityStore, type IdentityStore, type VerifiedIdentity } from './ekyc/identity-store.ts';
 export { buildStatement, DEFAULT_PURPOSE } from './ekyc/statement.ts';
 export type { SignView } from './ekyc/sign-transaction.ts';
-export type { EkycConfig } from './config.ts';
+export type { EkycConfig, SigningCardPair } from './config.ts';

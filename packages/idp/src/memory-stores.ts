@@ -49,24 +49,28 @@ export function createMemoryStores(options: { readonly now?: () => number } = {}
   };
 
   const people = new Set<string>();
-  const credentials = new Map<string, string>();
+  // Fingerprint → person and serial.
+  const credentials = new Map<string, { readonly personId: string; readonly serial: string }>();
   const peoplePort: PeoplePort = {
     async findPersonByCredential(fingerprint) {
-      return credentials.get(fingerprint);
+      return credentials.get(fingerprint)?.personId;
     },
     async createPersonWithCredential(credential: CredentialInput) {
       const existing = credentials.get(credential.fingerprint);
-      if (existing !== undefined) return existing;
+      if (existing !== undefined) return existing.personId;
       const id = randomUUID();
       people.add(id);
-      credentials.set(credential.fingerprint, id);
+      credentials.set(credential.fingerprint, { personId: id, serial: credential.serial });
       return id;
     },
     async linkCredential(oldFingerprint, credential) {
-      const personId = credentials.get(oldFingerprint);
+      const personId = credentials.get(oldFingerprint)?.personId;
       if (personId === undefined) throw new TypeError('no such credential');
-      credentials.set(credential.fingerprint, personId);
+      credentials.set(credential.fingerprint, { personId, serial: credential.serial });
       return personId;
+    },
+    async credentialSerials(personId) {
+      return [...credentials.values()].filter((c) => c.personId === personId).map((c) => c.serial);
     },
     async personExists(personId) {
       return people.has(personId);

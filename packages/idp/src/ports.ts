@@ -32,6 +32,8 @@ export interface PeoplePort {
   createPersonWithCredential(credential: CredentialInput, now: Date): Promise<string>;
   /** Registers a renewed credential with the person of `oldFingerprint`; returns that person. */
   linkCredential(oldFingerprint: string, credential: CredentialInput, now: Date): Promise<string>;
+  /** The serials of the person's authentication certificates: every card they have logged in with. */
+  credentialSerials(personId: string): Promise<readonly string[]>;
   /**
    * Whether the person exists and may log in. May answer from memory for a person seen to exist moments ago
    * (`stores.ts` `PERSON_SEEN_MS`).

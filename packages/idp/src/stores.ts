@@ -72,6 +72,7 @@ export function providerStores(
       },
       createPersonWithCredential: async (c) => saw((await records.createPersonWithCredential(credential(c))).person.id),
       linkCredential: async (old, c) => saw((await records.linkCredential(old, credential(c))).personId),
+      credentialSerials: async (personId: string) => (await records.listCredentials(personId)).map((c) => c.serial),
       personExists: async (personId: string) => {
         const until = seen.get(personId);
         if (until !== undefined && performance.now() < until) return true;

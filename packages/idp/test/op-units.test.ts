@@ -76,6 +76,7 @@ describe('configuration', () => {
     ['unknown subject type', { subjectTypes: ['global' as never] }],
     ['zero QR age', { qrMaxAgeSeconds: 0 }],
     ['dev without cards', { dev: {} as never }],
+    ['a signing card pairing that is not a function', { ekyc: { signingCardPair: 'platform' as never } }],
   ];
   for (const [name, change] of bad) {
     it(`refuses ${name} with a TypeError`, () => {

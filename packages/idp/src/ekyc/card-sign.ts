@@ -6,7 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import type { SignedStatement, Statement, StatementResult } from '@mynagate/pki';
 import { statementDigestInfo } from '@mynagate/pki';
-import { IdpBadRequestError } from '../errors.ts';
+import { IdpBadRequestError, IdpSignCardMismatchError } from '../errors.ts';
+import type { SigningCardPair } from '../config.ts';
+import type { PeoplePort } from '../ports.ts';
 import type { ConsentRecords } from '../consent/records.ts';
 import { TRUST_FRAMEWORK } from '../claims/names.ts';
 import type { IdentityStore } from './identity-store.ts';
@@ -81,6 +83,9 @@ export interface CardSignDeps {
   readonly records: ConsentRecords;
   readonly identityTtlSeconds: number;
   readonly keepCertificate: boolean;
+  /** When set, the signing card must pair with a card the person logged in with (`EkycConfig.signingCardPair`). */
+  readonly signingCardPair?: SigningCardPair | undefined;
+  readonly people?: Pick<PeoplePort, 'credentialSerials'>;
   readonly now: () => number;
 }
 
@@ -91,6 +96,7 @@ export interface CardSignDeps {
  * recorded for the page (code and message).
  *
  * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_CHALLENGE_INVALID` (no statement outstanding), `ERR_IDP_BAD_REQUEST`,
+ *   `ERR_IDP_SIGN_CARD_MISMATCH` and `ERR_PKI_LINKS_UNAVAILABLE` (with `signingCardPair`),
  *   and the verifier's `ERR_PKI_*` (e.g. `ERR_PKI_WRONG_CERT_KIND` for an authentication certificate,
  *   `ERR_PKI_STATEMENT_SIGNATURE`, `ERR_PKI_CERT_REVOKED`, `ERR_PKI_REVOCATION_UNKNOWN`).
  */
@@ -104,6 +110,7 @@ export async function submitStatementSignature(deps: CardSignDeps, txn: string, 
     }
     const now = new Date(deps.now());
     const result = await deps.verifier.verifyStatement({ statement, signature, certificate }, now);
+    if (deps.signingCardPair !== undefined) await assertLoginCard(deps, transaction.accountId, result.certificate);
     const verificationProcess = randomUUID();
     await deps.identities.put(
       {
@@ -150,4 +157,23 @@ export async function submitStatementSignature(deps: CardSignDeps, txn: string, 
     await deps.transactions.fail(transaction, signErrorBody(e));
     throw e;
   }
+}
+
+/**
+ * The signing certificate's card must be one the person logged in with: its paired authentication certificate
+ * (J-LIS 証明書紐付け情報) is one of their credentials. An unknown pairing fails closed.
+ *
+ * @throws IdpSignCardMismatchError (`ERR_IDP_SIGN_CARD_MISMATCH`); the source's `ERR_PKI_LINKS_UNAVAILABLE`.
+ */
+async function assertLoginCard(
+  deps: CardSignDeps,
+  personId: string,
+  signing: { readonly issuer: string; readonly serialNumber: string },
+): Promise<void> {
+  if (deps.people === undefined) throw new TypeError('signingCardPair needs the people store');
+  const [paired, serials] = await Promise.all([
+    deps.signingCardPair!({ issuer: signing.issuer, serialNumber: signing.serialNumber }),
+    deps.people.credentialSerials(personId),
+  ]);
+  if (paired === undefined || !serials.includes(paired.toLowerCase())) throw new IdpSignCardMismatchError();
 }

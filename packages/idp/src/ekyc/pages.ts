@@ -81,6 +81,8 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
     records: context.config.records,
     identityTtlSeconds: context.config.ekyc.identityTtlSeconds,
     keepCertificate: context.config.ekyc.keepCertificate,
+    signingCardPair: context.config.ekyc.signingCardPair,
+    people: context.config.stores.people,
     now: context.config.now,
   });
 
