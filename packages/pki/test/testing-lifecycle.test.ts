@@ -152,7 +152,7 @@ describe('renew', () => {
     assert.equal(parseCert(renewed.spec.authCert).tbsCertificate.validity.notBefore.getTime().getTime(), T3.getTime());
   });
 
-  test('records old→new links per kind, visible through links() and linksOf()', () => {
+  test("records old→new links per kind, visible through links() and linksOf() with each card's pair", () => {
     const mine = jpki.links().filter((l) => l.predecessor === card.authSerial || l.predecessor === card.signSerial);
     assert.deepEqual(mine, [
       { kind: 'auth', predecessor: card.authSerial, successor: renewed.authSerial, at: T3.toISOString() },
@@ -162,11 +162,13 @@ describe('renew', () => {
       serial: card.authSerial,
       kind: 'auth',
       successor: renewed.authSerial,
+      pair: card.signSerial,
     });
     assert.deepEqual(jpki.linksOf(renewed.signSerial), {
       serial: renewed.signSerial,
       kind: 'sign',
       predecessor: card.signSerial,
+      pair: renewed.authSerial,
     });
   });
 

@@ -280,12 +280,22 @@ describe('HTTP server', () => {
     assert.deepEqual(await get(`issuer=root&serial=01`), [400, { error: 'invalid_request' }]);
   });
 
-  test('GET /v1/links returns predecessor/successor after a renewal; unknown serial is 404', async () => {
+  test("GET /v1/links returns predecessor/successor after a renewal and the card's pair; unknown serial is 404", async () => {
     const r = await jpki.renew(live.spec, { now: T2 });
     const res = await fetch(`${server.url}/v1/links?serial=${live.authSerial}`);
-    assert.deepEqual(await res.json(), { serial: live.authSerial, kind: 'auth', successor: r.authSerial });
+    assert.deepEqual(await res.json(), {
+      serial: live.authSerial,
+      kind: 'auth',
+      successor: r.authSerial,
+      pair: live.signSerial,
+    });
     const back = await fetch(`${server.url}/v1/links?serial=${r.signSerial}`);
-    assert.deepEqual(await back.json(), { serial: r.signSerial, kind: 'sign', predecessor: live.signSerial });
+    assert.deepEqual(await back.json(), {
+      serial: r.signSerial,
+      kind: 'sign',
+      predecessor: live.signSerial,
+      pair: r.authSerial,
+    });
     const missing = await fetch(`${server.url}/v1/links?serial=7f000001`);
     assert.equal(missing.status, 404);
     assert.deepEqual(await missing.json(), { error: 'unknown_serial' });
