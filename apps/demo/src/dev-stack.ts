@@ -101,6 +101,8 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         // eKYC counts only on a card the person logged in with: the test JPKI pairs a card's two certificates as a
         // platform provider does (J-LIS 証明書紐付け情報).
         ekyc: { signingCardPair: async (signing) => (await links.links(signing.serialNumber))?.pair },
+        // A card renewed with `mynagate ca renew` keeps its person (and every pairwise sub).
+        renewalLinks: links,
       }),
     );
     cleanup.push(() => idp.close());

@@ -4,6 +4,7 @@
  * certificate joins its holder through the linking lookup) and leave the outcome for the browser that started.
  */
 import { ACR_CARD_AUTH, AMR_CARD } from './acr.ts';
+import type { LinkingSource } from '@mynagate/pki';
 import type { LinkCertificate } from './config.ts';
 import { messageFor } from './http-errors.ts';
 import type { LoginToken, LoginVerifier, VerifiedLogin } from './login-token.ts';
@@ -16,6 +17,7 @@ export interface CardLoginDeps {
   readonly verifier: LoginVerifier;
   readonly people: PeoplePort;
   readonly linkCertificate: LinkCertificate | undefined;
+  readonly renewalLinks?: Pick<LinkingSource, 'links'> | undefined;
   readonly origin: string;
   readonly now: () => number;
 }
@@ -82,5 +84,36 @@ async function personFor(
       }
     }
   }
+  if (deps.renewalLinks !== undefined) {
+    const previous = await renewedFrom(deps.renewalLinks, deps.people, verified);
+    if (previous !== undefined) {
+      return { accountId: await deps.people.linkCredential(previous, credential, now), known: false };
+    }
+  }
   return { accountId: await deps.people.createPersonWithCredential(credential, now), known: false };
+}
+
+/** How many renewals back a new certificate is followed (a card renewed twice before its holder logs in again). */
+const RENEWALS_BACK = 5;
+
+/**
+ * The fingerprint of the registered credential this certificate renews: its predecessor's, or that one's, up to
+ * {@link RENEWALS_BACK} links back, under the same issuer.
+ *
+ * @throws the source's `ERR_PKI_LINKS_UNAVAILABLE`.
+ */
+async function renewedFrom(
+  links: Pick<LinkingSource, 'links'>,
+  people: PeoplePort,
+  verified: VerifiedLogin,
+): Promise<string | undefined> {
+  let serial = verified.serialNumber;
+  for (let i = 0; i < RENEWALS_BACK; i++) {
+    const predecessor = (await links.links(serial))?.predecessor;
+    if (predecessor === undefined) return undefined;
+    const fingerprint = await people.credentialBySerial(verified.issuer, predecessor);
+    if (fingerprint !== undefined) return fingerprint;
+    serial = predecessor;
+  }
+  return undefined;
 }

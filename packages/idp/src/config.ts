@@ -3,6 +3,7 @@
  * and cannot change under a running server). Misuse is a TypeError.
  */
 import type { ClientMetadata } from 'oidc-provider';
+import type { LinkingSource } from '@mynagate/pki';
 import { assertJwks, type PrivateJwks } from './keys.ts';
 import type { LoginCard, LoginVerifier, VerifiedLogin } from './login-token.ts';
 import type { ProviderStores } from './ports.ts';
@@ -103,6 +104,13 @@ export interface IdpConfig {
   readonly stores: ProviderStores;
   /** Optional linking lookup for renewed certificates. */
   readonly linkCertificate?: LinkCertificate;
+  /**
+   * The platform provider's serial links (`@mynagate/pki` `platformLinks`): a certificate never seen whose
+   * predecessor (or that one's, up to 5 renewals back) is a person's credential joins that person, so a renewed card
+   * keeps every pairwise `sub`. The same as a {@link LinkCertificate} mapping serials to fingerprints, ready-made.
+   * A source that cannot answer fails the login (`ERR_PKI_LINKS_UNAVAILABLE`) rather than split the person.
+   */
+  readonly renewalLinks?: Pick<LinkingSource, 'links'>;
   /** Clock, epoch ms. Default `Date.now`. Drives QR time, login and challenge expiry. */
   readonly now?: () => number;
   /** Oldest QR code accepted, seconds. Default 3. */
@@ -137,6 +145,7 @@ export interface ResolvedConfig {
   readonly verifier: LoginVerifier;
   readonly stores: ProviderStores;
   readonly linkCertificate: LinkCertificate | undefined;
+  readonly renewalLinks: Pick<LinkingSource, 'links'> | undefined;
   readonly now: () => number;
   readonly qrMaxAgeSeconds: number;
   readonly loginTtlSeconds: number;
@@ -199,6 +208,9 @@ export function resolveConfig(config: IdpConfig): ResolvedConfig {
   if (config.linkCertificate !== undefined && typeof config.linkCertificate !== 'function') {
     throw new TypeError('linkCertificate must be a function');
   }
+  if (config.renewalLinks !== undefined && typeof config.renewalLinks?.links !== 'function') {
+    throw new TypeError('renewalLinks must be a LinkingSource (platformLinks)');
+  }
   if (config.now !== undefined && typeof config.now !== 'function') throw new TypeError('now must be a function');
   const subjectTypes = config.subjectTypes ?? ['pairwise'];
   if (
@@ -252,6 +264,7 @@ export function resolveConfig(config: IdpConfig): ResolvedConfig {
     verifier: config.verifier,
     stores,
     linkCertificate: config.linkCertificate,
+    renewalLinks: config.renewalLinks,
     now: config.now ?? Date.now,
     qrMaxAgeSeconds: positiveInteger(config.qrMaxAgeSeconds, 3, 'qrMaxAgeSeconds'),
     loginTtlSeconds: positiveInteger(config.loginTtlSeconds, 300, 'loginTtlSeconds'),

@@ -49,8 +49,11 @@ export function createMemoryStores(options: { readonly now?: () => number } = {}
   };
 
   const people = new Set<string>();
-  // Fingerprint → person and serial.
-  const credentials = new Map<string, { readonly personId: string; readonly serial: string }>();
+  // Fingerprint → person, issuer and serial.
+  const credentials = new Map<
+    string,
+    { readonly personId: string; readonly issuer: string; readonly serial: string }
+  >();
   const peoplePort: PeoplePort = {
     async findPersonByCredential(fingerprint) {
       return credentials.get(fingerprint)?.personId;
@@ -60,14 +63,18 @@ export function createMemoryStores(options: { readonly now?: () => number } = {}
       if (existing !== undefined) return existing.personId;
       const id = randomUUID();
       people.add(id);
-      credentials.set(credential.fingerprint, { personId: id, serial: credential.serial });
+      credentials.set(credential.fingerprint, { personId: id, issuer: credential.issuer, serial: credential.serial });
       return id;
     },
     async linkCredential(oldFingerprint, credential) {
       const personId = credentials.get(oldFingerprint)?.personId;
       if (personId === undefined) throw new TypeError('no such credential');
-      credentials.set(credential.fingerprint, { personId, serial: credential.serial });
+      credentials.set(credential.fingerprint, { personId, issuer: credential.issuer, serial: credential.serial });
       return personId;
+    },
+    async credentialBySerial(issuer, serial) {
+      for (const [fingerprint, c] of credentials) if (c.issuer === issuer && c.serial === serial) return fingerprint;
+      return undefined;
     },
     async credentialSerials(personId) {
       return [...credentials.values()].filter((c) => c.personId === personId).map((c) => c.serial);

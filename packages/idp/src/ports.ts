@@ -32,6 +32,8 @@ export interface PeoplePort {
   createPersonWithCredential(credential: CredentialInput, now: Date): Promise<string>;
   /** Registers a renewed credential with the person of `oldFingerprint`; returns that person. */
   linkCredential(oldFingerprint: string, credential: CredentialInput, now: Date): Promise<string>;
+  /** The fingerprint of the registered credential with this issuer (RFC 4514) and serial, if any. */
+  credentialBySerial(issuer: string, serial: string): Promise<string | undefined>;
   /** The serials of the person's authentication certificates: every card they have logged in with. */
   credentialSerials(personId: string): Promise<readonly string[]>;
   /**

@@ -72,6 +72,8 @@ export function providerStores(
       },
       createPersonWithCredential: async (c) => saw((await records.createPersonWithCredential(credential(c))).person.id),
       linkCredential: async (old, c) => saw((await records.linkCredential(old, credential(c))).personId),
+      credentialBySerial: async (issuer: string, serial: string) =>
+        (await records.findCredentialBySerial(issuer, serial))?.fingerprint,
       credentialSerials: async (personId: string) => (await records.listCredentials(personId)).map((c) => c.serial),
       personExists: async (personId: string) => {
         const until = seen.get(personId);

@@ -1,7 +1,9 @@
 /**
  * One person across a renewed card: the linking lookup (here the test JPKI's platform-style `/v1/links` API through
  * `platformLinks`) names the previous certificate, so the renewed card logs into the same person and every
- * relying party keeps seeing the same pairwise `sub`. Without a link, a new card is a new person.
+ * relying party keeps seeing the same pairwise `sub`. Without a link, a new card is a new person. The same with the
+ * ready-made `renewalLinks` (the serial links themselves), also for a card renewed twice between two logins, and a
+ * source that cannot answer fails the login (ERR_PKI_LINKS_UNAVAILABLE) rather than split the person.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -38,10 +40,10 @@ before(async () => {
 });
 after(() => f.close());
 
-async function subOf(card: TestCard): Promise<string> {
+async function subOf(card: TestCard, on: TestIdp = idp): Promise<string> {
   fingerprints.set(card.issued.authSerial, card.fingerprint);
-  const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
-  const tokens = await client.authorizationCodeGrant(idp.jwtRp, await completeLogin(idp, login, card), {
+  const login = await startLogin(on, on.jwtRp, RP_JWT.redirectUri);
+  const tokens = await client.authorizationCodeGrant(on.jwtRp, await completeLogin(on, login, card), {
     pkceCodeVerifier: login.codeVerifier,
     expectedState: login.state,
   });
@@ -61,6 +63,45 @@ describe('renewed certificates', () => {
     const oldCredential = await idp.stores.records.findCredentialByFingerprint(old.fingerprint);
     const newCredential = await idp.stores.records.findCredentialByFingerprint(fingerprint);
     assert.equal(newCredential?.personId, oldCredential?.personId);
+  });
+
+  /** Renews `card` in the test JPKI and writes the new virtual card file. */
+  async function renew(card: TestCard): Promise<TestCard> {
+    const renewed = await f.jpki.renew(card.issued.spec);
+    const file = join(f.dir, `renewed-${renewed.authSerial}.json`);
+    await writeCardFile(file, renewed.spec, { scryptCost: 1 << 10 });
+    return { file, issued: renewed, fingerprint: createHash('sha256').update(renewed.spec.authCert).digest('hex') };
+  }
+
+  it('keeps the person with renewalLinks, also across two renewals between logins', async () => {
+    const linked = await f.start({ renewalLinks: platformLinks({ baseUrl: f.ocsp.url }) });
+    try {
+      const old = await f.newCard('試験　二回');
+      const before = await subOf(old, linked);
+      const once = await renew(old);
+      assert.equal(await subOf(once, linked), before, 'renewed once');
+      const twice = await renew(await renew(once));
+      assert.equal(await subOf(twice, linked), before, 'renewed twice more before logging in');
+      const person = (await linked.stores.records.findCredentialByFingerprint(old.fingerprint))!.personId;
+      assert.equal((await linked.stores.records.listCredentials(person)).length, 3, 'the cards logged in with');
+    } finally {
+      await linked.close();
+    }
+  });
+
+  it("fails a renewed card's login when the links source cannot answer (ERR_PKI_LINKS_UNAVAILABLE), splitting no one", async () => {
+    const down = await f.start({ renewalLinks: platformLinks({ baseUrl: 'http://127.0.0.1:1', timeoutMs: 500 }) });
+    try {
+      const card = await f.newCard('試験　不通');
+      const login = await startLogin(down, down.jwtRp, RP_JWT.redirectUri);
+      await assert.rejects(completeLogin(down, login, card), (e: Error) => {
+        assert.match(e.message, /ERR_PKI_LINKS_UNAVAILABLE/);
+        return true;
+      });
+      assert.equal(await down.stores.records.findCredentialByFingerprint(card.fingerprint), undefined);
+    } finally {
+      await down.close();
+    }
   });
 
   it('makes a new person for an unrelated card', async () => {

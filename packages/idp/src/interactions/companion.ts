@@ -42,6 +42,7 @@ export function cardLoginDeps(context: InteractionContext): CardLoginDeps {
     verifier: config.verifier,
     people: config.stores.people,
     linkCertificate: config.linkCertificate,
+    renewalLinks: config.renewalLinks,
     origin: config.origin,
     now: config.now,
   };

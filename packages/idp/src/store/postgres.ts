@@ -327,6 +327,14 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
       assertFingerprint(fp);
       return run(() => credentialByFp(fp));
     },
+    findCredentialBySerial: (issuer, serial) =>
+      run(async () => {
+        const [row] = await q(`SELECT * FROM ${s}.credentials WHERE issuer = $1 AND serial = $2`, [
+          String(issuer),
+          String(serial),
+        ]);
+        return row ? toCredential(row) : undefined;
+      }),
     listCredentials: (personId) =>
       run(async () =>
         (

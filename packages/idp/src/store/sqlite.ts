@@ -527,6 +527,15 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
       assertFingerprint(fp);
       return runDurable(() => credentialByFp(fp), 'identityRead');
     },
+    findCredentialBySerial: (issuer, serial) =>
+      runDurable(() => {
+        // The UNIQUE (issuer, serial) index answers it.
+        const row = sql('SELECT * FROM credentials WHERE issuer = ? AND serial = ?').get(
+          String(issuer),
+          String(serial),
+        );
+        return row ? toCredential(row) : undefined;
+      }, 'identityRead'),
     listCredentials: (personId) =>
       runDurable(
         () => sql('SELECT * FROM credentials WHERE person_id = ? ORDER BY created_at').all(personId).map(toCredential),

@@ -165,6 +165,8 @@ export interface Registration {
 export interface RecordStore {
   findPerson(personId: string): Promise<Person | undefined>;
   findCredentialByFingerprint(fingerprint: string): Promise<Credential | undefined>;
+  /** The credential of the certificate `serial` (canonical lower-case hex) of `issuer` (RFC 4514), if registered. */
+  findCredentialBySerial(issuer: string, serial: string): Promise<Credential | undefined>;
   listCredentials(personId: string): Promise<Credential[]>;
   /**
    * One card = one person: registers the certificate with a new person, or, if the fingerprint is already

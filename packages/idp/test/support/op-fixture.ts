@@ -73,6 +73,7 @@ export interface StartOptions {
   readonly dev?: ServerConfig['dev'];
   readonly qrMaxAgeSeconds?: number;
   readonly linkCertificate?: ServerConfig['linkCertificate'];
+  readonly renewalLinks?: ServerConfig['renewalLinks'];
   /** Start a second node of `node`'s deployment: same stores, issuer, keys and secrets, another port. */
   readonly nodeOf?: TestIdp;
 }
@@ -206,6 +207,7 @@ async function startIdp(
     ...(options.dev ? { dev: options.dev } : {}),
     ...(options.qrMaxAgeSeconds ? { qrMaxAgeSeconds: options.qrMaxAgeSeconds } : {}),
     ...(options.linkCertificate ? { linkCertificate: options.linkCertificate } : {}),
+    ...(options.renewalLinks ? { renewalLinks: options.renewalLinks } : {}),
   });
   const fetch = tlsFetch(f.tls.cert);
   const discover = (clientId: string, metadata: Partial<client.ClientMetadata>, auth: client.ClientAuth) =>

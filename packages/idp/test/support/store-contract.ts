@@ -403,6 +403,17 @@ export function runStoreContract(label: string, setup: () => Promise<StoreHarnes
       assert.equal(await r.findCredentialByFingerprint(fingerprint()), undefined);
     });
 
+    it('findCredentialBySerial finds a credential by issuer and serial, and nothing under another issuer', async () => {
+      const r = h.stores.records;
+      const c = newCredential();
+      const { person } = await r.createPersonWithCredential(c);
+      const found = await r.findCredentialBySerial(c.issuer, c.serial);
+      assert.equal(found?.fingerprint, c.fingerprint);
+      assert.equal(found?.personId, person.id);
+      assert.equal(await r.findCredentialBySerial(`${c.issuer},O=Other`, c.serial), undefined);
+      assert.equal(await r.findCredentialBySerial(c.issuer, 'ffffffffffffffff01'), undefined);
+    });
+
     it('addCredential adds a second card to a person; idempotent; a card of another person is ERR_STORE_CONFLICT', async () => {
       const r = h.stores.records;
       const a = await r.createPersonWithCredential(newCredential());
