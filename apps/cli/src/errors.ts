@@ -1,6 +1,8 @@
 /** Codes the `mynagate` command itself prints; the packages' own codes pass through unchanged. */
 export const CLI_ERROR_CODES = Object.freeze({
   ERR_CLI_USAGE: 'The command line is wrong (unknown command, missing or malformed option); exit status 2.',
+  ERR_CLI_CONFIG:
+    'The `serve --config` file, or a file it names (keys, secrets, clients, trust anchors, CRLs), is missing, malformed or names no revocation source.',
   ERR_CLI_NODE_VERSION: 'The command was started with a Node.js older than 24; run it through npx or npm scripts.',
   ERR_CLI_UNREACHABLE: 'The companion could not reach the login server named in the link.',
   ERR_CLI_HTTP: 'The login server answered with an HTTP error that carried no MynaGate code.',

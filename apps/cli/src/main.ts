@@ -96,8 +96,9 @@ const commands: Record<string, Command> = {
     run: lazy(verify, 'cert'),
   },
   serve: {
-    summary: 'with --dev: run MynaGate, the demo service and the test JPKI on embedded defaults (data in ./.mynagate)',
-    options: { port: str, 'demo-port': str, 'ocsp-port': str, data: str, dev: flag },
+    summary:
+      'run MynaGate from an operator configuration (--config FILE, --init creates its secret files), or with --dev the demo service and a test JPKI on embedded defaults (data in ./.mynagate)',
+    options: { port: str, 'demo-port': str, 'ocsp-port': str, data: str, dev: flag, config: str, init: flag },
     run: lazy(serve, 'serve'),
   },
   login: {

@@ -38,11 +38,11 @@ describe('mynagate serve: options and data are checked before anything starts', 
   });
   after(() => rm(dir, { recursive: true, force: true }));
 
-  it('refuses to run without --dev (ERR_CLI_USAGE, exit 2): there is no production configuration yet', async () => {
+  it('refuses to run without --dev or --config (ERR_CLI_USAGE, exit 2), naming both', async () => {
     const r = await runCli(['serve', '--data', join(dir, 'a')]);
     assert.equal(r.code, 2);
     assert.deepEqual(errorLines(r.stderr).length, 1);
-    assert.match(r.stderr, /^ERR_CLI_USAGE: only development mode/m);
+    assert.match(r.stderr, /^ERR_CLI_USAGE: run "mynagate serve --config FILE" .* or "mynagate serve --dev"/m);
   });
 
   it('refuses a port out of range with one line ERR_CLI_USAGE', async () => {

@@ -35,6 +35,7 @@ export { buildProvider, createProvider } from './provider.ts';
 export { startServer, type IdpServer, type ServerConfig } from './server.ts';
 export { providerStores } from './stores.ts';
 export { openStores, type StoreConfig } from './store/open.ts';
+export type { Stores } from './store/types.ts';
 export { IDENTITY_CLAIM_NAMES, SIGNATURE_TYPE, TRUST_FRAMEWORK, VERIFIED_CLAIM_NAMES } from './claims/names.ts';
 export { ageClaim, prefectureOf, PREFECTURES, residesIn } from './claims/derived.ts';
 export { normalizeClaimsParameter, requestedClaims, verifiedClaimsRequests } from './claims/request.ts';

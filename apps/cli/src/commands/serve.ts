@@ -1,4 +1,7 @@
-/** `mynagate serve`: MynaGate with the demo service on embedded defaults (development). */
+/**
+ * `mynagate serve --config FILE [--init]`: MynaGate as configured by the operator (serve-config.ts). `mynagate serve
+ * --dev`: MynaGate with the demo service on embedded defaults (development).
+ */
 import { resolve } from 'node:path';
 import { optional, port } from '../args.ts';
 import type { Parsed } from '../main.ts';
@@ -6,10 +9,15 @@ import { UsageError } from '../output.ts';
 
 export async function serve(a: Parsed): Promise<void> {
   if (a.positionals.length > 0) throw new UsageError(`unexpected argument "${a.positionals[0]}"`);
-  // Only development mode exists today: a deployment needs J-LIS trust anchors, real clients and TLS, which come
-  // with the operator configuration. Saying so beats silently starting test CAs in production.
+  const config = optional(a, 'config');
+  if (config !== undefined) {
+    if (a.values['dev'] === true) throw new UsageError('--config and --dev exclude each other');
+    return serveConfigured(config, a.values['init'] === true);
+  }
+  // Without a configuration only development mode exists: a deployment needs J-LIS trust anchors, real clients and
+  // TLS, which come with the operator configuration. Saying so beats silently starting test CAs in production.
   if (a.values['dev'] !== true) {
-    throw new UsageError('only development mode is available: run "mynagate serve --dev" (npm start does)');
+    throw new UsageError('run "mynagate serve --config FILE" (a deployment) or "mynagate serve --dev" (npm start)');
   }
   const idpPort = port(a, 'port', 8080);
   const demoPort = port(a, 'demo-port', idpPort === 0 ? 0 : idpPort + 1);
@@ -45,17 +53,41 @@ export async function serve(a: Parsed): Promise<void> {
     ].join('\n') + '\n',
   );
 
+  await untilSignal(() => stack.close());
+}
+
+/** Waits for SIGINT or SIGTERM, then runs `stop` and says so on stderr. */
+async function untilSignal(stop: () => Promise<void>): Promise<void> {
   await new Promise<void>((done) => {
-    const stop = (signal: string) => {
+    const on = (signal: string) => {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
       process.stderr.write(`${signal}: stopping…\n`);
-      void stack.close().then(done);
+      void stop().then(done);
     };
-    const onInt = () => stop('SIGINT');
-    const onTerm = () => stop('SIGTERM');
+    const onInt = () => on('SIGINT');
+    const onTerm = () => on('SIGTERM');
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
   });
   process.stderr.write('stopped\n');
+}
+
+/** Runs the provider from a configuration file until SIGINT or SIGTERM. */
+async function serveConfigured(file: string, init: boolean): Promise<void> {
+  const { loadConfig } = await import('./serve-config.ts');
+  const { startServer } = await import('@mynagate/idp');
+  const { server: config, stores } = await loadConfig(file, { init });
+  let idp: Awaited<ReturnType<typeof startServer>>;
+  try {
+    idp = await startServer(config);
+  } catch (e) {
+    await stores.close();
+    throw e;
+  }
+  process.stdout.write(`MynaGate: ${idp.issuer} (listening on ${idp.url})\n`);
+  await untilSignal(async () => {
+    await idp.close();
+    await stores.close();
+  });
 }

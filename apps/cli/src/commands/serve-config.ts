@@ -1,0 +1,265 @@
+/**
+ * `mynagate serve --config FILE`: the operator's configuration, one JSON file, read and checked in full before
+ * anything starts. Paths in it are relative to the file. Secrets (signing keys, cookie keys, the pairwise secret)
+ * live in files of their own, which `--init` creates once (mode 0600) and nothing ever prints.
+ *
+ * ```json
+ * {
+ *   "issuer": "https://id.example.jp",
+ *   "listen": { "host": "0.0.0.0", "port": 8080 },
+ *   "trustProxy": true,
+ *   "name": "Example ID",
+ *   "clients": "clients.json",
+ *   "keys": "secrets/oidc-keys.json",
+ *   "secrets": "secrets/secrets.json",
+ *   "trust": "trust",
+ *   "revocation": { "ocsp": true, "crl": ["crl/sign-01.crl"] },
+ *   "platform": { "url": "https://platform.example.jp", "headers": { "x-api-key": "…" } },
+ *   "store": { "kind": "postgres", "url": "postgres://…", "redisUrl": "redis://…" }
+ * }
+ * ```
+ *
+ * `tls` (`{ "key": "tls/key.pem", "cert": "tls/cert.pem" }`) serves HTTPS itself; without it the provider expects a
+ * TLS-terminating proxy (`trustProxy`). `revocation.ocsp` is `true` (each certificate's own AIA URL) or a URL;
+ * `platform` answers revocation too when no other source is named, links renewed cards to their holder and binds
+ * eKYC to the login card. `store.kind` is `sqlite` (`path`) or `postgres` (`url`, `redisUrl`, and `schema`, default
+ * `mynagate`, and `redisPrefix`).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { MynaGateError } from '@mynagate/errors';
+import {
+  assertJwks,
+  generateSigningKey,
+  oneShotChallengeStore,
+  openStores,
+  providerStores,
+  type PrivateJwks,
+  type ServerConfig,
+  type Stores,
+  type StoreConfig,
+} from '@mynagate/idp';
+import {
+  createVerifier,
+  crlRevocation,
+  CrlSource,
+  firstAnswer,
+  loadTrustDir,
+  ocspSource,
+  platformLinks,
+  platformSource,
+  type RevocationSource,
+  type TrustAnchors,
+} from '@mynagate/pki';
+
+/** `ERR_CLI_CONFIG`: the configuration file (or a file it names) is missing, malformed or inconsistent. */
+export class ConfigError extends MynaGateError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_CLI_CONFIG', message, options);
+  }
+}
+
+/** What `serve --config` starts: the server configuration, and the stores it opened (closed on stop). */
+export interface LoadedConfig {
+  readonly server: ServerConfig;
+  readonly stores: Stores;
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * Reads, checks and resolves the configuration; with `init`, creates missing key and secret files first.
+ *
+ * @throws ConfigError `ERR_CLI_CONFIG`, naming the field or file.
+ */
+export async function loadConfig(file: string, options: { readonly init?: boolean } = {}): Promise<LoadedConfig> {
+  const path = resolve(file);
+  const base = dirname(path);
+  const c = object(await readJson(path, 'the configuration'), 'the configuration');
+  const rel = (field: string, v: unknown) => resolve(base, text(v, field));
+
+  const issuer = text(c['issuer'], 'issuer');
+  const listen = c['listen'] === undefined ? {} : object(c['listen'], 'listen');
+  const port = listen['port'] ?? 8080;
+  if (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535)
+    throw new ConfigError('listen.port must be a port number');
+  const host = listen['host'] === undefined ? '127.0.0.1' : text(listen['host'], 'listen.host');
+
+  const keysFile = rel('keys', c['keys']);
+  const secretsFile = rel('secrets', c['secrets']);
+  if (options.init) await initSecrets(keysFile, secretsFile);
+  const jwks = (await readJson(keysFile, 'keys')) as PrivateJwks;
+  try {
+    assertJwks(jwks);
+  } catch (e) {
+    throw new ConfigError(`keys (${keysFile}) is not a private ES256 JWKS`, { cause: e });
+  }
+  const secrets = object(await readJson(secretsFile, 'secrets'), 'secrets');
+  const cookieKeys = secrets['cookieKeys'];
+  if (!Array.isArray(cookieKeys) || cookieKeys.length === 0 || !cookieKeys.every((k) => typeof k === 'string'))
+    throw new ConfigError('secrets.cookieKeys must be a list of strings');
+  const pairwiseSecret = Buffer.from(text(secrets['pairwiseSecret'], 'secrets.pairwiseSecret'), 'base64url');
+
+  const clientsValue =
+    typeof c['clients'] === 'string' ? await readJson(rel('clients', c['clients']), 'clients') : c['clients'];
+  if (!Array.isArray(clientsValue) || clientsValue.length === 0)
+    throw new ConfigError('clients must be a non-empty list of client metadata (or a file holding one)');
+
+  let anchors: TrustAnchors;
+  try {
+    anchors = await loadTrustDir(rel('trust', c['trust']));
+  } catch (e) {
+    throw new ConfigError(`trust: ${(e as Error).message}`, { cause: e });
+  }
+
+  const platform = c['platform'] === undefined ? undefined : object(c['platform'], 'platform');
+  const platformOptions =
+    platform === undefined
+      ? undefined
+      : {
+          baseUrl: url(platform['url'], 'platform.url'),
+          ...(platform['headers'] === undefined ? {} : { headers: headers(platform['headers']) }),
+        };
+  const revocation = await revocationFrom(c['revocation'], anchors, platformOptions, (f, v) => rel(f, v));
+  const store = storeFrom(c['store'], (f, v) => rel(f, v));
+  const tls = c['tls'] === undefined ? undefined : object(c['tls'], 'tls');
+
+  let stores: Stores;
+  try {
+    stores = await openStores(store);
+  } catch (e) {
+    throw new ConfigError(`store: ${(e as Error).message}`, { cause: e });
+  }
+  const ports = providerStores(stores);
+  const links = platformOptions === undefined ? undefined : platformLinks(platformOptions);
+  const server: ServerConfig = {
+    issuer,
+    host,
+    port: port as number,
+    ...(c['name'] === undefined ? {} : { name: text(c['name'], 'name') }),
+    ...(c['trustProxy'] === undefined ? {} : { trustProxy: c['trustProxy'] === true }),
+    ...(tls === undefined
+      ? {}
+      : {
+          tls: {
+            key: await readFile(rel('tls.key', tls['key'])),
+            cert: await readFile(rel('tls.cert', tls['cert'])),
+          },
+        }),
+    clients: clientsValue as ServerConfig['clients'],
+    jwks,
+    cookieKeys: cookieKeys as string[],
+    pairwiseSecret,
+    verifier: createVerifier({ anchors, revocation, challenges: oneShotChallengeStore(ports.oneShot) }),
+    stores: ports,
+    records: stores.records,
+    ...(links === undefined
+      ? {}
+      : {
+          renewalLinks: links,
+          ekyc: { signingCardPair: async (signing) => (await links.links(signing.serialNumber))?.pair },
+        }),
+  };
+  return { server, stores };
+}
+
+/** Creates the key and secret files that do not exist yet (mode 0600, their folder 0700). */
+async function initSecrets(keysFile: string, secretsFile: string): Promise<void> {
+  const create = async (file: string, value: unknown) => {
+    await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+    try {
+      await writeFile(file, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  };
+  await create(keysFile, { keys: [generateSigningKey()] });
+  await create(secretsFile, {
+    cookieKeys: [randomBytes(32).toString('base64url')],
+    pairwiseSecret: randomBytes(32).toString('base64url'),
+  });
+}
+
+async function revocationFrom(
+  value: unknown,
+  anchors: TrustAnchors,
+  platform: { baseUrl: string; headers?: Record<string, string> } | undefined,
+  rel: (field: string, v: unknown) => string,
+): Promise<RevocationSource> {
+  const r = value === undefined ? {} : object(value, 'revocation');
+  const sources: RevocationSource[] = [];
+  if (r['crl'] !== undefined) {
+    if (!Array.isArray(r['crl'])) throw new ConfigError('revocation.crl must be a list of CRL files');
+    const crl = new CrlSource({ issuers: [...anchors.auth, ...anchors.sign] });
+    for (const [i, f] of r['crl'].entries()) {
+      const file = rel(`revocation.crl[${i}]`, f);
+      try {
+        await crl.refresh(await readFile(file), new Date());
+      } catch (e) {
+        throw new ConfigError(`revocation.crl[${i}] (${file}): ${(e as Error).message}`, { cause: e });
+      }
+    }
+    sources.push(crlRevocation(crl));
+  }
+  const ocsp = r['ocsp'];
+  if (ocsp === true) sources.push(ocspSource({}));
+  else if (ocsp !== undefined && ocsp !== false) sources.push(ocspSource({ url: url(ocsp, 'revocation.ocsp') }));
+  if (sources.length === 0 && platform !== undefined) sources.push(platformSource(platform));
+  // Fail closed: a provider must name where revocation comes from.
+  if (sources.length === 0) throw new ConfigError('revocation names no source (ocsp, crl, or a platform)');
+  return sources.length === 1 ? sources[0]! : firstAnswer(...sources);
+}
+
+function storeFrom(value: unknown, rel: (field: string, v: unknown) => string): StoreConfig {
+  const s = object(value, 'store');
+  if (s['kind'] === 'sqlite') return { kind: 'sqlite', path: rel('store.path', s['path']) };
+  if (s['kind'] === 'postgres') {
+    return {
+      kind: 'postgres',
+      url: url(s['url'], 'store.url'),
+      redisUrl: url(s['redisUrl'], 'store.redisUrl'),
+      schema: s['schema'] === undefined ? 'mynagate' : text(s['schema'], 'store.schema'),
+      ...(s['redisPrefix'] === undefined ? {} : { redisPrefix: text(s['redisPrefix'], 'store.redisPrefix') }),
+    };
+  }
+  throw new ConfigError('store.kind must be sqlite or postgres');
+}
+
+async function readJson(file: string, what: string): Promise<unknown> {
+  let raw: string;
+  try {
+    raw = await readFile(file, 'utf8');
+  } catch (e) {
+    const hint = what === 'keys' || what === 'secrets' ? ' (serve --config FILE --init creates it)' : '';
+    throw new ConfigError(`${what}: cannot read ${file}${hint}`, { cause: e });
+  }
+  try {
+    return JSON.parse(raw);
+  } catch (e) {
+    throw new ConfigError(`${what}: ${file} is not JSON`, { cause: e });
+  }
+}
+
+function object(v: unknown, field: string): Json {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${field} must be an object`);
+  return v as Json;
+}
+
+function text(v: unknown, field: string): string {
+  if (typeof v !== 'string' || v === '') throw new ConfigError(`${field} must be a non-empty string`);
+  return v;
+}
+
+function url(v: unknown, field: string): string {
+  const s = text(v, field);
+  if (!URL.canParse(s)) throw new ConfigError(`${field} must be a URL`);
+  return s;
+}
+
+function headers(v: unknown): Record<string, string> {
+  const h = object(v, 'platform.headers');
+  for (const [k, value] of Object.entries(h))
+    if (typeof value !== 'string') throw new ConfigError(`platform.headers.${k} must be a string`);
+  return h as Record<string, string>;
+}

@@ -1,0 +1,162 @@
+/**
+ * `mynagate serve --config FILE` as an operator runs it: a real process from one JSON file (TLS, trust anchors from
+ * a folder, the platform provider for revocation, renewal links and the eKYC card binding, SQLite), with `--init`
+ * creating the key and secret files once (mode 0600) and later runs reusing them. A relying party discovers it and
+ * a card logs in through the companion API; SIGINT stops it. Bad configurations stop before anything starts, with
+ * one line `ERR_CLI_CONFIG: …` naming the field or file (exit 1); `--config` with `--dev` is ERR_CLI_USAGE (exit 2).
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as client from 'openid-client';
+import { Agent, tlsFetch } from '../../../packages/idp/test/support/op-agent.ts';
+import {
+  completeLogin,
+  createOpFixture,
+  startLogin,
+  type OpFixture,
+  type TestIdp,
+} from '../../../packages/idp/test/support/op-fixture.ts';
+import { freePort, runCli, startCli } from './serve-support.ts';
+
+const CLIENT = { id: 'bank', secret: 'a-client-secret-of-32-characters!', redirect: 'https://bank.example/cb' };
+
+let f: OpFixture;
+let dir: string;
+let env: Record<string, string>;
+
+/** Writes `config` (over a valid base) as `name` in the test folder and returns its path. */
+async function configFile(name: string, config: Record<string, unknown>): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, JSON.stringify(config));
+  return file;
+}
+
+function validConfig(port: number): Record<string, unknown> {
+  return {
+    issuer: `https://127.0.0.1:${port}`,
+    listen: { host: '127.0.0.1', port },
+    name: 'Operator ID',
+    tls: { key: 'tls/key.pem', cert: 'tls/cert.pem' },
+    clients: 'clients.json',
+    keys: 'secrets/oidc-keys.json',
+    secrets: 'secrets/secrets.json',
+    trust: f.jpki.dir,
+    platform: { url: f.ocsp.url },
+    store: { kind: 'sqlite', path: 'mynagate.db' },
+  };
+}
+
+/** The stderr lines that are not the runtime notice node-oidc-provider prints on a non-LTS Node. */
+const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l !== '' && !l.startsWith('oidc-provider'));
+
+before(async () => {
+  f = await createOpFixture();
+  dir = await mkdtemp(join(tmpdir(), 'mynagate-serve-config-'));
+  await mkdir(join(dir, 'tls'));
+  await writeFile(join(dir, 'tls', 'key.pem'), f.tls.key);
+  await writeFile(join(dir, 'tls', 'cert.pem'), f.tls.cert);
+  await writeFile(
+    join(dir, 'clients.json'),
+    JSON.stringify([
+      {
+        client_id: CLIENT.id,
+        client_secret: CLIENT.secret,
+        redirect_uris: [CLIENT.redirect],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ]),
+  );
+  const ca = join(dir, 'tls-ca.pem');
+  await writeFile(ca, f.tls.cert);
+  env = { NODE_EXTRA_CA_CERTS: ca };
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+  await f.close();
+});
+
+describe('mynagate serve --config', () => {
+  it('creates its secrets with --init, serves discovery over TLS and logs a card in; SIGINT stops it', async () => {
+    const port = await freePort();
+    const file = await configFile('mynagate.json', validConfig(port));
+    const cli = startCli(['serve', '--config', file, '--init'], { env });
+    try {
+      const [, issuer] = await cli.waitFor(/^MynaGate: (\S+) /m);
+      assert.equal(issuer, `https://127.0.0.1:${port}`);
+      for (const secret of ['oidc-keys.json', 'secrets.json']) {
+        assert.equal((await stat(join(dir, 'secrets', secret))).mode & 0o777, 0o600, secret);
+      }
+      assert.doesNotMatch(cli.stdout() + cli.stderr(), /pairwiseSecret|"d":/, 'no secret is printed');
+
+      const fetch = tlsFetch(f.tls.cert);
+      const rp = await client.discovery(new URL(issuer!), CLIENT.id, {}, client.ClientSecretBasic(CLIENT.secret), {
+        [client.customFetch]: fetch as client.CustomFetch,
+      });
+      assert.equal(rp.serverMetadata().issuer, issuer);
+      // The helpers of the provider's own tests drive a browser and a companion against any provider.
+      const idp = { server: { url: issuer, issuer }, fetch, agent: () => new Agent(f.tls.cert) } as unknown as TestIdp;
+      const login = await startLogin(idp, rp, CLIENT.redirect);
+      const callback = await completeLogin(idp, login, await f.newCard('運用　花子'));
+      const tokens = await client.authorizationCodeGrant(rp, callback, {
+        pkceCodeVerifier: login.codeVerifier,
+        expectedState: login.state,
+      });
+      assert.match(tokens.claims()!.sub, /^[A-Za-z0-9_-]{43}$/, 'a pairwise sub');
+      assert.equal(tokens.claims()!.acr, 'urn:mynagate:acr:card-auth');
+    } finally {
+      cli.child.kill('SIGINT');
+    }
+    assert.equal(await cli.exited, 0);
+    assert.match(cli.stderr(), /SIGINT: stopping…\nstopped/);
+  });
+
+  it('reuses the key files it created: a second start without --init keeps the signing key', async () => {
+    const keys = await readFile(join(dir, 'secrets', 'oidc-keys.json'), 'utf8');
+    const port = await freePort();
+    const cli = startCli(['serve', '--config', await configFile('again.json', validConfig(port))], { env });
+    try {
+      await cli.waitFor(/^MynaGate: /m);
+      assert.equal(await readFile(join(dir, 'secrets', 'oidc-keys.json'), 'utf8'), keys);
+    } finally {
+      cli.child.kill('SIGINT');
+    }
+    assert.equal(await cli.exited, 0);
+  });
+
+  const bad: [string, (c: Record<string, unknown>) => Record<string, unknown>, RegExp][] = [
+    ['missing key files without --init', (c) => ({ ...c, keys: 'nowhere/keys.json' }), /^keys: cannot read .*--init/],
+    ['no revocation source', (c) => ({ ...c, platform: undefined }), /^revocation names no source/],
+    ['an unknown store kind', (c) => ({ ...c, store: { kind: 'mysql' } }), /^store\.kind must be sqlite or postgres/],
+    ['a trust folder without anchors', (c) => ({ ...c, trust: 'tls' }), /^trust: /],
+    ['a platform URL that is not a URL', (c) => ({ ...c, platform: { url: 'platform' } }), /^platform\.url must/],
+    ['no clients', (c) => ({ ...c, clients: [] }), /^clients must be a non-empty list/],
+  ];
+  for (const [name, change, message] of bad) {
+    it(`refuses ${name} with one line ERR_CLI_CONFIG (exit 1)`, async () => {
+      const file = await configFile(`bad-${name.replaceAll(' ', '-')}.json`, change(validConfig(await freePort())));
+      const r = await runCli(['serve', '--config', file], { env });
+      assert.equal(r.code, 1);
+      const lines = errorLines(r.stderr);
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0]!, /^ERR_CLI_CONFIG: /);
+      assert.match(lines[0]!.slice('ERR_CLI_CONFIG: '.length), message);
+    });
+  }
+
+  it('refuses a configuration that is not JSON (ERR_CLI_CONFIG)', async () => {
+    const file = join(dir, 'broken.json');
+    await writeFile(file, '{ "issuer": ');
+    const r = await runCli(['serve', '--config', file], { env });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^ERR_CLI_CONFIG: the configuration: .* is not JSON$/m);
+  });
+
+  it('refuses --config with --dev (ERR_CLI_USAGE, exit 2)', async () => {
+    const r = await runCli(['serve', '--dev', '--config', join(dir, 'mynagate.json')]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^ERR_CLI_USAGE: --config and --dev exclude each other/m);
+  });
+});
