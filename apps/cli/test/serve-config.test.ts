@@ -4,22 +4,31 @@
  * creating the key and secret files once (mode 0600) and later runs reusing them. A relying party discovers it and
  * a card logs in through the companion API; SIGINT stops it. Bad configurations stop before anything starts, with
  * one line `ERR_CLI_CONFIG: …` naming the field or file (exit 1); `--config` with `--dev` is ERR_CLI_USAGE (exit 2).
+ * The same file with a PostgreSQL + Redis store serves too (skipped with the reason when they are unreachable,
+ * unless MYNAGATE_REQUIRE_SYSTEM=1).
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
+import pg from 'pg';
 import { Agent, tlsFetch } from '../../../packages/idp/test/support/op-agent.ts';
 import {
   completeLogin,
   createOpFixture,
+  PG_URL,
+  postgresRedisSkip,
+  REDIS_URL,
   startLogin,
   type OpFixture,
   type TestIdp,
 } from '../../../packages/idp/test/support/op-fixture.ts';
 import { freePort, runCli, startCli } from './serve-support.ts';
+
+const skipPg = await postgresRedisSkip();
 
 const CLIENT = { id: 'bank', secret: 'a-client-secret-of-32-characters!', redirect: 'https://bank.example/cb' };
 
@@ -47,6 +56,25 @@ function validConfig(port: number): Record<string, unknown> {
     platform: { url: f.ocsp.url },
     store: { kind: 'sqlite', path: 'mynagate.db' },
   };
+}
+
+/** A relying party discovers the provider at `issuer` and a new card logs in through the companion API. */
+async function cardLogin(issuer: string): Promise<void> {
+  const fetch = tlsFetch(f.tls.cert);
+  const rp = await client.discovery(new URL(issuer), CLIENT.id, {}, client.ClientSecretBasic(CLIENT.secret), {
+    [client.customFetch]: fetch as client.CustomFetch,
+  });
+  assert.equal(rp.serverMetadata().issuer, issuer);
+  // The helpers of the provider's own tests drive a browser and a companion against any provider.
+  const idp = { server: { url: issuer, issuer }, fetch, agent: () => new Agent(f.tls.cert) } as unknown as TestIdp;
+  const login = await startLogin(idp, rp, CLIENT.redirect);
+  const callback = await completeLogin(idp, login, await f.newCard());
+  const tokens = await client.authorizationCodeGrant(rp, callback, {
+    pkceCodeVerifier: login.codeVerifier,
+    expectedState: login.state,
+  });
+  assert.match(tokens.claims()!.sub, /^[A-Za-z0-9_-]{43}$/, 'a pairwise sub');
+  assert.equal(tokens.claims()!.acr, 'urn:mynagate:acr:card-auth');
 }
 
 /** The stderr lines that are not the runtime notice node-oidc-provider prints on a non-LTS Node. */
@@ -91,26 +119,29 @@ describe('mynagate serve --config', () => {
       }
       assert.doesNotMatch(cli.stdout() + cli.stderr(), /pairwiseSecret|"d":/, 'no secret is printed');
 
-      const fetch = tlsFetch(f.tls.cert);
-      const rp = await client.discovery(new URL(issuer!), CLIENT.id, {}, client.ClientSecretBasic(CLIENT.secret), {
-        [client.customFetch]: fetch as client.CustomFetch,
-      });
-      assert.equal(rp.serverMetadata().issuer, issuer);
-      // The helpers of the provider's own tests drive a browser and a companion against any provider.
-      const idp = { server: { url: issuer, issuer }, fetch, agent: () => new Agent(f.tls.cert) } as unknown as TestIdp;
-      const login = await startLogin(idp, rp, CLIENT.redirect);
-      const callback = await completeLogin(idp, login, await f.newCard('運用　花子'));
-      const tokens = await client.authorizationCodeGrant(rp, callback, {
-        pkceCodeVerifier: login.codeVerifier,
-        expectedState: login.state,
-      });
-      assert.match(tokens.claims()!.sub, /^[A-Za-z0-9_-]{43}$/, 'a pairwise sub');
-      assert.equal(tokens.claims()!.acr, 'urn:mynagate:acr:card-auth');
+      await cardLogin(issuer!);
     } finally {
       cli.child.kill('SIGINT');
     }
     assert.equal(await cli.exited, 0);
     assert.match(cli.stderr(), /SIGINT: stopping…\nstopped/);
+  });
+
+  it('serves from PostgreSQL and Redis named in the same file', { skip: skipPg }, async () => {
+    const port = await freePort();
+    const schema = `mg_test_${randomBytes(6).toString('hex')}`;
+    const store = { kind: 'postgres', url: PG_URL, redisUrl: REDIS_URL, schema, redisPrefix: `${schema}:` };
+    const cli = startCli(['serve', '--config', await configFile('pg.json', { ...validConfig(port), store })], { env });
+    try {
+      const [, issuer] = await cli.waitFor(/^MynaGate: (\S+) /m);
+      await cardLogin(issuer!);
+    } finally {
+      cli.child.kill('SIGINT');
+      await cli.exited;
+      const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => admin.end());
+    }
+    assert.match(cli.stderr(), /stopped/);
   });
 
   it('reuses the key files it created: a second start without --init keeps the signing key', async () => {

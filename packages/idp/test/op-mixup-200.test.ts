@@ -29,7 +29,7 @@ import { openStores } from '../src/store/open.ts';
 import type { Stores } from '../src/store/types.ts';
 import { providerStores } from '../src/stores.ts';
 import { EventStream } from './support/op-agent.ts';
-import { PG_URL, reachable, REDIS_URL } from './support/op-fixture.ts';
+import { PG_URL, postgresRedisSkip, REDIS_URL } from './support/op-fixture.ts';
 
 const PEOPLE = 200;
 const PIN = '1234';
@@ -39,12 +39,7 @@ const RP = Object.freeze({
   redirectUri: 'https://rp.example/cb',
 });
 
-const missing = [
-  ...((await reachable(PG_URL)) ? [] : [`PostgreSQL at ${new URL(PG_URL).host}`]),
-  ...((await reachable(REDIS_URL)) ? [] : [`Redis at ${new URL(REDIS_URL).host}`]),
-];
-const skipPostgres =
-  missing.length > 0 && process.env['MYNAGATE_REQUIRE_SYSTEM'] !== '1' ? `not reachable: ${missing.join(', ')}` : false;
+const skipPostgres = await postgresRedisSkip();
 
 interface Card {
   readonly file: string;

@@ -12,7 +12,7 @@ import {
   cardToken,
   createOpFixture,
   PG_URL,
-  reachable,
+  postgresRedisSkip,
   REDIS_URL,
   RP_JWT,
   startLogin,
@@ -22,12 +22,7 @@ import {
   type TestIdp,
 } from './support/op-fixture.ts';
 
-const missing = [
-  ...((await reachable(PG_URL)) ? [] : [`PostgreSQL at ${new URL(PG_URL).host}`]),
-  ...((await reachable(REDIS_URL)) ? [] : [`Redis at ${new URL(REDIS_URL).host}`]),
-];
-const skip =
-  missing.length > 0 && process.env['MYNAGATE_REQUIRE_SYSTEM'] !== '1' ? `not reachable: ${missing.join(', ')}` : false;
+const skip = await postgresRedisSkip();
 
 let f: OpFixture;
 let idp: TestIdp;

@@ -266,6 +266,20 @@ export function reachable(url: string): Promise<boolean> {
   });
 }
 
+/**
+ * `false` when PostgreSQL and Redis answer, else the reason to skip a test that needs them, as `node:test` takes it
+ * (never with MYNAGATE_REQUIRE_SYSTEM=1: then the test runs and fails).
+ */
+export async function postgresRedisSkip(): Promise<string | false> {
+  const missing = [
+    ...((await reachable(PG_URL)) ? [] : [`PostgreSQL at ${new URL(PG_URL).host}`]),
+    ...((await reachable(REDIS_URL)) ? [] : [`Redis at ${new URL(REDIS_URL).host}`]),
+  ];
+  return missing.length > 0 && process.env['MYNAGATE_REQUIRE_SYSTEM'] !== '1'
+    ? `not reachable: ${missing.join(', ')}`
+    : false;
+}
+
 /** The card side of a login, as a companion does it: open the virtual card, VERIFY the PIN, sign. */
 export async function cardToken(card: TestCard, origin: string, challenge: string, pin = PIN): Promise<LoginToken> {
   const opened = await openVirtualCard(card.file);
