@@ -164,6 +164,7 @@ describe('mynagate serve --config', () => {
     ['a trust folder without anchors', (c) => ({ ...c, trust: 'tls' }), /^trust: /],
     ['a platform URL that is not a URL', (c) => ({ ...c, platform: { url: 'platform' } }), /^platform\.url must/],
     ['no clients', (c) => ({ ...c, clients: [] }), /^clients must be a non-empty list/],
+    ['an https issuer with neither tls nor trustProxy', (c) => ({ ...c, tls: undefined }), /^an https issuer needs/],
   ];
   for (const [name, change, message] of bad) {
     it(`refuses ${name} with one line ERR_CLI_CONFIG (exit 1)`, async () => {

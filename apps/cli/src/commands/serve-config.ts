@@ -124,6 +124,12 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
   const revocation = await revocationFrom(c['revocation'], anchors, platformOptions, (f, v) => rel(f, v));
   const store = storeFrom(c['store'], (f, v) => rel(f, v));
   const tls = c['tls'] === undefined ? undefined : object(c['tls'], 'tls');
+  // An https issuer is served either with TLS here or behind a TLS-terminating proxy whose X-Forwarded-Proto the
+  // provider trusts; with neither, every secure cookie would be refused at run time, so say it now.
+  if (new URL(url(issuer, 'issuer')).protocol === 'https:' && tls === undefined && c['trustProxy'] !== true)
+    throw new ConfigError(
+      'an https issuer needs "tls" (serve HTTPS here) or "trustProxy": true (a TLS proxy in front)',
+    );
 
   let stores: Stores;
   try {
