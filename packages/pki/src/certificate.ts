@@ -270,18 +270,21 @@ function parse(der: Uint8Array): ParsedCertificate {
   );
 }
 
+/** The fields {@link parse} decodes in full; the byte fields and OCSP URLs are made from offsets on first use. */
+type DecodedFields =
+  | 'signatureHash'
+  | 'serialNumber'
+  | 'notBefore'
+  | 'notAfter'
+  | 'rsaModulusBits'
+  | 'extensions'
+  | 'isCa'
+  | 'keyUsage'
+  | 'extendedKeyUsage'
+  | 'policies';
+
 /** What {@link parse} found, besides the DER. */
-interface Decoded {
-  readonly signatureHash: ParsedCertificate['signatureHash'];
-  readonly serialNumber: string;
-  readonly notBefore: number;
-  readonly notAfter: number;
-  readonly rsaModulusBits: number;
-  readonly extensions: ReadonlyMap<string, CertificateExtension>;
-  readonly isCa: boolean;
-  readonly keyUsage: KeyUsage | null;
-  readonly extendedKeyUsage: readonly string[] | null;
-  readonly policies: readonly string[];
+interface Decoded extends Pick<ParsedCertificate, DecodedFields> {
   /** Start and end offsets in `der` of tbs, signature, serialBytes, issuer, subject, spki, publicKeyBits. */
   readonly spans: readonly number[];
   /** Start and end offsets of each OCSP URL (IA5String content) and each DistributionPointName. */
@@ -297,16 +300,16 @@ interface Decoded {
 class Certificate implements ParsedCertificate {
   readonly der: Uint8Array;
   readonly fingerprint: string;
-  readonly signatureHash: ParsedCertificate['signatureHash'];
-  readonly serialNumber: string;
-  readonly notBefore: number;
-  readonly notAfter: number;
-  readonly rsaModulusBits: number;
-  readonly extensions: ReadonlyMap<string, CertificateExtension>;
-  readonly isCa: boolean;
-  readonly keyUsage: KeyUsage | null;
-  readonly extendedKeyUsage: readonly string[] | null;
-  readonly policies: readonly string[];
+  readonly signatureHash: Decoded['signatureHash'];
+  readonly serialNumber: Decoded['serialNumber'];
+  readonly notBefore: Decoded['notBefore'];
+  readonly notAfter: Decoded['notAfter'];
+  readonly rsaModulusBits: Decoded['rsaModulusBits'];
+  readonly extensions: Decoded['extensions'];
+  readonly isCa: Decoded['isCa'];
+  readonly keyUsage: Decoded['keyUsage'];
+  readonly extendedKeyUsage: Decoded['extendedKeyUsage'];
+  readonly policies: Decoded['policies'];
   readonly #spans: readonly number[];
   readonly #views: (Uint8Array | undefined)[] = [
     undefined,
