@@ -14,6 +14,7 @@ const ca = () => import('./commands/ca.ts');
 const card = () => import('./commands/card.ts');
 const verify = () => import('./commands/verify.ts');
 const serve = () => import('./commands/serve.ts');
+const audit = () => import('./commands/audit.ts');
 const login = () => import('./commands/login.ts');
 const bridge = () => import('./commands/bridge.ts');
 
@@ -94,6 +95,16 @@ const commands: Record<string, Command> = {
     summary: 'validate a certificate (path, policy, revocation) and print the identity it proves',
     options: { kind: str, trust: str, crl: { type: 'string', multiple: true }, ocsp: str, at: str },
     run: lazy(verify, 'cert'),
+  },
+  'audit anchor': {
+    summary: "check the audit chain and print its head signed with the provider's key (keep it off the database)",
+    options: { config: str },
+    run: lazy(audit, 'anchor'),
+  },
+  'audit verify': {
+    summary: 'recompute the audit chain and check it still holds every anchored row (--anchor FILE, repeatable)',
+    options: { config: str, anchor: { type: 'string', multiple: true } },
+    run: lazy(audit, 'verify'),
   },
   serve: {
     summary:

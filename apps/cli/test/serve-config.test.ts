@@ -4,7 +4,8 @@
  * creating the key and secret files once (mode 0600) and later runs reusing them. A relying party discovers it and
  * a card logs in through the companion API; SIGINT stops it. Bad configurations stop before anything starts, with
  * one line `ERR_CLI_CONFIG: …` naming the field or file (exit 1); `--config` with `--dev` is ERR_CLI_USAGE (exit 2).
- * The same file with a PostgreSQL + Redis store serves too (skipped with the reason when they are unreachable,
+ * `audit anchor` signs the audit head and `audit verify --anchor` finds a chain cut after it (which the chain alone,
+ * consistent in itself, cannot show). The same file with a PostgreSQL + Redis store serves too (skipped with the reason when they are unreachable,
  * unless MYNAGATE_REQUIRE_SYSTEM=1).
  */
 import assert from 'node:assert/strict';
@@ -12,8 +13,10 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
+import { generateSigningKey, signAuditAnchor } from '@mynagate/idp';
 import pg from 'pg';
 import { Agent, tlsFetch } from '../../../packages/idp/test/support/op-agent.ts';
 import {
@@ -190,5 +193,55 @@ describe('mynagate serve --config', () => {
     const r = await runCli(['serve', '--dev', '--config', join(dir, 'mynagate.json')]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /^ERR_CLI_USAGE: --config and --dev exclude each other/m);
+  });
+});
+
+describe('mynagate audit anchor / verify', () => {
+  const config = () => join(dir, 'mynagate.json');
+  const anchorFile = () => join(dir, 'anchor.jws');
+
+  it('signs the audit head with the provider key, and verify finds the chain holding it', async () => {
+    const made = await runCli(['audit', 'anchor', '--config', config()]);
+    assert.equal(made.code, 0, made.stderr);
+    const jws = made.stdout.trim();
+    assert.match(jws, /^[\w-]+\.[\w-]+\.[\w-]+$/, 'one compact JWS line');
+    const payload = JSON.parse(Buffer.from(jws.split('.')[1]!, 'base64url').toString()) as { seq: number };
+    assert.ok(payload.seq >= 1, 'the head row (the logins above wrote the audit)');
+    await writeFile(anchorFile(), `${jws}\n`);
+    const checked = await runCli(['audit', 'verify', '--config', config(), '--anchor', anchorFile()]);
+    assert.equal(checked.code, 0, checked.stderr);
+    const out = JSON.parse(checked.stdout) as { verified: boolean; count: number; anchors: { seq: number }[] };
+    assert.equal(out.verified, true);
+    assert.deepEqual(
+      out.anchors.map((x) => x.seq),
+      [payload.seq],
+    );
+  });
+
+  it('refuses an anchor signed with another key (ERR_IDP_AUDIT_ANCHOR)', async () => {
+    const forged = join(dir, 'forged.jws');
+    await writeFile(
+      forged,
+      await signAuditAnchor({ seq: 1, hash: 'a'.repeat(64) }, { keys: [generateSigningKey()] }, 'https://x.example'),
+    );
+    const r = await runCli(['audit', 'verify', '--config', config(), '--anchor', forged]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^ERR_IDP_AUDIT_ANCHOR: not an audit anchor of this provider/m);
+  });
+
+  it('finds a chain cut after the anchor, which the chain alone cannot show (ERR_IDP_AUDIT_ANCHOR)', async () => {
+    // Someone with write access to the file: the append-only trigger dropped, the newest row deleted.
+    const db = new DatabaseSync(join(dir, 'mynagate.db'));
+    try {
+      db.exec('DROP TRIGGER audit_no_delete');
+      db.exec('DELETE FROM audit WHERE seq = (SELECT MAX(seq) FROM audit)');
+    } finally {
+      db.close();
+    }
+    const plain = await runCli(['audit', 'verify', '--config', config()]);
+    assert.equal(plain.code, 0, 'the shortened chain is consistent in itself');
+    const r = await runCli(['audit', 'verify', '--config', config(), '--anchor', anchorFile()]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^ERR_IDP_AUDIT_ANCHOR: the audit no longer has row \d+: it was cut/m);
   });
 });

@@ -18,6 +18,13 @@ export * from './errors.ts';
 export { messageFor, toHttpError, type BilingualMessage, type ErrorBody, type HttpError } from './http-errors.ts';
 export { assertJwks, generateSigningKey, publicJwks, rotateKeys, type PrivateJwk, type PrivateJwks } from './keys.ts';
 export {
+  assertAnchorHeld,
+  AUDIT_ANCHOR_TYPE,
+  signAuditAnchor,
+  verifyAuditAnchor,
+  type AuditAnchor,
+} from './audit-anchor.ts';
+export {
   loginSignedData,
   parseLoginToken,
   signLoginToken,

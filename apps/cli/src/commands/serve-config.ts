@@ -89,12 +89,7 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
   const keysFile = rel('keys', c['keys']);
   const secretsFile = rel('secrets', c['secrets']);
   if (options.init) await initSecrets(keysFile, secretsFile);
-  const jwks = (await readJson(keysFile, 'keys')) as PrivateJwks;
-  try {
-    assertJwks(jwks);
-  } catch (e) {
-    throw new ConfigError(`keys (${keysFile}) is not a private ES256 JWKS`, { cause: e });
-  }
+  const jwks = await readKeys(keysFile);
   const secrets = object(await readJson(secretsFile, 'secrets'), 'secrets');
   const cookieKeys = secrets['cookieKeys'];
   if (!Array.isArray(cookieKeys) || cookieKeys.length === 0 || !cookieKeys.every((k) => typeof k === 'string'))
@@ -168,6 +163,39 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
         }),
   };
   return { server, stores };
+}
+
+/**
+ * What the audit commands need of a configuration: the issuer, the signing keys and the opened stores (the rest of
+ * the file is not read, so a provider's audit can be checked where its CAs and clients are not at hand).
+ *
+ * @throws ConfigError `ERR_CLI_CONFIG`.
+ */
+export async function loadAuditConfig(
+  file: string,
+): Promise<{ readonly issuer: string; readonly jwks: PrivateJwks; readonly stores: Stores }> {
+  const path = resolve(file);
+  const base = dirname(path);
+  const c = object(await readJson(path, 'the configuration'), 'the configuration');
+  const rel = (field: string, v: unknown) => resolve(base, text(v, field));
+  const issuer = url(c['issuer'], 'issuer');
+  const jwks = await readKeys(rel('keys', c['keys']));
+  const store = storeFrom(c['store'], rel);
+  try {
+    return { issuer, jwks, stores: await openStores(store) };
+  } catch (e) {
+    throw new ConfigError(`store: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+async function readKeys(file: string): Promise<PrivateJwks> {
+  const jwks = (await readJson(file, 'keys')) as PrivateJwks;
+  try {
+    assertJwks(jwks);
+  } catch (e) {
+    throw new ConfigError(`keys (${file}) is not a private ES256 JWKS`, { cause: e });
+  }
+  return jwks;
 }
 
 /** Creates the key and secret files that do not exist yet (mode 0600, their folder 0700). */

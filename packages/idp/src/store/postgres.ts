@@ -466,6 +466,12 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
     },
     listAudit: (personId) =>
       run(async () => (await q(`SELECT * FROM ${s}.audit WHERE person_id = $1 ORDER BY seq`, [personId])).map(toAudit)),
+    auditHashAt: (seq) =>
+      run(async () => {
+        if (!Number.isSafeInteger(seq) || seq < 1) throw new TypeError('seq must be a positive integer');
+        const [row] = await q(`SELECT hash FROM ${s}.audit WHERE seq = $1`, [seq]);
+        return row === undefined ? undefined : String(row.hash);
+      }),
     verifyAuditChain: () =>
       run(async () => {
         const verifier = chainVerifier();

@@ -643,6 +643,12 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
     },
     listAudit: (personId) =>
       runDurable(() => sql('SELECT * FROM audit WHERE person_id = ? ORDER BY seq').all(personId).map(toAudit)),
+    auditHashAt: (seq) =>
+      run(() => {
+        if (!Number.isSafeInteger(seq) || seq < 1) throw new TypeError('seq must be a positive integer');
+        const row = sql('SELECT hash FROM audit WHERE seq = ?').get(seq);
+        return row === undefined ? undefined : String(row.hash);
+      }),
     verifyAuditChain: () =>
       runDurable(() => {
         const verifier = chainVerifier();

@@ -194,6 +194,8 @@ export interface RecordStore {
   appendAudit(event: AuditEvent, options?: AuditOptions): Promise<AuditRecord>;
   /** The person's own history, oldest first. */
   listAudit(personId: string): Promise<AuditRecord[]>;
+  /** The hash of audit row `seq`, or `undefined` when there is no such row (what an anchor of the chain is checked by). */
+  auditHashAt(seq: number): Promise<string | undefined>;
   /** Recomputes the whole chain. Throws `ERR_STORE_AUDIT_CHAIN` with the first bad `seq`. */
   verifyAuditChain(): Promise<{ count: number; head: string }>;
   close(): Promise<void>;

@@ -574,6 +574,9 @@ export function runStoreContract(label: string, setup: () => Promise<StoreHarnes
       );
       assert.deepEqual(mine[0]!.data, { b: 1, a: [2, { z: 0, y: 1 }] });
       assert.deepEqual(await r.verifyAuditChain(), { count: 3, head: e3.hash });
+      assert.equal(await r.auditHashAt(2), e2.hash);
+      assert.equal(await r.auditHashAt(4), undefined);
+      await assert.rejects(async () => r.auditHashAt(0), TypeError);
     });
 
     it('30 concurrent appendAudit calls across two nodes form one unbroken chain', async () => {

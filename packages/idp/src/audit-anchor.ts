@@ -1,0 +1,86 @@
+/**
+ * Anchors of the audit chain. The audit is hash-chained (each row's hash covers the previous one), which shows a row
+ * changed in place; but whoever can write the database can also recompute the whole chain, or cut its tail, and the
+ * chain alone stays consistent. An anchor is the head at a moment (`seq`, `hash`) signed with the provider's ES256
+ * key; kept somewhere the database's writers cannot reach (a write-once bucket, a ticket, an e-mail), it lets a later
+ * check prove that the chain still holds that row with that hash.
+ *
+ * The anchor is a compact JWS, `typ` `mynagate-audit-anchor+jwt`, payload `{ iss, seq, hash, iat }`.
+ */
+import { CompactSign, compactVerify, createLocalJWKSet, importJWK } from 'jose';
+import { IdpAuditAnchorError } from './errors.ts';
+import { assertJwks, publicJwks, type PrivateJwks } from './keys.ts';
+
+export const AUDIT_ANCHOR_TYPE = 'mynagate-audit-anchor+jwt';
+
+/** A verified anchor. */
+export interface AuditAnchor {
+  readonly iss: string;
+  /** The audit row it names (the head when it was made). */
+  readonly seq: number;
+  /** That row's hash, lower-case hex. */
+  readonly hash: string;
+  /** When it was made, epoch seconds. */
+  readonly iat: number;
+}
+
+/**
+ * Signs the head `{ seq, hash }` with the first ES256 key of `jwks`.
+ *
+ * @throws TypeError on a bad JWKS or head.
+ */
+export async function signAuditAnchor(
+  head: { readonly seq: number; readonly hash: string },
+  jwks: PrivateJwks,
+  issuer: string,
+  now: () => number = Date.now,
+): Promise<string> {
+  assertJwks(jwks);
+  if (!Number.isSafeInteger(head.seq) || head.seq < 1 || !/^[0-9a-f]{64}$/.test(head.hash))
+    throw new TypeError('the audit head must be { seq >= 1, hash: 64 hex }');
+  const jwk = jwks.keys.find((k) => k.alg === 'ES256')!;
+  const payload: AuditAnchor = { iss: issuer, seq: head.seq, hash: head.hash, iat: Math.floor(now() / 1000) };
+  return new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
+    .setProtectedHeader({ alg: 'ES256', kid: jwk.kid, typ: AUDIT_ANCHOR_TYPE })
+    .sign(await importJWK(jwk, 'ES256'));
+}
+
+/**
+ * Verifies an anchor's signature with the public keys of `jwks` (so anchors signed before a key rotation verify
+ * while the old key is still published) and its issuer.
+ *
+ * @throws IdpAuditAnchorError `ERR_IDP_AUDIT_ANCHOR` when it is malformed, signed by another key, or of another issuer.
+ */
+export async function verifyAuditAnchor(anchor: string, jwks: PrivateJwks, issuer: string): Promise<AuditAnchor> {
+  let payload: Uint8Array;
+  try {
+    const verified = await compactVerify(anchor.trim(), createLocalJWKSet(publicJwks(jwks) as never), {
+      algorithms: ['ES256'],
+    });
+    if (verified.protectedHeader.typ !== AUDIT_ANCHOR_TYPE) throw new Error(`typ is not ${AUDIT_ANCHOR_TYPE}`);
+    payload = verified.payload;
+  } catch (e) {
+    throw new IdpAuditAnchorError(`not an audit anchor of this provider: ${(e as Error).message}`, { cause: e });
+  }
+  const a = JSON.parse(new TextDecoder().decode(payload)) as Partial<AuditAnchor>;
+  if (a.iss !== issuer) throw new IdpAuditAnchorError(`the anchor is of another issuer (${String(a.iss)})`);
+  if (!Number.isSafeInteger(a.seq) || typeof a.hash !== 'string' || !Number.isSafeInteger(a.iat))
+    throw new IdpAuditAnchorError('the anchor payload is malformed');
+  return { iss: a.iss, seq: a.seq!, hash: a.hash, iat: a.iat! };
+}
+
+/**
+ * Checks that the audit still holds the anchored row with the anchored hash.
+ *
+ * @throws IdpAuditAnchorError `ERR_IDP_AUDIT_ANCHOR` naming the row: cut off, or rewritten.
+ */
+export async function assertAnchorHeld(
+  anchor: AuditAnchor,
+  audit: { auditHashAt(seq: number): Promise<string | undefined> },
+): Promise<void> {
+  const hash = await audit.auditHashAt(anchor.seq);
+  if (hash === undefined)
+    throw new IdpAuditAnchorError(`the audit no longer has row ${anchor.seq}: it was cut after the anchor was made`);
+  if (hash !== anchor.hash)
+    throw new IdpAuditAnchorError(`audit row ${anchor.seq} differs from the anchor: the chain was rewritten`);
+}
