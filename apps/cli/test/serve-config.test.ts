@@ -218,7 +218,7 @@ describe('mynagate audit anchor / verify', () => {
     );
   });
 
-  it('refuses an anchor signed with another key (ERR_IDP_AUDIT_ANCHOR)', async () => {
+  it('refuses an anchor signed with another key (ERR_STORE_AUDIT_ANCHOR)', async () => {
     const forged = join(dir, 'forged.jws');
     await writeFile(
       forged,
@@ -226,10 +226,10 @@ describe('mynagate audit anchor / verify', () => {
     );
     const r = await runCli(['audit', 'verify', '--config', config(), '--anchor', forged]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^ERR_IDP_AUDIT_ANCHOR: not an audit anchor of this provider/m);
+    assert.match(r.stderr, /^ERR_STORE_AUDIT_ANCHOR: not an audit anchor of this provider/m);
   });
 
-  it('finds a chain cut after the anchor, which the chain alone cannot show (ERR_IDP_AUDIT_ANCHOR)', async () => {
+  it('finds a chain cut after the anchor, which the chain alone cannot show (ERR_STORE_AUDIT_ANCHOR)', async () => {
     // Someone with write access to the file: the append-only trigger dropped, the newest row deleted.
     const db = new DatabaseSync(join(dir, 'mynagate.db'));
     try {
@@ -242,6 +242,6 @@ describe('mynagate audit anchor / verify', () => {
     assert.equal(plain.code, 0, 'the shortened chain is consistent in itself');
     const r = await runCli(['audit', 'verify', '--config', config(), '--anchor', anchorFile()]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^ERR_IDP_AUDIT_ANCHOR: the audit no longer has row \d+: it was cut/m);
+    assert.match(r.stderr, /^ERR_STORE_AUDIT_ANCHOR: the audit no longer has row \d+: it was cut/m);
   });
 });

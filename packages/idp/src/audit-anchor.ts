@@ -8,7 +8,7 @@
  * The anchor is a compact JWS, `typ` `mynagate-audit-anchor+jwt`, payload `{ iss, seq, hash, iat }`.
  */
 import { CompactSign, compactVerify, createLocalJWKSet, importJWK } from 'jose';
-import { IdpAuditAnchorError } from './errors.ts';
+import { StoreAuditAnchorError } from './store/errors.ts';
 import { assertJwks, publicJwks, type PrivateJwks } from './keys.ts';
 
 export const AUDIT_ANCHOR_TYPE = 'mynagate-audit-anchor+jwt';
@@ -49,7 +49,7 @@ export async function signAuditAnchor(
  * Verifies an anchor's signature with the public keys of `jwks` (so anchors signed before a key rotation verify
  * while the old key is still published) and its issuer.
  *
- * @throws IdpAuditAnchorError `ERR_IDP_AUDIT_ANCHOR` when it is malformed, signed by another key, or of another issuer.
+ * @throws StoreAuditAnchorError `ERR_STORE_AUDIT_ANCHOR` when it is malformed, signed by another key, or of another issuer.
  */
 export async function verifyAuditAnchor(anchor: string, jwks: PrivateJwks, issuer: string): Promise<AuditAnchor> {
   let payload: Uint8Array;
@@ -60,19 +60,19 @@ export async function verifyAuditAnchor(anchor: string, jwks: PrivateJwks, issue
     if (verified.protectedHeader.typ !== AUDIT_ANCHOR_TYPE) throw new Error(`typ is not ${AUDIT_ANCHOR_TYPE}`);
     payload = verified.payload;
   } catch (e) {
-    throw new IdpAuditAnchorError(`not an audit anchor of this provider: ${(e as Error).message}`, { cause: e });
+    throw new StoreAuditAnchorError(`not an audit anchor of this provider: ${(e as Error).message}`, { cause: e });
   }
   const a = JSON.parse(new TextDecoder().decode(payload)) as Partial<AuditAnchor>;
-  if (a.iss !== issuer) throw new IdpAuditAnchorError(`the anchor is of another issuer (${String(a.iss)})`);
+  if (a.iss !== issuer) throw new StoreAuditAnchorError(`the anchor is of another issuer (${String(a.iss)})`);
   if (!Number.isSafeInteger(a.seq) || typeof a.hash !== 'string' || !Number.isSafeInteger(a.iat))
-    throw new IdpAuditAnchorError('the anchor payload is malformed');
+    throw new StoreAuditAnchorError('the anchor payload is malformed');
   return { iss: a.iss, seq: a.seq!, hash: a.hash, iat: a.iat! };
 }
 
 /**
  * Checks that the audit still holds the anchored row with the anchored hash.
  *
- * @throws IdpAuditAnchorError `ERR_IDP_AUDIT_ANCHOR` naming the row: cut off, or rewritten.
+ * @throws StoreAuditAnchorError `ERR_STORE_AUDIT_ANCHOR` naming the row: cut off, or rewritten.
  */
 export async function assertAnchorHeld(
   anchor: AuditAnchor,
@@ -80,7 +80,7 @@ export async function assertAnchorHeld(
 ): Promise<void> {
   const hash = await audit.auditHashAt(anchor.seq);
   if (hash === undefined)
-    throw new IdpAuditAnchorError(`the audit no longer has row ${anchor.seq}: it was cut after the anchor was made`);
+    throw new StoreAuditAnchorError(`the audit no longer has row ${anchor.seq}: it was cut after the anchor was made`);
   if (hash !== anchor.hash)
-    throw new IdpAuditAnchorError(`audit row ${anchor.seq} differs from the anchor: the chain was rewritten`);
+    throw new StoreAuditAnchorError(`audit row ${anchor.seq} differs from the anchor: the chain was rewritten`);
 }

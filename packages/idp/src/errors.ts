@@ -16,8 +16,6 @@ export const IDP_ERROR_CODES = Object.freeze({
   ERR_IDP_INTERACTION_NOT_FOUND:
     'The login interaction is missing or expired (cookie absent, or the request timed out).',
   ERR_IDP_TOKEN_MALFORMED: 'The card token is not a well-formed Web eID token.',
-  ERR_IDP_AUDIT_ANCHOR:
-    'An audit anchor is not signed by this provider, or the audit no longer holds the row it names (cut or rewritten).',
   ERR_IDP_SIGN_CARD_MISMATCH:
     "The statement was signed on a card the person has not logged in with (by the J-LIS pairing of a card's two certificates): another person's card, or a renewed card not yet used to log in.",
   ERR_IDP_BAD_REQUEST: 'The request body or parameters are malformed.',
@@ -94,13 +92,6 @@ export class IdpBadRequestError extends MynaGateError {
 export class IdpSignCardMismatchError extends MynaGateError {
   constructor() {
     super('ERR_IDP_SIGN_CARD_MISMATCH', 'the statement was signed on a card this person has not logged in with');
-  }
-}
-
-/** `ERR_IDP_AUDIT_ANCHOR`: an audit anchor that is not ours, or that the audit chain no longer holds. */
-export class IdpAuditAnchorError extends MynaGateError {
-  constructor(message: string, options?: ErrorOptions) {
-    super('ERR_IDP_AUDIT_ANCHOR', message, options);
   }
 }
 

@@ -13,6 +13,7 @@ it('every store error class has a code listed in STORE_ERROR_CODES, and every li
     new errors.StoreConflictError(),
     new errors.StoreAlreadyConsumedError('AuthorizationCode'),
     new errors.StoreAuditChainError(7),
+    new errors.StoreAuditAnchorError('x'),
   ];
   const classes = Object.values(errors).filter((v) => typeof v === 'function');
   assert.equal(samples.length, classes.length, 'a new error class needs a sample here');

@@ -14,6 +14,8 @@ export const STORE_ERROR_CODES = Object.freeze({
   ERR_STORE_CONFLICT: 'The certificate is already registered to another person.',
   ERR_STORE_ALREADY_CONSUMED: 'The code or token was consumed already (a concurrent or replayed redemption).',
   ERR_STORE_AUDIT_CHAIN: 'The audit hash chain is broken at `seq`: a row was altered, removed or inserted.',
+  ERR_STORE_AUDIT_ANCHOR:
+    'An audit anchor is not signed by this provider, or the audit no longer holds the row it names (cut or recomputed).',
 } as const);
 
 /** A code of {@link STORE_ERROR_CODES}. */
@@ -82,5 +84,12 @@ export class StoreAuditChainError extends MynaGateError {
   constructor(seq: number) {
     super('ERR_STORE_AUDIT_CHAIN', `audit chain broken at seq ${seq}`);
     this.seq = seq;
+  }
+}
+
+/** `ERR_STORE_AUDIT_ANCHOR`: an audit anchor that is not ours, or that the audit chain no longer holds. */
+export class StoreAuditAnchorError extends MynaGateError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_STORE_AUDIT_ANCHOR', message, options);
   }
 }
