@@ -126,7 +126,7 @@ describe('mynagate serve --config', () => {
     } finally {
       cli.child.kill('SIGINT');
     }
-    assert.equal(await cli.exited, 0);
+    assert.equal(await cli.exited, 0, cli.stderr());
     assert.match(cli.stderr(), /SIGINT: stopping…\nstopped/);
   });
 
@@ -149,15 +149,16 @@ describe('mynagate serve --config', () => {
 
   it('reuses the key files it created: a second start without --init keeps the signing key', async () => {
     const keys = await readFile(join(dir, 'secrets', 'oidc-keys.json'), 'utf8');
-    const port = await freePort();
-    const cli = startCli(['serve', '--config', await configFile('again.json', validConfig(port))], { env });
+    // Any free port (nothing here needs the issuer's): no race for a port picked in advance.
+    const again = { ...validConfig(await freePort()), listen: { host: '127.0.0.1', port: 0 } };
+    const cli = startCli(['serve', '--config', await configFile('again.json', again)], { env });
     try {
       await cli.waitFor(/^MynaGate: /m);
       assert.equal(await readFile(join(dir, 'secrets', 'oidc-keys.json'), 'utf8'), keys);
     } finally {
       cli.child.kill('SIGINT');
     }
-    assert.equal(await cli.exited, 0);
+    assert.equal(await cli.exited, 0, cli.stderr());
   });
 
   const bad: [string, (c: Record<string, unknown>) => Record<string, unknown>, RegExp][] = [
@@ -167,6 +168,7 @@ describe('mynagate serve --config', () => {
     ['a trust folder without anchors', (c) => ({ ...c, trust: 'tls' }), /^trust: /],
     ['a platform URL that is not a URL', (c) => ({ ...c, platform: { url: 'platform' } }), /^platform\.url must/],
     ['no clients', (c) => ({ ...c, clients: [] }), /^clients must be a non-empty list/],
+    ['a bridge port out of range', (c) => ({ ...c, bridgePort: 70000 }), /^bridgePort must be a port number/],
     ['an https issuer with neither tls nor trustProxy', (c) => ({ ...c, tls: undefined }), /^an https issuer needs/],
   ];
   for (const [name, change, message] of bad) {

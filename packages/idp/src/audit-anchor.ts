@@ -62,7 +62,13 @@ export async function verifyAuditAnchor(anchor: string, jwks: PrivateJwks, issue
   } catch (e) {
     throw new StoreAuditAnchorError(`not an audit anchor of this provider: ${(e as Error).message}`, { cause: e });
   }
-  const a = JSON.parse(new TextDecoder().decode(payload)) as Partial<AuditAnchor>;
+  let a: Partial<AuditAnchor>;
+  try {
+    a = JSON.parse(new TextDecoder().decode(payload)) as Partial<AuditAnchor>;
+  } catch (e) {
+    throw new StoreAuditAnchorError('the anchor payload is not JSON', { cause: e });
+  }
+  if (a === null || typeof a !== 'object') throw new StoreAuditAnchorError('the anchor payload is malformed');
   if (a.iss !== issuer) throw new StoreAuditAnchorError(`the anchor is of another issuer (${String(a.iss)})`);
   if (!Number.isSafeInteger(a.seq) || typeof a.hash !== 'string' || !Number.isSafeInteger(a.iat))
     throw new StoreAuditAnchorError('the anchor payload is malformed');

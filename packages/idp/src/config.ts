@@ -10,6 +10,9 @@ import type { ProviderStores } from './ports.ts';
 import { memoryConsentRecords, type ConsentRecords } from './consent/records.ts';
 import { identityStore, type IdentityStore } from './ekyc/identity-store.ts';
 
+/** The port `mynagate bridge` listens on by default (127.0.0.1 only), which the login page links to. */
+export const BRIDGE_PORT = 24727;
+
 /**
  * The optional linking lookup: given a certificate just verified, the fingerprints of earlier certificates of the
  * same holder (renewal, reissue), from a linking source (the test JPKI's, a platform provider's in production). A
@@ -115,6 +118,11 @@ export interface IdpConfig {
   readonly now?: () => number;
   /** Oldest QR code accepted, seconds. Default 3. */
   readonly qrMaxAgeSeconds?: number;
+  /**
+   * The loopback port the login page's "use this computer's card reader" link opens (`mynagate bridge --port`).
+   * Default {@link BRIDGE_PORT}.
+   */
+  readonly bridgePort?: number;
   /** Lifetime of a login transaction (the QR page), seconds. Default 300. */
   readonly loginTtlSeconds?: number;
   /** Lifetime of a challenge after the companion fetched it (time to type the PIN), seconds. Default 180. */
@@ -148,6 +156,7 @@ export interface ResolvedConfig {
   readonly renewalLinks: Pick<LinkingSource, 'links'> | undefined;
   readonly now: () => number;
   readonly qrMaxAgeSeconds: number;
+  readonly bridgePort: number;
   readonly loginTtlSeconds: number;
   readonly challengeTtlSeconds: number;
   readonly subjectTypes: readonly ('pairwise' | 'public')[];
@@ -267,6 +276,7 @@ export function resolveConfig(config: IdpConfig): ResolvedConfig {
     renewalLinks: config.renewalLinks,
     now: config.now ?? Date.now,
     qrMaxAgeSeconds: positiveInteger(config.qrMaxAgeSeconds, 3, 'qrMaxAgeSeconds'),
+    bridgePort: portNumber(config.bridgePort, BRIDGE_PORT, 'bridgePort'),
     loginTtlSeconds: positiveInteger(config.loginTtlSeconds, 300, 'loginTtlSeconds'),
     challengeTtlSeconds: positiveInteger(config.challengeTtlSeconds, 180, 'challengeTtlSeconds'),
     subjectTypes: Object.freeze([...subjectTypes]),
@@ -284,6 +294,12 @@ export function resolveConfig(config: IdpConfig): ResolvedConfig {
     }),
     secure: url.protocol === 'https:',
   });
+}
+
+function portNumber(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1 || value > 65535) throw new TypeError(`${name} must be a port (1-65535)`);
+  return value;
 }
 
 function positiveInteger(value: number | undefined, fallback: number, name: string): number {

@@ -129,6 +129,23 @@ describe('card login end to end (openid-client RP, SQLite)', () => {
     }
   });
 
+  it("links the page's card-reader button to the bridge's port: 24727, or the configured bridgePort", async () => {
+    const bridgeOf = (page: string) => /id="bridge"[^>]* href="([^"]+)"/.exec(page)?.[1]?.replaceAll('&amp;', '&');
+    const shown = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    await shown.events.close();
+    const href = new URL(bridgeOf(shown.page)!);
+    assert.equal(href.origin, 'http://127.0.0.1:24727');
+    assert.equal(href.searchParams.get('link'), shown.link, 'the bridge gets the QR link');
+    const other = await f.start({ store: 'sqlite', bridgePort: 30123 });
+    try {
+      const moved = await startLogin(other, other.jwtRp, RP_JWT.redirectUri);
+      await moved.events.close();
+      assert.equal(new URL(bridgeOf(moved.page)!).origin, 'http://127.0.0.1:30123');
+    } finally {
+      await other.close();
+    }
+  });
+
   it('ends the session by RP-initiated logout', async () => {
     const agent = idp.agent();
     const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri, { agent });

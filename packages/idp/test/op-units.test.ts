@@ -75,6 +75,7 @@ describe('configuration', () => {
     ['client without client_id', { clients: [{} as never] }],
     ['unknown subject type', { subjectTypes: ['global' as never] }],
     ['zero QR age', { qrMaxAgeSeconds: 0 }],
+    ['bridge port 0', { bridgePort: 0 }],
     ['dev without cards', { dev: {} as never }],
     ['a signing card pairing that is not a function', { ekyc: { signingCardPair: 'platform' as never } }],
   ];

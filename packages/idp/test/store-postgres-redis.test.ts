@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
@@ -12,31 +11,10 @@ import { Redis } from 'ioredis';
 import { openStores } from '../src/store/open.ts';
 import { openPostgresStores, POSTGRES_SCHEMA_VERSION } from '../src/store/postgres.ts';
 import { openRedisStores } from '../src/store/redis.ts';
+import { PG_URL, postgresRedisSkip, REDIS_URL } from './support/op-fixture.ts';
 import { newCredential, runAdapterContract, runStoreContract } from './support/store-contract.ts';
 
-const PG_URL = process.env.MYNAGATE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const REDIS_URL = process.env.MYNAGATE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-function reachable(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = connect({
-      host: hostname,
-      port: Number(port),
-      timeout: 1_000,
-    });
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-    socket.once('timeout', () => (socket.destroy(), resolve(false)));
-  });
-}
-
-const missing = [
-  ...((await reachable(PG_URL)) ? [] : [`PostgreSQL at ${new URL(PG_URL).host}`]),
-  ...((await reachable(REDIS_URL)) ? [] : [`Redis at ${new URL(REDIS_URL).host}`]),
-];
-const skip =
-  missing.length && process.env.MYNAGATE_REQUIRE_SYSTEM !== '1' ? `not reachable: ${missing.join(', ')}` : false;
+const skip = await postgresRedisSkip();
 
 const unique = () => `mg_test_${randomBytes(6).toString('hex')}`;
 const admin = skip ? undefined : new pg.Pool({ connectionString: PG_URL, max: 2 });

@@ -19,7 +19,10 @@ import { cardAnswer, companionLink, isSignView, openCard, post, scan, type Compa
 import type { Parsed } from '../main.ts';
 import { UsageError } from '../output.ts';
 
-/** The default port; the provider's login page links to it (`BRIDGE_PORT` of `@mynagate/idp`'s login page). */
+/**
+ * The default port: `BRIDGE_PORT` of `@mynagate/idp`, which the provider's login page links to unless configured
+ * otherwise (`bridgePort`). Written here, not imported, so the bridge starts without loading the provider.
+ */
 const DEFAULT_BRIDGE_PORT = 24727;
 /** How long a shown form stays usable. */
 const PENDING_TTL_MS = 5 * 60_000;

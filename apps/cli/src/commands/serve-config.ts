@@ -19,6 +19,7 @@
  * }
  * ```
  *
+ * `bridgePort` is the port the login page's "this computer's card reader" link opens (`mynagate bridge --port`).
  * `tls` (`{ "key": "tls/key.pem", "cert": "tls/cert.pem" }`) serves HTTPS itself; without it the provider expects a
  * TLS-terminating proxy (`trustProxy`). `revocation.ocsp` is `true` (each certificate's own AIA URL) or a URL;
  * `platform` answers revocation too when no other source is named, links renewed cards to their holder and binds
@@ -119,6 +120,12 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
   const revocation = await revocationFrom(c['revocation'], anchors, platformOptions, (f, v) => rel(f, v));
   const store = storeFrom(c['store'], (f, v) => rel(f, v));
   const tls = c['tls'] === undefined ? undefined : object(c['tls'], 'tls');
+  const bridgePort = c['bridgePort'];
+  if (
+    bridgePort !== undefined &&
+    (!Number.isInteger(bridgePort) || (bridgePort as number) < 1 || (bridgePort as number) > 65535)
+  )
+    throw new ConfigError('bridgePort must be a port number (1-65535)');
   // An https issuer is served either with TLS here or behind a TLS-terminating proxy whose X-Forwarded-Proto the
   // provider trusts; with neither, every secure cookie would be refused at run time, so say it now.
   if (new URL(url(issuer, 'issuer')).protocol === 'https:' && tls === undefined && c['trustProxy'] !== true)
@@ -140,6 +147,7 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
     port: port as number,
     ...(c['name'] === undefined ? {} : { name: text(c['name'], 'name') }),
     ...(c['trustProxy'] === undefined ? {} : { trustProxy: c['trustProxy'] === true }),
+    ...(bridgePort === undefined ? {} : { bridgePort: bridgePort as number }),
     ...(tls === undefined
       ? {}
       : {

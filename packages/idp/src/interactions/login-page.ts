@@ -13,9 +13,6 @@ import { QR_PAGE_SCRIPT, type QrPageTexts } from './qr-events.ts';
 import { qrSvg } from './qr-svg.ts';
 import type { Handler } from './router.ts';
 
-/** The port `mynagate bridge` listens on by default (127.0.0.1 only). */
-export const BRIDGE_PORT = 24727;
-
 const LOGIN_TEXTS: QrPageTexts = {
   scanned: [
     'スマートフォンで暗証番号を入力し、カードをかざしてください。',
@@ -57,7 +54,7 @@ export function loginPage(context: InteractionContext): Handler {
 <p>QRコードは1秒ごとに変わります。写真やスクリーンショットでは使えません。<span class="en">The QR code changes every second; a photo or screenshot will not work.</span></p>
 <div class="status" id="status" role="status" aria-live="polite">QRコードの読み取りを待っています…<span class="en">Waiting for the QR code to be scanned…</span></div>
 <p>${dev ? html`<a id="dev-phone" class="button secondary" target="_blank" rel="opener" href="/dev/phone#${encodeURIComponent(link)}">仮想スマートフォンで開く（開発用）/ Open the virtual phone (development)</a> ` : ''}
-<a id="bridge" class="button secondary" data-return="${bridgeReturn}" href="${bridgeHref(link, bridgeReturn)}">このパソコンのカードリーダーを使う / Use this computer's card reader</a>
+<a id="bridge" class="button secondary" data-return="${bridgeReturn}" href="${bridgeHref(context.config.bridgePort, link, bridgeReturn)}">このパソコンのカードリーダーを使う / Use this computer's card reader</a>
 <form method="post" action="/interaction/${uid}/abort" style="display:inline"><button class="secondary" type="submit">キャンセル / Cancel</button></form></p>`;
     const doc = page({
       title: 'マイナンバーカードでログイン / Log in with My Number Card',
@@ -100,8 +97,8 @@ async function ownedTransaction(
 }
 
 /** `mynagate bridge`'s entry: it opens `link` itself and sends the browser back to `back` afterwards. */
-function bridgeHref(link: string, back: string): string {
-  return `http://127.0.0.1:${BRIDGE_PORT}/login?link=${encodeURIComponent(link)}&return=${encodeURIComponent(back)}`;
+function bridgeHref(port: number, link: string, back: string): string {
+  return `http://127.0.0.1:${port}/login?link=${encodeURIComponent(link)}&return=${encodeURIComponent(back)}`;
 }
 
 /** `POST /interaction/:uid/abort`: the person cancelled; the relying party receives `access_denied`. */

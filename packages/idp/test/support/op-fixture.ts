@@ -74,6 +74,7 @@ export interface StartOptions {
   readonly qrMaxAgeSeconds?: number;
   readonly linkCertificate?: ServerConfig['linkCertificate'];
   readonly renewalLinks?: ServerConfig['renewalLinks'];
+  readonly bridgePort?: number;
   /** Start a second node of `node`'s deployment: same stores, issuer, keys and secrets, another port. */
   readonly nodeOf?: TestIdp;
 }
@@ -208,6 +209,7 @@ async function startIdp(
     ...(options.qrMaxAgeSeconds ? { qrMaxAgeSeconds: options.qrMaxAgeSeconds } : {}),
     ...(options.linkCertificate ? { linkCertificate: options.linkCertificate } : {}),
     ...(options.renewalLinks ? { renewalLinks: options.renewalLinks } : {}),
+    ...(options.bridgePort ? { bridgePort: options.bridgePort } : {}),
   });
   const fetch = tlsFetch(f.tls.cert);
   const discover = (clientId: string, metadata: Partial<client.ClientMetadata>, auth: client.ClientAuth) =>
