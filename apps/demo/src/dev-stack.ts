@@ -5,7 +5,14 @@
  */
 import { createVerifier, ocspSource, platformLinks } from '@mynagate/pki';
 import { serveTestJpki, type TestJpkiServer } from '@mynagate/pki/testing';
-import { oneShotChallengeStore, openStores, providerStores, startServer, type IdpServer } from '@mynagate/idp';
+import {
+  oneShotChallengeStore,
+  openStores,
+  platformCardPair,
+  providerStores,
+  startServer,
+  type IdpServer,
+} from '@mynagate/idp';
 import { startDemo, type DemoServer } from './demo-server.ts';
 import { openDevData, type DevData } from './dev-data.ts';
 import { DevPortInUseError } from './errors.ts';
@@ -100,7 +107,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         dev: { cards: data.cards.map((c) => ({ label: `${c.name}（PIN ${c.pin}）`, file: c.file })) },
         // eKYC counts only on a card the person logged in with: the test JPKI pairs a card's two certificates as a
         // platform provider does (J-LIS 証明書紐付け情報).
-        ekyc: { signingCardPair: async (signing) => (await links.links(signing.serialNumber))?.pair },
+        ekyc: { signingCardPair: platformCardPair(links) },
         // A card renewed with `mynagate ca renew` keeps its person (and every pairwise sub).
         renewalLinks: links,
       }),

@@ -78,6 +78,11 @@ export type SigningCardPair = (signing: {
   readonly serialNumber: string;
 }) => Promise<string | undefined>;
 
+/** The {@link SigningCardPair} a platform provider's links answer (`links(serial).pair`). */
+export function platformCardPair(links: Pick<LinkingSource, 'links'>): SigningCardPair {
+  return async (signing) => (await links.links(signing.serialNumber))?.pair;
+}
+
 /** The resolved {@link EkycConfig}. */
 export interface ResolvedEkycConfig {
   readonly purposes: Readonly<Record<string, string>>;

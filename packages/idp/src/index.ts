@@ -62,5 +62,5 @@ export {
 export { identityStore, type IdentityStore, type VerifiedIdentity } from './ekyc/identity-store.ts';
 export { buildStatement, DEFAULT_PURPOSE } from './ekyc/statement.ts';
 export type { SignView } from './ekyc/sign-transaction.ts';
-export { BRIDGE_PORT } from './config.ts';
+export { BRIDGE_PORT, platformCardPair } from './config.ts';
 export type { EkycConfig, SigningCardPair } from './config.ts';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { platformLinks } from '@mynagate/pki';
-import type { SigningCardPair } from '../src/config.ts';
+import { platformCardPair, type SigningCardPair } from '../src/config.ts';
 import { createOpFixture, startLogin, type OpFixture, type TestCard, type TestIdp } from './support/op-fixture.ts';
 import {
   authorizeExtra,
@@ -38,7 +38,7 @@ before(async () => {
   f = await createOpFixture();
   [alice, bob] = await Promise.all([issueCard(f, { name: '試験　花子' }), issueCard(f, { name: '見本　一郎' })]);
   const links = platformLinks({ baseUrl: f.ocsp.url });
-  pairing = async (signing) => (await links.links(signing.serialNumber))?.pair;
+  pairing = platformCardPair(links);
   idp = await startEkycIdp(f, { ekyc: { signingCardPair: (signing) => pairing(signing) } });
 });
 after(async () => {
@@ -95,7 +95,7 @@ describe('eKYC bound to the login card', () => {
       await sign.events.close();
     } finally {
       const links = platformLinks({ baseUrl: f.ocsp.url });
-      pairing = async (signing) => (await links.links(signing.serialNumber))?.pair;
+      pairing = platformCardPair(links);
     }
   });
 

@@ -34,6 +34,7 @@ import {
   assertJwks,
   generateSigningKey,
   oneShotChallengeStore,
+  platformCardPair,
   openStores,
   providerStores,
   type PrivateJwks,
@@ -75,10 +76,7 @@ type Json = Record<string, unknown>;
  * @throws ConfigError `ERR_CLI_CONFIG`, naming the field or file.
  */
 export async function loadConfig(file: string, options: { readonly init?: boolean } = {}): Promise<LoadedConfig> {
-  const path = resolve(file);
-  const base = dirname(path);
-  const c = object(await readJson(path, 'the configuration'), 'the configuration');
-  const rel = (field: string, v: unknown) => resolve(base, text(v, field));
+  const { c, rel } = await readConfig(file);
 
   const issuer = text(c['issuer'], 'issuer');
   const listen = c['listen'] === undefined ? {} : object(c['listen'], 'listen');
@@ -167,7 +165,7 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
       ? {}
       : {
           renewalLinks: links,
-          ekyc: { signingCardPair: async (signing) => (await links.links(signing.serialNumber))?.pair },
+          ekyc: { signingCardPair: platformCardPair(links) },
         }),
   };
   return { server, stores };
@@ -182,10 +180,7 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
 export async function loadAuditConfig(
   file: string,
 ): Promise<{ readonly issuer: string; readonly jwks: PrivateJwks; readonly stores: Stores }> {
-  const path = resolve(file);
-  const base = dirname(path);
-  const c = object(await readJson(path, 'the configuration'), 'the configuration');
-  const rel = (field: string, v: unknown) => resolve(base, text(v, field));
+  const { c, rel } = await readConfig(file);
   const issuer = url(c['issuer'], 'issuer');
   const jwks = await readKeys(rel('keys', c['keys']));
   const store = storeFrom(c['store'], rel);
@@ -204,6 +199,13 @@ async function readKeys(file: string): Promise<PrivateJwks> {
     throw new ConfigError(`keys (${file}) is not a private ES256 JWKS`, { cause: e });
   }
   return jwks;
+}
+
+/** The configuration object, and a resolver of the paths in it (relative to the file). */
+async function readConfig(file: string): Promise<{ c: Json; rel: (field: string, v: unknown) => string }> {
+  const path = resolve(file);
+  const c = object(await readJson(path, 'the configuration'), 'the configuration');
+  return { c, rel: (field, v) => resolve(dirname(path), text(v, field)) };
 }
 
 /** Creates the key and secret files that do not exist yet (mode 0600, their folder 0700). */
