@@ -237,5 +237,32 @@ describe('PostgreSQL + Redis', { skip }, () => {
         await Promise.all([dropSchema(schema), dropRedisPrefix(`${schema}:`)]);
       }
     });
+
+    it('Redis destroy deletes the entry and the index keys naming it, not one that names another entry', async () => {
+      const prefix = `${unique()}:`;
+      const stores = await openRedisStores({ url: REDIS_URL, prefix });
+      try {
+        const sessions = stores.adapter('Session');
+        await sessions.upsert('s1', { uid: 'u1' }, 60);
+        await stores.adapter('DeviceCode').upsert('d1', { userCode: 'WXYZ-0000' }, 60);
+        assert.equal(await redisAdmin!.get(`${prefix}oidc-uid:Session:u1`), 's1');
+        await sessions.destroy('s1');
+        await stores.adapter('DeviceCode').destroy('d1');
+        assert.deepEqual(await redisAdmin!.keys(`${prefix}*`), []);
+        // A uid index moved on to a newer entry stays with it.
+        await sessions.upsert('s2', { uid: 'u2' }, 60);
+        await sessions.upsert('s3', { uid: 'u2' }, 60);
+        await sessions.destroy('s2');
+        assert.equal(await redisAdmin!.get(`${prefix}oidc-uid:Session:u2`), 's3');
+        assert.deepEqual(await sessions.findByUid('u2'), { uid: 'u2' });
+        // A payload that is not JSON (written by something else) is still deleted.
+        await redisAdmin!.hset(`${prefix}oidc:Session:junk`, 'payload', '{not json');
+        await sessions.destroy('junk');
+        assert.equal(await redisAdmin!.exists(`${prefix}oidc:Session:junk`), 0);
+      } finally {
+        await stores.close();
+        await dropRedisPrefix(prefix);
+      }
+    });
   });
 });

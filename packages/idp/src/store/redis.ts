@@ -7,7 +7,7 @@
  *   so they are atomic. Index hits are re-checked against the payload, so a stale index never answers.
  * - One-shot take is `GETDEL`, replay detection `SET NX PX`, counters `INCR` + `PEXPIRE` in one script.
  * - Expiry runs on Redis's clock (the `now` option of the SQL stores does not apply here).
- * - Scripts touch keys they compute at run time (`revokeByGrantId`), so this targets a single Redis (or a
+ * - Scripts touch keys they compute at run time (`revokeByGrantId`, `destroy`), so this targets a single Redis (or a
  *   primary with replicas), not Redis Cluster.
  */
 import { Redis } from 'ioredis';
@@ -62,6 +62,24 @@ const SCRIPTS = {
       if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
       return redis.call('HSETNX', KEYS[1], 'consumed', ARGV[1])`,
   },
+  // KEYS: entry. ARGV: uid index prefix, userCode index prefix, id. Deletes the entry and the index keys that still
+  // name it, in one round trip (the payload says which index keys it has).
+  mgDestroy: {
+    numberOfKeys: 1,
+    lua: `
+      local payload = redis.call('HGET', KEYS[1], 'payload')
+      redis.call('DEL', KEYS[1])
+      if not payload then return 0 end
+      local ok, entry = pcall(cjson.decode, payload)
+      if not ok or type(entry) ~= 'table' then return 1 end
+      for i, field in ipairs({ 'uid', 'userCode' }) do
+        local value = entry[field]
+        if type(value) == 'string' and redis.call('GET', ARGV[i] .. value) == ARGV[3] then
+          redis.call('DEL', ARGV[i] .. value)
+        end
+      end
+      return 1`,
+  },
   // KEYS: grant list. Deletes every entry listed, then the list.
   mgRevoke: {
     numberOfKeys: 1,
@@ -103,6 +121,7 @@ interface Scripted {
   mgUpsert(...args: Arg[]): Promise<number>;
   mgConsume(...args: Arg[]): Promise<number>;
   mgRevoke(...args: Arg[]): Promise<number>;
+  mgDestroy(...args: Arg[]): Promise<number>;
   mgIncr(...args: Arg[]): Promise<number>;
   mgTakeMarking(...args: Arg[]): Promise<string | null>;
   mgFindVia(...args: Arg[]): Promise<[string | null, string | null] | null>;
@@ -212,14 +231,7 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
             throw new StoreAlreadyConsumedError(model);
           }
         }),
-      destroy: (id) =>
-        run(async () => {
-          const payload = await find(id);
-          const keys = [entryKey(id)];
-          if (typeof payload?.uid === 'string') keys.push(uidKey(payload.uid));
-          if (typeof payload?.userCode === 'string') keys.push(userCodeKey(payload.userCode));
-          await client.del(...keys);
-        }),
+      destroy: (id) => run(async () => void (await scripts.mgDestroy(entryKey(id), uidKey(''), userCodeKey(''), id))),
       revokeByGrantId: (grantId) => run(async () => void (await scripts.mgRevoke(grantKey(grantId)))),
     };
   };
