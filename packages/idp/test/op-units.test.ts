@@ -16,6 +16,7 @@ import { IDP_ERROR_CODES } from '../src/errors.ts';
 import { toHttpError } from '../src/http-errors.ts';
 import { assertJwks, generateSigningKey, publicJwks, rotateKeys } from '../src/keys.ts';
 import { parseLoginToken } from '../src/login-token.ts';
+import { LoginTransactions } from '../src/login-transaction.ts';
 import { createMemoryStores } from '../src/memory-stores.ts';
 import { pairwiseSubject } from '../src/pairwise.ts';
 import { oneShotChallengeStore } from '../src/challenge-store.ts';
@@ -271,6 +272,77 @@ describe('challenge store on the one-shot store', () => {
     const c = newChallenge('txn-1', now - 10_000, 9_999);
     await s.put(c);
     await assert.rejects(s.take(c.nonce, 'txn-1', now), { code: 'ERR_PKI_CHALLENGE_EXPIRED' });
+  });
+});
+
+describe('login outcome handed to a stream of this node', () => {
+  const outcome = { accountId: 'person-1', acr: 'urn:mynagate:acr:card-auth', amr: ['hwk'], ts: 1 };
+  /** Transactions over a memory one-shot store whose puts are recorded. */
+  async function setup() {
+    const oneShot = createMemoryStores().oneShot;
+    const puts: string[] = [];
+    const recorded = { ...oneShot, put: (k: string, v: string, ttl: number) => (puts.push(k), oneShot.put(k, v, ttl)) };
+    const transactions = new LoginTransactions({
+      oneShot: recorded,
+      verifier: { issueChallenge: async () => ({ nonce: 'n', expiresAt: Date.now() + 60_000 }) },
+      now: Date.now,
+      origin: 'https://id.example.jp',
+      loginTtlSeconds: 300,
+      challengeTtlSeconds: 60,
+      qrMaxAgeSeconds: 3,
+    });
+    const { transaction } = await transactions.start({
+      uid: 'uid-1',
+      clientId: 'rp',
+      clientName: 'RP',
+      clientOrigin: 'https://rp.example',
+    });
+    return { transactions, transaction, puts, oneShot };
+  }
+
+  it('without a watching stream, is written to the store for any node to take', async () => {
+    const { transactions, transaction, puts } = await setup();
+    await transactions.complete(transaction, outcome);
+    assert.deepEqual(puts, [`login:${transaction.txn}`, `result:${transaction.txn}`]);
+    assert.equal((await transactions.pending(transaction.txn)).outcome, true);
+    assert.deepEqual(await transactions.takeOutcome(transaction.txn), outcome);
+    assert.equal(await transactions.takeOutcome(transaction.txn), undefined);
+  });
+
+  it('with a watching stream, is handed over in memory (no store write), once', async () => {
+    const { transactions, transaction, puts } = await setup();
+    const changes: string[] = [];
+    const unwatch = transactions.watch(transaction.txn, (c) => changes.push(c));
+    await transactions.complete(transaction, outcome);
+    await sleep(0);
+    assert.deepEqual(changes, ['outcome']);
+    assert.deepEqual(puts, [`login:${transaction.txn}`]);
+    assert.equal((await transactions.pending(transaction.txn)).outcome, true);
+    assert.deepEqual(await transactions.takeOutcome(transaction.txn), outcome);
+    assert.equal(await transactions.takeOutcome(transaction.txn), undefined);
+    unwatch();
+    assert.deepEqual(puts, [`login:${transaction.txn}`]);
+  });
+
+  it('a stream that goes before taking it leaves it in the store for the next stream', async () => {
+    const { transactions, transaction, puts, oneShot } = await setup();
+    const unwatch = transactions.watch(transaction.txn, () => {});
+    await transactions.complete(transaction, outcome);
+    unwatch();
+    await sleep(0);
+    assert.deepEqual(puts, [`login:${transaction.txn}`, `result:${transaction.txn}`]);
+    assert.notEqual(await oneShot.get(`result:${transaction.txn}`), undefined);
+    assert.deepEqual(await transactions.takeOutcome(transaction.txn), outcome);
+  });
+
+  it('ending the transaction drops an outcome handed over and not taken', async () => {
+    const { transactions, transaction, puts } = await setup();
+    const unwatch = transactions.watch(transaction.txn, () => {});
+    await transactions.complete(transaction, outcome);
+    await transactions.end(transaction.txn);
+    unwatch();
+    assert.equal(await transactions.takeOutcome(transaction.txn), undefined);
+    assert.deepEqual(puts, [`login:${transaction.txn}`]);
   });
 });
 
