@@ -54,7 +54,14 @@ export interface IssuedChallenge {
  * certificate path, policy and revocation, rejecting with `ERR_PKI_*` codes.
  */
 export interface LoginVerifier {
-  issueChallenge(sessionId: string): Promise<IssuedChallenge>;
+  /**
+   * `alongside` (optional for a verifier to honour: the login writes its record itself when it was not called) is
+   * called with the minted challenge and awaited with the challenge's own write, so both go in one round trip.
+   */
+  issueChallenge(
+    sessionId: string,
+    alongside?: (challenge: IssuedChallenge) => Promise<void>,
+  ): Promise<IssuedChallenge>;
   verifyLoginToken(token: LoginToken, context: LoginTokenContext): Promise<VerifiedLogin>;
 }
 

@@ -10,7 +10,7 @@ import { checkQrCode } from './animated-qr.ts';
 import { assertOwner, boundLink, loadBound, newBinding, type BoundFields } from './bound-transaction.ts';
 import { IdpChallengeInvalidError, IdpLoginNotFoundError } from './errors.ts';
 import type { ErrorBody } from './http-errors.ts';
-import type { LoginVerifier } from './login-token.ts';
+import type { IssuedChallenge, LoginVerifier } from './login-token.ts';
 import type { OneShotPort } from './ports.ts';
 
 /** One login transaction as stored. */
@@ -138,11 +138,21 @@ export class LoginTransactions {
       code,
       maxAgeSeconds: this.#o.qrMaxAgeSeconds,
     });
-    const issued = await this.#o.verifier.issueChallenge(txn);
+    // The transaction's record of its challenge is written with the verifier's own (one round trip), or after it
+    // by a verifier that does not offer that.
+    const ttlOf = (issued: IssuedChallenge) =>
+      Math.min(this.#o.challengeTtlSeconds * 1000, transaction.expiresAt - now, issued.expiresAt - now);
+    let recorded = false;
+    const record = (issued: IssuedChallenge): Promise<void> => {
+      recorded = true;
+      const ttl = ttlOf(issued);
+      return ttl > 0 ? this.#o.oneShot.put(`challenge:${txn}`, issued.nonce, ttl) : Promise.resolve();
+    };
+    const issued = await this.#o.verifier.issueChallenge(txn, record);
+    if (!recorded) await record(issued);
     const challenge = issued.nonce;
-    const ttl = Math.min(this.#o.challengeTtlSeconds * 1000, transaction.expiresAt - now, issued.expiresAt - now);
+    const ttl = ttlOf(issued);
     if (!(ttl > 0)) throw new IdpLoginNotFoundError();
-    await this.#o.oneShot.put(`challenge:${txn}`, challenge, ttl);
     this.#notify(txn, 'scanned');
     return {
       txn,

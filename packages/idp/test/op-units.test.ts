@@ -16,7 +16,7 @@ import { IDP_ERROR_CODES } from '../src/errors.ts';
 import { toHttpError } from '../src/http-errors.ts';
 import { assertJwks, generateSigningKey, publicJwks, rotateKeys } from '../src/keys.ts';
 import { parseLoginToken } from '../src/login-token.ts';
-import { LoginTransactions } from '../src/login-transaction.ts';
+import { LoginTransactions, type LoginTransactionOptions } from '../src/login-transaction.ts';
 import { createMemoryStores } from '../src/memory-stores.ts';
 import { pairwiseSubject } from '../src/pairwise.ts';
 import { oneShotChallengeStore } from '../src/challenge-store.ts';
@@ -275,16 +275,19 @@ describe('challenge store on the one-shot store', () => {
   });
 });
 
-describe('login outcome handed to a stream of this node', () => {
+/** A verifier that does not offer to write the login's record alongside its challenge. */
+const legacyVerifier = { issueChallenge: async () => ({ nonce: 'n', expiresAt: Date.now() + 60_000 }) };
+
+describe('login transactions', () => {
   const outcome = { accountId: 'person-1', acr: 'urn:mynagate:acr:card-auth', amr: ['hwk'], ts: 1 };
   /** Transactions over a memory one-shot store whose puts are recorded. */
-  async function setup() {
+  async function setup(verifier: LoginTransactionOptions['verifier'] = legacyVerifier) {
     const oneShot = createMemoryStores().oneShot;
     const puts: string[] = [];
     const recorded = { ...oneShot, put: (k: string, v: string, ttl: number) => (puts.push(k), oneShot.put(k, v, ttl)) };
     const transactions = new LoginTransactions({
       oneShot: recorded,
-      verifier: { issueChallenge: async () => ({ nonce: 'n', expiresAt: Date.now() + 60_000 }) },
+      verifier,
       now: Date.now,
       origin: 'https://id.example.jp',
       loginTtlSeconds: 300,
@@ -300,7 +303,32 @@ describe('login outcome handed to a stream of this node', () => {
     return { transactions, transaction, puts, oneShot };
   }
 
-  it('without a watching stream, is written to the store for any node to take', async () => {
+  for (const [name, verifier] of [
+    ['a verifier writing it alongside its challenge', undefined],
+    ['a verifier that does not offer that', legacyVerifier],
+  ] as const) {
+    it(`a scan records the login's challenge, with ${name}`, async () => {
+      const calls: string[] = [];
+      const { transactions, transaction, puts } = await setup(
+        verifier ?? {
+          issueChallenge: async (_txn, alongside) => {
+            const c = { nonce: 'nonce-1', expiresAt: Date.now() + 60_000 };
+            calls.push('issue');
+            await alongside?.(c);
+            return c;
+          },
+        },
+      );
+      const link = new URL(transactions.currentLink(transaction).link);
+      const view = await transactions.scan(transaction.txn, link.searchParams.get('t'), link.searchParams.get('c'));
+      assert.deepEqual(puts, [`login:${transaction.txn}`, `challenge:${transaction.txn}`]);
+      assert.equal(await transactions.scanned(transaction.txn), true);
+      assert.equal(await transactions.takeChallenge(transaction.txn), view.challenge);
+      assert.deepEqual(calls, verifier ? [] : ['issue']);
+    });
+  }
+
+  it('an outcome without a watching stream is written to the store for any node to take', async () => {
     const { transactions, transaction, puts } = await setup();
     await transactions.complete(transaction, outcome);
     assert.deepEqual(puts, [`login:${transaction.txn}`, `result:${transaction.txn}`]);
@@ -309,7 +337,7 @@ describe('login outcome handed to a stream of this node', () => {
     assert.equal(await transactions.takeOutcome(transaction.txn), undefined);
   });
 
-  it('with a watching stream, is handed over in memory (no store write), once', async () => {
+  it('an outcome with a watching stream is handed over in memory (no store write), once', async () => {
     const { transactions, transaction, puts } = await setup();
     const changes: string[] = [];
     const unwatch = transactions.watch(transaction.txn, (c) => changes.push(c));
@@ -324,7 +352,7 @@ describe('login outcome handed to a stream of this node', () => {
     assert.deepEqual(puts, [`login:${transaction.txn}`]);
   });
 
-  it('a stream that goes before taking it leaves it in the store for the next stream', async () => {
+  it('a stream that goes before taking its outcome leaves it in the store for the next stream', async () => {
     const { transactions, transaction, puts, oneShot } = await setup();
     const unwatch = transactions.watch(transaction.txn, () => {});
     await transactions.complete(transaction, outcome);

@@ -109,11 +109,14 @@ export interface SignedStatement {
 /** The validator. Immutable; safe to share. */
 export interface Verifier {
   /**
-   * Issues a challenge bound to `sessionId` and stores it.
+   * Issues a challenge bound to `sessionId` and stores it. `alongside`, if given, is called with the challenge as
+   * soon as it is minted, and its promise awaited with the store's: the caller's own record of it (which transaction
+   * holds which challenge) goes out with the challenge's write, in the same round trip to a pipelining store. The
+   * challenge is returned once both are stored; if either fails, it is not returned.
    *
-   * @throws TypeError when `sessionId` is empty.
+   * @throws TypeError when `sessionId` is empty; whatever the store or `alongside` rejects with.
    */
-  issueChallenge(sessionId: string): Promise<Challenge>;
+  issueChallenge(sessionId: string, alongside?: (challenge: Challenge) => Promise<void>): Promise<Challenge>;
   /**
    * Verifies a login token: consumes the challenge (atomically, even if the token then fails), parses the token,
    * validates the auth certificate, checks the signature over `SHA-256(origin) ‖ SHA-256(challenge)`, then
@@ -263,9 +266,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   return Object.freeze({
-    async issueChallenge(sessionId: string): Promise<Challenge> {
+    async issueChallenge(sessionId, alongside): Promise<Challenge> {
       const c = newChallenge(sessionId, nowMs(), ttlMs);
-      await challenges.put(c);
+      if (alongside === undefined) await challenges.put(c);
+      else await Promise.all([challenges.put(c), alongside(c)]);
       return c;
     },
 

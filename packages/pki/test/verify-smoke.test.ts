@@ -37,3 +37,41 @@ test('a card login token from the test JPKI verifies end to end with OCSP', asyn
   assert.equal(r.serialNumber, f.card.authSerial);
   assert.equal(r.revocationSource, 'ocsp');
 });
+
+test('issueChallenge writes the caller’s record alongside the challenge, both started before either is awaited', async () => {
+  const started: string[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const v = createVerifier({
+    anchors: f.anchors,
+    now: () => NOW,
+    revocation: { status: async () => ({ status: 'good', source: 'stub' }) },
+    challenges: {
+      put: async (c) => {
+        started.push(`challenge ${c.sessionId}`);
+        await gate;
+      },
+      take: async () => {
+        throw new Error('unused');
+      },
+    },
+  });
+  let handed: string | undefined;
+  const issuing = v.issueChallenge('s2', async (c) => {
+    started.push('alongside');
+    handed = c.nonce;
+    await gate;
+  });
+  assert.deepEqual(started, ['challenge s2', 'alongside']);
+  release();
+  const c = await issuing;
+  assert.equal(handed, c.nonce);
+  assert.equal(c.sessionId, 's2');
+  // A record that cannot be written means no challenge is handed out.
+  await assert.rejects(
+    v.issueChallenge('s3', async () => {
+      throw new Error('store down');
+    }),
+    /store down/,
+  );
+});
