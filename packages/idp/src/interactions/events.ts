@@ -90,14 +90,12 @@ async function finish(
       ? existing
       : new provider.Grant({ accountId: outcome.accountId, clientId });
   if (typeof details.params['scope'] === 'string') grant.addOIDCScope(details.params['scope']);
-  // The transaction's keys are deleted meanwhile (its outcome is taken already): no round trip of its own. Its
-  // failure is reported below, unless saving the grant fails first (the keys then expire by themselves).
-  const ended = context.transactions.end(transaction.txn);
-  ended.catch(() => {});
   const grantId = await grant.save();
   try {
+    // The transaction's keys (its outcome is taken already) are deleted in the same tick as the interaction is
+    // read: one round trip to a pipelining store for both. If the grant cannot be saved, they expire by themselves.
     const [, redirect] = await Promise.all([
-      ended,
+      context.transactions.end(transaction.txn),
       provider.interactionResult(
         req,
         res,
