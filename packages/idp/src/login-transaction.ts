@@ -13,6 +13,9 @@ import type { ErrorBody } from './http-errors.ts';
 import type { IssuedChallenge, LoginVerifier } from './login-token.ts';
 import type { OneShotPort } from './ports.ts';
 
+/** How many started transactions a node keeps for scans (a few minutes of logins at a high rate). */
+const MAX_STARTED = 100_000;
+
 /** One login transaction as stored. */
 export interface LoginTransaction extends BoundFields {
   readonly clientId: string;
@@ -65,6 +68,11 @@ export interface LoginTransactionOptions {
 export class LoginTransactions {
   readonly #o: LoginTransactionOptions;
   readonly #watchers = new Map<string, Set<(change: LoginChange) => void>>();
+  /**
+   * The transactions this node started, until they end or expire: a transaction never changes once written, so a
+   * companion's scan on this node reads it here instead of the store (see {@link scan}). Oldest first.
+   */
+  readonly #started = new Map<string, LoginTransaction>();
   /** Outcomes handed to a watching stream of this node, not written to the store (see {@link complete}). */
   readonly #handedOver = new Map<string, { readonly transaction: LoginTransaction; readonly outcome: LoginOutcome }>();
 
@@ -92,6 +100,7 @@ export class LoginTransactions {
       intent: 'login',
     };
     await this.#o.oneShot.put(`login:${transaction.txn}`, JSON.stringify(transaction), this.#o.loginTtlSeconds * 1000);
+    this.#remember(transaction);
     return { transaction, browserKey };
   }
 
@@ -127,7 +136,10 @@ export class LoginTransactions {
    * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_QR_INVALID`, `ERR_IDP_QR_STALE`.
    */
   async scan(txn: string, t: string | null, code: string | null): Promise<CompanionView> {
-    const transaction = await this.get(txn);
+    // Started on this node: no store read. A transaction another node ended meanwhile then gets a challenge that
+    // nothing can use (the token post reads the store, which no longer has it).
+    const started = this.#started.get(txn);
+    const transaction = started !== undefined && started.expiresAt > this.#o.now() ? started : await this.get(txn);
     const now = this.#o.now();
     checkQrCode({
       qrSecret: Buffer.from(transaction.qrSecret, 'base64url'),
@@ -240,6 +252,7 @@ export class LoginTransactions {
   /** Ends a transaction after its login finished. */
   async end(txn: string): Promise<void> {
     this.#handedOver.delete(txn);
+    this.#started.delete(txn);
     await Promise.all(['login', 'challenge', 'result', 'failure'].map((k) => this.#o.oneShot.delete(`${k}:${txn}`)));
   }
 
@@ -262,6 +275,16 @@ export class LoginTransactions {
       this.#handedOver.delete(txn);
       this.#store(left.transaction, left.outcome).catch(() => {});
     };
+  }
+
+  /** Keeps a transaction this node started; drops the expired ones (all have the same lifetime: oldest first). */
+  #remember(transaction: LoginTransaction): void {
+    const now = this.#o.now();
+    for (const [txn, t] of this.#started) {
+      if (t.expiresAt > now && this.#started.size < MAX_STARTED) break;
+      this.#started.delete(txn);
+    }
+    this.#started.set(transaction.txn, transaction);
   }
 
   #store(transaction: LoginTransaction, outcome: LoginOutcome): Promise<void> {

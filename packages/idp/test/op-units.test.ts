@@ -284,24 +284,55 @@ describe('login transactions', () => {
   async function setup(verifier: LoginTransactionOptions['verifier'] = legacyVerifier) {
     const oneShot = createMemoryStores().oneShot;
     const puts: string[] = [];
-    const recorded = { ...oneShot, put: (k: string, v: string, ttl: number) => (puts.push(k), oneShot.put(k, v, ttl)) };
-    const transactions = new LoginTransactions({
-      oneShot: recorded,
-      verifier,
-      now: Date.now,
-      origin: 'https://id.example.jp',
-      loginTtlSeconds: 300,
-      challengeTtlSeconds: 60,
-      qrMaxAgeSeconds: 3,
-    });
+    const gets: string[] = [];
+    const recorded = {
+      ...oneShot,
+      put: (k: string, v: string, ttl: number) => (puts.push(k), oneShot.put(k, v, ttl)),
+      get: (k: string) => (gets.push(k), oneShot.get(k)),
+    };
+    /** A node: its own transactions object over the shared store. */
+    const node = () =>
+      new LoginTransactions({
+        oneShot: recorded,
+        verifier,
+        now: Date.now,
+        origin: 'https://id.example.jp',
+        loginTtlSeconds: 300,
+        challengeTtlSeconds: 60,
+        qrMaxAgeSeconds: 3,
+      });
+    const transactions = node();
     const { transaction } = await transactions.start({
       uid: 'uid-1',
       clientId: 'rp',
       clientName: 'RP',
       clientOrigin: 'https://rp.example',
     });
-    return { transactions, transaction, puts, oneShot };
+    const scan = (on: LoginTransactions) => {
+      const link = new URL(on.currentLink(transaction).link);
+      return on.scan(transaction.txn, link.searchParams.get('t'), link.searchParams.get('c'));
+    };
+    return { transactions, transaction, puts, gets, oneShot, node, scan };
   }
+
+  it('a scan on the node that started the login reads no store; on another node it does', async () => {
+    const { transactions, transaction, gets, node, scan } = await setup();
+    await scan(transactions);
+    assert.deepEqual(gets, []);
+    await scan(node());
+    assert.deepEqual(gets, [`login:${transaction.txn}`]);
+  });
+
+  it('once the login ended on any node, a scan or token post for it is ERR_IDP_LOGIN_NOT_FOUND', async () => {
+    const { transactions, transaction, scan } = await setup();
+    await transactions.end(transaction.txn);
+    await assert.rejects(scan(transactions), { code: 'ERR_IDP_LOGIN_NOT_FOUND' });
+    const other = await setup();
+    await other.node().end(other.transaction.txn);
+    // The starting node's scan may still hand out a challenge; the token post reads the store (get) and refuses.
+    await other.scan(other.transactions);
+    await assert.rejects(other.transactions.get(other.transaction.txn), { code: 'ERR_IDP_LOGIN_NOT_FOUND' });
+  });
 
   for (const [name, verifier] of [
     ['a verifier writing it alongside its challenge', undefined],
