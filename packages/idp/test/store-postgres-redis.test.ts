@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { openStores } from '../src/store/open.ts';
-import { openPostgresStores, POSTGRES_SCHEMA_VERSION } from '../src/store/postgres.ts';
+import { openPostgresStores, POSTGRES_SCHEMA_VERSION, preparedStatements } from '../src/store/postgres.ts';
 import { openRedisStores } from '../src/store/redis.ts';
 import { PG_URL, postgresRedisSkip, REDIS_URL } from './support/op-fixture.ts';
 import { newCredential, runAdapterContract, runStoreContract } from './support/store-contract.ts';
@@ -161,6 +161,45 @@ describe('PostgreSQL + Redis', { skip }, () => {
       } finally {
         await dropSchema(schema);
       }
+    });
+
+    it('prepared statements survive a column added by a newer version while a node runs', async () => {
+      const schema = unique();
+      // One connection, so the second lookup runs on the connection that prepared the first.
+      const stores = await openPostgresStores({ url: PG_URL, schema, sweepIntervalMs: 0, maxConnections: 1 });
+      try {
+        const { credential } = await stores.records.createPersonWithCredential(newCredential());
+        const grant = stores.adapter('Grant');
+        await grant.upsert('g1', { accountId: 'a' }, 60);
+        assert.deepEqual(await grant.find('g1'), { accountId: 'a' });
+        assert.equal(
+          (await stores.records.findCredentialByFingerprint(credential.fingerprint))?.personId,
+          credential.personId,
+        );
+        await admin!.query(`ALTER TABLE "${schema}".credentials ADD COLUMN added_later TEXT`);
+        await admin!.query(`ALTER TABLE "${schema}".oidc ADD COLUMN added_later TEXT`);
+        assert.equal(
+          (await stores.records.findCredentialByFingerprint(credential.fingerprint))?.personId,
+          credential.personId,
+        );
+        assert.deepEqual(await grant.find('g1'), { accountId: 'a' });
+      } finally {
+        await stores.close();
+        await dropSchema(schema);
+      }
+    });
+
+    it('statements are prepared by text, bounded, and never for a `*` result', () => {
+      const statement = preparedStatements();
+      const a = statement('SELECT a FROM t WHERE id = $1', [1]);
+      assert.ok(a.name);
+      assert.equal(statement('SELECT a FROM t WHERE id = $1', [2]).name, a.name);
+      assert.deepEqual(statement('SELECT a FROM t WHERE id = $1', [2]).values, [2]);
+      assert.equal(statement('SELECT * FROM t WHERE id = $1', [1]).name, undefined);
+      assert.equal(statement('INSERT INTO t VALUES ($1) RETURNING *', [1]).name, undefined);
+      const names = new Set(Array.from({ length: 200 }, (_, i) => statement(`SELECT ${i}`, []).name));
+      assert.equal(names.has(undefined), true);
+      assert.equal(names.size, 128);
     });
 
     it('sweep deletes expired PostgreSQL adapter rows', async () => {

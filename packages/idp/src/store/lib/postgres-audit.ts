@@ -33,6 +33,8 @@ export interface AuditAppenderDeps {
    * statement (postgres.ts `tx`).
    */
   readonly tx: <T>(fn: (c: pg.PoolClient, opened: Row[]) => Promise<T>, opening: string) => Promise<T>;
+  /** The query config of a statement (postgres.ts `preparedStatements`). */
+  readonly statement: (text: string, values: unknown[]) => pg.QueryConfig;
   /** SQL that takes the audit advisory lock and then selects the head (`seq`, `hash`), or no row. */
   readonly lockAndReadHead: string;
   readonly now: () => number;
@@ -103,9 +105,11 @@ export function postgresAuditAppender(
         : `WITH touched AS (UPDATE ${s}.credentials SET last_used_at = $${params.push(at)}
              WHERE fingerprint = ANY($${params.push(touches)}::text[])) `;
     await c.query(
-      `${touching}INSERT INTO ${s}.audit (seq, at, type, person_id, client_id, data, prev_hash, hash)
+      deps.statement(
+        `${touching}INSERT INTO ${s}.audit (seq, at, type, person_id, client_id, data, prev_hash, hash)
        VALUES ${tuples.join(', ')}`,
-      params,
+        params,
+      ),
     );
     return { records, head: prev! };
   }
