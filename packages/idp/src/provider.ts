@@ -18,6 +18,7 @@ import { resolveConfig, type IdpConfig, type ResolvedConfig } from './config.ts'
 import { cookieKeys } from './lib/cookie-keys.ts';
 import { html, page, raw } from './lib/html.ts';
 import { pairwiseSubject } from './pairwise.ts';
+import { loadExistingGrant } from './saved-grants.ts';
 
 /** Lifetimes in seconds. Codes are short (RFC 6749 §4.1.2 recommends at most 10 minutes; one is plenty). */
 const TTL = Object.freeze({
@@ -103,6 +104,7 @@ export function buildProvider(config: ResolvedConfig): Provider {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
     ttl: { ...TTL, Interaction: config.loginTtlSeconds + 60 },
+    loadExistingGrant,
     renderError,
   };
   const provider = new Provider(config.issuer, configuration);

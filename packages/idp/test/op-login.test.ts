@@ -10,8 +10,12 @@ import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { pairwiseSubject } from '../src/pairwise.ts';
 import {
+  cardToken,
   completeLogin,
   createOpFixture,
+  postToken,
+  scan,
+  type CompanionViewJson,
   RP_JWT,
   RP_SECRET,
   startLogin,
@@ -144,6 +148,26 @@ describe('card login end to end (openid-client RP, SQLite)', () => {
     } finally {
       await other.close();
     }
+  });
+
+  it('a grant deleted after the login finished (before the RP redeems the code) yields no tokens: invalid_grant', async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    const view = (await scan(idp, login.link)).body as unknown as CompanionViewJson;
+    assert.equal((await postToken(idp, view.txn, await cardToken(alice, view.origin, view.challenge))).status, 200);
+    const done = (await login.events.next('done', 10_000)) as { redirect: string };
+    await login.events.close();
+    // The interaction carries the grant the login saved; revoking the consent deletes it.
+    const interaction = await idp.stores.adapter('Interaction').find(login.uid);
+    const grantId = (interaction?.['result'] as { consent: { grantId: string } }).consent.grantId;
+    await idp.stores.adapter('Grant').destroy(grantId);
+    const { url: callback } = await login.agent.follow(done.redirect);
+    await assert.rejects(
+      client.authorizationCodeGrant(idp.jwtRp, callback, {
+        pkceCodeVerifier: login.codeVerifier,
+        expectedState: login.state,
+      }),
+      (e: client.ResponseBodyError) => e.error === 'invalid_grant',
+    );
   });
 
   it('ends the session by RP-initiated logout', async () => {

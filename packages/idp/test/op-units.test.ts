@@ -19,6 +19,8 @@ import { parseLoginToken } from '../src/login-token.ts';
 import { LoginTransactions, type LoginTransactionOptions } from '../src/login-transaction.ts';
 import { createMemoryStores } from '../src/memory-stores.ts';
 import { pairwiseSubject } from '../src/pairwise.ts';
+import { keepSavedGrant, loadExistingGrant } from '../src/saved-grants.ts';
+import type { default as Provider, KoaContextWithOIDC } from 'oidc-provider';
 import { oneShotChallengeStore } from '../src/challenge-store.ts';
 import { startServer } from '../src/server.ts';
 import { providerStores } from '../src/stores.ts';
@@ -402,6 +404,45 @@ describe('login transactions', () => {
     unwatch();
     assert.equal(await transactions.takeOutcome(transaction.txn), undefined);
     assert.deepEqual(puts, [`login:${transaction.txn}`]);
+  });
+});
+
+describe('grants saved by this node (loadExistingGrant)', () => {
+  /** A provider whose store answers `find` with a marker, counting the reads. */
+  function fakeProvider() {
+    const reads: string[] = [];
+    const provider = {
+      Grant: { find: async (id: string) => (reads.push(id), { jti: id, fromStore: true }) },
+    } as unknown as Provider;
+    const ctx = (grantId: string | undefined, sessionGrant?: string) =>
+      ({
+        oidc: {
+          provider,
+          result: grantId === undefined ? undefined : { consent: { grantId } },
+          session: { grantIdFor: () => sessionGrant },
+          client: { clientId: 'rp' },
+        },
+      }) as unknown as KoaContextWithOIDC;
+    return { provider, reads, ctx };
+  }
+
+  it('the resume of the interaction that returned a grant saved here takes it once, without a store read', async () => {
+    const { provider, reads, ctx } = fakeProvider();
+    const grant = { jti: 'g1' } as unknown as InstanceType<Provider['Grant']>;
+    keepSavedGrant(provider, 'g1', grant);
+    assert.equal(await loadExistingGrant(ctx('g1')), grant);
+    assert.deepEqual(reads, []);
+    assert.deepEqual(await loadExistingGrant(ctx('g1')), { jti: 'g1', fromStore: true });
+    assert.deepEqual(reads, ['g1']);
+  });
+
+  it('any other grant, or none returned, is node-oidc-provider default: the store', async () => {
+    const { provider, reads, ctx } = fakeProvider();
+    keepSavedGrant(provider, 'g1', { jti: 'g1' } as unknown as InstanceType<Provider['Grant']>);
+    assert.deepEqual(await loadExistingGrant(ctx('g2')), { jti: 'g2', fromStore: true });
+    assert.deepEqual(await loadExistingGrant(ctx(undefined, 'g3')), { jti: 'g3', fromStore: true });
+    assert.equal(await loadExistingGrant(ctx(undefined)), undefined);
+    assert.deepEqual(reads, ['g2', 'g3']);
   });
 });
 

@@ -13,6 +13,7 @@ import { html, page } from '../lib/html.ts';
 import { interactionFor, type InteractionContext, type InteractionDetails } from '../interactions/context.ts';
 import { sendPage } from '../interactions/login-page.ts';
 import type { Handler } from '../interactions/router.ts';
+import { keepSavedGrant } from '../saved-grants.ts';
 import { consentItems, consentText, type ConsentItem } from './items.ts';
 
 /** What the screen shows for an interaction, and the text recorded with the consent. */
@@ -107,6 +108,7 @@ export function consentAnswer(context: InteractionContext): Handler {
     if (claimKeys(accepted).length > 0) grant.addOIDCClaims(claimKeys(accepted));
     if (claimKeys(declined).length > 0) grant.rejectOIDCClaims(claimKeys(declined));
     const grantId = await grant.save();
+    keepSavedGrant(provider, grantId, grant);
 
     const consent = await context.config.records.recordConsent({
       personId: accountId,

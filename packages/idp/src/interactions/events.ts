@@ -10,6 +10,7 @@ import { errors } from 'oidc-provider';
 import { IdpInteractionNotFoundError, IdpSessionMismatchError } from '../errors.ts';
 import { messageFor } from '../http-errors.ts';
 import type { LoginChange, LoginOutcome, LoginTransaction } from '../login-transaction.ts';
+import { keepSavedGrant } from '../saved-grants.ts';
 import { readBinding } from './browser-binding.ts';
 import { interactionFor, type InteractionContext, type InteractionDetails } from './context.ts';
 import { streamQrEvents } from './qr-events.ts';
@@ -91,6 +92,7 @@ async function finish(
       : new provider.Grant({ accountId: outcome.accountId, clientId });
   if (typeof details.params['scope'] === 'string') grant.addOIDCScope(details.params['scope']);
   const grantId = await grant.save();
+  keepSavedGrant(provider, grantId, grant);
   try {
     // The transaction's keys (its outcome is taken already) are deleted in the same tick as the interaction is
     // read: one round trip to a pipelining store for both. If the grant cannot be saved, they expire by themselves.
