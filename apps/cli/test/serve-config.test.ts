@@ -133,7 +133,15 @@ describe('mynagate serve --config', () => {
   it('serves from PostgreSQL and Redis named in the same file', { skip: skipPg }, async () => {
     const port = await freePort();
     const schema = `mg_test_${randomBytes(6).toString('hex')}`;
-    const store = { kind: 'postgres', url: PG_URL, redisUrl: REDIS_URL, schema, redisPrefix: `${schema}:` };
+    // Unnamed statements here (as behind a transaction-mode pooler); the store tests run the prepared ones.
+    const store = {
+      kind: 'postgres',
+      url: PG_URL,
+      redisUrl: REDIS_URL,
+      schema,
+      redisPrefix: `${schema}:`,
+      preparedStatements: false,
+    };
     const cli = startCli(['serve', '--config', await configFile('pg.json', { ...validConfig(port), store })], { env });
     try {
       const [, issuer] = await cli.waitFor(/^MynaGate: (\S+) /m);
@@ -170,6 +178,14 @@ describe('mynagate serve --config', () => {
     ['no clients', (c) => ({ ...c, clients: [] }), /^clients must be a non-empty list/],
     ['a bridge port out of range', (c) => ({ ...c, bridgePort: 70000 }), /^bridgePort must be a port number/],
     ['an https issuer with neither tls nor trustProxy', (c) => ({ ...c, tls: undefined }), /^an https issuer needs/],
+    [
+      'preparedStatements that is not true or false',
+      (c) => ({
+        ...c,
+        store: { kind: 'postgres', url: PG_URL, redisUrl: REDIS_URL, preparedStatements: 'no' },
+      }),
+      /^store\.preparedStatements must be true or false/,
+    ],
   ];
   for (const [name, change, message] of bad) {
     it(`refuses ${name} with one line ERR_CLI_CONFIG (exit 1)`, async () => {

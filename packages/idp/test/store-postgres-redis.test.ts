@@ -189,6 +189,27 @@ describe('PostgreSQL + Redis', { skip }, () => {
       }
     });
 
+    it('preparedStatements false sends every statement unnamed; a non-boolean is a TypeError', async () => {
+      await assert.rejects(
+        openPostgresStores({ url: PG_URL, schema: unique(), preparedStatements: 'no' as unknown as boolean }),
+        { name: 'TypeError', message: /preparedStatements/ },
+      );
+      const schema = unique();
+      const stores = await openPostgresStores({ url: PG_URL, schema, sweepIntervalMs: 0, preparedStatements: false });
+      try {
+        await stores.adapter('Grant').upsert('g1', { accountId: 'a' }, 60);
+        assert.deepEqual(await stores.adapter('Grant').find('g1'), { accountId: 'a' });
+        const { credential } = await stores.records.createPersonWithCredential(newCredential());
+        assert.equal(
+          (await stores.records.findCredentialByFingerprint(credential.fingerprint))?.personId,
+          credential.personId,
+        );
+      } finally {
+        await stores.close();
+        await dropSchema(schema);
+      }
+    });
+
     it('statements are prepared by text, bounded, and never for a `*` result', () => {
       const statement = preparedStatements();
       const a = statement('SELECT a FROM t WHERE id = $1', [1]);

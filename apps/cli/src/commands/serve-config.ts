@@ -24,7 +24,7 @@
  * TLS-terminating proxy (`trustProxy`). `revocation.ocsp` is `true` (each certificate's own AIA URL) or a URL;
  * `platform` answers revocation too when no other source is named, links renewed cards to their holder and binds
  * eKYC to the login card. `store.kind` is `sqlite` (`path`) or `postgres` (`url`, `redisUrl`, and `schema`, default
- * `mynagate`, and `redisPrefix`).
+ * `mynagate`, `redisPrefix`, and `preparedStatements`, default true: false behind a transaction-mode pooler).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -265,6 +265,9 @@ function storeFrom(value: unknown, rel: (field: string, v: unknown) => string): 
       redisUrl: url(s['redisUrl'], 'store.redisUrl'),
       schema: s['schema'] === undefined ? 'mynagate' : text(s['schema'], 'store.schema'),
       ...(s['redisPrefix'] === undefined ? {} : { redisPrefix: text(s['redisPrefix'], 'store.redisPrefix') }),
+      ...(s['preparedStatements'] === undefined
+        ? {}
+        : { preparedStatements: flag(s['preparedStatements'], 'store.preparedStatements') }),
     };
   }
   throw new ConfigError('store.kind must be sqlite or postgres');
@@ -288,6 +291,11 @@ async function readJson(file: string, what: string): Promise<unknown> {
 function object(v: unknown, field: string): Json {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${field} must be an object`);
   return v as Json;
+}
+
+function flag(v: unknown, field: string): boolean {
+  if (typeof v !== 'boolean') throw new ConfigError(`${field} must be true or false`);
+  return v;
 }
 
 function text(v: unknown, field: string): string {

@@ -28,6 +28,8 @@ export type StoreConfig =
       readonly redisUrl: string;
       /** Prefix of every Redis key. Default `mynagate:`. */
       readonly redisPrefix?: string;
+      /** PostgreSQL named prepared statements (default `true`; see `PostgresStoreOptions.preparedStatements`). */
+      readonly preparedStatements?: boolean;
       /** Epoch milliseconds for PostgreSQL expiry; Redis expires on its own clock. Defaults to `Date.now`. */
       readonly now?: () => number;
     };
@@ -36,7 +38,7 @@ export { EPHEMERAL_MODELS } from './ephemeral-models.ts';
 
 const KEYS = {
   sqlite: ['kind', 'path', 'now'],
-  postgres: ['kind', 'url', 'schema', 'redisUrl', 'redisPrefix', 'now'],
+  postgres: ['kind', 'url', 'schema', 'redisUrl', 'redisPrefix', 'preparedStatements', 'now'],
 };
 
 /**
@@ -72,6 +74,7 @@ export async function openStores(config: StoreConfig): Promise<Stores> {
     url: config.url,
     schema: config.schema,
     ...(config.now && { now: config.now }),
+    ...(config.preparedStatements !== undefined && { preparedStatements: config.preparedStatements }),
   });
   let redis;
   try {

@@ -57,6 +57,12 @@ export interface PostgresStoreOptions {
   readonly sweepIntervalMs?: number;
   /** Pool size. Default 10. */
   readonly maxConnections?: number;
+  /**
+   * Named prepared statements (default `true`): PostgreSQL parses and plans each statement once per connection.
+   * Set `false` behind a pooler that hands one session's statements to several server connections (PgBouncer in
+   * transaction mode before 1.21, or without `max_prepared_statements`).
+   */
+  readonly preparedStatements?: boolean;
 }
 
 /** The PostgreSQL stores: an adapter factory, the records, `sweep()` and `close()`. */
@@ -139,6 +145,8 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
     throw new TypeError('sweepIntervalMs must be a non-negative integer');
   }
   if (!Number.isSafeInteger(max) || max < 1) throw new TypeError('maxConnections must be a positive integer');
+  const prepare = options.preparedStatements ?? true;
+  if (typeof prepare !== 'boolean') throw new TypeError('preparedStatements must be a boolean');
 
   const s = `"${options.schema}"`;
   // A number (sha256 prefix of the schema and purpose), inlined in SQL: never input.
@@ -166,7 +174,7 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
       throw wrap(e);
     }
   };
-  const statement = preparedStatements();
+  const statement = prepare ? preparedStatements() : unnamedStatement;
   const q = async (text: string, values: unknown[] = [], c: Queryable = pool): Promise<Row[]> =>
     (await c.query(statement(text, values))).rows as Row[];
   /**
@@ -569,6 +577,9 @@ function wrap(e: unknown): Error {
 /** The credential columns `toCredential` reads (a prepared statement names its columns: see `preparedStatements`). */
 const CREDENTIAL_COLUMNS =
   'fingerprint, person_id, kind, issuer, serial, not_after, created_at, last_used_at, certificate';
+
+/** A statement sent unnamed (parsed and planned each time). */
+const unnamedStatement = (text: string, values: unknown[]): pg.QueryConfig => ({ text, values });
 
 /** How many statement texts one store prepares; later ones run unnamed (texts built per batch size stay bounded). */
 const MAX_PREPARED = 128;
