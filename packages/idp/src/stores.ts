@@ -3,7 +3,7 @@
  * (`ports.ts`). The one-shot store counts in seconds; the provider's ports in milliseconds (rounded up here, so
  * nothing expires early).
  */
-import type { Adapter } from 'oidc-provider';
+import { errors, type Adapter } from 'oidc-provider';
 import type { ProviderStores } from './ports.ts';
 import type { NewCredential, Stores } from './store/types.ts';
 
@@ -54,7 +54,7 @@ export function providerStores(
     return personId;
   };
   const result: ProviderStores = {
-    adapter: stores.adapter as unknown as (name: string) => Adapter,
+    adapter: (name: string) => sessionNotFoundWhenGone(name, stores.adapter(name) as unknown as Adapter),
     oneShot: {
       put: (key: string, value: string, ttlMs: number) => oneShot.put(key, value, seconds(ttlMs)),
       get: async (key: string) => asString(await oneShot.get(key)),
@@ -95,4 +95,25 @@ export function providerStores(
     },
   };
   return Object.freeze(result);
+}
+
+/**
+ * An interaction the store answered from memory (`answerRecentWrites`) but found gone when node-oidc-provider's
+ * resume destroys it is the resume's own "interaction session not found" (HTTP 400), as a read from the store would
+ * have said, not a server error.
+ */
+function sessionNotFoundWhenGone(name: string, adapter: Adapter): Adapter {
+  if (name !== 'Interaction') return adapter;
+  const destroy = adapter.destroy.bind(adapter);
+  return Object.assign(Object.create(adapter) as Adapter, {
+    async destroy(id: string): Promise<void> {
+      try {
+        await destroy(id);
+      } catch (e) {
+        if ((e as { code?: unknown }).code === 'ERR_STORE_GONE')
+          throw new errors.SessionNotFound('interaction session not found');
+        throw e;
+      }
+    },
+  });
 }

@@ -29,6 +29,24 @@ let idp: TestIdp;
 let nodeB: TestIdp;
 let card: TestCard;
 
+/**
+ * A card login on node A up to its `done` event: page and scan on A, the token posted to `postTo`. Returns the
+ * login, what the companion saw and the resume URL.
+ */
+async function untilDone(postTo: TestIdp) {
+  const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+  const view = (await (await idp.fetch(login.link)).json()) as CompanionViewJson;
+  const posted = await postTo.fetch(new URL(`/companion/${view.txn}/token`, postTo.server.url), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(await cardToken(card, view.origin, view.challenge)),
+  });
+  assert.equal(posted.status, 200);
+  const done = (await login.events.next('done')) as { redirect: string };
+  await login.events.close();
+  return { login, view, resume: done.redirect };
+}
+
 describe('card login on PostgreSQL + Redis', { skip }, () => {
   before(async () => {
     f = await createOpFixture();
@@ -39,18 +57,9 @@ describe('card login on PostgreSQL + Redis', { skip }, () => {
   after(() => f?.close());
 
   it('logs in end to end across two nodes (page on A, token posted to B) with a pairwise sub, the card acr and amr', async () => {
-    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
-    const view = (await (await idp.fetch(login.link)).json()) as CompanionViewJson;
+    const { login, view, resume } = await untilDone(nodeB);
     assert.equal(view.origin, nodeB.server.issuer, 'both nodes are one issuer');
-    const posted = await nodeB.fetch(new URL(`/companion/${view.txn}/token`, nodeB.server.url), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(await cardToken(card, view.origin, view.challenge)),
-    });
-    assert.equal(posted.status, 200);
-    const done = (await login.events.next('done')) as { redirect: string };
-    await login.events.close();
-    const { url } = await login.agent.follow(done.redirect);
+    const { url } = await login.agent.follow(resume);
     const tokens = await client.authorizationCodeGrant(idp.jwtRp, url, {
       pkceCodeVerifier: login.codeVerifier,
       expectedState: login.state,
@@ -64,18 +73,21 @@ describe('card login on PostgreSQL + Redis', { skip }, () => {
   });
 
   it('refuses a replayed code on the shared store (invalid_grant)', async () => {
-    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
-    const view = (await (await idp.fetch(login.link)).json()) as CompanionViewJson;
-    await idp.fetch(new URL(`/companion/${view.txn}/token`, idp.server.url), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(await cardToken(card, view.origin, view.challenge)),
-    });
-    const done = (await login.events.next('done')) as { redirect: string };
-    await login.events.close();
-    const { url } = await login.agent.follow(done.redirect);
+    const { login, resume } = await untilDone(idp);
+    const { url } = await login.agent.follow(resume);
     const checks = { pkceCodeVerifier: login.codeVerifier, expectedState: login.state };
     await client.authorizationCodeGrant(idp.jwtRp, url, checks);
     await assert.rejects(client.authorizationCodeGrant(idp.jwtRp, url, checks), { error: 'invalid_grant' });
+  });
+
+  it('a resume whose interaction another node destroyed meanwhile is refused, though this node had just written it', async () => {
+    const { login, resume } = await untilDone(idp);
+    // Node A wrote the finished interaction and would answer its resume from memory; node B takes it first.
+    await nodeB.stores.adapter('Interaction').destroy(login.uid);
+    const { url, response } = await login.agent.follow(resume);
+    assert.equal(response.status, 400, url.href);
+    const page = await response.text();
+    assert.match(page, /<code id="error">invalid_request<\/code\s*>/);
+    assert.match(page, /interaction session not found/);
   });
 });

@@ -12,6 +12,7 @@ it('every store error class has a code listed in STORE_ERROR_CODES, and every li
     new errors.StoreNotFoundError('person'),
     new errors.StoreConflictError(),
     new errors.StoreAlreadyConsumedError('AuthorizationCode'),
+    new errors.StoreGoneError('Interaction'),
     new errors.StoreAuditChainError(7),
     new errors.StoreAuditAnchorError('x'),
   ];

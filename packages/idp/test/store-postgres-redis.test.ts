@@ -298,6 +298,57 @@ describe('PostgreSQL + Redis', { skip }, () => {
       }
     });
 
+    it('Redis answers an interaction this node just wrote from memory, once, and its destroy then confirms it existed (ERR_STORE_GONE)', async () => {
+      const prefix = `${unique()}:`;
+      const node = await openRedisStores({ url: REDIS_URL, prefix });
+      const off = await openRedisStores({ url: REDIS_URL, prefix, answerRecentWrites: [] });
+      const key = (model: string, id: string) => `${prefix}oidc:${model}:${id}`;
+      try {
+        const interactions = node.adapter('Interaction');
+        await interactions.upsert('i1', { uid: 'i1', returnTo: '/auth/i1' }, 60);
+        // Deleted by another node: this node still answers from memory, once; the next read is Redis's.
+        await redisAdmin!.del(key('Interaction', 'i1'));
+        assert.deepEqual(await interactions.find('i1'), { uid: 'i1', returnTo: '/auth/i1' });
+        assert.equal(await interactions.find('i1'), undefined);
+        // The destroy that follows an answer from memory fails closed when the entry was gone.
+        await assert.rejects(interactions.destroy('i1'), { code: 'ERR_STORE_GONE', model: 'Interaction' });
+        // Still there: answered from memory, destroyed, confirmed.
+        await interactions.upsert('i2', { uid: 'i2' }, 60);
+        assert.deepEqual(await interactions.find('i2'), { uid: 'i2' });
+        await interactions.destroy('i2');
+        assert.equal(await redisAdmin!.exists(key('Interaction', 'i2')), 0);
+        // A destroy of an entry read from Redis, or never read, is idempotent as node-oidc-provider expects.
+        await interactions.destroy('i2');
+        await interactions.destroy('never-written');
+        // What this node wrote last is what it answers.
+        await interactions.upsert('i3', { uid: 'i3', n: 1 }, 60);
+        await interactions.upsert('i3', { uid: 'i3', n: 2 }, 60);
+        assert.deepEqual(await interactions.find('i3'), { uid: 'i3', n: 2 });
+        // A write that expires sooner than RECENT_MS is answered only within its own lifetime.
+        await interactions.upsert('i4', { uid: 'i4' }, 1);
+        await sleep(1100);
+        assert.equal(await interactions.find('i4'), undefined);
+        // Consumed: read from Redis, with its mark.
+        await interactions.upsert('i5', { uid: 'i5' }, 60);
+        await interactions.consume('i5');
+        assert.equal(typeof (await interactions.find('i5'))?.consumed, 'number');
+        // Turned off, and models not listed: always Redis.
+        await off.adapter('Interaction').upsert('i6', { uid: 'i6' }, 60);
+        await redisAdmin!.del(key('Interaction', 'i6'));
+        assert.equal(await off.adapter('Interaction').find('i6'), undefined);
+        await node.adapter('Session').upsert('s1', { uid: 'u1' }, 60);
+        await redisAdmin!.del(key('Session', 's1'));
+        assert.equal(await node.adapter('Session').find('s1'), undefined);
+        await assert.rejects(
+          openRedisStores({ url: REDIS_URL, prefix, answerRecentWrites: 'Interaction' as never }),
+          TypeError,
+        );
+      } finally {
+        await Promise.all([node.close(), off.close()]);
+        await dropRedisPrefix(prefix);
+      }
+    });
+
     it('Redis destroy deletes the entry and the index keys naming it, not one that names another entry', async () => {
       const prefix = `${unique()}:`;
       const stores = await openRedisStores({ url: REDIS_URL, prefix });

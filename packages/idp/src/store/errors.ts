@@ -13,6 +13,8 @@ export const STORE_ERROR_CODES = Object.freeze({
   ERR_STORE_NOT_FOUND: 'The person or credential the operation needs does not exist.',
   ERR_STORE_CONFLICT: 'The certificate is already registered to another person.',
   ERR_STORE_ALREADY_CONSUMED: 'The code or token was consumed already (a concurrent or replayed redemption).',
+  ERR_STORE_GONE:
+    'An entry this node had just written, and answered from memory, was gone when the next step came to delete it (deleted, expired or taken by another node meanwhile); fail that step.',
   ERR_STORE_AUDIT_CHAIN: 'The audit hash chain is broken at `seq`: a row was altered, removed or inserted.',
   ERR_STORE_AUDIT_ANCHOR:
     'An audit anchor is not signed by this provider, or the audit no longer holds the row it names (cut or recomputed).',
@@ -74,6 +76,15 @@ export class StoreAlreadyConsumedError extends MynaGateError {
   readonly model: string;
   constructor(model: string) {
     super('ERR_STORE_ALREADY_CONSUMED', `${model} already consumed`);
+    this.model = model;
+  }
+}
+
+/** `ERR_STORE_GONE`: the `model` entry this node answered from memory no longer existed (see `answerRecentWrites`). */
+export class StoreGoneError extends MynaGateError {
+  readonly model: string;
+  constructor(model: string) {
+    super('ERR_STORE_GONE', `${model} no longer exists`);
     this.model = model;
   }
 }

@@ -12,7 +12,13 @@
  */
 import { Redis } from 'ioredis';
 import { MynaGateError } from '@mynagate/errors';
-import { StoreAlreadyConsumedError, StoreClosedError, StoreFailedError, StoreUnavailableError } from './errors.ts';
+import {
+  StoreAlreadyConsumedError,
+  StoreClosedError,
+  StoreFailedError,
+  StoreGoneError,
+  StoreUnavailableError,
+} from './errors.ts';
 import { decodeValue, encodeValue } from './lib/codec.ts';
 import { epochSeconds } from './lib/rows.ts';
 import { assertKey, expiresInToMs, ttlToMs } from './lib/validate.ts';
@@ -24,7 +30,22 @@ export interface RedisStoreOptions {
   readonly url: string;
   /** Prefix of every key, so several deployments can share one Redis. Default `mynagate:`. */
   readonly prefix?: string;
+  /**
+   * Models whose entries this node answers from memory when it is asked for one it wrote itself a moment before
+   * (see {@link RECENT_MS}), instead of reading back from Redis: once per write, within {@link RECENT_MS}. The step
+   * that follows such a read must confirm the entry still exists: a `destroy` of an entry answered from memory
+   * rejects with `ERR_STORE_GONE` when it was gone (deleted, expired or taken by another node meanwhile), and
+   * `consume` always confirms. Default `['Interaction']`: node-oidc-provider reads an interaction right after
+   * writing it twice per login (the login page after the authorization request, the resume after the interaction
+   * finished) and destroys it on resume. `[]` turns this off.
+   */
+  readonly answerRecentWrites?: readonly string[];
 }
+
+/** How long an entry this node wrote may be answered from memory (see `answerRecentWrites`). */
+export const RECENT_MS = 10_000;
+/** At most this many entries per model wait in memory (written, not read back yet); the oldest go first. */
+const RECENT_MAX = 10_000;
 
 /** The Redis stores: an adapter factory for ephemeral models, the one-shot store, and `close()`. */
 export interface RedisStores {
@@ -144,6 +165,9 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
   }
   const prefix = options.prefix ?? 'mynagate:';
   if (typeof prefix !== 'string') throw new TypeError('prefix must be a string');
+  const answerRecent = options.answerRecentWrites ?? ['Interaction'];
+  if (!Array.isArray(answerRecent) || answerRecent.some((m) => typeof m !== 'string'))
+    throw new TypeError('answerRecentWrites must be a list of model names');
 
   // Fail fast rather than queue forever: a request that cannot reach Redis gets ERR_STORE_UNAVAILABLE (503).
   // Auto-pipelining: the commands of all requests issued in one event-loop turn go out in one write and come back
@@ -197,6 +221,8 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
         return payload?.[field] === value ? payload : undefined;
       });
 
+    const recent = answerRecent.includes(model) ? new RecentWrites() : undefined;
+
     return {
       upsert: (id, payload, expiresIn) => {
         assertKey(id, 'id');
@@ -204,6 +230,10 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
         const text = JSON.stringify(payload);
         const { grantId, userCode, uid } = payload;
         const flag = (v: unknown) => (typeof v === 'string' ? '1' : '0');
+        // Not answered from memory while the write is under way (nor after a failed one); its lifetime counts from
+        // before Redis set its expiry.
+        recent?.forget(id);
+        const sent = performance.now();
         return run(async () => {
           await scripts.mgUpsert(
             entryKey(id),
@@ -217,22 +247,40 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
             flag(userCode),
             flag(uid),
           );
+          recent?.keep(id, text, sent, ttl);
         });
       },
-      find: (id) => (typeof id !== 'string' ? Promise.resolve(undefined) : run(() => find(id))),
+      find: (id) => {
+        if (typeof id !== 'string') return Promise.resolve(undefined);
+        const text = recent?.take(id);
+        return text !== undefined ? Promise.resolve(parse([text, null])) : run(() => find(id));
+      },
       findByUid: (uid) => (typeof uid !== 'string' ? Promise.resolve(undefined) : findVia(uidKey(uid), 'uid', uid)),
       findByUserCode: (userCode) =>
         typeof userCode !== 'string'
           ? Promise.resolve(undefined)
           : findVia(userCodeKey(userCode), 'userCode', userCode),
-      consume: (id) =>
-        run(async () => {
+      consume: (id) => {
+        recent?.forget(id);
+        return run(async () => {
           if ((await scripts.mgConsume(entryKey(id), epochSeconds(Date.now()))) !== 1) {
             throw new StoreAlreadyConsumedError(model);
           }
-        }),
-      destroy: (id) => run(async () => void (await scripts.mgDestroy(entryKey(id), uidKey(''), userCodeKey(''), id))),
-      revokeByGrantId: (grantId) => run(async () => void (await scripts.mgRevoke(grantKey(grantId)))),
+        });
+      },
+      destroy: (id) => {
+        const confirm = recent?.answered(id) ?? false;
+        recent?.forget(id);
+        return run(async () => {
+          const existed = (await scripts.mgDestroy(entryKey(id), uidKey(''), userCodeKey(''), id)) === 1;
+          // Fail closed: what this node answered from memory was no longer there to destroy.
+          if (confirm && !existed) throw new StoreGoneError(model);
+        });
+      },
+      revokeByGrantId: (grantId) => {
+        recent?.clear();
+        return run(async () => void (await scripts.mgRevoke(grantKey(grantId))));
+      },
     };
   };
 
@@ -285,6 +333,55 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
   };
 
   return { adapter, oneShot, close };
+}
+
+/**
+ * Entries of one model this node wrote, each answered from memory at most once and within {@link RECENT_MS}; and
+ * the ids so answered, whose `destroy` must then confirm the entry existed. Both bounded (oldest first).
+ */
+class RecentWrites {
+  readonly #written = new Map<string, { readonly text: string; readonly until: number }>();
+  readonly #answered = new Map<string, number>();
+
+  /** Keeps what was written for `id`; `sent` is when the write went out (`performance.now()`). */
+  keep(id: string, text: string, sent: number, ttlMs: number): void {
+    prune(this.#written, performance.now(), (e) => e.until);
+    this.#written.set(id, { text, until: sent + (ttlMs > 0 ? Math.min(RECENT_MS, ttlMs) : RECENT_MS) });
+  }
+
+  /** The text written for `id`, once, if it is recent; the id is then remembered as answered from memory. */
+  take(id: string): string | undefined {
+    const entry = this.#written.get(id);
+    if (entry === undefined) return undefined;
+    this.#written.delete(id);
+    const now = performance.now();
+    if (entry.until <= now) return undefined;
+    prune(this.#answered, now, (until) => until);
+    this.#answered.set(id, now + RECENT_MS);
+    return entry.text;
+  }
+
+  answered(id: string): boolean {
+    const until = this.#answered.get(id);
+    return until !== undefined && until > performance.now();
+  }
+
+  forget(id: string): void {
+    this.#written.delete(id);
+    this.#answered.delete(id);
+  }
+
+  clear(): void {
+    this.#written.clear();
+  }
+}
+
+/** Drops expired entries from the front of an insertion-ordered map, and the oldest beyond {@link RECENT_MAX}. */
+function prune<V>(map: Map<string, V>, now: number, until: (v: V) => number): void {
+  for (const [id, v] of map) {
+    if (until(v) > now && map.size < RECENT_MAX) break;
+    map.delete(id);
+  }
 }
 
 /** Domain errors and TypeErrors pass; a reply error (Redis rejected the command) is FAILED; the rest UNAVAILABLE. */

@@ -43,7 +43,8 @@ export interface EkycStartOptions {
  * `/ocsp/auth` and signing certificates against `/ocsp/sign` (by the path of the certificate's own AIA URL).
  */
 export async function startEkycIdp(f: OpFixture, options: EkycStartOptions = {}): Promise<TestIdp> {
-  const stores = await openStores({ kind: 'sqlite', path: join(f.dir, `ekyc-${randomBytes(6).toString('hex')}.db`) });
+  const storeConfig = { kind: 'sqlite', path: join(f.dir, `ekyc-${randomBytes(6).toString('hex')}.db`) } as const;
+  const stores = await openStores(storeConfig);
   const provider = providerStores(stores);
   const pairwiseSecret = randomBytes(32);
   const shared = { jwks: { keys: [generateSigningKey()] }, cookieKeys: [randomBytes(32).toString('base64url')] };
@@ -100,6 +101,7 @@ export async function startEkycIdp(f: OpFixture, options: EkycStartOptions = {})
     server,
     shared,
     stores,
+    storeConfig,
     pairwiseSecret,
     jwtRp,
     secretRp,

@@ -21,7 +21,7 @@ import { pairwiseSubject } from '../../src/pairwise.ts';
 import { signLoginToken, type LoginToken } from '../../src/login-token.ts';
 import { startServer, type IdpServer, type ServerConfig } from '../../src/server.ts';
 import { providerStores } from '../../src/stores.ts';
-import { openStores } from '../../src/store/open.ts';
+import { openStores, type StoreConfig } from '../../src/store/open.ts';
 import type { Stores } from '../../src/store/types.ts';
 import { Agent, EventStream, tlsFetch } from './op-agent.ts';
 import { loopbackTls } from './op-tls.ts';
@@ -85,6 +85,8 @@ export interface TestIdp {
   /** What a second node of the same deployment needs. */
   readonly shared: { readonly jwks: ServerConfig['jwks']; readonly cookieKeys: readonly string[] };
   readonly stores: Stores;
+  /** How {@link stores} were opened (a second node opens its own from it). */
+  readonly storeConfig: StoreConfig;
   readonly pairwiseSecret: Uint8Array;
   /** openid-client configuration of {@link RP_JWT} (private_key_jwt) and {@link RP_SECRET}. */
   readonly jwtRp: client.Configuration;
@@ -159,17 +161,21 @@ async function startIdp(
   options: StartOptions,
 ): Promise<TestIdp> {
   const schema = `mg_op_${randomBytes(6).toString('hex')}`;
-  const stores =
-    options.nodeOf?.stores ??
+  // A second node of a PostgreSQL + Redis deployment opens its own connections (and has its own memory), as a
+  // node in another process would; a SQLite deployment is one process, so its "nodes" share the stores.
+  const storeConfig: StoreConfig =
+    options.nodeOf?.storeConfig ??
     (options.store === 'postgres'
-      ? await openStores({
+      ? {
           kind: 'postgres',
           url: PG_URL,
           schema,
           redisUrl: REDIS_URL,
           redisPrefix: `mg-op-${randomBytes(6).toString('hex')}:`,
-        })
-      : await openStores({ kind: 'sqlite', path: join(f.dir, `idp-${randomBytes(6).toString('hex')}.db`) }));
+        }
+      : { kind: 'sqlite', path: join(f.dir, `idp-${randomBytes(6).toString('hex')}.db`) });
+  const ownStores = options.nodeOf === undefined || storeConfig.kind === 'postgres';
+  const stores = ownStores ? await openStores(storeConfig) : options.nodeOf!.stores;
   const pairwiseSecret = options.nodeOf?.pairwiseSecret ?? randomBytes(32);
   const shared = options.nodeOf?.shared ?? {
     jwks: { keys: [generateSigningKey()] },
@@ -231,6 +237,7 @@ async function startIdp(
     server,
     shared,
     stores,
+    storeConfig,
     pairwiseSecret,
     jwtRp,
     secretRp,
@@ -239,8 +246,8 @@ async function startIdp(
     agent: () => new Agent(f.tls.cert),
     async close() {
       await server.close();
+      if (ownStores) await stores.close();
       if (options.nodeOf !== undefined) return;
-      await stores.close();
       if (options.store === 'postgres') {
         const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
         await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => admin.end());
