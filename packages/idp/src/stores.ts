@@ -34,6 +34,7 @@ export function providerStores(
   const personSeenMs = options.personSeenMs ?? PERSON_SEEN_MS;
   if (!(Number.isFinite(personSeenMs) && personSeenMs >= 0)) throw new TypeError('personSeenMs must be >= 0');
   const { oneShot, records } = stores;
+  const adapterOf = (name: string) => stores.adapter(name) as unknown as Adapter;
   const seconds = (ms: number): number => Math.max(1, Math.ceil(ms / 1000));
   const asString = (v: unknown): string | undefined =>
     v === undefined ? undefined : typeof v === 'string' ? v : JSON.stringify(v);
@@ -54,7 +55,7 @@ export function providerStores(
     return personId;
   };
   const result: ProviderStores = {
-    adapter: (name: string) => sessionNotFoundWhenGone(name, stores.adapter(name) as unknown as Adapter),
+    adapter: (name: string) => oidcAnswers(name, adapterOf(name), adapterOf),
     oneShot: {
       put: (key: string, value: string, ttlMs: number) => oneShot.put(key, value, seconds(ttlMs)),
       get: async (key: string) => asString(await oneShot.get(key)),
@@ -98,22 +99,51 @@ export function providerStores(
 }
 
 /**
- * An interaction the store answered from memory (`answerRecentWrites`) but found gone when node-oidc-provider's
- * resume destroys it is the resume's own "interaction session not found" (HTTP 400), as a read from the store would
- * have said, not a server error.
+ * What node-oidc-provider says where a store's answer would otherwise be a server error:
+ * - an interaction the store answered from memory (`answerRecentWrites`) but found gone when the resume destroys it
+ *   is the resume's own "interaction session not found" (HTTP 400), as a read from the store would have said;
+ * - a code whose `consume` finds it consumed already (a redemption racing another, or a replay to a node that
+ *   answered the code from memory) is `invalid_grant`, and the tokens of its grant are revoked, as node-oidc-provider
+ *   does for a replay it sees itself (RFC 6749 §4.1.2; its `revoke` for this provider's grant types: access tokens,
+ *   codes and the grant). A code gone by then (revoked, expired) is `invalid_grant` "not found".
  */
-function sessionNotFoundWhenGone(name: string, adapter: Adapter): Adapter {
-  if (name !== 'Interaction') return adapter;
-  const destroy = adapter.destroy.bind(adapter);
-  return Object.assign(Object.create(adapter) as Adapter, {
-    async destroy(id: string): Promise<void> {
-      try {
-        await destroy(id);
-      } catch (e) {
-        if ((e as { code?: unknown }).code === 'ERR_STORE_GONE')
-          throw new errors.SessionNotFound('interaction session not found');
-        throw e;
-      }
-    },
-  });
+function oidcAnswers(name: string, adapter: Adapter, adapterOf: (name: string) => Adapter): Adapter {
+  if (name === 'Interaction') {
+    const destroy = adapter.destroy.bind(adapter);
+    return Object.assign(Object.create(adapter) as Adapter, {
+      async destroy(id: string): Promise<void> {
+        try {
+          await destroy(id);
+        } catch (e) {
+          if (codeOf(e) === 'ERR_STORE_GONE') throw new errors.SessionNotFound('interaction session not found');
+          throw e;
+        }
+      },
+    });
+  }
+  if (name === 'AuthorizationCode') {
+    const consume = adapter.consume.bind(adapter);
+    return Object.assign(Object.create(adapter) as Adapter, {
+      async consume(id: string): Promise<void> {
+        try {
+          await consume(id);
+        } catch (e) {
+          if (codeOf(e) !== 'ERR_STORE_ALREADY_CONSUMED') throw e;
+          const grantId = (await adapter.find(id))?.['grantId'];
+          if (typeof grantId !== 'string') throw new errors.InvalidGrant('authorization code not found');
+          await Promise.all([
+            adapterOf('AccessToken').revokeByGrantId(grantId),
+            adapter.revokeByGrantId(grantId),
+            adapterOf('Grant').destroy(grantId),
+          ]);
+          throw new errors.InvalidGrant('authorization code already consumed');
+        }
+      },
+    });
+  }
+  return adapter;
+}
+
+function codeOf(e: unknown): unknown {
+  return typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
 }

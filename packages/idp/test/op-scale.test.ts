@@ -15,6 +15,7 @@ import {
   postgresRedisSkip,
   REDIS_URL,
   RP_JWT,
+  RP_SECRET,
   startLogin,
   type CompanionViewJson,
   type OpFixture,
@@ -33,8 +34,8 @@ let card: TestCard;
  * A card login on node A up to its `done` event: page and scan on A, the token posted to `postTo`. Returns the
  * login, what the companion saw and the resume URL.
  */
-async function untilDone(postTo: TestIdp) {
-  const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+async function untilDone(postTo: TestIdp, rp = idp.jwtRp, redirectUri: string = RP_JWT.redirectUri) {
+  const login = await startLogin(idp, rp, redirectUri);
   const view = (await (await idp.fetch(login.link)).json()) as CompanionViewJson;
   const posted = await postTo.fetch(new URL(`/companion/${view.txn}/token`, postTo.server.url), {
     method: 'POST',
@@ -89,5 +90,36 @@ describe('card login on PostgreSQL + Redis', { skip }, () => {
     const page = await response.text();
     assert.match(page, /<code id="error">invalid_request<\/code\s*>/);
     assert.match(page, /interaction session not found/);
+  });
+
+  it('a code redeemed on another node and replayed to the node that issued it is invalid_grant, and its tokens are revoked', async () => {
+    const { login, resume } = await untilDone(idp, idp.secretRp, RP_SECRET.redirectUri);
+    // Node A wrote the code on resume (and would answer its redemption from memory).
+    const { url } = await login.agent.follow(resume);
+    const tokenPath = new URL(idp.secretRp.serverMetadata().token_endpoint!).pathname;
+    const redeem = (on: TestIdp) =>
+      on.fetch(new URL(tokenPath, on.server.url), {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${RP_SECRET.clientId}:${RP_SECRET.secret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code: url.searchParams.get('code')!,
+          redirect_uri: RP_SECRET.redirectUri,
+          code_verifier: login.codeVerifier,
+        }),
+      });
+    const first = await redeem(nodeB);
+    assert.equal(first.status, 200);
+    const { access_token: accessToken } = (await first.json()) as { access_token: string };
+    const userinfo = () =>
+      nodeB.fetch(new URL('/userinfo', nodeB.server.url), { headers: { authorization: `Bearer ${accessToken}` } });
+    assert.equal((await userinfo()).status, 200);
+    const replay = await redeem(idp);
+    assert.equal(replay.status, 400);
+    assert.equal(((await replay.json()) as { error: string }).error, 'invalid_grant');
+    assert.equal((await userinfo()).status, 401, 'the access token of the replayed code is revoked');
   });
 });

@@ -298,7 +298,7 @@ describe('PostgreSQL + Redis', { skip }, () => {
       }
     });
 
-    it('Redis answers an interaction this node just wrote from memory, once, and its destroy then confirms it existed (ERR_STORE_GONE)', async () => {
+    it('Redis answers an interaction or code this node just wrote from memory, once; the destroy or consume that follows confirms (ERR_STORE_GONE, ERR_STORE_ALREADY_CONSUMED)', async () => {
       const prefix = `${unique()}:`;
       const node = await openRedisStores({ url: REDIS_URL, prefix });
       const off = await openRedisStores({ url: REDIS_URL, prefix, answerRecentWrites: [] });
@@ -332,6 +332,13 @@ describe('PostgreSQL + Redis', { skip }, () => {
         await interactions.upsert('i5', { uid: 'i5' }, 60);
         await interactions.consume('i5');
         assert.equal(typeof (await interactions.find('i5'))?.consumed, 'number');
+        // A code answered from memory after another node redeemed it: the consume that follows refuses.
+        const codes = node.adapter('AuthorizationCode');
+        assert.equal(codes, node.adapter('AuthorizationCode'), 'one adapter (and memory) per model');
+        await codes.upsert('c1', { grantId: 'g1' }, 60);
+        await off.adapter('AuthorizationCode').consume('c1');
+        assert.deepEqual(await codes.find('c1'), { grantId: 'g1' });
+        await assert.rejects(codes.consume('c1'), { code: 'ERR_STORE_ALREADY_CONSUMED' });
         // Turned off, and models not listed: always Redis.
         await off.adapter('Interaction').upsert('i6', { uid: 'i6' }, 60);
         await redisAdmin!.del(key('Interaction', 'i6'));

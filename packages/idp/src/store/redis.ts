@@ -35,9 +35,10 @@ export interface RedisStoreOptions {
    * (see {@link RECENT_MS}), instead of reading back from Redis: once per write, within {@link RECENT_MS}. The step
    * that follows such a read must confirm the entry still exists: a `destroy` of an entry answered from memory
    * rejects with `ERR_STORE_GONE` when it was gone (deleted, expired or taken by another node meanwhile), and
-   * `consume` always confirms. Default `['Interaction']`: node-oidc-provider reads an interaction right after
-   * writing it twice per login (the login page after the authorization request, the resume after the interaction
-   * finished) and destroys it on resume. `[]` turns this off.
+   * `consume` always confirms (`ERR_STORE_ALREADY_CONSUMED`). Default `['Interaction', 'AuthorizationCode']`:
+   * node-oidc-provider reads an interaction right after writing it twice per login (the login page after the
+   * authorization request, the resume after the interaction finished) and destroys it on resume, and it reads a code
+   * at the token endpoint moments after the resume wrote it, then consumes it. `[]` turns this off.
    */
   readonly answerRecentWrites?: readonly string[];
 }
@@ -165,7 +166,7 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
   }
   const prefix = options.prefix ?? 'mynagate:';
   if (typeof prefix !== 'string') throw new TypeError('prefix must be a string');
-  const answerRecent = options.answerRecentWrites ?? ['Interaction'];
+  const answerRecent = options.answerRecentWrites ?? ['Interaction', 'AuthorizationCode'];
   if (!Array.isArray(answerRecent) || answerRecent.some((m) => typeof m !== 'string'))
     throw new TypeError('answerRecentWrites must be a list of model names');
 
@@ -198,7 +199,14 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
     }
   };
 
+  // One adapter per model, so that what it keeps in memory is one (node-oidc-provider asks once per model anyway).
+  const adapters = new Map<string, Adapter>();
   const adapter = (model: string): Adapter => {
+    let made = adapters.get(model);
+    if (made === undefined) adapters.set(model, (made = newAdapter(model)));
+    return made;
+  };
+  const newAdapter = (model: string): Adapter => {
     assertKey(model, 'model');
     const entryKey = (id: string) => `${prefix}oidc:${model}:${id}`;
     const grantKey = (grantId: string) => `${prefix}oidc-grant:${model}:${grantId}`;
