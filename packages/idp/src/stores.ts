@@ -108,40 +108,42 @@ export function providerStores(
  *   codes and the grant). A code gone by then (revoked, expired) is `invalid_grant` "not found".
  */
 function oidcAnswers(name: string, adapter: Adapter, adapterOf: (name: string) => Adapter): Adapter {
-  if (name === 'Interaction') {
-    const destroy = adapter.destroy.bind(adapter);
-    return Object.assign(Object.create(adapter) as Adapter, {
-      async destroy(id: string): Promise<void> {
-        try {
-          await destroy(id);
-        } catch (e) {
-          if (codeOf(e) === 'ERR_STORE_GONE') throw new errors.SessionNotFound('interaction session not found');
-          throw e;
-        }
-      },
+  if (name === 'Interaction')
+    return onStoreError(adapter, 'destroy', 'ERR_STORE_GONE', async () => {
+      throw new errors.SessionNotFound('interaction session not found');
     });
-  }
-  if (name === 'AuthorizationCode') {
-    const consume = adapter.consume.bind(adapter);
-    return Object.assign(Object.create(adapter) as Adapter, {
-      async consume(id: string): Promise<void> {
-        try {
-          await consume(id);
-        } catch (e) {
-          if (codeOf(e) !== 'ERR_STORE_ALREADY_CONSUMED') throw e;
-          const grantId = (await adapter.find(id))?.['grantId'];
-          if (typeof grantId !== 'string') throw new errors.InvalidGrant('authorization code not found');
-          await Promise.all([
-            adapterOf('AccessToken').revokeByGrantId(grantId),
-            adapter.revokeByGrantId(grantId),
-            adapterOf('Grant').destroy(grantId),
-          ]);
-          throw new errors.InvalidGrant('authorization code already consumed');
-        }
-      },
+  if (name === 'AuthorizationCode')
+    return onStoreError(adapter, 'consume', 'ERR_STORE_ALREADY_CONSUMED', async (id) => {
+      const grantId = (await adapter.find(id))?.['grantId'];
+      if (typeof grantId !== 'string') throw new errors.InvalidGrant('authorization code not found');
+      await Promise.all([
+        adapterOf('AccessToken').revokeByGrantId(grantId),
+        adapter.revokeByGrantId(grantId),
+        adapterOf('Grant').destroy(grantId),
+      ]);
+      throw new errors.InvalidGrant('authorization code already consumed');
     });
-  }
   return adapter;
+}
+
+/** `adapter` whose `method` answers a rejection with store error `code` by `answer` (which throws). */
+function onStoreError(
+  adapter: Adapter,
+  method: 'destroy' | 'consume',
+  code: string,
+  answer: (id: string) => Promise<never>,
+): Adapter {
+  const inner = adapter[method].bind(adapter);
+  return Object.assign(Object.create(adapter) as Adapter, {
+    async [method](id: string): Promise<void> {
+      try {
+        await inner(id);
+      } catch (e) {
+        if (codeOf(e) === code) return answer(id);
+        throw e;
+      }
+    },
+  });
 }
 
 function codeOf(e: unknown): unknown {
