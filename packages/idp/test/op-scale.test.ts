@@ -122,4 +122,20 @@ describe('card login on PostgreSQL + Redis', { skip }, () => {
     assert.equal(((await replay.json()) as { error: string }).error, 'invalid_grant');
     assert.equal((await userinfo()).status, 401, 'the access token of the replayed code is revoked');
   });
+
+  it('a card login whose interaction another node deleted meanwhile is refused on the stream, and the interaction stays gone', async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    const view = (await (await idp.fetch(login.link)).json()) as CompanionViewJson;
+    await nodeB.stores.adapter('Interaction').destroy(login.uid);
+    const posted = await idp.fetch(new URL(`/companion/${view.txn}/token`, idp.server.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(await cardToken(card, view.origin, view.challenge)),
+    });
+    assert.equal(posted.status, 200);
+    const refused = (await login.events.next('refused')) as { error: string } | undefined;
+    await login.events.close();
+    assert.equal(refused?.error, 'ERR_IDP_INTERACTION_NOT_FOUND');
+    assert.equal(await nodeB.stores.adapter('Interaction').find(login.uid), undefined);
+  });
 });

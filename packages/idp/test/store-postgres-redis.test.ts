@@ -332,6 +332,13 @@ describe('PostgreSQL + Redis', { skip }, () => {
         await interactions.upsert('i5', { uid: 'i5' }, 60);
         await interactions.consume('i5');
         assert.equal(typeof (await interactions.find('i5'))?.consumed, 'number');
+        // upsertExisting replaces only an entry that exists, and is answered from memory like an upsert.
+        assert.equal(await interactions.upsertExisting!('i7', { uid: 'i7' }, 60), false);
+        assert.equal(await redisAdmin!.exists(key('Interaction', 'i7')), 0);
+        await interactions.upsert('i7', { uid: 'i7' }, 60);
+        assert.equal(await interactions.upsertExisting!('i7', { uid: 'i7', result: {} }, 60), true);
+        await redisAdmin!.del(key('Interaction', 'i7'));
+        assert.deepEqual(await interactions.find('i7'), { uid: 'i7', result: {} });
         // A code answered from memory after another node redeemed it: the consume that follows refuses.
         const codes = node.adapter('AuthorizationCode');
         assert.equal(codes, node.adapter('AuthorizationCode'), 'one adapter (and memory) per model');

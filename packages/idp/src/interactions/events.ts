@@ -6,11 +6,12 @@
  * Events: those of qr-events.ts, the first `qr` after `?t=` (the code the page already shows, if given).
  */
 import type { ServerResponse } from 'node:http';
-import { errors } from 'oidc-provider';
+import { errors, type InteractionResults } from 'oidc-provider';
 import { IdpInteractionNotFoundError, IdpSessionMismatchError } from '../errors.ts';
 import { messageFor } from '../http-errors.ts';
 import type { LoginChange, LoginOutcome, LoginTransaction } from '../login-transaction.ts';
 import { keepSavedGrant } from '../saved-grants.ts';
+import type { Adapter as StoreAdapter, AdapterPayload } from '../store/types.ts';
 import { readBinding } from './browser-binding.ts';
 import { interactionFor, type InteractionContext, type InteractionDetails } from './context.ts';
 import { streamQrEvents } from './qr-events.ts';
@@ -82,7 +83,7 @@ async function finish(
   outcome: LoginOutcome,
 ): Promise<string> {
   const provider = context.provider();
-  // The stream's own details (loaded once per request, context.ts); interactionResult below loads it afresh.
+  // The stream's own details (loaded once per request, context.ts).
   const details: InteractionDetails = await interactionFor(context, req, res, transaction.uid);
   const clientId = String(details.params['client_id']);
   const existing = details.grantId === undefined ? undefined : await provider.Grant.find(details.grantId);
@@ -95,25 +96,21 @@ async function finish(
   keepSavedGrant(provider, grantId, grant);
   try {
     // The transaction's keys (its outcome is taken already) are deleted in the same tick as the interaction is
-    // read: one round trip to a pipelining store for both. If the grant cannot be saved, they expire by themselves.
+    // written (or read first, see saveResult): one round trip to a pipelining store for both. If the grant cannot be
+    // saved, they expire by themselves.
     const [, redirect] = await Promise.all([
       context.transactions.end(transaction.txn),
-      provider.interactionResult(
-        req,
-        res,
-        {
-          // remember: false keeps the session cookie to this browser session: a card login on a shared PC ends with it.
-          login: {
-            accountId: outcome.accountId,
-            acr: outcome.acr,
-            amr: [...outcome.amr],
-            ts: outcome.ts,
-            remember: false,
-          },
-          consent: { grantId },
+      saveResult(provider, req, res, details, {
+        // remember: false keeps the session cookie to this browser session: a card login on a shared PC ends with it.
+        login: {
+          accountId: outcome.accountId,
+          acr: outcome.acr,
+          amr: [...outcome.amr],
+          ts: outcome.ts,
+          remember: false,
         },
-        { mergeWithLastSubmission: false },
-      ),
+        consent: { grantId },
+      }),
     ]);
     return redirect;
   } catch (e) {
@@ -121,4 +118,36 @@ async function finish(
     if (e instanceof errors.SessionNotFound) throw new IdpInteractionNotFoundError({ cause: e });
     throw e;
   }
+}
+
+/**
+ * Writes the login's result into the interaction and returns node-oidc-provider's resume URL. With a store that can
+ * replace an entry only if it still exists (`upsertExisting`: Redis), the interaction this stream loaded goes back
+ * with the result in one step, with no read first (its parameters never change; only a result is ever written to an
+ * interaction, and two results race today as well); one deleted or expired meanwhile is not brought back:
+ * `ERR_IDP_INTERACTION_NOT_FOUND`. Otherwise node-oidc-provider's `interactionResult` reads it afresh, then writes.
+ */
+async function saveResult(
+  provider: ReturnType<InteractionContext['provider']>,
+  req: Parameters<Handler>[0],
+  res: ServerResponse,
+  details: InteractionDetails,
+  result: InteractionResults,
+): Promise<string> {
+  const adapter = details.adapter as { upsertExisting?: StoreAdapter['upsertExisting'] };
+  if (adapter.upsertExisting === undefined)
+    return provider.interactionResult(req, res, result, { mergeWithLastSubmission: false });
+  const ttl = details.exp - Math.floor(Date.now() / 1000);
+  if (!(ttl > 0)) throw new IdpInteractionNotFoundError();
+  details.result = result;
+  const { payload } = await (details as unknown as ModelInternals).getValueAndPayload();
+  if (!(await adapter.upsertExisting((details as unknown as ModelInternals).jti, payload, ttl)))
+    throw new IdpInteractionNotFoundError();
+  return details.returnTo;
+}
+
+/** What node-oidc-provider's models have beyond their type declarations (models/base_model.js). */
+interface ModelInternals {
+  readonly jti: string;
+  getValueAndPayload(): Promise<{ readonly payload: AdapterPayload }>;
 }

@@ -56,10 +56,12 @@ export interface RedisStores {
 }
 
 const SCRIPTS = {
-  // KEYS: entry, grant list, userCode index, uid index. ARGV: payload, ttl ms (0 = none), id, hasGrant, hasUserCode, hasUid.
+  // KEYS: entry, grant list, userCode index, uid index. ARGV: payload, ttl ms (0 = none), id, hasGrant, hasUserCode,
+  // hasUid, existing ('1': only replace an entry that exists). 1 if written, 0 if not (existing only).
   mgUpsert: {
     numberOfKeys: 4,
     lua: `
+      if ARGV[7] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
       local ttl = tonumber(ARGV[2])
       redis.call('DEL', KEYS[1])
       redis.call('HSET', KEYS[1], 'payload', ARGV[1])
@@ -231,19 +233,20 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
 
     const recent = answerRecent.includes(model) ? new RecentWrites() : undefined;
 
-    return {
-      upsert: (id, payload, expiresIn) => {
-        assertKey(id, 'id');
-        const ttl = expiresInToMs(expiresIn) ?? 0;
-        const text = JSON.stringify(payload);
-        const { grantId, userCode, uid } = payload;
-        const flag = (v: unknown) => (typeof v === 'string' ? '1' : '0');
-        // Not answered from memory while the write is under way (nor after a failed one); its lifetime counts from
-        // before Redis set its expiry.
-        recent?.forget(id);
-        const sent = performance.now();
-        return run(async () => {
-          await scripts.mgUpsert(
+    /** The upsert script; `existing` only replaces an entry that exists. Resolves whether it wrote. */
+    const write = (id: string, payload: AdapterPayload, expiresIn: number | undefined, existing: boolean) => {
+      assertKey(id, 'id');
+      const ttl = expiresInToMs(expiresIn) ?? 0;
+      const text = JSON.stringify(payload);
+      const { grantId, userCode, uid } = payload;
+      const flag = (v: unknown) => (typeof v === 'string' ? '1' : '0');
+      // Not answered from memory while the write is under way (nor after a failed one); its lifetime counts from
+      // before Redis set its expiry.
+      recent?.forget(id);
+      const sent = performance.now();
+      return run(async () => {
+        const written =
+          (await scripts.mgUpsert(
             entryKey(id),
             grantKey(String(grantId)),
             userCodeKey(String(userCode)),
@@ -254,10 +257,16 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
             flag(grantId),
             flag(userCode),
             flag(uid),
-          );
-          recent?.keep(id, text, sent, ttl);
-        });
-      },
+            existing ? '1' : '0',
+          )) === 1;
+        if (written) recent?.keep(id, text, sent, ttl);
+        return written;
+      });
+    };
+
+    return {
+      upsert: async (id, payload, expiresIn) => void (await write(id, payload, expiresIn, false)),
+      upsertExisting: (id, payload, expiresIn) => write(id, payload, expiresIn, true),
       find: (id) => {
         if (typeof id !== 'string') return Promise.resolve(undefined);
         const text = recent?.take(id);

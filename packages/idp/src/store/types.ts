@@ -21,6 +21,12 @@ export interface AdapterPayload {
  */
 export interface Adapter {
   upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void>;
+  /**
+   * {@link upsert}, only if the entry exists (not deleted, not expired), in one atomic step; resolves whether it
+   * wrote. Optional: the Redis adapter has it, where it spares a read before a write (a caller without it reads,
+   * then writes).
+   */
+  upsertExisting?(id: string, payload: AdapterPayload, expiresIn?: number): Promise<boolean>;
   find(id: string): Promise<AdapterPayload | undefined>;
   findByUserCode(userCode: string): Promise<AdapterPayload | undefined>;
   findByUid(uid: string): Promise<AdapterPayload | undefined>;
