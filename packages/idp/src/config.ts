@@ -124,6 +124,12 @@ export interface IdpConfig {
   /** Oldest QR code accepted, seconds. Default 3. */
   readonly qrMaxAgeSeconds?: number;
   /**
+   * How often a login page's event stream reads the store for a change no one told it of, ms. Default
+   * {@link EVENT_POLL_MS}: 2000 when the stores announce other nodes' changes (PostgreSQL + Redis: a lost notice is
+   * found within that), 200 without (a single process tells its own streams at once).
+   */
+  readonly eventPollMs?: number;
+  /**
    * The loopback port the login page's "use this computer's card reader" link opens (`mynagate bridge --port`).
    * Default {@link BRIDGE_PORT}.
    */
@@ -161,6 +167,7 @@ export interface ResolvedConfig {
   readonly renewalLinks: Pick<LinkingSource, 'links'> | undefined;
   readonly now: () => number;
   readonly qrMaxAgeSeconds: number;
+  readonly eventPollMs: number;
   readonly bridgePort: number;
   readonly loginTtlSeconds: number;
   readonly challengeTtlSeconds: number;
@@ -281,6 +288,11 @@ export function resolveConfig(config: IdpConfig): ResolvedConfig {
     renewalLinks: config.renewalLinks,
     now: config.now ?? Date.now,
     qrMaxAgeSeconds: positiveInteger(config.qrMaxAgeSeconds, 3, 'qrMaxAgeSeconds'),
+    eventPollMs: positiveInteger(
+      config.eventPollMs,
+      stores.changes === undefined ? EVENT_POLL_MS.alone : EVENT_POLL_MS.told,
+      'eventPollMs',
+    ),
     bridgePort: portNumber(config.bridgePort, BRIDGE_PORT, 'bridgePort'),
     loginTtlSeconds: positiveInteger(config.loginTtlSeconds, 300, 'loginTtlSeconds'),
     challengeTtlSeconds: positiveInteger(config.challengeTtlSeconds, 180, 'challengeTtlSeconds'),
@@ -306,6 +318,9 @@ function portNumber(value: number | undefined, fallback: number, name: string): 
   if (!Number.isInteger(value) || value < 1 || value > 65535) throw new TypeError(`${name} must be a port (1-65535)`);
   return value;
 }
+
+/** Default {@link IdpConfig.eventPollMs}: with a change feed (`told`), and without (`alone`). */
+export const EVENT_POLL_MS = Object.freeze({ told: 2000, alone: 200 });
 
 function positiveInteger(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;

@@ -11,7 +11,7 @@ import { assertOwner, boundLink, loadBound, newBinding, type BoundFields } from 
 import { IdpChallengeInvalidError, IdpLoginNotFoundError } from './errors.ts';
 import type { ErrorBody } from './http-errors.ts';
 import type { IssuedChallenge, LoginVerifier } from './login-token.ts';
-import type { OneShotPort } from './ports.ts';
+import type { ChangeFeedPort, OneShotPort } from './ports.ts';
 
 /** How many started transactions a node keeps for scans (a few minutes of logins at a high rate). */
 const MAX_STARTED = 100_000;
@@ -55,6 +55,8 @@ export interface CompanionView {
 /** The transaction store's settings. */
 export interface LoginTransactionOptions {
   readonly oneShot: OneShotPort;
+  /** Word from and to the other nodes sharing the store (see {@link LoginTransactions.watch}); none: one process. */
+  readonly changes?: ChangeFeedPort | undefined;
   /** Issues the challenges (bound to the transaction id as the verifier's session id). */
   readonly verifier: Pick<LoginVerifier, 'issueChallenge'>;
   readonly now: () => number;
@@ -166,6 +168,7 @@ export class LoginTransactions {
     const ttl = ttlOf(issued);
     if (!(ttl > 0)) throw new IdpLoginNotFoundError();
     this.#notify(txn, 'scanned');
+    this.#announce(txn, 'scanned');
     return {
       txn,
       clientName: transaction.clientName,
@@ -221,7 +224,10 @@ export class LoginTransactions {
     if ((this.#watchers.get(transaction.txn)?.size ?? 0) > 0) {
       this.#handedOver.set(transaction.txn, { transaction, outcome });
     } else {
-      await this.#store(transaction, outcome);
+      // The notice goes out after the write, on the same connection: a node hearing it finds the outcome stored.
+      const stored = this.#store(transaction, outcome);
+      this.#announce(transaction.txn, 'outcome');
+      await stored;
     }
     this.#notify(transaction.txn, 'outcome');
   }
@@ -239,7 +245,13 @@ export class LoginTransactions {
 
   /** Records why the last token was refused, for the page (code and bilingual message only). */
   async fail(transaction: LoginTransaction, body: ErrorBody): Promise<void> {
-    await this.#o.oneShot.put(`failure:${transaction.txn}`, JSON.stringify(body), this.#remaining(transaction));
+    const stored = this.#o.oneShot.put(
+      `failure:${transaction.txn}`,
+      JSON.stringify(body),
+      this.#remaining(transaction),
+    );
+    this.#announce(transaction.txn, 'failure');
+    await stored;
     this.#notify(transaction.txn, 'failure');
   }
 
@@ -258,10 +270,13 @@ export class LoginTransactions {
 
   /**
    * Calls `onChange` with what changed when this node records a scan, an outcome or a refusal of `txn`, so the
-   * event stream of a browser on this node answers at once, without reading the store to learn what happened.
-   * Changes made by other nodes are still seen by polling the shared store. Returns the unsubscribe function.
+   * event stream of a browser on this node answers at once, without reading the store to learn what happened; and,
+   * with a change feed, when another node announces one (then the store holds it: an outcome recorded elsewhere is
+   * never handed over in memory). Without a feed, or for a notice lost, the stream's polling of the store is what
+   * finds it. Returns the unsubscribe function.
    */
   watch(txn: string, onChange: (change: LoginChange) => void): () => void {
+    this.#hearOtherNodes();
     let set = this.#watchers.get(txn);
     if (set === undefined) this.#watchers.set(txn, (set = new Set()));
     set.add(onChange);
@@ -293,6 +308,22 @@ export class LoginTransactions {
 
   #notify(txn: string, change: LoginChange): void {
     for (const onChange of this.#watchers.get(txn) ?? []) queueMicrotask(() => onChange(change));
+  }
+
+  /** Tells the other nodes (best effort: a lost notice is found by their polling). */
+  #announce(txn: string, change: LoginChange): void {
+    this.#o.changes?.publish(`login:${change}:${txn}`).catch(() => {});
+  }
+
+  #unhear: (() => void) | undefined;
+
+  /** Subscribes once, on the first watch: other nodes' notices wake this node's watchers of the transaction. */
+  #hearOtherNodes(): void {
+    if (this.#unhear !== undefined || this.#o.changes === undefined) return;
+    this.#unhear = this.#o.changes.subscribe((key) => {
+      const m = /^login:(scanned|outcome|failure):(.+)$/.exec(key);
+      if (m !== null) this.#notify(m[2]!, m[1] as LoginChange);
+    });
   }
 
   #remaining(transaction: LoginTransaction): number {

@@ -62,4 +62,16 @@ export interface ProviderStores {
   readonly adapter: ((name: string) => Adapter) | undefined;
   readonly oneShot: OneShotPort;
   readonly people: PeoplePort;
+  /**
+   * Word between the nodes sharing these stores that a key changed (see the store's `ChangeFeed`); absent for a
+   * single process. With it, a login page's event stream learns of a companion's scan or token posted to another
+   * node at once, and reads the store only every {@link IdpConfig.eventPollMs} as a safety net.
+   */
+  readonly changes?: ChangeFeedPort;
+}
+
+/** What the provider uses of a change feed. */
+export interface ChangeFeedPort {
+  publish(key: string): Promise<void>;
+  subscribe(onKey: (key: string) => void): () => void;
 }

@@ -137,6 +137,7 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
     },
     transactions: new LoginTransactions({
       oneShot: resolved.stores.oneShot,
+      changes: resolved.stores.changes,
       verifier: resolved.verifier,
       now: resolved.now,
       origin: resolved.origin,

@@ -28,7 +28,7 @@ const PERSON_SEEN_MAX = 10_000;
  * ```
  */
 export function providerStores(
-  stores: Pick<Stores, 'adapter' | 'oneShot' | 'records'>,
+  stores: Pick<Stores, 'adapter' | 'oneShot' | 'records' | 'changes'>,
   options: { readonly personSeenMs?: number } = {},
 ): ProviderStores {
   const personSeenMs = options.personSeenMs ?? PERSON_SEEN_MS;
@@ -66,6 +66,7 @@ export function providerStores(
         await oneShot.delete(key);
       },
     },
+    ...(stores.changes !== undefined && { changes: stores.changes }),
     people: {
       findPersonByCredential: async (fingerprint: string) => {
         const personId = (await records.findCredentialByFingerprint(fingerprint))?.personId;

@@ -31,12 +31,17 @@ let nodeB: TestIdp;
 let card: TestCard;
 
 /**
- * A card login on node A up to its `done` event: page and scan on A, the token posted to `postTo`. Returns the
- * login, what the companion saw and the resume URL.
+ * A card login on node A up to its `done` event: the page on A, the scan on `scanOn`, the token posted to `postTo`.
+ * Returns the login, what the companion saw and the resume URL.
  */
-async function untilDone(postTo: TestIdp, rp = idp.jwtRp, redirectUri: string = RP_JWT.redirectUri) {
+async function untilDone(postTo: TestIdp, rp = idp.jwtRp, redirectUri: string = RP_JWT.redirectUri, scanOn = idp) {
   const login = await startLogin(idp, rp, redirectUri);
-  const view = (await (await idp.fetch(login.link)).json()) as CompanionViewJson;
+  const link = new URL(login.link);
+  const view = (await (
+    await scanOn.fetch(new URL(link.pathname + link.search, scanOn.server.url))
+  ).json()) as CompanionViewJson;
+  // The browser hears of the scan (on node B: through the change feed) before the token comes.
+  assert.ok(await login.events.next('scanned'));
   const posted = await postTo.fetch(new URL(`/companion/${view.txn}/token`, postTo.server.url), {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -52,13 +57,15 @@ describe('card login on PostgreSQL + Redis', { skip }, () => {
   before(async () => {
     f = await createOpFixture();
     card = await f.newCard();
-    idp = await f.start({ store: 'postgres' });
-    nodeB = await f.start({ nodeOf: idp });
+    // The streams read the store only once a minute here: what reaches a browser from the other node comes through
+    // the change feed (Redis pub/sub), or not in time for the test.
+    idp = await f.start({ store: 'postgres', eventPollMs: 60_000 });
+    nodeB = await f.start({ nodeOf: idp, eventPollMs: 60_000 });
   });
   after(() => f?.close());
 
-  it('logs in end to end across two nodes (page on A, token posted to B) with a pairwise sub, the card acr and amr', async () => {
-    const { login, view, resume } = await untilDone(nodeB);
+  it('logs in end to end across two nodes (page on A, scan and token on B) with a pairwise sub, the card acr and amr', async () => {
+    const { login, view, resume } = await untilDone(nodeB, undefined, undefined, nodeB);
     assert.equal(view.origin, nodeB.server.issuer, 'both nodes are one issuer');
     const { url } = await login.agent.follow(resume);
     const tokens = await client.authorizationCodeGrant(idp.jwtRp, url, {

@@ -47,6 +47,10 @@ describe('configuration', () => {
     const c = resolveConfig(valid);
     assert.equal(c.origin, 'https://id.example.jp');
     assert.equal(c.qrMaxAgeSeconds, 3);
+    // Streams poll the store every 200 ms in one process, every 2 s where other nodes announce their changes.
+    assert.equal(c.eventPollMs, 200);
+    const told = { ...valid.stores, changes: { publish: async () => {}, subscribe: () => () => {} } };
+    assert.equal(resolveConfig({ ...valid, stores: told }).eventPollMs, 2000);
     assert.deepEqual(c.subjectTypes, ['pairwise']);
     assert.equal(c.dev, false);
     assert.equal(c.secure, true);
@@ -78,6 +82,7 @@ describe('configuration', () => {
     ['client without client_id', { clients: [{} as never] }],
     ['unknown subject type', { subjectTypes: ['global' as never] }],
     ['zero QR age', { qrMaxAgeSeconds: 0 }],
+    ['a fractional event poll', { eventPollMs: 0.5 }],
     ['bridge port 0', { bridgePort: 0 }],
     ['dev without cards', { dev: {} as never }],
     ['a signing card pairing that is not a function', { ekyc: { signingCardPair: 'platform' as never } }],

@@ -363,6 +363,45 @@ describe('PostgreSQL + Redis', { skip }, () => {
       }
     });
 
+    it('the Redis change feed tells the other nodes of one prefix, not the publishing node, nor another prefix', async () => {
+      const prefix = `${unique()}:`;
+      const [a, b, other] = await Promise.all([
+        openRedisStores({ url: REDIS_URL, prefix }),
+        openRedisStores({ url: REDIS_URL, prefix }),
+        openRedisStores({ url: REDIS_URL, prefix: `${unique()}:` }),
+      ]);
+      try {
+        const heard: Record<string, string[]> = { a: [], b: [], other: [] };
+        const unsubscribe = a.changes.subscribe((k) => heard['a']!.push(k));
+        b.changes.subscribe((k) => heard['b']!.push(k));
+        other.changes.subscribe((k) => heard['other']!.push(k));
+        // Subscribing takes a round trip; keep publishing until the first notice arrives.
+        for (let i = 0; i < 100 && heard['a']!.length === 0; i++) {
+          await b.changes.publish('login:scanned:t0');
+          await sleep(20);
+        }
+        assert.ok(heard['a']!.length > 0, 'node a heard node b');
+        heard['a']!.length = 0;
+        await a.changes.publish('login:outcome:t1');
+        await b.changes.publish('login:failure:t2');
+        // A marker after both, through the same connections: once a hears it, it heard everything before.
+        await b.changes.publish('marker');
+        for (let i = 0; i < 100 && !heard['a']!.includes('marker'); i++) await sleep(20);
+        assert.deepEqual(heard['a'], ['login:failure:t2', 'marker']);
+        assert.ok(heard['b']!.includes('login:outcome:t1') && !heard['b']!.includes('login:failure:t2'));
+        assert.deepEqual(heard['other'], []);
+        unsubscribe();
+        await b.changes.publish('after');
+        await b.changes.publish('marker2');
+        for (let i = 0; i < 100 && !heard['b']!.includes('marker2'); i++) await sleep(20);
+        assert.ok(!heard['a']!.includes('after'), 'unsubscribed');
+        assert.throws(() => a.changes.publish(''), TypeError);
+      } finally {
+        await Promise.all([a.close(), b.close(), other.close()]);
+        await dropRedisPrefix(prefix);
+      }
+    });
+
     it('Redis destroy deletes the entry and the index keys naming it, not one that names another entry', async () => {
       const prefix = `${unique()}:`;
       const stores = await openRedisStores({ url: REDIS_URL, prefix });

@@ -67,6 +67,7 @@ export function loginEvents(context: InteractionContext): Handler {
         watch: (onChange) => transactions.watch(txn, onChange),
       },
       Number.isSafeInteger(shown) && shown >= 0 ? shown : -1,
+      context.config.eventPollMs,
     );
   };
 }

@@ -10,7 +10,9 @@ import { SHOW_STATUS_SCRIPT } from '../lib/html.ts';
 import { qrSvg } from './qr-svg.ts';
 import type { Handler } from './router.ts';
 
-/** How often the stream looks at the shared store (any node may have received the card's answer). */
+/** How often the QR code is checked for a new second (it changes once a second). */
+const TICK_MS = 200;
+/** How often the stream looks at the store by default, told of changes or not (`streamQrEvents`' `pollMs`). */
 const POLL_MS = 200;
 /** A comment line this often keeps proxies from closing an idle stream. */
 const HEARTBEAT_MS = 15_000;
@@ -42,13 +44,15 @@ export interface QrEventSource<Change> {
 
 /**
  * Streams the events of `source` on `res` until the transaction finishes, expires or the browser goes. `shownT` is
- * the second of the code the page already shows (not sent again), or -1.
+ * the second of the code the page already shows (not sent again), or -1. The stream looks at the transaction when
+ * `watch` reports a change, and otherwise every `pollMs` (default 200).
  */
 export async function streamQrEvents<Change>(
   req: Parameters<Handler>[0],
   res: ServerResponse,
   source: QrEventSource<Change>,
   shownT: number,
+  pollMs = POLL_MS,
 ): Promise<void> {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
@@ -70,7 +74,8 @@ export async function streamQrEvents<Change>(
     unwatch?.();
     if (!res.writableEnded) res.end();
   };
-  const tick = async (change?: Change): Promise<void> => {
+  let lastLook = -Infinity;
+  const tick = async (change?: Change, told = false): Promise<void> => {
     if (busy || finished) return;
     busy = true;
     try {
@@ -79,15 +84,18 @@ export async function streamQrEvents<Change>(
         stop();
         return;
       }
-      const look = await source.look(change);
-      if (look.redirect !== undefined) {
-        send(res, 'done', { redirect: look.redirect });
-        stop();
-        return;
+      if (told || performance.now() - lastLook >= pollMs) {
+        lastLook = performance.now();
+        const look = await source.look(change);
+        if (look.redirect !== undefined) {
+          send(res, 'done', { redirect: look.redirect });
+          stop();
+          return;
+        }
+        if (look.failure !== undefined) send(res, 'failed', look.failure);
+        if (look.scanned && !wasScanned) send(res, 'scanned', {});
+        wasScanned = look.scanned;
       }
-      if (look.failure !== undefined) send(res, 'failed', look.failure);
-      if (look.scanned && !wasScanned) send(res, 'scanned', {});
-      wasScanned = look.scanned;
       const { t, link } = source.currentLink();
       if (t !== lastT) {
         lastT = t;
@@ -104,16 +112,16 @@ export async function streamQrEvents<Change>(
       busy = false;
       if (again) {
         again = false;
-        void tick();
+        void tick(undefined, true);
       }
     }
   };
-  const timer = setInterval(() => void tick(), POLL_MS);
-  // A change recorded on this node wakes the stream at once; one recorded on another node is seen at the next poll.
-  // While a look is under way, the next one reads the store (several changes may have come meanwhile).
+  const timer = setInterval(() => void tick(), TICK_MS);
+  // A change this node recorded, or another node announced, wakes the stream at once; one no one told of is seen at
+  // the next poll. While a look is under way, the next one reads the store (several changes may have come meanwhile).
   const unwatch = source.watch?.((change) => {
     if (busy) again = true;
-    else void tick(change);
+    else void tick(change, true);
   });
   req.on('close', stop);
   await tick();

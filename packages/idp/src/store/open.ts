@@ -91,6 +91,7 @@ export async function openStores(config: StoreConfig): Promise<Stores> {
   return {
     adapter: (name) => (EPHEMERAL_MODELS.has(name) ? redisAdapter(name) : pgAdapter(name)),
     oneShot: redis.oneShot,
+    changes: redis.changes,
     records: pg.records,
     close: async () => {
       await Promise.all([pg.close(), redis.close()]);

@@ -10,6 +10,7 @@
  * - Scripts touch keys they compute at run time (`revokeByGrantId`, `destroy`), so this targets a single Redis (or a
  *   primary with replicas), not Redis Cluster.
  */
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { MynaGateError } from '@mynagate/errors';
 import {
@@ -22,7 +23,7 @@ import {
 import { decodeValue, encodeValue } from './lib/codec.ts';
 import { epochSeconds } from './lib/rows.ts';
 import { assertKey, expiresInToMs, ttlToMs } from './lib/validate.ts';
-import type { Adapter, AdapterPayload, OidcAdapterFactory, OneShotStore, OneShotValue } from './types.ts';
+import type { Adapter, AdapterPayload, ChangeFeed, OidcAdapterFactory, OneShotStore, OneShotValue } from './types.ts';
 
 /** Options of {@link openRedisStores}. */
 export interface RedisStoreOptions {
@@ -48,10 +49,12 @@ export const RECENT_MS = 10_000;
 /** At most this many entries per model wait in memory (written, not read back yet); the oldest go first. */
 const RECENT_MAX = 10_000;
 
-/** The Redis stores: an adapter factory for ephemeral models, the one-shot store, and `close()`. */
+/** The Redis stores: an adapter factory for ephemeral models, the one-shot store, the change feed, and `close()`. */
 export interface RedisStores {
   readonly adapter: OidcAdapterFactory;
   readonly oneShot: OneShotStore;
+  /** Redis pub/sub on one channel per prefix (`<prefix>changes`); its subscriber connection opens on first use. */
+  readonly changes: ChangeFeed;
   close(): Promise<void>;
 }
 
@@ -343,13 +346,47 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
     },
   };
 
+  // The change feed. A notice is `<node id> <key>`: a node skips its own (it told its own waiters already). Sent
+  // through the command connection, so it goes out in the pipeline of the write it reports (no round trip of its
+  // own); heard on a second connection (a subscribed connection takes no other commands), opened on first use.
+  const channel = `${prefix}changes`;
+  const nodeId = randomUUID();
+  const listeners = new Set<(key: string) => void>();
+  let subscriber: Redis | undefined;
+  const changes: ChangeFeed = {
+    publish: (key) => {
+      assertKey(key);
+      return run(async () => void (await client.publish(channel, `${nodeId} ${key}`)));
+    },
+    subscribe: (onKey) => {
+      if (closed) throw new StoreClosedError();
+      listeners.add(onKey);
+      if (subscriber === undefined) {
+        const sub = (subscriber = client.duplicate({ enableAutoPipelining: false }));
+        sub.on('error', () => {}); // reconnects by itself; notices sent meanwhile are lost (waiters still poll)
+        sub.on('message', (_channel: string, message: string) => {
+          const space = message.indexOf(' ');
+          if (space < 0 || message.slice(0, space) === nodeId) return;
+          const key = message.slice(space + 1);
+          for (const l of listeners) l(key);
+        });
+        sub.subscribe(channel).catch(() => {});
+      }
+      return () => void listeners.delete(onKey);
+    },
+  };
+
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
-    await client.quit().catch(() => client.disconnect());
+    listeners.clear();
+    await Promise.all([
+      client.quit().catch(() => client.disconnect()),
+      subscriber?.quit().catch(() => subscriber?.disconnect()),
+    ]);
   };
 
-  return { adapter, oneShot, close };
+  return { adapter, oneShot, changes, close };
 }
 
 /**

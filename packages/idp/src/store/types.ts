@@ -207,11 +207,25 @@ export interface RecordStore {
   close(): Promise<void>;
 }
 
+/**
+ * Word between the nodes of one deployment that something changed: a node that records a change under a key tells
+ * the others, so one waiting for it (a login page's event stream) looks at once instead of at its next poll.
+ * Best effort: a notice can be lost (a node reconnecting), so a waiter still polls, less often.
+ */
+export interface ChangeFeed {
+  /** Tells every other node that `key` changed. Resolves once sent; rejects like the store it goes through. */
+  publish(key: string): Promise<void>;
+  /** Calls `onKey` for every key another node publishes, until the returned function is called. */
+  subscribe(onKey: (key: string) => void): () => void;
+}
+
 /** The stores the provider runs on, as `openStores()` returns them. */
 export interface Stores {
   readonly adapter: OidcAdapterFactory;
   readonly oneShot: OneShotStore;
   readonly records: RecordStore;
+  /** Present when several nodes may share the stores (PostgreSQL + Redis); a single process needs none. */
+  readonly changes?: ChangeFeed;
   /** Closes every connection; idempotent. */
   close(): Promise<void>;
 }

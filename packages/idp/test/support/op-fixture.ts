@@ -72,6 +72,7 @@ export interface StartOptions {
   readonly now?: () => number;
   readonly dev?: ServerConfig['dev'];
   readonly qrMaxAgeSeconds?: number;
+  readonly eventPollMs?: number;
   readonly linkCertificate?: ServerConfig['linkCertificate'];
   readonly renewalLinks?: ServerConfig['renewalLinks'];
   readonly bridgePort?: number;
@@ -213,6 +214,7 @@ async function startIdp(
     ...(options.now ? { now: options.now } : {}),
     ...(options.dev ? { dev: options.dev } : {}),
     ...(options.qrMaxAgeSeconds ? { qrMaxAgeSeconds: options.qrMaxAgeSeconds } : {}),
+    ...(options.eventPollMs ? { eventPollMs: options.eventPollMs } : {}),
     ...(options.linkCertificate ? { linkCertificate: options.linkCertificate } : {}),
     ...(options.renewalLinks ? { renewalLinks: options.renewalLinks } : {}),
     ...(options.bridgePort ? { bridgePort: options.bridgePort } : {}),
