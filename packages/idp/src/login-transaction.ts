@@ -310,8 +310,12 @@ export class LoginTransactions {
     for (const onChange of this.#watchers.get(txn) ?? []) queueMicrotask(() => onChange(change));
   }
 
-  /** Tells the other nodes (best effort: a lost notice is found by their polling). */
+  /**
+   * Tells the other nodes, unless the transaction's stream is on this node (its browser has one stream; a second one
+   * elsewhere still polls). Best effort: a lost notice is found by their polling.
+   */
   #announce(txn: string, change: LoginChange): void {
+    if ((this.#watchers.get(txn)?.size ?? 0) > 0) return;
     this.#o.changes?.publish(`login:${change}:${txn}`).catch(() => {});
   }
 

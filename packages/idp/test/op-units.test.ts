@@ -297,10 +297,11 @@ describe('login transactions', () => {
       put: (k: string, v: string, ttl: number) => (puts.push(k), oneShot.put(k, v, ttl)),
       get: (k: string) => (gets.push(k), oneShot.get(k)),
     };
-    /** A node: its own transactions object over the shared store. */
-    const node = () =>
+    /** A node: its own transactions object over the shared store (and the feed given). */
+    const node = (changes?: LoginTransactionOptions['changes']) =>
       new LoginTransactions({
         oneShot: recorded,
+        changes,
         verifier,
         now: Date.now,
         origin: 'https://id.example.jp',
@@ -399,6 +400,39 @@ describe('login transactions', () => {
     assert.deepEqual(puts, [`login:${transaction.txn}`, `result:${transaction.txn}`]);
     assert.notEqual(await oneShot.get(`result:${transaction.txn}`), undefined);
     assert.deepEqual(await transactions.takeOutcome(transaction.txn), outcome);
+  });
+
+  it('with a change feed, a change is announced when the stream is on another node, and a notice wakes it there', async () => {
+    const { transaction, node, scan } = await setup();
+    // Two nodes on one feed: each hears the other's notices.
+    const listeners = new Map<string, (key: string) => void>();
+    const published: string[] = [];
+    const feed = (name: string): LoginTransactionOptions['changes'] => ({
+      publish: async (key) => {
+        published.push(`${name} ${key}`);
+        for (const [n, l] of listeners) if (n !== name) l(key);
+      },
+      subscribe: (onKey) => (listeners.set(name, onKey), () => listeners.delete(name)),
+    });
+    const a = node(feed('a'));
+    const b = node(feed('b'));
+    const heard: string[] = [];
+    const unwatch = a.watch(transaction.txn, (c) => heard.push(c));
+    // Node B records: A's stream is told.
+    await scan(b);
+    await b.complete(transaction, outcome);
+    await b.fail(transaction, { error: 'ERR_PKI_TOKEN_SIGNATURE', message: { ja: 'x', en: 'x' } });
+    await sleep(0);
+    assert.deepEqual(heard, ['scanned', 'outcome', 'failure']);
+    assert.deepEqual(await a.takeOutcome(transaction.txn), outcome, 'an outcome recorded elsewhere is in the store');
+    // Node A records with its stream here: nothing is announced.
+    const count = published.length;
+    await scan(a);
+    await a.complete(transaction, outcome);
+    await sleep(0);
+    assert.equal(published.length, count);
+    assert.deepEqual(heard.slice(3), ['scanned', 'outcome']);
+    unwatch();
   });
 
   it('ending the transaction drops an outcome handed over and not taken', async () => {
