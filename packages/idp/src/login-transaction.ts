@@ -12,6 +12,7 @@ import { IdpChallengeInvalidError, IdpLoginNotFoundError } from './errors.ts';
 import type { ErrorBody } from './http-errors.ts';
 import type { IssuedChallenge, LoginVerifier } from './login-token.ts';
 import type { ChangeFeedPort, OneShotPort } from './ports.ts';
+import { TransactionWatch, type TransactionChange } from './transaction-watch.ts';
 
 /** How many started transactions a node keeps for scans (a few minutes of logins at a high rate). */
 const MAX_STARTED = 100_000;
@@ -28,7 +29,7 @@ export interface LoginTransaction extends BoundFields {
 
 /** A verified card login waiting for its browser session. */
 /** What this node just recorded for a login (see {@link LoginTransactions.watch}). */
-export type LoginChange = 'scanned' | 'outcome' | 'failure';
+export type LoginChange = TransactionChange;
 
 export interface LoginOutcome {
   readonly accountId: string;
@@ -69,7 +70,7 @@ export interface LoginTransactionOptions {
 /** The login transactions of one provider. */
 export class LoginTransactions {
   readonly #o: LoginTransactionOptions;
-  readonly #watchers = new Map<string, Set<(change: LoginChange) => void>>();
+  readonly #watch: TransactionWatch;
   /**
    * The transactions this node started, until they end or expire: a transaction never changes once written, so a
    * companion's scan on this node reads it here instead of the store (see {@link scan}). Oldest first.
@@ -80,6 +81,7 @@ export class LoginTransactions {
 
   constructor(options: LoginTransactionOptions) {
     this.#o = options;
+    this.#watch = new TransactionWatch('login', options.changes);
   }
 
   /**
@@ -167,8 +169,8 @@ export class LoginTransactions {
     const challenge = issued.nonce;
     const ttl = ttlOf(issued);
     if (!(ttl > 0)) throw new IdpLoginNotFoundError();
-    this.#notify(txn, 'scanned');
-    this.#announce(txn, 'scanned');
+    this.#watch.notify(txn, 'scanned');
+    this.#watch.announce(txn, 'scanned');
     return {
       txn,
       clientName: transaction.clientName,
@@ -221,15 +223,12 @@ export class LoginTransactions {
    * the outcome is written to the store then, for the browser's next stream on any node.
    */
   async complete(transaction: LoginTransaction, outcome: LoginOutcome): Promise<void> {
-    if ((this.#watchers.get(transaction.txn)?.size ?? 0) > 0) {
+    if (this.#watch.watching(transaction.txn)) {
       this.#handedOver.set(transaction.txn, { transaction, outcome });
+      this.#watch.notify(transaction.txn, 'outcome');
     } else {
-      // The notice goes out after the write, on the same connection: a node hearing it finds the outcome stored.
-      const stored = this.#store(transaction, outcome);
-      this.#announce(transaction.txn, 'outcome');
-      await stored;
+      await this.#watch.record(transaction.txn, 'outcome', this.#store(transaction, outcome));
     }
-    this.#notify(transaction.txn, 'outcome');
   }
 
   /** Takes the verified login, once; `undefined` while there is none. Call only after {@link getOwned}. */
@@ -245,14 +244,9 @@ export class LoginTransactions {
 
   /** Records why the last token was refused, for the page (code and bilingual message only). */
   async fail(transaction: LoginTransaction, body: ErrorBody): Promise<void> {
-    const stored = this.#o.oneShot.put(
-      `failure:${transaction.txn}`,
-      JSON.stringify(body),
-      this.#remaining(transaction),
-    );
-    this.#announce(transaction.txn, 'failure');
-    await stored;
-    this.#notify(transaction.txn, 'failure');
+    const { txn } = transaction;
+    const write = this.#o.oneShot.put(`failure:${txn}`, JSON.stringify(body), this.#remaining(transaction));
+    await this.#watch.record(txn, 'failure', write);
   }
 
   /** Takes the last refusal, once. */
@@ -276,20 +270,13 @@ export class LoginTransactions {
    * finds it. Returns the unsubscribe function.
    */
   watch(txn: string, onChange: (change: LoginChange) => void): () => void {
-    this.#hearOtherNodes();
-    let set = this.#watchers.get(txn);
-    if (set === undefined) this.#watchers.set(txn, (set = new Set()));
-    set.add(onChange);
-    return () => {
-      set.delete(onChange);
-      if (set.size > 0 || this.#watchers.get(txn) !== set) return;
-      this.#watchers.delete(txn);
+    return this.#watch.watch(txn, onChange, () => {
       // The last stream went without taking an outcome handed to it: into the store, for the browser's next stream.
       const left = this.#handedOver.get(txn);
       if (left === undefined) return;
       this.#handedOver.delete(txn);
       this.#store(left.transaction, left.outcome).catch(() => {});
-    };
+    });
   }
 
   /** Keeps a transaction this node started; drops the expired ones (all have the same lifetime: oldest first). */
@@ -304,30 +291,6 @@ export class LoginTransactions {
 
   #store(transaction: LoginTransaction, outcome: LoginOutcome): Promise<void> {
     return this.#o.oneShot.put(`result:${transaction.txn}`, JSON.stringify(outcome), this.#remaining(transaction));
-  }
-
-  #notify(txn: string, change: LoginChange): void {
-    for (const onChange of this.#watchers.get(txn) ?? []) queueMicrotask(() => onChange(change));
-  }
-
-  /**
-   * Tells the other nodes, unless the transaction's stream is on this node (its browser has one stream; a second one
-   * elsewhere still polls). Best effort: a lost notice is found by their polling.
-   */
-  #announce(txn: string, change: LoginChange): void {
-    if ((this.#watchers.get(txn)?.size ?? 0) > 0) return;
-    this.#o.changes?.publish(`login:${change}:${txn}`).catch(() => {});
-  }
-
-  #unhear: (() => void) | undefined;
-
-  /** Subscribes once, on the first watch: other nodes' notices wake this node's watchers of the transaction. */
-  #hearOtherNodes(): void {
-    if (this.#unhear !== undefined || this.#o.changes === undefined) return;
-    this.#unhear = this.#o.changes.subscribe((key) => {
-      const m = /^login:(scanned|outcome|failure):(.+)$/.exec(key);
-      if (m !== null) this.#notify(m[2]!, m[1] as LoginChange);
-    });
   }
 
   #remaining(transaction: LoginTransaction): number {

@@ -17,6 +17,7 @@ import { toHttpError } from '../src/http-errors.ts';
 import { assertJwks, generateSigningKey, publicJwks, rotateKeys } from '../src/keys.ts';
 import { parseLoginToken } from '../src/login-token.ts';
 import { LoginTransactions, type LoginTransactionOptions } from '../src/login-transaction.ts';
+import { TransactionWatch } from '../src/transaction-watch.ts';
 import { createMemoryStores } from '../src/memory-stores.ts';
 import { pairwiseSubject } from '../src/pairwise.ts';
 import { keepSavedGrant, loadExistingGrant } from '../src/saved-grants.ts';
@@ -443,6 +444,34 @@ describe('login transactions', () => {
     unwatch();
     assert.equal(await transactions.takeOutcome(transaction.txn), undefined);
     assert.deepEqual(puts, [`login:${transaction.txn}`]);
+  });
+});
+
+describe('transaction watch', () => {
+  it("a notice wakes the watchers of its kind and transaction only, and the last watcher's going is reported", async () => {
+    const listeners = new Set<(key: string) => void>();
+    const hear = (key: string) => listeners.forEach((l) => l(key));
+    const feed = {
+      publish: async () => {},
+      subscribe: (onKey: (key: string) => void) => (listeners.add(onKey), () => listeners.delete(onKey)),
+    };
+    const logins = new TransactionWatch('login', feed);
+    const signs = new TransactionWatch('sign', feed);
+    const heard: string[] = [];
+    let gone = 0;
+    const stop = logins.watch(
+      't1',
+      (c) => heard.push(`login t1 ${c}`),
+      () => gone++,
+    );
+    signs.watch('t1', (c) => heard.push(`sign t1 ${c}`));
+    for (const key of ['login:outcome:t1', 'sign:scanned:t1', 'login:failure:t2', 'login:bogus:t1', 'other']) hear(key);
+    await sleep(0);
+    assert.deepEqual(heard.sort(), ['login t1 outcome', 'sign t1 scanned']);
+    assert.equal(logins.watching('t1'), true);
+    stop();
+    assert.equal(gone, 1);
+    assert.equal(logins.watching('t1'), false);
   });
 });
 

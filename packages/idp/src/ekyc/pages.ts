@@ -27,6 +27,7 @@ import { html, page, raw, scriptJson } from '../lib/html.ts';
 import { interactionFor, type InteractionContext } from '../interactions/context.ts';
 import { sendPage } from '../interactions/login-page.ts';
 import { QR_PAGE_SCRIPT, streamQrEvents, type QrPageTexts } from '../interactions/qr-events.ts';
+import type { TransactionChange } from '../transaction-watch.ts';
 import { qrSvg } from '../interactions/qr-svg.ts';
 import { readJson, sendJson, type Handler } from '../interactions/router.ts';
 import { signStatementWithCard, submitStatementSignature, type CardSignDeps, type SigningCard } from './card-sign.ts';
@@ -73,6 +74,7 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
     ttlSeconds: config.loginTtlSeconds,
     statementTtlSeconds: config.challengeTtlSeconds,
     qrMaxAgeSeconds: config.qrMaxAgeSeconds,
+    changes: config.stores.changes,
   });
   const deps = (): CardSignDeps => ({
     transactions: signs,
@@ -156,22 +158,26 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
       if (binding === undefined) throw new IdpSessionMismatchError();
       const transaction = await signs.getOwned(binding.txn, binding.key, uid);
       const { txn } = transaction;
-      await streamQrEvents<never>(
+      await streamQrEvents<TransactionChange>(
         req,
         res,
         {
           expiresAt: transaction.expiresAt,
           now: context.config.now,
           currentLink: () => signs.currentLink(transaction),
-          async look() {
+          async look(change) {
+            // A scan this stream was told of needs no read: the companion holds the statement now.
+            if (change === 'scanned') return { scanned: true };
             const outcome = await signs.takeOutcome(txn);
             if (outcome !== undefined) return { redirect: await finish(req, res, transaction, outcome), scanned: true };
             const failure = await signs.takeFailure(txn);
             return { failure, scanned: await signs.scanned(txn) };
           },
           refused: signErrorBody,
+          watch: (onChange) => signs.watch(txn, onChange),
         },
         -1,
+        context.config.eventPollMs,
       );
     },
 

@@ -13,7 +13,8 @@ import { checkQrCode } from '../animated-qr.ts';
 import { assertOwner, boundLink, loadBound, newBinding, type BoundFields } from '../bound-transaction.ts';
 import { IdpChallengeInvalidError, IdpLoginNotFoundError } from '../errors.ts';
 import type { BilingualMessage, ErrorBody } from '../http-errors.ts';
-import type { OneShotPort } from '../ports.ts';
+import type { ChangeFeedPort, OneShotPort } from '../ports.ts';
+import { TransactionWatch, type TransactionChange } from '../transaction-watch.ts';
 import { buildStatement } from './statement.ts';
 
 /** One signing transaction as stored. */
@@ -63,6 +64,8 @@ export interface SignTransactionOptions {
   readonly ttlSeconds: number;
   readonly statementTtlSeconds: number;
   readonly qrMaxAgeSeconds: number;
+  /** Word from and to the other nodes sharing the store (see {@link SignTransactions.watch}); none: one process. */
+  readonly changes?: ChangeFeedPort | undefined;
 }
 
 /**
@@ -76,9 +79,20 @@ export function statementOriginRule(providerOrigin: string): { allowLoopbackHttp
 /** The signing transactions of one provider. */
 export class SignTransactions {
   readonly #o: SignTransactionOptions;
+  readonly #watch: TransactionWatch;
 
   constructor(options: SignTransactionOptions) {
     this.#o = options;
+    this.#watch = new TransactionWatch('sign', options.changes);
+  }
+
+  /**
+   * Calls `onChange` when this node records a scan, a verified signature or a refusal of `txn`, or another node
+   * announces one (the store holds it then), so the signing page's stream answers at once. Returns the unsubscribe
+   * function.
+   */
+  watch(txn: string, onChange: (change: TransactionChange) => void): () => void {
+    return this.#watch.watch(txn, onChange);
   }
 
   /** Starts a signing transaction; the browser key goes into an HttpOnly cookie, only its hash is stored. */
@@ -146,7 +160,11 @@ export class SignTransactions {
     const canonical = new TextDecoder().decode(statementBytes(statement, statementOriginRule(this.#o.origin)));
     const ttl = Math.min(this.#o.statementTtlSeconds * 1000, transaction.expiresAt - now);
     if (!(ttl > 0)) throw new IdpLoginNotFoundError();
-    await this.#o.oneShot.put(`sign-statement:${txn}`, JSON.stringify(statement), ttl);
+    await this.#watch.record(
+      txn,
+      'scanned',
+      this.#o.oneShot.put(`sign-statement:${txn}`, JSON.stringify(statement), ttl),
+    );
     return {
       txn,
       intent: 'sign',
@@ -182,7 +200,9 @@ export class SignTransactions {
   }
 
   async complete(transaction: SignTransaction, outcome: SignOutcome): Promise<void> {
-    await this.#o.oneShot.put(`sign-result:${transaction.txn}`, JSON.stringify(outcome), this.#remaining(transaction));
+    const { txn } = transaction;
+    const write = this.#o.oneShot.put(`sign-result:${txn}`, JSON.stringify(outcome), this.#remaining(transaction));
+    await this.#watch.record(txn, 'outcome', write);
   }
 
   /** Takes the verified signature, once. Call only after {@link getOwned}. */
@@ -192,7 +212,9 @@ export class SignTransactions {
   }
 
   async fail(transaction: SignTransaction, body: ErrorBody): Promise<void> {
-    await this.#o.oneShot.put(`sign-failure:${transaction.txn}`, JSON.stringify(body), this.#remaining(transaction));
+    const { txn } = transaction;
+    const write = this.#o.oneShot.put(`sign-failure:${txn}`, JSON.stringify(body), this.#remaining(transaction));
+    await this.#watch.record(txn, 'failure', write);
   }
 
   async takeFailure(txn: string): Promise<ErrorBody | undefined> {

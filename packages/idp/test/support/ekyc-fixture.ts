@@ -84,6 +84,9 @@ export async function startEkycIdp(f: OpFixture, options: EkycStartOptions = {})
     ...(options.now ? { now: options.now } : {}),
     ...(options.dev ? { dev: options.dev } : {}),
     ...(options.ekyc ? { ekyc: options.ekyc } : {}),
+    // The signing page's stream reads the store once a minute here: what it shows comes from being told (the
+    // transactions' watch), or not in time for the tests.
+    eventPollMs: 60_000,
   });
   const fetch = tlsFetch(f.tls.cert);
   const discover = (clientId: string, metadata: Partial<client.ClientMetadata>, auth: client.ClientAuth) =>
