@@ -155,6 +155,40 @@ describe('mynagate serve --config', () => {
     assert.match(cli.stderr(), /stopped/);
   });
 
+  it(
+    'runs two processes on one port (listen.reusePort) over PostgreSQL and Redis: logins succeed across them, and on one when the other stops',
+    { skip: skipPg },
+    async () => {
+      const port = await freePort();
+      const schema = `mg_test_${randomBytes(6).toString('hex')}`;
+      const store = { kind: 'postgres', url: PG_URL, redisUrl: REDIS_URL, schema, redisPrefix: `${schema}:` };
+      const file = await configFile('reuse.json', {
+        ...validConfig(port),
+        listen: { host: '127.0.0.1', port, reusePort: true },
+        store,
+      });
+      const a = startCli(['serve', '--config', file], { env });
+      const b = startCli(['serve', '--config', file], { env });
+      try {
+        // Without reusePort the second process could not listen (EADDRINUSE).
+        const [[, issuer]] = await Promise.all([a.waitFor(/^MynaGate: (\S+) /m), b.waitFor(/^MynaGate: (\S+) /m)]);
+        // The kernel spreads the connections of these logins (their browsers, companions and relying party) over
+        // both processes.
+        for (let i = 0; i < 3; i++) await cardLogin(issuer!);
+        a.child.kill('SIGINT');
+        assert.equal(await a.exited, 0, a.stderr());
+        await cardLogin(issuer!);
+      } finally {
+        a.child.kill('SIGINT');
+        b.child.kill('SIGINT');
+        await Promise.all([a.exited, b.exited]);
+        const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
+        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => admin.end());
+      }
+      assert.match(b.stderr(), /stopped/);
+    },
+  );
+
   it('reuses the key files it created: a second start without --init keeps the signing key', async () => {
     const keys = await readFile(join(dir, 'secrets', 'oidc-keys.json'), 'utf8');
     // Any free port (nothing here needs the issuer's): no race for a port picked in advance.
@@ -185,6 +219,16 @@ describe('mynagate serve --config', () => {
         store: { kind: 'postgres', url: PG_URL, redisUrl: REDIS_URL, preparedStatements: 'no' },
       }),
       /^store\.preparedStatements must be true or false/,
+    ],
+    [
+      'a listen.reusePort that is not true or false',
+      (c) => ({ ...c, listen: { ...(c['listen'] as object), reusePort: 1 } }),
+      /^listen\.reusePort must be true or false/,
+    ],
+    [
+      'listen.reusePort with a SQLite store',
+      (c) => ({ ...c, listen: { ...(c['listen'] as object), reusePort: true } }),
+      /^listen\.reusePort needs a postgres store/,
     ],
   ];
   for (const [name, change, message] of bad) {

@@ -40,6 +40,11 @@ export interface ServerConfig extends Omit<IdpConfig, 'issuer' | 'stores'> {
   readonly host?: string;
   /** Default 0 (any free port). */
   readonly port?: number;
+  /**
+   * Let several processes listen on `port` at once (Linux SO_REUSEPORT; the kernel spreads connections over them),
+   * so one machine runs one provider per core. They must share PostgreSQL + Redis stores. Default false.
+   */
+  readonly reusePort?: boolean;
   /** Serve HTTPS with this key and certificate (PEM). Without it, plain HTTP (loopback or behind a TLS proxy). */
   readonly tls?: { readonly key: string | Uint8Array; readonly cert: string | Uint8Array };
   /** Trust `X-Forwarded-*` from a TLS-terminating proxy in front (node-oidc-provider's `proxy`). Default false. */
@@ -105,7 +110,7 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
       : createHttpsServer({ key: pem(config.tls.key), cert: pem(config.tls.cert) }, listener);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, reusePort: config.reusePort === true }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -25,6 +25,8 @@
  * `platform` answers revocation too when no other source is named, links renewed cards to their holder and binds
  * eKYC to the login card. `store.kind` is `sqlite` (`path`) or `postgres` (`url`, `redisUrl`, and `schema`, default
  * `mynagate`, `redisPrefix`, and `preparedStatements`, default true: false behind a transaction-mode pooler).
+ * `listen.reusePort: true` lets several processes of one deployment listen on the same port (Linux SO_REUSEPORT:
+ * the kernel spreads connections over them); it needs the postgres store, which they share.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -84,6 +86,7 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
   if (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535)
     throw new ConfigError('listen.port must be a port number');
   const host = listen['host'] === undefined ? '127.0.0.1' : text(listen['host'], 'listen.host');
+  const reusePort = listen['reusePort'] === undefined ? false : flag(listen['reusePort'], 'listen.reusePort');
 
   const keysFile = rel('keys', c['keys']);
   const secretsFile = rel('secrets', c['secrets']);
@@ -117,6 +120,10 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
         };
   const revocation = await revocationFrom(c['revocation'], anchors, platformOptions, (f, v) => rel(f, v));
   const store = storeFrom(c['store'], (f, v) => rel(f, v));
+  if (reusePort && store.kind !== 'postgres')
+    throw new ConfigError(
+      'listen.reusePort needs a postgres store (several processes share it; SQLite is one process)',
+    );
   const tls = c['tls'] === undefined ? undefined : object(c['tls'], 'tls');
   const bridgePort = c['bridgePort'];
   if (
@@ -143,6 +150,7 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
     issuer,
     host,
     port: port as number,
+    ...(reusePort ? { reusePort } : {}),
     ...(c['name'] === undefined ? {} : { name: text(c['name'], 'name') }),
     ...(c['trustProxy'] === undefined ? {} : { trustProxy: c['trustProxy'] === true }),
     ...(bridgePort === undefined ? {} : { bridgePort: bridgePort as number }),
