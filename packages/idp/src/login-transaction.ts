@@ -27,10 +27,10 @@ export interface LoginTransaction extends BoundFields {
   readonly intent: 'login';
 }
 
-/** A verified card login waiting for its browser session. */
 /** What this node just recorded for a login (see {@link LoginTransactions.watch}). */
 export type LoginChange = TransactionChange;
 
+/** A verified card login waiting for its browser session. */
 export interface LoginOutcome {
   readonly accountId: string;
   readonly acr: string;
