@@ -3,6 +3,7 @@
  * (`store/open.ts`) to these; tests may pass their own.
  */
 import type { Adapter } from 'oidc-provider';
+import type { ChangeFeed } from './store/types.ts';
 
 /** Short-lived state with atomic take-and-delete (challenges, QR secrets, login results). */
 export interface OneShotPort {
@@ -70,8 +71,5 @@ export interface ProviderStores {
   readonly changes?: ChangeFeedPort;
 }
 
-/** What the provider uses of a change feed. */
-export interface ChangeFeedPort {
-  publish(key: string): Promise<void>;
-  subscribe(onKey: (key: string) => void): () => void;
-}
+/** The stores' change feed, as the provider uses it (the same contract: `store/types.ts`). */
+export type ChangeFeedPort = ChangeFeed;

@@ -141,9 +141,9 @@ async function saveResult(
   const ttl = details.exp - Math.floor(Date.now() / 1000);
   if (!(ttl > 0)) throw new IdpInteractionNotFoundError();
   details.result = result;
-  const { payload } = await (details as unknown as ModelInternals).getValueAndPayload();
-  if (!(await adapter.upsertExisting((details as unknown as ModelInternals).jti, payload, ttl)))
-    throw new IdpInteractionNotFoundError();
+  const model = details as unknown as ModelInternals;
+  const { payload } = await model.getValueAndPayload();
+  if (!(await adapter.upsertExisting(model.jti, payload, ttl))) throw new IdpInteractionNotFoundError();
   return details.returnTo;
 }
 
