@@ -463,14 +463,25 @@ function knownOid(der: Uint8Array, start: number, end: number): string {
 
 /** Modulus bits of the RSAPublicKey (SEQUENCE { modulus INTEGER, publicExponent INTEGER }) at `der[start..end)`. */
 function rsaBits(der: Uint8Array, start: number, end: number): number {
+  // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } (RFC 8017 A.1.1): both positive, and in
+  // DER minimal (X.690 §8.3.2). OpenSSL is laxer (it reads 81 00 01 as 8454145, not as a negative number), so a key
+  // is accepted only in the form where both readings agree.
   const k = new TlvReader(der);
   if (k.expect(start, end, TAG.SEQUENCE) !== end) throw new DerError('bad RSAPublicKey');
   const nEnd = k.expect(k.valueStart, end, TAG.INTEGER);
-  let i = k.valueStart;
+  const n = k.valueStart;
   if (k.expect(nEnd, end, TAG.INTEGER) !== end) throw new DerError('bad RSAPublicKey');
-  while (i < nEnd && der[i] === 0) i++;
-  if (i === nEnd) return 0;
+  if (!positiveMinimal(der, n, nEnd) || !positiveMinimal(der, k.valueStart, end))
+    throw new DerError('RSAPublicKey integers are not positive minimal DER');
+  const i = der[n] === 0 ? n + 1 : n;
   return (nEnd - i - 1) * 8 + (32 - Math.clz32(der[i]!));
+}
+
+/** A DER INTEGER's content `der[start..end)` is a positive number in minimal form. */
+function positiveMinimal(der: Uint8Array, start: number, end: number): boolean {
+  if (end === start || der[start]! & 0x80) return false;
+  if (der[start] !== 0) return true;
+  return end - start > 1 && (der[start + 1]! & 0x80) !== 0;
 }
 
 function canonicalHex(der: Uint8Array, start: number, end: number): string {

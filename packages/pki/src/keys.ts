@@ -9,13 +9,24 @@ import type { ParsedCertificate } from './certificate.ts';
 import { DerError, RSA_ENCRYPTION, TAG, TlvReader, bytesAt } from './der.ts';
 
 /**
- * Imports a SubjectPublicKeyInfo (DER). An rsaEncryption key is imported from its RSAPublicKey (the BIT STRING's
- * content, RFC 8017 A.1.1, RFC 3279 §2.3.1) as `pkcs1`: the same key, and OpenSSL 3 decodes that form several
- * times faster than a whole SPKI. Any other algorithm goes through the SPKI decoder. Both as PEM text (see `pem`).
+ * Imports a SubjectPublicKeyInfo (DER) as a KeyObject (from its {@link publicKeyPem} text).
  *
  * @throws Error from node:crypto (or DerError) on a key that cannot be imported.
  */
 export function importPublicKey(spki: Uint8Array): KeyObject {
+  return createPublicKey(publicKeyPem(spki));
+}
+
+/**
+ * A SubjectPublicKeyInfo (DER) as the PEM text node:crypto imports fastest: an rsaEncryption key as its RSAPublicKey
+ * (the BIT STRING's content, RFC 8017 A.1.1, RFC 3279 §2.3.1) labelled `RSA PUBLIC KEY` (`pkcs1`), the same key,
+ * which OpenSSL 3 decodes several times faster than a whole SPKI; any other algorithm as the SPKI (`PUBLIC KEY`).
+ * `crypto.verify` takes the text itself too, decoding it inside the call: for a key used once, that costs less
+ * than making a KeyObject (see `ValidatedPath.keyPem`).
+ *
+ * @throws DerError when the SPKI is not one DER SEQUENCE of an AlgorithmIdentifier and a BIT STRING.
+ */
+export function publicKeyPem(spki: Uint8Array): string {
   const buf = Buffer.from(spki.buffer, spki.byteOffset, spki.byteLength);
   const r = new TlvReader(spki);
   if (r.expect(0, spki.length, TAG.SEQUENCE) !== spki.length) throw new DerError('bad SubjectPublicKeyInfo');
@@ -27,9 +38,9 @@ export function importPublicKey(spki: Uint8Array): KeyObject {
       spki[r.valueStart] !== 0
     )
       throw new DerError('bad subjectPublicKey');
-    return createPublicKey(pem('RSA PUBLIC KEY', buf.subarray(r.valueStart + 1, r.end)));
+    return pem('RSA PUBLIC KEY', buf.subarray(r.valueStart + 1, r.end));
   }
-  return createPublicKey(pem('PUBLIC KEY', buf));
+  return pem('PUBLIC KEY', buf);
 }
 
 /**

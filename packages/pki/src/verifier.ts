@@ -4,6 +4,7 @@
  * fingerprint for the window in which they stay true; revocation is asked every time (the source caches).
  */
 import { hash, verify } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { parseAnchors } from './anchors.ts';
 import type { CertKind, ParsedAnchors, TrustAnchors } from './anchors.ts';
 import { commonName, nameToString, parseCertificate } from './certificate.ts';
@@ -191,6 +192,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   interface Known {
     readonly path: ValidatedPath;
     described: Described | undefined;
+    /** Whether a signature was verified with this path's key before (see `keyFor`). */
+    keyUsed: boolean;
   }
   // Path results by `${kind}:${fingerprint}` (certificates and statements), and login results by the token's exact
   // certificate text; an entry is used only inside its validity window.
@@ -220,7 +223,23 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
 
   function validated(cert: ParsedCertificate, kind: CertKind, now: number): Known {
-    return { path: validatePath(cert, kind, { anchors, policies, keys, now, skewMs }), described: undefined };
+    return {
+      path: validatePath(cert, kind, { anchors, policies, keys, now, skewMs }),
+      described: undefined,
+      keyUsed: false,
+    };
+  }
+
+  /**
+   * The key for one signature check. The first with a certificate's key passes its PEM text, which OpenSSL decodes
+   * inside the verify: a KeyObject (import, then a handle the GC finalises) costs more than that and pays only if the
+   * certificate comes back, as most new ones do not soon. The second imports it, once, for every later check. May
+   * throw (node:crypto refusing the key), so it is called inside the caller's try.
+   */
+  function keyFor(k: Known): KeyObject | string {
+    if (k.keyUsed) return k.path.key;
+    k.keyUsed = true;
+    return k.path.keyPem;
   }
 
   function path(cert: ParsedCertificate, kind: CertKind, now: number): Known {
@@ -314,7 +333,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       // RS256 = RSASSA-PKCS1-v1_5 with SHA-256 over signedData (RFC 7518 §3.3); the card got its DigestInfo.
       let ok = false;
       try {
-        ok = verify('sha256', authSignedDataWith(originHash, challenge.nonce), p.key, signature);
+        ok = verify('sha256', authSignedDataWith(originHash, challenge.nonce), keyFor(k), signature);
       } catch {
         ok = false;
       }
@@ -351,7 +370,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       const p = k.path;
       let ok = false;
       try {
-        ok = verify('sha256', bytes, p.key, signed.signature);
+        ok = verify('sha256', bytes, keyFor(k), signed.signature);
       } catch {
         ok = false;
       }

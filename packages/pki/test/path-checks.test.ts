@@ -1,6 +1,7 @@
 /** Path validation: the named checks, validity boundaries and skew, certificate parsing, trust directories. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { X509Certificate, createPublicKey } from 'node:crypto';
 import {
   KNOWN_EXTENSIONS,
   loadTrustDir,
@@ -110,6 +111,37 @@ test('parseCertificate refuses trailing bytes, truncation and a non-DER length: 
   assert.throws(() => parseCertificate(new Uint8Array(0)), {
     code: 'ERR_PKI_CERT_MALFORMED',
   });
+});
+
+test('parseCertificate refuses an RSA key whose exponent is negative or not minimal DER: ERR_PKI_CERT_MALFORMED', () => {
+  // RFC 8017 A.1.1 and X.690 §8.3.2; OpenSSL would import both (the first as 8454145), so its reading and the DER's
+  // would differ.
+  const der = f.card.spec.authCert;
+  const spki = parseCertificate(der).spki;
+  const end = spki.byteOffset - der.byteOffset + spki.length;
+  // The SPKI ends with publicExponent 65537: 02 03 01 00 01.
+  assert.deepEqual([...der.subarray(end - 5, end)], [0x02, 0x03, 0x01, 0x00, 0x01]);
+  for (const exponent of [
+    [0x81, 0x00, 0x01], // negative
+    [0x00, 0x01, 0x01], // a leading zero octet that is not needed (257)
+  ]) {
+    const bad = der.slice();
+    bad.set(exponent, end - 3);
+    assert.throws(() => parseCertificate(bad), { code: 'ERR_PKI_CERT_MALFORMED' });
+  }
+  const ok = der.slice();
+  ok.set([0x00, 0x80, 0x01], end - 3); // 32769: its leading zero is needed, so the same rules accept it
+  assert.equal(parseCertificate(ok).rsaModulusBits, 2048);
+});
+
+test("a validated path's key is imported on first use, once, and is the key its PEM text reads as", () => {
+  const cert = parseCertificate(f.card.spec.authCert);
+  const p = validatePath(cert, 'auth', opts(cert.notBefore));
+  assert.match(p.keyPem, /^-----BEGIN RSA PUBLIC KEY-----\n[A-Za-z0-9+/]+=*\n-----END RSA PUBLIC KEY-----\n$/);
+  assert.equal(p.key, p.key);
+  assert.ok(p.key.equals(createPublicKey(p.keyPem)));
+  assert.ok(p.key.equals(new X509Certificate(f.card.spec.authCert).publicKey));
+  assert.ok(Object.isFrozen(p));
 });
 
 test('parseCertificate exposes the JPKI profile fields of the auth certificate', () => {

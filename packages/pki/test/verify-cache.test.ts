@@ -73,6 +73,17 @@ test('a certificate seen before still needs a valid token signature: ERR_PKI_TOK
   await assert.rejects(s.login({ tamper: true }), { code: 'ERR_PKI_TOKEN_SIGNATURE' });
 });
 
+test('the first signature check with a new certificate (its key as PEM text) and later ones (the imported key) agree', async () => {
+  // A tampered first login still validates and caches the path; the key is then used as a KeyObject.
+  const s = setup();
+  await assert.rejects(s.login({ tamper: true }), { code: 'ERR_PKI_TOKEN_SIGNATURE' });
+  assert.equal((await s.login()).kind, 'auth');
+  await assert.rejects(s.login({ tamper: true }), { code: 'ERR_PKI_TOKEN_SIGNATURE' });
+  const t = setup();
+  assert.equal((await t.login()).kind, 'auth');
+  assert.equal((await t.login()).kind, 'auth');
+});
+
 test('an unknown revocation answer on the warm path fails closed: ERR_PKI_REVOCATION_UNKNOWN', async () => {
   const s = setup();
   await s.login();

@@ -3,12 +3,11 @@
  * exactly one code. JPKI is a single tier (spec §8.1: self-signed CAs issue end-entity certificates directly), so
  * the path is `anchor → certificate` and every §6.1.3/§6.1.5 step applies to that one certificate.
  */
-import type { KeyObject } from 'node:crypto';
 import { CertificateInvalidError } from '../errors.ts';
 import { EXT } from '../certificate.ts';
 import type { ParsedCertificate } from '../certificate.ts';
 import type { CertKind, ParsedAnchors } from '../anchors.ts';
-import { importPublicKey, signedBy } from '../keys.ts';
+import { publicKeyPem, signedBy } from '../keys.ts';
 import type { KeyCache } from '../keys.ts';
 import { equal } from '../der.ts';
 
@@ -62,8 +61,8 @@ export interface PathContext {
   candidates: readonly ParsedCertificate[];
   /** The anchor whose key verified the signature. */
   anchor: ParsedCertificate | undefined;
-  /** The certificate's public key, imported by the `publicKey` check. */
-  key: KeyObject | undefined;
+  /** The certificate's public key as PEM text, read by the `publicKey` check. */
+  keyPem: string | undefined;
 }
 
 /** One named rule. */
@@ -157,17 +156,16 @@ export const pathChecks: readonly PathCheck[] = Object.freeze([
     name: 'publicKey',
     rule: 'spec §8.2/§8.3: the subject key is RSA of at least 2048 bits',
     run(ctx) {
-      // The size comes from the DER (asking node:crypto for key details costs as much as the import).
+      // The size comes from the DER, which the parser read as RSAPublicKey: two positive, minimal INTEGERs (asking
+      // node:crypto for key details costs as much as an import). No KeyObject is made here: a new certificate's
+      // login verifies with the PEM text, and the path imports the key if it is used again (`ValidatedPath.key`).
       if (ctx.cert.rsaModulusBits < 2048)
         fail('ERR_PKI_CERT_MALFORMED', 'publicKey', 'subject key is not RSA-2048 or larger');
-      let key: KeyObject | undefined;
       try {
-        // Not through the cache: a certificate met again is a path-cache hit, which holds its key.
-        key = importPublicKey(ctx.cert.spki);
+        ctx.keyPem = publicKeyPem(ctx.cert.spki);
       } catch {
-        fail('ERR_PKI_CERT_MALFORMED', 'publicKey', 'subject public key cannot be imported');
+        fail('ERR_PKI_CERT_MALFORMED', 'publicKey', 'subject public key cannot be read');
       }
-      ctx.key = key;
     },
   },
   {
