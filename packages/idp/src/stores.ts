@@ -4,6 +4,7 @@
  * nothing expires early).
  */
 import { errors, type Adapter } from 'oidc-provider';
+import { BoundedMap } from '@mynagate/pki';
 import type { ProviderStores } from './ports.ts';
 import type { NewCredential, Stores } from './store/types.ts';
 
@@ -47,10 +48,8 @@ export function providerStores(
   });
   // Person id → until when (monotonic ms) it is taken to exist. Positive answers only: "no such person" is always
   // asked again.
-  const seen = new Map<string, number>();
+  const seen = new BoundedMap<string, number>(PERSON_SEEN_MAX);
   const saw = (personId: string): string => {
-    seen.delete(personId);
-    if (seen.size >= PERSON_SEEN_MAX) seen.delete(seen.keys().next().value!);
     if (personSeenMs > 0) seen.set(personId, performance.now() + personSeenMs);
     return personId;
   };

@@ -22,6 +22,7 @@ export type { CertificateExtension, KeyUsage, ParsedCertificate } from './certif
 export { DEFAULT_CHALLENGE_TTL_MS, MemoryChallengeStore, newChallenge } from './challenge.ts';
 export type { Challenge, ChallengeStore } from './challenge.ts';
 export { checkOrigin } from './origin.ts';
+export { BoundedMap } from './bounded-map.ts';
 export { createAuthToken } from './token/create.ts';
 export type { CreateAuthTokenOptions } from './token/create.ts';
 export { parseAuthToken, strictBase64 } from './token/parse.ts';

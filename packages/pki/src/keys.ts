@@ -5,6 +5,7 @@
  */
 import { createPublicKey, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { BoundedMap } from './bounded-map.ts';
 import type { ParsedCertificate } from './certificate.ts';
 import { DerError, RSA_ENCRYPTION, TAG, TlvReader, bytesAt } from './der.ts';
 
@@ -55,13 +56,12 @@ function pem(label: string, der: Buffer): string {
 
 /** A bounded map from SPKI bytes to KeyObject; the oldest entry goes first when full. */
 export class KeyCache {
-  readonly #max: number;
-  readonly #map = new Map<string, KeyObject>();
+  readonly #map: BoundedMap<string, KeyObject>;
   // The same view (an anchor's `spki`) is looked up on every new certificate: no string key needed then.
   readonly #byView = new WeakMap<Uint8Array, KeyObject>();
 
   constructor(max = 10_000) {
-    this.#max = max;
+    this.#map = new BoundedMap(max);
   }
 
   /** The KeyObject of a SubjectPublicKeyInfo (DER). Throws `TypeError`/`Error` from node:crypto on a bad key. */
@@ -72,7 +72,6 @@ export class KeyCache {
     key = this.#map.get(id);
     if (!key) {
       key = importPublicKey(spki);
-      if (this.#map.size >= this.#max) this.#map.delete(this.#map.keys().next().value!);
       this.#map.set(id, key);
     }
     this.#byView.set(spki, key);

@@ -6,6 +6,7 @@
 import { hash, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { parseAnchors } from './anchors.ts';
+import { BoundedMap } from './bounded-map.ts';
 import type { CertKind, ParsedAnchors, TrustAnchors } from './anchors.ts';
 import { commonName, nameToString, parseCertificate } from './certificate.ts';
 import type { ParsedCertificate } from './certificate.ts';
@@ -197,10 +198,10 @@ export function createVerifier(options: VerifierOptions): Verifier {
   }
   // Path results by `${kind}:${fingerprint}` (certificates and statements), and login results by the token's exact
   // certificate text; an entry is used only inside its validity window.
-  const paths = new Map<string, Known>();
+  const paths = new BoundedMap<string, Known>(pathCacheSize);
   // Keyed by the certificate text's tail (its CA signature: unique per certificate, and cheap to hash); an entry
   // is used only when the whole text is equal.
-  const byText = new Map<string, { readonly text: string; readonly known: Known }>();
+  const byText = new BoundedMap<string, { readonly text: string; readonly known: Known }>(pathCacheSize);
   // Origins already seen in exact form, with their SHA-256 (parsing a URL costs more than a warm login's checks).
   const origins = new Map<string, Uint8Array>();
 
@@ -209,12 +210,6 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new TypeError('now must be a valid Date');
     return d.getTime();
   };
-
-  function remember(id: string, p: Known): void {
-    if (pathCacheSize === 0) return;
-    if (paths.size >= pathCacheSize) paths.delete(paths.keys().next().value!);
-    paths.set(id, p);
-  }
 
   function cached(id: string, now: number): Known | undefined {
     const hit = paths.get(id);
@@ -247,7 +242,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     const hit = cached(id, now);
     if (hit) return hit;
     const p = validated(cert, kind, now);
-    remember(id, p);
+    paths.set(id, p);
     return p;
   }
 
@@ -324,10 +319,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
         // Not through `paths`: a login certificate is found again by its text, so a fingerprint key would only be
         // built, inserted and evicted on every new certificate.
         k = validated(parseCertificate(der), 'auth', now);
-        if (pathCacheSize > 0) {
-          if (byText.size >= pathCacheSize) byText.delete(byText.keys().next().value!);
-          byText.set(tail, { text, known: k });
-        }
+        byText.set(tail, { text, known: k });
       }
       const p = k.path;
       // RS256 = RSASSA-PKCS1-v1_5 with SHA-256 over signedData (RFC 7518 §3.3); the card got its DigestInfo.

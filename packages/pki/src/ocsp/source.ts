@@ -3,6 +3,7 @@
  * (`response.ts`), and caches answers by CertID until their nextUpdate. Concurrent asks for one certificate share
  * one request.
  */
+import { BoundedMap } from '../bounded-map.ts';
 import { RevocationUnknownError } from '../errors.ts';
 import type { ParsedCertificate } from '../certificate.ts';
 import { KeyCache } from '../keys.ts';
@@ -52,7 +53,7 @@ export function ocspSource(options: OcspSourceOptions = {}): RevocationSource & 
     typeof options.url === 'function' ? options.url(cert) : (options.url ?? cert.ocspUrls[0]);
 
   const keys = new KeyCache(1000);
-  const cache = new Map<string, OcspAnswer>();
+  const cache = new BoundedMap<string, OcspAnswer>(maxCache);
   const inflight = new Map<string, Promise<OcspAnswer>>();
 
   async function ask(cert: ParsedCertificate, issuer: ParsedCertificate, now: number): Promise<OcspAnswer> {
@@ -119,10 +120,7 @@ export function ocspSource(options: OcspSourceOptions = {}): RevocationSource & 
         inflight.set(id, p);
       }
       const answer = await p;
-      if (maxCache > 0 && answer.nextUpdate && answer.status !== 'unknown') {
-        if (cache.size >= maxCache) cache.delete(cache.keys().next().value!);
-        cache.set(id, answer);
-      }
+      if (answer.nextUpdate && answer.status !== 'unknown') cache.set(id, answer);
       return answer;
     },
   };
