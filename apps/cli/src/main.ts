@@ -39,8 +39,8 @@ const commands: Record<string, Command> = {
     run: lazy(ca, 'renew'),
   },
   'ca crl': {
-    summary: 'write the CRLs (auth and sign) as DER',
-    options: { dir: str, out: str, kind: str },
+    summary: 'write the CRLs (auth and sign) as DER; --partitions: one per municipality, as JPKI partitions them',
+    options: { dir: str, out: str, kind: str, partitions: flag },
     run: lazy(ca, 'crl'),
   },
   'ca ocsp': {

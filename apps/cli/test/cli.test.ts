@@ -148,6 +148,26 @@ describe('mynagate CLI', () => {
     );
   });
 
+  test('ca crl --partitions writes one CRL per municipality, and verify cert checks the signing certificate with it', () => {
+    writeFileSync(join(dir, 'sign.der'), Buffer.from(readCardFile(join(dir, 'taro.card')).certificates.sign, 'base64'));
+    const r = cli(['ca', 'crl', '--dir', 'jpki', '--kind', 'sign', '--partitions', '--out', 'sign.crl']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.json.crl, ['sign-Tokyo-to-Chiyoda-ku.crl']);
+    const ok = cli([
+      'verify',
+      'cert',
+      'sign.der',
+      '--kind',
+      'sign',
+      '--trust',
+      'jpki',
+      '--crl',
+      'sign-Tokyo-to-Chiyoda-ku.crl',
+    ]);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(ok.json.kind, 'sign');
+  });
+
   test('verify token checks a card-signed Web eID token for its origin and challenge', async () => {
     const other = cli([
       'card',

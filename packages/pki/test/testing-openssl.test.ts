@@ -183,6 +183,67 @@ describe('openssl crl', () => {
   });
 });
 
+describe('openssl and the CRL partitions (one per municipality, spec §8.2)', () => {
+  let tsukuba: IssuedCard;
+  const crlPem = (der: Uint8Array) =>
+    `-----BEGIN X509 CRL-----\n${Buffer.from(der)
+      .toString('base64')
+      .replace(/.{1,64}/g, '$&\n')}-----END X509 CRL-----\n`;
+  before(async () => {
+    const now = Date.now();
+    tsukuba = await jpki.issueCard({
+      name: '試験　三郎',
+      address: '茨城県つくば市研究学園1-1-1',
+      birthDate: '1980-06-01',
+      sex: '1',
+      pin: '1234',
+      password: 'PASS123',
+      now: new Date(now - 60_000),
+    });
+    await jpki.revoke(tsukuba.signSerial, 'affiliationChanged', new Date(now - 30_000));
+    await writeFile(join(dir, 'tsukuba-sign.pem'), pem(tsukuba.spec.signCert));
+    for (const [file, partition] of [
+      ['crl-tsukuba.pem', { prefecture: 'Ibaraki-ken', city: 'Tsukuba-shi' }],
+      ['crl-chiyoda.pem', { prefecture: 'Tokyo-to', city: 'Chiyoda-ku' }],
+    ] as const) {
+      await writeFile(join(dir, file), crlPem(await jpki.crl('sign', { partition })));
+    }
+  });
+  const crlCheck = (crl: string, cert: string) =>
+    openssl([
+      'verify',
+      '-crl_check',
+      '-purpose',
+      'any',
+      '-CAfile',
+      join(dir, 'sign-ca.pem'),
+      '-CRLfile',
+      join(dir, crl),
+      join(dir, cert),
+    ]);
+
+  test("the holder's own partition: openssl finds the moved holder's signing certificate revoked", async (t) => {
+    if (!(await ready(t))) return;
+    const r = await crlCheck('crl-tsukuba.pem', 'tsukuba-sign.pem');
+    assert.notEqual(r.code, 0);
+    assert.match(r.stdout + r.stderr, /error 23 .*certificate revoked/);
+  });
+
+  test("another municipality's partition does not cover it: openssl refuses it as a different CRL scope", async (t) => {
+    if (!(await ready(t))) return;
+    const r = await crlCheck('crl-chiyoda.pem', 'tsukuba-sign.pem');
+    assert.notEqual(r.code, 0);
+    assert.match(r.stdout + r.stderr, /error 44 .*different CRL scope/);
+  });
+
+  test('a good certificate checked against its own partition: OK', async (t) => {
+    if (!(await ready(t))) return;
+    const r = await crlCheck('crl-chiyoda.pem', 'live-sign.pem');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /live-sign\.pem: OK/);
+  });
+});
+
 describe('openssl ocsp against the test JPKI server', () => {
   let server: TestJpkiServer;
   let delegated: TestJpkiServer;

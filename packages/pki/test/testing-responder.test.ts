@@ -261,6 +261,27 @@ describe('HTTP server', () => {
     assert.deepEqual(new Uint8Array(await ca.arrayBuffer()), jpki.caCertificate('sign'));
   });
 
+  test('GET /crl/<kind>/partitions lists the municipalities; each partition CRL carries its critical scope', async () => {
+    const listed = (await (await fetch(`${server.url}/crl/sign/partitions`)).json()) as {
+      partitions: { prefecture: string; city: string; url: string }[];
+    };
+    assert.deepEqual(
+      listed.partitions.map((p) => p.url),
+      jpki.crlPartitions().map((m) => `/crl/sign/${m.prefecture}/${m.city}.crl`),
+    );
+    assert.ok(listed.partitions.length > 0);
+    const res = await fetch(`${server.url}${listed.partitions[0]!.url}`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/pkix-crl');
+    const idp = AsnConvert.parse(await res.arrayBuffer(), CertificateList).tbsCertList.crlExtensions!.find(
+      (e) => e.extnID === '2.5.29.28',
+    );
+    assert.equal(idp?.critical, true);
+    const unknown = await fetch(`${server.url}/crl/sign/Hokkaido/Sapporo-shi.crl`);
+    assert.equal(unknown.status, 404);
+    assert.deepEqual(await unknown.json(), { error: 'unknown_partition' });
+  });
+
   test('GET /v1/status by issuer name or CA SHA-256 fingerprint', async () => {
     const get = async (q: string) => {
       const r = await fetch(`${server.url}/v1/status?${q}`);

@@ -132,3 +132,73 @@ describe('createVerifier with crlRevocation(CrlSource)', () => {
     assert.throws(() => crlRevocation({} as CrlSource), TypeError);
   });
 });
+
+describe('partitioned CRLs: one per municipality, as JPKI publishes the signing CRL (spec §8.2)', () => {
+  let f: Fixture;
+  // f.card was issued in Chiyoda-ku; this one in Tsukuba, and its signing certificate revoked (the holder moved).
+  let moved: IssuedCard;
+  const HOUR = 3_600_000;
+  const TSUKUBA = { prefecture: 'Ibaraki-ken', city: 'Tsukuba-shi' };
+  const CHIYODA = { prefecture: 'Tokyo-to', city: 'Chiyoda-ku' };
+
+  before(async () => {
+    f = await createFixture();
+    moved = await f.jpki.issueCard({
+      name: '試験　三郎',
+      address: '茨城県つくば市研究学園1-1-1',
+      birthDate: '1980-06-01',
+      sex: '1',
+      pin: '1234',
+      password: 'ABC123',
+      now: T_ISSUE,
+    });
+    await f.jpki.revoke(moved.signSerial, 'affiliationChanged', new Date(T_ISSUE.getTime() + DAY));
+  });
+  after(() => f.close());
+
+  const partitionCrl = (where: { prefecture: string; city: string }) =>
+    f.jpki.crl('sign', { now: new Date(NOW.getTime() - HOUR), partition: where });
+  const verifierWith = async (...partitions: { prefecture: string; city: string }[]) => {
+    const crls = new CrlSource({ issuers: [...f.anchors.auth, ...f.anchors.sign], worker: false });
+    for (const p of partitions) await crls.refresh(await partitionCrl(p), NOW);
+    return createVerifier({ anchors: f.anchors, revocation: crlRevocation(crls), now: () => NOW });
+  };
+
+  test('the test JPKI lists the municipalities it issued in, and each partition names its certificates exactly', async () => {
+    assert.deepEqual(f.jpki.crlPartitions(), [TSUKUBA, CHIYODA]);
+    const tsukuba = await loadCrl(await partitionCrl(TSUKUBA), { issuer: f.anchors.sign[0]!, now: NOW });
+    const chiyoda = await loadCrl(await partitionCrl(CHIYODA), { issuer: f.anchors.sign[0]!, now: NOW });
+    // The CRL's issuingDistributionPoint is byte for byte the DistributionPointName the certificates carry.
+    assert.deepEqual(tsukuba.scope.distributionPoint, parseCertificate(moved.spec.signCert).crlDistributionPoints[0]);
+    assert.deepEqual(chiyoda.scope.distributionPoint, parseCertificate(f.card.spec.signCert).crlDistributionPoints[0]);
+    assert.equal(tsukuba.scope.onlyContainsUserCerts, true);
+    assert.equal(tsukuba.lookup(moved.signSerial).revoked, true);
+    assert.equal(chiyoda.lookup(moved.signSerial).revoked, false);
+    assert.equal(chiyoda.entries, 0);
+  });
+
+  test('with every partition loaded, the moved holder is revoked and the other is good, each by its own partition', async () => {
+    const v = await verifierWith(TSUKUBA, CHIYODA);
+    await assert.rejects(v.verifyCertificate(moved.spec.signCert, 'sign'), {
+      code: 'ERR_PKI_CERT_REVOKED',
+      reason: 'affiliationChanged',
+      source: 'crl',
+    });
+    assert.equal((await v.verifyCertificate(f.card.spec.signCert, 'sign')).revocationSource, 'crl');
+  });
+
+  test("another municipality's partition does not speak for a certificate: ERR_PKI_REVOCATION_UNKNOWN", async () => {
+    // Chiyoda's CRL does not list the Tsukuba certificate, but it does not cover it either (RFC 5280 §6.3.3 (b)).
+    const v = await verifierWith(CHIYODA);
+    await assert.rejects(v.verifyCertificate(moved.spec.signCert, 'sign'), {
+      code: 'ERR_PKI_REVOCATION_UNKNOWN',
+      source: 'crl',
+    });
+  });
+
+  test('a municipality with no card has no partition here: ERR_TESTJPKI_UNKNOWN_PARTITION', async () => {
+    await assert.rejects(f.jpki.crl('sign', { partition: { prefecture: 'Hokkaido', city: 'Sapporo-shi' } }), {
+      code: 'ERR_TESTJPKI_UNKNOWN_PARTITION',
+    });
+  });
+});

@@ -48,11 +48,20 @@ export async function crl(a: Parsed): Promise<void> {
   const jpki = await TestJpki.open(required(a, 'dir'));
   const out = required(a, 'out');
   const kinds = optional(a, 'kind') ? [oneOf(a, 'kind', ['auth', 'sign'] as const)] : (['auth', 'sign'] as const);
+  // One file per kind (`-auth`/`-sign` added when both), and with --partitions one per municipality too
+  // (`-<prefecture>-<city>`): OUT's name with those parts before its .crl/.der ending.
+  const partitions = a.values['partitions'] === true ? jpki.crlPartitions() : [undefined];
   const written: string[] = [];
   for (const kind of kinds) {
-    const path = kinds.length === 1 ? out : out.replace(/(\.crl|\.der)?$/, `-${kind}$1`);
-    await writeFile(path, await jpki.crl(kind));
-    written.push(path);
+    for (const partition of partitions) {
+      const parts = [
+        kinds.length === 1 ? '' : `-${kind}`,
+        partition ? `-${partition.prefecture}-${partition.city}` : '',
+      ];
+      const path = out.replace(/(\.crl|\.der)?$/, `${parts.join('')}$1`);
+      await writeFile(path, await jpki.crl(kind, partition ? { partition } : {}));
+      written.push(path);
+    }
   }
   printJson({ crl: written });
 }

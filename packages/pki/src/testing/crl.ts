@@ -1,10 +1,13 @@
 /**
- * CRLs of the test JPKI: one full v2 CRL per CA (RFC 5280 §5), with a CRL number, the CA's AKI and a reason code on
- * every entry. The real JPKI partitions CRLs by municipality (spec §8.2); the test JPKI serves one complete CRL
- * per CA, which a relying party can use for every partition.
+ * CRLs of the test JPKI (RFC 5280 §5), v2 with a CRL number, the CA's AKI and a reason code on every entry: a full
+ * CRL per CA, and, as the real JPKI publishes them (spec §8.2), a partition per municipality, which lists only the
+ * certificates that municipality's office issued and says so in a critical issuingDistributionPoint naming the
+ * directoryName their cRLDistributionPoints carry (§5.2.5).
  */
-import { AuthorityKeyIdentifier, CRLNumber, KeyIdentifier } from '@peculiar/asn1-x509';
+import { AuthorityKeyIdentifier, CRLNumber, IssuingDistributionPoint, KeyIdentifier } from '@peculiar/asn1-x509';
+import type { Name } from '@peculiar/asn1-x509';
 import type { CertificateAuthority } from './ca.ts';
+import { distributionPointName } from './profiles.ts';
 import { ab, canonicalSerial, der } from './lib/der.ts';
 import { wholeSeconds } from './lib/time.ts';
 import { crypto, RSA_SHA256, x509 } from './lib/x509.ts';
@@ -18,12 +21,33 @@ export interface CrlEntry {
   readonly reason: RevocationReason;
 }
 
-/** Signs a CRL for `ca` listing `entries`; returns DER. */
+/**
+ * Signs a CRL for `ca` listing `entries`; returns DER. With `partition` (a CRL partition's name, see
+ * `crlPartitionName`), the CRL carries issuingDistributionPoint { that name, onlyContainsUserCerts } and so covers
+ * only the end-entity certificates whose cRLDistributionPoints name it; `entries` should be exactly theirs.
+ */
 export async function createCrl(
   ca: CertificateAuthority,
   entries: readonly CrlEntry[],
-  options: { thisUpdate: Date; nextUpdate: Date; crlNumber: number },
+  options: { thisUpdate: Date; nextUpdate: Date; crlNumber: number; partition?: Name },
 ): Promise<Uint8Array> {
+  // RFC 5280 §5.2.5: the extension is critical.
+  const scope = options.partition
+    ? [
+        new x509.Extension(
+          '2.5.29.28',
+          true,
+          ab(
+            der(
+              new IssuingDistributionPoint({
+                distributionPoint: distributionPointName(options.partition),
+                onlyContainsUserCerts: true,
+              }),
+            ),
+          ),
+        ),
+      ]
+    : [];
   const crl = await x509.X509CrlGenerator.create(
     {
       issuer: new x509.Name(ab(ca.subject)),
@@ -39,6 +63,7 @@ export async function createCrl(
           ab(der(new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(ab(ca.keyId)) }))),
         ),
         new x509.Extension('2.5.29.20', false, ab(der(new CRLNumber(options.crlNumber)))),
+        ...scope,
       ],
       entries: entries.map((e) => ({
         serialNumber: canonicalSerial(e.serial),

@@ -52,11 +52,24 @@ export class TestJpkiAlreadyRenewedError extends MynaGateError {
   }
 }
 
+/** `ERR_TESTJPKI_UNKNOWN_PARTITION`: no card was issued in this municipality, so it has no CRL partition here. */
+export class TestJpkiUnknownPartitionError extends MynaGateError {
+  readonly prefecture: string;
+  readonly city: string;
+  constructor(where: { readonly prefecture: string; readonly city: string }) {
+    super('ERR_TESTJPKI_UNKNOWN_PARTITION', 'no card was issued in that municipality');
+    this.prefecture = where.prefecture;
+    this.city = where.city;
+  }
+}
+
 /** Every code the test JPKI throws, with what it means: the registry docs/errors.md is checked against. */
 export const TESTJPKI_ERROR_CODES = Object.freeze({
   ERR_TESTJPKI_EXISTS: 'The directory already holds a test JPKI; open it instead of creating one.',
   ERR_TESTJPKI_NOT_FOUND: 'No test JPKI in the directory; create one with `mynagate ca init`.',
   ERR_TESTJPKI_UNKNOWN_SERIAL: 'No certificate with this serial was issued by this test JPKI.',
+  ERR_TESTJPKI_UNKNOWN_PARTITION:
+    'No card was issued in this municipality, so the test JPKI has no CRL partition for it (see `crlPartitions`).',
   ERR_TESTJPKI_ALREADY_REVOKED: 'The certificate is already revoked; its revocation is unchanged.',
   ERR_TESTJPKI_ALREADY_RENEWED: 'The certificates were already renewed; renew the successor instead.',
 });

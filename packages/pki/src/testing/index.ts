@@ -21,6 +21,7 @@ export {
   TestJpkiAlreadyRevokedError,
   TestJpkiExistsError,
   TestJpkiNotFoundError,
+  TestJpkiUnknownPartitionError,
   TestJpkiUnknownSerialError,
   TESTJPKI_ERROR_CODES,
 } from './errors.ts';

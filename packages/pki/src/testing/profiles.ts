@@ -158,10 +158,17 @@ function dirNames(n: Name): GeneralNames {
 
 function crlDp(n: Name): x509.Extension {
   // A directoryName only, no URL (spec §8.1, §8.2).
-  const dp = new DistributionPoint({
-    distributionPoint: new DistributionPointName({ fullName: [new GeneralName({ directoryName: n })] }),
-  });
+  const dp = new DistributionPoint({ distributionPoint: distributionPointName(n) });
   return ext(OID.crlDistributionPoints, false, der(new CRLDistributionPoints([dp])));
+}
+
+/**
+ * A DistributionPointName holding one directoryName: what a certificate's cRLDistributionPoints names and what the
+ * partition's CRL repeats in its issuingDistributionPoint, encoded by the same code so the two are byte-identical
+ * (RFC 5280 §6.3.3 (b)(2)(i) compares them).
+ */
+export function distributionPointName(n: Name): DistributionPointName {
+  return new DistributionPointName({ fullName: [new GeneralName({ directoryName: n })] });
 }
 
 function policy(oid: string, cpsUri: string): x509.Extension {

@@ -6,6 +6,9 @@
  * - `POST /ocsp/auth`, `POST /ocsp/sign`: body `application/ocsp-request`, answer `application/ocsp-response`.
  * - `GET /ocsp/auth/<url-encoded base64 request>` (and `/ocsp/sign/…`): RFC 6960 appendix A.1.
  * - `GET /crl/auth.crl`, `GET /crl/sign.crl`: DER CRL (`application/pkix-crl`), a fresh CRL number each time.
+ * - `GET /crl/<auth|sign>/<prefecture>/<city>.crl` (romanised, e.g. `/crl/sign/Ibaraki-ken/Tsukuba-shi.crl`): the
+ *   municipality's CRL partition (spec §8.2); `404 { "error": "unknown_partition" }` where no card was issued.
+ * - `GET /crl/<auth|sign>/partitions` → `200 { "partitions": [{ "prefecture", "city", "url" }] }` (url: the path).
  * - `GET /ca/auth.crt`, `GET /ca/sign.crt`: DER CA certificate (`application/pkix-cert`).
  * - `GET /cps`: a plain-text notice that this is a test authority (the CPS URI of issued certificates).
  * - `GET /v1/status?issuer=<auth|sign|CA SHA-256 fingerprint hex>&serial=<hex>` →
@@ -103,13 +106,30 @@ export async function serveTestJpki(jpki: TestJpki, options: ServeTestJpkiOption
     }
     if (req.method !== 'GET') throw new HttpError(405, { error: 'method_not_allowed' });
 
-    const crl = /^\/crl\/(auth|sign)\.crl$/.exec(path);
+    const crl = /^\/crl\/(auth|sign)(?:\/([A-Za-z-]+)\/([A-Za-z-]+))?\.crl$/.exec(path);
     if (crl) {
-      const der = await jpki.crl(crl[1] as CaKind, {
-        now: now(),
-        nextUpdateSeconds: options.crlNextUpdateSeconds ?? 86400,
-      });
+      const partition = crl[2] === undefined ? undefined : { prefecture: crl[2], city: crl[3]! };
+      let der: Uint8Array;
+      try {
+        der = await jpki.crl(crl[1] as CaKind, {
+          now: now(),
+          nextUpdateSeconds: options.crlNextUpdateSeconds ?? 86400,
+          ...(partition ? { partition } : {}),
+        });
+      } catch (e) {
+        if (isMynaGateError(e, 'ERR_TESTJPKI_UNKNOWN_PARTITION'))
+          throw new HttpError(404, { error: 'unknown_partition' });
+        throw e;
+      }
       return send(res, 200, 'application/pkix-crl', der);
+    }
+    const partitions = /^\/crl\/(auth|sign)\/partitions$/.exec(path);
+    if (partitions) {
+      return json(res, 200, {
+        partitions: jpki
+          .crlPartitions()
+          .map((m) => ({ ...m, url: `/crl/${partitions[1]}/${m.prefecture}/${m.city}.crl` })),
+      });
     }
     const ca = /^\/ca\/(auth|sign)\.crt$/.exec(path);
     if (ca) return send(res, 200, 'application/pkix-cert', jpki.caCertificate(ca[1] as CaKind));

@@ -15,6 +15,7 @@ import {
   TestJpkiAlreadyRevokedError,
   TestJpkiExistsError,
   TestJpkiNotFoundError,
+  TestJpkiUnknownPartitionError,
   TestJpkiUnknownSerialError,
 } from './errors.ts';
 import { issueCertificatePair, newAuthId, newSerial, subjectString } from './issue.ts';
@@ -28,7 +29,7 @@ import { municipalityOf } from './municipality.ts';
 import type { Municipality } from './municipality.ts';
 import { respondOcsp } from './ocsp.ts';
 import type { CertificateStatus, OcspSigner } from './ocsp.ts';
-import { ocspResponderExtensions, ocspResponderSubject } from './profiles.ts';
+import { crlPartitionName, ocspResponderExtensions, ocspResponderSubject } from './profiles.ts';
 import type { CaKind } from './profiles.ts';
 import { REASON_CODES, Store, STORE_FILE } from './store.ts';
 import type { CardRecord, CertificateRecord, LinkRecord, RevocationReason } from './store.ts';
@@ -428,13 +429,36 @@ export class TestJpki {
 
   /**
    * A signed v2 CRL (DER) of `kind`'s CA listing every certificate revoked at or before `now`, with the next CRL
-   * number.
+   * number. With `partition`, only the certificates issued in that municipality, and an issuingDistributionPoint
+   * naming its partition (what their cRLDistributionPoints name): the CRL covers those certificates and no others.
+   *
+   * @throws TestJpkiUnknownPartitionError `ERR_TESTJPKI_UNKNOWN_PARTITION` for a municipality no card was issued in.
    */
-  async crl(kind: CaKind, options: { now?: Date; nextUpdateSeconds?: number } = {}): Promise<Uint8Array> {
+  async crl(
+    kind: CaKind,
+    options: { now?: Date; nextUpdateSeconds?: number; partition?: Municipality } = {},
+  ): Promise<Uint8Array> {
     const now = options.now ?? new Date();
     const next = options.nextUpdateSeconds ?? 86400;
+    const where = options.partition;
+    let inPartition = (_cardId: string) => true;
+    if (where) {
+      const cards = new Set(
+        this.#store.data.cards
+          .filter((c) => c.prefecture === where.prefecture && c.city === where.city)
+          .map((c) => c.id),
+      );
+      if (cards.size === 0) throw new TestJpkiUnknownPartitionError(where);
+      inPartition = (cardId) => cards.has(cardId);
+    }
     const entries = this.#store.data.certificates
-      .filter((c) => c.kind === kind && c.status === 'revoked' && Date.parse(c.revokedAt!) <= now.getTime())
+      .filter(
+        (c) =>
+          c.kind === kind &&
+          c.status === 'revoked' &&
+          Date.parse(c.revokedAt!) <= now.getTime() &&
+          inPartition(c.cardId),
+      )
       .map((c) => ({ serial: c.serial, revokedAt: new Date(c.revokedAt!), reason: c.reason ?? 'unspecified' }));
     const crlNumber = ++this.#store.data.crlNumber[kind];
     await this.#store.save();
@@ -442,7 +466,17 @@ export class TestJpki {
       thisUpdate: now,
       nextUpdate: new Date(now.getTime() + next * 1000),
       crlNumber,
+      ...(where ? { partition: crlPartitionName(kind, where.prefecture, where.city) } : {}),
     });
+  }
+
+  /** The municipalities cards were issued in, each a CRL partition of both CAs (see {@link crl}), sorted. */
+  crlPartitions(): Municipality[] {
+    const seen = new Map<string, Municipality>();
+    for (const c of this.#store.data.cards) {
+      seen.set(`${c.prefecture}/${c.city}`, { prefecture: c.prefecture, city: c.city });
+    }
+    return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, m]) => m);
   }
 
   /**
