@@ -72,6 +72,8 @@ export interface ParsedCertificate {
   readonly rsaModulusBits: number;
   /** Extensions by OID. */
   readonly extensions: ReadonlyMap<string, CertificateExtension>;
+  /** OIDs of the extensions marked critical, in certificate order. */
+  readonly criticalExtensions: readonly string[];
   /** basicConstraints cA (false when absent). */
   readonly isCa: boolean;
   /** KeyUsage, or `null` when absent. */
@@ -199,7 +201,10 @@ function parse(der: Uint8Array): ParsedCertificate {
     throw new DerError('bad SubjectPublicKeyInfo');
   const keyV = r.valueStart + 1;
 
-  const extensions = new Map<string, CertificateExtension>();
+  // Extensions as OIDs and offsets (critical flag, value start, end): the Map of them is made only if asked for.
+  const extensionIds: string[] = [];
+  const extensionSpans: number[] = [];
+  let criticalExtensions: string[] = EMPTY;
   let isCa = false;
   let keyUsage: KeyUsage | null = null;
   let extendedKeyUsage: string[] | null = null;
@@ -229,9 +234,12 @@ function parse(der: Uint8Array): ParsedCertificate {
         q = r.read(q, e);
       }
       if (r.tag !== TAG.OCTET_STRING || q !== e) throw new DerError('bad extension');
-      if (extensions.has(id)) throw new DerError(`duplicate extension ${id}`);
+      // The OID strings are shared (see knownOid), so this compares pointers first; a certificate has a dozen at most.
+      if (extensionIds.includes(id)) throw new DerError(`duplicate extension ${id}`);
       const vs = r.valueStart;
-      extensions.set(id, new Extension(der, critical, vs, e));
+      extensionIds.push(id);
+      extensionSpans.push(critical ? 1 : 0, vs, e);
+      if (critical) (criticalExtensions === EMPTY ? (criticalExtensions = []) : criticalExtensions).push(id);
       // The extensions the profile uses are decoded here, in place (RFC 5280 §4.2.1).
       if (id === EXT.basicConstraints) isCa = decodeBasicConstraints(r, vs, e);
       else if (id === EXT.keyUsage) keyUsage = decodeKeyUsage(r, vs, e);
@@ -249,7 +257,9 @@ function parse(der: Uint8Array): ParsedCertificate {
       notBefore,
       notAfter,
       rsaModulusBits: rsa ? rsaBits(der, keyV, spkiEnd) : 0,
-      extensions,
+      criticalExtensions,
+      extensionIds,
+      extensionSpans,
       isCa,
       keyUsage,
       extendedKeyUsage,
@@ -277,7 +287,7 @@ type DecodedFields =
   | 'notBefore'
   | 'notAfter'
   | 'rsaModulusBits'
-  | 'extensions'
+  | 'criticalExtensions'
   | 'isCa'
   | 'keyUsage'
   | 'extendedKeyUsage'
@@ -287,6 +297,9 @@ type DecodedFields =
 interface Decoded extends Pick<ParsedCertificate, DecodedFields> {
   /** Start and end offsets in `der` of tbs, signature, serialBytes, issuer, subject, spki, publicKeyBits. */
   readonly spans: readonly number[];
+  /** Every extension's OID, and its critical flag (1/0), value start and end, in order. */
+  readonly extensionIds: readonly string[];
+  readonly extensionSpans: readonly number[];
   /** Start and end offsets of each OCSP URL (IA5String content) and each DistributionPointName. */
   readonly ocspUrls: readonly number[];
   readonly crlDistributionPoints: readonly number[];
@@ -305,7 +318,7 @@ class Certificate implements ParsedCertificate {
   readonly notBefore: Decoded['notBefore'];
   readonly notAfter: Decoded['notAfter'];
   readonly rsaModulusBits: Decoded['rsaModulusBits'];
-  readonly extensions: Decoded['extensions'];
+  readonly criticalExtensions: Decoded['criticalExtensions'];
   readonly isCa: Decoded['isCa'];
   readonly keyUsage: Decoded['keyUsage'];
   readonly extendedKeyUsage: Decoded['extendedKeyUsage'];
@@ -324,6 +337,9 @@ class Certificate implements ParsedCertificate {
   #ocspUrls: readonly string[] | undefined;
   readonly #crlSpans: readonly number[];
   #crlDistributionPoints: readonly Uint8Array[] | undefined;
+  readonly #extensionIds: readonly string[];
+  readonly #extensionSpans: readonly number[];
+  #extensions: ReadonlyMap<string, CertificateExtension> | undefined;
 
   constructor(der: Uint8Array, d: Decoded) {
     this.der = der;
@@ -333,7 +349,9 @@ class Certificate implements ParsedCertificate {
     this.notBefore = d.notBefore;
     this.notAfter = d.notAfter;
     this.rsaModulusBits = d.rsaModulusBits;
-    this.extensions = d.extensions;
+    this.criticalExtensions = d.criticalExtensions;
+    this.#extensionIds = d.extensionIds;
+    this.#extensionSpans = d.extensionSpans;
     this.isCa = d.isCa;
     this.keyUsage = d.keyUsage;
     this.extendedKeyUsage = d.extendedKeyUsage;
@@ -373,6 +391,15 @@ class Certificate implements ParsedCertificate {
   }
   get crlDistributionPoints(): readonly Uint8Array[] {
     return (this.#crlDistributionPoints ??= spansOf(this.#crlSpans, (s, e) => this.der.subarray(s, e)));
+  }
+  get extensions(): ReadonlyMap<string, CertificateExtension> {
+    if (this.#extensions) return this.#extensions;
+    const m = new Map<string, CertificateExtension>();
+    const ids = this.#extensionIds;
+    const spans = this.#extensionSpans;
+    for (let i = 0; i < ids.length; i++)
+      m.set(ids[i]!, new Extension(this.der, spans[3 * i] === 1, spans[3 * i + 1]!, spans[3 * i + 2]!));
+    return (this.#extensions = m);
   }
 }
 

@@ -2,6 +2,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createPublicKey } from 'node:crypto';
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
 import {
   KNOWN_EXTENSIONS,
   loadTrustDir,
@@ -12,7 +14,7 @@ import {
   JPKI_POLICIES,
 } from '@mynagate/pki';
 import { KeyCache } from '../src/keys.ts';
-import { createFixture } from './verify-fixture.ts';
+import { createFixture, reissue } from './verify-fixture.ts';
 import type { Fixture } from './verify-fixture.ts';
 
 let f: Fixture;
@@ -144,6 +146,19 @@ test("a validated path's key is imported on first use, once, and is the key its 
   assert.ok(Object.isFrozen(p));
 });
 
+test('parseCertificate refuses an extension that appears twice (RFC 5280 §4.2): ERR_PKI_CERT_MALFORMED', async () => {
+  const twice = (critical: boolean) => [
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, critical),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, critical),
+  ];
+  const once = await reissue(f.card.spec.authCert, f.authCa, { add: twice(true).slice(1) });
+  assert.equal(parseCertificate(once).criticalExtensions.filter((id) => id === '2.5.29.15').length, 1);
+  for (const critical of [true, false]) {
+    const der = await reissue(f.card.spec.authCert, f.authCa, { add: twice(critical) });
+    assert.throws(() => parseCertificate(der), { code: 'ERR_PKI_CERT_MALFORMED' });
+  }
+});
+
 test('parseCertificate exposes the JPKI profile fields of the auth certificate', () => {
   const c = parseCertificate(f.card.spec.authCert);
   assert.equal(c.serialNumber, f.card.authSerial);
@@ -153,6 +168,14 @@ test('parseCertificate exposes the JPKI profile fields of the auth certificate',
   assert.equal(c.isCa, false);
   assert.match(c.ocspUrls[0] ?? '', /\/ocsp\/auth$/);
   for (const [id, e] of c.extensions) if (e.critical) assert.ok(KNOWN_EXTENSIONS.has(id), id);
+  // The critical ones also as a list (what the criticalExtensions check reads), in certificate order; the Map is
+  // made once, on first use.
+  assert.deepEqual(
+    c.criticalExtensions,
+    [...c.extensions].filter(([, e]) => e.critical).map(([id]) => id),
+  );
+  assert.ok(c.criticalExtensions.includes('2.5.29.15'));
+  assert.equal(c.extensions, c.extensions);
 });
 
 test('loadTrustDir sorts the test JPKI CA files into one auth and one sign anchor', async () => {

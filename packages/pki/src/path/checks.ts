@@ -146,10 +146,9 @@ export const pathChecks: readonly PathCheck[] = Object.freeze([
     name: 'criticalExtensions',
     rule: 'RFC 5280 §4.2 and §6.1.4 (o): an unrecognised critical extension rejects the certificate',
     run(ctx) {
-      ctx.cert.extensions.forEach((e, id) => {
-        if (e.critical && !KNOWN_EXTENSIONS.has(id))
+      for (const id of ctx.cert.criticalExtensions)
+        if (!KNOWN_EXTENSIONS.has(id))
           fail('ERR_PKI_UNKNOWN_CRITICAL_EXTENSION', 'criticalExtensions', `unknown critical extension ${id}`);
-      });
     },
   },
   {
