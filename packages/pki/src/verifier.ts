@@ -6,8 +6,8 @@
 import { hash, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { parseAnchors } from './anchors.ts';
-import { BoundedMap } from './bounded-map.ts';
 import type { CertKind, ParsedAnchors, TrustAnchors } from './anchors.ts';
+import { BoundedMap } from './bounded-map.ts';
 import { commonName, nameToString, parseCertificate } from './certificate.ts';
 import type { ParsedCertificate } from './certificate.ts';
 import { DEFAULT_CHALLENGE_TTL_MS, MemoryChallengeStore, newChallenge } from './challenge.ts';
@@ -187,7 +187,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const pathCacheSize = options.pathCacheSize ?? 10_000;
   if (!(Number.isInteger(pathCacheSize) && pathCacheSize >= 0)) throw new TypeError('pathCacheSize must be >= 0');
 
-  const keys = new KeyCache(Math.max(1000, pathCacheSize + 100));
+  // The anchors' keys (a certificate's own key lives with its validated path).
+  const keys = new KeyCache(1000);
   type Described = Omit<VerifiedCertificate, 'revocationSource'>;
   /** A validated path and, once asked for, the description every result of it shares. */
   interface Known {
