@@ -20,9 +20,14 @@ export function reportFailure(e: unknown): number {
     process.stderr.write(`${e.code}: ${e.message} (see mynagate --help)\n`);
     return 2;
   }
-  const code = isMynaGateError(e) ? e.code : ((e as { code?: unknown })?.code ?? 'ERR_INTERNAL');
-  const message = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`${String(code)}: ${message}\n`);
+  process.stderr.write(`${errorLine(e)}\n`);
   if (process.env.MYNAGATE_DEBUG === '1' && e instanceof Error) process.stderr.write(`${e.stack}\n`);
   return 1;
+}
+
+/** `CODE: message` of any error (`ERR_INTERNAL` when it has no code). */
+export function errorLine(e: unknown): string {
+  const code = isMynaGateError(e) ? e.code : ((e as { code?: unknown })?.code ?? 'ERR_INTERNAL');
+  const message = e instanceof Error ? e.message : String(e);
+  return `${String(code)}: ${message}`;
 }

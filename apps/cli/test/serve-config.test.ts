@@ -9,10 +9,10 @@
  * unless MYNAGATE_REQUIRE_SYSTEM=1).
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
@@ -189,6 +189,47 @@ describe('mynagate serve --config', () => {
     },
   );
 
+  it('anchors the audit head while it runs (audit.anchorDir) and once more on stop; audit verify accepts each anchor', async () => {
+    const anchors = join(dir, 'anchors');
+    const file = await configFile('anchoring.json', {
+      ...validConfig(await freePort()),
+      audit: { anchorDir: 'anchors', anchorEverySeconds: 1 },
+    });
+    const cli = startCli(['serve', '--config', file], { env });
+    let written: string[];
+    try {
+      const [, issuer] = await cli.waitFor(/^MynaGate: (\S+) /m);
+      await cardLogin(issuer!);
+      // A round within a second or so of the login's audit rows.
+      const deadline = Date.now() + 10_000;
+      while (!/audit anchor: row \d+ in /.test(cli.stderr()) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      assert.match(cli.stderr(), /audit anchor: row \d+ in /);
+      // Rows written after the last round (this login) are anchored on stop.
+      await cardLogin(issuer!);
+    } finally {
+      cli.child.kill('SIGINT');
+    }
+    assert.equal(await cli.exited, 0, cli.stderr());
+    written = [...cli.stderr().matchAll(/audit anchor: row (\d+) in (\S+)/g)].map((m) => m[2]!);
+    const rows = [...cli.stderr().matchAll(/audit anchor: row (\d+) in /g)].map((m) => Number(m[1]));
+    assert.ok(written.length >= 2, cli.stderr());
+    assert.deepEqual(
+      rows,
+      [...rows].sort((a, b) => a - b),
+      'each anchor names a later row',
+    );
+    assert.deepEqual((await readdir(anchors)).sort(), written.map((f) => basename(f)).sort());
+    const head = await runCli(['audit', 'anchor', '--config', file]);
+    const headSeq = (
+      JSON.parse(Buffer.from(head.stdout.trim().split('.')[1]!, 'base64url').toString()) as { seq: number }
+    ).seq;
+    assert.equal(rows.at(-1), headSeq, 'the stop anchored the last row');
+    const checked = await runCli(['audit', 'verify', '--config', file, ...written.flatMap((f) => ['--anchor', f])]);
+    assert.equal(checked.code, 0, checked.stderr);
+    assert.equal((JSON.parse(checked.stdout) as { anchors: unknown[] }).anchors.length, written.length);
+  });
+
   it('reuses the key files it created: a second start without --init keeps the signing key', async () => {
     const keys = await readFile(join(dir, 'secrets', 'oidc-keys.json'), 'utf8');
     // Any free port (nothing here needs the issuer's): no race for a port picked in advance.
@@ -225,6 +266,12 @@ describe('mynagate serve --config', () => {
       (c) => ({ ...c, listen: { ...(c['listen'] as object), reusePort: 1 } }),
       /^listen\.reusePort must be true or false/,
     ],
+    [
+      'an audit anchor interval under a second',
+      (c) => ({ ...c, audit: { anchorDir: 'anchors', anchorEverySeconds: 0.5 } }),
+      /^audit\.anchorEverySeconds must be a whole number of seconds >= 1/,
+    ],
+    ['an audit section without anchorDir', (c) => ({ ...c, audit: {} }), /^audit\.anchorDir/],
     [
       'listen.reusePort with a SQLite store',
       (c) => ({ ...c, listen: { ...(c['listen'] as object), reusePort: true } }),

@@ -7,6 +7,8 @@
  *
  * The anchor is a compact JWS, `typ` `mynagate-audit-anchor+jwt`, payload `{ iss, seq, hash, iat }`.
  */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { CompactSign, compactVerify, createLocalJWKSet, importJWK } from 'jose';
 import { StoreAuditAnchorError } from './store/errors.ts';
 import { assertJwks, publicJwks, type PrivateJwks } from './keys.ts';
@@ -89,4 +91,75 @@ export async function assertAnchorHeld(
     throw new StoreAuditAnchorError(`the audit no longer has row ${anchor.seq}: it was cut after the anchor was made`);
   if (hash !== anchor.hash)
     throw new StoreAuditAnchorError(`audit row ${anchor.seq} differs from the anchor: the chain was rewritten`);
+}
+
+/** Options of {@link startAuditAnchoring}. */
+export interface AuditAnchoringOptions {
+  readonly audit: { auditHead(): Promise<{ readonly seq: number; readonly hash: string } | undefined> };
+  readonly jwks: PrivateJwks;
+  readonly issuer: string;
+  /** Where the anchors go, one file each: `audit-<seq>.jwt`. Point it where the database's writers cannot write. */
+  readonly dir: string;
+  /** How often the head is anchored when it moved. */
+  readonly everyMs: number;
+  /** Told of each anchor written. */
+  readonly onAnchor?: (file: string, seq: number) => void;
+  /** Told of a failed round (the next one tries again); the server keeps serving. */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** A running {@link startAuditAnchoring}. */
+export interface AuditAnchoring {
+  /** Anchors the head now if it moved since the last anchor; the file written, or `undefined`. */
+  anchorNow(): Promise<string | undefined>;
+  /** Stops the timer, then anchors the head once more (so a stop leaves the last rows anchored). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Anchors the audit head every `everyMs` while the provider runs, into files of their own in `dir`, so the chain is
+ * anchored without an operator's cron job: each anchor is the head's `{ seq, hash }` signed as in
+ * {@link signAuditAnchor}, written once (an existing file for that row is kept), and nothing is written while the
+ * head has not moved. The head is read durable (`RecordStore.auditHead`), so an anchor never names a row a crash
+ * could still take back.
+ *
+ * @throws TypeError on a bad option (the JWKS, an interval under one second).
+ */
+export function startAuditAnchoring(options: AuditAnchoringOptions): AuditAnchoring {
+  assertJwks(options.jwks);
+  if (!Number.isSafeInteger(options.everyMs) || options.everyMs < 1000)
+    throw new TypeError('everyMs must be an integer >= 1000');
+  let anchored = 0;
+  let round: Promise<string | undefined> = Promise.resolve(undefined);
+  const anchorOnce = async (): Promise<string | undefined> => {
+    const head = await options.audit.auditHead();
+    if (head === undefined || head.seq <= anchored) return undefined;
+    const file = join(options.dir, `audit-${head.seq}.jwt`);
+    const jws = await signAuditAnchor(head, options.jwks, options.issuer);
+    await mkdir(options.dir, { recursive: true });
+    try {
+      await writeFile(file, `${jws}\n`, { flag: 'wx', mode: 0o444 });
+    } catch (e) {
+      // Anchored before (by this process or another sharing the audit): that anchor stands.
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      anchored = head.seq;
+      return undefined;
+    }
+    anchored = head.seq;
+    options.onAnchor?.(file, head.seq);
+    return file;
+  };
+  // One round at a time: a slow disk never has two writers racing for one head.
+  const anchorNow = (): Promise<string | undefined> => (round = round.then(anchorOnce, anchorOnce));
+  const timer = setInterval(() => {
+    anchorNow().catch((e: unknown) => options.onError?.(e));
+  }, options.everyMs);
+  timer.unref();
+  return {
+    anchorNow,
+    async stop() {
+      clearInterval(timer);
+      await anchorNow();
+    },
+  };
 }

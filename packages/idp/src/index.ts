@@ -21,8 +21,11 @@ export {
   assertAnchorHeld,
   AUDIT_ANCHOR_TYPE,
   signAuditAnchor,
+  startAuditAnchoring,
   verifyAuditAnchor,
   type AuditAnchor,
+  type AuditAnchoring,
+  type AuditAnchoringOptions,
 } from './audit-anchor.ts';
 export {
   loginSignedData,

@@ -27,6 +27,9 @@
  * `mynagate`, `redisPrefix`, and `preparedStatements`, default true: false behind a transaction-mode pooler).
  * `listen.reusePort: true` lets several processes of one deployment listen on the same port (Linux SO_REUSEPORT:
  * the kernel spreads connections over them); it needs the postgres store, which they share.
+ * `audit` (`{ "anchorDir": "anchors", "anchorEverySeconds": 3600 }`) has the running provider anchor the audit head
+ * (as `mynagate audit anchor` does) into `anchorDir`, one file per anchored row, whenever the head moved, and once
+ * more on stop: mount there what the database's writers cannot rewrite.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -68,6 +71,8 @@ export class ConfigError extends MynaGateError {
 export interface LoadedConfig {
   readonly server: ServerConfig;
   readonly stores: Stores;
+  /** `audit.anchorDir`: where the running provider anchors the audit head, every `everyMs`. */
+  readonly auditAnchoring?: { readonly dir: string; readonly everyMs: number };
 }
 
 type Json = Record<string, unknown>;
@@ -138,6 +143,15 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
       'an https issuer needs "tls" (serve HTTPS here) or "trustProxy": true (a TLS proxy in front)',
     );
 
+  const audit = c['audit'] === undefined ? undefined : object(c['audit'], 'audit');
+  let auditAnchoring: LoadedConfig['auditAnchoring'];
+  if (audit !== undefined) {
+    const every = audit['anchorEverySeconds'] ?? 3600;
+    if (!Number.isSafeInteger(every) || (every as number) < 1)
+      throw new ConfigError('audit.anchorEverySeconds must be a whole number of seconds >= 1');
+    auditAnchoring = { dir: rel('audit.anchorDir', audit['anchorDir']), everyMs: (every as number) * 1000 };
+  }
+
   let stores: Stores;
   try {
     stores = await openStores(store);
@@ -176,7 +190,7 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
           ekyc: { signingCardPair: platformCardPair(links) },
         }),
   };
-  return { server, stores };
+  return { server, stores, ...(auditAnchoring ? { auditAnchoring } : {}) };
 }
 
 /**

@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { optional, port } from '../args.ts';
 import type { Parsed } from '../main.ts';
-import { UsageError } from '../output.ts';
+import { errorLine, UsageError } from '../output.ts';
 
 export async function serve(a: Parsed): Promise<void> {
   if (a.positionals.length > 0) throw new UsageError(`unexpected argument "${a.positionals[0]}"`);
@@ -76,8 +76,8 @@ async function untilSignal(stop: () => Promise<void>): Promise<void> {
 /** Runs the provider from a configuration file until SIGINT or SIGTERM. */
 async function serveConfigured(file: string, init: boolean): Promise<void> {
   const { loadConfig } = await import('./serve-config.ts');
-  const { startServer } = await import('@mynagate/idp');
-  const { server: config, stores } = await loadConfig(file, { init });
+  const { startAuditAnchoring, startServer } = await import('@mynagate/idp');
+  const { server: config, stores, auditAnchoring } = await loadConfig(file, { init });
   let idp: Awaited<ReturnType<typeof startServer>>;
   try {
     idp = await startServer(config);
@@ -85,9 +85,23 @@ async function serveConfigured(file: string, init: boolean): Promise<void> {
     await stores.close();
     throw e;
   }
+  // A failed round is said on stderr and tried again at the next; the provider keeps serving.
+  const failed = (e: unknown) => process.stderr.write(`audit anchor failed: ${errorLine(e)}\n`);
+  const anchoring =
+    auditAnchoring &&
+    startAuditAnchoring({
+      audit: stores.records,
+      jwks: config.jwks,
+      issuer: idp.issuer,
+      ...auditAnchoring,
+      onAnchor: (f, seq) => process.stderr.write(`audit anchor: row ${seq} in ${f}\n`),
+      onError: failed,
+    });
   process.stdout.write(`MynaGate: ${idp.issuer} (listening on ${idp.url})\n`);
   await untilSignal(async () => {
     await idp.close();
+    // The rows written until the server closed are anchored before the store goes.
+    await anchoring?.stop().catch(failed);
     await stores.close();
   });
 }

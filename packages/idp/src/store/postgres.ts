@@ -484,6 +484,11 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
         const [row] = await q(`SELECT hash FROM ${s}.audit WHERE seq = $1`, [seq]);
         return row === undefined ? undefined : String(row.hash);
       }),
+    auditHead: () =>
+      run(async () => {
+        const [row] = await q(`SELECT seq, hash FROM ${s}.audit ORDER BY seq DESC LIMIT 1`, []);
+        return row === undefined ? undefined : { seq: Number(row.seq), hash: String(row.hash) };
+      }),
     verifyAuditChain: () =>
       run(async () => {
         const verifier = chainVerifier();

@@ -649,6 +649,12 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
         const row = sql('SELECT hash FROM audit WHERE seq = ?').get(seq);
         return row === undefined ? undefined : String(row.hash);
       }),
+    // Durable, so an anchor never names a row that a power loss could still take back.
+    auditHead: () =>
+      runDurable(() => {
+        const row = sql('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get();
+        return row === undefined ? undefined : { seq: Number(row.seq), hash: String(row.hash) };
+      }),
     verifyAuditChain: () =>
       runDurable(() => {
         const verifier = chainVerifier();

@@ -202,6 +202,11 @@ export interface RecordStore {
   listAudit(personId: string): Promise<AuditRecord[]>;
   /** The hash of audit row `seq`, or `undefined` when there is no such row (what an anchor of the chain is checked by). */
   auditHashAt(seq: number): Promise<string | undefined>;
+  /**
+   * The last audit row's `seq` and `hash` (what an anchor names), once it is durable; `undefined` while the audit is
+   * empty. One row is read: the chain is not checked (see {@link verifyAuditChain}).
+   */
+  auditHead(): Promise<{ readonly seq: number; readonly hash: string } | undefined>;
   /** Recomputes the whole chain. Throws `ERR_STORE_AUDIT_CHAIN` with the first bad `seq`. */
   verifyAuditChain(): Promise<{ count: number; head: string }>;
   close(): Promise<void>;

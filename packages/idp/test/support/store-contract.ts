@@ -550,6 +550,7 @@ export function runStoreContract(label: string, setup: () => Promise<StoreHarnes
 
     it('audit rows chain (prevHash = previous hash), verifyAuditChain passes, listAudit returns one person only', async () => {
       const r = h.stores.records;
+      assert.equal(await r.auditHead(), undefined);
       const e1 = await r.appendAudit({
         type: 'login',
         personId: 'p1',
@@ -576,6 +577,7 @@ export function runStoreContract(label: string, setup: () => Promise<StoreHarnes
       assert.deepEqual(await r.verifyAuditChain(), { count: 3, head: e3.hash });
       assert.equal(await r.auditHashAt(2), e2.hash);
       assert.equal(await r.auditHashAt(4), undefined);
+      assert.deepEqual(await r.auditHead(), { seq: 3, hash: e3.hash });
       await assert.rejects(async () => r.auditHashAt(0), TypeError);
     });
 
