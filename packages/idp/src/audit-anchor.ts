@@ -7,7 +7,7 @@
  *
  * The anchor is a compact JWS, `typ` `mynagate-audit-anchor+jwt`, payload `{ iss, seq, hash, iat }`.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { link, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CompactSign, compactVerify, createLocalJWKSet, importJWK } from 'jose';
 import { StoreAuditAnchorError } from './store/errors.ts';
@@ -137,13 +137,19 @@ export function startAuditAnchoring(options: AuditAnchoringOptions): AuditAnchor
     const file = join(options.dir, `audit-${head.seq}.jwt`);
     const jws = await signAuditAnchor(head, options.jwks, options.issuer);
     await mkdir(options.dir, { recursive: true });
+    // Written whole beside it, then linked into place, which fails rather than replace a file: a crash never leaves
+    // half an anchor under the row's name, and an anchor made before (by this process or another sharing the
+    // audit) stands.
+    const part = `${file}.${process.pid}.part`;
     try {
-      await writeFile(file, `${jws}\n`, { flag: 'wx', mode: 0o444 });
+      await writeFile(part, `${jws}\n`, { mode: 0o444 });
+      await link(part, file);
     } catch (e) {
-      // Anchored before (by this process or another sharing the audit): that anchor stands.
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       anchored = head.seq;
       return undefined;
+    } finally {
+      await rm(part, { force: true });
     }
     anchored = head.seq;
     options.onAnchor?.(file, head.seq);
