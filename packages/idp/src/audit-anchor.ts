@@ -141,17 +141,20 @@ export function startAuditAnchoring(options: AuditAnchoringOptions): AuditAnchor
     // half an anchor under the row's name, and an anchor made before (by this process or another sharing the
     // audit) stands.
     const part = `${file}.${process.pid}.part`;
+    let written = true;
     try {
+      // A read-only part file a crashed process of the same pid left would refuse the write.
+      await rm(part, { force: true });
       await writeFile(part, `${jws}\n`, { mode: 0o444 });
       await link(part, file);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      anchored = head.seq;
-      return undefined;
+      written = false;
     } finally {
       await rm(part, { force: true });
     }
     anchored = head.seq;
+    if (!written) return undefined;
     options.onAnchor?.(file, head.seq);
     return file;
   };

@@ -8,10 +8,7 @@ import { hash } from 'node:crypto';
 
 /** `SHA-256(origin) ‖ SHA-256(challenge)`, 64 bytes. */
 export function authSignedData(origin: string, challenge: string): Uint8Array {
-  const out = Buffer.allocUnsafe(64);
-  out.write(hash('sha256', origin, 'binary'), 0, 'latin1');
-  out.write(hash('sha256', challenge, 'binary'), 32, 'latin1');
-  return out;
+  return authSignedDataWith(Buffer.from(hash('sha256', origin, 'binary'), 'latin1'), challenge);
 }
 
 /** As {@link authSignedData} with `SHA-256(origin)` already computed (the verifier keeps it per origin). */
