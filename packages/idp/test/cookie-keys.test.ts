@@ -40,6 +40,34 @@ test('cookie keys refuse another value, a changed, shortened or absent signature
   assert.equal(ours.verify('_session=abc', new Keygrip(['not-ours']).sign('_session=abc')), false);
 });
 
+test('cookie keys: a value signed or checked before still refuses a wrong signature and finds an older key', () => {
+  const ours = cookieKeys(KEYS);
+  const good = ours.sign('_session=abc');
+  assert.equal(ours.index('_session=abc', good), 0); // checked once: kept
+  for (let round = 0; round < 2; round++) {
+    assert.equal(ours.index('_session=abc', `${good.slice(0, -1)}${good.endsWith('A') ? 'B' : 'A'}`), -1);
+    assert.equal(ours.index('_session=abc', new Keygrip([KEYS[1]!]).sign('_session=abc')), 1);
+    assert.equal(ours.index('_session=abd', good), -1);
+    assert.equal(ours.index('_session=abc', good), 0);
+  }
+  // Checked first (a cookie signed by another process of the deployment), then signed: the same signature.
+  const other = cookieKeys(KEYS);
+  assert.equal(other.index('_interaction=xyz', new Keygrip(KEYS).sign('_interaction=xyz')), 0);
+  assert.equal(other.sign('_interaction=xyz'), new Keygrip(KEYS).sign('_interaction=xyz'));
+});
+
+test('cookie keys: values signed long ago (no longer kept) still sign and verify as keygrip does', () => {
+  const ours = cookieKeys(KEYS);
+  const theirs = new Keygrip(KEYS);
+  const values = Array.from({ length: 5000 }, (_, i) => `_session=${i}`);
+  for (const v of values) ours.sign(v);
+  for (const v of values.slice(0, 3)) {
+    assert.equal(ours.sign(v), theirs.sign(v));
+    assert.equal(ours.index(v, theirs.sign(v)), 0);
+    assert.equal(ours.index(`${v}x`, theirs.sign(v)), -1);
+  }
+});
+
 test('cookie keys need at least one non-empty string key (TypeError)', () => {
   for (const bad of [[], [''], [42], 'key'] as unknown[]) {
     assert.throws(() => cookieKeys(bad as string[]), TypeError);
