@@ -4,7 +4,7 @@
  * certificate joins its holder through the linking lookup) and leave the outcome for the browser that started.
  */
 import { ACR_CARD_AUTH, AMR_CARD } from './acr.ts';
-import type { LinkingSource } from '@mynagate/pki';
+import type { CertRef, LinkingSource } from '@mynagate/pki';
 import type { LinkCertificate } from './config.ts';
 import { messageFor } from './http-errors.ts';
 import type { LoginToken, LoginVerifier, VerifiedLogin } from './login-token.ts';
@@ -73,7 +73,7 @@ async function personFor(
   const credential: CredentialInput = {
     fingerprint: verified.fingerprint,
     serial: verified.serialNumber,
-    issuer: verified.issuer,
+    issuer: verified.issuerFingerprint,
     notAfter: verified.notAfter,
   };
   const now = new Date(deps.now());
@@ -98,7 +98,9 @@ const RENEWALS_BACK = 5;
 
 /**
  * The fingerprint of the registered credential this certificate renews: its predecessor's, or that one's, up to
- * {@link RENEWALS_BACK} links back, under the same issuer.
+ * {@link RENEWALS_BACK} links back. Each step names a certificate by its CA and serial, so a renewal under a newer
+ * CA generation finds the earlier generation's credential, and a serial that another generation also issued finds
+ * no one else's.
  *
  * @throws the source's `ERR_PKI_LINKS_UNAVAILABLE`.
  */
@@ -107,13 +109,13 @@ async function renewedFrom(
   people: PeoplePort,
   verified: VerifiedLogin,
 ): Promise<string | undefined> {
-  let serial = verified.serialNumber;
+  let at: CertRef = { issuer: verified.issuerFingerprint, serial: verified.serialNumber };
   for (let i = 0; i < RENEWALS_BACK; i++) {
-    const predecessor = (await links.links(serial))?.predecessor;
+    const predecessor = (await links.links(at.issuer, at.serial))?.predecessor;
     if (predecessor === undefined) return undefined;
-    const fingerprint = await people.credentialBySerial(verified.issuer, predecessor);
+    const fingerprint = await people.credentialBySerial(predecessor.issuer, predecessor.serial);
     if (fingerprint !== undefined) return fingerprint;
-    serial = predecessor;
+    at = predecessor;
   }
   return undefined;
 }

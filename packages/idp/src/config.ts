@@ -3,7 +3,7 @@
  * and cannot change under a running server). Misuse is a TypeError.
  */
 import type { ClientMetadata } from 'oidc-provider';
-import type { LinkingSource } from '@mynagate/pki';
+import type { CertRef, LinkingSource } from '@mynagate/pki';
 import { assertJwks, type PrivateJwks } from './keys.ts';
 import type { LoginCard, LoginVerifier, VerifiedLogin } from './login-token.ts';
 import type { ProviderStores } from './ports.ts';
@@ -62,9 +62,9 @@ export interface EkycConfig {
   /** Where verified identities live. Default: beside the grants, in `stores.adapter` (see `ekyc/identity-store.ts`). */
   readonly identities?: IdentityStore;
   /**
-   * The serial of the authentication certificate issued on the same card as a signing certificate, or `undefined`
-   * when unknown: J-LIS 証明書紐付け情報, which platform providers resell (`@mynagate/pki` `platformLinks`, whose
-   * `links(serial).pair` answers it). When set, a statement signed on a card the person has not logged in with is
+   * The authentication certificate (its CA and serial) issued on the same card as a signing certificate, or
+   * `undefined` when unknown: J-LIS 証明書紐付け情報, which platform providers resell (`@mynagate/pki` `platformLinks`,
+   * whose `links(issuer, serial).pair` answers it; {@link platformCardPair}). When set, a statement signed on a card the person has not logged in with is
    * refused with `ERR_IDP_SIGN_CARD_MISMATCH`, so one person's identity is never attached to another's account (a
    * family member's card at hand); an unknown pairing is refused too, and a source that cannot answer fails the
    * signature (`ERR_PKI_LINKS_UNAVAILABLE`). Default: not checked (the signing certificate alone decides).
@@ -74,13 +74,14 @@ export interface EkycConfig {
 
 /** See {@link EkycConfig.signingCardPair}. */
 export type SigningCardPair = (signing: {
-  readonly issuer: string;
+  /** SHA-256 hex of the signing CA's certificate. */
+  readonly issuerFingerprint: string;
   readonly serialNumber: string;
-}) => Promise<string | undefined>;
+}) => Promise<CertRef | undefined>;
 
-/** The {@link SigningCardPair} a platform provider's links answer (`links(serial).pair`). */
+/** The {@link SigningCardPair} a platform provider's links answer (`links(issuer, serial).pair`). */
 export function platformCardPair(links: Pick<LinkingSource, 'links'>): SigningCardPair {
-  return async (signing) => (await links.links(signing.serialNumber))?.pair;
+  return async (signing) => (await links.links(signing.issuerFingerprint, signing.serialNumber))?.pair;
 }
 
 /** The resolved {@link EkycConfig}. */

@@ -25,7 +25,10 @@ export interface VerifiedLogin {
   readonly fingerprint: string;
   /** Lowercase hex. */
   readonly serialNumber: string;
+  /** Issuer DN (RFC 4514). */
   readonly issuer: string;
+  /** SHA-256 of the issuing CA's certificate, lowercase hex: with the serial, what names the certificate. */
+  readonly issuerFingerprint: string;
   readonly kind: 'auth';
   readonly notAfter: Date;
 }

@@ -76,8 +76,10 @@ export function createMemoryStores(options: { readonly now?: () => number } = {}
       for (const [fingerprint, c] of credentials) if (c.issuer === issuer && c.serial === serial) return fingerprint;
       return undefined;
     },
-    async credentialSerials(personId) {
-      return [...credentials.values()].filter((c) => c.personId === personId).map((c) => c.serial);
+    async credentialRefs(personId) {
+      return [...credentials.values()]
+        .filter((c) => c.personId === personId)
+        .map((c) => ({ issuer: c.issuer, serial: c.serial }));
     },
     async personExists(personId) {
       return people.has(personId);

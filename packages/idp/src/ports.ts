@@ -2,6 +2,7 @@
  * What the provider needs from storage, and nothing more. `stores.ts` fits the storage package's stores
  * (`store/open.ts`) to these; tests may pass their own.
  */
+import type { CertRef } from '@mynagate/pki';
 import type { Adapter } from 'oidc-provider';
 import type { ChangeFeed } from './store/types.ts';
 
@@ -21,6 +22,10 @@ export interface CredentialInput {
   /** SHA-256 hex of the authentication certificate. */
   readonly fingerprint: string;
   readonly serial: string;
+  /**
+   * SHA-256 hex of the issuing CA's certificate: a serial is unique only under its CA, and J-LIS's CA generations
+   * share one name (`@mynagate/pki` `CertRef`).
+   */
   readonly issuer: string;
   readonly notAfter: Date;
 }
@@ -33,10 +38,10 @@ export interface PeoplePort {
   createPersonWithCredential(credential: CredentialInput, now: Date): Promise<string>;
   /** Registers a renewed credential with the person of `oldFingerprint`; returns that person. */
   linkCredential(oldFingerprint: string, credential: CredentialInput, now: Date): Promise<string>;
-  /** The fingerprint of the registered credential with this issuer (RFC 4514) and serial, if any. */
+  /** The fingerprint of the registered credential of this CA (certificate SHA-256 hex) and serial, if any. */
   credentialBySerial(issuer: string, serial: string): Promise<string | undefined>;
-  /** The serials of the person's authentication certificates: every card they have logged in with. */
-  credentialSerials(personId: string): Promise<readonly string[]>;
+  /** The person's authentication certificates (CA and serial): every card they have logged in with. */
+  credentialRefs(personId: string): Promise<readonly CertRef[]>;
   /**
    * Whether the person exists and may log in. May answer from memory for a person seen to exist moments ago
    * (`stores.ts` `PERSON_SEEN_MS`).

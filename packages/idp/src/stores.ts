@@ -75,7 +75,8 @@ export function providerStores(
       linkCredential: async (old, c) => saw((await records.linkCredential(old, credential(c))).personId),
       credentialBySerial: async (issuer: string, serial: string) =>
         (await records.findCredentialBySerial(issuer, serial))?.fingerprint,
-      credentialSerials: async (personId: string) => (await records.listCredentials(personId)).map((c) => c.serial),
+      credentialRefs: async (personId: string) =>
+        (await records.listCredentials(personId)).map((c) => ({ issuer: c.issuer, serial: c.serial })),
       personExists: async (personId: string) => {
         const until = seen.get(personId);
         if (until !== undefined && performance.now() < until) return true;

@@ -57,6 +57,19 @@ async function signAs(card: TestCard) {
   return { ...posted, sign };
 }
 
+/** Alice signs on her own card while the IdP asks `source` for the pairing (the usual one again afterwards). */
+async function aliceSignsWith(source: SigningCardPair) {
+  const saved = pairing;
+  pairing = source;
+  try {
+    const { status, body, sign } = await signAs(alice);
+    await sign.events.close();
+    return { status, body };
+  } finally {
+    pairing = saved;
+  }
+}
+
 async function aliceSignatures(): Promise<number> {
   const person = (await idp.stores.records.findCredentialByFingerprint(alice.fingerprint))!.personId;
   return (await idp.stores.records.listAudit(person)).filter((e) => e.type === 'ekyc.signature').length;
@@ -87,29 +100,28 @@ describe('eKYC bound to the login card', () => {
     assert.equal(await aliceSignatures(), before, 'no ekyc.signature recorded for the refused card');
   });
 
+  it("refuses a pairing with the login card's serial under another CA generation (ERR_IDP_SIGN_CARD_MISMATCH)", async () => {
+    // J-LIS's CA generations share one name and each numbers its own serials: the same serial under another CA is
+    // another card.
+    const otherGeneration = 'cd'.repeat(32);
+    const { status, body } = await aliceSignsWith(async () => ({
+      issuer: otherGeneration,
+      serial: alice.issued.authSerial,
+    }));
+    assert.equal(status, 403);
+    assert.equal(body['error'], 'ERR_IDP_SIGN_CARD_MISMATCH');
+  });
+
   it('refuses when the pairing is unknown (ERR_IDP_SIGN_CARD_MISMATCH: fails closed)', async () => {
-    pairing = async () => undefined;
-    try {
-      const { body, sign } = await signAs(alice);
-      assert.equal(body['error'], 'ERR_IDP_SIGN_CARD_MISMATCH');
-      await sign.events.close();
-    } finally {
-      const links = platformLinks({ baseUrl: f.ocsp.url });
-      pairing = platformCardPair(links);
-    }
+    const { body } = await aliceSignsWith(async () => undefined);
+    assert.equal(body['error'], 'ERR_IDP_SIGN_CARD_MISMATCH');
   });
 
   it('fails the signature when the pairing source cannot answer (ERR_PKI_LINKS_UNAVAILABLE, 503)', async () => {
-    const down = platformLinks({ baseUrl: 'http://127.0.0.1:1', timeoutMs: 500 });
-    const saved = pairing;
-    pairing = async (signing) => (await down.links(signing.serialNumber))?.pair;
-    try {
-      const { status, body, sign } = await signAs(alice);
-      assert.equal(status, 503);
-      assert.equal(body['error'], 'ERR_PKI_LINKS_UNAVAILABLE');
-      await sign.events.close();
-    } finally {
-      pairing = saved;
-    }
+    const { status, body } = await aliceSignsWith(
+      platformCardPair(platformLinks({ baseUrl: 'http://127.0.0.1:1', timeoutMs: 500 })),
+    );
+    assert.equal(status, 503);
+    assert.equal(body['error'], 'ERR_PKI_LINKS_UNAVAILABLE');
   });
 });

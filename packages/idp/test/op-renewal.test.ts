@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
-import { platformLinks } from '@mynagate/pki';
+import { platformLinks, type LinkingSource } from '@mynagate/pki';
 import { writeCardFile } from '@mynagate/card/virtual';
 import type { LinkCertificate } from '../src/config.ts';
 import {
@@ -32,8 +32,8 @@ before(async () => {
   f = await createOpFixture();
   const links = platformLinks({ baseUrl: f.ocsp.url });
   const linkCertificate: LinkCertificate = async (login) => {
-    const found = await links.links(login.serialNumber);
-    const previous = found?.predecessor === undefined ? undefined : fingerprints.get(found.predecessor);
+    const found = await links.links(login.issuerFingerprint, login.serialNumber);
+    const previous = found?.predecessor === undefined ? undefined : fingerprints.get(found.predecessor.serial);
     return previous === undefined ? [] : [previous];
   };
   idp = await f.start({ linkCertificate });
@@ -84,6 +84,39 @@ describe('renewed certificates', () => {
       assert.equal(await subOf(twice, linked), before, 'renewed twice more before logging in');
       const person = (await linked.stores.records.findCredentialByFingerprint(old.fingerprint))!.personId;
       assert.equal((await linked.stores.records.listCredentials(person)).length, 3, 'the cards logged in with');
+    } finally {
+      await linked.close();
+    }
+  });
+
+  it("never joins a person whose serial another CA generation's predecessor happens to share (J-LIS CAs share one name)", async () => {
+    const real = platformLinks({ baseUrl: f.ocsp.url });
+    const ca = f.jpki.caFingerprint('auth');
+    const earlierGeneration = 'cd'.repeat(32);
+    const holder = await f.newCard('試験　先客');
+    const stranger = await f.newCard('試験　別人');
+    // The stranger's card renewed one the earlier CA generation issued with the same serial as the holder's card.
+    const renewalLinks: LinkingSource = {
+      links: async (issuer, serial) =>
+        issuer === ca && serial === stranger.issued.authSerial
+          ? {
+              issuer,
+              serial,
+              kind: 'auth',
+              predecessor: { issuer: earlierGeneration, serial: holder.issued.authSerial },
+            }
+          : real.links(issuer, serial),
+    };
+    const linked = await f.start({ renewalLinks });
+    try {
+      const holderSub = await subOf(holder, linked);
+      assert.notEqual(await subOf(stranger, linked), holderSub);
+      const person = async (card: TestCard) =>
+        (await linked.stores.records.findCredentialByFingerprint(card.fingerprint))!.personId;
+      assert.notEqual(await person(stranger), await person(holder));
+      // The credential is kept under its CA's fingerprint, not the name all generations share.
+      const credential = await linked.stores.records.findCredentialByFingerprint(holder.fingerprint);
+      assert.equal(credential?.issuer, ca);
     } finally {
       await linked.close();
     }

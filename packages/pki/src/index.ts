@@ -60,7 +60,7 @@ export type { OcspRequest } from './ocsp/request.ts';
 export { checkOcspResponse } from './ocsp/response.ts';
 export type { OcspAnswer, OcspCheck } from './ocsp/response.ts';
 export { platformLinks, platformSource } from './platform.ts';
-export type { LinkingSource, PlatformOptions, SerialLinks } from './platform.ts';
+export type { CertRef, LinkingSource, PlatformOptions, SerialLinks } from './platform.ts';
 
 export { ageAt, ageOver, basic4Claims, basic4FromCertificate, BASIC4_OIDS } from './identity.ts';
 export type { Basic4Claims, Basic4Identity } from './identity.ts';

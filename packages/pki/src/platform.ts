@@ -2,8 +2,13 @@
  * A platform provider's status and linking API (spec §9: most relying parties reach J-LIS revocation and
  * old→new serial links through a プラットフォーム事業者). The contract is the test JPKI's (`@mynagate/pki/testing`
  * server): `GET /v1/status?issuer=<CA SHA-256 fingerprint hex>&serial=<hex>` → `{ status, revokedAt?, reason? }`
- * and `GET /v1/links?serial=<hex>` → `{ serial, kind, predecessor?, successor?, pair? }`; a real provider is adapted
- * to it.
+ * and `GET /v1/links?issuer=<CA SHA-256 fingerprint hex>&serial=<hex>` → `{ issuer, serial, kind, predecessor?,
+ * successor?, pair? }`, each link an `{ issuer, serial }` of its own; a real provider is adapted to it.
+ *
+ * A serial number is unique only under its CA (RFC 5280 §4.1.2.2), and J-LIS's CA generations (2015, 2019, 2023)
+ * share one name while each numbers its own four-byte serials: a serial alone, or a serial with the issuer's name,
+ * can name two people's certificates. Every certificate here is named by its CA certificate's fingerprint and its
+ * serial ({@link CertRef}), a link across a CA generation included.
  */
 import { LinksUnavailableError, RevocationUnknownError } from './errors.ts';
 import type { CertKind } from './anchors.ts';
@@ -21,19 +26,26 @@ export interface PlatformOptions {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-/** Where a serial sits in the renewal chain, and its card. Serials are canonical lower-case hex. */
-export interface SerialLinks {
+/** One certificate: its issuing CA and its serial, the only pair a CA keeps unique. */
+export interface CertRef {
+  /** SHA-256 of the issuing CA's certificate (DER), lower-case hex. */
+  readonly issuer: string;
+  /** Canonical lower-case hex. */
   readonly serial: string;
+}
+
+/** Where a certificate sits in the renewal chain, and its card. */
+export interface SerialLinks extends CertRef {
   readonly kind: CertKind;
-  /** The certificate this one renewed, if any. */
-  readonly predecessor?: string;
+  /** The certificate this one renewed, if any (under the same CA or an earlier generation). */
+  readonly predecessor?: CertRef;
   /** The certificate that renewed this one, if any. */
-  readonly successor?: string;
+  readonly successor?: CertRef;
   /**
    * The certificate of the other kind issued with this one on the same card (J-LIS 証明書紐付け情報, which platform
    * providers resell): the authentication certificate of a signing certificate, and the other way round.
    */
-  readonly pair?: string;
+  readonly pair?: CertRef;
 }
 
 /**
@@ -42,11 +54,13 @@ export interface SerialLinks {
  */
 export interface LinkingSource {
   /**
-   * The links of `serial`, or `null` when the source does not know it.
+   * The links of the certificate `serial` of the CA whose certificate's SHA-256 is `issuer` (hex), or `null` when
+   * the source does not know it.
    *
-   * @throws LinksUnavailableError `ERR_PKI_LINKS_UNAVAILABLE` when the source cannot answer.
+   * @throws LinksUnavailableError `ERR_PKI_LINKS_UNAVAILABLE` when the source cannot answer; TypeError when `issuer`
+   *   or `serial` is not hex.
    */
-  links(serial: string): Promise<SerialLinks | null>;
+  links(issuer: string, serial: string): Promise<SerialLinks | null>;
 }
 
 const REASONS = new Set([
@@ -134,7 +148,8 @@ export function platformSource(options: PlatformOptions): RevocationSource {
  * @throws TypeError on a bad option.
  * @example
  * ```ts
- * const links = await platformLinks({ baseUrl }).links(oldSerial); // { successor: '…' }
+ * const links = await platformLinks({ baseUrl }).links(verified.issuerFingerprint, verified.serialNumber);
+ * // { issuer, serial, kind: 'auth', successor: { issuer, serial } }
  * ```
  */
 export function platformLinks(options: PlatformOptions): LinkingSource {
@@ -144,34 +159,39 @@ export function platformLinks(options: PlatformOptions): LinkingSource {
       cause,
     });
   };
-  const hex = (v: unknown) => typeof v === 'string' && /^[0-9a-f]+$/.test(v);
+  const hex = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{1,128}$/.test(v);
+  const fingerprint = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
+  const ref = (v: unknown): CertRef => {
+    const r = v as Partial<CertRef> | null;
+    if (typeof r !== 'object' || r === null || !fingerprint(r.issuer) || !hex(r.serial))
+      return fail('platform links malformed');
+    return Object.freeze({ issuer: r.issuer, serial: r.serial });
+  };
   return {
-    async links(serial: string): Promise<SerialLinks | null> {
-      if (!/^[0-9a-fA-F]{1,128}$/.test(serial)) throw new TypeError('serial must be hex');
+    async links(issuer: string, serial: string): Promise<SerialLinks | null> {
+      if (typeof issuer !== 'string' || !/^[0-9a-fA-F]{64}$/.test(issuer))
+        throw new TypeError('issuer must be a SHA-256 fingerprint (hex)');
+      if (typeof serial !== 'string' || !/^[0-9a-fA-F]{1,128}$/.test(serial)) throw new TypeError('serial must be hex');
+      const asked = { issuer: issuer.toLowerCase(), serial: serial.toLowerCase() };
       let r: { status: number; body: unknown };
       try {
-        r = await get('/v1/links', { serial: serial.toLowerCase() });
+        r = await get('/v1/links', asked);
       } catch (e) {
         return fail('platform unreachable', e);
       }
       if (r.status === 404) return null;
-      const b = r.body as Partial<SerialLinks> | undefined;
-      if (
-        r.status !== 200 ||
-        typeof b !== 'object' ||
-        b === null ||
-        !hex(b.serial) ||
-        (b.kind !== 'auth' && b.kind !== 'sign')
-      )
+      const b = r.body as Partial<Record<keyof SerialLinks, unknown>> | undefined;
+      if (r.status !== 200 || typeof b !== 'object' || b === null || (b.kind !== 'auth' && b.kind !== 'sign'))
         return fail(`platform HTTP ${r.status}`);
-      for (const v of [b.predecessor, b.successor, b.pair])
-        if (v !== undefined && !hex(v)) fail('platform links malformed');
+      const self = ref(b);
+      // An answer about another certificate (a serial matched under another CA) must never pass for this one's.
+      if (self.issuer !== asked.issuer || self.serial !== asked.serial) fail('platform links name another certificate');
       return Object.freeze({
-        serial: b.serial!,
+        ...self,
         kind: b.kind,
-        ...(b.predecessor === undefined ? {} : { predecessor: b.predecessor }),
-        ...(b.successor === undefined ? {} : { successor: b.successor }),
-        ...(b.pair === undefined ? {} : { pair: b.pair }),
+        ...(b.predecessor === undefined ? {} : { predecessor: ref(b.predecessor) }),
+        ...(b.successor === undefined ? {} : { successor: ref(b.successor) }),
+        ...(b.pair === undefined ? {} : { pair: ref(b.pair) }),
       });
     },
   };

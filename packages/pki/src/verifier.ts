@@ -63,8 +63,13 @@ export interface VerifiedCertificate {
   readonly fingerprint: string;
   /** Lower-case hex. */
   readonly serialNumber: string;
-  /** Issuer DN (RFC 4514). */
+  /** Issuer DN (RFC 4514). J-LIS's CA generations share one name: it does not tell them apart. */
   readonly issuer: string;
+  /**
+   * SHA-256 of the issuing CA's certificate (the trust anchor that verified it), lower-case hex: with the serial, the
+   * certificate's name that no other CA generation shares (see `CertRef`).
+   */
+  readonly issuerFingerprint: string;
   /** Subject CN: for an auth certificate an opaque ID, never personal data (spec §8.2). */
   readonly subjectCommonName: string | undefined;
   readonly notAfter: Date;
@@ -261,6 +266,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       fingerprint: p.cert.fingerprint,
       serialNumber: p.cert.serialNumber,
       issuer,
+      issuerFingerprint: p.anchor.fingerprint,
       subjectCommonName: commonName(p.cert),
       notAfter: new Date(p.cert.notAfter),
       certificate: p.cert.der,

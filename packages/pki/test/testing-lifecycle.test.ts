@@ -158,18 +158,23 @@ describe('renew', () => {
       { kind: 'auth', predecessor: card.authSerial, successor: renewed.authSerial, at: T3.toISOString() },
       { kind: 'sign', predecessor: card.signSerial, successor: renewed.signSerial, at: T3.toISOString() },
     ]);
+    const [auth, sign] = [jpki.caFingerprint('auth'), jpki.caFingerprint('sign')];
     assert.deepEqual(jpki.linksOf(card.authSerial), {
+      issuer: auth,
       serial: card.authSerial,
       kind: 'auth',
-      successor: renewed.authSerial,
-      pair: card.signSerial,
+      successor: { issuer: auth, serial: renewed.authSerial },
+      pair: { issuer: sign, serial: card.signSerial },
     });
-    assert.deepEqual(jpki.linksOf(renewed.signSerial), {
+    assert.deepEqual(jpki.linksOf(renewed.signSerial, { kind: 'sign' }), {
+      issuer: sign,
       serial: renewed.signSerial,
       kind: 'sign',
-      predecessor: card.signSerial,
-      pair: renewed.authSerial,
+      predecessor: { issuer: sign, serial: card.signSerial },
+      pair: { issuer: auth, serial: renewed.authSerial },
     });
+    // Asked of the other CA, a serial is not one of its certificates.
+    assert.throws(() => jpki.linksOf(renewed.signSerial, { kind: 'auth' }), { code: 'ERR_TESTJPKI_UNKNOWN_SERIAL' });
   });
 
   test('revokes the old certificates as superseded at the renewal time; the new ones are good', () => {
@@ -188,7 +193,7 @@ describe('renew', () => {
 
   test('the links survive reopening the directory', async () => {
     const again = await TestJpki.open(dir);
-    assert.equal(again.linksOf(card.signSerial).successor, renewed.signSerial);
+    assert.equal(again.linksOf(card.signSerial).successor?.serial, renewed.signSerial);
   });
 
   test('renewing the same old card again fails with ERR_TESTJPKI_ALREADY_RENEWED', async () => {
@@ -206,7 +211,7 @@ describe('renew', () => {
     assert.equal(r.spec.authPin, '1111');
     assert.equal(r.spec.text.myNumber, c.spec.text.myNumber);
     assert.deepEqual(jpki.status(c.authSerial, { now: T3 }), { status: 'good' });
-    assert.equal(jpki.linksOf(c.authSerial).successor, r.authSerial);
+    assert.equal(jpki.linksOf(c.authSerial).successor?.serial, r.authSerial);
   });
 
   test('renewing certificates not issued here fails with ERR_TESTJPKI_UNKNOWN_SERIAL', async () => {

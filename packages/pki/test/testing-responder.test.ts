@@ -301,25 +301,36 @@ describe('HTTP server', () => {
     assert.deepEqual(await get(`issuer=root&serial=01`), [400, { error: 'invalid_request' }]);
   });
 
-  test("GET /v1/links returns predecessor/successor after a renewal and the card's pair; unknown serial is 404", async () => {
+  test("GET /v1/links returns predecessor/successor after a renewal and the card's pair, each with its CA; unknown serial, issuer or CA is 404", async () => {
     const r = await jpki.renew(live.spec, { now: T2 });
-    const res = await fetch(`${server.url}/v1/links?serial=${live.authSerial}`);
+    const [auth, sign] = [jpki.caFingerprint('auth'), jpki.caFingerprint('sign')];
+    const res = await fetch(`${server.url}/v1/links?issuer=${auth}&serial=${live.authSerial}`);
     assert.deepEqual(await res.json(), {
+      issuer: auth,
       serial: live.authSerial,
       kind: 'auth',
-      successor: r.authSerial,
-      pair: live.signSerial,
+      successor: { issuer: auth, serial: r.authSerial },
+      pair: { issuer: sign, serial: live.signSerial },
     });
-    const back = await fetch(`${server.url}/v1/links?serial=${r.signSerial}`);
+    const back = await fetch(`${server.url}/v1/links?issuer=${sign}&serial=${r.signSerial}`);
     assert.deepEqual(await back.json(), {
+      issuer: sign,
       serial: r.signSerial,
       kind: 'sign',
-      predecessor: live.signSerial,
-      pair: r.authSerial,
+      predecessor: { issuer: sign, serial: live.signSerial },
+      pair: { issuer: auth, serial: r.authSerial },
     });
-    const missing = await fetch(`${server.url}/v1/links?serial=7f000001`);
-    assert.equal(missing.status, 404);
-    assert.deepEqual(await missing.json(), { error: 'unknown_serial' });
+    const get = async (query: string) => {
+      const x = await fetch(`${server.url}/v1/links?${query}`);
+      return [x.status, await x.json()];
+    };
+    assert.deepEqual(await get(`issuer=${auth}&serial=7f000001`), [404, { error: 'unknown_serial' }]);
+    assert.deepEqual(await get(`issuer=${sign}&serial=${live.authSerial}`), [404, { error: 'unknown_serial' }]);
+    assert.deepEqual(await get(`issuer=${'ab'.repeat(32)}&serial=${live.authSerial}`), [
+      404,
+      { error: 'unknown_issuer' },
+    ]);
+    assert.deepEqual(await get(`serial=${live.authSerial}`), [400, { error: 'invalid_request' }]);
   });
 
   test('unknown paths are 404 and wrong methods 405, as JSON', async () => {

@@ -51,9 +51,12 @@ test('platformLinks follows a renewal: the old serial names its successor and th
     now: new Date('2027-01-20T00:00:00Z'),
   });
   const links = platformLinks({ baseUrl: server.url });
-  assert.equal((await links.links(f.card.authSerial))?.successor, renewed.authSerial);
-  assert.equal((await links.links(renewed.authSerial))?.predecessor, f.card.authSerial);
-  assert.equal(await links.links('0123456789'), null);
+  const ca = f.jpki.caFingerprint('auth');
+  assert.deepEqual((await links.links(ca, f.card.authSerial))?.successor, { issuer: ca, serial: renewed.authSerial });
+  assert.deepEqual((await links.links(ca, renewed.authSerial))?.predecessor, { issuer: ca, serial: f.card.authSerial });
+  assert.equal(await links.links(ca, '0123456789'), null);
+  // A serial names a certificate only under its CA: the auth serial asked of the signing CA is not known there.
+  assert.equal(await links.links(f.jpki.caFingerprint('sign'), f.card.authSerial), null);
 });
 
 test("platformLinks pairs a card's two certificates (J-LIS 証明書紐付け情報), also after a renewal", async () => {
@@ -66,17 +69,37 @@ test("platformLinks pairs a card's two certificates (J-LIS 証明書紐付け情
     pin: '1234',
     password: 'ABC123',
   });
-  assert.equal((await links.links(f.card.signSerial))?.pair, f.card.authSerial);
-  assert.equal((await links.links(f.card.authSerial))?.pair, f.card.signSerial);
-  assert.equal((await links.links(other.signSerial))?.pair, other.authSerial, 'another card pairs with its own');
+  const [auth, sign] = [f.jpki.caFingerprint('auth'), f.jpki.caFingerprint('sign')];
+  assert.deepEqual((await links.links(sign, f.card.signSerial))?.pair, { issuer: auth, serial: f.card.authSerial });
+  assert.deepEqual((await links.links(auth, f.card.authSerial))?.pair, { issuer: sign, serial: f.card.signSerial });
+  assert.deepEqual(
+    (await links.links(sign, other.signSerial))?.pair,
+    { issuer: auth, serial: other.authSerial },
+    'another card pairs with its own',
+  );
   const renewed = await f.jpki.renew(other.spec, { now: new Date('2027-01-20T00:00:00Z') });
-  assert.equal((await links.links(renewed.signSerial))?.pair, renewed.authSerial);
+  assert.deepEqual((await links.links(sign, renewed.signSerial))?.pair, { issuer: auth, serial: renewed.authSerial });
 });
 
-test('platformLinks refuses a malformed pair (ERR_PKI_LINKS_UNAVAILABLE)', async () => {
-  const links = platformLinks({
-    baseUrl: 'http://links.example',
-    fetch: async () => Response.json({ serial: '0a', kind: 'sign', pair: 'not hex' }),
+test('platformLinks refuses a malformed link, and an answer naming another certificate (ERR_PKI_LINKS_UNAVAILABLE)', async () => {
+  const ca = 'ab'.repeat(32);
+  const answering = (body: object) =>
+    platformLinks({ baseUrl: 'http://links.example', fetch: async () => Response.json(body) });
+  const self = { issuer: ca, serial: '0a', kind: 'sign' };
+  // The valid case: each variation below changes one thing.
+  assert.deepEqual(await answering({ ...self, pair: { issuer: ca, serial: '0b' } }).links(ca, '0a'), {
+    ...self,
+    pair: { issuer: ca, serial: '0b' },
   });
-  await assert.rejects(links.links('0a'), { code: 'ERR_PKI_LINKS_UNAVAILABLE' });
+  for (const [name, body] of [
+    ['a pair that is a bare serial (no CA)', { ...self, pair: '0b' }],
+    ['a pair whose serial is not hex', { ...self, pair: { issuer: ca, serial: 'not hex' } }],
+    ['a predecessor whose CA is not a fingerprint', { ...self, predecessor: { issuer: 'JPKI', serial: '09' } }],
+    ['an answer about the same serial under another CA', { ...self, issuer: 'cd'.repeat(32) }],
+    ['an answer about another serial', { ...self, serial: '0c' }],
+    ['an answer without its CA', { serial: '0a', kind: 'sign' }],
+  ] as const) {
+    await assert.rejects(answering(body).links(ca, '0a'), { code: 'ERR_PKI_LINKS_UNAVAILABLE' }, name);
+  }
+  await assert.rejects(answering(self).links('JPKI', '0a'), TypeError);
 });

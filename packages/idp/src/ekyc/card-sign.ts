@@ -4,7 +4,7 @@
  * grant and the evidence in the audit).
  */
 import { randomUUID } from 'node:crypto';
-import type { SignedStatement, Statement, StatementResult } from '@mynagate/pki';
+import type { CertRef, SignedStatement, Statement, StatementResult } from '@mynagate/pki';
 import { statementDigestInfo } from '@mynagate/pki';
 import { IdpBadRequestError, IdpSignCardMismatchError } from '../errors.ts';
 import type { SigningCardPair } from '../config.ts';
@@ -85,7 +85,7 @@ export interface CardSignDeps {
   readonly keepCertificate: boolean;
   /** When set, the signing card must pair with a card the person logged in with (`EkycConfig.signingCardPair`). */
   readonly signingCardPair?: SigningCardPair | undefined;
-  readonly people?: Pick<PeoplePort, 'credentialSerials'>;
+  readonly people?: Pick<PeoplePort, 'credentialRefs'>;
   readonly now: () => number;
 }
 
@@ -168,12 +168,15 @@ export async function submitStatementSignature(deps: CardSignDeps, txn: string, 
 async function assertLoginCard(
   deps: CardSignDeps,
   personId: string,
-  signing: { readonly issuer: string; readonly serialNumber: string },
+  signing: { readonly issuerFingerprint: string; readonly serialNumber: string },
 ): Promise<void> {
   if (deps.people === undefined) throw new TypeError('signingCardPair needs the people store');
-  const [paired, serials] = await Promise.all([
-    deps.signingCardPair!({ issuer: signing.issuer, serialNumber: signing.serialNumber }),
-    deps.people.credentialSerials(personId),
+  const [paired, cards] = await Promise.all([
+    deps.signingCardPair!({ issuerFingerprint: signing.issuerFingerprint, serialNumber: signing.serialNumber }),
+    deps.people.credentialRefs(personId),
   ]);
-  if (paired === undefined || !serials.includes(paired.toLowerCase())) throw new IdpSignCardMismatchError();
+  // The serial and its CA: the same serial from another CA generation is another card.
+  const same = (c: CertRef) =>
+    paired !== undefined && c.issuer === paired.issuer.toLowerCase() && c.serial === paired.serial.toLowerCase();
+  if (!cards.some(same)) throw new IdpSignCardMismatchError();
 }

@@ -93,7 +93,10 @@ export interface Person {
 export interface NewCredential {
   readonly kind: CredentialKind;
   readonly fingerprint: string;
-  /** Issuer distinguished name as a string (RFC 4514). */
+  /**
+   * SHA-256 of the issuing CA's certificate, lowercase hex (a serial is unique only under its CA, and J-LIS's CA
+   * generations share one name).
+   */
   readonly issuer: string;
   /** Serial number, lowercase hex without leading zeros. */
   readonly serial: string;
@@ -171,7 +174,7 @@ export interface Registration {
 export interface RecordStore {
   findPerson(personId: string): Promise<Person | undefined>;
   findCredentialByFingerprint(fingerprint: string): Promise<Credential | undefined>;
-  /** The credential of the certificate `serial` (canonical lower-case hex) of `issuer` (RFC 4514), if registered. */
+  /** The credential of the certificate `serial` (canonical lower-case hex) of the CA `issuer` (certificate SHA-256 hex), if registered. */
   findCredentialBySerial(issuer: string, serial: string): Promise<Credential | undefined>;
   listCredentials(personId: string): Promise<Credential[]>;
   /**

@@ -15,8 +15,10 @@
  *   `200 { "status": "good" | "revoked" | "unknown", "revokedAt"?: ISO 8601, "reason"?: RFC 5280 reason name }`;
  *   `400 { "error": "invalid_request" }` for a missing or malformed parameter, `404 { "error": "unknown_issuer" }`
  *   for a fingerprint that is neither CA.
- * - `GET /v1/links?serial=<hex>` → `200 { "serial", "kind", "predecessor"?, "successor"?, "pair"? }` (hex,
- *   canonical lowercase; `pair`: the other certificate of the same card); `404 { "error": "unknown_serial" }`.
+ * - `GET /v1/links?issuer=<CA fingerprint>&serial=<hex>` → `200 { "issuer", "serial", "kind", "predecessor"?,
+ *   "successor"?, "pair"? }`, each link `{ "issuer", "serial" }` (issuer: the CA certificate's SHA-256, serial: hex,
+ *   both canonical lowercase; `pair`: the other certificate of the same card); `404 { "error": "unknown_serial" }`
+ *   for a serial not issued by that CA, `404 { "error": "unknown_issuer" }`.
  *
  * Every answer reflects the store as of the request (changes by another process are picked up).
  */
@@ -146,9 +148,10 @@ export async function serveTestJpki(jpki: TestJpki, options: ServeTestJpkiOption
       );
     }
     if (path === '/v1/links') {
+      const kind = issuerKind(jpki, url.searchParams.get('issuer'));
       const serial = serialParam(url);
       try {
-        return json(res, 200, jpki.linksOf(serial));
+        return json(res, 200, jpki.linksOf(serial, { kind }));
       } catch (e) {
         if (isMynaGateError(e, 'ERR_TESTJPKI_UNKNOWN_SERIAL')) throw new HttpError(404, { error: 'unknown_serial' });
         throw e;

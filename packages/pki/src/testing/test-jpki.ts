@@ -33,6 +33,7 @@ import { crlPartitionName, ocspResponderExtensions, ocspResponderSubject } from 
 import type { CaKind } from './profiles.ts';
 import { REASON_CODES, Store, STORE_FILE } from './store.ts';
 import type { CardRecord, CertificateRecord, LinkRecord, RevocationReason } from './store.ts';
+import type { SerialLinks } from '../platform.ts';
 
 /** Options of {@link TestJpki.init}. */
 export interface TestJpkiInitOptions {
@@ -99,15 +100,8 @@ export interface RenewOptions {
   readonly revokeOld?: RevocationReason | false;
 }
 
-/** Where a serial sits in the renewal chain (spec §9 "linking"), and the other serial of its card. */
-export interface SerialLinks {
-  readonly serial: string;
-  readonly kind: CaKind;
-  readonly predecessor?: string;
-  readonly successor?: string;
-  /** The certificate of the other kind issued with this one on the same card (J-LIS 証明書紐付け情報). */
-  readonly pair?: string;
-}
+// The links answer, as the platform contract (`../platform.ts`) reads it.
+export type { SerialLinks };
 
 const FILES = {
   authCa: 'auth-ca.pem',
@@ -385,24 +379,28 @@ export class TestJpki {
   }
 
   /**
-   * The predecessor and successor of a serial, and the serial of the other kind issued with it on the same card
-   * (J-LIS 証明書紐付け情報).
+   * The predecessor and successor of a certificate, and the certificate of the other kind issued with it on the same
+   * card (J-LIS 証明書紐付け情報), each named by its CA's fingerprint and its serial (`CertRef`).
    *
-   * @throws TestJpkiUnknownSerialError `ERR_TESTJPKI_UNKNOWN_SERIAL` when the serial was not issued here.
+   * @param options.kind the CA the serial must be of (a serial names a certificate only under its CA).
+   * @throws TestJpkiUnknownSerialError `ERR_TESTJPKI_UNKNOWN_SERIAL` when the serial was not issued here (by that CA).
    */
-  linksOf(serial: string): SerialLinks {
+  linksOf(serial: string, options: { readonly kind?: CaKind } = {}): SerialLinks {
     const rec = this.#record(serial);
+    if (options.kind !== undefined && rec.kind !== options.kind) throw new TestJpkiUnknownSerialError(rec.serial);
+    const ref = (kind: CaKind, s: string) => ({ issuer: this.caFingerprint(kind), serial: s });
     const links = this.#store.data.links;
     const predecessor = links.find((l) => l.successor === rec.serial)?.predecessor;
     const successor = links.find((l) => l.predecessor === rec.serial)?.successor;
     const card = this.#store.data.cards.find((c) => (rec.kind === 'auth' ? c.authSerial : c.signSerial) === rec.serial);
     const pair = card === undefined ? undefined : rec.kind === 'auth' ? card.signSerial : card.authSerial;
+    const other: CaKind = rec.kind === 'auth' ? 'sign' : 'auth';
     return {
-      serial: rec.serial,
+      ...ref(rec.kind, rec.serial),
       kind: rec.kind,
-      ...(predecessor ? { predecessor } : {}),
-      ...(successor ? { successor } : {}),
-      ...(pair ? { pair } : {}),
+      ...(predecessor ? { predecessor: ref(rec.kind, predecessor) } : {}),
+      ...(successor ? { successor: ref(rec.kind, successor) } : {}),
+      ...(pair ? { pair: ref(other, pair) } : {}),
     };
   }
 
