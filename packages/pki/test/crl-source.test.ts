@@ -1,5 +1,6 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { setImmediate as tick } from 'node:timers/promises';
 import { CrlSource } from '../src/crl/source.ts';
 import { largeCrlEntry, writeLargeCrl } from '../src/crl/generate.ts';
@@ -16,6 +17,7 @@ import {
 } from './crl-fixtures.ts';
 
 const DAY = 86_400_000;
+const fingerprint = (c: TestCa) => createHash('sha256').update(new Uint8Array(c.cert.rawData)).digest('hex');
 const at = (d: string) => new Date(`${d}T00:00:00Z`);
 const REVOKED_A = {
   serialNumber: '0a',
@@ -125,13 +127,29 @@ describe('CrlSource: current CRL per issuer, atomic refresh, fail closed', () =>
     });
   });
 
-  it('tries every configured certificate with the CRL issuer name (key rollover)', async () => {
-    const source = new CrlSource({
-      issuers: [lookAlike.cert, ca.cert],
-      worker: false,
+  it('tries every configured certificate with the CRL issuer name, and answers only for the CA whose key verified it (CA generations)', async () => {
+    // Two CAs with one name, as J-LIS's generations: each revokes its own serials.
+    const source = new CrlSource({ issuers: [lookAlike.cert, ca.cert], worker: false });
+    const [caFp, otherFp] = [fingerprint(ca), fingerprint(lookAlike)];
+    await source.refresh(first, NOW); // ca's: 0a revoked
+    assert.equal(source.status('0a', issuerName, NOW, { issuerFingerprint: caFp }).status, 'revoked');
+    // The other generation holds no CRL yet: its certificates are not answered from ca's.
+    assert.throws(() => source.status('0a', issuerName, NOW, { issuerFingerprint: otherFp }), {
+      code: 'ERR_PKI_REVOCATION_UNKNOWN',
+      detail: 'unavailable',
     });
-    await source.refresh(first, NOW);
-    assert.equal(source.status('0a', issuerName, NOW).status, 'revoked');
+    await source.refresh(await peculiarCrl(lookAlike, [REVOKED_B], { crlNumber: 1 }), NOW);
+    assert.equal(source.status('0a', issuerName, NOW, { issuerFingerprint: otherFp }).status, 'good');
+    assert.equal(source.status('0b', issuerName, NOW, { issuerFingerprint: otherFp }).status, 'revoked');
+    assert.equal(source.status('0b', issuerName, NOW, { issuerFingerprint: caFp.toUpperCase() }).status, 'good');
+    assert.equal(source.current(issuerName).length, 2);
+    // Which of the two issued it must be said, and be one of them.
+    for (const options of [{}, { issuerFingerprint: 'ab'.repeat(32) }]) {
+      assert.throws(() => source.status('0a', issuerName, NOW, options), {
+        code: 'ERR_PKI_REVOCATION_UNKNOWN',
+        detail: 'unavailable',
+      });
+    }
   });
 
   it('refuses an older CRL (lower cRLNumber) after a newer one → ERR_PKI_CRL_ROLLBACK, keeping the newer', async () => {

@@ -17,7 +17,9 @@ import {
   RevocationUnknownError,
 } from '@mynagate/pki';
 import type { IssuedCard } from '@mynagate/pki/testing';
-import { NOW, ORIGIN, T_ISSUE, cardSigner, createFixture } from './verify-fixture.ts';
+import { webcrypto } from 'node:crypto';
+import { crlNumberExtension, RSA, x509 } from './crl-fixtures.ts';
+import { NOW, ORIGIN, T_ISSUE, cardSigner, createFixture, lookAlikeCa, reissue } from './verify-fixture.ts';
 import type { Fixture } from './verify-fixture.ts';
 
 const DAY = 86_400_000;
@@ -121,6 +123,45 @@ describe('createVerifier with crlRevocation(CrlSource)', () => {
       code: 'ERR_PKI_REVOCATION_UNKNOWN',
       detail: 'unavailable',
       source: 'crl',
+    });
+  });
+
+  test("a CRL answers only for its own CA: two trusted generations with one name, the card's serial revoked by the other", async () => {
+    // A second CA generation, as J-LIS's: the same name, its own key, its own serials and its own CRL. It issued a
+    // certificate with the very serial of f.card's, and revoked it.
+    const genB = await lookAlikeCa(f.authCa.der);
+    const serial = parseCertificate(f.card.spec.authCert).serialNumber;
+    const genBCert = await reissue(f.card.spec.authCert, genB, { serial });
+    const signingKey = await webcrypto.subtle.importKey(
+      'pkcs8',
+      genB.key.export({ format: 'der', type: 'pkcs8' }),
+      RSA,
+      false,
+      ['sign'],
+    );
+    const genBCrl = await x509.X509CrlGenerator.create({
+      issuer: new x509.X509Certificate(genB.der).subjectName,
+      thisUpdate: new Date(NOW.getTime() - 3_600_000),
+      nextUpdate: new Date(NOW.getTime() + DAY),
+      entries: [{ serialNumber: serial, revocationDate: T_ISSUE, reason: x509.X509CrlReason.keyCompromise }],
+      extensions: [crlNumberExtension(1)],
+      signingAlgorithm: RSA,
+      signingKey,
+    });
+    const anchors = { auth: [...f.anchors.auth, genB.der], sign: f.anchors.sign };
+    const both = new CrlSource({ issuers: anchors.auth, worker: false });
+    await both.refresh(await f.jpki.crl('auth', { now: new Date(NOW.getTime() - 3_600_000) }), NOW);
+    await both.refresh(new Uint8Array(genBCrl.rawData), NOW);
+    const verifier = createVerifier({
+      anchors,
+      revocation: crlRevocation(both),
+      challenges: new MemoryChallengeStore(),
+      now: () => NOW,
+    });
+    assert.equal((await verifier.verifyCertificate(f.card.spec.authCert, 'auth')).revocationSource, 'crl');
+    await assert.rejects(verifier.verifyCertificate(genBCert, 'auth'), {
+      code: 'ERR_PKI_CERT_REVOKED',
+      reason: 'keyCompromise',
     });
   });
 

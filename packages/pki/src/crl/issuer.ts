@@ -2,7 +2,7 @@
  * What CRL checking needs from the issuer certificate: its subject name (DER), its public key and its key usage
  * (RFC 5280 §4.1.2.6, §4.1.2.7, §4.2.1.3), read with the same strict reader as the CRL.
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import type { X509Certificate } from '@peculiar/x509';
 import { DerCursor, TAG, readBoolean } from './der.ts';
 
@@ -16,6 +16,8 @@ export interface CrlIssuer {
   readonly publicKey: KeyObject;
   /** The keyUsage BIT STRING's first two octets as bits (digitalSignature = 0x8000), `null` when absent. */
   readonly keyUsage: number | null;
+  /** SHA-256 of the certificate DER, lower-case hex: which CA this is when several share a name. */
+  readonly fingerprint: string;
 }
 
 /** keyUsage cRLSign is bit 6 (RFC 5280 §4.2.1.3). */
@@ -69,7 +71,7 @@ export function readIssuer(cert: IssuerCertificate): CrlIssuer {
       format: 'der',
       type: 'spki',
     });
-    return { subject, publicKey, keyUsage };
+    return { subject, publicKey, keyUsage, fingerprint: createHash('sha256').update(der).digest('hex') };
   } catch (e) {
     throw new TypeError('issuer is not a DER X.509 certificate', { cause: e });
   }

@@ -10,8 +10,9 @@ const GOOD: RevocationStatus = Object.freeze({ status: 'good', source: 'crl' });
 
 /**
  * Adapts a {@link CrlSource} to the verifier's `RevocationSource`. Each question carries the certificate's serial,
- * its issuer name (DER), its cRLDistributionPoints names (so a partitioned CRL, such as JPKI's per-office
- * directoryName CRLDP, spec §8.2, speaks only for the certificates that name it) and whether it is a CA.
+ * its issuer name (DER), the fingerprint of the trust anchor that validated it (so only that CA's CRLs answer), its
+ * cRLDistributionPoints names (so a partitioned CRL, such as JPKI's per-office directoryName CRLDP, spec §8.2,
+ * speaks only for the certificates that name it) and whether it is a CA.
  *
  * @throws TypeError when `source` is not a CrlSource-like object.
  * @example
@@ -26,12 +27,13 @@ const GOOD: RevocationStatus = Object.freeze({ status: 'good', source: 'crl' });
 export function crlRevocation(source: Pick<CrlSource, 'status'>): RevocationSource {
   if (!source || typeof source.status !== 'function') throw new TypeError('source must be a CrlSource');
   return Object.freeze({
-    async status(cert, _issuer, now): Promise<RevocationStatus> {
-      // The issuer certificate is not needed: the CRL was checked against the configured CA certificates when it
-      // was loaded, and is found by the certificate's issuer name (RFC 5280 §6.3.3 (b), (f)).
+    async status(cert, issuer, now): Promise<RevocationStatus> {
+      // Only a CRL the certificate's own trust anchor signed speaks for it (RFC 5280 §6.3.3 (f)): CA generations
+      // share a name, so the name alone could find another generation's CRL.
       const s = source.status(cert.serialBytes, cert.issuer, now, {
         distributionPoints: cert.crlDistributionPoints,
         ca: cert.isCa,
+        issuerFingerprint: issuer.fingerprint,
       });
       if (s.status === 'good') return GOOD;
       return { status: 'revoked', source: 'crl', revokedAt: s.revokedAt, reason: s.reason };

@@ -1,7 +1,11 @@
 /**
- * `CrlSource`: the current CRL index per issuer (and per partition, for CRLs with an issuingDistributionPoint),
+ * `CrlSource`: the current CRL index per issuing CA (and per partition, for CRLs with an issuingDistributionPoint),
  * refreshed off to the side and swapped atomically, answering revocation status in constant time and failing
  * closed when no current CRL covers a certificate.
+ *
+ * A CA is its certificate, not its name: J-LIS's CA generations share one name and each revokes its own serials, so
+ * a CRL answers only for certificates of the CA whose key verified it (RFC 5280 §6.3.3 (f): the same trust anchor as
+ * the certificate's).
  */
 import { RevocationUnknownError } from '../errors.ts';
 import { CrlRollbackError, CrlWrongIssuerError } from './errors.ts';
@@ -14,7 +18,10 @@ import { loadCrlInWorker } from './load-worker.ts';
 
 /** Options of {@link CrlSource}. */
 export interface CrlSourceOptions {
-  /** The CA certificates whose CRLs this source accepts (several with one subject are tried in turn: key rollover). */
+  /**
+   * The CA certificates whose CRLs this source accepts. Several may share a subject (CA generations, key rollover):
+   * a CRL is checked against each in turn and then answers for the one whose key verified it.
+   */
   readonly issuers: readonly IssuerCertificate[];
   /** Clock skew allowed around thisUpdate and nextUpdate, ms; default 60 000. */
   readonly skewMs?: number;
@@ -33,6 +40,11 @@ export interface CrlStatusOptions {
   readonly distributionPoints?: readonly Uint8Array[];
   /** Whether the certificate is a CA certificate (for onlyContainsUserCerts / onlyContainsCACerts); default false. */
   readonly ca?: boolean;
+  /**
+   * SHA-256 (hex) of the certificate of the CA that issued it: the trust anchor its path was validated to. Needed
+   * when several configured CAs share its issuer name; without it, such a question fails closed.
+   */
+  readonly issuerFingerprint?: string;
 }
 
 /** The answer of {@link CrlSource.status}. */
@@ -59,20 +71,29 @@ const hex = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)
  * ```
  */
 export class CrlSource {
-  readonly #issuers: { subject: string; cert: IssuerCertificate }[];
+  readonly #issuers: { subject: string; fingerprint: string; cert: IssuerCertificate }[];
+  /** issuer Name hex → the fingerprints of the configured CAs with that name. */
+  readonly #byName = new Map<string, string[]>();
   readonly #skewMs: number;
   readonly #maxAgeMs: number | undefined;
   readonly #worker: boolean;
-  /** issuer Name hex → scope key → index. Replaced entry by entry; a reader sees a whole old or a whole new index. */
+  /**
+   * CA fingerprint → scope key → index. Replaced entry by entry; a reader sees a whole old or a whole new index.
+   */
   readonly #current = new Map<string, Map<string, CrlIndex>>();
 
   constructor(options: CrlSourceOptions) {
     if (!options || !Array.isArray(options.issuers) || options.issuers.length === 0)
       throw new TypeError('issuers must be a non-empty array of certificates');
-    this.#issuers = options.issuers.map((cert) => ({
-      subject: hex(readIssuer(cert).subject),
-      cert,
-    }));
+    this.#issuers = options.issuers.map((cert) => {
+      const { subject, fingerprint } = readIssuer(cert);
+      return { subject: hex(subject), fingerprint, cert };
+    });
+    for (const i of this.#issuers) {
+      const same = this.#byName.get(i.subject) ?? [];
+      if (!same.includes(i.fingerprint)) same.push(i.fingerprint);
+      this.#byName.set(i.subject, same);
+    }
     this.#skewMs = options.skewMs ?? DEFAULT_CRL_SKEW_MS;
     this.#maxAgeMs = options.maxAgeMs;
     this.#worker = options.worker ?? true;
@@ -93,8 +114,9 @@ export class CrlSource {
     if (candidates.length === 0) throw new CrlWrongIssuerError();
     const load = this.#worker ? loadCrlInWorker : loadCrl;
     let index: CrlIndex | undefined;
+    let by: string | undefined;
     let lastError: unknown;
-    for (const { cert } of candidates) {
+    for (const { cert, fingerprint } of candidates) {
       try {
         index = await load(der, {
           issuer: cert,
@@ -102,20 +124,21 @@ export class CrlSource {
           skewMs: this.#skewMs,
           maxAgeMs: this.#maxAgeMs,
         });
+        by = fingerprint;
         break;
       } catch (e) {
         lastError = e;
         if ((e as { code?: string }).code !== 'ERR_PKI_CRL_BAD_SIGNATURE') break;
       }
     }
-    if (!index) throw lastError;
+    if (!index || by === undefined) throw lastError;
     // The swap happens here, synchronously after the await: no reader can see anything in between.
     const key = scopeKey(index);
-    const byScope = this.#current.get(name) ?? new Map<string, CrlIndex>();
+    const byScope = this.#current.get(by) ?? new Map<string, CrlIndex>();
     const held = byScope.get(key);
     if (held) checkNotOlder(index, held);
     byScope.set(key, index);
-    this.#current.set(name, byScope);
+    this.#current.set(by, byScope);
     return index;
   }
 
@@ -125,10 +148,12 @@ export class CrlSource {
    * @param serial the certificate's serialNumber (octets, value or hex).
    * @param issuerName DER of the certificate's issuer Name.
    * @throws {RevocationUnknownError} `ERR_PKI_REVOCATION_UNKNOWN` (source `crl`; detail `unavailable` when no CRL of
-   *   the issuer covers the certificate, `stale` when the covering CRL is not current) — fail closed.
+   *   the issuing CA covers the certificate, or which of several same-name CAs issued it is not said or not one of
+   *   them; `stale` when the covering CRL is not current) — fail closed.
    */
   status(serial: SerialInput, issuerName: Uint8Array, now: Date, options: CrlStatusOptions = {}): CrlStatus {
-    const byScope = this.#current.get(hex(issuerName));
+    const ca = this.#issuingCa(issuerName, options.issuerFingerprint);
+    const byScope = this.#current.get(ca);
     if (!byScope) throw unknown('unavailable', 'no CRL for this issuer');
     const t = now.getTime();
     let covered = false;
@@ -152,9 +177,23 @@ export class CrlSource {
     return GOOD;
   }
 
-  /** The current indexes of an issuer (DER Name), for inspection. */
+  /** The current indexes of the CAs with this name (DER Name), for inspection. */
   current(issuerName: Uint8Array): readonly CrlIndex[] {
-    return [...(this.#current.get(hex(issuerName))?.values() ?? [])];
+    return (this.#byName.get(hex(issuerName)) ?? []).flatMap((ca) => [...(this.#current.get(ca)?.values() ?? [])]);
+  }
+
+  /** The fingerprint of the configured CA that issued a certificate of `issuerName` (see `issuerFingerprint`). */
+  #issuingCa(issuerName: Uint8Array, fingerprint: string | undefined): string {
+    const named = this.#byName.get(hex(issuerName));
+    if (named === undefined) throw unknown('unavailable', 'no CRL for this issuer');
+    if (fingerprint === undefined) {
+      if (named.length > 1)
+        throw unknown('unavailable', 'several CAs have this name and which one issued it is not said');
+      return named[0]!;
+    }
+    const fp = fingerprint.toLowerCase();
+    if (!named.includes(fp)) throw unknown('unavailable', 'the issuing CA is not one whose CRLs this source holds');
+    return fp;
   }
 }
 
