@@ -8,6 +8,7 @@ import { serveTestJpki, type TestJpkiServer } from '@mynagate/pki/testing';
 import {
   oneShotChallengeStore,
   openStores,
+  upgradeCredentialIssuers,
   platformCardPair,
   providerStores,
   startServer,
@@ -76,6 +77,8 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
 
     const stores = await openStores({ kind: 'sqlite', path: data.idpDatabase });
     cleanup.push(() => stores.close());
+    // A data directory from before credentials were named by their CA's fingerprint keeps its people's renewals.
+    await upgradeCredentialIssuers(stores.records, [data.jpki.caCertificate('auth')]);
     const ports = providerStores(stores);
 
     const demo = await listen('demo service', options.demoPort, (port) =>

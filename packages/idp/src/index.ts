@@ -27,6 +27,7 @@ export {
   type AuditAnchoring,
   type AuditAnchoringOptions,
 } from './audit-anchor.ts';
+export { upgradeCredentialIssuers, type IssuerUpgrade } from './credential-issuers.ts';
 export {
   loginSignedData,
   parseLoginToken,

@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
-import { platformLinks, type LinkingSource } from '@mynagate/pki';
+import { nameToString, parseCertificate, platformLinks, type LinkingSource } from '@mynagate/pki';
+import { upgradeCredentialIssuers } from '../src/credential-issuers.ts';
 import { writeCardFile } from '@mynagate/card/virtual';
 import type { LinkCertificate } from '../src/config.ts';
 import {
@@ -117,6 +118,31 @@ describe('renewed certificates', () => {
       // The credential is kept under its CA's fingerprint, not the name all generations share.
       const credential = await linked.stores.records.findCredentialByFingerprint(holder.fingerprint);
       assert.equal(credential?.issuer, ca);
+    } finally {
+      await linked.close();
+    }
+  });
+
+  it("joins a renewal to a credential still under its CA's name once start-up relabelled it (upgradeCredentialIssuers)", async () => {
+    const linked = await f.start({ renewalLinks: platformLinks({ baseUrl: f.ocsp.url }) });
+    try {
+      const card = await f.newCard('試験　旧形式');
+      const caDer = f.jpki.caCertificate('auth');
+      const cert = parseCertificate(card.issued.spec.authCert);
+      // As a login registered it before credentials were named by their CA's fingerprint.
+      await linked.stores.records.createPersonWithCredential({
+        kind: 'jpki-auth',
+        fingerprint: card.fingerprint,
+        issuer: nameToString(parseCertificate(caDer).subject),
+        serial: cert.serialNumber,
+        notAfter: new Date(cert.notAfter),
+      });
+      const before = await subOf(card, linked);
+      assert.deepEqual(await upgradeCredentialIssuers(linked.stores.records, [caDer, caDer]), {
+        relabelled: 1,
+        ambiguous: [],
+      });
+      assert.equal(await subOf(await renew(card), linked), before);
     } finally {
       await linked.close();
     }

@@ -42,6 +42,8 @@ import {
   platformCardPair,
   openStores,
   providerStores,
+  upgradeCredentialIssuers,
+  type IssuerUpgrade,
   type PrivateJwks,
   type ServerConfig,
   type Stores,
@@ -73,6 +75,8 @@ export interface LoadedConfig {
   readonly stores: Stores;
   /** `audit.anchorDir`: where the running provider anchors the audit head, every `everyMs`. */
   readonly auditAnchoring?: { readonly dir: string; readonly everyMs: number };
+  /** What start-up did to credentials still under their CA's name (`upgradeCredentialIssuers`). */
+  readonly issuerUpgrade: IssuerUpgrade;
 }
 
 type Json = Record<string, unknown>;
@@ -158,6 +162,13 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
   } catch (e) {
     throw new ConfigError(`store: ${(e as Error).message}`, { cause: e });
   }
+  let issuerUpgrade: IssuerUpgrade;
+  try {
+    issuerUpgrade = await upgradeCredentialIssuers(stores.records, anchors.auth);
+  } catch (e) {
+    await stores.close();
+    throw e;
+  }
   const ports = providerStores(stores);
   const links = platformOptions === undefined ? undefined : platformLinks(platformOptions);
   const server: ServerConfig = {
@@ -190,7 +201,7 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
           ekyc: { signingCardPair: platformCardPair(links) },
         }),
   };
-  return { server, stores, ...(auditAnchoring ? { auditAnchoring } : {}) };
+  return { server, stores, issuerUpgrade, ...(auditAnchoring ? { auditAnchoring } : {}) };
 }
 
 /**

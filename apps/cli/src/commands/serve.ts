@@ -77,7 +77,13 @@ async function untilSignal(stop: () => Promise<void>): Promise<void> {
 async function serveConfigured(file: string, init: boolean): Promise<void> {
   const { loadConfig } = await import('./serve-config.ts');
   const { startAuditAnchoring, startServer } = await import('@mynagate/idp');
-  const { server: config, stores, auditAnchoring } = await loadConfig(file, { init });
+  const { server: config, stores, auditAnchoring, issuerUpgrade } = await loadConfig(file, { init });
+  if (issuerUpgrade.relabelled > 0)
+    process.stderr.write(`credentials: ${issuerUpgrade.relabelled} now named by their CA's fingerprint\n`);
+  for (const name of issuerUpgrade.ambiguous)
+    process.stderr.write(
+      `credentials: several trusted CAs are named ${name}: a credential still under that name stays so, and a renewal of its card starts a new person\n`,
+    );
   let idp: Awaited<ReturnType<typeof startServer>>;
   try {
     idp = await startServer(config);

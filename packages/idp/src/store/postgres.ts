@@ -28,6 +28,7 @@ import {
   assertAuditEvent,
   touchOption,
   assertFingerprint,
+  assertIssuerName,
   assertId,
   assertKey,
   assertNewConsent,
@@ -429,6 +430,14 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
       return run(async () => {
         const r = await pool.query(`UPDATE ${s}.credentials SET last_used_at = $1 WHERE fingerprint = $2`, [now(), fp]);
         if (r.rowCount !== 1) throw new StoreNotFoundError('credential');
+      });
+    },
+    relabelCredentialIssuer: (name, fp) => {
+      assertIssuerName(name);
+      assertFingerprint(fp);
+      return run(async () => {
+        const r = await pool.query(`UPDATE ${s}.credentials SET issuer = $1 WHERE issuer = $2`, [fp, name]);
+        return r.rowCount ?? 0;
       });
     },
     recordConsent: (cons) => {

@@ -50,6 +50,7 @@ import {
   assertAuditEvent,
   touchOption,
   assertFingerprint,
+  assertIssuerName,
   assertId,
   assertKey,
   assertNewConsent,
@@ -599,6 +600,14 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
         const r = sql('UPDATE credentials SET last_used_at = ? WHERE fingerprint = ?').run(now(), fp);
         if (Number(r.changes) !== 1) throw new StoreNotFoundError('credential');
       });
+    },
+    relabelCredentialIssuer: (name, fp) => {
+      assertIssuerName(name);
+      assertFingerprint(fp);
+      return runDurable(
+        () => Number(sql('UPDATE credentials SET issuer = ? WHERE issuer = ?').run(fp, name).changes),
+        'identity',
+      );
     },
     recordConsent: (c) => {
       assertNewConsent(c);

@@ -191,6 +191,12 @@ export interface RecordStore {
   linkCredential(oldFingerprint: string, newCredential: NewCredential): Promise<Credential>;
   /** Sets `lastUsedAt` to now. Throws `ERR_STORE_NOT_FOUND`. */
   touchCredential(fingerprint: string): Promise<void>;
+  /**
+   * Credentials whose issuer is `name` (a CA's name, as credentials registered before issuers were CA fingerprints
+   * kept it) get `fingerprint` (that CA's certificate SHA-256, lowercase hex) instead; resolves how many. Only for a
+   * name no other trusted CA has (`upgradeCredentialIssuers`). Throws TypeError on a malformed fingerprint.
+   */
+  relabelCredentialIssuer(name: string, fingerprint: string): Promise<number>;
   recordConsent(consent: NewConsent): Promise<Consent>;
   /** Withdraws every active consent of the person for the client; resolves the number withdrawn. */
   withdrawConsent(personId: string, clientId: string): Promise<number>;

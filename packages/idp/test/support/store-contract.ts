@@ -475,6 +475,26 @@ export function runStoreContract(label: string, setup: () => Promise<StoreHarnes
       });
     });
 
+    it("relabelCredentialIssuer moves the credentials under a CA's name to its fingerprint, and only those", async () => {
+      const r = h.stores.records;
+      const name = `CN=Relabel ${randomBytes(4).toString('hex')},O=JPKI,C=JP`;
+      const fp = fingerprint();
+      const old = await r.createPersonWithCredential(newCredential({ issuer: name }));
+      const other = await r.createPersonWithCredential(newCredential());
+      assert.equal(await r.relabelCredentialIssuer(name, fp), 1);
+      const moved = (await r.findCredentialByFingerprint(old.credential.fingerprint))!;
+      assert.equal(moved.issuer, fp);
+      assert.equal((await r.findCredentialBySerial(fp, moved.serial))?.fingerprint, old.credential.fingerprint);
+      assert.equal(await r.findCredentialBySerial(name, moved.serial), undefined);
+      assert.equal(
+        (await r.findCredentialByFingerprint(other.credential.fingerprint))?.issuer,
+        other.credential.issuer,
+      );
+      assert.equal(await r.relabelCredentialIssuer(name, fp), 0, 'idempotent');
+      await assert.rejects(async () => r.relabelCredentialIssuer(name, 'not a fingerprint'), TypeError);
+      await assert.rejects(async () => r.relabelCredentialIssuer('', fp), TypeError);
+    });
+
     it("appendAudit with touchCredential sets that credential's lastUsedAt to the row's time, in the same commit", async () => {
       const r = h.stores.records;
       const { credential, person } = await r.createPersonWithCredential(newCredential());

@@ -86,6 +86,11 @@ export function assertAuditEvent(e: AuditEvent): void {
   }
 }
 
+/** A CA name as a credential's issuer held it: a non-empty string. */
+export function assertIssuerName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || name === '') throw new TypeError('issuer name must be a non-empty string');
+}
+
 /** The `touchCredential` of `appendAudit`'s options, checked: a fingerprint, or undefined. */
 export function touchOption(options: AuditOptions | undefined): string | undefined {
   if (options === undefined) return undefined;
