@@ -149,11 +149,13 @@ export async function bridge(a: Parsed): Promise<void> {
     server.listen(listenPort, '127.0.0.1', () => resolve());
   });
   self = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  process.stdout.write(`mynagate bridge: listening on ${self}\n`);
-  await new Promise<void>((resolve) => {
+  // Listening for the signals before saying so: a stop sent on that line is always a clean one.
+  const signalled = new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  process.stdout.write(`mynagate bridge: listening on ${self}\n`);
+  await signalled;
   lines?.close();
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -69,12 +69,14 @@ export async function crl(a: Parsed): Promise<void> {
 export async function ocsp(a: Parsed): Promise<void> {
   const jpki = await TestJpki.open(required(a, 'dir'));
   const server = await serveTestJpki(jpki, { port: port(a, 'port', 8790), host: optional(a, 'host') ?? '127.0.0.1' });
-  process.stderr.write(
-    `test JPKI responder at ${server.url} (OCSP /ocsp/auth /ocsp/sign, CRL /crl/*.crl, /v1/status)\n`,
-  );
-  await new Promise<void>((resolve) => {
+  // Listening for the signals before saying so: a stop sent on that line is always a clean one.
+  const stopped = new Promise<void>((resolve) => {
     const stop = () => void server.close().then(resolve);
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  process.stderr.write(
+    `test JPKI responder at ${server.url} (OCSP /ocsp/auth /ocsp/sign, CRL /crl/*.crl, /v1/status, /v1/links)\n`,
+  );
+  await stopped;
 }

@@ -34,6 +34,7 @@ export async function serve(a: Parsed): Promise<void> {
   });
   const { data } = stack;
   const w = Math.max(...data.cards.map((c) => c.name.length));
+  const stopped = stopOnSignal(() => stack.close());
   process.stdout.write(
     [
       '',
@@ -53,12 +54,16 @@ export async function serve(a: Parsed): Promise<void> {
     ].join('\n') + '\n',
   );
 
-  await untilSignal(() => stack.close());
+  await stopped;
 }
 
-/** Waits for SIGINT or SIGTERM, then runs `stop` and says so on stderr. */
-async function untilSignal(stop: () => Promise<void>): Promise<void> {
-  await new Promise<void>((done) => {
+/**
+ * Runs `stop` on the first SIGINT or SIGTERM and says so on stderr; resolves once stopped. The handlers are in place
+ * when this returns, so a caller sets them up before it says it is ready: a signal sent on that word (by a person or
+ * a supervisor) then always stops the server cleanly, never kills it half-way through its first instants.
+ */
+function stopOnSignal(stop: () => Promise<void>): Promise<void> {
+  return new Promise<void>((done) => {
     const on = (signal: string) => {
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
@@ -69,8 +74,7 @@ async function untilSignal(stop: () => Promise<void>): Promise<void> {
     const onTerm = () => on('SIGTERM');
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
-  });
-  process.stderr.write('stopped\n');
+  }).then(() => void process.stderr.write('stopped\n'));
 }
 
 /** Runs the provider from a configuration file until SIGINT or SIGTERM. */
@@ -103,11 +107,12 @@ async function serveConfigured(file: string, init: boolean): Promise<void> {
       onAnchor: (f, seq) => process.stderr.write(`audit anchor: row ${seq} in ${f}\n`),
       onError: failed,
     });
-  process.stdout.write(`MynaGate: ${idp.issuer} (listening on ${idp.url})\n`);
-  await untilSignal(async () => {
+  const stopped = stopOnSignal(async () => {
     await idp.close();
     // The rows written until the server closed are anchored before the store goes.
     await anchoring?.stop().catch(failed);
     await stores.close();
   });
+  process.stdout.write(`MynaGate: ${idp.issuer} (listening on ${idp.url})\n`);
+  await stopped;
 }
