@@ -148,6 +148,37 @@ describe('renewed certificates', () => {
     }
   });
 
+  it('joins the person of a predecessor an earlier CA generation issued (the link names that CA)', async () => {
+    const real = platformLinks({ baseUrl: f.ocsp.url });
+    const ca = f.jpki.caFingerprint('auth');
+    const earlierGeneration = 'cd'.repeat(32);
+    const renewed = await f.newCard('試験　世代');
+    const linked = await f.start({
+      renewalLinks: {
+        links: async (issuer, serial) =>
+          issuer === ca && serial === renewed.issued.authSerial
+            ? { issuer, serial, kind: 'auth', predecessor: { issuer: earlierGeneration, serial: '1d2c3b4a' } }
+            : real.links(issuer, serial),
+      },
+    });
+    try {
+      // The person's card of the earlier generation, as its login registered it.
+      const { person } = await linked.stores.records.createPersonWithCredential({
+        kind: 'jpki-auth',
+        fingerprint: createHash('sha256').update('earlier generation card').digest('hex'),
+        issuer: earlierGeneration,
+        serial: '1d2c3b4a',
+        notAfter: new Date('2027-03-31T14:59:59Z'),
+      });
+      await subOf(renewed, linked);
+      const credential = await linked.stores.records.findCredentialByFingerprint(renewed.fingerprint);
+      assert.equal(credential?.personId, person.id);
+      assert.equal(credential?.issuer, ca);
+    } finally {
+      await linked.close();
+    }
+  });
+
   it("fails a renewed card's login when the links source cannot answer (ERR_PKI_LINKS_UNAVAILABLE), splitting no one", async () => {
     const down = await f.start({ renewalLinks: platformLinks({ baseUrl: 'http://127.0.0.1:1', timeoutMs: 500 }) });
     try {
