@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
-import { nameToString, parseCertificate, platformLinks, type LinkingSource } from '@mynagate/pki';
+import { nameToString, parseCertificate, platformLinks, type CertRef, type LinkingSource } from '@mynagate/pki';
 import { upgradeCredentialIssuers } from '../src/credential-issuers.ts';
 import { writeCardFile } from '@mynagate/card/virtual';
 import type { LinkCertificate } from '../src/config.ts';
@@ -49,6 +49,21 @@ async function subOf(card: TestCard, on: TestIdp = idp): Promise<string> {
     expectedState: login.state,
   });
   return tokens.claims()!.sub;
+}
+
+/** A CA generation other than the test JPKI's: J-LIS's generations share one name, each with its own serials. */
+const EARLIER_GENERATION = 'cd'.repeat(32);
+
+/** The test JPKI's links, except that `card`'s certificate names `predecessor` as the one it renewed. */
+function linksWithPredecessor(card: TestCard, predecessor: CertRef): LinkingSource {
+  const real = platformLinks({ baseUrl: f.ocsp.url });
+  const ca = f.jpki.caFingerprint('auth');
+  return {
+    links: async (issuer, serial) =>
+      issuer === ca && serial === card.issued.authSerial
+        ? { issuer, serial, kind: 'auth', predecessor }
+        : real.links(issuer, serial),
+  };
 }
 
 describe('renewed certificates', () => {
@@ -91,24 +106,13 @@ describe('renewed certificates', () => {
   });
 
   it("never joins a person whose serial another CA generation's predecessor happens to share (J-LIS CAs share one name)", async () => {
-    const real = platformLinks({ baseUrl: f.ocsp.url });
     const ca = f.jpki.caFingerprint('auth');
-    const earlierGeneration = 'cd'.repeat(32);
     const holder = await f.newCard('試験　先客');
     const stranger = await f.newCard('試験　別人');
     // The stranger's card renewed one the earlier CA generation issued with the same serial as the holder's card.
-    const renewalLinks: LinkingSource = {
-      links: async (issuer, serial) =>
-        issuer === ca && serial === stranger.issued.authSerial
-          ? {
-              issuer,
-              serial,
-              kind: 'auth',
-              predecessor: { issuer: earlierGeneration, serial: holder.issued.authSerial },
-            }
-          : real.links(issuer, serial),
-    };
-    const linked = await f.start({ renewalLinks });
+    const linked = await f.start({
+      renewalLinks: linksWithPredecessor(stranger, { issuer: EARLIER_GENERATION, serial: holder.issued.authSerial }),
+    });
     try {
       const holderSub = await subOf(holder, linked);
       assert.notEqual(await subOf(stranger, linked), holderSub);
@@ -149,24 +153,17 @@ describe('renewed certificates', () => {
   });
 
   it('joins the person of a predecessor an earlier CA generation issued (the link names that CA)', async () => {
-    const real = platformLinks({ baseUrl: f.ocsp.url });
     const ca = f.jpki.caFingerprint('auth');
-    const earlierGeneration = 'cd'.repeat(32);
     const renewed = await f.newCard('試験　世代');
     const linked = await f.start({
-      renewalLinks: {
-        links: async (issuer, serial) =>
-          issuer === ca && serial === renewed.issued.authSerial
-            ? { issuer, serial, kind: 'auth', predecessor: { issuer: earlierGeneration, serial: '1d2c3b4a' } }
-            : real.links(issuer, serial),
-      },
+      renewalLinks: linksWithPredecessor(renewed, { issuer: EARLIER_GENERATION, serial: '1d2c3b4a' }),
     });
     try {
       // The person's card of the earlier generation, as its login registered it.
       const { person } = await linked.stores.records.createPersonWithCredential({
         kind: 'jpki-auth',
         fingerprint: createHash('sha256').update('earlier generation card').digest('hex'),
-        issuer: earlierGeneration,
+        issuer: EARLIER_GENERATION,
         serial: '1d2c3b4a',
         notAfter: new Date('2027-03-31T14:59:59Z'),
       });
