@@ -8,7 +8,13 @@ import { after, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { openStores } from '../src/store/open.ts';
 import { walSync } from '../src/store/lib/wal-sync.ts';
-import { BY_COLUMN, openSqliteStores, SQLITE_SCHEMA_VERSION, sqliteEphemeralPath } from '../src/store/sqlite.ts';
+import {
+  BY_COLUMN,
+  openSqliteStores,
+  SQLITE_SCHEMA_VERSION,
+  SQLITE_SWEEP_CHUNK,
+  sqliteEphemeralPath,
+} from '../src/store/sqlite.ts';
 import { newCredential, runStoreContract } from './support/store-contract.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'mynagate-store-'));
@@ -120,6 +126,31 @@ describe('SQLite: file, durability and migrations', () => {
     assert.equal(stores.sweep(), 0);
     assert.deepEqual(await stores.adapter('Interaction').find('i2'), {});
     assert.equal(await stores.oneShot.get('b'), 'x');
+    await stores.close();
+  });
+
+  it('the periodic sweep deletes a backlog in chunks, the event loop running between them', async () => {
+    const clock = fakeClock();
+    const path = newPath();
+    const stores = openSqliteStores({ path, now: clock.now, sweepIntervalMs: 5 });
+    const backlog = 2 * SQLITE_SWEEP_CHUNK + 10;
+    for (let i = 0; i < backlog; i++) await stores.oneShot.put(`old:${i}`, 'x', 1);
+    for (let i = 0; i < SQLITE_SWEEP_CHUNK + 3; i++) await stores.adapter('Interaction').upsert(`old${i}`, {}, 1);
+    await stores.oneShot.put('live', 'x', 600);
+    const peer = new DatabaseSync(sqliteEphemeralPath(path), { readOnly: true });
+    const count = (table: string) => Number(peer.prepare(`SELECT count(*) AS n FROM ${table}`).get()!.n);
+    // What is left after each turn of the event loop, from the first chunk until the backlog is gone.
+    const left: number[] = [];
+    await clock.advance(2_000);
+    for (let turns = 0; count('one_shot') > 1 && turns < 10_000; turns++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      left.push(count('one_shot') - 1);
+    }
+    const steps = left.filter((n, i) => n < (i === 0 ? backlog : left[i - 1]!));
+    assert.deepEqual(steps, [backlog - SQLITE_SWEEP_CHUNK, backlog - 2 * SQLITE_SWEEP_CHUNK, 0]);
+    assert.equal(count('oidc'), 0);
+    assert.equal(await stores.oneShot.get('live'), 'x');
+    peer.close();
     await stores.close();
   });
 
