@@ -11,12 +11,16 @@
  * serial ({@link CertRef}), a link across a CA generation included.
  */
 import { LinksUnavailableError, RevocationUnknownError } from './errors.ts';
+import { BodyTooLargeError, readBodyLimited } from './http-body.ts';
 import type { CertKind } from './anchors.ts';
 import type { RevocationSource, RevocationStatus } from './revocation.ts';
 
 /** Options of {@link platformSource} and {@link platformLinks}. */
 export interface PlatformOptions {
-  /** Base URL, e.g. `http://127.0.0.1:8790`. */
+  /**
+   * Base URL, e.g. `http://127.0.0.1:8790`; the API's paths go under it, a path included (`https://p.example/api`
+   * asks `https://p.example/api/v1/status`).
+   */
   readonly baseUrl: string;
   /** The HTTP seam. Default `globalThis.fetch`. */
   readonly fetch?: typeof globalThis.fetch;
@@ -24,6 +28,8 @@ export interface PlatformOptions {
   readonly timeoutMs?: number;
   /** Extra headers, e.g. the provider's API key. */
   readonly headers?: Readonly<Record<string, string>>;
+  /** Largest answer read; a longer one is cut off and counts as no answer. Default 64 KiB. */
+  readonly maxResponseBytes?: number;
 }
 
 /** One certificate: its issuing CA and its serial, the only pair a CA keeps unique. */
@@ -80,10 +86,14 @@ function setup(options: PlatformOptions) {
   if (typeof options?.baseUrl !== 'string') throw new TypeError('baseUrl required');
   const base = new URL(options.baseUrl);
   if (base.protocol !== 'https:' && base.protocol !== 'http:') throw new TypeError('baseUrl must be http(s)');
+  // The API's paths are relative to the base's path, as to a directory.
+  if (!base.pathname.endsWith('/')) base.pathname += '/';
   const fetchFn = options.fetch ?? globalThis.fetch;
   if (typeof fetchFn !== 'function') throw new TypeError('fetch must be a function');
   const timeoutMs = options.timeoutMs ?? 5000;
   if (!(timeoutMs > 0)) throw new TypeError('timeoutMs must be positive');
+  const maxBytes = options.maxResponseBytes ?? 64 * 1024;
+  if (!(Number.isSafeInteger(maxBytes) && maxBytes > 0)) throw new TypeError('maxResponseBytes must be positive');
   return async (path: string, params: Record<string, string>): Promise<{ status: number; body: unknown }> => {
     const url = new URL(path, base);
     for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
@@ -91,7 +101,7 @@ function setup(options: PlatformOptions) {
       headers: { accept: 'application/json', ...options.headers },
       signal: AbortSignal.timeout(timeoutMs),
     });
-    const text = await res.text();
+    const text = Buffer.from(await readBodyLimited(res, maxBytes)).toString('utf8');
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -120,11 +130,12 @@ export function platformSource(options: PlatformOptions): RevocationSource {
     async status(cert, issuer): Promise<RevocationStatus> {
       let r: { status: number; body: unknown };
       try {
-        r = await get('/v1/status', {
+        r = await get('v1/status', {
           issuer: issuer.fingerprint,
           serial: cert.serialNumber,
         });
       } catch (e) {
+        if (e instanceof BodyTooLargeError) return unknown('too_large', `platform ${e.message}`, e);
         return unknown('unreachable', 'platform unreachable', e);
       }
       const b = r.body as { status?: unknown; revokedAt?: unknown; reason?: unknown } | undefined;
@@ -175,9 +186,9 @@ export function platformLinks(options: PlatformOptions): LinkingSource {
       const asked = { issuer: issuer.toLowerCase(), serial: serial.toLowerCase() };
       let r: { status: number; body: unknown };
       try {
-        r = await get('/v1/links', asked);
+        r = await get('v1/links', asked);
       } catch (e) {
-        return fail('platform unreachable', e);
+        return fail(e instanceof BodyTooLargeError ? `platform ${e.message}` : 'platform unreachable', e);
       }
       if (r.status === 404) return null;
       const b = r.body as Partial<Record<keyof SerialLinks, unknown>> | undefined;

@@ -52,6 +52,7 @@ export async function checkRevocation(
   issuer: ParsedCertificate,
   now: Date,
 ): Promise<RevocationStatus & { status: 'good' }> {
+  instant(now);
   let s: RevocationStatus;
   try {
     s = await source.status(cert, issuer, now);
@@ -59,6 +60,18 @@ export async function checkRevocation(
     throw revocationFailure(e);
   }
   return goodOrThrow(s);
+}
+
+/**
+ * The epoch ms of a revocation check's `now`. An Invalid Date makes every freshness comparison false (nothing is
+ * ever stale), so it is refused. Internal.
+ *
+ * @throws TypeError when `now` is not a valid Date.
+ */
+export function instant(now: Date): number {
+  const t = now instanceof Date ? now.getTime() : NaN;
+  if (!Number.isFinite(t)) throw new TypeError('now must be a valid Date');
+  return t;
 }
 
 /**

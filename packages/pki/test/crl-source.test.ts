@@ -87,6 +87,16 @@ describe('CrlSource: current CRL per issuer, atomic refresh, fail closed', () =>
     });
   });
 
+  it('refuses an Invalid Date as now (every freshness comparison would be false): TypeError', async () => {
+    const source = new CrlSource({ issuers: [ca.cert], worker: false });
+    await source.refresh(first, NOW);
+    assert.equal(source.status('0b', issuerName, NOW).status, 'good');
+    assert.throws(() => source.status('0b', issuerName, new Date(NaN)), {
+      name: 'TypeError',
+      message: 'now must be a valid Date',
+    });
+  });
+
   it('fails closed when the CRL is older than maxAgeMs at now', async () => {
     const source = new CrlSource({
       issuers: [ca.cert],

@@ -1,7 +1,9 @@
 /** The OCSP source against the test JPKI's responder: requests, caching by CertID until nextUpdate, seams. */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildOcspRequest, checkRevocation, ocspSource, parseCertificate } from '@mynagate/pki';
+import { buildOcspRequest, checkOcspResponse, checkRevocation, ocspSource, parseCertificate } from '@mynagate/pki';
 import type { ParsedCertificate } from '@mynagate/pki';
 import type { TestJpkiServer } from '@mynagate/pki/testing';
 import { NOW, createFixture, serve } from './verify-fixture.ts';
@@ -107,6 +109,95 @@ test('a response with the wrong content type is not parsed: ERR_PKI_REVOCATION_U
     new Response('<html/>', { headers: { 'content-type': 'text/html' } });
   await assert.rejects(ocspSource({ url: 'http://x/ocsp', fetch: html }).status(cert, ca, NOW), {
     code: 'ERR_PKI_REVOCATION_UNKNOWN',
+  });
+});
+
+test('a responder that streams megabytes is cut off at maxResponseBytes: ERR_PKI_REVOCATION_UNKNOWN (too_large)', async () => {
+  // Over real HTTP, chunked (no Content-Length): the limit must hold while reading, not only on a declared length.
+  // 8 MiB stands for "without end" (read whole, it would be ERR_PKI_OCSP_MALFORMED, not an exhausted machine).
+  const TOTAL = 8 * 1024 * 1024;
+  let written = 0;
+  let closed!: (complete: boolean) => void;
+  const gone = new Promise<boolean>((resolve) => (closed = resolve));
+  const flood = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/ocsp-response' });
+    const chunk = Buffer.alloc(16 * 1024, 0x30);
+    const pump = () => {
+      while (!res.destroyed && written < TOTAL && res.write(chunk)) written += chunk.length;
+      if (written >= TOTAL) res.end();
+      else if (!res.destroyed) res.once('drain', pump);
+    };
+    res.on('close', () => closed(res.writableFinished));
+    pump();
+  });
+  await new Promise<void>((resolve) => flood.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${(flood.address() as AddressInfo).port}/ocsp`;
+    await assert.rejects(ocspSource({ url, maxResponseBytes: 64 * 1024 }).status(cert, ca, NOW), {
+      code: 'ERR_PKI_REVOCATION_UNKNOWN',
+      detail: 'too_large',
+    });
+    // The client hung up before the end: the rest was never sent.
+    assert.equal(await gone, false);
+    assert.ok(written < TOTAL, `responder wrote ${written} bytes`);
+  } finally {
+    flood.closeAllConnections();
+    await new Promise((resolve) => flood.close(resolve));
+  }
+});
+
+test('a declared Content-Length over maxResponseBytes is refused before the body is read', async () => {
+  let cancelled = false;
+  let pulls = 0;
+  // A body that claims 1 GiB and would give 4 MiB if read (the test fails, rather than hangs, should it be read).
+  const body = new ReadableStream<Uint8Array>({
+    pull: (c) => (++pulls > 4096 ? c.close() : c.enqueue(new Uint8Array(1024))),
+    cancel: () => void (cancelled = true),
+  });
+  const big: typeof globalThis.fetch = async () =>
+    new Response(body, {
+      headers: { 'content-type': 'application/ocsp-response', 'content-length': String(1 << 30) },
+    });
+  await assert.rejects(ocspSource({ url: 'http://x/ocsp', fetch: big }).status(cert, ca, NOW), {
+    code: 'ERR_PKI_REVOCATION_UNKNOWN',
+    detail: 'too_large',
+  });
+  assert.equal(cancelled, true);
+  assert.ok(pulls <= 1, `${pulls} chunks pulled`);
+});
+
+test('maxResponseBytes is a ceiling, not a requirement: a response of exactly that size is checked as usual', async () => {
+  // The real responder's answer, passed on without its Content-Length, so the streamed count decides.
+  let size = 0;
+  const measured: typeof globalThis.fetch = async (input, init) => {
+    const res = await globalThis.fetch(input, init);
+    const body = new Uint8Array(await res.arrayBuffer());
+    size = body.length;
+    return new Response(body, { status: res.status, headers: { 'content-type': 'application/ocsp-response' } });
+  };
+  const url = `${server.url}/ocsp/auth`;
+  await ocspSource({ url, fetch: measured }).status(cert, ca, NOW);
+  assert.ok(size > 0);
+  assert.equal(
+    (await ocspSource({ url, fetch: measured, maxResponseBytes: size }).status(cert, ca, NOW)).status,
+    'good',
+  );
+  await assert.rejects(ocspSource({ url, fetch: measured, maxResponseBytes: size - 1 }).status(cert, ca, NOW), {
+    code: 'ERR_PKI_REVOCATION_UNKNOWN',
+    detail: 'too_large',
+  });
+});
+
+test('an Invalid Date as now is refused (every freshness comparison would be false, nothing ever stale)', async () => {
+  const invalid = new Date(NaN);
+  const notValid = { name: 'TypeError', message: 'now must be a valid Date' };
+  await assert.rejects(ocspSource({ url: `${server.url}/ocsp/auth` }).status(cert, ca, invalid), notValid);
+  const good = { status: async () => ({ status: 'good' as const, source: 'x' }) };
+  assert.equal((await checkRevocation(good, cert, ca, NOW)).status, 'good');
+  await assert.rejects(checkRevocation(good, cert, ca, invalid), notValid);
+  assert.throws(() => checkOcspResponse(new Uint8Array(8), { now: NaN } as Parameters<typeof checkOcspResponse>[1]), {
+    name: 'TypeError',
+    message: 'now must be a finite time (epoch ms)',
   });
 });
 

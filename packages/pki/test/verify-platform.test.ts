@@ -46,6 +46,38 @@ test('platformSource fails closed when the platform is unreachable: ERR_PKI_REVO
   );
 });
 
+test('an answer over maxResponseBytes is no answer: ERR_PKI_REVOCATION_UNKNOWN (too_large), ERR_PKI_LINKS_UNAVAILABLE', async () => {
+  const options = { baseUrl: server.url, maxResponseBytes: 16 };
+  await assert.rejects(
+    platformSource(options).status(parseCertificate(f.card.spec.authCert), parseCertificate(f.authCa.der), NOW),
+    { code: 'ERR_PKI_REVOCATION_UNKNOWN', detail: 'too_large' },
+  );
+  await assert.rejects(platformLinks(options).links(f.jpki.caFingerprint('auth'), f.card.authSerial), {
+    code: 'ERR_PKI_LINKS_UNAVAILABLE',
+    message: /larger than 16 bytes/,
+  });
+  // The same answers within the ceiling.
+  const roomy = { baseUrl: server.url, maxResponseBytes: 4096 };
+  assert.equal((await platformLinks(roomy).links(f.jpki.caFingerprint('auth'), f.card.authSerial))?.kind, 'auth');
+});
+
+test("the API's paths go under the base URL's path (a provider behind /api)", async () => {
+  const asked: string[] = [];
+  const fetch: typeof globalThis.fetch = async (input) => {
+    asked.push(String(input));
+    return Response.json({ status: 'good' });
+  };
+  const cert = parseCertificate(f.card.spec.authCert);
+  const ca = parseCertificate(f.authCa.der);
+  await platformSource({ baseUrl: 'https://platform.example/api', fetch }).status(cert, ca, NOW);
+  await platformSource({ baseUrl: 'https://platform.example/api/', fetch }).status(cert, ca, NOW);
+  await platformSource({ baseUrl: 'https://platform.example', fetch }).status(cert, ca, NOW);
+  assert.deepEqual(
+    asked.map((u) => new URL(u).pathname),
+    ['/api/v1/status', '/api/v1/status', '/v1/status'],
+  );
+});
+
 test('platformLinks follows a renewal: the old serial names its successor and the new one its predecessor', async () => {
   const renewed = await f.jpki.renew(f.card.spec, {
     now: new Date('2027-01-20T00:00:00Z'),

@@ -8,6 +8,7 @@
  * the certificate's).
  */
 import { RevocationUnknownError } from '../errors.ts';
+import { instant } from '../revocation.ts';
 import { CrlRollbackError, CrlWrongIssuerError } from './errors.ts';
 import { bytesEqual } from './der.ts';
 import type { CrlIndex, CrlReason, SerialInput } from './index.ts';
@@ -155,7 +156,7 @@ export class CrlSource {
     const ca = this.#issuingCa(issuerName, options.issuerFingerprint);
     const byScope = this.#current.get(ca);
     if (!byScope) throw unknown('unavailable', 'no CRL for this issuer');
-    const t = now.getTime();
+    const t = instant(now);
     let covered = false;
     let stale = false;
     for (const index of byScope.values()) {

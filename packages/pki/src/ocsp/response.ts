@@ -58,6 +58,8 @@ const err = (code: string, detail: string, message: string, cause?: unknown): ne
  *   `ERR_PKI_REVOCATION_UNKNOWN` (detail `future` or `stale`)
  */
 export function checkOcspResponse(der: Uint8Array, check: OcspCheck): OcspAnswer {
+  // NaN would make every freshness comparison below false: nothing would ever be stale.
+  if (!Number.isFinite(check.now)) throw new TypeError('now must be a finite time (epoch ms)');
   let outer: OCSPResponse;
   try {
     outer = AsnConvert.parse(der, OCSPResponse);

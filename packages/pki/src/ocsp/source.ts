@@ -4,9 +4,11 @@
  * one request.
  */
 import { BoundedMap } from '../bounded-map.ts';
+import { BodyTooLargeError, readBodyLimited } from '../http-body.ts';
 import { RevocationUnknownError } from '../errors.ts';
 import type { ParsedCertificate } from '../certificate.ts';
 import { KeyCache } from '../keys.ts';
+import { instant } from '../revocation.ts';
 import type { RevocationSource } from '../revocation.ts';
 import { buildOcspRequest } from './request.ts';
 import { checkOcspResponse } from './response.ts';
@@ -28,6 +30,9 @@ export interface OcspSourceOptions {
   readonly nonce?: boolean;
   /** Maximum cached answers. Default 100 000; 0 disables the cache. */
   readonly cacheSize?: number;
+  /** Largest response read; a longer one is cut off and refused. Default 64 KiB (a response with a delegated
+   * responder's certificate is 2-4 KiB). */
+  readonly maxResponseBytes?: number;
 }
 
 /**
@@ -47,6 +52,7 @@ export function ocspSource(options: OcspSourceOptions = {}): RevocationSource & 
   const skewMs = nonNegative(options.skewMs ?? 15 * 60_000, 'skewMs');
   const maxAgeMs = positive(options.maxAgeMs ?? 5 * 60_000, 'maxAgeMs');
   const maxCache = nonNegative(options.cacheSize ?? 100_000, 'cacheSize');
+  const maxResponseBytes = positive(options.maxResponseBytes ?? 64 * 1024, 'maxResponseBytes');
   const useNonce = options.nonce ?? true;
   if (typeof fetchFn !== 'function') throw new TypeError('fetch must be a function');
   const pickUrl = (cert: ParsedCertificate): string | undefined =>
@@ -79,8 +85,10 @@ export function ocspSource(options: OcspSourceOptions = {}): RevocationSource & 
         await res.body?.cancel();
         throw new Error(`HTTP ${res.status}`);
       }
-      body = new Uint8Array(await res.arrayBuffer());
+      body = await readBodyLimited(res, maxResponseBytes);
     } catch (e) {
+      if (e instanceof BodyTooLargeError)
+        throw new RevocationUnknownError('ERR_PKI_REVOCATION_UNKNOWN', 'too_large', 'ocsp', e.message, { cause: e });
       throw new RevocationUnknownError(
         'ERR_PKI_REVOCATION_UNKNOWN',
         'unreachable',
@@ -107,7 +115,7 @@ export function ocspSource(options: OcspSourceOptions = {}): RevocationSource & 
       return cache.size;
     },
     async status(cert, issuer, nowDate) {
-      const now = nowDate.getTime();
+      const now = instant(nowDate);
       // The CertID is determined by (issuer key, issuer name, serial); this key is equivalent and cheaper.
       const id = `${issuer.fingerprint}:${cert.serialNumber}`;
       const hit = cache.get(id);
