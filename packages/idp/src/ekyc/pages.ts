@@ -159,7 +159,6 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
       const transaction = await signs.getOwned(binding.txn, binding.key, uid);
       const { txn } = transaction;
       await streamQrEvents<TransactionChange>(
-        req,
         res,
         {
           expiresAt: transaction.expiresAt,

@@ -41,7 +41,6 @@ export function loginEvents(context: InteractionContext): Handler {
     // `?t=` names the code the page already shows (login-page.ts): no need to render and send it again.
     const shown = Number(url.searchParams.get('t') ?? -1);
     await streamQrEvents<LoginChange>(
-      req,
       res,
       {
         expiresAt: transaction.expiresAt,

@@ -8,7 +8,6 @@ import type { ServerResponse } from 'node:http';
 import type { ErrorBody } from '../http-errors.ts';
 import { SHOW_STATUS_SCRIPT } from '../lib/html.ts';
 import { qrSvg } from './qr-svg.ts';
-import type { Handler } from './router.ts';
 
 /** How often the QR code is checked for a new second (it changes once a second). */
 const TICK_MS = 200;
@@ -48,12 +47,14 @@ export interface QrEventSource<Change> {
  * `watch` reports a change, and otherwise every `pollMs` (default 200).
  */
 export async function streamQrEvents<Change>(
-  req: Parameters<Handler>[0],
   res: ServerResponse,
   source: QrEventSource<Change>,
   shownT: number,
   pollMs = POLL_MS,
 ): Promise<void> {
+  // A browser that left while the handler was still reading the store has closed the response already, and 'close'
+  // does not come twice: a stream started now would poll and stay subscribed until the transaction expired.
+  if (res.destroyed || res.closed) return;
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-store',
@@ -123,7 +124,7 @@ export async function streamQrEvents<Change>(
     if (busy) again = true;
     else void tick(change, true);
   });
-  req.on('close', stop);
+  res.on('close', stop);
   await tick();
 }
 

@@ -1,0 +1,75 @@
+/** The event stream of an animated-QR page (qr-events.ts): it ends with the browser's connection, however early. */
+import assert from 'node:assert/strict';
+import { createServer, get, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { streamQrEvents, type QrEventSource } from '../src/interactions/qr-events.ts';
+
+const POLL_MS = 20;
+
+/** A source that counts its looks and its live subscriptions. */
+function countingSource() {
+  const counts = { looks: 0, watching: 0 };
+  const source: QrEventSource<never> = {
+    expiresAt: Date.now() + 300_000,
+    now: Date.now,
+    currentLink: () => ({ t: 0, link: 'https://idp.example/companion/x?t=0&c=y' }),
+    async look() {
+      counts.looks++;
+      return { scanned: false };
+    },
+    refused: () => ({ error: 'ERR_IDP_INTERNAL', message: { ja: '', en: '' } }),
+    watch: () => {
+      counts.watching++;
+      return () => void counts.watching--;
+    },
+  };
+  return { counts, source };
+}
+
+/**
+ * A server whose handler first waits `setupMs` (the store reads before a stream: interaction, ownership), then
+ * streams; a client that connects and leaves after `leaveMs`. Resolves once the handler has returned.
+ */
+async function leaveAfter(setupMs: number, leaveMs: number, source: QrEventSource<never>): Promise<void> {
+  let handled!: () => void;
+  const done = new Promise<void>((resolve) => (handled = resolve));
+  const server = createServer(async (_req: IncomingMessage, res: ServerResponse) => {
+    await sleep(setupMs);
+    await streamQrEvents(res, source, -1, POLL_MS);
+    handled();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const request = get({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, path: '/' });
+    request.on('error', () => {});
+    await sleep(leaveMs);
+    request.destroy();
+    await done;
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+describe('QR page event stream', () => {
+  it('a browser that leaves while the stream runs stops its looks and its subscription', async () => {
+    const { counts, source } = countingSource();
+    await leaveAfter(0, 5 * POLL_MS, source);
+    await sleep(50);
+    const looks = counts.looks;
+    assert.ok(looks >= 1);
+    await sleep(10 * POLL_MS);
+    assert.deepEqual(counts, { looks, watching: 0 });
+  });
+
+  it('a browser that left before the stream started (during the store reads) leaves no stream behind', async () => {
+    // Its 'close' came and went before anyone listened: a stream started now would poll the store and stay
+    // subscribed until the transaction expired, and take the outcome meant for the browser's next stream.
+    const { counts, source } = countingSource();
+    await leaveAfter(100, 10, source);
+    await sleep(10 * POLL_MS);
+    assert.deepEqual(counts, { looks: 0, watching: 0 });
+  });
+});
