@@ -22,6 +22,7 @@ import {
   openSignPage,
   postSignature,
   RP_JWT,
+  signStep,
   startEkycIdp,
   type SignViewJson,
 } from './support/ekyc-fixture.ts';
@@ -185,6 +186,27 @@ describe('eKYC by card signature', () => {
     assert.equal(failed.error, 'ERR_PKI_WRONG_CERT_KIND');
     assert.ok(failed.message.en.includes('signing certificate'));
     await sign.events.close();
+  });
+
+  it("a signature over the statement of a page since reloaded never becomes the person's verified identity", async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri, {
+      extra: authorizeExtra({ userinfo: VERIFIED }, { scope: 'openid' }),
+    });
+    let step = await loginThenStop(idp, login, alice);
+    if (step.page.includes('consent-form')) step = await consent(login.agent, step);
+    // The first signing page is scanned, and that companion keeps its statement.
+    const firstLink = /data-link="([^"]+)"/.exec(step.page)![1]!.replaceAll('&amp;', '&');
+    const stale = (await (await idp.fetch(firstLink)).json()) as SignViewJson;
+    // The person reloads the page (a new signing transaction) and signs there with their own card.
+    const reloaded = { url: step.url, page: await (await login.agent.fetch(step.url)).text() };
+    const callback = (await signStep(idp, login.agent, reloaded, alice)).url;
+    const tokens = await tokensFor(login, callback);
+    // Later, the first page's statement is signed with another person's card: verified, and of no one's use.
+    assert.equal((await postSignature(idp, stale.txn, await cardSignature(bob, stale.canonical))).status, 200);
+    const userinfo = await client.fetchUserInfo(idp.jwtRp, tokens.access_token, tokens.claims()!.sub);
+    const vc = userinfo['verified_claims'] as Record<string, any>;
+    assert.equal(vc['claims'].name, '試験　花子');
+    assert.equal(vc['verification'].evidence[0].serial_number, alice.issued.signSerial);
   });
 
   it('refuses a second signature over the same statement with ERR_IDP_CHALLENGE_INVALID', async () => {

@@ -11,7 +11,7 @@ import type { SigningCardPair } from '../config.ts';
 import type { PeoplePort } from '../ports.ts';
 import type { ConsentRecords } from '../consent/records.ts';
 import { TRUST_FRAMEWORK } from '../claims/names.ts';
-import type { IdentityStore } from './identity-store.ts';
+import type { VerifiedIdentity } from './identity-store.ts';
 import { signErrorBody } from './messages.ts';
 import type { SignTransactions } from './sign-transaction.ts';
 
@@ -79,9 +79,7 @@ export function parseStatementSignature(value: unknown): { signature: Uint8Array
 export interface CardSignDeps {
   readonly transactions: SignTransactions;
   readonly verifier: Partial<StatementVerifier>;
-  readonly identities: IdentityStore;
   readonly records: ConsentRecords;
-  readonly identityTtlSeconds: number;
   readonly keepCertificate: boolean;
   /** When set, the signing card must pair with a card the person logged in with (`EkycConfig.signingCardPair`). */
   readonly signingCardPair?: SigningCardPair | undefined;
@@ -90,10 +88,10 @@ export interface CardSignDeps {
 }
 
 /**
- * Verifies a signature over transaction `txn`'s outstanding statement and records the outcome for its browser:
- * the verified identity goes with the grant ({@link IdentityStore}; with the signing certificate only if configured),
- * the evidence (issuer, serial, the certificate's SHA-256, time, statement hash) into the audit. A refusal is
- * recorded for the page (code and message).
+ * Verifies a signature over transaction `txn`'s outstanding statement and records the outcome for its browser: the
+ * verified identity (with the signing certificate only if configured), which the grant gets when that browser takes
+ * the outcome, and the evidence (issuer, serial, the certificate's SHA-256, time, statement hash) into the audit. A
+ * refusal is recorded for the page (code and message).
  *
  * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_CHALLENGE_INVALID` (no statement outstanding), `ERR_IDP_BAD_REQUEST`,
  *   `ERR_IDP_SIGN_CARD_MISMATCH` and `ERR_PKI_LINKS_UNAVAILABLE` (with `signingCardPair`),
@@ -112,25 +110,24 @@ export async function submitStatementSignature(deps: CardSignDeps, txn: string, 
     const result = await deps.verifier.verifyStatement({ statement, signature, certificate }, now);
     if (deps.signingCardPair !== undefined) await assertLoginCard(deps, transaction.accountId, result.certificate);
     const verificationProcess = randomUUID();
-    await deps.identities.put(
-      {
-        grantId: transaction.grantId,
-        accountId: transaction.accountId,
-        clientId: transaction.clientId,
-        identity: result.identity,
-        evidence: {
-          issuer: result.evidence.issuer,
-          serialNumber: result.evidence.serialNumber,
-          signedAt: result.evidence.signedAt,
-        },
-        statementHash: result.evidence.statementHash,
-        verifiedAt: now.toISOString(),
-        verificationProcess,
-        // Personal data (the basic-4 is in it): kept only with the identity, whose lifetime and deletion it shares.
-        ...(deps.keepCertificate ? { certificate: Buffer.from(certificate).toString('base64') } : {}),
+    // Recorded for the grant only when the browser that owns this transaction takes the outcome (pages.ts): a
+    // signature over the statement of a page the person has left (reloaded, or finished elsewhere) is never theirs.
+    const identity: VerifiedIdentity = {
+      grantId: transaction.grantId,
+      accountId: transaction.accountId,
+      clientId: transaction.clientId,
+      identity: result.identity,
+      evidence: {
+        issuer: result.evidence.issuer,
+        serialNumber: result.evidence.serialNumber,
+        signedAt: result.evidence.signedAt,
       },
-      deps.identityTtlSeconds,
-    );
+      statementHash: result.evidence.statementHash,
+      verifiedAt: now.toISOString(),
+      verificationProcess,
+      // Personal data (the basic-4 is in it): kept only with the identity, whose lifetime and deletion it shares.
+      ...(deps.keepCertificate ? { certificate: Buffer.from(certificate).toString('base64') } : {}),
+    };
     await deps.records.appendAudit({
       type: 'ekyc.signature',
       personId: transaction.accountId,
@@ -152,6 +149,7 @@ export async function submitStatementSignature(deps: CardSignDeps, txn: string, 
     await deps.transactions.complete(transaction, {
       accountId: transaction.accountId,
       ts: Math.floor(now.getTime() / 1000),
+      identity,
     });
   } catch (e) {
     await deps.transactions.fail(transaction, signErrorBody(e));

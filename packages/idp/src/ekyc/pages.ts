@@ -79,9 +79,7 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
   const deps = (): CardSignDeps => ({
     transactions: signs,
     verifier: context.config.verifier as CardSignDeps['verifier'],
-    identities: context.config.ekyc.identities,
     records: context.config.records,
-    identityTtlSeconds: context.config.ekyc.identityTtlSeconds,
     keepCertificate: context.config.ekyc.keepCertificate,
     signingCardPair: context.config.ekyc.signingCardPair,
     people: context.config.stores.people,
@@ -227,6 +225,8 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
   ): Promise<string> {
     const details = await interactionFor(context, req, res, transaction.uid);
     if (details.session?.accountId !== outcome.accountId) throw new IdpSessionMismatchError();
+    // The identity becomes the grant's here, where the browser that owns the transaction takes it.
+    await context.config.ekyc.identities.put(outcome.identity, context.config.ekyc.identityTtlSeconds);
     await signs.end(transaction.txn);
     return context.provider().interactionResult(
       req,

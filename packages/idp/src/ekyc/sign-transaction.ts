@@ -15,6 +15,7 @@ import { IdpChallengeInvalidError, IdpLoginNotFoundError } from '../errors.ts';
 import type { BilingualMessage, ErrorBody } from '../http-errors.ts';
 import type { ChangeFeedPort, OneShotPort } from '../ports.ts';
 import { TransactionWatch, type TransactionChange } from '../transaction-watch.ts';
+import type { VerifiedIdentity } from './identity-store.ts';
 import { buildStatement } from './statement.ts';
 
 /** One signing transaction as stored. */
@@ -38,6 +39,8 @@ export interface SignOutcome {
   readonly accountId: string;
   /** Epoch seconds of the verification. */
   readonly ts: number;
+  /** What the grant gets once the owning browser takes this outcome, and only then. */
+  readonly identity: VerifiedIdentity;
 }
 
 /** What the companion gets when it opens a signing QR link (`GET /companion/sign/:txn`). */
