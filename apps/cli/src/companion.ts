@@ -9,8 +9,10 @@ import { VirtualCard, VirtualTransport } from '@mynagate/card/virtual';
 import { MynaGateError } from '@mynagate/errors';
 import {
   authSignedData,
+  BodyTooLargeError,
   checkOrigin,
   createAuthToken,
+  readBodyLimited,
   sha256DigestInfo,
   statementDigestInfo,
   type AuthTokenJson,
@@ -18,6 +20,8 @@ import {
 import { UsageError } from './output.ts';
 
 const APP_VERSION = 'mynagate-cli/0.1.0';
+/** The most the companion reads of an answer: a link is untrusted input, and its server could send without end. */
+const MAX_ANSWER_BYTES = 256 * 1024;
 
 /** A refusal or failure reported by the provider, with its stable code (e.g. `ERR_PKI_CERT_REVOKED`). */
 export class CompanionRemoteError extends MynaGateError {
@@ -269,7 +273,15 @@ async function request(url: URL, init: RequestInit): Promise<unknown> {
   } catch (e) {
     throw new CompanionRemoteError('ERR_CLI_UNREACHABLE', `cannot reach ${url.origin}: ${(e as Error).message}`, 0);
   }
-  const body = (await res.json().catch(() => null)) as {
+  let text: string;
+  try {
+    text = Buffer.from(await readBodyLimited(res, MAX_ANSWER_BYTES)).toString('utf8');
+  } catch (e) {
+    if (e instanceof BodyTooLargeError)
+      throw new CompanionRemoteError('ERR_CLI_COMPANION_RESPONSE', e.message, res.status);
+    throw new CompanionRemoteError('ERR_CLI_UNREACHABLE', `cannot read ${url.origin}: ${(e as Error).message}`, 0);
+  }
+  const body = parseJson(text) as {
     error?: unknown;
     message?: { en?: unknown } | unknown;
   } | null;
@@ -279,4 +291,12 @@ async function request(url: URL, init: RequestInit): Promise<unknown> {
     throw new CompanionRemoteError(code, typeof en === 'string' ? en : `HTTP ${res.status}`, res.status);
   }
   return body;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
 }

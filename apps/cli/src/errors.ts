@@ -6,7 +6,8 @@ export const CLI_ERROR_CODES = Object.freeze({
   ERR_CLI_NODE_VERSION: 'The command was started with a Node.js older than 24; run it through npx or npm scripts.',
   ERR_CLI_UNREACHABLE: 'The companion could not reach the login server named in the link.',
   ERR_CLI_HTTP: 'The login server answered with an HTTP error that carried no MynaGate code.',
-  ERR_CLI_COMPANION_RESPONSE: 'The login server answered without a field the companion needs.',
+  ERR_CLI_COMPANION_RESPONSE:
+    'The login server answered without a field the companion needs, or with more than the companion reads (256 KiB).',
   ERR_CLI_COMPANION_ORIGIN: "The login server named an origin other than the link's own; nothing was signed.",
   ERR_BRIDGE_HOST: 'The bridge refused a request whose Host is not 127.0.0.1:<port> (DNS rebinding); HTTP 403.',
   ERR_BRIDGE_CSRF: "The bridge refused a form without this login's token or posted from another origin; HTTP 403.",

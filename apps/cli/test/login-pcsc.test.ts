@@ -8,6 +8,8 @@
  * The PC/SC case needs pcscd with the vpcd driver; it skips with the reason otherwise, unless MYNAGATE_REQUIRE_SYSTEM=1.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { insertCardFile } from '../../../packages/card/test/support/pcscd.ts';
 import { requireSystem } from '../../../packages/card/test/support/system.ts';
@@ -85,6 +87,34 @@ describe('mynagate login with a virtual card file (--file)', () => {
       assert.doesNotMatch(r.stderr, /PIN/);
     } finally {
       relay.close();
+    }
+  });
+
+  it('stops reading an endless answer at 256 KiB: ERR_CLI_COMPANION_RESPONSE, no PIN asked', async () => {
+    // A QR code is untrusted input: its server may answer without end. 8 MiB stands for that (read whole, it would be
+    // a JSON error, not an exhausted companion).
+    let written = 0;
+    const flood = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(16 * 1024, 0x20);
+      const pump = () => {
+        while (!res.destroyed && written < 8 * 1024 * 1024 && res.write(chunk)) written += chunk.length;
+        if (written >= 8 * 1024 * 1024) res.end();
+        else if (!res.destroyed) res.once('drain', pump);
+      };
+      pump();
+    });
+    await new Promise<void>((resolve) => flood.listen(0, '127.0.0.1', resolve));
+    try {
+      const origin = `http://127.0.0.1:${(flood.address() as AddressInfo).port}`;
+      const r = await runCli(['login', `${origin}/companion/x?t=0&c=y`, '--file', card.file], { env });
+      assert.equal(r.code, 1);
+      assert.match(lines(r.stderr).at(-1)!, /^ERR_CLI_COMPANION_RESPONSE: response body larger than 262144 bytes/);
+      assert.doesNotMatch(r.stderr, /PIN/);
+      assert.ok(written < 8 * 1024 * 1024, `the server wrote ${written} bytes`);
+    } finally {
+      flood.closeAllConnections();
+      flood.close();
     }
   });
 

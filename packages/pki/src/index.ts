@@ -23,6 +23,7 @@ export { DEFAULT_CHALLENGE_TTL_MS, MemoryChallengeStore, newChallenge } from './
 export type { Challenge, ChallengeStore } from './challenge.ts';
 export { checkOrigin } from './origin.ts';
 export { BoundedMap } from './bounded-map.ts';
+export { BodyTooLargeError, readBodyLimited } from './http-body.ts';
 export { createAuthToken } from './token/create.ts';
 export type { CreateAuthTokenOptions } from './token/create.ts';
 export { parseAuthToken, strictBase64 } from './token/parse.ts';
