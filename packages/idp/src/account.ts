@@ -6,7 +6,7 @@
  */
 import type { Account, FindAccount } from 'oidc-provider';
 import { IDENTITY_CLAIM_NAMES } from './claims/names.ts';
-import { releaseClaims } from './claims/release.ts';
+import { releaseClaims, withinConsent } from './claims/release.ts';
 import type { ConsentRecords } from './consent/records.ts';
 import type { IdentityStore } from './ekyc/identity-store.ts';
 import type { PeoplePort } from './ports.ts';
@@ -35,7 +35,8 @@ export function accountFinder(people: PeoplePort, sources?: ClaimSources): FindA
         const grantId = ctx.oidc.grant?.jti;
         const identity = typeof grantId === 'string' ? await sources.identities.get(grantId) : undefined;
         if (identity === undefined || identity.accountId !== id) return base;
-        const released = releaseClaims(wanted, identity, new Date(sources.now()));
+        const consented = withinConsent(wanted, ctx.oidc.grant?.getOIDCClaims() ?? []);
+        const released = releaseClaims(consented, identity, new Date(sources.now()));
         if (Object.keys(released).length > 0) {
           await sources.records.appendAudit({
             type: 'claims.released',

@@ -12,6 +12,8 @@ import {
   IDENTITY_CLAIMS_OPTION,
   validatePurpose,
 } from './claims/provider-options.ts';
+import { requestedClaims } from './claims/request.ts';
+import { missingConsentDetails } from './consent/items.ts';
 import { meClient } from './consent/me.ts';
 import { ekycPrompt } from './ekyc/policy.ts';
 import { resolveConfig, type IdpConfig, type ResolvedConfig } from './config.ts';
@@ -138,6 +140,26 @@ function policy(config: ResolvedConfig): interactionPolicy.Prompt[] {
         ? interactionPolicy.Check.NO_NEED_TO_PROMPT
         : interactionPolicy.Check.REQUEST_PROMPT;
     }),
+  );
+  // Claim names are what node-oidc-provider's consent checks compare; what a verified or derived claim gives (which
+  // verified claims, which prefectures asked about) is in the grant too (consent/items.ts), and more is asked again.
+  const consent = prompts.get('consent');
+  if (consent === undefined) throw new Error('node-oidc-provider base policy lacks the consent prompt');
+  consent.checks.add(
+    new interactionPolicy.Check(
+      'claim_details_missing',
+      'requested claims ask for more than was consented to',
+      'consent_required',
+      (ctx: KoaContextWithOIDC) => {
+        const grant = ctx.oidc.grant;
+        const missing = missingConsentDetails(
+          requestedClaims(ctx.oidc.params?.['claims']),
+          grant?.getOIDCClaims() ?? [],
+          grant?.getRejectedOIDCClaims() ?? [],
+        );
+        return missing.length > 0 ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      },
+    ),
   );
   // After login and consent: the card signature, when the request needs a verified identity (ekyc/policy.ts).
   prompts.add(ekycPrompt(config.ekyc.identities));

@@ -4,7 +4,7 @@
  * claims are answered; without a verified identity nothing is.
  */
 import { ageClaim, prefectureOf, residesIn } from './derived.ts';
-import { isArrayForm, verifiedClaimsRequests } from './request.ts';
+import { ARRAY_MEMBER, isArrayForm, verifiedClaimsRequests } from './request.ts';
 import { identityClaims, meets, verifiedClaimsAnswer, type VerifiedFacts } from './verified-claims.ts';
 
 /**
@@ -40,6 +40,37 @@ export function releaseClaims(
       if (value !== undefined && !meets(request, value, now)) value = undefined;
     }
     if (value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * `requested` cut down to what the person consented to for this grant (`granted`: the grant's claim entries, with
+ * the details of consent/items.ts): a verified claim without `verified_claims.<claim>`, and a prefecture asked about
+ * without `residence_in_prefecture=<prefecture>`, is not answered. A later request of the same claim names cannot
+ * widen what a consent gave (the consent screen asks again first; this holds should anything get past it).
+ */
+export function withinConsent(
+  requested: Readonly<Record<string, unknown>>,
+  granted: readonly string[],
+): Record<string, unknown> {
+  const have = new Set(granted);
+  const out: Record<string, unknown> = {};
+  for (const [name, request] of Object.entries(requested)) {
+    if (name === 'verified_claims') {
+      const elements = verifiedClaimsRequests(request).flatMap((element) => {
+        const claims = Object.fromEntries(
+          Object.entries(element.claims).filter(([claim]) => have.has(`verified_claims.${claim}`)),
+        );
+        return Object.keys(claims).length === 0 ? [] : [{ ...element, claims }];
+      });
+      if (elements.length > 0) out[name] = isArrayForm(request) ? { [ARRAY_MEMBER]: elements } : elements[0];
+    } else if (name === 'residence_in_prefecture') {
+      const values = ((request as { values?: unknown[] } | null)?.values ?? []).filter((v) =>
+        have.has(`residence_in_prefecture=${String(v)}`),
+      );
+      if (values.length > 0) out[name] = { ...(request as object), values };
+    } else out[name] = request;
   }
   return out;
 }

@@ -15,6 +15,12 @@ export interface ConsentItem {
   readonly optional: boolean;
   /** The service's stated purpose for this item (OIDC4IA `purpose`), if any. */
   readonly purpose?: string;
+  /**
+   * What exactly the item gives, recorded in the grant beside `key` (claim names alone would let a later request of
+   * the same claim ask for more without a new screen): `verified_claims.<claim>` per verified claim, and
+   * `residence_in_prefecture=<prefecture>` per prefecture asked about. Empty for the other claims.
+   */
+  readonly details: readonly string[];
 }
 
 const CLAIM_LABELS: Readonly<Record<string, BilingualMessage>> = Object.freeze({
@@ -58,19 +64,23 @@ export function consentItems(requested: RequestedClaims, scope: string): Consent
         en: 'An identifier for you that only this service gets (not shared with other services), and when you logged in',
       },
       optional: false,
+      details: [],
     },
   ];
-  const seen = new Map<string, ConsentItem>();
+  // A claim asked for both the ID token and UserInfo is one item, made of both requests: what either asks for is
+  // shown (and signed, and granted), and it is required if either says essential.
+  const requests = new Map<string, unknown[]>();
   for (const target of [requested.id_token, requested.userinfo]) {
     for (const [name, request] of Object.entries(target)) {
-      const item = claimItem(name, request);
-      if (item === undefined) continue;
-      const earlier = seen.get(name);
-      // Asked in both places: required if either says essential.
-      seen.set(name, earlier === undefined ? item : { ...earlier, optional: earlier.optional && item.optional });
+      const list = requests.get(name);
+      if (list === undefined) requests.set(name, [request]);
+      else list.push(request);
     }
   }
-  items.push(...seen.values());
+  for (const [name, list] of requests) {
+    const item = claimItem(name, list);
+    if (item !== undefined) items.push(item);
+  }
   if (scope.split(' ').includes('offline_access')) {
     items.push({
       key: 'scope:offline_access',
@@ -79,20 +89,39 @@ export function consentItems(requested: RequestedClaims, scope: string): Consent
         en: 'Keep receiving the information above after you log out, until you withdraw this consent',
       },
       optional: true,
+      details: [],
     });
   }
   return items;
 }
 
-function claimItem(name: string, request: unknown): ConsentItem | undefined {
-  const purpose =
-    typeof request === 'object' && request !== null && typeof (request as { purpose?: unknown }).purpose === 'string'
-      ? { purpose: (request as { purpose: string }).purpose }
-      : {};
+/**
+ * The grant entries a request needs beyond claim names ({@link ConsentItem.details}), except those of claims the
+ * person declined: when the grant lacks one, the consent screen is shown again.
+ */
+export function missingConsentDetails(
+  requested: RequestedClaims,
+  granted: readonly string[],
+  rejected: readonly string[],
+): string[] {
+  const have = new Set(granted);
+  return consentItems(requested, '')
+    .filter((i) => !rejected.includes(i.key))
+    .flatMap((i) => i.details.filter((d) => !have.has(d)));
+}
+
+function claimItem(name: string, requests: readonly unknown[]): ConsentItem | undefined {
+  const purposes = requests.flatMap((r) =>
+    typeof r === 'object' && r !== null && typeof (r as { purpose?: unknown }).purpose === 'string'
+      ? [(r as { purpose: string }).purpose]
+      : [],
+  );
+  const purpose = purposes.length > 0 ? { purpose: purposes[0]! } : {};
+  const optional = !requests.some(isEssential);
   if (name === 'verified_claims') {
     const inner = new Set<string>();
     let essential = false;
-    for (const element of verifiedClaimsRequests(request)) {
+    for (const element of requests.flatMap((r) => verifiedClaimsRequests(r))) {
       for (const [claim, r] of Object.entries(element.claims)) {
         if (CLAIM_LABELS[claim] !== undefined) inner.add(claim);
         essential ||= isEssential(r);
@@ -106,23 +135,27 @@ function claimItem(name: string, request: unknown): ConsentItem | undefined {
         en: `Identity information checked by your electronic signature: ${labels.map((l) => l.en.replace(/^Your /, 'your ')).join(', ')}, and ${VERIFICATION_LABEL.en.replace(/^The /, 'the ')}`,
       },
       optional: !essential,
+      details: [...inner].map((c) => `verified_claims.${c}`),
     };
   }
   if (name === 'residence_in_prefecture') {
-    const values = (request as { values?: unknown[] } | null)?.values ?? [];
+    const values = [
+      ...new Set(requests.flatMap((r) => ((r as { values?: unknown[] } | null)?.values ?? []).map(String))),
+    ];
     return {
       key: name,
       label: {
         ja: `${values.join('・')}に住んでいるかどうか（はい／いいえだけ。住所は伝えません）`,
         en: `Whether you live in ${values.join(' or ')} (yes or no only; not your address)`,
       },
-      optional: !isEssential(request),
+      optional,
       ...purpose,
+      details: values.map((v) => `residence_in_prefecture=${v}`),
     };
   }
   const label = CLAIM_LABELS[name];
   if (label === undefined) return undefined;
-  return { key: name, label, optional: !isEssential(request), ...purpose };
+  return { key: name, label, optional, ...purpose, details: [] };
 }
 
 /** The exact text of a consent screen, as recorded with the consent (APPI: what the person agreed to, when). */

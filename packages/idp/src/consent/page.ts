@@ -105,7 +105,8 @@ export function consentAnswer(context: InteractionContext): Handler {
     const scope = String(details.params['scope'] ?? 'openid');
     grant.addOIDCScope(scope);
     if (declined.some((i) => i.key === 'scope:offline_access')) grant.rejectOIDCScope('offline_access');
-    if (claimKeys(accepted).length > 0) grant.addOIDCClaims(claimKeys(accepted));
+    const granted = [...claimKeys(accepted), ...accepted.flatMap((i) => i.details)];
+    if (granted.length > 0) grant.addOIDCClaims(granted);
     if (claimKeys(declined).length > 0) grant.rejectOIDCClaims(claimKeys(declined));
     const grantId = await grant.save();
     keepSavedGrant(provider, grantId, grant);
