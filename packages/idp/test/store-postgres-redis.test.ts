@@ -149,6 +149,37 @@ describe('PostgreSQL + Redis', { skip }, () => {
       }
     });
 
+    it('two nodes appending to the audit at once both get every append in, and the chain holds', async () => {
+      // A node that lost a race for the next seq read the head under the lock; before every INSERT took that lock
+      // too, the other node's lock-free INSERTs could take the seq again and again (ERR_STORE_FAILED, a failed login).
+      const schema = unique();
+      const nodes = await Promise.all(
+        [0, 1].map(() => openPostgresStores({ url: PG_URL, schema, sweepIntervalMs: 0 })),
+      );
+      try {
+        const until = Date.now() + 1500;
+        const failures: string[] = [];
+        let appended = 0;
+        const appender = async (node: (typeof nodes)[number], i: number) => {
+          while (Date.now() < until) {
+            try {
+              await node.records.appendAudit({ type: 'login.card', data: { node: i } });
+              appended++;
+            } catch (e) {
+              failures.push(String((e as { code?: unknown }).code));
+            }
+          }
+        };
+        await Promise.all(nodes.flatMap((node, i) => Array.from({ length: 4 }, () => appender(node, i))));
+        assert.deepEqual(failures, []);
+        assert.ok(appended > 100, `${appended} appends`);
+        assert.equal((await nodes[0]!.records.verifyAuditChain()).count, appended);
+      } finally {
+        await Promise.all(nodes.map((n) => n.close()));
+        await dropSchema(schema);
+      }
+    });
+
     it('a schema migrated by a newer version is refused with ERR_STORE_SCHEMA', async () => {
       const schema = unique();
       try {

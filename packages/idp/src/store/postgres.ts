@@ -277,6 +277,7 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
     // Serialises appenders that lost a race (see postgres-audit.ts); released at COMMIT. Sent with BEGIN in one
     // round trip, so the lock is held for the INSERT and the COMMIT only.
     lockAndReadHead: `SELECT pg_advisory_xact_lock(${auditLock}::bigint); SELECT seq, hash FROM ${s}.audit ORDER BY seq DESC LIMIT 1`,
+    lock: `pg_advisory_xact_lock(${auditLock}::bigint)`,
     now,
   });
 
