@@ -150,6 +150,14 @@ export function companionLink(text: string): URL {
   ) {
     throw new UsageError('not a MynaGate companion link (https://…/companion/<id>?t=…&c=…)');
   }
+  // Refused before any request and any PIN: over plain http anyone on the way would read the statement's answer (the
+  // signing certificate carries name, address, birth date and sex) and could answer for the server; a login token
+  // would be refused at signing anyway (its origin must be https), after spending the PIN try.
+  try {
+    checkOrigin(url.origin, { allowLoopbackHttp: true });
+  } catch {
+    throw new UsageError('the link must be https (plain http only for a server on this computer)');
+  }
   return url;
 }
 

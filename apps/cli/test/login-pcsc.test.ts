@@ -118,6 +118,15 @@ describe('mynagate login with a virtual card file (--file)', () => {
     }
   });
 
+  it('refuses a plain-http link to another computer before any request or PIN (ERR_CLI_USAGE, exit 2)', async () => {
+    // A signature would carry the signing certificate (name, address, birth date, sex) in the clear.
+    for (const link of ['http://mynagate.example/companion/sign/x?t=0&c=y', 'http://10.0.0.1/companion/x?t=0&c=y']) {
+      const r = await runCli(['login', link, '--file', card.file, '--pin-stdin'], { input: `${PIN}\n`, env });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(lines(r.stderr)[0]!, /^ERR_CLI_USAGE: the link must be https/);
+    }
+  });
+
   it('refuses a link that is not a companion link (ERR_CLI_USAGE, exit 2)', async () => {
     const r = await runCli(['login', `${idp.server.issuer}/interaction/x`, '--file', card.file], { env });
     assert.equal(r.code, 2);
