@@ -21,7 +21,7 @@ const RULES: Record<PinName, { test: (s: string) => boolean; rule: string }> = {
  * @throws CardPinFormatError (`ERR_CARD_PIN_FORMAT`) when `value` breaks the format of `pin`.
  */
 export function pinBytes(pin: PinName, value: string): Uint8Array {
-  const normalized = pin === 'sign' ? value.toUpperCase() : value;
+  const normalized = pin === 'sign' ? upperAscii(value) : value;
   if (!isValidPinFormat(pin, normalized)) throw new CardPinFormatError(pin, RULES[pin].rule);
   return new TextEncoder().encode(normalized);
 }
@@ -29,4 +29,13 @@ export function pinBytes(pin: PinName, value: string): Uint8Array {
 /** Whether `value` (already uppercased for `sign`) has the format of `pin`. */
 export function isValidPinFormat(pin: PinName, value: string): boolean {
   return RULES[pin].test(value);
+}
+
+/**
+ * The sign password as the card compares it: ASCII a-z uppercased, nothing else touched. `String#toUpperCase` maps
+ * some other letters into A-Z ('ß' to 'SS', 'ı' to 'I'), which would pass the format check and spend a try on a
+ * password nobody typed.
+ */
+export function upperAscii(value: string): string {
+  return value.replace(/[a-z]+/g, (l) => l.toUpperCase());
 }

@@ -40,6 +40,11 @@ describe('PIN format is checked before any APDU is sent (spec §5)', () => {
     ['sign', 'AB12'],
     ['sign', 'ABCDEFGH123456789'],
     ['sign', 'ABC-123'],
+    // Letters that String#toUpperCase maps into A-Z: not what anyone typed on the card's keypad rules.
+    ['sign', 'abc1ß'],
+    ['sign', 'ıaaaa1'],
+    ['sign', 'ſtest1'],
+    ['sign', 'ﬀ1234'],
   ];
   for (const [key, pin] of bad) {
     test(`${key} ${JSON.stringify(pin)} → ERR_CARD_PIN_FORMAT, nothing sent`, async () => {

@@ -12,7 +12,7 @@ import { dirname } from 'node:path';
 import { CardFileInvalidError } from '../errors.ts';
 import { MAX_TRIES } from '../layout.ts';
 import { isValidMyNumber } from '../my-number.ts';
-import { isValidPinFormat } from '../pin-format.ts';
+import { isValidPinFormat, upperAscii } from '../pin-format.ts';
 import { DEFAULT_SCRYPT, hashPin, type PinHash, type ScryptParams } from './pin-hash.ts';
 import type { VirtualCardSpec } from './spec.ts';
 
@@ -81,7 +81,7 @@ export async function writeCardFile(
 export async function cardFileFromSpec(spec: VirtualCardSpec, options: WriteCardFileOptions = {}): Promise<CardFile> {
   const scrypt = { ...DEFAULT_SCRYPT, N: options.scryptCost ?? DEFAULT_SCRYPT.N };
   if (!validScrypt(scrypt)) throw new TypeError('scryptCost must be a power of two in 2^10..2^20');
-  const signPassword = spec.signPassword.toUpperCase();
+  const signPassword = upperAscii(spec.signPassword);
   const textPin = spec.textPin ?? spec.authPin;
   const check = (ok: boolean, what: string) => {
     if (!ok) throw new TypeError(`VirtualCardSpec: ${what}`);
