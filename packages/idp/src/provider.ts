@@ -110,6 +110,11 @@ export function buildProvider(config: ResolvedConfig): Provider {
     renderError,
   };
   const provider = new Provider(config.issuer, configuration);
+  // A grant node-oidc-provider revokes (token revocation, a refresh token used twice, logout) takes its verified
+  // identity with it: the basic-4 is kept no longer than the grant that needed it. A failed delete leaves it to its TTL.
+  provider.on('grant.revoked', (_ctx: unknown, grantId: string) => {
+    config.ekyc.identities.delete(grantId).catch(() => {});
+  });
   return provider;
 }
 

@@ -5,6 +5,7 @@
  */
 import { errors, type Adapter } from 'oidc-provider';
 import { BoundedMap } from '@mynagate/pki';
+import { IDENTITY_MODEL } from './ekyc/identity-store.ts';
 import type { ProviderStores } from './ports.ts';
 import type { NewCredential, Stores } from './store/types.ts';
 
@@ -106,7 +107,7 @@ export function providerStores(
  * - a code whose `consume` finds it consumed already (a redemption racing another, or a replay to a node that
  *   answered the code from memory) is `invalid_grant`, and the tokens of its grant are revoked, as node-oidc-provider
  *   does for a replay it sees itself (RFC 6749 §4.1.2; its `revoke` for this provider's grant types: access tokens,
- *   codes and the grant). A code gone by then (revoked, expired) is `invalid_grant` "not found".
+ *   codes and the grant), and the grant's verified identity goes with it. A code gone by then (revoked, expired) is `invalid_grant` "not found".
  */
 function oidcAnswers(name: string, adapter: Adapter, adapterOf: (name: string) => Adapter): Adapter {
   if (name === 'Interaction')
@@ -120,6 +121,7 @@ function oidcAnswers(name: string, adapter: Adapter, adapterOf: (name: string) =
       await Promise.all([
         adapterOf('AccessToken').revokeByGrantId(grantId),
         adapter.revokeByGrantId(grantId),
+        adapterOf(IDENTITY_MODEL).revokeByGrantId(grantId),
         adapterOf('Grant').destroy(grantId),
       ]);
       throw new errors.InvalidGrant('authorization code already consumed');

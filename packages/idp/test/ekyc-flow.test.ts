@@ -11,6 +11,8 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
+import { identityStore } from '../src/ekyc/identity-store.ts';
+import { providerStores } from '../src/stores.ts';
 import { createOpFixture, startLogin, type OpFixture, type TestCard, type TestIdp } from './support/op-fixture.ts';
 import {
   authorizeExtra,
@@ -207,6 +209,21 @@ describe('eKYC by card signature', () => {
     const vc = userinfo['verified_claims'] as Record<string, any>;
     assert.equal(vc['claims'].name, '試験　花子');
     assert.equal(vc['verification'].evidence[0].serial_number, alice.issued.signSerial);
+  });
+
+  it('a replayed authorization code revokes the grant and its verified identity (the basic-4 goes with the grant)', async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri, {
+      extra: authorizeExtra({ userinfo: VERIFIED }, { scope: 'openid' }),
+    });
+    const callback = await fullFlow(idp, login, alice);
+    await tokensFor(login, callback);
+    const person = (await idp.stores.records.findCredentialByFingerprint(alice.fingerprint))!.personId;
+    const signed = (await idp.stores.records.listAudit(person)).filter((e) => e.type === 'ekyc.signature').at(-1)!;
+    const grantId = String(signed.data['grantId']);
+    const identities = identityStore(providerStores(idp.stores).adapter);
+    assert.equal((await identities.get(grantId))?.grantId, grantId);
+    await assert.rejects(tokensFor(login, callback), { error: 'invalid_grant' });
+    assert.equal(await identities.get(grantId), undefined);
   });
 
   it('refuses a second signature over the same statement with ERR_IDP_CHALLENGE_INVALID', async () => {

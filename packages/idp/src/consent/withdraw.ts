@@ -1,7 +1,9 @@
 /**
- * Withdrawing consent: the consent records are marked withdrawn, and every grant the person gave the service is
- * revoked with its tokens (access tokens, refresh tokens, unused codes) and its verified identity, so the service's
- * next token use fails (`invalid_grant` at the token endpoint, `invalid_token` at UserInfo).
+ * Withdrawing consent: every grant the person gave the service is revoked with its tokens (access tokens, refresh
+ * tokens, unused codes) and its verified identity, so the service's next token use fails (`invalid_grant` at the
+ * token endpoint, `invalid_token` at UserInfo); then the consent records are marked withdrawn. In that order: a
+ * failure part way leaves the consent shown as given, so the person can withdraw again, never "withdrawn" over
+ * tokens that still work.
  */
 import type Provider from 'oidc-provider';
 import type { IdentityStore } from '../ekyc/identity-store.ts';
@@ -23,7 +25,6 @@ export async function withdrawConsent(
   clientId: string,
   alsoGrantIds: readonly string[] = [],
 ): Promise<{ readonly consents: number; readonly grants: number }> {
-  const consents = await deps.records.withdrawConsent(personId, clientId);
   const grantIds = new Set(alsoGrantIds);
   for (const event of await deps.records.listAudit(personId)) {
     const grantId = event.data['grantId'];
@@ -45,6 +46,7 @@ export async function withdrawConsent(
       grants++;
     }
   }
+  const consents = await deps.records.withdrawConsent(personId, clientId);
   await deps.records.appendAudit({ type: 'consent.withdrawn', personId, clientId, data: { consents, grants } });
   return { consents, grants };
 }
