@@ -148,13 +148,25 @@ export function serializeCookie(name: string, value: string, a: CookieAttributes
   return `${name}=${encodeURIComponent(value)}; Path=${a.path}; Max-Age=${a.maxAge}; HttpOnly; SameSite=Lax${a.secure ? '; Secure' : ''}`;
 }
 
-/** The session after a completion: the login, and the age or identity it carried. */
+/**
+ * The session after a completion: the login, and the age or identity it carried. A login of another person (another
+ * `sub`: a step-up with someone else's card in this browser) starts over: the earlier person's identity and age
+ * answers are theirs, never the new person's.
+ */
 export function withResult(session: MynaGateSession, result: CompletionResult): MynaGateSession {
   const { identity: _i, age: _a, ...login } = result as CompletionResult & { identity?: unknown; age?: unknown };
+  const { age: earlierAge, identity: earlierIdentity, ...rest } = session;
+  const same = session.login?.sub === result.sub;
+  const age = same ? earlierAge : undefined;
+  const identity = 'identity' in result ? result.identity : same ? earlierIdentity : undefined;
   return {
-    ...session,
+    ...rest,
     login: login as CardLoginResult,
-    ...('age' in result ? { age: { ...session.age, [String(result.age.over)]: result.age.satisfied } } : {}),
-    ...('identity' in result ? { identity: result.identity } : {}),
+    ...('age' in result
+      ? { age: { ...age, [String(result.age.over)]: result.age.satisfied } }
+      : age === undefined
+        ? {}
+        : { age }),
+    ...(identity === undefined ? {} : { identity }),
   };
 }
