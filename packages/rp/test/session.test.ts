@@ -12,24 +12,27 @@ const login = (sub: string, extra: object = {}) =>
     amr: ['hwk', 'pin', 'sc'],
     authTime: 1,
     ...extra,
-  }) as CompletionResult;
+  }) as unknown as CompletionResult;
 const identity = { claims: { name: '試験　花子' } } as unknown;
 const empty: MynaGateSession = { expiresAt: Date.now() + 60_000, pending: {} };
 
+/** Alice's session: her identity proofing, then her age check. */
+const aliceProven = () =>
+  withResult(
+    withResult(empty, login('alice', { kind: 'identity', identity })),
+    login('alice', { kind: 'age', age: { over: 20, satisfied: true } }),
+  );
+
 describe('withResult', () => {
   it("keeps the person's identity and age answers across their own later logins", () => {
-    let s = withResult(empty, login('alice', { kind: 'identity', identity }));
-    s = withResult(s, login('alice', { kind: 'age', age: { over: 20, satisfied: true } }));
-    s = withResult(s, login('alice', { kind: 'step-up' }));
+    const s = withResult(aliceProven(), login('alice', { kind: 'step-up' }));
     assert.equal(s.login?.sub, 'alice');
     assert.deepEqual(s.identity, identity);
     assert.deepEqual(s.age, { '20': true });
   });
 
   it("drops another person's identity and age answers when someone else's card logs in", () => {
-    let s = withResult(empty, login('alice', { kind: 'identity', identity }));
-    s = withResult(s, login('alice', { kind: 'age', age: { over: 20, satisfied: true } }));
-    s = withResult(s, login('bob', { kind: 'step-up' }));
+    let s = withResult(aliceProven(), login('bob', { kind: 'step-up' }));
     assert.equal(s.login?.sub, 'bob');
     assert.equal(s.identity, undefined);
     assert.equal(s.age, undefined);
