@@ -262,6 +262,17 @@ export function sendError(res: ServerResponse, e: unknown): void {
   res.end(json);
 }
 
+/**
+ * Security headers of a page without script (error pages, the provider's own logout pages): nothing loads but inline
+ * style, forms post only to this origin, no framing (clickjacking), no MIME sniffing, no referrer.
+ */
+export const STATIC_PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-security-policy':
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+});
+
 /** Writes `e` as an HTML page (for routes a person opens in the browser), with the same status and wording. */
 export function sendErrorPage(res: ServerResponse, e: unknown): void {
   const { status, body, headers } = toHttpError(e);
@@ -278,7 +289,7 @@ export function sendErrorPage(res: ServerResponse, e: unknown): void {
     ...headers,
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
-    'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+    ...STATIC_PAGE_HEADERS,
     'content-length': Buffer.byteLength(doc),
   });
   res.end(doc);

@@ -18,6 +18,7 @@ import { meClient } from './consent/me.ts';
 import { ekycPrompt } from './ekyc/policy.ts';
 import { resolveConfig, type IdpConfig, type ResolvedConfig } from './config.ts';
 import { cookieKeys } from './lib/cookie-keys.ts';
+import { STATIC_PAGE_HEADERS } from './http-errors.ts';
 import { html, page, raw } from './lib/html.ts';
 import { pairwiseSubject } from './pairwise.ts';
 import { loadExistingGrant } from './saved-grants.ts';
@@ -176,6 +177,7 @@ async function renderError(
   ctx: KoaContextWithOIDC,
   out: { error: string; error_description?: string | undefined },
 ): Promise<void> {
+  ctx.set(STATIC_PAGE_HEADERS);
   ctx.type = 'html';
   ctx.body = page({
     title: 'エラー / Error',
@@ -191,6 +193,7 @@ async function renderError(
 }
 
 async function logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
+  ctx.set(STATIC_PAGE_HEADERS);
   ctx.type = 'html';
   ctx.body = page({
     title: 'ログアウト / Log out',
@@ -204,6 +207,7 @@ async function logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void
 }
 
 async function postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void> {
+  ctx.set(STATIC_PAGE_HEADERS);
   ctx.type = 'html';
   ctx.body = page({
     title: 'ログアウトしました / Logged out',

@@ -101,3 +101,28 @@ describe('token endpoint refusals', () => {
     );
   });
 });
+
+describe("the provider's own pages", () => {
+  it('forbid framing, sniffing and scripts: the error page of an unknown client, the logout pages', async () => {
+    // The logout confirmation is shown to a browser with a session (without one, node-oidc-provider posts on).
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    await completeLogin(idp, login, card);
+    const pages: [string, Promise<Response>, number][] = [
+      ['error', idp.fetch(await authorizeUrl((p) => p.set('client_id', 'nope')), { redirect: 'manual' }), 400],
+      ['logout', login.agent.fetch(new URL('/session/end', idp.server.url)), 200],
+      ['logged out', idp.fetch(new URL('/session/end/success', idp.server.url), { redirect: 'manual' }), 200],
+    ];
+    for (const [name, fetched, status] of pages) {
+      const res = await fetched;
+      assert.equal(res.status, status, name);
+      assert.match(await res.text(), /<html/, name);
+      assert.match(
+        res.headers.get('content-security-policy') ?? '',
+        /default-src 'none'.*frame-ancestors 'none'/,
+        name,
+      );
+      assert.equal(res.headers.get('x-content-type-options'), 'nosniff', name);
+      assert.equal(res.headers.get('referrer-policy'), 'no-referrer', name);
+    }
+  });
+});
