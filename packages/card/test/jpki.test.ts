@@ -210,3 +210,19 @@ describe('JpkiClient against odd card answers', () => {
     }
   });
 });
+
+describe('a card file is one card (spec §4.3: one counter)', () => {
+  test('a PIN blocked through one holder of the file is blocked for another that opened it earlier', async () => {
+    const path = await makeCardFile(dir);
+    const early = new JpkiClient(new VirtualTransport(VirtualCard.open(path)));
+    const other = new JpkiClient(new VirtualTransport(VirtualCard.open(path)));
+    for (const left of [2, 1, 0]) {
+      await assert.rejects(other.verify('auth', '0000'), {
+        code: left === 0 ? 'ERR_CARD_PIN_BLOCKED' : 'ERR_CARD_PIN_INCORRECT',
+      });
+    }
+    assert.equal(await early.triesLeft('auth'), 0);
+    await assert.rejects(early.verify('auth', TEST_PINS.auth), { code: 'ERR_CARD_PIN_BLOCKED' });
+    assert.equal(await new JpkiClient(new VirtualTransport(VirtualCard.open(path))).triesLeft('auth'), 0);
+  });
+});

@@ -80,6 +80,7 @@ export class VirtualCard implements ApduProcessor {
   readonly atr: Uint8Array;
   readonly #file: CardFile;
   readonly #persist: ((file: CardFile) => void) | undefined;
+  readonly #reload: (() => CardFile) | undefined;
   readonly #blockedSw: number;
   readonly #dfs: readonly Df[];
   #df: Df | undefined;
@@ -88,27 +89,42 @@ export class VirtualCard implements ApduProcessor {
 
   /**
    * A card over validated card-file content (see `parseCardFile`). `persist` is called with the updated content
-   * after every PIN counter or value change, before the answer; if it throws, the card answers 6581.
+   * after every PIN counter or value change, before the answer; if it throws, the card answers 6581. `reload`, when
+   * given, reads the stored content again before every PIN check or change: the PIN state is the stored one, which
+   * other processes holding the same card file change too (a real card has one counter, spec §4.3); if it throws,
+   * the card answers 6581.
    *
    * @throws TypeError for a bad option.
    */
-  constructor(file: CardFile, options: VirtualCardOptions = {}, persist?: (file: CardFile) => void) {
+  constructor(
+    file: CardFile,
+    options: VirtualCardOptions = {},
+    persist?: (file: CardFile) => void,
+    reload?: () => CardFile,
+  ) {
     this.atr = Uint8Array.from(options.atr ?? JPKI_CONTACT_ATR);
     this.#blockedSw = checkBlockedSw(options);
     this.#file = structuredClone(file);
     this.#persist = persist;
+    this.#reload = reload;
     this.#dfs = buildDfs(this.#file);
   }
 
   /**
-   * Opens the card stored at `path`; PIN counter changes are written back durably before each answer.
+   * Opens the card stored at `path`; PIN counters and values are read from it before each check and written back
+   * durably before each answer, so processes sharing the file share one card.
    *
    * @throws CardFileInvalidError (`ERR_CARD_FILE_INVALID`) when the file is missing, unreadable or not a test card.
    * @throws TypeError for a bad option.
    */
   static open(path: string, options: VirtualCardOptions = {}): VirtualCard {
     checkBlockedSw(options);
-    return new VirtualCard(readCardFile(path), options, (file) => saveCardFile(path, file));
+    return new VirtualCard(
+      readCardFile(path),
+      options,
+      (file) => saveCardFile(path, file),
+      () => readCardFile(path),
+    );
   }
 
   /** A card held only in memory (counters are lost when it is dropped). For benchmarks and quick tests. */
@@ -204,6 +220,7 @@ export class VirtualCard implements ApduProcessor {
     if (c.p1 !== 0x00) return sw(SW.WRONG_P1P2);
     const ef = this.#pinEf(c.p2);
     if (typeof ef === 'number') return sw(ef);
+    if (!this.#reloadPins()) return sw(SW_MEMORY_FAILURE);
     const pin = this.#file.pins[ef.pin];
     if (c.data.length === 0) return sw(SW.COUNTER | pin.triesLeft); // never 9000, even when verified (spec §0.4)
     if (pin.triesLeft === 0) return sw(this.#blockedSw);
@@ -224,6 +241,7 @@ export class VirtualCard implements ApduProcessor {
     if (typeof ef === 'number') return sw(ef);
     if (c.data.length === 0) return sw(SW.WRONG_LENGTH);
     if (!ef.format) return sw(SW.NOT_ALLOWED);
+    if (!this.#reloadPins()) return sw(SW_MEMORY_FAILURE);
     const pin = this.#file.pins[ef.pin];
     if (pin.triesLeft === 0) return sw(this.#blockedSw);
     if (!this.#verified.has(ef.pin)) return sw(SW.SECURITY_STATUS);
@@ -266,6 +284,18 @@ export class VirtualCard implements ApduProcessor {
     // A failed write must not unblock anything: keep a decrement in memory, undo only a reset.
     if (tries > before) pin.triesLeft = before;
     return false;
+  }
+
+  /** The stored PIN counters and values, as other holders of the card file left them; false when unreadable. */
+  #reloadPins(): boolean {
+    if (this.#reload === undefined) return true;
+    try {
+      const { pins } = this.#reload();
+      for (const id of Object.keys(this.#file.pins) as PinId[]) Object.assign(this.#file.pins[id], pins[id]);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   #save(): boolean {
