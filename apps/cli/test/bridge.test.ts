@@ -246,3 +246,28 @@ describe('mynagate bridge with a virtual card file (--file): the login and its g
     await login.events.close();
   });
 });
+
+describe('mynagate bridge --pin-stdin', () => {
+  it('names the service and the origin on stderr before it takes each PIN line', async () => {
+    const card = await f.newCard('試験　標準');
+    const bridge = await startBridge(['--file', card.file, '--pin-stdin']);
+    try {
+      const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+      await login.events.close();
+      const page = await (await fetch(bridgeLink(login, bridge))).text();
+      const { action, csrf } = formOf(page);
+      const posted = submit(bridge, action, { csrf });
+      // Any local program can open a form here: the PIN is typed only once the terminal names whose login it is.
+      const origin = new URL(idp.server.issuer).origin;
+      const prompt = `暗証番号 / PIN: テスト銀行 (https://bank.example) via ${origin}: `;
+      for (let waited = 0; !bridge.proc.stderr().includes(prompt); waited += 20) {
+        assert.ok(waited < 10_000, `no prompt naming the login on stderr: ${bridge.proc.stderr()}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      bridge.proc.child.stdin.write(`${PIN}\n`);
+      assert.equal((await posted).status, 303);
+    } finally {
+      await bridge.stop();
+    }
+  });
+});

@@ -17,6 +17,7 @@ import { isMynaGateError, MynaGateError } from '@mynagate/errors';
 import { optional, port } from '../args.ts';
 import { cardAnswer, companionLink, isSignView, openCard, post, scan, type CompanionView } from '../companion.ts';
 import type { Parsed } from '../main.ts';
+import { promptHidden } from '../secret.ts';
 import { UsageError } from '../output.ts';
 
 /**
@@ -114,7 +115,7 @@ export async function bridge(a: Parsed): Promise<void> {
       if (!sameSecret(form.get('csrf') ?? '', p.csrf)) {
         throw new BridgeError('ERR_BRIDGE_CSRF', 'the form token is missing or wrong', 403);
       }
-      const secret = lines !== undefined ? await lines.next() : (form.get('pin') ?? '');
+      const secret = lines !== undefined ? await lines.next(pinPrompt(p.view)) : (form.get('pin') ?? '');
       let body: unknown;
       try {
         body = await withCard(async () => {
@@ -207,7 +208,7 @@ function formPage(p: Pending, pinStdin: boolean, error?: MynaGateError): string 
             : esc(error.message)
         }</p>`;
   const field = pinStdin
-    ? '<p>暗証番号はターミナルで入力します。/ Type the PIN in the terminal running mynagate bridge.</p>'
+    ? '<p>暗証番号はターミナルで入力します（サービス名を確かめてから）。/ Type the PIN in the terminal running mynagate bridge, once it names this service.</p>'
     : `<label>${esc(what)}<br><input type="password" name="pin" autocomplete="off" autofocus required></label>`;
   const statement = sign
     ? `<blockquote id="statement">${esc(p.view.statement.text.ja)}<br>${esc(p.view.statement.text.en)}</blockquote>`
@@ -279,12 +280,28 @@ function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-/** `--pin-stdin`: one line of stdin per form submitted. */
-function stdinLines(): { next(): Promise<string>; close(): void } {
+/**
+ * What the terminal says before it takes a PIN line: which login or signature the line will answer (any local
+ * program can open a form here; the person must see whose it is before typing).
+ */
+function pinPrompt(view: CompanionView): string {
+  const what = isSignView(view) ? '署名用パスワード / signing password' : '暗証番号 / PIN';
+  return `${what}: ${view.clientName} (${view.clientOrigin}) via ${view.origin}: `;
+}
+
+/**
+ * `--pin-stdin`: one line of stdin per form submitted, each announced on stderr by {@link pinPrompt}. On a terminal
+ * the line is read with echo off, so the PIN is never shown or kept in the scrollback; from a pipe, line by line.
+ */
+function stdinLines(): { next(prompt: string): Promise<string>; close(): void } {
+  if (process.stdin.isTTY) {
+    return { next: (prompt) => promptHidden(prompt), close: () => {} };
+  }
   const rl = createInterface({ input: process.stdin, terminal: false });
   const iterator = rl[Symbol.asyncIterator]();
   return {
-    async next() {
+    async next(prompt) {
+      process.stderr.write(`${prompt}\n`);
       const r = await iterator.next();
       if (r.done) throw new BridgeError('ERR_BRIDGE_REQUEST', 'stdin has no more PIN lines', 400);
       return r.value;
