@@ -13,7 +13,8 @@ export const CLI_ERROR_CODES = Object.freeze({
   ERR_BRIDGE_CSRF: "The bridge refused a form without this login's token or posted from another origin; HTTP 403.",
   ERR_BRIDGE_ORIGIN:
     "The bridge refused a hand-over whose return page or reported origin is not the link's own origin.",
-  ERR_BRIDGE_REQUEST: 'The bridge got a malformed hand-over (missing or bad link or return) or form.',
+  ERR_BRIDGE_REQUEST:
+    'The bridge got a malformed hand-over (missing or bad link or return) or form, or a hand-over the browser did not open as a page (HTTP 403).',
   ERR_BRIDGE_NOT_FOUND: 'The bridge has no such page or login (the form expired after 5 minutes or was used).',
   ERR_INTERNAL: 'An unexpected failure; rerun with MYNAGATE_DEBUG=1 for the stack trace and report it.',
 });

@@ -222,6 +222,19 @@ describe('mynagate bridge with a virtual card file (--file): the login and its g
     assert.match(body, /<code>ERR_BRIDGE_HOST<\/code>/);
   });
 
+  it('refuses a hand-over the browser did not open as a page (an <img> or fetch of another site): 403 ERR_BRIDGE_REQUEST', async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    for (const dest of ['image', 'empty', 'iframe']) {
+      const res = await fetch(bridgeLink(login, bridge), { headers: { 'sec-fetch-dest': dest } });
+      assert.equal(res.status, 403, dest);
+      assert.match(await res.text(), /<code>ERR_BRIDGE_REQUEST<\/code>/, dest);
+    }
+    const opened = await fetch(bridgeLink(login, bridge), { headers: { 'sec-fetch-dest': 'document' } });
+    assert.equal(opened.status, 200);
+    formOf(await opened.text());
+    await login.events.close();
+  });
+
   it('answers 403 ERR_BRIDGE_CSRF to a form without its token or posted from another origin; the card is not used', async () => {
     const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
     const page = await (await fetch(bridgeLink(login, bridge))).text();

@@ -82,6 +82,13 @@ export async function bridge(a: Parsed): Promise<void> {
     for (const [id, p] of pending) if (p.expiresAt <= now) pending.delete(id);
 
     if (url.pathname === '/login' && (req.method === 'GET' || req.method === 'HEAD')) {
+      // The hand-over is the login page sending the person here (a top-level navigation). Any page can make a
+      // browser request this URL from an <img> or a fetch, which made the bridge fetch links it chose and pushed the
+      // person's pending forms out: a browser names such requests (Fetch Metadata), and they are refused.
+      const dest = req.headers['sec-fetch-dest'];
+      if (dest !== undefined && dest !== 'document') {
+        throw new BridgeError('ERR_BRIDGE_REQUEST', 'the hand-over must be a page the browser opens', 403);
+      }
       const { link, back } = handover(url);
       const view = await scan(link).catch((e: unknown) => {
         if ((e as { code?: unknown }).code === 'ERR_CLI_COMPANION_ORIGIN') {
