@@ -33,12 +33,26 @@ export function port(a: Parsed, name: string, fallback: number): number {
   return n;
 }
 
-/** An ISO 8601 instant. */
+/**
+ * An ISO 8601 instant with its offset: `2027-01-15T09:00:00+09:00`, `…Z`, seconds and fractions optional. Nothing
+ * is guessed: a date alone, a time without an offset (local to whichever machine), and a day that does not exist
+ * (`2026-02-30`, which `Date` rolls over to March) are usage errors.
+ */
 export function instant(a: Parsed, name: string): Date | undefined {
   const v = optional(a, name);
   if (v === undefined) return undefined;
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/.exec(v);
   const d = new Date(v);
-  if (Number.isNaN(d.getTime())) throw new UsageError(`--${name} must be an ISO 8601 time`);
+  const [y, mo, day, h, mi, sec] = (m ?? []).slice(1, 7).map((x) => Number(x ?? 0));
+  // The calendar fields as written must be a real date and time (checked in UTC, where nothing rolls over).
+  const real =
+    m !== null &&
+    new Date(Date.UTC(y!, mo! - 1, day!, h!, mi!, sec!))
+      .toISOString()
+      .startsWith(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6] ?? '00'}`);
+  if (!real || Number.isNaN(d.getTime())) {
+    throw new UsageError(`--${name} must be an ISO 8601 time with its offset, e.g. 2027-01-15T09:00:00+09:00`);
+  }
   return d;
 }
 
