@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomInt } from 'node:crypto';
 import { parseAuthToken, strictBase64 } from '@mynagate/pki';
 
-const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \n\t.!\\"\u00e9\u0000';
+// Beyond ASCII: characters whose low byte is a base64 letter ('あ' U+3042 and 'ł' U+0142 read as 'B', 'ŁĀ' as 'A').
+const ALPHABET =
+  'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \n\t.!\\"\u00e9\u0000\u3042\u0142\u0141\u0100';
 
 function mutate(s: string, edits: number, alphabet = ALPHABET): string {
   for (let j = 0; j < edits; j++) {
@@ -42,6 +44,15 @@ test('strictBase64 accepts exactly the canonical standard base64 (10 000 random 
     if (ok) accepted++;
   }
   assert.ok(accepted > 1000, 'the mutations must also produce valid inputs');
+});
+
+test('strictBase64 refuses a character beyond ASCII that Node would read by its low byte', () => {
+  const s = randomBytes(30).toString('base64').replace(/^./, 'B');
+  assert.deepEqual(Buffer.from(strictBase64(s, 'x')), Buffer.from(s, 'base64'));
+  for (const c of ['\u3042', '\u0142']) {
+    assert.deepEqual(Buffer.from(c + s.slice(1), 'base64'), Buffer.from(s, 'base64'), 'the same bytes to Node');
+    assert.throws(() => strictBase64(c + s.slice(1), 'x'), { code: 'ERR_PKI_TOKEN_MALFORMED' });
+  }
 });
 
 test('parseAuthToken agrees with JSON.parse on random mutations of a valid token', () => {

@@ -199,6 +199,9 @@ export function strictBase64(s: unknown, field: string): Uint8Array {
   const last = B64[s.charCodeAt(n - 1 - pad)] ?? -1;
   if (last < 0 || (pad === 1 && last & 0x03) || (pad === 2 && last & 0x0f) || s.includes('-') || s.includes('_'))
     malformed(`${field} is not canonical standard base64`);
+  // Node's decoder reads a character beyond ASCII by its low byte ('あ' U+3042 as 'B'): such a text would decode to
+  // the same bytes as the canonical one. Its UTF-8 length is longer than its length; an ASCII text's is not.
+  if (Buffer.byteLength(s, 'utf8') !== n) malformed(`${field} is not canonical standard base64`);
   const bytes = Buffer.from(s, 'base64');
   if (bytes.length !== (n / 4) * 3 - pad) malformed(`${field} is not canonical standard base64`);
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
