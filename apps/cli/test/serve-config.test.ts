@@ -273,6 +273,17 @@ describe('mynagate serve --config', () => {
     ],
     ['an audit section without anchorDir', (c) => ({ ...c, audit: {} }), /^audit\.anchorDir/],
     [
+      'a trustProxy that is not true or false',
+      (c) => ({ ...c, trustProxy: 'true' }),
+      /^trustProxy must be true or false/,
+    ],
+    ['a client without client_id', (c) => ({ ...c, clients: [{ foo: 1 }] }), /client_id/],
+    [
+      'a TLS key file that cannot be read',
+      (c) => ({ ...c, tls: { key: 'tls/none.pem', cert: 'tls/cert.pem' } }),
+      /^tls\.key: cannot read/,
+    ],
+    [
       'listen.reusePort with a SQLite store',
       (c) => ({ ...c, listen: { ...(c['listen'] as object), reusePort: true } }),
       /^listen\.reusePort needs a postgres store/,
@@ -289,6 +300,33 @@ describe('mynagate serve --config', () => {
       assert.match(lines[0]!.slice('ERR_CLI_CONFIG: '.length), message);
     });
   }
+
+  it(
+    'exits on a bad configuration found after PostgreSQL and Redis are open (their connections are closed)',
+    { skip: skipPg },
+    async () => {
+      // A client without client_id is the provider's own check, made once the stores are open.
+      const store = {
+        kind: 'postgres',
+        url: PG_URL,
+        redisUrl: REDIS_URL,
+        schema: 'serve_config_bad',
+        redisPrefix: 'serve_config_bad:',
+      };
+      const file = await configFile('bad-after-open.json', {
+        ...validConfig(await freePort()),
+        store,
+        clients: [{ foo: 1 }],
+      });
+      const cli = startCli(['serve', '--config', file], { env });
+      // Before, the open connections kept the process alive after the error line: a supervisor never restarted it.
+      const hung = setTimeout(() => cli.child.kill('SIGKILL'), 20_000);
+      const code = await cli.exited;
+      clearTimeout(hung);
+      assert.equal(code, 1, cli.stderr());
+      assert.match(errorLines(cli.stderr())[0]!, /^ERR_CLI_CONFIG: .*client_id/);
+    },
+  );
 
   it('refuses a configuration that is not JSON (ERR_CLI_CONFIG)', async () => {
     const file = join(dir, 'broken.json');

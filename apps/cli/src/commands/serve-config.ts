@@ -42,6 +42,7 @@ import {
   platformCardPair,
   openStores,
   providerStores,
+  resolveConfig,
   upgradeCredentialIssuers,
   type IssuerUpgrade,
   type PrivateJwks,
@@ -156,52 +157,67 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
     auditAnchoring = { dir: rel('audit.anchorDir', audit['anchorDir']), everyMs: (every as number) * 1000 };
   }
 
+  // Everything the file can still get wrong is read and checked before the stores open: an error after that would
+  // leave their connections (PostgreSQL, Redis) holding the process, neither serving nor exiting.
+  const name = c['name'] === undefined ? undefined : text(c['name'], 'name');
+  const trustProxy = c['trustProxy'] === undefined ? undefined : flag(c['trustProxy'], 'trustProxy');
+  const tlsFiles =
+    tls === undefined
+      ? undefined
+      : {
+          key: await readBytes(rel('tls.key', tls['key']), 'tls.key'),
+          cert: await readBytes(rel('tls.cert', tls['cert']), 'tls.cert'),
+        };
+
   let stores: Stores;
   try {
     stores = await openStores(store);
   } catch (e) {
     throw new ConfigError(`store: ${(e as Error).message}`, { cause: e });
   }
-  let issuerUpgrade: IssuerUpgrade;
   try {
-    issuerUpgrade = await upgradeCredentialIssuers(stores.records, anchors.auth);
+    const issuerUpgrade = await upgradeCredentialIssuers(stores.records, anchors.auth);
+    const server = serverConfig(stores);
+    // The provider's own checks (cookie key and secret lengths, clients), as ERR_CLI_CONFIG here.
+    try {
+      resolveConfig({ ...server, issuer, stores: server.stores!, records: server.records! });
+    } catch (e) {
+      if (e instanceof TypeError) throw new ConfigError(e.message, { cause: e });
+      throw e;
+    }
+    return { server, stores, issuerUpgrade, ...(auditAnchoring ? { auditAnchoring } : {}) };
   } catch (e) {
     await stores.close();
     throw e;
   }
-  const ports = providerStores(stores);
-  const links = platformOptions === undefined ? undefined : platformLinks(platformOptions);
-  const server: ServerConfig = {
-    issuer,
-    host,
-    port: port as number,
-    ...(reusePort ? { reusePort } : {}),
-    ...(c['name'] === undefined ? {} : { name: text(c['name'], 'name') }),
-    ...(c['trustProxy'] === undefined ? {} : { trustProxy: c['trustProxy'] === true }),
-    ...(bridgePort === undefined ? {} : { bridgePort: bridgePort as number }),
-    ...(tls === undefined
-      ? {}
-      : {
-          tls: {
-            key: await readFile(rel('tls.key', tls['key'])),
-            cert: await readFile(rel('tls.cert', tls['cert'])),
-          },
-        }),
-    clients: clientsValue as ServerConfig['clients'],
-    jwks,
-    cookieKeys: cookieKeys as string[],
-    pairwiseSecret,
-    verifier: createVerifier({ anchors, revocation, challenges: oneShotChallengeStore(ports.oneShot) }),
-    stores: ports,
-    records: stores.records,
-    ...(links === undefined
-      ? {}
-      : {
-          renewalLinks: links,
-          ekyc: { signingCardPair: platformCardPair(links) },
-        }),
-  };
-  return { server, stores, issuerUpgrade, ...(auditAnchoring ? { auditAnchoring } : {}) };
+
+  function serverConfig(stores: Stores): ServerConfig {
+    const ports = providerStores(stores);
+    const links = platformOptions === undefined ? undefined : platformLinks(platformOptions);
+    return {
+      issuer,
+      host,
+      port: port as number,
+      ...(reusePort ? { reusePort } : {}),
+      ...(name === undefined ? {} : { name }),
+      ...(trustProxy === undefined ? {} : { trustProxy }),
+      ...(bridgePort === undefined ? {} : { bridgePort: bridgePort as number }),
+      ...(tlsFiles === undefined ? {} : { tls: tlsFiles }),
+      clients: clientsValue as ServerConfig['clients'],
+      jwks,
+      cookieKeys: cookieKeys as string[],
+      pairwiseSecret,
+      verifier: createVerifier({ anchors, revocation, challenges: oneShotChallengeStore(ports.oneShot) }),
+      stores: ports,
+      records: stores.records,
+      ...(links === undefined
+        ? {}
+        : {
+            renewalLinks: links,
+            ekyc: { signingCardPair: platformCardPair(links) },
+          }),
+    };
+  }
 }
 
 /**
@@ -304,6 +320,15 @@ function storeFrom(value: unknown, rel: (field: string, v: unknown) => string): 
     };
   }
   throw new ConfigError('store.kind must be sqlite or postgres');
+}
+
+/** A file the configuration names, as bytes. @throws ConfigError naming the field. */
+async function readBytes(file: string, field: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (e) {
+    throw new ConfigError(`${field}: cannot read ${file}`, { cause: e });
+  }
 }
 
 async function readJson(file: string, what: string): Promise<unknown> {
