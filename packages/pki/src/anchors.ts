@@ -6,6 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nameToString, parseCertificate } from './certificate.ts';
 import type { ParsedCertificate } from './certificate.ts';
+import { CertificateInvalidError } from './errors.ts';
 
 /** The two JPKI certificate kinds: user authentication (利用者証明用) and digital signature (署名用). */
 export type CertKind = 'auth' | 'sign';
@@ -57,7 +58,8 @@ export function parseAnchors(anchors: TrustAnchors): ParsedAnchors {
  * other files are ignored, and so are CAs that name no kind, unless `options.unclassified` says which kind they
  * anchor (an operator pointing at a folder of some other CA's certificates for one kind of check).
  *
- * @throws TypeError when the directory holds no anchor.
+ * @throws TypeError when the directory holds no anchor; CertificateInvalidError `ERR_PKI_CERT_MALFORMED` (naming the
+ *   file) for a `.pem`/`.crt`/`.cer` file that holds no certificate or one that does not parse.
  * @example
  * ```ts
  * const verifier = createVerifier({ anchors: await loadTrustDir('trust/test-jpki'), revocation });
@@ -69,12 +71,19 @@ export async function loadTrustDir(dir: string, options: { unclassified?: CertKi
   for (const file of (await readdir(dir)).sort()) {
     if (!/\.(pem|crt|cer)$/i.test(file)) continue;
     const bytes = await readFile(join(dir, file));
-    for (const der of pemOrDer(bytes)) {
+    const ders = pemOrDer(bytes);
+    // A file here that holds no certificate, or one that does not parse, is refused by name: skipped, it left a kind
+    // of anchor silently missing, found only later as logins failing path validation.
+    if (ders.length === 0)
+      throw new CertificateInvalidError('ERR_PKI_CERT_MALFORMED', 'trust', `${file}: no certificate`);
+    for (const der of ders) {
       let c: ParsedCertificate;
       try {
         c = parseCertificate(der);
-      } catch {
-        continue;
+      } catch (e) {
+        throw new CertificateInvalidError('ERR_PKI_CERT_MALFORMED', 'trust', `${file}: ${(e as Error).message}`, {
+          cause: e,
+        });
       }
       if (!c.isCa || !c.keyUsage?.keyCertSign) continue;
       const dn = nameToString(c.subject).toLowerCase();
@@ -98,12 +107,19 @@ export async function loadTrustDir(dir: string, options: { unclassified?: CertKi
   });
 }
 
-/** The certificates in a PEM file (all `CERTIFICATE` blocks), or the file itself when it is DER. */
+/**
+ * The certificates in a PEM file (all `CERTIFICATE` blocks), or the file itself when it is DER. A block whose body is
+ * not canonical base64 (a stray character, data after the padding, which Node's decoder would drop) gives an empty
+ * certificate, which no parse accepts.
+ */
 export function pemOrDer(bytes: Uint8Array): Uint8Array[] {
   const s = Buffer.from(bytes).toString('latin1');
   if (!s.includes('-----BEGIN')) return [new Uint8Array(bytes)];
   const out: Uint8Array[] = [];
-  for (const m of s.matchAll(/-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/g))
-    out.push(new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64')));
+  for (const m of s.matchAll(/-----BEGIN CERTIFICATE-----([^-]*)-----END CERTIFICATE-----/g)) {
+    const text = m[1]!.replace(/[ \t\r\n]+/g, '');
+    const der = Buffer.from(text, 'base64');
+    out.push(der.toString('base64') === text ? new Uint8Array(der) : new Uint8Array(0));
+  }
   return out;
 }

@@ -2,6 +2,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createPublicKey } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import {
@@ -182,6 +185,33 @@ test('loadTrustDir sorts the test JPKI CA files into one auth and one sign ancho
   const a = await loadTrustDir(f.dir);
   assert.deepEqual(a.auth, [f.authCa.der]);
   assert.deepEqual(a.sign, [f.signCa.der]);
+});
+
+test('loadTrustDir refuses, by name, a file that holds no certificate or one that does not parse (ERR_PKI_CERT_MALFORMED)', async () => {
+  const pem = (der: Uint8Array, body = Buffer.from(der).toString('base64')) =>
+    `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`;
+  const good = pem(f.authCa.der);
+  const b64 = Buffer.from(f.authCa.der).toString('base64');
+  const cases: [string, string][] = [
+    ['stray.pem', pem(f.authCa.der, b64.slice(0, 40) + '*' + b64.slice(41))],
+    ['after-padding.pem', pem(f.authCa.der, `${b64}${b64.endsWith('=') ? '' : '===='}ZZZZ`)],
+    ['trusted.pem', good.replaceAll('CERTIFICATE', 'TRUSTED CERTIFICATE')],
+    ['cut.crt', Buffer.from(f.authCa.der).subarray(0, 200).toString('latin1')],
+  ];
+  for (const [name, content] of cases) {
+    const dir = await mkdtemp(join(tmpdir(), 'trust-'));
+    try {
+      await writeFile(join(dir, 'auth-ca.pem'), good);
+      await writeFile(join(dir, name), content, 'latin1');
+      await assert.rejects(
+        loadTrustDir(dir),
+        { code: 'ERR_PKI_CERT_MALFORMED', message: new RegExp(`^${name}: `) },
+        name,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
 });
 
 test('parseAnchors refuses an end-entity certificate as an anchor (configuration error)', () => {
