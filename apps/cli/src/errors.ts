@@ -16,5 +16,7 @@ export const CLI_ERROR_CODES = Object.freeze({
   ERR_BRIDGE_REQUEST:
     'The bridge got a malformed hand-over (missing or bad link or return) or form, or a hand-over the browser did not open as a page (HTTP 403).',
   ERR_BRIDGE_NOT_FOUND: 'The bridge has no such page or login (the form expired after 5 minutes or was used).',
+  ERR_CLI_FILE:
+    'A file or folder the command was given cannot be opened (missing, not permitted, a folder for a file); the message names it.',
   ERR_INTERNAL: 'An unexpected failure; rerun with MYNAGATE_DEBUG=1 for the stack trace and report it.',
 });

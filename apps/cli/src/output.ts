@@ -25,9 +25,16 @@ export function reportFailure(e: unknown): number {
   return 1;
 }
 
-/** `CODE: message` of any error (`ERR_INTERNAL` when it has no code). */
+/**
+ * `CODE: message` of any error: its stable code; `ERR_CLI_FILE` for a file the system could not open (`ENOENT`,
+ * `EACCES`…, whose message names the file); `ERR_INTERNAL` when it has no code.
+ */
 export function errorLine(e: unknown): string {
-  const code = isMynaGateError(e) ? e.code : ((e as { code?: unknown })?.code ?? 'ERR_INTERNAL');
+  const own = isMynaGateError(e) ? e.code : (e as { code?: unknown })?.code;
+  const code =
+    typeof own === 'string' && /^E[A-Z]+$/.test(own) && (e as { syscall?: unknown }).syscall !== undefined
+      ? 'ERR_CLI_FILE'
+      : (own ?? 'ERR_INTERNAL');
   const message = e instanceof Error ? e.message : String(e);
   return `${String(code)}: ${message}`;
 }

@@ -129,6 +129,16 @@ describe('mynagate CLI', () => {
     assertFails(cli(['ca', 'init', '--dir', 'jpki']), 'ERR_TESTJPKI_EXISTS');
   });
 
+  test('a --trust folder without a CA certificate is ERR_CLI_USAGE (exit 2), an unreadable file ERR_CLI_FILE naming it', () => {
+    mkdirSync(join(dir, 'empty-trust'), { recursive: true });
+    const empty = cli(['verify', 'cert', 'missing.der', '--kind', 'auth', '--trust', 'empty-trust']);
+    assertFails(empty, 'ERR_CLI_USAGE', 2);
+    assert.match(empty.stderr, /--trust: no JPKI CA certificate/);
+    const missing = cli(['verify', 'cert', 'missing.der', '--kind', 'auth', '--trust', 'jpki']);
+    assertFails(missing, 'ERR_CLI_FILE');
+    assert.match(missing.stderr, /^ERR_CLI_FILE: ENOENT: .*missing\.der/m);
+  });
+
   test('verify cert accepts a live auth certificate against a CRL, and ca revoke + ca crl make it ERR_PKI_CERT_REVOKED', () => {
     writeFileSync(join(dir, 'auth.der'), Buffer.from(readCardFile(join(dir, 'taro.card')).certificates.auth, 'base64'));
     assert.equal(cli(['ca', 'crl', '--dir', 'jpki', '--kind', 'auth', '--out', 'auth.crl']).status, 0);

@@ -48,9 +48,19 @@ function describe(v: VerifiedCertificate) {
   };
 }
 
+/** `--trust DIR`'s anchors; a folder without a CA certificate is a mistake on the command line (ERR_CLI_USAGE). */
+async function trustDir(a: Parsed, unclassified: 'auth' | 'sign'): Promise<Awaited<ReturnType<typeof loadTrustDir>>> {
+  try {
+    return await loadTrustDir(required(a, 'trust'), { unclassified });
+  } catch (e) {
+    if (e instanceof TypeError) throw new UsageError(`--trust: ${e.message}`);
+    throw e;
+  }
+}
+
 export async function token(a: Parsed): Promise<void> {
   const at = instant(a, 'at') ?? new Date();
-  const anchors = await loadTrustDir(required(a, 'trust'), { unclassified: 'auth' });
+  const anchors = await trustDir(a, 'auth');
   const challenge = required(a, 'challenge');
   // The CLI is both sides of the session: it stores the challenge it was given for one session and takes it back.
   const challenges = new MemoryChallengeStore();
@@ -77,7 +87,7 @@ export async function token(a: Parsed): Promise<void> {
 export async function cert(a: Parsed): Promise<void> {
   const kind = oneOf(a, 'kind', ['auth', 'sign'] as const);
   const at = instant(a, 'at') ?? new Date();
-  const anchors = await loadTrustDir(required(a, 'trust'), { unclassified: kind });
+  const anchors = await trustDir(a, kind);
   const found = pemOrDer(await readFile(positional(a, 'certificate file')));
   if (found.length !== 1) throw new UsageError('the certificate file must hold exactly one certificate (PEM or DER)');
   const der = found[0]!;
