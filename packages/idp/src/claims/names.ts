@@ -43,3 +43,14 @@ export const IDENTITY_CLAIM_NAMES: ReadonlySet<string> = new Set([
   ...VERIFIED_CLAIM_NAMES,
   ...DERIVED_CLAIM_NAMES,
 ]);
+
+/**
+ * The grant entries that record exactly what a consent gave, beside the claim names: consent/items.ts writes them
+ * when the person accepts, claims/release.ts answers only what they cover.
+ */
+export const CONSENT_DETAIL = Object.freeze({
+  /** One claim inside `verified_claims`. */
+  verifiedClaim: (claim: string): string => `verified_claims.${claim}`,
+  /** One prefecture asked about by `residence_in_prefecture`. */
+  prefecture: (name: string): string => `residence_in_prefecture=${name}`,
+});

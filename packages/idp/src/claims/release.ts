@@ -4,6 +4,7 @@
  * claims are answered; without a verified identity nothing is.
  */
 import { ageClaim, prefectureOf, residesIn } from './derived.ts';
+import { CONSENT_DETAIL } from './names.ts';
 import { ARRAY_MEMBER, isArrayForm, verifiedClaimsRequests } from './request.ts';
 import { identityClaims, meets, verifiedClaimsAnswer, type VerifiedFacts } from './verified-claims.ts';
 
@@ -60,14 +61,14 @@ export function withinConsent(
     if (name === 'verified_claims') {
       const elements = verifiedClaimsRequests(request).flatMap((element) => {
         const claims = Object.fromEntries(
-          Object.entries(element.claims).filter(([claim]) => have.has(`verified_claims.${claim}`)),
+          Object.entries(element.claims).filter(([claim]) => have.has(CONSENT_DETAIL.verifiedClaim(claim))),
         );
         return Object.keys(claims).length === 0 ? [] : [{ ...element, claims }];
       });
       if (elements.length > 0) out[name] = isArrayForm(request) ? { [ARRAY_MEMBER]: elements } : elements[0];
     } else if (name === 'residence_in_prefecture') {
       const values = ((request as { values?: unknown[] } | null)?.values ?? []).filter((v) =>
-        have.has(`residence_in_prefecture=${String(v)}`),
+        have.has(CONSENT_DETAIL.prefecture(String(v))),
       );
       if (values.length > 0) out[name] = { ...(request as object), values };
     } else out[name] = request;

@@ -3,6 +3,7 @@
  * English, marked optional unless the service said `essential` (OIDC Core §5.5.1). The consent screen shows these
  * lines, the signed eKYC statement repeats them, and the consent record keeps their text.
  */
+import { CONSENT_DETAIL } from '../claims/names.ts';
 import type { BilingualMessage } from '../http-errors.ts';
 import { isEssential, verifiedClaimsRequests, type RequestedClaims } from '../claims/request.ts';
 
@@ -135,7 +136,7 @@ function claimItem(name: string, requests: readonly unknown[]): ConsentItem | un
         en: `Identity information checked by your electronic signature: ${labels.map((l) => l.en.replace(/^Your /, 'your ')).join(', ')}, and ${VERIFICATION_LABEL.en.replace(/^The /, 'the ')}`,
       },
       optional: !essential,
-      details: [...inner].map((c) => `verified_claims.${c}`),
+      details: [...inner].map(CONSENT_DETAIL.verifiedClaim),
     };
   }
   if (name === 'residence_in_prefecture') {
@@ -150,7 +151,7 @@ function claimItem(name: string, requests: readonly unknown[]): ConsentItem | un
       },
       optional,
       ...purpose,
-      details: values.map((v) => `residence_in_prefecture=${v}`),
+      details: values.map(CONSENT_DETAIL.prefecture),
     };
   }
   const label = CLAIM_LABELS[name];
