@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { Redis } from 'ioredis';
+import { auditHash, canonicalJson } from '../src/store/lib/audit-hash.ts';
 import { openStores } from '../src/store/open.ts';
 import { openPostgresStores, POSTGRES_SCHEMA_VERSION, preparedStatements } from '../src/store/postgres.ts';
 import { openRedisStores } from '../src/store/redis.ts';
@@ -176,6 +177,43 @@ describe('PostgreSQL + Redis', { skip }, () => {
         assert.equal((await nodes[0]!.records.verifyAuditChain()).count, appended);
       } finally {
         await Promise.all(nodes.map((n) => n.close()));
+        await dropSchema(schema);
+      }
+    });
+
+    it('an append that finds its seq taken by a writer without the lock (an older node) follows that row', async () => {
+      // audit_append numbers rows under the lock; a node of a version before it could insert without the lock. Its
+      // uncommitted row holds the next seq: the append waits on it, is refused on the primary key once it commits,
+      // and tries again from the new head.
+      const schema = unique();
+      const node = await openPostgresStores({ url: PG_URL, schema, sweepIntervalMs: 0 });
+      const old = await admin!.connect();
+      try {
+        const first = await node.records.appendAudit({ type: 'login', data: { i: 1 } });
+        const row = { seq: 2, at: Date.now(), type: 'old-node', personId: null, clientId: null, data: { i: 2 } };
+        await old.query('BEGIN');
+        await old.query(
+          `INSERT INTO "${schema}".audit (seq, at, type, person_id, client_id, data, prev_hash, hash)
+           VALUES ($1, $2, $3, NULL, NULL, $4, $5, $6)`,
+          [row.seq, row.at, row.type, canonicalJson(row.data), first.hash, auditHash(first.hash, row)],
+        );
+        const appending = node.records.appendAudit({ type: 'login', data: { i: 3 } });
+        // The append is waiting on the older node's row (its transaction holds the seq) before that commits.
+        for (let waited = 0; ; waited += 20) {
+          const { rows } = await admin!.query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%audit_append%'`,
+          );
+          if (rows[0].n > 0) break;
+          assert.ok(waited < 5000, 'the append never waited on the row');
+          await sleep(20);
+        }
+        await old.query('COMMIT');
+        const third = await appending;
+        assert.equal(third.seq, 3);
+        assert.deepEqual(await node.records.verifyAuditChain(), { count: 3, head: third.hash });
+      } finally {
+        old.release();
+        await node.close();
         await dropSchema(schema);
       }
     });

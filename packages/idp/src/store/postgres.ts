@@ -5,8 +5,8 @@
  * - Every table lives in one configurable schema; names are quoted, never interpolated from user input.
  * - Migrations run in one transaction under an advisory lock, so N nodes starting at once migrate exactly once.
  * - One card = one person: `INSERT … ON CONFLICT (fingerprint) DO NOTHING`, and a loser re-reads the winner's row.
- * - The audit chain is appended in one round trip from the head this node knows, the primary key refusing a row
- *   whose place another node took; then under a transaction-scoped advisory lock (lib/postgres-audit.ts).
+ * - The audit chain is appended in one statement that numbers and hashes the rows under a transaction-scoped
+ *   advisory lock (lib/postgres-audit.ts), so appends of several nodes never race.
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
@@ -110,6 +110,35 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
       FOR EACH STATEMENT EXECUTE FUNCTION ${s}.audit_append_only();`,
   // Session moved to Redis with the other ephemeral models (ephemeral-models.ts): rows left here are dropped.
   (s) => `DELETE FROM ${s}.oidc WHERE model = 'Session';`,
+  // Appends number and hash their rows under the audit lock, in one statement (lib/postgres-audit.ts). Each
+  // statement of a plpgsql function reads with a snapshot of its own, so the head it reads after taking the lock
+  // includes every row committed before; the hash is audit-hash.ts's: SHA-256(prev ‖ before ‖ seq ‖ after).
+  (s) => `
+    CREATE FUNCTION ${s}.audit_append(lock_key BIGINT, ats BIGINT[], types TEXT[], person_ids TEXT[],
+        client_ids TEXT[], datas TEXT[], befores TEXT[], afters TEXT[])
+      RETURNS TABLE (row_seq BIGINT, row_prev_hash TEXT, row_hash TEXT) LANGUAGE plpgsql AS $$
+    DECLARE
+      head_seq BIGINT;
+      head_hash TEXT;
+    BEGIN
+      PERFORM pg_advisory_xact_lock(lock_key);
+      SELECT a.seq, a.hash INTO head_seq, head_hash FROM ${s}.audit a ORDER BY a.seq DESC LIMIT 1;
+      IF NOT FOUND THEN
+        head_seq := 0;
+        head_hash := repeat('0', 64);
+      END IF;
+      FOR i IN 1 .. cardinality(ats) LOOP
+        row_seq := head_seq + 1;
+        row_prev_hash := head_hash;
+        row_hash := encode(sha256(decode(head_hash, 'hex') || convert_to(befores[i] || row_seq::text || afters[i],
+          'UTF8')), 'hex');
+        INSERT INTO ${s}.audit (seq, at, type, person_id, client_id, data, prev_hash, hash)
+          VALUES (row_seq, ats[i], types[i], person_ids[i], client_ids[i], datas[i], row_prev_hash, row_hash);
+        head_seq := row_seq;
+        head_hash := row_hash;
+        RETURN NEXT;
+      END LOOP;
+    END $$;`,
 ];
 
 /** The schema version this code writes. */
@@ -178,21 +207,13 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
   const statement = prepare ? preparedStatements() : unnamedStatement;
   const q = async (text: string, values: unknown[] = [], c: Queryable = pool): Promise<Row[]> =>
     (await c.query(statement(text, values))).rows as Row[];
-  /**
-   * Runs `fn` in a transaction. `opening`, parameterless SQL of this module's own (never input), is sent with the
-   * `BEGIN` in one round trip; `fn` gets the rows of its last statement.
-   */
-  const tx = async <T>(fn: (c: pg.PoolClient, opened: Row[]) => Promise<T>, opening?: string): Promise<T> => {
+  /** Runs `fn` in a transaction. */
+  const tx = async <T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> => {
     const c = await pool.connect();
     let broken = false;
     try {
-      let opened: Row[] = [];
-      if (opening === undefined) await c.query('BEGIN');
-      else {
-        const results = (await c.query(`BEGIN; ${opening}`)) as unknown as pg.QueryResult[];
-        opened = (results.at(-1)?.rows ?? []) as Row[];
-      }
-      const result = await fn(c, opened);
+      await c.query('BEGIN');
+      const result = await fn(c);
       await c.query('COMMIT');
       return result;
     } catch (e) {
@@ -273,11 +294,8 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
     pool,
     schema: s,
     statement,
-    tx,
-    // Serialises appenders that lost a race (see postgres-audit.ts); released at COMMIT. Sent with BEGIN in one
-    // round trip, so the lock is held for the INSERT and the COMMIT only.
-    lockAndReadHead: `SELECT pg_advisory_xact_lock(${auditLock}::bigint); SELECT seq, hash FROM ${s}.audit ORDER BY seq DESC LIMIT 1`,
-    lock: `pg_advisory_xact_lock(${auditLock}::bigint)`,
+    // Serialises the appends of every node (audit_append takes it); released at the statement's commit.
+    lockKey: auditLock,
     now,
   });
 

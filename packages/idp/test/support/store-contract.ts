@@ -601,6 +601,30 @@ export function runStoreContract(label: string, setup: () => Promise<StoreHarnes
       await assert.rejects(async () => r.auditHashAt(0), TypeError);
     });
 
+    it('audit rows with any text (Japanese, astral, U+2028, controls, quotes, escapes) chain and verify', async () => {
+      // PostgreSQL hashes its rows itself (audit_append) from the canonical text this node sends: the bytes must be
+      // the ones auditHash recomputes, whatever the text.
+      const r = h.stores.records;
+      // (NUL only inside data: PostgreSQL text columns cannot hold it.)
+      const odd = 'A"\\\u001f\u007f\u2028\u2029\ud83c\udf38 試験　太郎 \u{1f600} </script> \ufeff';
+      const rows = [
+        {
+          type: `t:${odd}`,
+          personId: odd,
+          clientId: `c${odd}`,
+          data: { z: `${odd}\u0000`, a: { y: [odd, -1.5, 1e21] } },
+        },
+        { type: 'ok', personId: null, clientId: null, data: { [odd]: true, n: Number.MAX_SAFE_INTEGER } },
+        { type: odd, data: {} },
+      ];
+      const records = [];
+      for (const row of rows) records.push(await r.appendAudit(row));
+      assert.deepEqual(await r.verifyAuditChain(), { count: 3, head: records[2]!.hash });
+      assert.deepEqual(await r.listAudit(odd), [records[0]]);
+      assert.deepEqual(records[0]!.data, rows[0]!.data);
+      assert.equal(records[2]!.type, odd);
+    });
+
     it('30 concurrent appendAudit calls across two nodes form one unbroken chain', async () => {
       await Promise.all(
         Array.from({ length: 30 }, (_, i) =>

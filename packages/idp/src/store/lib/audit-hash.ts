@@ -58,10 +58,28 @@ export function nextAuditRow(
 
 /** The row's hash as 64 lowercase hex digits. */
 export function auditHash(prevHash: string, row: AuditRow): string {
+  const { before, after } = canonicalAround(row);
   return createHash('sha256')
     .update(Buffer.from(prevHash, 'hex'))
-    .update(canonicalJson({ ...row }), 'utf8')
+    .update(`${before}${canonicalJson(row.seq)}${after}`, 'utf8')
     .digest('hex');
+}
+
+/**
+ * The canonical row (`canonicalJson`) as the text before and after its `seq`, so that a store which numbers the row
+ * itself (PostgreSQL, under its lock) hashes `before ‖ seq ‖ after` to the same text. `seq` is the fifth of the six
+ * keys in sorted order (`at`, `clientId`, `data`, `personId`, `seq`, `type`).
+ */
+export function canonicalAround(row: Omit<AuditRow, 'seq'>): { readonly before: string; readonly after: string } {
+  const part = (value: unknown): string => {
+    // An undefined member is left out of canonicalJson's object, so it has no place to splice around.
+    if (value === undefined) throw new TypeError('audit row members must not be undefined');
+    return canonicalJson(value);
+  };
+  return {
+    before: `{"at":${part(row.at)},"clientId":${part(row.clientId)},"data":${part(row.data)},"personId":${part(row.personId)},"seq":`,
+    after: `,"type":${part(row.type)}}`,
+  };
 }
 
 /**
