@@ -367,4 +367,37 @@ describe('SQLite: WAL group sync (lib/wal-sync.ts)', () => {
     assert.equal((await stores.records.verifyAuditChain()).count, 20);
     await stores.close();
   });
+
+  it('auditHead and verifyAuditChain answer after a sync of their own, also for rows another process wrote', async () => {
+    // `mynagate audit anchor` beside a running provider: the rows it reads may be in the WAL, not yet on disk (the
+    // writer's sync still running), and an anchor of a row a power loss takes back is a false alarm forever.
+    const path = newPath();
+    const writer = openSqliteStores({ path, sweepIntervalMs: 0 });
+    await writer.records.appendAudit({ type: 'login' });
+    const syncs: ((e: Error | null) => void)[] = [];
+    const reader = openSqliteStores({
+      path,
+      sweepIntervalMs: 0,
+      walDatasync: (_fd, done) => void syncs.push(done),
+    });
+    try {
+      const reads = [
+        async () => (await reader.records.auditHead())?.seq,
+        async () => (await reader.records.verifyAuditChain()).count,
+      ];
+      for (const read of reads) {
+        let answered = false;
+        const answer = read().finally(() => (answered = true));
+        for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+        assert.equal(answered, false, 'answered before a sync of the WAL');
+        assert.equal(syncs.length, 1);
+        syncs.shift()!(null);
+        assert.equal(await answer, 1);
+      }
+    } finally {
+      for (const done of syncs) done(null);
+      await reader.close();
+      await writer.close();
+    }
+  });
 });

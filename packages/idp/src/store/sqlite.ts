@@ -91,6 +91,8 @@ export interface SqliteStoreOptions {
    * checkpoints to the writing connection (SQLite's default). Default 100.
    */
   readonly checkpointIntervalMs?: number;
+  /** The WAL file's `fdatasync` (lib/wal-sync.ts); a seam for tests. Default `fs.fdatasync`. */
+  readonly walDatasync?: (fd: number, done: (e: Error | null) => void) => void;
 }
 
 /**
@@ -241,7 +243,7 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
   let wal: WalSync | undefined;
   if (inWal(db, options.path)) {
     try {
-      wal = walSync(options.path);
+      wal = walSync(options.path, options.walDatasync === undefined ? {} : { datasync: options.walDatasync });
       db.exec('PRAGMA synchronous = NORMAL');
     } catch {
       wal = undefined;
@@ -296,15 +298,18 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
    * {@link run} on the durable file: answers once what `fn` committed, and any commit `fn` may have read, is on
    * disk. `identity` marks a write that creates or links credentials; `identityRead` a read of credentials, which
    * then waits only for those writes (who is behind a card must never be read before it is durable, but a login
-   * need not wait for other people's audit rows and grants).
+   * need not wait for other people's audit rows and grants). `anyWriter` marks a read whose answer must be durable
+   * whoever wrote it (another process too, e.g. `mynagate audit anchor` beside the provider): it waits for a sync
+   * begun after the read, which covers every frame of the WAL file, not only this process's commits.
    */
-  const runDurable = async <T>(fn: () => T, kind?: 'identity' | 'identityRead'): Promise<T> => {
+  const runDurable = async <T>(fn: () => T, kind?: 'identity' | 'identityRead' | 'anyWriter'): Promise<T> => {
     // The commit is numbered in the same synchronous step as the statement, so no other call comes between.
     const result = await run(() => {
       const r = fn();
       if (wal !== undefined) {
         const changes = totalChanges();
-        if (changes !== changesSeen) {
+        // A read of what any process wrote counts as a commit here: the sync that answers it begins after the read.
+        if (changes !== changesSeen || kind === 'anyWriter') {
           changesSeen = changes;
           const commit = wal.committed();
           if (kind === 'identity') identityCommit = commit;
@@ -692,18 +697,18 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
         const row = sql('SELECT hash FROM audit WHERE seq = ?').get(seq);
         return row === undefined ? undefined : String(row.hash);
       }),
-    // Durable, so an anchor never names a row that a power loss could still take back.
+    // Durable whoever wrote the rows, so an anchor never names a row that a power loss could still take back.
     auditHead: () =>
       runDurable(() => {
         const row = sql('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get();
         return row === undefined ? undefined : { seq: Number(row.seq), hash: String(row.hash) };
-      }),
+      }, 'anyWriter'),
     verifyAuditChain: () =>
       runDurable(() => {
         const verifier = chainVerifier();
         for (const row of sql('SELECT * FROM audit ORDER BY seq').iterate()) verifier.push(toAudit(row));
         return verifier.result();
-      }),
+      }, 'anyWriter'),
     close: async () => close(),
   };
 
