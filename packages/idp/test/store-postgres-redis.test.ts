@@ -218,6 +218,27 @@ describe('PostgreSQL + Redis', { skip }, () => {
       }
     });
 
+    it('an audit append commits with synchronous_commit on, even where the session or server has it off', async () => {
+      const schema = unique();
+      await (await openPostgresStores({ url: PG_URL, schema, sweepIntervalMs: 0 })).close();
+      const c = await admin!.connect();
+      try {
+        await c.query('BEGIN');
+        await c.query('SET LOCAL synchronous_commit = off');
+        await c.query(
+          `SELECT * FROM "${schema}".audit_append(1, ARRAY[1]::bigint[], ARRAY['t'], ARRAY[NULL]::text[],
+             ARRAY[NULL]::text[], ARRAY['{}'], ARRAY['{"at":1,"clientId":null,"data":{},"personId":null,"seq":'],
+             ARRAY[',"type":"t"}'])`,
+        );
+        const { rows } = await c.query(`SELECT current_setting('synchronous_commit') AS v`);
+        assert.equal(rows[0].v, 'on');
+      } finally {
+        await c.query('ROLLBACK');
+        c.release();
+        await dropSchema(schema);
+      }
+    });
+
     it('a schema migrated by a newer version is refused with ERR_STORE_SCHEMA', async () => {
       const schema = unique();
       try {

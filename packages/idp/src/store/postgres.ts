@@ -112,7 +112,9 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
   (s) => `DELETE FROM ${s}.oidc WHERE model = 'Session';`,
   // Appends number and hash their rows under the audit lock, in one statement (lib/postgres-audit.ts). Each
   // statement of a plpgsql function reads with a snapshot of its own, so the head it reads after taking the lock
-  // includes every row committed before; the hash is audit-hash.ts's: SHA-256(prev ‖ before ‖ seq ‖ after).
+  // includes every row committed before; the hash is audit-hash.ts's: SHA-256(prev ‖ before ‖ seq ‖ after). The
+  // transaction commits with synchronous_commit on whatever the server's setting, so an appended row is on disk
+  // before the caller is answered (and before an anchor can name it).
   (s) => `
     CREATE FUNCTION ${s}.audit_append(lock_key BIGINT, ats BIGINT[], types TEXT[], person_ids TEXT[],
         client_ids TEXT[], datas TEXT[], befores TEXT[], afters TEXT[])
@@ -121,6 +123,7 @@ const MIGRATIONS: readonly ((s: string) => string)[] = [
       head_seq BIGINT;
       head_hash TEXT;
     BEGIN
+      PERFORM set_config('synchronous_commit', 'on', true);
       PERFORM pg_advisory_xact_lock(lock_key);
       SELECT a.seq, a.hash INTO head_seq, head_hash FROM ${s}.audit a ORDER BY a.seq DESC LIMIT 1;
       IF NOT FOUND THEN
