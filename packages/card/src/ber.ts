@@ -77,9 +77,13 @@ export function readTlv(bytes: Uint8Array, offset = 0): Tlv {
 
 /** Every TLV in `bytes`, in order (the children of a constructed value). Trailing `00`/`FF` padding is ignored. */
 export function readTlvs(bytes: Uint8Array): Tlv[] {
+  // Where the padding starts, found once from the back: rescanning the rest of the buffer before each element made
+  // a value of many empty `00 00` TLVs quadratic.
+  let end = bytes.length;
+  while (end > 0 && (bytes[end - 1] === 0x00 || bytes[end - 1] === 0xff)) end--;
   const out: Tlv[] = [];
   let offset = 0;
-  while (offset < bytes.length && bytes.subarray(offset).some((b) => b !== 0x00 && b !== 0xff)) {
+  while (offset < end) {
     const tlv = readTlv(bytes, offset);
     out.push(tlv);
     offset = tlv.end;

@@ -13,6 +13,9 @@ import { pinBytes } from './pin-format.ts';
 import { SW } from './status.ts';
 import type { Transport } from './transport.ts';
 
+/** The first read of EF 0002: 7 bytes, its longest BER header (`FF 20 84` + 4 length bytes), as myna (spec §11.6). */
+const HEAD = 7;
+
 /** The basic-4 information (基本4情報) as the card stores it in text AP EF 0002 (spec §6.2). */
 export interface Basic4 {
   /** 氏名, UTF-8 as stored. */
@@ -80,9 +83,13 @@ export class TextApClient {
    */
   async readBasic4(): Promise<Basic4> {
     await this.#select(TEXT_EF.basic4);
-    const head = await iso.exchange(this.#transport, { cla: 0, ins: 0xb0, p1: 0, p2: 0, le: 7 });
+    const head = await iso.exchange(this.#transport, { cla: 0, ins: 0xb0, p1: 0, p2: 0, le: HEAD });
+    // The parse below trusts the header, so neither may exceed what was asked: at most 7 bytes here, and an EF
+    // within READ BINARY's 15-bit offsets (spec §4.2), not whatever the card claims.
+    if (head.length > HEAD) throw new CardMalformedError(`READ BINARY returned ${head.length} bytes for Le ${HEAD}`);
     const { headerLength, length } = readTlvHeader(head);
     const total = headerLength + length;
+    if (total > 0x8000) throw new CardMalformedError('basic-4 EF larger than the 15-bit READ BINARY offset');
     if (head.length >= total) return parseBasic4(head.subarray(0, total));
     const rest = await iso.readBinary(this.#transport, head.length, total - head.length, {
       chunk: 256,

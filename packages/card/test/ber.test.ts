@@ -38,6 +38,31 @@ describe('lenient BER TLV reader (spec §6.1-6.2)', () => {
     );
   });
 
+  test('padding is only what trails the last TLV: 00 00 before it is an empty TLV, FF inside a value is kept', () => {
+    assert.deepEqual(
+      readTlvs(hex('00 00 DF 25 01 31 00 FF')).map((t) => [t.tag, t.length]),
+      [
+        [0, 0],
+        [0xdf25, 1],
+      ],
+    );
+    assert.equal(toHex(readTlvs(hex('DF 25 02 31 FF FF'))[0]!.value), '31 FF');
+    assert.deepEqual(readTlvs(hex('FF 00 FF')), []);
+  });
+
+  test('reads 64 KiB of empty 00 00 TLVs before one field in linear time (each element once, no rescan)', () => {
+    // Rescanning the rest of the buffer for padding before every element took 8-13 s here; a linear read takes tens
+    // of milliseconds. The bound is loose on purpose.
+    const bytes = new Uint8Array(0x10000);
+    bytes.set([0xdf, 0x25, 0x01, 0x31], bytes.length - 4);
+    const start = performance.now();
+    const tlvs = readTlvs(bytes);
+    const ms = performance.now() - start;
+    assert.equal(tlvs.length, 0x7fff);
+    assert.equal(tlvs.at(-1)!.tag, 0xdf25);
+    assert.ok(ms < 1000, `took ${ms.toFixed(0)} ms`);
+  });
+
   test('rejects what it cannot delimit with ERR_CARD_MALFORMED: indefinite length, 5-byte length, truncation', () => {
     for (const bad of ['30 80 00 00', '30 85 00 00 00 00 01 00', 'DF 22 05 41 42', 'DF', 'DF 22 82 01']) {
       assert.throws(() => readTlv(hex(bad)), { code: 'ERR_CARD_MALFORMED' }, bad);

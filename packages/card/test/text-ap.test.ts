@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as index from '../src/index.ts';
 import { parseMyNumberEf, readMyNumber } from '../src/my-number-reader.ts';
-import { parseBasic4 } from '../src/text-ap.ts';
+import { parseBasic4, TextApClient } from '../src/text-ap.ts';
 import { VirtualCard } from '../src/virtual/card.ts';
 import { encodeBasic4Ef, encodeMyNumberEf } from '../src/virtual/text-files.ts';
 import { VirtualTransport } from '../src/virtual/transport.ts';
-import { hex, recording, toHex } from './support/apdu.ts';
+import { fakeCard, hex, recording, toHex } from './support/apdu.ts';
 import { makeCardFile, TEST_PINS, TEST_TEXT, testCardSpec } from './support/fixture.ts';
 
 describe('text AP byte layouts (spec §6.1, §6.2)', () => {
@@ -62,6 +62,31 @@ describe('lenient basic-4 and My Number parsing', () => {
   test('the My Number EF parses to its 12 digits; a bad check digit is ERR_CARD_MALFORMED', () => {
     assert.equal(parseMyNumberEf(encodeMyNumberEf('123456789018')), '123456789018');
     assert.throws(() => parseMyNumberEf(encodeMyNumberEf('123456789017')), { code: 'ERR_CARD_MALFORMED' });
+  });
+});
+
+describe('readBasic4 against a hostile card', () => {
+  test('READ BINARY Le 7 answered 61 00 and 256-byte GET RESPONSEs is ERR_CARD_MALFORMED after one GET RESPONSE', async () => {
+    // The chain would hand over 64 KiB, all of it a basic-4 EF whose FF 20 header declares exactly that length and
+    // whose value is 00 00 … (empty TLVs) up to a DF25: parsed as the "7-byte" head, it blocked the event loop.
+    const total = 257 * 256;
+    const ef = new Uint8Array(total);
+    ef.set([0xff, 0x20, 0x83, 0x01, 0x00, 0xfa]);
+    ef.set([0xdf, 0x25, 0x01, 0x31], total - 4);
+    let at = 0;
+    const card = fakeCard((c) => {
+      if (!c.startsWith('00 C0')) return c.startsWith('00 B0') ? '61 00' : '90 00';
+      const chunk = ef.subarray(at, (at += 256));
+      return `${toHex(chunk)} ${at < total ? '61 00' : '90 00'}`;
+    });
+    await assert.rejects(new TextApClient(card).readBasic4(), { code: 'ERR_CARD_MALFORMED' });
+    assert.deepEqual(card.sent.slice(-2), ['00 B0 00 00 07', '00 C0 00 00 00']);
+  });
+
+  test('a header declaring more than the 15-bit offsets allow is ERR_CARD_MALFORMED before any further read', async () => {
+    const card = fakeCard((c) => (c.startsWith('00 B0') ? 'FF 20 84 00 01 00 00 90 00' : '90 00'));
+    await assert.rejects(new TextApClient(card).readBasic4(), { code: 'ERR_CARD_MALFORMED' });
+    assert.equal(card.sent.filter((c) => c.startsWith('00 B0')).length, 1);
   });
 });
 

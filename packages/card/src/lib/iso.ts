@@ -7,23 +7,46 @@ import { concatBytes } from './bytes.ts';
 import { SW, statusError } from '../status.ts';
 import type { Transport } from '../transport.ts';
 
+/** The most response data one command may gather over a GET RESPONSE chain: one extended Le (ISO 7816-4 §5.1). */
+const MAX_RESPONSE = 0x10000;
+
 /**
  * Sends one command and returns the raw response. Follows 61xx with GET RESPONSE and retries 6Cxx with the Le the
  * card asked for (ISO 7816-4 §5.3.4), which T=0 and some contactless readers need; the T=1 contact card never
  * sends them.
+ *
+ * The card may return at most Ne bytes (ISO 7816-4 §5.1): more in one answer than its command's Le, or more over the
+ * whole chain than the command's Le (65536 bytes when it has none), is malformed. Unchecked, a card answering
+ * `61 00` to a 7-byte read could hand over megabytes through 256 GET RESPONSEs.
+ *
+ * @throws CardMalformedError (`ERR_CARD_MALFORMED`) for a response longer than asked or an endless chain.
  */
 export async function transmit(transport: Transport, command: CommandApdu, extended = false): Promise<ResponseApdu> {
-  let response = splitResponseApdu(await transport.transmit(encodeCommandApdu(command, { extended })));
+  const send = async (c: CommandApdu, ext: boolean): Promise<ResponseApdu> => {
+    const r = splitResponseApdu(await transport.transmit(encodeCommandApdu(c, { extended: ext })));
+    // `le` is Ne as a number (a short `00` is already 256, an extended `00 00` 65536); no Le field means Ne = 0,
+    // where only the chain's cap applies.
+    if (c.le !== undefined && r.data.length > c.le)
+      throw new CardMalformedError(`${r.data.length} bytes of response data for Le ${c.le}`);
+    return r;
+  };
+  let sent = command;
+  let response = await send(command, extended);
   if (response.sw >> 8 === 0x6c) {
-    const le = response.sw & 0xff || 0x100;
-    response = splitResponseApdu(await transport.transmit(encodeCommandApdu({ ...command, le })));
+    sent = { ...command, le: response.sw & 0xff || 0x100 };
+    response = await send(sent, false);
   }
-  const parts = [response.data];
-  for (let rounds = 0; response.sw >> 8 === 0x61; rounds++) {
-    if (rounds > 256) throw new CardMalformedError('endless GET RESPONSE chain');
-    const le = response.sw & 0xff || 0x100;
-    response = splitResponseApdu(await transport.transmit(encodeCommandApdu({ cla: 0, ins: 0xc0, p1: 0, p2: 0, le })));
+  const limit = sent.le ?? MAX_RESPONSE;
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  for (let rounds = 0; ; rounds++) {
+    total += response.data.length;
+    if (total > limit) throw new CardMalformedError(`response data longer than ${limit} bytes`);
     parts.push(response.data);
+    if (response.sw >> 8 !== 0x61) break;
+    if (rounds >= 256) throw new CardMalformedError('endless GET RESPONSE chain');
+    const le = response.sw & 0xff || 0x100;
+    response = await send({ cla: 0, ins: 0xc0, p1: 0, p2: 0, le }, false);
   }
   return parts.length === 1 ? response : { data: concatBytes(parts), sw: response.sw };
 }
