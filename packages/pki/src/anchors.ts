@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { nameToString, parseCertificate } from './certificate.ts';
 import type { ParsedCertificate } from './certificate.ts';
 import { CertificateInvalidError } from './errors.ts';
+import { importPublicKey } from './keys.ts';
 
 /** The two JPKI certificate kinds: user authentication (利用者証明用) and digital signature (署名用). */
 export type CertKind = 'auth' | 'sign';
@@ -24,10 +25,11 @@ export interface ParsedAnchors {
 }
 
 /**
- * Parses anchors once. Every anchor must be a CA certificate (basicConstraints cA, keyCertSign); a wrong file is
- * a configuration error.
+ * Parses anchors once. Every anchor must be a CA certificate (basicConstraints cA, keyCertSign) whose public key
+ * node:crypto imports; a wrong file is a configuration error.
  *
- * @throws TypeError when an anchor is not a parseable CA certificate or a kind has no anchor.
+ * @throws TypeError when an anchor is not a parseable CA certificate, its key cannot be imported, or a kind has no
+ *   anchor.
  */
 export function parseAnchors(anchors: TrustAnchors): ParsedAnchors {
   const one = (der: Uint8Array, kind: CertKind) => {
@@ -40,6 +42,15 @@ export function parseAnchors(anchors: TrustAnchors): ParsedAnchors {
       });
     }
     if (!c.isCa || !c.keyUsage?.keyCertSign) throw new TypeError(`${kind} trust anchor is not a CA certificate`);
+    // The key is imported now, as path validation will: a key node:crypto refuses would otherwise pass start-up and
+    // then fail every verification with a raw OpenSSL error.
+    try {
+      importPublicKey(c.spki);
+    } catch (e) {
+      throw new TypeError(`${kind} trust anchor ${nameToString(c.subject)} has a public key that cannot be imported`, {
+        cause: e,
+      });
+    }
     return c;
   };
   if (!anchors || !Array.isArray(anchors.auth) || !Array.isArray(anchors.sign))

@@ -201,7 +201,13 @@ export function time(buf: Uint8Array, t: Tlv): number {
   const sec = digits2(buf, i + 8);
   if (mon < 1 || mon > 12 || day < 1 || day > daysIn(year, mon) || h > 23 || m > 59 || sec > 59)
     throw new DerError('bad date');
-  return Date.UTC(year, mon - 1, day, h, m, sec);
+  const ms = Date.UTC(year, mon - 1, day, h, m, sec);
+  if (year >= 100) return ms;
+  // Date.UTC reads the years 0-99 as 1900-1999; a GeneralizedTime 0099 is the year 99. The whole date is set again,
+  // since 1900 has no 29 February where the year 0 has one.
+  const d = new Date(ms);
+  d.setUTCFullYear(year, mon - 1, day);
+  return d.getTime();
 }
 
 function digits2(buf: Uint8Array, i: number): number {
