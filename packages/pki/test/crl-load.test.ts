@@ -400,6 +400,34 @@ describe('loadCrl: each broken rule rejects with its code (one change to a valid
     });
   });
 
+  it('an extension OID that is not minimal DER (55 1D 80 1B for deltaCRLIndicator, 55 1D 80 1D for certificateIssuer) → ERR_PKI_CRL_MALFORMED', async () => {
+    // Extensions are told apart by their exact octets: a padded id-ce OID, not marked critical, would pass as an
+    // unknown extension and be ignored, turning a delta or indirect CRL into a complete one.
+    const pad = (crl: Uint8Array, from: number[], to: number[]) =>
+      resign(crl, ca.key, (kids) =>
+        kids.map((k) => {
+          const b = Buffer.from(k);
+          const at = b.indexOf(Buffer.from(from));
+          if (at >= 0) Buffer.from(to).copy(b, at);
+          return b;
+        }),
+      );
+    const delta = new x509.Extension('2.5.29.27.0', false, Uint8Array.of(0x02, 0x01, 0x01));
+    const crl = pad(
+      await peculiarCrl(ca, ENTRIES, { extensions: [delta] }),
+      [0x06, 0x04, 0x55, 0x1d, 0x1b, 0x00],
+      [0x06, 0x04, 0x55, 0x1d, 0x80, 0x1b],
+    );
+    await assert.rejects(load(crl), { code: 'ERR_PKI_CRL_MALFORMED', detail: 'OID subidentifier not minimal' });
+    const issuer = new x509.Extension('2.5.29.29.0', false, Uint8Array.of(0x30, 0x00));
+    const entry = pad(
+      await peculiarCrl(ca, [...ENTRIES, { serialNumber: '7a', extensions: [issuer] }]),
+      [0x06, 0x04, 0x55, 0x1d, 0x1d, 0x00],
+      [0x06, 0x04, 0x55, 0x1d, 0x80, 0x1d],
+    );
+    await assert.rejects(load(entry), { code: 'ERR_PKI_CRL_MALFORMED', detail: 'OID subidentifier not minimal' });
+  });
+
   it('a deltaCRLIndicator, even non-critical → ERR_PKI_CRL_UNSUPPORTED', async () => {
     const delta = new x509.Extension('2.5.29.27', false, Uint8Array.of(0x02, 0x01, 0x01));
     await assert.rejects(load(await peculiarCrl(ca, ENTRIES, { extensions: [delta] })), {

@@ -212,6 +212,20 @@ export function readBoolean(c: DerCursor, limit: number, tag: number = TAG.BOOLE
   return v === 0xff;
 }
 
+/**
+ * Refuses OID content octets that are not DER (X.690 §8.19.2): none, a subidentifier with a leading 0x80 octet, or
+ * a last one left unfinished. Extensions are told apart by their exact octets, so a non-minimal id-ce OID would
+ * otherwise pass as an unknown, non-critical extension and be ignored.
+ */
+export function checkOid(buf: Uint8Array, p: number, end: number): void {
+  if (end <= p) throw new CrlMalformedError('empty OID', p);
+  if ((buf[end - 1]! & 0x80) !== 0) throw new CrlMalformedError('OID ends inside a subidentifier', end - 1);
+  for (let i = p; i < end; i++) {
+    if (buf[i] === 0x80 && (i === p || (buf[i - 1]! & 0x80) === 0))
+      throw new CrlMalformedError('OID subidentifier not minimal', i);
+  }
+}
+
 /** Dotted form of OID content octets, for messages only. */
 export function oidToString(buf: Uint8Array, p: number, end: number): string {
   const parts: number[] = [];

@@ -4,7 +4,7 @@
  * rarely need. Each entry's revocation date becomes uint32 seconds and its reasonCode (§5.3.1) one octet.
  */
 import { CrlMalformedError, CrlUnknownCriticalExtensionError, CrlUnsupportedError } from './errors.ts';
-import { DerCursor, TAG, oidToString, readBoolean, readTime } from './der.ts';
+import { DerCursor, TAG, checkOid, oidToString, readBoolean, readTime } from './der.ts';
 
 /** Entries as read, in CRL order. The first `n` elements of each array are meaningful. */
 export interface RawEntries {
@@ -108,6 +108,7 @@ function readEntryExtensions(c: DerCursor, limit: number): number {
     const oidEnd = c.enter(TAG.OID, extEnd);
     const o = c.content;
     c.pos = oidEnd;
+    checkOid(der, o, oidEnd);
     const critical = c.peek(extEnd) === TAG.BOOLEAN ? readBoolean(c, extEnd) : false;
     const valueEnd = c.enter(TAG.OCTET_STRING, extEnd);
     if (valueEnd !== extEnd) throw new CrlMalformedError('trailing bytes in extension', valueEnd);

@@ -13,7 +13,7 @@
  *   application cannot process, then the application MUST NOT use that CRL to determine the status of certificates").
  */
 import { CrlMalformedError, CrlUnknownCriticalExtensionError, CrlUnsupportedError } from './errors.ts';
-import { DerCursor, TAG, oidToString, readBigUint, readBoolean } from './der.ts';
+import { DerCursor, TAG, checkOid, oidToString, readBigUint, readBoolean } from './der.ts';
 import type { CrlLayout } from './layout.ts';
 
 /** What a CRL covers (RFC 5280 §5.2.5); a CRL without issuingDistributionPoint covers every certificate of its issuer. */
@@ -61,6 +61,7 @@ export function readCrlExtensions(der: Uint8Array, layout: CrlLayout): CrlExtens
     const oidEnd = c.enter(TAG.OID, extEnd);
     const o = c.content;
     c.pos = oidEnd;
+    checkOid(der, o, oidEnd);
     const oid = oidToString(der, o, oidEnd);
     if (seen.has(oid)) throw new CrlMalformedError(`duplicate extension ${oid}`, o);
     seen.add(oid);
