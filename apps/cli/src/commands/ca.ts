@@ -1,11 +1,14 @@
 /** `mynagate ca …`: the test JPKI's certificate authority. */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { readCardFile, renewCardFile } from '@mynagate/card/virtual';
+import type { CardFile, RenewedKeys } from '@mynagate/card/virtual';
+import { parseCertificate } from '@mynagate/pki';
 import { serveTestJpki, TestJpki } from '@mynagate/pki/testing';
 import { oneOf, optional, port, required } from '../args.ts';
 import type { Parsed } from '../main.ts';
-import { printJson } from '../output.ts';
+import { printJson, UsageError } from '../output.ts';
 
 const REASONS = [
   'unspecified',
@@ -25,23 +28,91 @@ export async function init(a: Parsed): Promise<void> {
 }
 
 export async function revoke(a: Parsed): Promise<void> {
-  const jpki = await TestJpki.open(required(a, 'dir'));
-  const serial = required(a, 'serial').toLowerCase().replace(/^0x/, '');
+  const raw = required(a, 'serial');
+  if (!/^[0-9a-fA-F]{1,128}$/.test(raw.replace(/^0x/i, '').replaceAll(':', ''))) {
+    throw new UsageError('--serial must be hex (0x and colons allowed)');
+  }
+  const serial = raw.toLowerCase().replace(/^0x/, '');
   const reason = oneOf(a, 'reason', REASONS, 'unspecified');
+  const jpki = await TestJpki.open(required(a, 'dir'));
   await jpki.revoke(serial, reason);
   printJson({ serial, status: 'revoked', reason });
 }
 
+/**
+ * Renews the card's certificates. The new keys exist only in this process until the card holds them, and the test
+ * JPKI keeps no card keys; so they go first to a journal next to the card (`<card>.renewal`), then the renewal is
+ * recorded, then they are put on the card and the journal is removed. A run that died in between is finished by the
+ * next one: a journal the test JPKI recorded as the successor goes onto the card; any other journal is dropped.
+ */
 export async function renew(a: Parsed): Promise<void> {
   const jpki = await TestJpki.open(required(a, 'dir'));
   const file = required(a, 'card');
+  const journal = `${file}.renewal`;
   const { certificates } = readCardFile(file);
-  const renewed = await jpki.renewKeys({
+  const current = {
     authCert: Buffer.from(certificates.auth, 'base64'),
     signCert: Buffer.from(certificates.sign, 'base64'),
-  });
+  };
+  const pending = await readJournal(journal);
+  if (pending) {
+    const onCard = parseCertificate(current.authCert).serialNumber;
+    const next = parseCertificate(Buffer.from(pending.certificates.auth, 'base64')).serialNumber;
+    const recorded = next === onCard || jpki.linksOf(onCard).successor?.serial === next;
+    if (recorded) {
+      if (next !== onCard) renewCardFile(file, journalKeys(pending));
+      await rm(journal, { force: true });
+      await syncDir(dirname(file));
+      const signSerial = parseCertificate(Buffer.from(pending.certificates.sign, 'base64')).serialNumber;
+      printJson({ card: file, authSerial: next, signSerial, recovered: true });
+      return;
+    }
+    await rm(journal, { force: true });
+  }
+  const renewed = await jpki.renewKeys(current, { beforeSave: (r) => writeJournal(file, journal, r) });
   renewCardFile(file, renewed);
+  await rm(journal, { force: true });
+  await syncDir(dirname(file));
   printJson({ card: file, authSerial: renewed.authSerial, signSerial: renewed.signSerial });
+}
+
+/** The card as it will be after the renewal, complete under `journal` or not there at all. */
+async function writeJournal(file: string, journal: string, renewed: RenewedKeys): Promise<void> {
+  const tmp = `${journal}.${randomUUID()}.tmp`;
+  try {
+    await copyFile(file, tmp);
+    renewCardFile(tmp, renewed); // durable: temp file, fsync, rename
+    await rename(tmp, journal);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  await syncDir(dirname(journal));
+}
+
+/** The journal of an unfinished renewal, if one is there and whole. */
+async function readJournal(journal: string): Promise<CardFile | undefined> {
+  try {
+    await stat(journal);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    return readCardFile(journal);
+  } catch {
+    return undefined; // not ours to finish: dropped with the renewal that replaces it
+  }
+}
+
+function journalKeys(f: CardFile): RenewedKeys {
+  const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, 'base64'));
+  return {
+    authKey: bytes(f.keys.auth),
+    signKey: bytes(f.keys.sign),
+    authCert: bytes(f.certificates.auth),
+    signCert: bytes(f.certificates.sign),
+  };
 }
 
 export async function crl(a: Parsed): Promise<void> {
@@ -59,7 +130,7 @@ export async function crl(a: Parsed): Promise<void> {
         partition ? `-${partition.prefecture}-${partition.city}` : '',
       ];
       const path = out.replace(/(\.crl|\.der)?$/, `${parts.join('')}$1`);
-      await writeFile(path, await jpki.crl(kind, partition ? { partition } : {}));
+      await writeAtomic(path, await jpki.crl(kind, partition ? { partition } : {}));
       written.push(path);
     }
   }
@@ -79,4 +150,33 @@ export async function ocsp(a: Parsed): Promise<void> {
     `test JPKI responder at ${server.url} (OCSP /ocsp/auth /ocsp/sign, CRL /crl/*.crl, /v1/status, /v1/links)\n`,
   );
   await stopped;
+}
+
+/** Replaces `path` so a reader sees the old CRL or the new one, never a part: temp file, fsync, rename. */
+async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.${randomUUID()}.tmp`;
+  const fh = await open(tmp, 'wx', 0o644);
+  try {
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  await syncDir(dirname(path));
+}
+
+/** fsyncs a directory, making a rename or removal in it durable. */
+async function syncDir(dir: string): Promise<void> {
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
 }

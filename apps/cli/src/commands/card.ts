@@ -1,6 +1,7 @@
 /** `mynagate card …`: virtual cards and cards in readers. */
-import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { link, lstat, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { digestInfo, JpkiClient, type Transport } from '@mynagate/card';
 import { PcscTransport } from '@mynagate/card/pcsc';
 import { attachToVpcd, VirtualCard, VirtualTransport, writeCardFile } from '@mynagate/card/virtual';
@@ -11,11 +12,17 @@ import type { Parsed } from '../main.ts';
 import { printJson, UsageError } from '../output.ts';
 import { readSecret } from '../secret.ts';
 
+/**
+ * Issues a card into a new file `--out`. An existing file is never replaced: it holds another card's keys. The card
+ * is written (under a temporary name) before the test JPKI records it, then linked into place, which fails rather
+ * than replace a file that appeared meanwhile: a failure before the record changes nothing, one after it leaves at
+ * most certificates that no card holds.
+ */
 export async function issue(a: Parsed): Promise<void> {
   const jpki = await TestJpki.open(required(a, 'dir'));
   const birthDate = required(a, 'birthdate');
   if (!/^\d{4}-\d{2}-\d{2}$/.test(birthDate)) throw new UsageError('--birthdate must be YYYY-MM-DD');
-  const issued = await jpki.issueCard({
+  const holder = {
     name: required(a, 'name'),
     address: required(a, 'address'),
     birthDate,
@@ -23,10 +30,63 @@ export async function issue(a: Parsed): Promise<void> {
     pin: required(a, 'pin'),
     password: required(a, 'password'),
     profile: oneOf(a, 'profile', ['card', 'android'] as const, 'card'),
-  });
+  };
   const out = required(a, 'out');
-  await writeCardFile(out, issued.spec);
-  printJson({ card: out, profile: issued.spec.profile, authSerial: issued.authSerial, signSerial: issued.signSerial });
+  await refuseExisting(out);
+  const tmp = `${out}.${randomUUID()}.tmp`;
+  try {
+    const issued = await jpki.issueCard({ ...holder, beforeSave: (card) => writeCardFile(tmp, card.spec) });
+    await linkNew(tmp, out);
+    await syncDir(dirname(out));
+    printJson({
+      card: out,
+      profile: issued.spec.profile,
+      authSerial: issued.authSerial,
+      signSerial: issued.signSerial,
+    });
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+/** Gives `tmp` the name `path` unless `path` exists (link fails then; rename would replace it). */
+async function linkNew(tmp: string, path: string): Promise<void> {
+  try {
+    await link(tmp, path);
+  } catch (e) {
+    // A file system without hard links: check, then rename (a race with another writer is then possible).
+    if (!['EPERM', 'ENOTSUP', 'ENOSYS'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+    await refuseExisting(path);
+    await rename(tmp, path);
+  }
+}
+
+/** Fails with a file error naming `path` (`ERR_CLI_FILE`) when something is there already. */
+async function refuseExisting(path: string): Promise<void> {
+  try {
+    await lstat(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  throw Object.assign(
+    new Error(`EEXIST: ${path} already exists; card issue writes a new file, it never replaces a card`),
+    {
+      code: 'EEXIST',
+      syscall: 'open',
+      path,
+    },
+  );
+}
+
+/** fsyncs a directory, making a new name in it durable. */
+async function syncDir(dir: string): Promise<void> {
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
 }
 
 export async function attach(a: Parsed): Promise<void> {

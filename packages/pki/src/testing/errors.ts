@@ -63,6 +63,51 @@ export class TestJpkiUnknownPartitionError extends MynaGateError {
   }
 }
 
+/**
+ * `ERR_TESTJPKI_INCOMPLETE`: the directory holds CA files but no `store.json`, what an interrupted `init` leaves.
+ * Nothing was issued from it; `init` on the same directory replaces it.
+ */
+export class TestJpkiIncompleteError extends MynaGateError {
+  readonly dir: string;
+  constructor(dir: string, options?: ErrorOptions) {
+    super(
+      'ERR_TESTJPKI_INCOMPLETE',
+      `${dir} holds an unfinished test JPKI (an interrupted init); run init on it again to replace it`,
+      options,
+    );
+    this.dir = dir;
+  }
+}
+
+/**
+ * `ERR_TESTJPKI_DAMAGED`: a file of the test JPKI (a CA key or certificate, `store.json`) is missing, cut short or
+ * corrupt; `path` names it.
+ */
+export class TestJpkiDamagedError extends MynaGateError {
+  readonly path: string;
+  constructor(path: string, problem: string, options?: ErrorOptions) {
+    super('ERR_TESTJPKI_DAMAGED', `the test JPKI file ${path} is damaged: ${problem}`, options);
+    this.path = path;
+  }
+}
+
+/**
+ * `ERR_TESTJPKI_LOCKED`: another process held the test JPKI's lock file longer than the wait. `pid` is the holder
+ * the file names (undefined when it names none yet).
+ */
+export class TestJpkiLockedError extends MynaGateError {
+  readonly path: string;
+  readonly pid: number | undefined;
+  constructor(path: string, pid: number | undefined) {
+    super(
+      'ERR_TESTJPKI_LOCKED',
+      `${path} is held by ${pid === undefined ? 'another process' : `process ${pid}`}; if no test JPKI command is running, remove the file`,
+    );
+    this.path = path;
+    this.pid = pid;
+  }
+}
+
 /** Every code the test JPKI throws, with what it means: the registry docs/errors.md is checked against. */
 export const TESTJPKI_ERROR_CODES = Object.freeze({
   ERR_TESTJPKI_EXISTS: 'The directory already holds a test JPKI; open it instead of creating one.',
@@ -72,4 +117,10 @@ export const TESTJPKI_ERROR_CODES = Object.freeze({
     'No card was issued in this municipality, so the test JPKI has no CRL partition for it (see `crlPartitions`).',
   ERR_TESTJPKI_ALREADY_REVOKED: 'The certificate is already revoked; its revocation is unchanged.',
   ERR_TESTJPKI_ALREADY_RENEWED: 'The certificates were already renewed; renew the successor instead.',
+  ERR_TESTJPKI_INCOMPLETE:
+    'The directory holds CA files but no `store.json`, what an interrupted `mynagate ca init` leaves; run `mynagate ca init` on it again.',
+  ERR_TESTJPKI_DAMAGED:
+    'A file of the test JPKI (a CA key or certificate, `store.json`) is missing, cut short or corrupt; the message names it. Restore it from a copy, or start a new test JPKI.',
+  ERR_TESTJPKI_LOCKED:
+    'Another process held the test JPKI lock (`store.json.lock`, which names its process id) for longer than the wait; if no such process runs, remove the file.',
 });

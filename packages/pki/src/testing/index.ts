@@ -7,6 +7,7 @@ export { TestJpki } from './test-jpki.ts';
 export type {
   IssueCardOptions,
   IssuedCard,
+  RenewedCard,
   RenewOptions,
   SerialLinks,
   TestJpkiInitOptions,
@@ -19,7 +20,10 @@ export type { KeyPair, KeySource } from './keys.ts';
 export {
   TestJpkiAlreadyRenewedError,
   TestJpkiAlreadyRevokedError,
+  TestJpkiDamagedError,
   TestJpkiExistsError,
+  TestJpkiIncompleteError,
+  TestJpkiLockedError,
   TestJpkiNotFoundError,
   TestJpkiUnknownPartitionError,
   TestJpkiUnknownSerialError,

@@ -12,13 +12,14 @@ import { x509 } from './lib/x509.ts';
 import type { KeyPair, KeySource } from './keys.ts';
 import { authExtensions, authSubject, signExtensions, signSubject } from './profiles.ts';
 import type { CaKind } from './profiles.ts';
-import type { CardRecord, Store } from './store.ts';
+import type { CardRecord, StoreState } from './store.ts';
 
 /** What issuance needs from the test JPKI. */
 export interface IssuerContext {
   readonly authCa: CertificateAuthority;
   readonly signCa: CertificateAuthority;
-  readonly store: Store;
+  /** The draft of the change the certificates are issued in. */
+  readonly store: StoreState;
   readonly keys: KeySource;
   /** Serials handed out but not yet in the store (issuance is async). */
   readonly reserved: Set<string>;
@@ -47,7 +48,7 @@ export function newAuthId(): string {
  * A fresh 4-byte positive serial, like the real ones (spec §8.2), unique across both CAs of this test JPKI. The top
  * byte is 0x10–0x7F so the DER INTEGER is exactly 4 content bytes and its hex form has no leading zero.
  */
-export function newSerial(ctx: Pick<IssuerContext, 'store' | 'reserved'>): string {
+export function newSerial(ctx: { readonly store: Pick<StoreState, 'get'>; readonly reserved: Set<string> }): string {
   for (;;) {
     const b = randomBytes(4);
     b[0] = 0x10 + (b[0]! % 0x70);
@@ -77,21 +78,22 @@ export function signCommonName(now: Date, sequence: number, officeCode: string):
 }
 
 /**
- * Issues the auth and sign certificates for a card record (without its serials, which are chosen here).
+ * Issues the auth and sign certificates for a card record (without its serials, which are chosen here) with the
+ * given key pairs (taken from the key source beforehand, so the store is not locked while keys are generated).
  *
  * @throws TypeError when the validity would end before `now` (a card expiry in the past).
  */
 export async function issueCertificatePair(
-  ctx: IssuerContext,
+  ctx: Omit<IssuerContext, 'keys'>,
   card: Omit<CardRecord, 'authSerial' | 'signSerial' | 'issuedAt'>,
   now: Date,
+  keys: { readonly auth: KeyPair; readonly sign: KeyPair },
 ): Promise<{ auth: IssuedCertificate; sign: IssuedCertificate }> {
   const notBefore = wholeSeconds(now);
   const notAfter = validityEnd(now, card.holder.birthDate, card.cardExpires);
   if (notAfter.getTime() <= notBefore.getTime()) throw new TypeError('certificate would expire before it starts');
   const { baseUrl, officeCode } = ctx.store.data.config;
   const sequence = ++ctx.store.data.sequence;
-  const [authKeys, signKeys] = await Promise.all([ctx.keys.next(), ctx.keys.next()]);
 
   const issueOne = async (kind: CaKind, keys: KeyPair): Promise<IssuedCertificate> => {
     const ca = kind === 'auth' ? ctx.authCa : ctx.signCa;
@@ -129,7 +131,7 @@ export async function issueCertificatePair(
     });
     return { kind, serial, cert, keys, notBefore, notAfter };
   };
-  const [auth, sign] = await Promise.all([issueOne('auth', authKeys), issueOne('sign', signKeys)]);
+  const [auth, sign] = await Promise.all([issueOne('auth', keys.auth), issueOne('sign', keys.sign)]);
   return { auth, sign };
 }
 

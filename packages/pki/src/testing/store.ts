@@ -2,11 +2,17 @@
  * The test JPKI's record of what it issued: one JSON file, rewritten atomically (temp file, fsync, rename, fsync of
  * the directory) so a crash leaves either the old or the new state, never a torn file.
  *
- * One process writes at a time; other processes (a server next to a CLI) see changes through `refresh()`.
+ * Several processes may share a directory (a `ca ocsp` server next to `ca revoke`). Every change is a transaction:
+ * under the directory's lock file, re-read `store.json`, apply the change to that state, write it, unlock. So no
+ * process writes back an older copy over another's change. Readers see other processes' changes through
+ * `refresh()`, which compares the file's content, not its mtime (two writes within one clock tick, or an inode
+ * reused by the next rename, would fool a stat check).
  */
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { TestJpkiDamagedError } from './errors.ts';
+import { withFileLock, writeFileAtomic } from './lib/fs.ts';
 import type { CaKind } from './profiles.ts';
 
 /** RFC 5280 §5.3.1 CRLReason names (removeFromCRL, a delta-CRL device, is not offered). */
@@ -102,106 +108,167 @@ export interface StoreData {
 /** The file name inside a test JPKI directory. */
 export const STORE_FILE = 'store.json';
 
-/** The in-memory store over `store.json`. Mutate `data`, then `await save()`. */
+/** The lock file every change of the directory is made under (see {@link withStoreLock}). */
+export const LOCK_FILE = 'store.json.lock';
+
+/** How long a change waits for another process's by default. Bulk issuance holds the lock for seconds. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 30_000;
+
+/** A state of the store: the committed one, or the draft a change is making. */
+export interface StoreState {
+  readonly data: StoreData;
+  /** The certificate with this canonical serial, if issued here. */
+  get(serial: string): CertificateRecord | undefined;
+  /** Adds a certificate record. */
+  add(record: CertificateRecord): void;
+}
+
+/**
+ * Runs `fn` holding the lock of the test JPKI in `dir` (`store.json.lock`).
+ *
+ * @throws TestJpkiLockedError `ERR_TESTJPKI_LOCKED` when another live process holds it past `timeoutMs`.
+ */
+export function withStoreLock<T>(dir: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  return withFileLock(join(dir, LOCK_FILE), timeoutMs, fn);
+}
+
+/** The store over `store.json`: the committed state to read, and {@link Store.update} to change it. */
 export class Store {
   readonly path: string;
-  #data: StoreData;
-  #bySerial = new Map<string, CertificateRecord>();
-  #mtimeMs = 0;
-  #saving: Promise<void> = Promise.resolve();
-  #pending: Promise<void> | undefined;
+  readonly #dir: string;
+  readonly #lockTimeoutMs: number;
+  #state: State;
+  #hash: string;
+  // Changes and refreshes of this object, one at a time, in order: a refresh never swaps in a state older than
+  // a change made before it.
+  #queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(path: string, data: StoreData) {
-    this.path = path;
-    this.#data = data;
-    this.#index();
+  private constructor(dir: string, state: State, hash: string, lockTimeoutMs: number) {
+    this.#dir = dir;
+    this.path = join(dir, STORE_FILE);
+    this.#state = state;
+    this.#hash = hash;
+    this.#lockTimeoutMs = lockTimeoutMs;
   }
 
-  /** A new store at `dir/store.json` (not yet written). */
-  static create(dir: string, data: StoreData): Store {
-    return new Store(join(dir, STORE_FILE), data);
+  /** Writes a new `dir/store.json` holding `data`. The caller holds the directory lock ({@link withStoreLock}). */
+  static async create(dir: string, data: StoreData, options: { lockTimeoutMs: number }): Promise<Store> {
+    const text = serialize(data);
+    await writeFileAtomic(join(dir, STORE_FILE), text, 0o600);
+    return new Store(dir, new State(structuredClone(data)), sha256(text), options.lockTimeoutMs);
   }
 
-  /** Loads `dir/store.json`; rejects with the fs error when absent. */
-  static async load(dir: string): Promise<Store> {
+  /**
+   * Loads `dir/store.json`.
+   *
+   * @throws the fs error (`ENOENT`) when it is absent.
+   * @throws TestJpkiDamagedError `ERR_TESTJPKI_DAMAGED` when it is not a test JPKI store (torn, hand-edited).
+   */
+  static async load(dir: string, options: { lockTimeoutMs: number }): Promise<Store> {
     const path = join(dir, STORE_FILE);
-    const s = new Store(path, await readData(path));
-    s.#mtimeMs = (await stat(path)).mtimeMs;
-    return s;
+    const bytes = await readFile(path);
+    return new Store(dir, new State(parse(path, bytes)), sha256(bytes), options.lockTimeoutMs);
   }
 
+  /** The committed state. Read it; change it only through {@link update}. */
   get data(): StoreData {
-    return this.#data;
+    return this.#state.data;
   }
 
   /** The certificate with this canonical serial, if issued here. */
   get(serial: string): CertificateRecord | undefined {
-    return this.#bySerial.get(serial);
+    return this.#state.get(serial);
   }
 
-  /** Adds a certificate record. */
-  add(record: CertificateRecord): void {
-    this.#data.certificates.push(record);
-    this.#bySerial.set(record.serial, record);
-  }
-
-  /** Re-reads the file when another process changed it since we last read or wrote it. */
-  async refresh(): Promise<void> {
-    await this.#saving;
-    const m = (await stat(this.path)).mtimeMs;
-    if (m === this.#mtimeMs) return;
-    this.#data = await readData(this.path);
-    this.#mtimeMs = m;
-    this.#index();
+  /** Re-reads the file when its content changed since we last read or wrote it (another process changed it). */
+  refresh(): Promise<void> {
+    return this.#enqueue(() => this.#reload());
   }
 
   /**
-   * Writes the current state atomically. Saves are serialised and each writes the state as of its turn, so saves
-   * requested while one is still waiting share that one write.
+   * Changes the store as one transaction: under the directory lock, re-reads the file, runs `fn` on a draft of
+   * that state and writes the draft (when it changed). When `fn` throws, nothing is written and the committed
+   * state stays as it was.
+   *
+   * @throws TestJpkiLockedError `ERR_TESTJPKI_LOCKED`, TestJpkiDamagedError `ERR_TESTJPKI_DAMAGED`, what `fn` throws.
    */
-  save(): Promise<void> {
-    if (this.#pending) return this.#pending;
-    const next = this.#saving.then(() => {
-      this.#pending = undefined;
-      return this.#write();
-    });
-    this.#pending = next;
-    this.#saving = next.catch(() => {});
-    return next;
+  update<T>(fn: (draft: StoreState) => T | Promise<T>): Promise<T> {
+    return this.#enqueue(() =>
+      withStoreLock(this.#dir, this.#lockTimeoutMs, async () => {
+        await this.#reload();
+        const draft = new State(structuredClone(this.#state.data));
+        const result = await fn(draft);
+        const text = serialize(draft.data);
+        const hash = sha256(text);
+        if (hash !== this.#hash) await writeFileAtomic(this.path, text, 0o600);
+        this.#state = draft;
+        this.#hash = hash;
+        return result;
+      }),
+    );
   }
 
-  async #write(): Promise<void> {
-    const tmp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    const fh = await open(tmp, 'wx', 0o600);
-    try {
-      await fh.writeFile(JSON.stringify(this.#data, null, 2) + '\n');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    try {
-      await rename(tmp, this.path);
-    } catch (e) {
-      await unlink(tmp).catch(() => {});
-      throw e;
-    }
-    // fsync the directory so the rename itself is durable.
-    const dh = await open(dirname(this.path), 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
-    this.#mtimeMs = (await stat(this.path)).mtimeMs;
+  #enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task);
+    this.#queue = run.catch(() => {});
+    return run;
   }
 
-  #index(): void {
-    this.#bySerial = new Map(this.#data.certificates.map((c) => [c.serial, c]));
+  async #reload(): Promise<void> {
+    const bytes = await readFile(this.path);
+    const hash = sha256(bytes);
+    if (hash === this.#hash) return;
+    this.#state = new State(parse(this.path, bytes));
+    this.#hash = hash;
   }
 }
 
-async function readData(path: string): Promise<StoreData> {
-  const data = JSON.parse(await readFile(path, 'utf8')) as StoreData;
-  if (data.version !== 1) throw new TypeError(`unsupported test JPKI store version in ${path}`);
+class State implements StoreState {
+  readonly data: StoreData;
+  readonly #bySerial: Map<string, CertificateRecord>;
+
+  constructor(data: StoreData) {
+    this.data = data;
+    this.#bySerial = new Map(data.certificates.map((c) => [c.serial, c]));
+  }
+
+  get(serial: string): CertificateRecord | undefined {
+    return this.#bySerial.get(serial);
+  }
+
+  add(record: CertificateRecord): void {
+    this.data.certificates.push(record);
+    this.#bySerial.set(record.serial, record);
+  }
+}
+
+function serialize(data: StoreData): string {
+  return JSON.stringify(data, null, 2) + '\n';
+}
+
+function sha256(bytes: string | Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function parse(path: string, bytes: Uint8Array): StoreData {
+  let data: StoreData;
+  try {
+    data = JSON.parse(Buffer.from(bytes).toString('utf8')) as StoreData;
+  } catch (e) {
+    throw new TestJpkiDamagedError(path, 'not valid JSON (cut short or edited)', { cause: e });
+  }
+  if (typeof data !== 'object' || data === null) throw new TestJpkiDamagedError(path, 'not a test JPKI store');
+  if (data.version !== 1) throw new TestJpkiDamagedError(path, `unsupported store version ${String(data.version)}`);
+  const ok =
+    typeof data.config === 'object' &&
+    data.config !== null &&
+    typeof data.config.baseUrl === 'string' &&
+    typeof data.sequence === 'number' &&
+    typeof data.crlNumber === 'object' &&
+    data.crlNumber !== null &&
+    Array.isArray(data.certificates) &&
+    Array.isArray(data.cards) &&
+    Array.isArray(data.links);
+  if (!ok) throw new TestJpkiDamagedError(path, 'not a test JPKI store');
   return data;
 }

@@ -3,7 +3,7 @@
  * old→new links (spec §9), CRLs and OCSP, all persisted in one directory.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { chmod, mkdir, open, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fakeMyNumber } from '@mynagate/card';
 import type { VirtualCardSpec } from '@mynagate/card/virtual';
@@ -13,16 +13,19 @@ import { createCrl } from './crl.ts';
 import {
   TestJpkiAlreadyRenewedError,
   TestJpkiAlreadyRevokedError,
+  TestJpkiDamagedError,
   TestJpkiExistsError,
+  TestJpkiIncompleteError,
   TestJpkiNotFoundError,
   TestJpkiUnknownPartitionError,
   TestJpkiUnknownSerialError,
 } from './errors.ts';
 import { issueCertificatePair, newAuthId, newSerial, subjectString } from './issue.ts';
-import type { IssuedCertificate, IssuerContext } from './issue.ts';
+import type { IssuedCertificate } from './issue.ts';
 import { freshKeys } from './keys.ts';
-import type { KeySource } from './keys.ts';
+import type { KeyPair, KeySource } from './keys.ts';
 import { canonicalSerial, fromPem, keyHash, toPem } from './lib/der.ts';
+import { exists, writeFileAtomic } from './lib/fs.ts';
 import { parseCivilDate, wholeSeconds } from './lib/time.ts';
 import { x509 } from './lib/x509.ts';
 import { municipalityOf } from './municipality.ts';
@@ -31,8 +34,8 @@ import { respondOcsp } from './ocsp.ts';
 import type { CertificateStatus, OcspSigner } from './ocsp.ts';
 import { crlPartitionName, ocspResponderExtensions, ocspResponderSubject } from './profiles.ts';
 import type { CaKind } from './profiles.ts';
-import { REASON_CODES, Store, STORE_FILE } from './store.ts';
-import type { CardRecord, CertificateRecord, LinkRecord, RevocationReason } from './store.ts';
+import { DEFAULT_LOCK_TIMEOUT_MS, REASON_CODES, Store, STORE_FILE, withStoreLock } from './store.ts';
+import type { CardRecord, CertificateRecord, LinkRecord, RevocationReason, StoreData, StoreState } from './store.ts';
 import type { SerialLinks } from '../platform.ts';
 
 /** Options of {@link TestJpki.init}. */
@@ -49,12 +52,19 @@ export interface TestJpkiInitOptions {
   readonly caValidityYears?: number;
   /** Where key pairs come from (CA and card keys). Default: generated on demand. See `createKeyPool`. */
   readonly keys?: KeySource;
+  /** How long a change waits for another process's to finish (see {@link TestJpkiOpenOptions}). Default 30 000. */
+  readonly lockTimeoutMs?: number;
 }
 
 /** Options of {@link TestJpki.open}. */
 export interface TestJpkiOpenOptions {
   /** Where card key pairs come from. Default: generated on demand. */
   readonly keys?: KeySource;
+  /**
+   * How long a change (issue, revoke, renew, a CRL's number) waits for another process holding the directory's
+   * lock, in milliseconds. Default 30 000. A lock left by a process that died is removed, not waited for.
+   */
+  readonly lockTimeoutMs?: number;
 }
 
 /** The holder and secrets of a new card. All of it must be fake. */
@@ -81,6 +91,12 @@ export interface IssueCardOptions {
   readonly municipality?: Municipality;
   /** YYYY-MM-DD card expiry; certificates end no later (spec §8.2). */
   readonly cardExpires?: string;
+  /**
+   * Runs once the card is issued and before the store records it, e.g. to write the card file durably first. When
+   * it rejects, nothing is recorded and the issuance rejects with its error; a crash during or after it leaves at
+   * most certificates recorded that no card holds.
+   */
+  readonly beforeSave?: (card: IssuedCard) => Promise<void> | void;
 }
 
 /** A newly issued card: its virtual-card spec and its two serials (canonical lowercase hex). */
@@ -98,6 +114,24 @@ export interface RenewOptions {
   readonly password?: string;
   /** Revoke the old certificates with this reason, or keep them valid with `false`. Default `superseded`. */
   readonly revokeOld?: RevocationReason | false;
+  /**
+   * Runs once the new certificates are issued and before the store records the renewal, e.g. to keep the new keys
+   * durably first: the store holds no private keys, so once it records the renewal the keys must exist somewhere.
+   * When it rejects, nothing is recorded and `renew` rejects with its error.
+   */
+  readonly beforeSave?: (card: IssuedCard) => Promise<void> | void;
+}
+
+/** Renewed keys and certificates, without PINs: what {@link TestJpki.renewKeys} puts on a card. */
+export interface RenewedCard {
+  /** PKCS#8 DER. */
+  readonly authKey: Uint8Array;
+  readonly signKey: Uint8Array;
+  /** DER. */
+  readonly authCert: Uint8Array;
+  readonly signCert: Uint8Array;
+  readonly authSerial: string;
+  readonly signSerial: string;
 }
 
 // The links answer, as the platform contract (`../platform.ts`) reads it.
@@ -113,6 +147,11 @@ const FILES = {
 /**
  * A test JPKI in a directory.
  *
+ * Several processes may open one directory (a `ca ocsp` server next to `ca revoke`): every change (issue, revoke,
+ * renew, a CRL's number, the delegated responder) is made on the newest `store.json` under the directory's lock file,
+ * so none undoes another's; each may reject with `ERR_TESTJPKI_LOCKED` (TestJpkiLockedError) when another live
+ * process holds the lock past `lockTimeoutMs`, and with `ERR_TESTJPKI_DAMAGED` when `store.json` became unreadable.
+ *
  * @example
  * ```ts
  * const jpki = await TestJpki.init(dir, { ocspPort: 8790 });
@@ -127,7 +166,9 @@ export class TestJpki {
   readonly #auth: CertificateAuthority;
   readonly #sign: CertificateAuthority;
   readonly #store: Store;
-  readonly #issuer: IssuerContext;
+  readonly #keys: KeySource;
+  /** Serials handed out but not yet in the store (issuance is async). */
+  readonly #reserved = new Set<string>();
   readonly #responders = new Map<CaKind, Promise<OcspSigner>>();
 
   private constructor(
@@ -141,14 +182,18 @@ export class TestJpki {
     this.#auth = auth;
     this.#sign = sign;
     this.#store = store;
-    this.#issuer = { authCa: auth, signCa: sign, store, keys, reserved: new Set() };
+    this.#keys = keys;
   }
 
   /**
    * Creates both CAs and an empty store in `dir` (created if missing). CA keys are written as PKCS#8 PEM with mode
    * 0600; `auth-ca.pem`, `sign-ca.pem` hold the CA certificates.
    *
+   * Each file is written atomically and `store.json` last, under the directory lock: a directory without
+   * `store.json` holds no test JPKI (at most what an interrupted init left, which this replaces).
+   *
    * @throws TestJpkiExistsError `ERR_TESTJPKI_EXISTS` when `dir` already holds a test JPKI.
+   * @throws TestJpkiLockedError `ERR_TESTJPKI_LOCKED` when another process holds the directory's lock too long.
    * @throws TypeError on a bad option.
    */
   static async init(dir: string, options: TestJpkiInitOptions = {}): Promise<TestJpki> {
@@ -158,15 +203,15 @@ export class TestJpki {
     if (!/^[0-9A-Z]{9}$/.test(officeCode)) throw new TypeError('officeCode must be 9 of 0-9A-Z');
     const years = options.caValidityYears ?? 10;
     if (!Number.isInteger(years) || years < 1 || years > 30) throw new TypeError('caValidityYears must be 1–30');
+    const lockTimeoutMs = lockTimeout(options.lockTimeoutMs);
     const host = options.ocspHost ?? '127.0.0.1';
     const now = options.now ?? new Date();
     const keys = options.keys ?? freshKeys;
 
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    for (const f of [FILES.authCa, FILES.signCa, FILES.authKey, FILES.signKey, STORE_FILE]) {
-      if (await exists(join(dir, f))) throw new TestJpkiExistsError(dir);
-    }
-    const store = Store.create(dir, {
+    // An early answer before generating keys; the check that counts is repeated under the lock.
+    if (await exists(join(dir, STORE_FILE))) throw new TestJpkiExistsError(dir);
+    const data: StoreData = {
       version: 1,
       config: { baseUrl: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, officeCode },
       sequence: 0,
@@ -174,24 +219,23 @@ export class TestJpki {
       certificates: [],
       cards: [],
       links: [],
-    });
-    const ctx = { store, reserved: new Set<string>() };
+    };
+    const ctx = { store: { get: () => undefined }, reserved: new Set<string>() };
     const [authKeys, signKeys] = await Promise.all([keys.next(), keys.next()]);
     const [auth, sign] = await Promise.all([
       createCa('auth', authKeys, { now, serial: newSerial(ctx), validityYears: years }),
       createCa('sign', signKeys, { now, serial: newSerial(ctx), validityYears: years }),
     ]);
-    // 'wx' makes a concurrent init lose cleanly instead of overwriting a key.
-    try {
-      await writeSecret(join(dir, FILES.authKey), pkcs8Pem(auth));
-      await writeSecret(join(dir, FILES.signKey), pkcs8Pem(sign));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new TestJpkiExistsError(dir);
-      throw e;
-    }
-    await writeNew(join(dir, FILES.authCa), toPem('CERTIFICATE', auth.cert), 0o644);
-    await writeNew(join(dir, FILES.signCa), toPem('CERTIFICATE', sign.cert), 0o644);
-    await store.save();
+    const store = await withStoreLock(dir, lockTimeoutMs, async () => {
+      // The lock makes a concurrent init lose cleanly here instead of mixing its keys with ours.
+      if (await exists(join(dir, STORE_FILE))) throw new TestJpkiExistsError(dir);
+      await removeLeftovers(dir);
+      await writeFileAtomic(join(dir, FILES.authKey), pkcs8Pem(auth), 0o600);
+      await writeFileAtomic(join(dir, FILES.signKey), pkcs8Pem(sign), 0o600);
+      await writeFileAtomic(join(dir, FILES.authCa), toPem('CERTIFICATE', auth.cert), 0o644);
+      await writeFileAtomic(join(dir, FILES.signCa), toPem('CERTIFICATE', sign.cert), 0o644);
+      return Store.create(dir, data, { lockTimeoutMs });
+    });
     return new TestJpki(dir, auth, sign, store, keys);
   }
 
@@ -199,23 +243,26 @@ export class TestJpki {
    * Opens the test JPKI in `dir`.
    *
    * @throws TestJpkiNotFoundError `ERR_TESTJPKI_NOT_FOUND` when `dir` holds no test JPKI.
+   * @throws TestJpkiIncompleteError `ERR_TESTJPKI_INCOMPLETE` when it holds what an interrupted init left.
+   * @throws TestJpkiDamagedError `ERR_TESTJPKI_DAMAGED` when a CA key or certificate or `store.json` is missing, cut
+   *   short or corrupt (the error's `path` names it).
    */
   static async open(dir: string, options: TestJpkiOpenOptions = {}): Promise<TestJpki> {
-    let texts: string[];
+    const lockTimeoutMs = lockTimeout(options.lockTimeoutMs);
     let store: Store;
     try {
-      texts = await Promise.all(
-        [FILES.authCa, FILES.authKey, FILES.signCa, FILES.signKey].map((f) => readFile(join(dir, f), 'utf8')),
-      );
-      store = await Store.load(dir);
+      store = await Store.load(dir, { lockTimeoutMs });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new TestJpkiNotFoundError(dir, { cause: e });
-      throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      // store.json is written last by init: CA files without it are an interrupted init, not a damaged JPKI.
+      for (const f of Object.values(FILES)) {
+        if (await exists(join(dir, f))) throw new TestJpkiIncompleteError(dir, { cause: e });
+      }
+      throw new TestJpkiNotFoundError(dir, { cause: e });
     }
-    const [authPem, authKeyPem, signPem, signKeyPem] = texts as [string, string, string, string];
     const [auth, sign] = await Promise.all([
-      loadCa('auth', fromPem('CERTIFICATE', authPem), privateKeyFromPkcs8(fromPem('PRIVATE KEY', authKeyPem))),
-      loadCa('sign', fromPem('CERTIFICATE', signPem), privateKeyFromPkcs8(fromPem('PRIVATE KEY', signKeyPem))),
+      readCa('auth', join(dir, FILES.authCa), join(dir, FILES.authKey)),
+      readCa('sign', join(dir, FILES.signCa), join(dir, FILES.signKey)),
     ]);
     return new TestJpki(dir, auth, sign, store, options.keys ?? freshKeys);
   }
@@ -245,9 +292,8 @@ export class TestJpki {
    * @throws TypeError on invalid holder data, PIN or password.
    */
   async issueCard(options: IssueCardOptions): Promise<IssuedCard> {
-    const issued = await this.#issueCard(prepareIssue(options));
-    await this.#store.save();
-    return issued;
+    const [issued] = await this.#issueCards([prepareIssue(options)]);
+    return issued!;
   }
 
   /**
@@ -257,14 +303,22 @@ export class TestJpki {
    * @throws TypeError on invalid holder data, PIN or password in any entry.
    */
   async issueCards(list: readonly IssueCardOptions[]): Promise<IssuedCard[]> {
-    const prepared = list.map(prepareIssue);
-    const issued = await Promise.all(prepared.map((p) => this.#issueCard(p)));
-    await this.#store.save();
-    return issued;
+    return this.#issueCards(list.map(prepareIssue));
   }
 
-  #issueCard({ o, where, now }: PreparedIssue): Promise<IssuedCard> {
+  async #issueCards(prepared: readonly PreparedIssue[]): Promise<IssuedCard[]> {
+    // Keys before the lock: generating one costs 50–100 ms, signing a certificate about one.
+    const keys = await Promise.all(prepared.map(() => this.#keyPairs()));
+    return this.#store.update(async (draft) => {
+      const issued = await Promise.all(prepared.map((p, i) => this.#issueCard(draft, p, keys[i]!)));
+      await Promise.all(prepared.map((p, i) => p.beforeSave?.(issued[i]!)));
+      return issued;
+    });
+  }
+
+  #issueCard(draft: StoreState, { o, where, now }: PreparedIssue, keys: CardKeys): Promise<IssuedCard> {
     return this.#issue(
+      draft,
       {
         id: newCardId(),
         profile: o.profile,
@@ -276,6 +330,7 @@ export class TestJpki {
       },
       { pin: o.pin, password: o.password, textPin: o.textPin },
       now,
+      keys,
     );
   }
 
@@ -290,9 +345,8 @@ export class TestJpki {
    */
   async revoke(serial: string, reason: RevocationReason, at: Date = new Date()): Promise<void> {
     if (!Object.hasOwn(REASON_CODES, reason)) throw new TypeError('reason must be an RFC 5280 CRLReason name');
-    const rec = this.#record(serial);
-    markRevoked(rec, reason, at);
-    await this.#store.save();
+    const s = canonicalSerial(serial);
+    await this.#store.update((draft) => markRevoked(recordIn(draft, s), reason, at));
   }
 
   /**
@@ -312,34 +366,39 @@ export class TestJpki {
     const now = options.now ?? new Date();
     const authSerial = serialOf(from.authCert);
     const signSerial = serialOf(from.signCert);
-    const card = this.#store.data.cards.find((c) => c.authSerial === authSerial && c.signSerial === signSerial);
-    if (!card) throw new TestJpkiUnknownSerialError(this.#store.get(authSerial) ? signSerial : authSerial);
-    const renewed = this.#store.data.links.find((l) => l.predecessor === authSerial);
-    if (renewed) throw new TestJpkiAlreadyRenewedError(authSerial, renewed.successor);
+    // An early answer on the current state before keys are made; the check that counts is repeated in the change.
+    await this.#store.refresh();
+    renewable(this.#store, authSerial, signSerial);
     const spec = 'authPin' in from ? from : undefined;
     const pin = options.pin ?? spec?.authPin;
     const password = options.password ?? spec?.signPassword;
     if (pin === undefined || password === undefined)
       throw new TypeError('pin and password are needed to renew from certificates');
     validateSecrets(pin, password, spec?.textPin);
-    const issued = await this.#issue(
-      { ...withoutSerials(card), id: newCardId() },
-      { pin, password, textPin: spec?.textPin },
-      now,
-      (fresh) => {
-        const reason = options.revokeOld ?? 'superseded';
-        for (const [kind, old, next] of [
-          ['auth', authSerial, fresh.authSerial],
-          ['sign', signSerial, fresh.signSerial],
-        ] as const) {
-          this.#store.data.links.push({ kind, predecessor: old, successor: next, at: now.toISOString() });
-          const rec = this.#store.get(old)!;
-          if (reason !== false && rec.status === 'good') markRevoked(rec, reason, now);
-        }
-      },
-    );
-    await this.#store.save();
-    return issued;
+    const keys = await this.#keyPairs();
+    return this.#store.update(async (draft) => {
+      const card = renewable(draft, authSerial, signSerial);
+      const issued = await this.#issue(
+        draft,
+        { ...withoutSerials(card), id: newCardId() },
+        { pin, password, textPin: spec?.textPin },
+        now,
+        keys,
+        (fresh) => {
+          const reason = options.revokeOld ?? 'superseded';
+          for (const [kind, old, next] of [
+            ['auth', authSerial, fresh.authSerial],
+            ['sign', signSerial, fresh.signSerial],
+          ] as const) {
+            draft.data.links.push({ kind, predecessor: old, successor: next, at: now.toISOString() });
+            const rec = draft.get(old)!;
+            if (reason !== false && rec.status === 'good') markRevoked(rec, reason, now);
+          }
+        },
+      );
+      await options.beforeSave?.(issued);
+      return issued;
+    });
   }
 
   /**
@@ -351,26 +410,21 @@ export class TestJpki {
    */
   async renewKeys(
     from: { readonly authCert: Uint8Array; readonly signCert: Uint8Array },
-    options: Omit<RenewOptions, 'pin' | 'password'> = {},
-  ): Promise<{
-    authKey: Uint8Array;
-    signKey: Uint8Array;
-    authCert: Uint8Array;
-    signCert: Uint8Array;
-    authSerial: string;
-    signSerial: string;
-  }> {
+    options: Omit<RenewOptions, 'pin' | 'password' | 'beforeSave'> & {
+      /** As {@link RenewOptions.beforeSave}, with the renewed keys and certificates. */
+      readonly beforeSave?: (renewed: RenewedCard) => Promise<void> | void;
+    } = {},
+  ): Promise<RenewedCard> {
+    const { beforeSave, ...rest } = options;
     // renew() builds a whole spec, PINs included; these placeholders only satisfy its format checks and are dropped
     // here: nothing is written with them.
-    const { spec, authSerial, signSerial } = await this.renew(from, { ...options, pin: '0000', password: 'UNUSED0' });
-    return {
-      authKey: spec.authKey,
-      signKey: spec.signKey,
-      authCert: spec.authCert,
-      signCert: spec.signCert,
-      authSerial,
-      signSerial,
-    };
+    const issued = await this.renew(from, {
+      ...rest,
+      pin: '0000',
+      password: 'UNUSED0',
+      ...(beforeSave ? { beforeSave: (card: IssuedCard) => beforeSave(renewedCard(card)) } : {}),
+    });
+    return renewedCard(issued);
   }
 
   /** All renewal links, oldest first. */
@@ -436,31 +490,32 @@ export class TestJpki {
     kind: CaKind,
     options: { now?: Date; nextUpdateSeconds?: number; partition?: Municipality } = {},
   ): Promise<Uint8Array> {
+    const ca = this.#ca(kind);
     const now = options.now ?? new Date();
     const next = options.nextUpdateSeconds ?? 86400;
     const where = options.partition;
-    let inPartition = (_cardId: string) => true;
-    if (where) {
-      const cards = new Set(
-        this.#store.data.cards
-          .filter((c) => c.prefecture === where.prefecture && c.city === where.city)
-          .map((c) => c.id),
-      );
-      if (cards.size === 0) throw new TestJpkiUnknownPartitionError(where);
-      inPartition = (cardId) => cards.has(cardId);
-    }
-    const entries = this.#store.data.certificates
-      .filter(
-        (c) =>
-          c.kind === kind &&
-          c.status === 'revoked' &&
-          Date.parse(c.revokedAt!) <= now.getTime() &&
-          inPartition(c.cardId),
-      )
-      .map((c) => ({ serial: c.serial, revokedAt: new Date(c.revokedAt!), reason: c.reason ?? 'unspecified' }));
-    const crlNumber = ++this.#store.data.crlNumber[kind];
-    await this.#store.save();
-    return createCrl(this.#ca(kind), entries, {
+    // The entries come from the state the CRL number is taken in: the newest, read under the lock.
+    const { entries, crlNumber } = await this.#store.update((draft) => {
+      let inPartition = (_cardId: string) => true;
+      if (where) {
+        const cards = new Set(
+          draft.data.cards.filter((c) => c.prefecture === where.prefecture && c.city === where.city).map((c) => c.id),
+        );
+        if (cards.size === 0) throw new TestJpkiUnknownPartitionError(where);
+        inPartition = (cardId) => cards.has(cardId);
+      }
+      const entries = draft.data.certificates
+        .filter(
+          (c) =>
+            c.kind === kind &&
+            c.status === 'revoked' &&
+            Date.parse(c.revokedAt!) <= now.getTime() &&
+            inPartition(c.cardId),
+        )
+        .map((c) => ({ serial: c.serial, revokedAt: new Date(c.revokedAt!), reason: c.reason ?? 'unspecified' }));
+      return { entries, crlNumber: ++draft.data.crlNumber[kind] };
+    });
+    return createCrl(ca, entries, {
       thisUpdate: now,
       nextUpdate: new Date(now.getTime() + next * 1000),
       crlNumber,
@@ -516,29 +571,35 @@ export class TestJpki {
   }
 
   #record(serial: string): CertificateRecord {
-    const s = canonicalSerial(serial);
-    const rec = this.#store.get(s);
-    if (!rec) throw new TestJpkiUnknownSerialError(s);
-    return rec;
+    return recordIn(this.#store, canonicalSerial(serial));
+  }
+
+  /** Key pairs for one card, from the key source. */
+  async #keyPairs(): Promise<CardKeys> {
+    const [auth, sign] = await Promise.all([this.#keys.next(), this.#keys.next()]);
+    return { auth, sign };
   }
 
   async #issue(
+    store: StoreState,
     draft: Omit<CardRecord, 'authSerial' | 'signSerial' | 'issuedAt'>,
     secrets: { pin: string; password: string; textPin: string | undefined },
     now: Date,
+    keys: CardKeys,
     afterIssue?: (fresh: { authSerial: string; signSerial: string }) => void,
   ): Promise<IssuedCard> {
-    const { auth, sign } = await issueCertificatePair(this.#issuer, draft, now);
+    const ctx = { authCa: this.#auth, signCa: this.#sign, store, reserved: this.#reserved };
+    const { auth, sign } = await issueCertificatePair(ctx, draft, now, keys);
     const card: CardRecord = {
       ...draft,
       authSerial: auth.serial,
       signSerial: sign.serial,
       issuedAt: now.toISOString(),
     };
-    this.#store.data.cards.push(card);
+    store.data.cards.push(card);
     for (const c of [auth, sign]) {
-      this.#store.add(toRecord(c, card.id));
-      this.#issuer.reserved.delete(c.serial);
+      store.add(toRecord(c, card.id));
+      this.#reserved.delete(c.serial);
     }
     afterIssue?.({ authSerial: auth.serial, signSerial: sign.serial });
     const h = draft.holder;
@@ -577,38 +638,140 @@ export class TestJpki {
   async #loadOrIssueResponder(kind: CaKind): Promise<OcspSigner> {
     const certPath = join(this.dir, `${kind}-ocsp.pem`);
     const keyPath = join(this.dir, `${kind}-ocsp.key`);
-    if (await exists(certPath)) {
-      const cert = fromPem('CERTIFICATE', await readFile(certPath, 'utf8'));
-      const privateKey = privateKeyFromPkcs8(fromPem('PRIVATE KEY', await readFile(keyPath, 'utf8')));
-      return { cert, spki: new Uint8Array(new x509.X509Certificate(cert).publicKey.rawData), privateKey };
-    }
-    const ca = this.#ca(kind);
-    const keys = await this.#issuer.keys.next();
-    const spki = new Uint8Array(keys.publicKey.export({ type: 'spki', format: 'der' }));
-    const caCert = new x509.X509Certificate(ca.cert);
-    const serial = newSerial(this.#issuer);
-    const cert = await signCertificate(ca, {
-      serial,
-      subject: ocspResponderSubject(kind),
-      spki,
-      notBefore: caCert.notBefore,
-      notAfter: caCert.notAfter,
-      extensions: ocspResponderExtensions(ca.keyId, keyHash(spki)),
+    if (await exists(certPath)) return readResponder(certPath, keyPath);
+    const keys = await this.#keys.next();
+    return this.#store.update(async (draft) => {
+      // Another process may have issued it while we waited for the lock.
+      if (await exists(certPath)) return readResponder(certPath, keyPath);
+      const ca = this.#ca(kind);
+      const spki = new Uint8Array(keys.publicKey.export({ type: 'spki', format: 'der' }));
+      const caCert = new x509.X509Certificate(ca.cert);
+      const serial = newSerial({ store: draft, reserved: this.#reserved });
+      const cert = await signCertificate(ca, {
+        serial,
+        subject: ocspResponderSubject(kind),
+        spki,
+        notBefore: caCert.notBefore,
+        notAfter: caCert.notAfter,
+        extensions: ocspResponderExtensions(ca.keyId, keyHash(spki)),
+      });
+      // The key first, the certificate last: a certificate on disk always has its key next to it.
+      await writeFileAtomic(
+        keyPath,
+        toPem('PRIVATE KEY', new Uint8Array(keys.privateKey.export({ type: 'pkcs8', format: 'der' }))),
+        0o600,
+      );
+      await writeFileAtomic(certPath, toPem('CERTIFICATE', cert), 0o644);
+      draft.add(
+        toRecord(
+          { kind, serial, cert, keys, notBefore: caCert.notBefore, notAfter: caCert.notAfter },
+          `ocsp-responder-${kind}`,
+        ),
+      );
+      this.#reserved.delete(serial);
+      return { cert, spki, privateKey: keys.privateKey };
     });
-    await writeSecret(
-      keyPath,
-      toPem('PRIVATE KEY', new Uint8Array(keys.privateKey.export({ type: 'pkcs8', format: 'der' }))),
-    );
-    await writeNew(certPath, toPem('CERTIFICATE', cert), 0o644);
-    this.#store.add(
-      toRecord(
-        { kind, serial, cert, keys, notBefore: caCert.notBefore, notAfter: caCert.notAfter },
-        `ocsp-responder-${kind}`,
-      ),
-    );
-    this.#issuer.reserved.delete(serial);
-    await this.#store.save();
-    return { cert, spki, privateKey: keys.privateKey };
+  }
+}
+
+interface CardKeys {
+  readonly auth: KeyPair;
+  readonly sign: KeyPair;
+}
+
+function recordIn(store: Pick<StoreState, 'get'>, serial: string): CertificateRecord {
+  const rec = store.get(serial);
+  if (!rec) throw new TestJpkiUnknownSerialError(serial);
+  return rec;
+}
+
+/** The card holding exactly these two certificates, if it was not renewed yet. */
+function renewable(store: Pick<StoreState, 'data' | 'get'>, authSerial: string, signSerial: string): CardRecord {
+  const card = store.data.cards.find((c) => c.authSerial === authSerial && c.signSerial === signSerial);
+  if (!card) throw new TestJpkiUnknownSerialError(store.get(authSerial) ? signSerial : authSerial);
+  const renewed = store.data.links.find((l) => l.predecessor === authSerial);
+  if (renewed) throw new TestJpkiAlreadyRenewedError(authSerial, renewed.successor);
+  return card;
+}
+
+function renewedCard({ spec, authSerial, signSerial }: IssuedCard): RenewedCard {
+  return {
+    authKey: spec.authKey,
+    signKey: spec.signKey,
+    authCert: spec.authCert,
+    signCert: spec.signCert,
+    authSerial,
+    signSerial,
+  };
+}
+
+function lockTimeout(ms: number | undefined): number {
+  const t = ms ?? DEFAULT_LOCK_TIMEOUT_MS;
+  if (!Number.isInteger(t) || t < 0) throw new TypeError('lockTimeoutMs must be a non-negative integer');
+  return t;
+}
+
+/** Temporary files an interrupted init left (`auth-ca.key.<pid>.<random>.tmp`…); only a lock holder writes them. */
+async function removeLeftovers(dir: string): Promise<void> {
+  const names = [...Object.values(FILES), STORE_FILE].map((f) => f.replaceAll('.', '\\.')).join('|');
+  const temp = new RegExp(`^(?:${names})\\.\\d+\\.[0-9a-f]{8}\\.tmp$`);
+  for (const f of await readdir(dir)) if (temp.test(f)) await rm(join(dir, f), { force: true });
+}
+
+/**
+ * A CA from its certificate and key files.
+ *
+ * @throws TestJpkiDamagedError `ERR_TESTJPKI_DAMAGED` naming the file that is missing, cut short or does not fit.
+ */
+async function readCa(kind: CaKind, certPath: string, keyPath: string): Promise<CertificateAuthority> {
+  const cert = await readPem(certPath, 'CERTIFICATE');
+  const privateKey = await readKey(keyPath);
+  try {
+    new x509.X509Certificate(cert);
+  } catch (e) {
+    throw new TestJpkiDamagedError(certPath, 'not a certificate', { cause: e });
+  }
+  try {
+    return await loadCa(kind, cert, privateKey);
+  } catch (e) {
+    throw new TestJpkiDamagedError(keyPath, 'not the key of the CA certificate next to it', { cause: e });
+  }
+}
+
+async function readResponder(certPath: string, keyPath: string): Promise<OcspSigner> {
+  const cert = await readPem(certPath, 'CERTIFICATE');
+  const privateKey = await readKey(keyPath);
+  let spki: Uint8Array;
+  try {
+    spki = new Uint8Array(new x509.X509Certificate(cert).publicKey.rawData);
+  } catch (e) {
+    throw new TestJpkiDamagedError(certPath, 'not a certificate', { cause: e });
+  }
+  return { cert, spki, privateKey };
+}
+
+async function readKey(path: string): Promise<ReturnType<typeof privateKeyFromPkcs8>> {
+  const der = await readPem(path, 'PRIVATE KEY');
+  try {
+    return privateKeyFromPkcs8(der);
+  } catch (e) {
+    throw new TestJpkiDamagedError(path, 'not a PKCS#8 private key', { cause: e });
+  }
+}
+
+/** The DER in the PEM file at `path`; ERR_TESTJPKI_DAMAGED when the file is missing or has no whole block. */
+async function readPem(path: string, label: string): Promise<Uint8Array> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new TestJpkiDamagedError(path, 'missing', { cause: e });
+    throw e;
+  }
+  try {
+    return fromPem(label, text);
+  } catch (e) {
+    throw new TestJpkiDamagedError(path, `no whole ${label} PEM block (empty or cut short)`, { cause: e });
   }
 }
 
@@ -668,16 +831,24 @@ interface PreparedIssue {
   readonly o: ReturnType<typeof validateIssue>;
   readonly where: Municipality;
   readonly now: Date;
+  readonly beforeSave: IssueCardOptions['beforeSave'];
 }
 
 /** Validates issue options up front (TypeError), so bulk issuance fails before issuing anything. */
 function prepareIssue(options: IssueCardOptions): PreparedIssue {
   const o = validateIssue(options);
-  return { o, where: options.municipality ?? municipalityOf(o.address), now: options.now ?? new Date() };
+  if (options.beforeSave !== undefined && typeof options.beforeSave !== 'function')
+    throw new TypeError('beforeSave must be a function');
+  return {
+    o,
+    where: options.municipality ?? municipalityOf(o.address),
+    now: options.now ?? new Date(),
+    beforeSave: options.beforeSave,
+  };
 }
 
 function validateIssue(o: IssueCardOptions): Required<
-  Omit<IssueCardOptions, 'now' | 'municipality' | 'textPin' | 'cardExpires'>
+  Omit<IssueCardOptions, 'now' | 'municipality' | 'textPin' | 'cardExpires' | 'beforeSave'>
 > & {
   textPin: string | undefined;
   cardExpires: string | undefined;
@@ -702,29 +873,4 @@ function validateIssue(o: IssueCardOptions): Required<
     textPin: o.textPin,
     cardExpires: o.cardExpires,
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw e;
-  }
-}
-
-async function writeNew(path: string, text: string, mode: number): Promise<void> {
-  const fh = await open(path, 'wx', mode);
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await chmod(path, mode); // the umask may have narrowed it; keys must be exactly 0600
-}
-
-function writeSecret(path: string, text: string): Promise<void> {
-  return writeNew(path, text, 0o600);
 }
