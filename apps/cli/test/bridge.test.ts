@@ -140,8 +140,9 @@ describe('mynagate bridge with the card in a PC/SC reader (pcscd + vpcd)', () =>
       assert.equal(wrong.length, 1);
       assert.match(
         wrong[0]!,
-        /ERR_CARD_PIN_INCORRECT<\/code>: 暗証番号が違います。残り2回 \/ Wrong PIN or password, 2 tries left/,
+        /利用者証明用電子証明書の暗証番号（数字4桁）が違います。あと2回間違えるとロックされます。/,
       );
+      assert.match(wrong[0]!, /2 tries left before it locks\..*<code>ERR_CARD_PIN_INCORRECT<\/code>/);
       assert.match(bridge.proc.stderr(), /^ERR_CARD_PIN_INCORRECT: PIN incorrect, 2 tries left$/m);
       assert.doesNotMatch(bridge.proc.stdout() + bridge.proc.stderr(), new RegExp(`\\b${PIN}\\b`), 'no PIN in output');
     } finally {
@@ -169,7 +170,7 @@ describe('mynagate bridge with a virtual card file (--file): the login and its g
   it('shows the tries left on a wrong PIN and keeps the form usable (ERR_CARD_PIN_INCORRECT)', async () => {
     const { claims, wrong } = await bridgeLogin(bridge, ['0000', PIN]);
     assert.equal(wrong.length, 1);
-    assert.match(wrong[0]!, /ERR_CARD_PIN_INCORRECT<\/code>: .*2 tries left/);
+    assert.match(wrong[0]!, /2 tries left.*<code>ERR_CARD_PIN_INCORRECT<\/code>/);
     assert.equal(claims.sub, await expectedSub(idp, card, RP_JWT.redirectUri));
   });
 

@@ -29,6 +29,7 @@ import {
   type OpFixture,
   type TestIdp,
 } from '../../../packages/idp/test/support/op-fixture.ts';
+import { loadConfig } from '../src/commands/serve-config.ts';
 import { freePort, runCli, startCli } from './serve-support.ts';
 
 const skipPg = await postgresRedisSkip();
@@ -244,6 +245,18 @@ describe('mynagate serve --config', () => {
     assert.equal(await cli.exited, 0, cli.stderr());
   });
 
+  it('hands the connection limits of the file to the server', async () => {
+    const limits = { headersTimeoutMs: 5000, idleTimeoutMs: 20_000, maxConnections: 2000 };
+    const file = await configFile('limits.json', {
+      ...validConfig(await freePort()),
+      store: { kind: 'sqlite', path: 'limits.db' },
+      limits,
+    });
+    const loaded = await loadConfig(file, { init: true });
+    await loaded.stores.close();
+    assert.deepEqual(loaded.server.limits, limits);
+  });
+
   const bad: [string, (c: Record<string, unknown>) => Record<string, unknown>, RegExp][] = [
     ['missing key files without --init', (c) => ({ ...c, keys: 'nowhere/keys.json' }), /^keys: cannot read .*--init/],
     ['no revocation source', (c) => ({ ...c, platform: undefined }), /^revocation names no source/],
@@ -278,6 +291,17 @@ describe('mynagate serve --config', () => {
       /^trustProxy must be true or false/,
     ],
     ['a client without client_id', (c) => ({ ...c, clients: [{ foo: 1 }] }), /client_id/],
+    ['an unknown limit', (c) => ({ ...c, limits: { timeoutMs: 1000 } }), /^limits\.timeoutMs is not a limit/],
+    [
+      'a limit that is not a whole number >= 1',
+      (c) => ({ ...c, limits: { maxConnections: 0 } }),
+      /^limits\.maxConnections must be a whole number >= 1/,
+    ],
+    [
+      'a request timeout below the (default) headers timeout',
+      (c) => ({ ...c, limits: { requestTimeoutMs: 5000 } }),
+      /^limits\.requestTimeoutMs must be at least limits\.headersTimeoutMs/,
+    ],
     [
       'a TLS key file that cannot be read',
       (c) => ({ ...c, tls: { key: 'tls/none.pem', cert: 'tls/cert.pem' } }),

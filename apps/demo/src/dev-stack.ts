@@ -107,6 +107,8 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         pairwiseSecret: data.pairwiseSecret,
         verifier,
         stores: ports,
+        // Consents and the audit history in the same SQLite file, so they survive a restart (else: in memory).
+        records: stores.records,
         dev: { cards: data.cards.map((c) => ({ label: `${c.name}（PIN ${c.pin}）`, file: c.file })) },
         // eKYC counts only on a card the person logged in with: the test JPKI pairs a card's two certificates as a
         // platform provider does (J-LIS 証明書紐付け情報).

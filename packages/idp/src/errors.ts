@@ -20,6 +20,8 @@ export const IDP_ERROR_CODES = Object.freeze({
     "The statement was signed on a card the person has not logged in with (by the J-LIS pairing of a card's two certificates): another person's card, or a renewed card not yet used to log in.",
   ERR_IDP_BAD_REQUEST: 'The request body or parameters are malformed.',
   ERR_IDP_METHOD_NOT_ALLOWED: 'This method is not allowed here.',
+  ERR_IDP_BODY_TOO_LARGE:
+    'The request body is larger than this endpoint takes (HTTP 413); the connection is closed after the answer.',
   ERR_IDP_INTERNAL: 'An unexpected failure inside the provider (HTTP 500); the answer carries no detail, the log does.',
 } as const);
 
@@ -102,5 +104,18 @@ export class IdpMethodNotAllowedError extends MynaGateError {
   constructor(allow: readonly string[]) {
     super('ERR_IDP_METHOD_NOT_ALLOWED', 'method not allowed');
     this.allow = allow;
+  }
+}
+
+/**
+ * `ERR_IDP_BODY_TOO_LARGE`: the body is (or says in `content-length` it is) larger than the endpoint takes. The rest
+ * of it is not read: the answer closes the connection.
+ */
+export class IdpBodyTooLargeError extends MynaGateError {
+  /** The most the endpoint takes, in bytes. */
+  readonly limit: number;
+  constructor(limit: number) {
+    super('ERR_IDP_BODY_TOO_LARGE', `request body larger than ${limit} bytes`);
+    this.limit = limit;
   }
 }

@@ -207,6 +207,10 @@ const TABLE: Readonly<Record<string, Entry>> = Object.freeze({
     status: 405,
     message: { ja: 'この操作はできません。', en: 'Method not allowed.' },
   },
+  ERR_IDP_BODY_TOO_LARGE: {
+    status: 413,
+    message: { ja: '送信されたデータが大きすぎます。', en: 'The request is too large.' },
+  },
 });
 
 const INTERNAL: HttpError = Object.freeze({
@@ -226,9 +230,9 @@ const INTERNAL: HttpError = Object.freeze({
  * (403); anything that is not a MynaGateError is a 500 with a generic message (fail closed, no detail).
  */
 export function toHttpError(e: unknown): HttpError {
-  if (!isMynaGateError(e)) return INTERNAL;
+  if (!isMynaGateError(e)) return internal(e);
   const entry = TABLE[e.code] ?? (e.code.startsWith('ERR_PKI_') ? CERT_REJECTED : undefined);
-  if (entry === undefined) return INTERNAL;
+  if (entry === undefined) return internal(e);
   const fields = e as unknown as { retriesLeft?: unknown; allow?: unknown };
   const message = typeof entry.message === 'function' ? entry.message(fields) : entry.message;
   const body: ErrorBody =
@@ -238,6 +242,25 @@ export function toHttpError(e: unknown): HttpError {
   const headers: Record<string, string> = {};
   if (Array.isArray(fields.allow)) headers['allow'] = fields.allow.join(', ');
   return { status: entry.status, body, headers };
+}
+
+const logged = new WeakSet<object>();
+
+/**
+ * {@link INTERNAL}, after writing `e` to stderr once (the answer carries no detail, so the log is the only trace of
+ * the cause). Only the stack (name, message, frames) and the code are written, never the error's other fields: a
+ * database driver's error quotes the row in `detail`, and the value of a thrown non-Error is not looked at.
+ */
+function internal(e: unknown): HttpError {
+  if (typeof e !== 'object' || e === null) {
+    console.error(`ERR_IDP_INTERNAL: a thrown ${typeof e}`);
+  } else if (!logged.has(e)) {
+    logged.add(e);
+    const code = (e as { code?: unknown }).code;
+    const stack = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : 'a thrown non-Error object';
+    console.error(`ERR_IDP_INTERNAL${typeof code === 'string' ? ` (${code})` : ''}: ${stack}`);
+  }
+  return INTERNAL;
 }
 
 /** The bilingual message for a code, for pages that show an outcome without an HTTP error (SSE, dev phone). */
@@ -273,6 +296,46 @@ export const STATIC_PAGE_HEADERS: Readonly<Record<string, string>> = Object.free
   'referrer-policy': 'no-referrer',
 });
 
+/**
+ * {@link STATIC_PAGE_HEADERS} for a page whose form ends at a relying party (the logout confirmation): `form-action`
+ * also allows the origin of each of `redirects`. CSP 3 §6.3.1 checks form-action on every redirect of the submission
+ * too, so a form posted here and answered with a redirect to the service is otherwise blocked by the browser.
+ */
+export function staticPageHeaders(redirects: readonly string[]): Readonly<Record<string, string>> {
+  return {
+    ...STATIC_PAGE_HEADERS,
+    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; ${formAction(redirects)}; frame-ancestors 'none'; base-uri 'none'`,
+  };
+}
+
+/**
+ * The `form-action` directive of a page: `'self'` and the origin of each URL of `redirects` (a validated
+ * redirect_uri of the interaction's client, never anything from request headers). A URL that is not a plain http(s)
+ * origin or a custom scheme (a native app's) is left out: nothing of it may reach the policy's syntax.
+ */
+export function formAction(redirects: readonly string[]): string {
+  const sources = new Set(["'self'"]);
+  for (const uri of redirects) {
+    const source = cspSourceOf(uri);
+    if (source !== undefined) sources.add(source);
+  }
+  return `form-action ${[...sources].join(' ')}`;
+}
+
+function cspSourceOf(uri: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol === 'https:' || url.protocol === 'http:') {
+    // A host may hold characters CSP gives meaning to (;, ', ,): only plain host names, IPv4 and IPv6 literals.
+    return /^https?:\/\/(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d+)?$/.test(url.origin) ? url.origin : undefined;
+  }
+  return /^[a-z][a-z0-9+.-]*:$/.test(url.protocol) ? url.protocol : undefined;
+}
+
 /** Writes `e` as an HTML page (for routes a person opens in the browser), with the same status and wording. */
 export function sendErrorPage(res: ServerResponse, e: unknown): void {
   const { status, body, headers } = toHttpError(e);
@@ -282,7 +345,7 @@ export function sendErrorPage(res: ServerResponse, e: unknown): void {
   }
   const doc = page({
     title: 'エラー / Error',
-    body: html`<h1>${body.message.ja}<span class="en">${body.message.en}</span></h1>
+    body: html`<h1>${body.message.ja}<span class="en" lang="en">${body.message.en}</span></h1>
       <p><code id="error">${body.error}</code></p>`,
   });
   res.writeHead(status, {

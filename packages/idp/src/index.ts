@@ -43,7 +43,7 @@ export { createMemoryStores } from './memory-stores.ts';
 export { pairwiseSubject } from './pairwise.ts';
 export type { CredentialInput, OneShotPort, PeoplePort, ProviderStores } from './ports.ts';
 export { buildProvider, createProvider } from './provider.ts';
-export { startServer, type IdpServer, type ServerConfig } from './server.ts';
+export { DEFAULT_SERVER_LIMITS, startServer, type IdpServer, type ServerConfig, type ServerLimits } from './server.ts';
 export { providerStores } from './stores.ts';
 export { openStores, type StoreConfig } from './store/open.ts';
 export type { Stores } from './store/types.ts';
@@ -66,5 +66,6 @@ export {
 export { identityStore, type IdentityStore, type VerifiedIdentity } from './ekyc/identity-store.ts';
 export { buildStatement, DEFAULT_PURPOSE } from './ekyc/statement.ts';
 export type { SignView } from './ekyc/sign-transaction.ts';
+export { signErrorBody } from './ekyc/messages.ts';
 export { BRIDGE_PORT, platformCardPair } from './config.ts';
 export type { EkycConfig, SigningCardPair } from './config.ts';

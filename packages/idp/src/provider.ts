@@ -18,7 +18,7 @@ import { meClient } from './consent/me.ts';
 import { ekycPrompt } from './ekyc/policy.ts';
 import { resolveConfig, type IdpConfig, type ResolvedConfig } from './config.ts';
 import { cookieKeys } from './lib/cookie-keys.ts';
-import { STATIC_PAGE_HEADERS } from './http-errors.ts';
+import { STATIC_PAGE_HEADERS, staticPageHeaders } from './http-errors.ts';
 import { html, page, raw } from './lib/html.ts';
 import { pairwiseSubject } from './pairwise.ts';
 import { loadExistingGrant } from './saved-grants.ts';
@@ -181,9 +181,11 @@ async function renderError(
   ctx.type = 'html';
   ctx.body = page({
     title: 'エラー / Error',
-    body: html`<h1>ログインを続けられません<span class="en">The login cannot continue</span></h1>
+    body: html`<h1>ログインを続けられません<span class="en" lang="en">The login cannot continue</span></h1>
       <p>
-        サービスの画面に戻って、もう一度お試しください。<span class="en">Go back to the service and try again.</span>
+        サービスの画面に戻って、もう一度お試しください。<span class="en" lang="en"
+          >Go back to the service and try again.</span
+        >
       </p>
       <p>
         <code id="error">${out.error}</code
@@ -193,11 +195,14 @@ async function renderError(
 }
 
 async function logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
-  ctx.set(STATIC_PAGE_HEADERS);
+  // Either answer redirects to the post_logout_redirect_uri (node-oidc-provider checked it against the client's,
+  // else dropped it): form-action must allow its origin, or the browser stops there. Without one it stays here.
+  const back = ctx.oidc.params?.['post_logout_redirect_uri'];
+  ctx.set(staticPageHeaders(typeof back === 'string' ? [back] : []));
   ctx.type = 'html';
   ctx.body = page({
     title: 'ログアウト / Log out',
-    body: html`<h1>ログアウトしますか？<span class="en">Log out?</span></h1>
+    body: html`<h1>ログアウトしますか？<span class="en" lang="en">Log out?</span></h1>
       ${raw(form)}
       <p>
         <button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">ログアウト / Log out</button>
@@ -211,6 +216,6 @@ async function postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void> {
   ctx.type = 'html';
   ctx.body = page({
     title: 'ログアウトしました / Logged out',
-    body: html`<h1>ログアウトしました<span class="en">You are logged out</span></h1>`,
+    body: html`<h1>ログアウトしました<span class="en" lang="en">You are logged out</span></h1>`,
   });
 }

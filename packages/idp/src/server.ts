@@ -47,9 +47,50 @@ export interface ServerConfig extends Omit<IdpConfig, 'issuer' | 'stores'> {
   readonly reusePort?: boolean;
   /** Serve HTTPS with this key and certificate (PEM). Without it, plain HTTP (loopback or behind a TLS proxy). */
   readonly tls?: { readonly key: string | Uint8Array; readonly cert: string | Uint8Array };
-  /** Trust `X-Forwarded-*` from a TLS-terminating proxy in front (node-oidc-provider's `proxy`). Default false. */
+  /**
+   * Trust `X-Forwarded-For` from a TLS-terminating proxy in front (node-oidc-provider's `proxy`) for the client's
+   * address. Default false. The URLs the provider publishes and accepts always follow `issuer`, never the request's
+   * `Host` or `X-Forwarded-Host`/`-Proto`.
+   */
   readonly trustProxy?: boolean;
+  /** Connection limits and timeouts, each with a default fit for the open Internet. */
+  readonly limits?: ServerLimits;
 }
+
+/**
+ * How long the server waits for a client and how many it holds at once (node:http's timeouts, which by default let a
+ * silent or trickling client hold a connection for minutes). Times in milliseconds.
+ */
+export interface ServerLimits {
+  /** Time to receive a request's headers (then 408 and close). Default 10 000. */
+  readonly headersTimeoutMs?: number;
+  /** Time to receive a whole request, body included (then 408 and close); at least `headersTimeoutMs`. Default 30 000. */
+  readonly requestTimeoutMs?: number;
+  /** Time a kept-alive connection waits for its next request. Default 5 000. */
+  readonly keepAliveTimeoutMs?: number;
+  /**
+   * Time a connection may go without reading or writing anything before it is closed, event streams excepted (they
+   * end by themselves when the login does). Default 30 000.
+   */
+  readonly idleTimeoutMs?: number;
+  /** Connections open at once; more are closed as they come. Default 10 000. */
+  readonly maxConnections?: number;
+  /** Requests on one kept-alive connection before it is closed. Default 1 000. */
+  readonly maxRequestsPerSocket?: number;
+}
+
+/** The limits {@link startServer} applies where {@link ServerConfig.limits} names none. */
+export const DEFAULT_SERVER_LIMITS: Readonly<Required<ServerLimits>> = Object.freeze({
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  idleTimeoutMs: 30_000,
+  maxConnections: 10_000,
+  maxRequestsPerSocket: 1_000,
+});
+
+/** RFC 6797: browsers that reached the issuer over HTTPS never try it over HTTP for two years. */
+const HSTS = 'max-age=63072000; includeSubDomains';
 
 /** A running IdP. */
 export interface IdpServer {
@@ -82,6 +123,7 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
   const host = config.host ?? '127.0.0.1';
   const port = config.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError('port must be 0..65535');
+  const limits = resolveLimits(config.limits);
   if ((config.stores === undefined) === (config.store === undefined)) {
     throw new TypeError('give exactly one of stores (opened) and store (a configuration)');
   }
@@ -104,10 +146,30 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
     }
     handler(req, res);
   };
+  const options = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // How often node:http looks for connections past headersTimeout or requestTimeout (default 30 s, which lets a
+    // silent client hold a connection that much longer).
+    connectionsCheckingInterval: Math.min(1000, Math.ceil(limits.headersTimeoutMs / 4)),
+  };
   const server =
     config.tls === undefined
-      ? createHttpServer(listener)
-      : createHttpsServer({ key: pem(config.tls.key), cert: pem(config.tls.cert) }, listener);
+      ? createHttpServer(options, listener)
+      : createHttpsServer(
+          // A TLS connection is not HTTP until its handshake ends (default: 120 s to do so).
+          {
+            ...options,
+            handshakeTimeout: limits.headersTimeoutMs,
+            key: pem(config.tls.key),
+            cert: pem(config.tls.cert),
+          },
+          listener,
+        );
+  server.timeout = limits.idleTimeoutMs;
+  server.maxConnections = limits.maxConnections;
+  server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port, host, reusePort: config.reusePort === true }, () => {
@@ -161,7 +223,7 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
       sendErrorPage,
     )
     .on('POST', '/interaction/:uid/consent', consentAnswer(context), sendErrorPage)
-    .on('GET', '/interaction/:uid/sign-events', ekyc.events)
+    .on('GET', '/interaction/:uid/sign-events', eventStream(ekyc.events))
     .on('GET', '/companion/sign/:txn', ekyc.scan, sendSignError)
     .on('POST', '/companion/sign/:txn/signature', ekyc.signature, sendSignError)
     .on('GET', '/me', me.page, sendErrorPage)
@@ -169,7 +231,7 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
     .on('GET', '/me/callback', me.callback, sendErrorPage)
     .on('POST', '/me/withdraw', me.withdraw, sendErrorPage)
     .on('POST', '/interaction/:uid/abort', abortLogin(context), sendErrorPage)
-    .on('GET', '/interaction/:uid/events', loginEvents(context))
+    .on('GET', '/interaction/:uid/events', eventStream(loginEvents(context)))
     .on('GET', '/companion/:txn', companionScan(context))
     .on('POST', '/companion/:txn/token', companionToken(context));
   if (resolved.dev !== false) {
@@ -179,7 +241,10 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
       .on('POST', '/dev/phone/sign-statement', ekyc.devSign(resolved.dev), sendSignError);
   }
 
+  const issuerUrl = new URL(resolved.issuer);
   handler = (req, res) => {
+    if (issuerUrl.protocol === 'https:') res.setHeader('strict-transport-security', HSTS);
+    pinToIssuer(req, issuerUrl, config.trustProxy === true);
     router.handle(req, res, resolved.origin).then(
       (handled) => {
         if (!handled) void current.callback(req, res);
@@ -215,6 +280,48 @@ function byPrompt(context: InteractionContext, pages: Readonly<Record<string, Ha
     const details = await interactionFor(context, req, res, params['uid']!);
     await (pages[details.prompt.name] ?? pages['login']!)(req, res, params, url);
   };
+}
+
+/**
+ * Makes the request name the issuer, whatever the client sent. node-oidc-provider builds the URLs it publishes and the
+ * audience it expects of client assertions (private_key_jwt, client_secret_jwt) from the request's address (Koa's
+ * `ctx.href`): a forged `Host` would publish another origin's endpoints and accept an assertion minted for another
+ * server's token endpoint. Behind a trusted proxy, only the client's address (`X-Forwarded-For`) comes from it.
+ */
+function pinToIssuer(req: IncomingMessage, issuer: URL, trustProxy: boolean): void {
+  req.headers.host = issuer.host;
+  delete req.headers['x-forwarded-host'];
+  if (trustProxy) req.headers['x-forwarded-proto'] = issuer.protocol.slice(0, -1);
+  else delete req.headers['x-forwarded-proto'];
+  // An absolute-form target (RFC 9112 §3.2.2: `GET http://other.example/token`) is Koa's `href` as sent; the path is
+  // all that counts. One that does not parse is left to the router (400).
+  const target = req.url ?? '/';
+  if (!target.startsWith('/') && URL.canParse(target)) {
+    const url = new URL(target);
+    if (url.protocol === 'http:' || url.protocol === 'https:') req.url = `${url.pathname}${url.search}`;
+  }
+}
+
+/**
+ * An event stream is exempt from the idle timeout: it writes on its own schedule (the QR code each second, a
+ * heartbeat) and ends by itself when the login finishes or expires, or when the browser leaves.
+ */
+function eventStream(handler: Handler): Handler {
+  return (req, res, params, url) => {
+    req.socket.setTimeout(0);
+    return handler(req, res, params, url);
+  };
+}
+
+function resolveLimits(given: ServerLimits = {}): Required<ServerLimits> {
+  const limits = { ...DEFAULT_SERVER_LIMITS, ...given };
+  for (const [name, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new TypeError(`limits.${name} must be a whole number >= 1`);
+  }
+  if (limits.requestTimeoutMs < limits.headersTimeoutMs) {
+    throw new TypeError('limits.requestTimeoutMs must be at least limits.headersTimeoutMs');
+  }
+  return Object.freeze(limits);
 }
 
 function pem(value: string | Uint8Array): string | Buffer {

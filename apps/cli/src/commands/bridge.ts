@@ -106,7 +106,7 @@ export async function bridge(a: Parsed): Promise<void> {
         expiresAt: now + PENDING_TTL_MS,
       };
       pending.set(p.id, p);
-      sendHtml(res, 200, formPage(p, pinStdin));
+      sendHtml(res, 200, formPage(p, pinStdin), { back: p.back });
       return;
     }
     const m = /^\/login\/([A-Za-z0-9_-]{22})$/.exec(url.pathname);
@@ -137,13 +137,13 @@ export async function bridge(a: Parsed): Promise<void> {
         // A wrong or malformed PIN: show the form again with the tries left; the login stays open.
         if (isMynaGateError(e) && (e.code === 'ERR_CARD_PIN_INCORRECT' || e.code === 'ERR_CARD_PIN_FORMAT')) {
           process.stderr.write(`${e.code}: ${e.message}\n`);
-          sendHtml(res, 400, formPage(p, pinStdin, e));
+          sendHtml(res, 400, formPage(p, pinStdin, await wordingOf(e, p.view)), { back: p.back });
           return;
         }
-        throw e;
+        throw new Refused(e, p);
       }
       pending.delete(p.id);
-      await post(p.link, p.view, body);
+      await post(p.link, p.view, body).catch((e: unknown) => Promise.reject(new Refused(e, p)));
       process.stderr.write(`ok: ${p.view.clientName} (${p.view.clientOrigin}) via ${p.view.origin}\n`);
       res.writeHead(303, { location: p.back.href, 'cache-control': 'no-store', 'content-length': 0 });
       res.end();
@@ -163,6 +163,8 @@ export async function bridge(a: Parsed): Promise<void> {
     process.once('SIGTERM', resolve);
   });
   process.stdout.write(`mynagate bridge: listening on ${self}\n`);
+  // The wording is loaded now, in the background, so the first error page does not wait for it.
+  void idpWording().catch(() => undefined);
   await signalled;
   lines?.close();
   server.closeAllConnections();
@@ -200,66 +202,162 @@ function handover(url: URL): { link: URL; back: URL } {
 }
 
 /** The local page: who asks, for which origin (the verified one), and the PIN or password field. */
-function formPage(p: Pending, pinStdin: boolean, error?: MynaGateError): string {
+function formPage(p: Pending, pinStdin: boolean, problem?: Wording): string {
   const sign = isSignView(p.view);
   const what = sign
     ? '署名用電子証明書のパスワード（英数字6〜16文字）/ Signing password (6-16 characters)'
     : '利用者証明用暗証番号（数字4桁）/ Auth PIN (4 digits)';
-  const retries = (error as { retriesLeft?: unknown } | undefined)?.retriesLeft;
-  const problem =
-    error === undefined
-      ? ''
-      : `<p id="error" class="error"><code>${esc(error.code)}</code>: ${
-          typeof retries === 'number'
-            ? `暗証番号が違います。残り${retries}回 / Wrong PIN or password, ${retries} tries left`
-            : esc(error.message)
-        }</p>`;
   const field = pinStdin
-    ? '<p>暗証番号はターミナルで入力します（サービス名を確かめてから）。/ Type the PIN in the terminal running mynagate bridge, once it names this service.</p>'
+    ? '<p>暗証番号はターミナルで入力します（サービス名を確かめてから）。<span class="en" lang="en">Type the PIN in the terminal running mynagate bridge, once it names this service.</span></p>'
     : `<label>${esc(what)}<br><input type="password" name="pin" autocomplete="off" autofocus required></label>`;
   const statement = sign
-    ? `<blockquote id="statement">${esc(p.view.statement.text.ja)}<br>${esc(p.view.statement.text.en)}</blockquote>`
+    ? `<blockquote id="statement">${esc(p.view.statement.text.ja)}<br><span lang="en">${esc(p.view.statement.text.en)}</span></blockquote>`
     : '';
-  return `<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>MynaGate bridge</title>
-<style>body{font-family:sans-serif;max-width:36em;margin:2em auto}.error{color:#a00}</style></head><body>
-<h1>カードリーダーで${sign ? '署名' : 'ログイン'} / ${sign ? 'Sign' : 'Log in'} with this computer's card reader</h1>
+  return htmlPage(`<h1>カードリーダーで${sign ? '署名' : 'ログイン'}<span class="en" lang="en">${sign ? 'Sign' : 'Log in'} with this computer's card reader</span></h1>
 <p>サービス / Service: <strong id="client-name">${esc(p.view.clientName)}</strong> (<span id="client-origin">${esc(p.view.clientOrigin)}</span>)</p>
 <p>署名先 / Signed for: <strong id="origin">${esc(p.view.origin)}</strong></p>
-${statement}${problem}
+${statement}${problem === undefined ? '' : problemHtml(problem)}
 <form method="post" action="/login/${p.id}">
 <input type="hidden" name="csrf" value="${p.csrf}">
 ${field}
 <button type="submit">${sign ? '署名する / Sign' : 'ログイン / Log in'}</button>
-</form></body></html>`;
+</form>
+${backLink(p.back)}`);
 }
 
-/** A page or error page: nothing loads from elsewhere, nothing frames it, no referrer leaks the link. */
-function sendHtml(res: ServerResponse, status: number, doc: string): void {
+/** What a person is told of a refusal: the stable code, the status and the message in both languages. */
+interface Wording {
+  readonly code: string;
+  readonly status: number;
+  readonly ja: string;
+  readonly en: string;
+}
+
+/** A refusal while a form was open: its login page is known (and verified), so the error page links back to it. */
+class Refused extends Error {
+  readonly pending: Pending;
+  constructor(cause: unknown, pending: Pending) {
+    super('refused', { cause });
+    this.pending = pending;
+  }
+}
+
+/** The bridge's own refusals, in the words of its pages. */
+const BRIDGE_WORDING: Readonly<Record<string, { readonly ja: string; readonly en: string }>> = Object.freeze({
+  ERR_BRIDGE_HOST: {
+    ja: 'この要求は受け付けられません。ログイン画面の「このパソコンのカードリーダーを使う」から開いてください。',
+    en: "This request is refused. Open the bridge from the login page's “Use this computer's card reader”.",
+  },
+  ERR_BRIDGE_REQUEST: {
+    ja: 'この要求は受け付けられません。ログイン画面の「このパソコンのカードリーダーを使う」から開き直してください。',
+    en: "This request is refused. Open the bridge again from the login page's “Use this computer's card reader”.",
+  },
+  ERR_BRIDGE_ORIGIN: {
+    ja: 'ログイン画面のアドレスを確かめられないため中止しました。サービスの画面からやり直してください。',
+    en: 'Stopped: the address of the login page could not be confirmed. Start again from the service.',
+  },
+  ERR_BRIDGE_CSRF: {
+    ja: 'このフォームは受け付けられません。ログイン画面からやり直してください。',
+    en: 'This form is refused. Start again from the login page.',
+  },
+  ERR_BRIDGE_NOT_FOUND: {
+    ja: 'この受付は見つからないか、期限切れです。ログイン画面からやり直してください。',
+    en: 'This request was not found or has expired. Start again from the login page.',
+  },
+  ERR_CLI_UNREACHABLE: {
+    ja: 'MynaGateに接続できませんでした。ネットワークを確かめて、ログイン画面からやり直してください。',
+    en: 'MynaGate could not be reached. Check the network and start again from the login page.',
+  },
+});
+
+const UNKNOWN_WORDING = Object.freeze({
+  ja: 'カードリーダーでの処理を完了できませんでした。ログイン画面に戻って、もう一度お試しください。',
+  en: 'The card reader step could not be completed. Go back to the login page and try again.',
+});
+
+/** The provider's wording of card and certificate codes, loaded once (the bridge starts without the provider). */
+let idpModule: Promise<typeof import('@mynagate/idp')> | undefined;
+const idpWording = () => (idpModule ??= import('@mynagate/idp'));
+
+/**
+ * The status and the words for `e`: the provider's for card and certificate codes (a signature names the signing
+ * password, a login the auth PIN), the bridge's own for its guards, else a general message (502: the step failed
+ * beyond the card, e.g. the provider was unreachable). Card-side refusals are 4xx.
+ */
+async function wordingOf(e: unknown, view?: CompanionView): Promise<Wording> {
+  const code = String(isMynaGateError(e) ? e.code : ((e as { code?: unknown })?.code ?? 'ERR_INTERNAL'));
+  const own = BRIDGE_WORDING[code];
+  if (own !== undefined) return { code, status: e instanceof BridgeError ? e.status : 502, ...own };
+  if (e instanceof UsageError) return { code, status: 400, ...BRIDGE_WORDING['ERR_BRIDGE_REQUEST']! };
+  if (isMynaGateError(e) && /^ERR_(CARD|PKI|IDP)_/.test(code)) {
+    const { toHttpError, signErrorBody } = await idpWording();
+    const known = toHttpError(e);
+    if (known.body.error === code) {
+      const { message } = view !== undefined && isSignView(view) ? signErrorBody(e) : known.body;
+      // The provider's 401 asks for HTTP authentication; here the person only typed a PIN into a form.
+      const status = known.status === 401 ? 400 : known.status >= 500 ? 502 : known.status;
+      return { code, status, ja: message.ja, en: message.en };
+    }
+  }
+  return { code, status: 502, ...UNKNOWN_WORDING };
+}
+
+function problemHtml(w: Wording): string {
+  return `<p id="error" class="error">${esc(w.ja)}<span class="en" lang="en">${esc(w.en)}</span><small>エラーコード / Error code: <code>${esc(w.code)}</code></small></p>`;
+}
+
+/** The way back to the login page (verified: on the origin the provider reported), where other ways are offered. */
+function backLink(back: URL | undefined): string {
+  return back === undefined
+    ? ''
+    : `<p><a id="back" href="${esc(back.href)}">ログイン画面に戻る<span class="en" lang="en">Back to the login page (a phone, or cancel)</span></a></p>`;
+}
+
+function htmlPage(body: string): string {
+  return `<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>MynaGate bridge</title>
+<style>body{font-family:sans-serif;max-width:36em;margin:2em auto;line-height:1.6}.en{display:block;color:#57606a}.error{color:#a00}small{display:block}</style></head><body>
+${body}</body></html>`;
+}
+
+/**
+ * A page or error page: nothing loads from elsewhere, nothing frames it, no referrer leaves it. A page with the PIN
+ * form (`back`: the login page it returns to) says `same-origin`, so that a browser's post of the form carries this
+ * bridge's Origin (with `no-referrer` Chromium sends `Origin: null`, which the CSRF check must refuse), and allows the
+ * form to end at the login page: CSP form-action applies to the redirect after the post too.
+ */
+function sendHtml(res: ServerResponse, status: number, doc: string, form?: { readonly back: URL }): void {
   res.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
-    'content-security-policy':
-      "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; form-action 'self'${form === undefined ? '' : ` ${form.back.origin}`}; frame-ancestors 'none'; base-uri 'none'`,
     'x-frame-options': 'DENY',
     'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
+    'referrer-policy': form === undefined ? 'no-referrer' : 'same-origin',
     'content-length': Buffer.byteLength(doc),
   });
   res.end(doc);
 }
 
-/** An error as a one-line page (and the same line on stderr). */
-function fail(res: ServerResponse, e: unknown): void {
+/** An error as a page in both languages, with the way back when the login page is known (and the line on stderr). */
+function fail(res: ServerResponse, thrown: unknown): void {
+  const pending = thrown instanceof Refused ? thrown.pending : undefined;
+  const e = thrown instanceof Refused ? thrown.cause : thrown;
   const code = isMynaGateError(e) ? e.code : ((e as { code?: unknown })?.code ?? 'ERR_INTERNAL');
   const message = e instanceof Error ? e.message : String(e);
   process.stderr.write(`${String(code)}: ${message}\n`);
   if (res.headersSent) return void res.end();
-  const status = e instanceof BridgeError ? e.status : e instanceof UsageError ? 400 : 502;
-  sendHtml(
-    res,
-    status,
-    `<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>MynaGate bridge</title></head><body><p id="error"><code>${esc(String(code))}</code>: ${esc(message)}</p></body></html>`,
-  );
+  wordingOf(e, pending?.view)
+    .catch((): Wording => ({ code: String(code), status: 502, ...UNKNOWN_WORDING }))
+    .then((w) => {
+      if (res.headersSent) return void res.end();
+      sendHtml(
+        res,
+        w.status,
+        htmlPage(`<h1>${esc(w.ja)}<span class="en" lang="en">${esc(w.en)}</span></h1>
+<p id="error">エラーコード / Error code: <code>${esc(w.code)}</code></p>
+${backLink(pending?.back)}`),
+      );
+    });
 }
 
 /** An `application/x-www-form-urlencoded` body of at most 4 KiB. */

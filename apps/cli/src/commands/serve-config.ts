@@ -30,6 +30,8 @@
  * `audit` (`{ "anchorDir": "anchors", "anchorEverySeconds": 3600 }`) has the running provider anchor the audit head
  * (as `mynagate audit anchor` does) into `anchorDir`, one file per anchored row, whenever the head moved, and once
  * more on stop: mount there what the database's writers cannot rewrite.
+ * `limits` (`{ "headersTimeoutMs", "requestTimeoutMs", "keepAliveTimeoutMs", "idleTimeoutMs", "maxConnections",
+ * "maxRequestsPerSocket" }`, each optional) overrides the connection limits and timeouts (`ServerLimits`).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -37,6 +39,7 @@ import { dirname, resolve } from 'node:path';
 import { MynaGateError } from '@mynagate/errors';
 import {
   assertJwks,
+  DEFAULT_SERVER_LIMITS,
   generateSigningKey,
   oneShotChallengeStore,
   platformCardPair,
@@ -47,6 +50,7 @@ import {
   type IssuerUpgrade,
   type PrivateJwks,
   type ServerConfig,
+  type ServerLimits,
   type Stores,
   type StoreConfig,
 } from '@mynagate/idp';
@@ -160,6 +164,7 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
   // Everything the file can still get wrong is read and checked before the stores open: an error after that would
   // leave their connections (PostgreSQL, Redis) holding the process, neither serving nor exiting.
   const name = c['name'] === undefined ? undefined : text(c['name'], 'name');
+  const limits = c['limits'] === undefined ? undefined : limitsFrom(c['limits']);
   const trustProxy = c['trustProxy'] === undefined ? undefined : flag(c['trustProxy'], 'trustProxy');
   const tlsFiles =
     tls === undefined
@@ -201,6 +206,7 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
       ...(reusePort ? { reusePort } : {}),
       ...(name === undefined ? {} : { name }),
       ...(trustProxy === undefined ? {} : { trustProxy }),
+      ...(limits === undefined ? {} : { limits }),
       ...(bridgePort === undefined ? {} : { bridgePort: bridgePort as number }),
       ...(tlsFiles === undefined ? {} : { tls: tlsFiles }),
       clients: clientsValue as ServerConfig['clients'],
@@ -320,6 +326,21 @@ function storeFrom(value: unknown, rel: (field: string, v: unknown) => string): 
     };
   }
   throw new ConfigError('store.kind must be sqlite or postgres');
+}
+
+function limitsFrom(v: unknown): ServerLimits {
+  const names = Object.keys(DEFAULT_SERVER_LIMITS);
+  const limits: Record<string, number> = {};
+  for (const [k, value] of Object.entries(object(v, 'limits'))) {
+    if (!names.includes(k)) throw new ConfigError(`limits.${k} is not a limit (${names.join(', ')})`);
+    if (!Number.isSafeInteger(value) || (value as number) < 1)
+      throw new ConfigError(`limits.${k} must be a whole number >= 1`);
+    limits[k] = value as number;
+  }
+  const all = { ...DEFAULT_SERVER_LIMITS, ...limits };
+  if (all.requestTimeoutMs < all.headersTimeoutMs)
+    throw new ConfigError('limits.requestTimeoutMs must be at least limits.headersTimeoutMs');
+  return limits;
 }
 
 /** A file the configuration names, as bytes. @throws ConfigError naming the field. */

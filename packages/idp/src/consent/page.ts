@@ -12,7 +12,7 @@ import { IdpBadRequestError, IdpInteractionNotFoundError } from '../errors.ts';
 import { html, page } from '../lib/html.ts';
 import { interactionFor, type InteractionContext, type InteractionDetails } from '../interactions/context.ts';
 import { sendPage } from '../interactions/login-page.ts';
-import type { Handler } from '../interactions/router.ts';
+import { readBody, type Handler } from '../interactions/router.ts';
 import { keepSavedGrant } from '../saved-grants.ts';
 import { consentItems, consentText, type ConsentItem } from './items.ts';
 
@@ -38,9 +38,11 @@ export function consentPage(context: InteractionContext): Handler {
     const details = await interactionFor(context, req, res, uid);
     const { clientName, items, purpose } = await screen(context, details);
     const nonce = randomBytes(16).toString('base64');
-    const body = html`<h1>${clientName} に提供する情報<span class="en">What ${clientName} will receive</span></h1>
+    const body = html`<h1>
+        ${clientName} に提供する情報<span class="en" lang="en">What ${clientName} will receive</span>
+      </h1>
       <p>
-        内容を確かめて、同意するかどうかを選んでください。［任意］の項目は外すことができます。<span class="en"
+        内容を確かめて、同意するかどうかを選んでください。［任意］の項目は外すことができます。<span class="en" lang="en"
           >Check the list and choose whether to agree. You may leave out the items marked optional.</span
         >
       </p>
@@ -55,11 +57,15 @@ export function consentPage(context: InteractionContext): Handler {
                     ? html`<label
                         ><input type="checkbox" name="item" value="${i.key}" checked /> ${i.label.ja}［任意］<span
                           class="en"
+                          lang="en"
                           >${i.label.en} [optional]</span
                         ></label
                       >`
-                    : html`${i.label.ja}［必須］<span class="en">${i.label.en} [required]</span>`
-                }${i.purpose ? html`<span class="en">目的 / Purpose: ${i.purpose}</span>` : ''}
+                    : html`${i.label.ja}［必須］<span class="en" lang="en">${i.label.en} [required]</span>`
+                }${
+                  // The purpose is the service's own words (often Japanese): not marked as English.
+                  i.purpose ? html`<br /><small class="purpose">目的 / Purpose: ${i.purpose}</small>` : ''
+                }
               </li>`,
           )}
         </ul>
@@ -68,7 +74,10 @@ export function consentPage(context: InteractionContext): Handler {
           <button class="secondary" type="submit" name="decision" value="deny">同意しない / Do not agree</button>
         </p>
       </form>`;
-    sendPage(res, page({ title: '情報提供の同意 / Consent', body, nonce }), nonce);
+    // Both answers end with a redirect to the service (through /auth/:uid): form-action must allow its origin.
+    sendPage(res, page({ title: '情報提供の同意 / Consent', body, nonce }), nonce, [
+      String(details.params['redirect_uri']),
+    ]);
   };
 }
 
@@ -131,19 +140,12 @@ export function consentAnswer(context: InteractionContext): Handler {
 /**
  * Reads an `application/x-www-form-urlencoded` body of at most 16 KiB.
  *
- * @throws IdpBadRequestError (`ERR_IDP_BAD_REQUEST`).
+ * @throws IdpBadRequestError (`ERR_IDP_BAD_REQUEST`); IdpBodyTooLargeError (`ERR_IDP_BODY_TOO_LARGE`).
  */
 export async function readForm(req: IncomingMessage, limit = 16 * 1024): Promise<URLSearchParams> {
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/x-www-form-urlencoded(\s*;|$)/i.test(type)) {
     throw new IdpBadRequestError('content-type must be application/x-www-form-urlencoded');
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new IdpBadRequestError('body too large');
-    chunks.push(chunk);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  return new URLSearchParams((await readBody(req, limit)).toString('utf8'));
 }

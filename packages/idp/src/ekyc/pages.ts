@@ -25,7 +25,7 @@ import {
 } from '../errors.ts';
 import { html, page, raw, scriptJson } from '../lib/html.ts';
 import { interactionFor, type InteractionContext } from '../interactions/context.ts';
-import { sendPage } from '../interactions/login-page.ts';
+import { noScriptNotice, qrDeadlines, qrExpiryActions, sendPage, serviceReturn } from '../interactions/login-page.ts';
 import { QR_PAGE_SCRIPT, streamQrEvents, type QrPageTexts } from '../interactions/qr-events.ts';
 import { qrSvg } from '../interactions/qr-svg.ts';
 import { readJson, sendJson, type Handler } from '../interactions/router.ts';
@@ -42,12 +42,21 @@ const SIGN_TEXTS: QrPageTexts = {
     'スマートフォンで文面を確かめ、署名用電子証明書のパスワードを入力してください。',
     'Read the statement on the phone and enter your signing certificate password.',
   ],
+  expiring: [
+    'あと1分ほどでこのQRコードは使えなくなります。間に合わないときは「QRコードを再表示」を押してください。',
+    'This QR code stops working in about a minute. If you need more time, press “Show a new QR code”.',
+  ],
   expired: [
-    '受付時間が過ぎました。サービスの画面からやり直してください。',
-    'This request has expired. Start again from the service.',
+    '受付時間が過ぎたため、QRコードを消しました。QRコードを再表示するか、サービスの画面からやり直してください。',
+    'This request has expired and its QR code was removed. Show a new QR code, or start again from the service.',
   ],
   done: ['本人確認が完了しました。サービスに戻ります…', 'Identity verified. Returning to the service…'],
 };
+
+/** The QR code's accessible name. */
+const SIGN_QR_LABEL =
+  '本人確認用のQRコード。スマートフォンのMynaGateアプリで読み取り、表示される文面に署名用電子証明書で署名します。 / ' +
+  'Identity verification QR code for the MynaGate app on your phone, which shows the statement to sign with your signing certificate.';
 
 /** What the companion shows after a successful post. */
 export const SIGN_DONE = Object.freeze({
@@ -126,27 +135,36 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
       const svg = await qrSvg(link);
       const nonce = randomBytes(16).toString('base64');
       const dev = context.config.dev !== false;
-      const body = html`<h1>署名用電子証明書で本人確認<span class="en">Verify your identity with your signing certificate</span></h1>
+      const back = serviceReturn(details.params, context.config.issuer);
+      const body = html`<h1>署名用電子証明書で本人確認<span class="en" lang="en">Verify your identity with your signing certificate</span></h1>
 <p><strong id="client-name">${clientName}</strong> (<span id="client-origin">${clientOrigin}</span>) が本人確認を求めています。
-<span class="en">${clientName} asks to verify your identity.</span></p>
+<span class="en" lang="en">${clientName} asks to verify your identity.</span></p>
 <dl><dt>目的 / Purpose</dt><dd id="purpose">${purpose}</dd>
-<dt>提供する情報 / Provided</dt><dd><ul id="items">${items.map((i) => html`<li>${i.label.ja}<span class="en">${i.label.en}</span></li>`)}</ul></dd></dl>
+<dt>提供する情報 / Provided</dt><dd><ul id="items">${items.map((i) => html`<li>${i.label.ja}<span class="en" lang="en">${i.label.en}</span></li>`)}</ul></dd></dl>
 <ol>
-<li>スマートフォンのMynaGateアプリでQRコードを読み取り、表示される文面を確かめてください。<span class="en">Scan the QR code with the MynaGate app and read the statement it shows.</span></li>
-<li>署名用電子証明書のパスワード（英数字6〜16文字）を入力してカードをかざすと、文面に署名します。<span class="en">Enter the password of your signing certificate (6-16 letters and digits) and hold your card to the phone to sign it.</span></li>
+<li>スマートフォンのMynaGateアプリでQRコードを読み取り、表示される文面を確かめてください。<span class="en" lang="en">Scan the QR code with the MynaGate app and read the statement it shows.</span></li>
+<li>署名用電子証明書のパスワード（英数字6〜16文字）を入力してカードをかざすと、文面に署名します。<span class="en" lang="en">Enter the password of your signing certificate (6-16 letters and digits) and hold your card to the phone to sign it.</span></li>
 </ol>
-<div class="qr" id="qr" data-link="${link}">${raw(svg)}</div>
-<div class="status" id="status" role="status" aria-live="polite">QRコードの読み取りを待っています…<span class="en">Waiting for the QR code to be scanned…</span></div>
+${noScriptNotice(uid)}
+<div class="qr" id="qr" role="img" aria-label="${SIGN_QR_LABEL}" data-link="${link}">${raw(svg)}</div>
+<div class="status" id="status" role="status" aria-live="polite">QRコードの読み取りを待っています…<span class="en" lang="en">Waiting for the QR code to be scanned…</span></div>
+${qrExpiryActions(back)}
 <p>${dev ? html`<a id="dev-phone" class="button secondary" target="_blank" rel="opener" href="/dev/phone#${encodeURIComponent(link)}">仮想スマートフォンで開く（開発用）/ Open the virtual phone (development)</a> ` : ''}
-<form method="post" action="/interaction/${uid}/abort" style="display:inline"><button class="secondary" type="submit">キャンセル / Cancel</button></form></p>`;
+<form id="cancel" method="post" action="/interaction/${uid}/abort" style="display:inline"><button class="secondary" type="submit">キャンセル / Cancel</button></form></p>`;
       const doc = page({
         title: '本人確認 / Identity verification',
         body,
         nonce,
-        script: html`const cfg = ${scriptJson({ events: `/interaction/${uid}/sign-events`, texts: SIGN_TEXTS })};
+        script: html`const cfg =
+        ${scriptJson({
+          events: `/interaction/${uid}/sign-events`,
+          texts: SIGN_TEXTS,
+          ...qrDeadlines(context, transaction.expiresAt, details),
+        })};
         ${raw(QR_PAGE_SCRIPT)}`,
       });
-      sendPage(res, doc, nonce);
+      // Cancel answers with a redirect to the service (through /auth/:uid): form-action must allow its origin.
+      sendPage(res, doc, nonce, [String(details.params['redirect_uri'])]);
     },
 
     events: async (req, res, params) => {

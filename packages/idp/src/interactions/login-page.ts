@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { html, page, raw, scriptJson } from '../lib/html.ts';
+import { formAction } from '../http-errors.ts';
+import { html, page, raw, scriptJson, type Raw } from '../lib/html.ts';
 import type { LoginTransaction } from '../login-transaction.ts';
 import { readBinding, setBinding } from './browser-binding.ts';
 import { interactionFor, type InteractionContext } from './context.ts';
@@ -18,9 +19,13 @@ const LOGIN_TEXTS: QrPageTexts = {
     'スマートフォンで暗証番号を入力し、カードをかざしてください。',
     'Enter your PIN on the phone and hold your card to it.',
   ],
+  expiring: [
+    'あと1分ほどでこのQRコードは使えなくなります。間に合わないときは「QRコードを再表示」を押してください。',
+    'This QR code stops working in about a minute. If you need more time, press “Show a new QR code”.',
+  ],
   expired: [
-    'ログインの受付時間が過ぎました。サービスの画面からやり直してください。',
-    'This login has expired. Start again from the service.',
+    'ログインの受付時間が過ぎたため、QRコードを消しました。QRコードを再表示するか、サービスの画面からやり直してください。',
+    'This login has expired and its QR code was removed. Show a new QR code, or start again from the service.',
   ],
   done: ['ログインしました。サービスに戻ります…', 'Logged in. Returning to the service…'],
 };
@@ -43,29 +48,106 @@ export function loginPage(context: InteractionContext): Handler {
     const svg = await qrSvg(link);
     const nonce = randomBytes(16).toString('base64');
     const dev = context.config.dev !== false;
-    const body = html`<h1>マイナンバーカードでログイン<span class="en">Log in with your My Number Card</span></h1>
+    const back = serviceReturn(details.params, context.config.issuer);
+    const body = html`<h1>マイナンバーカードでログイン<span class="en" lang="en">Log in with your My Number Card</span></h1>
 <p><strong id="client-name">${clientName}</strong> (<span id="client-origin">${clientOrigin}</span>) へのログインです。
-<span class="en">You are logging in to ${clientName}.</span></p>
+<span class="en" lang="en">You are logging in to ${clientName}.</span></p>
 <ol>
-<li>スマートフォンのMynaGateアプリでQRコードを読み取ってください。<span class="en">Scan the QR code with the MynaGate app on your phone.</span></li>
-<li>アプリに表示されたサービス名を確かめ、利用者証明用電子証明書の暗証番号（数字4桁）を入力してカードをかざしてください。<span class="en">Check the service name shown in the app, enter the PIN of your user authentication certificate (4 digits) and hold your card to the phone.</span></li>
+<li>スマートフォンのMynaGateアプリでQRコードを読み取ってください。<span class="en" lang="en">Scan the QR code with the MynaGate app on your phone.</span></li>
+<li>アプリに表示されたサービス名を確かめ、利用者証明用電子証明書の暗証番号（数字4桁）を入力してカードをかざしてください。<span class="en" lang="en">Check the service name shown in the app, enter the PIN of your user authentication certificate (4 digits) and hold your card to the phone.</span></li>
 </ol>
-<div class="qr" id="qr" data-link="${link}">${raw(svg)}</div>
-<p>QRコードは1秒ごとに変わります。写真やスクリーンショットでは使えません。<span class="en">The QR code changes every second; a photo or screenshot will not work.</span></p>
-<div class="status" id="status" role="status" aria-live="polite">QRコードの読み取りを待っています…<span class="en">Waiting for the QR code to be scanned…</span></div>
-<p>${dev ? html`<a id="dev-phone" class="button secondary" target="_blank" rel="opener" href="/dev/phone#${encodeURIComponent(link)}">仮想スマートフォンで開く（開発用）/ Open the virtual phone (development)</a> ` : ''}
+${noScriptNotice(uid)}
+<div class="qr" id="qr" role="img" aria-label="${QR_LABEL}" data-link="${link}">${raw(svg)}</div>
+<p>QRコードは1秒ごとに変わります。写真やスクリーンショットでは使えません。<span class="en" lang="en">The QR code changes every second; a photo or screenshot will not work.</span></p>
+<div class="status" id="status" role="status" aria-live="polite">QRコードの読み取りを待っています…<span class="en" lang="en">Waiting for the QR code to be scanned…</span></div>
+${qrExpiryActions(back)}
+<p id="qr-ways">${dev ? html`<a id="dev-phone" class="button secondary" target="_blank" rel="opener" href="/dev/phone#${encodeURIComponent(link)}">仮想スマートフォンで開く（開発用）/ Open the virtual phone (development)</a> ` : ''}
 <a id="bridge" class="button secondary" data-return="${bridgeReturn}" href="${bridgeHref(context.config.bridgePort, link, bridgeReturn)}">このパソコンのカードリーダーを使う / Use this computer's card reader</a>
-<form method="post" action="/interaction/${uid}/abort" style="display:inline"><button class="secondary" type="submit">キャンセル / Cancel</button></form></p>`;
+<form id="cancel" method="post" action="/interaction/${uid}/abort" style="display:inline"><button class="secondary" type="submit">キャンセル / Cancel</button></form></p>`;
     const doc = page({
       title: 'マイナンバーカードでログイン / Log in with My Number Card',
       body,
       nonce,
       // `t`: the code already on the page, so the stream does not send it again.
-      script: html`const cfg = ${scriptJson({ events: `/interaction/${uid}/events?t=${t}`, texts: LOGIN_TEXTS })};
+      script: html`const cfg =
+      ${scriptJson({
+        events: `/interaction/${uid}/events?t=${t}`,
+        texts: LOGIN_TEXTS,
+        ...qrDeadlines(context, transaction.expiresAt, details),
+      })};
       ${raw(QR_PAGE_SCRIPT)}`,
     });
-    sendPage(res, doc, nonce);
+    // Cancel answers with a redirect to the service (through /auth/:uid): form-action must allow its origin.
+    sendPage(res, doc, nonce, [String(details.params['redirect_uri'])]);
   };
+}
+
+/** The QR code's accessible name: what it is for, and the way without a phone. */
+const QR_LABEL =
+  'ログイン用のQRコード。スマートフォンのMynaGateアプリで読み取ります。スマートフォンを使えないときは「このパソコンのカードリーダーを使う」を選んでください。 / ' +
+  "Login QR code for the MynaGate app on your phone. Without a phone, choose “Use this computer's card reader”.";
+
+/** Without script the QR code never changes (a stale one is refused) and the login never finishes: say so. */
+export function noScriptNotice(uid: string): Raw {
+  return html`<noscript
+    ><p class="status error" id="noscript">
+      このページはJavaScriptを使います。QRコードは1秒ごとに変わり、ログインの完了もJavaScriptで知らせるため、JavaScriptが無効だと表示中のQRコードはすぐに使えなくなります。JavaScriptを有効にしてから<a
+        href="/interaction/${uid}"
+        >ページを再読み込み</a
+      >してください。<span class="en" lang="en"
+        >This page needs JavaScript: the QR code changes every second and the page learns the outcome by script, so
+        without it the code shown soon stops working. Turn JavaScript on, then
+        <a href="/interaction/${uid}">reload the page</a>.</span
+      >
+    </p></noscript
+  >`;
+}
+
+/**
+ * Where "back to the service" goes once the page can no longer cancel through the provider (the interaction may be
+ * gone): the client's redirect_uri with `error=access_denied`, the request's `state` and `iss` (RFC 6749 §4.1.2.1,
+ * RFC 9207), computed from the interaction's validated parameters. Only for the query response mode (the default of
+ * the code flow): for another mode there is no plain link to give, and the page says to start again at the service.
+ */
+export function serviceReturn(params: Record<string, unknown>, issuer: string): string | undefined {
+  const mode = params['response_mode'];
+  if (mode !== undefined && mode !== 'query') return undefined;
+  let url: URL;
+  try {
+    url = new URL(String(params['redirect_uri']));
+  } catch {
+    return undefined;
+  }
+  url.searchParams.set('error', 'access_denied');
+  url.searchParams.set('error_description', 'End-User did not finish the card login in time');
+  if (typeof params['state'] === 'string') url.searchParams.set('state', params['state']);
+  url.searchParams.set('iss', issuer);
+  return url.href;
+}
+
+/**
+ * The buttons a QR page shows when its code is about to expire or has expired ({@link QR_PAGE_SCRIPT} reveals them):
+ * a new code (reload) while the interaction lives, and the way back to the service.
+ */
+export function qrExpiryActions(back: string | undefined): Raw {
+  return html`<p id="qr-expiry" hidden>
+    <button type="button" id="qr-reload">QRコードを再表示 / Show a new QR code</button>
+    ${back === undefined ? '' : html`<a id="back-to-service" class="button secondary" href="${back}">サービスに戻る / Back to the service</a>`}
+  </p>`;
+}
+
+/**
+ * When the page's code stops working, in ms from now: `expiresIn` (the transaction's end: the stream then sends
+ * `expired`) and `closesIn` (the interaction's end: after it, reloading or cancelling no longer works).
+ */
+export function qrDeadlines(
+  context: InteractionContext,
+  expiresAt: number,
+  details: { readonly exp?: unknown },
+): { expiresIn: number; closesIn: number } {
+  // node-oidc-provider stamps the interaction's `exp` (epoch seconds) by the wall clock, the transaction by `now`.
+  const closesIn = typeof details.exp === 'number' ? details.exp * 1000 - Date.now() : expiresAt - context.config.now();
+  return { expiresIn: Math.min(expiresAt - context.config.now(), closesIn), closesIn };
 }
 
 /** Starts a login transaction and binds it to this browser (cookie). */
@@ -116,12 +198,15 @@ export function abortLogin(context: InteractionContext): Handler {
   };
 }
 
-/** Sends a page with a CSP that allows only this page's script (by nonce) and its own origin. */
-export function sendPage(res: ServerResponse, doc: string, nonce: string): void {
+/**
+ * Sends a page with a CSP that allows only this page's script (by nonce) and its own origin. `redirects`: where a
+ * form of the page may end (the client's redirect_uri), added to form-action (see {@link formAction}).
+ */
+export function sendPage(res: ServerResponse, doc: string, nonce: string, redirects: readonly string[] = []): void {
   res.writeHead(200, {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
-    'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
+    'content-security-policy': `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; ${formAction(redirects)}; frame-ancestors 'none'; base-uri 'none'`,
     'x-content-type-options': 'nosniff',
     'referrer-policy': 'no-referrer',
     'content-length': Buffer.byteLength(doc),

@@ -1,7 +1,8 @@
 /**
  * The Server-Sent Events of a page that shows an animated QR code and waits for a companion (card login, eKYC
  * signing): `qr` {t, link, svg} each second, `scanned` once a companion holds the challenge, `failed` {error,
- * message} when a card's answer was refused (the person may scan again), `done` {redirect}, `expired`, and
+ * message, retry} when a card's answer was refused (`retry`: scanning again may help, see {@link retryable}),
+ * `done` {redirect}, `expired`, and
  * `refused` {error, message} when the stream cannot go on. What happened is asked of a {@link QrEventSource}.
  */
 import type { ServerResponse } from 'node:http';
@@ -93,7 +94,7 @@ export async function streamQrEvents<Change>(
           stop();
           return;
         }
-        if (look.failure !== undefined) send(res, 'failed', look.failure);
+        if (look.failure !== undefined) send(res, 'failed', { ...look.failure, retry: retryable(look.failure.error) });
         if (look.scanned && !wasScanned) send(res, 'scanned', {});
         wasScanned = look.scanned;
       }
@@ -133,24 +134,77 @@ function send(res: ServerResponse, event: string, data: unknown): void {
   res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
 }
 
-/** The page's own sentences (Japanese, English) for a companion that scanned, an expired request and the end. */
+/**
+ * Refusals after which scanning the QR code again can help: a mistyped PIN or password, a card not held long enough
+ * or the wrong card, a code or challenge that went stale, an answer that did not verify, a check service that was
+ * unreachable for a moment. Everything else (a locked PIN, an expired or revoked certificate, the wrong kind of
+ * certificate, a signature by another card than the login's, a code we do not know) ends the same way however often
+ * the person scans: the page must not suggest it.
+ */
+const RETRYABLE: ReadonlySet<string> = new Set([
+  'ERR_CARD_PIN_INCORRECT',
+  'ERR_CARD_PIN_FORMAT',
+  'ERR_CARD_NO_CARD',
+  'ERR_CARD_NO_READER',
+  'ERR_CARD_NOT_JPKI',
+  'ERR_PKI_TOKEN_MALFORMED',
+  'ERR_PKI_TOKEN_FORMAT',
+  'ERR_PKI_TOKEN_ALGORITHM',
+  'ERR_PKI_TOKEN_SIGNATURE',
+  'ERR_PKI_STATEMENT_SIGNATURE',
+  'ERR_PKI_CHALLENGE_NOT_FOUND',
+  'ERR_PKI_CHALLENGE_EXPIRED',
+  'ERR_PKI_CHALLENGE_USED',
+  'ERR_PKI_REVOCATION_UNKNOWN',
+  'ERR_PKI_LINKS_UNAVAILABLE',
+  'ERR_IDP_QR_STALE',
+  'ERR_IDP_QR_INVALID',
+  'ERR_IDP_CHALLENGE_INVALID',
+  'ERR_IDP_TOKEN_MALFORMED',
+]);
+
+/** Whether scanning the QR code again may help after a refusal with `code` (the `failed` event's `retry`). */
+export function retryable(code: string): boolean {
+  return RETRYABLE.has(code);
+}
+
+/** The page's own sentences (Japanese, English): a companion that scanned, a code about to expire, expired, the end. */
 export interface QrPageTexts {
   readonly scanned: readonly [ja: string, en: string];
+  readonly expiring: readonly [ja: string, en: string];
   readonly expired: readonly [ja: string, en: string];
   readonly done: readonly [ja: string, en: string];
 }
 
 /**
- * The script of a page with an animated QR code, after `const cfg = { events, texts }` (see {@link QrPageTexts}):
- * follows the QR (and the dev-phone and bridge links, where the page has them), shows progress and errors, and
- * continues on `done`.
+ * The script of a page with an animated QR code, after `const cfg = { events, texts, expiresIn, closesIn }` (see
+ * {@link QrPageTexts}; the two deadlines in ms from when the page was made): follows the QR (and the dev-phone and
+ * bridge links, where the page has them), shows progress and errors, and continues on `done`. A minute before the
+ * code expires it says so and offers a new code (a reload, while the interaction lives long enough to gain time);
+ * when it expires it removes the code and its links and offers a new code or the way back to the service
+ * (`#qr-expiry`, `#qr-reload`, `#back-to-service`).
  */
 export const QR_PAGE_SCRIPT = `${SHOW_STATUS_SCRIPT}
+function say(ja, en, kind) {
+  show(ja, en, kind);
+  for (const s of document.querySelectorAll('#status .en')) s.lang = 'en';
+}
 const qr = document.getElementById('qr');
 const devPhone = document.getElementById('dev-phone');
 const bridge = document.getElementById('bridge');
+const cancel = document.getElementById('cancel');
+const expiry = document.getElementById('qr-expiry');
+const reload = document.getElementById('qr-reload');
+const back = document.getElementById('back-to-service');
+const WARN_MS = 60000;
+// A new code is worth offering only while the interaction outlives it by this much.
+const RENEW_MS = 30000;
+const born = performance.now();
+const left = (ms) => ms - (performance.now() - born);
+let over = false;
 const events = new EventSource(cfg.events);
 events.addEventListener('qr', (e) => {
+  if (over) return;
   const d = JSON.parse(e.data);
   qr.innerHTML = d.svg;
   qr.dataset.link = d.link;
@@ -162,24 +216,55 @@ events.addEventListener('qr', (e) => {
     bridge.href = b.href;
   }
 });
-events.addEventListener('scanned', () => show(...cfg.texts.scanned));
+events.addEventListener('scanned', () => say(...cfg.texts.scanned));
 events.addEventListener('failed', (e) => {
   const d = JSON.parse(e.data);
-  show(d.message.ja + ' もう一度QRコードを読み取ってください。', d.message.en + ' Scan the QR code again.', 'error');
+  if (d.retry) say(d.message.ja + ' もう一度QRコードを読み取ってください。', d.message.en + ' Scan the QR code again.', 'error');
+  else say(d.message.ja, d.message.en, 'error');
 });
-events.addEventListener('expired', () => {
+// The page's style shows buttons and the QR box whatever \`hidden\` says: hide by the element's own style.
+function hide(el, hidden) {
+  if (el) el.style.display = hidden ? 'none' : '';
+}
+function offer() {
+  if (expiry) expiry.hidden = false;
+  hide(reload, !(left(cfg.closesIn) > RENEW_MS));
+}
+function expire() {
+  if (over) return;
+  over = true;
   events.close();
-  show(...cfg.texts.expired, 'error');
-});
+  // The code and the links that carry it no longer work: nothing stays on screen to be scanned.
+  hide(qr, true);
+  qr.replaceChildren();
+  delete qr.dataset.link;
+  hide(devPhone, true);
+  hide(bridge, true);
+  // Cancel needs the interaction; the way back to the service does not.
+  if (back || !(left(cfg.closesIn) > 0)) hide(cancel, true);
+  say(...cfg.texts.expired, 'error');
+  offer();
+}
+if (reload) reload.addEventListener('click', () => location.assign(location.pathname));
+setTimeout(() => {
+  if (over) return;
+  say(...cfg.texts.expiring);
+  offer();
+}, Math.max(0, left(cfg.expiresIn) - WARN_MS));
+setTimeout(expire, Math.max(0, left(cfg.expiresIn)));
+setTimeout(() => hide(reload, true), Math.max(0, left(cfg.closesIn) - RENEW_MS));
+setTimeout(() => hide(cancel, true), Math.max(0, left(cfg.closesIn)));
+events.addEventListener('expired', expire);
 events.addEventListener('refused', (e) => {
   events.close();
   const d = JSON.parse(e.data);
-  show(d.message.ja, d.message.en, 'error');
+  say(d.message.ja, d.message.en, 'error');
 });
 events.addEventListener('done', (e) => {
   events.close();
+  over = true;
   const d = JSON.parse(e.data);
-  show(...cfg.texts.done, 'done');
+  say(...cfg.texts.done, 'done');
   location.assign(d.redirect);
 });
 `;

@@ -3,7 +3,7 @@
  * node-oidc-provider, so routes here never shadow protocol endpoints.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { IdpBadRequestError, IdpMethodNotAllowedError } from '../errors.ts';
+import { IdpBadRequestError, IdpBodyTooLargeError, IdpMethodNotAllowedError } from '../errors.ts';
 import { sendError } from '../http-errors.ts';
 
 /** A route handler: path parameters are already decoded. Throwing sends the error through `http-errors.ts`. */
@@ -26,7 +26,11 @@ interface Route {
 export class Router {
   readonly #routes: Route[] = [];
 
-  /** Adds a route. `onError` renders its errors (default: JSON through {@link sendError}). */
+  /**
+   * Adds a route. `onError` renders its errors (default: JSON through {@link sendError}). HEAD is not served: every
+   * GET here does something (a page starts a login and sets its cookie, a scan issues a challenge), and running it
+   * for headers alone would do that too, so HEAD gets 405 with `Allow`.
+   */
   on(
     method: string,
     path: string,
@@ -45,13 +49,19 @@ export class Router {
       this.#routes.push(route);
     }
     route.methods.set(method, handler);
-    if (method === 'GET') route.methods.set('HEAD', handler);
     return this;
   }
 
   /** Handles the request if a route matches; resolves false otherwise (the caller passes it on). */
   async handle(req: IncomingMessage, res: ServerResponse, origin: string): Promise<boolean> {
-    const url = new URL(req.url ?? '/', origin);
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', origin);
+    } catch {
+      // An absolute-form target with a broken authority (`GET http://[x/a`): no route, nor the provider, can read it.
+      sendError(res, new IdpBadRequestError('request target'));
+      return true;
+    }
     for (const route of this.#routes) {
       const match = route.pattern.exec(url.pathname);
       if (match === null) continue;
@@ -68,6 +78,9 @@ export class Router {
         });
         await handler(req, res, params, url);
       } catch (e) {
+        // A body too large is not read to its end (which may take a whole request timeout): the connection closes after
+        // the answer rather than wait for the next request behind it.
+        if (e instanceof IdpBodyTooLargeError) res.setHeader('connection', 'close');
         route.onError(res, e);
       }
       return true;
@@ -79,23 +92,77 @@ export class Router {
 /**
  * Reads a JSON body of at most `limit` bytes with `content-type: application/json`.
  *
- * @throws IdpBadRequestError (`ERR_IDP_BAD_REQUEST`) for another type, a larger body or invalid JSON.
+ * @throws IdpBadRequestError (`ERR_IDP_BAD_REQUEST`) for another type or invalid JSON; IdpBodyTooLargeError
+ *   (`ERR_IDP_BODY_TOO_LARGE`) for a larger body.
  */
 export async function readJson(req: IncomingMessage, limit = 64 * 1024): Promise<unknown> {
+  return parseJson(await readJsonText(req, limit));
+}
+
+/**
+ * The text of a JSON body (as {@link readJson} takes it, not parsed), for a reader that must see exactly what was
+ * sent: `JSON.parse` keeps the last of two members of the same name, where another parser may keep the first.
+ *
+ * @throws IdpBadRequestError (`ERR_IDP_BAD_REQUEST`) for another type; IdpBodyTooLargeError (`ERR_IDP_BODY_TOO_LARGE`).
+ */
+export async function readJsonText(req: IncomingMessage, limit = 64 * 1024): Promise<string> {
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/json(\s*;|$)/i.test(type)) throw new IdpBadRequestError('content-type must be application/json');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new IdpBadRequestError('body too large');
-    chunks.push(chunk);
-  }
+  return (await readBody(req, limit)).toString('utf8');
+}
+
+/**
+ * `JSON.parse` of a body's text.
+ *
+ * @throws IdpBadRequestError (`ERR_IDP_BAD_REQUEST`) for invalid JSON.
+ */
+export function parseJson(text: string): unknown {
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    return JSON.parse(text) as unknown;
   } catch {
     throw new IdpBadRequestError('body is not JSON');
   }
+}
+
+/**
+ * Reads a request body of at most `limit` bytes. A `content-length` above it is refused before anything is read; a
+ * chunked body is read until it passes the limit, then dropped as it comes. The request is never destroyed: that
+ * would reset the connection before the answer is written (the router then answers 413 and closes).
+ *
+ * @throws IdpBodyTooLargeError (`ERR_IDP_BODY_TOO_LARGE`); IdpBadRequestError (`ERR_IDP_BAD_REQUEST`) for a body
+ *   cut short.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  // RFC 9110 §15.5.14: 413 for a body larger than the server is willing to process.
+  if (Number(req.headers['content-length'] ?? 0) > limit) return Promise.reject(new IdpBodyTooLargeError(limit));
+  if (req.destroyed) return Promise.reject(new IdpBadRequestError('body cut short'));
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (): void => {
+      req.off('data', onData).off('end', onEnd).off('error', onCut).off('close', onCut);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      done();
+      req.resume(); // flowing with no 'data' listener: the rest is dropped
+      reject(new IdpBodyTooLargeError(limit));
+    };
+    const onEnd = (): void => {
+      done();
+      resolve(Buffer.concat(chunks));
+    };
+    // The client went, or the request timed out: nothing unexpected happened here (and no one reads the answer).
+    const onCut = (): void => {
+      done();
+      reject(new IdpBadRequestError('body cut short'));
+    };
+    req.on('data', onData).once('end', onEnd).once('error', onCut).once('close', onCut);
+  });
 }
 
 /** Sends a JSON answer that no cache keeps. */

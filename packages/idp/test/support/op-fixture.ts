@@ -76,6 +76,8 @@ export interface StartOptions {
   readonly linkCertificate?: ServerConfig['linkCertificate'];
   readonly renewalLinks?: ServerConfig['renewalLinks'];
   readonly bridgePort?: number;
+  readonly limits?: ServerConfig['limits'];
+  readonly trustProxy?: boolean;
   /** Start a second node of `node`'s deployment: same stores, issuer, keys and secrets, another port. */
   readonly nodeOf?: TestIdp;
 }
@@ -218,6 +220,8 @@ async function startIdp(
     ...(options.linkCertificate ? { linkCertificate: options.linkCertificate } : {}),
     ...(options.renewalLinks ? { renewalLinks: options.renewalLinks } : {}),
     ...(options.bridgePort ? { bridgePort: options.bridgePort } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
   });
   const fetch = tlsFetch(f.tls.cert);
   const discover = (clientId: string, metadata: Partial<client.ClientMetadata>, auth: client.ClientAuth) =>

@@ -1,0 +1,160 @@
+/**
+ * A refused card answer on an animated-QR page (qr-events.ts): the page says 「もう一度QRコードを読み取ってください」
+ * only when scanning again can help (a wrong PIN, a stale code), never after a refusal that ends the same way however
+ * often the person scans (a revoked or expired certificate, the wrong kind of certificate, a locked PIN, a signature
+ * by another card). The stream marks each `failed` event with `retry`; the page's script reads it.
+ */
+import assert from 'node:assert/strict';
+import { createServer, get, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import { runInNewContext } from 'node:vm';
+import { MynaGateError } from '@mynagate/errors';
+import { messageFor, type ErrorBody } from '../src/http-errors.ts';
+import { QR_PAGE_SCRIPT, retryable, streamQrEvents, type QrEventSource } from '../src/interactions/qr-events.ts';
+
+/** A refusal body as the provider reports it, for `code`. */
+function refusal(code: string, retriesLeft?: number): ErrorBody {
+  const body = messageFor(
+    Object.assign(new MynaGateError(code, code), retriesLeft === undefined ? {} : { retriesLeft }),
+  );
+  assert.equal(body.error, code, `the provider words ${code}`);
+  return body;
+}
+
+/** The data of the first `failed` event a stream sends for a transaction that reports `failure` once. */
+async function failedEvent(failure: ErrorBody): Promise<Record<string, unknown>> {
+  let reported = false;
+  const source: QrEventSource<never> = {
+    expiresAt: Date.now() + 300_000,
+    now: Date.now,
+    currentLink: () => ({ t: 0, link: 'https://idp.example/companion/x?t=0&c=y' }),
+    async look() {
+      if (reported) return { scanned: true };
+      reported = true;
+      return { scanned: true, failure };
+    },
+    refused: () => ({ error: 'ERR_IDP_INTERNAL', message: { ja: '', en: '' } }),
+  };
+  const server = createServer((_req, res) => void streamQrEvents(res, source, 0, 20));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const res = await new Promise<IncomingMessage>((resolve, reject) =>
+      get({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, path: '/' }, resolve).on('error', reject),
+    );
+    let text = '';
+    for await (const chunk of res.setEncoding('utf8')) {
+      text += chunk;
+      const m = /event: failed\ndata: (.*)\n\n/.exec(text);
+      if (m !== null) {
+        res.destroy();
+        return JSON.parse(m[1]!) as Record<string, unknown>;
+      }
+    }
+    throw new Error(`no failed event: ${text}`);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+/** Runs the page's script on a minimal page; returns a function that fires an event and reads the status line. */
+function qrPage(): (event: string, data: unknown) => string {
+  interface Fake {
+    id?: string;
+    className: string;
+    textContent: string;
+    lang?: string;
+    hidden?: boolean;
+    dataset: Record<string, string>;
+    style: Record<string, string>;
+    children: Fake[];
+    appendChild(child: Fake): void;
+    replaceChildren(): void;
+    addEventListener(): void;
+  }
+  const element = (id?: string): Fake => ({
+    ...(id === undefined ? {} : { id }),
+    className: '',
+    textContent: '',
+    dataset: {},
+    style: {},
+    children: [],
+    appendChild(child) {
+      this.children.push(child);
+    },
+    replaceChildren() {
+      this.children = [];
+    },
+    addEventListener() {},
+  });
+  const elements = new Map(['qr', 'status', 'cancel'].map((id) => [id, element(id)]));
+  const status = elements.get('status')!;
+  const listeners = new Map<string, (e: { data: string }) => void>();
+  runInNewContext(
+    `const cfg = ${JSON.stringify({
+      events: '/events',
+      texts: { scanned: ['s', 's'], expiring: ['w', 'w'], expired: ['x', 'x'], done: ['d', 'd'] },
+      expiresIn: 300_000,
+      closesIn: 360_000,
+    })};\n${QR_PAGE_SCRIPT}`,
+    {
+      document: {
+        getElementById: (id: string) => elements.get(id) ?? null,
+        createElement: () => element(),
+        querySelectorAll: (selector: string) => {
+          assert.equal(selector, '#status .en');
+          return status.children.filter((c) => c.className === 'en');
+        },
+      },
+      EventSource: class {
+        addEventListener(name: string, listener: (e: { data: string }) => void) {
+          listeners.set(name, listener);
+        }
+        close() {}
+      },
+      performance: { now: () => 0 },
+      setTimeout: () => 0,
+      location: { assign() {}, pathname: '/interaction/x' },
+      URL,
+    },
+  );
+  return (event, data) => {
+    listeners.get(event)!({ data: JSON.stringify(data) });
+    return [status.textContent, ...status.children.map((c) => `[${c.lang ?? ''}]${c.textContent}`)].join(' | ');
+  };
+}
+
+describe('a refused card answer on a QR page', () => {
+  it('is not followed by "scan again" for a revoked certificate (ERR_PKI_CERT_REVOKED)', async () => {
+    const data = await failedEvent(refusal('ERR_PKI_CERT_REVOKED'));
+    assert.equal(data['error'], 'ERR_PKI_CERT_REVOKED');
+    assert.equal(data['retry'], false);
+    const shown = qrPage()('failed', data);
+    assert.match(shown, /失効しています/);
+    assert.doesNotMatch(shown, /もう一度/);
+    assert.doesNotMatch(shown, /Scan the QR code again/);
+  });
+
+  it('is followed by "scan again" for a wrong PIN (ERR_CARD_PIN_INCORRECT), in both languages, English marked', async () => {
+    const data = await failedEvent(refusal('ERR_CARD_PIN_INCORRECT', 2));
+    assert.equal(data['retry'], true);
+    const shown = qrPage()('failed', data);
+    assert.match(shown, /あと2回.*もう一度QRコードを読み取ってください。/);
+    assert.match(shown, /\[en\].*Scan the QR code again\./);
+  });
+
+  it('decides per code: only refusals that scanning again can change are retryable', () => {
+    for (const code of ['ERR_CARD_PIN_INCORRECT', 'ERR_CARD_NO_CARD', 'ERR_IDP_QR_STALE', 'ERR_PKI_CHALLENGE_EXPIRED'])
+      assert.equal(retryable(code), true, code);
+    for (const code of [
+      'ERR_PKI_CERT_REVOKED',
+      'ERR_PKI_CERT_EXPIRED',
+      'ERR_PKI_WRONG_CERT_KIND',
+      'ERR_IDP_SIGN_CARD_MISMATCH',
+      'ERR_CARD_PIN_BLOCKED',
+      'ERR_SOMETHING_NEW',
+    ])
+      assert.equal(retryable(code), false, code);
+  });
+});
