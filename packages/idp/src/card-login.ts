@@ -28,7 +28,7 @@ export interface CardLoginDeps {
  *
  * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_CHALLENGE_INVALID`, and the verifier's `ERR_PKI_*`.
  */
-export async function submitCardToken(deps: CardLoginDeps, txn: string, token: LoginToken): Promise<void> {
+export async function submitCardToken(deps: CardLoginDeps, txn: string, token: LoginToken | string): Promise<void> {
   // Both at once (one round trip to Redis); the transaction's absence is reported first, and a challenge taken
   // for a transaction that is gone is of no use to anyone.
   const [found, taken] = await Promise.allSettled([deps.transactions.get(txn), deps.transactions.takeChallenge(txn)]);

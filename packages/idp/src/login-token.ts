@@ -65,7 +65,8 @@ export interface LoginVerifier {
     sessionId: string,
     alongside?: (challenge: IssuedChallenge) => Promise<void>,
   ): Promise<IssuedChallenge>;
-  verifyLoginToken(token: LoginToken, context: LoginTokenContext): Promise<VerifiedLogin>;
+  /** `token` as an object, or as the JSON text a companion posted (parsed by the verifier, strictly). */
+  verifyLoginToken(token: LoginToken | string, context: LoginTokenContext): Promise<VerifiedLogin>;
 }
 
 /**

@@ -136,6 +136,26 @@ describe('companion token', () => {
     await login.events.close();
   });
 
+  it('refuses a token naming a member twice (ERR_PKI_TOKEN_MALFORMED), which JSON.parse alone would settle silently', async () => {
+    // The verifier parses the text as posted: with JSON.parse first, the last certificate won, while a proxy or log
+    // reading the first saw another card's.
+    const other = await f.newCard();
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    const view = (await scan(idp, login.link)).body as unknown as CompanionViewJson;
+    const token = await cardToken(card, view.origin, view.challenge);
+    const first = Buffer.from(other.issued.spec.authCert).toString('base64');
+    const text = `{"unverifiedCertificate":${JSON.stringify(first)},${JSON.stringify(token).slice(1)}`;
+    const res = await idp.fetch(new URL(`/companion/${view.txn}/token`, idp.server.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: text,
+    });
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as { error: string }).error, 'ERR_PKI_TOKEN_MALFORMED');
+    assert.equal(((await login.events.next('failed')) as { error: string }).error, 'ERR_PKI_TOKEN_MALFORMED');
+    await login.events.close();
+  });
+
   it('refuses a token signed for another origin (ERR_PKI_TOKEN_SIGNATURE) and tells the waiting page', async () => {
     const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
     const view = (await scan(idp, login.link)).body as unknown as CompanionViewJson;

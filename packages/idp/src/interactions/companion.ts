@@ -9,7 +9,7 @@
 import { submitCardToken, type CardLoginDeps } from '../card-login.ts';
 import { parseLoginToken } from '../login-token.ts';
 import type { InteractionContext } from './context.ts';
-import { readJson, sendJson, type Handler } from './router.ts';
+import { parseJson, readJsonText, sendJson, type Handler } from './router.ts';
 
 /** The wording the companion shows after a successful post. */
 export const COMPANION_DONE = Object.freeze({
@@ -28,8 +28,11 @@ export function companionScan(context: InteractionContext): Handler {
 /** `POST /companion/:txn/token`. */
 export function companionToken(context: InteractionContext): Handler {
   return async (req, res, params) => {
-    const token = parseLoginToken(await readJson(req));
-    await submitCardToken(cardLoginDeps(context), params['txn']!, token);
+    const text = await readJsonText(req);
+    parseLoginToken(parseJson(text)); // its shape, answered with this provider's codes
+    // The verifier parses the text as posted: its parser refuses a member named twice, which JSON.parse would have
+    // settled silently (the last one wins, where a proxy or log may read the first).
+    await submitCardToken(cardLoginDeps(context), params['txn']!, text);
     sendJson(res, 200, { status: 'ok', message: COMPANION_DONE });
   };
 }
