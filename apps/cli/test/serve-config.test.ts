@@ -389,6 +389,22 @@ describe('mynagate audit anchor / verify', () => {
     );
   });
 
+  it('refuses a store that is not there, creating nothing (ERR_STORE_MISSING), for verify and anchor alike', async () => {
+    // A mistyped store.path used to create and migrate an empty database, then report it verified (count 0).
+    const file = join(dir, 'mistyped.json');
+    const c = JSON.parse(await readFile(config(), 'utf8')) as Record<string, unknown>;
+    await writeFile(file, JSON.stringify({ ...c, store: { kind: 'sqlite', path: 'mynagate-typo.db' } }));
+    for (const command of ['verify', 'anchor']) {
+      const r = await runCli(['audit', command, '--config', file]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /^ERR_STORE_MISSING: no SQLite database at .*mynagate-typo\.db$/m);
+    }
+    assert.deepEqual(
+      (await readdir(dir)).filter((name) => name.startsWith('mynagate-typo')),
+      [],
+    );
+  });
+
   it('refuses an anchor signed with another key (ERR_STORE_AUDIT_ANCHOR)', async () => {
     const forged = join(dir, 'forged.jws');
     await writeFile(

@@ -239,6 +239,26 @@ describe('PostgreSQL + Redis', { skip }, () => {
       }
     });
 
+    it('existing: a missing schema, or one at an older version, is ERR_STORE_MISSING and nothing is created', async () => {
+      const schema = unique();
+      try {
+        await assert.rejects(openPostgresStores({ url: PG_URL, schema, existing: true }), {
+          code: 'ERR_STORE_MISSING',
+        });
+        const { rows } = await admin!.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+        assert.deepEqual(rows, []);
+        await (await openPostgresStores({ url: PG_URL, schema, sweepIntervalMs: 0 })).close();
+        await (await openPostgresStores({ url: PG_URL, schema, sweepIntervalMs: 0, existing: true })).close();
+        await admin!.query(`UPDATE "${schema}".schema_version SET version = version - 1`);
+        await assert.rejects(openPostgresStores({ url: PG_URL, schema, existing: true }), {
+          code: 'ERR_STORE_MISSING',
+          message: new RegExp(`version ${POSTGRES_SCHEMA_VERSION - 1}, not ${POSTGRES_SCHEMA_VERSION}`),
+        });
+      } finally {
+        await dropSchema(schema);
+      }
+    });
+
     it('a schema migrated by a newer version is refused with ERR_STORE_SCHEMA', async () => {
       const schema = unique();
       try {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -265,6 +265,24 @@ describe('SQLite: file, durability and migrations', () => {
       Array.from({ length: 200 }, (_, i) => i),
     );
     await stores.close();
+  });
+
+  it('existing: a missing file, or one not at this schema, is ERR_STORE_MISSING and nothing is created or migrated', async () => {
+    const missing = newPath();
+    await assert.rejects(openStores({ kind: 'sqlite', path: missing, existing: true }), { code: 'ERR_STORE_MISSING' });
+    assert.equal(existsSync(missing), false);
+    const blank = newPath();
+    rawExec(blank, 'CREATE TABLE t (x)');
+    await assert.rejects(openStores({ kind: 'sqlite', path: blank, existing: true }), {
+      code: 'ERR_STORE_MISSING',
+      message: new RegExp(`schema version 0, not ${SQLITE_SCHEMA_VERSION}`),
+    });
+    const db = new DatabaseSync(blank);
+    assert.equal(db.prepare('PRAGMA user_version').get()!.user_version, 0);
+    db.close();
+    const made = newPath();
+    await (await openStores({ kind: 'sqlite', path: made })).close();
+    await (await openStores({ kind: 'sqlite', path: made, existing: true })).close();
   });
 
   it('openStores rejects a malformed config with TypeError', async () => {

@@ -36,7 +36,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { MynaGateError } from '@mynagate/errors';
+import { isMynaGateError, MynaGateError } from '@mynagate/errors';
 import {
   assertJwks,
   DEFAULT_SERVER_LIMITS,
@@ -238,10 +238,13 @@ export async function loadAuditConfig(
   const { c, rel } = await readConfig(file);
   const issuer = url(c['issuer'], 'issuer');
   const jwks = await readKeys(rel('keys', c['keys']));
-  const store = storeFrom(c['store'], rel);
+  // Only a store the provider made: an audit check never creates or migrates one (a mistyped path or schema would
+  // otherwise verify as an empty, unbroken chain).
+  const store = { ...storeFrom(c['store'], rel), existing: true };
   try {
     return { issuer, jwks, stores: await openStores(store) };
   } catch (e) {
+    if (isMynaGateError(e, 'ERR_STORE_MISSING')) throw e;
     throw new ConfigError(`store: ${(e as Error).message}`, { cause: e });
   }
 }

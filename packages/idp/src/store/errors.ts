@@ -9,6 +9,8 @@ export const STORE_ERROR_CODES = Object.freeze({
   ERR_STORE_UNAVAILABLE: 'The database or Redis cannot be reached or is busy; retry later (HTTP 503).',
   ERR_STORE_FAILED: 'The database rejected an operation for another reason; see `cause` (HTTP 500).',
   ERR_STORE_SCHEMA: 'The database schema is newer than this code; refuse to run rather than corrupt it.',
+  ERR_STORE_MISSING:
+    "The store to open (`existing`) is not there, or not at this version's schema: commands that only read it (audit) never create or migrate one.",
   ERR_STORE_CLOSED: 'The store was closed.',
   ERR_STORE_NOT_FOUND: 'The person or credential the operation needs does not exist.',
   ERR_STORE_CONFLICT: 'The certificate is already registered to another person.',
@@ -45,6 +47,16 @@ export class StoreSchemaError extends MynaGateError {
     super('ERR_STORE_SCHEMA', `database schema version ${found} is newer than supported ${supported}`);
     this.found = found;
     this.supported = supported;
+  }
+}
+
+/**
+ * `ERR_STORE_MISSING`: a store opened with `existing` is not there (no file, no schema), or is at an older schema
+ * version, which opening would migrate.
+ */
+export class StoreMissingError extends MynaGateError {
+  constructor(message: string) {
+    super('ERR_STORE_MISSING', message);
   }
 }
 

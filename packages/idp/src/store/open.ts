@@ -20,6 +20,8 @@ export type StoreConfig =
       readonly path: string;
       /** Epoch milliseconds; defaults to `Date.now`. */
       readonly now?: () => number;
+      /** Open only a store that exists at this version's schema (`ERR_STORE_MISSING` otherwise). */
+      readonly existing?: boolean;
     }
   | {
       readonly kind: 'postgres';
@@ -32,13 +34,15 @@ export type StoreConfig =
       readonly preparedStatements?: boolean;
       /** Epoch milliseconds for PostgreSQL expiry; Redis expires on its own clock. Defaults to `Date.now`. */
       readonly now?: () => number;
+      /** Open only a schema that exists at this version (`ERR_STORE_MISSING` otherwise). */
+      readonly existing?: boolean;
     };
 
 export { EPHEMERAL_MODELS } from './ephemeral-models.ts';
 
 const KEYS = {
-  sqlite: ['kind', 'path', 'now'],
-  postgres: ['kind', 'url', 'schema', 'redisUrl', 'redisPrefix', 'preparedStatements', 'now'],
+  sqlite: ['kind', 'path', 'now', 'existing'],
+  postgres: ['kind', 'url', 'schema', 'redisUrl', 'redisPrefix', 'preparedStatements', 'now', 'existing'],
 };
 
 /**
@@ -63,6 +67,7 @@ export async function openStores(config: StoreConfig): Promise<Stores> {
     return openSqliteStores({
       path: config.path,
       ...(config.now && { now: config.now }),
+      ...(config.existing === true && { existing: true }),
     });
   }
 
@@ -75,6 +80,7 @@ export async function openStores(config: StoreConfig): Promise<Stores> {
     schema: config.schema,
     ...(config.now && { now: config.now }),
     ...(config.preparedStatements !== undefined && { preparedStatements: config.preparedStatements }),
+    ...(config.existing === true && { existing: true }),
   });
   let redis;
   try {

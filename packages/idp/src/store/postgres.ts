@@ -16,6 +16,7 @@ import {
   StoreClosedError,
   StoreConflictError,
   StoreFailedError,
+  StoreMissingError,
   StoreNotFoundError,
   StoreSchemaError,
   StoreUnavailableError,
@@ -64,6 +65,11 @@ export interface PostgresStoreOptions {
    * transaction mode before 1.21, or without `max_prepared_statements`).
    */
   readonly preparedStatements?: boolean;
+  /**
+   * Open only a schema a provider of this version made: a missing schema, or one at an older version, is
+   * `ERR_STORE_MISSING` instead of being created or migrated (for commands that only read, like the audit's).
+   */
+  readonly existing?: boolean;
 }
 
 /** The PostgreSQL stores: an adapter factory, the records, `sweep()` and `close()`. */
@@ -192,7 +198,7 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
   // An idle client dying (server restart) must not crash the process; the next query reports it.
   pool.on('error', () => {});
   try {
-    await migrate(pool, options.schema);
+    await migrate(pool, options.schema, options.existing === true);
   } catch (e) {
     await pool.end().catch(() => {});
     throw wrap(e);
@@ -548,7 +554,7 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
  * Creates the schema and applies pending migrations in one transaction, under an advisory lock per schema. A node
  * finding the schema current skips the lock and writes nothing, so restarts are cheap.
  */
-async function migrate(pool: pg.Pool, schema: string): Promise<void> {
+async function migrate(pool: pg.Pool, schema: string, existing = false): Promise<void> {
   const s = `"${schema}"`;
   const current = await pool.query(`SELECT version FROM ${s}.schema_version`).then(
     (r) => Number(r.rows[0]?.version ?? 0),
@@ -560,6 +566,12 @@ async function migrate(pool: pg.Pool, schema: string): Promise<void> {
   );
   if (current > MIGRATIONS.length) throw new StoreSchemaError(current, MIGRATIONS.length);
   if (current === MIGRATIONS.length) return;
+  if (existing)
+    throw new StoreMissingError(
+      current === 0
+        ? `no MynaGate schema "${schema}" in the database`
+        : `schema "${schema}" is at version ${current}, not ${MIGRATIONS.length}`,
+    );
 
   const c = await pool.connect();
   try {

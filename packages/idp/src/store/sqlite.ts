@@ -29,6 +29,7 @@
  * - Expiry is checked on every read; a periodic sweep deletes expired rows, {@link SQLITE_SWEEP_CHUNK} per statement
  *   with the event loop free between statements.
  */
+import { existsSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { MynaGateError } from '@mynagate/errors';
 import {
@@ -36,6 +37,7 @@ import {
   StoreClosedError,
   StoreConflictError,
   StoreFailedError,
+  StoreMissingError,
   StoreNotFoundError,
   StoreSchemaError,
   StoreUnavailableError,
@@ -93,6 +95,11 @@ export interface SqliteStoreOptions {
   readonly checkpointIntervalMs?: number;
   /** The WAL file's `fdatasync` (lib/wal-sync.ts); a seam for tests. Default `fs.fdatasync`. */
   readonly walDatasync?: (fd: number, done: (e: Error | null) => void) => void;
+  /**
+   * Open only a database a provider of this version made: a missing file, or one at an older schema version, is
+   * `ERR_STORE_MISSING` instead of being created or migrated (for commands that only read, like the audit's).
+   */
+  readonly existing?: boolean;
 }
 
 /**
@@ -226,7 +233,10 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
     throw new TypeError('ephemeralPath must be a string');
   }
   const ephemeralPath = options.ephemeralPath ?? sqliteEphemeralPath(options.path);
-  const db = openFile(options.path, busyTimeoutMs, 'FULL', MIGRATIONS);
+  const existing = options.existing === true;
+  if (existing && (options.path === ':memory:' || !existsSync(options.path)))
+    throw new StoreMissingError(`no SQLite database at ${options.path}`);
+  const db = openFile(options.path, busyTimeoutMs, 'FULL', MIGRATIONS, existing);
   let eph: DatabaseSync;
   try {
     eph = openFile(ephemeralPath, busyTimeoutMs, 'NORMAL', EPHEMERAL_MIGRATIONS);
@@ -731,6 +741,7 @@ function openFile(
   busyTimeoutMs: number,
   synchronous: 'FULL' | 'NORMAL',
   migrations: readonly string[],
+  existing = false,
 ): DatabaseSync {
   let db: DatabaseSync;
   try {
@@ -745,7 +756,7 @@ function openFile(
     db.exec('PRAGMA journal_mode = WAL');
     db.exec(`PRAGMA synchronous = ${synchronous}`);
     db.exec('PRAGMA foreign_keys = ON');
-    migrate(db, migrations);
+    migrate(db, migrations, existing ? path : undefined);
   } catch (e) {
     db.close();
     throw wrap(e);
@@ -753,12 +764,17 @@ function openFile(
   return db;
 }
 
-/** Applies pending migrations in one write transaction, so two processes opening a fresh file do not race. */
-function migrate(db: DatabaseSync, migrations: readonly string[]): void {
+/**
+ * Applies pending migrations in one write transaction, so two processes opening a fresh file do not race. With
+ * `existing` (the file's path), a pending migration is `ERR_STORE_MISSING` instead.
+ */
+function migrate(db: DatabaseSync, migrations: readonly string[], existing?: string): void {
   db.exec('BEGIN IMMEDIATE');
   try {
     const version = Number(db.prepare('PRAGMA user_version').get()?.user_version ?? 0);
     if (version > migrations.length) throw new StoreSchemaError(version, migrations.length);
+    if (existing !== undefined && version < migrations.length)
+      throw new StoreMissingError(`${existing} is at schema version ${version}, not ${migrations.length}`);
     for (let v = version; v < migrations.length; v++) db.exec(migrations[v]!);
     db.exec(`PRAGMA user_version = ${migrations.length}`);
     db.exec('COMMIT');
