@@ -102,8 +102,14 @@ const commands: Record<string, Command> = {
     run: lazy(audit, 'anchor'),
   },
   'audit verify': {
-    summary: 'recompute the audit chain and check it still holds every anchored row (--anchor FILE, repeatable)',
-    options: { config: str, anchor: { type: 'string', multiple: true } },
+    summary:
+      'recompute the audit chain and check it still holds every anchored row (--anchor FILE, repeatable; ' +
+      '--anchor-keys JWKS for keys rotated out since)',
+    options: {
+      config: str,
+      anchor: { type: 'string', multiple: true },
+      'anchor-keys': { type: 'string', multiple: true },
+    },
     run: lazy(audit, 'verify'),
   },
   serve: {

@@ -416,6 +416,40 @@ describe('mynagate audit anchor / verify', () => {
     assert.match(r.stderr, /^ERR_STORE_AUDIT_ANCHOR: not an audit anchor of this provider/m);
   });
 
+  it('verifies an anchor signed with a key rotated out when given that key (--anchor-keys), and names it otherwise', async () => {
+    const made = JSON.parse(
+      Buffer.from((await readFile(anchorFile(), 'utf8')).split('.')[1]!, 'base64url').toString(),
+    ) as { iss: string; seq: number; hash: string };
+    const old = { keys: [generateSigningKey()] };
+    const oldKeys = join(dir, 'old-oidc-keys.json');
+    await writeFile(oldKeys, JSON.stringify(old));
+    const rotated = join(dir, 'rotated.jws');
+    await writeFile(rotated, await signAuditAnchor({ seq: made.seq, hash: made.hash }, old, made.iss));
+    const without = await runCli(['audit', 'verify', '--config', config(), '--anchor', rotated]);
+    assert.equal(without.code, 1);
+    assert.match(without.stderr, new RegExp(`^ERR_STORE_AUDIT_ANCHOR: .*signed with key "${old.keys[0]!.kid}"`, 'm'));
+    const given = await runCli([
+      'audit',
+      'verify',
+      '--config',
+      config(),
+      '--anchor',
+      rotated,
+      '--anchor-keys',
+      oldKeys,
+    ]);
+    assert.equal(given.code, 0, given.stderr);
+    assert.deepEqual(
+      (JSON.parse(given.stdout) as { anchors: { seq: number }[] }).anchors.map((x) => x.seq),
+      [made.seq],
+    );
+    const notKeys = join(dir, 'not-keys.json');
+    await writeFile(notKeys, '{"keys": [{"kty": "RSA"}]}');
+    const bad = await runCli(['audit', 'verify', '--config', config(), '--anchor', rotated, '--anchor-keys', notKeys]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /^ERR_CLI_USAGE: --anchor-keys .*not-keys\.json is not a JWKS of EC keys/m);
+  });
+
   it('finds a chain cut after the anchor, which the chain alone cannot show (ERR_STORE_AUDIT_ANCHOR)', async () => {
     // Someone with write access to the file: the append-only trigger dropped, the newest row deleted.
     const db = new DatabaseSync(join(dir, 'mynagate.db'));

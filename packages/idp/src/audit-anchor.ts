@@ -9,7 +9,7 @@
  */
 import { link, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CompactSign, compactVerify, createLocalJWKSet, importJWK } from 'jose';
+import { CompactSign, compactVerify, createLocalJWKSet, decodeProtectedHeader, importJWK } from 'jose';
 import { StoreAuditAnchorError } from './store/errors.ts';
 import { assertJwks, publicJwks, type PrivateJwks } from './keys.ts';
 
@@ -47,16 +47,49 @@ export async function signAuditAnchor(
     .sign(await importJWK(jwk, 'ES256'));
 }
 
+/** Options of {@link verifyAuditAnchor}. */
+export interface VerifyAuditAnchorOptions {
+  /**
+   * Public keys the provider signed with before (ES256 JWKs, each with its `kid`): key rotation drops a key from the
+   * JWKS after a few rotations, and the anchors it signed must still verify. Keep each retired key's public half.
+   */
+  readonly retiredKeys?: readonly Record<string, unknown>[];
+}
+
 /**
- * Verifies an anchor's signature with the public keys of `jwks` (so anchors signed before a key rotation verify
- * while the old key is still published) and its issuer.
+ * Verifies an anchor's signature with the public keys of `jwks` and `options.retiredKeys`, and its issuer.
  *
- * @throws StoreAuditAnchorError `ERR_STORE_AUDIT_ANCHOR` when it is malformed, signed by another key, or of another issuer.
+ * @throws StoreAuditAnchorError `ERR_STORE_AUDIT_ANCHOR` when it is malformed, signed with a key that is not among
+ *   those (its message names the key), its signature does not verify, or it is of another issuer.
+ * @throws TypeError when a retired key is not a public EC key with a `kid`.
  */
-export async function verifyAuditAnchor(anchor: string, jwks: PrivateJwks, issuer: string): Promise<AuditAnchor> {
+export async function verifyAuditAnchor(
+  anchor: string,
+  jwks: PrivateJwks,
+  issuer: string,
+  options: VerifyAuditAnchorOptions = {},
+): Promise<AuditAnchor> {
+  const retired = options.retiredKeys ?? [];
+  for (const k of retired) {
+    if (k === null || typeof k !== 'object' || k['kty'] !== 'EC' || typeof k['kid'] !== 'string' || 'd' in k)
+      throw new TypeError('a retired anchor key must be a public EC JWK with a kid');
+  }
+  const keys = [...publicJwks(jwks).keys, ...retired];
+  let kid: unknown;
+  try {
+    kid = decodeProtectedHeader(anchor.trim()).kid;
+  } catch (e) {
+    throw new StoreAuditAnchorError(`not an audit anchor: ${(e as Error).message}`, { cause: e });
+  }
+  if (typeof kid !== 'string' || !keys.some((k) => k['kid'] === kid)) {
+    throw new StoreAuditAnchorError(
+      `not an audit anchor of this provider: signed with key ${JSON.stringify(kid)}, which is neither in its keys nor ` +
+        'among the retired keys given (a key rotated out: pass its public key)',
+    );
+  }
   let payload: Uint8Array;
   try {
-    const verified = await compactVerify(anchor.trim(), createLocalJWKSet(publicJwks(jwks) as never), {
+    const verified = await compactVerify(anchor.trim(), createLocalJWKSet({ keys } as never), {
       algorithms: ['ES256'],
     });
     if (verified.protectedHeader.typ !== AUDIT_ANCHOR_TYPE) throw new Error(`typ is not ${AUDIT_ANCHOR_TYPE}`);

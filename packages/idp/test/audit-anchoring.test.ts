@@ -7,7 +7,15 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateSigningKey, startAuditAnchoring, verifyAuditAnchor } from '@mynagate/idp';
+import {
+  generateSigningKey,
+  publicJwks,
+  rotateKeys,
+  signAuditAnchor,
+  startAuditAnchoring,
+  verifyAuditAnchor,
+  type PrivateJwks,
+} from '@mynagate/idp';
 
 const ISSUER = 'https://id.example.jp';
 const jwks = { keys: [generateSigningKey()] };
@@ -117,4 +125,29 @@ test('options: an interval under one second, or a bad JWKS, is a TypeError', () 
   const base = { audit: { auditHead: async () => undefined }, jwks, issuer: ISSUER, dir: tmpdir() };
   assert.throws(() => startAuditAnchoring({ ...base, everyMs: 999 }), TypeError);
   assert.throws(() => startAuditAnchoring({ ...base, everyMs: 1000, jwks: { keys: [] } }), TypeError);
+});
+
+test('an anchor signed with a key rotated out verifies with its public half as a retired key, and only so', async () => {
+  let keys: PrivateJwks = { keys: [generateSigningKey()] };
+  const anchor = await signAuditAnchor({ seq: 3, hash: 'c'.repeat(64) }, keys, ISSUER);
+  const [retired] = publicJwks(keys).keys;
+  for (let i = 0; i < 3; i++) keys = rotateKeys(keys); // keeps two previous keys: the first is gone now
+  await assert.rejects(verifyAuditAnchor(anchor, keys, ISSUER), {
+    code: 'ERR_STORE_AUDIT_ANCHOR',
+    message: new RegExp(`signed with key "${retired!['kid']}", which is neither in its keys nor among the retired`),
+  });
+  const anchored = await verifyAuditAnchor(anchor, keys, ISSUER, { retiredKeys: [retired!] });
+  assert.deepEqual([anchored.seq, anchored.hash], [3, 'c'.repeat(64)]);
+  // A retired key's kid on another key's signature: found, and refused by the signature.
+  const other = { keys: [{ ...generateSigningKey(), kid: String(retired!['kid']) }] };
+  const forged = await signAuditAnchor({ seq: 3, hash: 'c'.repeat(64) }, other, ISSUER);
+  await assert.rejects(verifyAuditAnchor(forged, keys, ISSUER, { retiredKeys: [retired!] }), {
+    code: 'ERR_STORE_AUDIT_ANCHOR',
+    message: /signature verification failed/,
+  });
+  await assert.rejects(
+    verifyAuditAnchor(anchor, keys, ISSUER, { retiredKeys: [{ ...keys.keys[0]! }] }),
+    TypeError,
+    'a private key is not a retired public key',
+  );
 });

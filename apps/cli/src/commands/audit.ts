@@ -26,12 +26,13 @@ export async function anchor(a: Parsed): Promise<void> {
 export async function verify(a: Parsed): Promise<void> {
   if (a.positionals.length > 0) throw new UsageError(`unexpected argument "${a.positionals[0]}"`);
   const files = (a.values['anchor'] as unknown as string[] | undefined) ?? [];
+  const retiredKeys = await readRetiredKeys((a.values['anchor-keys'] as unknown as string[] | undefined) ?? []);
   const { issuer, jwks, stores } = await loadAuditConfig(required(a, 'config'));
   try {
     const { count, head } = await stores.records.verifyAuditChain();
     const anchors = [];
     for (const file of files) {
-      const anchored = await verifyAuditAnchor(await readFile(file, 'utf8'), jwks, issuer);
+      const anchored = await verifyAuditAnchor(await readFile(file, 'utf8'), jwks, issuer, { retiredKeys });
       await assertAnchorHeld(anchored, stores.records);
       anchors.push({ seq: anchored.seq, at: new Date(anchored.iat * 1000).toISOString() });
     }
@@ -39,4 +40,32 @@ export async function verify(a: Parsed): Promise<void> {
   } finally {
     await stores.close();
   }
+}
+
+/**
+ * The public halves of the keys in each `--anchor-keys` file: a JWKS the provider signed anchors with before its keys
+ * rotated (the old keys file itself will do; its private members are dropped here).
+ */
+async function readRetiredKeys(files: readonly string[]): Promise<Record<string, unknown>[]> {
+  const keys: Record<string, unknown>[] = [];
+  for (const file of files) {
+    let json: unknown;
+    try {
+      json = JSON.parse(await readFile(file, 'utf8'));
+    } catch (e) {
+      if (e instanceof SyntaxError) throw new UsageError(`--anchor-keys ${file} is not JSON`);
+      throw e;
+    }
+    const list = (json as { keys?: unknown } | null)?.keys;
+    const ok = (k: unknown): k is Record<string, unknown> =>
+      typeof k === 'object' &&
+      k !== null &&
+      (k as { kty?: unknown }).kty === 'EC' &&
+      typeof (k as { kid?: unknown }).kid === 'string';
+    if (!Array.isArray(list) || !list.every(ok)) {
+      throw new UsageError(`--anchor-keys ${file} is not a JWKS of EC keys, each with a kid`);
+    }
+    for (const { d: _d, ...pub } of list) keys.push(pub);
+  }
+  return keys;
 }
