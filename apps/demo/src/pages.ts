@@ -76,21 +76,21 @@ const yen = (n: number) => `¥${n.toLocaleString('en-US')}`;
 export function landingPage(): string {
   return page(
     'デモ銀行 / Demo Bank',
-    html`<h1>口座を開設する<span class="en">Open an account</span></h1>
+    html`<h1>口座を開設する<span class="en" lang="en">Open an account</span></h1>
       <p>
         口座の開設にはマイナンバーカードが必要です。カード1枚につき1口座です。
-        <span class="en">Opening an account requires your My Number Card: one card, one account.</span>
+        <span class="en" lang="en">Opening an account requires your My Number Card: one card, one account.</span>
       </p>
       <p>
         当行が受け取るのは、当行専用の利用者ID（ペアワイズ識別子）だけです。氏名、住所、個人番号は受け取りません。
-        <span class="en"
+        <span class="en" lang="en"
           >We receive only an identifier made for this bank (a pairwise subject): no name, no address, no Individual
           Number.</span
         >
       </p>
       <p>
         <a id="signup" class="button" href="/signup"
-          >マイナンバーカードで登録<span class="en">Sign up with My Number Card</span></a
+          >マイナンバーカードで登録<span class="en" lang="en">Sign up with My Number Card</span></a
         >
       </p>
       <nav><a id="to-shop" href="/shop">デモ酒店へ（年齢確認のデモ）/ To the liquor shop (age check demo)</a></nav>`,
@@ -100,15 +100,17 @@ export function landingPage(): string {
 /** The account page after a card login: the account, its balance, the transfer form. */
 export function accountPage(account: DemoAccount, created: boolean, acr: string, balance: number): string {
   const greeting = created
-    ? html`<p class="notice" id="greeting">口座を開設しました。<span class="en">Your account is open.</span></p>`
+    ? html`<p class="notice" id="greeting">
+        口座を開設しました。<span class="en" lang="en">Your account is open.</span>
+      </p>`
     : html`<p class="notice" id="greeting">
-        おかえりなさい。このカードの口座はすでにあります。<span class="en"
+        おかえりなさい。このカードの口座はすでにあります。<span class="en" lang="en"
           >Welcome back: this card already has an account.</span
         >
       </p>`;
   return page(
     `${account.number} / Demo Bank`,
-    html`<h1>あなたの口座<span class="en">Your account</span></h1>
+    html`<h1>あなたの口座<span class="en" lang="en">Your account</span></h1>
       ${greeting}
       <dl>
         <dt>口座番号 / Account</dt>
@@ -124,10 +126,10 @@ export function accountPage(account: DemoAccount, created: boolean, acr: string,
         <dt>残高 / Balance</dt>
         <dd id="balance">${yen(balance)}</dd>
       </dl>
-      <h2>振込<span class="en">Transfer</span></h2>
+      <h2>振込<span class="en" lang="en">Transfer</span></h2>
       <p>
         ${yen(STEP_UP_THRESHOLD_YEN)}以下はこのままお振込みできます。それを超えるお振込みには、もう一度カードでのログインが必要です。
-        <span class="en"
+        <span class="en" lang="en"
           >Up to ${yen(STEP_UP_THRESHOLD_YEN)} goes through as you are; above it, the bank asks for your card
           again.</span
         >
@@ -152,9 +154,9 @@ export function accountPage(account: DemoAccount, created: boolean, acr: string,
 export function transferDonePage(t: DemoTransfer, balance: number): string {
   return page(
     '振込完了 / Transfer done',
-    html`<h1>振込が完了しました<span class="en">Transfer done</span></h1>
+    html`<h1>振込が完了しました<span class="en" lang="en">Transfer done</span></h1>
       <p class="notice ok" id="transfer-result">
-        ${t.payee} 様へ ${yen(t.amount)} を振り込みました。<span class="en"
+        ${t.payee} 様へ ${yen(t.amount)} を振り込みました。<span class="en" lang="en"
           >${yen(t.amount)} has been sent to ${t.payee}.</span
         >
       </p>
@@ -163,17 +165,17 @@ export function transferDonePage(t: DemoTransfer, balance: number): string {
         <dd id="fresh">
           ${
             t.freshCardLogin
-              ? html`はい（${yen(STEP_UP_THRESHOLD_YEN)}超）<span class="en"
+              ? html`はい（${yen(STEP_UP_THRESHOLD_YEN)}超）<span class="en" lang="en"
                     >yes (over ${yen(STEP_UP_THRESHOLD_YEN)})</span
                   >`
-              : html`いいえ（不要）<span class="en">no (not needed)</span>`
+              : html`いいえ（不要）<span class="en" lang="en">no (not needed)</span>`
           }
         </dd>
         <dt>残高 / Balance</dt>
         <dd id="balance">${yen(balance)}</dd>
       </dl>
       <p>
-        <a class="button" id="back" href="/account">口座に戻る<span class="en">Back to the account</span></a>
+        <a class="button" id="back" href="/account">口座に戻る<span class="en" lang="en">Back to the account</span></a>
       </p>`,
   );
 }
@@ -182,21 +184,21 @@ export function transferDonePage(t: DemoTransfer, balance: number): string {
 export function shopPage(): string {
   return page(
     'デモ酒店 / Demo Liquor Shop',
-    html`<h1>純米酒 720ml ¥1,800<span class="en">Junmai sake, 720 ml, ¥1,800</span></h1>
+    html`<h1>純米酒 720ml ¥1,800<span class="en" lang="en">Junmai sake, 720 ml, ¥1,800</span></h1>
       <p>
         お酒の販売には20歳以上であることの確認が必要です（二十歳未満ノ者ノ飲酒ノ禁止ニ関スル法律）。
-        <span class="en">Selling alcohol requires checking that the buyer is 20 or older.</span>
+        <span class="en" lang="en">Selling alcohol requires checking that the buyer is 20 or older.</span>
       </p>
       <p>
         当店がマイナンバーカードで受け取るのは「20歳以上かどうか」（はい／いいえ）だけです。生年月日、氏名、住所は受け取りません。
-        <span class="en"
+        <span class="en" lang="en"
           >With your My Number Card the shop learns only whether you are 20 or older (yes / no): not your birth date,
           name or address.</span
         >
       </p>
       <form method="post" action="/shop/buy">
         <button id="buy" type="submit">
-          カードで年齢を確認して購入<span class="en">Check my age with the card and buy</span>
+          カードで年齢を確認して購入<span class="en" lang="en">Check my age with the card and buy</span>
         </button>
       </form>
       <nav><a href="/">デモ銀行へ / To the bank</a></nav>`,
@@ -211,16 +213,18 @@ export function shopPage(): string {
 export function purchasePage(satisfied: boolean, receivedClaims: readonly string[]): string {
   const result = satisfied
     ? html`<p class="notice ok" id="purchase-result">
-        お買い上げありがとうございます。<span class="en">Thank you for your purchase.</span>
+        お買い上げありがとうございます。<span class="en" lang="en">Thank you for your purchase.</span>
       </p>`
     : html`<p class="notice error" id="purchase-result">
-        20歳未満の方にはお酒を販売できません。<span class="en">We cannot sell alcohol to anyone under 20.</span>
+        20歳未満の方にはお酒を販売できません。<span class="en" lang="en"
+          >We cannot sell alcohol to anyone under 20.</span
+        >
       </p>`;
   return page(
     '年齢確認 / Age check',
-    html`<h1>年齢確認の結果<span class="en">Age check result</span></h1>
+    html`<h1>年齢確認の結果<span class="en" lang="en">Age check result</span></h1>
       ${result}
-      <h2>当店が受け取った情報<span class="en">What the shop received</span></h2>
+      <h2>当店が受け取った情報<span class="en" lang="en">What the shop received</span></h2>
       <dl>
         <dt>20歳以上 / 20 or older</dt>
         <dd id="age-over-20">${satisfied ? 'はい / yes' : 'いいえ / no'}</dd>
@@ -228,7 +232,9 @@ export function purchasePage(satisfied: boolean, receivedClaims: readonly string
         <dd id="received-claims">${receivedClaims.join(', ')}</dd>
       </dl>
       <p>
-        生年月日・氏名・住所は受け取っていません。<span class="en">No birth date, name or address was received.</span>
+        生年月日・氏名・住所は受け取っていません。<span class="en" lang="en"
+          >No birth date, name or address was received.</span
+        >
       </p>
       <nav><a href="/shop">お店に戻る / Back to the shop</a></nav>`,
     'shop',
@@ -239,10 +245,10 @@ export function purchasePage(satisfied: boolean, receivedClaims: readonly string
 export function errorPage(ja: string, en: string): string {
   return page(
     'エラー / Error',
-    html`<h1>うまくいきませんでした<span class="en">Something went wrong</span></h1>
-      <p class="notice error" id="error">${ja}<span class="en">${en}</span></p>
+    html`<h1>うまくいきませんでした<span class="en" lang="en">Something went wrong</span></h1>
+      <p class="notice error" id="error">${ja}<span class="en" lang="en">${en}</span></p>
       <p>
-        <a class="button" href="/">最初に戻る<span class="en">Start again</span></a>
+        <a class="button" href="/">最初に戻る<span class="en" lang="en">Start again</span></a>
       </p>`,
   );
 }

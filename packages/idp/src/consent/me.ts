@@ -76,10 +76,11 @@ export function meRoutes(context: InteractionContext): {
       const session = await sessionOf(req, res);
       const nonce = randomBytes(16).toString('base64');
       if (session === undefined) {
-        const body = html`<h1>マイページ<span class="en">My page</span></h1>
+        const body = html`<h1>マイページ<span class="en" lang="en">My page</span></h1>
           <p>
             マイナンバーカードでログインすると、どのサービスにいつ何を提供したかを確かめ、同意を取り消せます。<span
               class="en"
+              lang="en"
               >Log in with your My Number Card to see which service received what and when, and to withdraw
               consent.</span
             >
@@ -99,11 +100,11 @@ export function meRoutes(context: InteractionContext): {
       }
       const active = [...new Set(consents.filter((c) => c.withdrawnAt === null).map((c) => c.clientId))];
       const csrf = csrfFor(session.jti);
-      const body = html`<h1>マイページ<span class="en">My page</span></h1>
+      const body = html`<h1>マイページ<span class="en" lang="en">My page</span></h1>
         <h2>同意している提供先 / Consents in force</h2>
         ${
           active.length === 0
-            ? html`<p id="no-consents">ありません。<span class="en">None.</span></p>`
+            ? html`<p id="no-consents">ありません。<span class="en" lang="en">None.</span></p>`
             : html`<ul id="consents">
                 ${active.map(
                   (clientId) =>

@@ -25,8 +25,12 @@ import { openVirtualCard } from './virtual-card.ts';
 export function devPhonePage(context: InteractionContext, dev: DevConfig): Handler {
   return async (_req, res) => {
     const nonce = randomBytes(16).toString('base64');
-    const body = html`<h1>仮想スマートフォン（開発用）<span class="en">Virtual phone (development)</span></h1>
-      <p>実在しないテスト用カードだけが使えます。<span class="en">Only fake test cards are available here.</span></p>
+    const body = html`<h1>仮想スマートフォン（開発用）<span class="en" lang="en">Virtual phone (development)</span></h1>
+      <p>
+        実在しないテスト用カードだけが使えます。<span class="en" lang="en"
+          >Only fake test cards are available here.</span
+        >
+      </p>
       <form id="scan-form">
         <label for="link">QRコードのリンク / QR code link</label>
         <input id="link" name="link" size="40" autocomplete="off" />
@@ -55,7 +59,7 @@ export function devPhonePage(context: InteractionContext, dev: DevConfig): Handl
       </form>
       <form id="statement-form" hidden>
         <p id="statement-ja"></p>
-        <p id="statement-en" class="en"></p>
+        <p id="statement-en" class="en" lang="en"></p>
         <fieldset>
           <legend>カード / Card</legend>
           ${dev.cards.map((c, i) => html`<label><input type="radio" name="card" value="${i}" ${i === 0 ? raw('checked') : ''} /> ${c.label}</label>`)}
@@ -68,7 +72,7 @@ export function devPhonePage(context: InteractionContext, dev: DevConfig): Handl
         <p><button id="sign-statement" type="submit">この内容に署名する / Sign this statement</button></p>
       </form>
       <div class="status" id="status" role="status" aria-live="polite">
-        QRコードのリンクを待っています。<span class="en">Waiting for a QR code link.</span>
+        QRコードのリンクを待っています。<span class="en" lang="en">Waiting for a QR code link.</span>
       </div>`;
     const doc = page({
       title: '仮想スマートフォン / Virtual phone',

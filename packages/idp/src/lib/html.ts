@@ -87,6 +87,7 @@ function show(ja, en, kind) {
   s.textContent = ja;
   const span = document.createElement('span');
   span.className = 'en';
+  span.lang = 'en';
   span.textContent = en;
   s.appendChild(span);
 }
