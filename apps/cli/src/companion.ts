@@ -134,6 +134,25 @@ export function post(link: URL, view: CompanionView, body: unknown): Promise<unk
   });
 }
 
+/**
+ * The card refusals the provider takes from a companion for its waiting page (the idp's `COMPANION_FAILURES`): ones
+ * that end the try with this card. A wrong PIN with tries left is retried here and not reported.
+ */
+const REPORTED = new Set(['ERR_CARD_PIN_BLOCKED', 'ERR_CARD_NOT_JPKI', 'ERR_CARD_NO_CARD']);
+
+/**
+ * Tells the provider of a login that the card refused (`e`, when it is such a refusal), so the person's browser says
+ * so instead of waiting for a PIN. Best effort: resolves whatever happens, and the caller reports `e` itself.
+ */
+export async function reportCardFailure(link: URL, view: CompanionView, e: unknown): Promise<void> {
+  if (isSignView(view) || !(e instanceof MynaGateError) || !REPORTED.has(e.code)) return;
+  await request(new URL(`/companion/${encodeURIComponent(view.txn)}/failure`, link), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({ challenge: view.challenge, error: e.code }),
+  }).catch(() => {});
+}
+
 /** The QR link: `http(s)://host/companion/<txn>?t=…&c=…` or `…/companion/sign/<txn>?t=…&c=…`. */
 export function companionLink(text: string): URL {
   let url: URL;

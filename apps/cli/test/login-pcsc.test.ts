@@ -67,6 +67,23 @@ describe('mynagate login with a virtual card file (--file)', () => {
     await login.events.close();
   });
 
+  it('a locked PIN: ERR_CARD_PIN_BLOCKED, and the browser page is told so (not left waiting for a PIN)', async () => {
+    const locked = await f.newCard('試験　施錠');
+    for (let i = 0; i < 3; i++) {
+      const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+      await runCli(['login', login.link, '--file', locked.file, '--pin-stdin'], { input: '0000\n', env });
+      await login.events.close();
+    }
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    const r = await runCli(['login', login.link, '--file', locked.file, '--pin-stdin'], { input: `${PIN}\n`, env });
+    assert.equal(r.code, 1);
+    assert.match(lines(r.stderr).at(-1)!, /^ERR_CARD_PIN_BLOCKED: /);
+    const failed = (await login.events.next('failed')) as { error: string; message: { ja: string } };
+    assert.equal(failed.error, 'ERR_CARD_PIN_BLOCKED');
+    assert.match(failed.message.ja, /市区町村の窓口/);
+    await login.events.close();
+  });
+
   it("passes on the provider's refusal as its code: a revoked card gives ERR_PKI_CERT_REVOKED", async () => {
     const revoked = await f.newCard('試験　失効');
     await f.jpki.revoke(revoked.issued.authSerial, 'keyCompromise');

@@ -6,6 +6,7 @@
  * Keys (one-shot store): `login:<txn>` the transaction, `challenge:<txn>` the outstanding challenge,
  * `result:<txn>` a verified login waiting for its browser, `failure:<txn>` the last refusal, for the page to show.
  */
+import { timingSafeEqual } from 'node:crypto';
 import { checkQrCode } from './animated-qr.ts';
 import { assertOwner, boundLink, loadBound, newBinding, type BoundFields } from './bound-transaction.ts';
 import { IdpChallengeInvalidError, IdpLoginNotFoundError } from './errors.ts';
@@ -247,6 +248,22 @@ export class LoginTransactions {
     const { txn } = transaction;
     const write = this.#o.oneShot.put(`failure:${txn}`, JSON.stringify(body), this.#remaining(transaction));
     await this.#watch.record(txn, 'failure', write);
+  }
+
+  /**
+   * Records a refusal the card gave the companion (a locked PIN, not a My Number Card), for the page, when
+   * `challenge` is the transaction's outstanding one (so only the companion that scanned can report). The challenge
+   * stays: the person may try again with another card.
+   *
+   * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_CHALLENGE_INVALID`.
+   */
+  async reportFailure(txn: string, challenge: string, body: ErrorBody): Promise<void> {
+    const [transaction, outstanding] = await Promise.all([this.get(txn), this.#o.oneShot.get(`challenge:${txn}`)]);
+    const a = Buffer.from(challenge);
+    const b = Buffer.from(outstanding ?? '');
+    if (outstanding === undefined || a.length !== b.length || !timingSafeEqual(a, b))
+      throw new IdpChallengeInvalidError();
+    await this.fail(transaction, body);
   }
 
   /** Takes the last refusal, once. */

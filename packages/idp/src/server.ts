@@ -14,7 +14,7 @@ import { consentAnswer, consentPage } from './consent/page.ts';
 import { meRoutes } from './consent/me.ts';
 import { ekycRoutes } from './ekyc/pages.ts';
 import { EKYC_PROMPT } from './ekyc/policy.ts';
-import { companionScan, companionToken } from './interactions/companion.ts';
+import { companionFailure, companionScan, companionToken } from './interactions/companion.ts';
 import { interactionFor, type InteractionContext } from './interactions/context.ts';
 import { loginEvents } from './interactions/events.ts';
 import { abortLogin, loginPage } from './interactions/login-page.ts';
@@ -233,7 +233,8 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
     .on('POST', '/interaction/:uid/abort', abortLogin(context), sendErrorPage)
     .on('GET', '/interaction/:uid/events', eventStream(loginEvents(context)))
     .on('GET', '/companion/:txn', companionScan(context))
-    .on('POST', '/companion/:txn/token', companionToken(context));
+    .on('POST', '/companion/:txn/token', companionToken(context))
+    .on('POST', '/companion/:txn/failure', companionFailure(context));
   if (resolved.dev !== false) {
     router
       .on('GET', '/dev/phone', devPhonePage(context, resolved.dev), sendErrorPage)

@@ -156,6 +156,36 @@ describe('companion token', () => {
     await login.events.close();
   });
 
+  it('a card refusal the companion reports (locked PIN) reaches the waiting page in the provider wording; the challenge stays', async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    const view = (await scan(idp, login.link)).body as unknown as CompanionViewJson;
+    const report = (body: unknown) =>
+      idp.fetch(new URL(`/companion/${view.txn}/failure`, idp.server.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const wrong = await report({ challenge: 'A'.repeat(view.challenge.length), error: 'ERR_CARD_PIN_BLOCKED' });
+    assert.equal(wrong.status, 409);
+    assert.equal(((await wrong.json()) as { error: string }).error, 'ERR_IDP_CHALLENGE_INVALID');
+    for (const error of ['ERR_PKI_CERT_REVOKED', 'ERR_CARD_PIN_INCORRECT', 'any text']) {
+      const refused = await report({ challenge: view.challenge, error });
+      assert.equal(refused.status, 400, error);
+      assert.equal(((await refused.json()) as { error: string }).error, 'ERR_IDP_BAD_REQUEST');
+    }
+    const ok = await report({ challenge: view.challenge, error: 'ERR_CARD_PIN_BLOCKED' });
+    assert.equal(ok.status, 200);
+    const failed = (await login.events.next('failed')) as { error: string; retry: boolean; message: { ja: string } };
+    assert.equal(failed.error, 'ERR_CARD_PIN_BLOCKED');
+    assert.match(failed.message.ja, /ロックされています/);
+    assert.equal(failed.retry, false);
+    // Another card then: the challenge the companion holds still logs in.
+    const { status } = await postToken(idp, view.txn, await cardToken(card, view.origin, view.challenge));
+    assert.equal(status, 200);
+    assert.ok(await login.events.next('done'));
+    await login.events.close();
+  });
+
   it('refuses a token signed for another origin (ERR_PKI_TOKEN_SIGNATURE) and tells the waiting page', async () => {
     const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
     const view = (await scan(idp, login.link)).body as unknown as CompanionViewJson;

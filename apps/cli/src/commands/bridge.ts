@@ -15,7 +15,16 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createInterface } from 'node:readline';
 import { isMynaGateError, MynaGateError } from '@mynagate/errors';
 import { optional, port } from '../args.ts';
-import { cardAnswer, companionLink, isSignView, openCard, post, scan, type CompanionView } from '../companion.ts';
+import {
+  cardAnswer,
+  companionLink,
+  isSignView,
+  openCard,
+  post,
+  reportCardFailure,
+  scan,
+  type CompanionView,
+} from '../companion.ts';
 import type { Parsed } from '../main.ts';
 import { promptHidden } from '../secret.ts';
 import { UsageError } from '../output.ts';
@@ -140,6 +149,7 @@ export async function bridge(a: Parsed): Promise<void> {
           sendHtml(res, 400, formPage(p, pinStdin, await wordingOf(e, p.view)), { back: p.back });
           return;
         }
+        await reportCardFailure(p.link, p.view, e);
         throw new Refused(e, p);
       }
       pending.delete(p.id);

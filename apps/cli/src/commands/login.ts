@@ -14,6 +14,7 @@ import {
   PASSWORD_PROMPT,
   PIN_PROMPT,
   post,
+  reportCardFailure,
   scan,
 } from '../companion.ts';
 import type { Parsed } from '../main.ts';
@@ -30,14 +31,20 @@ export async function login(a: Parsed): Promise<void> {
   const view = await scan(link);
   process.stderr.write(`${describeView(view).join('\n')}\n\n`);
 
-  // The card first: a missing reader or card is reported before anyone types a PIN.
-  const transport = await openCard({ file, reader });
+  // The card first: a missing reader or card is reported before anyone types a PIN. A refusal that ends the try
+  // with this card (no card, a locked PIN) is told to the provider too, for the person's browser.
   let body: unknown;
   try {
-    const secret = await readSecret(a.values['pin-stdin'] === true, isSignView(view) ? PASSWORD_PROMPT : PIN_PROMPT);
-    body = await cardAnswer(transport, view, secret);
-  } finally {
-    await transport.close();
+    const transport = await openCard({ file, reader });
+    try {
+      const secret = await readSecret(a.values['pin-stdin'] === true, isSignView(view) ? PASSWORD_PROMPT : PIN_PROMPT);
+      body = await cardAnswer(transport, view, secret);
+    } finally {
+      await transport.close();
+    }
+  } catch (e) {
+    await reportCardFailure(link, view, e);
+    throw e;
   }
   printJson(await post(link, view, body));
 }

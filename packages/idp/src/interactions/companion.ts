@@ -5,11 +5,16 @@
  *   `{ txn, clientName, clientOrigin, origin, intent, challenge, challengeExpiresAt }`;
  * - `POST /companion/:txn/token` takes the Web eID token signed over `SHA-256(origin) ‖ SHA-256(challenge)` and
  *   answers `{ status: 'ok', message }`. It never says who logged in: the outcome goes to the browser session.
+ * - `POST /companion/:txn/failure` takes `{ challenge, error }`, a refusal the card gave the companion before any
+ *   token ({@link COMPANION_FAILURES}), so the browser page can say what happened instead of waiting for a PIN.
  */
+import { MynaGateError } from '@mynagate/errors';
 import { submitCardToken, type CardLoginDeps } from '../card-login.ts';
+import { IdpBadRequestError } from '../errors.ts';
+import { messageFor } from '../http-errors.ts';
 import { parseLoginToken } from '../login-token.ts';
 import type { InteractionContext } from './context.ts';
-import { parseJson, readJsonText, sendJson, type Handler } from './router.ts';
+import { parseJson, readJson, readJsonText, sendJson, type Handler } from './router.ts';
 
 /** The wording the companion shows after a successful post. */
 export const COMPANION_DONE = Object.freeze({
@@ -34,6 +39,35 @@ export function companionToken(context: InteractionContext): Handler {
     // settled silently (the last one wins, where a proxy or log may read the first).
     await submitCardToken(cardLoginDeps(context), params['txn']!, text);
     sendJson(res, 200, { status: 'ok', message: COMPANION_DONE });
+  };
+}
+
+/**
+ * The card's refusals a companion may report: ones that end the try with this card (a locked PIN, which only the
+ * municipal office can reset; a card that is not a My Number Card; no card at all). The page shows the provider's
+ * own wording for the code, never text from the companion. A wrong PIN with tries left is the companion's to retry.
+ */
+export const COMPANION_FAILURES: ReadonlySet<string> = new Set([
+  'ERR_CARD_PIN_BLOCKED',
+  'ERR_CARD_NOT_JPKI',
+  'ERR_CARD_NO_CARD',
+]);
+
+/** `POST /companion/:txn/failure`. */
+export function companionFailure(context: InteractionContext): Handler {
+  return async (req, res, params) => {
+    const body = (await readJson(req, 4096)) as Record<string, unknown> | null;
+    const error = body?.['error'];
+    const challenge = body?.['challenge'];
+    if (typeof error !== 'string' || !COMPANION_FAILURES.has(error) || typeof challenge !== 'string') {
+      throw new IdpBadRequestError(`challenge and error (one of ${[...COMPANION_FAILURES].join(', ')}) are required`);
+    }
+    await context.transactions.reportFailure(
+      params['txn']!,
+      challenge,
+      messageFor(new MynaGateError(error, 'reported by the companion')),
+    );
+    sendJson(res, 200, { status: 'ok' });
   };
 }
 
