@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -283,6 +283,37 @@ describe('SQLite: file, durability and migrations', () => {
     const made = newPath();
     await (await openStores({ kind: 'sqlite', path: made })).close();
     await (await openStores({ kind: 'sqlite', path: made, existing: true })).close();
+  });
+
+  it('the database files are readable by their owner only (0600), and a file found wider is narrowed', async () => {
+    const sub = mkdtempSync(join(dir, 'mode-'));
+    const path = join(sub, 'idp.db');
+    const stores = openSqliteStores({ path, sweepIntervalMs: 0 });
+    await stores.adapter('Grant').upsert('g1', { accountId: 'p' }, 3600);
+    const modes = readdirSync(sub).map((name) => [name, statSync(join(sub, name)).mode & 0o777] as const);
+    await stores.close();
+    assert.ok(modes.length >= 4, `the database, the ephemeral one and their -wal files: ${modes.map(([n]) => n)}`);
+    assert.deepEqual(
+      modes.filter(([, mode]) => mode !== 0o600),
+      [],
+    );
+    chmodSync(path, 0o644);
+    await (await openStores({ kind: 'sqlite', path })).close();
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+  });
+
+  it('a deleted row is zeroed in the database file, not left readable in its free space (secure_delete)', async () => {
+    const path = newPath();
+    const stores = openSqliteStores({ path, sweepIntervalMs: 0, checkpointIntervalMs: 0 });
+    const marker = '試験花子千代田区'.repeat(8);
+    await stores.adapter('Grant').upsert('keep', { accountId: 'p0' }, 3600);
+    await stores.adapter('Grant').upsert('gone', { accountId: 'p1', note: marker }, 3600);
+    rawExec(path, 'PRAGMA wal_checkpoint(TRUNCATE)');
+    assert.ok(readFileSync(path).includes(Buffer.from(marker)), 'the row is in the file before the delete');
+    await stores.adapter('Grant').destroy('gone');
+    rawExec(path, 'PRAGMA wal_checkpoint(TRUNCATE)');
+    await stores.close();
+    assert.equal(readFileSync(path).includes(Buffer.from(marker)), false);
   });
 
   it('openStores rejects a malformed config with TypeError', async () => {

@@ -29,7 +29,7 @@
  * - Expiry is checked on every read; a periodic sweep deletes expired rows, {@link SQLITE_SWEEP_CHUNK} per statement
  *   with the event loop free between statements.
  */
-import { existsSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { MynaGateError } from '@mynagate/errors';
 import {
@@ -735,6 +735,19 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
   return { adapter, oneShot, records, sweep, close };
 }
 
+/**
+ * Makes the database file readable by its owner only (created so, or narrowed): it holds verified identities and the
+ * audit. SQLite gives its `-wal` and `-shm` files the database file's permissions.
+ */
+function ownerOnly(path: string): void {
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+  }
+}
+
 /** Opens one file in WAL mode with the given `synchronous` and migrates it. */
 function openFile(
   path: string,
@@ -745,6 +758,7 @@ function openFile(
 ): DatabaseSync {
   let db: DatabaseSync;
   try {
+    if (path !== ':memory:') ownerOnly(path);
     db = new DatabaseSync(path);
   } catch (e) {
     throw new StoreUnavailableError('cannot open the SQLite database', {
@@ -753,6 +767,9 @@ function openFile(
   }
   try {
     db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+    // Deleted rows (a verified identity gone with its grant, an expired session) are zeroed in the pages a delete
+    // writes anyway, rather than left readable in free space until reused.
+    db.exec('PRAGMA secure_delete = FAST');
     db.exec('PRAGMA journal_mode = WAL');
     db.exec(`PRAGMA synchronous = ${synchronous}`);
     db.exec('PRAGMA foreign_keys = ON');
