@@ -12,6 +12,7 @@ import { auditHash, canonicalJson } from '../src/store/lib/audit-hash.ts';
 import { openStores } from '../src/store/open.ts';
 import { openPostgresStores, POSTGRES_SCHEMA_VERSION, preparedStatements } from '../src/store/postgres.ts';
 import { openRedisStores } from '../src/store/redis.ts';
+import { freezeProxy } from './support/freeze-proxy.ts';
 import { PG_URL, postgresRedisSkip, REDIS_URL } from './support/op-fixture.ts';
 import { newCredential, runAdapterContract, runStoreContract } from './support/store-contract.ts';
 
@@ -28,6 +29,17 @@ after(async () => {
 
 async function dropSchema(schema: string): Promise<void> {
   await admin!.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+}
+/** `fn`'s answer once it stops failing, trying for up to 8 s. */
+async function eventually<T>(fn: () => Promise<T>): Promise<T> {
+  for (const until = Date.now() + 8000; ;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() > until) throw e;
+      await sleep(100);
+    }
+  }
 }
 async function dropRedisPrefix(prefix: string): Promise<void> {
   let cursor = '0';
@@ -258,6 +270,60 @@ describe('PostgreSQL + Redis', { skip }, () => {
         await dropSchema(schema);
       }
     });
+
+    it(
+      'a Redis connection gone silent fails its command in time (ERR_STORE_UNAVAILABLE), then a new one serves',
+      { timeout: 20_000 },
+      async () => {
+        const upstream = new URL(REDIS_URL);
+        const proxy = await freezeProxy({ host: upstream.hostname, port: Number(upstream.port || 6379) });
+        const prefix = `mg-test-${randomBytes(6).toString('hex')}:`;
+        const redis = await openRedisStores({ url: `redis://127.0.0.1:${proxy.port}`, prefix, commandTimeoutMs: 300 });
+        try {
+          await redis.oneShot.put('k', 'v', 60_000);
+          proxy.freeze();
+          const t0 = performance.now();
+          await assert.rejects(redis.oneShot.get('k'), { code: 'ERR_STORE_UNAVAILABLE' });
+          assert.ok(performance.now() - t0 < 2000, 'refused within the command timeout, not held');
+          assert.equal(await eventually(() => redis.oneShot.get('k')), 'v');
+        } finally {
+          await redis.close();
+          await proxy.close();
+          await dropRedisPrefix(prefix);
+        }
+      },
+    );
+
+    it(
+      'a PostgreSQL connection gone silent fails its statement in time (ERR_STORE_UNAVAILABLE), then new ones serve',
+      { timeout: 20_000 },
+      async () => {
+        const upstream = new URL(PG_URL);
+        const proxy = await freezeProxy({ host: upstream.hostname, port: Number(upstream.port || 5432) });
+        const schema = unique();
+        const via = new URL(PG_URL);
+        via.host = `127.0.0.1:${proxy.port}`;
+        const node = await openPostgresStores({
+          url: via.href,
+          schema,
+          sweepIntervalMs: 0,
+          maxConnections: 2,
+          queryTimeoutMs: 500,
+        });
+        try {
+          const { person } = await node.records.createPersonWithCredential(newCredential());
+          proxy.freeze();
+          const t0 = performance.now();
+          await assert.rejects(node.records.findPerson(person.id), { code: 'ERR_STORE_UNAVAILABLE' });
+          assert.ok(performance.now() - t0 < 3000, 'refused within the query timeout, not held');
+          assert.equal((await eventually(() => node.records.findPerson(person.id)))?.id, person.id);
+        } finally {
+          await node.close();
+          await proxy.close();
+          await dropSchema(schema);
+        }
+      },
+    );
 
     it('a schema migrated by a newer version is refused with ERR_STORE_SCHEMA', async () => {
       const schema = unique();

@@ -70,6 +70,13 @@ export interface PostgresStoreOptions {
    * `ERR_STORE_MISSING` instead of being created or migrated (for commands that only read, like the audit's).
    */
   readonly existing?: boolean;
+  /**
+   * How long a statement may wait for its answer (ms); then it fails `ERR_STORE_UNAVAILABLE` and its connection is
+   * dropped from the pool. A connection gone silent (a failover, a lost NAT entry) otherwise held its statement, and
+   * after ten of them the whole pool, until the kernel gave up on the socket (~15 min), or forever. Migrations have
+   * a bound of their own (6 h). Default 10 000.
+   */
+  readonly queryTimeoutMs?: number;
 }
 
 /** The PostgreSQL stores: an adapter factory, the records, `sweep()` and `close()`. */
@@ -82,6 +89,9 @@ export interface PostgresStores {
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** How long one migration statement may take (another node's migration waited for included). */
+const MIGRATION_TIMEOUT_MS = 6 * 3_600_000;
 
 /** Schema migrations for schema `s` (quoted); entry i migrates version i to i + 1. Append only. */
 const MIGRATIONS: readonly ((s: string) => string)[] = [
@@ -190,10 +200,17 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
   const s = `"${options.schema}"`;
   // A number (sha256 prefix of the schema and purpose), inlined in SQL: never input.
   const auditLock = lockKey(options.schema, 'audit');
+  const queryTimeout = options.queryTimeoutMs ?? 10_000;
+  if (!Number.isSafeInteger(queryTimeout) || queryTimeout < 1)
+    throw new TypeError('queryTimeoutMs must be a positive integer');
   const pool = new pg.Pool({
     connectionString: options.url,
     max,
     connectionTimeoutMillis: 5_000,
+    query_timeout: queryTimeout,
+    // TCP keep-alive probes after 10 s idle, so a server that vanished is found even with no statement waiting.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
   });
   // An idle client dying (server restart) must not crash the process; the next query reports it.
   pool.on('error', () => {});
@@ -574,19 +591,22 @@ async function migrate(pool: pg.Pool, schema: string, existing = false): Promise
     );
 
   const c = await pool.connect();
+  // A migration may wait for another node's, or rewrite a large table: not bounded by the pool's query timeout.
+  const q = (text: string, values?: unknown[]) =>
+    c.query({ text, values, query_timeout: MIGRATION_TIMEOUT_MS } as pg.QueryConfig);
   try {
-    await c.query('BEGIN');
-    await c.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey(schema, 'migrate')]);
+    await q('BEGIN');
+    await q('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey(schema, 'migrate')]);
     // Re-read under the lock: another node may have migrated while this one waited.
-    await c.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-    await c.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_version (version INTEGER NOT NULL)`);
-    const { rows } = await c.query(`SELECT version FROM ${s}.schema_version`);
+    await q(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await q(`CREATE TABLE IF NOT EXISTS ${s}.schema_version (version INTEGER NOT NULL)`);
+    const { rows } = await q(`SELECT version FROM ${s}.schema_version`);
     const version = rows.length ? Number(rows[0].version) : 0;
-    if (!rows.length) await c.query(`INSERT INTO ${s}.schema_version (version) VALUES (0)`);
+    if (!rows.length) await q(`INSERT INTO ${s}.schema_version (version) VALUES (0)`);
     if (version > MIGRATIONS.length) throw new StoreSchemaError(version, MIGRATIONS.length);
-    for (let v = version; v < MIGRATIONS.length; v++) await c.query(MIGRATIONS[v]!(s));
-    await c.query(`UPDATE ${s}.schema_version SET version = $1`, [MIGRATIONS.length]);
-    await c.query('COMMIT');
+    for (let v = version; v < MIGRATIONS.length; v++) await q(MIGRATIONS[v]!(s));
+    await q(`UPDATE ${s}.schema_version SET version = $1`, [MIGRATIONS.length]);
+    await q('COMMIT');
   } catch (e) {
     await c.query('ROLLBACK').catch(() => {});
     throw e;

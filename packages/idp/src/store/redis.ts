@@ -42,6 +42,12 @@ export interface RedisStoreOptions {
    * at the token endpoint moments after the resume wrote it, then consumes it. `[]` turns this off.
    */
   readonly answerRecentWrites?: readonly string[];
+  /**
+   * How long a command may wait for its answer (ms); then it fails `ERR_STORE_UNAVAILABLE` and the connection is
+   * dropped and made again. A connection gone silent (a failover, a lost NAT entry) otherwise held every command, and
+   * the node, until the kernel gave up on the socket (~15 min), or forever. Default 2 000.
+   */
+  readonly commandTimeoutMs?: number;
 }
 
 /** How long an entry this node wrote may be answered from memory (see `answerRecentWrites`). */
@@ -178,10 +184,16 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
   // Fail fast rather than queue forever: a request that cannot reach Redis gets ERR_STORE_UNAVAILABLE (503).
   // Auto-pipelining: the commands of all requests issued in one event-loop turn go out in one write and come back
   // in one read (fewer syscalls and round trips under load; order and atomicity per command are unchanged).
+  const commandTimeout = options.commandTimeoutMs ?? 2_000;
+  if (!Number.isSafeInteger(commandTimeout) || commandTimeout < 1)
+    throw new TypeError('commandTimeoutMs must be a positive integer');
   const client = new Redis(options.url, {
     lazyConnect: true,
     maxRetriesPerRequest: 1,
     connectTimeout: 3_000,
+    commandTimeout,
+    // TCP keep-alive probes after 10 s idle, so a peer that vanished is found even with no command waiting.
+    keepAlive: 10_000,
     enableAutoPipelining: true,
   });
   client.on('error', () => {}); // reported through the failing command instead of an unhandled 'error' event
@@ -200,6 +212,9 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
     try {
       return await fn();
     } catch (e) {
+      // No answer in time: the connection may be dead without knowing it. A new one is made (the commands still
+      // waiting on the old one fail); one already being made is left to finish.
+      if (timedOut(e) && client.status === 'ready') client.disconnect(true);
       throw wrap(e);
     }
   };
@@ -436,6 +451,11 @@ function prune<V>(map: Map<string, V>, now: number, until: (v: V) => number): vo
     if (until(v) > now && map.size < RECENT_MAX) break;
     map.delete(id);
   }
+}
+
+/** ioredis's `commandTimeout` rejection. */
+function timedOut(e: unknown): boolean {
+  return e instanceof Error && e.message === 'Command timed out';
 }
 
 /** Domain errors and TypeErrors pass; a reply error (Redis rejected the command) is FAILED; the rest UNAVAILABLE. */
