@@ -2,11 +2,12 @@
  * The provider's account model: an account is a person of the record store, known by an internal id that never
  * leaves the server (relying parties see a pairwise `sub`). Personal claims (`verified_claims`, basic-4, derived
  * claims such as `age_over_20`) come only from an identity verified by card signature for the grant in use, only as
- * requested and granted (`claims/release.ts`), and each release is written to the person's audit history.
+ * requested, granted and listed in the signed statement (`claims/release.ts`), and each release is written to the
+ * person's audit history.
  */
 import type { Account, FindAccount } from 'oidc-provider';
 import { IDENTITY_CLAIM_NAMES } from './claims/names.ts';
-import { releaseClaims, withinConsent } from './claims/release.ts';
+import { releaseClaims, withinConsent, withinSignature } from './claims/release.ts';
 import type { ConsentRecords } from './consent/records.ts';
 import type { IdentityStore } from './ekyc/identity-store.ts';
 import type { PeoplePort } from './ports.ts';
@@ -35,8 +36,9 @@ export function accountFinder(people: PeoplePort, sources?: ClaimSources): FindA
         const grantId = ctx.oidc.grant?.jti;
         const identity = typeof grantId === 'string' ? await sources.identities.get(grantId) : undefined;
         if (identity === undefined || identity.accountId !== id) return base;
+        // Within what the person consented to for this grant, and within what the signature's statement listed.
         const consented = withinConsent(wanted, ctx.oidc.grant?.getOIDCClaims() ?? []);
-        const released = releaseClaims(consented, identity, new Date(sources.now()));
+        const released = releaseClaims(withinSignature(consented, identity.signed), identity, new Date(sources.now()));
         if (Object.keys(released).length > 0) {
           await sources.records.appendAudit({
             type: 'claims.released',

@@ -51,12 +51,17 @@ export interface EkycConfig {
    * (OIDC4IA §5.5.1 lets an OP show a purpose pre-configured for the RP). Default: a generic identity check.
    */
   readonly purposes?: Readonly<Record<string, string>>;
-  /** How long a verified identity stays with its grant, seconds. Default 14 days (the refresh token lifetime). */
+  /**
+   * The longest a verified identity stays with its grant, seconds, when the grant can get a refresh token. Default
+   * 14 days (the refresh token lifetime). Any other grant keeps it only as long as its tokens can ask for claims (the
+   * authorization code's lifetime plus the access token's; `ekyc/identity-store.ts` `identityLifetime`).
+   */
   readonly identityTtlSeconds?: number;
   /**
    * Keep the signing certificate (base64 DER) with the verified identity, for as long as the identity is kept
-   * (`identityTtlSeconds`, or until the consent is withdrawn). Default false. Either way the audit holds only its
-   * issuer, serial and SHA-256: the certificate carries the basic-4, and an append-only audit could never erase it.
+   * (`identityTtlSeconds`, or until the consent is withdrawn). Default false. The certificate carries the whole
+   * basic-4, so this keeps all of it even for a yes/no question (the identity itself keeps only what was signed).
+   * Either way the audit holds only its issuer, serial and SHA-256: an append-only audit could never erase it.
    */
   readonly keepCertificate?: boolean;
   /** Where verified identities live. Default: beside the grants, in `stores.adapter` (see `ekyc/identity-store.ts`). */

@@ -1,8 +1,9 @@
 /**
- * Derived claims answer the question asked and nothing more: `age_over_18` / `age_over_20` computed at the moment of
- * the request from the verified birth date in Japan time (民法 §143; a 29 February birthday counts from 1 March in a
- * common year), and residence in a prefecture without the address. End to end with an injected clock that is moved
- * to the second before and the second of a 20th birthday between two UserInfo calls; the rule itself as units.
+ * Derived claims answer the question asked and nothing more: `age_over_18` / `age_over_20` worked out from the
+ * verified birth date in Japan time (民法 §143; a 29 February birthday counts from 1 March in a common year) when the
+ * signature is verified, and kept as that answer: moving the clock past the 20th birthday between UserInfo calls does
+ * not flip it (a daily recomputation would tell a service holding a refresh token the birthday). Residence in a
+ * prefecture without the address. End to end with an injected clock; the rule itself as units.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -19,9 +20,13 @@ let idp: TestIdp;
 let card: TestCard;
 let clock: number | undefined;
 
+/** Someone whose 20th birthday (Japan time) is two days from now: 19 whenever the signature is verified. */
+const TWENTIETH = new Date(Date.now() + 9 * 3600_000 + 2 * 86400_000).toISOString().slice(0, 10);
+const BIRTH_DATE = `${Number(TWENTIETH.slice(0, 4)) - 20}${TWENTIETH.slice(4)}`;
+
 before(async () => {
   f = await createOpFixture();
-  card = await issueCard(f, { birthDate: '2000-03-15', address: '大阪府大阪市北区中之島1-3-20' });
+  card = await issueCard(f, { birthDate: BIRTH_DATE, address: '大阪府大阪市北区中之島1-3-20' });
   idp = await startEkycIdp(f, { now: () => clock ?? Date.now() });
 });
 after(async () => {
@@ -57,25 +62,26 @@ describe('derived claims end to end', () => {
     });
   });
 
-  it('answers age_over_20 false at 23:59:59 JST the day before the 20th birthday', async () => {
-    const answer = await userinfo('2020-03-14T23:59:59+09:00');
+  it('answers age_over_20 false and age_over_18 true for a person of 19 at verification', async () => {
+    const answer = await userinfo(new Date().toISOString());
     assert.equal(answer['age_over_20'], false);
     assert.equal(answer['age_over_18'], true);
   });
 
-  it('answers age_over_20 true at 00:00:00 JST on the 20th birthday', async () => {
-    assert.equal((await userinfo('2020-03-15T00:00:00+09:00'))['age_over_20'], true);
+  it('keeps the answer of the verification past the 20th birthday (00:00:00 JST), never revealing the birthday by a flip', async () => {
+    assert.equal((await userinfo(`${TWENTIETH}T00:00:00+09:00`))['age_over_20'], false);
+    assert.equal((await userinfo(`${TWENTIETH}T23:59:59+09:00`))['age_over_20'], false);
   });
 
   it('never reveals the birth date or the address with derived claims', async () => {
-    const answer = await userinfo('2026-01-01T00:00:00+09:00');
+    const answer = await userinfo(new Date().toISOString());
     assert.deepEqual(Object.keys(answer).sort(), ['age_over_18', 'age_over_20', 'residence_in_prefecture', 'sub']);
-    assert.equal(JSON.stringify(answer).includes('2000'), false);
+    assert.equal(JSON.stringify(answer).includes(BIRTH_DATE.slice(0, 4)), false);
     assert.equal(JSON.stringify(answer).includes('北区'), false);
   });
 
   it('answers residence_prefecture asked with a value as the boolean residence_in_prefecture, and asked with null as the prefecture name only', async () => {
-    const answer = await userinfo('2026-01-01T00:00:00+09:00');
+    const answer = await userinfo(new Date().toISOString());
     assert.equal(answer['residence_in_prefecture'], true);
     assert.equal(
       answer['residence_prefecture'],
@@ -125,7 +131,7 @@ describe('derived claims rules (unit)', () => {
     assert.deepEqual(normalizeClaimsParameter(once), once);
   });
 
-  it('releases nothing without a verified identity, and plain claims only as requested', () => {
+  it('releases nothing without a verified identity, plain claims only as requested, and ages as verified', () => {
     const facts: VerifiedFacts = {
       identity: {
         name: '試験　太郎',
@@ -139,11 +145,14 @@ describe('derived claims rules (unit)', () => {
       evidence: { issuer: 'CN=x', serialNumber: '01', signedAt: '2026-01-01T00:00:00Z' },
       verifiedAt: '2026-01-01T00:00:00.000Z',
       verificationProcess: 'vp',
+      derived: { ages: { age_over_20: true } },
     };
     assert.deepEqual(releaseClaims({ age_over_20: null, name: null }, undefined, new Date()), {});
     assert.deepEqual(releaseClaims({ gender: null, age_over_20: null }, facts, new Date()), {
       gender: 'male',
       age_over_20: true,
     });
+    // An age not worked out at verification is not computed later from a birth date at hand.
+    assert.deepEqual(releaseClaims({ age_over_18: null }, facts, new Date()), {});
   });
 });

@@ -75,7 +75,7 @@ export function residesIn(address: string, prefectures: readonly unknown[]): boo
 }
 
 /** `age_over_NN` claim names → NN. */
-const AGE_CLAIM = /^age_over_(18|20)$/;
+export const AGE_CLAIM = /^age_over_(18|20)$/;
 
 /**
  * The answer to an `age_over_NN` claim at `now` (Japan time, 民法 §143: see `@mynagate/pki` `ageAt`), or

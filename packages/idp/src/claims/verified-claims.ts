@@ -13,11 +13,17 @@
 import type { Basic4Identity } from '@mynagate/pki';
 import { EVIDENCE_TYPE, SIGNATURE_TYPE, TRUST_FRAMEWORK } from './names.ts';
 import type { ClaimRequest, VerifiedClaimsRequest } from './request.ts';
+import type { DerivedFacts } from './retention.ts';
 
 /** What an eKYC signature established, as the claims layer needs it. */
 export interface VerifiedFacts {
-  /** The basic-4 of the signing certificate. */
-  readonly identity: Basic4Identity;
+  /**
+   * The basic-4 of the signing certificate, or as much of it as was kept: an identity kept with a grant holds only
+   * the fields its signed claims release (`retention.ts`); a missing field is never answered.
+   */
+  readonly identity: Partial<Basic4Identity>;
+  /** Derived answers worked out at verification time (`age_over_NN`, the prefecture); none are computed later. */
+  readonly derived?: DerivedFacts;
   /** The signature evidence (`@mynagate/pki` `SignatureEvidence` fields we release). */
   readonly evidence: {
     readonly issuer: string;
@@ -33,16 +39,16 @@ export interface VerifiedFacts {
 
 /**
  * The end-user claims of an identity in OIDC form: `name`, `family_name`/`given_name` when the name splits at its
- * (full-width) space, `address.formatted`, `birthdate`, and `gender` when known.
+ * (full-width) space, `address.formatted`, `birthdate`, and `gender` when known; each only if its field was kept.
  */
-export function identityClaims(identity: Basic4Identity): Readonly<Record<string, unknown>> {
-  const parts = identity.name.split(/[\u3000 ]/u).filter((p) => p !== '');
+export function identityClaims(identity: Partial<Basic4Identity>): Readonly<Record<string, unknown>> {
+  const parts = identity.name?.split(/[\u3000 ]/u).filter((p) => p !== '') ?? [];
   return {
-    name: identity.name,
+    ...(identity.name === undefined ? {} : { name: identity.name }),
     ...(parts.length === 2 ? { family_name: parts[0], given_name: parts[1] } : {}),
-    address: { formatted: identity.address },
-    birthdate: identity.birthDate,
-    ...(identity.sex === 'unknown' ? {} : { gender: identity.sex }),
+    ...(identity.address === undefined ? {} : { address: { formatted: identity.address } }),
+    ...(identity.birthDate === undefined ? {} : { birthdate: identity.birthDate }),
+    ...(identity.sex === undefined || identity.sex === 'unknown' ? {} : { gender: identity.sex }),
   };
 }
 

@@ -11,6 +11,7 @@ import type { SigningCardPair } from '../config.ts';
 import type { PeoplePort } from '../ports.ts';
 import type { ConsentRecords } from '../consent/records.ts';
 import { TRUST_FRAMEWORK } from '../claims/names.ts';
+import { retainForRelease, type SignedCoverage } from '../claims/retention.ts';
 import type { VerifiedIdentity } from './identity-store.ts';
 import { signErrorBody } from './messages.ts';
 import type { SignTransactions } from './sign-transaction.ts';
@@ -89,9 +90,10 @@ export interface CardSignDeps {
 
 /**
  * Verifies a signature over transaction `txn`'s outstanding statement and records the outcome for its browser: the
- * verified identity (with the signing certificate only if configured), which the grant gets when that browser takes
- * the outcome, and the evidence (issuer, serial, the certificate's SHA-256, time, statement hash) into the audit. A
- * refusal is recorded for the page (code and message).
+ * verified identity, cut to what the statement listed and recording that coverage (with the signing certificate
+ * only if configured), which the grant gets when that browser takes the outcome, and the evidence (issuer, serial,
+ * the certificate's SHA-256, time, statement hash, what was listed) into the audit. A refusal is recorded for the
+ * page (code and message).
  *
  * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_CHALLENGE_INVALID` (no statement outstanding), `ERR_IDP_BAD_REQUEST`,
  *   `ERR_IDP_SIGN_CARD_MISMATCH` and `ERR_PKI_LINKS_UNAVAILABLE` (with `signingCardPair`),
@@ -110,13 +112,20 @@ export async function submitStatementSignature(deps: CardSignDeps, txn: string, 
     const result = await deps.verifier.verifyStatement({ statement, signature, certificate }, now);
     if (deps.signingCardPair !== undefined) await assertLoginCard(deps, transaction.accountId, result.certificate);
     const verificationProcess = randomUUID();
+    // What the statement listed, and of the basic-4 only what that needs: a yes/no question keeps its answer, not
+    // the birth date or the address behind it. A transaction without details (started before they were recorded)
+    // covers no verified claim and no prefecture.
+    const signed: SignedCoverage = { claims: [...transaction.claims], details: [...(transaction.details ?? [])] };
+    const retained = retainForRelease(result.identity, signed, now);
     // Recorded for the grant only when the browser that owns this transaction takes the outcome (pages.ts): a
     // signature over the statement of a page the person has left (reloaded, or finished elsewhere) is never theirs.
     const identity: VerifiedIdentity = {
       grantId: transaction.grantId,
       accountId: transaction.accountId,
       clientId: transaction.clientId,
-      identity: result.identity,
+      identity: retained.identity,
+      derived: retained.derived,
+      signed,
       evidence: {
         issuer: result.evidence.issuer,
         serialNumber: result.evidence.serialNumber,
@@ -125,7 +134,8 @@ export async function submitStatementSignature(deps: CardSignDeps, txn: string, 
       statementHash: result.evidence.statementHash,
       verifiedAt: now.toISOString(),
       verificationProcess,
-      // Personal data (the basic-4 is in it): kept only with the identity, whose lifetime and deletion it shares.
+      // Personal data (the whole basic-4 is in it, whatever was signed): kept only with the identity, whose lifetime
+      // and deletion it shares, and only when the operator asks for it.
       ...(deps.keepCertificate ? { certificate: Buffer.from(certificate).toString('base64') } : {}),
     };
     await deps.records.appendAudit({
@@ -141,7 +151,8 @@ export async function submitStatementSignature(deps: CardSignDeps, txn: string, 
         signedAt: result.evidence.signedAt,
         statementHash: result.evidence.statementHash,
         purpose: transaction.purpose,
-        claims: [...transaction.claims],
+        claims: signed.claims,
+        details: signed.details,
         // Which certificate signed, without its personal data: the audit is an append-only chain and can erase nothing.
         certificateSha256: result.certificate.fingerprint,
       },

@@ -1,13 +1,15 @@
 /**
  * Where a verified identity lives between the eKYC signature and the tokens that release it: beside the grant it
- * was made for, keyed by the grant id, for a bounded time. It is never written to the durable records (people,
- * credentials, audit): the audit keeps only the evidence (issuer, serial, the certificate's SHA-256, time, statement
- * hash). Withdrawing the consent or revoking the grant deletes it.
+ * was made for, keyed by the grant id, for a bounded time ({@link identityLifetime}). It holds only what the signed
+ * statement covered (`claims/retention.ts`), and records that coverage. It is never written to the durable records
+ * (people, credentials, audit): the audit keeps only the evidence (issuer, serial, the certificate's SHA-256, time,
+ * statement hash). Withdrawing the consent or revoking the grant deletes it.
  *
  * Stored through node-oidc-provider's adapter as the model `VerifiedIdentity` (with `grantId` in the payload, so the
  * store's `revokeByGrantId` reaches it), or in process memory when the provider runs on its in-memory adapter.
  */
-import type { Adapter } from 'oidc-provider';
+import type { Adapter, default as Provider } from 'oidc-provider';
+import type { SignedCoverage } from '../claims/retention.ts';
 import type { VerifiedFacts } from '../claims/verified-claims.ts';
 
 /** The model name in the adapter. */
@@ -21,8 +23,15 @@ export interface VerifiedIdentity extends VerifiedFacts {
   /** base64url SHA-256 of the signed statement. */
   readonly statementHash: string;
   /**
-   * The signing certificate, base64 DER, only with `ekyc.keepCertificate`. It carries the basic-4, so it lives here
-   * under the identity's lifetime and deletion (consent withdrawn, grant revoked, TTL), never in the audit.
+   * What the signed statement listed: the only claims this identity answers, and what a later request must stay
+   * within to go without a new signature (ekyc/policy.ts). Absent on identities kept before it was recorded, which
+   * then answer nothing and cover nothing.
+   */
+  readonly signed?: SignedCoverage;
+  /**
+   * The signing certificate, base64 DER, only with `ekyc.keepCertificate`. It carries the whole basic-4 whatever was
+   * signed, so it lives here under the identity's lifetime and deletion (consent withdrawn, grant revoked, TTL), never
+   * in the audit.
    */
   readonly certificate?: string;
 }
@@ -85,4 +94,43 @@ export function identityStore(
       entries.delete(grantId);
     },
   };
+}
+
+/**
+ * How long a grant's verified identity is kept, seconds: at most `maxSeconds` (`ekyc.identityTtlSeconds`), and only
+ * as long as a token of the grant can still ask for its claims. A grant that can get a refresh token (the client may
+ * use them and `offline_access` was granted: node-oidc-provider's default `issueRefreshToken`) keeps it for
+ * `maxSeconds`; any other grant only for the authorization code's lifetime plus the access token's (the ID token is
+ * made when the code is exchanged, UserInfo answers while the access token lives). Either lifetime unknown (a
+ * `ttl` function): `maxSeconds`.
+ *
+ * @example await identities.put(identity, await identityLifetime(provider, grantId, clientId, 14 * 24 * 3600))
+ */
+export async function identityLifetime(
+  provider: Pick<Provider, 'Grant' | 'Client' | 'AuthorizationCode' | 'AccessToken'>,
+  grantId: string,
+  clientId: string,
+  maxSeconds: number,
+): Promise<number> {
+  const [grant, client] = await Promise.all([provider.Grant.find(grantId), provider.Client.find(clientId)]);
+  const offline = (grant?.getOIDCScope() ?? '').split(' ').includes('offline_access');
+  if (offline && client?.grantTypeAllowed('refresh_token') === true) return maxSeconds;
+  const code = fixedLifetime(provider.AuthorizationCode);
+  const access = fixedLifetime(provider.AccessToken);
+  return code === undefined || access === undefined ? maxSeconds : Math.min(maxSeconds, code + access);
+}
+
+/**
+ * A token model's lifetime when node-oidc-provider's `ttl` gives it as a number (`BaseToken.expiresIn`, which reads
+ * the configured `ttl.<Model>`); `undefined` when it is a function of the token (or unreadable).
+ */
+function fixedLifetime(model: unknown): number | undefined {
+  const expiresIn = (model as { expiresIn?: unknown }).expiresIn;
+  if (typeof expiresIn !== 'function') return undefined;
+  try {
+    const seconds: unknown = expiresIn.call(model);
+    return typeof seconds === 'number' && Number.isSafeInteger(seconds) && seconds > 0 ? seconds : undefined;
+  } catch {
+    return undefined;
+  }
 }

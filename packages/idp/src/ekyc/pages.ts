@@ -31,6 +31,7 @@ import { qrSvg } from '../interactions/qr-svg.ts';
 import { readJson, sendJson, type Handler } from '../interactions/router.ts';
 import type { TransactionChange } from '../transaction-watch.ts';
 import { signStatementWithCard, submitStatementSignature, type CardSignDeps, type SigningCard } from './card-sign.ts';
+import { identityLifetime } from './identity-store.ts';
 import { signErrorBody } from './messages.ts';
 import { SignTransactions, statementOriginRule, type SignOutcome, type SignTransaction } from './sign-transaction.ts';
 import { DEFAULT_PURPOSE } from './statement.ts';
@@ -129,6 +130,9 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
         purpose,
         items: items.map((i) => i.label),
         claims: items.filter((i) => !i.key.startsWith('scope:')).map((i) => i.key),
+        // What the statement's items give exactly; a detail the grant lacks is not covered (the consent prompt
+        // has asked for every one before this page).
+        details: items.flatMap((i) => i.details.filter((d) => granted.has(d))),
       });
       setCookie(res, uid, transaction.txn, browserKey, context.config.secure, context.config.loginTtlSeconds);
       const { link } = signs.currentLink(transaction);
@@ -243,10 +247,18 @@ ${qrExpiryActions(back)}
   ): Promise<string> {
     const details = await interactionFor(context, req, res, transaction.uid);
     if (details.session?.accountId !== outcome.accountId) throw new IdpSessionMismatchError();
-    // The identity becomes the grant's here, where the browser that owns the transaction takes it.
-    await context.config.ekyc.identities.put(outcome.identity, context.config.ekyc.identityTtlSeconds);
+    // The identity becomes the grant's here, where the browser that owns the transaction takes it, for as long as
+    // the grant's tokens can ask for it (no refresh token: the code and access token lifetimes).
+    const provider = context.provider();
+    const ttl = await identityLifetime(
+      provider,
+      outcome.identity.grantId,
+      outcome.identity.clientId,
+      context.config.ekyc.identityTtlSeconds,
+    );
+    await context.config.ekyc.identities.put(outcome.identity, ttl);
     await signs.end(transaction.txn);
-    return context.provider().interactionResult(
+    return provider.interactionResult(
       req,
       res,
       {

@@ -30,8 +30,13 @@ export interface SignTransaction extends BoundFields {
   readonly purpose: string;
   /** The items the person consented to, repeated in the statement. */
   readonly items: readonly BilingualMessage[];
-  /** The claim names granted (for the audit). */
+  /** The claim names granted and listed in the statement: what its signature covers, recorded with the identity. */
   readonly claims: readonly string[];
+  /**
+   * What exactly those claims give (consent/items.ts `details`: `verified_claims.<claim>`,
+   * `residence_in_prefecture=<prefecture>`), recorded with the identity beside {@link claims}.
+   */
+  readonly details: readonly string[];
 }
 
 /** A verified signature waiting for its browser session. */
