@@ -26,8 +26,9 @@ const MAX_ANSWER_BYTES = 256 * 1024;
 /** A refusal or failure reported by the provider, with its stable code (e.g. `ERR_PKI_CERT_REVOKED`). */
 export class CompanionRemoteError extends MynaGateError {
   readonly status: number;
+  /** `message` may quote the server: it is made {@link displayText} here, before anything prints it. */
   constructor(code: string, message: string, status: number) {
-    super(code, message);
+    super(code, displayText(message));
     this.status = status;
   }
 }
@@ -38,7 +39,7 @@ export interface LoginView {
   readonly clientName: string;
   readonly clientOrigin: string;
   readonly origin: string;
-  readonly intent: string;
+  readonly intent: 'login';
   readonly challenge: string;
 }
 
@@ -63,10 +64,28 @@ export interface SignView {
 /** A scanned companion link: a login or a signature. */
 export type CompanionView = LoginView | SignView;
 
-const INTENTS: Record<string, string> = {
+const INTENTS: Readonly<Record<CompanionView['intent'], string>> = {
   login: 'ログイン / Log in',
   sign: '本人確認の署名 / Identity verification signature',
 };
+
+/**
+ * Control characters that would let a server's text act on a terminal or reorder what it shows: C0 (ESC starts the
+ * cursor moves and SGR of ECMA-48) and DEL, C1 (CSI U+009B is ESC [ on some terminals), and the bidirectional
+ * controls (Unicode UAX #9: LRM/RLM, the embeddings and overrides U+202A–U+202E, the isolates U+2066–U+2069).
+ */
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` from a server (a service name, an origin, a statement, an error message) as it may be shown: each control
+ * character above becomes U+FFFD, so a name cannot move the cursor, rewrite the "Signed for" line, hide what follows
+ * or reverse it.
+ *
+ * @example displayText('Bank\x1b[1A\rSigned for: https://bank.example') // 'Bank�[1A�Signed for: https://bank.example'
+ */
+export function displayText(text: string): string {
+  return text.replace(UNSAFE, '\ufffd');
+}
 
 export const PIN_PROMPT = '利用者証明用暗証番号（数字4桁）/ auth PIN (4 digits): ';
 export const PASSWORD_PROMPT = '署名用電子証明書のパスワード（英数字6〜16文字）/ signing password (6-16 characters): ';
@@ -79,12 +98,12 @@ export function describeView(view: CompanionView): string[] {
   const lines = [
     `サービス / Service:    ${view.clientName} (${view.clientOrigin})`,
     `署名先 / Signed for:   ${view.origin}`,
-    `目的 / Intent:         ${INTENTS[view.intent] ?? view.intent}`,
+    `目的 / Intent:         ${INTENTS[view.intent]}`,
   ];
   if (isSignView(view)) {
     lines.push(`利用目的 / Purpose:    ${view.statement.purpose}`, '', view.statement.text.ja, view.statement.text.en);
   }
-  return lines;
+  return lines.map(displayText);
 }
 
 /** The card of `--file` (a virtual card file) or of a PC/SC reader (`--reader`, or the first one with a card). */
@@ -122,11 +141,30 @@ export async function cardAnswer(transport: Transport, view: CompanionView, secr
   return authToken(await card.readCertificate('auth'), view, (di) => card.sign('auth', di));
 }
 
-/** Posts the card's answer to the provider the link names; resolves with its JSON answer (`{ status: 'ok' }`). */
-export function post(link: URL, view: CompanionView, body: unknown): Promise<unknown> {
+/**
+ * The tries left of the PIN (login) or password (signature) `view` asks for, read by an empty VERIFY that spends
+ * none (JPKI spec §4.3, ISO 7816-4: the card answers 63Cx). 0: locked.
+ */
+export async function triesLeft(transport: Transport, view: CompanionView): Promise<number> {
+  const card = new JpkiClient(transport);
+  await card.selectJpki();
+  return card.triesLeft(isSignView(view) ? 'sign' : 'auth');
+}
+
+/**
+ * Posts the card's answer to the provider the link names; resolves with its JSON answer (`{ status: 'ok' }`).
+ * `handover` (a login only; `mynagate bridge`): the provider keeps the login for the browser that comes back with the
+ * one-time `code` of its answer, instead of finishing it for whichever browser's page owns the link.
+ */
+export function post(
+  link: URL,
+  view: CompanionView,
+  body: unknown,
+  options: { handover?: boolean } = {},
+): Promise<unknown> {
   const path = isSignView(view)
     ? `/companion/sign/${encodeURIComponent(view.txn)}/signature`
-    : `/companion/${encodeURIComponent(view.txn)}/token`;
+    : `/companion/${encodeURIComponent(view.txn)}/token${options.handover === true ? '?handover=1' : ''}`;
   return request(new URL(path, link), {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json' },
@@ -202,8 +240,9 @@ export async function scan(link: URL): Promise<CompanionView> {
     );
   }
   if (!sign) {
-    if (v!['intent'] === 'sign')
-      throw new CompanionRemoteError('ERR_CLI_COMPANION_RESPONSE', 'a login link answered as a signature', 200);
+    // Only a login is a login: any other intent is refused rather than shown as one.
+    if (v!['intent'] !== 'login')
+      throw new CompanionRemoteError('ERR_CLI_COMPANION_RESPONSE', 'a login link answered without intent login', 200);
     return v as unknown as LoginView;
   }
   if (v!['intent'] !== 'sign')

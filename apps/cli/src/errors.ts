@@ -7,15 +7,18 @@ export const CLI_ERROR_CODES = Object.freeze({
   ERR_CLI_UNREACHABLE: 'The companion could not reach the login server named in the link.',
   ERR_CLI_HTTP: 'The login server answered with an HTTP error that carried no MynaGate code.',
   ERR_CLI_COMPANION_RESPONSE:
-    'The login server answered without a field the companion needs, or with more than the companion reads (256 KiB).',
+    'The login server answered without a field the companion needs (a login link without intent `login`, a bridge login without its hand-over code), or with more than the companion reads (256 KiB).',
   ERR_CLI_COMPANION_ORIGIN: "The login server named an origin other than the link's own; nothing was signed.",
   ERR_BRIDGE_HOST: 'The bridge refused a request whose Host is not 127.0.0.1:<port> (DNS rebinding); HTTP 403.',
   ERR_BRIDGE_CSRF: "The bridge refused a form without this login's token or posted from another origin; HTTP 403.",
   ERR_BRIDGE_ORIGIN:
     "The bridge refused a hand-over whose return page or reported origin is not the link's own origin.",
   ERR_BRIDGE_REQUEST:
-    'The bridge got a malformed hand-over (missing or bad link or return) or form, or a hand-over the browser did not open as a page (HTTP 403).',
-  ERR_BRIDGE_NOT_FOUND: 'The bridge has no such page or login (the form expired after 5 minutes or was used).',
+    'The bridge got a malformed hand-over (missing or bad link, or a return that is not the login page `/interaction/<id>?resume`) or form, or a hand-over the browser did not open as a page (HTTP 403).',
+  ERR_BRIDGE_NOT_FOUND:
+    'The bridge has no such page or login (the form expired after 5 minutes, was used, or took its two wrong PINs).',
+  ERR_BRIDGE_LAST_TRY:
+    'The card has one PIN (or password) try left: the bridge does not spend it (HTTP 409); type it in the phone app or the official JPKI software, or check the PIN letter.',
   ERR_CLI_FILE:
     'A file or folder the command was given cannot be opened (missing, not permitted, a folder for a file); the message names it.',
   ERR_INTERNAL: 'An unexpected failure; rerun with MYNAGATE_DEBUG=1 for the stack trace and report it.',

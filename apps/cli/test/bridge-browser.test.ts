@@ -3,13 +3,14 @@
  * comes back to the login page, which finishes the login (a browser sends the bridge's own Origin only if the page's
  * referrer policy lets it, and CSP form-action also governs the redirect back); and what goes wrong is said in
  * Japanese and English with the way back to the login page: a locked PIN (423) gives the municipal-office guidance,
- * a wrong signing password is named as the signing password, not the PIN.
+ * a wrong signing password is named as the signing password, not the PIN, and one form takes two wrong tries.
  *
  * Chromium at /usr/bin/chromium (skipped with the reason when absent, unless MYNAGATE_REQUIRE_SYSTEM=1); the card is
  * a virtual card file (`--file`).
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { chromium, type Browser } from 'playwright-core';
@@ -142,7 +143,12 @@ describe('mynagate bridge in Chromium', { skip: noChromium }, () => {
     assert.equal(new URL(page.url()).origin, bridge.origin);
     assert.equal(await page.locator('#client-name').textContent(), RP_JWT.name);
 
-    const back = page.waitForRequest((r) => r.url().endsWith(`/interaction/${uid}?resume`), { timeout: 10_000 });
+    const back = page.waitForRequest(
+      (r) => /\?resume&code=[A-Za-z0-9_-]{43}$/.test(r.url()) && r.url().includes(`/interaction/${uid}?`),
+      {
+        timeout: 10_000,
+      },
+    );
     const callback = page.waitForRequest((r) => r.url().startsWith('https://bank.example/cb'), { timeout: 15_000 });
     await page.locator('input[name="pin"]').fill(PIN);
     await page.locator('button[type="submit"]').click();
@@ -156,33 +162,43 @@ describe('mynagate bridge in Chromium', { skip: noChromium }, () => {
 });
 
 describe('mynagate bridge: what a person is told', () => {
+  it('a wrong PIN names the auth PIN and its tries left, in both languages', async () => {
+    const bridge = await startBridge(['--file', (await f.newCard('試験　誤入')).file]);
+    try {
+      const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+      await login.events.close();
+      const shown = await fetch(bridgeLink(login, bridge));
+      const page = await shown.text();
+      assert.equal(shown.status, 200, page);
+      const res = await submit(bridge, page, '0000');
+      const wrong = await res.text();
+      assert.equal(res.status, 400);
+      assert.match(wrong, /利用者証明用電子証明書の暗証番号（数字4桁）が違います。あと2回/);
+      assert.match(
+        wrong,
+        /lang="en">The PIN \(4 digits\) of the user authentication certificate is incorrect\. 2 tries/,
+      );
+    } finally {
+      await bridge.stop();
+    }
+  });
+
   it('a locked PIN: 423 with the Japanese guidance (municipal office) and a link back to the login page', async () => {
-    const bridge = await startBridge(['--file', (await f.newCard('試験　施錠')).file]);
+    // Locked elsewhere (the bridge itself never spends the last try).
+    const card = await f.newCard('試験　施錠');
+    const file = JSON.parse(await readFile(card.file, 'utf8')) as { pins: { auth: { triesLeft: number } } };
+    file.pins.auth.triesLeft = 0;
+    await writeFile(card.file, JSON.stringify(file));
+    const bridge = await startBridge(['--file', card.file]);
     try {
       const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
       await login.events.close();
       const shown = await fetch(bridgeLink(login, bridge));
       let page = await shown.text();
       assert.equal(shown.status, 200, page);
-      let res: Response | undefined;
-      const wrong: string[] = [];
-      for (let i = 0; i < 5; i++) {
-        res = await submit(bridge, page, '0000');
-        const text = await res.text();
-        if (res.status !== 400) {
-          page = text;
-          break;
-        }
-        wrong.push(text);
-        page = text;
-      }
-      // The tries left name the auth PIN (利用者証明用電子証明書の暗証番号), in both languages.
-      assert.match(wrong[0]!, /利用者証明用電子証明書の暗証番号（数字4桁）が違います。あと2回/);
-      assert.match(
-        wrong[0]!,
-        /lang="en">The PIN \(4 digits\) of the user authentication certificate is incorrect\. 2 tries/,
-      );
-      assert.equal(res?.status, 423, page);
+      const res = await submit(bridge, page, '0000');
+      page = await res.text();
+      assert.equal(res.status, 423, page);
       assert.match(page, /暗証番号がロックされています。お住まいの市区町村の窓口で初期化してください/);
       assert.match(page, /lang="en">The PIN is locked\. Reset it at your municipal office/);
       assert.match(page, /<code>ERR_CARD_PIN_BLOCKED<\/code>/);
@@ -217,6 +233,17 @@ describe('mynagate bridge: what a person is told', () => {
       assert.match(text, /署名用電子証明書のパスワード（英数字6〜16文字）が違います。あと4回/);
       assert.match(text, /signing certificate is incorrect\. 4 tries left/);
       assert.doesNotMatch(text, /暗証番号が違います/);
+      // A form takes two wrong tries: the second answers without the form, a third post is refused unspent.
+      const second = await submit(bridge, page, 'WRONG998');
+      const secondText = await second.text();
+      assert.equal(second.status, 400);
+      assert.match(secondText, /あと3回/);
+      assert.doesNotMatch(secondText, /name="pin"/);
+      const third = await submit(bridge, page, 'WRONG997');
+      assert.equal(third.status, 404);
+      assert.match(await third.text(), /<code>ERR_BRIDGE_NOT_FOUND<\/code>/);
+      const left = JSON.parse(await readFile(card.file, 'utf8')) as { pins: { sign: { triesLeft: number } } };
+      assert.equal(left.pins.sign.triesLeft, 3);
     } finally {
       await bridge.stop();
       await ekycIdp.close();

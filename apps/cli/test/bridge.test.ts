@@ -3,13 +3,15 @@
  * TLS (the OpenID Provider fixture) with an openid-client relying party. The browser side is plain HTTP: the
  * fixture's cookie agent on the provider, `fetch` on the bridge. The login page's "use this computer's card reader"
  * link hands the QR link to the bridge, the bridge shows the service and the origin it verified, takes the PIN from
- * its local form, has the card sign, posts the token and sends the browser back to the login page (`?resume`), whose
- * event stream finishes the login: the ID token's `sub` is the card person's pairwise subject.
+ * its local form, has the card sign, posts the token as a same-device hand-over and sends the browser back to the login
+ * page with the provider's one-time code (`?resume&code=…`), whose event stream then finishes the login: the ID
+ * token's `sub` is the card person's pairwise subject. A browser that did not start the login gets nothing of it.
  *
  * The card is served through pcscd + vpcd (`--reader`; skipped with the reason when pcscd or vpcd is missing unless
  * MYNAGATE_REQUIRE_SYSTEM=1) and, for the guards, as a virtual card file (`--file`).
  */
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
@@ -117,7 +119,8 @@ async function bridgeLogin(
   }
   assert.equal(posted?.status, 303, 'the bridge sends the browser back');
   const back = new URL(posted.headers.get('location')!);
-  assert.equal(back.href, new URL(`/interaction/${login.uid}?resume`, login.pageUrl).href);
+  assert.equal(back.origin + back.pathname, new URL(`/interaction/${login.uid}`, login.pageUrl).href);
+  assert.match(back.search, /^\?resume&code=[A-Za-z0-9_-]{43}$/, 'with the one-time code of the hand-over');
   // The login page again, on the same transaction: its event stream takes the outcome the bridge posted.
   const { response } = await login.agent.follow(back);
   assert.equal(response.status, 200);
@@ -258,6 +261,86 @@ describe('mynagate bridge with a virtual card file (--file): the login and its g
     assert.match(await crossSite.text(), /<code>ERR_BRIDGE_CSRF<\/code>/);
     assert.equal(await login.events.next('done', 300), undefined, 'nothing was posted');
     await login.events.close();
+  });
+});
+
+/** The tries left of the auth PIN of a virtual card file. */
+async function authTriesLeft(card: TestCard): Promise<number> {
+  return (JSON.parse(await readFile(card.file, 'utf8')) as { pins: { auth: { triesLeft: number } } }).pins.auth
+    .triesLeft;
+}
+
+describe('mynagate bridge: a login link handed over by another browser', () => {
+  it('finishes nothing: the browser that owns the login gets no done, the browser back from the bridge is refused', async () => {
+    const card = await f.newCard('試験　乗取');
+    const bridge = await startBridge(['--file', card.file]);
+    try {
+      // A page's own browser starts a login and keeps its event stream open; it sends the person's browser (no
+      // cookies of the provider) to that login's bridge link, and the person types their PIN.
+      const attacker = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+      const shown = await fetch(bridgeLink(attacker, bridge));
+      const { action, csrf } = formOf(await shown.text());
+      const posted = await submit(bridge, action, { csrf, pin: PIN });
+      assert.equal(posted.status, 303);
+      const back = new URL(posted.headers.get('location')!);
+      assert.match(back.search, /^\?resume&code=/);
+      assert.equal(await attacker.events.next('done', 1500), undefined, 'the owning browser is not logged in');
+      // The person's browser comes back with the code but owns nothing there.
+      const person = idp.agent();
+      const refused = await person.fetch(back);
+      assert.equal(refused.status, 400);
+      assert.match(await refused.text(), /<code id="error">ERR_IDP_INTERACTION_NOT_FOUND<\/code>/);
+      // The owning browser's own way back (no code) finishes nothing either.
+      const own = await attacker.agent.fetch(new URL(`/interaction/${attacker.uid}?resume`, attacker.pageUrl));
+      assert.equal(own.status, 200);
+      await own.text();
+      assert.equal(await attacker.events.next('done', 500), undefined);
+      await attacker.events.close();
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
+describe('mynagate bridge: the card is never locked through it', () => {
+  it('three wrong PINs: the form comes back once, then ERR_BRIDGE_LAST_TRY (409); one try is left, even for the right PIN', async () => {
+    const card = await f.newCard('試験　三回');
+    const bridge = await startBridge(['--file', card.file]);
+    try {
+      const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+      await login.events.close();
+      const { action, csrf } = formOf(await (await fetch(bridgeLink(login, bridge))).text());
+      const answers: { status: number; code: string | undefined; form: boolean }[] = [];
+      for (const pin of ['0000', '0001', '0002']) {
+        const res = await submit(bridge, action, { csrf, pin });
+        const text = await res.text();
+        answers.push({
+          status: res.status,
+          code: /<code>([^<]+)<\/code>/.exec(text)?.[1],
+          form: /name="pin"/.test(text),
+        });
+      }
+      assert.deepEqual(answers, [
+        { status: 400, code: 'ERR_CARD_PIN_INCORRECT', form: true },
+        { status: 409, code: 'ERR_BRIDGE_LAST_TRY', form: false },
+        { status: 409, code: 'ERR_BRIDGE_LAST_TRY', form: false },
+      ]);
+      assert.equal(await authTriesLeft(card), 1);
+      // A new form, and the right PIN: the last try is still not spent here.
+      const again = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+      await again.events.close();
+      const page = await (await fetch(bridgeLink(again, bridge))).text();
+      const next = formOf(page);
+      const res = await submit(bridge, next.action, { csrf: next.csrf, pin: PIN });
+      const text = await res.text();
+      assert.equal(res.status, 409);
+      assert.match(text, /<code>ERR_BRIDGE_LAST_TRY<\/code>/);
+      assert.match(text, /暗証番号設定依頼書/);
+      assert.match(text, /lang="en">One more wrong try would lock the PIN/);
+      assert.equal(await authTriesLeft(card), 1);
+    } finally {
+      await bridge.stop();
+    }
   });
 });
 

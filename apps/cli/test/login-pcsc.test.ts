@@ -135,6 +135,77 @@ describe('mynagate login with a virtual card file (--file)', () => {
     }
   });
 
+  it("prints a server's text without its control characters: no ESC, C1 or bidi control reaches the terminal", async () => {
+    // A server's name that moves the cursor up and rewrites the "Signed for" line, one that conceals what follows
+    // (SGR 8) and reverses it (U+202E), and an error message with its own escape sequences.
+    const evil = createServer((req, res) => {
+      const origin = `http://127.0.0.1:${(evil.address() as AddressInfo).port}`;
+      if (req.method === 'POST') {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'ERR_X', message: { en: '\x1b[2K\rok \u009b1A\u2066done' } }));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          txn: 'x',
+          clientName: '三井住友銀行\x1b[8m\u202e',
+          clientOrigin: 'https://www.smbc.co.jp\u200f',
+          origin,
+          intent: 'login',
+          challenge: 'A'.repeat(43),
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+    try {
+      const origin = `http://127.0.0.1:${(evil.address() as AddressInfo).port}`;
+      const r = await runCli(['login', `${origin}/companion/x?t=0&c=y`, '--file', card.file, '--pin-stdin'], {
+        input: `${PIN}\n`,
+        env,
+      });
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        /サービス \/ Service:\s+三井住友銀行\ufffd\[8m\ufffd \(https:\/\/www\.smbc\.co\.jp\ufffd\)/,
+      );
+      assert.equal(lines(r.stderr).at(-1), 'ERR_X: \ufffd[2K\ufffdok \ufffd1A\ufffddone');
+      assert.doesNotMatch(
+        r.stderr + r.stdout,
+        /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/,
+      );
+    } finally {
+      evil.close();
+    }
+  });
+
+  it('refuses a login link answered with another intent than login (ERR_CLI_COMPANION_RESPONSE), before any PIN', async () => {
+    const odd = createServer((_req, res) => {
+      const origin = `http://127.0.0.1:${(odd.address() as AddressInfo).port}`;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          txn: 'x',
+          clientName: 'n',
+          clientOrigin: 'https://n.example',
+          origin,
+          intent: 'x',
+          challenge: 'A'.repeat(43),
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => odd.listen(0, '127.0.0.1', resolve));
+    try {
+      const origin = `http://127.0.0.1:${(odd.address() as AddressInfo).port}`;
+      const r = await runCli(['login', `${origin}/companion/x?t=0&c=y`, '--file', card.file], { env });
+      assert.equal(r.code, 1);
+      assert.match(lines(r.stderr).at(-1)!, /^ERR_CLI_COMPANION_RESPONSE: a login link answered without intent login$/);
+      assert.doesNotMatch(r.stderr, /PIN/);
+    } finally {
+      odd.close();
+    }
+  });
+
   it('refuses a plain-http link to another computer before any request or PIN (ERR_CLI_USAGE, exit 2)', async () => {
     // A signature would carry the signing certificate (name, address, birth date, sex) in the clear.
     for (const link of ['http://mynagate.example/companion/sign/x?t=0&c=y', 'http://10.0.0.1/companion/x?t=0&c=y']) {

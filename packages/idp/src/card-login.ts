@@ -26,9 +26,33 @@ export interface CardLoginDeps {
  * Verifies `token` for login transaction `txn` and records the outcome for its browser session. Any refusal is
  * also recorded (code and message only) so the waiting page can say what went wrong.
  *
+ * With `handover` (a same-device post of `mynagate bridge`) the outcome is not given to the browser session's event
+ * stream: it is kept under a one-time code, returned here for the poster only, and the login finishes for the
+ * browser that comes back with that code and owns the transaction ({@link LoginTransactions.takeHandover}).
+ *
+ * @example
+ *   await submitCardToken(deps, txn, text); // a phone: the outcome goes to the page that shows the QR code
+ *   const code = await submitCardToken(deps, txn, text, { handover: true }); // the bridge: `?resume&code=…`
  * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_CHALLENGE_INVALID`, and the verifier's `ERR_PKI_*`.
  */
-export async function submitCardToken(deps: CardLoginDeps, txn: string, token: LoginToken | string): Promise<void> {
+export async function submitCardToken(
+  deps: CardLoginDeps,
+  txn: string,
+  token: LoginToken | string,
+  options?: { readonly handover?: false },
+): Promise<void>;
+export async function submitCardToken(
+  deps: CardLoginDeps,
+  txn: string,
+  token: LoginToken | string,
+  options: { readonly handover: true },
+): Promise<string>;
+export async function submitCardToken(
+  deps: CardLoginDeps,
+  txn: string,
+  token: LoginToken | string,
+  options: { readonly handover?: boolean } = {},
+): Promise<string | void> {
   // Both at once (one round trip to Redis); the transaction's absence is reported first, and a challenge taken
   // for a transaction that is gone is of no use to anyone.
   const [found, taken] = await Promise.allSettled([deps.transactions.get(txn), deps.transactions.takeChallenge(txn)]);
@@ -49,12 +73,9 @@ export async function submitCardToken(deps: CardLoginDeps, txn: string, token: L
       at: new Date(deps.now()),
       ...(known ? { credential: verified.fingerprint } : {}),
     });
-    await deps.transactions.complete(transaction, {
-      accountId,
-      acr: ACR_CARD_AUTH,
-      amr: AMR_CARD,
-      ts: Math.floor(deps.now() / 1000),
-    });
+    const outcome = { accountId, acr: ACR_CARD_AUTH, amr: AMR_CARD, ts: Math.floor(deps.now() / 1000) };
+    if (options.handover === true) return await deps.transactions.handOver(transaction, outcome);
+    await deps.transactions.complete(transaction, outcome);
   } catch (e) {
     await deps.transactions.fail(transaction, messageFor(e));
     throw e;

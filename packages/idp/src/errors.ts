@@ -13,6 +13,8 @@ export const IDP_ERROR_CODES = Object.freeze({
   ERR_IDP_CHALLENGE_INVALID: 'No challenge is outstanding for this login: never fetched, already used, or expired.',
   ERR_IDP_SESSION_MISMATCH:
     'This browser session did not start this login; only the session that started it can finish it.',
+  ERR_IDP_HANDOVER_MISMATCH:
+    "A browser came back from `mynagate bridge` with a login's one-time code but did not start that login (HTTP 403): nothing was logged in, the code is used up, and the login's own page is told.",
   ERR_IDP_INTERACTION_NOT_FOUND:
     'The login interaction is missing or expired (cookie absent, or the request timed out).',
   ERR_IDP_TOKEN_MALFORMED: 'The card token is not a well-formed Web eID token.',
@@ -63,6 +65,16 @@ export class IdpChallengeInvalidError extends MynaGateError {
 export class IdpSessionMismatchError extends MynaGateError {
   constructor() {
     super('ERR_IDP_SESSION_MISMATCH', 'this browser session did not start this login');
+  }
+}
+
+/**
+ * `ERR_IDP_HANDOVER_MISMATCH`: the browser that came back from the card-reader bridge with the one-time code is not
+ * the browser that started the login (a page sent the person's bridge another browser's login link).
+ */
+export class IdpHandoverMismatchError extends MynaGateError {
+  constructor() {
+    super('ERR_IDP_HANDOVER_MISMATCH', 'the browser back from the bridge did not start this login');
   }
 }
 

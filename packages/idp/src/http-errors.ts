@@ -187,6 +187,13 @@ const TABLE: Readonly<Record<string, Entry>> = Object.freeze({
       en: 'This login was started in another browser session.',
     },
   },
+  ERR_IDP_HANDOVER_MISMATCH: {
+    status: 403,
+    message: {
+      ja: 'カードリーダーでのログインは、このブラウザーで始めたものではないため完了しませんでした（誰もログインしていません）。ご自分でこのサービスのログインを始めていない場合は、他人があなたのカードでログインしようとした可能性があります。サービスの画面からやり直してください。',
+      en: 'The card reader login was not started in this browser, so it was not completed (nobody was logged in). If you did not just start a login at this service yourself, someone may have tried to log in with your card. Start again from the service.',
+    },
+  },
   ERR_IDP_INTERACTION_NOT_FOUND: {
     status: 400,
     message: {

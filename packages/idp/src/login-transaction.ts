@@ -4,19 +4,23 @@
  * single challenge the companion gets, and the outcome, which only the owning browser session can take.
  *
  * Keys (one-shot store): `login:<txn>` the transaction, `challenge:<txn>` the outstanding challenge,
- * `result:<txn>` a verified login waiting for its browser, `failure:<txn>` the last refusal, for the page to show.
+ * `result:<txn>` a verified login waiting for its browser, `failure:<txn>` the last refusal, for the page to show,
+ * `handover:<SHA-256 of a one-time code>` a verified login the card-reader bridge handed over (see {@link
+ * LoginTransactions.handOver}).
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { checkQrCode } from './animated-qr.ts';
 import { assertOwner, boundLink, loadBound, newBinding, type BoundFields } from './bound-transaction.ts';
-import { IdpChallengeInvalidError, IdpLoginNotFoundError } from './errors.ts';
-import type { ErrorBody } from './http-errors.ts';
+import { IdpChallengeInvalidError, IdpHandoverMismatchError, IdpLoginNotFoundError } from './errors.ts';
+import { messageFor, type ErrorBody } from './http-errors.ts';
 import type { IssuedChallenge, LoginVerifier } from './login-token.ts';
 import type { ChangeFeedPort, OneShotPort } from './ports.ts';
 import { TransactionWatch, type TransactionChange } from './transaction-watch.ts';
 
 /** How many started transactions a node keeps for scans (a few minutes of logins at a high rate). */
 const MAX_STARTED = 100_000;
+/** How long a hand-over code works: the bridge sends the browser back at once (a redirect). */
+const HANDOVER_TTL_MS = 60_000;
 
 /** One login transaction as stored. */
 export interface LoginTransaction extends BoundFields {
@@ -232,6 +236,45 @@ export class LoginTransactions {
     }
   }
 
+  /**
+   * Keeps a verified login that the card-reader bridge (`mynagate bridge`) posted as a same-device hand-over, under a
+   * fresh one-time code, and returns the code, which only the poster learns (the store keeps its hash). The owning
+   * browser's event stream is not told: a page could have sent the person's bridge the link of a login that page's
+   * own browser started, and the person's PIN must not finish that. The login finishes only for a browser that comes
+   * back with the code and owns the transaction ({@link takeHandover}).
+   */
+  async handOver(transaction: LoginTransaction, outcome: LoginOutcome): Promise<string> {
+    const code = randomBytes(32).toString('base64url');
+    const ttl = Math.min(HANDOVER_TTL_MS, this.#remaining(transaction));
+    await this.#o.oneShot.put(handoverKey(code), JSON.stringify({ txn: transaction.txn, outcome }), ttl);
+    return code;
+  }
+
+  /**
+   * Takes the login handed over under `code` (once, whoever asks) for the browser holding `browserKey` on
+   * interaction `uid`, and records it for that browser's event stream as {@link complete} does. A browser that does
+   * not own the transaction is refused; the code is then used up and the login's own page is told.
+   *
+   * @throws `ERR_IDP_LOGIN_NOT_FOUND` (no such code: unknown, used or expired; or the login is gone),
+   *   IdpHandoverMismatchError (`ERR_IDP_HANDOVER_MISMATCH`) for any other browser.
+   */
+  async takeHandover(code: string, browserKey: string | undefined, uid: string): Promise<LoginTransaction> {
+    const json = /^[A-Za-z0-9_-]{43}$/.test(code) ? await this.#o.oneShot.take(handoverKey(code)) : undefined;
+    if (json === undefined) throw new IdpLoginNotFoundError();
+    const { txn, outcome } = JSON.parse(json) as { readonly txn: string; readonly outcome: LoginOutcome };
+    const transaction = await this.get(txn);
+    try {
+      if (browserKey === undefined) throw new IdpHandoverMismatchError();
+      assertOwner(transaction, browserKey, uid);
+    } catch {
+      const refused = new IdpHandoverMismatchError();
+      await this.fail(transaction, messageFor(refused));
+      throw refused;
+    }
+    await this.complete(transaction, outcome);
+    return transaction;
+  }
+
   /** Takes the verified login, once; `undefined` while there is none. Call only after {@link getOwned}. */
   async takeOutcome(txn: string): Promise<LoginOutcome | undefined> {
     const local = this.#handedOver.get(txn);
@@ -313,4 +356,9 @@ export class LoginTransactions {
   #remaining(transaction: LoginTransaction): number {
     return Math.max(1000, transaction.expiresAt - this.#o.now());
   }
+}
+
+/** Where a hand-over waits: under the hash of its code, so the store never holds a code that would finish it. */
+function handoverKey(code: string): string {
+  return `handover:${createHash('sha256').update(code, 'utf8').digest('base64url')}`;
 }

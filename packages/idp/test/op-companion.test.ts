@@ -5,15 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { Agent } from './support/op-agent.ts';
 import {
   cardToken,
   createOpFixture,
+  followDone,
   postToken,
   RP_JWT,
   scan,
   startLogin,
   type CompanionViewJson,
   type OpFixture,
+  type StartedLogin,
   type TestCard,
   type TestIdp,
 } from './support/op-fixture.ts';
@@ -212,5 +215,77 @@ describe('companion token', () => {
     assert.match(message.en, /revoked/);
     assert.equal(JSON.stringify(body).includes(revoked.issued.authSerial), false, 'no serial in the answer');
     await login.events.close();
+  });
+});
+
+describe('same-device hand-over (POST /companion/:txn/token?handover=1, the bridge)', () => {
+  /** Scans as the bridge does and posts the card's token as a hand-over; returns the answer and the way back. */
+  async function handOver(login: StartedLogin): Promise<{ body: Record<string, unknown>; back: URL }> {
+    const view = (await scan(idp, login.link)).body as unknown as CompanionViewJson;
+    const res = await idp.fetch(new URL(`/companion/${view.txn}/token?handover=1`, idp.server.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(await cardToken(card, view.origin, view.challenge)),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    const body = (await res.json()) as Record<string, unknown>;
+    const back = new URL(`/interaction/${login.uid}?resume&code=${String(body['code'])}`, login.pageUrl);
+    return { body, back };
+  }
+
+  /** Opens the login page at `url` in `agent`: its status, and the error code of an error page. */
+  async function open(agent: Agent, url: URL): Promise<{ status: number; error: string | undefined }> {
+    const res = await agent.fetch(url);
+    const text = await res.text();
+    return { status: res.status, error: /<code id="error">([^<]+)<\/code>/.exec(text)?.[1] };
+  }
+
+  it('keeps the outcome from the page that owns the login and answers a one-time code to the poster only', async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    const { body, back } = await handOver(login);
+    assert.equal(body['status'], 'ok');
+    assert.match(String(body['code']), /^[A-Za-z0-9_-]{43}$/);
+    // The owning browser's stream is not told: it finishes only once this browser comes back with the code.
+    assert.equal(await login.events.next('done', 300), undefined);
+    assert.equal((await open(login.agent, back)).status, 200);
+    assert.ok(await followDone(login));
+  });
+
+  it('refuses the code to a browser that did not start the login (ERR_IDP_HANDOVER_MISMATCH); the code is used up and the owning page is told', async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    const { back } = await handOver(login);
+    // The interaction's cookie without the login's binding: the code alone finishes nothing.
+    const other = idp.agent();
+    const interaction = await open(other, back);
+    assert.deepEqual(interaction, { status: 400, error: 'ERR_IDP_INTERACTION_NOT_FOUND' });
+    login.agent.forget('mynagate_login');
+    assert.deepEqual(await open(login.agent, back), { status: 403, error: 'ERR_IDP_HANDOVER_MISMATCH' });
+    const failed = (await login.events.next('failed')) as { error: string };
+    assert.equal(failed.error, 'ERR_IDP_HANDOVER_MISMATCH');
+    assert.equal(await login.events.next('done', 300), undefined);
+    await login.events.close();
+  });
+
+  it('takes a code once; an unknown code is ERR_IDP_LOGIN_NOT_FOUND; a bad handover value is ERR_IDP_BAD_REQUEST', async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    const { back } = await handOver(login);
+    assert.deepEqual(await open(login.agent, new URL(`${back.pathname}?resume&code=${'A'.repeat(43)}`, back)), {
+      status: 404,
+      error: 'ERR_IDP_LOGIN_NOT_FOUND',
+    });
+    assert.equal((await open(login.agent, back)).status, 200);
+    assert.deepEqual(await open(login.agent, back), { status: 404, error: 'ERR_IDP_LOGIN_NOT_FOUND' });
+    await login.events.close();
+    const next = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    const view = (await scan(idp, next.link)).body as unknown as CompanionViewJson;
+    const res = await idp.fetch(new URL(`/companion/${view.txn}/token?handover=yes`, idp.server.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(await cardToken(card, view.origin, view.challenge)),
+    });
+    assert.equal(res.status, 400);
+    assert.equal(((await res.json()) as { error: string }).error, 'ERR_IDP_BAD_REQUEST');
+    await next.events.close();
   });
 });

@@ -2,27 +2,38 @@
  * `mynagate bridge`: card login on the same computer. The login page's "use this computer's card reader" button
  * navigates the browser to `http://127.0.0.1:<port>/login?link=<companion link>&return=<login page>`; the bridge
  * opens the link itself (as a companion does), shows a small local page with the service and the origin it
- * verified and a PIN form, has the card in the PC/SC reader sign, posts the answer to the provider and sends the
- * browser back to the login page, whose event stream then finishes the login. The PIN goes only to this process.
+ * verified and a PIN form, has the card in the PC/SC reader sign, posts the answer to the provider as a same-device
+ * hand-over and sends the browser back to the login page with the one-time code the provider answered
+ * (`?resume&code=…`): the login finishes only for a browser that brings the code and started the login, so a page
+ * that sends the person here with the link of a login its own browser started gets nothing. The PIN goes only to
+ * this process.
  *
  * Guards: it listens on 127.0.0.1 only and answers only requests whose Host is `127.0.0.1:<port>` (a DNS-rebinding
  * page has another Host); every form carries a per-transaction random token and a cross-site Origin is refused
  * (CSRF); the origin shown and signed for is the one the provider reported for the link and equal to the link's
  * own, and the return URL must be on that origin too (ERR_BRIDGE_ORIGIN), never what a page claims.
+ *
+ * The card's PIN is a local resource any local program can reach through this port: before each VERIFY the tries
+ * left are read (an empty VERIFY spends none) and the bridge never spends the last one (ERR_BRIDGE_LAST_TRY), and a
+ * form takes at most two wrong tries (it is shown again once).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createInterface } from 'node:readline';
+import { CardPinBlockedError, SW } from '@mynagate/card';
 import { isMynaGateError, MynaGateError } from '@mynagate/errors';
 import { optional, port } from '../args.ts';
 import {
   cardAnswer,
   companionLink,
+  CompanionRemoteError,
+  displayText,
   isSignView,
   openCard,
   post,
   reportCardFailure,
   scan,
+  triesLeft,
   type CompanionView,
 } from '../companion.ts';
 import type { Parsed } from '../main.ts';
@@ -38,6 +49,8 @@ const DEFAULT_BRIDGE_PORT = 24727;
 const PENDING_TTL_MS = 5 * 60_000;
 /** At most this many forms are open at once (each GET of /login opens one). */
 const MAX_PENDING = 16;
+/** Wrong tries one form takes: the form is shown again once after a wrong PIN, never a second time. */
+const MAX_WRONG_PER_FORM = 2;
 
 /** A refused bridge request: an HTTP status and a stable code. */
 class BridgeError extends MynaGateError {
@@ -56,6 +69,8 @@ interface Pending {
   readonly back: URL;
   readonly view: CompanionView;
   readonly expiresAt: number;
+  /** Wrong PINs posted from this form so far (at most {@link MAX_WRONG_PER_FORM}). */
+  wrong: number;
 }
 
 /** `mynagate bridge [--port 24727] [--reader NAME | --file CARD] [--pin-stdin]`: serves until interrupted. */
@@ -113,6 +128,7 @@ export async function bridge(a: Parsed): Promise<void> {
         back,
         view,
         expiresAt: now + PENDING_TTL_MS,
+        wrong: 0,
       };
       pending.set(p.id, p);
       sendHtml(res, 200, formPage(p, pinStdin), { back: p.back });
@@ -131,21 +147,32 @@ export async function bridge(a: Parsed): Promise<void> {
       if (!sameSecret(form.get('csrf') ?? '', p.csrf)) {
         throw new BridgeError('ERR_BRIDGE_CSRF', 'the form token is missing or wrong', 403);
       }
-      const secret = lines !== undefined ? await lines.next(pinPrompt(p.view)) : (form.get('pin') ?? '');
       let body: unknown;
       try {
+        // One form at a time at the card, its PIN line included: the tries read stay true up to its VERIFY, and the
+        // terminal asks for one PIN at a time.
         body = await withCard(async () => {
           const transport = await openCard({ file, reader });
           try {
+            checkTriesLeft(await triesLeft(transport, p.view));
+            if (p.wrong >= MAX_WRONG_PER_FORM) {
+              throw new BridgeError('ERR_BRIDGE_NOT_FOUND', 'this form took its wrong tries; start again', 404);
+            }
+            const secret = lines !== undefined ? await lines.next(pinPrompt(p.view)) : (form.get('pin') ?? '');
             return await cardAnswer(transport, p.view, secret);
           } finally {
             await transport.close();
           }
         });
       } catch (e) {
-        // A wrong or malformed PIN: show the form again with the tries left; the login stays open.
+        // A wrong or malformed PIN: show the form again with the tries left, once; the login stays open. A wrong PIN
+        // that leaves one try is told as the last try, which the bridge will not spend.
         if (isMynaGateError(e) && (e.code === 'ERR_CARD_PIN_INCORRECT' || e.code === 'ERR_CARD_PIN_FORMAT')) {
           process.stderr.write(`${e.code}: ${e.message}\n`);
+          const left = (e as { retriesLeft?: unknown }).retriesLeft;
+          if (e.code === 'ERR_CARD_PIN_INCORRECT') p.wrong += 1;
+          if (typeof left === 'number' && left <= 1) throw new Refused(lastTry(), p);
+          if (p.wrong >= MAX_WRONG_PER_FORM) throw new Refused(e, p);
           sendHtml(res, 400, formPage(p, pinStdin, await wordingOf(e, p.view)), { back: p.back });
           return;
         }
@@ -153,9 +180,20 @@ export async function bridge(a: Parsed): Promise<void> {
         throw new Refused(e, p);
       }
       pending.delete(p.id);
-      await post(p.link, p.view, body).catch((e: unknown) => Promise.reject(new Refused(e, p)));
-      process.stderr.write(`ok: ${p.view.clientName} (${p.view.clientOrigin}) via ${p.view.origin}\n`);
-      res.writeHead(303, { location: p.back.href, 'cache-control': 'no-store', 'content-length': 0 });
+      const back = await post(p.link, p.view, body, { handover: !isSignView(p.view) }).then(
+        (answer) => (isSignView(p.view) ? p.back : withCode(p.back, answer)),
+        (e: unknown) => Promise.reject(new Refused(e, p)),
+      );
+      process.stderr.write(
+        `ok: ${displayText(p.view.clientName)} (${displayText(p.view.clientOrigin)}) via ${displayText(p.view.origin)}\n`,
+      );
+      // The code in `location` is for this browser only: no referrer carries it on.
+      res.writeHead(303, {
+        location: back.href,
+        'cache-control': 'no-store',
+        'referrer-policy': 'no-referrer',
+        'content-length': 0,
+      });
       res.end();
       return;
     }
@@ -208,7 +246,48 @@ function handover(url: URL): { link: URL; back: URL } {
       400,
     );
   }
+  // A login's way back carries its one-time code: only to the login page's own `?resume` address, never to another
+  // page of that origin that a link could name.
+  if (
+    !link.pathname.startsWith('/companion/sign/') &&
+    !(/^\/interaction\/[^/]+$/.test(back.pathname) && back.search === '?resume')
+  ) {
+    throw new BridgeError(
+      'ERR_BRIDGE_REQUEST',
+      'the return address is not a login page (/interaction/<id>?resume)',
+      400,
+    );
+  }
   return { link, back };
+}
+
+/**
+ * The login page's address with the provider's one-time hand-over code (`?resume&code=…`).
+ *
+ * @throws CompanionRemoteError `ERR_CLI_COMPANION_RESPONSE` when the answer carries no code.
+ */
+function withCode(back: URL, answer: unknown): URL {
+  const code = (answer as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^[A-Za-z0-9_-]{43}$/.test(code)) {
+    throw new CompanionRemoteError('ERR_CLI_COMPANION_RESPONSE', "the server's answer lacks the hand-over code", 200);
+  }
+  return new URL(`${back.search}&code=${code}`, back);
+}
+
+/**
+ * Refuses a VERIFY that could lock the card: none when the PIN is locked already (the card's own refusal, as a
+ * VERIFY would have given it), and none with one try left, which the person spends where they type the PIN
+ * knowingly (JPKI spec §4.3, ISO 7816-4 VERIFY without data: the card answers the counter, 63Cx, and spends none).
+ *
+ * @throws CardPinBlockedError (`ERR_CARD_PIN_BLOCKED`), BridgeError (`ERR_BRIDGE_LAST_TRY`).
+ */
+function checkTriesLeft(left: number): void {
+  if (left === 0) throw new CardPinBlockedError(SW.AUTH_BLOCKED);
+  if (left <= 1) throw lastTry();
+}
+
+function lastTry(): BridgeError {
+  return new BridgeError('ERR_BRIDGE_LAST_TRY', 'one try left before the card locks the PIN; not spent here', 409);
 }
 
 /** The local page: who asks, for which origin (the verified one), and the PIN or password field. */
@@ -221,11 +300,11 @@ function formPage(p: Pending, pinStdin: boolean, problem?: Wording): string {
     ? '<p>暗証番号はターミナルで入力します（サービス名を確かめてから）。<span class="en" lang="en">Type the PIN in the terminal running mynagate bridge, once it names this service.</span></p>'
     : `<label>${esc(what)}<br><input type="password" name="pin" autocomplete="off" autofocus required></label>`;
   const statement = sign
-    ? `<blockquote id="statement">${esc(p.view.statement.text.ja)}<br><span lang="en">${esc(p.view.statement.text.en)}</span></blockquote>`
+    ? `<blockquote id="statement">${esc(displayText(p.view.statement.text.ja))}<br><span lang="en">${esc(displayText(p.view.statement.text.en))}</span></blockquote>`
     : '';
   return htmlPage(`<h1>カードリーダーで${sign ? '署名' : 'ログイン'}<span class="en" lang="en">${sign ? 'Sign' : 'Log in'} with this computer's card reader</span></h1>
-<p>サービス / Service: <strong id="client-name">${esc(p.view.clientName)}</strong> (<span id="client-origin">${esc(p.view.clientOrigin)}</span>)</p>
-<p>署名先 / Signed for: <strong id="origin">${esc(p.view.origin)}</strong></p>
+<p>サービス / Service: <strong id="client-name">${esc(displayText(p.view.clientName))}</strong> (<span id="client-origin">${esc(displayText(p.view.clientOrigin))}</span>)</p>
+<p>署名先 / Signed for: <strong id="origin">${esc(displayText(p.view.origin))}</strong></p>
 ${statement}${problem === undefined ? '' : problemHtml(problem)}
 <form method="post" action="/login/${p.id}">
 <input type="hidden" name="csrf" value="${p.csrf}">
@@ -273,6 +352,10 @@ const BRIDGE_WORDING: Readonly<Record<string, { readonly ja: string; readonly en
   ERR_BRIDGE_NOT_FOUND: {
     ja: 'この受付は見つからないか、期限切れです。ログイン画面からやり直してください。',
     en: 'This request was not found or has expired. Start again from the login page.',
+  },
+  ERR_BRIDGE_LAST_TRY: {
+    ja: 'あと1回間違えると暗証番号（パスワード）がロックされるため、このパソコンのカードリーダーでは入力を受け付けません。暗証番号を届いた通知書（暗証番号設定依頼書の控えなど）で確かめるか、スマートフォンのMynaGateアプリや公的個人認証サービスの利用者クライアントソフト（JPKI利用者ソフト）で入力してください。正しく入力すると回数は元に戻ります。',
+    en: 'One more wrong try would lock the PIN (or password), so this computer’s card reader will not take it. Check the PIN against the letter you received (your PIN setting form), or type it in the MynaGate app on your phone or in the official JPKI user software. A correct entry restores the tries.',
   },
   ERR_CLI_UNREACHABLE: {
     ja: 'MynaGateに接続できませんでした。ネットワークを確かめて、ログイン画面からやり直してください。',
@@ -401,7 +484,7 @@ function esc(s: string): string {
  */
 function pinPrompt(view: CompanionView): string {
   const what = isSignView(view) ? '署名用パスワード / signing password' : '暗証番号 / PIN';
-  return `${what}: ${view.clientName} (${view.clientOrigin}) via ${view.origin}: `;
+  return `${what}: ${displayText(view.clientName)} (${displayText(view.clientOrigin)}) via ${displayText(view.origin)}: `;
 }
 
 /**

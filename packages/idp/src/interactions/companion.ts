@@ -5,6 +5,8 @@
  *   `{ txn, clientName, clientOrigin, origin, intent, challenge, challengeExpiresAt }`;
  * - `POST /companion/:txn/token` takes the Web eID token signed over `SHA-256(origin) ‖ SHA-256(challenge)` and
  *   answers `{ status: 'ok', message }`. It never says who logged in: the outcome goes to the browser session.
+ *   `?handover=1` (`mynagate bridge`, the same computer): the outcome waits for the browser that comes back from the
+ *   bridge instead, and the answer carries the one-time `code` it must bring (`/interaction/:uid?resume&code=…`).
  * - `POST /companion/:txn/failure` takes `{ challenge, error }`, a refusal the card gave the companion before any
  *   token ({@link COMPANION_FAILURES}), so the browser page can say what happened instead of waiting for a PIN.
  */
@@ -32,13 +34,21 @@ export function companionScan(context: InteractionContext): Handler {
 
 /** `POST /companion/:txn/token`. */
 export function companionToken(context: InteractionContext): Handler {
-  return async (req, res, params) => {
+  return async (req, res, params, url) => {
+    const handover = url.searchParams.get('handover');
+    if (handover !== null && handover !== '1') throw new IdpBadRequestError('handover must be 1 when given');
     const text = await readJsonText(req);
     parseLoginToken(parseJson(text)); // its shape, answered with this provider's codes
     // The verifier parses the text as posted: its parser refuses a member named twice, which JSON.parse would have
     // settled silently (the last one wins, where a proxy or log may read the first).
-    await submitCardToken(cardLoginDeps(context), params['txn']!, text);
-    sendJson(res, 200, { status: 'ok', message: COMPANION_DONE });
+    if (handover === null) {
+      await submitCardToken(cardLoginDeps(context), params['txn']!, text);
+      sendJson(res, 200, { status: 'ok', message: COMPANION_DONE });
+      return;
+    }
+    // The code goes to the poster only, in this answer (no-store): the page that owns the login is not told.
+    const code = await submitCardToken(cardLoginDeps(context), params['txn']!, text, { handover: true });
+    sendJson(res, 200, { status: 'ok', message: COMPANION_DONE, code });
   };
 }
 

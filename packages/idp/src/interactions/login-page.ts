@@ -34,14 +34,19 @@ const LOGIN_TEXTS: QrPageTexts = {
 export function loginPage(context: InteractionContext): Handler {
   return async (req, res, params, url) => {
     const uid = params['uid']!;
+    // Back from `mynagate bridge` with the code of the login it handed over: taken first, so that a browser which did
+    // not start the login is told so and the code is used up. (One without even the interaction's cookie is refused
+    // before this page, by the router's own load of the interaction: ERR_IDP_INTERACTION_NOT_FOUND.)
+    const handedOver = await handedOverLogin(context, req, uid, url);
     const details = await interactionFor(context, req, res, uid);
     const clientId = String(details.params['client_id']);
     const client = await context.provider().Client.find(clientId);
     const clientName = client?.clientName ?? clientId;
     const clientOrigin = new URL(String(details.params['redirect_uri'])).origin;
     // Back from `mynagate bridge` (`?resume`): this browser's open transaction goes on, so the outcome the bridge
-    // posted reaches its event stream; a new transaction would orphan it.
-    const resumed = url.searchParams.has('resume') ? await ownedTransaction(context, req, uid) : undefined;
+    // handed over reaches its event stream; a new transaction would orphan it.
+    const resumed =
+      handedOver ?? (url.searchParams.has('resume') ? await ownedTransaction(context, req, uid) : undefined);
     const transaction = resumed ?? (await startTransaction(context, res, { uid, clientId, clientName, clientOrigin }));
     const { t, link } = context.transactions.currentLink(transaction);
     const bridgeReturn = new URL(`/interaction/${encodeURIComponent(uid)}?resume`, context.config.origin).href;
@@ -176,6 +181,25 @@ async function ownedTransaction(
   const binding = readBinding(req);
   if (binding === undefined) return undefined;
   return context.transactions.getOwned(binding.txn, binding.key, uid).catch(() => undefined);
+}
+
+/**
+ * The login `mynagate bridge` handed over, when this request is its way back (`?resume&code=…`): it goes to this
+ * browser's event stream only if this browser owns the transaction (its binding cookie). The bridge of the person
+ * whose card signed may have been sent another browser's login link by a web page: that browser, which owns the
+ * login, never gets the code, and the person's browser, which has the code, does not own it.
+ *
+ * @throws `ERR_IDP_LOGIN_NOT_FOUND` (code unknown, used or expired), `ERR_IDP_HANDOVER_MISMATCH` (not the owner).
+ */
+async function handedOverLogin(
+  context: InteractionContext,
+  req: IncomingMessage,
+  uid: string,
+  url: URL,
+): Promise<LoginTransaction | undefined> {
+  const code = url.searchParams.get('code');
+  if (code === null || !url.searchParams.has('resume')) return undefined;
+  return context.transactions.takeHandover(code, readBinding(req)?.key, uid);
 }
 
 /** `mynagate bridge`'s entry: it opens `link` itself and sends the browser back to `back` afterwards. */
