@@ -31,6 +31,8 @@ export interface HttpError {
 
 interface Entry {
   readonly status: number;
+  /** Sent as `Retry-After` (a 503's expected outage). */
+  readonly retryAfterSeconds?: number;
   readonly message: BilingualMessage | ((e: { retriesLeft?: unknown }) => BilingualMessage);
 }
 
@@ -218,6 +220,16 @@ const TABLE: Readonly<Record<string, Entry>> = Object.freeze({
     status: 413,
     message: { ja: '送信されたデータが大きすぎます。', en: 'The request is too large.' },
   },
+  // Stores: the database or Redis cannot be reached or did not answer in time. A retry soon may pass (503 with
+  // Retry-After), which a load balancer and the service can tell from a fault (500).
+  ERR_STORE_UNAVAILABLE: {
+    status: 503,
+    retryAfterSeconds: 5,
+    message: {
+      ja: 'ただいまサービスを一時的に利用できません。しばらくしてからもう一度お試しください。',
+      en: 'The service is temporarily unavailable. Please try again shortly.',
+    },
+  },
 });
 
 const INTERNAL: HttpError = Object.freeze({
@@ -248,6 +260,7 @@ export function toHttpError(e: unknown): HttpError {
       : { error: e.code, message };
   const headers: Record<string, string> = {};
   if (Array.isArray(fields.allow)) headers['allow'] = fields.allow.join(', ');
+  if (entry.retryAfterSeconds !== undefined) headers['retry-after'] = String(entry.retryAfterSeconds);
   return { status: entry.status, body, headers };
 }
 
@@ -259,6 +272,15 @@ const logged = new WeakSet<object>();
  * database driver's error quotes the row in `detail`, and the value of a thrown non-Error is not looked at.
  */
 function internal(e: unknown): HttpError {
+  logInternal(e);
+  return INTERNAL;
+}
+
+/**
+ * Writes an unexpected error to stderr once (see {@link internal}); also for node-oidc-provider's own `server_error`
+ * answers (its authorization and token endpoints), which it renders without detail.
+ */
+export function logInternal(e: unknown): void {
   if (typeof e !== 'object' || e === null) {
     console.error(`ERR_IDP_INTERNAL: a thrown ${typeof e}`);
   } else if (!logged.has(e)) {
@@ -267,7 +289,6 @@ function internal(e: unknown): HttpError {
     const stack = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : 'a thrown non-Error object';
     console.error(`ERR_IDP_INTERNAL${typeof code === 'string' ? ` (${code})` : ''}: ${stack}`);
   }
-  return INTERNAL;
 }
 
 /** The bilingual message for a code, for pages that show an outcome without an HTTP error (SSE, dev phone). */

@@ -18,7 +18,7 @@ import { meClient } from './consent/me.ts';
 import { ekycPrompt } from './ekyc/policy.ts';
 import { resolveConfig, type IdpConfig, type ResolvedConfig } from './config.ts';
 import { cookieKeys } from './lib/cookie-keys.ts';
-import { STATIC_PAGE_HEADERS, staticPageHeaders } from './http-errors.ts';
+import { logInternal, STATIC_PAGE_HEADERS, staticPageHeaders } from './http-errors.ts';
 import { html, page, raw } from './lib/html.ts';
 import { pairwiseSubject } from './pairwise.ts';
 import { loadExistingGrant } from './saved-grants.ts';
@@ -116,6 +116,9 @@ export function buildProvider(config: ResolvedConfig): Provider {
   provider.on('grant.revoked', (_ctx: unknown, grantId: string) => {
     config.ekyc.identities.delete(grantId).catch(() => {});
   });
+  // node-oidc-provider answers an unexpected error (a store down during an authorization, say) with a bare
+  // server_error: the log is the only trace of its cause.
+  provider.on('server_error', (_ctx: unknown, error: unknown) => logInternal(error));
   return provider;
 }
 

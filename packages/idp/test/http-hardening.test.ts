@@ -12,6 +12,7 @@ import { connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { IdpBadRequestError, IdpBodyTooLargeError } from '../src/errors.ts';
+import { StoreUnavailableError } from '../src/store/errors.ts';
 import { toHttpError } from '../src/http-errors.ts';
 import { readForm } from '../src/consent/page.ts';
 import { Router } from '../src/interactions/router.ts';
@@ -306,6 +307,24 @@ describe('internal errors', () => {
     const line = String(logged.mock.calls[0]!.arguments[0]);
     assert.match(line, /^ERR_IDP_INTERNAL: Error: the store broke\n\s+at /);
     assert.doesNotMatch(line, /試験/);
+  });
+
+  it('a store out of reach is 503 ERR_STORE_UNAVAILABLE with Retry-After, told apart from a fault (500)', (t) => {
+    const logged = t.mock.method(console, 'error', () => {});
+    const { status, body, headers } = toHttpError(new StoreUnavailableError('Redis is unavailable'));
+    assert.equal(status, 503);
+    assert.equal(body.error, 'ERR_STORE_UNAVAILABLE');
+    assert.match(body.message.ja, /一時的に利用できません/);
+    assert.equal(headers['retry-after'], '5');
+    assert.equal(logged.mock.callCount(), 0);
+  });
+
+  it("logs the cause of node-oidc-provider's own server_error (an authorization whose store failed)", async (t) => {
+    const logged = t.mock.method(console, 'error', () => {});
+    const provider = idp.server.provider;
+    provider.emit('server_error', {}, new Error('the adapter broke'));
+    assert.equal(logged.mock.callCount(), 1);
+    assert.match(String(logged.mock.calls[0]!.arguments[0]), /^ERR_IDP_INTERNAL: Error: the adapter broke\n\s+at /);
   });
 
   it('does not log errors that have their own answer', (t) => {

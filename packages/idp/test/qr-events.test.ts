@@ -4,6 +4,7 @@ import { createServer, get, type IncomingMessage, type ServerResponse } from 'no
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { MynaGateError } from '@mynagate/errors';
 import { streamQrEvents, type QrEventSource } from '../src/interactions/qr-events.ts';
 
 const POLL_MS = 20;
@@ -71,5 +72,57 @@ describe('QR page event stream', () => {
     await leaveAfter(100, 10, source);
     await sleep(10 * POLL_MS);
     assert.deepEqual(counts, { looks: 0, watching: 0 });
+  });
+});
+
+describe('QR page event stream and an unreachable store', () => {
+  /** Streams `source` to a client; resolves with the events it got once the stream ends (or after `maxMs`). */
+  async function eventsOf(source: QrEventSource<never>, maxMs: number): Promise<string[]> {
+    const server = createServer((_req, res) => void streamQrEvents(res, source, 0, POLL_MS));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      return await new Promise<string[]>((resolve) => {
+        const events: string[] = [];
+        const request = get({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, path: '/' }, (res) => {
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => events.push(...[...chunk.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]!)));
+          res.on('end', () => resolve(events));
+        });
+        request.on('error', () => resolve(events));
+        setTimeout(() => (request.destroy(), resolve(events)), maxMs);
+      });
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+
+  it('a store out of reach for a few looks does not end the login: the stream goes on to done', async () => {
+    let looks = 0;
+    const source: QrEventSource<never> = {
+      expiresAt: Date.now() + 300_000,
+      now: Date.now,
+      currentLink: () => ({ t: 0, link: 'https://idp.example/companion/x?t=0&c=y' }),
+      async look() {
+        if (++looks <= 3) throw new MynaGateError('ERR_STORE_UNAVAILABLE', 'Redis is unavailable');
+        return { scanned: false, redirect: 'https://idp.example/resume' };
+      },
+      refused: (e) => ({ error: (e as { code: string }).code, message: { ja: '', en: '' } }),
+    };
+    assert.deepEqual(await eventsOf(source, 3000), ['done']);
+    assert.equal(looks, 4);
+  });
+
+  it('any other failure of a look still ends the stream with refused', async () => {
+    const source: QrEventSource<never> = {
+      expiresAt: Date.now() + 300_000,
+      now: Date.now,
+      currentLink: () => ({ t: 0, link: 'https://idp.example/companion/x?t=0&c=y' }),
+      async look() {
+        throw new MynaGateError('ERR_STORE_FAILED', 'rejected');
+      },
+      refused: (e) => ({ error: (e as { code: string }).code, message: { ja: '', en: '' } }),
+    };
+    assert.deepEqual(await eventsOf(source, 3000), ['refused']);
   });
 });

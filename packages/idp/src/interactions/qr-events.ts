@@ -6,6 +6,7 @@
  * `refused` {error, message} when the stream cannot go on. What happened is asked of a {@link QrEventSource}.
  */
 import type { ServerResponse } from 'node:http';
+import { isMynaGateError } from '@mynagate/errors';
 import type { ErrorBody } from '../http-errors.ts';
 import { SHOW_STATUS_SCRIPT } from '../lib/html.ts';
 import { qrSvg } from './qr-svg.ts';
@@ -14,6 +15,8 @@ import { qrSvg } from './qr-svg.ts';
 const TICK_MS = 200;
 /** How often the stream looks at the store by default, told of changes or not (`streamQrEvents`' `pollMs`). */
 const POLL_MS = 200;
+/** How long the stream waits out a store it cannot reach before it ends with the refusal. */
+const STORE_OUTAGE_MS = 15_000;
 /** A comment line this often keeps proxies from closing an idle stream. */
 const HEARTBEAT_MS = 15_000;
 
@@ -77,6 +80,8 @@ export async function streamQrEvents<Change>(
     if (!res.writableEnded) res.end();
   };
   let lastLook = -Infinity;
+  // Since when the store has been unreachable, while it is: a blip skips a look, an outage ends the stream.
+  let unavailableSince: number | undefined;
   const tick = async (change?: Change, told = false): Promise<void> => {
     if (busy || finished) return;
     busy = true;
@@ -89,6 +94,7 @@ export async function streamQrEvents<Change>(
       if (told || performance.now() - lastLook >= pollMs) {
         lastLook = performance.now();
         const look = await source.look(change);
+        unavailableSince = undefined;
         if (look.redirect !== undefined) {
           send(res, 'done', { redirect: look.redirect });
           stop();
@@ -108,6 +114,10 @@ export async function streamQrEvents<Change>(
         res.write(': keep-alive\n\n');
       }
     } catch (e) {
+      // The store out of reach for a moment (a failover, a restart): look again at the next poll rather than end the
+      // person's login; an outage longer than STORE_OUTAGE_MS ends it as any refusal does.
+      const now = Date.now();
+      if (isMynaGateError(e, 'ERR_STORE_UNAVAILABLE') && now - (unavailableSince ??= now) < STORE_OUTAGE_MS) return;
       send(res, 'refused', source.refused(e));
       stop();
     } finally {
@@ -161,6 +171,7 @@ const RETRYABLE: ReadonlySet<string> = new Set([
   'ERR_IDP_QR_INVALID',
   'ERR_IDP_CHALLENGE_INVALID',
   'ERR_IDP_TOKEN_MALFORMED',
+  'ERR_STORE_UNAVAILABLE',
 ]);
 
 /** Whether scanning the QR code again may help after a refusal with `code` (the `failed` event's `retry`). */
