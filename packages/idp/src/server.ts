@@ -77,6 +77,11 @@ export interface ServerLimits {
   readonly maxConnections?: number;
   /** Requests on one kept-alive connection before it is closed. Default 1 000. */
   readonly maxRequestsPerSocket?: number;
+  /**
+   * How long {@link IdpServer.close} waits for the requests under way (a card token being verified, say) before it
+   * cuts their connections. Default 10 000.
+   */
+  readonly drainTimeoutMs?: number;
 }
 
 /** The limits {@link startServer} applies where {@link ServerConfig.limits} names none. */
@@ -87,6 +92,7 @@ export const DEFAULT_SERVER_LIMITS: Readonly<Required<ServerLimits>> = Object.fr
   idleTimeoutMs: 30_000,
   maxConnections: 10_000,
   maxRequestsPerSocket: 1_000,
+  drainTimeoutMs: 10_000,
 });
 
 /** RFC 6797: browsers that reached the issuer over HTTPS never try it over HTTP for two years. */
@@ -105,7 +111,10 @@ export interface IdpServer {
    * operator to store. Sessions, codes and tokens survive (they live in the stores, not in the provider object).
    */
   rotateKeys(options?: { readonly keep?: number }): PrivateJwks;
-  /** Stops listening and ends open connections (event streams included). */
+  /**
+   * Stops listening, ends the event streams, lets the requests under way finish (up to `limits.drainTimeoutMs`),
+   * then ends every connection and closes the stores it opened.
+   */
   close(): Promise<void>;
 }
 
@@ -139,13 +148,39 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
   }
 
   let handler: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  // What close() drains: requests under way (their answers are written before the connections go), and the event
+  // streams, which end at once (the page's EventSource reconnects, to another node behind a balancer).
+  const active = new Set<ServerResponse>();
+  let drained: (() => void) | undefined;
+  let closing = false;
+  const streams = new Set<ServerResponse>();
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     if (handler === undefined) {
       res.writeHead(503).end();
       return;
     }
+    active.add(res);
+    res.once('close', () => {
+      active.delete(res);
+      if (active.size === 0) drained?.();
+    });
+    // A request on a kept-alive connection while closing: answered, then the connection goes.
+    if (closing) res.setHeader('connection', 'close');
     handler(req, res);
   };
+  /** An event stream: exempt from the idle timeout (it writes on its own schedule) and ended first by close(). */
+  const eventStream =
+    (route: Handler): Handler =>
+    async (req, res, params, url) => {
+      req.socket.setTimeout(0);
+      if (closing) {
+        res.writeHead(503, { 'retry-after': '1' }).end();
+        return;
+      }
+      streams.add(res);
+      res.once('close', () => streams.delete(res));
+      await route(req, res, params, url);
+    };
   const options = {
     headersTimeout: limits.headersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
@@ -268,8 +303,21 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
       return jwks;
     },
     async close() {
+      // No new connections; the requests under way finish (up to drainTimeoutMs), the event streams end now.
+      closing = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      for (const res of streams) res.end();
+      // The answers still to come close their connections (no next request on them).
+      for (const res of active) if (!res.headersSent) res.setHeader('connection', 'close');
+      if (active.size > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, limits.drainTimeoutMs);
+          drained = () => (clearTimeout(timer), resolve());
+        });
+      }
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closed;
       await owned?.close();
     },
   };
@@ -301,17 +349,6 @@ function pinToIssuer(req: IncomingMessage, issuer: URL, trustProxy: boolean): vo
     const url = new URL(target);
     if (url.protocol === 'http:' || url.protocol === 'https:') req.url = `${url.pathname}${url.search}`;
   }
-}
-
-/**
- * An event stream is exempt from the idle timeout: it writes on its own schedule (the QR code each second, a
- * heartbeat) and ends by itself when the login finishes or expires, or when the browser leaves.
- */
-function eventStream(handler: Handler): Handler {
-  return (req, res, params, url) => {
-    req.socket.setTimeout(0);
-    return handler(req, res, params, url);
-  };
 }
 
 function resolveLimits(given: ServerLimits = {}): Required<ServerLimits> {

@@ -11,6 +11,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect as tcpConnect, type AddressInfo, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { IdpBadRequestError, IdpBodyTooLargeError } from '../src/errors.ts';
 import { StoreUnavailableError } from '../src/store/errors.ts';
 import { toHttpError } from '../src/http-errors.ts';
@@ -216,6 +217,64 @@ describe('connection limits', () => {
         JSON.stringify(limits),
       );
     }
+  });
+});
+
+describe('close drains', () => {
+  /** A TLS socket to `node` and everything it reads until the server closes it. */
+  async function rawRequest(node: TestIdp, head: string) {
+    const socket = tlsConnect({
+      host: '127.0.0.1',
+      port: Number(new URL(node.server.url).port),
+      ca: f.tls.cert,
+      servername: 'localhost',
+    });
+    await new Promise((resolve) => socket.once('secureConnect', resolve));
+    let text = '';
+    socket.setEncoding('utf8').on('data', (d: string) => (text += d));
+    const ended = new Promise<string>((resolve) => {
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(text));
+    });
+    socket.write(head);
+    return { socket, ended };
+  }
+
+  it('answers a request under way before its connection goes, and ends the event streams at once', async () => {
+    const node = await f.start({ limits: { drainTimeoutMs: 5000 } });
+    const login = await startLogin(node, node.jwtRp, RP_JWT.redirectUri);
+    assert.ok(await login.events.next('qr'));
+    // A companion's token post whose body is still on its way when the server is told to stop.
+    const body = JSON.stringify({ format: 'web-eid:1.0' });
+    const { socket, ended } = await rawRequest(
+      node,
+      `POST /companion/x/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+    );
+    await sleep(100);
+    const closed = node.server.close();
+    const t0 = performance.now();
+    assert.equal(await login.events.next('never', 3000), undefined);
+    assert.ok(performance.now() - t0 < 1500, 'the event stream ended at once');
+    socket.write(body.slice(5));
+    const answer = await ended;
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /ERR_IDP_TOKEN_MALFORMED/);
+    assert.match(answer, /\r\nconnection: close\r\n/i);
+    await closed;
+  });
+
+  it('cuts a request that does not finish within drainTimeoutMs', async () => {
+    const node = await f.start({ limits: { drainTimeoutMs: 300 } });
+    const { ended } = await rawRequest(
+      node,
+      'POST /companion/x/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+    );
+    await sleep(100);
+    const t0 = performance.now();
+    await node.server.close();
+    assert.ok(performance.now() - t0 < 2000, 'close did not wait past the drain timeout');
+    await ended;
   });
 });
 
