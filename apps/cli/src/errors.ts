@@ -13,6 +13,8 @@ export const CLI_ERROR_CODES = Object.freeze({
   ERR_BRIDGE_CSRF: "The bridge refused a form without this login's token or posted from another origin; HTTP 403.",
   ERR_BRIDGE_ORIGIN:
     "The bridge refused a hand-over whose return page or reported origin is not the link's own origin.",
+  ERR_BRIDGE_PROVIDER:
+    'The bridge refused a hand-over to a login server it was not started for (`--provider ORIGIN`; without it, only a server on this computer); nothing was fetched (HTTP 403).',
   ERR_BRIDGE_REQUEST:
     'The bridge got a malformed hand-over (missing or bad link, or a return that is not the login page `/interaction/<id>?resume`) or form, or a hand-over the browser did not open as a page (HTTP 403).',
   ERR_BRIDGE_NOT_FOUND:

@@ -126,7 +126,7 @@ const commands: Record<string, Command> = {
   bridge: {
     summary:
       "card login on this computer: the login page hands its QR link to 127.0.0.1, the PC/SC reader's card signs",
-    options: { port: str, reader: str, file: str, 'pin-stdin': flag },
+    options: { port: str, reader: str, file: str, 'pin-stdin': flag, provider: { type: 'string', multiple: true } },
     run: lazy(bridge, 'bridge'),
   },
 };

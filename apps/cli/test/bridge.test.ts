@@ -30,7 +30,7 @@ import {
   type TestIdp,
 } from '../../../packages/idp/test/support/op-fixture.ts';
 import { startCompanionProvider, startRelay } from './companion-support.ts';
-import { freePort, startCli, type CliProcess } from './serve-support.ts';
+import { freePort, runCli, startCli, type CliProcess } from './serve-support.ts';
 
 let f: OpFixture;
 let idp: TestIdp;
@@ -187,6 +187,50 @@ describe('mynagate bridge with a virtual card file (--file): the login and its g
     assert.equal(res.status, 400);
     assert.match(page, /<code>ERR_BRIDGE_ORIGIN<\/code>/);
     assert.doesNotMatch(page, /name="pin"/);
+  });
+
+  it('refuses a login server on another computer unless started for it (ERR_BRIDGE_PROVIDER), fetching nothing', async () => {
+    // Any page can send the person's browser here with a link to its own server, which names a bank as the service.
+    const url = new URL('/login', bridge.origin);
+    url.searchParams.set('link', 'https://phish.example/companion/x?t=0&c=y');
+    url.searchParams.set('return', 'https://phish.example/interaction/x?resume');
+    const res = await fetch(url);
+    const page = await res.text();
+    assert.equal(res.status, 403);
+    assert.match(page, /<code>ERR_BRIDGE_PROVIDER<\/code>/);
+    assert.match(page, /心当たりのないページ/);
+    assert.doesNotMatch(page, /name="pin"/);
+  });
+
+  it('--provider: only the login servers named get a form, even one on this computer', async () => {
+    const named = await startBridge(['--file', card.file, '--provider', 'https://id.example.jp']);
+    try {
+      const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+      await login.events.close();
+      const res = await fetch(bridgeLink(login, named));
+      assert.equal(res.status, 403);
+      assert.match(await res.text(), /<code>ERR_BRIDGE_PROVIDER<\/code>/);
+    } finally {
+      await named.stop();
+    }
+    const ours = await startBridge(['--file', card.file, '--provider', new URL(idp.server.issuer).origin]);
+    try {
+      const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+      await login.events.close();
+      const res = await fetch(bridgeLink(login, ours));
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), /name="pin"/);
+    } finally {
+      await ours.stop();
+    }
+  });
+
+  it('refuses a --provider that is not an origin (ERR_CLI_USAGE, exit 2)', async () => {
+    for (const value of ['id.example.jp', 'https://id.example.jp/login', 'http://id.example.jp']) {
+      const r = await runCli(['bridge', '--port', String(await freePort()), '--provider', value], { env });
+      assert.equal(r.code, 2, value);
+      assert.match(r.stderr, /^ERR_CLI_USAGE: --provider /m);
+    }
   });
 
   it('refuses a link whose server reports another origin than its own (ERR_BRIDGE_ORIGIN)', async () => {

@@ -73,7 +73,10 @@ interface Pending {
   wrong: number;
 }
 
-/** `mynagate bridge [--port 24727] [--reader NAME | --file CARD] [--pin-stdin]`: serves until interrupted. */
+/**
+ * `mynagate bridge [--port 24727] [--reader NAME | --file CARD] [--pin-stdin] [--provider ORIGIN …]`: serves until
+ * interrupted.
+ */
 export async function bridge(a: Parsed): Promise<void> {
   const listenPort = port(a, 'port', DEFAULT_BRIDGE_PORT);
   const file = optional(a, 'file');
@@ -81,6 +84,7 @@ export async function bridge(a: Parsed): Promise<void> {
   if (file !== undefined && reader !== undefined) throw new UsageError('give --file or --reader, not both');
   const pinStdin = a.values['pin-stdin'] === true;
   const lines = pinStdin ? stdinLines() : undefined;
+  const providers = providerOrigins((a.values['provider'] as unknown as string[] | undefined) ?? []);
 
   const pending = new Map<string, Pending>();
   let card: Promise<unknown> = Promise.resolve();
@@ -114,6 +118,16 @@ export async function bridge(a: Parsed): Promise<void> {
         throw new BridgeError('ERR_BRIDGE_REQUEST', 'the hand-over must be a page the browser opens', 403);
       }
       const { link, back } = handover(url);
+      // Any web page can send the person here with a link to its own server, which would name a bank as the
+      // service and take the PIN, a signature, or the signing certificate (the basic-4): only the providers the
+      // person named, or without --provider one on this computer (development), get a form; nothing is fetched.
+      if (providers === undefined ? !isLoopback(link.hostname) : !providers.has(link.origin)) {
+        throw new BridgeError(
+          'ERR_BRIDGE_PROVIDER',
+          `${link.origin} is not a login server this bridge was started for (--provider ORIGIN)`,
+          403,
+        );
+      }
       const view = await scan(link).catch((e: unknown) => {
         if ((e as { code?: unknown }).code === 'ERR_CLI_COMPANION_ORIGIN') {
           throw new BridgeError('ERR_BRIDGE_ORIGIN', (e as Error).message, 400);
@@ -225,6 +239,37 @@ export async function bridge(a: Parsed): Promise<void> {
  *
  * @throws BridgeError `ERR_BRIDGE_REQUEST` (missing or malformed), `ERR_BRIDGE_ORIGIN` (origins differ).
  */
+/**
+ * The origins of `--provider`, each `https://host[:port]` (plain http only on this computer); `undefined` when none
+ * was given.
+ *
+ * @throws UsageError for anything else.
+ */
+function providerOrigins(values: readonly string[]): ReadonlySet<string> | undefined {
+  if (values.length === 0) return undefined;
+  const origins = new Set<string>();
+  for (const value of values) {
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || url.origin !== value.replace(/\/$/, '') || !/^https?:$/.test(url.protocol)) {
+      throw new UsageError(`--provider ${value} is not an origin (https://host[:port])`);
+    }
+    if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+      throw new UsageError(`--provider ${value}: plain http only for a server on this computer`);
+    }
+    origins.add(url.origin);
+  }
+  return origins;
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
 function handover(url: URL): { link: URL; back: URL } {
   const linkText = url.searchParams.get('link');
   const backText = url.searchParams.get('return');
@@ -344,6 +389,10 @@ const BRIDGE_WORDING: Readonly<Record<string, { readonly ja: string; readonly en
   ERR_BRIDGE_ORIGIN: {
     ja: 'ログイン画面のアドレスを確かめられないため中止しました。サービスの画面からやり直してください。',
     en: 'Stopped: the address of the login page could not be confirmed. Start again from the service.',
+  },
+  ERR_BRIDGE_PROVIDER: {
+    ja: 'このログインサーバーは、このパソコンのカードリーダーでは使えません（起動時に指定したサーバーだけが使えます）。心当たりのないページから開いた場合は、暗証番号を入力せずに閉じてください。',
+    en: 'This login server cannot use this computer’s card reader (only the servers it was started for can). If a page you do not trust opened this, close it without typing any PIN.',
   },
   ERR_BRIDGE_CSRF: {
     ja: 'このフォームは受け付けられません。ログイン画面からやり直してください。',
