@@ -3,6 +3,7 @@
  * the security model of spec §4.8, and the card file (persistence, permissions, validation).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash, createPrivateKey, sign as rsaSign } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -414,6 +415,37 @@ describe('virtual card file (persistence, permissions, validation)', () => {
     r('00 A4 02 0C 02 00 18');
     assert.equal(r('00 20 00 80'), '63 C0');
     assert.equal(r(verifyApdu(TEST_PINS.auth)), '69 84');
+  });
+
+  test('processes sharing the card file count every wrong try: three at once block the PIN (63 C2, 63 C1, 63 C0)', async () => {
+    // Each check reads the counter, compares (scrypt) and writes it back; without one lock over the three steps, each
+    // process counted its try from the same value and the card kept two tries after three wrong PINs.
+    const path = await makeCardFile(dir);
+    const module = new URL('../src/virtual/index.ts', import.meta.url).href;
+    const startAt = Date.now() + 1500;
+    const script = `
+      import { VirtualCard } from ${JSON.stringify(module)};
+      const card = VirtualCard.open(process.argv[1]);
+      const send = (h) => Buffer.from(card.process(Buffer.from(h.replaceAll(' ', ''), 'hex'))).toString('hex');
+      send(${JSON.stringify(JPKI)});
+      send('00 A4 02 0C 02 00 18');
+      await new Promise((r) => setTimeout(r, ${startAt} - Date.now()));
+      process.stdout.write(send(${JSON.stringify(verifyApdu('0000'))}));`;
+    const answers = await Promise.all(
+      [0, 1, 2].map(
+        () =>
+          new Promise<string>((resolve, reject) => {
+            const child = spawn(process.execPath, ['--input-type=module', '-e', script, path], {
+              stdio: ['ignore', 'pipe', 'inherit'],
+            });
+            let out = '';
+            child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+            child.on('error', reject).on('exit', () => resolve(out));
+          }),
+      ),
+    );
+    assert.deepEqual(answers.sort(), ['63c0', '63c1', '63c2']);
+    assert.equal(readCardFile(path).pins.auth.triesLeft, 0);
   });
 
   test('each wrong try is on disk before the answer is returned', async () => {

@@ -7,7 +7,7 @@
  * keys, test keys though they are.
  */
 import { createPrivateKey, randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CardFileInvalidError } from '../errors.ts';
 import { MAX_TRIES } from '../layout.ts';
@@ -127,6 +127,46 @@ export async function cardFileFromSpec(spec: VirtualCardSpec, options: WriteCard
     text: { ...spec.text },
     pins: { auth: auth!, sign: sign!, text: text!, textA: textA!, textB: textB!, visualA: visualA!, visualB: visualB! },
   };
+}
+
+/** A lock older than this was left by a process that died holding it (a PIN check takes well under a second). */
+const STALE_LOCK_MS = 10_000;
+const nap = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Runs `fn` holding the card file's lock (`<path>.lock`, created exclusively), waiting up to `timeoutMs` for another
+ * process: a PIN check reads the counter, compares, and writes it back, and two processes doing that at once each
+ * counted one wrong try from the same value (three wrong PINs at once left two tries). Synchronous, as the card is.
+ *
+ * @throws Error when the lock stays held past `timeoutMs` (the card then answers 6581).
+ */
+export function withCardFileLock<T>(path: string, fn: () => T, timeoutMs = 5_000): T {
+  const lock = `${path}.lock`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx', 0o600));
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    try {
+      if (Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS) unlinkSync(lock);
+    } catch {
+      // Released (or broken) meanwhile: try again.
+    }
+    if (Date.now() > deadline) throw new Error(`the card file is locked by another process: ${lock}`);
+    Atomics.wait(nap, 0, 0, 2);
+  }
+  try {
+    return fn();
+  } finally {
+    try {
+      unlinkSync(lock);
+    } catch {
+      // Broken as stale by another process: nothing to release.
+    }
+  }
 }
 
 /**

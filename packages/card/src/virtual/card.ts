@@ -11,6 +11,7 @@ import {
   cardFileFromSpec,
   readCardFile,
   saveCardFile,
+  withCardFileLock,
   type CardFile,
   type PinId,
   type WriteCardFileOptions,
@@ -81,6 +82,7 @@ export class VirtualCard implements ApduProcessor {
   readonly #file: CardFile;
   readonly #persist: ((file: CardFile) => void) | undefined;
   readonly #reload: (() => CardFile) | undefined;
+  readonly #exclusive: (<T>(fn: () => T) => T) | undefined;
   readonly #blockedSw: number;
   readonly #dfs: readonly Df[];
   #df: Df | undefined;
@@ -92,7 +94,8 @@ export class VirtualCard implements ApduProcessor {
    * after every PIN counter or value change, before the answer; if it throws, the card answers 6581. `reload`, when
    * given, reads the stored content again before every PIN check or change: the PIN state is the stored one, which
    * other processes holding the same card file change too (a real card has one counter, spec §4.3); if it throws,
-   * the card answers 6581.
+   * the card answers 6581. `exclusive`, when given, runs each PIN check or change (reload, compare, persist) as one
+   * step among the processes sharing the stored content; if it throws, the card answers 6581.
    *
    * @throws TypeError for a bad option.
    */
@@ -101,12 +104,14 @@ export class VirtualCard implements ApduProcessor {
     options: VirtualCardOptions = {},
     persist?: (file: CardFile) => void,
     reload?: () => CardFile,
+    exclusive?: <T>(fn: () => T) => T,
   ) {
     this.atr = Uint8Array.from(options.atr ?? JPKI_CONTACT_ATR);
     this.#blockedSw = checkBlockedSw(options);
     this.#file = structuredClone(file);
     this.#persist = persist;
     this.#reload = reload;
+    this.#exclusive = exclusive;
     this.#dfs = buildDfs(this.#file);
   }
 
@@ -124,6 +129,7 @@ export class VirtualCard implements ApduProcessor {
       options,
       (file) => saveCardFile(path, file),
       () => readCardFile(path),
+      (fn) => withCardFileLock(path, fn),
     );
   }
 
@@ -220,6 +226,10 @@ export class VirtualCard implements ApduProcessor {
     if (c.p1 !== 0x00) return sw(SW.WRONG_P1P2);
     const ef = this.#pinEf(c.p2);
     if (typeof ef === 'number') return sw(ef);
+    return this.#oneStep(() => this.#verifyPin(c, ef));
+  }
+
+  #verifyPin(c: ParsedCommandApdu, ef: PinEf): Uint8Array {
     if (!this.#reloadPins()) return sw(SW_MEMORY_FAILURE);
     const pin = this.#file.pins[ef.pin];
     if (c.data.length === 0) return sw(SW.COUNTER | pin.triesLeft); // never 9000, even when verified (spec §0.4)
@@ -240,12 +250,17 @@ export class VirtualCard implements ApduProcessor {
     const ef = this.#pinEf(c.p2);
     if (typeof ef === 'number') return sw(ef);
     if (c.data.length === 0) return sw(SW.WRONG_LENGTH);
-    if (!ef.format) return sw(SW.NOT_ALLOWED);
+    const format = ef.format;
+    if (!format) return sw(SW.NOT_ALLOWED);
+    return this.#oneStep(() => this.#changePin(c, ef, format));
+  }
+
+  #changePin(c: ParsedCommandApdu, ef: PinEf, format: NonNullable<PinEf['format']>): Uint8Array {
     if (!this.#reloadPins()) return sw(SW_MEMORY_FAILURE);
     const pin = this.#file.pins[ef.pin];
     if (pin.triesLeft === 0) return sw(this.#blockedSw);
     if (!this.#verified.has(ef.pin)) return sw(SW.SECURITY_STATUS);
-    if (!isValidPinFormat(ef.format, new TextDecoder().decode(c.data))) return sw(SW.SECURITY_STATUS); // spec §4.4 [U]
+    if (!isValidPinFormat(format, new TextDecoder().decode(c.data))) return sw(SW.SECURITY_STATUS); // spec §4.4 [U]
     const before = { salt: pin.salt, hash: pin.hash };
     Object.assign(pin, hashPinSync(c.data, this.#file.scrypt));
     if (!this.#save()) {
@@ -265,6 +280,16 @@ export class VirtualCard implements ApduProcessor {
     // privateEncrypt with RSA_PKCS1_PADDING is exactly EMSA-PKCS1-v1_5 type-1 padding + RSASP1 (RFC 8017 §8.2.1).
     const signature = privateEncrypt({ key: ef.key, padding: constants.RSA_PKCS1_PADDING }, c.data);
     return responseApdu(SW.OK, signature);
+  }
+
+  /** A PIN check or change as one step among the processes sharing the card file; 6581 when it cannot be. */
+  #oneStep(step: () => Uint8Array): Uint8Array {
+    if (this.#exclusive === undefined) return step();
+    try {
+      return this.#exclusive(step);
+    } catch {
+      return sw(SW_MEMORY_FAILURE);
+    }
   }
 
   /** The PIN EF a VERIFY/CHANGE addresses: P2=80 the current EF, P2=80|SFI a PIN EF of the current DF (AOKI). */
