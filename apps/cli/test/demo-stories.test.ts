@@ -166,6 +166,10 @@ describe('demo stories in Chromium against mynagate serve --dev', { skip: skipBr
         items.filter((k) => !k.startsWith('scope:')),
         ['age_over_20'],
       );
+      // The statement says why: the shop's age check, never the AML Act's identity verification it is not.
+      const purpose = (await p.locator('#purpose').textContent({ timeout: 15_000 })) ?? '';
+      assert.match(purpose, /酒類の販売のための年齢確認/);
+      assert.doesNotMatch(purpose, /犯罪収益/);
       await signStatementOnPhone(shop, p, card, { dir: OUT, prefix: '3-age' });
       await p.locator('#purchase-result').waitFor({ timeout: 15_000 });
       await p.screenshot({ path: join(OUT, '3-purchase-done.png') });

@@ -166,7 +166,9 @@ export async function startDemo(options: DemoOptions): Promise<DemoServer> {
         return page(res, 200, shopPage());
       case 'POST /shop/buy':
         return start(res, session, (c) =>
-          c.ageCheck({ over: 20 }).then((r) => ({ ...r, pending: { story: 'purchase', transaction: r.transaction } })),
+          c
+            .ageCheck({ over: 20, purpose: '酒類の販売のための年齢確認 / Age check for selling alcohol' })
+            .then((r) => ({ ...r, pending: { story: 'purchase', transaction: r.transaction } })),
         );
       case 'POST /logout':
         if (sid !== undefined) sessions.delete(sid);

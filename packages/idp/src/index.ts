@@ -64,7 +64,7 @@ export {
   type StatementVerifier,
 } from './ekyc/card-sign.ts';
 export { identityStore, type IdentityStore, type VerifiedIdentity } from './ekyc/identity-store.ts';
-export { buildStatement, DEFAULT_PURPOSE } from './ekyc/statement.ts';
+export { buildStatement, DEFAULT_PURPOSE, defaultPurpose } from './ekyc/statement.ts';
 export type { SignView } from './ekyc/sign-transaction.ts';
 export { signErrorBody } from './ekyc/messages.ts';
 export { BRIDGE_PORT, platformCardPair } from './config.ts';

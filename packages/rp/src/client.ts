@@ -72,6 +72,11 @@ export interface IdentityProofingOptions extends RequestOptions {
 /** Options of {@link MynaGateClient.ageCheck}. */
 export interface AgeCheckOptions extends RequestOptions {
   readonly over: AgeThreshold;
+  /**
+   * Why, shown to the person and in the statement they sign (OIDC4IDA `purpose`, 3–300 characters), e.g.
+   * `酒類の販売のための年齢確認`. Default: the provider's (an age check).
+   */
+  readonly purpose?: string;
 }
 
 /** A completed card login. Plain JSON, safe to keep in a session. */
@@ -236,9 +241,15 @@ class Client implements MynaGateClient {
   async ageCheck(options: AgeCheckOptions): Promise<AuthorizationRequest<AgeCheckTransaction>> {
     if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
     assertAgeThreshold(options.over);
+    const { purpose } = options;
+    if (purpose !== undefined && (typeof purpose !== 'string' || [...purpose].length < 3 || [...purpose].length > 300))
+      throw new TypeError('purpose must be a string of 3 to 300 characters');
     return this.#start(
       { kind: 'age', acr: ACR_CARD_AUTH, over: options.over },
-      { claims: JSON.stringify(ageCheckClaims(options.over) satisfies ClaimsRequest) },
+      {
+        claims: JSON.stringify(ageCheckClaims(options.over) satisfies ClaimsRequest),
+        ...(purpose === undefined ? {} : { purpose }),
+      },
       options,
     );
   }

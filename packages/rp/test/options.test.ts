@@ -68,5 +68,7 @@ describe('createMynaGateClient options', () => {
     await assert.rejects(c.stepUp({ maxAgeSeconds: 1.5 }), TypeError);
     await assert.rejects(c.identityProofing({ claims: [], purpose: '本人確認' }), TypeError);
     await assert.rejects(c.ageCheck({ over: 21 as never }), TypeError);
+    await assert.rejects(c.ageCheck({ over: 20, purpose: 'ab' }), TypeError);
+    await assert.rejects(c.ageCheck({ over: 20, purpose: 'x'.repeat(301) }), TypeError);
   });
 });

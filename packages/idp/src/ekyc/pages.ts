@@ -34,7 +34,7 @@ import { signStatementWithCard, submitStatementSignature, type CardSignDeps, typ
 import { identityLifetime } from './identity-store.ts';
 import { signErrorBody } from './messages.ts';
 import { SignTransactions, statementOriginRule, type SignOutcome, type SignTransaction } from './sign-transaction.ts';
-import { DEFAULT_PURPOSE } from './statement.ts';
+import { defaultPurpose } from './statement.ts';
 
 const COOKIE = 'mynagate_sign';
 
@@ -119,7 +119,8 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
       const purpose =
         typeof requestPurpose === 'string'
           ? requestPurpose
-          : (context.config.ekyc.purposes[clientId] ?? DEFAULT_PURPOSE);
+          : (context.config.ekyc.purposes[clientId] ??
+            defaultPurpose(items.filter((i) => !i.key.startsWith('scope:')).map((i) => i.key)));
       const { transaction, browserKey } = await signs.start({
         uid,
         grantId,

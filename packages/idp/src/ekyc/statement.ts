@@ -22,9 +22,23 @@ export interface StatementInput {
   readonly now: Date;
 }
 
-/** The purpose used when neither the request nor the configuration gives one. */
+/** The purpose used when neither the request nor the configuration gives one and verified claims are asked. */
 export const DEFAULT_PURPOSE =
   '本人確認（犯罪収益移転防止法に基づく取引時確認）/ Identity verification (Japanese AML Act)';
+
+/**
+ * The purpose when neither the request nor the configuration gives one: for derived answers only (`age_over_N`,
+ * `residence_in_prefecture`), a check of that, never the identity verification of the AML Act the person is not
+ * asked for (a signed statement must not say what it is not); for verified claims, {@link DEFAULT_PURPOSE}.
+ */
+export function defaultPurpose(claims: readonly string[]): string {
+  const age = claims.some((c) => /^age_over_\d+$/.test(c));
+  const residence = claims.includes('residence_in_prefecture');
+  if (claims.some((c) => !/^age_over_\d+$/.test(c) && c !== 'residence_in_prefecture') || (!age && !residence))
+    return DEFAULT_PURPOSE;
+  if (age && residence) return '年齢と居住地の確認 / Checking age and place of residence';
+  return age ? '年齢の確認 / Age check' : '居住地の確認 / Checking the place of residence';
+}
 
 /**
  * Builds the statement. `time` is the server's, in UTC (`Z`); the Japanese text shows it in Japan time.
