@@ -8,6 +8,7 @@ it('every store error class has a code listed in STORE_ERROR_CODES, and every li
     new errors.StoreUnavailableError('x'),
     new errors.StoreFailedError('x'),
     new errors.StoreSchemaError(2, 1),
+    new errors.StoreMissingError('x'),
     new errors.StoreClosedError(),
     new errors.StoreNotFoundError('person'),
     new errors.StoreConflictError(),
