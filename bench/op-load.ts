@@ -249,6 +249,8 @@ async function login(steps: Steps): Promise<void> {
       if (done === undefined) throw new Error('no done event');
       step('done event');
       ({ url: at, response } = await b.follow(done.redirect));
+      if (!at.href.startsWith(config.redirectUri))
+        throw new Error(`resume ended at ${at.pathname} with HTTP ${response.status}: ${response.body.slice(0, 200)}`);
     } finally {
       await events.close();
     }
@@ -284,7 +286,9 @@ async function timed(): Promise<void> {
     }
   } catch (e) {
     if (t >= measureFrom && t < end) errors++;
-    firstError ??= (e as Error).message;
+    // The cause too: openid-client's 'invalid response encountered' says nothing of what was invalid.
+    const cause = (e as { cause?: { message?: unknown } }).cause?.message;
+    firstError ??= `${(e as Error).message}${typeof cause === 'string' ? `: ${cause}` : ''}`;
   }
 }
 

@@ -336,8 +336,9 @@ function limitsFrom(v: unknown): ServerLimits {
   const limits: Record<string, number> = {};
   for (const [k, value] of Object.entries(object(v, 'limits'))) {
     if (!names.includes(k)) throw new ConfigError(`limits.${k} is not a limit (${names.join(', ')})`);
-    if (!Number.isSafeInteger(value) || (value as number) < 1)
-      throw new ConfigError(`limits.${k} must be a whole number >= 1`);
+    const least = k === 'maxRequestsPerSocket' ? 0 : 1;
+    if (!Number.isSafeInteger(value) || (value as number) < least)
+      throw new ConfigError(`limits.${k} must be a whole number >= ${least}`);
     limits[k] = value as number;
   }
   const all = { ...DEFAULT_SERVER_LIMITS, ...limits };
