@@ -332,8 +332,10 @@ describe('mynagate bridge: a login link handed over by another browser', () => {
       // The person's browser comes back with the code but owns nothing there.
       const person = idp.agent();
       const refused = await person.fetch(back);
-      assert.equal(refused.status, 400);
-      assert.match(await refused.text(), /<code id="error">ERR_IDP_INTERACTION_NOT_FOUND<\/code>/);
+      assert.equal(refused.status, 403);
+      assert.match(await refused.text(), /<code id="error">ERR_IDP_HANDOVER_MISMATCH<\/code>/);
+      const told = (await attacker.events.next('failed', 1500)) as { error: string } | undefined;
+      assert.equal(told?.error, 'ERR_IDP_HANDOVER_MISMATCH', 'the owning page is told');
       // The owning browser's own way back (no code) finishes nothing either.
       const own = await attacker.agent.fetch(new URL(`/interaction/${attacker.uid}?resume`, attacker.pageUrl));
       assert.equal(own.status, 200);

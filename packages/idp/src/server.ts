@@ -5,6 +5,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { isMynaGateError } from '@mynagate/errors';
 import type Provider from 'oidc-provider';
 import { resolveConfig, type IdpConfig, type ResolvedConfig } from './config.ts';
 import { devPhonePage, devPhoneSign } from './dev/phone.ts';
@@ -330,7 +331,19 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
 /** `GET /interaction/:uid`: the page of the pending prompt (card login, consent, card signature). */
 function byPrompt(context: InteractionContext, pages: Readonly<Record<string, Handler>>): Handler {
   return async (req, res, params, url) => {
-    const details = await interactionFor(context, req, res, params['uid']!);
+    let details;
+    try {
+      details = await interactionFor(context, req, res, params['uid']!);
+    } catch (e) {
+      // Back from the card-reader bridge (`?resume&code=`) in a browser without this login's cookies: a page sent the
+      // person's bridge the link of a login its own browser started. The hand-over is refused as such, its code used
+      // up and the login's own page told (ERR_IDP_HANDOVER_MISMATCH), not taken for an unknown interaction.
+      const code = url.searchParams.get('code');
+      if (isMynaGateError(e, 'ERR_IDP_INTERACTION_NOT_FOUND') && code !== null && url.searchParams.has('resume')) {
+        await context.transactions.takeHandover(code, undefined, params['uid']!);
+      }
+      throw e;
+    }
     await (pages[details.prompt.name] ?? pages['login']!)(req, res, params, url);
   };
 }

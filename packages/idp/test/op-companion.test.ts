@@ -254,11 +254,14 @@ describe('same-device hand-over (POST /companion/:txn/token?handover=1, the brid
 
   it('refuses the code to a browser that did not start the login (ERR_IDP_HANDOVER_MISMATCH); the code is used up and the owning page is told', async () => {
     const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
-    const { back } = await handOver(login);
-    // The interaction's cookie without the login's binding: the code alone finishes nothing.
+    let { back } = await handOver(login);
+    // A browser without the login's cookies, then one with the interaction's cookie but not the login's binding: the
+    // code alone finishes nothing.
     const other = idp.agent();
     const interaction = await open(other, back);
-    assert.deepEqual(interaction, { status: 400, error: 'ERR_IDP_INTERACTION_NOT_FOUND' });
+    assert.deepEqual(interaction, { status: 403, error: 'ERR_IDP_HANDOVER_MISMATCH' });
+    assert.equal(((await login.events.next('failed')) as { error: string }).error, 'ERR_IDP_HANDOVER_MISMATCH');
+    ({ back } = await handOver(login));
     login.agent.forget('mynagate_login');
     assert.deepEqual(await open(login.agent, back), { status: 403, error: 'ERR_IDP_HANDOVER_MISMATCH' });
     const failed = (await login.events.next('failed')) as { error: string };
