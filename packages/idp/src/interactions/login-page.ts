@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isMynaGateError } from '@mynagate/errors';
 import { formAction } from '../http-errors.ts';
 import { html, page, raw, scriptJson, type Raw } from '../lib/html.ts';
 import type { LoginTransaction } from '../login-transaction.ts';
@@ -36,7 +37,7 @@ export function loginPage(context: InteractionContext): Handler {
     const uid = params['uid']!;
     // Back from `mynagate bridge` with the code of the login it handed over: taken first, so that a browser which did
     // not start the login is told so and the code is used up. (One without even the interaction's cookie is refused
-    // before this page, by the router's own load of the interaction: ERR_IDP_INTERACTION_NOT_FOUND.)
+    // before this page, where the router loads the interaction: server.ts byPrompt.)
     const handedOver = await handedOverLogin(context, req, uid, url);
     const details = await interactionFor(context, req, res, uid);
     const clientId = String(details.params['client_id']);
@@ -189,7 +190,10 @@ async function ownedTransaction(
  * whose card signed may have been sent another browser's login link by a web page: that browser, which owns the
  * login, never gets the code, and the person's browser, which has the code, does not own it.
  *
- * @throws `ERR_IDP_LOGIN_NOT_FOUND` (code unknown, used or expired), `ERR_IDP_HANDOVER_MISMATCH` (not the owner).
+ * A code already used by the owner (a reload) gives the owner's open transaction again.
+ *
+ * @throws `ERR_IDP_LOGIN_NOT_FOUND` (code unknown, used or expired, for a browser that owns no open transaction
+ *   here), `ERR_IDP_HANDOVER_MISMATCH` (not the owner).
  */
 async function handedOverLogin(
   context: InteractionContext,
@@ -199,7 +203,16 @@ async function handedOverLogin(
 ): Promise<LoginTransaction | undefined> {
   const code = url.searchParams.get('code');
   if (code === null || !url.searchParams.has('resume')) return undefined;
-  return context.transactions.takeHandover(code, readBinding(req)?.key, uid);
+  try {
+    return await context.transactions.takeHandover(code, readBinding(req)?.key, uid);
+  } catch (e) {
+    // A code already taken (this page reloaded, a tab restored, a retry after a 503): the owner's open transaction
+    // goes on, where the outcome already waits; any other browser is refused as before.
+    if (!isMynaGateError(e, 'ERR_IDP_LOGIN_NOT_FOUND')) throw e;
+    const owned = await ownedTransaction(context, req, uid);
+    if (owned === undefined) throw e;
+    return owned;
+  }
 }
 
 /** `mynagate bridge`'s entry: it opens `link` itself and sends the browser back to `back` afterwards. */
