@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { readCardFile, renewCardFile } from '@mynagate/card/virtual';
 import type { CardFile, RenewedKeys } from '@mynagate/card/virtual';
 import { parseCertificate } from '@mynagate/pki';
-import { serveTestJpki, TestJpki } from '@mynagate/pki/testing';
+import { serveTestJpki, syncDir, TestJpki, writeFileAtomic } from '@mynagate/pki/testing';
 import { oneOf, optional, port, required } from '../args.ts';
 import type { Parsed } from '../main.ts';
 import { printJson, UsageError } from '../output.ts';
@@ -130,7 +130,8 @@ export async function crl(a: Parsed): Promise<void> {
         partition ? `-${partition.prefecture}-${partition.city}` : '',
       ];
       const path = out.replace(/(\.crl|\.der)?$/, `${parts.join('')}$1`);
-      await writeAtomic(path, await jpki.crl(kind, partition ? { partition } : {}));
+      // A reader sees the old CRL or the new one, never a part.
+      await writeFileAtomic(path, await jpki.crl(kind, partition ? { partition } : {}), 0o644);
       written.push(path);
     }
   }
@@ -150,33 +151,4 @@ export async function ocsp(a: Parsed): Promise<void> {
     `test JPKI responder at ${server.url} (OCSP /ocsp/auth /ocsp/sign, CRL /crl/*.crl, /v1/status, /v1/links)\n`,
   );
   await stopped;
-}
-
-/** Replaces `path` so a reader sees the old CRL or the new one, never a part: temp file, fsync, rename. */
-async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.${randomUUID()}.tmp`;
-  const fh = await open(tmp, 'wx', 0o644);
-  try {
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  await syncDir(dirname(path));
-}
-
-/** fsyncs a directory, making a rename or removal in it durable. */
-async function syncDir(dir: string): Promise<void> {
-  const dh = await open(dir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
 }

@@ -6,7 +6,7 @@ import { digestInfo, JpkiClient, type Transport } from '@mynagate/card';
 import { PcscTransport } from '@mynagate/card/pcsc';
 import { attachToVpcd, VirtualCard, VirtualTransport, writeCardFile } from '@mynagate/card/virtual';
 import { nameToString, parseCertificate } from '@mynagate/pki';
-import { TestJpki } from '@mynagate/pki/testing';
+import { syncDir, TestJpki } from '@mynagate/pki/testing';
 import { oneOf, optional, positional, required } from '../args.ts';
 import type { Parsed } from '../main.ts';
 import { printJson, UsageError } from '../output.ts';
@@ -77,16 +77,6 @@ async function refuseExisting(path: string): Promise<void> {
       path,
     },
   );
-}
-
-/** fsyncs a directory, making a new name in it durable. */
-async function syncDir(dir: string): Promise<void> {
-  const dh = await open(dir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
 }
 
 export async function attach(a: Parsed): Promise<void> {

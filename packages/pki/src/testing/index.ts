@@ -14,6 +14,7 @@ export type {
   TestJpkiOpenOptions,
 } from './test-jpki.ts';
 export { serveTestJpki } from './server.ts';
+export { syncDir, writeFileAtomic } from './lib/fs.ts';
 export type { ServeTestJpkiOptions, TestJpkiServer } from './server.ts';
 export { createKeyPool, freshKeys, generateRsaKeyPair } from './keys.ts';
 export type { KeyPair, KeySource } from './keys.ts';
