@@ -9,7 +9,6 @@
  * a virtual card file (`--file`).
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
@@ -30,14 +29,8 @@ import {
   type StartedLogin,
   type TestIdp,
 } from '../../../packages/idp/test/support/op-fixture.ts';
-import { startCompanionProvider } from './companion-support.ts';
-import { freePort, startCli, type CliProcess } from './serve-support.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const noChromium =
-  !existsSync(CHROMIUM) && process.env['MYNAGATE_REQUIRE_SYSTEM'] !== '1'
-    ? `Chromium not found at ${CHROMIUM} (apt-get install -y chromium)`
-    : false;
+import { CHROMIUM_LAUNCH, skipBrowser } from '../../../packages/idp/test/support/chromium.ts';
+import { startBridge, startCompanionProvider, type Bridge } from './companion-support.ts';
 
 let f: OpFixture;
 let idp: TestIdp;
@@ -47,28 +40,6 @@ before(async () => {
   ({ f, idp, env } = await startCompanionProvider());
 });
 after(() => f?.close());
-
-interface Bridge {
-  readonly origin: string;
-  readonly port: number;
-  readonly proc: CliProcess;
-  stop(): Promise<void>;
-}
-
-async function startBridge(args: readonly string[]): Promise<Bridge> {
-  const port = await freePort();
-  const proc = startCli(['bridge', '--port', String(port), ...args], { env });
-  const m = await proc.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-  return {
-    origin: m[1]!,
-    port,
-    proc,
-    async stop() {
-      proc.child.kill('SIGTERM');
-      await proc.exited;
-    },
-  };
-}
 
 /** The bridge's hand-over URL for a companion link, returning to `back`. */
 function handover(bridge: Bridge, link: string, back: string): URL {
@@ -100,15 +71,12 @@ async function submit(bridge: Bridge, page: string, secret: string): Promise<Res
   });
 }
 
-describe('mynagate bridge in Chromium', { skip: noChromium }, () => {
+describe('mynagate bridge in Chromium', { skip: skipBrowser }, () => {
   let browser: Browser;
   let bridge: Bridge;
   before(async () => {
-    bridge = await startBridge(['--file', (await f.newCard('試験　窓口')).file]);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-sync'],
-    });
+    bridge = await startBridge(['--file', (await f.newCard('試験　窓口')).file], env);
+    browser = await chromium.launch(CHROMIUM_LAUNCH);
   });
   after(async () => {
     await browser?.close();
@@ -163,7 +131,7 @@ describe('mynagate bridge in Chromium', { skip: noChromium }, () => {
 
 describe('mynagate bridge: what a person is told', () => {
   it('a wrong PIN names the auth PIN and its tries left, in both languages', async () => {
-    const bridge = await startBridge(['--file', (await f.newCard('試験　誤入')).file]);
+    const bridge = await startBridge(['--file', (await f.newCard('試験　誤入')).file], env);
     try {
       const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
       await login.events.close();
@@ -189,7 +157,7 @@ describe('mynagate bridge: what a person is told', () => {
     const file = JSON.parse(await readFile(card.file, 'utf8')) as { pins: { auth: { triesLeft: number } } };
     file.pins.auth.triesLeft = 0;
     await writeFile(card.file, JSON.stringify(file));
-    const bridge = await startBridge(['--file', card.file]);
+    const bridge = await startBridge(['--file', card.file], env);
     try {
       const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
       await login.events.close();
@@ -213,7 +181,7 @@ describe('mynagate bridge: what a person is told', () => {
   it('a wrong signing password is named as the signing password (署名用電子証明書のパスワード), not the PIN', async () => {
     const ekycIdp = await startEkycIdp(f);
     const card = await issueCard(f);
-    const bridge = await startBridge(['--file', card.file]);
+    const bridge = await startBridge(['--file', card.file], env);
     try {
       const login = await startLogin(ekycIdp, ekycIdp.jwtRp, RP_JWT.redirectUri, {
         extra: authorizeExtra({

@@ -29,8 +29,8 @@ import {
   type TestCard,
   type TestIdp,
 } from '../../../packages/idp/test/support/op-fixture.ts';
-import { startCompanionProvider, startRelay } from './companion-support.ts';
-import { freePort, runCli, startCli, type CliProcess } from './serve-support.ts';
+import { startBridge, startCompanionProvider, startRelay, type Bridge } from './companion-support.ts';
+import { freePort, runCli } from './serve-support.ts';
 
 let f: OpFixture;
 let idp: TestIdp;
@@ -40,29 +40,6 @@ before(async () => {
   ({ f, idp, env } = await startCompanionProvider());
 });
 after(() => f?.close());
-
-/** A running bridge on a free port. */
-interface Bridge {
-  readonly origin: string;
-  readonly port: number;
-  readonly proc: CliProcess;
-  stop(): Promise<void>;
-}
-
-async function startBridge(args: readonly string[]): Promise<Bridge> {
-  const port = await freePort();
-  const proc = startCli(['bridge', '--port', String(port), ...args], { env });
-  const m = await proc.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
-  return {
-    origin: m[1]!,
-    port,
-    proc,
-    async stop() {
-      proc.child.kill('SIGTERM');
-      await proc.exited;
-    },
-  };
-}
 
 /** The login page's bridge link, pointed at this test's bridge port. */
 function bridgeLink(login: StartedLogin, bridge: Bridge): URL {
@@ -134,7 +111,7 @@ describe('mynagate bridge with the card in a PC/SC reader (pcscd + vpcd)', () =>
     if (!(await requireSystem(t, ['pcscd', 'vpcd']))) return;
     const card = await f.newCard('試験　橋渡');
     const inserted = await insertCardFile(card.file);
-    const bridge = await startBridge(['--reader', inserted.reader]);
+    const bridge = await startBridge(['--reader', inserted.reader], env);
     try {
       const { claims, wrong } = await bridgeLogin(bridge, ['9999', PIN]);
       assert.equal(claims.acr, 'urn:mynagate:acr:card-auth');
@@ -160,7 +137,7 @@ describe('mynagate bridge with a virtual card file (--file): the login and its g
   let bridge: Bridge;
   before(async () => {
     card = await f.newCard('試験　二郎');
-    bridge = await startBridge(['--file', card.file]);
+    bridge = await startBridge(['--file', card.file], env);
   });
   after(() => bridge?.stop());
 
@@ -203,7 +180,7 @@ describe('mynagate bridge with a virtual card file (--file): the login and its g
   });
 
   it('--provider: only the login servers named get a form, even one on this computer', async () => {
-    const named = await startBridge(['--file', card.file, '--provider', 'https://id.example.jp']);
+    const named = await startBridge(['--file', card.file, '--provider', 'https://id.example.jp'], env);
     try {
       const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
       await login.events.close();
@@ -213,7 +190,7 @@ describe('mynagate bridge with a virtual card file (--file): the login and its g
     } finally {
       await named.stop();
     }
-    const ours = await startBridge(['--file', card.file, '--provider', new URL(idp.server.issuer).origin]);
+    const ours = await startBridge(['--file', card.file, '--provider', new URL(idp.server.issuer).origin], env);
     try {
       const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
       await login.events.close();
@@ -317,7 +294,7 @@ async function authTriesLeft(card: TestCard): Promise<number> {
 describe('mynagate bridge: a login link handed over by another browser', () => {
   it('finishes nothing: the browser that owns the login gets no done, the browser back from the bridge is refused', async () => {
     const card = await f.newCard('試験　乗取');
-    const bridge = await startBridge(['--file', card.file]);
+    const bridge = await startBridge(['--file', card.file], env);
     try {
       // A page's own browser starts a login and keeps its event stream open; it sends the person's browser (no
       // cookies of the provider) to that login's bridge link, and the person types their PIN.
@@ -351,7 +328,7 @@ describe('mynagate bridge: a login link handed over by another browser', () => {
 describe('mynagate bridge: the card is never locked through it', () => {
   it('three wrong PINs: the form comes back once, then ERR_BRIDGE_LAST_TRY (409); one try is left, even for the right PIN', async () => {
     const card = await f.newCard('試験　三回');
-    const bridge = await startBridge(['--file', card.file]);
+    const bridge = await startBridge(['--file', card.file], env);
     try {
       const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
       await login.events.close();
@@ -393,7 +370,7 @@ describe('mynagate bridge: the card is never locked through it', () => {
 describe('mynagate bridge --pin-stdin', () => {
   it('names the service and the origin on stderr before it takes each PIN line', async () => {
     const card = await f.newCard('試験　標準');
-    const bridge = await startBridge(['--file', card.file, '--pin-stdin']);
+    const bridge = await startBridge(['--file', card.file, '--pin-stdin'], env);
     try {
       const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
       await login.events.close();

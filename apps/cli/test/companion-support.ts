@@ -4,6 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createOpFixture, type OpFixture, type TestIdp } from '../../../packages/idp/test/support/op-fixture.ts';
+import { freePort, startCli, type CliProcess } from './serve-support.ts';
 
 /**
  * A provider on loopback TLS. The commands run as other processes: `env` makes them trust its test CA, and a QR
@@ -39,5 +40,29 @@ export async function startRelay(idp: TestIdp): Promise<{ readonly origin: strin
   return {
     origin: `http://127.0.0.1:${(relay.address() as AddressInfo).port}`,
     close: () => void relay.close(),
+  };
+}
+
+/** A running `mynagate bridge` on a free port. */
+export interface Bridge {
+  readonly origin: string;
+  readonly port: number;
+  readonly proc: CliProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts `mynagate bridge` with `args` (and `env`, for the provider's test CA) once it says it listens. */
+export async function startBridge(args: readonly string[], env: Record<string, string>): Promise<Bridge> {
+  const port = await freePort();
+  const proc = startCli(['bridge', '--port', String(port), ...args], { env });
+  const m = await proc.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+  return {
+    origin: m[1]!,
+    port,
+    proc,
+    async stop() {
+      proc.child.kill('SIGTERM');
+      await proc.exited;
+    },
   };
 }

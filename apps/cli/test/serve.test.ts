@@ -16,15 +16,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { freePort, runCli, startCli, type CliProcess } from './serve-support.ts';
+import { CHROMIUM_LAUNCH, skipBrowser } from '../../../packages/idp/test/support/chromium.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const OUT = join(ROOT, 'test-output', 'serve');
 const DOCS_PICTURE = join(ROOT, 'docs', 'login-flow.png');
-const skipBrowser =
-  !existsSync(CHROMIUM) && process.env['MYNAGATE_REQUIRE_SYSTEM'] !== '1'
-    ? `Chromium not found at ${CHROMIUM} (apt-get install -y chromium)`
-    : false;
 
 /** The stderr lines that are not the runtime notice node-oidc-provider prints on a non-LTS Node. */
 function errorLines(stderr: string): string[] {
@@ -93,17 +89,7 @@ describe(
       dir = await mkdtemp(join(tmpdir(), 'mynagate-serve-'));
       data = join(dir, 'data');
       ports = { idp: await freePort(), demo: await freePort() };
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      });
+      browser = await chromium.launch(CHROMIUM_LAUNCH);
       await mkdir(OUT, { recursive: true });
     });
     after(async () => {

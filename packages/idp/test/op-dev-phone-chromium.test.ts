@@ -9,44 +9,29 @@
  * MYNAGATE_REQUIRE_SYSTEM=1.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { chromium, type Browser } from 'playwright-core';
 import { createOpFixture, PIN, RP_JWT, type OpFixture, type TestCard, type TestIdp } from './support/op-fixture.ts';
+import { CHROMIUM_LAUNCH, skipBrowser } from './support/chromium.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const OUT = join(import.meta.dirname, '..', '..', '..', 'test-output', 'idp');
-const skip =
-  !existsSync(CHROMIUM) && process.env['MYNAGATE_REQUIRE_SYSTEM'] !== '1'
-    ? `Chromium not found at ${CHROMIUM} (apt-get install -y chromium)`
-    : false;
 
 let f: OpFixture;
 let idp: TestIdp;
 let card: TestCard;
 let browser: Browser;
 
-describe('virtual phone in Chromium (development mode)', { skip }, () => {
+describe('virtual phone in Chromium (development mode)', { skip: skipBrowser }, () => {
   before(async () => {
     f = await createOpFixture();
     card = await f.newCard('試験　花子');
     idp = await f.start({
       dev: { cards: [{ label: 'テストカード 試験花子 / Test card (PIN 1234)', file: card.file }] },
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await chromium.launch(CHROMIUM_LAUNCH);
     await mkdir(OUT, { recursive: true });
   });
   after(async () => {

@@ -12,7 +12,6 @@
  * MYNAGATE_REQUIRE_SYSTEM=1.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -28,12 +27,7 @@ import {
   type TestCard,
   type TestIdp,
 } from './support/op-fixture.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const skip =
-  !existsSync(CHROMIUM) && process.env['MYNAGATE_REQUIRE_SYSTEM'] !== '1'
-    ? `Chromium not found at ${CHROMIUM} (apt-get install -y chromium)`
-    : false;
+import { CHROMIUM_LAUNCH, skipBrowser } from './support/chromium.ts';
 
 const VERIFIED = {
   id_token: {
@@ -53,24 +47,14 @@ let browser: Browser;
 /** Added to the provider's clock (`now`): moves its login transactions to their expiry. */
 let skew = 0;
 
-describe('interaction pages in Chromium', { skip }, () => {
+describe('interaction pages in Chromium', { skip: skipBrowser }, () => {
   before(async () => {
     f = await createOpFixture();
     card = await f.newCard('試験　花子');
     ekycCard = await issueCard(f);
     idp = await f.start({ now: () => Date.now() + skew });
     ekycIdp = await startEkycIdp(f);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await chromium.launch(CHROMIUM_LAUNCH);
   });
   after(async () => {
     await browser?.close();

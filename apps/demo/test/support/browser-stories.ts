@@ -3,31 +3,10 @@
  * the virtual phone (PIN), the consent screen, and the eKYC signature on the phone (signing password). Shared by
  * `apps/cli/test/demo-stories.test.ts` and `apps/cli/test/privacy-scan.test.ts`.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 
-/** Where the system Chromium lives. */
-export const CHROMIUM = '/usr/bin/chromium';
-
-/** The skip reason when Chromium is absent (false when present, or when MYNAGATE_REQUIRE_SYSTEM=1 makes it fail). */
-export const skipBrowser: string | false =
-  !existsSync(CHROMIUM) && process.env['MYNAGATE_REQUIRE_SYSTEM'] !== '1'
-    ? `Chromium not found at ${CHROMIUM} (apt-get install -y chromium)`
-    : false;
-
-/** Chromium's launch options for tests. */
-export const CHROMIUM_LAUNCH = {
-  executablePath: CHROMIUM,
-  headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-};
+export { CHROMIUM, CHROMIUM_LAUNCH, skipBrowser } from '../../../../packages/idp/test/support/chromium.ts';
 
 /** A dev card as `mynagate serve --dev` prints it. */
 export interface PrintedCard {
