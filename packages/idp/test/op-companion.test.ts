@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Agent } from './support/op-agent.ts';
+import { EventStream, type Agent } from './support/op-agent.ts';
 import {
   cardToken,
   createOpFixture,
@@ -272,13 +272,16 @@ describe('same-device hand-over (POST /companion/:txn/token?handover=1, the brid
 
   it('takes a code once, and a reload by the owner goes on with its login; an unknown code elsewhere is ERR_IDP_LOGIN_NOT_FOUND; a bad handover value is ERR_IDP_BAD_REQUEST', async () => {
     const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    // The browser left its login page for the bridge: that page's event stream is gone.
+    await login.events.close();
     const { back } = await handOver(login);
     const unknown = new URL(`${back.pathname}?resume&code=${'A'.repeat(43)}`, back);
     assert.deepEqual(await open(idp.agent(), unknown), { status: 404, error: 'ERR_IDP_LOGIN_NOT_FOUND' });
     assert.equal((await open(login.agent, back)).status, 200);
     // The page reloaded (or a tab restored) after the code was taken: the owner's open login goes on, not lost.
     assert.equal((await open(login.agent, back)).status, 200);
-    assert.ok(await followDone(login));
+    const events = new EventStream(await login.agent.fetch(new URL(`/interaction/${login.uid}/events`, login.pageUrl)));
+    assert.ok(await followDone(login, events));
     const next = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
     const view = (await scan(idp, next.link)).body as unknown as CompanionViewJson;
     const res = await idp.fetch(new URL(`/companion/${view.txn}/token?handover=yes`, idp.server.url), {
