@@ -25,6 +25,7 @@ export const TAG = {
   OCTET_STRING: 0x04,
   NULL: 0x05,
   OID: 0x06,
+  ENUMERATED: 0x0a,
   UTF8: 0x0c,
   PRINTABLE: 0x13,
   IA5: 0x16,
@@ -172,6 +173,65 @@ export function oidAt(buf: Uint8Array, start: number, end: number): string {
 export function boolean(v: Uint8Array): boolean {
   if (v.length !== 1 || (v[0] !== 0 && v[0] !== 0xff)) throw new DerError('bad BOOLEAN');
   return v[0] === 0xff;
+}
+
+/** Throws unless the INTEGER or ENUMERATED content `buf[start..end)` is minimal: one octet or more, no redundant
+ * leading 00 or FF (X.690 §8.3.2, §8.4). */
+export function checkInteger(buf: Uint8Array, start: number, end: number): void {
+  if (end <= start) throw new DerError('empty INTEGER');
+  if (end - start > 1) {
+    const a = buf[start]!;
+    const b = buf[start + 1]! & 0x80;
+    if ((a === 0 && b === 0) || (a === 0xff && b !== 0)) throw new DerError('non-minimal INTEGER');
+  }
+}
+
+/**
+ * Throws unless the OBJECT IDENTIFIER content `buf[start..end)` is DER (X.690 §8.19.2): not empty, no
+ * subidentifier with a leading 0x80 octet, the last one finished. Unlike {@link oidAt} it puts no bound on an arc
+ * (2.25 UUID arcs are 128 bits), for OIDs only compared as bytes.
+ */
+export function checkOid(buf: Uint8Array, start: number, end: number): void {
+  if (end <= start || buf[end - 1]! & 0x80) throw new DerError('bad OID');
+  for (let i = start; i < end; i++)
+    if (buf[i] === 0x80 && (i === start || !(buf[i - 1]! & 0x80))) throw new DerError('non-minimal OID arc');
+}
+
+/** How deep {@link checkDer} descends: a Name is 4 levels, an AlgorithmIdentifier's parameters a few more. */
+const MAX_DEPTH = 32;
+
+/**
+ * Throws unless `buf[start..end)` is a series of whole DER elements, descending into every constructed one: definite,
+ * minimal lengths (X.690 §10.1), nothing left over (§8.1.1), no end-of-contents, strings primitive (§10.2), and the
+ * universal primitives whose DER form is unique in that form: BOOLEAN (§11.1), INTEGER and ENUMERATED (§8.3.2),
+ * NULL (§8.8.2), OBJECT IDENTIFIER (§8.19.2). For parts kept as bytes rather than decoded (a ResponderID Name, an
+ * algorithm's parameters): they are then DER too, and a non-DER one is refused rather than merely unequal.
+ * Primitive string contents and SET OF order (§11.6) are not checked.
+ */
+export function checkDer(buf: Uint8Array, start: number, end: number): void {
+  walk(new TlvReader(buf), start, end, 0);
+}
+
+function walk(r: TlvReader, pos: number, end: number, depth: number): void {
+  if (depth > MAX_DEPTH) throw new DerError('nested too deep');
+  while (pos < end) {
+    pos = r.read(pos, end);
+    const tag = r.tag;
+    const universal = (tag & 0xc0) === 0;
+    if (tag & 0x20) {
+      if (universal && tag !== TAG.SEQUENCE && tag !== TAG.SET) throw new DerError('constructed string');
+      walk(r, r.valueStart, pos, depth + 1);
+      continue;
+    }
+    if (!universal) continue;
+    const v = r.valueStart;
+    if (tag === 0) throw new DerError('end-of-contents');
+    else if (tag === TAG.BOOLEAN) boolean(r.buf.subarray(v, pos));
+    else if (tag === TAG.INTEGER || tag === TAG.ENUMERATED) checkInteger(r.buf, v, pos);
+    else if (tag === TAG.NULL && pos !== v) throw new DerError('bad NULL');
+    else if (tag === TAG.OID) checkOid(r.buf, v, pos);
+    else if (tag === 0x10 || tag === 0x11) throw new DerError('primitive SEQUENCE or SET');
+  }
 }
 
 /** Decodes a UTCTime or GeneralizedTime of the RFC 5280 §4.1.2.5 form (`Z`, seconds, no fraction) to ms. */

@@ -54,6 +54,8 @@ export const PKI_ERROR_CODES = Object.freeze({
   ERR_PKI_OCSP_RESPONDER: 'The OCSP responder is not the CA nor a delegate it authorised (RFC 6960 §4.2.2.2).',
   ERR_PKI_OCSP_SIGNATURE: 'The OCSP response signature does not verify.',
   ERR_PKI_OCSP_NONCE: 'The OCSP response nonce is missing or differs (possible replay).',
+  ERR_PKI_OCSP_UNKNOWN_CRITICAL_EXTENSION:
+    'The OCSP response carries a critical extension this validator does not process (RFC 6960 §4.4).',
   // IdentityError, StatementError, LinksUnavailableError
   ERR_PKI_IDENTITY_MALFORMED: 'The signing certificate does not carry a well-formed basic-4 identity.',
   ERR_PKI_STATEMENT_MALFORMED: 'The statement is not canonical.',

@@ -64,7 +64,8 @@ export class CertificateRevokedError extends MynaGateError {
  *
  * The OCSP codes name a response that must not be trusted: `ERR_PKI_OCSP_MALFORMED`, `ERR_PKI_OCSP_STATUS`
  * (responseStatus not successful), `ERR_PKI_OCSP_CERT_ID`, `ERR_PKI_OCSP_RESPONSE_COUNT`, `ERR_PKI_OCSP_RESPONDER`
- * (not authorised, RFC 6960 §4.2.2.2), `ERR_PKI_OCSP_SIGNATURE`, `ERR_PKI_OCSP_NONCE` (possible replay).
+ * (not authorised, RFC 6960 §4.2.2.2), `ERR_PKI_OCSP_SIGNATURE`, `ERR_PKI_OCSP_NONCE` (possible replay),
+ * `ERR_PKI_OCSP_UNKNOWN_CRITICAL_EXTENSION` (a critical extension we do not process, RFC 6960 §4.4).
  */
 export class RevocationUnknownError extends MynaGateError {
   /** A short machine word refining the code, e.g. `stale`. */

@@ -1,27 +1,20 @@
 /**
- * Checking an OCSP response (RFC 6960 §3.2 and §4.2) for one request, in the order that never interprets
- * unauthenticated content: status and type, responder authorisation, signature, nonce, the one SingleResponse and
- * its CertID, freshness, then the certificate status.
+ * Checking an OCSP response (RFC 6960 §3.2 and §4.2) for one request. The whole response is first read as strict
+ * DER (`parse.ts`), then checked in the order that never interprets unauthenticated content: status and type,
+ * responder authorisation, signature, critical extensions, nonce, the one SingleResponse and its CertID, freshness,
+ * then the certificate status.
  */
 import { createHash, verify } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import {
-  BasicOCSPResponse,
-  CertID,
-  OCSPResponse,
-  OCSPResponseStatus,
-  id_kp_OCSPSigning,
-  id_pkix_ocsp_basic,
-  id_pkix_ocsp_nonce,
-} from '@peculiar/asn1-ocsp';
-import { RevocationUnknownError } from '../errors.ts';
+import { CertificateInvalidError, RevocationUnknownError } from '../errors.ts';
 import { parseCertificate, signatureHashOf } from '../certificate.ts';
 import type { ParsedCertificate } from '../certificate.ts';
-import { DerError, TAG, children, equal, expect, whole } from '../der.ts';
+import { DerError, equal } from '../der.ts';
 import type { KeyCache } from '../keys.ts';
 import { signedBy } from '../keys.ts';
 import { CRL_REASONS } from '../revocation.ts';
 import type { RevocationStatus } from '../revocation.ts';
+import { oidText, parseCertId, parseOcspResponse } from './parse.ts';
+import type { BasicResponseFields, CertIdFields, OcspExtension, OcspResponseFields } from './parse.ts';
 
 /** What a response is checked against. */
 export interface OcspCheck {
@@ -51,79 +44,70 @@ const err = (code: string, detail: string, message: string, cause?: unknown): ne
 };
 
 /**
- * Checks `der` (an OCSPResponse) against the request it answers.
+ * Checks `der` (an OCSPResponse) against the request it answers. The whole response must be strict DER of the
+ * RFC 6960 syntax (`parse.ts`), not only its signed part: a response is parsed once and then cached, so reading it
+ * strictly costs nothing per login.
  *
  * @throws RevocationUnknownError `ERR_PKI_OCSP_MALFORMED`, `ERR_PKI_OCSP_STATUS`, `ERR_PKI_OCSP_RESPONDER`,
- *   `ERR_PKI_OCSP_SIGNATURE`, `ERR_PKI_OCSP_NONCE`, `ERR_PKI_OCSP_RESPONSE_COUNT`, `ERR_PKI_OCSP_CERT_ID`,
- *   `ERR_PKI_REVOCATION_UNKNOWN` (detail `future` or `stale`)
+ *   `ERR_PKI_OCSP_SIGNATURE`, `ERR_PKI_OCSP_UNKNOWN_CRITICAL_EXTENSION`, `ERR_PKI_OCSP_NONCE`,
+ *   `ERR_PKI_OCSP_RESPONSE_COUNT`, `ERR_PKI_OCSP_CERT_ID`, `ERR_PKI_REVOCATION_UNKNOWN` (detail `future` or `stale`)
  */
 export function checkOcspResponse(der: Uint8Array, check: OcspCheck): OcspAnswer {
   // NaN would make every freshness comparison below false: nothing would ever be stale.
   if (!Number.isFinite(check.now)) throw new TypeError('now must be a finite time (epoch ms)');
-  let outer: OCSPResponse;
+  const asked = ourCertId(check.certId);
+  let outer: OcspResponseFields;
   try {
-    outer = AsnConvert.parse(der, OCSPResponse);
+    outer = parseOcspResponse(der);
   } catch (e) {
-    return err('ERR_PKI_OCSP_MALFORMED', 'malformed', 'OCSP response is not DER', e);
+    if (!(e instanceof DerError)) throw e;
+    return err('ERR_PKI_OCSP_MALFORMED', 'malformed', `OCSP response is not strict DER: ${e.message}`, e);
   }
   // RFC 6960 §4.2.1: only `successful` carries responseBytes; tryLater, unauthorized etc. give no answer.
-  if (outer.responseStatus !== OCSPResponseStatus.successful)
-    err('ERR_PKI_OCSP_STATUS', String(outer.responseStatus), 'OCSP responseStatus is not successful');
-  if (!outer.responseBytes || outer.responseBytes.responseType !== id_pkix_ocsp_basic)
-    err('ERR_PKI_OCSP_MALFORMED', 'malformed', 'OCSP response is not id-pkix-ocsp-basic');
-
-  const basicDer = new Uint8Array(outer.responseBytes!.response.buffer);
-  let basic: BasicOCSPResponse;
-  let tbs: Uint8Array;
-  let algDer: Uint8Array;
+  if (outer.status !== SUCCESSFUL)
+    err('ERR_PKI_OCSP_STATUS', String(outer.status), 'OCSP responseStatus is not successful');
+  const basic = outer.basic;
+  if (!basic) return err('ERR_PKI_OCSP_MALFORMED', 'malformed', 'OCSP response is not id-pkix-ocsp-basic');
   let certs: ParsedCertificate[];
   try {
-    basic = AsnConvert.parse(basicDer, BasicOCSPResponse);
-    // Exact signed bytes and embedded certificates are sliced from the DER, not re-encoded.
-    const seq = expect(basicDer, 0, basicDer.length, TAG.SEQUENCE);
-    const k = children(basicDer, seq);
-    tbs = whole(basicDer, k[0]!);
-    algDer = whole(basicDer, k[1]!);
-    certs = [];
-    if (k[3]) {
-      if (k[3].tag !== 0xa0) throw new DerError('bad certs');
-      const list = expect(basicDer, k[3].valueStart, k[3].end, TAG.SEQUENCE);
-      for (const c of children(basicDer, list)) certs.push(parseCertificate(whole(basicDer, c)));
-    }
+    certs = basic.certs.map(parseCertificate);
   } catch (e) {
-    return err('ERR_PKI_OCSP_MALFORMED', 'malformed', 'BasicOCSPResponse is malformed', e);
+    if (!(e instanceof CertificateInvalidError)) throw e;
+    return err('ERR_PKI_OCSP_MALFORMED', 'malformed', 'BasicOCSPResponse carries a malformed certificate', e);
   }
 
   // RFC 6960 §4.2.2.2: the signer is the CA that issued the certificate, or a delegate that CA issued with
   // id-kp-OCSPSigning. A responder certified by any other CA (even a trusted one) is not authorised.
   const signer = authorisedSigner(basic, certs, check);
-  const hash = signatureHashOf(algDer);
+  const hash = signatureHashOf(basic.signatureAlgorithm);
   if (!hash) return err('ERR_PKI_OCSP_SIGNATURE', 'algorithm', 'OCSP signature algorithm not allowed');
   let ok = false;
   try {
-    ok = verify(hash, tbs, check.keys.get(signer.spki), new Uint8Array(basic.signature));
+    ok = verify(hash, basic.tbs, check.keys.get(signer.spki), basic.signature);
   } catch {
     ok = false;
   }
   if (!ok) err('ERR_PKI_OCSP_SIGNATURE', 'signature', 'OCSP response signature does not verify');
 
-  const data = basic.tbsResponseData;
+  // RFC 6960 §4.4: "Unrecognized extensions MUST be ignored (unless they have the critical flag set and are not
+  // understood)"; RFC 5280 §4.2 likewise. The nonce is the one extension processed; none of a SingleResponse is.
+  for (const x of basic.extensions) if (x.critical && !equal(x.id, ID_PKIX_OCSP_NONCE)) unknownCritical(x);
+  for (const single of basic.responses) for (const x of single.extensions) if (x.critical) unknownCritical(x);
+
   // RFC 8954 §2.1 / RFC 6960 §4.4.1: the response must echo our nonce, else it may be a replay.
   if (check.nonce) {
-    const ext = data.responseExtensions?.find((x) => x.extnID === id_pkix_ocsp_nonce);
-    if (!ext || !equal(new Uint8Array(ext.extnValue.buffer), check.nonce))
-      err('ERR_PKI_OCSP_NONCE', 'nonce', 'OCSP nonce missing or different');
+    const ext = basic.extensions.find((x) => equal(x.id, ID_PKIX_OCSP_NONCE));
+    if (!ext || !equal(ext.value, check.nonce)) err('ERR_PKI_OCSP_NONCE', 'nonce', 'OCSP nonce missing or different');
   }
 
   // We asked about one certificate: exactly one answer, about that certificate (RFC 6960 §4.2.2.3 / Web eID).
-  if (data.responses.length !== 1) err('ERR_PKI_OCSP_RESPONSE_COUNT', 'count', 'expected exactly one SingleResponse');
-  const single = data.responses[0]!;
-  if (!sameCertId(single.certID, AsnConvert.parse(check.certId, CertID)))
+  if (basic.responses.length !== 1) err('ERR_PKI_OCSP_RESPONSE_COUNT', 'count', 'expected exactly one SingleResponse');
+  const single = basic.responses[0]!;
+  if (!sameCertId(single.certId, asked))
     err('ERR_PKI_OCSP_CERT_ID', 'certId', 'SingleResponse is about another certificate');
 
   // RFC 6960 §3.2 (5)-(6), §4.2.2.1: thisUpdate sufficiently recent and not in the future; nextUpdate not passed.
-  const thisUpdate = single.thisUpdate.getTime();
-  const nextUpdate = single.nextUpdate?.getTime();
+  const { thisUpdate, nextUpdate } = single;
   if (thisUpdate > check.now + check.skewMs)
     err('ERR_PKI_REVOCATION_UNKNOWN', 'future', 'OCSP thisUpdate in the future');
   if (check.now - thisUpdate > check.maxAgeMs) err('ERR_PKI_REVOCATION_UNKNOWN', 'stale', 'OCSP thisUpdate too old');
@@ -136,26 +120,47 @@ export function checkOcspResponse(der: Uint8Array, check: OcspCheck): OcspAnswer
     thisUpdate: new Date(thisUpdate),
     ...(nextUpdate === undefined ? {} : { nextUpdate: new Date(nextUpdate) }),
   };
-  const st = single.certStatus;
-  if (st.revoked) {
-    const code = st.revoked.revocationReason;
+  if (single.status === 'revoked') {
     return Object.freeze({
       status: 'revoked',
       source: 'ocsp',
-      revokedAt: st.revoked.revocationTime,
-      reason: code === undefined ? 'unspecified' : (CRL_REASONS[code.reason] ?? 'unspecified'),
+      revokedAt: new Date(single.revokedAt!),
+      reason: single.reason === undefined ? 'unspecified' : CRL_REASONS[single.reason]!,
       ...times,
     });
   }
-  if (st.good !== undefined) return Object.freeze({ status: 'good', source: 'ocsp', ...times });
-  return Object.freeze({ status: 'unknown', source: 'ocsp', ...times });
+  return Object.freeze({ status: single.status, source: 'ocsp', ...times });
 }
 
-function authorisedSigner(basic: BasicOCSPResponse, certs: ParsedCertificate[], check: OcspCheck): ParsedCertificate {
-  const rid = basic.tbsResponseData.responderID;
-  const byName = rid.byName ? new Uint8Array(AsnConvert.serialize(rid.byName)) : undefined;
-  const byKey = rid.byKey ? new Uint8Array(rid.byKey.buffer) : undefined;
-  // ResponderID byKey is SHA-1 of the responder's subjectPublicKey bits (RFC 6960 §4.2.1).
+const SUCCESSFUL = 0;
+// id-pkix-ocsp-nonce 1.3.6.1.5.5.7.48.1.2 (RFC 8954), content octets.
+const ID_PKIX_OCSP_NONCE = Uint8Array.of(0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x02);
+// id-kp-OCSPSigning (RFC 6960 §4.2.2.2).
+const ID_KP_OCSP_SIGNING = '1.3.6.1.5.5.7.3.9';
+
+/** The CertID we sent is ours: one that does not parse is a programming error, not the responder's. */
+function ourCertId(der: Uint8Array): CertIdFields {
+  try {
+    return parseCertId(der);
+  } catch (e) {
+    if (e instanceof DerError) throw new TypeError('certId must be a DER CertID', { cause: e });
+    throw e;
+  }
+}
+
+function unknownCritical(x: OcspExtension): never {
+  return err(
+    'ERR_PKI_OCSP_UNKNOWN_CRITICAL_EXTENSION',
+    'critical_extension',
+    `OCSP response carries an unknown critical extension ${oidText(x.id)}`,
+  );
+}
+
+function authorisedSigner(basic: BasicResponseFields, certs: ParsedCertificate[], check: OcspCheck): ParsedCertificate {
+  // The ResponderID is compared as sent: byName with the subject's DER (both are strict DER, so equal names are
+  // equal bytes), byKey with SHA-1 of the responder's subjectPublicKey bits (RFC 6960 §4.2.1).
+  const byName = basic.responderName;
+  const byKey = basic.responderKeyHash;
   const matches = (c: ParsedCertificate) =>
     (byName !== undefined && equal(byName, c.subject)) ||
     (byKey !== undefined && equal(byKey, createHash('sha1').update(c.publicKeyBits).digest()));
@@ -169,7 +174,7 @@ function authorisedSigner(basic: BasicOCSPResponse, certs: ParsedCertificate[], 
   const okDelegate =
     equal(delegate.issuer, ca.subject) &&
     signedBy(delegate, check.keys.get(ca.spki)) &&
-    (delegate.extendedKeyUsage?.includes(id_kp_OCSPSigning) ?? false) &&
+    (delegate.extendedKeyUsage?.includes(ID_KP_OCSP_SIGNING) ?? false) &&
     !delegate.isCa &&
     check.now >= delegate.notBefore - check.skewMs &&
     check.now <= delegate.notAfter + check.skewMs;
@@ -182,12 +187,18 @@ function authorisedSigner(basic: BasicOCSPResponse, certs: ParsedCertificate[], 
   return delegate;
 }
 
-/** CertID equality by field (RFC 6960 §4.1.1): an encoder's choice about NULL parameters does not matter. */
-function sameCertId(a: CertID, b: CertID): boolean {
+/**
+ * CertID equality by field (RFC 6960 §4.1.1): absent and NULL hash parameters are the same (encoders differ), the
+ * rest are compared as bytes (serialNumber is minimal DER on both sides).
+ */
+function sameCertId(a: CertIdFields, b: CertIdFields): boolean {
   return (
-    a.hashAlgorithm.algorithm === b.hashAlgorithm.algorithm &&
-    equal(new Uint8Array(a.issuerNameHash.buffer), new Uint8Array(b.issuerNameHash.buffer)) &&
-    equal(new Uint8Array(a.issuerKeyHash.buffer), new Uint8Array(b.issuerKeyHash.buffer)) &&
-    equal(new Uint8Array(a.serialNumber), new Uint8Array(b.serialNumber))
+    equal(a.hashAlgorithm, b.hashAlgorithm) &&
+    (a.hashParameters === undefined
+      ? b.hashParameters === undefined
+      : b.hashParameters !== undefined && equal(a.hashParameters, b.hashParameters)) &&
+    equal(a.issuerNameHash, b.issuerNameHash) &&
+    equal(a.issuerKeyHash, b.issuerKeyHash) &&
+    equal(a.serialNumber, b.serialNumber)
   );
 }
