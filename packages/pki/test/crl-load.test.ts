@@ -376,6 +376,28 @@ describe('loadCrl: each broken rule rejects with its code (one change to a valid
     assert.equal((await load(await peculiarCrl(ca, ENTRIES, { extensions: ext(false) }))).entries, 5);
   });
 
+  it('a critical flag written out as FALSE (DER omits a DEFAULT value, X.690 §11.5) → ERR_PKI_CRL_MALFORMED', async () => {
+    // 1.2.3.4.5 marked critical (… 06 04 2A 03 04 05 01 01 FF …), its flag then turned into an explicit FALSE.
+    const flag = (crl: Uint8Array, value: number) =>
+      resign(crl, ca.key, (kids) =>
+        kids.map((k) => {
+          const b = Buffer.from(k);
+          const at = b.indexOf(Buffer.from([0x06, 0x04, 0x2a, 0x03, 0x04, 0x05, 0x01, 0x01, 0xff]));
+          if (at >= 0) b[at + 8] = value;
+          return b;
+        }),
+      );
+    const ext = [new x509.Extension('1.2.3.4.5', true, Uint8Array.of(0x05, 0x00))];
+    const crl = await peculiarCrl(ca, ENTRIES, { extensions: ext });
+    await assert.rejects(load(flag(crl, 0x00)), { code: 'ERR_PKI_CRL_MALFORMED', detail: 'DEFAULT FALSE written out' });
+    await assert.rejects(load(flag(crl, 0x01)), { code: 'ERR_PKI_CRL_MALFORMED', detail: 'BOOLEAN is not 0xFF' });
+    const entries = [...ENTRIES, { serialNumber: '79', extensions: ext }];
+    await assert.rejects(load(flag(await peculiarCrl(ca, entries), 0x00)), {
+      code: 'ERR_PKI_CRL_MALFORMED',
+      detail: 'DEFAULT FALSE written out',
+    });
+  });
+
   it('an unknown critical entry extension → ERR_PKI_CRL_UNKNOWN_CRITICAL_EXTENSION', async () => {
     const entries = [
       ...ENTRIES,

@@ -201,15 +201,20 @@ export function checkMinimalInteger(buf: Uint8Array, p: number, end: number): vo
   }
 }
 
-/** Reads a BOOLEAN (X.690 §11.1: DER TRUE is 0xFF, FALSE is 0x00). */
-export function readBoolean(c: DerCursor, limit: number, tag: number = TAG.BOOLEAN): boolean {
+/**
+ * Reads a BOOLEAN field that is `DEFAULT FALSE`, as every BOOLEAN of a CRL is (an extension's `critical`, and the
+ * IssuingDistributionPoint flags, RFC 5280 §4.1 and §5.2.5): present, it can only be TRUE, 0xFF (X.690 §11.1),
+ * since DER omits a value equal to its default (X.690 §11.5). So it returns true or throws.
+ */
+export function readBoolean(c: DerCursor, limit: number, tag: number = TAG.BOOLEAN): true {
   const end = c.enter(tag, limit);
   const p = c.content;
   if (end - p !== 1) throw new CrlMalformedError('BOOLEAN is not one octet', p);
   const v = c.buf[p]!;
-  if (v !== 0 && v !== 0xff) throw new CrlMalformedError('BOOLEAN is not 0x00 or 0xFF', p);
+  if (v === 0) throw new CrlMalformedError('DEFAULT FALSE written out', p);
+  if (v !== 0xff) throw new CrlMalformedError('BOOLEAN is not 0xFF', p);
   c.pos = end;
-  return v === 0xff;
+  return true;
 }
 
 /**
