@@ -11,6 +11,7 @@
 import type { Adapter, default as Provider } from 'oidc-provider';
 import type { SignedCoverage } from '../claims/retention.ts';
 import type { VerifiedFacts } from '../claims/verified-claims.ts';
+import { memoryIdentityStore } from '../memory-stores.ts';
 
 /** The model name in the adapter. */
 export const IDENTITY_MODEL = 'VerifiedIdentity';
@@ -76,24 +77,8 @@ export function identityStore(
       },
     };
   }
-  const entries = new Map<string, { identity: VerifiedIdentity; expiresAt: number }>();
-  return {
-    async put(identity, ttlSeconds) {
-      entries.set(identity.grantId, { identity, expiresAt: now() + ttlSeconds * 1000 });
-    },
-    async get(grantId) {
-      const entry = entries.get(grantId);
-      if (entry === undefined) return undefined;
-      if (entry.expiresAt <= now()) {
-        entries.delete(grantId);
-        return undefined;
-      }
-      return entry.identity;
-    },
-    async delete(grantId) {
-      entries.delete(grantId);
-    },
-  };
+  // Deleted when expired, read or not (memory-stores.ts).
+  return memoryIdentityStore({ now });
 }
 
 /**

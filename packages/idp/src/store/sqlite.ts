@@ -28,6 +28,19 @@
  * - Statements are prepared once per connection and cached.
  * - Expiry is checked on every read; a periodic sweep deletes expired rows, {@link SQLITE_SWEEP_CHUNK} per statement
  *   with the event loop free between statements.
+ *
+ * Erasure, for the rows of {@link ERASED_MODELS} (a grant's verified identity), in the durable file. `secure_delete`
+ * is FAST for every other delete: it zeroes the cells a delete removes from the pages it writes anyway, at no extra
+ * I/O, but leaves the pages the delete frees (the overflow chain holding a long payload's tail, a page emptied) as
+ * they were, on the free list (https://sqlite.org/pragma.html#pragma_secure_delete). Those rows are deleted with
+ * `secure_delete` ON, which zeroes the freed pages too; and the WAL file still holds the frames that wrote the row,
+ * until overwritten, which may be never (the file is reused from its start, not shrunk). So a delete that removed
+ * one (explicitly, with its grant, by the sweep once expired, or replaced by a new one) is followed by a
+ * `wal_checkpoint(TRUNCATE)`, which copies the zeroed pages into the database file, syncs it and empties the WAL file:
+ * at once if none ran in the last `erasureIntervalMs`, else when that has passed (one checkpoint for all the deletes
+ * meanwhile), and again each interval while another connection's reader or checkpoint holds the file (it never
+ * waits for one). An expired identity is thus off the disk within `sweepIntervalMs` + `erasureIntervalMs` of its
+ * expiry. (What the file system does with the truncated blocks is beyond SQLite's reach: full-disk encryption.)
  */
 import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
@@ -43,6 +56,7 @@ import {
   StoreUnavailableError,
 } from './errors.ts';
 import { EPHEMERAL_MODELS } from './ephemeral-models.ts';
+import { ERASED_MODELS } from './erased-models.ts';
 import { canonicalJson, chainVerifier, nextAuditRow } from './lib/audit-hash.ts';
 import { decodeValue, encodeValue } from './lib/codec.ts';
 import { newId } from './lib/ids.ts';
@@ -93,6 +107,13 @@ export interface SqliteStoreOptions {
    * checkpoints to the writing connection (SQLite's default). Default 100.
    */
   readonly checkpointIntervalMs?: number;
+  /**
+   * The least time between two erasure checkpoints (`wal_checkpoint(TRUNCATE)` after a verified identity's row is
+   * deleted, see "Erasure" above). Each holds the event loop for a checkpoint and two syncs (about 10 ms, at times
+   * over 100 on a busy disk), so logins never pay for it more than once per interval. 0 runs one after every such
+   * delete. Default 10 000.
+   */
+  readonly erasureIntervalMs?: number;
   /** The WAL file's `fdatasync` (lib/wal-sync.ts); a seam for tests. Default `fs.fdatasync`. */
   readonly walDatasync?: (fd: number, done: (e: Error | null) => void) => void;
   /**
@@ -111,6 +132,8 @@ export const SQLITE_SWEEP_CHUNK = 128;
 
 const SWEEP_OIDC = `DELETE FROM oidc WHERE (model, id) IN (SELECT model, id FROM oidc INDEXED BY oidc_expires
   WHERE expires_at <= ? AND expires_at IS NOT NULL ORDER BY expires_at LIMIT ${SQLITE_SWEEP_CHUNK})`;
+// The durable file's sweep says which models it deleted: an erased model's row calls for an erasure checkpoint.
+const SWEEP_OIDC_MODELS = `${SWEEP_OIDC} RETURNING model`;
 const SWEEP_ONE_SHOT = `DELETE FROM one_shot WHERE key IN (SELECT key FROM one_shot INDEXED BY one_shot_expires
   WHERE expires_at <= ? ORDER BY expires_at LIMIT ${SQLITE_SWEEP_CHUNK})`;
 
@@ -221,10 +244,12 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
   const sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
   const busyTimeoutMs = options.busyTimeoutMs ?? 5_000;
   const checkpointIntervalMs = options.checkpointIntervalMs ?? 100;
+  const erasureIntervalMs = options.erasureIntervalMs ?? 10_000;
   for (const [name, v] of [
     ['sweepIntervalMs', sweepIntervalMs],
     ['busyTimeoutMs', busyTimeoutMs],
     ['checkpointIntervalMs', checkpointIntervalMs],
+    ['erasureIntervalMs', erasureIntervalMs],
   ] as const) {
     if (!Number.isSafeInteger(v) || v < 0) throw new TypeError(`${name} must be a non-negative integer`);
   }
@@ -351,9 +376,64 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
   const tx = <T>(fn: () => T): T => inTx(db, fn);
   const ephTx = <T>(fn: () => T): T => inTx(eph, fn);
 
+  // Erasure (see the top of this file). Both pragmas act when their statement is prepared, not when it runs, so they
+  // go through `exec` each time, never the statement cache.
+  /** Runs `fn` (a statement on the durable file) with `secure_delete` ON: the pages it frees are zeroed. */
+  const zeroingFreed = <T>(fn: () => T): T => {
+    db.exec('PRAGMA secure_delete = ON');
+    try {
+      return fn();
+    } finally {
+      db.exec('PRAGMA secure_delete = FAST');
+    }
+  };
+  const erasesWal = inWal(db, options.path);
+  let erasurePending = false;
+  let erasureTimer: ReturnType<typeof setTimeout> | undefined;
+  let lastErasure = -Infinity;
+  /**
+   * Checkpoints the durable file and empties its WAL file, without waiting for a lock (busy_timeout 0: the event loop
+   * must not sleep on another process's reader); whether it did.
+   */
+  const truncateWal = (): boolean => {
+    db.exec('PRAGMA busy_timeout = 0');
+    try {
+      return Number(db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get()?.busy) === 0;
+    } finally {
+      db.exec(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+    }
+  };
+  const erase = (): void => {
+    erasureTimer = undefined;
+    if (closed || !erasurePending) return;
+    lastErasure = performance.now();
+    let done = false;
+    try {
+      done = truncateWal();
+    } catch {
+      // Busy or failed: retried after the interval, as when another connection holds the file.
+    }
+    if (done) erasurePending = false;
+    else scheduleErasure();
+  };
+  /** Notes that a committed delete removed an erased model's row: its old frames leave the WAL file soon. */
+  const scheduleErasure = (): void => {
+    if (!erasesWal || closed) return;
+    erasurePending = true;
+    if (erasureTimer !== undefined) return;
+    erasureTimer = setTimeout(erase, Math.max(0, lastErasure + erasureIntervalMs - performance.now()));
+    erasureTimer.unref();
+  };
+
   // Expired rows go in chunks, oldest first, each chunk one short statement (SQLITE_SWEEP_CHUNK).
   const chunkOf = (q: typeof sql, text: string) => () => Number(q(text).run(now()).changes);
-  const sweepChunks = [chunkOf(sql, SWEEP_OIDC), chunkOf(ephSql, SWEEP_OIDC), chunkOf(ephSql, SWEEP_ONE_SHOT)];
+  // The durable file's chunk may hold verified identities: zeroed, and erased from the WAL file.
+  const durableChunk = (): number => {
+    const models = zeroingFreed(() => sql(SWEEP_OIDC_MODELS).all(now()));
+    if (models.some((row) => ERASED_MODELS.has(String(row.model)))) scheduleErasure();
+    return models.length;
+  };
+  const sweepChunks = [durableChunk, chunkOf(ephSql, SWEEP_OIDC), chunkOf(ephSql, SWEEP_ONE_SHOT)];
   /** One chunk of each table; whether any table may have more. */
   const sweepStep = (): { deleted: number; more: boolean } => {
     if (closed) throw new StoreClosedError();
@@ -403,6 +483,12 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
     const ephemeral = EPHEMERAL_MODELS.has(model);
     const q = ephemeral ? ephSql : sql;
     const exec = ephemeral ? run : runDurable;
+    // A verified identity's row: what a statement deletes or replaces of it is zeroed, then erased from the WAL file.
+    const erased = !ephemeral && ERASED_MODELS.has(model);
+    const removing = (fn: () => { changes: number | bigint }): void => {
+      if (!erased) return void fn();
+      if (Number(zeroingFreed(fn).changes) > 0) scheduleErasure();
+    };
     // Reads do not wait for the group fsync. A durable model's row is written by a request that answers only once
     // it is on disk, so a row another request can name (by a cookie, a token or a grant id it was given) is durable
     // already; what a read could see early is only a concurrent rewrite of it, which its writer is still waiting
@@ -432,20 +518,25 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
         const ttl = expiresInToMs(expiresIn);
         const text = JSON.stringify(payload);
         return exec(() => {
-          q(
-            `INSERT INTO oidc (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
+          // Replacing an identity removes the old one (whose claims may be more than the new one's).
+          const replaces = erased && q(`SELECT 1 FROM oidc ${BY_COLUMN.id}`).get(model, id) !== undefined;
+          const write = () =>
+            q(
+              `INSERT INTO oidc (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, NULL)
              ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
                user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at, consumed_at = NULL`,
-          ).run(
-            model,
-            id,
-            text,
-            strOrNull(payload.grantId),
-            strOrNull(payload.userCode),
-            strOrNull(payload.uid),
-            ttl === null ? null : now() + ttl,
-          );
+            ).run(
+              model,
+              id,
+              text,
+              strOrNull(payload.grantId),
+              strOrNull(payload.userCode),
+              strOrNull(payload.uid),
+              ttl === null ? null : now() + ttl,
+            );
+          if (replaces) removing(write);
+          else write();
         });
       },
       find: (id) => findBy('id', id),
@@ -459,8 +550,9 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
           ).run(epochSeconds(t), model, id, t);
           if (Number(r.changes) !== 1) throw new StoreAlreadyConsumedError(model);
         }),
-      destroy: (id) => exec(() => void q('DELETE FROM oidc WHERE model = ? AND id = ?').run(model, id)),
-      revokeByGrantId: (grantId) => exec(() => void q(`DELETE FROM oidc ${BY_COLUMN.grant_id}`).run(model, grantId)),
+      destroy: (id) => exec(() => removing(() => q('DELETE FROM oidc WHERE model = ? AND id = ?').run(model, id))),
+      revokeByGrantId: (grantId) =>
+        exec(() => removing(() => q(`DELETE FROM oidc ${BY_COLUMN.grant_id}`).run(model, grantId))),
     };
   };
 
@@ -724,6 +816,9 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
 
   const close = async (): Promise<void> => {
     if (closed) return;
+    // The last erasure, if one is still due: closing empties the WAL file only when no other connection has it open.
+    if (erasurePending) erase();
+    clearTimeout(erasureTimer);
     closed = true;
     clearInterval(timer);
     await checkpointer?.close();
