@@ -36,6 +36,9 @@ export function accountFinder(people: PeoplePort, sources?: ClaimSources): FindA
         const grantId = ctx.oidc.grant?.jti;
         const identity = typeof grantId === 'string' ? await sources.identities.get(grantId) : undefined;
         if (identity === undefined || identity.accountId !== id) return base;
+        // Verified for one service: never answered to another (a grant is one client's; this holds should an
+        // identity ever sit under another's grant).
+        if (identity.clientId !== ctx.oidc.client?.clientId) return base;
         // Within what the person consented to for this grant, and within what the signature's statement listed.
         const consented = withinConsent(wanted, ctx.oidc.grant?.getOIDCClaims() ?? []);
         const released = releaseClaims(withinSignature(consented, identity.signed), identity, new Date(sources.now()));
@@ -43,7 +46,7 @@ export function accountFinder(people: PeoplePort, sources?: ClaimSources): FindA
           await sources.records.appendAudit({
             type: 'claims.released',
             personId: id,
-            clientId: ctx.oidc.client?.clientId ?? identity.clientId,
+            clientId: identity.clientId,
             data: { use, claims: Object.keys(released), grantId: identity.grantId },
           });
         }

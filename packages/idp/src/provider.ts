@@ -171,7 +171,7 @@ function policy(config: ResolvedConfig): interactionPolicy.Prompt[] {
     ),
   );
   // After login and consent: the card signature, when the request needs a verified identity (ekyc/policy.ts).
-  prompts.add(ekycPrompt(config.ekyc.identities));
+  prompts.add(ekycPrompt(config.ekyc.identities, config.ekyc.purposes));
   return prompts;
 }
 

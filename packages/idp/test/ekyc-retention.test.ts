@@ -68,7 +68,12 @@ describe('what an eKYC keeps (end to end)', () => {
     assert.equal(tokens.refresh_token, undefined, 'scope openid: no refresh token');
     assert.deepEqual(stored.identity, {}, 'none of the basic-4');
     assert.deepEqual(stored.derived, { ages: { age_over_20: true } });
-    assert.deepEqual(stored.signed, { claims: ['age_over_20'], details: [] });
+    assert.deepEqual(stored.signed, {
+      claims: ['age_over_20'],
+      details: [],
+      purpose: '年齢の確認 / Age check',
+      client: { id: RP_JWT.clientId, name: RP_JWT.name, origin: new URL(RP_JWT.redirectUri).origin },
+    });
     for (const p of PERSONAL) assert.equal(payload.includes(p), false, `the stored row holds ${p}`);
     assert.ok(ttlSeconds > 0 && ttlSeconds <= TOKENS_SECONDS, `kept ${ttlSeconds}s, tokens live ${TOKENS_SECONDS}s`);
     // What the RP SDK's age check reads still answers.

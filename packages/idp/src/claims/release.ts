@@ -85,7 +85,8 @@ export function withinConsent(
  * signed statement did not list, a verified claim without `verified_claims.<claim>` and a prefecture without
  * `residence_in_prefecture=<prefecture>` are not answered. An identity that records no coverage (kept before
  * coverage was recorded) answers nothing. The `ekyc` prompt asks for a new signature first (ekyc/policy.ts); this
- * holds should anything get past it.
+ * holds should anything get past it. The signed purpose is not compared here, as no token or UserInfo request
+ * carries one: only that prompt keeps a signature to its purpose (`unsignedTerms`).
  *
  * @example
  * ```ts

@@ -12,11 +12,30 @@ import { CONSENT_DETAIL } from './names.ts';
 /**
  * What a signed statement listed, in the grant's own terms (consent/items.ts): the claim keys (`age_over_20`,
  * `verified_claims`, `residence_in_prefecture`, …) and their details (`verified_claims.name`,
- * `residence_in_prefecture=東京都`, …). Nothing outside it is answered from that signature.
+ * `residence_in_prefecture=東京都`, …), and whom and what for it was signed (`client`, `purpose`). Nothing outside it
+ * is answered from that signature, and a request for another purpose or service is not answered from it either
+ * (ekyc/policy.ts asks for a new signature).
  */
 export interface SignedCoverage {
   readonly claims: readonly string[];
   readonly details: readonly string[];
+  /**
+   * The statement's `purpose`, exactly as signed. Absent on coverage recorded before the purpose was (identities
+   * still kept from then): such a signature covers no purpose, so any request asks for a new one.
+   */
+  readonly purpose?: string;
+  /**
+   * The service the statement was signed for: the client id, and the name and origin the statement named. Absent on
+   * coverage recorded before it was: covers no service.
+   */
+  readonly client?: SignedClient;
+}
+
+/** The service a statement named ({@link SignedCoverage.client}). */
+export interface SignedClient {
+  readonly id: string;
+  readonly name: string;
+  readonly origin: string;
 }
 
 /**

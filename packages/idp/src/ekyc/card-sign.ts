@@ -114,8 +114,14 @@ export async function submitStatementSignature(deps: CardSignDeps, txn: string, 
     const verificationProcess = randomUUID();
     // What the statement listed, and of the basic-4 only what that needs: a yes/no question keeps its answer, not
     // the birth date or the address behind it. A transaction without details (started before they were recorded)
-    // covers no verified claim and no prefecture.
-    const signed: SignedCoverage = { claims: [...transaction.claims], details: [...(transaction.details ?? [])] };
+    // covers no verified claim and no prefecture. The purpose and the service are the signed statement's own, so a
+    // later request reuses this identity only for exactly those (ekyc/policy.ts `unsignedTerms`).
+    const signed: SignedCoverage = {
+      claims: [...transaction.claims],
+      details: [...(transaction.details ?? [])],
+      purpose: statement.purpose,
+      client: { id: transaction.clientId, name: statement.client.name, origin: statement.client.origin },
+    };
     const retained = retainForRelease(result.identity, signed, now);
     // Recorded for the grant only when the browser that owns this transaction takes the outcome (pages.ts): a
     // signature over the statement of a page the person has left (reloaded, or finished elsewhere) is never theirs.
@@ -150,7 +156,7 @@ export async function submitStatementSignature(deps: CardSignDeps, txn: string, 
         serialNumber: result.evidence.serialNumber,
         signedAt: result.evidence.signedAt,
         statementHash: result.evidence.statementHash,
-        purpose: transaction.purpose,
+        purpose: statement.purpose,
         claims: signed.claims,
         details: signed.details,
         // Which certificate signed, without its personal data: the audit is an append-only chain and can erase nothing.

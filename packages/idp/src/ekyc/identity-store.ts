@@ -24,9 +24,10 @@ export interface VerifiedIdentity extends VerifiedFacts {
   /** base64url SHA-256 of the signed statement. */
   readonly statementHash: string;
   /**
-   * What the signed statement listed: the only claims this identity answers, and what a later request must stay
-   * within to go without a new signature (ekyc/policy.ts). Absent on identities kept before it was recorded, which
-   * then answer nothing and cover nothing.
+   * What the signed statement listed, and whom and what for: the only claims this identity answers, and what a later
+   * request must stay within, for exactly the same purpose and service, to go without a new signature
+   * (ekyc/policy.ts). Absent on identities kept before it was recorded, which then answer nothing and cover nothing;
+   * recorded without `purpose`/`client` (kept before those were), it covers no purpose, so any request signs again.
    */
   readonly signed?: SignedCoverage;
   /**

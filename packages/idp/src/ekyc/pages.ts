@@ -13,9 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { statementBytes } from '@mynagate/pki';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ACR_CARD_SIGN, AMR_CARD } from '../acr.ts';
-import { requestedClaims } from '../claims/request.ts';
 import type { DevConfig } from '../config.ts';
-import { consentItems } from '../consent/items.ts';
 import { openVirtualCard } from '../dev/virtual-card.ts';
 import {
   IdpBadRequestError,
@@ -33,8 +31,8 @@ import type { TransactionChange } from '../transaction-watch.ts';
 import { signStatementWithCard, submitStatementSignature, type CardSignDeps, type SigningCard } from './card-sign.ts';
 import { identityLifetime } from './identity-store.ts';
 import { signErrorBody } from './messages.ts';
+import { statementItems, statementTerms } from './policy.ts';
 import { SignTransactions, statementOriginRule, type SignOutcome, type SignTransaction } from './sign-transaction.ts';
-import { defaultPurpose } from './statement.ts';
 
 const COOKIE = 'mynagate_sign';
 
@@ -109,18 +107,17 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
       const clientName = client?.clientName ?? clientId;
       const clientOrigin = new URL(String(details.params['redirect_uri'])).origin;
       const grant = await provider.Grant.find(grantId);
-      const rejected = new Set(grant?.getRejectedOIDCClaims() ?? []);
       const granted = new Set(grant?.getOIDCClaims() ?? []);
-      const items = consentItems(
-        requestedClaims(details.params['claims']),
-        String(details.params['scope'] ?? ''),
-      ).filter((i) => i.key === 'scope:openid' || (granted.has(i.key) && !rejected.has(i.key)));
-      const requestPurpose = details.params['purpose'];
-      const purpose =
-        typeof requestPurpose === 'string'
-          ? requestPurpose
-          : (context.config.ekyc.purposes[clientId] ??
-            defaultPurpose(items.filter((i) => !i.key.startsWith('scope:')).map((i) => i.key)));
+      const items = statementItems(details.params, [...granted], grant?.getRejectedOIDCClaims() ?? []);
+      // The same terms the `ekyc` prompt compares a kept signature with (policy.ts): a statement for another purpose
+      // is what it asks for.
+      const { purpose } = statementTerms({
+        params: details.params,
+        clientId,
+        clientName,
+        purposes: context.config.ekyc.purposes,
+        claims: items.filter((i) => !i.key.startsWith('scope:')).map((i) => i.key),
+      });
       const { transaction, browserKey } = await signs.start({
         uid,
         grantId,

@@ -4,7 +4,8 @@
  * Order of prompts: `login` (card login with the authentication certificate: "this card and its PIN holder"),
  * `consent` (what the service receives), then `ekyc` (the statement, with what was consented, signed with the signing
  * certificate: identity under 犯収法 施行規則 6条1項1号ワ). A signature answers only what its statement listed, so a
- * request for more asks for a new one. The signature comes after the card login rather than instead of it: people
+ * request for more asks for a new one, and so does a request for another purpose (the statement's `purpose` is what
+ * the person agreed the identity is checked for). The signature comes after the card login rather than instead of it: people
  * are keyed by their authentication certificate (pairwise `sub` survives a move, which revokes the signing
  * certificate), and a signing certificate alone proves identity but not the card session.
  */
@@ -12,9 +13,10 @@ import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import { ACR_CARD_SIGN } from '../acr.ts';
 import { IDENTITY_CLAIM_NAMES } from '../claims/names.ts';
 import { requestedClaims } from '../claims/request.ts';
-import type { SignedCoverage } from '../claims/retention.ts';
-import { consentItems } from '../consent/items.ts';
+import type { SignedClient, SignedCoverage } from '../claims/retention.ts';
+import { consentItems, type ConsentItem } from '../consent/items.ts';
 import type { IdentityStore } from './identity-store.ts';
+import { statementPurpose } from './statement.ts';
 
 /** The prompt's name; the interaction page shows the signing step for it. */
 export const EKYC_PROMPT = 'ekyc';
@@ -73,13 +75,102 @@ export function unsignedNeeds(
 }
 
 /**
- * The `ekyc` prompt: requested when the request needs an identity and this grant has none verified for this
- * person, or has one whose signed statement did not list everything the request now asks for (a signature for
- * `age_over_20` never answers `verified_claims`; an identity that records no coverage answers nothing), or when the
- * card-signature ACR is asked for and this session has not signed (a fresh card login, e.g. by `prompt=login` or
- * `max_age`, needs a fresh signature).
+ * The consent items a statement for this request lists: `openid`, and each requested claim that the grant holds
+ * (`granted`) and the person did not decline (`rejected`). The signing page shows and signs these, and their claim
+ * keys choose the default purpose ({@link statementTerms}).
  */
-export function ekycPrompt(identities: IdentityStore): interactionPolicy.Prompt {
+export function statementItems(
+  params: Readonly<Record<string, unknown>>,
+  granted: readonly string[],
+  rejected: readonly string[],
+): ConsentItem[] {
+  const have = new Set(granted);
+  const declined = new Set(rejected);
+  return consentItems(requestedClaims(params['claims']), String(params['scope'] ?? '')).filter(
+    (i) => i.key === 'scope:openid' || (have.has(i.key) && !declined.has(i.key)),
+  );
+}
+
+/** Whom and what for a statement is signed, besides its items: what {@link unsignedTerms} compares. */
+export interface StatementTerms {
+  readonly purpose: string;
+  /** The client id, its display name and the origin of the request's redirect URI (`undefined`: none readable). */
+  readonly client: { readonly id: string; readonly name: string; readonly origin: string | undefined };
+}
+
+/**
+ * What a statement for this request would say about whom and what for: the client (id, the display name, the
+ * origin of `redirect_uri`) and the purpose ({@link statementPurpose} of `claims`, the keys of
+ * {@link statementItems}). The signing page builds its statement from these and the `ekyc` prompt compares them with
+ * an earlier signature's, so both take them from here.
+ *
+ * @example statementTerms({ params, clientId, clientName, purposes: config.ekyc.purposes, claims: ['age_over_20'] })
+ */
+export function statementTerms(input: {
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly clientId: string;
+  readonly clientName: string;
+  /** `ekyc.purposes`: the purpose configured per client id. */
+  readonly purposes: Readonly<Record<string, string>>;
+  readonly claims: readonly string[];
+}): StatementTerms {
+  const { params, clientId, clientName, purposes, claims } = input;
+  return {
+    purpose: statementPurpose({ requested: params['purpose'], purposes, clientId, claims }),
+    client: { id: clientId, name: clientName, origin: originOf(params['redirect_uri']) },
+  };
+}
+
+/**
+ * Which of a request's {@link StatementTerms} the signature recorded as `signed` was not made for: `purpose` unless
+ * the signed purpose is exactly the one a new statement would give, `client` unless the same client id, name and
+ * origin. Coverage recorded before the purpose and client were (identities kept from then) has neither, and so is
+ * made for no purpose and no client: the request asks for a new signature rather than guess what it was signed for.
+ *
+ * @example
+ * ```ts
+ * unsignedTerms({ claims: ['age_over_20'], details: [], purpose: '酒類の購入', client }, { purpose: '会員登録', client })
+ * // ['purpose']
+ * ```
+ */
+export function unsignedTerms(signed: SignedCoverage | undefined, terms: StatementTerms): ('purpose' | 'client')[] {
+  const out: ('purpose' | 'client')[] = [];
+  // No recorded purpose (an identity kept from before it was recorded): it covers none, so this fails closed.
+  if (signed?.purpose === undefined || signed.purpose !== terms.purpose) out.push('purpose');
+  if (signed?.client === undefined || terms.client.origin === undefined || !sameClient(signed.client, terms.client)) {
+    out.push('client');
+  }
+  return out;
+}
+
+function sameClient(signed: SignedClient, wanted: StatementTerms['client']): boolean {
+  return signed.id === wanted.id && signed.name === wanted.name && signed.origin === wanted.origin;
+}
+
+function originOf(uri: unknown): string | undefined {
+  if (typeof uri !== 'string') return undefined;
+  try {
+    return new URL(uri).origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The `ekyc` prompt: requested when the request needs an identity and this grant has none verified for this
+ * person and client, or has one whose signed statement did not list everything the request now asks for (a
+ * signature for `age_over_20` never answers `verified_claims`; an identity that records no coverage answers
+ * nothing), or was signed for another purpose or service than a statement for this request would name (the same
+ * claims asked for a new purpose are signed for again), or when the card-signature ACR is asked for and this
+ * session has not signed (a fresh card login, e.g. by `prompt=login` or `max_age`, needs a fresh signature).
+ *
+ * `purposes` is `ekyc.purposes`: what the signing page's statement says when a request has no `purpose`, so the
+ * prompt knows the purpose a statement for the request would give.
+ */
+export function ekycPrompt(
+  identities: IdentityStore,
+  purposes: Readonly<Record<string, string>>,
+): interactionPolicy.Prompt {
   return new interactionPolicy.Prompt(
     { name: EKYC_PROMPT, requestable: false },
     new interactionPolicy.Check(
@@ -94,9 +185,26 @@ export function ekycPrompt(identities: IdentityStore): interactionPolicy.Prompt 
         if (identity === undefined || identity.accountId !== ctx.oidc.session?.accountId) {
           return interactionPolicy.Check.REQUEST_PROMPT;
         }
+        const client = ctx.oidc.client;
+        // An identity is verified for one service: another never reuses it (a grant is one client's; this holds
+        // should an identity ever sit under another's grant).
+        if (client === undefined || identity.clientId !== client.clientId) {
+          return interactionPolicy.Check.REQUEST_PROMPT;
+        }
         if (identity.signed === undefined || unsignedNeeds(params, declined, identity.signed).length > 0) {
           return interactionPolicy.Check.REQUEST_PROMPT;
         }
+        const claims = statementItems(params, ctx.oidc.grant?.getOIDCClaims() ?? [], declined)
+          .filter((i) => !i.key.startsWith('scope:'))
+          .map((i) => i.key);
+        const terms = statementTerms({
+          params,
+          clientId: client.clientId,
+          clientName: client.clientName ?? client.clientId,
+          purposes,
+          claims,
+        });
+        if (unsignedTerms(identity.signed, terms).length > 0) return interactionPolicy.Check.REQUEST_PROMPT;
         if (acrRequested(params) && ctx.oidc.acr !== ACR_CARD_SIGN) return interactionPolicy.Check.REQUEST_PROMPT;
         return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       },

@@ -41,6 +41,34 @@ export function defaultPurpose(claims: readonly string[]): string {
 }
 
 /**
+ * The purpose a statement for a request gives: the request's own `purpose` (OIDC4IA §5.5.1, checked by
+ * `claims/provider-options.ts`), else the one configured for the client (`ekyc.purposes`), else
+ * {@link defaultPurpose} of the claim keys the statement lists. The signing page builds its statement with it, and
+ * the `ekyc` prompt compares it with the purpose an earlier signature was made for (ekyc/policy.ts), so both take it
+ * from here.
+ *
+ * @example
+ * ```ts
+ * statementPurpose({ requested: params['purpose'], purposes: {}, clientId, claims: ['age_over_20'] })
+ * // '年齢の確認 / Age check'
+ * ```
+ */
+export function statementPurpose(input: {
+  /** The request's `purpose` parameter, if any. */
+  readonly requested: unknown;
+  /** `ekyc.purposes`: the purpose configured per client id. */
+  readonly purposes: Readonly<Record<string, string>>;
+  readonly clientId: string;
+  /** The claim keys the statement lists (for {@link defaultPurpose}). */
+  readonly claims: readonly string[];
+}): string {
+  if (typeof input.requested === 'string') return input.requested;
+  // Own members only: a client id such as `constructor` must not pick up Object.prototype's.
+  const configured = Object.hasOwn(input.purposes, input.clientId) ? input.purposes[input.clientId] : undefined;
+  return configured ?? defaultPurpose(input.claims);
+}
+
+/**
  * Builds the statement. `time` is the server's, in UTC (`Z`); the Japanese text shows it in Japan time.
  *
  * @example

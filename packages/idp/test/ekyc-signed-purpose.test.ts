@@ -1,0 +1,425 @@
+/**
+ * A card signature is reused only for what it was signed for. The verified identity records the statement's
+ * purpose and the service it named (client id, name, origin) beside the claims it listed; a later request of the
+ * same grant for the same claims goes without a new signature only when a statement for it would name exactly that
+ * purpose and service. Another purpose gets the signing step again, with a statement that says the new purpose; a
+ * kept identity never serves another client; an identity kept before the purpose was recorded covers no purpose.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import * as client from 'openid-client';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { ACR_CARD_SIGN } from '../src/acr.ts';
+import { accountFinder } from '../src/account.ts';
+import { normalizeClaimsParameter } from '../src/claims/request.ts';
+import type { SignedCoverage } from '../src/claims/retention.ts';
+import { identityStore, type VerifiedIdentity } from '../src/ekyc/identity-store.ts';
+import { ekycPrompt, statementTerms, unsignedTerms } from '../src/ekyc/policy.ts';
+import { defaultPurpose } from '../src/ekyc/statement.ts';
+import { providerStores } from '../src/stores.ts';
+import { createOpFixture, startLogin, type OpFixture, type TestCard, type TestIdp } from './support/op-fixture.ts';
+import {
+  authorizeExtra,
+  cardSignature,
+  consent,
+  fullFlow,
+  issueCard,
+  openSignPage,
+  postSignature,
+  RP_JWT,
+  RP_SECRET,
+  startEkycIdp,
+  type SignViewJson,
+  type Step,
+} from './support/ekyc-fixture.ts';
+import type { Agent } from './support/op-agent.ts';
+
+let f: OpFixture;
+let idp: TestIdp;
+/** An IdP with a purpose configured for RP_JWT (`ekyc.purposes`). */
+let configuredIdp: TestIdp;
+let card: TestCard;
+
+const CONFIGURED = '口座開設の本人確認 / Account opening';
+
+before(async () => {
+  f = await createOpFixture();
+  card = await issueCard(f, { name: '試験　花子', address: '東京都千代田区千代田1-1', birthDate: '1990-01-02' });
+  [idp, configuredIdp] = await Promise.all([
+    startEkycIdp(f),
+    startEkycIdp(f, { ekyc: { purposes: { [RP_JWT.clientId]: CONFIGURED } } }),
+  ]);
+});
+after(async () => {
+  await Promise.all([idp?.close(), configuredIdp?.close()]);
+  await f?.close();
+});
+
+const AGE_ONLY = { id_token: { age_over_20: { essential: true } } };
+const AGE_AND_TOKYO = { id_token: { age_over_20: { essential: true }, residence_prefecture: { value: '東京都' } } };
+const ALCOHOL = '酒類の購入 / Buying alcohol';
+const SIGN_UP = '会員登録の年齢確認 / Age check for sign-up';
+
+/** A relying party of an IdP. */
+interface Rp {
+  readonly on: TestIdp;
+  readonly config: client.Configuration;
+  readonly redirectUri: string;
+}
+const jwtRp = (on: TestIdp = idp): Rp => ({ on, config: on.jwtRp, redirectUri: RP_JWT.redirectUri });
+const secretRp = (): Rp => ({ on: idp, config: idp.secretRp, redirectUri: RP_SECRET.redirectUri });
+
+/** What a signing step showed and had signed. */
+interface Signed {
+  /** The purpose on the signing page. */
+  readonly shown: string | undefined;
+  /** The statement the companion got (and the card signed). */
+  readonly view: SignViewJson;
+}
+
+/** Scans, signs with the card, posts, waits for `done` and follows back; returns what was shown and signed. */
+async function signCapturing(on: TestIdp, agent: Agent, step: Step): Promise<{ next: Step; signed: Signed }> {
+  const shown = /<dd id="purpose">([^<]*)<\/dd>/.exec(step.page)?.[1];
+  const sign = await openSignPage(agent, step);
+  const scanned = await on.fetch(sign.link);
+  assert.equal(scanned.status, 200);
+  const view = (await scanned.json()) as SignViewJson;
+  const posted = await postSignature(on, view.txn, await cardSignature(card, view.canonical));
+  assert.equal(posted.status, 200, JSON.stringify(posted.body));
+  const done = (await sign.events.next('done')) as { redirect: string } | undefined;
+  await sign.events.close();
+  assert.ok(done, 'a done event after signing');
+  const { url, response } = await agent.follow(done.redirect);
+  return { next: { url, page: url.origin === step.url.origin ? await response.text() : '' }, signed: { shown, view } };
+}
+
+/** A request of `claims` (and `extra`, e.g. `purpose`) in the browser of `agent`, through to the RP's tokens. */
+async function again(
+  agent: Agent,
+  claims: unknown,
+  extra: Record<string, string> = {},
+  rp: Rp = jwtRp(),
+): Promise<{
+  pages: string[];
+  signed: Signed | undefined;
+  tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
+}> {
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const url = client.buildAuthorizationUrl(rp.config, {
+    redirect_uri: rp.redirectUri,
+    scope: 'openid',
+    state,
+    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+    code_challenge_method: 'S256',
+    ...authorizeExtra(claims, extra),
+  });
+  const { url: at, response } = await agent.follow(url);
+  const origin = new URL(rp.on.server.url).origin;
+  let step: Step = { url: at, page: at.origin === origin ? await response.text() : '' };
+  const pages: string[] = [];
+  let signed: Signed | undefined;
+  if (step.page.includes('consent-form')) {
+    pages.push('consent');
+    step = await consent(agent, step);
+  }
+  if (step.page.includes('/companion/sign/')) {
+    pages.push('sign');
+    ({ next: step, signed } = await signCapturing(rp.on, agent, step));
+  }
+  assert.notEqual(step.url.origin, origin, `stopped at ${step.url}`);
+  const tokens = await client.authorizationCodeGrant(rp.config, step.url, {
+    pkceCodeVerifier: codeVerifier,
+    expectedState: state,
+  });
+  return { pages, signed, tokens };
+}
+
+async function signatureRows(on: TestIdp = idp) {
+  const person = (await on.stores.records.findCredentialByFingerprint(card.fingerprint))!.personId;
+  return (await on.stores.records.listAudit(person)).filter((e) => e.type === 'ekyc.signature');
+}
+
+/**
+ * A first flow of `claims` for `purpose` (none: the configured or default one) with RP_JWT of `on`; the agent, and
+ * the grant it signed for.
+ */
+async function signedOnce(claims: unknown, purpose?: string, on: TestIdp = idp) {
+  const login = await startLogin(on, on.jwtRp, RP_JWT.redirectUri, {
+    extra: authorizeExtra(claims, purpose === undefined ? {} : { purpose }),
+  });
+  const tokens = await client.authorizationCodeGrant(on.jwtRp, await fullFlow(on, login, card), {
+    pkceCodeVerifier: login.codeVerifier,
+    expectedState: login.state,
+  });
+  assert.equal(tokens.claims()!['age_over_20'], true);
+  const grantId = String((await signatureRows(on)).at(-1)!.data['grantId']);
+  return { agent: login.agent, grantId };
+}
+
+const identities = (on: TestIdp = idp) => identityStore(providerStores(on.stores).adapter);
+
+describe('a signature is reused only for the purpose and the service it was signed for (end to end)', () => {
+  it('records the signed purpose and service with the identity, and reuses it for the same claims and purpose without a second signature', async () => {
+    const { agent, grantId } = await signedOnce(AGE_ONLY, ALCOHOL);
+    const stored = (await identities().get(grantId))!;
+    assert.deepEqual(stored.signed, {
+      claims: ['age_over_20'],
+      details: [],
+      purpose: ALCOHOL,
+      client: { id: RP_JWT.clientId, name: RP_JWT.name, origin: new URL(RP_JWT.redirectUri).origin },
+    });
+    const count = (await signatureRows()).length;
+    const { pages, tokens } = await again(agent, AGE_ONLY, { purpose: ALCOHOL });
+    assert.deepEqual(pages, [], 'neither consent nor signature again');
+    assert.equal((await signatureRows()).length, count, 'no second ekyc.signature');
+    assert.equal(tokens.claims()!['age_over_20'], true);
+    assert.equal(tokens.claims()!['acr'], ACR_CARD_SIGN);
+  });
+
+  it('asks for a new signature when the same claims are asked for a new purpose, with a statement that says the new purpose', async () => {
+    const { agent, grantId } = await signedOnce(AGE_ONLY, ALCOHOL);
+    const count = (await signatureRows()).length;
+    const { pages, signed, tokens } = await again(agent, AGE_ONLY, { purpose: SIGN_UP });
+    assert.deepEqual(pages, ['sign'], 'the signature for buying alcohol does not stand for a sign-up');
+    assert.equal(signed!.shown, SIGN_UP, 'the signing page shows the new purpose');
+    assert.equal(signed!.view.statement.purpose, SIGN_UP, 'the statement signed carries the new purpose');
+    assert.equal(JSON.parse(signed!.view.canonical).purpose, SIGN_UP);
+    assert.match(signed!.view.statement.text.en, /Purpose: 会員登録の年齢確認 \/ Age check for sign-up\./);
+    const rows = await signatureRows();
+    assert.equal(rows.length, count + 1, 'a second ekyc.signature');
+    assert.equal(rows.at(-1)!.data['purpose'], SIGN_UP);
+    assert.equal(rows.at(-1)!.data['grantId'], grantId, 'the same grant');
+    assert.equal((await identities().get(grantId))!.signed?.purpose, SIGN_UP, 'the identity now covers the new one');
+    assert.equal(tokens.claims()!['age_over_20'], true);
+
+    // The identity now stands for the sign-up alone: the first purpose again signs again too.
+    const back = await again(agent, AGE_ONLY, { purpose: ALCOHOL });
+    assert.deepEqual(back.pages, ['sign']);
+    assert.equal(back.signed!.view.statement.purpose, ALCOHOL);
+    assert.equal((await signatureRows()).length, count + 2);
+  });
+
+  it('asks again when a request without a purpose would get another default purpose than the one signed', async () => {
+    const { agent, grantId } = await signedOnce(AGE_AND_TOKYO);
+    const signedFor = defaultPurpose(['age_over_20', 'residence_in_prefecture']);
+    assert.equal((await identities().get(grantId))!.signed?.purpose, signedFor);
+    const count = (await signatureRows()).length;
+    const { pages, signed } = await again(agent, AGE_ONLY);
+    assert.deepEqual(pages, ['sign'], 'an age and residence check is not an age check');
+    assert.equal(signed!.view.statement.purpose, '年齢の確認 / Age check');
+    assert.equal((await signatureRows()).length, count + 1);
+  });
+
+  it("never reuses an identity signed for another client, even one put under this client's grant", async () => {
+    const { agent, grantId: bankGrant } = await signedOnce(AGE_ONLY, ALCOHOL);
+    const first = await again(agent, AGE_ONLY, { purpose: ALCOHOL }, secretRp());
+    assert.deepEqual(first.pages, ['consent', 'sign'], 'another client: its own consent and signature');
+    const shopGrant = String((await signatureRows()).at(-1)!.data['grantId']);
+    assert.notEqual(shopGrant, bankGrant);
+    // The bank's identity under the shop's grant: same person, same claims, same purpose; only the client differs.
+    const bank = (await identities().get(bankGrant))!;
+    await identities().put({ ...bank, grantId: shopGrant }, 600);
+    const count = (await signatureRows()).length;
+    const { pages, signed } = await again(agent, AGE_ONLY, { purpose: ALCOHOL }, secretRp());
+    assert.deepEqual(pages, ['sign']);
+    assert.equal(signed!.view.statement.purpose, ALCOHOL);
+    assert.deepEqual(JSON.parse(signed!.view.canonical).client, {
+      name: RP_SECRET.name,
+      origin: new URL(RP_SECRET.redirectUri).origin,
+    });
+    assert.equal((await signatureRows()).length, count + 1);
+    const now = (await identities().get(shopGrant))!;
+    assert.equal(now.clientId, RP_SECRET.clientId);
+    assert.equal(now.signed?.client?.id, RP_SECRET.clientId);
+  });
+
+  it("reuses a signature for the client's configured purpose while requests name none, and asks again for a purpose of their own", async () => {
+    const { agent, grantId } = await signedOnce(AGE_ONLY, undefined, configuredIdp);
+    assert.equal((await identities(configuredIdp).get(grantId))!.signed?.purpose, CONFIGURED);
+    const count = (await signatureRows(configuredIdp)).length;
+    const same = await again(agent, AGE_ONLY, {}, jwtRp(configuredIdp));
+    assert.deepEqual(same.pages, [], 'the configured purpose was signed');
+    assert.equal((await signatureRows(configuredIdp)).length, count);
+    const own = await again(agent, AGE_ONLY, { purpose: ALCOHOL }, jwtRp(configuredIdp));
+    assert.deepEqual(own.pages, ['sign']);
+    assert.equal(own.signed!.view.statement.purpose, ALCOHOL);
+    assert.equal((await signatureRows(configuredIdp)).length, count + 1);
+  });
+
+  it('treats an identity kept before the purpose was recorded as covering no purpose (a new signature is asked)', async () => {
+    const { agent, grantId } = await signedOnce(AGE_ONLY, ALCOHOL);
+    const stored = (await identities().get(grantId))!;
+    // As kept before this change: the claims and details signed, but neither the purpose nor the service.
+    const legacy = { ...stored, signed: { claims: stored.signed!.claims, details: stored.signed!.details } };
+    await identities().put(legacy, 600);
+    const count = (await signatureRows()).length;
+    const { pages, signed, tokens } = await again(agent, AGE_ONLY, { purpose: ALCOHOL });
+    assert.deepEqual(pages, ['sign']);
+    assert.equal(signed!.view.statement.purpose, ALCOHOL);
+    assert.equal((await signatureRows()).length, count + 1);
+    const renewed = (await identities().get(grantId))!;
+    assert.equal(renewed.signed?.purpose, ALCOHOL, 'replaced by one that records it');
+    assert.equal(tokens.claims()!['age_over_20'], true);
+
+    // Without the purpose alone (the service recorded): still no purpose covered.
+    const { purpose: _purpose, ...withoutPurpose } = renewed.signed!;
+    await identities().put({ ...renewed, signed: withoutPurpose }, 600);
+    const third = await again(agent, AGE_ONLY, { purpose: ALCOHOL });
+    assert.deepEqual(third.pages, ['sign']);
+    assert.equal((await signatureRows()).length, count + 2);
+  });
+});
+
+describe('unsignedTerms and the ekyc prompt (unit)', () => {
+  const BANK = { id: RP_JWT.clientId, name: RP_JWT.name, origin: 'https://bank.example' };
+  const covered: SignedCoverage = { claims: ['age_over_20'], details: [], purpose: ALCOHOL, client: BANK };
+  const params = (extra: Record<string, string> = {}) => ({
+    claims: JSON.stringify(normalizeClaimsParameter(AGE_ONLY as never)),
+    redirect_uri: RP_JWT.redirectUri,
+    acr_values: ACR_CARD_SIGN,
+    ...extra,
+  });
+  const terms = (extra: Record<string, string> = {}, purposes: Record<string, string> = {}) =>
+    statementTerms({
+      params: params(extra),
+      clientId: RP_JWT.clientId,
+      clientName: RP_JWT.name,
+      purposes,
+      claims: ['age_over_20'],
+    });
+
+  it('finds nothing unsigned for exactly the signed purpose and service', () => {
+    assert.deepEqual(terms({ purpose: ALCOHOL }), { purpose: ALCOHOL, client: BANK });
+    assert.deepEqual(unsignedTerms(covered, terms({ purpose: ALCOHOL })), []);
+  });
+
+  it('finds the purpose unsigned for another purpose, the default purpose, or a configured one', () => {
+    assert.deepEqual(unsignedTerms(covered, terms({ purpose: SIGN_UP })), ['purpose']);
+    assert.deepEqual(unsignedTerms(covered, terms()), ['purpose'], 'the default, 年齢の確認');
+    assert.deepEqual(unsignedTerms(covered, terms({}, { [RP_JWT.clientId]: CONFIGURED })), ['purpose']);
+    assert.deepEqual(unsignedTerms({ ...covered, purpose: `${ALCOHOL} ` }, terms({ purpose: ALCOHOL })), ['purpose']);
+  });
+
+  it('finds the client unsigned for another id, display name or redirect origin', () => {
+    const same = terms({ purpose: ALCOHOL });
+    assert.deepEqual(unsignedTerms({ ...covered, client: { ...BANK, id: 'shop-rp' } }, same), ['client']);
+    assert.deepEqual(unsignedTerms({ ...covered, client: { ...BANK, name: 'Other Bank' } }, same), ['client']);
+    const elsewhere = terms({ purpose: ALCOHOL, redirect_uri: 'https://other.bank.example/cb' });
+    assert.deepEqual(unsignedTerms(covered, elsewhere), ['client']);
+    assert.deepEqual(unsignedTerms(covered, terms({ purpose: ALCOHOL, redirect_uri: 'not a url' })), ['client']);
+  });
+
+  it('treats coverage without a purpose or a service (kept before they were recorded) as covering neither', () => {
+    const legacy = { claims: ['age_over_20'], details: [] };
+    assert.deepEqual(unsignedTerms(legacy, terms({ purpose: ALCOHOL })), ['purpose', 'client']);
+    assert.deepEqual(unsignedTerms({ ...legacy, client: BANK }, terms({ purpose: ALCOHOL })), ['purpose']);
+    assert.deepEqual(unsignedTerms(undefined, terms({ purpose: ALCOHOL })), ['purpose', 'client']);
+  });
+
+  /** Runs the prompt's check for a request of `extra` against a kept identity signed as `signed`. */
+  async function prompted(
+    signed: SignedCoverage | undefined,
+    extra: Record<string, string>,
+    purposes: Record<string, string> = {},
+    clientId: string = RP_JWT.clientId,
+  ): Promise<boolean> {
+    const identity = {
+      grantId: 'g1',
+      accountId: 'p1',
+      clientId: RP_JWT.clientId,
+      identity: {},
+      derived: { ages: { age_over_20: true } },
+      evidence: { issuer: 'CN=x', serialNumber: '01', signedAt: '2026-01-01T00:00:00Z' },
+      statementHash: 'h',
+      verifiedAt: '2026-01-01T00:00:00.000Z',
+      verificationProcess: 'vp',
+      ...(signed === undefined ? {} : { signed }),
+    } satisfies VerifiedIdentity;
+    const store = { get: async () => identity, put: async () => {}, delete: async () => {} };
+    const prompt = ekycPrompt(store, purposes);
+    const ctx = {
+      oidc: {
+        params: params(extra),
+        grant: { jti: 'g1', getOIDCClaims: () => ['age_over_20'], getRejectedOIDCClaims: () => [] },
+        session: { accountId: 'p1' },
+        client: { clientId, clientName: RP_JWT.name },
+        acr: ACR_CARD_SIGN,
+      },
+    } as unknown as KoaContextWithOIDC;
+    const [check] = prompt.checks as unknown as { check(ctx: KoaContextWithOIDC): Promise<boolean> }[];
+    return check!.check(ctx);
+  }
+
+  it('asks for the ekyc prompt exactly when the purpose or the service differs from the signed ones', async () => {
+    assert.equal(await prompted(covered, { purpose: ALCOHOL }), false, 'same purpose and service: reused');
+    assert.equal(await prompted(covered, { purpose: SIGN_UP }), true, 'a new purpose');
+    assert.equal(await prompted(covered, { purpose: ALCOHOL }, {}, 'shop-rp'), true, 'another client');
+    assert.equal(
+      await prompted(covered, { purpose: ALCOHOL, redirect_uri: 'https://other.bank.example/cb' }),
+      true,
+      'another origin named',
+    );
+    assert.equal(await prompted({ claims: ['age_over_20'], details: [] }, { purpose: ALCOHOL }), true, 'legacy');
+  });
+
+  it("compares a request without a purpose with the client's configured one, or else the default", async () => {
+    const configured = { ...covered, purpose: CONFIGURED };
+    assert.equal(await prompted(configured, {}, { [RP_JWT.clientId]: CONFIGURED }), false);
+    assert.equal(await prompted(configured, {}, { [RP_JWT.clientId]: SIGN_UP }), true, 'the configuration changed');
+    assert.equal(await prompted({ ...covered, purpose: '年齢の確認 / Age check' }, {}, {}), false, 'the default');
+    assert.equal(await prompted(covered, {}, {}), true, 'not the default: signed again');
+  });
+});
+
+describe('the release never answers another client (were the signing step skipped)', () => {
+  const identity: VerifiedIdentity = {
+    grantId: 'g1',
+    accountId: 'p1',
+    clientId: RP_JWT.clientId,
+    identity: {},
+    derived: { ages: { age_over_20: true } },
+    signed: {
+      claims: ['age_over_20'],
+      details: [],
+      purpose: ALCOHOL,
+      client: { id: RP_JWT.clientId, name: RP_JWT.name, origin: 'https://bank.example' },
+    },
+    evidence: { issuer: 'CN=x', serialNumber: '01', signedAt: '2026-01-01T00:00:00Z' },
+    statementHash: 'h',
+    verifiedAt: '2026-01-01T00:00:00.000Z',
+    verificationProcess: 'vp',
+  };
+
+  async function claimsFor(clientId: string | undefined) {
+    const released: unknown[] = [];
+    const find = accountFinder({ personExists: async () => true } as never, {
+      identities: { get: async () => identity, put: async () => {}, delete: async () => {} },
+      records: { appendAudit: async (e: unknown) => void released.push(e) as never },
+      now: () => Date.parse('2026-01-02T00:00:00Z'),
+    });
+    const ctx = {
+      oidc: {
+        grant: { jti: 'g1', getOIDCClaims: () => ['age_over_20'] },
+        client: clientId === undefined ? undefined : { clientId },
+      },
+    } as unknown as KoaContextWithOIDC;
+    const account = await find(ctx, 'p1');
+    const claims = await account!.claims('id_token', 'openid', { age_over_20: null } as never, []);
+    return { claims, released };
+  }
+
+  it('answers the client the identity was verified for', async () => {
+    const { claims, released } = await claimsFor(RP_JWT.clientId);
+    assert.deepEqual(claims, { sub: 'p1', age_over_20: true });
+    assert.equal(released.length, 1);
+  });
+
+  it('answers another client, or none known, nothing and writes no release', async () => {
+    for (const other of ['shop-rp', undefined]) {
+      const { claims, released } = await claimsFor(other);
+      assert.deepEqual(claims, { sub: 'p1' });
+      assert.deepEqual(released, []);
+    }
+  });
+});
