@@ -25,6 +25,8 @@ export const IDP_ERROR_CODES = Object.freeze({
   ERR_IDP_BODY_TOO_LARGE:
     'The request body is larger than this endpoint takes (HTTP 413); the connection is closed after the answer.',
   ERR_IDP_INTERNAL: 'An unexpected failure inside the provider (HTTP 500); the answer carries no detail, the log does.',
+  ERR_IDP_TOO_MANY_STREAMS:
+    "A login's page already has as many event streams open on this server as one browser needs (HTTP 429): one must close before another opens.",
 } as const);
 
 /** A code of {@link IDP_ERROR_CODES}. */
@@ -128,6 +130,19 @@ export class IdpBodyTooLargeError extends MynaGateError {
   readonly limit: number;
   constructor(limit: number) {
     super('ERR_IDP_BODY_TOO_LARGE', `request body larger than ${limit} bytes`);
+    this.limit = limit;
+  }
+}
+
+/**
+ * `ERR_IDP_TOO_MANY_STREAMS`: a login already has `limit` event streams open on this node (its page holds one; a
+ * reload or a reconnect briefly two). Each stream watches and polls the store until the login ends.
+ */
+export class IdpTooManyStreamsError extends MynaGateError {
+  /** The most streams one login may have open at once. */
+  readonly limit: number;
+  constructor(limit: number) {
+    super('ERR_IDP_TOO_MANY_STREAMS', `this login already has ${limit} event streams open`);
     this.limit = limit;
   }
 }

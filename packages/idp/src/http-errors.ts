@@ -220,6 +220,13 @@ const TABLE: Readonly<Record<string, Entry>> = Object.freeze({
     status: 413,
     message: { ja: '送信されたデータが大きすぎます。', en: 'The request is too large.' },
   },
+  ERR_IDP_TOO_MANY_STREAMS: {
+    status: 429,
+    message: {
+      ja: 'このログイン画面が多くのタブやウィンドウで開かれています。ほかを閉じてから、この画面を再読み込みしてください。',
+      en: 'This login page is open in too many tabs or windows. Close the others, then reload this page.',
+    },
+  },
   // Stores: the database or Redis cannot be reached or did not answer in time. A retry soon may pass (503 with
   // Retry-After), which a load balancer and the service can tell from a fault (500).
   ERR_STORE_UNAVAILABLE: {

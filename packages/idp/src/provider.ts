@@ -20,6 +20,7 @@ import { resolveConfig, type IdpConfig, type ResolvedConfig } from './config.ts'
 import { cookieKeys } from './lib/cookie-keys.ts';
 import { logInternal, STATIC_PAGE_HEADERS, staticPageHeaders } from './http-errors.ts';
 import { html, page, raw } from './lib/html.ts';
+import { cookieName } from './interactions/browser-binding.ts';
 import { pairwiseSubject } from './pairwise.ts';
 import { loadExistingGrant } from './saved-grants.ts';
 
@@ -51,13 +52,22 @@ export function createProvider(config: IdpConfig): Provider {
 
 /** {@link createProvider} for an already resolved configuration (the server resolves once and shares it). */
 export function buildProvider(config: ResolvedConfig): Provider {
-  const cookie = { signed: true, httpOnly: true, sameSite: 'lax' as const, secure: config.secure };
+  // Path=/, as the `__Host-` prefix requires (providerCookieNames). node-oidc-provider would scope the interaction
+  // cookie to `/interaction/<uid>`, but lets `cookies.short.path` override that (9.x spreads it over its own path;
+  // test/cookie-prefix.test.ts fails should it stop). So a browser holds one interaction cookie: a login started in
+  // another tab takes over from the one before. The resume cookie keeps its own path whatever is said here.
+  const cookie = { signed: true, httpOnly: true, sameSite: 'lax' as const, secure: config.secure, path: '/' };
   const configuration: Configuration = {
     adapter: config.stores.adapter,
     // node-oidc-provider validates and keeps what it is given; hand it copies it may mutate.
     clients: [...config.clients.map((c) => structuredClone(c)), meClient(config.issuer, config.name)],
     jwks: structuredClone({ keys: [...config.jwks.keys] }) as Configuration['jwks'],
-    cookies: { keys: cookieKeys(config.cookieKeys), long: cookie, short: cookie },
+    cookies: {
+      keys: cookieKeys(config.cookieKeys),
+      names: providerCookieNames(config.secure),
+      long: cookie,
+      short: cookie,
+    },
     acrValues: [...ACR_VALUES],
     // acr, amr and auth_time ride on the openid scope so every ID token says how the person logged in, asked for
     // or not (node-oidc-provider otherwise adds acr only for acr_values and amr only through the claims parameter).
@@ -120,6 +130,21 @@ export function buildProvider(config: ResolvedConfig): Provider {
   // server_error: the log is the only trace of its cause.
   provider.on('server_error', (_ctx: unknown, error: unknown) => logInternal(error));
   return provider;
+}
+
+/**
+ * The names of node-oidc-provider's cookies: `__Host-` ones on an https issuer (see {@link cookieName}), so a sibling
+ * subdomain can plant none of them, but the resume cookie. node-oidc-provider always scopes that one to its resume
+ * path (`/auth/<uid>`, over our `path`), and `__Host-` needs `Path=/`, so it gets `__Secure-`: never set over plain
+ * http, but a sibling host on https can still plant one (with a Domain). So the server resumes an interaction only for
+ * the browser whose `__Host-` interaction cookie names it (server.ts `resumeOwnInteraction`).
+ */
+function providerCookieNames(secure: boolean): { session: string; interaction: string; resume: string } {
+  return {
+    session: cookieName('_session', secure),
+    interaction: cookieName('_interaction', secure),
+    resume: secure ? '__Secure-_interaction_resume' : '_interaction_resume',
+  };
 }
 
 /** The sector of a client: its sector_identifier_uri host, else its redirect URI host (OIDC Core §8.1). */

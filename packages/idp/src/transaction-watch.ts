@@ -3,6 +3,8 @@
  * are told at once of what this node records, and, with a change feed, of what other nodes record (then the store
  * holds it); without a feed, or for a notice lost, their polling of the store finds it.
  */
+import type { ServerResponse } from 'node:http';
+import { IdpTooManyStreamsError } from './errors.ts';
 import type { ChangeFeedPort } from './ports.ts';
 
 /** What a node recorded for a transaction. */
@@ -77,5 +79,52 @@ export class TransactionWatch {
       const m = NOTICE.exec(key);
       if (m !== null && m[1] === this.#kind) this.notify(m[3]!, m[2] as TransactionChange);
     });
+  }
+}
+
+/**
+ * The event streams of this node per transaction, at most `max` at once. A login's page holds one, and a reload or
+ * an EventSource reconnect opens the next before this node may have seen the last one close; nothing needs more.
+ * Without a cap, one browser (or a script with its cookies) could open any number for one transaction, each one
+ * watching it and polling the store until the login ends.
+ */
+export class StreamCap {
+  readonly #max: number;
+  readonly #open = new Map<string, number>();
+
+  /** @throws TypeError unless `max` is a whole number >= 1. */
+  constructor(max: number) {
+    if (!Number.isSafeInteger(max) || max < 1) throw new TypeError('max must be a whole number >= 1');
+    this.#max = max;
+  }
+
+  /**
+   * Counts `res` as a stream of `txn` until it closes, however it ends: the browser goes, the stream ends itself
+   * (`done`, `expired`, `refused`), or the server closes it. Call before the first byte, so a refusal is an HTTP
+   * answer. A response already closed (the browser left during the store reads) is not counted: its `close` came
+   * and went, and would never give the slot back.
+   *
+   * @throws IdpTooManyStreamsError (`ERR_IDP_TOO_MANY_STREAMS`) when `max` streams of `txn` are open already.
+   */
+  hold(txn: string, res: ServerResponse): void {
+    if (res.destroyed || res.closed) return;
+    const open = this.#open.get(txn) ?? 0;
+    if (open >= this.#max) throw new IdpTooManyStreamsError(this.#max);
+    this.#open.set(txn, open + 1);
+    res.once('close', () => {
+      const left = (this.#open.get(txn) ?? 1) - 1;
+      if (left > 0) this.#open.set(txn, left);
+      else this.#open.delete(txn);
+    });
+  }
+
+  /** The streams of `txn` open now. */
+  count(txn: string): number {
+    return this.#open.get(txn) ?? 0;
+  }
+
+  /** How many transactions have a stream open (what this node keeps: nothing for a transaction without one). */
+  get size(): number {
+    return this.#open.size;
   }
 }

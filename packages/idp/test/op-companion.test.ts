@@ -262,7 +262,7 @@ describe('same-device hand-over (POST /companion/:txn/token?handover=1, the brid
     assert.deepEqual(interaction, { status: 403, error: 'ERR_IDP_HANDOVER_MISMATCH' });
     assert.equal(((await login.events.next('failed')) as { error: string }).error, 'ERR_IDP_HANDOVER_MISMATCH');
     ({ back } = await handOver(login));
-    login.agent.forget('mynagate_login');
+    login.agent.forget('__Host-mynagate_login');
     assert.deepEqual(await open(login.agent, back), { status: 403, error: 'ERR_IDP_HANDOVER_MISMATCH' });
     const failed = (await login.events.next('failed')) as { error: string };
     assert.equal(failed.error, 'ERR_IDP_HANDOVER_MISMATCH');

@@ -82,7 +82,7 @@ describe('a login is finished only by the browser session that started it', () =
   it('refuses the events without the login binding cookie, even with the interaction cookie (ERR_IDP_SESSION_MISMATCH, 403)', async () => {
     const a = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
     await a.events.close();
-    a.agent.forget('mynagate_login');
+    a.agent.forget('__Host-mynagate_login');
     const res = await a.agent.fetch(new URL(`/interaction/${a.uid}/events`, idp.server.url));
     assert.equal(res.status, 403);
     assert.equal(((await res.json()) as { error: string }).error, 'ERR_IDP_SESSION_MISMATCH');

@@ -22,6 +22,7 @@ import {
   IdpSessionMismatchError,
 } from '../errors.ts';
 import { html, page, raw, scriptJson } from '../lib/html.ts';
+import { readBindingCookie, setBindingCookie } from '../interactions/browser-binding.ts';
 import { interactionFor, type InteractionContext } from '../interactions/context.ts';
 import { noScriptNotice, qrDeadlines, qrExpiryActions, sendPage, serviceReturn } from '../interactions/login-page.ts';
 import { QR_PAGE_SCRIPT, streamQrEvents, type QrPageTexts } from '../interactions/qr-events.ts';
@@ -132,7 +133,7 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
         // has asked for every one before this page).
         details: items.flatMap((i) => i.details.filter((d) => granted.has(d))),
       });
-      setCookie(res, uid, transaction.txn, browserKey, context.config.secure, context.config.loginTtlSeconds);
+      setCookie(res, transaction.txn, browserKey, context.config.secure, context.config.loginTtlSeconds);
       const { link } = signs.currentLink(transaction);
       const svg = await qrSvg(link);
       const nonce = randomBytes(16).toString('base64');
@@ -172,7 +173,7 @@ ${qrExpiryActions(back)}
     events: async (req, res, params) => {
       const uid = params['uid']!;
       await interactionFor(context, req, res, uid);
-      const binding = readCookie(req);
+      const binding = readCookie(req, context.config.secure);
       if (binding === undefined) throw new IdpSessionMismatchError();
       const transaction = await signs.getOwned(binding.txn, binding.key, uid);
       const { txn } = transaction;
@@ -273,24 +274,11 @@ ${qrExpiryActions(back)}
   }
 }
 
-function setCookie(res: ServerResponse, uid: string, txn: string, key: string, secure: boolean, maxAge: number): void {
-  const attributes = [
-    `${COOKIE}=${txn}.${key}`,
-    `Path=/interaction/${encodeURIComponent(uid)}`,
-    `Max-Age=${maxAge}`,
-    'HttpOnly',
-    'SameSite=Lax',
-    ...(secure ? ['Secure'] : []),
-  ];
-  res.appendHeader('set-cookie', attributes.join('; '));
+// `__Host-mynagate_sign` on an https issuer, at Path=/ (see interactions/browser-binding.ts).
+function setCookie(res: ServerResponse, txn: string, key: string, secure: boolean, maxAge: number): void {
+  setBindingCookie(res, COOKIE, { txn, key, secure, maxAgeSeconds: maxAge });
 }
 
-function readCookie(req: IncomingMessage): { readonly txn: string; readonly key: string } | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const [name, value] = part.trim().split('=', 2);
-    if (name !== COOKIE || value === undefined) continue;
-    const m = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/.exec(value);
-    if (m !== null) return { txn: m[1]!, key: m[2]! };
-  }
-  return undefined;
+function readCookie(req: IncomingMessage, secure: boolean): { readonly txn: string; readonly key: string } | undefined {
+  return readBindingCookie(req, COOKIE, secure);
 }

@@ -1,27 +1,36 @@
 /**
  * `GET /interaction/:uid/events`: Server-Sent Events for the login page. Only the browser session that started the
  * login gets a stream (node-oidc-provider's interaction cookie and our binding cookie must both match), and only that
- * stream can take the verified outcome and finish the interaction: another session can never finish it.
+ * stream can take the verified outcome and finish the interaction: another session can never finish it. A login has
+ * at most {@link STREAMS_PER_LOGIN} streams open on a node at once (`ERR_IDP_TOO_MANY_STREAMS`, 429).
  *
  * Events: those of qr-events.ts, the first `qr` after `?t=` (the code the page already shows, if given).
  */
 import type { ServerResponse } from 'node:http';
 import { errors, type InteractionResults } from 'oidc-provider';
-import { IdpInteractionNotFoundError, IdpSessionMismatchError } from '../errors.ts';
+import { IdpInteractionNotFoundError, IdpLoginNotFoundError, IdpSessionMismatchError } from '../errors.ts';
 import { messageFor } from '../http-errors.ts';
 import type { LoginChange, LoginOutcome, LoginTransaction } from '../login-transaction.ts';
 import { keepSavedGrant } from '../saved-grants.ts';
 import type { Adapter as StoreAdapter, AdapterPayload } from '../store/types.ts';
+import { StreamCap } from '../transaction-watch.ts';
 import { readBinding } from './browser-binding.ts';
 import { interactionFor, type InteractionContext, type InteractionDetails } from './context.ts';
 import { streamQrEvents } from './qr-events.ts';
 import type { Handler } from './router.ts';
 
+/**
+ * The event streams one login may have open on a node at once: its page holds one, a reload (`?resume`) or an
+ * EventSource reconnect briefly two, before this node sees the last one close.
+ */
+export const STREAMS_PER_LOGIN = 4;
+
 /** The SSE handler. */
 export function loginEvents(context: InteractionContext): Handler {
+  const streams = new StreamCap(STREAMS_PER_LOGIN);
   return async (req, res, params, url) => {
     const uid = params['uid']!;
-    const binding = readBinding(req);
+    const binding = readBinding(req, context.config.secure);
     const transactions = context.transactions;
     // Both loads at once, and the stream's first look at the transaction with them (one round trip to Redis);
     // errors are reported in this order, and what the look found is used only once the browser proved it owns the
@@ -38,6 +47,9 @@ export function loginEvents(context: InteractionContext): Handler {
     if (owned.status === 'rejected') throw owned.reason;
     const transaction = owned.value;
     const { txn } = transaction;
+    // Counted once the browser proved it owns the transaction (no one else can use up its slots), until the response
+    // closes, whichever way the stream ends.
+    streams.hold(txn, res);
     // `?t=` names the code the page already shows (login-page.ts): no need to render and send it again.
     const shown = Number(url.searchParams.get('t') ?? -1);
     await streamQrEvents<LoginChange>(
@@ -59,6 +71,9 @@ export function loginEvents(context: InteractionContext): Handler {
           if (outcome !== undefined) {
             return { redirect: await finish(context, req, res, transaction, outcome), scanned: pending.scanned };
           }
+          // An outcome that another stream of this browser took first (the page before a reload, a duplicated tab):
+          // that stream finishes the login and ends the transaction; this one would show a dead code until it expired.
+          if (pending.outcome) throw new IdpLoginNotFoundError();
           const failure = pending.failure ? await transactions.takeFailure(txn) : undefined;
           return { failure, scanned: pending.scanned };
         },

@@ -164,7 +164,6 @@ async function startTransaction(
 ): Promise<LoginTransaction> {
   const { transaction, browserKey } = await context.transactions.start(input);
   setBinding(res, {
-    uid: input.uid,
     txn: transaction.txn,
     key: browserKey,
     secure: context.config.secure,
@@ -179,7 +178,7 @@ async function ownedTransaction(
   req: IncomingMessage,
   uid: string,
 ): Promise<LoginTransaction | undefined> {
-  const binding = readBinding(req);
+  const binding = readBinding(req, context.config.secure);
   if (binding === undefined) return undefined;
   return context.transactions.getOwned(binding.txn, binding.key, uid).catch(() => undefined);
 }
@@ -204,7 +203,7 @@ async function handedOverLogin(
   const code = url.searchParams.get('code');
   if (code === null || !url.searchParams.has('resume')) return undefined;
   try {
-    return await context.transactions.takeHandover(code, readBinding(req)?.key, uid);
+    return await context.transactions.takeHandover(code, readBinding(req, context.config.secure)?.key, uid);
   } catch (e) {
     // A code already taken (this page reloaded, a tab restored, a retry after a 503): the owner's open transaction
     // goes on, where the outcome already waits; any other browser is refused as before.

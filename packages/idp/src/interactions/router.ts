@@ -1,6 +1,7 @@
 /**
  * A tiny router for the IdP's own pages and APIs on plain `node:http`. Anything it does not know falls through to
- * node-oidc-provider, so routes here never shadow protocol endpoints.
+ * node-oidc-provider, so routes here never shadow protocol endpoints (one checks a cookie first and then hands the
+ * request on: the resume, server.ts `resumeOwnInteraction`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { IdpBadRequestError, IdpBodyTooLargeError, IdpMethodNotAllowedError } from '../errors.ts';
