@@ -23,5 +23,7 @@ export const CLI_ERROR_CODES = Object.freeze({
     'The card has one PIN (or password) try left: the bridge does not spend it (HTTP 409); type it in the phone app or the official JPKI software, or check the PIN letter.',
   ERR_CLI_FILE:
     'A file or folder the command was given cannot be opened (missing, not permitted, a folder for a file); the message names it.',
+  ERR_CLI_PIN_FILE:
+    "`card issue --pin-file`: the file gives group or others some access (mode bits 077) and was not read; make it its owner's alone (chmod 600).",
   ERR_INTERNAL: 'An unexpected failure; rerun with MYNAGATE_DEBUG=1 for the stack trace and report it.',
 });

@@ -6,7 +6,15 @@ import { reportFailure, UsageError } from './output.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 export type Parsed = { values: Record<string, string | boolean | undefined>; positionals: string[] };
-type Command = { summary: string; options: Options; run: (args: Parsed) => Promise<void> };
+type Command = {
+  summary: string;
+  options: Options;
+  /** More lines for `mynagate <command> --help`. */
+  details?: string;
+  /** Options parsed (to refuse them with a reason) but not offered in `--help`. */
+  hidden?: readonly string[];
+  run: (args: Parsed) => Promise<void>;
+};
 
 const lazy = (load: () => Promise<Record<string, (a: Parsed) => Promise<void>>>, name: string) => async (a: Parsed) =>
   (await load())[name]!(a);
@@ -49,18 +57,30 @@ const commands: Record<string, Command> = {
     run: lazy(ca, 'ocsp'),
   },
   'card issue': {
-    summary: 'issue a virtual My Number Card (test) into a card file',
+    summary:
+      'issue a virtual My Number Card (test) into a card file; PIN and password: --pin-stdin, --pin-file or a prompt',
     options: {
       dir: str,
       name: str,
       address: str,
       birthdate: str,
       sex: str,
-      pin: str,
-      password: str,
       out: str,
       profile: str,
+      'pin-stdin': flag,
+      'pin-file': str,
+      pin: str,
+      password: str,
     },
+    details: [
+      '--pin-stdin    read the auth PIN (4 digits), then the signing password (6–16 of A–Z, 0–9) from stdin, one per line:',
+      "               printf '%s\\n' 1234 ABC123 | mynagate card issue … --pin-stdin",
+      '--pin-file F   the same two lines from F, which only its owner may access (chmod 600; else ERR_CLI_PIN_FILE)',
+      'neither        asks for both on the terminal without echo',
+      '--pin and --password on the command line are refused (ps and shell history show them to others), unless a',
+      'test sets MYNAGATE_INSECURE_ARGV_PIN=1.',
+    ].join('\n'),
+    hidden: ['pin', 'password'],
     run: lazy(card, 'issue'),
   },
   'card attach': {
@@ -154,9 +174,12 @@ async function main(argv: string[]): Promise<void> {
   const rest = argv.slice(key.split(' ').length);
   if (rest.includes('--help')) {
     const opts = Object.keys(command.options)
+      .filter((o) => !command.hidden?.includes(o))
       .map((o) => `--${o}`)
       .join(' ');
-    console.log(`mynagate ${key}: ${command.summary}\noptions: ${opts}`);
+    console.log(
+      `mynagate ${key}: ${command.summary}\noptions: ${opts}${command.details ? `\n\n${command.details}` : ''}`,
+    );
     return;
   }
   let parsed: Parsed;

@@ -33,6 +33,8 @@ function cli(args: string[], crashAt?: string) {
   const r = spawnSync(process.execPath, [...(crashAt ? ['--import', CRASH] : []), BIN, ...args], {
     cwd: dir,
     encoding: 'utf8',
+    // `card issue --pin-stdin` reads the PIN and password here; other commands do not read stdin.
+    input: '1234\nABC123\n',
     env: { ...process.env, CRASH_AT_RENAME: crashAt ?? '' },
   });
   let json: any;
@@ -59,10 +61,7 @@ const ISSUE = [
   '1990-01-02',
   '--sex',
   '1',
-  '--pin',
-  '1234',
-  '--password',
-  'ABC123',
+  '--pin-stdin',
 ];
 
 function issue(jpki: string, out: string) {

@@ -38,26 +38,26 @@ function assertFails(r: ReturnType<typeof cli>, code: string, status = 1) {
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'mynagate-cli-'));
   assert.equal(cli(['ca', 'init', '--dir', 'jpki', '--ocsp-port', '8791']).status, 0);
-  const issued = cli([
-    'card',
-    'issue',
-    '--dir',
-    'jpki',
-    '--name',
-    '山田 太郎',
-    '--address',
-    '東京都千代田区千代田1-1',
-    '--birthdate',
-    '1990-01-02',
-    '--sex',
-    '1',
-    '--pin',
-    '1234',
-    '--password',
-    'ABC123',
-    '--out',
-    'taro.card',
-  ]);
+  const issued = cli(
+    [
+      'card',
+      'issue',
+      '--dir',
+      'jpki',
+      '--name',
+      '山田 太郎',
+      '--address',
+      '東京都千代田区千代田1-1',
+      '--birthdate',
+      '1990-01-02',
+      '--sex',
+      '1',
+      '--pin-stdin',
+      '--out',
+      'taro.card',
+    ],
+    '1234\nABC123\n',
+  );
   assert.equal(issued.status, 0, issued.stderr);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -179,26 +179,26 @@ describe('mynagate CLI', () => {
   });
 
   test('verify token checks a card-signed Web eID token for its origin and challenge', async () => {
-    const other = cli([
-      'card',
-      'issue',
-      '--dir',
-      'jpki',
-      '--name',
-      '佐藤 花子',
-      '--address',
-      '大阪府大阪市北区1-1',
-      '--birthdate',
-      '2001-02-28',
-      '--sex',
-      '2',
-      '--pin',
-      '5678',
-      '--password',
-      'XYZ789',
-      '--out',
-      'hanako.card',
-    ]);
+    const other = cli(
+      [
+        'card',
+        'issue',
+        '--dir',
+        'jpki',
+        '--name',
+        '佐藤 花子',
+        '--address',
+        '大阪府大阪市北区1-1',
+        '--birthdate',
+        '2001-02-28',
+        '--sex',
+        '2',
+        '--pin-stdin',
+        '--out',
+        'hanako.card',
+      ],
+      '5678\nXYZ789\n',
+    );
     assert.equal(other.status, 0, other.stderr);
     const transport = new VirtualTransport(VirtualCard.open(join(dir, 'hanako.card')));
     const jpki = new JpkiClient(transport);

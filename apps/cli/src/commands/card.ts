@@ -10,29 +10,43 @@ import { syncDir, TestJpki } from '@mynagate/pki/testing';
 import { oneOf, optional, positional, required } from '../args.ts';
 import type { Parsed } from '../main.ts';
 import { printJson, UsageError } from '../output.ts';
-import { readSecret } from '../secret.ts';
+import { promptHidden, readLinesFromStdin, readSecret, readSecretFile } from '../secret.ts';
+
+/** What `card issue --pin-stdin` and `--pin-file` read, in this order. */
+const ISSUE_SECRETS = 'the auth PIN (4 digits), then the signing password (6–16 of A–Z, 0–9), one per line';
+
+/**
+ * Set to `1` to let `card issue` take `--pin` and `--password` on the command line, where every user sees them
+ * (`ps`) and shell history keeps them: for a test that cannot pipe, and never with a PIN anyone uses elsewhere.
+ */
+const ARGV_PIN_ENV = 'MYNAGATE_INSECURE_ARGV_PIN';
 
 /**
  * Issues a card into a new file `--out`. An existing file is never replaced: it holds another card's keys. The card
  * is written (under a temporary name) before the test JPKI records it, then linked into place, which fails rather
  * than replace a file that appeared meanwhile: a failure before the record changes nothing, one after it leaves at
  * most certificates that no card holds.
+ *
+ * The auth PIN and signing password come from stdin (`--pin-stdin`), a file only its owner can read (`--pin-file`)
+ * or a prompt without echo; `--pin`/`--password` on argv are refused unless {@link ARGV_PIN_ENV} is `1`.
  */
 export async function issue(a: Parsed): Promise<void> {
-  const jpki = await TestJpki.open(required(a, 'dir'));
+  const dir = required(a, 'dir');
   const birthDate = required(a, 'birthdate');
   if (!/^\d{4}-\d{2}-\d{2}$/.test(birthDate)) throw new UsageError('--birthdate must be YYYY-MM-DD');
-  const holder = {
+  const person = {
     name: required(a, 'name'),
     address: required(a, 'address'),
     birthDate,
     sex: oneOf(a, 'sex', ['1', '2', '9'] as const),
-    pin: required(a, 'pin'),
-    password: required(a, 'password'),
     profile: oneOf(a, 'profile', ['card', 'android'] as const, 'card'),
   };
   const out = required(a, 'out');
+  const secrets = secretSource(a);
+  const jpki = await TestJpki.open(dir);
   await refuseExisting(out);
+  // Asked for only once everything else is known to be in order, and before anything is written.
+  const holder = { ...person, ...(await secrets()) };
   const tmp = `${out}.${randomUUID()}.tmp`;
   try {
     const issued = await jpki.issueCard({ ...holder, beforeSave: (card) => writeCardFile(tmp, card.spec) });
@@ -47,6 +61,49 @@ export async function issue(a: Parsed): Promise<void> {
   } finally {
     await rm(tmp, { force: true });
   }
+}
+
+/**
+ * Where the new card's auth PIN and signing password come from (exactly one source), as a reader to call once the
+ * rest of the command is in order.
+ *
+ * @throws UsageError (`ERR_CLI_USAGE`) for two sources or argv without {@link ARGV_PIN_ENV}; the reader for
+ *   missing lines.
+ * @throws PinFileError (`ERR_CLI_PIN_FILE`) from the reader, for a `--pin-file` that group or others may access.
+ */
+function secretSource(a: Parsed): () => Promise<{ pin: string; password: string }> {
+  const stdin = a.values['pin-stdin'] === true;
+  const file = optional(a, 'pin-file');
+  const argv = a.values['pin'] !== undefined || a.values['password'] !== undefined;
+  if (Number(stdin) + Number(file !== undefined) + Number(argv) > 1)
+    throw new UsageError(
+      'give the PIN and password one way: --pin-stdin or --pin-file FILE (or neither, for a prompt)',
+    );
+  if (argv) {
+    if (process.env[ARGV_PIN_ENV] !== '1')
+      throw new UsageError(
+        '--pin and --password on the command line are shown to every user by ps and kept in shell history: ' +
+          `pipe ${ISSUE_SECRETS} to --pin-stdin, or put them in a file for --pin-file FILE (chmod 600)`,
+      );
+    process.stderr.write(
+      `warning: ${ARGV_PIN_ENV}=1 takes the PIN and password from the command line, where ps and shell history ` +
+        'show them; never use a PIN you use elsewhere\n',
+    );
+    const given = { pin: required(a, 'pin'), password: required(a, 'password') };
+    return async () => given;
+  }
+  return async () => {
+    const lines =
+      file !== undefined
+        ? await readSecretFile(file, 2, ISSUE_SECRETS)
+        : stdin
+          ? await readLinesFromStdin(2, ISSUE_SECRETS)
+          : [
+              await promptHidden('利用者証明用暗証番号 / auth PIN to set (4 digits): '),
+              await promptHidden('署名用パスワード / signing password to set (6–16 of A–Z, 0–9): '),
+            ];
+    return { pin: lines[0]!, password: lines[1]! };
+  };
 }
 
 /** Gives `tmp` the name `path` unless `path` exists (link fails then; rename would replace it). */
