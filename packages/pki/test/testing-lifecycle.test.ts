@@ -81,9 +81,10 @@ describe('test JPKI directory', () => {
     const recs = jpki.certificates().filter((c) => c.serial === card.authSerial || c.serial === card.signSerial);
     assert.deepEqual(
       recs.map((r) => [r.kind, r.status, r.notBefore]),
+      // Certificates start 5 minutes before they are issued (back-dated for clock skew).
       [
-        ['auth', 'good', T1.toISOString()],
-        ['sign', 'good', T1.toISOString()],
+        ['auth', 'good', '2025-02-28T23:55:00.000Z'],
+        ['sign', 'good', '2025-02-28T23:55:00.000Z'],
       ],
     );
     assert.match(recs[0]!.subject, /CN=[0-9A-Z]{23}/);
@@ -149,7 +150,10 @@ describe('renew', () => {
     assert.deepEqual(renewed.spec.text, card.spec.text);
     assert.equal(renewed.spec.authPin, card.spec.authPin);
     assert.equal(renewed.spec.signPassword, card.spec.signPassword);
-    assert.equal(parseCert(renewed.spec.authCert).tbsCertificate.validity.notBefore.getTime().getTime(), T3.getTime());
+    assert.equal(
+      parseCert(renewed.spec.authCert).tbsCertificate.validity.notBefore.getTime().toISOString(),
+      '2029-11-30T23:55:00.000Z', // 5 minutes before the renewal at T3
+    );
   });
 
   test("records old→new links per kind, visible through links() and linksOf() with each card's pair", () => {

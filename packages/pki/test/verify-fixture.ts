@@ -47,7 +47,10 @@ import type { AuthTokenJson, TrustAnchors } from '@mynagate/pki';
 const wc = webcrypto as unknown as NonNullable<Parameters<typeof x509.X509CertificateGenerator.create>[1]>;
 const ALG = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } as const;
 
-/** The frozen times: CAs made at T_CA, the card issued at T_ISSUE, everything verified at NOW. */
+/**
+ * The frozen times: CAs made at T_CA, the card issued at T_ISSUE, everything verified at NOW. The test JPKI
+ * back-dates what it makes by 5 minutes (clock skew): the CAs start at T_CA − 5 min, the card at T_ISSUE − 5 min.
+ */
 export const T_CA = new Date('2027-01-01T00:00:00Z');
 export const T_ISSUE = new Date('2027-01-10T00:00:00Z');
 export const NOW = new Date('2027-02-01T03:00:00Z');

@@ -69,26 +69,30 @@ interface SelfSigned {
 }
 
 /**
- * Creates a self-signed test CA mirroring spec §8.1: validity `now` to 23:59:59 JST `validityYears` later, DN
- * `C=JP, O=JPKI TEST, OU=…, OU=…`, RSA-2048, sha256WithRSA.
+ * Creates a self-signed test CA mirroring spec §8.1: validity `notBefore` to 23:59:59 JST `validityYears` after
+ * `now`, DN `C=JP, O=JPKI TEST, OU=…, OU=…`, RSA-2048, sha256WithRSA.
+ *
+ * @throws TypeError when the validity would end before `notBefore`.
  */
 export async function createCa(
   kind: CaKind,
   keys: KeyPair,
-  options: { now: Date; serial: string; validityYears: number },
+  options: { now: Date; notBefore: Date; serial: string; validityYears: number },
 ): Promise<CertificateAuthority> {
   const spki = new Uint8Array(keys.publicKey.export({ type: 'spki', format: 'der' }));
   const keyId = keyHash(spki);
   const signingKey = await toSigningKey(keys.privateKey);
   const today = jst(options.now);
+  const notAfter = endOfJstDay({ year: today.year + options.validityYears, month: today.month, day: today.day });
+  if (notAfter.getTime() <= options.notBefore.getTime()) throw new TypeError('CA would expire before it starts');
   const cert = await signCertificate(
     { signingKey },
     {
       serial: options.serial,
       subject: caName(kind),
       spki,
-      notBefore: options.now,
-      notAfter: endOfJstDay({ year: today.year + options.validityYears, month: today.month, day: today.day }),
+      notBefore: options.notBefore,
+      notAfter,
       extensions: caExtensions(kind, keyId),
     },
   );

@@ -80,18 +80,20 @@ export function signCommonName(now: Date, sequence: number, officeCode: string):
 /**
  * Issues the auth and sign certificates for a card record (without its serials, which are chosen here) with the
  * given key pairs (taken from the key source beforehand, so the store is not locked while keys are generated).
+ * `now` is the issue time (validity end, sign CN); `notBefore` the start both certificates carry (the caller
+ * back-dates it, see `certificateStart`).
  *
- * @throws TypeError when the validity would end before `now` (a card expiry in the past).
+ * @throws TypeError when the validity would end before `now` (a card expiry in the past) or before `notBefore`.
  */
 export async function issueCertificatePair(
   ctx: Omit<IssuerContext, 'keys'>,
   card: Omit<CardRecord, 'authSerial' | 'signSerial' | 'issuedAt'>,
-  now: Date,
+  { now, notBefore }: { readonly now: Date; readonly notBefore: Date },
   keys: { readonly auth: KeyPair; readonly sign: KeyPair },
 ): Promise<{ auth: IssuedCertificate; sign: IssuedCertificate }> {
-  const notBefore = wholeSeconds(now);
   const notAfter = validityEnd(now, card.holder.birthDate, card.cardExpires);
-  if (notAfter.getTime() <= notBefore.getTime()) throw new TypeError('certificate would expire before it starts');
+  if (notAfter.getTime() <= Math.max(notBefore.getTime(), wholeSeconds(now).getTime()))
+    throw new TypeError('certificate would expire before it starts');
   const { baseUrl, officeCode } = ctx.store.data.config;
   const sequence = ++ctx.store.data.sequence;
 

@@ -26,7 +26,7 @@ import { freshKeys } from './keys.ts';
 import type { KeyPair, KeySource } from './keys.ts';
 import { canonicalSerial, fromPem, keyHash, toPem } from './lib/der.ts';
 import { exists, writeFileAtomic } from './lib/fs.ts';
-import { parseCivilDate, wholeSeconds } from './lib/time.ts';
+import { certificateStart, parseCivilDate, wholeSeconds } from './lib/time.ts';
 import { x509 } from './lib/x509.ts';
 import { municipalityOf } from './municipality.ts';
 import type { Municipality } from './municipality.ts';
@@ -40,8 +40,10 @@ import type { SerialLinks } from '../platform.ts';
 
 /** Options of {@link TestJpki.init}. */
 export interface TestJpkiInitOptions {
-  /** Start of the CAs' validity. Default: the current time. */
+  /** When the CAs are made: their validity ends `caValidityYears` later. Default: the current time. */
   readonly now?: Date;
+  /** Start of the CAs' validity. Default: 5 minutes before `now`, as real CAs back-date for clock skew. */
+  readonly notBefore?: Date;
   /** Port of the local responder written into AIA URLs (`http://127.0.0.1:<port>/ocsp/auth`). Default 8790. */
   readonly ocspPort?: number;
   /** Host of the local responder in AIA URLs. Default `127.0.0.1`. */
@@ -85,8 +87,13 @@ export interface IssueCardOptions {
   readonly textPin?: string;
   /** `card` (plastic card) or `android` (smartphone certificate). Default `card`. */
   readonly profile?: 'card' | 'android';
-  /** Issue time. Default: the current time. */
+  /** Issue time: the validity end and the signing certificate's CN count from it. Default: the current time. */
   readonly now?: Date;
+  /**
+   * Start of both certificates' validity. Default: 5 minutes before `now` (whole seconds), as real CAs back-date for
+   * clock skew, so a verifier whose clock is a moment behind the issuer's (a test's frozen clock) accepts the card.
+   */
+  readonly notBefore?: Date;
   /** Romanised municipality for the sign subject and CRL partition. Default: derived from `address`. */
   readonly municipality?: Municipality;
   /** YYYY-MM-DD card expiry; certificates end no later (spec §8.2). */
@@ -108,7 +115,10 @@ export interface IssuedCard {
 
 /** Options of {@link TestJpki.renew}. */
 export interface RenewOptions {
+  /** Renewal time (links, revocation of the old certificates, validity end). Default: the current time. */
   readonly now?: Date;
+  /** Start of the new certificates' validity. Default: 5 minutes before `now`, as for {@link IssueCardOptions}. */
+  readonly notBefore?: Date;
   /** PIN and password of the new spec when renewing from bare certificates. Default: those of the spec given. */
   readonly pin?: string;
   readonly password?: string;
@@ -206,6 +216,7 @@ export class TestJpki {
     const lockTimeoutMs = lockTimeout(options.lockTimeoutMs);
     const host = options.ocspHost ?? '127.0.0.1';
     const now = options.now ?? new Date();
+    const notBefore = certificateStart(now, options.notBefore);
     const keys = options.keys ?? freshKeys;
 
     await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -223,8 +234,8 @@ export class TestJpki {
     const ctx = { store: { get: () => undefined }, reserved: new Set<string>() };
     const [authKeys, signKeys] = await Promise.all([keys.next(), keys.next()]);
     const [auth, sign] = await Promise.all([
-      createCa('auth', authKeys, { now, serial: newSerial(ctx), validityYears: years }),
-      createCa('sign', signKeys, { now, serial: newSerial(ctx), validityYears: years }),
+      createCa('auth', authKeys, { now, notBefore, serial: newSerial(ctx), validityYears: years }),
+      createCa('sign', signKeys, { now, notBefore, serial: newSerial(ctx), validityYears: years }),
     ]);
     const store = await withStoreLock(dir, lockTimeoutMs, async () => {
       // The lock makes a concurrent init lose cleanly here instead of mixing its keys with ours.
@@ -289,7 +300,7 @@ export class TestJpki {
    * Issues a card: an auth certificate (spec §8.2) and a sign certificate (spec §8.3) with fresh keys, and the
    * text-AP data with a fake My Number. Records both certificates.
    *
-   * @throws TypeError on invalid holder data, PIN or password.
+   * @throws TypeError on invalid holder data, PIN, password or notBefore, or a validity that would end before it starts.
    */
   async issueCard(options: IssueCardOptions): Promise<IssuedCard> {
     const [issued] = await this.#issueCards([prepareIssue(options)]);
@@ -300,7 +311,7 @@ export class TestJpki {
    * Issues many cards concurrently and writes the store once: the fast path for bulk fixtures (all options are
    * validated before anything is issued).
    *
-   * @throws TypeError on invalid holder data, PIN or password in any entry.
+   * @throws TypeError on invalid holder data, PIN, password or notBefore in any entry.
    */
   async issueCards(list: readonly IssueCardOptions[]): Promise<IssuedCard[]> {
     return this.#issueCards(list.map(prepareIssue));
@@ -316,7 +327,7 @@ export class TestJpki {
     });
   }
 
-  #issueCard(draft: StoreState, { o, where, now }: PreparedIssue, keys: CardKeys): Promise<IssuedCard> {
+  #issueCard(draft: StoreState, { o, where, now, notBefore }: PreparedIssue, keys: CardKeys): Promise<IssuedCard> {
     return this.#issue(
       draft,
       {
@@ -329,7 +340,7 @@ export class TestJpki {
         ...(o.cardExpires !== undefined ? { cardExpires: o.cardExpires } : {}),
       },
       { pin: o.pin, password: o.password, textPin: o.textPin },
-      now,
+      { now, notBefore },
       keys,
     );
   }
@@ -357,13 +368,14 @@ export class TestJpki {
    * @throws TestJpkiUnknownSerialError `ERR_TESTJPKI_UNKNOWN_SERIAL` when the certificates were not issued here.
    * @throws TestJpkiAlreadyRenewedError `ERR_TESTJPKI_ALREADY_RENEWED` when these certificates already have
    *   successors (renew the newest card instead). Old certificates that are already revoked stay as they are.
-   * @throws TypeError when PIN/password are missing for the bare-certificate form.
+   * @throws TypeError when PIN/password are missing for the bare-certificate form, or on an invalid notBefore.
    */
   async renew(
     from: VirtualCardSpec | { readonly authCert: Uint8Array; readonly signCert: Uint8Array },
     options: RenewOptions = {},
   ): Promise<IssuedCard> {
     const now = options.now ?? new Date();
+    const notBefore = certificateStart(now, options.notBefore);
     const authSerial = serialOf(from.authCert);
     const signSerial = serialOf(from.signCert);
     // An early answer on the current state before keys are made; the check that counts is repeated in the change.
@@ -382,7 +394,7 @@ export class TestJpki {
         draft,
         { ...withoutSerials(card), id: newCardId() },
         { pin, password, textPin: spec?.textPin },
-        now,
+        { now, notBefore },
         keys,
         (fresh) => {
           const reason = options.revokeOld ?? 'superseded';
@@ -584,12 +596,12 @@ export class TestJpki {
     store: StoreState,
     draft: Omit<CardRecord, 'authSerial' | 'signSerial' | 'issuedAt'>,
     secrets: { pin: string; password: string; textPin: string | undefined },
-    now: Date,
+    { now, notBefore }: { readonly now: Date; readonly notBefore: Date },
     keys: CardKeys,
     afterIssue?: (fresh: { authSerial: string; signSerial: string }) => void,
   ): Promise<IssuedCard> {
     const ctx = { authCa: this.#auth, signCa: this.#sign, store, reserved: this.#reserved };
-    const { auth, sign } = await issueCertificatePair(ctx, draft, now, keys);
+    const { auth, sign } = await issueCertificatePair(ctx, draft, { now, notBefore }, keys);
     const card: CardRecord = {
       ...draft,
       authSerial: auth.serial,
@@ -831,6 +843,7 @@ interface PreparedIssue {
   readonly o: ReturnType<typeof validateIssue>;
   readonly where: Municipality;
   readonly now: Date;
+  readonly notBefore: Date;
   readonly beforeSave: IssueCardOptions['beforeSave'];
 }
 
@@ -839,16 +852,18 @@ function prepareIssue(options: IssueCardOptions): PreparedIssue {
   const o = validateIssue(options);
   if (options.beforeSave !== undefined && typeof options.beforeSave !== 'function')
     throw new TypeError('beforeSave must be a function');
+  const now = options.now ?? new Date();
   return {
     o,
     where: options.municipality ?? municipalityOf(o.address),
-    now: options.now ?? new Date(),
+    now,
+    notBefore: certificateStart(now, options.notBefore),
     beforeSave: options.beforeSave,
   };
 }
 
 function validateIssue(o: IssueCardOptions): Required<
-  Omit<IssueCardOptions, 'now' | 'municipality' | 'textPin' | 'cardExpires' | 'beforeSave'>
+  Omit<IssueCardOptions, 'now' | 'notBefore' | 'municipality' | 'textPin' | 'cardExpires' | 'beforeSave'>
 > & {
   textPin: string | undefined;
   cardExpires: string | undefined;

@@ -48,6 +48,26 @@ export function wholeSeconds(t: Date): Date {
   return new Date(Math.floor(t.getTime() / 1000) * 1000);
 }
 
+/**
+ * How long before it is made a test certificate starts, unless the caller names its start. Real CAs back-date by
+ * minutes so that a relying party whose clock runs a little behind accepts a fresh certificate; here it also covers
+ * a test whose frozen clock was read just before its fixture made the certificates.
+ */
+export const BACKDATE_MS = 5 * 60_000;
+
+/**
+ * The notBefore of a certificate made at `now`: `notBefore` when the caller names one, else {@link BACKDATE_MS}
+ * earlier; whole seconds either way.
+ *
+ * @throws TypeError when `notBefore` is not a valid Date.
+ */
+export function certificateStart(now: Date, notBefore?: Date): Date {
+  if (notBefore === undefined) return wholeSeconds(new Date(now.getTime() - BACKDATE_MS));
+  if (!(notBefore instanceof Date) || Number.isNaN(notBefore.getTime()))
+    throw new TypeError('notBefore must be a valid Date');
+  return wholeSeconds(notBefore);
+}
+
 function compare(a: CivilDate, b: CivilDate): number {
   return a.year - b.year || a.month - b.month || a.day - b.day;
 }
