@@ -4,6 +4,11 @@
  * The person signs a statement listing what the service receives (consent/items.ts). The verified identity kept
  * beside the grant records exactly that ({@link SignedCoverage}), and keeps only the data those items release
  * ({@link retainForRelease}): a yes/no question keeps its answer, not the birth date or the address behind it.
+ *
+ * Where what is kept lives: sealed in the one-shot store from the verified signature until the owning browser takes
+ * it (ekyc/sign-transaction.ts: encrypted to a key only that browser's cookie gives, so no copy of the store holds it
+ * in clear), then beside the grant (ekyc/identity-store.ts) for the grant's tokens' lifetime, with the signing
+ * certificate only under `ekyc.keepCertificate`. The audit keeps the evidence, never the basic-4.
  */
 import type { Basic4Identity } from '@mynagate/pki';
 import { ageClaim, prefectureOf } from './derived.ts';

@@ -89,7 +89,8 @@ export interface CardSignDeps {
 }
 
 /**
- * Verifies a signature over transaction `txn`'s outstanding statement and records the outcome for its browser: the
+ * Verifies a signature over transaction `txn`'s outstanding statement and records the outcome for its browser,
+ * sealed so that only that browser's cookie opens it (sign-transaction.ts; the store never holds it in clear): the
  * verified identity, cut to what the statement listed and recording that coverage (with the signing certificate
  * only if configured), which the grant gets when that browser takes the outcome, and the evidence (issuer, serial,
  * the certificate's SHA-256, time, statement hash, what was listed) into the audit. A refusal is recorded for the

@@ -5,6 +5,11 @@
  * (people, credentials, audit): the audit keeps only the evidence (issuer, serial, the certificate's SHA-256, time,
  * statement hash). Withdrawing the consent or revoking the grant deletes it.
  *
+ * Before that, from the verified signature until the browser that owns the signing transaction takes it (at most
+ * the transaction's lifetime), it waits in the one-shot store only sealed to a key derived from that browser's
+ * cookie (`sign-result:<txn>`, sign-transaction.ts): no copy of that store (SQLite's ephemeral file and WAL, a Redis
+ * RDB or AOF, PostgreSQL's WAL or a backup) holds it in clear, nor anything that opens it once the cookie is gone.
+ *
  * Stored through node-oidc-provider's adapter as the model `VerifiedIdentity` (with `grantId` in the payload, so the
  * store's `revokeByGrantId` reaches it), or in process memory when the provider runs on its in-memory adapter.
  */

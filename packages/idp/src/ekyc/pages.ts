@@ -3,7 +3,9 @@
  *
  * - `GET /interaction/:uid` while the `ekyc` prompt is pending: the page with what will be signed (service, purpose,
  *   items) and an animated QR code for the companion; `GET /interaction/:uid/sign-events`: its Server-Sent Events
- *   (`qr`, `scanned`, `failed`, `done`, `expired`, `refused`), for the browser session that opened the page only;
+ *   (`qr`, `scanned`, `failed`, `done`, `expired`, `refused`), for the browser session that opened the page only,
+ *   at most {@link STREAMS_PER_LOGIN} at once per transaction on a node (`ERR_IDP_TOO_MANY_STREAMS`, 429), as for the
+ *   login page;
  * - `GET /companion/sign/:txn?t&c`: the companion's view with the canonical statement to sign ({@link SignView});
  * - `POST /companion/sign/:txn/signature` `{ signature, certificate }` (base64): the card's signature over
  *   DigestInfo(SHA-256(canonical)) with the signing key, and the signing certificate. Answers `{ status: 'ok' }`.
@@ -28,7 +30,8 @@ import { noScriptNotice, qrDeadlines, qrExpiryActions, sendPage, serviceReturn }
 import { QR_PAGE_SCRIPT, streamQrEvents, type QrPageTexts } from '../interactions/qr-events.ts';
 import { qrSvg } from '../interactions/qr-svg.ts';
 import { readJson, sendJson, type Handler } from '../interactions/router.ts';
-import type { TransactionChange } from '../transaction-watch.ts';
+import { STREAMS_PER_LOGIN } from '../interactions/events.ts';
+import { StreamCap, type TransactionChange } from '../transaction-watch.ts';
 import { signStatementWithCard, submitStatementSignature, type CardSignDeps, type SigningCard } from './card-sign.ts';
 import { identityLifetime } from './identity-store.ts';
 import { signErrorBody } from './messages.ts';
@@ -85,6 +88,9 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
     qrMaxAgeSeconds: config.qrMaxAgeSeconds,
     changes: config.stores.changes,
   });
+  // The signing page's streams, capped as the login page's are (interactions/events.ts): a page holds one, a reload
+  // or a reconnect briefly two.
+  const streams = new StreamCap(STREAMS_PER_LOGIN);
   const deps = (): CardSignDeps => ({
     transactions: signs,
     verifier: context.config.verifier as CardSignDeps['verifier'],
@@ -177,6 +183,9 @@ ${qrExpiryActions(back)}
       if (binding === undefined) throw new IdpSessionMismatchError();
       const transaction = await signs.getOwned(binding.txn, binding.key, uid);
       const { txn } = transaction;
+      // Counted once the browser proved it owns the transaction (no one else can use up its slots), until the response
+      // closes, whichever way the stream ends.
+      streams.hold(txn, res);
       await streamQrEvents<TransactionChange>(
         res,
         {
@@ -186,7 +195,8 @@ ${qrExpiryActions(back)}
           async look(change) {
             // A scan this stream was told of needs no read: the companion holds the statement now.
             if (change === 'scanned') return { scanned: true };
-            const outcome = await signs.takeOutcome(txn);
+            // Opened with this browser's key (its cookie): the store holds the outcome sealed to it.
+            const outcome = await signs.takeOutcome(txn, binding.key);
             if (outcome !== undefined) return { redirect: await finish(req, res, transaction, outcome), scanned: true };
             const failure = await signs.takeFailure(txn);
             return { failure, scanned: await signs.scanned(txn) };

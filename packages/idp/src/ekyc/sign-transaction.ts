@@ -4,19 +4,49 @@
  * mint, a browser binding, one statement per scan, and an outcome only the owning browser session can take.
  *
  * Keys: `sign:<txn>` the transaction, `sign-statement:<txn>` the statement handed to the last companion that scanned
- * (single use), `sign-result:<txn>` the verified signature waiting for its browser, `sign-failure:<txn>` the last
- * refusal.
+ * (single use), `sign-result:<txn>` the verified signature waiting for its browser, sealed (below), `sign-failure:<txn>`
+ * the last refusal (a code and a message, nothing personal).
+ *
+ * The outcome at rest: crypto-shredded per transaction. The outcome carries the verified identity (the basic-4 the
+ * statement covered, and the signing certificate with `ekyc.keepCertificate`), and it waits in the one-shot store
+ * between the companion's post and the owning browser's stream: SQLite's ephemeral file (freed pages are not zeroed,
+ * the WAL is not truncated), Redis (which may write RDB snapshots and an AOF) or PostgreSQL (dead tuples, WAL,
+ * backups). So it is never stored in clear, nor with anything that decrypts it:
+ *
+ * - start: the browser key (32 random bytes) goes only into the owning browser's HttpOnly cookie; the transaction
+ *   keeps its SHA-256 (`browserHash`, the ownership check) and {@link SignTransaction.outcomeKey}, the X25519 public
+ *   key of a private key derived from the browser key (HKDF-SHA256, info {@link OUTCOME_KEY_LABEL}; lib/sealed-box.ts).
+ * - complete (the companion's request, which has no browser key): the outcome is sealed to that public key (an
+ *   ephemeral X25519 key, HKDF-SHA256, AES-256-GCM) with the label and the transaction id as additional data, and
+ *   only the box is stored.
+ * - take (the owning browser's stream, after the ownership check): the private key is derived again from the
+ *   cookie's browser key and opens the box. A box that does not open (altered, moved from another transaction, sealed
+ *   to another key) is refused as not this browser's: `ERR_IDP_SESSION_MISMATCH`, and is gone (taken).
+ *
+ * Once the cookie is gone (it lives as long as the transaction), every copy of the box is noise. Cost: one X25519 key
+ * derivation per signing page, one seal (two X25519 operations) per verified signature, one open (two) when it is
+ * taken; nothing per login and nothing per poll. What this does not cover: the server's memory while it handles the
+ * requests; someone who can both read the store and steal the cookie; a writer of the store, who can seal a value of
+ * its own to the stored public key (as it could write any other state); and the identity once taken, which goes to
+ * the identity store beside the grant (identity-store.ts: erased with the grant, under its own lifetime).
  */
 import { randomBytes } from 'node:crypto';
 import { statementBytes, type Statement } from '@mynagate/pki';
 import { checkQrCode } from '../animated-qr.ts';
 import { assertOwner, boundLink, loadBound, newBinding, type BoundFields } from '../bound-transaction.ts';
-import { IdpChallengeInvalidError, IdpLoginNotFoundError } from '../errors.ts';
+import { IdpChallengeInvalidError, IdpLoginNotFoundError, IdpSessionMismatchError } from '../errors.ts';
 import type { BilingualMessage, ErrorBody } from '../http-errors.ts';
+import { openingKey, seal } from '../lib/sealed-box.ts';
 import type { ChangeFeedPort, OneShotPort } from '../ports.ts';
 import { TransactionWatch, type TransactionChange } from '../transaction-watch.ts';
 import type { VerifiedIdentity } from './identity-store.ts';
 import { buildStatement } from './statement.ts';
+
+/**
+ * The HKDF label of the key pair a transaction's outcome is sealed to (derived from its browser key), and the start
+ * of the box's additional data (then `:<txn>`). A new label is a new key: boxes sealed under another never open.
+ */
+export const OUTCOME_KEY_LABEL = 'mynagate sign-result v1';
 
 /** One signing transaction as stored. */
 export interface SignTransaction extends BoundFields {
@@ -37,6 +67,12 @@ export interface SignTransaction extends BoundFields {
    * `residence_in_prefecture=<prefecture>`), recorded with the identity beside {@link claims}.
    */
   readonly details: readonly string[];
+  /**
+   * base64url of the raw X25519 public key the outcome is sealed to; its private key is derived from the browser key
+   * (in the owning browser's cookie only) and never stored. Absent on a transaction started before outcomes were
+   * sealed: its signature is refused rather than kept in clear.
+   */
+  readonly outcomeKey: string;
 }
 
 /** A verified signature waiting for its browser session. */
@@ -103,12 +139,16 @@ export class SignTransactions {
     return this.#watch.watch(txn, onChange);
   }
 
-  /** Starts a signing transaction; the browser key goes into an HttpOnly cookie, only its hash is stored. */
+  /**
+   * Starts a signing transaction; the browser key goes into an HttpOnly cookie, only its hash and the public key the
+   * outcome will be sealed to are stored.
+   */
   async start(
-    input: Omit<SignTransaction, Exclude<keyof BoundFields, 'uid'>>,
+    input: Omit<SignTransaction, Exclude<keyof BoundFields, 'uid'> | 'outcomeKey'>,
   ): Promise<{ readonly transaction: SignTransaction; readonly browserKey: string }> {
     const { fields, browserKey } = newBinding(this.#o.now(), this.#o.ttlSeconds);
-    const transaction: SignTransaction = { ...input, ...fields };
+    const outcomeKey = Buffer.from(outcomeOpener(browserKey).publicKey).toString('base64url');
+    const transaction: SignTransaction = { ...input, ...fields, outcomeKey };
     await this.#o.oneShot.put(`sign:${transaction.txn}`, JSON.stringify(transaction), this.#o.ttlSeconds * 1000);
     return { transaction, browserKey };
   }
@@ -207,16 +247,39 @@ export class SignTransactions {
     return JSON.parse(json) as Statement;
   }
 
+  /**
+   * Records the verified signature for the owning browser, sealed to the transaction's {@link
+   * SignTransaction.outcomeKey}: the store never holds it in clear.
+   *
+   * @throws `ERR_IDP_LOGIN_NOT_FOUND` for a transaction without an outcome key (started before they were made).
+   */
   async complete(transaction: SignTransaction, outcome: SignOutcome): Promise<void> {
     const { txn } = transaction;
-    const write = this.#o.oneShot.put(`sign-result:${txn}`, JSON.stringify(outcome), this.#remaining(transaction));
+    const recipient =
+      typeof transaction.outcomeKey === 'string' ? Buffer.from(transaction.outcomeKey, 'base64url') : undefined;
+    if (recipient?.length !== 32) throw new IdpLoginNotFoundError();
+    const box = seal(recipient, Buffer.from(JSON.stringify(outcome), 'utf8'), outcomeAad(txn));
+    const write = this.#o.oneShot.put(`sign-result:${txn}`, box, this.#remaining(transaction));
     await this.#watch.record(txn, 'outcome', write);
   }
 
-  /** Takes the verified signature, once. Call only after {@link getOwned}. */
-  async takeOutcome(txn: string): Promise<SignOutcome | undefined> {
-    const json = await this.#o.oneShot.take(`sign-result:${txn}`);
-    return json === undefined ? undefined : (JSON.parse(json) as SignOutcome);
+  /**
+   * Takes the verified signature, once, and opens it with the key derived from `browserKey`. Call only after
+   * {@link getOwned} (with the same browser key): a box is taken even when it does not open.
+   *
+   * @throws IdpSessionMismatchError (`ERR_IDP_SESSION_MISMATCH`) when the box does not open with this browser's key
+   *   (another browser's key, altered or moved bytes).
+   */
+  async takeOutcome(txn: string, browserKey: string): Promise<SignOutcome | undefined> {
+    const box = await this.#o.oneShot.take(`sign-result:${txn}`);
+    if (box === undefined) return undefined;
+    let plain: Uint8Array;
+    try {
+      plain = outcomeOpener(browserKey).open(box, outcomeAad(txn));
+    } catch {
+      throw new IdpSessionMismatchError();
+    }
+    return JSON.parse(new TextDecoder().decode(plain)) as SignOutcome;
   }
 
   async fail(transaction: SignTransaction, body: ErrorBody): Promise<void> {
@@ -239,4 +302,14 @@ export class SignTransactions {
   #remaining(transaction: SignTransaction): number {
     return Math.max(1000, transaction.expiresAt - this.#o.now());
   }
+}
+
+/** The key that opens the outcome of the transaction whose browser holds `browserKey`. */
+function outcomeOpener(browserKey: string) {
+  return openingKey(Buffer.from(browserKey, 'base64url'), OUTCOME_KEY_LABEL);
+}
+
+/** What a box is for, authenticated with it: this use and this transaction. */
+function outcomeAad(txn: string): Uint8Array {
+  return Buffer.from(`${OUTCOME_KEY_LABEL}:${txn}`, 'utf8');
 }
