@@ -79,7 +79,11 @@ export interface AgeCheckOptions extends RequestOptions {
   readonly purpose?: string;
 }
 
-/** A completed card login. Plain JSON, safe to keep in a session. */
+/**
+ * A completed card login, as `complete` returns it (and the middleware's `onLogin` receives it): once, at the
+ * callback. `idTokenClaims` and `idToken` hold everything the provider released, so do not keep the result whole in
+ * a session: keep what the service needs later (usually `sub`; the middleware keeps a `SessionLogin`).
+ */
 export interface CardLoginResult {
   /** What was started: `login`, `step-up`, `identity` or `age`. */
   readonly kind: Transaction['kind'];
@@ -91,15 +95,16 @@ export interface CardLoginResult {
   readonly amr: readonly string[];
   /** When the person last used the card at the provider, epoch seconds. */
   readonly authTime: number;
-  /** Every claim of the validated ID token. */
+  /** Every claim of the validated ID token. Login time only: it may hold what was released about the person. */
   readonly idTokenClaims: Readonly<Record<string, unknown>>;
-  /** The ID token itself (the `id_token_hint` of logout). */
+  /** The ID token itself. Login time only, like {@link CardLoginResult.idTokenClaims}: it carries the same claims. */
   readonly idToken: string;
 }
 
 /** A completed identity proofing. */
 export interface IdentityProofingResult extends CardLoginResult {
   readonly kind: 'identity';
+  /** Verified personal data: store it with the service's own records (e.g. AML), never in a session. */
   readonly identity: VerifiedIdentity;
 }
 
@@ -111,6 +116,14 @@ export interface AgeCheckResult extends CardLoginResult {
 
 /** Any completion. */
 export type CompletionResult = CardLoginResult | IdentityProofingResult | AgeCheckResult;
+
+/** Options of {@link MynaGateClient.logoutUrl}. */
+export interface LogoutOptions {
+  /** An ID token of this client for the person, sent as `id_token_hint`. */
+  readonly idToken?: string;
+  /** Where the provider sends the browser afterwards: one of the client's registered `post_logout_redirect_uris`. */
+  readonly postLogoutRedirectUri?: string;
+}
 
 /** A relying party of one MynaGate provider. */
 export interface MynaGateClient {
@@ -158,11 +171,18 @@ export interface MynaGateClient {
   complete(transaction: AgeCheckTransaction, callbackUrl: string | URL): Promise<AgeCheckResult>;
   complete(transaction: Transaction, callbackUrl: string | URL): Promise<CompletionResult>;
   /**
-   * The provider's RP-initiated logout URL (OIDC RP-Initiated Logout 1.0 §2).
+   * The provider's RP-initiated logout URL (OIDC RP-Initiated Logout 1.0 §2), always with `client_id`. `idToken`
+   * becomes `id_token_hint` when given; without it (the middleware keeps no ID token) the provider asks the person
+   * to confirm the logout.
    *
-   * @throws `ERR_RP_DISCOVERY`, `ERR_RP_NETWORK`.
+   * @example
+   * ```ts
+   * await req.mynagate!.logout();
+   * res.redirect((await client.logoutUrl()).href);
+   * ```
+   * @throws `ERR_RP_DISCOVERY`, `ERR_RP_NETWORK`; TypeError for a bad option.
    */
-  logoutUrl(options: { readonly idToken: string; readonly postLogoutRedirectUri?: string }): Promise<URL>;
+  logoutUrl(options?: LogoutOptions): Promise<URL>;
   /** Reads discovery now (it is otherwise read on first use, once). @throws `ERR_RP_DISCOVERY`, `ERR_RP_NETWORK`. */
   discover(): Promise<void>;
 }
@@ -371,14 +391,17 @@ class Client implements MynaGateClient {
     return this.#call('userinfo', () => oidc.fetchUserInfo(config, accessToken, idToken['sub'] as string));
   }
 
-  async logoutUrl(options: { readonly idToken: string; readonly postLogoutRedirectUri?: string }): Promise<URL> {
-    if (typeof options?.idToken !== 'string') throw new TypeError('idToken must be a string');
+  async logoutUrl(options: LogoutOptions = {}): Promise<URL> {
+    if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+    const { idToken, postLogoutRedirectUri } = options;
+    if (idToken !== undefined && typeof idToken !== 'string') throw new TypeError('idToken must be a string');
+    if (postLogoutRedirectUri !== undefined && typeof postLogoutRedirectUri !== 'string')
+      throw new TypeError('postLogoutRedirectUri must be a string');
     const config = await this.#config();
+    // buildEndSessionUrl adds client_id: the provider then knows the client without a hint (§2, client_id).
     return oidc.buildEndSessionUrl(config, {
-      id_token_hint: options.idToken,
-      ...(options.postLogoutRedirectUri === undefined
-        ? {}
-        : { post_logout_redirect_uri: options.postLogoutRedirectUri }),
+      ...(idToken === undefined ? {} : { id_token_hint: idToken }),
+      ...(postLogoutRedirectUri === undefined ? {} : { post_logout_redirect_uri: postLogoutRedirectUri }),
     });
   }
 

@@ -3,10 +3,11 @@
  * provider, deny), and the callback. `express.ts` and `fastify.ts` only translate requests and responses.
  */
 import { randomBytes } from 'node:crypto';
-import type { CardLoginResult, CompletionResult, MynaGateClient } from './client.ts';
+import type { CompletionResult, MynaGateClient } from './client.ts';
 import { RpStateError } from './errors.ts';
 import {
   memorySessionStore,
+  minimised,
   newSessionId,
   readCookie,
   serializeCookie,
@@ -14,10 +15,10 @@ import {
   verifySessionId,
   withResult,
   type MynaGateSession,
+  type SessionLogin,
   type SessionStore,
 } from './session.ts';
 import type { AgeThreshold, Transaction } from './transaction.ts';
-import type { VerifiedIdentity } from './verified-claims.ts';
 
 /** Options shared by the Express and Fastify middleware. */
 export interface MiddlewareOptions<Req> {
@@ -38,7 +39,9 @@ export interface MiddlewareOptions<Req> {
   readonly usePar?: boolean;
   /**
    * Called after every successful completion, before the session is saved (map `sub` to your user, sign up…).
-   * Throwing aborts the login: the error goes to the framework's error handler and no session is kept.
+   * Throwing aborts the login: the error goes to the framework's error handler and no session is kept. The one
+   * place the whole result is seen (`idTokenClaims`, `idToken`, a verified identity): the session keeps only a
+   * {@link SessionLogin} and age answers, so store here whatever else the service must keep, where it belongs.
    */
   readonly onLogin?: (result: CompletionResult, request: Req) => void | Promise<void>;
   /** Clock, epoch ms. Default `Date.now`. */
@@ -140,6 +143,11 @@ export class Gate<Req> {
         await this.#store.delete(id);
         session = undefined;
       }
+      const reduced = session === undefined ? undefined : minimised(session);
+      if (reduced !== undefined) {
+        await this.#store.set(id, reduced);
+        session = reduced;
+      }
     }
     return new MynaGateContext(this, internals, session === undefined ? undefined : id, session, setCookie);
   }
@@ -220,14 +228,12 @@ export class MynaGateContext<Req = unknown> {
     this[internals] = { id, session, setCookie };
   }
 
-  /** The latest card login of this browser, or undefined. */
-  get login(): CardLoginResult | undefined {
+  /**
+   * The latest card login of this browser, or undefined: `sub`, `acr`, `amr`, `authTime` and `kind` only. The ID
+   * token and its claims are not kept after the callback (see `onLogin`).
+   */
+  get login(): SessionLogin | undefined {
     return this[internals].session?.login;
-  }
-
-  /** The latest identity proofing of this browser, or undefined. */
-  get identity(): VerifiedIdentity | undefined {
-    return this[internals].session?.identity;
   }
 
   /** The age answer for `over`, or undefined when not asked yet. */

@@ -15,6 +15,7 @@ export {
   type CompletionResult,
   type IdentityProofingOptions,
   type IdentityProofingResult,
+  type LogoutOptions,
   type MynaGateClient,
   type RequestOptions,
   type StepUpOptions,
@@ -26,6 +27,7 @@ export {
   type MemorySessionStoreOptions,
   type MynaGateSession,
   type PendingLogin,
+  type SessionLogin,
   type SessionStore,
 } from './session.ts';
 export {

@@ -2,12 +2,15 @@
  * The middleware's session: a random id in a cookie signed with HMAC-SHA256 (so a forged id is refused before any
  * store lookup), the data in a {@link SessionStore} on the server (the transaction holds the PKCE verifier: it
  * never goes to the browser). No dependency beyond `node:crypto`.
+ *
+ * Data minimisation: a session store holds every logged-in browser, often for hours, so it keeps only what the
+ * middleware reads after the callback (the guards, `ctx.login`, `ctx.age()`): never the ID token, its claim set or
+ * verified identity claims. Those are handed over once, at the callback (`onLogin`).
  */
 import { createHmac, createSecretKey, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import type { CompletionResult, CardLoginResult } from './client.ts';
+import type { CompletionResult } from './client.ts';
 import type { Transaction } from './transaction.ts';
-import type { VerifiedIdentity } from './verified-claims.ts';
 
 /** A request waiting for its callback. */
 export interface PendingLogin {
@@ -16,18 +19,34 @@ export interface PendingLogin {
   readonly returnTo: string;
 }
 
-/** What the middleware keeps per browser. Plain JSON. */
+/**
+ * What the session keeps of a completed card login: what the guards and `ctx.login` read afterwards, nothing the
+ * provider released about the person. The full result (`idTokenClaims`, `idToken`, a verified identity) exists only
+ * at the callback: `onLogin` receives it.
+ */
+export interface SessionLogin {
+  /** What was started: `login`, `step-up`, `identity` or `age`. */
+  readonly kind: Transaction['kind'];
+  /** The pairwise subject: the person's stable id at this service. */
+  readonly sub: string;
+  /** The authentication context class reached. */
+  readonly acr: string;
+  /** RFC 8176 methods, e.g. `['hwk', 'pin', 'sc']`. */
+  readonly amr: readonly string[];
+  /** When the person last used the card at the provider, epoch seconds (`requireFreshCard` reads it). */
+  readonly authTime: number;
+}
+
+/** What the middleware keeps per browser. Plain JSON, and nothing personal beyond the pairwise `sub`. */
 export interface MynaGateSession {
   /** Epoch ms after which the session is ignored and deleted. */
   readonly expiresAt: number;
   /** Requests in flight, by `state` (several tabs may log in at once). */
   readonly pending: Readonly<Record<string, PendingLogin>>;
-  /** The latest completed card login. */
-  readonly login?: CardLoginResult;
-  /** Age answers so far, by threshold. */
+  /** The latest completed card login, reduced to {@link SessionLogin}. */
+  readonly login?: SessionLogin;
+  /** Age answers so far, by threshold: the derived yes/no `requireAge` reads, never a birth date. */
   readonly age?: Readonly<Partial<Record<'18' | '20', boolean>>>;
-  /** The latest identity proofing. */
-  readonly identity?: VerifiedIdentity;
 }
 
 /**
@@ -149,24 +168,49 @@ export function serializeCookie(name: string, value: string, a: CookieAttributes
 }
 
 /**
- * The session after a completion: the login, and the age or identity it carried. A login of another person (another
- * `sub`: a step-up with someone else's card in this browser) starts over: the earlier person's identity and age
- * answers are theirs, never the new person's.
+ * The {@link SessionLogin} of a result: its members picked one by one, so a claim set, a token or an identity added
+ * to results later never reaches a session store by default.
+ */
+export function sessionLogin(result: CompletionResult): SessionLogin {
+  return { kind: result.kind, sub: result.sub, acr: result.acr, amr: [...result.amr], authTime: result.authTime };
+}
+
+const SESSION_MEMBERS: ReadonlySet<string> = new Set(['expiresAt', 'pending', 'login', 'age']);
+const LOGIN_MEMBERS: ReadonlySet<string> = new Set(['kind', 'sub', 'acr', 'amr', 'authTime']);
+
+/**
+ * `session` reduced to the members of this version, or undefined when it has no others. A session saved by an
+ * earlier version kept the whole result (`idTokenClaims`, `idToken`) and the verified identity: the middleware
+ * rewrites such a session on its next request instead of carrying the claims on until it expires.
+ */
+export function minimised(session: MynaGateSession): MynaGateSession | undefined {
+  const login = session.login;
+  const extra =
+    Object.keys(session).some((k) => !SESSION_MEMBERS.has(k)) ||
+    (login !== undefined && Object.keys(login).some((k) => !LOGIN_MEMBERS.has(k)));
+  if (!extra) return undefined;
+  return {
+    expiresAt: session.expiresAt,
+    pending: session.pending,
+    ...(login === undefined ? {} : { login: sessionLogin(login as CompletionResult) }),
+    ...(session.age === undefined ? {} : { age: session.age }),
+  };
+}
+
+/**
+ * The session after a completion: the reduced login and the age answer it carried (an identity proofing's verified
+ * claims are not kept: `onLogin` has them). A login of another person (another `sub`: a step-up with someone
+ * else's card in this browser) starts over: the earlier person's age answers are theirs, never the new person's.
+ * Built member by member, so anything else in `session` (a member of an older version of this SDK) is dropped.
  */
 export function withResult(session: MynaGateSession, result: CompletionResult): MynaGateSession {
-  const { identity: _i, age: _a, ...login } = result as CompletionResult & { identity?: unknown; age?: unknown };
-  const { age: earlierAge, identity: earlierIdentity, ...rest } = session;
   const same = session.login?.sub === result.sub;
-  const age = same ? earlierAge : undefined;
-  const identity = 'identity' in result ? result.identity : same ? earlierIdentity : undefined;
+  const earlier = same ? session.age : undefined;
+  const age = 'age' in result ? { ...earlier, [String(result.age.over)]: result.age.satisfied } : earlier;
   return {
-    ...rest,
-    login: login as CardLoginResult,
-    ...('age' in result
-      ? { age: { ...age, [String(result.age.over)]: result.age.satisfied } }
-      : age === undefined
-        ? {}
-        : { age }),
-    ...(identity === undefined ? {} : { identity }),
+    expiresAt: session.expiresAt,
+    pending: session.pending,
+    login: sessionLogin(result),
+    ...(age === undefined ? {} : { age }),
   };
 }

@@ -48,7 +48,7 @@ export interface VerifiedIdentityClaims {
   readonly gender?: string;
 }
 
-/** The result of identity proofing. Plain JSON, safe to keep in a session. */
+/** The result of identity proofing. Plain JSON; personal data: keep it with the service's records, not in a session. */
 export interface VerifiedIdentity {
   readonly trustFramework: typeof TRUST_FRAMEWORK_JP_AML;
   readonly evidence: ElectronicSignatureEvidence;

@@ -26,6 +26,7 @@ let provider: TestProvider;
 let card: string;
 let server: Server;
 let rp: string;
+let webClient: MynaGateClient;
 const logins: CompletionResult[] = [];
 const store = memorySessionStore();
 
@@ -87,7 +88,8 @@ before(async () => {
       allowLoopbackHttp: true,
     });
   };
-  plain.serve(buildApp(clientOf('web')));
+  webClient = clientOf('web');
+  plain.serve(buildApp(webClient));
   proxied.serve(buildApp(clientOf('proxied')));
 });
 after(async () => {
@@ -174,6 +176,110 @@ describe('express: mynagate() + requireCard()', () => {
   });
 });
 
+/** The session a browser's cookie names, as the store holds it (JSON). */
+async function storedSession(browser: Browser): Promise<string> {
+  const value = browser.cookie('127.0.0.1', 'mynagate');
+  assert.ok(value, 'the browser has a session cookie');
+  const session = await store.get(value.slice(0, value.lastIndexOf('.')));
+  assert.ok(session, 'the store has the session');
+  return JSON.stringify(session);
+}
+
+/** A JWS compact serialisation (an ID token) anywhere in a string. */
+const JWT = /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/;
+
+describe('express: what the session store keeps', () => {
+  it('after a card login: the sub, acr, amr and auth_time, never the ID token or its claims (onLogin saw them)', async () => {
+    const browser = new Browser({ stopAt: [`${rp}/callback`] });
+    const callback = await loginWithCard(provider, browser, await browser.follow(`${rp}/account`), card);
+    // The callback saves the session; read it before any other request could touch it.
+    assert.equal((await browser.fetch(callback.url)).status, 302);
+    const json = await storedSession(browser);
+    const result = logins.at(-1)!;
+    const sub = result.sub;
+    assert.match(result.idToken, JWT, 'onLogin receives the ID token');
+    assert.equal(result.idTokenClaims['sub'], sub, 'and its claims');
+    assert.doesNotMatch(json, JWT, 'the stored session holds an ID token');
+    for (const word of ['idToken', 'idTokenClaims', result.idTokenClaims['nonce'] as string, '"iss"', '"aud"']) {
+      assert.equal(json.includes(word), false, `the stored session holds ${word}`);
+    }
+    const session = JSON.parse(json) as MynaGateSession;
+    assert.deepEqual(session.login, {
+      kind: 'login',
+      sub,
+      acr: ACR_CARD_AUTH,
+      amr: result.amr,
+      authTime: result.authTime,
+    });
+  });
+
+  it('rewrites a session saved whole by an earlier version on its next request', async () => {
+    const id = `legacy-${Math.random().toString(36).slice(2)}`;
+    const legacy = {
+      expiresAt: Date.now() + 60_000,
+      pending: {},
+      login: {
+        kind: 'identity',
+        sub: 'legacy-sub',
+        acr: 'urn:mynagate:acr:card-sign',
+        amr: ['hwk', 'pwd', 'sc'],
+        authTime: Math.floor(Date.now() / 1000),
+        idTokenClaims: { sub: 'legacy-sub', verified_claims: { claims: { name: '試験　花子' } } },
+        idToken: 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJsZWdhY3ktc3ViIn0.c2ln',
+      },
+      identity: { claims: { name: '試験　花子', address: { formatted: '東京都千代田区千代田1-1' } } },
+    };
+    store.set(id, legacy as unknown as MynaGateSession);
+    const browser = new Browser();
+    browser.setCookie('127.0.0.1', 'mynagate', signSessionId(Buffer.from(SESSION_KEY), id));
+    const res = await browser.fetch(`${rp}/account`);
+    assert.equal(res.status, 200, 'still logged in');
+    assert.deepEqual(await res.json(), { sub: 'legacy-sub' });
+    const json = await storedSession(browser);
+    assert.doesNotMatch(json, JWT);
+    assert.equal(json.includes('試験'), false, 'the verified name is gone from the store');
+    assert.equal(json.includes('千代田'), false, 'and the address');
+  });
+
+  it("a step-up with another person's card drops the earlier person's age answer: requireAge asks again", async () => {
+    const id = `other-${Math.random().toString(36).slice(2)}`;
+    store.set(id, {
+      expiresAt: Date.now() + 60_000,
+      pending: {},
+      login: { kind: 'age', sub: 'earlier-person', acr: ACR_CARD_AUTH, amr: ['hwk', 'pin', 'sc'], authTime: 0 },
+      age: { '20': true },
+    });
+    const browser = new Browser();
+    browser.setCookie('127.0.0.1', 'mynagate', signSessionId(Buffer.from(SESSION_KEY), id));
+    assert.equal((await browser.fetch(`${rp}/adult`)).status, 200, "the earlier person's answer counts for them");
+    // auth_time 0 is stale: the transfer sends the browser through a new card login, with this test's card.
+    const res = await browser.fetch(`${rp}/transfer`);
+    assert.equal(res.status, 302);
+    const end = await loginWithCard(provider, browser, await browser.follow(res.headers.get('location')!), card);
+    assert.equal(end.url.href, `${rp}/transfer`);
+    const session = JSON.parse(await storedSession(browser)) as MynaGateSession;
+    assert.notEqual(session.login?.sub, 'earlier-person');
+    assert.equal(session.age, undefined, "the earlier person's age answer is not the new person's");
+    const adult = await browser.fetch(`${rp}/adult`);
+    assert.equal(adult.status, 302, 'requireAge asks the provider again');
+    await adult.body?.cancel();
+  });
+});
+
+describe('express: logout', () => {
+  it("logoutUrl without an ID token names the client, and the provider's logout page answers it", async () => {
+    const { browser } = await loggedIn();
+    const url = await webClient.logoutUrl();
+    assert.equal(url.origin, provider.issuer);
+    assert.equal(url.searchParams.get('client_id'), 'web');
+    assert.equal(url.searchParams.has('id_token_hint'), false);
+    assert.equal((await browser.fetch(`${rp}/logout`)).status, 200);
+    const page = await browser.fetch(url);
+    assert.equal(page.status, 200, 'the provider asks the person to confirm the logout');
+    assert.match(await page.text(), /ログアウト/);
+  });
+});
+
 describe('express: requireFreshCard()', () => {
   it('sends a browser whose card login is older than maxAgeSeconds through a new card login (prompt=login)', async () => {
     const { browser } = await loggedIn();
@@ -253,12 +359,20 @@ describe('express: requireAge(20)', () => {
       });
       const callback = await loginWithCard(provider, browser, await browser.follow(location), cardFile);
       assert.equal(callback.url.origin + callback.url.pathname, `${PUBLIC}/callback`);
-      return browser.follow(viaProxy(callback.url));
+      // The callback saves the session: read it as saved, before the next request.
+      const back = await browser.fetch(viaProxy(callback.url));
+      assert.equal(back.status, 302);
+      const saved = JSON.parse(await storedSession(browser)) as MynaGateSession;
+      return { ...(await browser.follow(new URL(back.headers.get('location')!, proxied.url))), saved };
     };
     const adult = await run(card);
     assert.equal(adult.url.pathname, '/adult');
     assert.equal(adult.response.status, 200);
     assert.equal(logins.at(-1)!.kind, 'age');
+    assert.deepEqual(adult.saved.age, { '20': true }, 'the derived answer is kept');
+    assert.doesNotMatch(JSON.stringify(adult.saved), JWT, 'the ID token of the age check is not');
+    assert.equal(JSON.stringify(adult.saved).includes('age_over_20'), false, 'nor its claims');
+    assert.deepEqual(Object.keys(adult.saved.login!).sort(), ['acr', 'amr', 'authTime', 'kind', 'sub']);
 
     const denied = await run((await provider.issueCard({ birthDate: '2010-06-01' })).file);
     assert.equal(denied.url.pathname, '/adult');
