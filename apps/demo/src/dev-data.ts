@@ -9,7 +9,8 @@
  * DIR/cards/*.json         virtual card files (0600)
  * DIR/oidc-keys.json       the provider's private signing keys, a JWKS (0600)
  * DIR/secrets.json         cookie keys and the pairwise secret (0600)
- * DIR/demo-client-key.json the demo service's private_key_jwt key, a private JWK (0600)
+ * DIR/demo-client-key.json the demo bank's private_key_jwt key, a private JWK (0600)
+ * DIR/shop-client-key.json the demo shop's own private_key_jwt key, a private JWK (0600)
  * DIR/idp.db, DIR/demo.db  SQLite databases (created on start)
  * ```
  *
@@ -27,6 +28,7 @@ import { DevDataInvalidError } from './errors.ts';
 /** The manifest's format version. */
 const VERSION = 1;
 const MANIFEST = 'mynagate-dev.json';
+const SHOP_KEY = 'shop-client-key.json';
 
 /** A test card of the development stack: fake holder data and its test secrets, shown to the developer. */
 export interface DevCardInfo {
@@ -51,7 +53,10 @@ export interface DevData {
   readonly jwks: PrivateJwks;
   readonly cookieKeys: readonly string[];
   readonly pairwiseSecret: Uint8Array;
+  /** The demo bank's client key. */
   readonly demoClientKey: KeyObject;
+  /** The demo shop's client key: a client of its own, never the bank's. */
+  readonly shopClientKey: KeyObject;
   readonly idpDatabase: string;
   readonly demoDatabase: string;
 }
@@ -142,6 +147,9 @@ export async function openDevData(dir: string, options: DevDataOptions = {}): Pr
       abs,
       `not a MynaGate development directory (no ${MANIFEST}); use an empty or new --data`,
     );
+  } else if (!entries.includes(SHOP_KEY)) {
+    // A directory from before the shop had a client of its own: its key is added, the rest is kept.
+    await secret(join(abs, SHOP_KEY), newClientJwk());
   }
   return { ...(await load(abs)), created };
 }
@@ -162,8 +170,8 @@ async function create(dir: string, options: DevDataOptions): Promise<void> {
     cookieKeys: [randomBytes(32).toString('base64url')],
     pairwiseSecret: randomBytes(32).toString('base64url'),
   });
-  const demoKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-  await secret(join(dir, 'demo-client-key.json'), demoKey.export({ format: 'jwk' }));
+  await secret(join(dir, 'demo-client-key.json'), newClientJwk());
+  await secret(join(dir, SHOP_KEY), newClientJwk());
   const manifest: Manifest = { version: VERSION, createdAt: new Date().toISOString(), cards };
   await writeFile(join(dir, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
 }
@@ -183,10 +191,13 @@ async function load(dir: string): Promise<Omit<DevData, 'created'>> {
   const jwks = (await read('oidc-keys.json')) as PrivateJwks;
   const secrets = (await read('secrets.json')) as { cookieKeys?: unknown; pairwiseSecret?: unknown };
   const demoJwk = await read('demo-client-key.json');
+  const shopJwk = await read(SHOP_KEY);
   let demoClientKey: KeyObject;
+  let shopClientKey: KeyObject;
   try {
     assertJwks(jwks);
     demoClientKey = createPrivateKey({ key: demoJwk as JsonWebKey, format: 'jwk' });
+    shopClientKey = createPrivateKey({ key: shopJwk as JsonWebKey, format: 'jwk' });
   } catch (e) {
     throw new DevDataInvalidError(dir, 'a key file is damaged', { cause: e });
   }
@@ -211,9 +222,15 @@ async function load(dir: string): Promise<Omit<DevData, 'created'>> {
     cookieKeys: secrets.cookieKeys as string[],
     pairwiseSecret: Buffer.from(secrets.pairwiseSecret, 'base64url'),
     demoClientKey,
+    shopClientKey,
     idpDatabase: join(dir, 'idp.db'),
     demoDatabase: join(dir, 'demo.db'),
   };
+}
+
+/** A new private_key_jwt key of a demo client: EC P-256 (ES256), as a private JWK. */
+function newClientJwk(): JsonWebKey {
+  return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
 }
 
 /** Writes a secret file owner-only. */

@@ -1,7 +1,7 @@
 /**
  * The development stack of `mynagate serve --dev`, in one process: the test JPKI's OCSP responder, MynaGate with the
- * virtual phone on SQLite, and the demo service registered as its client. Plain HTTP on loopback addresses only
- * (W3C Secure Contexts §3.2 counts them as trustworthy), so no certificate is needed.
+ * virtual phone on SQLite, and the demo bank and shop registered as its two clients. Plain HTTP on loopback addresses
+ * only (W3C Secure Contexts §3.2 counts them as trustworthy), so no certificate is needed.
  */
 import { createVerifier, ocspSource, platformLinks } from '@mynagate/pki';
 import { serveTestJpki, type TestJpkiServer } from '@mynagate/pki/testing';
@@ -24,8 +24,13 @@ export interface DevStackOptions {
   readonly dataDir: string;
   /** Port of the provider; 0 for any free port. */
   readonly port: number;
-  /** Port of the demo service; 0 for any free port. The demo's pairwise `sub` depends on it (its sector). */
+  /** Port of the demo bank; 0 for any free port. The bank's pairwise `sub` depends on it (its sector). */
   readonly demoPort: number;
+  /**
+   * Port of the demo shop. Default: the bank's port + 1, or a free one when that is taken or is the provider's (the
+   * shop keeps no accounts, so its `sub` may change); any free port when `demoPort` is 0.
+   */
+  readonly shopPort?: number;
   /**
    * Port of the OCSP responder. Default: the port in the test certificates' AIA (fixed when the data was made), or a
    * free one when that is taken (the verifier is told where it is).
@@ -81,8 +86,26 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     await upgradeCredentialIssuers(stores.records, [data.jpki.caCertificate('auth')]);
     const ports = providerStores(stores);
 
-    const demo = await listen('demo service', options.demoPort, (port) =>
-      startDemo({ accountsPath: data.demoDatabase, clientKey: data.demoClientKey, port }),
+    const demoAt = (shopPort: number) =>
+      listen(
+        (port) => (port === shopPort && port !== options.demoPort ? 'demo shop' : 'demo bank'),
+        options.demoPort,
+        (port) =>
+          startDemo({
+            accountsPath: data.demoDatabase,
+            clientKey: data.demoClientKey,
+            port,
+            shop: { clientKey: data.shopClientKey, port: shopPort },
+          }),
+      );
+    const nextPort = options.demoPort + 1;
+    const shopPort =
+      options.shopPort ?? (options.demoPort === 0 || nextPort > 65_535 || nextPort === options.port ? 0 : nextPort);
+    const demo = await demoAt(shopPort).catch((e: unknown) =>
+      // The default shop port is only a default: fall back to any free one.
+      options.shopPort === undefined && e instanceof DevPortInUseError && e.port === shopPort && shopPort !== 0
+        ? demoAt(0)
+        : Promise.reject(e),
     );
     cleanup.push(() => demo.close());
 
@@ -101,7 +124,8 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       startServer({
         port,
         name: 'MynaGate（開発用 / development）',
-        clients: [demo.clientMetadata],
+        // Two services, two clients: the consent page names the one that asks, and each gets its own pairwise sub.
+        clients: [...demo.clients],
         jwks: data.jwks,
         cookieKeys: data.cookieKeys,
         pairwiseSecret: data.pairwiseSecret,
@@ -134,11 +158,21 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
   }
 }
 
-async function listen<T>(what: string, port: number, start: (port: number) => Promise<T>): Promise<T> {
+/** Starts something listening; a port in use becomes `ERR_DEV_PORT_IN_USE` naming the port (and what wanted it). */
+async function listen<T>(
+  what: string | ((port: number) => string),
+  port: number,
+  start: (port: number) => Promise<T>,
+): Promise<T> {
   try {
     return await start(port);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException)?.code === 'EADDRINUSE') throw new DevPortInUseError(what, port, { cause: e });
+    if ((e as NodeJS.ErrnoException)?.code === 'EADDRINUSE') {
+      // node's listen error carries the port it tried (one start may listen on several).
+      const taken = (e as { port?: unknown }).port;
+      const at = typeof taken === 'number' ? taken : port;
+      throw new DevPortInUseError(typeof what === 'string' ? what : what(at), at, { cause: e });
+    }
     throw e;
   }
 }

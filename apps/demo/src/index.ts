@@ -1,9 +1,16 @@
 /**
- * `@mynagate/demo`: a demo bank and shop on `@mynagate/rp` (sign-up with the card, a stepped-up transfer, an age
- * check), and the development stack that runs it beside MynaGate (`mynagate serve --dev`).
+ * `@mynagate/demo`: a demo bank and shop, two relying parties on `@mynagate/rp` (sign-up with the card, a stepped-up
+ * transfer, an age check), and the development stack that runs them beside MynaGate (`mynagate serve --dev`).
  */
 export { openDemoAccounts, type DemoAccount, type DemoAccounts } from './accounts.ts';
-export { startDemo, type DemoOptions, type DemoServer } from './demo-server.ts';
+export {
+  startDemo,
+  type ClientMetadata,
+  type DemoOptions,
+  type DemoServer,
+  type DemoService,
+  type DemoShopOptions,
+} from './demo-server.ts';
 export {
   needsFreshCardLogin,
   OPENING_BALANCE_YEN,

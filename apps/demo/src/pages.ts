@@ -1,7 +1,8 @@
 /**
  * The demo service's pages: plain HTML, no script, Japanese first with English beside it. Every interpolated value
  * is escaped by the `html` tag. Three stories: the bank's sign-up, its transfers (large ones need a fresh card
- * login), and the liquor shop that learns only whether the buyer is 20 or older.
+ * login), and the liquor shop (another service, on its own origin) that learns only whether the buyer is 20 or
+ * older.
  */
 import type { DemoAccount } from './accounts.ts';
 import { STEP_UP_THRESHOLD_YEN, type DemoTransfer } from './transfers.ts';
@@ -180,8 +181,8 @@ export function transferDonePage(t: DemoTransfer, balance: number): string {
   );
 }
 
-/** The liquor shop: one product, one button. */
-export function shopPage(): string {
+/** The liquor shop: one product, one button. `bankUrl`: the bank, another service on another origin. */
+export function shopPage(bankUrl: string): string {
   return page(
     'デモ酒店 / Demo Liquor Shop',
     html`<h1>純米酒 720ml ¥1,800<span class="en" lang="en">Junmai sake, 720 ml, ¥1,800</span></h1>
@@ -196,21 +197,27 @@ export function shopPage(): string {
           name or address.</span
         >
       </p>
-      <form method="post" action="/shop/buy">
+      <form method="post" action="/buy">
         <button id="buy" type="submit">
           カードで年齢を確認して購入<span class="en" lang="en">Check my age with the card and buy</span>
         </button>
       </form>
-      <nav><a href="/">デモ銀行へ / To the bank</a></nav>`,
+      <nav><a id="to-bank" href="${bankUrl}/">デモ銀行へ / To the bank</a></nav>`,
     'shop',
   );
 }
 
 /**
- * The result of the age check: the one boolean the shop received, and the names of every other claim in the ID
- * token (protocol claims only), so the page itself shows that no birth date came with it.
+ * The result of the age check: the one boolean the shop received, the names of every other claim in the ID token
+ * (protocol claims only), so the page itself shows that no birth date came with it, and the shop's own pairwise
+ * `sub` (not the bank's for the same card).
  */
-export function purchasePage(satisfied: boolean, receivedClaims: readonly string[]): string {
+export function purchasePage(
+  satisfied: boolean,
+  receivedClaims: readonly string[],
+  sub: string,
+  bankUrl: string,
+): string {
   const result = satisfied
     ? html`<p class="notice ok" id="purchase-result">
         お買い上げありがとうございます。<span class="en" lang="en">Thank you for your purchase.</span>
@@ -228,6 +235,8 @@ export function purchasePage(satisfied: boolean, receivedClaims: readonly string
       <dl>
         <dt>20歳以上 / 20 or older</dt>
         <dd id="age-over-20">${satisfied ? 'はい / yes' : 'いいえ / no'}</dd>
+        <dt>当店での利用者ID / Subject at this shop (pairwise)</dt>
+        <dd id="sub">${sub}</dd>
         <dt>受け取った項目 / Claims received</dt>
         <dd id="received-claims">${receivedClaims.join(', ')}</dd>
       </dl>
@@ -236,13 +245,16 @@ export function purchasePage(satisfied: boolean, receivedClaims: readonly string
           >No birth date, name or address was received.</span
         >
       </p>
-      <nav><a href="/shop">お店に戻る / Back to the shop</a></nav>`,
+      <nav>
+        <a href="/">お店に戻る / Back to the shop</a>
+        <a href="${bankUrl}/">デモ銀行へ / To the bank</a>
+      </nav>`,
     'shop',
   );
 }
 
-/** A failure, in both languages, with a way back. */
-export function errorPage(ja: string, en: string): string {
+/** A failure, in both languages, with a way back to the start of `brand`'s service. */
+export function errorPage(ja: string, en: string, brand: Brand = 'bank'): string {
   return page(
     'エラー / Error',
     html`<h1>うまくいきませんでした<span class="en" lang="en">Something went wrong</span></h1>
@@ -250,5 +262,6 @@ export function errorPage(ja: string, en: string): string {
       <p>
         <a class="button" href="/">最初に戻る<span class="en" lang="en">Start again</span></a>
       </p>`,
+    brand,
   );
 }

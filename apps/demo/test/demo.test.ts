@@ -18,6 +18,8 @@ import {
   STEP_UP_THRESHOLD_YEN,
 } from '../src/transfers.ts';
 
+const newKey = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+
 let dir: string;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mynagate-demo-'));
@@ -56,10 +58,7 @@ describe('demo accounts: one card, one account', () => {
 describe('demo pages', () => {
   let demo: DemoServer;
   before(async () => {
-    demo = await startDemo({
-      accountsPath: ':memory:',
-      clientKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
-    });
+    demo = await startDemo({ accountsPath: ':memory:', clientKey: newKey(), shop: { clientKey: newKey() } });
   });
   after(() => demo.close());
 
@@ -69,6 +68,46 @@ describe('demo pages', () => {
     assert.deepEqual(m['redirect_uris'], [`${demo.url}/callback`]);
     assert.equal(m.jwks.keys.length, 1);
     assert.equal(m.jwks.keys[0]!['d'], undefined, 'no private part');
+  });
+
+  it("registers the shop as a client of its own: its id, name, origin, callback and key, none of them the bank's", () => {
+    type Metadata = Record<string, unknown> & { jwks: { keys: Record<string, unknown>[] } };
+    const bank = demo.clientMetadata as unknown as Metadata;
+    const shop = demo.shop.clientMetadata as unknown as Metadata;
+    assert.deepEqual(demo.clients, [demo.clientMetadata, demo.shop.clientMetadata], 'both go to the provider');
+    assert.equal(bank['client_id'], 'mynagate-demo');
+    assert.equal(bank['client_name'], 'デモ銀行 / Demo Bank');
+    assert.equal(shop['client_id'], 'mynagate-demo-shop');
+    assert.equal(shop['client_name'], 'デモ酒店 / Demo Liquor Shop');
+    assert.equal(shop['token_endpoint_auth_method'], 'private_key_jwt');
+    assert.deepEqual(shop['redirect_uris'], [`${demo.shop.url}/callback`]);
+    // Another origin: another sector, so another pairwise sub (OIDC Core §8.1).
+    assert.notEqual(new URL(demo.shop.url).host, new URL(demo.url).host);
+    assert.equal(shop.jwks.keys.length, 1);
+    assert.equal(shop.jwks.keys[0]!['d'], undefined, 'no private part');
+    assert.notEqual(shop.jwks.keys[0]!['x'], bank.jwks.keys[0]!['x'], 'a key of its own');
+  });
+
+  it("refuses to give the shop the bank's key or client id (TypeError)", async () => {
+    const key = newKey();
+    await assert.rejects(startDemo({ accountsPath: ':memory:', clientKey: key, shop: { clientKey: key } }), TypeError);
+    await assert.rejects(
+      startDemo({
+        accountsPath: ':memory:',
+        clientKey: newKey(),
+        shop: { clientKey: newKey(), clientId: 'mynagate-demo' },
+      }),
+      TypeError,
+    );
+  });
+
+  it('sends /shop of the bank to the shop, whose pages link back to the bank', async () => {
+    const res = await fetch(`${demo.url}/shop`, { redirect: 'manual' });
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.get('location'), `${demo.shop.url}/`);
+    const shop = await (await fetch(`${demo.shop.url}/`)).text();
+    assert.match(shop, /デモ酒店/);
+    assert.ok(shop.includes(`href="${demo.url}/"`), 'a link to the bank');
   });
 
   it('shows the sign-up button on the landing page, with a CSP that allows no script', async () => {
@@ -125,10 +164,7 @@ describe('demo transfers: the step-up rule and the ledger', () => {
 describe('demo transfers and shop without a login', () => {
   let demo: DemoServer;
   before(async () => {
-    demo = await startDemo({
-      accountsPath: ':memory:',
-      clientKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey,
-    });
+    demo = await startDemo({ accountsPath: ':memory:', clientKey: newKey(), shop: { clientKey: newKey() } });
   });
   after(() => demo.close());
 
@@ -145,7 +181,7 @@ describe('demo transfers and shop without a login', () => {
   it('shows the shop with its one question in both languages, and answers 503 on buying before it is connected', async () => {
     const shop = await fetch(`${demo.url}/shop`);
     assert.match(await shop.text(), /20歳以上かどうか.*only whether you are 20 or older/s);
-    const buy = await fetch(`${demo.url}/shop/buy`, { method: 'POST', redirect: 'manual' });
+    const buy = await fetch(`${demo.shop.url}/buy`, { method: 'POST', redirect: 'manual' });
     assert.equal(buy.status, 503);
     await buy.body?.cancel();
   });
