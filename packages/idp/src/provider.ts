@@ -3,7 +3,13 @@
  * private_key_jwt or client secrets, PAR, pairwise subjects, ES256 ID tokens, RP-initiated logout, and the card
  * ACRs. Every option is set here, once; the interaction pages are in `interactions/`.
  */
-import Provider, { interactionPolicy, type Client, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, {
+  errors,
+  interactionPolicy,
+  type Client,
+  type Configuration,
+  type KoaContextWithOIDC,
+} from 'oidc-provider';
 import { ACR_CARD_AUTH, ACR_CARD_SIGN, ACR_VALUES } from './acr.ts';
 import { accountFinder } from './account.ts';
 import {
@@ -18,7 +24,8 @@ import { meClient } from './consent/me.ts';
 import { ekycPrompt } from './ekyc/policy.ts';
 import { resolveConfig, type IdpConfig, type ResolvedConfig } from './config.ts';
 import { cookieKeys } from './lib/cookie-keys.ts';
-import { logInternal, STATIC_PAGE_HEADERS, staticPageHeaders } from './http-errors.ts';
+import { IdpInteractionNotFoundError } from './errors.ts';
+import { logInternal, STATIC_PAGE_HEADERS, staticPageHeaders, toHttpError } from './http-errors.ts';
 import { html, page, raw } from './lib/html.ts';
 import { cookieName } from './interactions/browser-binding.ts';
 import { pairwiseSubject } from './pairwise.ts';
@@ -121,6 +128,7 @@ export function buildProvider(config: ResolvedConfig): Provider {
     renderError,
   };
   const provider = new Provider(config.issuer, configuration);
+  provider.use(resumeOwnInteractionOnly(provider));
   // A grant node-oidc-provider revokes (token revocation, a refresh token used twice, logout) takes its verified
   // identity with it: the basic-4 is kept no longer than the grant that needed it. A failed delete leaves it to its TTL.
   provider.on('grant.revoked', (_ctx: unknown, grantId: string) => {
@@ -132,12 +140,74 @@ export function buildProvider(config: ResolvedConfig): Provider {
   return provider;
 }
 
+/** Cookies read as sent: `cookies` (Koa's, node-oidc-provider's parser) checks no signature then. */
+const AS_SENT = Object.freeze({ signed: false });
+
+/**
+ * Before node-oidc-provider's router, on every request: its resume cookie (and `.sig`) is taken out of the request
+ * unless it names the same interaction as the browser's interaction cookie. The resume
+ * (`lib/actions/authorization/resume.js`) finishes whatever interaction the resume cookie names, not the one in the
+ * path, and its router takes the resume path in any case, with a trailing slash, and for HEAD too; so no check on
+ * `/auth/:uid` can stand in front of it, while a request without the cookie can resume nothing. On an https issuer the
+ * resume cookie is `__Secure-` ({@link providerCookieNames}): a sibling subdomain could plant the one of a login it
+ * finished with its own card, and the browser it lands in would resume it, logged in to the provider as that account
+ * (login CSRF). The interaction cookie is `__Host-`, which only this host sets: node-oidc-provider sets both to the
+ * interaction's uid at once, so they agree in the browser that started it, unless it has started another login since
+ * (another tab: that one alone can finish). Both are read with the provider's own parser (the first cookie of each
+ * name, as the resume reads it). On an http loopback issuer (development) the names are plain and the check runs the
+ * same: it costs a normal login nothing, and one code path is what production runs.
+ */
+function resumeOwnInteractionOnly(provider: Provider): Parameters<Provider['use']>[0] {
+  const resume = provider.cookieName('resume');
+  const interaction = provider.cookieName('interaction');
+  const names = new Set([resume, `${resume}.sig`]);
+  return async (ctx, next) => {
+    const named = ctx.cookies.get(resume, AS_SENT);
+    if (named !== undefined && named !== ctx.cookies.get(interaction, AS_SENT)) {
+      ctx.req.headers.cookie = withoutCookies(ctx.req.headers.cookie ?? '', names);
+      // Fail closed should the header hold it in a form the parser reads and the filter does not.
+      if ([...names].some((name) => ctx.cookies.get(name, AS_SENT) !== undefined)) {
+        interactionNotFound(ctx);
+        return;
+      }
+    }
+    await next();
+  };
+}
+
+/** A Cookie header without the cookies named in `names`, the other pairs as sent. */
+function withoutCookies(header: string, names: ReadonlySet<string>): string {
+  return header
+    .split(';')
+    .filter((pair) => {
+      const eq = pair.indexOf('=');
+      return !names.has((eq === -1 ? pair : pair.slice(0, eq)).trim());
+    })
+    .join(';');
+}
+
+/**
+ * The page of an unknown, expired or foreign interaction (`ERR_IDP_INTERACTION_NOT_FOUND`), as the interaction pages
+ * show it (http-errors.ts `sendErrorPage`), for a context of node-oidc-provider.
+ */
+function interactionNotFound(ctx: Pick<KoaContextWithOIDC, 'status' | 'type' | 'body' | 'set'>): void {
+  const { status, body } = toHttpError(new IdpInteractionNotFoundError());
+  ctx.status = status;
+  ctx.set({ ...STATIC_PAGE_HEADERS, 'cache-control': 'no-store' });
+  ctx.type = 'html';
+  ctx.body = page({
+    title: 'エラー / Error',
+    body: html`<h1>${body.message.ja}<span class="en" lang="en">${body.message.en}</span></h1>
+      <p><code id="error">${body.error}</code></p>`,
+  });
+}
+
 /**
  * The names of node-oidc-provider's cookies: `__Host-` ones on an https issuer (see {@link cookieName}), so a sibling
  * subdomain can plant none of them, but the resume cookie. node-oidc-provider always scopes that one to its resume
  * path (`/auth/<uid>`, over our `path`), and `__Host-` needs `Path=/`, so it gets `__Secure-`: never set over plain
- * http, but a sibling host on https can still plant one (with a Domain). So the server resumes an interaction only for
- * the browser whose `__Host-` interaction cookie names it (server.ts `resumeOwnInteraction`).
+ * http, but a sibling host on https can still plant one (with a Domain). So the provider reads a resume cookie only
+ * when it names the browser's own `__Host-` interaction cookie ({@link resumeOwnInteractionOnly}).
  */
 function providerCookieNames(secure: boolean): { session: string; interaction: string; resume: string } {
   return {
@@ -200,11 +270,20 @@ function policy(config: ResolvedConfig): interactionPolicy.Prompt[] {
   return prompts;
 }
 
-/** Errors the provider renders itself (bad redirect_uri, unknown client): the OAuth code and a safe description. */
+/**
+ * Errors the provider renders itself (bad redirect_uri, unknown client): the OAuth code and a safe description. A
+ * resume without its interaction (SessionNotFound: no resume cookie, or one for an interaction that expired, was
+ * finished, or is not this browser's) gets the page our interaction routes show for that.
+ */
 async function renderError(
   ctx: KoaContextWithOIDC,
   out: { error: string; error_description?: string | undefined },
+  error: Error,
 ): Promise<void> {
+  if (error instanceof errors.SessionNotFound) {
+    interactionNotFound(ctx);
+    return;
+  }
   ctx.set(STATIC_PAGE_HEADERS);
   ctx.type = 'html';
   ctx.body = page({

@@ -9,7 +9,6 @@ import { isMynaGateError } from '@mynagate/errors';
 import type Provider from 'oidc-provider';
 import { resolveConfig, type IdpConfig, type ResolvedConfig } from './config.ts';
 import { devPhonePage, devPhoneSign } from './dev/phone.ts';
-import { IdpInteractionNotFoundError } from './errors.ts';
 import { sendErrorPage } from './http-errors.ts';
 import { sendSignError } from './ekyc/messages.ts';
 import { consentAnswer, consentPage } from './consent/page.ts';
@@ -17,7 +16,6 @@ import { meRoutes } from './consent/me.ts';
 import { ekycRoutes } from './ekyc/pages.ts';
 import { EKYC_PROMPT } from './ekyc/policy.ts';
 import { companionFailure, companionScan, companionToken } from './interactions/companion.ts';
-import { readCookies } from './interactions/browser-binding.ts';
 import { interactionFor, type InteractionContext } from './interactions/context.ts';
 import { loginEvents } from './interactions/events.ts';
 import { abortLogin, loginPage } from './interactions/login-page.ts';
@@ -276,13 +274,7 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
     .on('GET', '/interaction/:uid/events', eventStream(loginEvents(context)))
     .on('GET', '/companion/:txn', companionScan(context))
     .on('POST', '/companion/:txn/token', companionToken(context))
-    .on('POST', '/companion/:txn/failure', companionFailure(context))
-    .on(
-      'GET',
-      '/auth/:uid',
-      resumeOwnInteraction(() => current),
-      sendErrorPage,
-    );
+    .on('POST', '/companion/:txn/failure', companionFailure(context));
   if (resolved.dev !== false) {
     router
       .on('GET', '/dev/phone', devPhonePage(context, resolved.dev), sendErrorPage)
@@ -353,26 +345,6 @@ function byPrompt(context: InteractionContext, pages: Readonly<Record<string, Ha
       throw e;
     }
     await (pages[details.prompt.name] ?? pages['login']!)(req, res, params, url);
-  };
-}
-
-/**
- * `GET /auth/:uid`, node-oidc-provider's resume of a finished interaction: passed on only for the browser whose
- * interaction cookie names `uid`. node-oidc-provider trusts its resume cookie for that, which it scopes to this path,
- * so that cookie cannot be a `__Host-` one (provider.ts): a sibling subdomain could plant the resume cookie of a
- * login it finished with its own card, and this browser would resume it, logged in to the provider as that account
- * (login CSRF). The interaction cookie is `__Host-` on an https issuer, which only this host can set; it names the
- * browser's latest interaction, so a browser that started another login since (another tab) resumes only that one.
- */
-function resumeOwnInteraction(
-  current: () => { readonly provider: Provider; readonly callback: ReturnType<Provider['callback']> },
-): Handler {
-  return async (req, res, params) => {
-    const { provider, callback } = current();
-    if (!readCookies(req, provider.cookieName('interaction')).includes(params['uid']!)) {
-      throw new IdpInteractionNotFoundError();
-    }
-    await callback(req, res);
   };
 }
 

@@ -1,9 +1,10 @@
 /**
  * Cookie prefixes (RFC 6265bis §4.1.3): on an https issuer every cookie the provider sets is `__Host-` (Secure,
  * Path=/, no Domain), node-oidc-provider's resume cookie, which it scopes to `/auth/<uid>`, excepted: that one is
- * `__Secure-`, and a resume is honoured only in the browser whose `__Host-` interaction cookie names it. A cookie of
- * the same name without the prefix, or with `__Secure-`, which a sibling subdomain can plant, is not read. On an
- * http loopback issuer (development) the names stay plain, and the login still works.
+ * `__Secure-`, and it is read only when it names the browser's own `__Host-` interaction, on whatever path the
+ * provider's router takes for the resume. A cookie of the same name without the prefix, or with `__Secure-`, which a
+ * sibling subdomain can plant, is not read. On an http loopback issuer (development) the names stay plain, and the
+ * login still works.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -99,11 +100,21 @@ function assertPrefixed(cookies: readonly SetCookie[]): void {
 }
 
 /** A raw request (no cookie jar) with exactly the cookies given. */
-function withCookies(idp: TestIdp, url: string | URL, cookies: Record<string, string>): Promise<Response> {
+function withCookies(
+  idp: TestIdp,
+  url: string | URL,
+  cookies: Record<string, string>,
+  method = 'GET',
+): Promise<Response> {
   const header = Object.entries(cookies)
     .map(([k, v]) => `${k}=${v}`)
     .join('; ');
-  return idp.fetch(new URL(url, idp.server.url), { headers: { cookie: header } });
+  return idp.fetch(new URL(url, idp.server.url), { method, headers: { cookie: header } });
+}
+
+/** The `__Host-_session` cookies an answer sets (a resume that logged the browser in sets one). */
+function sessionsSet(res: Response): string[] {
+  return res.headers.getSetCookie().filter((line) => line.startsWith('__Host-_session='));
 }
 
 async function errorOf(res: Response): Promise<string | undefined> {
@@ -231,42 +242,83 @@ describe('cookie prefixes on an https issuer', () => {
   });
 
   it('resumes a finished login only in the browser whose __Host- interaction cookie names it, not with a planted resume cookie', async () => {
-    // Someone finishes a login with their own card and stops before the resume...
-    const attacker = new RecordingAgent(f.tls.cert);
-    const theirs = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri, { agent: attacker });
-    const view = (await scan(idp, theirs.link)).body as unknown as CompanionViewJson;
-    assert.equal((await postToken(idp, view.txn, await cardToken(alice, view.origin, view.challenge))).status, 200);
-    const done = (await theirs.events.next('done', 10_000)) as { redirect: string };
-    await theirs.events.close();
-    const resumePath = `/auth/${theirs.uid}`;
-    assert.equal(new URL(done.redirect).pathname, resumePath);
-    const resume = {
-      '__Secure-_interaction_resume': attacker.value('__Secure-_interaction_resume', resumePath),
-      '__Secure-_interaction_resume.sig': attacker.value('__Secure-_interaction_resume.sig', resumePath),
-    };
-    // ...and plants its resume cookie in another browser (a sibling subdomain can: `__Secure-`, Domain, that path),
-    // one with a login page of its own open: that browser is not logged in as them.
-    const victim = new RecordingAgent(f.tls.cert);
-    const own = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri, { agent: victim });
-    await own.events.close();
-    for (const cookies of [
-      resume,
-      {
-        ...resume,
-        '__Host-_interaction': victim.value('__Host-_interaction'),
-        '__Host-_interaction.sig': victim.value('__Host-_interaction.sig'),
-      },
-    ]) {
-      const res = await withCookies(idp, done.redirect, cookies);
+    const { attacker, redirect, planted } = await plantedResume();
+    for (const cookies of planted) {
+      const res = await withCookies(idp, redirect, cookies);
       assert.equal(res.status, 400, res.headers.get('location') ?? '');
       assert.equal(await errorOf(res), 'ERR_IDP_INTERACTION_NOT_FOUND');
     }
     // The browser that started the login resumes it.
-    const { url } = await attacker.follow(done.redirect);
+    const { url } = await attacker.follow(redirect);
     assert.equal(url.origin, 'https://bank.example');
     assert.ok(url.searchParams.get('code'));
   });
+
+  // node-oidc-provider's router takes its resume route in any case, with a trailing slash, and for HEAD; and the
+  // resume finishes the interaction its cookie names, whatever uid the path holds.
+  for (const { method, what, path } of [
+    { method: 'GET', what: 'the resume path itself', path: (uid: string) => `/auth/${uid}` },
+    { method: 'GET', what: 'a trailing slash', path: (uid: string) => `/auth/${uid}/` },
+    { method: 'GET', what: 'upper case', path: (uid: string) => `/AUTH/${uid}` },
+    { method: 'GET', what: 'another uid', path: () => '/Auth/anything' },
+    { method: 'HEAD', what: 'HEAD in mixed case', path: (uid: string) => `/Auth/${uid}` },
+  ]) {
+    it(`a planted resume cookie resumes nothing by ${what} (${method} ${path('<uid>')})`, async () => {
+      const { attacker, uid, redirect, planted } = await plantedResume();
+      for (const cookies of planted) {
+        const res = await withCookies(idp, path(uid), cookies, method);
+        assert.equal(res.status, 400, `no code: ${res.headers.get('location')}`);
+        assert.equal(res.headers.get('location'), null);
+        assert.deepEqual(sessionsSet(res), [], 'not logged in as them');
+        // A HEAD answer has no body to name the code: its GET twin above says it.
+        if (method === 'GET') assert.equal(await errorOf(res), 'ERR_IDP_INTERACTION_NOT_FOUND');
+        else assert.equal(await res.text(), '');
+      }
+      // Nothing was resumed: the browser that started the login still can, and gets the one code.
+      const { url, response } = await attacker.follow(redirect);
+      assert.equal(url.origin, 'https://bank.example');
+      assert.ok(url.searchParams.get('code'));
+      assert.equal(sessionsSet(response).length, 1);
+    });
+  }
 });
+
+/**
+ * Someone finishes a login with their own card and stops before the resume, then plants its resume cookie in another
+ * browser (a sibling subdomain can: `__Secure-`, Domain, any path), once alone and once in a browser with a login
+ * page of its own open (its `__Host-` interaction cookie). Returns the resume URL and both cookie sets.
+ */
+async function plantedResume(): Promise<{
+  readonly attacker: RecordingAgent;
+  readonly uid: string;
+  readonly redirect: string;
+  readonly planted: readonly Record<string, string>[];
+}> {
+  const attacker = new RecordingAgent(f.tls.cert);
+  const theirs = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri, { agent: attacker });
+  const view = (await scan(idp, theirs.link)).body as unknown as CompanionViewJson;
+  assert.equal((await postToken(idp, view.txn, await cardToken(alice, view.origin, view.challenge))).status, 200);
+  const done = (await theirs.events.next('done', 10_000)) as { redirect: string };
+  await theirs.events.close();
+  const resumePath = `/auth/${theirs.uid}`;
+  assert.equal(new URL(done.redirect).pathname, resumePath);
+  const resume = {
+    '__Secure-_interaction_resume': attacker.value('__Secure-_interaction_resume', resumePath),
+    '__Secure-_interaction_resume.sig': attacker.value('__Secure-_interaction_resume.sig', resumePath),
+  };
+  const victim = new RecordingAgent(f.tls.cert);
+  const own = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri, { agent: victim });
+  await own.events.close();
+  const planted = [
+    resume,
+    {
+      ...resume,
+      '__Host-_interaction': victim.value('__Host-_interaction'),
+      '__Host-_interaction.sig': victim.value('__Host-_interaction.sig'),
+    },
+  ];
+  return { attacker, uid: theirs.uid, redirect: done.redirect, planted };
+}
 
 /** A plain-http test browser (fetch without redirects), keeping cookies per name and path and every Set-Cookie. */
 class HttpBrowser {
@@ -374,6 +426,17 @@ describe('cookie names on an http loopback issuer (development)', () => {
     const done = (await events.next('done', 10_000)) as { redirect: string } | undefined;
     await events.close();
     assert.ok(done, 'the login finished');
+    // The resume cookie alone, as another app on this loopback host could plant it (cookies know no port): resumes
+    // nothing, here too.
+    const resume = (name: string): string => browser.setCookies.findLast((c) => c.name === name)!.value;
+    const planted = await fetch(new URL('/Auth/anything', server.url), {
+      headers: {
+        cookie: `_interaction_resume=${resume('_interaction_resume')}; _interaction_resume.sig=${resume('_interaction_resume.sig')}`,
+      },
+      redirect: 'manual',
+    });
+    assert.equal(planted.status, 400, `no code: ${planted.headers.get('location')}`);
+    assert.equal(await errorOf(planted), 'ERR_IDP_INTERACTION_NOT_FOUND');
     const { url: callback } = await browser.follow(done.redirect);
     assert.equal(callback.origin, 'https://bank.example');
     const tokens = await client.authorizationCodeGrant(rp, callback, {

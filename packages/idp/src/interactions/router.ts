@@ -1,7 +1,7 @@
 /**
  * A tiny router for the IdP's own pages and APIs on plain `node:http`. Anything it does not know falls through to
- * node-oidc-provider, so routes here never shadow protocol endpoints (one checks a cookie first and then hands the
- * request on: the resume, server.ts `resumeOwnInteraction`).
+ * node-oidc-provider, so routes here never shadow protocol endpoints (a check on a protocol request goes in front of
+ * the provider's own router instead, with `provider.use`: provider.ts `resumeOwnInteractionOnly`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { IdpBadRequestError, IdpBodyTooLargeError, IdpMethodNotAllowedError } from '../errors.ts';
