@@ -24,12 +24,13 @@ export function oneOf<T extends string>(a: Parsed, name: string, choices: readon
   return v as T;
 }
 
-/** A TCP port number. */
-export function port(a: Parsed, name: string, fallback: number): number {
+/** A TCP port number; `min: 1` where 0 (any free port) makes no sense, e.g. a port written into certificates. */
+export function port(a: Parsed, name: string, fallback: number, min: 0 | 1 = 0): number {
   const v = optional(a, name);
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`--${name} must be a port number`);
+  if (!Number.isInteger(n) || n < min || n > 65535)
+    throw new UsageError(`--${name} must be a port number${min === 1 ? ' (1–65535)' : ''}`);
   return n;
 }
 

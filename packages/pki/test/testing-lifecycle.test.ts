@@ -246,7 +246,10 @@ describe('bulk issuance and key pools', () => {
 
   test('issueCards validates every entry before issuing any', async () => {
     const count = jpki.certificates().length;
-    await assert.rejects(jpki.issueCards([holder, { ...holder, pin: 'x' }]), TypeError);
+    await assert.rejects(jpki.issueCards([holder, { ...holder, pin: 'x' }]), {
+      code: 'ERR_TESTJPKI_INVALID_INPUT',
+      field: 'pin',
+    });
     assert.equal(jpki.certificates().length, count);
   });
 

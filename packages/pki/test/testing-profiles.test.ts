@@ -345,7 +345,7 @@ describe('the virtual-card spec', () => {
     assert.equal(c.spec.textPin, '9876');
   });
 
-  test('bad holder data, PIN or password is a TypeError', async () => {
+  test('bad holder data, PIN or password is ERR_TESTJPKI_INVALID_INPUT', async () => {
     const bad: Partial<IssueCardOptions>[] = [
       { pin: '123' },
       { pin: '12a4' },
@@ -361,7 +361,11 @@ describe('the virtual-card spec', () => {
       { textPin: '12345' },
     ];
     for (const b of bad) {
-      await assert.rejects(jpki.issueCard({ ...holder, ...b }), TypeError, JSON.stringify(b));
+      await assert.rejects(
+        jpki.issueCard({ ...holder, ...b }),
+        { code: 'ERR_TESTJPKI_INVALID_INPUT' },
+        JSON.stringify(b),
+      );
     }
   });
 });

@@ -22,8 +22,10 @@ const REASONS = [
 
 export async function init(a: Parsed): Promise<void> {
   const dir = required(a, 'dir');
+  // The port goes into every certificate's OCSP URL: 0 (any free port) names no responder.
+  const ocspPort = port(a, 'ocsp-port', 8790, 1);
   await mkdir(dir, { recursive: true });
-  const jpki = await TestJpki.init(dir, { ocspPort: port(a, 'ocsp-port', 8790) });
+  const jpki = await TestJpki.init(dir, { ocspPort });
   printJson({ dir, authCa: join(dir, 'auth-ca.pem'), signCa: join(dir, 'sign-ca.pem'), ocsp: jpki.ocspBaseUrl });
 }
 
@@ -139,8 +141,11 @@ export async function crl(a: Parsed): Promise<void> {
 }
 
 export async function ocsp(a: Parsed): Promise<void> {
+  const host = optional(a, 'host') ?? '127.0.0.1';
+  // An empty host would listen on every interface, not the loopback one the default keeps it to.
+  if (host === '') throw new UsageError('--host must name an address, e.g. 127.0.0.1');
   const jpki = await TestJpki.open(required(a, 'dir'));
-  const server = await serveTestJpki(jpki, { port: port(a, 'port', 8790), host: optional(a, 'host') ?? '127.0.0.1' });
+  const server = await serveTestJpki(jpki, { port: port(a, 'port', 8790), host });
   // Listening for the signals before saying so: a stop sent on that line is always a clean one.
   const stopped = new Promise<void>((resolve) => {
     const stop = () => void server.close().then(resolve);

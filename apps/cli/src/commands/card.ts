@@ -6,7 +6,7 @@ import { digestInfo, JpkiClient, type Transport } from '@mynagate/card';
 import { PcscTransport } from '@mynagate/card/pcsc';
 import { attachToVpcd, VirtualCard, VirtualTransport, writeCardFile } from '@mynagate/card/virtual';
 import { nameToString, parseCertificate } from '@mynagate/pki';
-import { syncDir, TestJpki } from '@mynagate/pki/testing';
+import { checkHolder, syncDir, TestJpki } from '@mynagate/pki/testing';
 import { oneOf, optional, positional, required } from '../args.ts';
 import type { Parsed } from '../main.ts';
 import { printJson, UsageError } from '../output.ts';
@@ -27,6 +27,10 @@ const ARGV_PIN_ENV = 'MYNAGATE_INSECURE_ARGV_PIN';
  * than replace a file that appeared meanwhile: a failure before the record changes nothing, one after it leaves at
  * most certificates that no card holds.
  *
+ * Only the shape of an option is checked here (`ERR_CLI_USAGE`, exit 2). Whether the holder data, PIN and password
+ * are acceptable is the test JPKI's rule, so it says so (`ERR_TESTJPKI_INVALID_INPUT`, exit 1, naming the field): one
+ * copy of each rule, and no bad input left to end as ERR_INTERNAL.
+ *
  * The auth PIN and signing password come from stdin (`--pin-stdin`), a file only its owner can read (`--pin-file`)
  * or a prompt without echo; `--pin`/`--password` on argv are refused unless {@link ARGV_PIN_ENV} is `1`.
  */
@@ -41,6 +45,9 @@ export async function issue(a: Parsed): Promise<void> {
     sex: oneOf(a, 'sex', ['1', '2', '9'] as const),
     profile: oneOf(a, 'profile', ['card', 'android'] as const, 'card'),
   };
+  // The test JPKI's own rules (ERR_TESTJPKI_INVALID_INPUT naming the field), before anything is opened or asked for;
+  // issueCard checks the PIN and password the same way once they are read.
+  checkHolder(person);
   const out = required(a, 'out');
   const secrets = secretSource(a);
   const jpki = await TestJpki.open(dir);

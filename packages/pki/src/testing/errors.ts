@@ -108,6 +108,20 @@ export class TestJpkiLockedError extends MynaGateError {
   }
 }
 
+/**
+ * `ERR_TESTJPKI_INVALID_INPUT`: a field of a new card breaks its rule (holder data, PIN, password), or a certificate to
+ * renew is not DER; `field` names it as the options do (`birthDate`, `pin`, `authCert`…). This is data a person may
+ * have typed (`mynagate card issue`); a value of the wrong type is a programmer's mistake and stays a `TypeError`. The
+ * message names the field and the rule, never the value: it may be a PIN or personal data.
+ */
+export class TestJpkiInvalidInputError extends MynaGateError {
+  readonly field: string;
+  constructor(field: string, rule: string) {
+    super('ERR_TESTJPKI_INVALID_INPUT', `${field} ${rule}`);
+    this.field = field;
+  }
+}
+
 /** Every code the test JPKI throws, with what it means: the registry docs/errors.md is checked against. */
 export const TESTJPKI_ERROR_CODES = Object.freeze({
   ERR_TESTJPKI_EXISTS: 'The directory already holds a test JPKI; open it instead of creating one.',
@@ -121,6 +135,8 @@ export const TESTJPKI_ERROR_CODES = Object.freeze({
     'The directory holds CA files but no `store.json`, what an interrupted `mynagate ca init` leaves; run `mynagate ca init` on it again.',
   ERR_TESTJPKI_DAMAGED:
     'A file of the test JPKI (a CA key or certificate, `store.json`) is missing, cut short or corrupt; the message names it. Restore it from a copy, or start a new test JPKI.',
+  ERR_TESTJPKI_INVALID_INPUT:
+    'A field of a new card breaks its rule: name or address empty or too long, an address that starts with no prefecture, a birth date that does not exist or lies after the issue date, an unknown sex or profile, a PIN not 4 digits, a password not 6–16 of A–Z and 0–9 with a letter and a digit; or a certificate to renew that is not DER (a damaged card file). The message names the field (`field`), never its value.',
   ERR_TESTJPKI_LOCKED:
     'Another process held the test JPKI lock (`store.json.lock`, which names its process id) for longer than the wait; if no such process runs, remove the file.',
 });

@@ -13,6 +13,8 @@ export type {
   TestJpkiInitOptions,
   TestJpkiOpenOptions,
 } from './test-jpki.ts';
+export { checkHolder } from './holder.ts';
+export type { CardHolder } from './holder.ts';
 export { serveTestJpki } from './server.ts';
 export { syncDir, writeFileAtomic } from './lib/fs.ts';
 export type { ServeTestJpkiOptions, TestJpkiServer } from './server.ts';
@@ -24,6 +26,7 @@ export {
   TestJpkiDamagedError,
   TestJpkiExistsError,
   TestJpkiIncompleteError,
+  TestJpkiInvalidInputError,
   TestJpkiLockedError,
   TestJpkiNotFoundError,
   TestJpkiUnknownPartitionError,

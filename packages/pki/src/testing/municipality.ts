@@ -91,7 +91,7 @@ const SUFFIX: Readonly<Record<string, string>> = { 市: 'shi', 区: 'ku', 町: '
  * @throws TypeError when the address does not start with one of the 47 prefectures.
  */
 export function municipalityOf(address: string): Municipality {
-  const pref = PREFECTURES.find(([ja]) => address.startsWith(ja));
+  const pref = prefectureOf(address);
   if (!pref) throw new TypeError('address must start with a prefecture (都道府県)');
   const rest = address.slice(pref[0].length);
   // Designated cities have wards (横浜市中区): the city is the part up to the first 市/区/町/村.
@@ -102,4 +102,9 @@ export function municipalityOf(address: string): Municipality {
   if (known) return { prefecture: pref[1], city: known };
   const code = parseInt(createHash('sha256').update(ja).digest('hex').slice(0, 8), 16) % 100000;
   return { prefecture: pref[1], city: `M${String(code).padStart(5, '0')}-${SUFFIX[ja.slice(-1)] ?? 'shi'}` };
+}
+
+/** The prefecture an address starts with, as `[written, romanised]`, or `undefined`. */
+export function prefectureOf(address: string): readonly [string, string] | undefined {
+  return PREFECTURES.find(([ja]) => address.startsWith(ja));
 }

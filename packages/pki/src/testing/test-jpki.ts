@@ -16,17 +16,19 @@ import {
   TestJpkiDamagedError,
   TestJpkiExistsError,
   TestJpkiIncompleteError,
+  TestJpkiInvalidInputError,
   TestJpkiNotFoundError,
   TestJpkiUnknownPartitionError,
   TestJpkiUnknownSerialError,
 } from './errors.ts';
+import { checkHolder, checkSecrets } from './holder.ts';
 import { issueCertificatePair, newAuthId, newSerial, subjectString } from './issue.ts';
 import type { IssuedCertificate } from './issue.ts';
 import { freshKeys } from './keys.ts';
 import type { KeyPair, KeySource } from './keys.ts';
 import { canonicalSerial, fromPem, keyHash, toPem } from './lib/der.ts';
 import { exists, writeFileAtomic } from './lib/fs.ts';
-import { certificateStart, parseCivilDate, wholeSeconds } from './lib/time.ts';
+import { certificateStart, wholeSeconds } from './lib/time.ts';
 import { x509 } from './lib/x509.ts';
 import { municipalityOf } from './municipality.ts';
 import type { Municipality } from './municipality.ts';
@@ -300,7 +302,9 @@ export class TestJpki {
    * Issues a card: an auth certificate (spec §8.2) and a sign certificate (spec §8.3) with fresh keys, and the
    * text-AP data with a fake My Number. Records both certificates.
    *
-   * @throws TypeError on invalid holder data, PIN, password or notBefore, or a validity that would end before it starts.
+   * @throws TestJpkiInvalidInputError `ERR_TESTJPKI_INVALID_INPUT` when holder data, PIN or password breaks its rule
+   *   (`field` names it; see `checkHolder`).
+   * @throws TypeError on a value of the wrong type, an invalid notBefore, or a notBefore after the validity's end.
    */
   async issueCard(options: IssueCardOptions): Promise<IssuedCard> {
     const [issued] = await this.#issueCards([prepareIssue(options)]);
@@ -311,7 +315,8 @@ export class TestJpki {
    * Issues many cards concurrently and writes the store once: the fast path for bulk fixtures (all options are
    * validated before anything is issued).
    *
-   * @throws TypeError on invalid holder data, PIN, password or notBefore in any entry.
+   * @throws TestJpkiInvalidInputError `ERR_TESTJPKI_INVALID_INPUT` when any entry breaks a rule (see {@link issueCard}).
+   * @throws TypeError on a value of the wrong type or an invalid notBefore in any entry.
    */
   async issueCards(list: readonly IssueCardOptions[]): Promise<IssuedCard[]> {
     return this.#issueCards(list.map(prepareIssue));
@@ -368,6 +373,8 @@ export class TestJpki {
    * @throws TestJpkiUnknownSerialError `ERR_TESTJPKI_UNKNOWN_SERIAL` when the certificates were not issued here.
    * @throws TestJpkiAlreadyRenewedError `ERR_TESTJPKI_ALREADY_RENEWED` when these certificates already have
    *   successors (renew the newest card instead). Old certificates that are already revoked stay as they are.
+   * @throws TestJpkiInvalidInputError `ERR_TESTJPKI_INVALID_INPUT` when `options.pin` or `options.password` breaks its
+   *   rule (spec §5), or `authCert` or `signCert` is not a DER certificate (`field` names it).
    * @throws TypeError when PIN/password are missing for the bare-certificate form, or on an invalid notBefore.
    */
   async renew(
@@ -376,8 +383,8 @@ export class TestJpki {
   ): Promise<IssuedCard> {
     const now = options.now ?? new Date();
     const notBefore = certificateStart(now, options.notBefore);
-    const authSerial = serialOf(from.authCert);
-    const signSerial = serialOf(from.signCert);
+    const authSerial = serialOf(from.authCert, 'authCert');
+    const signSerial = serialOf(from.signCert, 'signCert');
     // An early answer on the current state before keys are made; the check that counts is repeated in the change.
     await this.#store.refresh();
     renewable(this.#store, authSerial, signSerial);
@@ -386,7 +393,7 @@ export class TestJpki {
     const password = options.password ?? spec?.signPassword;
     if (pin === undefined || password === undefined)
       throw new TypeError('pin and password are needed to renew from certificates');
-    validateSecrets(pin, password, spec?.textPin);
+    checkSecrets({ pin, password, textPin: spec?.textPin });
     const keys = await this.#keyPairs();
     return this.#store.update(async (draft) => {
       const card = renewable(draft, authSerial, signSerial);
@@ -418,7 +425,8 @@ export class TestJpki {
    * counters): new key pairs and serials, links recorded, old certificates revoked as in {@link renew}.
    *
    * @throws TestJpkiUnknownSerialError (`ERR_TESTJPKI_UNKNOWN_SERIAL`), TestJpkiAlreadyRenewedError
-   *   (`ERR_TESTJPKI_ALREADY_RENEWED`).
+   *   (`ERR_TESTJPKI_ALREADY_RENEWED`), TestJpkiInvalidInputError (`ERR_TESTJPKI_INVALID_INPUT`, `field` `authCert` or
+   *   `signCert`) for bytes that are not a DER certificate.
    */
   async renewKeys(
     from: { readonly authCert: Uint8Array; readonly signCert: Uint8Array },
@@ -821,22 +829,20 @@ function pkcs8Pem(ca: CertificateAuthority): string {
   return toPem('PRIVATE KEY', new Uint8Array(ca.privateKey.export({ type: 'pkcs8', format: 'der' })));
 }
 
-function serialOf(cert: Uint8Array): string {
+/** The serial of a certificate to renew; the bytes come from a card file, which may be damaged (data, not misuse). */
+function serialOf(cert: Uint8Array, field: 'authCert' | 'signCert'): string {
   if (!(cert instanceof Uint8Array)) throw new TypeError('authCert and signCert must be DER bytes');
-  return canonicalSerial(new x509.X509Certificate(cert).serialNumber);
+  let parsed: InstanceType<typeof x509.X509Certificate>;
+  try {
+    parsed = new x509.X509Certificate(cert);
+  } catch {
+    throw new TestJpkiInvalidInputError(field, 'is not a DER certificate');
+  }
+  return canonicalSerial(parsed.serialNumber);
 }
 
 function newCardId(): string {
   return randomUUID();
-}
-
-function validateSecrets(pin: string, password: string, textPin: string | undefined): void {
-  if (!/^[0-9]{4}$/.test(pin)) throw new TypeError('pin must be 4 digits');
-  if (textPin !== undefined && !/^[0-9]{4}$/.test(textPin)) throw new TypeError('textPin must be 4 digits');
-  // spec §5: 6–16 alphanumerics with at least one letter and one digit.
-  if (!/^[A-Za-z0-9]{6,16}$/.test(password) || !/[A-Za-z]/.test(password) || !/[0-9]/.test(password)) {
-    throw new TypeError('password must be 6–16 of A–Z0–9 with a letter and a digit');
-  }
 }
 
 interface PreparedIssue {
@@ -847,12 +853,15 @@ interface PreparedIssue {
   readonly beforeSave: IssueCardOptions['beforeSave'];
 }
 
-/** Validates issue options up front (TypeError), so bulk issuance fails before issuing anything. */
+/**
+ * Validates issue options up front (ERR_TESTJPKI_INVALID_INPUT for bad data, TypeError for misuse), so bulk issuance
+ * fails before issuing anything.
+ */
 function prepareIssue(options: IssueCardOptions): PreparedIssue {
-  const o = validateIssue(options);
+  const now = options.now ?? new Date();
+  const o = validateIssue(options, now);
   if (options.beforeSave !== undefined && typeof options.beforeSave !== 'function')
     throw new TypeError('beforeSave must be a function');
-  const now = options.now ?? new Date();
   return {
     o,
     where: options.municipality ?? municipalityOf(o.address),
@@ -862,21 +871,17 @@ function prepareIssue(options: IssueCardOptions): PreparedIssue {
   };
 }
 
-function validateIssue(o: IssueCardOptions): Required<
-  Omit<IssueCardOptions, 'now' | 'notBefore' | 'municipality' | 'textPin' | 'cardExpires' | 'beforeSave'>
-> & {
+function validateIssue(
+  o: IssueCardOptions,
+  now: Date,
+): Required<Omit<IssueCardOptions, 'now' | 'notBefore' | 'municipality' | 'textPin' | 'cardExpires' | 'beforeSave'>> & {
   textPin: string | undefined;
   cardExpires: string | undefined;
 } {
-  if (typeof o.name !== 'string' || o.name.trim() === '') throw new TypeError('name is required');
-  if (typeof o.address !== 'string' || o.address.trim() === '') throw new TypeError('address is required');
-  if ([...o.address].length > 200) throw new TypeError('address is at most 200 characters (spec §8.3)');
-  parseCivilDate(o.birthDate, 'birthDate');
-  if (o.cardExpires !== undefined) parseCivilDate(o.cardExpires, 'cardExpires');
-  if (o.sex !== '1' && o.sex !== '2' && o.sex !== '9') throw new TypeError("sex must be '1', '2' or '9'");
+  if (typeof o !== 'object' || o === null) throw new TypeError('issue options must be an object');
+  checkHolder(o, now);
+  checkSecrets(o);
   const profile = o.profile ?? 'card';
-  if (profile !== 'card' && profile !== 'android') throw new TypeError("profile must be 'card' or 'android'");
-  validateSecrets(o.pin, o.password, o.textPin);
   return {
     name: o.name,
     address: o.address,

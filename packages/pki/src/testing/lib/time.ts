@@ -15,14 +15,28 @@ export interface CivilDate {
  * @throws TypeError when the string is not a real date.
  */
 export function parseCivilDate(s: string, what = 'date'): CivilDate {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
-  if (!m) throw new TypeError(`${what} must be YYYY-MM-DD`);
+  if (!CIVIL_DATE.test(s)) throw new TypeError(`${what} must be YYYY-MM-DD`);
+  const d = civilDate(s);
+  if (!d) throw new TypeError(`${what} is not a calendar date`);
+  return d;
+}
+
+/** `YYYY-MM-DD`, the only form {@link parseCivilDate} reads. */
+export const CIVIL_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** The calendar date `YYYY-MM-DD` names, or `undefined` when it is not of that form or names no day (`2026-02-30`). */
+export function civilDate(s: string): CivilDate | undefined {
+  const m = CIVIL_DATE.exec(s);
+  if (!m) return undefined;
   const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
   const t = new Date(Date.UTC(year, month - 1, day));
-  if (t.getUTCFullYear() !== year || t.getUTCMonth() !== month - 1 || t.getUTCDate() !== day) {
-    throw new TypeError(`${what} is not a calendar date`);
-  }
+  if (t.getUTCFullYear() !== year || t.getUTCMonth() !== month - 1 || t.getUTCDate() !== day) return undefined;
   return { year, month, day };
+}
+
+/** `a` before (negative), on (0) or after (positive) `b`. */
+export function compareCivil(a: CivilDate, b: CivilDate): number {
+  return a.year - b.year || a.month - b.month || a.day - b.day;
 }
 
 /** The JST calendar date and clock of an instant. */
@@ -68,10 +82,6 @@ export function certificateStart(now: Date, notBefore?: Date): Date {
   return wholeSeconds(notBefore);
 }
 
-function compare(a: CivilDate, b: CivilDate): number {
-  return a.year - b.year || a.month - b.month || a.day - b.day;
-}
-
 function isLeap(y: number): boolean {
   return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 }
@@ -83,7 +93,7 @@ function isLeap(y: number): boolean {
  */
 export function fifthBirthdayAfter(issued: CivilDate, birth: CivilDate): CivilDate {
   const thisYear = { year: issued.year, month: birth.month, day: birth.day };
-  const first = compare(thisYear, issued) > 0 ? issued.year : issued.year + 1;
+  const first = compareCivil(thisYear, issued) > 0 ? issued.year : issued.year + 1;
   const year = first + 4;
   const day = birth.month === 2 && birth.day === 29 && !isLeap(year) ? 28 : birth.day;
   return { year, month: birth.month, day };
@@ -91,7 +101,7 @@ export function fifthBirthdayAfter(issued: CivilDate, birth: CivilDate): CivilDa
 
 /** `min(a, b)` for calendar dates. */
 export function earlier(a: CivilDate, b: CivilDate): CivilDate {
-  return compare(a, b) <= 0 ? a : b;
+  return compareCivil(a, b) <= 0 ? a : b;
 }
 
 /** Zero-padded decimal. */
