@@ -26,7 +26,7 @@ export const IDP_ERROR_CODES = Object.freeze({
     'The request body is larger than this endpoint takes (HTTP 413); the connection is closed after the answer.',
   ERR_IDP_INTERNAL: 'An unexpected failure inside the provider (HTTP 500); the answer carries no detail, the log does.',
   ERR_IDP_TOO_MANY_STREAMS:
-    "A login's page already has as many event streams open on this server as one browser needs (HTTP 429): one must close before another opens.",
+    'A newer page of this login took over: a login has at most 4 event streams on a server, and a new one ends the oldest with this code in its last event (`refused`), so that the page stops and says the login continues in another tab or window. Never an HTTP answer.',
 } as const);
 
 /** A code of {@link IDP_ERROR_CODES}. */
@@ -135,14 +135,16 @@ export class IdpBodyTooLargeError extends MynaGateError {
 }
 
 /**
- * `ERR_IDP_TOO_MANY_STREAMS`: a login already has `limit` event streams open on this node (its page holds one; a
- * reload or a reconnect briefly two). Each stream watches and polls the store until the login ends.
+ * `ERR_IDP_TOO_MANY_STREAMS`: a newer event stream of the login took over this one. A login has at most `limit`
+ * streams on a node (its page holds one; a reload or a reconnect briefly two), and one more ends the oldest (most
+ * likely dead, or a stale tab) with this error as its terminal `refused` event, which its page does not reconnect
+ * from. Never an HTTP answer: the newer stream is always accepted.
  */
 export class IdpTooManyStreamsError extends MynaGateError {
   /** The most streams one login may have open at once. */
   readonly limit: number;
   constructor(limit: number) {
-    super('ERR_IDP_TOO_MANY_STREAMS', `this login already has ${limit} event streams open`);
+    super('ERR_IDP_TOO_MANY_STREAMS', `a newer event stream of this login took over (at most ${limit} at once)`);
     this.limit = limit;
   }
 }

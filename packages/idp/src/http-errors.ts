@@ -220,11 +220,13 @@ const TABLE: Readonly<Record<string, Entry>> = Object.freeze({
     status: 413,
     message: { ja: '送信されたデータが大きすぎます。', en: 'The request is too large.' },
   },
+  // Only ever the `refused` event of a stream a newer one took over (transaction-watch.ts StreamCap), never an HTTP
+  // answer; the status is what one would be (the login's state conflicts with this page), not 429: nothing is refused.
   ERR_IDP_TOO_MANY_STREAMS: {
-    status: 429,
+    status: 409,
     message: {
-      ja: 'このログイン画面が多くのタブやウィンドウで開かれています。ほかを閉じてから、この画面を再読み込みしてください。',
-      en: 'This login page is open in too many tabs or windows. Close the others, then reload this page.',
+      ja: 'このログインは別のタブまたはウィンドウで続いています。',
+      en: 'This login continues in another tab or window.',
     },
   },
   // Stores: the database or Redis cannot be reached or did not answer in time. A retry soon may pass (503 with

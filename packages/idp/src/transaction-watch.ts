@@ -82,15 +82,26 @@ export class TransactionWatch {
   }
 }
 
+/** A stream {@link StreamCap} counts (an object of its own, though two streams may share a callback). */
+interface Held {
+  readonly evict: (reason: IdpTooManyStreamsError) => void;
+}
+
 /**
- * The event streams of this node per transaction, at most `max` at once. A login's page holds one, and a reload or
- * an EventSource reconnect opens the next before this node may have seen the last one close; nothing needs more.
- * Without a cap, one browser (or a script with its cookies) could open any number for one transaction, each one
- * watching it and polling the store until the login ends.
+ * The event streams of this node per transaction, at most `max` at once; the newest wins. A login's page holds one,
+ * and a reload or an EventSource reconnect opens the next before this node may have seen the last one close; nothing
+ * needs more. Without a cap, one browser (or a script with its cookies) could open any number for one transaction,
+ * each one watching it and polling the store until the login ends.
+ *
+ * Only the browser that owns a transaction holds its slots, so one more stream is never refused: the oldest is ended
+ * instead. It is most likely dead (a stream has no socket timeout: after a network change, TCP notices a dead
+ * connection only after many minutes, longer than a login lasts) or a stale tab; refusing the new one would leave the
+ * live page deaf to its outcome, as EventSource does not retry after an answer other than 200.
  */
 export class StreamCap {
   readonly #max: number;
-  readonly #open = new Map<string, number>();
+  /** Per transaction, its streams' eviction callbacks, oldest first (a Set keeps insertion order). */
+  readonly #open = new Map<string, Set<Held>>();
 
   /** @throws TypeError unless `max` is a whole number >= 1. */
   constructor(max: number) {
@@ -100,27 +111,42 @@ export class StreamCap {
 
   /**
    * Counts `res` as a stream of `txn` until it closes, however it ends: the browser goes, the stream ends itself
-   * (`done`, `expired`, `refused`), or the server closes it. Call before the first byte, so a refusal is an HTTP
-   * answer. A response already closed (the browser left during the store reads) is not counted: its `close` came
-   * and went, and would never give the slot back.
+   * (`done`, `expired`, `refused`), the server closes it, or a newer stream evicts it. When `max` streams of `txn` are
+   * open already, the oldest is evicted first: its slot is given back at once, and its `evict` is called (once, with
+   * an `ERR_IDP_TOO_MANY_STREAMS` error) to end it in a way its page does not reconnect from (the `refused` event), so
+   * that two pages of one login do not take turns evicting each other. A response already closed (the browser left
+   * during the store reads) is not counted: its `close` came and went, and would never give the slot back.
    *
-   * @throws IdpTooManyStreamsError (`ERR_IDP_TOO_MANY_STREAMS`) when `max` streams of `txn` are open already.
+   * @example
+   * ```ts
+   * const streams = new StreamCap(4);
+   * // The handler's own way to end a stream: for the QR pages, a `refused` event, then the end (events.ts).
+   * streams.hold(txn, res, (reason) => refuse(res, reason));
+   * ```
    */
-  hold(txn: string, res: ServerResponse): void {
+  hold(txn: string, res: ServerResponse, evict: (reason: IdpTooManyStreamsError) => void): void {
     if (res.destroyed || res.closed) return;
-    const open = this.#open.get(txn) ?? 0;
-    if (open >= this.#max) throw new IdpTooManyStreamsError(this.#max);
-    this.#open.set(txn, open + 1);
+    let set = this.#open.get(txn);
+    if (set === undefined) this.#open.set(txn, (set = new Set()));
+    let oldest: Held | undefined;
+    if (set.size >= this.#max) {
+      [oldest] = set;
+      set.delete(oldest!);
+    }
+    const held: Held = { evict };
+    set.add(held);
     res.once('close', () => {
-      const left = (this.#open.get(txn) ?? 1) - 1;
-      if (left > 0) this.#open.set(txn, left);
-      else this.#open.delete(txn);
+      // An evicted stream's slot went back when it was evicted.
+      if (!set.delete(held) || set.size > 0 || this.#open.get(txn) !== set) return;
+      this.#open.delete(txn);
     });
+    // Last: the count is right whatever the callback does.
+    oldest?.evict(new IdpTooManyStreamsError(this.#max));
   }
 
-  /** The streams of `txn` open now. */
+  /** The streams of `txn` open now (evicted ones not counted). */
   count(txn: string): number {
-    return this.#open.get(txn) ?? 0;
+    return this.#open.get(txn)?.size ?? 0;
   }
 
   /** How many transactions have a stream open (what this node keeps: nothing for a transaction without one). */

@@ -4,8 +4,8 @@
  * - `GET /interaction/:uid` while the `ekyc` prompt is pending: the page with what will be signed (service, purpose,
  *   items) and an animated QR code for the companion; `GET /interaction/:uid/sign-events`: its Server-Sent Events
  *   (`qr`, `scanned`, `failed`, `done`, `expired`, `refused`), for the browser session that opened the page only,
- *   at most {@link STREAMS_PER_LOGIN} at once per transaction on a node (`ERR_IDP_TOO_MANY_STREAMS`, 429), as for the
- *   login page;
+ *   at most {@link STREAMS_PER_LOGIN} at once per transaction on a node, a newer one ending the oldest with a `refused`
+ *   event `ERR_IDP_TOO_MANY_STREAMS`, as for the login page;
  * - `GET /companion/sign/:txn?t&c`: the companion's view with the canonical statement to sign ({@link SignView});
  * - `POST /companion/sign/:txn/signature` `{ signature, certificate }` (base64): the card's signature over
  *   DigestInfo(SHA-256(canonical)) with the signing key, and the signing certificate. Answers `{ status: 'ok' }`.
@@ -30,7 +30,7 @@ import { noScriptNotice, qrDeadlines, qrExpiryActions, sendPage, serviceReturn }
 import { QR_PAGE_SCRIPT, streamQrEvents, type QrPageTexts } from '../interactions/qr-events.ts';
 import { qrSvg } from '../interactions/qr-svg.ts';
 import { readJson, sendJson, type Handler } from '../interactions/router.ts';
-import { STREAMS_PER_LOGIN } from '../interactions/events.ts';
+import { cappedSource, STREAMS_PER_LOGIN } from '../interactions/events.ts';
 import { StreamCap, type TransactionChange } from '../transaction-watch.ts';
 import { signStatementWithCard, submitStatementSignature, type CardSignDeps, type SigningCard } from './card-sign.ts';
 import { identityLifetime } from './identity-store.ts';
@@ -89,7 +89,7 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
     changes: config.stores.changes,
   });
   // The signing page's streams, capped as the login page's are (interactions/events.ts): a page holds one, a reload
-  // or a reconnect briefly two.
+  // or a reconnect briefly two; one more ends the oldest.
   const streams = new StreamCap(STREAMS_PER_LOGIN);
   const deps = (): CardSignDeps => ({
     transactions: signs,
@@ -183,12 +183,11 @@ ${qrExpiryActions(back)}
       if (binding === undefined) throw new IdpSessionMismatchError();
       const transaction = await signs.getOwned(binding.txn, binding.key, uid);
       const { txn } = transaction;
-      // Counted once the browser proved it owns the transaction (no one else can use up its slots), until the response
+      // Counted once the browser proved it owns the transaction (no one else can take its slots), until the response
       // closes, whichever way the stream ends.
-      streams.hold(txn, res);
       await streamQrEvents<TransactionChange>(
         res,
-        {
+        cappedSource(streams, txn, res, {
           expiresAt: transaction.expiresAt,
           now: context.config.now,
           currentLink: () => signs.currentLink(transaction),
@@ -203,7 +202,7 @@ ${qrExpiryActions(back)}
           },
           refused: signErrorBody,
           watch: (onChange) => signs.watch(txn, onChange),
-        },
+        }),
         -1,
         context.config.eventPollMs,
       );

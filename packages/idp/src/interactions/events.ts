@@ -2,28 +2,64 @@
  * `GET /interaction/:uid/events`: Server-Sent Events for the login page. Only the browser session that started the
  * login gets a stream (node-oidc-provider's interaction cookie and our binding cookie must both match), and only that
  * stream can take the verified outcome and finish the interaction: another session can never finish it. A login has
- * at most {@link STREAMS_PER_LOGIN} streams open on a node at once (`ERR_IDP_TOO_MANY_STREAMS`, 429).
+ * at most {@link STREAMS_PER_LOGIN} streams open on a node at once; a newer one ends the oldest with a `refused`
+ * event `ERR_IDP_TOO_MANY_STREAMS` ({@link cappedSource}).
  *
  * Events: those of qr-events.ts, the first `qr` after `?t=` (the code the page already shows, if given).
  */
 import type { ServerResponse } from 'node:http';
 import { errors, type InteractionResults } from 'oidc-provider';
-import { IdpInteractionNotFoundError, IdpLoginNotFoundError, IdpSessionMismatchError } from '../errors.ts';
+import {
+  IdpInteractionNotFoundError,
+  IdpLoginNotFoundError,
+  IdpSessionMismatchError,
+  type IdpTooManyStreamsError,
+} from '../errors.ts';
 import { messageFor } from '../http-errors.ts';
 import type { LoginChange, LoginOutcome, LoginTransaction } from '../login-transaction.ts';
 import { keepSavedGrant } from '../saved-grants.ts';
 import type { Adapter as StoreAdapter, AdapterPayload } from '../store/types.ts';
-import { StreamCap } from '../transaction-watch.ts';
+import { StreamCap, type TransactionChange } from '../transaction-watch.ts';
 import { readBinding } from './browser-binding.ts';
 import { interactionFor, type InteractionContext, type InteractionDetails } from './context.ts';
-import { streamQrEvents } from './qr-events.ts';
+import { streamQrEvents, type QrEventSource } from './qr-events.ts';
 import type { Handler } from './router.ts';
 
 /**
  * The event streams one login may have open on a node at once: its page holds one, a reload (`?resume`) or an
- * EventSource reconnect briefly two, before this node sees the last one close.
+ * EventSource reconnect briefly two, before this node sees the last one close. One more ends the oldest.
  */
 export const STREAMS_PER_LOGIN = 4;
+
+/**
+ * `source` as a stream counted by `streams` for `txn` (call before the stream starts), which a newer stream of the
+ * transaction may evict ({@link StreamCap.hold}, newest wins): it is then woken at once, and its next look throws the
+ * eviction, which the stream sends as its terminal `refused` event (`ERR_IDP_TOO_MANY_STREAMS`) before it ends. The
+ * page closes its EventSource on `refused` and says the login continues elsewhere: it does not reconnect and evict
+ * the newer stream in turn.
+ */
+export function cappedSource(
+  streams: StreamCap,
+  txn: string,
+  res: ServerResponse,
+  source: QrEventSource<TransactionChange>,
+): QrEventSource<TransactionChange> {
+  let evicted: IdpTooManyStreamsError | undefined;
+  let wake: (() => void) | undefined;
+  streams.hold(txn, res, (reason) => {
+    evicted = reason;
+    wake?.();
+  });
+  return {
+    ...source,
+    look: (change) => (evicted === undefined ? source.look(change) : Promise.reject(evicted)),
+    watch(onChange) {
+      // Woken as by a change, the stream looks at once; the look throws the eviction before it reads the change.
+      wake = () => onChange('failure');
+      return source.watch?.(onChange) ?? (() => {});
+    },
+  };
+}
 
 /** The SSE handler. */
 export function loginEvents(context: InteractionContext): Handler {
@@ -47,14 +83,13 @@ export function loginEvents(context: InteractionContext): Handler {
     if (owned.status === 'rejected') throw owned.reason;
     const transaction = owned.value;
     const { txn } = transaction;
-    // Counted once the browser proved it owns the transaction (no one else can use up its slots), until the response
-    // closes, whichever way the stream ends.
-    streams.hold(txn, res);
     // `?t=` names the code the page already shows (login-page.ts): no need to render and send it again.
     const shown = Number(url.searchParams.get('t') ?? -1);
+    // Counted once the browser proved it owns the transaction (no one else can take its slots), until the response
+    // closes, whichever way the stream ends.
     await streamQrEvents<LoginChange>(
       res,
-      {
+      cappedSource(streams, txn, res, {
         expiresAt: transaction.expiresAt,
         now: context.config.now,
         currentLink: () => transactions.currentLink(transaction),
@@ -79,7 +114,7 @@ export function loginEvents(context: InteractionContext): Handler {
         },
         refused: messageFor,
         watch: (onChange) => transactions.watch(txn, onChange),
-      },
+      }),
       Number.isSafeInteger(shown) && shown >= 0 ? shown : -1,
       context.config.eventPollMs,
     );
