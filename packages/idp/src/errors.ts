@@ -16,7 +16,7 @@ export const IDP_ERROR_CODES = Object.freeze({
   ERR_IDP_HANDOVER_MISMATCH:
     "A browser came back from `mynagate bridge` with a login's one-time code but did not start that login (HTTP 403): nothing was logged in, the code is used up, and the login's own page is told.",
   ERR_IDP_INTERACTION_NOT_FOUND:
-    'The login interaction is missing or expired (cookie absent, or the request timed out).',
+    "The login interaction is missing, expired or not this browser's (its cookie absent, the request timed out, or a resume for another browser's login).",
   ERR_IDP_TOKEN_MALFORMED: 'The card token is not a well-formed Web eID token.',
   ERR_IDP_SIGN_CARD_MISMATCH:
     "The statement was signed on a card the person has not logged in with (by the J-LIS pairing of a card's two certificates): another person's card, or a renewed card not yet used to log in.",

@@ -2,9 +2,9 @@
  * In-process stores for development and unit tests: one process, nothing persisted. node-oidc-provider's own
  * in-memory adapter holds its models. Not for production (no durability, no sharing between nodes).
  *
- * What expires is deleted when it expires, not when next read: one-shot values carry a signed identity for a while
- * (`sign-result:`), and a verified identity is personal data that must not outlive its TTL in a long-running
- * development server. A sweep runs every `sweepIntervalMs` while anything is stored (an unref'd timer, so it never
+ * What expires is deleted when it expires, not when next read: a verified identity is personal data that must not
+ * outlive its TTL in a long-running development server (and the one-shot values are bounded the same way; a signing
+ * outcome waits there only sealed to its browser, ekyc/sign-transaction.ts). A sweep runs every `sweepIntervalMs` while anything is stored (an unref'd timer, so it never
  * keeps the process alive), and on a write when the `now` clock says a sweep is due; each store keeps at most
  * `maxEntries`, dropping the oldest written beyond that.
  */
