@@ -15,7 +15,9 @@ describe('server Node flags', () => {
     const scripts = (
       JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
     ).scripts;
+    // `exec`: npm's forwarded signals reach the server, not a shell (npm-start-signal.test.ts).
     const start = scripts['start']!.split(' ');
+    assert.equal(start.shift(), 'exec');
     assert.equal(start[0], 'node');
     assert.deepEqual(start.slice(1, 1 + SERVER_NODE_FLAGS.length), [...SERVER_NODE_FLAGS]);
     assert.equal(start[1 + SERVER_NODE_FLAGS.length], 'apps/cli/src/main.ts');
