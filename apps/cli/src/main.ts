@@ -135,7 +135,27 @@ const commands: Record<string, Command> = {
   serve: {
     summary:
       'run MynaGate from an operator configuration (--config FILE, --init creates its secret files), or with --dev the demo service and a test JPKI on embedded defaults (data in ./.mynagate)',
-    options: { port: str, 'demo-port': str, 'ocsp-port': str, data: str, dev: flag, config: str, init: flag },
+    options: {
+      port: str,
+      'demo-port': str,
+      'shop-port': str,
+      'ocsp-port': str,
+      data: str,
+      dev: flag,
+      config: str,
+      init: flag,
+    },
+    details: [
+      '--config F      the operator configuration (listen address, TLS, keys, clients, trust anchors, store)',
+      '--init          with --config: create its key and secret files (0600) when they are missing',
+      '--dev           the development stack (npm start): MynaGate, the demo bank and shop, a test JPKI',
+      '--port N        --dev: MynaGate (the OpenID Provider), default 8080; 0 for any free port',
+      "--demo-port N   --dev: the demo bank, default MynaGate's port + 1",
+      "--shop-port N   --dev: the demo shop, default the bank's port + 1 (a free port when that is taken)",
+      "--ocsp-port N   --dev: the test JPKI's OCSP responder, default the port in its certificates (or a free one)",
+      '--data DIR      --dev: the development data (test JPKI, cards, keys, SQLite), default ./.mynagate',
+      'Once ready it prints every address; a port it needs and cannot have is ERR_DEV_PORT_IN_USE, naming it.',
+    ].join('\n'),
     run: lazy(serve, 'serve'),
   },
   login: {

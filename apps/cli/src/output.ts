@@ -1,5 +1,6 @@
 /** How the CLI talks to people: one line per failure with its stable code, JSON for results. */
 import { isMynaGateError } from '@mynagate/errors';
+import { describeSystemError } from './system-error.ts';
 
 /** A usage mistake on the command line (unknown verb, missing option). */
 export class UsageError extends Error {
@@ -26,15 +27,14 @@ export function reportFailure(e: unknown): number {
 }
 
 /**
- * `CODE: message` of any error: its stable code; `ERR_CLI_FILE` for a file the system could not open (`ENOENT`,
- * `EACCES`…, whose message names the file); `ERR_INTERNAL` when it has no code.
+ * `CODE: message` of any error: its stable code; for a Node.js system error the CLI's code of its kind (a file the
+ * system could not open `ERR_CLI_FILE`, a port it could not listen on `ERR_CLI_LISTEN`, a connection that failed
+ * `ERR_CLI_CONNECT`: system-error.ts) with a message naming the file or address; `ERR_INTERNAL` when it has no code.
  */
 export function errorLine(e: unknown): string {
-  const own = isMynaGateError(e) ? e.code : (e as { code?: unknown })?.code;
-  const code =
-    typeof own === 'string' && /^E[A-Z]+$/.test(own) && (e as { syscall?: unknown }).syscall !== undefined
-      ? 'ERR_CLI_FILE'
-      : (own ?? 'ERR_INTERNAL');
+  const system = isMynaGateError(e) ? undefined : describeSystemError(e);
+  if (system !== undefined) return `${system.code}: ${system.message}`;
+  const code = isMynaGateError(e) ? e.code : (e as { code?: unknown })?.code;
   const message = e instanceof Error ? e.message : String(e);
-  return `${String(code)}: ${message}`;
+  return `${String(code ?? 'ERR_INTERNAL')}: ${message}`;
 }

@@ -179,7 +179,10 @@ describe('mynagate bridge: what a person is told', () => {
   });
 
   it('a wrong signing password is named as the signing password (署名用電子証明書のパスワード), not the PIN', async () => {
-    const ekycIdp = await startEkycIdp(f);
+    // The bridge, another process, scans the signing page's QR code: 30 s as for the other provider here
+    // (startCompanionProvider), not 3 s, which a loaded machine can spend before the bridge's request arrives (the
+    // scan then fails with ERR_IDP_QR_STALE when the bridge's fetch is delayed by 4 s).
+    const ekycIdp = await startEkycIdp(f, { qrMaxAgeSeconds: 30 });
     const card = await issueCard(f);
     const bridge = await startBridge(['--file', card.file], env);
     try {

@@ -13,6 +13,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
@@ -351,6 +352,22 @@ describe('mynagate serve --config', () => {
       assert.match(errorLines(cli.stderr())[0]!, /^ERR_CLI_CONFIG: .*client_id/);
     },
   );
+
+  it('reports a listen port in use as one line ERR_CLI_LISTEN naming host:port (exit 1)', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const taken = (blocker.address() as AddressInfo).port;
+    try {
+      const file = await configFile('taken.json', validConfig(taken));
+      const r = await runCli(['serve', '--config', file, '--init'], { env });
+      assert.equal(r.code, 1, r.stderr);
+      assert.deepEqual(errorLines(r.stderr), [
+        `ERR_CLI_LISTEN: cannot listen on 127.0.0.1:${taken}: the port is already in use (another program listens on it) (EADDRINUSE)`,
+      ]);
+    } finally {
+      blocker.close();
+    }
+  });
 
   it('refuses a configuration that is not JSON (ERR_CLI_CONFIG)', async () => {
     const file = join(dir, 'broken.json');

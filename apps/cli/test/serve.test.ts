@@ -2,7 +2,8 @@
  * `mynagate serve --dev` as a newcomer runs it: a real process on free ports with a fresh data directory, then a
  * whole sign-up in Chromium (playwright-core): the demo bank → MynaGate's login page with the QR code → the virtual
  * phone → the PIN → back at the bank with an account. Stopped with Ctrl-C (SIGINT) and started again on the same
- * data, the same card finds the same account. Screenshots go to `test-output/serve/`; the login page is copied to
+ * data, the same card finds the same account. The ready banner names the demo shop too (`--shop-port`, or the port
+ * the stack chose), which answers. Screenshots go to `test-output/serve/`; the login page is copied to
  * `docs/login-flow.png` when that file is missing (or with MYNAGATE_UPDATE_DOCS=1).
  *
  * Needs Chromium at /usr/bin/chromium; skips with the reason otherwise, unless MYNAGATE_REQUIRE_SYSTEM=1.
@@ -71,6 +72,52 @@ describe('mynagate serve: options and data are checked before anything starts', 
     } finally {
       blocker.close();
     }
+  });
+});
+
+describe('mynagate serve --dev: the ready banner names every service', () => {
+  let dir: string;
+  let server: CliProcess | undefined;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mynagate-serve-'));
+  });
+  after(async () => {
+    server?.child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Starts `serve --dev …args` on a free provider and bank, returns the shop URL of its banner, and stops it. */
+  async function shopUrl(args: string[]): Promise<string> {
+    const data = join(dir, 'data');
+    server = startCli(['serve', '--dev', '--data', data, '--port', '0', '--ocsp-port', '0', ...args]);
+    try {
+      await server.waitFor(/Ctrl-C to stop/);
+      const url = /Demo liquor shop:\s+(\S+)/.exec(server.stdout())?.[1];
+      assert.ok(url, `the banner names the shop: ${server.stdout()}`);
+      // The shop is up and answers its front page.
+      const res = await fetch(url);
+      const page = await res.text();
+      assert.equal(res.status, 200, page);
+      assert.match(page, /action="\/buy"/, "the shop's page, not the bank's");
+      return url;
+    } finally {
+      server.child.kill('SIGINT');
+      assert.equal(await server.exited, 0, server.stderr());
+      server = undefined;
+    }
+  }
+
+  it("prints the shop's URL next to the bank's (--shop-port), and keeps the shop's client key 0600", async () => {
+    const port = await freePort();
+    const url = await shopUrl(['--shop-port', String(port)]);
+    assert.equal(url, `http://127.0.0.1:${port}/`);
+    assert.equal((await stat(join(dir, 'data', 'shop-client-key.json'))).mode & 0o777, 0o600);
+  });
+
+  it("without --shop-port, names the port the stack chose for the shop (the bank's + 1, or a free one)", async () => {
+    const url = await shopUrl([]);
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    assert.notEqual(new URL(url).port, '0');
   });
 });
 

@@ -39,6 +39,7 @@ import {
 import type { Parsed } from '../main.ts';
 import { promptHidden } from '../secret.ts';
 import { UsageError } from '../output.ts';
+import { listening } from '../system-error.ts';
 
 /**
  * The default port: `BRIDGE_PORT` of `@mynagate/idp`, which the provider's login page links to unless configured
@@ -214,10 +215,15 @@ export async function bridge(a: Parsed): Promise<void> {
     throw new BridgeError('ERR_BRIDGE_NOT_FOUND', `no such page: ${req.method} ${url.pathname}`, 404);
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listenPort, '127.0.0.1', () => resolve());
-  });
+  await listening(
+    '127.0.0.1',
+    listenPort,
+    () =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(listenPort, '127.0.0.1', () => resolve());
+      }),
+  );
   self = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   // Listening for the signals before saying so: a stop sent on that line is always a clean one.
   const signalled = new Promise<void>((resolve) => {

@@ -9,6 +9,7 @@ import { serveTestJpki, syncDir, TestJpki, writeFileAtomic } from '@mynagate/pki
 import { oneOf, optional, port, required } from '../args.ts';
 import type { Parsed } from '../main.ts';
 import { printJson, UsageError } from '../output.ts';
+import { listening } from '../system-error.ts';
 
 const REASONS = [
   'unspecified',
@@ -145,7 +146,8 @@ export async function ocsp(a: Parsed): Promise<void> {
   // An empty host would listen on every interface, not the loopback one the default keeps it to.
   if (host === '') throw new UsageError('--host must name an address, e.g. 127.0.0.1');
   const jpki = await TestJpki.open(required(a, 'dir'));
-  const server = await serveTestJpki(jpki, { port: port(a, 'port', 8790), host });
+  const listenPort = port(a, 'port', 8790);
+  const server = await listening(host, listenPort, () => serveTestJpki(jpki, { port: listenPort, host }));
   // Listening for the signals before saying so: a stop sent on that line is always a clean one.
   const stopped = new Promise<void>((resolve) => {
     const stop = () => void server.close().then(resolve);

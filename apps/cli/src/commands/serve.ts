@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { optional, port } from '../args.ts';
 import type { Parsed } from '../main.ts';
 import { errorLine, UsageError } from '../output.ts';
+import { listening } from '../system-error.ts';
 
 export async function serve(a: Parsed): Promise<void> {
   if (a.positionals.length > 0) throw new UsageError(`unexpected argument "${a.positionals[0]}"`);
@@ -21,7 +22,9 @@ export async function serve(a: Parsed): Promise<void> {
   }
   const idpPort = port(a, 'port', 8080);
   const demoPort = port(a, 'demo-port', idpPort === 0 ? 0 : idpPort + 1);
-  const ocspText = optional(a, 'ocsp-port');
+  // Without them the stack picks: the shop on the bank's port + 1, OCSP on its certificates' port (else free ones).
+  const shopPort = optional(a, 'shop-port') === undefined ? undefined : port(a, 'shop-port', 0);
+  const ocspPort = optional(a, 'ocsp-port') === undefined ? undefined : port(a, 'ocsp-port', 0);
   const dataDir = resolve(optional(a, 'data') ?? '.mynagate');
 
   // Loaded after the options are checked, so a usage error costs no provider start-up.
@@ -30,7 +33,8 @@ export async function serve(a: Parsed): Promise<void> {
     dataDir,
     port: idpPort,
     demoPort,
-    ...(ocspText !== undefined ? { ocspPort: port(a, 'ocsp-port', 0) } : {}),
+    ...(shopPort !== undefined ? { shopPort } : {}),
+    ...(ocspPort !== undefined ? { ocspPort } : {}),
   });
   const { data } = stack;
   const w = Math.max(...data.cards.map((c) => c.name.length));
@@ -41,6 +45,7 @@ export async function serve(a: Parsed): Promise<void> {
       'MynaGate 開発モード / development mode (test cards only, never for production)',
       '',
       `  デモサービスを開く / Open the demo:  ${stack.demo.url}/`,
+      `  デモ酒店 / Demo liquor shop:         ${stack.demo.shop.url}/`,
       `  MynaGate (OpenID Provider):         ${stack.idp.issuer}`,
       `  仮想スマートフォン / Virtual phone:  ${stack.idp.issuer}/dev/phone`,
       `  テストJPKI OCSP / test JPKI OCSP:    ${stack.ocsp.url}`,
@@ -90,7 +95,7 @@ async function serveConfigured(file: string, init: boolean): Promise<void> {
     );
   let idp: Awaited<ReturnType<typeof startServer>>;
   try {
-    idp = await startServer(config);
+    idp = await listening(config.host ?? '127.0.0.1', config.port ?? 0, () => startServer(config));
   } catch (e) {
     await stores.close();
     throw e;

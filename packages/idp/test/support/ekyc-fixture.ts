@@ -36,6 +36,11 @@ export interface EkycStartOptions {
   readonly now?: () => number;
   readonly dev?: ServerConfig['dev'];
   readonly ekyc?: ServerConfig['ekyc'];
+  /**
+   * How old a scanned QR code may be, in seconds (the provider's default: 3). A test whose code is scanned by another
+   * process (the CLI's companion or bridge) raises it: that process can be slower than a phone on a loaded machine.
+   */
+  readonly qrMaxAgeSeconds?: number;
 }
 
 /**
@@ -84,6 +89,7 @@ export async function startEkycIdp(f: OpFixture, options: EkycStartOptions = {})
     ...(options.now ? { now: options.now } : {}),
     ...(options.dev ? { dev: options.dev } : {}),
     ...(options.ekyc ? { ekyc: options.ekyc } : {}),
+    ...(options.qrMaxAgeSeconds !== undefined ? { qrMaxAgeSeconds: options.qrMaxAgeSeconds } : {}),
     // The signing page's stream reads the store once a minute here: what it shows comes from being told (the
     // transactions' watch), or not in time for the tests.
     eventPollMs: 60_000,
