@@ -23,6 +23,9 @@ const valid: IssueCardOptions = {
   now: NOW,
 };
 
+/** The one message for a control, bidi control or lone surrogate (never the value). */
+const CONTROLS = /must not contain control characters, bidirectional controls or lone surrogates/;
+
 let remove: () => Promise<void>;
 let jpki: TestJpki;
 
@@ -68,8 +71,42 @@ describe('holder data: ERR_TESTJPKI_INVALID_INPUT naming the field', () => {
     ['a card expiry before the issue day', { cardExpires: '2025-02-28' }, 'cardExpires', /before the issue date/],
     ['sex 0 (the text AP has it, the test JPKI issues 1, 2, 9)', { sex: '0' as '1' }, 'sex', /one of 1, 2, 9/],
     ['an unknown profile', { profile: 'tablet' as 'card' }, 'profile', /one of card, android/],
+    // Controls and bidi controls go into certificates and onto pages; a lone surrogate has no UTF-8 encoding.
+    ['a name with NUL (C0)', { name: '試験\u0000三郎' }, 'name', CONTROLS],
+    ['a name with a line feed (C0)', { name: '試験\n三郎' }, 'name', CONTROLS],
+    ['a name with DEL', { name: '試験\u007f三郎' }, 'name', CONTROLS],
+    ['a name with NEL (C1)', { name: '試験\u0085三郎' }, 'name', CONTROLS],
+    ['a name with CSI (C1)', { name: '試験\u009b31m三郎' }, 'name', CONTROLS],
+    ['a name with RIGHT-TO-LEFT OVERRIDE (U+202E)', { name: '試験\u202e三郎' }, 'name', CONTROLS],
+    ['a name with LEFT-TO-RIGHT EMBEDDING (U+202A)', { name: '試験\u202a三郎' }, 'name', CONTROLS],
+    ['a name with RIGHT-TO-LEFT ISOLATE (U+2067)', { name: '試験\u2067三郎' }, 'name', CONTROLS],
+    ['a name with POP DIRECTIONAL ISOLATE (U+2069)', { name: '試験\u2069三郎' }, 'name', CONTROLS],
+    ['a name with RIGHT-TO-LEFT MARK (U+200F)', { name: '試験\u200f三郎' }, 'name', CONTROLS],
+    ['a name with a lone high surrogate', { name: '試験\ud842三郎' }, 'name', CONTROLS],
+    ['a name ending in a lone low surrogate', { name: '試験　三郎\udfb7' }, 'name', CONTROLS],
+    ['an address with a tab (C0)', { address: '茨城県つくば市\t千現1-2-3' }, 'address', CONTROLS],
+    ['an address with DEL', { address: '茨城県つくば市\u007f千現1-2-3' }, 'address', CONTROLS],
+    ['an address with a C1 control', { address: '茨城県つくば市\u0090千現1-2-3' }, 'address', CONTROLS],
+    [
+      'an address with POP DIRECTIONAL FORMATTING (U+202C)',
+      { address: '茨城県\u202cつくば市千現1-2-3' },
+      'address',
+      CONTROLS,
+    ],
+    [
+      'an address with FIRST STRONG ISOLATE (U+2068)',
+      { address: '茨城県つくば市千現\u20681-2-3' },
+      'address',
+      CONTROLS,
+    ],
+    ['an address with a lone low surrogate', { address: '茨城県つくば市\udc00千現1-2-3' }, 'address', CONTROLS],
   ];
   for (const [what, change, field, message] of cases) test(what, () => assertInvalid(change, field, message));
+
+  test('a surrogate pair and an ideographic variation selector are accepted (only controls and lone halves are not)', async () => {
+    // 𠮷 (U+20BB7) and 葛󠄀 (U+845B U+E0100, an IVS as in registered names): pairs, not lone surrogates.
+    await jpki.issueCard({ ...valid, name: '𠮷野　葛\u{E0100}子', address: '茨城県つくば市千現1-2-3\u3000𠮷野方' });
+  });
 
   test('the limits themselves are accepted: 100-character name, 200-character address, born on the issue day', async () => {
     await jpki.issueCard({ ...valid, name: '𠮷'.repeat(100), address: `東京都${'町'.repeat(197)}` });

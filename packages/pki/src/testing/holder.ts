@@ -87,20 +87,40 @@ export function checkSecrets(secrets: {
     invalid('password', '(the signing password) must be 6–16 of A–Z and 0–9, with at least one letter and one digit');
 }
 
-/** Not blank (spec §8.3: family and given name), at most {@link NAME_MAX_CHARACTERS}. */
+/**
+ * Control characters (C0, DEL, C1: `\p{Cc}`) and bidirectional formatting controls (`\p{Bidi_Control}`: U+061C,
+ * U+200E, U+200F, U+202A–U+202E, U+2066–U+2069). No person's name or address holds one, and these go into the
+ * certificates (spec §8.3) and onto the provider's pages and the phone: a control breaks the line a log or terminal
+ * shows, and a bidi control makes text read otherwise than it is stored (Unicode UAX #9; CVE-2021-42574).
+ */
+const CONTROL = /[\p{Cc}\p{Bidi_Control}]/u;
+
+/**
+ * No control or bidi control ({@link CONTROL}), and no lone surrogate: UTF-8 cannot encode one (RFC 3629 §3), so no
+ * UTF8String of a certificate (RFC 5280 §4.1.2.4) can hold it.
+ */
+function checkCharacters(field: string, value: string): void {
+  if (CONTROL.test(value) || !value.isWellFormed())
+    invalid(field, 'must not contain control characters, bidirectional controls or lone surrogates');
+}
+
+/** Not blank (spec §8.3: family and given name), at most {@link NAME_MAX_CHARACTERS}, printable characters. */
 function checkName(name: string): void {
   if (string('name', name).trim() === '') invalid('name', 'is empty');
   if ([...name].length > NAME_MAX_CHARACTERS) invalid('name', `is longer than ${NAME_MAX_CHARACTERS} characters`);
+  checkCharacters('name', name);
 }
 
 /**
- * Not blank, at most {@link ADDRESS_MAX_CHARACTERS} (spec §8.3), and starting with one of the 47 prefectures (spec
- * §8.3: "starting from the prefecture"), from which the municipality is derived unless the caller names it.
+ * Not blank, at most {@link ADDRESS_MAX_CHARACTERS} (spec §8.3), printable characters, and starting with one of the 47
+ * prefectures (spec §8.3: "starting from the prefecture"), from which the municipality is derived unless the caller
+ * names it.
  */
 function checkAddress(address: string, municipalityGiven: boolean): void {
   if (string('address', address).trim() === '') invalid('address', 'is empty');
   if ([...address].length > ADDRESS_MAX_CHARACTERS)
     invalid('address', `is longer than ${ADDRESS_MAX_CHARACTERS} characters (spec §8.3)`);
+  checkCharacters('address', address);
   if (!municipalityGiven && prefectureOf(address) === undefined)
     invalid('address', 'must start with a prefecture (都道府県), e.g. 東京都');
 }
