@@ -20,6 +20,7 @@ import {
 } from './claims/provider-options.ts';
 import { requestedClaims } from './claims/request.ts';
 import { missingConsentDetails } from './consent/items.ts';
+import { missingConsentPurposes } from './consent/purposes.ts';
 import { meClient } from './consent/me.ts';
 import { ekycPrompt } from './ekyc/policy.ts';
 import { resolveConfig, type IdpConfig, type ResolvedConfig } from './config.ts';
@@ -258,6 +259,32 @@ function policy(config: ResolvedConfig): interactionPolicy.Prompt[] {
         const grant = ctx.oidc.grant;
         const missing = missingConsentDetails(
           requestedClaims(ctx.oidc.params?.['claims']),
+          grant?.getOIDCClaims() ?? [],
+          grant?.getRejectedOIDCClaims() ?? [],
+        );
+        return missing.length > 0 ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      },
+    ),
+  );
+  // The purpose of use is part of the consent (APPI): the same claims asked for another statement purpose or other
+  // per-claim purposes than those consented are asked again (consent/purposes.ts). A grant that records no purpose
+  // (made before they were recorded) is asked once more.
+  consent.checks.add(
+    new interactionPolicy.Check(
+      'purpose_not_consented',
+      'requested claims are asked for another purpose than was consented to',
+      'consent_required',
+      (ctx: KoaContextWithOIDC) => {
+        const grant = ctx.oidc.grant;
+        const clientId = ctx.oidc.client?.clientId;
+        if (clientId === undefined) return interactionPolicy.Check.REQUEST_PROMPT;
+        const missing = missingConsentPurposes(
+          {
+            requested: requestedClaims(ctx.oidc.params?.['claims']),
+            requestPurpose: ctx.oidc.params?.['purpose'],
+            purposes: config.ekyc.purposes,
+            clientId,
+          },
           grant?.getOIDCClaims() ?? [],
           grant?.getRejectedOIDCClaims() ?? [],
         );

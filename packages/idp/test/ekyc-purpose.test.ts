@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_PURPOSE, defaultPurpose, statementPurpose } from '../src/ekyc/statement.ts';
+import { statementBytes } from '@mynagate/pki';
+import { buildStatement, DEFAULT_PURPOSE, defaultPurpose, statementPurpose } from '../src/ekyc/statement.ts';
 
 test('derived answers only: an age or residence check, never the AML identity verification', () => {
   assert.equal(defaultPurpose(['age_over_20']), '年齢の確認 / Age check');
@@ -43,4 +44,38 @@ test('a client id naming an Object.prototype member (constructor, toString) gets
       '年齢の確認 / Age check',
     );
   }
+});
+
+const textOf = (statement: { readonly [member: string]: unknown }) => statement['text'] as { ja: string; en: string };
+
+test("a statement signs each item's per-claim purposes, in the item's text and as canonical data; none: no member", () => {
+  const base = {
+    clientName: 'テスト酒店',
+    clientOrigin: 'https://shop.example',
+    issuer: 'https://idp.example',
+    purpose: '酒類の購入 / Buying alcohol',
+    nonce: 'n'.repeat(32),
+    now: new Date('2026-01-02T03:04:05.678Z'),
+  };
+  const age = { ja: '20歳以上かどうか', en: 'Whether you are 20 or older' };
+  const plain = buildStatement({ ...base, items: [age], claimPurposes: { age_over_20: [] } });
+  assert.equal('claimPurposes' in plain, false, 'no per-claim purposes: the statement as before they were signed');
+  assert.equal(textOf(plain).ja.includes('（目的:'), false);
+
+  const one = buildStatement({
+    ...base,
+    items: [{ ...age, purpose: 'い；ろ' }],
+    claimPurposes: { age_over_20: ['ろ', 'い'], 'verified_claims.name': [], verified_claims: [] },
+  });
+  assert.deepEqual(one['claimPurposes'], { age_over_20: ['い', 'ろ'] }, 'only entries given some, sorted');
+  assert.match(textOf(one).ja, /提供する情報: 20歳以上かどうか（目的: い；ろ）。/);
+  assert.match(textOf(one).en, /Information provided: Whether you are 20 or older \(purpose: い；ろ\)\./);
+  // The same purposes in another order, and entries in another order: the same signed bytes.
+  const other = buildStatement({
+    ...base,
+    items: [{ ...age, purpose: 'い；ろ' }],
+    claimPurposes: { verified_claims: [], age_over_20: ['い', 'ろ', 'い'] },
+  });
+  assert.deepEqual(statementBytes(other), statementBytes(one));
+  assert.match(new TextDecoder().decode(statementBytes(one)), /"claimPurposes":\{"age_over_20":\["い","ろ"\]\}/);
 });

@@ -72,6 +72,7 @@ describe('what an eKYC keeps (end to end)', () => {
       claims: ['age_over_20'],
       details: [],
       purpose: '年齢の確認 / Age check',
+      claimPurposes: {},
       client: { id: RP_JWT.clientId, name: RP_JWT.name, origin: new URL(RP_JWT.redirectUri).origin },
     });
     for (const p of PERSONAL) assert.equal(payload.includes(p), false, `the stored row holds ${p}`);

@@ -4,6 +4,9 @@
  * same grant for the same claims goes without a new signature only when a statement for it would name exactly that
  * purpose and service. Another purpose gets the signing step again, with a statement that says the new purpose; a
  * kept identity never serves another client; an identity kept before the purpose was recorded covers no purpose.
+ * The per-claim purposes of a request (OIDC4IA §5.5.1, `claims.<target>.<claim>.purpose` and inside `verified_claims`)
+ * are signed too, item by item in the consent screen's words and as the statement's `claimPurposes`, recorded with
+ * the identity and in the audit, and a kept signature serves only the same ones.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -24,6 +27,7 @@ import {
   consent,
   fullFlow,
   issueCard,
+  loginThenStop,
   openSignPage,
   postSignature,
   RP_JWT,
@@ -73,6 +77,8 @@ const secretRp = (): Rp => ({ on: idp, config: idp.secretRp, redirectUri: RP_SEC
 interface Signed {
   /** The purpose on the signing page. */
   readonly shown: string | undefined;
+  /** The signing page itself. */
+  readonly page: string;
   /** The statement the companion got (and the card signed). */
   readonly view: SignViewJson;
 }
@@ -90,7 +96,10 @@ async function signCapturing(on: TestIdp, agent: Agent, step: Step): Promise<{ n
   await sign.events.close();
   assert.ok(done, 'a done event after signing');
   const { url, response } = await agent.follow(done.redirect);
-  return { next: { url, page: url.origin === step.url.origin ? await response.text() : '' }, signed: { shown, view } };
+  return {
+    next: { url, page: url.origin === step.url.origin ? await response.text() : '' },
+    signed: { shown, page: step.page, view },
+  };
 }
 
 /** A request of `claims` (and `extra`, e.g. `purpose`) in the browser of `agent`, through to the RP's tokens. */
@@ -167,6 +176,7 @@ describe('a signature is reused only for the purpose and the service it was sign
       claims: ['age_over_20'],
       details: [],
       purpose: ALCOHOL,
+      claimPurposes: {},
       client: { id: RP_JWT.clientId, name: RP_JWT.name, origin: new URL(RP_JWT.redirectUri).origin },
     });
     const count = (await signatureRows()).length;
@@ -181,7 +191,8 @@ describe('a signature is reused only for the purpose and the service it was sign
     const { agent, grantId } = await signedOnce(AGE_ONLY, ALCOHOL);
     const count = (await signatureRows()).length;
     const { pages, signed, tokens } = await again(agent, AGE_ONLY, { purpose: SIGN_UP });
-    assert.deepEqual(pages, ['sign'], 'the signature for buying alcohol does not stand for a sign-up');
+    // A new purpose is consented to first (consent/purposes.ts), then signed for.
+    assert.deepEqual(pages, ['consent', 'sign'], 'the signature for buying alcohol does not stand for a sign-up');
     assert.equal(signed!.shown, SIGN_UP, 'the signing page shows the new purpose');
     assert.equal(signed!.view.statement.purpose, SIGN_UP, 'the statement signed carries the new purpose');
     assert.equal(JSON.parse(signed!.view.canonical).purpose, SIGN_UP);
@@ -193,7 +204,7 @@ describe('a signature is reused only for the purpose and the service it was sign
     assert.equal((await identities().get(grantId))!.signed?.purpose, SIGN_UP, 'the identity now covers the new one');
     assert.equal(tokens.claims()!['age_over_20'], true);
 
-    // The identity now stands for the sign-up alone: the first purpose again signs again too.
+    // The identity now stands for the sign-up alone: the first purpose again signs again too (its consent stands).
     const back = await again(agent, AGE_ONLY, { purpose: ALCOHOL });
     assert.deepEqual(back.pages, ['sign']);
     assert.equal(back.signed!.view.statement.purpose, ALCOHOL);
@@ -206,7 +217,7 @@ describe('a signature is reused only for the purpose and the service it was sign
     assert.equal((await identities().get(grantId))!.signed?.purpose, signedFor);
     const count = (await signatureRows()).length;
     const { pages, signed } = await again(agent, AGE_ONLY);
-    assert.deepEqual(pages, ['sign'], 'an age and residence check is not an age check');
+    assert.deepEqual(pages, ['consent', 'sign'], 'an age and residence check is not an age check');
     assert.equal(signed!.view.statement.purpose, '年齢の確認 / Age check');
     assert.equal((await signatureRows()).length, count + 1);
   });
@@ -242,7 +253,7 @@ describe('a signature is reused only for the purpose and the service it was sign
     assert.deepEqual(same.pages, [], 'the configured purpose was signed');
     assert.equal((await signatureRows(configuredIdp)).length, count);
     const own = await again(agent, AGE_ONLY, { purpose: ALCOHOL }, jwtRp(configuredIdp));
-    assert.deepEqual(own.pages, ['sign']);
+    assert.deepEqual(own.pages, ['consent', 'sign']);
     assert.equal(own.signed!.view.statement.purpose, ALCOHOL);
     assert.equal((await signatureRows(configuredIdp)).length, count + 1);
   });
@@ -271,6 +282,143 @@ describe('a signature is reused only for the purpose and the service it was sign
   });
 });
 
+const AGE_P = '酒類の販売で年齢を確かめるため';
+const AGE_P2 = '年齢制限のある会員登録のため';
+const NAME_P = '配送先の宛名に使うため';
+/** An age question and a verified name and address, with per-claim purposes for the age and the name. */
+const PER_CLAIM = (age: string = AGE_P, name: string = NAME_P) => ({
+  id_token: {
+    age_over_20: { essential: true, purpose: age },
+    verified_claims: {
+      verification: { trust_framework: null },
+      claims: { name: { essential: true, purpose: name }, address: null },
+    },
+  },
+});
+
+/** The per-claim purposes a page (the consent screen or the signing page) shows, by item key. */
+function shownPurposes(page: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [, key, body] of page.matchAll(/<li data-key="([^"]+)">([^]*?)<\/li>/g)) {
+    const purpose = /<small class="purpose">目的 \/ Purpose: ([^<]*)<\/small>/.exec(body!)?.[1];
+    if (purpose !== undefined) out[key!] = purpose;
+  }
+  return out;
+}
+
+describe('per-claim purposes are signed, and a signature serves only the same ones (end to end)', () => {
+  it("signs each item's per-claim purposes in the consent screen's words, and records them with the identity and in the audit", async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri, {
+      extra: authorizeExtra(PER_CLAIM(), { purpose: ALCOHOL }),
+    });
+    const consentStep = await loginThenStop(idp, login, card);
+    assert.ok(consentStep.page.includes('consent-form'));
+    const onConsent = shownPurposes(consentStep.page);
+    // The verified claims' own purposes are shown too, by the claim they are for.
+    assert.deepEqual(onConsent, { age_over_20: AGE_P, verified_claims: `氏名: ${NAME_P}` });
+    const signPage = await consent(login.agent, consentStep);
+    assert.deepEqual(shownPurposes(signPage.page), onConsent, 'the signing page shows them in the same words');
+    const { next, signed } = await signCapturing(idp, login.agent, signPage);
+    const expected = { age_over_20: [AGE_P], 'verified_claims.name': [NAME_P] };
+    assert.deepEqual(JSON.parse(signed.view.canonical).claimPurposes, expected, 'signed as data');
+    assert.ok(
+      signed.view.statement.text.ja.includes(
+        `20歳以上かどうか（はい／いいえだけ。生年月日は伝えません）（目的: ${AGE_P}）`,
+      ),
+      signed.view.statement.text.ja,
+    );
+    assert.ok(signed.view.statement.text.ja.includes(`（目的: 氏名: ${NAME_P}）`), signed.view.statement.text.ja);
+    assert.ok(
+      signed.view.statement.text.en.includes(`not your date of birth) (purpose: ${AGE_P})`),
+      signed.view.statement.text.en,
+    );
+    const tokens = await client.authorizationCodeGrant(idp.jwtRp, next.url, {
+      pkceCodeVerifier: login.codeVerifier,
+      expectedState: login.state,
+    });
+    assert.equal(tokens.claims()!['age_over_20'], true);
+    const row = (await signatureRows()).at(-1)!;
+    assert.deepEqual(row.data['claimPurposes'], expected, 'in the audit');
+    const stored = (await identities().get(String(row.data['grantId'])))!;
+    assert.deepEqual(stored.signed?.claimPurposes, expected, 'in what the signature covers');
+  });
+
+  it('reuses the signature for the same per-claim purposes, and asks for a new one when one changes', async () => {
+    const { agent } = await signedOnce(PER_CLAIM(), ALCOHOL);
+    const count = (await signatureRows()).length;
+    const same = await again(agent, PER_CLAIM(), { purpose: ALCOHOL });
+    assert.deepEqual(same.pages, [], 'the same purposes: neither consent nor signature');
+    assert.equal((await signatureRows()).length, count);
+
+    const changed = await again(agent, PER_CLAIM(AGE_P2), { purpose: ALCOHOL });
+    assert.deepEqual(changed.pages, ['consent', 'sign'], 'another purpose for the age: consented, then signed for');
+    assert.deepEqual(JSON.parse(changed.signed!.view.canonical).claimPurposes, {
+      age_over_20: [AGE_P2],
+      'verified_claims.name': [NAME_P],
+    });
+    assert.equal((await signatureRows()).length, count + 1);
+
+    // Back to the first: its consent stands, but the identity now covers the second purposes only.
+    const back = await again(agent, PER_CLAIM(), { purpose: ALCOHOL });
+    assert.deepEqual(back.pages, ['sign']);
+    assert.deepEqual(JSON.parse(back.signed!.view.canonical).claimPurposes['age_over_20'], [AGE_P]);
+    assert.equal((await signatureRows()).length, count + 2);
+    // Without a per-claim purpose where one was signed: not the same statement either.
+    const none = await again(
+      agent,
+      { id_token: { ...PER_CLAIM().id_token, age_over_20: { essential: true } } },
+      { purpose: ALCOHOL },
+    );
+    assert.ok(none.pages.includes('sign'), `signed again: ${none.pages}`);
+    assert.equal(JSON.parse(none.signed!.view.canonical).claimPurposes['age_over_20'], undefined);
+  });
+
+  it('signs the same purposes given in another order (ID token and UserInfo) as the same statement terms', async () => {
+    const [A, B] = ['会員の年齢区分を決めるため', '酒類の注文を受けるため'];
+    const first = { id_token: { age_over_20: { purpose: B } }, userinfo: { age_over_20: { purpose: A } } };
+    const swapped = { userinfo: { age_over_20: { purpose: B } }, id_token: { age_over_20: { purpose: A } } };
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri, {
+      extra: authorizeExtra(first, { purpose: ALCOHOL }),
+    });
+    const signPage = await consent(login.agent, await loginThenStop(idp, login, card));
+    assert.deepEqual(shownPurposes(signPage.page), { age_over_20: `${A}；${B}` }, 'both, sorted');
+    const { next, signed } = await signCapturing(idp, login.agent, signPage);
+    assert.deepEqual(JSON.parse(signed.view.canonical).claimPurposes, { age_over_20: [A, B] });
+    await client.authorizationCodeGrant(idp.jwtRp, next.url, {
+      pkceCodeVerifier: login.codeVerifier,
+      expectedState: login.state,
+    });
+    const count = (await signatureRows()).length;
+    const { pages } = await again(login.agent, swapped, { purpose: ALCOHOL });
+    assert.deepEqual(pages, [], 'the same purposes: reused');
+    assert.equal((await signatureRows()).length, count);
+  });
+
+  it('reads coverage recorded before per-claim purposes were as signed without any: reused only by a request that gives none', async () => {
+    const strip = async (grantId: string) => {
+      const stored = (await identities().get(grantId))!;
+      const { claimPurposes: _gone, ...legacy } = stored.signed!;
+      await identities().put({ ...stored, signed: legacy }, 600);
+    };
+    const plain = await signedOnce(AGE_ONLY, ALCOHOL);
+    await strip(plain.grantId);
+    let count = (await signatureRows()).length;
+    const reused = await again(plain.agent, AGE_ONLY, { purpose: ALCOHOL });
+    assert.deepEqual(reused.pages, [], 'no per-claim purposes asked: what that statement said');
+    assert.equal((await signatureRows()).length, count);
+
+    const given = { id_token: { age_over_20: { essential: true, purpose: AGE_P } } };
+    const withPurpose = await signedOnce(given, ALCOHOL);
+    await strip(withPurpose.grantId);
+    count = (await signatureRows()).length;
+    const { pages, signed } = await again(withPurpose.agent, given, { purpose: ALCOHOL });
+    assert.deepEqual(pages, ['sign'], 'fails closed: the kept signature never listed the per-claim purpose');
+    assert.deepEqual(JSON.parse(signed!.view.canonical).claimPurposes, { age_over_20: [AGE_P] });
+    assert.equal((await signatureRows()).length, count + 1);
+    assert.deepEqual((await identities().get(withPurpose.grantId))!.signed?.claimPurposes, { age_over_20: [AGE_P] });
+  });
+});
+
 describe('unsignedTerms and the ekyc prompt (unit)', () => {
   const BANK = { id: RP_JWT.clientId, name: RP_JWT.name, origin: 'https://bank.example' };
   const covered: SignedCoverage = { claims: ['age_over_20'], details: [], purpose: ALCOHOL, client: BANK };
@@ -290,7 +438,11 @@ describe('unsignedTerms and the ekyc prompt (unit)', () => {
     });
 
   it('finds nothing unsigned for exactly the signed purpose and service', () => {
-    assert.deepEqual(terms({ purpose: ALCOHOL }), { purpose: ALCOHOL, client: BANK });
+    assert.deepEqual(terms({ purpose: ALCOHOL }), {
+      purpose: ALCOHOL,
+      claimPurposes: { age_over_20: [] },
+      client: BANK,
+    });
     assert.deepEqual(unsignedTerms(covered, terms({ purpose: ALCOHOL })), []);
   });
 
@@ -315,6 +467,31 @@ describe('unsignedTerms and the ekyc prompt (unit)', () => {
     assert.deepEqual(unsignedTerms(legacy, terms({ purpose: ALCOHOL })), ['purpose', 'client']);
     assert.deepEqual(unsignedTerms({ ...legacy, client: BANK }, terms({ purpose: ALCOHOL })), ['purpose']);
     assert.deepEqual(unsignedTerms(undefined, terms({ purpose: ALCOHOL })), ['purpose', 'client']);
+  });
+
+  it('finds the per-claim purposes unsigned unless each entry asked has exactly the purposes signed for it', () => {
+    const given = (purpose: string) => ({
+      claims: JSON.stringify(normalizeClaimsParameter({ id_token: { age_over_20: { essential: true, purpose } } })),
+      purpose: ALCOHOL,
+    });
+    const wanted = terms(given(AGE_P));
+    assert.deepEqual(wanted.claimPurposes, { age_over_20: [AGE_P] });
+    const signedFor = (claimPurposes: Record<string, string[]> | undefined): SignedCoverage => ({
+      ...covered,
+      ...(claimPurposes === undefined ? {} : { claimPurposes }),
+    });
+    assert.deepEqual(unsignedTerms(signedFor({ age_over_20: [AGE_P] }), wanted), []);
+    assert.deepEqual(unsignedTerms(signedFor({ age_over_20: [AGE_P2] }), wanted), ['claimPurposes']);
+    assert.deepEqual(unsignedTerms(signedFor({ age_over_20: [AGE_P, AGE_P2] }), wanted), ['claimPurposes']);
+    assert.deepEqual(unsignedTerms(signedFor({}), wanted), ['claimPurposes'], 'signed without one');
+    assert.deepEqual(unsignedTerms(signedFor(undefined), wanted), ['claimPurposes'], 'recorded before: fails closed');
+    // A request without per-claim purposes: signed without any (recorded or from before) serves it; signed with one
+    // does not; entries signed but not asked for now do not matter.
+    const plain = terms({ purpose: ALCOHOL });
+    assert.deepEqual(unsignedTerms(signedFor(undefined), plain), []);
+    assert.deepEqual(unsignedTerms(signedFor({}), plain), []);
+    assert.deepEqual(unsignedTerms(signedFor({ age_over_20: [AGE_P] }), plain), ['claimPurposes']);
+    assert.deepEqual(unsignedTerms(signedFor({ age_over_20: [AGE_P], 'verified_claims.name': [NAME_P] }), wanted), []);
   });
 
   /** Runs the prompt's check for a request of `extra` against a kept identity signed as `signed`. */
@@ -361,6 +538,20 @@ describe('unsignedTerms and the ekyc prompt (unit)', () => {
       'another origin named',
     );
     assert.equal(await prompted({ claims: ['age_over_20'], details: [] }, { purpose: ALCOHOL }), true, 'legacy');
+  });
+
+  it('asks for the ekyc prompt when a per-claim purpose differs from the signed one', async () => {
+    const claims = JSON.stringify(
+      normalizeClaimsParameter({ id_token: { age_over_20: { essential: true, purpose: AGE_P } } }),
+    );
+    const withPurposes = { ...covered, claimPurposes: { age_over_20: [AGE_P] } };
+    assert.equal(await prompted(withPurposes, { purpose: ALCOHOL, claims }), false, 'the same: reused');
+    assert.equal(
+      await prompted({ ...covered, claimPurposes: { age_over_20: [AGE_P2] } }, { purpose: ALCOHOL, claims }),
+      true,
+    );
+    assert.equal(await prompted(covered, { purpose: ALCOHOL, claims }), true, 'recorded before per-claim purposes');
+    assert.equal(await prompted(covered, { purpose: ALCOHOL }), false, 'none asked, none signed');
   });
 
   it("compares a request without a purpose with the client's configured one, or else the default", async () => {

@@ -53,4 +53,10 @@ export const CONSENT_DETAIL = Object.freeze({
   verifiedClaim: (claim: string): string => `verified_claims.${claim}`,
   /** One prefecture asked about by `residence_in_prefecture`. */
   prefecture: (name: string): string => `residence_in_prefecture=${name}`,
+  /**
+   * What one of the entries above (a claim key or a detail) was consented for: the statement's purpose and the
+   * entry's own per-claim purposes (sorted, `[]` for none), as JSON (consent/purposes.ts). Never a claim name.
+   */
+  purpose: (entry: string, purpose: string, claimPurposes: readonly string[]): string =>
+    `purpose:${JSON.stringify([entry, purpose, claimPurposes])}`,
 });

@@ -17,7 +17,8 @@ import { CONSENT_DETAIL } from './names.ts';
 /**
  * What a signed statement listed, in the grant's own terms (consent/items.ts): the claim keys (`age_over_20`,
  * `verified_claims`, `residence_in_prefecture`, …) and their details (`verified_claims.name`,
- * `residence_in_prefecture=東京都`, …), and whom and what for it was signed (`client`, `purpose`). Nothing outside it
+ * `residence_in_prefecture=東京都`, …), and whom and what for it was signed (`client`, `purpose`, `claimPurposes`).
+ * Nothing outside it
  * is answered from that signature, and a request for another purpose or service is not answered from it either
  * (ekyc/policy.ts asks for a new signature).
  */
@@ -29,6 +30,12 @@ export interface SignedCoverage {
    * still kept from then): such a signature covers no purpose, so any request asks for a new one.
    */
   readonly purpose?: string;
+  /**
+   * The statement's per-claim purposes (its `claimPurposes` member: grant entry → sorted purposes, only entries given
+   * some), exactly as signed; `{}` when it listed none. Absent on coverage recorded before they were: that statement
+   * listed none either, and is read so (ekyc/policy.ts `unsignedTerms`: it serves no request that gives some).
+   */
+  readonly claimPurposes?: Readonly<Record<string, readonly string[]>>;
   /**
    * The service the statement was signed for: the client id, and the name and origin the statement named. Absent on
    * coverage recorded before it was: covers no service.

@@ -1,7 +1,8 @@
 /**
  * What a service asks for, as a person reads it: one line per requested claim or scope, in plain Japanese and
- * English, marked optional unless the service said `essential` (OIDC Core §5.5.1). The consent screen shows these
- * lines, the signed eKYC statement repeats them, and the consent record keeps their text.
+ * English, marked optional unless the service said `essential` (OIDC Core §5.5.1), each with the purposes the service
+ * gave for it (OIDC4IA §5.5.1). The consent screen shows these lines, the signed eKYC statement repeats them, and the
+ * consent record keeps their text.
  */
 import { CONSENT_DETAIL } from '../claims/names.ts';
 import type { BilingualMessage } from '../http-errors.ts';
@@ -14,7 +15,19 @@ export interface ConsentItem {
   readonly label: BilingualMessage;
   /** Whether the person may leave it out. */
   readonly optional: boolean;
-  /** The service's stated purpose for this item (OIDC4IA `purpose`), if any. */
+  /**
+   * The service's stated purposes for this item (OIDC4IA `purpose` of a claim request, §5.5.1), by grant entry: the
+   * item's key, or for `verified_claims` each `verified_claims.<claim>` (its `claims` members' purposes). Each list
+   * is distinct and sorted (UTF-16 code units), so the same request gives the same map whatever the order of its
+   * targets and elements; an entry no request gave a purpose has no member. The signed statement carries these
+   * (ekyc/statement.ts), and a kept signature or a consent stands only for the same ones.
+   */
+  readonly claimPurposes: Readonly<Record<string, readonly string[]>>;
+  /**
+   * {@link ConsentItem.claimPurposes} as the person reads them, if any: one entry's purposes side by side (`；`), and
+   * for `verified_claims` by the claims they are for (`氏名・住所: …`). The consent screen, its recorded text, the
+   * signing page and the signed statement all show these same words.
+   */
   readonly purpose?: string;
   /**
    * What exactly the item gives, recorded in the grant beside `key` (claim names alone would let a later request of
@@ -65,6 +78,7 @@ export function consentItems(requested: RequestedClaims, scope: string): Consent
         en: 'An identifier for you that only this service gets (not shared with other services), and when you logged in',
       },
       optional: false,
+      claimPurposes: {},
       details: [],
     },
   ];
@@ -90,6 +104,7 @@ export function consentItems(requested: RequestedClaims, scope: string): Consent
         en: 'Keep receiving the information above after you log out, until you withdraw this consent',
       },
       optional: true,
+      claimPurposes: {},
       details: [],
     });
   }
@@ -112,23 +127,34 @@ export function missingConsentDetails(
 }
 
 function claimItem(name: string, requests: readonly unknown[]): ConsentItem | undefined {
-  const purposes = requests.flatMap((r) =>
-    typeof r === 'object' && r !== null && typeof (r as { purpose?: unknown }).purpose === 'string'
-      ? [(r as { purpose: string }).purpose]
-      : [],
-  );
-  const purpose = purposes.length > 0 ? { purpose: purposes[0]! } : {};
   const optional = !requests.some(isEssential);
   if (name === 'verified_claims') {
     const inner = new Set<string>();
+    const purposes = new Map<string, string[]>();
     let essential = false;
     for (const element of requests.flatMap((r) => verifiedClaimsRequests(r))) {
       for (const [claim, r] of Object.entries(element.claims)) {
-        if (CLAIM_LABELS[claim] !== undefined) inner.add(claim);
+        if (CLAIM_LABELS[claim] === undefined) continue;
+        inner.add(claim);
         essential ||= isEssential(r);
+        const entry = CONSENT_DETAIL.verifiedClaim(claim);
+        purposes.set(entry, [...(purposes.get(entry) ?? []), ...purposeOf(r)]);
       }
     }
     const labels = [...inner].map((c) => CLAIM_LABELS[c]!);
+    const claimPurposes = canonicalPurposes(purposes);
+    // Inner claims given the same purposes are shown together (the RP SDK gives every one the request's purpose).
+    const groups = new Map<string, { claims: string[]; purposes: readonly string[] }>();
+    for (const claim of inner) {
+      const list = claimPurposes[CONSENT_DETAIL.verifiedClaim(claim)];
+      if (list === undefined) continue;
+      const group = groups.get(JSON.stringify(list));
+      if (group === undefined) groups.set(JSON.stringify(list), { claims: [claim], purposes: list });
+      else group.claims.push(claim);
+    }
+    const text = [...groups.values()]
+      .map((g) => `${g.claims.map((c) => CLAIM_LABELS[c]!.ja).join('・')}: ${purposeText(g.purposes)}`)
+      .join(' ／ ');
     return {
       key: name,
       label: {
@@ -136,9 +162,13 @@ function claimItem(name: string, requests: readonly unknown[]): ConsentItem | un
         en: `Identity information checked by your electronic signature: ${labels.map((l) => l.en.replace(/^Your /, 'your ')).join(', ')}, and ${VERIFICATION_LABEL.en.replace(/^The /, 'the ')}`,
       },
       optional: !essential,
+      claimPurposes,
+      ...(text === '' ? {} : { purpose: text }),
       details: [...inner].map(CONSENT_DETAIL.verifiedClaim),
     };
   }
+  const claimPurposes = canonicalPurposes(new Map([[name, requests.flatMap(purposeOf)]]));
+  const purpose = claimPurposes[name] === undefined ? {} : { purpose: purposeText(claimPurposes[name]) };
   if (name === 'residence_in_prefecture') {
     const values = [
       ...new Set(requests.flatMap((r) => ((r as { values?: unknown[] } | null)?.values ?? []).map(String))),
@@ -150,13 +180,48 @@ function claimItem(name: string, requests: readonly unknown[]): ConsentItem | un
         en: `Whether you live in ${values.join(' or ')} (yes or no only; not your address)`,
       },
       optional,
+      claimPurposes,
       ...purpose,
       details: values.map(CONSENT_DETAIL.prefecture),
     };
   }
   const label = CLAIM_LABELS[name];
   if (label === undefined) return undefined;
-  return { key: name, label, optional, ...purpose, details: [] };
+  return { key: name, label, optional, claimPurposes, ...purpose, details: [] };
+}
+
+/** The `purpose` of one claim request (OIDC4IA §5.5.1; `claims/request.ts` checked its length), if any. */
+function purposeOf(request: unknown): string[] {
+  const purpose = typeof request === 'object' && request !== null ? (request as { purpose?: unknown }).purpose : null;
+  return typeof purpose === 'string' ? [purpose] : [];
+}
+
+/** Per entry, its purposes distinct and sorted; entries without any left out ({@link ConsentItem.claimPurposes}). */
+function canonicalPurposes(purposes: ReadonlyMap<string, readonly string[]>): Record<string, readonly string[]> {
+  const out: Record<string, readonly string[]> = {};
+  for (const [entry, list] of purposes) if (list.length > 0) out[entry] = [...new Set(list)].sort();
+  return out;
+}
+
+/** The purposes of one entry as shown: one alone as given, several (ID token and UserInfo differ) side by side. */
+function purposeText(purposes: readonly string[]): string {
+  return purposes.join('；');
+}
+
+/**
+ * The per-claim purposes of `items` together (each item's {@link ConsentItem.claimPurposes}; entries never overlap
+ * across items), for every entry the items list, their keys and details: `[]` for one given no purpose. What a
+ * statement for these items signs, and what a kept signature or a consent is compared with.
+ *
+ * @example claimPurposesOf(items) // { age_over_20: ['酒類の購入'], verified_claims: [], 'verified_claims.name': [] }
+ */
+export function claimPurposesOf(items: readonly ConsentItem[]): Record<string, readonly string[]> {
+  const out: Record<string, readonly string[]> = {};
+  for (const item of items) {
+    if (item.key.startsWith('scope:')) continue;
+    for (const entry of [item.key, ...item.details]) out[entry] = item.claimPurposes[entry] ?? [];
+  }
+  return out;
 }
 
 /** The exact text of a consent screen, as recorded with the consent (APPI: what the person agreed to, when). */

@@ -1,9 +1,11 @@
 /**
  * The consent screen (`GET /interaction/:uid` while node-oidc-provider's `consent` prompt is pending) and its answer
  * (`POST /interaction/:uid/consent`). It lists exactly what the service asks for, in Japanese and English, marking
- * the optional items, which the person may leave out. The consent is recorded per person and service with the exact
- * text shown and the time (`records.recordConsent`; APPI: third-party provision needs prior consent), and the grant
- * gets the accepted claims (the declined ones are recorded as rejected, so they are never released).
+ * the optional items, which the person may leave out, and the purpose: the one the signed statement will give, and
+ * each item's own. The consent is recorded per person and service with the exact text shown and the time
+ * (`records.recordConsent`; APPI: third-party provision needs prior consent), and the grant gets the accepted claims
+ * (the declined ones are recorded as rejected, so they are never released) and what they were consented for
+ * (purposes.ts: the same claims for another purpose are asked again).
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -14,21 +16,43 @@ import { interactionFor, type InteractionContext, type InteractionDetails } from
 import { sendPage } from '../interactions/login-page.ts';
 import { readBody, type Handler } from '../interactions/router.ts';
 import { keepSavedGrant } from '../saved-grants.ts';
-import { consentItems, consentText, type ConsentItem } from './items.ts';
+import { claimPurposesOf, consentItems, consentText, type ConsentItem } from './items.ts';
+import { consentPurpose, purposeEntries, type PurposeRequest } from './purposes.ts';
 
 /** What the screen shows for an interaction, and the text recorded with the consent. */
 async function screen(
   context: InteractionContext,
   details: InteractionDetails,
-): Promise<{ clientId: string; clientName: string; items: ConsentItem[]; text: string; purpose: string | undefined }> {
+): Promise<{
+  clientId: string;
+  clientName: string;
+  items: ConsentItem[];
+  text: string;
+  purpose: string | undefined;
+  request: PurposeRequest;
+}> {
   const clientId = String(details.params['client_id']);
   const client = await context.provider().Client.find(clientId);
   const clientName = client?.clientName ?? clientId;
   const clientOrigin = new URL(String(details.params['redirect_uri'])).origin;
-  const items = consentItems(requestedClaims(details.params['claims']), String(details.params['scope'] ?? ''));
-  const requestPurpose = details.params['purpose'];
-  const purpose = typeof requestPurpose === 'string' ? requestPurpose : context.config.ekyc.purposes[clientId];
-  return { clientId, clientName, items, purpose, text: consentText({ clientName, clientOrigin, purpose, items }) };
+  const requested = requestedClaims(details.params['claims']);
+  const items = consentItems(requested, String(details.params['scope'] ?? ''));
+  const request: PurposeRequest = {
+    requested,
+    requestPurpose: details.params['purpose'],
+    purposes: context.config.ekyc.purposes,
+    clientId,
+  };
+  // The purpose the signed statement will give (purposes.ts): what the person agrees to here is what they sign.
+  const purpose = consentPurpose(request, items);
+  return {
+    clientId,
+    clientName,
+    items,
+    purpose,
+    request,
+    text: consentText({ clientName, clientOrigin, purpose, items }),
+  };
 }
 
 /** `GET /interaction/:uid` for the consent prompt. */
@@ -46,7 +70,7 @@ export function consentPage(context: InteractionContext): Handler {
           >Check the list and choose whether to agree. You may leave out the items marked optional.</span
         >
       </p>
-      ${purpose ? html`<p>目的 / Purpose: <strong id="purpose">${purpose}</strong></p>` : ''}
+      ${purpose ? html`<p>目的 / Purpose: <strong id="consent-purpose">${purpose}</strong></p>` : ''}
       <form method="post" action="/interaction/${uid}/consent" id="consent-form">
         <ul id="items">
           ${items.map(
@@ -100,7 +124,7 @@ export function consentAnswer(context: InteractionContext): Handler {
     }
     const accountId = details.session?.accountId;
     if (typeof accountId !== 'string') throw new IdpInteractionNotFoundError();
-    const { clientId, items, text } = await screen(context, details);
+    const { clientId, items, text, request, purpose } = await screen(context, details);
     const kept = new Set(form.getAll('item'));
     const accepted = items.filter((i) => !i.optional || kept.has(i.key));
     const declined = items.filter((i) => i.optional && !kept.has(i.key));
@@ -117,6 +141,10 @@ export function consentAnswer(context: InteractionContext): Handler {
     const granted = [...claimKeys(accepted), ...accepted.flatMap((i) => i.details)];
     if (granted.length > 0) grant.addOIDCClaims(granted);
     if (claimKeys(declined).length > 0) grant.rejectOIDCClaims(claimKeys(declined));
+    // What the claims now held are consented for (purposes.ts): the consent prompt asks again for another purpose.
+    // Entries of earlier consents stay (as the details do): what was agreed to stands until it is withdrawn.
+    const purposes = purposeEntries(request, grant.getOIDCClaims(), grant.getRejectedOIDCClaims());
+    if (purposes.length > 0) grant.addOIDCClaims(purposes);
     const grantId = await grant.save();
     keepSavedGrant(provider, grantId, grant);
 
@@ -131,7 +159,16 @@ export function consentAnswer(context: InteractionContext): Handler {
       type: 'consent.granted',
       personId: accountId,
       clientId,
-      data: { consentId: consent.id, grantId, claims: claimKeys(accepted), declined: claimKeys(declined) },
+      data: {
+        consentId: consent.id,
+        grantId,
+        claims: claimKeys(accepted),
+        declined: claimKeys(declined),
+        ...(purpose === undefined ? {} : { purpose }),
+        claimPurposes: Object.fromEntries(
+          Object.entries(claimPurposesOf(accepted)).filter(([, list]) => list.length > 0),
+        ),
+      },
     });
     await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
   };

@@ -15,6 +15,7 @@ import { retainForRelease, type SignedCoverage } from '../claims/retention.ts';
 import type { VerifiedIdentity } from './identity-store.ts';
 import { signErrorBody } from './messages.ts';
 import type { SignTransactions } from './sign-transaction.ts';
+import { statementClaimPurposes } from './statement.ts';
 
 /** The verifier's statement check (`@mynagate/pki` `createVerifier(...)` has it). */
 export interface StatementVerifier {
@@ -93,8 +94,8 @@ export interface CardSignDeps {
  * sealed so that only that browser's cookie opens it (sign-transaction.ts; the store never holds it in clear): the
  * verified identity, cut to what the statement listed and recording that coverage (with the signing certificate
  * only if configured), which the grant gets when that browser takes the outcome, and the evidence (issuer, serial,
- * the certificate's SHA-256, time, statement hash, what was listed) into the audit. A refusal is recorded for the
- * page (code and message).
+ * the certificate's SHA-256, time, statement hash, what was listed and its purposes) into the audit. A refusal is
+ * recorded for the page (code and message).
  *
  * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_CHALLENGE_INVALID` (no statement outstanding), `ERR_IDP_BAD_REQUEST`,
  *   `ERR_IDP_SIGN_CARD_MISMATCH` and `ERR_PKI_LINKS_UNAVAILABLE` (with `signingCardPair`),
@@ -115,12 +116,13 @@ export async function submitStatementSignature(deps: CardSignDeps, txn: string, 
     const verificationProcess = randomUUID();
     // What the statement listed, and of the basic-4 only what that needs: a yes/no question keeps its answer, not
     // the birth date or the address behind it. A transaction without details (started before they were recorded)
-    // covers no verified claim and no prefecture. The purpose and the service are the signed statement's own, so a
-    // later request reuses this identity only for exactly those (ekyc/policy.ts `unsignedTerms`).
+    // covers no verified claim and no prefecture. The purpose, the per-claim purposes and the service are the signed
+    // statement's own, so a later request reuses this identity only for exactly those (ekyc/policy.ts `unsignedTerms`).
     const signed: SignedCoverage = {
       claims: [...transaction.claims],
       details: [...(transaction.details ?? [])],
       purpose: statement.purpose,
+      claimPurposes: statementClaimPurposes(statement),
       client: { id: transaction.clientId, name: statement.client.name, origin: statement.client.origin },
     };
     const retained = retainForRelease(result.identity, signed, now);
@@ -158,6 +160,7 @@ export async function submitStatementSignature(deps: CardSignDeps, txn: string, 
         signedAt: result.evidence.signedAt,
         statementHash: result.evidence.statementHash,
         purpose: statement.purpose,
+        claimPurposes: signed.claimPurposes,
         claims: signed.claims,
         details: signed.details,
         // Which certificate signed, without its personal data: the audit is an append-only chain and can erase nothing.

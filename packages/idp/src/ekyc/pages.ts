@@ -118,7 +118,7 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
       const items = statementItems(details.params, [...granted], grant?.getRejectedOIDCClaims() ?? []);
       // The same terms the `ekyc` prompt compares a kept signature with (policy.ts): a statement for another purpose
       // is what it asks for.
-      const { purpose } = statementTerms({
+      const { purpose, claimPurposes } = statementTerms({
         params: details.params,
         clientId,
         clientName,
@@ -133,7 +133,9 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
         clientName,
         clientOrigin,
         purpose,
-        items: items.map((i) => i.label),
+        // Each item with its per-claim purposes in the consent screen's words, and those purposes as data: both signed.
+        items: items.map((i) => (i.purpose === undefined ? i.label : { ...i.label, purpose: i.purpose })),
+        claimPurposes,
         claims: items.filter((i) => !i.key.startsWith('scope:')).map((i) => i.key),
         // What the statement's items give exactly; a detail the grant lacks is not covered (the consent prompt
         // has asked for every one before this page).
@@ -149,7 +151,7 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
 <p><strong id="client-name">${clientName}</strong> (<span id="client-origin">${clientOrigin}</span>) が本人確認を求めています。
 <span class="en" lang="en">${clientName} asks to verify your identity.</span></p>
 <dl><dt>目的 / Purpose</dt><dd id="purpose">${purpose}</dd>
-<dt>提供する情報 / Provided</dt><dd><ul id="items">${items.map((i) => html`<li>${i.label.ja}<span class="en" lang="en">${i.label.en}</span></li>`)}</ul></dd></dl>
+<dt>提供する情報 / Provided</dt><dd><ul id="items">${items.map((i) => html`<li data-key="${i.key}">${i.label.ja}<span class="en" lang="en">${i.label.en}</span>${i.purpose ? html`<br /><small class="purpose">目的 / Purpose: ${i.purpose}</small>` : ''}</li>`)}</ul></dd></dl>
 <ol>
 <li>スマートフォンのMynaGateアプリでQRコードを読み取り、表示される文面を確かめてください。<span class="en" lang="en">Scan the QR code with the MynaGate app and read the statement it shows.</span></li>
 <li>署名用電子証明書のパスワード（英数字6〜16文字）を入力してカードをかざすと、文面に署名します。<span class="en" lang="en">Enter the password of your signing certificate (6-16 letters and digits) and hold your card to the phone to sign it.</span></li>

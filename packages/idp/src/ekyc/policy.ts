@@ -5,16 +5,17 @@
  * `consent` (what the service receives), then `ekyc` (the statement, with what was consented, signed with the signing
  * certificate: identity under 犯収法 施行規則 6条1項1号ワ). A signature answers only what its statement listed, so a
  * request for more asks for a new one, and so does a request for another purpose (the statement's `purpose` is what
- * the person agreed the identity is checked for). The signature comes after the card login rather than instead of it: people
- * are keyed by their authentication certificate (pairwise `sub` survives a move, which revokes the signing
- * certificate), and a signing certificate alone proves identity but not the card session.
+ * the person agreed the identity is checked for) or with other per-claim purposes (the statement's `claimPurposes`).
+ * The signature comes after the card login rather than instead of it: people are keyed by their authentication
+ * certificate (pairwise `sub` survives a move, which revokes the signing certificate), and a signing certificate
+ * alone proves identity but not the card session.
  */
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import { ACR_CARD_SIGN } from '../acr.ts';
 import { IDENTITY_CLAIM_NAMES } from '../claims/names.ts';
 import { requestedClaims } from '../claims/request.ts';
 import type { SignedClient, SignedCoverage } from '../claims/retention.ts';
-import { consentItems, type ConsentItem } from '../consent/items.ts';
+import { claimPurposesOf, consentItems, type ConsentItem } from '../consent/items.ts';
 import type { IdentityStore } from './identity-store.ts';
 import { statementPurpose } from './statement.ts';
 
@@ -94,15 +95,20 @@ export function statementItems(
 /** Whom and what for a statement is signed, besides its items: what {@link unsignedTerms} compares. */
 export interface StatementTerms {
   readonly purpose: string;
+  /**
+   * The per-claim purposes (OIDC4IA §5.5.1) of every entry the statement lists (each claim key and detail, `[]` for
+   * one given none), sorted: what its `claimPurposes` member signs (consent/items.ts `claimPurposesOf`).
+   */
+  readonly claimPurposes: Readonly<Record<string, readonly string[]>>;
   /** The client id, its display name and the origin of the request's redirect URI (`undefined`: none readable). */
   readonly client: { readonly id: string; readonly name: string; readonly origin: string | undefined };
 }
 
 /**
  * What a statement for this request would say about whom and what for: the client (id, the display name, the
- * origin of `redirect_uri`) and the purpose ({@link statementPurpose} of `claims`, the keys of
- * {@link statementItems}). The signing page builds its statement from these and the `ekyc` prompt compares them with
- * an earlier signature's, so both take them from here.
+ * origin of `redirect_uri`), the purpose ({@link statementPurpose} of `claims`, the keys of {@link statementItems}),
+ * and the per-claim purposes the request gives those claims. The signing page builds its statement from these and
+ * the `ekyc` prompt compares them with an earlier signature's, so both take them from here.
  *
  * @example statementTerms({ params, clientId, clientName, purposes: config.ekyc.purposes, claims: ['age_over_20'] })
  */
@@ -115,17 +121,26 @@ export function statementTerms(input: {
   readonly claims: readonly string[];
 }): StatementTerms {
   const { params, clientId, clientName, purposes, claims } = input;
+  const listed = consentItems(requestedClaims(params['claims']), '').filter((i) => claims.includes(i.key));
   return {
     purpose: statementPurpose({ requested: params['purpose'], purposes, clientId, claims }),
+    claimPurposes: claimPurposesOf(listed),
     client: { id: clientId, name: clientName, origin: originOf(params['redirect_uri']) },
   };
 }
 
+/** A term of {@link StatementTerms} a signature may not have been made for. */
+export type StatementTerm = 'purpose' | 'claimPurposes' | 'client';
+
 /**
  * Which of a request's {@link StatementTerms} the signature recorded as `signed` was not made for: `purpose` unless
- * the signed purpose is exactly the one a new statement would give, `client` unless the same client id, name and
- * origin. Coverage recorded before the purpose and client were (identities kept from then) has neither, and so is
- * made for no purpose and no client: the request asks for a new signature rather than guess what it was signed for.
+ * the signed purpose is exactly the one a new statement would give; `claimPurposes` unless every entry the new
+ * statement lists has exactly the per-claim purposes signed for it (an entry signed without any needs none now, and
+ * entries signed but not asked for now do not matter, as for the claims); `client` unless the same client id, name
+ * and origin. Coverage recorded before the purpose and client were (identities kept from then) has neither, and so
+ * is made for no purpose and no client: the request asks for a new signature rather than guess what it was signed
+ * for. Coverage recorded before per-claim purposes were is read as signed without any, which is what its statement
+ * said (it listed none): it still serves a request that gives none, and never one that gives some.
  *
  * @example
  * ```ts
@@ -133,10 +148,16 @@ export function statementTerms(input: {
  * // ['purpose']
  * ```
  */
-export function unsignedTerms(signed: SignedCoverage | undefined, terms: StatementTerms): ('purpose' | 'client')[] {
-  const out: ('purpose' | 'client')[] = [];
+export function unsignedTerms(signed: SignedCoverage | undefined, terms: StatementTerms): StatementTerm[] {
+  const out: StatementTerm[] = [];
   // No recorded purpose (an identity kept from before it was recorded): it covers none, so this fails closed.
   if (signed?.purpose === undefined || signed.purpose !== terms.purpose) out.push('purpose');
+  const signedPurposes = signed?.claimPurposes ?? {};
+  const same = (entry: string, wanted: readonly string[]) => {
+    const had = Object.hasOwn(signedPurposes, entry) ? signedPurposes[entry]! : [];
+    return had.length === wanted.length && had.every((p, i) => p === wanted[i]);
+  };
+  if (!Object.entries(terms.claimPurposes).every(([entry, wanted]) => same(entry, wanted))) out.push('claimPurposes');
   if (signed?.client === undefined || terms.client.origin === undefined || !sameClient(signed.client, terms.client)) {
     out.push('client');
   }
@@ -160,9 +181,10 @@ function originOf(uri: unknown): string | undefined {
  * The `ekyc` prompt: requested when the request needs an identity and this grant has none verified for this
  * person and client, or has one whose signed statement did not list everything the request now asks for (a
  * signature for `age_over_20` never answers `verified_claims`; an identity that records no coverage answers
- * nothing), or was signed for another purpose or service than a statement for this request would name (the same
- * claims asked for a new purpose are signed for again), or when the card-signature ACR is asked for and this
- * session has not signed (a fresh card login, e.g. by `prompt=login` or `max_age`, needs a fresh signature).
+ * nothing), or was signed for another purpose, other per-claim purposes or another service than a statement for this
+ * request would name (the same claims asked for a new purpose are signed for again), or when the card-signature ACR
+ * is asked for and this session has not signed (a fresh card login, e.g. by `prompt=login` or `max_age`, needs a
+ * fresh signature).
  *
  * `purposes` is `ekyc.purposes`: what the signing page's statement says when a request has no `purpose`, so the
  * prompt knows the purpose a statement for the request would give.

@@ -35,12 +35,12 @@ import { statementBytes, type Statement } from '@mynagate/pki';
 import { checkQrCode } from '../animated-qr.ts';
 import { assertOwner, boundLink, loadBound, newBinding, type BoundFields } from '../bound-transaction.ts';
 import { IdpChallengeInvalidError, IdpLoginNotFoundError, IdpSessionMismatchError } from '../errors.ts';
-import type { BilingualMessage, ErrorBody } from '../http-errors.ts';
+import type { ErrorBody } from '../http-errors.ts';
 import { openingKey, seal } from '../lib/sealed-box.ts';
 import type { ChangeFeedPort, OneShotPort } from '../ports.ts';
 import { TransactionWatch, type TransactionChange } from '../transaction-watch.ts';
 import type { VerifiedIdentity } from './identity-store.ts';
-import { buildStatement } from './statement.ts';
+import { buildStatement, type StatementItem } from './statement.ts';
 
 /**
  * The HKDF label of the key pair a transaction's outcome is sealed to (derived from its browser key), and the start
@@ -58,8 +58,13 @@ export interface SignTransaction extends BoundFields {
   readonly clientName: string;
   readonly clientOrigin: string;
   readonly purpose: string;
-  /** The items the person consented to, repeated in the statement. */
-  readonly items: readonly BilingualMessage[];
+  /** The items the person consented to, repeated in the statement, each with its per-claim purposes as shown. */
+  readonly items: readonly StatementItem[];
+  /**
+   * The per-claim purposes of those items by grant entry (consent/items.ts `claimPurposesOf`), signed as the
+   * statement's `claimPurposes`. Absent on a transaction started before they were: its statement lists none.
+   */
+  readonly claimPurposes?: Readonly<Record<string, readonly string[]>>;
   /** The claim names granted and listed in the statement: what its signature covers, recorded with the identity. */
   readonly claims: readonly string[];
   /**
@@ -202,6 +207,7 @@ export class SignTransactions {
       issuer: this.#o.origin,
       purpose: transaction.purpose,
       items: transaction.items,
+      ...(transaction.claimPurposes === undefined ? {} : { claimPurposes: transaction.claimPurposes }),
       nonce: randomBytes(32).toString('base64url'),
       now: new Date(now),
     });

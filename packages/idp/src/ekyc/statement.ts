@@ -7,6 +7,14 @@
 import type { Statement } from '@mynagate/pki';
 import type { BilingualMessage } from '../http-errors.ts';
 
+/**
+ * One item of a statement: its label, and the service's per-claim purposes for it as the consent screen showed them
+ * (consent/items.ts `ConsentItem.purpose`), if it gave any.
+ */
+export interface StatementItem extends BilingualMessage {
+  readonly purpose?: string;
+}
+
 /** What {@link buildStatement} needs. */
 export interface StatementInput {
   /** The service: its display name and the origin of its redirect URI. */
@@ -16,8 +24,13 @@ export interface StatementInput {
   readonly issuer: string;
   /** What for: the request's `purpose`, or the one configured for the client. */
   readonly purpose: string;
-  /** What the service will receive, as listed on the consent screen (one line per item). */
-  readonly items: readonly BilingualMessage[];
+  /** What the service will receive, as listed on the consent screen (one line per item, with its purposes). */
+  readonly items: readonly StatementItem[];
+  /**
+   * The per-claim purposes by grant entry (consent/items.ts `claimPurposesOf`); entries without any are left out of
+   * the statement, and a statement of none has no `claimPurposes` member (as before they were signed).
+   */
+  readonly claimPurposes?: Readonly<Record<string, readonly string[]>>;
   readonly nonce: string;
   readonly now: Date;
 }
@@ -69,19 +82,29 @@ export function statementPurpose(input: {
 }
 
 /**
- * Builds the statement. `time` is the server's, in UTC (`Z`); the Japanese text shows it in Japan time.
+ * Builds the statement. `time` is the server's, in UTC (`Z`); the Japanese text shows it in Japan time. Each item's
+ * per-claim purposes follow it in the text, in the consent screen's words, and are signed as data too: the member
+ * `claimPurposes` (entry → sorted purposes), which canonical JSON serialises in one way only, so a kept signature is
+ * compared with a request's purposes entry by entry (ekyc/policy.ts `unsignedTerms`).
  *
  * @example
  * ```ts
- * const statement = buildStatement({ clientName, clientOrigin, issuer, purpose, items, nonce, now: new Date() });
+ * const statement = buildStatement({ clientName, clientOrigin, issuer, purpose, items, claimPurposes, nonce, now });
  * const canonical = new TextDecoder().decode(statementBytes(statement)); // what the card signs
  * ```
  */
 export function buildStatement(input: StatementInput): Statement {
   const time = new Date(Math.floor(input.now.getTime() / 1000) * 1000).toISOString().replace('.000Z', 'Z');
   const jst = new Date(input.now.getTime() + 9 * 3600_000).toISOString().slice(0, 16).replace('T', ' ');
-  const ja = `私は、${input.clientName}（${input.clientOrigin}）が次の目的で私の本人確認をすることに同意し、署名用電子証明書で署名します。目的: ${input.purpose}。提供する情報: ${input.items.map((i) => i.ja).join('、') || 'なし'}。日時: ${jst}（日本時間）。`;
-  const en = `I agree that ${input.clientName} (${input.clientOrigin}) verifies my identity for this purpose, and I sign with my signing certificate. Purpose: ${input.purpose}. Information provided: ${input.items.map((i) => i.en).join(', ') || 'none'}. Time: ${time}.`;
+  const itemsJa = input.items.map((i) => `${i.ja}${i.purpose ? `（目的: ${i.purpose}）` : ''}`);
+  const itemsEn = input.items.map((i) => `${i.en}${i.purpose ? ` (purpose: ${i.purpose})` : ''}`);
+  const ja = `私は、${input.clientName}（${input.clientOrigin}）が次の目的で私の本人確認をすることに同意し、署名用電子証明書で署名します。目的: ${input.purpose}。提供する情報: ${itemsJa.join('、') || 'なし'}。日時: ${jst}（日本時間）。`;
+  const en = `I agree that ${input.clientName} (${input.clientOrigin}) verifies my identity for this purpose, and I sign with my signing certificate. Purpose: ${input.purpose}. Information provided: ${itemsEn.join(', ') || 'none'}. Time: ${time}.`;
+  const claimPurposes = Object.fromEntries(
+    Object.entries(input.claimPurposes ?? {})
+      .filter(([, list]) => list.length > 0)
+      .map(([entry, list]) => [entry, Object.freeze([...new Set(list)].sort())]),
+  );
   return Object.freeze({
     client: Object.freeze({ name: input.clientName, origin: input.clientOrigin }),
     purpose: input.purpose,
@@ -90,5 +113,23 @@ export function buildStatement(input: StatementInput): Statement {
     issuer: input.issuer,
     intent: 'ekyc',
     text: Object.freeze({ ja, en }),
+    ...(Object.keys(claimPurposes).length > 0 ? { claimPurposes: Object.freeze(claimPurposes) } : {}),
   });
+}
+
+/**
+ * The per-claim purposes a statement signed (its `claimPurposes` member; `{}` for a statement without one, which
+ * listed none). The statement is the server's own copy, built by {@link buildStatement}; anything else there is
+ * read as no purposes rather than trusted.
+ *
+ * @example statementClaimPurposes(statement) // { age_over_20: ['酒類の購入'] }
+ */
+export function statementClaimPurposes(statement: Statement): Record<string, readonly string[]> {
+  const member = statement['claimPurposes'];
+  if (typeof member !== 'object' || member === null || Array.isArray(member)) return {};
+  const out: Record<string, readonly string[]> = {};
+  for (const [entry, list] of Object.entries(member)) {
+    if (Array.isArray(list) && list.length > 0 && list.every((p) => typeof p === 'string')) out[entry] = [...list];
+  }
+  return out;
 }
