@@ -115,6 +115,29 @@ describe('consent screen', () => {
     assert.equal(tokens.claims()!['age_over_20'], true);
     assert.ok(tokens.refresh_token, 'offline_access was consented');
   });
+
+  it('releases a claim declined once when the person ticks it on a later consent screen', async () => {
+    const codeVerifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const url = client.buildAuthorizationUrl(idp.jwtRp, {
+      redirect_uri: RP_JWT.redirectUri,
+      state,
+      code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
+      ...authorizeExtra(CLAIMS, { scope: 'openid offline_access', prompt: 'consent', purpose: '会員登録 / Sign-up' }),
+    });
+    const { url: at, response } = await login.agent.follow(url);
+    let step: Step = { url: at, page: await response.text() };
+    assert.match(step.page, /consent-form/, 'prompt=consent shows the screen again');
+    step = await consent(login.agent, step, { keep: ['birthdate', 'address', 'scope:offline_access'] });
+    if (step.page.includes('/companion/sign/')) step = await signStep(idp, login.agent, step, card);
+    const again = await client.authorizationCodeGrant(idp.jwtRp, step.url, {
+      pkceCodeVerifier: codeVerifier,
+      expectedState: state,
+    });
+    const userinfo = await client.fetchUserInfo(idp.jwtRp, again.access_token, again.claims()!.sub);
+    assert.match(String(userinfo['birthdate']), /^\d{4}-\d\d-\d\d$/, 'declined before, agreed to now');
+  });
 });
 
 describe('/me: own history and withdrawal', () => {

@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type Provider from 'oidc-provider';
 import { requestedClaims } from '../claims/request.ts';
 import { IdpBadRequestError, IdpInteractionNotFoundError } from '../errors.ts';
 import { html, page } from '../lib/html.ts';
@@ -141,6 +142,11 @@ export function consentAnswer(context: InteractionContext): Handler {
     const granted = [...claimKeys(accepted), ...accepted.flatMap((i) => i.details)];
     if (granted.length > 0) grant.addOIDCClaims(granted);
     if (claimKeys(declined).length > 0) grant.rejectOIDCClaims(claimKeys(declined));
+    unreject(
+      grant,
+      new Set(granted),
+      !declined.some((i) => i.key === 'scope:offline_access') && /\boffline_access\b/.test(scope),
+    );
     // What the claims now held are consented for (purposes.ts): the consent prompt asks again for another purpose.
     // Entries of earlier consents stay (as the details do): what was agreed to stands until it is withdrawn.
     const purposes = purposeEntries(request, grant.getOIDCClaims(), grant.getRejectedOIDCClaims());
@@ -185,4 +191,20 @@ export async function readForm(req: IncomingMessage, limit = 16 * 1024): Promise
     throw new IdpBadRequestError('content-type must be application/x-www-form-urlencoded');
   }
   return new URLSearchParams((await readBody(req, limit)).toString('utf8'));
+}
+
+/**
+ * Takes back an earlier refusal of what the person agreed to now: node-oidc-provider keeps a declined claim (or
+ * `offline_access`) in the grant's `rejected` half, and `getOIDCClaims` subtracts it for good, so a claim declined once
+ * and ticked on a later consent screen was silently never released.
+ */
+function unreject(grant: InstanceType<Provider['Grant']>, agreed: ReadonlySet<string>, offlineAgreed: boolean): void {
+  const openid = grant.rejected?.openid;
+  if (openid === undefined) return;
+  if (openid.claims !== undefined) openid.claims = openid.claims.filter((c) => !agreed.has(c));
+  if (offlineAgreed && openid.scope !== undefined)
+    openid.scope = openid.scope
+      .split(' ')
+      .filter((s) => s !== 'offline_access')
+      .join(' ');
 }
