@@ -6,8 +6,10 @@ import { MynaGateError } from '@mynagate/errors';
 
 /** Every store error code with the one-line description the docs print. */
 export const STORE_ERROR_CODES = Object.freeze({
-  ERR_STORE_UNAVAILABLE: 'The database or Redis cannot be reached or is busy; retry later (HTTP 503).',
-  ERR_STORE_FAILED: 'The database rejected an operation for another reason; see `cause` (HTTP 500).',
+  ERR_STORE_UNAVAILABLE:
+    'The database or Redis cannot be reached or is busy; retry later (HTTP 503). For PostgreSQL the message says why (`connection refused: …`, a timeout, a SQLSTATE of class 08, 40, 53 or 57P).',
+  ERR_STORE_FAILED:
+    "The database rejected an operation for another reason (HTTP 500). For PostgreSQL the message names the SQLSTATE, and PostgreSQL's own message when it cannot quote a row (`SQLSTATE 3D000: database … does not exist`); `cause` is the driver's error.",
   ERR_STORE_SCHEMA: 'The database schema is newer than this code; refuse to run rather than corrupt it.',
   ERR_STORE_MISSING:
     "The store to open (`existing`) is not there, or not at this version's schema: commands that only read it (audit) never create or migrate one.",
@@ -32,7 +34,10 @@ export class StoreUnavailableError extends MynaGateError {
   }
 }
 
-/** `ERR_STORE_FAILED`: any other database error; the original is the `cause`. */
+/**
+ * `ERR_STORE_FAILED`: any other database error; the original is the `cause`. The message says what the database
+ * said, never a row's values (PostgreSQL: `describePostgresError`).
+ */
 export class StoreFailedError extends MynaGateError {
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_STORE_FAILED', message, options);

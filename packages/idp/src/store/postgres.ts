@@ -176,8 +176,9 @@ const LOST_RACE = Symbol('lost race');
  * ```ts
  * const pgStores = await openPostgresStores({ url: 'postgres://postgres@db/mynagate', schema: 'mynagate' });
  * ```
- * @throws `ERR_STORE_UNAVAILABLE` if PostgreSQL cannot be reached, `ERR_STORE_SCHEMA` if a newer version migrated
- * the schema; TypeError on bad options.
+ * @throws `ERR_STORE_UNAVAILABLE` if PostgreSQL cannot be reached, `ERR_STORE_FAILED` if it refuses (a database that
+ * does not exist, a role without rights), each naming the SQLSTATE and PostgreSQL's message; `ERR_STORE_SCHEMA` if a
+ * newer version migrated the schema; TypeError on bad options.
  */
 export async function openPostgresStores(options: PostgresStoreOptions): Promise<PostgresStores> {
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
@@ -218,7 +219,7 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
     await migrate(pool, options.schema, options.existing === true);
   } catch (e) {
     await pool.end().catch(() => {});
-    throw wrap(e);
+    throw wrapPostgresError(e);
   }
 
   let closed = false;
@@ -227,7 +228,7 @@ export async function openPostgresStores(options: PostgresStoreOptions): Promise
     try {
       return await fn();
     } catch (e) {
-      throw wrap(e);
+      throw wrapPostgresError(e);
     }
   };
   const statement = prepare ? preparedStatements() : unnamedStatement;
@@ -630,16 +631,88 @@ const strOrNull = (v: unknown): string | null => (typeof v === 'string' ? v : nu
 /**
  * Domain errors and TypeErrors pass. No SQLSTATE (socket errors, "Connection terminated"), or classes 08
  * (connection exception), 53 (insufficient resources), 57P (operator intervention) and 40 (serialization failure,
- * deadlock): UNAVAILABLE, worth a retry. Anything else: FAILED.
+ * deadlock): UNAVAILABLE, worth a retry. Anything else: FAILED. The message says what PostgreSQL or the socket said
+ * ({@link describePostgresError}), so an operator reads `SQLSTATE 3D000: database "x" does not exist` rather than
+ * a bare "failed"; the original stays the `cause`. Internal; exported for tests.
+ *
+ * @example
+ * ```ts
+ * wrapPostgresError(e).message; // 'PostgreSQL operation failed (SQLSTATE 3D000: database "mg" does not exist)'
+ * ```
  */
-function wrap(e: unknown): Error {
+export function wrapPostgresError(e: unknown): Error {
   if (e instanceof MynaGateError || e instanceof TypeError) return e;
   const code = (e as { code?: unknown } | null)?.code;
   const sqlstate = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+  const what = describePostgresError(e);
   if (sqlstate === undefined || /^(08|53|57P|40)/.test(sqlstate)) {
-    return new StoreUnavailableError('PostgreSQL is unavailable', { cause: e });
+    return new StoreUnavailableError(`PostgreSQL is unavailable (${what})`, { cause: e });
   }
-  return new StoreFailedError('PostgreSQL operation failed', { cause: e });
+  return new StoreFailedError(`PostgreSQL operation failed (${what})`, { cause: e });
+}
+
+/**
+ * SQLSTATE classes whose primary message PostgreSQL builds from names and server state only (a database, role,
+ * relation, column or constraint name, a lock, a timeout), never from a value of a row or a parameter: connection
+ * (08), feature (0A), transaction state (25), authorization (28, 2B, 2D), cursor (34), catalog and schema names (3D,
+ * 3F), rollback (40), syntax and access rules (42: the tokens quoted are our SQL text, values are parameters),
+ * resources and limits (53, 54), object state and locks (55), operator intervention (57), system (58), config file
+ * (F0). Integrity violations (23) name the constraint in the message and put the key's value in `detail`, which is
+ * never read. Data exceptions (22: `invalid input syntax for type integer: "…"`), raised exceptions (P0, whatever a
+ * function formats) and internal errors (XX) are left out: their messages may quote a value.
+ */
+const PLAIN_MESSAGE_CLASSES = /^(08|0A|23|25|28|2B|2D|34|3D|3F|40|42|53|54|55|57|58|F0)/;
+
+/** What a socket's errno means, for the one line an operator reads. */
+const SOCKET_ERRORS: Readonly<Record<string, string>> = Object.freeze({
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  EPIPE: 'connection closed',
+});
+
+/**
+ * One line about a driver error, without anything a row holds: `SQLSTATE 3D000: database "x" does not exist`;
+ * for a class whose message may quote a value, only the code and the names PostgreSQL reports (`table`, `column`,
+ * `constraint`, `dataType`: schema, not data), never `detail`, `where`, `hint` or `internalQuery`; for a socket,
+ * what its errno means and the address (`connection refused: connect ECONNREFUSED 127.0.0.1:5432`); for the
+ * driver's own errors (a connection timeout, "Connection terminated unexpectedly") its message; for anything else
+ * only its name. Internal; exported for tests.
+ */
+export function describePostgresError(e: unknown): string {
+  if (typeof e !== 'object' || e === null) return `a thrown ${typeof e}`;
+  const fields = e as Record<string, unknown>;
+  const code = typeof fields['code'] === 'string' ? fields['code'] : undefined;
+  const message = e instanceof Error ? oneLine(e.message) : '';
+  if (code !== undefined && /^[0-9A-Z]{5}$/.test(code)) {
+    if (PLAIN_MESSAGE_CLASSES.test(code) && message !== '') return `SQLSTATE ${code}: ${message}`;
+    const names = (['table', 'column', 'constraint', 'dataType'] as const)
+      .filter((k) => typeof fields[k] === 'string' && /^[\w$.]{1,63}$/u.test(fields[k] as string))
+      .map((k) => `${k} ${String(fields[k])}`);
+    return `SQLSTATE ${code}${names.length ? ` on ${names.join(', ')}` : ''}`;
+  }
+  if (code !== undefined && /^E[A-Z_]+$/.test(code)) {
+    // Node.js gives a connection tried on several addresses (localhost: ::1 and 127.0.0.1) as an AggregateError
+    // whose message is empty; its first error names an address.
+    const first = e instanceof AggregateError ? (e.errors[0] as unknown) : undefined;
+    const said = message || (first instanceof Error ? oneLine(first.message) : '') || code;
+    const meaning = SOCKET_ERRORS[code];
+    return meaning === undefined ? said : `${meaning}: ${said}`;
+  }
+  // The driver's own errors are plain Errors with fixed texts; another class (a SyntaxError of a JSON value) may
+  // quote what it read.
+  if (e instanceof Error && e.constructor === Error && message !== '') return message;
+  return e instanceof Error ? e.name : 'a thrown non-Error object';
+}
+
+/** The first line, at most 300 characters: a message goes into one log line. */
+function oneLine(text: string): string {
+  const line = text.split('\n', 1)[0]!.trim();
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
 
 /** The credential columns `toCredential` reads (a prepared statement names its columns: see `preparedStatements`). */
