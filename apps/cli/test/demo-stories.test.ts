@@ -139,7 +139,7 @@ describe('demo stories in Chromium against mynagate serve --dev', { skip: skipBr
     await cardLoginOnPhone(bank, page, card, { dir: OUT, prefix: '2-step-up' });
     await page.locator('#transfer-result').waitFor({ timeout: 15_000 });
     await page.screenshot({ path: join(OUT, '2-transfer-large-done.png') });
-    assert.ok(page.url().startsWith(`${demoUrl}/callback`));
+    assert.equal(page.url(), `${demoUrl}/done`, 'the callback answers 303 to the result page');
     assert.match((await page.locator('#fresh').textContent()) ?? '', /はい/);
     assert.match((await page.locator('#transfer-result').textContent()) ?? '', /¥150,000/);
     assert.equal(await page.locator('#balance').textContent(), '¥800,000');

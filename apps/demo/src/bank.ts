@@ -6,21 +6,33 @@
  *    `stepUp({ maxAgeSeconds })` card login for the same `sub`, and the transfer is made only after it.
  *
  * Every login ends at `/callback`, where `complete` checks state, PKCE, the ID token, `acr`/`amr`/`auth_time`; what
- * happens next is decided by what the session was waiting for. `/shop` leads to the shop, a service of its own.
+ * happens next is decided by what the session was waiting for. The callback never shows a result itself: it answers
+ * 303 to `/account` (a sign-up) or `/done` (a transfer, or a login that did not go through), whose pages read the
+ * session, so a reload shows the same result again and makes nothing twice. A transfer that needs no card is
+ * answered the same way (303 to `/done`), so a reload never posts it again. `/shop` leads to the shop, a service of
+ * its own.
  */
 import type { CardLoginTransaction, MynaGateClient } from '@mynagate/rp';
 import { openDemoAccounts } from './accounts.ts';
 import { DemoNotConnectedError } from './errors.ts';
 import { accountPage, errorPage, landingPage, transferDonePage } from './pages.ts';
 import {
-  loginFailed,
+  loginRefusal,
   readBody,
   startService,
+  type Bilingual,
   type Exchange,
+  type Refusal,
   type RunningService,
   type ServiceOptions,
 } from './service.ts';
-import { needsFreshCardLogin, openDemoTransfers, parseAmount, STEP_UP_MAX_AGE_SECONDS } from './transfers.ts';
+import {
+  needsFreshCardLogin,
+  openDemoTransfers,
+  parseAmount,
+  STEP_UP_MAX_AGE_SECONDS,
+  type DemoTransfer,
+} from './transfers.ts';
 
 /** What a bank session waits for at `/callback`. */
 type Pending =
@@ -32,10 +44,27 @@ type Pending =
       readonly amount: number;
     };
 
+/** What `/done` shows: the last transfer made, or the login that did not go through. */
+type Result = { readonly transfer: DemoTransfer } | { readonly refusal: Refusal };
+
 interface Session {
   pending?: Pending;
   account?: { number: string; sub: string; created: boolean; acr: string };
+  /** The outcome of the last transfer or card login, until the next one starts. */
+  result?: Result;
 }
+
+/** What the person's "no" at MynaGate meant, per story. */
+const DECLINED: Readonly<Record<Pending['story'], Bilingual>> = Object.freeze({
+  signup: {
+    ja: 'カードでの確認に同意されなかったため、口座の開設・ログインはできませんでした。',
+    en: 'You did not agree to the card check, so no account was opened and you are not logged in.',
+  },
+  transfer: {
+    ja: 'カードでの確認に同意されなかったため、振込はできませんでした。',
+    en: 'You did not agree to the card check, so the transfer was not made.',
+  },
+});
 
 /** Options of {@link startBank}. */
 export interface BankOptions extends ServiceOptions {
@@ -61,8 +90,16 @@ export async function startBank(options: BankOptions): Promise<RunningService> {
     begin: (c: MynaGateClient) => Promise<{ url: URL; pending: Pending }>,
   ): Promise<void> {
     const { url: target, pending } = await begin(x.client());
-    (x.session ?? x.startSession({})).pending = pending;
+    const session = x.session ?? x.startSession({});
+    session.pending = pending;
+    delete session.result;
     x.redirect(target.href);
+  }
+
+  /** Keeps `result` for `/done` and sends the browser there (303): a reload shows it again, and does nothing. */
+  function showResult(x: Exchange<Session>, session: Session, result: Result): void {
+    session.result = result;
+    x.redirect('/done');
   }
 
   async function transfer(x: Exchange<Session>): Promise<void> {
@@ -78,14 +115,14 @@ export async function startBank(options: BankOptions): Promise<RunningService> {
       return x.page(400, errorPage('残高が足りません。', 'The balance is too low.'));
     }
     if (!needsFreshCardLogin(amount)) {
-      const t = transfers.record({
+      const transfer = transfers.record({
         account: account.number,
         payee,
         amount,
         freshCardLogin: false,
         at: new Date(now()),
       });
-      return x.page(200, transferDonePage(t, transfers.balance(account.number)));
+      return showResult(x, x.session!, { transfer });
     }
     // A large transfer: the card again, now, and only then the transfer (it waits in the session meanwhile).
     return start(x, (c) =>
@@ -99,7 +136,16 @@ export async function startBank(options: BankOptions): Promise<RunningService> {
     const session = x.session;
     const pending = session?.pending;
     if (session === undefined || pending === undefined) {
-      return x.page(400, errorPage('ログインの手続きが見つかりません。', 'No sign-up in progress in this browser.'));
+      // A callback already handled (a reload, the back button): its result, not an error.
+      if (session?.result !== undefined) return x.redirect('/done');
+      if (session?.account !== undefined) return x.redirect('/account');
+      return x.page(
+        400,
+        errorPage(
+          'このブラウザーでカードでの確認を待っている手続きはありません。',
+          'Nothing in this browser is waiting for a card check.',
+        ),
+      );
     }
     const mynagate = x.client();
     // A transaction is used once, whatever the outcome.
@@ -117,21 +163,35 @@ export async function startBank(options: BankOptions): Promise<RunningService> {
           // complete() demanded auth_time within max_age and not before the step-up began (ERR_RP_STALE_AUTH).
           const account = session.account;
           if (account === undefined || result.sub !== account.sub) {
-            return x.page(403, errorPage('口座のカードとは別のカードです。', 'That is not the card of this account.'));
+            return showResult(x, session, {
+              refusal: {
+                status: 403,
+                ja: 'この口座のカードとは別のカードのため、振込はできませんでした。',
+                en: 'That is not the card of this account, so the transfer was not made.',
+              },
+            });
           }
-          const t = transfers.record({
+          const transfer = transfers.record({
             account: account.number,
             payee: pending.payee,
             amount: pending.amount,
             freshCardLogin: true,
             at: new Date(now()),
           });
-          return x.page(200, transferDonePage(t, transfers.balance(account.number)));
+          return showResult(x, session, { transfer });
         }
       }
     } catch (e) {
-      return loginFailed(x, e);
+      return showResult(x, session, { refusal: loginRefusal(e, DECLINED[pending.story]) });
     }
+  }
+
+  /** `/done`: the session's last result; nothing to show sends the browser to the start. */
+  function done(x: Exchange<Session>): void {
+    const result = x.session?.result;
+    if (result === undefined) return x.redirect('/');
+    if ('refusal' in result) return x.page(result.refusal.status, errorPage(result.refusal.ja, result.refusal.en));
+    return x.page(200, transferDonePage(result.transfer, transfers.balance(result.transfer.account)));
   }
 
   async function handle(x: Exchange<Session>): Promise<void> {
@@ -145,6 +205,8 @@ export async function startBank(options: BankOptions): Promise<RunningService> {
         );
       case 'GET /callback':
         return callback(x);
+      case 'GET /done':
+        return done(x);
       case 'GET /account': {
         const a = x.session?.account;
         const account = a === undefined ? undefined : accounts.find(a.number);

@@ -178,26 +178,39 @@ export async function startService<S extends object>(
   };
 }
 
-/** The one place a failed login becomes a page: the code is shown, never a claim or a token. */
-export function loginFailed(x: Exchange<object>, e: unknown): void {
-  if (e instanceof RpAuthorizationError && e.error === 'access_denied') {
-    return x.page(200, errorPage('カードでのログインが取り消されました。', 'The card login was cancelled.', x.brand));
-  }
+/** A sentence in both languages of the demo. */
+export interface Bilingual {
+  readonly ja: string;
+  readonly en: string;
+}
+
+/** A login that did not go through, as its result page shows it: the page's status and what happened. */
+export interface Refusal extends Bilingual {
+  readonly status: number;
+}
+
+/**
+ * The one place a failed login becomes words: the code is shown, never a claim or a token. `declined` is what the
+ * person's "no" (`access_denied`: the login cancelled, or the consent declined at MynaGate) meant for the story that
+ * asked (no account opened, no transfer made, nothing sold), in both languages.
+ *
+ * @throws `e` when it is not a failed login (the service answers 500).
+ */
+export function loginRefusal(e: unknown, declined: Bilingual): Refusal {
+  if (e instanceof RpAuthorizationError && e.error === 'access_denied') return { status: 200, ...declined };
   if (e instanceof MynaGateError && e.code === 'ERR_RP_STALE_AUTH') {
-    return x.page(
-      403,
-      errorPage(
-        'カードでのログインが新しくありません。',
-        'The card login is not fresh enough (ERR_RP_STALE_AUTH).',
-        x.brand,
-      ),
-    );
+    return {
+      status: 403,
+      ja: 'カードでのログインが新しくないため、確認できませんでした（ERR_RP_STALE_AUTH）。',
+      en: 'The card login was not fresh enough, so it could not be confirmed (ERR_RP_STALE_AUTH).',
+    };
   }
   if (e instanceof MynaGateError && e.code.startsWith('ERR_RP_')) {
-    return x.page(
-      400,
-      errorPage('ログインを確認できませんでした。', `The login could not be confirmed (${e.code}).`, x.brand),
-    );
+    return {
+      status: 400,
+      ja: `ログインを確認できませんでした（${e.code}）。`,
+      en: `The login could not be confirmed (${e.code}).`,
+    };
   }
   throw e;
 }

@@ -2,11 +2,19 @@
  * The demo liquor shop, the third story: an age-restricted purchase (`POST /buy`) by `ageCheck({ over: 20 })`. The
  * shop learns one boolean, `age_over_20`, and its own pairwise `sub`. It is a relying party of its own (its own
  * origin and client registration), so MynaGate's pages name the shop, and the bank and the shop cannot join their
- * customers by `sub`.
+ * customers by `sub`. The callback answers 303 to `/done`, whose page reads the result from the session, so a reload
+ * shows it again instead of "no purchase in progress".
  */
 import type { AgeCheckTransaction } from '@mynagate/rp';
 import { errorPage, purchasePage, shopPage } from './pages.ts';
-import { loginFailed, startService, type Exchange, type RunningService, type ServiceOptions } from './service.ts';
+import {
+  loginRefusal,
+  startService,
+  type Exchange,
+  type Refusal,
+  type RunningService,
+  type ServiceOptions,
+} from './service.ts';
 
 /** ID token claims that belong to the protocol, not to the person: left out of "what the shop received". */
 const PROTOCOL_CLAIMS = new Set([
@@ -27,9 +35,25 @@ const PROTOCOL_CLAIMS = new Set([
 /** The purpose the shop gives: shown at consent and in the statement the person signs. */
 const PURPOSE = '酒類の販売のための年齢確認 / Age check for selling alcohol';
 
+/**
+ * What `/done` shows: the age check's answer with what the page lists of it (the boolean, the claim names, the
+ * shop's pairwise `sub`; never a claim's value), or the check that did not go through.
+ */
+type Result =
+  | { readonly satisfied: boolean; readonly received: readonly string[]; readonly sub: string }
+  | { readonly refusal: Refusal };
+
 interface Session {
   pending?: AgeCheckTransaction;
+  /** The outcome of the last age check, until the next purchase starts. */
+  result?: Result;
 }
+
+/** What the person's "no" at MynaGate (the login cancelled, the consent declined) means here. */
+const DECLINED = Object.freeze({
+  ja: '年齢確認に同意されなかったため購入できませんでした。',
+  en: 'You did not agree to the age check, so the purchase was not made.',
+});
 
 /** Options of {@link startShop}. */
 export interface ShopOptions extends ServiceOptions {
@@ -47,9 +71,15 @@ export function startShop(options: ShopOptions): Promise<RunningService> {
     const session = x.session;
     const transaction = session?.pending;
     if (session === undefined || transaction === undefined) {
+      // A callback already handled (a reload, the back button): its result, not an error.
+      if (session?.result !== undefined) return x.redirect('/done');
       return x.page(
         400,
-        errorPage('ログインの手続きが見つかりません。', 'No purchase in progress in this browser.', 'shop'),
+        errorPage(
+          'このブラウザーで進行中のご購入手続きはありません。',
+          'No purchase is in progress in this browser.',
+          'shop',
+        ),
       );
     }
     const mynagate = x.client();
@@ -57,12 +87,22 @@ export function startShop(options: ShopOptions): Promise<RunningService> {
     delete session.pending;
     try {
       const result = await mynagate.complete(transaction, x.url);
-      // The claim set is read here, at the callback, and kept nowhere: the page lists the names it had.
+      // The claim set is read here, at the callback, and not kept: the session keeps the names it had for the page.
       const received = Object.keys(result.idTokenClaims).filter((c) => !PROTOCOL_CLAIMS.has(c));
-      return x.page(200, purchasePage(result.age.satisfied, received, result.sub, options.bankUrl));
+      session.result = { satisfied: result.age.satisfied, received, sub: result.sub };
     } catch (e) {
-      return loginFailed(x, e);
+      session.result = { refusal: loginRefusal(e, DECLINED) };
     }
+    return x.redirect('/done');
+  }
+
+  /** `/done`: the session's last result; nothing to show sends the browser to the shop. */
+  function done(x: Exchange<Session>): void {
+    const result = x.session?.result;
+    if (result === undefined) return x.redirect('/');
+    if ('refusal' in result)
+      return x.page(result.refusal.status, errorPage(result.refusal.ja, result.refusal.en, 'shop'));
+    return x.page(200, purchasePage(result.satisfied, result.received, result.sub, options.bankUrl));
   }
 
   return startService<Session>(options, async (x) => {
@@ -71,11 +111,15 @@ export function startShop(options: ShopOptions): Promise<RunningService> {
         return x.page(200, shopPage(options.bankUrl));
       case 'POST /buy': {
         const { url, transaction } = await x.client().ageCheck({ over: 20, purpose: PURPOSE });
-        (x.session ?? x.startSession({})).pending = transaction;
+        const session = x.session ?? x.startSession({});
+        session.pending = transaction;
+        delete session.result;
         return x.redirect(url.href);
       }
       case 'GET /callback':
         return callback(x);
+      case 'GET /done':
+        return done(x);
       default:
         return x.page(404, errorPage('ページが見つかりません。', 'Page not found.', 'shop'));
     }

@@ -123,13 +123,32 @@ describe('demo pages', () => {
     await res.body?.cancel();
   });
 
-  it('refuses a callback that no sign-up in this browser started (400) and shows no account page without one', async () => {
+  it('refuses a callback that nothing in this browser waits for (400), saying the same in both languages', async () => {
     const res = await fetch(`${demo.url}/callback?code=x&state=y`, { redirect: 'manual' });
     assert.equal(res.status, 400);
-    assert.match(await res.text(), /No sign-up in progress/);
+    const text = await res.text();
+    assert.match(text, /このブラウザーでカードでの確認を待っている手続きはありません。/);
+    assert.match(text, /Nothing in this browser is waiting for a card check\./);
+    assert.doesNotMatch(text, /sign-up/, 'a callback may end a transfer as well as a sign-up');
     const account = await fetch(`${demo.url}/account`, { redirect: 'manual' });
     assert.equal(account.status, 303);
     assert.equal(account.headers.get('location'), '/');
+  });
+
+  it("refuses a callback at the shop that no purchase started (400), in both languages, in the shop's own words", async () => {
+    const res = await fetch(`${demo.shop.url}/callback?code=x&state=y`, { redirect: 'manual' });
+    assert.equal(res.status, 400);
+    const text = await res.text();
+    assert.match(text, /このブラウザーで進行中のご購入手続きはありません。/);
+    assert.match(text, /No purchase is in progress in this browser\./);
+  });
+
+  it('sends a result page with no result in the session back to the start (303 /)', async () => {
+    for (const url of [`${demo.url}/done`, `${demo.shop.url}/done`]) {
+      const res = await fetch(url, { redirect: 'manual' });
+      assert.equal(res.status, 303, url);
+      assert.equal(res.headers.get('location'), '/', url);
+    }
   });
 });
 
