@@ -44,14 +44,40 @@ export class RpDiscoveryError extends RpError {
   }
 }
 
-/** `ERR_RP_NETWORK`: no HTTP answer from the provider. Retry later. */
+/**
+ * `ERR_RP_NETWORK`: no HTTP answer from the provider. Retry later. The message ends with the reason at the bottom
+ * of the `cause` chain, e.g. `request to https://id.example.jp/.well-known/openid-configuration failed:
+ * self-signed certificate in certificate chain (SELF_SIGNED_CERT_IN_CHAIN)`.
+ */
 export class RpNetworkError extends RpError {
   /** The URL that failed (no query: it could hold a code). */
   readonly url: string;
   constructor(url: string, options?: ErrorOptions) {
-    super('ERR_RP_NETWORK', `request to ${url} failed`, options);
+    const reason = innermostReason(options?.cause);
+    super('ERR_RP_NETWORK', `request to ${url} failed${reason === undefined ? '' : `: ${reason}`}`, options);
     this.url = url;
   }
+}
+
+/**
+ * The deepest cause's message and `code`. fetch (undici) reports every failure as `TypeError: fetch failed` and
+ * keeps why (DNS, TCP refused, TLS: `SELF_SIGNED_CERT_IN_CHAIN`, `CERT_HAS_EXPIRED`, …) one or more causes down,
+ * where a log line printing `message` never looks.
+ */
+function innermostReason(cause: unknown): string | undefined {
+  let inner = cause;
+  for (let depth = 0; depth < 8 && isObject(inner) && isObject(inner.cause); depth++) inner = inner.cause;
+  if (!isObject(inner)) return undefined;
+  const code = typeof inner.code === 'string' && inner.code !== '' ? inner.code : undefined;
+  const message = typeof inner.message === 'string' ? inner.message.split('\n', 1)[0]!.slice(0, 200) : '';
+  if (message === '') return code;
+  return code === undefined || message.includes(code) ? message : `${message} (${code})`;
+}
+
+function isObject(
+  value: unknown,
+): value is { readonly cause?: unknown; readonly code?: unknown; readonly message?: unknown } {
+  return typeof value === 'object' && value !== null;
 }
 
 /** `ERR_RP_PAR`: the pushed authorization request was refused (RFC 9126 §2.3). */

@@ -15,10 +15,17 @@ import type { MynaGateClient } from './client.ts';
 import { Gate, MynaGateContext, type Decision, type MiddlewareOptions, type Requirement } from './gate.ts';
 import type { AgeThreshold } from './transaction.ts';
 
-declare module 'express-serve-static-core' {
-  interface Request {
-    /** Set by {@link mynagate}: this browser's MynaGate session. */
-    mynagate?: MynaGateContext<import('express').Request>;
+// `req.mynagate` on every Express request. @types/express-serve-static-core's `Request` extends the global
+// `Express.Request` (the interface passport's `req.user` uses), so this needs no module of express's own types to
+// resolve from this package: augmenting the module 'express-serve-static-core' fails wherever that transitive
+// package is not visible from here (pnpm, Yarn PnP, npm nested installs, or another version hoisted above it).
+declare global {
+  // An ambient namespace (inside `declare global`): erased, so type stripping and erasableSyntaxOnly accept it.
+  namespace Express {
+    interface Request {
+      /** Set by {@link mynagate}: this browser's MynaGate session. */
+      mynagate?: MynaGateContext<import('express').Request>;
+    }
   }
 }
 

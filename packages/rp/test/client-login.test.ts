@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -17,6 +18,7 @@ import {
   type MynaGateClientOptions,
   type Transaction,
 } from '../src/index.ts';
+import { loopbackTls } from '../../idp/test/support/op-tls.ts';
 import { Browser } from './support/browser.ts';
 import { cancelLogin, loginWithCard, startProvider, type TestProvider } from './support/provider.ts';
 
@@ -302,6 +304,29 @@ describe('discovery failures', () => {
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     await assert.rejects(createMynaGateClient(options(`http://127.0.0.1:${port}`)).discover(), {
       code: 'ERR_RP_NETWORK',
+      message: new RegExp(
+        `^request to http://127\\.0\\.0\\.1:${port}/\\.well-known/openid-configuration failed: .*ECONNREFUSED`,
+      ),
     });
+  });
+
+  it('ERR_RP_NETWORK names the TLS reason when the provider certificate is not trusted (self-signed)', async () => {
+    const tls = await loopbackTls();
+    const untrusted = createHttpsServer(tls, (_req, res) => res.writeHead(404).end());
+    await new Promise<void>((resolve) => untrusted.listen(0, '127.0.0.1', resolve));
+    try {
+      const issuer = `https://127.0.0.1:${(untrusted.address() as AddressInfo).port}`;
+      // fetch says "fetch failed"; the certificate error is its cause, two causes below the ERR_RP_NETWORK.
+      await assert.rejects(createMynaGateClient(options(issuer)).discover(), (e: Error & { code?: string }) => {
+        assert.equal(e.code, 'ERR_RP_NETWORK');
+        assert.match(
+          e.message,
+          /failed: self[- ]signed certificate.* \((DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN)\)$/,
+        );
+        return true;
+      });
+    } finally {
+      await new Promise<void>((resolve) => untrusted.close(() => resolve()));
+    }
   });
 });

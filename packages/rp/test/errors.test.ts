@@ -47,6 +47,30 @@ describe('error codes', () => {
     }
   });
 
+  it('ERR_RP_NETWORK names the reason at the bottom of the cause chain (fetch says only "fetch failed")', () => {
+    const url = 'https://id.example.jp/.well-known/openid-configuration';
+    // undici's shape: TypeError('fetch failed') ← the socket's error, with its OpenSSL or errno code.
+    const tls = Object.assign(new Error('self-signed certificate in certificate chain'), {
+      code: 'SELF_SIGNED_CERT_IN_CHAIN',
+    });
+    const e = new rp.RpNetworkError(url, { cause: new TypeError('fetch failed', { cause: tls }) });
+    assert.equal(
+      e.message,
+      `request to ${url} failed: self-signed certificate in certificate chain (SELF_SIGNED_CERT_IN_CHAIN)`,
+    );
+    assert.equal(e.cause instanceof TypeError && e.cause.cause, tls, 'the chain is kept as it was');
+    // A message that already names its code; a code with no message (AggregateError of both loopback addresses).
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
+    assert.match(
+      new rp.RpNetworkError(url, { cause: refused }).message,
+      /failed: connect ECONNREFUSED 127\.0\.0\.1:9$/,
+    );
+    const both = Object.assign(new AggregateError([refused]), { code: 'ECONNREFUSED' });
+    const wrapped = new TypeError('fetch failed', { cause: both });
+    assert.match(new rp.RpNetworkError(url, { cause: wrapped }).message, /failed: ECONNREFUSED$/);
+    assert.equal(new rp.RpNetworkError(url).message, `request to ${url} failed`);
+  });
+
   it('the README documents every code', async () => {
     const readme = await readFile(join(import.meta.dirname, '..', 'README.md'), 'utf8');
     for (const code of Object.keys(rp.RP_ERROR_CODES))
