@@ -139,7 +139,7 @@ export async function packRp(outDir: string): Promise<PackResult> {
         ),
         './package.json': './package.json',
       },
-      files: ['dist', 'README.md'],
+      files: ['dist', 'README.md', 'LICENSE'],
       dependencies: Object.fromEntries(
         Object.entries(rp.dependencies ?? {}).filter(([name]) => !name.startsWith('@mynagate/')),
       ),
@@ -150,6 +150,7 @@ export async function packRp(outDir: string): Promise<PackResult> {
     };
     await writeFile(join(pkg, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
     await cp(join(RP, 'README.md'), join(pkg, 'README.md'));
+    await cp(join(ROOT, 'LICENSE'), join(pkg, 'LICENSE'));
 
     const out = resolve(outDir);
     await mkdir(out, { recursive: true });

@@ -62,6 +62,7 @@ describe('npm run pack:rp', () => {
       assert.ok(files.includes(`package/${target.types.slice(2)}`), `${target.types} is in the tarball`);
     }
     assert.ok(files.includes('package/dist/vendor/mynagate-errors/index.js'), '@mynagate/errors compiled in');
+    assert.ok(files.includes('package/LICENSE'), 'the licence its manifest names goes with it');
   });
 
   describe('installed from the tarball in a project outside the workspace', { timeout: 300_000 }, () => {
