@@ -12,6 +12,7 @@ import {
   boolean,
   bytesAt,
   children,
+  equal,
   expect,
   hex,
   oidAt,
@@ -125,8 +126,23 @@ export function signatureHashOf(algorithmIdentifier: Uint8Array): ParsedCertific
  * ```
  */
 export function parseCertificate(der: Uint8Array): ParsedCertificate {
+  return parseWith(der, undefined);
+}
+
+/**
+ * {@link parseCertificate} of the bytes of `buf` (Node's decoding of a token's base64), the certificate's `der` a
+ * Uint8Array over the same memory: the text it makes from its bytes (serial, common name, key PEM) then comes from
+ * that Buffer, without a view per field. Internal.
+ *
+ * @throws CertificateInvalidError `ERR_PKI_CERT_MALFORMED`
+ */
+export function parseCertificateBuffer(buf: Buffer): ParsedCertificate {
+  return parseWith(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), buf);
+}
+
+function parseWith(der: Uint8Array, buf: Buffer | undefined): ParsedCertificate {
   try {
-    return parse(der);
+    return parse(der, buf);
   } catch (e) {
     if (e instanceof DerError || e instanceof TypeError || e instanceof RangeError)
       throw new CertificateInvalidError(
@@ -141,7 +157,7 @@ export function parseCertificate(der: Uint8Array): ParsedCertificate {
   }
 }
 
-function parse(der: Uint8Array): ParsedCertificate {
+function parse(der: Uint8Array, buf: Buffer | undefined): ParsedCertificate {
   // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue } (RFC 5280 §4.1), walked by
   // offset with one reader: only the fields handed out become views.
   const r = new TlvReader(der);
@@ -201,204 +217,227 @@ function parse(der: Uint8Array): ParsedCertificate {
     throw new DerError('bad SubjectPublicKeyInfo');
   const keyV = r.valueStart + 1;
 
-  // Extensions as OIDs and offsets (critical flag, value start, end): the Map of them is made only if asked for.
-  const extensionIds: string[] = [];
-  const extensionSpans: number[] = [];
-  let criticalExtensions: string[] = EMPTY;
+  // Extensions: the profile's are decoded here, the rest only checked; the Map of them all, the OCSP URLs and the
+  // CRL distribution points are made from offsets if asked for (a login reads none of them). Nothing here grows an
+  // array: a new certificate's parse is on every cold login, and its garbage costs as much as its work.
+  let extsStart = 0;
+  let extsEnd = 0;
+  let critical = 0;
   let isCa = false;
   let keyUsage: KeyUsage | null = null;
   let extendedKeyUsage: string[] | null = null;
   let policies: string[] = EMPTY;
-  let ocspUrls: number[] = NO_SPANS;
-  let crlDistributionPoints: number[] = NO_SPANS;
+  let aiaStart = 0;
+  let aiaEnd = 0;
+  let crlStart = 0;
+  let crlEnd = 0;
   for (pos = spkiEnd; pos < lim;) {
     pos = r.read(pos, lim);
     const t: number = r.tag;
     // issuerUniqueID [1] / subjectUniqueID [2] are skipped; [3] holds the extensions.
     if (t === 0x81 || t === 0x82) continue;
     if (t !== 0xa3 || pos !== lim) throw new DerError('unexpected TBS field');
-    const extsEnd = r.expect(r.valueStart, lim, TAG.SEQUENCE);
+    extsEnd = r.expect(r.valueStart, lim, TAG.SEQUENCE);
     if (extsEnd !== lim) throw new DerError('bad extensions');
-    for (let p = r.valueStart; p < extsEnd;) {
+    extsStart = r.valueStart;
+    let extensions = 0;
+    for (let p = extsStart; p < extsEnd;) {
       // Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }.
       const e = r.expect(p, extsEnd, TAG.SEQUENCE);
       p = e;
       let q = r.expect(r.valueStart, e, TAG.OID);
-      const id = extensionOid(der, r.valueStart, q);
-      let critical = false;
+      const code = extensionCode(der, r.valueStart, q);
+      const id = code < 0 ? knownOid(der, r.valueStart, q) : code === AIA ? EXT.authorityInfoAccess : ID_CE[code]!;
+      let isCritical = false;
       q = r.read(q, e);
       if (r.tag === TAG.BOOLEAN) {
         // DER: BOOLEAN TRUE is FF (X.690 §11.1), and DEFAULT FALSE must be omitted (X.690 §11.5).
         if (q - r.valueStart !== 1 || der[r.valueStart] !== 0xff) throw new DerError('bad critical flag');
-        critical = true;
+        isCritical = true;
         q = r.read(q, e);
       }
       if (r.tag !== TAG.OCTET_STRING || q !== e) throw new DerError('bad extension');
-      // The OID strings are shared (see knownOid), so this compares pointers first; a certificate has a dozen at most.
-      if (extensionIds.includes(id)) throw new DerError(`duplicate extension ${id}`);
+      // Compared by code (numbers) where there is one, else by OID; a certificate has a dozen at most. The critical
+      // ones are kept at the front of `seen`, in certificate order.
+      for (let i = 0; i < extensions; i++)
+        if (codes[i] === code && (code >= 0 || seen[i] === id)) throw new DerError(`duplicate extension ${id}`);
+      if (isCritical) {
+        codes[extensions] = codes[critical]!;
+        seen[extensions++] = seen[critical]!;
+        codes[critical] = code;
+        seen[critical++] = id;
+      } else {
+        codes[extensions] = code;
+        seen[extensions++] = id;
+      }
       const vs = r.valueStart;
-      extensionIds.push(id);
-      extensionSpans.push(critical ? 1 : 0, vs, e);
-      if (critical) (criticalExtensions === EMPTY ? (criticalExtensions = []) : criticalExtensions).push(id);
       // The extensions the profile uses are decoded here, in place (RFC 5280 §4.2.1).
-      if (id === EXT.basicConstraints) isCa = decodeBasicConstraints(r, vs, e);
-      else if (id === EXT.keyUsage) keyUsage = decodeKeyUsage(r, vs, e);
-      else if (id === EXT.extKeyUsage) extendedKeyUsage = decodeOidSequence(r, vs, e);
-      else if (id === EXT.certificatePolicies) policies = decodePolicies(r, vs, e);
-      else if (id === EXT.authorityInfoAccess) ocspUrls = decodeOcspUrls(r, vs, e);
-      else if (id === EXT.crlDistributionPoints) crlDistributionPoints = decodeCrlDistributionPoints(r, vs, e);
+      if (code === 19 /* basicConstraints */) isCa = decodeBasicConstraints(r, vs, e);
+      else if (code === 15 /* keyUsage */) keyUsage = decodeKeyUsage(r, vs, e);
+      else if (code === 37 /* extKeyUsage */) extendedKeyUsage = decodeOidSequence(r, vs, e);
+      else if (code === 32 /* certificatePolicies */) policies = decodePolicies(r, vs, e);
+      else if (code === AIA) decodeOcspUrls(r, (aiaStart = vs), (aiaEnd = e), undefined);
+      else if (code === 31 /* cRLDistributionPoints */)
+        decodeCrlDistributionPoints(r, (crlStart = vs), (crlEnd = e), undefined);
     }
   }
 
-  return Object.freeze(
-    new Certificate(der, {
-      signatureHash,
-      serialNumber: canonicalHex(der, serialV, serialEnd),
-      notBefore,
-      notAfter,
-      rsaModulusBits: rsa ? rsaBits(der, keyV, spkiEnd) : 0,
-      criticalExtensions,
-      extensionIds,
-      extensionSpans,
-      isCa,
-      keyUsage,
-      extendedKeyUsage,
-      policies,
-      // prettier-ignore
-      spans: [
-        tbsStart, lim, // tbs
-        sigV + 1, certEnd, // signature
-        serialV, serialEnd, // serialBytes
-        issuerStart, issuerEnd, // issuer
-        validityEnd, subjectEnd, // subject
-        subjectEnd, spkiEnd, // spki
-        keyV, spkiEnd, // publicKeyBits
-      ],
-      ocspUrls,
-      crlDistributionPoints,
-    }),
-  );
+  // prettier-ignore
+  const spans = [
+    tbsStart, lim, // tbs
+    sigV + 1, certEnd, // signature
+    serialV, serialEnd, // serialBytes
+    issuerStart, issuerEnd, // issuer
+    validityEnd, subjectEnd, // subject
+    subjectEnd, spkiEnd, // spki
+    keyV, spkiEnd, // publicKeyBits
+    extsStart, extsEnd, // the extensions' SEQUENCE contents
+    aiaStart, aiaEnd, // authorityInfoAccess extnValue contents
+    crlStart, crlEnd, // cRLDistributionPoints extnValue contents
+  ];
+  // Set field by field on the new object (not through an object of them), then frozen.
+  const c = new Certificate(der, buf, spans);
+  c.signatureHash = signatureHash;
+  c.serialNumber = canonicalHex(der, serialV, serialEnd);
+  c.notBefore = notBefore;
+  c.notAfter = notAfter;
+  c.rsaModulusBits = rsa ? rsaBits(r, keyV, spkiEnd) : 0;
+  c.criticalExtensions = critical === 0 ? EMPTY : seen.slice(0, critical);
+  c.isCa = isCa;
+  c.keyUsage = keyUsage;
+  c.extendedKeyUsage = extendedKeyUsage;
+  c.policies = policies;
+  return Object.freeze(c);
 }
 
-/** The fields {@link parse} decodes in full; the byte fields and OCSP URLs are made from offsets on first use. */
-type DecodedFields =
-  | 'signatureHash'
-  | 'serialNumber'
-  | 'notBefore'
-  | 'notAfter'
-  | 'rsaModulusBits'
-  | 'criticalExtensions'
-  | 'isCa'
-  | 'keyUsage'
-  | 'extendedKeyUsage'
-  | 'policies';
-
-/** What {@link parse} found, besides the DER. */
-interface Decoded extends Pick<ParsedCertificate, DecodedFields> {
-  /** Start and end offsets in `der` of tbs, signature, serialBytes, issuer, subject, spki, publicKeyBits. */
-  readonly spans: readonly number[];
-  /** Every extension's OID, and its critical flag (1/0), value start and end, in order. */
-  readonly extensionIds: readonly string[];
-  readonly extensionSpans: readonly number[];
-  /** Start and end offsets of each OCSP URL (IA5String content) and each DistributionPointName. */
-  readonly ocspUrls: readonly number[];
-  readonly crlDistributionPoints: readonly number[];
-}
+// The OIDs of the extensions met so far in the certificate being parsed (parsing is synchronous, so one list
+// serves every parse), the critical ones first; and the OIDs of one extension's SEQUENCE OF while it is decoded.
+// Each is filled from index 0 with a count of its own, never truncated: setting an array's length to 0 drops its
+// storage, and the next push allocates it again.
+const seen: string[] = [];
+const codes: number[] = [];
+const oids: string[] = [];
+let oidCount = 0;
 
 /**
  * A parsed certificate. Its byte fields are views made on first use and kept (a view costs more to make than a
- * field check: a new certificate's login reads 5 of them), and its OCSP URLs are decoded on first use; frozen, the
- * memos being private fields.
+ * field check: a new certificate's login reads several), and its extensions, OCSP URLs and CRL distribution points
+ * are decoded on first use (parse checked them all). `parse` sets its decoded fields and freezes it; the memos are
+ * private fields.
  */
 class Certificate implements ParsedCertificate {
   readonly der: Uint8Array;
   readonly fingerprint: string;
-  readonly signatureHash: Decoded['signatureHash'];
-  readonly serialNumber: Decoded['serialNumber'];
-  readonly notBefore: Decoded['notBefore'];
-  readonly notAfter: Decoded['notAfter'];
-  readonly rsaModulusBits: Decoded['rsaModulusBits'];
-  readonly criticalExtensions: Decoded['criticalExtensions'];
-  readonly isCa: Decoded['isCa'];
-  readonly keyUsage: Decoded['keyUsage'];
-  readonly extendedKeyUsage: Decoded['extendedKeyUsage'];
-  readonly policies: Decoded['policies'];
+  signatureHash: ParsedCertificate['signatureHash'] = 'sha256';
+  serialNumber = '';
+  notBefore = 0;
+  notAfter = 0;
+  rsaModulusBits = 0;
+  criticalExtensions: readonly string[] = EMPTY;
+  isCa = false;
+  keyUsage: KeyUsage | null = null;
+  extendedKeyUsage: readonly string[] | null = null;
+  policies: readonly string[] = EMPTY;
+  /**
+   * Start and end offsets in `der` of tbs, signature, serialBytes, issuer, subject, spki, publicKeyBits; of the
+   * extensions' contents; and of the authorityInfoAccess and cRLDistributionPoints values (0, 0 when absent).
+   */
   readonly #spans: readonly number[];
-  readonly #views: (Uint8Array | undefined)[] = [
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-    undefined,
-  ];
-  readonly #ocspSpans: readonly number[];
+  #tbs: Uint8Array | undefined;
+  #signature: Uint8Array | undefined;
+  #serialBytes: Uint8Array | undefined;
+  #issuer: Uint8Array | undefined;
+  #subject: Uint8Array | undefined;
+  #spki: Uint8Array | undefined;
+  #publicKeyBits: Uint8Array | undefined;
+  #buf: Buffer | undefined;
   #ocspUrls: readonly string[] | undefined;
-  readonly #crlSpans: readonly number[];
   #crlDistributionPoints: readonly Uint8Array[] | undefined;
-  readonly #extensionIds: readonly string[];
-  readonly #extensionSpans: readonly number[];
   #extensions: ReadonlyMap<string, CertificateExtension> | undefined;
 
-  constructor(der: Uint8Array, d: Decoded) {
+  constructor(der: Uint8Array, buf: Buffer | undefined, spans: readonly number[]) {
     this.der = der;
+    this.#buf = buf;
     this.fingerprint = hash('sha256', der, 'hex');
-    this.signatureHash = d.signatureHash;
-    this.serialNumber = d.serialNumber;
-    this.notBefore = d.notBefore;
-    this.notAfter = d.notAfter;
-    this.rsaModulusBits = d.rsaModulusBits;
-    this.criticalExtensions = d.criticalExtensions;
-    this.#extensionIds = d.extensionIds;
-    this.#extensionSpans = d.extensionSpans;
-    this.isCa = d.isCa;
-    this.keyUsage = d.keyUsage;
-    this.extendedKeyUsage = d.extendedKeyUsage;
-    this.policies = d.policies;
-    this.#spans = d.spans;
-    this.#ocspSpans = d.ocspUrls;
-    this.#crlSpans = d.crlDistributionPoints;
+    this.#spans = spans;
   }
 
   #view(i: number): Uint8Array {
-    return (this.#views[i] ??= this.der.subarray(this.#spans[2 * i], this.#spans[2 * i + 1]));
+    return this.der.subarray(this.#spans[2 * i], this.#spans[2 * i + 1]);
+  }
+
+  /** A Buffer over `der`, for text made from its bytes (`toString(encoding, start, end)` makes no view). */
+  #buffer(): Buffer {
+    return (this.#buf ??= Buffer.from(this.der.buffer, this.der.byteOffset, this.der.byteLength));
+  }
+
+  /** See {@link issuerIs}. */
+  static issuerIs(c: Certificate, name: Uint8Array): boolean {
+    return bytesAt(c.der, c.#spans[6]!, c.#spans[7]!, name);
+  }
+
+  /** See {@link rsaPublicKeyBase64}. */
+  static publicKeyBase64(c: Certificate): string {
+    return c.#buffer().toString('base64', c.#spans[12], c.#spans[13]);
+  }
+
+  /** See {@link commonName}: the subject walked in `der` itself. */
+  static commonName(c: Certificate): string | undefined {
+    return commonNameIn(c.der, c.#spans[8]!, c.#spans[9]!, c.#buffer());
   }
 
   get tbs(): Uint8Array {
-    return this.#view(0);
+    return (this.#tbs ??= this.#view(0));
   }
   get signature(): Uint8Array {
-    return this.#view(1);
+    return (this.#signature ??= this.#view(1));
   }
   get serialBytes(): Uint8Array {
-    return this.#view(2);
+    return (this.#serialBytes ??= this.#view(2));
   }
   get issuer(): Uint8Array {
-    return this.#view(3);
+    return (this.#issuer ??= this.#view(3));
   }
   get subject(): Uint8Array {
-    return this.#view(4);
+    return (this.#subject ??= this.#view(4));
   }
   get spki(): Uint8Array {
-    return this.#view(5);
+    return (this.#spki ??= this.#view(5));
   }
   get publicKeyBits(): Uint8Array {
-    return this.#view(6);
+    return (this.#publicKeyBits ??= this.#view(6));
   }
   get ocspUrls(): readonly string[] {
-    return (this.#ocspUrls ??= spansOf(this.#ocspSpans, (s, e) => latin1At(this.der, s, e)));
+    if (this.#ocspUrls) return this.#ocspUrls;
+    const at: number[] = [];
+    const end = this.#spans[17]!;
+    if (end !== 0) decodeOcspUrls(new TlvReader(this.der), this.#spans[16]!, end, at);
+    return (this.#ocspUrls = spansOf(at, (s, e) => latin1At(this.der, s, e)));
   }
   get crlDistributionPoints(): readonly Uint8Array[] {
-    return (this.#crlDistributionPoints ??= spansOf(this.#crlSpans, (s, e) => this.der.subarray(s, e)));
+    if (this.#crlDistributionPoints) return this.#crlDistributionPoints;
+    const at: number[] = [];
+    const end = this.#spans[19]!;
+    if (end !== 0) decodeCrlDistributionPoints(new TlvReader(this.der), this.#spans[18]!, end, at);
+    return (this.#crlDistributionPoints = spansOf(at, (s, e) => this.der.subarray(s, e)));
   }
   get extensions(): ReadonlyMap<string, CertificateExtension> {
     if (this.#extensions) return this.#extensions;
+    // The walk of parse again, which it passed: Extension ::= SEQUENCE { extnID, critical DEFAULT FALSE, extnValue }.
     const m = new Map<string, CertificateExtension>();
-    const ids = this.#extensionIds;
-    const spans = this.#extensionSpans;
-    for (let i = 0; i < ids.length; i++)
-      m.set(ids[i]!, new Extension(this.der, spans[3 * i] === 1, spans[3 * i + 1]!, spans[3 * i + 2]!));
+    const der = this.der;
+    const r = new TlvReader(der);
+    const end = this.#spans[15]!;
+    for (let p = this.#spans[14]!; p < end;) {
+      const e = r.expect(p, end, TAG.SEQUENCE);
+      p = e;
+      let q = r.expect(r.valueStart, e, TAG.OID);
+      const id = extensionOid(der, r.valueStart, q);
+      q = r.read(q, e);
+      const critical = r.tag === TAG.BOOLEAN;
+      if (critical) r.read(q, e);
+      m.set(id, new Extension(der, critical, r.valueStart, e));
+    }
     return (this.#extensions = m);
   }
 }
@@ -423,8 +462,6 @@ class Extension implements CertificateExtension {
     return (this.#value ??= this.#der.subarray(this.#start, this.#end));
   }
 }
-
-const NO_SPANS: number[] = [];
 
 function spansOf<T>(spans: readonly number[], f: (start: number, end: number) => T): readonly T[] {
   if (spans.length === 0) return EMPTY as unknown as readonly T[];
@@ -458,10 +495,22 @@ const ID_PE_AIA = Uint8Array.of(0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x01);
 const ID_AD_OCSP = Uint8Array.of(0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01);
 
 function extensionOid(der: Uint8Array, start: number, end: number): string {
+  const code = extensionCode(der, start, end);
+  return code < 0 ? knownOid(der, start, end) : code === AIA ? EXT.authorityInfoAccess : ID_CE[code]!;
+}
+
+/** Code of id-authorityInfoAccess in {@link extensionCode}. */
+const AIA = 128;
+
+/**
+ * A number for the extension OID `der[start..end)`: an id-ce OID's last arc (0-127), {@link AIA}, or -1 for any
+ * other (compared by text then). Numbers compare in one instruction where OID strings compare character by
+ * character: a new certificate's parse checks each extension against the others and the profile's.
+ */
+function extensionCode(der: Uint8Array, start: number, end: number): number {
   if (end - start === 3 && der[start] === 0x55 && der[start + 1] === 0x1d && der[start + 2]! < 0x80)
-    return ID_CE[der[start + 2]!]!;
-  if (bytesAt(der, start, end, ID_PE_AIA)) return EXT.authorityInfoAccess;
-  return knownOid(der, start, end);
+    return der[start + 2]!;
+  return bytesAt(der, start, end, ID_PE_AIA) ? AIA : -1;
 }
 
 // OIDs met before (policies, purposes, extension names), by a hash of their content octets: every certificate of a
@@ -488,12 +537,12 @@ function knownOid(der: Uint8Array, start: number, end: number): string {
   return s;
 }
 
-/** Modulus bits of the RSAPublicKey (SEQUENCE { modulus INTEGER, publicExponent INTEGER }) at `der[start..end)`. */
-function rsaBits(der: Uint8Array, start: number, end: number): number {
+/** Modulus bits of the RSAPublicKey (SEQUENCE { modulus INTEGER, publicExponent INTEGER }) at `k.buf[start..end)`. */
+function rsaBits(k: TlvReader, start: number, end: number): number {
   // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } (RFC 8017 A.1.1): both positive, and in
   // DER minimal (X.690 §8.3.2). OpenSSL is laxer (it reads 81 00 01 as 8454145, not as a negative number), so a key
   // is accepted only in the form where both readings agree.
-  const k = new TlvReader(der);
+  const der = k.buf;
   if (k.expect(start, end, TAG.SEQUENCE) !== end) throw new DerError('bad RSAPublicKey');
   const nEnd = k.expect(k.valueStart, end, TAG.INTEGER);
   const n = k.valueStart;
@@ -514,8 +563,14 @@ function positiveMinimal(der: Uint8Array, start: number, end: number): boolean {
 function canonicalHex(der: Uint8Array, start: number, end: number): string {
   let i = start;
   while (i < end - 1 && der[i] === 0) i++;
-  return hex(der.subarray(i, end));
+  // A JPKI serial is 4 octets (spec §8.2): by table, that is a quarter of a Buffer's cost (a view and a native call).
+  if (end - i > 6) return hex(der.subarray(i, end));
+  let s = '';
+  for (; i < end; i++) s += HEX[der[i]!]!;
+  return s;
 }
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 function expectTag(t: Tlv | undefined, tag: number): Tlv {
   if (!t || t.tag !== tag) throw new DerError(`expected tag ${tag.toString(16)}`);
@@ -544,8 +599,10 @@ function decodeKeyUsage(r: TlvReader, start: number, end: number): KeyUsage {
   only(r, start, end, TAG.BIT_STRING);
   if (r.end - r.valueStart < 2) throw new DerError('bad keyUsage');
   // Bit 0 is the most significant bit of the first content octet after the unused-bits octet (X.690 §8.6).
-  const b = r.buf[r.valueStart + 1]!;
-  return Object.freeze({
+  // The bits read depend on that octet alone, so each of its values has one frozen object, shared by every
+  // certificate with it (a profile's certificates all have the same one).
+  const b = r.buf[r.valueStart + 1]! & 0xfe;
+  return (keyUsages[b >> 1] ??= Object.freeze({
     digitalSignature: (b & 0x80) !== 0,
     nonRepudiation: (b & 0x40) !== 0,
     keyEncipherment: (b & 0x20) !== 0,
@@ -553,48 +610,64 @@ function decodeKeyUsage(r: TlvReader, start: number, end: number): KeyUsage {
     keyAgreement: (b & 0x08) !== 0,
     keyCertSign: (b & 0x04) !== 0,
     cRLSign: (b & 0x02) !== 0,
-  });
+  }));
 }
+
+const keyUsages: (KeyUsage | undefined)[] = new Array(128).fill(undefined);
 
 function decodeOidSequence(r: TlvReader, start: number, end: number): string[] {
   only(r, start, end, TAG.SEQUENCE);
-  const out: string[] = [];
+  oidCount = 0;
   for (let p = r.valueStart; p < end;) {
     p = r.expect(p, end, TAG.OID);
-    out.push(knownOid(r.buf, r.valueStart, p));
+    oids[oidCount++] = knownOid(r.buf, r.valueStart, p);
   }
-  return Object.freeze(out) as string[];
+  return (lastPurposes = shared(lastPurposes));
 }
 
 function decodePolicies(r: TlvReader, start: number, end: number): string[] {
   only(r, start, end, TAG.SEQUENCE);
   // PolicyInformation ::= SEQUENCE { policyIdentifier, policyQualifiers OPTIONAL } (RFC 5280 §4.2.1.4).
-  const out: string[] = [];
+  oidCount = 0;
   for (let p = r.valueStart; p < end;) {
     p = r.expect(p, end, TAG.SEQUENCE);
     const idEnd = r.expect(r.valueStart, p, TAG.OID);
-    out.push(knownOid(r.buf, r.valueStart, idEnd));
+    oids[oidCount++] = knownOid(r.buf, r.valueStart, idEnd);
   }
-  return Object.freeze(out) as string[];
+  return (lastPolicies = shared(lastPolicies));
+}
+
+// The last lists of purposes and policies made: the next certificate of a profile has the same, and gets that frozen
+// array rather than a copy of its own.
+let lastPurposes: string[] = EMPTY;
+let lastPolicies: string[] = EMPTY;
+
+/** The first `oidCount` of `oids` as a frozen array: `last` when it has the same OIDs, else a new one. */
+function shared(last: string[]): string[] {
+  const n = oidCount;
+  if (n === last.length) {
+    let i = 0;
+    while (i < n && oids[i] === last[i]) i++;
+    if (i === n) return last;
+  }
+  return Object.freeze(oids.slice(0, n)) as string[];
 }
 
 /**
- * AuthorityInfoAccessSyntax ::= SEQUENCE OF AccessDescription { accessMethod, accessLocation } (§4.2.2.1): the
- * start and end offsets of each OCSP URL.
+ * AuthorityInfoAccessSyntax ::= SEQUENCE OF AccessDescription { accessMethod, accessLocation } (§4.2.2.1): checks
+ * it, and pushes the start and end offsets of each OCSP URL to `urls` if given.
  */
-function decodeOcspUrls(r: TlvReader, start: number, end: number): number[] {
+function decodeOcspUrls(r: TlvReader, start: number, end: number, urls: number[] | undefined): void {
   only(r, start, end, TAG.SEQUENCE);
   const v = r.buf;
-  const urls: number[] = [];
   for (let p = r.valueStart; p < end;) {
     p = r.expect(p, end, TAG.SEQUENCE);
     const methodEnd = r.expect(r.valueStart, p, TAG.OID);
     const ocsp = bytesAt(v, r.valueStart, methodEnd, ID_AD_OCSP);
     if (r.read(methodEnd, p) !== p) throw new DerError('bad AccessDescription');
     // id-ad-ocsp with a uniformResourceIdentifier [6] IA5String.
-    if (ocsp && r.tag === 0x86) urls.push(r.valueStart, r.end);
+    if (ocsp && r.tag === 0x86 && urls) urls.push(r.valueStart, r.end);
   }
-  return urls;
 }
 
 function latin1At(v: Uint8Array, start: number, end: number): string {
@@ -606,11 +679,11 @@ function latin1At(v: Uint8Array, start: number, end: number): string {
  * `[1] nameRelativeToCRLIssuer`, the CHOICE inside the explicit `[0]`), as a partitioned CRL's
  * issuingDistributionPoint carries it (§5.2.5). JPKI names one directoryName per issuing office (spec §8.2).
  * A point with `reasons` or `cRLIssuer` is left out: its CRL covers only some reasons, or is an indirect CRL
- * (§6.3.3 (b)(1), (d)), so it cannot establish the status on its own (fail closed). Start and end offsets.
+ * (§6.3.3 (b)(1), (d)), so it cannot establish the status on its own (fail closed). Checks it, and pushes the
+ * start and end offsets of each to `out` if given.
  */
-function decodeCrlDistributionPoints(r: TlvReader, start: number, end: number): number[] {
+function decodeCrlDistributionPoints(r: TlvReader, start: number, end: number, out: number[] | undefined): void {
   only(r, start, end, TAG.SEQUENCE);
-  const out: number[] = [];
   for (let p = r.valueStart; p < end;) {
     // DistributionPoint ::= SEQUENCE { distributionPoint [0], reasons [1], cRLIssuer [2] } (all OPTIONAL).
     p = r.expect(p, end, TAG.SEQUENCE);
@@ -628,9 +701,8 @@ function decodeCrlDistributionPoints(r: TlvReader, start: number, end: number): 
       } else if (r.tag === 0x81 || r.tag === 0xa2) partial = true;
       else throw new DerError('bad DistributionPoint');
     }
-    if (nameStart >= 0 && !partial) out.push(nameStart, nameEnd);
+    if (nameStart >= 0 && !partial && out) out.push(nameStart, nameEnd);
   }
-  return out;
 }
 
 const ATTR_NAMES: Record<string, string> = {
@@ -668,29 +740,64 @@ export function nameToString(name: Uint8Array): string {
     .join(',');
 }
 
-const ID_AT_CN = Uint8Array.of(0x55, 0x04, 0x03);
-
 /** The subject's first commonName, or `undefined`. */
 export function commonName(cert: ParsedCertificate): string | undefined {
-  // A walk for id-at-commonName (2.5.4.3 = 55 04 03) alone: the verifier describes every new certificate.
-  const name = cert.subject;
-  const r = new TlvReader(name);
   try {
-    const end = r.expect(0, name.length, TAG.SEQUENCE);
-    for (let p = r.valueStart; p < end;) {
-      p = r.expect(p, end, TAG.SET);
-      for (let q = r.valueStart; q < p;) {
-        q = r.expect(q, p, TAG.SEQUENCE);
-        const oidEnd = r.expect(r.valueStart, q, TAG.OID);
-        if (bytesAt(name, r.valueStart, oidEnd, ID_AT_CN))
-          return oidEnd < q ? text(name, readTlv(name, oidEnd, q)) : '';
-      }
-    }
-    return undefined;
+    if (cert instanceof Certificate) return Certificate.commonName(cert);
+    const name = cert.subject;
+    return commonNameIn(name, 0, name.length, Buffer.from(name.buffer, name.byteOffset, name.byteLength));
   } catch (e) {
     throw new CertificateInvalidError('ERR_PKI_CERT_MALFORMED', 'parse', 'bad Name', { cause: e });
   }
 }
+
+/**
+ * Whether `cert`'s issuer Name is byte for byte `name` (name chaining, RFC 5280 §6.1.3 (a)(4)): compared in the
+ * DER, without a view of the issuer, for a certificate of {@link parseCertificate}. Internal.
+ */
+export function issuerIs(cert: ParsedCertificate, name: Uint8Array): boolean {
+  return cert instanceof Certificate ? Certificate.issuerIs(cert, name) : equal(cert.issuer, name);
+}
+
+/**
+ * For a certificate of {@link parseCertificate} whose key it read as RSA (`rsaModulusBits` > 0: an rsaEncryption
+ * SubjectPublicKeyInfo whose subjectPublicKey bits are an RSAPublicKey), that RSAPublicKey in base64; else
+ * `undefined`. Internal.
+ */
+export function rsaPublicKeyBase64(cert: ParsedCertificate): string | undefined {
+  return cert instanceof Certificate && cert.rsaModulusBits > 0 ? Certificate.publicKeyBase64(cert) : undefined;
+}
+
+const ID_AT_CN = Uint8Array.of(0x55, 0x04, 0x03);
+
+/**
+ * The first commonName of the Name `der[start..end)`; `buf` a Buffer over `der`. A walk for id-at-commonName
+ * (2.5.4.3 = 55 04 03) alone: the verifier describes every new certificate. Throws DerError or TypeError.
+ */
+function commonNameIn(der: Uint8Array, start: number, end: number, buf: Buffer): string | undefined {
+  const r = new TlvReader(der);
+  const seqEnd = r.expect(start, end, TAG.SEQUENCE);
+  for (let p = r.valueStart; p < seqEnd;) {
+    p = r.expect(p, seqEnd, TAG.SET);
+    for (let q = r.valueStart; q < p;) {
+      q = r.expect(q, p, TAG.SEQUENCE);
+      const oidEnd = r.expect(r.valueStart, q, TAG.OID);
+      if (!bytesAt(der, r.valueStart, oidEnd, ID_AT_CN)) continue;
+      if (oidEnd === q) return '';
+      // `text`: UTF8String decoded strictly, any other type as latin1. An ASCII UTF8String is its latin1 too, and
+      // is read from the Buffer without a view.
+      r.read(oidEnd, q);
+      const vs = r.valueStart;
+      const ve = r.end;
+      if (r.tag === TAG.UTF8)
+        for (let i = vs; i < ve; i++) if (der[i]! >= 0x80) return UTF8.decode(der.subarray(vs, ve));
+      return buf.toString('latin1', vs, ve);
+    }
+  }
+  return undefined;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Reads the first TLV of `der` (used to slice embedded structures such as OCSP's tbsResponseData). */
 export function firstElement(der: Uint8Array): {

@@ -261,13 +261,20 @@ export function time(buf: Uint8Array, t: Tlv): number {
   const sec = digits2(buf, i + 8);
   if (mon < 1 || mon > 12 || day < 1 || day > daysIn(year, mon) || h > 23 || m > 59 || sec > 59)
     throw new DerError('bad date');
-  const ms = Date.UTC(year, mon - 1, day, h, m, sec);
-  if (year >= 100) return ms;
-  // Date.UTC reads the years 0-99 as 1900-1999; a GeneralizedTime 0099 is the year 99. The whole date is set again,
-  // since 1900 has no 29 February where the year 0 has one.
-  const d = new Date(ms);
-  d.setUTCFullYear(year, mon - 1, day);
-  return d.getTime();
+  // What Date.UTC gives (the proleptic Gregorian calendar), by arithmetic: no call out of JS (a certificate has two
+  // times, and every new one is parsed on the login path), and the years 0-99 need no second pass (Date.UTC reads
+  // them as 1900-1999).
+  return daysFromCivil(year, mon, day) * 86_400_000 + ((h * 60 + m) * 60 + sec) * 1000;
+}
+
+/** Days from 1970-01-01 to the proleptic Gregorian `year`-`mon`-`day` (H. Hinnant's days_from_civil). */
+function daysFromCivil(year: number, mon: number, day: number): number {
+  const y = mon <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (mon > 2 ? mon - 3 : mon + 9) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
 }
 
 function digits2(buf: Uint8Array, i: number): number {

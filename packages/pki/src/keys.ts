@@ -6,6 +6,7 @@
 import { createPublicKey, verify } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { BoundedMap } from './bounded-map.ts';
+import { rsaPublicKeyBase64 } from './certificate.ts';
 import type { ParsedCertificate } from './certificate.ts';
 import { DerError, RSA_ENCRYPTION, TAG, TlvReader, bytesAt } from './der.ts';
 
@@ -42,6 +43,18 @@ export function publicKeyPem(spki: Uint8Array): string {
     return pem('RSA PUBLIC KEY', buf.subarray(r.valueStart + 1, r.end));
   }
   return pem('PUBLIC KEY', buf);
+}
+
+/**
+ * {@link publicKeyPem} of a certificate's SubjectPublicKeyInfo. For an RSA key the parser already read, the text is
+ * made from the RSAPublicKey's place in the DER, without walking the SPKI again or making views of it.
+ *
+ * @throws DerError as {@link publicKeyPem}.
+ */
+export function certificateKeyPem(cert: ParsedCertificate): string {
+  const rsa = rsaPublicKeyBase64(cert);
+  if (rsa === undefined) return publicKeyPem(cert.spki);
+  return `-----BEGIN RSA PUBLIC KEY-----\n${rsa}\n-----END RSA PUBLIC KEY-----\n`;
 }
 
 /**

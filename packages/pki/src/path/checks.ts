@@ -4,12 +4,11 @@
  * the path is `anchor → certificate` and every §6.1.3/§6.1.5 step applies to that one certificate.
  */
 import { CertificateInvalidError } from '../errors.ts';
-import { EXT } from '../certificate.ts';
+import { EXT, issuerIs } from '../certificate.ts';
 import type { ParsedCertificate } from '../certificate.ts';
 import type { CertKind, ParsedAnchors } from '../anchors.ts';
-import { publicKeyPem, signedBy } from '../keys.ts';
+import { certificateKeyPem, signedBy } from '../keys.ts';
 import type { KeyCache } from '../keys.ts';
-import { equal } from '../der.ts';
 
 /** JPKI certificate policy OIDs (spec §8.2, §8.3). */
 export const JPKI_POLICIES: {
@@ -80,6 +79,18 @@ const fail = (code: string, check: string, message: string): never => {
 
 const other = (kind: CertKind): CertKind => (kind === 'auth' ? 'sign' : 'auth');
 
+// Loops, not `some` with a closure: these run on every new certificate, and each closure is an allocation.
+function anyIn(oids: readonly string[], allowed: ReadonlySet<string>): boolean {
+  for (let i = 0; i < oids.length; i++) if (allowed.has(oids[i]!)) return true;
+  return false;
+}
+
+// The issuer compared in the certificate's DER (`issuerIs`), not through a view of it.
+function issuedBy(anchors: readonly ParsedCertificate[], cert: ParsedCertificate): boolean {
+  for (let i = 0; i < anchors.length; i++) if (issuerIs(cert, anchors[i]!.subject)) return true;
+  return false;
+}
+
 /** The checks, in order. The order fixes which code a certificate with several faults gets. */
 export const pathChecks: readonly PathCheck[] = Object.freeze([
   {
@@ -87,12 +98,9 @@ export const pathChecks: readonly PathCheck[] = Object.freeze([
     rule: 'spec §8.2/§8.3: a signing certificate is never a login certificate, and vice versa; an end entity is not a CA',
     run(ctx) {
       const { cert, kind } = ctx;
-      const theirs = ctx.policies[other(kind)];
-      const ours = ctx.policies[kind];
-      const otherPolicy = cert.policies.some((p) => theirs.has(p)) && !cert.policies.some((p) => ours.has(p));
-      const otherIssuer =
-        ctx.anchors[other(kind)].some((a) => equal(a.subject, cert.issuer)) &&
-        !ctx.anchors[kind].some((a) => equal(a.subject, cert.issuer));
+      const policies = cert.policies;
+      const otherPolicy = anyIn(policies, ctx.policies[other(kind)]) && !anyIn(policies, ctx.policies[kind]);
+      const otherIssuer = issuedBy(ctx.anchors[other(kind)], cert) && !issuedBy(ctx.anchors[kind], cert);
       if (otherPolicy || otherIssuer) fail('ERR_PKI_WRONG_CERT_KIND', 'kind', `not a ${kind} certificate`);
       if (cert.isCa) fail('ERR_PKI_WRONG_CERT_KIND', 'kind', 'a CA certificate is not an end-entity certificate');
     },
@@ -101,7 +109,13 @@ export const pathChecks: readonly PathCheck[] = Object.freeze([
     name: 'nameChaining',
     rule: 'RFC 5280 §6.1.3 (a)(4): issuer name equals the working issuer name (here: an anchor subject, DER-exact)',
     run(ctx) {
-      ctx.candidates = ctx.anchors[ctx.kind].filter((a) => equal(a.subject, ctx.cert.issuer));
+      const anchors = ctx.anchors[ctx.kind];
+      let candidates: ParsedCertificate[] | undefined;
+      for (let i = 0; i < anchors.length; i++) {
+        const a = anchors[i]!;
+        if (issuerIs(ctx.cert, a.subject)) candidates === undefined ? (candidates = [a]) : candidates.push(a);
+      }
+      ctx.candidates = candidates ?? [];
       if (ctx.candidates.length === 0)
         fail('ERR_PKI_UNTRUSTED_ISSUER', 'nameChaining', `issuer is not a trusted ${ctx.kind} CA`);
     },
@@ -111,7 +125,11 @@ export const pathChecks: readonly PathCheck[] = Object.freeze([
     rule: 'RFC 5280 §6.1.3 (a)(1): the signature verifies with the working public key; every same-name anchor is tried',
     run(ctx) {
       // A look-alike CA with the same name but another key fails here: only a key we pinned can verify.
-      ctx.anchor = ctx.candidates.find((a) => signedBy(ctx.cert, ctx.keys.get(a.spki)));
+      const candidates = ctx.candidates;
+      let anchor: ParsedCertificate | undefined;
+      for (let i = 0; i < candidates.length && !anchor; i++)
+        if (signedBy(ctx.cert, ctx.keys.get(candidates[i]!.spki))) anchor = candidates[i];
+      ctx.anchor = anchor;
       if (!ctx.anchor) fail('ERR_PKI_BAD_SIGNATURE', 'signature', 'signature does not verify with any trusted CA key');
     },
   },
@@ -146,9 +164,10 @@ export const pathChecks: readonly PathCheck[] = Object.freeze([
     name: 'criticalExtensions',
     rule: 'RFC 5280 §4.2 and §6.1.4 (o): an unrecognised critical extension rejects the certificate',
     run(ctx) {
-      for (const id of ctx.cert.criticalExtensions)
-        if (!KNOWN_EXTENSIONS.has(id))
-          fail('ERR_PKI_UNKNOWN_CRITICAL_EXTENSION', 'criticalExtensions', `unknown critical extension ${id}`);
+      const critical = ctx.cert.criticalExtensions;
+      for (let i = 0; i < critical.length; i++)
+        if (!KNOWN_EXTENSIONS.has(critical[i]!))
+          fail('ERR_PKI_UNKNOWN_CRITICAL_EXTENSION', 'criticalExtensions', `unknown critical extension ${critical[i]}`);
     },
   },
   {
@@ -161,7 +180,7 @@ export const pathChecks: readonly PathCheck[] = Object.freeze([
       if (ctx.cert.rsaModulusBits < 2048)
         fail('ERR_PKI_CERT_MALFORMED', 'publicKey', 'subject key is not RSA-2048 or larger');
       try {
-        ctx.keyPem = publicKeyPem(ctx.cert.spki);
+        ctx.keyPem = certificateKeyPem(ctx.cert);
       } catch {
         fail('ERR_PKI_CERT_MALFORMED', 'publicKey', 'subject public key cannot be read');
       }

@@ -13,7 +13,14 @@ export function authSignedData(origin: string, challenge: string): Uint8Array {
 
 /** As {@link authSignedData} with `SHA-256(origin)` already computed (the verifier keeps it per origin). */
 export function authSignedDataWith(originHash: Uint8Array, challenge: string): Uint8Array {
-  const out = Buffer.allocUnsafe(64);
+  return authSignedDataInto(Buffer.allocUnsafe(64), originHash, challenge);
+}
+
+/**
+ * As {@link authSignedDataWith}, written into `out` (64 bytes) and returned: the verifier's own buffer, read by a
+ * synchronous `crypto.verify` before anything else can write it. Internal.
+ */
+export function authSignedDataInto(out: Buffer, originHash: Uint8Array, challenge: string): Buffer {
   out.set(originHash, 0);
   // The digest as a latin1 (`'binary'`) string, one character per byte, written in place: node:crypto's `'buffer'`
   // output makes a new backing store on every call, which costs several times what digesting a nonce does.
