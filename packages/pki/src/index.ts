@@ -48,6 +48,8 @@ export type { RevocationSource, RevocationStatus } from './revocation.ts';
 export { crlRevocation } from './crl/revocation.ts';
 export { CrlSource } from './crl/source.ts';
 export type { CrlSourceOptions, CrlStatus, CrlStatusOptions } from './crl/source.ts';
+export { crlFiles, DEFAULT_CRL_FILES_INTERVAL_MS } from './crl/files.ts';
+export type { CrlFiles, CrlFilesOptions } from './crl/files.ts';
 export { DEFAULT_CRL_SKEW_MS, loadCrl } from './crl/load.ts';
 export type { LoadCrlOptions } from './crl/load.ts';
 export { CrlIndex } from './crl/index.ts';
@@ -73,6 +75,7 @@ export type { PkiErrorCode } from './error-codes.ts';
 export {
   CrlBadSignatureError,
   CrlExpiredError,
+  CrlFileError,
   CrlIssuerNotCrlSignerError,
   CrlMalformedError,
   CrlNotYetValidError,

@@ -18,6 +18,8 @@ export const CRL_ERROR_CODES = Object.freeze({
   ERR_PKI_CRL_UNKNOWN_CRITICAL_EXTENSION:
     'The CRL or one of its entries carries a critical extension this reader does not process (RFC 5280 §5.2, §5.3).',
   ERR_PKI_CRL_ROLLBACK: 'A refresh offered a CRL older than the one held (lower cRLNumber or earlier thisUpdate).',
+  ERR_PKI_CRL_FILE:
+    'A CRL file could not be read or its CRL was refused when `crlFiles` started; `file` names it and `cause` (with its own code) says why.',
   ERR_PKI_REVOCATION_UNKNOWN:
     'No current CRL covers this certificate, so its status is unknown and the check fails closed (thrown as the one `RevocationUnknownError`, source `crl`).',
 } as const);
@@ -105,5 +107,18 @@ export class CrlUnknownCriticalExtensionError extends MynaGateError {
 export class CrlRollbackError extends MynaGateError {
   constructor(why: string) {
     super('ERR_PKI_CRL_ROLLBACK', `the offered CRL is older than the current one: ${why}`);
+  }
+}
+
+/**
+ * `ERR_PKI_CRL_FILE`: a CRL file `crlFiles` must load at start could not be read, or its CRL was refused. `cause`
+ * is why, with its own code (`ERR_PKI_CRL_MALFORMED`, `ERR_PKI_CRL_EXPIRED`, a system error's `ENOENT`, …).
+ */
+export class CrlFileError extends MynaGateError {
+  /** The file, as it was named in `files`. */
+  readonly file: string;
+  constructor(file: string, cause: unknown) {
+    super('ERR_PKI_CRL_FILE', `${file}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.file = file;
   }
 }
