@@ -4,6 +4,8 @@
  * creating the key and secret files once (mode 0600) and later runs reusing them. A relying party discovers it and
  * a card logs in through the companion API; SIGINT stops it. Bad configurations stop before anything starts, with
  * one line `ERR_CLI_CONFIG: …` naming the field or file (exit 1); `--config` with `--dev` is ERR_CLI_USAGE (exit 2).
+ * An http issuer on 127.0.0.1 (a provider tried on this computer) logs a card in over plain http; one off the loopback
+ * host, and every client the provider would refuse at its first request, stop the start instead.
  * `audit anchor` signs the audit head and `audit verify --anchor` finds a chain cut after it (which the chain alone,
  * consistent in itself, cannot show). The same file with a PostgreSQL + Redis store serves too (skipped with the reason when they are unreachable,
  * unless MYNAGATE_REQUIRE_SYSTEM=1).
@@ -31,11 +33,20 @@ import {
   type TestIdp,
 } from '../../../packages/idp/test/support/op-fixture.ts';
 import { loadConfig } from '../src/commands/serve-config.ts';
+import { HttpAgent } from './serve-http-agent.ts';
 import { freePort, runCli, startCli } from './serve-support.ts';
 
 const skipPg = await postgresRedisSkip();
 
 const CLIENT = { id: 'bank', secret: 'a-client-secret-of-32-characters!', redirect: 'https://bank.example/cb' };
+/** CLIENT's registration, with `change` over it. */
+const registration = (change: Record<string, unknown> = {}) => ({
+  client_id: CLIENT.id,
+  client_secret: CLIENT.secret,
+  redirect_uris: [CLIENT.redirect],
+  token_endpoint_auth_method: 'client_secret_basic',
+  ...change,
+});
 
 let f: OpFixture;
 let dir: string;
@@ -63,15 +74,21 @@ function validConfig(port: number): Record<string, unknown> {
   };
 }
 
-/** A relying party discovers the provider at `issuer` and a new card logs in through the companion API. */
+/**
+ * A relying party discovers the provider at `issuer` and a new card logs in through the companion API: over TLS, or
+ * over plain http for an http issuer.
+ */
 async function cardLogin(issuer: string): Promise<void> {
-  const fetch = tlsFetch(f.tls.cert);
+  const https = new URL(issuer).protocol === 'https:';
+  const fetch = https ? tlsFetch(f.tls.cert) : globalThis.fetch;
   const rp = await client.discovery(new URL(issuer), CLIENT.id, {}, client.ClientSecretBasic(CLIENT.secret), {
     [client.customFetch]: fetch as client.CustomFetch,
+    ...(https ? {} : { execute: [client.allowInsecureRequests] }),
   });
   assert.equal(rp.serverMetadata().issuer, issuer);
   // The helpers of the provider's own tests drive a browser and a companion against any provider.
-  const idp = { server: { url: issuer, issuer }, fetch, agent: () => new Agent(f.tls.cert) } as unknown as TestIdp;
+  const agent = () => (https ? new Agent(f.tls.cert) : new HttpAgent());
+  const idp = { server: { url: issuer, issuer }, fetch, agent } as unknown as TestIdp;
   const login = await startLogin(idp, rp, CLIENT.redirect);
   const callback = await completeLogin(idp, login, await f.newCard());
   const tokens = await client.authorizationCodeGrant(rp, callback, {
@@ -91,17 +108,7 @@ before(async () => {
   await mkdir(join(dir, 'tls'));
   await writeFile(join(dir, 'tls', 'key.pem'), f.tls.key);
   await writeFile(join(dir, 'tls', 'cert.pem'), f.tls.cert);
-  await writeFile(
-    join(dir, 'clients.json'),
-    JSON.stringify([
-      {
-        client_id: CLIENT.id,
-        client_secret: CLIENT.secret,
-        redirect_uris: [CLIENT.redirect],
-        token_endpoint_auth_method: 'client_secret_basic',
-      },
-    ]),
-  );
+  await writeFile(join(dir, 'clients.json'), JSON.stringify([registration()]));
   const ca = join(dir, 'tls-ca.pem');
   await writeFile(ca, f.tls.cert);
   env = { NODE_EXTRA_CA_CERTS: ca };
@@ -123,6 +130,8 @@ describe('mynagate serve --config', () => {
         assert.equal((await stat(join(dir, 'secrets', secret))).mode & 0o777, 0o600, secret);
       }
       assert.doesNotMatch(cli.stdout() + cli.stderr(), /pairwiseSecret|"d":/, 'no secret is printed');
+      // The clients' check builds a provider of its own, which must not warn of node-oidc-provider's memory adapter.
+      assert.doesNotMatch(cli.stderr(), /in-memory adapter/);
 
       await cardLogin(issuer!);
     } finally {
@@ -232,6 +241,22 @@ describe('mynagate serve --config', () => {
     assert.equal((JSON.parse(checked.stdout) as { anchors: unknown[] }).anchors.length, written.length);
   });
 
+  it('serves an http issuer on 127.0.0.1 (a provider tried on this computer) and logs a card in over http', async () => {
+    // The card signs the provider's http origin, which its verifier accepts only for a loopback issuer: before,
+    // this started and then refused every login (ERR_PKI_TOKEN_ORIGIN).
+    const port = await freePort();
+    const http = { ...validConfig(port), issuer: `http://127.0.0.1:${port}`, tls: undefined };
+    const cli = startCli(['serve', '--config', await configFile('http.json', http), '--init'], { env });
+    try {
+      const [, issuer] = await cli.waitFor(/^MynaGate: (\S+) /m);
+      assert.equal(issuer, `http://127.0.0.1:${port}`);
+      await cardLogin(issuer!);
+    } finally {
+      cli.child.kill('SIGINT');
+    }
+    assert.equal(await cli.exited, 0, cli.stderr());
+  });
+
   it('reuses the key files it created: a second start without --init keeps the signing key', async () => {
     const keys = await readFile(join(dir, 'secrets', 'oidc-keys.json'), 'utf8');
     // Any free port (nothing here needs the issuer's): no race for a port picked in advance.
@@ -291,7 +316,66 @@ describe('mynagate serve --config', () => {
       (c) => ({ ...c, trustProxy: 'true' }),
       /^trustProxy must be true or false/,
     ],
-    ['a client without client_id', (c) => ({ ...c, clients: [{ foo: 1 }] }), /client_id/],
+    ['a client without client_id', (c) => ({ ...c, clients: [{ foo: 1 }] }), /^clients\[0\]: client_id must be/],
+    [
+      'an http issuer off the loopback host',
+      (c) => ({ ...c, issuer: 'http://id.example.jp', tls: undefined }),
+      /^issuer must be https \(http only on 127\.0\.0\.1, localhost or \[::1\]/,
+    ],
+    [
+      'an http issuer on a loopback address a card login cannot name (127.0.0.2)',
+      (c) => ({ ...c, issuer: 'http://127.0.0.2:8080', tls: undefined }),
+      /^issuer must be https/,
+    ],
+    [
+      'an issuer with a path',
+      (c) => ({ ...c, issuer: 'https://id.example.jp/op' }),
+      /^issuer must be a bare origin without a path or trailing slash$/,
+    ],
+    [
+      'a client with only a client_id',
+      (c) => ({ ...c, clients: [{ client_id: 'x' }] }),
+      /^clients\[0\] \(x\): redirect_uris is mandatory property$/,
+    ],
+    [
+      'a client on private_key_jwt (the default) without jwks',
+      (c) => ({ ...c, clients: [{ client_id: 'svc', redirect_uris: ['https://svc.example/cb'] }] }),
+      /^clients\[0\] \(svc\): jwks or jwks_uri is mandatory for this client$/,
+    ],
+    [
+      'a client that publishes its private key in jwks',
+      (c) => ({
+        ...c,
+        clients: [
+          {
+            client_id: 'svc',
+            redirect_uris: ['https://svc.example/cb'],
+            jwks: { keys: [generateSigningKey()] },
+          },
+        ],
+      }),
+      /^clients\[0\] \(svc\): jwks holds a private key \("d"\): register only its public half$/,
+    ],
+    [
+      'two clients with one client_id',
+      (c) => ({ ...c, clients: [registration(), registration({ redirect_uris: ['https://bank.example/cb2'] })] }),
+      /^clients\[1\] \(bank\): client_id is already clients\[0\]'s$/,
+    ],
+    [
+      "the provider's own client_id",
+      (c) => ({ ...c, clients: [registration({ client_id: 'mynagate-me' })] }),
+      /^clients\[0\] \(mynagate-me\): client_id is the provider's own/,
+    ],
+    [
+      'a client whose redirect is http on a public host',
+      (c) => ({ ...c, clients: [registration({ redirect_uris: ['http://bank.example/cb'] })] }),
+      /^clients\[0\] \(bank\): redirect_uris\[0\] http:\/\/bank\.example\/cb: a signed eKYC statement names the service by this origin, which must be https/,
+    ],
+    [
+      'a client whose redirect is http on loopback beside an https provider',
+      (c) => ({ ...c, clients: [registration({ redirect_uris: ['http://127.0.0.1:3000/cb'] })] }),
+      /^clients\[0\] \(bank\): redirect_uris\[0\] http:\/\/127\.0\.0\.1:3000\/cb: .* only beside a provider on http\)$/,
+    ],
     ['an unknown limit', (c) => ({ ...c, limits: { timeoutMs: 1000 } }), /^limits\.timeoutMs is not a limit/],
     [
       'a limit that is not a whole number >= 1',
@@ -317,8 +401,15 @@ describe('mynagate serve --config', () => {
   for (const [name, change, message] of bad) {
     it(`refuses ${name} with one line ERR_CLI_CONFIG (exit 1)`, async () => {
       const file = await configFile(`bad-${name.replaceAll(' ', '-')}.json`, change(validConfig(await freePort())));
-      const r = await runCli(['serve', '--config', file], { env });
-      assert.equal(r.code, 1);
+      const cli = startCli(['serve', '--config', file], { env });
+      // A fault let through would leave it serving (or hanging): stop it (and fail below) rather than wait for ever.
+      const started = await cli.waitFor(/^MynaGate: /m, 60_000).then(
+        () => true,
+        () => false,
+      );
+      if (started || cli.child.exitCode === null) cli.child.kill('SIGKILL');
+      const r = { code: await cli.exited, stderr: cli.stderr() };
+      assert.equal(r.code, 1, r.stderr);
       const lines = errorLines(r.stderr);
       assert.equal(lines.length, 1, r.stderr);
       assert.match(lines[0]!, /^ERR_CLI_CONFIG: /);
@@ -330,7 +421,12 @@ describe('mynagate serve --config', () => {
     'exits on a bad configuration found after PostgreSQL and Redis are open (their connections are closed)',
     { skip: skipPg },
     async () => {
-      // A client without client_id is the provider's own check, made once the stores are open.
+      // A cookie key too short is the provider's own check (resolveConfig), made once the stores are open.
+      await mkdir(join(dir, 'secrets'), { recursive: true });
+      await writeFile(
+        join(dir, 'secrets', 'short-cookie.json'),
+        JSON.stringify({ cookieKeys: ['short'], pairwiseSecret: randomBytes(32).toString('base64url') }),
+      );
       const store = {
         kind: 'postgres',
         url: PG_URL,
@@ -341,7 +437,7 @@ describe('mynagate serve --config', () => {
       const file = await configFile('bad-after-open.json', {
         ...validConfig(await freePort()),
         store,
-        clients: [{ foo: 1 }],
+        secrets: 'secrets/short-cookie.json',
       });
       const cli = startCli(['serve', '--config', file], { env });
       // Before, the open connections kept the process alive after the error line: a supervisor never restarted it.
@@ -349,7 +445,7 @@ describe('mynagate serve --config', () => {
       const code = await cli.exited;
       clearTimeout(hung);
       assert.equal(code, 1, cli.stderr());
-      assert.match(errorLines(cli.stderr())[0]!, /^ERR_CLI_CONFIG: .*client_id/);
+      assert.match(errorLines(cli.stderr())[0]!, /^ERR_CLI_CONFIG: each cookie key must be a string of >= 32/);
     },
   );
 

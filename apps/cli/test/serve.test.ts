@@ -59,19 +59,56 @@ describe('mynagate serve: options and data are checked before anything starts', 
     assert.equal(await readFile(join(other, 'notes.txt'), 'utf8'), 'mine');
   });
 
-  it('reports a taken port as ERR_DEV_PORT_IN_USE with the port', async () => {
+  /** Runs `serve --dev …args` while something else holds a port, given to `args` to place in them. */
+  async function withTakenPort(args: (taken: number) => string[], env: Record<string, string> = {}) {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const taken = (blocker.address() as { port: number }).port;
     try {
-      const r = await runCli(['serve', '--dev', '--port', String(taken), '--demo-port', '0', '--data', join(dir, 'b')]);
-      assert.equal(r.code, 1);
-      assert.deepEqual(errorLines(r.stderr), [
-        `ERR_DEV_PORT_IN_USE: port ${taken} (provider) is already in use; choose another with its option`,
-      ]);
+      return { taken, ...(await runCli(['serve', '--dev', '--data', join(dir, 'b'), ...args(taken)], { env })) };
     } finally {
       blocker.close();
     }
+  }
+
+  it('reports a taken port as ERR_DEV_PORT_IN_USE naming the port and the option that moves it', async () => {
+    // npm_lifecycle_event empty: not run by `npm start` (a test run by `npm test` inherits "test").
+    const r = await withTakenPort((t) => ['--port', String(t), '--demo-port', '0'], { npm_lifecycle_event: '' });
+    assert.equal(r.code, 1);
+    assert.deepEqual(errorLines(r.stderr), [
+      `ERR_DEV_PORT_IN_USE: port ${r.taken} (provider) is already in use; choose another with --port, e.g. mynagate serve --dev --port 9080 --demo-port 9081 --shop-port 9082`,
+    ]);
+  });
+
+  it('names --demo-port for the bank, as an npm start command line under npm start', async () => {
+    const r = await withTakenPort((t) => ['--port', '0', '--demo-port', String(t), '--ocsp-port', '0'], {
+      npm_lifecycle_event: 'start',
+    });
+    assert.equal(r.code, 1);
+    assert.deepEqual(errorLines(r.stderr), [
+      `ERR_DEV_PORT_IN_USE: port ${r.taken} (demo bank) is already in use; choose another with --demo-port, e.g. npm start -- --port 9080 --demo-port 9081 --shop-port 9082`,
+    ]);
+  });
+
+  it('names --shop-port and --ocsp-port for theirs', async () => {
+    const shop = await withTakenPort((t) => ['--port', '0', '--demo-port', '0', '--shop-port', String(t)]);
+    assert.match(
+      errorLines(shop.stderr)[0]!,
+      /^ERR_DEV_PORT_IN_USE: port \d+ \(demo shop\) .* with --shop-port, e\.g\./,
+    );
+    const ocsp = await withTakenPort((t) => ['--port', '0', '--demo-port', '0', '--ocsp-port', String(t)]);
+    assert.match(
+      errorLines(ocsp.stderr)[0]!,
+      /^ERR_DEV_PORT_IN_USE: port \d+ \(OCSP responder\) .* with --ocsp-port, e\.g\. .* --ocsp-port 9083$/,
+    );
+  });
+
+  it('refuses one port for two services (ERR_CLI_USAGE): the error could not say which to move', async () => {
+    const r = await runCli(['serve', '--dev', '--port', '9080', '--shop-port', '9081', '--data', join(dir, 'c')]);
+    assert.equal(r.code, 2);
+    assert.deepEqual(errorLines(r.stderr), [
+      'ERR_CLI_USAGE: --demo-port and --shop-port are both 9081 (--demo-port is --port + 1 unless given): give each its own port (see mynagate --help)',
+    ]);
   });
 });
 

@@ -1,7 +1,8 @@
 /**
  * The development stack of `mynagate serve --dev`, in one process: the test JPKI's OCSP responder, MynaGate with the
- * virtual phone on SQLite, and the demo bank and shop registered as its two clients. Plain HTTP on loopback addresses
- * only (W3C Secure Contexts §3.2 counts them as trustworthy), so no certificate is needed.
+ * virtual phone on SQLite, and the demo bank and shop registered as its clients, beside any services of your own
+ * (`--client FILE`). Plain HTTP on loopback addresses only (W3C Secure Contexts §3.2 counts them as trustworthy), so
+ * no certificate is needed.
  */
 import { createVerifier, ocspSource, platformLinks } from '@mynagate/pki';
 import { serveTestJpki, type TestJpkiServer } from '@mynagate/pki/testing';
@@ -14,7 +15,7 @@ import {
   startServer,
   type IdpServer,
 } from '@mynagate/idp';
-import { startDemo, type DemoServer } from './demo-server.ts';
+import { startDemo, type ClientMetadata, type DemoServer } from './demo-server.ts';
 import { openDevData, type DevData } from './dev-data.ts';
 import { DevPortInUseError } from './errors.ts';
 
@@ -38,6 +39,21 @@ export interface DevStackOptions {
   readonly ocspPort?: number;
   /** scrypt cost of new card files (tests lower it). */
   readonly scryptCost?: number;
+  /**
+   * Services of your own, registered beside the demo bank and shop (`mynagate serve --dev --client FILE`):
+   * node-oidc-provider client metadata. Default none.
+   */
+  readonly clients?: readonly ClientMetadata[];
+  /**
+   * Checks `clients` before the provider starts; what it throws stops the start. Given the provider's issuer (its
+   * port still 0 when `port` is: the scheme and host are what count) and the demo's registrations, whose client_ids
+   * are taken; called once the demo listens, since those name its ports. `mynagate serve` checks them as
+   * node-oidc-provider will read them. Default: no check (node-oidc-provider reads each at its first request).
+   */
+  readonly checkClients?: (
+    clients: readonly ClientMetadata[],
+    provider: { readonly issuer: string; readonly registered: readonly ClientMetadata[] },
+  ) => Promise<void>;
 }
 
 /** The running stack. */
@@ -58,7 +74,8 @@ export interface DevStack {
  * const stack = await startDevStack({ dataDir: '.mynagate', port: 8080, demoPort: 8081 });
  * console.log(`open ${stack.demo.url}`);
  * ```
- * @throws DevDataInvalidError `ERR_DEV_DATA_INVALID`; DevPortInUseError `ERR_DEV_PORT_IN_USE`; `ERR_STORE_*`.
+ * @throws DevDataInvalidError `ERR_DEV_DATA_INVALID`; DevPortInUseError `ERR_DEV_PORT_IN_USE`; `ERR_STORE_*`; what
+ *   `checkClients` throws.
  */
 export async function startDevStack(options: DevStackOptions): Promise<DevStack> {
   const data = await openDevData(options.dataDir, {
@@ -108,6 +125,11 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
         : Promise.reject(e),
     );
     cleanup.push(() => demo.close());
+    const clients = options.clients ?? [];
+    await options.checkClients?.(clients, {
+      issuer: `http://127.0.0.1:${options.port}`,
+      registered: demo.clients,
+    });
 
     const verifier = createVerifier({
       anchors: { auth: [data.jpki.caCertificate('auth')], sign: [data.jpki.caCertificate('sign')] },
@@ -124,8 +146,8 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       startServer({
         port,
         name: 'MynaGate（開発用 / development）',
-        // Two services, two clients: the consent page names the one that asks, and each gets its own pairwise sub.
-        clients: [...demo.clients],
+        // Each service its own client: the consent page names the one that asks, and each gets its own pairwise sub.
+        clients: [...demo.clients, ...clients],
         jwks: data.jwks,
         cookieKeys: data.cookieKeys,
         pairwiseSecret: data.pairwiseSecret,

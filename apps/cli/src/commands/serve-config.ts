@@ -32,6 +32,10 @@
  * more on stop: mount there what the database's writers cannot rewrite.
  * `limits` (`{ "headersTimeoutMs", "requestTimeoutMs", "keepAliveTimeoutMs", "idleTimeoutMs", "maxConnections",
  * "maxRequestsPerSocket" }`, each optional) overrides the connection limits and timeouts (`ServerLimits`).
+ *
+ * `issuer` is https; an http one only on 127.0.0.1, localhost or [::1] (a provider tried on this computer), where
+ * the card signs that http origin. Each client is checked as the provider will read it (`checkClients`, which also
+ * checks the registrations of `mynagate serve --dev --client FILE`).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -39,8 +43,11 @@ import { dirname, resolve } from 'node:path';
 import { isMynaGateError, MynaGateError } from '@mynagate/errors';
 import {
   assertJwks,
+  createMemoryStores,
+  createProvider,
   DEFAULT_SERVER_LIMITS,
   generateSigningKey,
+  ME_CLIENT_ID,
   oneShotChallengeStore,
   platformCardPair,
   openStores,
@@ -49,15 +56,18 @@ import {
   upgradeCredentialIssuers,
   type IssuerUpgrade,
   type PrivateJwks,
+  type ProviderStores,
   type ServerConfig,
   type ServerLimits,
   type Stores,
   type StoreConfig,
 } from '@mynagate/idp';
 import {
+  checkOrigin,
   createVerifier,
+  CrlFileError,
+  crlFiles,
   crlRevocation,
-  CrlSource,
   firstAnswer,
   loadTrustDir,
   ocspSource,
@@ -66,6 +76,7 @@ import {
   type RevocationSource,
   type TrustAnchors,
 } from '@mynagate/pki';
+import { errorLine } from '../output.ts';
 
 /** `ERR_CLI_CONFIG`: the configuration file (or a file it names) is missing, malformed or inconsistent. */
 export class ConfigError extends MynaGateError {
@@ -85,6 +96,8 @@ export interface LoadedConfig {
 }
 
 type Json = Record<string, unknown>;
+/** A client registration: node-oidc-provider client metadata. */
+type ClientMetadata = ServerConfig['clients'][number];
 
 /**
  * Reads, checks and resolves the configuration; with `init`, creates missing key and secret files first.
@@ -95,6 +108,14 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
   const { c, rel } = await readConfig(file);
 
   const issuer = text(c['issuer'], 'issuer');
+  const issuerUrl = new URL(url(issuer, 'issuer'));
+  // The card signs the provider's origin, which the verifier takes over http only on a loopback host (pki
+  // checkOrigin): a provider tried on this computer. Anything else in clear would start, then refuse every login.
+  const loopbackHttp = isLoopbackHttp(issuerUrl);
+  if (issuerUrl.protocol !== 'https:' && !loopbackHttp)
+    throw new ConfigError(
+      'issuer must be https (http only on 127.0.0.1, localhost or [::1], to try the provider on this computer)',
+    );
   const listen = c['listen'] === undefined ? {} : object(c['listen'], 'listen');
   const port = listen['port'] ?? 8080;
   if (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535)
@@ -116,6 +137,7 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
     typeof c['clients'] === 'string' ? await readJson(rel('clients', c['clients']), 'clients') : c['clients'];
   if (!Array.isArray(clientsValue) || clientsValue.length === 0)
     throw new ConfigError('clients must be a non-empty list of client metadata (or a file holding one)');
+  const clients = await checkClients(clientsValue, issuer, (i) => `clients[${i}]`);
 
   let anchors: TrustAnchors;
   try {
@@ -147,7 +169,7 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
     throw new ConfigError('bridgePort must be a port number (1-65535)');
   // An https issuer is served either with TLS here or behind a TLS-terminating proxy whose X-Forwarded-Proto the
   // provider trusts; with neither, every secure cookie would be refused at run time, so say it now.
-  if (new URL(url(issuer, 'issuer')).protocol === 'https:' && tls === undefined && c['trustProxy'] !== true)
+  if (issuerUrl.protocol === 'https:' && tls === undefined && c['trustProxy'] !== true)
     throw new ConfigError(
       'an https issuer needs "tls" (serve HTTPS here) or "trustProxy": true (a TLS proxy in front)',
     );
@@ -209,11 +231,17 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
       ...(limits === undefined ? {} : { limits }),
       ...(bridgePort === undefined ? {} : { bridgePort: bridgePort as number }),
       ...(tlsFiles === undefined ? {} : { tls: tlsFiles }),
-      clients: clientsValue as ServerConfig['clients'],
+      clients,
       jwks,
       cookieKeys: cookieKeys as string[],
       pairwiseSecret,
-      verifier: createVerifier({ anchors, revocation, challenges: oneShotChallengeStore(ports.oneShot) }),
+      verifier: createVerifier({
+        anchors,
+        revocation,
+        challenges: oneShotChallengeStore(ports.oneShot),
+        // The provider's own loopback origin (checked above), the one origin its logins are bound to.
+        ...(loopbackHttp ? { allowLoopbackHttp: true } : {}),
+      }),
       stores: ports,
       records: stores.records,
       ...(links === undefined
@@ -246,6 +274,155 @@ export async function loadAuditConfig(
   } catch (e) {
     if (isMynaGateError(e, 'ERR_STORE_MISSING')) throw e;
     throw new ConfigError(`store: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * Checks each client registration as the provider will read it, before anything starts: node-oidc-provider reads a
+ * static client only when a request names it, so a fault found there reaches the person, not the operator
+ * (`invalid_client_metadata`). Each must be an object with a `client_id` of its own (not one `registered` holds, nor
+ * the provider's `mynagate-me`), publish no private key, pass node-oidc-provider's own schema (`Client.validate`, on a
+ * provider built as MynaGate builds it: its auth methods, algorithms, pairwise subjects), and send the person back to
+ * origins a signed eKYC statement can name: the statement names the service by its redirect URI's origin, which must
+ * be https, or http on a loopback host when the provider itself is http (idp `statementOriginRule`, pki
+ * `checkOrigin`). Every provider offers eKYC, so every client is held to that.
+ *
+ * @param issuer the provider's issuer (its scheme decides the eKYC rule).
+ * @param name what a message calls the `i`th client, e.g. `clients[0]`.
+ * @param registered the clients the provider holds besides these (the demo's, in development).
+ * @returns the clients, as node-oidc-provider metadata.
+ * @throws ConfigError `ERR_CLI_CONFIG: <name> (<client_id>): <reason>`.
+ * @example
+ * ```ts
+ * await checkClients([{ client_id: 'x' }], 'https://id.example.jp', (i) => `clients[${i}]`);
+ * // ConfigError: clients[0] (x): redirect_uris is mandatory property
+ * ```
+ */
+export async function checkClients(
+  clients: readonly unknown[],
+  issuer: string,
+  name: (i: number) => string,
+  registered: readonly ClientMetadata[] = [],
+): Promise<ClientMetadata[]> {
+  const taken = new Map<string, string>([[ME_CLIENT_ID, "the provider's own (its /me page)"]]);
+  for (const c of registered) taken.set(c.client_id, `already registered (${String(c.client_name ?? c.client_id)})`);
+  const checked: ClientMetadata[] = [];
+  for (const [i, value] of clients.entries()) {
+    const c = registration(value, name(i));
+    const other = taken.get(c.client_id);
+    if (other !== undefined) throw new ConfigError(`${name(i)} (${c.client_id}): client_id is ${other}`);
+    taken.set(c.client_id, `already ${name(i)}'s`);
+    checked.push(c);
+  }
+  let provider: ReturnType<typeof createProvider>;
+  try {
+    provider = createProvider({
+      issuer,
+      clients: [],
+      jwks: { keys: [generateSigningKey()] },
+      cookieKeys: [randomBytes(32).toString('base64url')],
+      pairwiseSecret: randomBytes(32),
+      verifier: NO_LOGINS,
+      stores: { ...createMemoryStores(), adapter: NO_STORAGE },
+    });
+  } catch (e) {
+    // The issuer is all that is the caller's here (an issuer with a path, say).
+    if (e instanceof TypeError) throw new ConfigError(e.message, { cause: e });
+    throw e;
+  }
+  // idp statementOriginRule: loopback http service origins only beside a provider on http.
+  const allowLoopbackHttp = new URL(issuer).protocol === 'http:';
+  const rule = allowLoopbackHttp
+    ? 'https, or http on 127.0.0.1, localhost or [::1]'
+    : 'https (http on 127.0.0.1, localhost or [::1] only beside a provider on http)';
+  for (const [i, c] of checked.entries()) {
+    const at = `${name(i)} (${c.client_id})`;
+    const keys = (c['jwks'] as { keys?: unknown } | undefined)?.keys;
+    if (Array.isArray(keys) && keys.some((k) => typeof k === 'object' && k !== null && 'd' in k))
+      throw new ConfigError(`${at}: jwks holds a private key ("d"): register only its public half`);
+    try {
+      await provider.Client.validate(structuredClone(c));
+    } catch (e) {
+      const reason = (e as { error_description?: unknown }).error_description;
+      throw new ConfigError(`${at}: ${typeof reason === 'string' ? reason : (e as Error).message}`, { cause: e });
+    }
+    for (const [j, uri] of (c.redirect_uris ?? []).entries()) {
+      try {
+        checkOrigin(new URL(uri).origin, { allowLoopbackHttp });
+      } catch {
+        throw new ConfigError(
+          `${at}: redirect_uris[${j}] ${uri}: a signed eKYC statement names the service by this origin, which must be ${rule}`,
+        );
+      }
+    }
+  }
+  return checked;
+}
+
+/**
+ * The client registrations of `mynagate serve --dev --client FILE` (repeatable): each file holds one registration
+ * (an object) or a list of them. Their shape is checked here; {@link checkClients} checks the rest once the
+ * demo's registrations are known.
+ *
+ * @returns the registrations, and what a message calls each (`--client svc.json`, `--client all.json[1]`).
+ * @throws ConfigError `ERR_CLI_CONFIG`, naming the file.
+ */
+export async function readClientFiles(
+  files: readonly string[],
+): Promise<{ readonly clients: readonly ClientMetadata[]; readonly names: readonly string[] }> {
+  const clients: ClientMetadata[] = [];
+  const names: string[] = [];
+  for (const file of files) {
+    const value = await readJson(resolve(file), `--client ${file}`);
+    const list: unknown[] = Array.isArray(value) ? value : [value];
+    if (list.length === 0) throw new ConfigError(`--client ${file} holds an empty list`);
+    for (const [j, c] of list.entries()) {
+      const name = Array.isArray(value) ? `--client ${file}[${j}]` : `--client ${file}`;
+      // The shape now, before anything starts; the provider's own checks need the demo's registrations.
+      clients.push(registration(c, name));
+      names.push(name);
+    }
+  }
+  return { clients, names };
+}
+
+/** `value` as a client registration: an object with a client_id. @throws ConfigError naming it. */
+function registration(value: unknown, name: string): ClientMetadata {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ConfigError(`${name} must be an object (a client registration)`);
+  const id = (value as Json)['client_id'];
+  if (typeof id !== 'string' || id === '') throw new ConfigError(`${name}: client_id must be a non-empty string`);
+  return value as ClientMetadata;
+}
+
+/** A verifier for a provider that only reads client metadata ({@link checkClients}): it never logs anyone in. */
+const NO_LOGINS: ServerConfig['verifier'] = {
+  issueChallenge: () => Promise.reject(new Error('not a serving provider')),
+  verifyLoginToken: () => Promise.reject(new Error('not a serving provider')),
+};
+
+/**
+ * Storage for a provider that only reads client metadata: it keeps nothing (with none, node-oidc-provider would
+ * warn on stderr of its in-memory adapter, at every start).
+ */
+const NO_STORAGE: NonNullable<ProviderStores['adapter']> = () => ({
+  upsert: async () => {},
+  find: async () => undefined,
+  findByUserCode: async () => undefined,
+  findByUid: async () => undefined,
+  consume: async () => {},
+  destroy: async () => {},
+  revokeByGrantId: async () => {},
+});
+
+/** An http URL on a host whose origin the card's login token may name (pki `checkOrigin`'s loopback hosts). */
+function isLoopbackHttp(u: URL): boolean {
+  if (u.protocol !== 'http:') return false;
+  try {
+    checkOrigin(u.origin, { allowLoopbackHttp: true });
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -292,16 +469,33 @@ async function revocationFrom(
   const r = value === undefined ? {} : object(value, 'revocation');
   const sources: RevocationSource[] = [];
   if (r['crl'] !== undefined) {
-    if (!Array.isArray(r['crl'])) throw new ConfigError('revocation.crl must be a list of CRL files');
-    const crl = new CrlSource({ issuers: [...anchors.auth, ...anchors.sign] });
-    for (const [i, f] of r['crl'].entries()) {
-      const file = rel(`revocation.crl[${i}]`, f);
-      try {
-        await crl.refresh(await readFile(file), new Date());
-      } catch (e) {
-        throw new ConfigError(`revocation.crl[${i}] (${file}): ${(e as Error).message}`, { cause: e });
-      }
-    }
+    if (!Array.isArray(r['crl']) || r['crl'].length === 0)
+      throw new ConfigError('revocation.crl must be a list of CRL files');
+    const files = r['crl'].map((f, i) => rel(`revocation.crl[${i}]`, f));
+    const every = r['crlCheckSeconds'] ?? 60;
+    if (!Number.isSafeInteger(every) || (every as number) < 1)
+      throw new ConfigError('revocation.crlCheckSeconds must be a whole number of seconds >= 1');
+    // Read now (a file that fails stops the start) and again whenever one is replaced, so a fresh CRL put in place
+    // (by hand, or by a job fetching it from J-LIS) is used without a restart; one that cannot be used leaves the
+    // CRL in use and says why on stderr.
+    let started = false;
+    const crl = await crlFiles({
+      files,
+      issuers: [...anchors.auth, ...anchors.sign],
+      intervalMs: (every as number) * 1000,
+      onLoad: (file, index) => {
+        if (started)
+          process.stderr.write(
+            `crl: ${file}: now in use (cRLNumber ${index.crlNumber ?? '-'}, nextUpdate ${index.nextUpdate.toISOString()})\n`,
+          );
+      },
+      onError: (e, file) => process.stderr.write(`crl: ${file}: not used: ${errorLine(e)}\n`),
+    }).catch((e: unknown) => {
+      if (!(e instanceof CrlFileError)) throw e;
+      const cause = e.cause as Error;
+      throw new ConfigError(`revocation.crl[${files.indexOf(e.file)}] (${e.file}): ${cause.message}`, { cause });
+    });
+    started = true;
     sources.push(crlRevocation(crl));
   }
   const ocsp = r['ocsp'];

@@ -1,8 +1,11 @@
 /**
  * `mynagate serve --config FILE [--init]`: MynaGate as configured by the operator (serve-config.ts). `mynagate serve
- * --dev`: MynaGate with the demo service on embedded defaults (development).
+ * --dev [--client FILE]…`: MynaGate with the demo service on embedded defaults (development), and services of your
+ * own registered beside it (docs/register-a-service.md).
  */
 import { resolve } from 'node:path';
+import type { DevStackOptions } from '@mynagate/demo';
+import { isMynaGateError, MynaGateError } from '@mynagate/errors';
 import { optional, port } from '../args.ts';
 import type { Parsed } from '../main.ts';
 import { errorLine, UsageError } from '../output.ts';
@@ -11,8 +14,10 @@ import { listening } from '../system-error.ts';
 export async function serve(a: Parsed): Promise<void> {
   if (a.positionals.length > 0) throw new UsageError(`unexpected argument "${a.positionals[0]}"`);
   const config = optional(a, 'config');
+  const clientFiles = (a.values['client'] as unknown as string[] | undefined) ?? [];
   if (config !== undefined) {
     if (a.values['dev'] === true) throw new UsageError('--config and --dev exclude each other');
+    if (clientFiles.length > 0) throw new UsageError('--client is for --dev (with --config, "clients" in its file)');
     return serveConfigured(config, a.values['init'] === true);
   }
   // Without a configuration only development mode exists: a deployment needs J-LIS trust anchors, real clients and
@@ -26,6 +31,14 @@ export async function serve(a: Parsed): Promise<void> {
   const shopPort = optional(a, 'shop-port') === undefined ? undefined : port(a, 'shop-port', 0);
   const ocspPort = optional(a, 'ocsp-port') === undefined ? undefined : port(a, 'ocsp-port', 0);
   const dataDir = resolve(optional(a, 'data') ?? '.mynagate');
+  const ports: Record<PortOption, number | undefined> = {
+    '--port': idpPort,
+    '--demo-port': demoPort,
+    '--shop-port': shopPort,
+    '--ocsp-port': ocspPort,
+  };
+  distinctPorts(ports, optional(a, 'demo-port') === undefined);
+  const own = clientFiles.length === 0 ? {} : await devClients(clientFiles);
 
   // Loaded after the options are checked, so a usage error costs no provider start-up.
   const { startDevStack } = await import('@mynagate/demo');
@@ -35,6 +48,9 @@ export async function serve(a: Parsed): Promise<void> {
     demoPort,
     ...(shopPort !== undefined ? { shopPort } : {}),
     ...(ocspPort !== undefined ? { ocspPort } : {}),
+    ...own,
+  }).catch((e: unknown) => {
+    throw withPortOption(e, ports);
   });
   const { data } = stack;
   const w = Math.max(...data.cards.map((c) => c.name.length));
@@ -60,6 +76,66 @@ export async function serve(a: Parsed): Promise<void> {
   );
 
   await stopped;
+}
+
+/**
+ * The registrations of the `--client` files, read (and their shape checked) before anything starts, and the check
+ * the stack runs on them once it knows the demo's (serve-config.ts `checkClients`).
+ *
+ * @throws ConfigError `ERR_CLI_CONFIG`, naming the file (and the entry of a list).
+ */
+async function devClients(files: readonly string[]): Promise<Pick<DevStackOptions, 'clients' | 'checkClients'>> {
+  const { checkClients, readClientFiles } = await import('./serve-config.ts');
+  const { clients, names } = await readClientFiles(files);
+  return {
+    clients,
+    checkClients: async (own, { issuer, registered }) =>
+      void (await checkClients(own, issuer, (i) => names[i]!, registered)),
+  };
+}
+
+type PortOption = '--port' | '--demo-port' | '--shop-port' | '--ocsp-port';
+const SERVICE: Readonly<Record<PortOption, string>> = {
+  '--port': 'provider',
+  '--demo-port': 'demo bank',
+  '--shop-port': 'demo shop',
+  '--ocsp-port': 'OCSP responder',
+};
+
+/**
+ * Refuses one port given to two services (0 is any free port, so it may repeat): the second would find it taken by
+ * the first, and the error could not say which option to change.
+ */
+function distinctPorts(ports: Record<PortOption, number | undefined>, demoDefault: boolean): void {
+  const seen = new Map<number, PortOption>();
+  for (const [option, n] of Object.entries(ports) as [PortOption, number | undefined][]) {
+    if (n === undefined || n === 0) continue;
+    const first = seen.get(n);
+    if (first !== undefined) {
+      const note = first === '--demo-port' && demoDefault ? ` (${first} is --port + 1 unless given)` : '';
+      throw new UsageError(`${first} and ${option} are both ${n}${note}: give each its own port`);
+    }
+    seen.set(n, option);
+  }
+}
+
+/**
+ * `ERR_DEV_PORT_IN_USE` naming the option that moves the port taken, with a command line that moves the stack: the
+ * stack says which of its services wanted the port, the command line knows how it is chosen. Other errors as they are.
+ */
+function withPortOption(e: unknown, ports: Record<PortOption, number | undefined>): unknown {
+  const taken = isMynaGateError(e, 'ERR_DEV_PORT_IN_USE') ? (e as { port?: unknown }).port : undefined;
+  if (typeof taken !== 'number' || taken === 0) return e;
+  const option = (Object.keys(ports) as PortOption[]).find((o) => ports[o] === taken);
+  if (option === undefined) return e;
+  // npm sets npm_lifecycle_event for the script it runs: `npm start` is how most people start the stack.
+  const command = process.env['npm_lifecycle_event'] === 'start' ? 'npm start --' : 'mynagate serve --dev';
+  const example = `--port 9080 --demo-port 9081 --shop-port 9082${option === '--ocsp-port' ? ' --ocsp-port 9083' : ''}`;
+  return new MynaGateError(
+    'ERR_DEV_PORT_IN_USE',
+    `port ${taken} (${SERVICE[option]}) is already in use; choose another with ${option}, e.g. ${command} ${example}`,
+    { cause: e },
+  );
 }
 
 /**
