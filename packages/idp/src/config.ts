@@ -5,6 +5,7 @@
 import type { ClientMetadata } from 'oidc-provider';
 import type { CertRef, LinkingSource } from '@mynagate/pki';
 import { assertJwks, type PrivateJwks } from './keys.ts';
+import { stderrLog, type EventLog } from './lib/log.ts';
 import type { LoginCard, LoginVerifier, VerifiedLogin } from './login-token.ts';
 import type { ProviderStores } from './ports.ts';
 import { memoryConsentRecords, type ConsentRecords } from './consent/records.ts';
@@ -155,6 +156,11 @@ export interface IdpConfig {
   readonly records?: ConsentRecords;
   /** eKYC by card signature. */
   readonly ekyc?: EkycConfig;
+  /**
+   * The operator's event log: one event per refused card login (`login.refused`: time, code, refining words,
+   * client_id; nothing personal). Default one JSON line on stderr (`stderrLog`).
+   */
+  readonly log?: EventLog;
 }
 
 /** The validated, frozen configuration with defaults applied. */
@@ -183,6 +189,7 @@ export interface ResolvedConfig {
   readonly ekyc: ResolvedEkycConfig;
   /** Whether cookies get `Secure` (https issuer). */
   readonly secure: boolean;
+  readonly log: EventLog;
 }
 
 /**
@@ -277,6 +284,7 @@ export function resolveConfig(config: IdpConfig): ResolvedConfig {
   if (ekyc.signingCardPair !== undefined && typeof ekyc.signingCardPair !== 'function') {
     throw new TypeError('ekyc.signingCardPair must be a function');
   }
+  if (config.log !== undefined && typeof config.log !== 'function') throw new TypeError('log must be a function');
   const name = config.name ?? 'MynaGate';
   if (typeof name !== 'string' || name === '') throw new TypeError('name must be a non-empty string');
 
@@ -316,6 +324,7 @@ export function resolveConfig(config: IdpConfig): ResolvedConfig {
       signingCardPair: ekyc.signingCardPair,
     }),
     secure: url.protocol === 'https:',
+    log: config.log ?? stderrLog,
   });
 }
 

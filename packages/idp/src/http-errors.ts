@@ -4,7 +4,7 @@
  * message and `retriesLeft` ever leave the server: never a stack, a serial, a name or any other personal data.
  */
 import type { ServerResponse } from 'node:http';
-import { isMynaGateError } from '@mynagate/errors';
+import { isMynaGateError, type MynaGateError } from '@mynagate/errors';
 import { html, page } from './lib/html.ts';
 
 /** A message shown to a person, in both languages of the service. */
@@ -49,6 +49,33 @@ const TOKEN_REJECTED: Entry = {
   message: {
     ja: 'カードの署名を確認できませんでした。最初からやり直してください。',
     en: 'The card signature could not be verified. Please start again.',
+  },
+};
+
+/**
+ * A refusal caused by how the service is set up, not by the person or their card: a statement the provider built but
+ * cannot have signed (its client origin is not an exact https origin), a trust anchor out of its validity (the
+ * service's CA certificates or clock), the provider's own origin not one a card token can be bound to. Retrying or
+ * another card does not help; the operator must fix the configuration. 500: the fault is the server's.
+ */
+const SERVICE_MISCONFIGURED: Entry = {
+  status: 500,
+  message: {
+    ja: 'このサービスの設定に問題があるため、手続きを完了できませんでした。お手数ですが、サービスの運営者にお問い合わせください。',
+    en: 'This service is not set up correctly, so this could not be completed. Please contact the service.',
+  },
+};
+
+/**
+ * The certificate's status could not be established: the OCSP responder's answer or a CRL was not usable (not
+ * signed by whom it should be, about another certificate, stale, …). Nothing says the card is at fault (fail closed
+ * all the same); a later try may reach a good answer.
+ */
+const STATUS_UNKNOWN: Entry = {
+  status: 503,
+  message: {
+    ja: '電子証明書の有効性を確認できませんでした。しばらくしてからもう一度お試しください。',
+    en: 'The certificate status could not be checked. Please try again later.',
   },
 };
 
@@ -129,13 +156,31 @@ const TABLE: Readonly<Record<string, Entry>> = Object.freeze({
       en: 'This user authentication certificate has been revoked. Get a new one at your municipal office.',
     },
   },
-  ERR_PKI_REVOCATION_UNKNOWN: {
-    status: 503,
-    message: {
-      ja: '電子証明書の有効性を確認できませんでした。しばらくしてからもう一度お試しください。',
-      en: 'The certificate status could not be checked. Please try again later.',
-    },
-  },
+  ERR_PKI_REVOCATION_UNKNOWN: STATUS_UNKNOWN,
+  // An OCSP response or CRL that must not be trusted: the responder's or the CA's answer is at fault, not the card.
+  ERR_PKI_OCSP_MALFORMED: STATUS_UNKNOWN,
+  ERR_PKI_OCSP_STATUS: STATUS_UNKNOWN,
+  ERR_PKI_OCSP_CERT_ID: STATUS_UNKNOWN,
+  ERR_PKI_OCSP_RESPONSE_COUNT: STATUS_UNKNOWN,
+  ERR_PKI_OCSP_RESPONDER: STATUS_UNKNOWN,
+  ERR_PKI_OCSP_SIGNATURE: STATUS_UNKNOWN,
+  ERR_PKI_OCSP_NONCE: STATUS_UNKNOWN,
+  ERR_PKI_OCSP_UNKNOWN_CRITICAL_EXTENSION: STATUS_UNKNOWN,
+  ERR_PKI_CRL_MALFORMED: STATUS_UNKNOWN,
+  ERR_PKI_CRL_UNSUPPORTED: STATUS_UNKNOWN,
+  ERR_PKI_CRL_WRONG_ISSUER: STATUS_UNKNOWN,
+  ERR_PKI_CRL_ISSUER_NOT_CRL_SIGNER: STATUS_UNKNOWN,
+  ERR_PKI_CRL_BAD_SIGNATURE: STATUS_UNKNOWN,
+  ERR_PKI_CRL_NOT_YET_VALID: STATUS_UNKNOWN,
+  ERR_PKI_CRL_EXPIRED: STATUS_UNKNOWN,
+  ERR_PKI_CRL_UNKNOWN_CRITICAL_EXTENSION: STATUS_UNKNOWN,
+  ERR_PKI_CRL_ROLLBACK: STATUS_UNKNOWN,
+  // The service's own setup: the trust anchors (or the server's clock), the statement it builds, its own origin.
+  ERR_PKI_ANCHOR_EXPIRED: SERVICE_MISCONFIGURED,
+  ERR_PKI_ANCHOR_NOT_YET_VALID: SERVICE_MISCONFIGURED,
+  ERR_PKI_STATEMENT_MALFORMED: SERVICE_MISCONFIGURED,
+  // A CRL file of the configuration that could not be loaded at start (thrown then, never at a login).
+  ERR_PKI_CRL_FILE: SERVICE_MISCONFIGURED,
   ERR_PKI_LINKS_UNAVAILABLE: {
     status: 503,
     message: {
@@ -153,8 +198,27 @@ const TABLE: Readonly<Record<string, Entry>> = Object.freeze({
   ERR_PKI_TOKEN_MALFORMED: TOKEN_REJECTED,
   ERR_PKI_TOKEN_FORMAT: TOKEN_REJECTED,
   ERR_PKI_TOKEN_ALGORITHM: TOKEN_REJECTED,
-  ERR_PKI_TOKEN_ORIGIN: TOKEN_REJECTED,
+  // The verifier checks the provider's own origin (the card signs over it; the token does not carry one), so a
+  // malformed one is the service's configuration, never the card's.
+  ERR_PKI_TOKEN_ORIGIN: SERVICE_MISCONFIGURED,
   ERR_PKI_TOKEN_SIGNATURE: TOKEN_REJECTED,
+  // eKYC: the statement's signature does not verify (the signing step words it its own way: ekyc/messages.ts). Not
+  // the certificate's fault, and scanning again may pass.
+  ERR_PKI_STATEMENT_SIGNATURE: {
+    status: 400,
+    message: {
+      ja: '署名を確認できませんでした。最初からやり直してください。',
+      en: 'The signature could not be verified. Please start again.',
+    },
+  },
+  // eKYC: the signing certificate holds no readable identity; "cannot be used to log in" would be wrong here.
+  ERR_PKI_IDENTITY_MALFORMED: {
+    status: 403,
+    message: {
+      ja: 'この署名用電子証明書から本人確認の情報を読み取れませんでした。',
+      en: 'The identity details could not be read from this signing certificate.',
+    },
+  },
   ERR_PKI_CHALLENGE_NOT_FOUND: CHALLENGE_REJECTED,
   ERR_PKI_CHALLENGE_EXPIRED: CHALLENGE_REJECTED,
   ERR_PKI_CHALLENGE_USED: CHALLENGE_REJECTED,
@@ -254,13 +318,14 @@ const INTERNAL: HttpError = Object.freeze({
 });
 
 /**
- * Maps any thrown value to status, body and headers. Unknown `ERR_PKI_*` codes are "certificate not accepted"
- * (403); anything that is not a MynaGateError is a 500 with a generic message (fail closed, no detail).
+ * Maps any thrown value to status, body and headers. Every `ERR_PKI_*` code the trust core throws has its entry
+ * (the certificate's fault, the revocation source's, or the service's setup: `PKI_ERROR_CODES` and a test keep them
+ * in step); an `ERR_PKI_*` code not listed is "certificate not accepted" (403). Anything that is not a MynaGateError
+ * is a 500 with a generic message (fail closed, no detail).
  */
 export function toHttpError(e: unknown): HttpError {
-  if (!isMynaGateError(e)) return internal(e);
-  const entry = TABLE[e.code] ?? (e.code.startsWith('ERR_PKI_') ? CERT_REJECTED : undefined);
-  if (entry === undefined) return internal(e);
+  const entry = entryOf(e);
+  if (entry === undefined || !isMynaGateError(e)) return internal(e);
   const fields = e as unknown as { retriesLeft?: unknown; allow?: unknown };
   const message = typeof entry.message === 'function' ? entry.message(fields) : entry.message;
   const body: ErrorBody =
@@ -271,6 +336,19 @@ export function toHttpError(e: unknown): HttpError {
   if (Array.isArray(fields.allow)) headers['allow'] = fields.allow.join(', ');
   if (entry.retryAfterSeconds !== undefined) headers['retry-after'] = String(entry.retryAfterSeconds);
   return { status: entry.status, body, headers };
+}
+
+function entryOf(e: unknown): Entry | undefined {
+  if (!isMynaGateError(e)) return undefined;
+  return TABLE[e.code] ?? (e.code.startsWith('ERR_PKI_') ? CERT_REJECTED : undefined);
+}
+
+/**
+ * Whether `e` is answered with its own code (a refusal or a known failure, logged by whoever wants a trace of it),
+ * rather than as `ERR_IDP_INTERNAL` (which {@link toHttpError} logs with its stack). Logs nothing.
+ */
+export function isAnsweredByCode(e: unknown): e is MynaGateError {
+  return entryOf(e) !== undefined;
 }
 
 const logged = new WeakSet<object>();

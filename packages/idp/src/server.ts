@@ -273,7 +273,7 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
     .on('POST', '/interaction/:uid/abort', abortLogin(context), sendErrorPage)
     .on('GET', '/interaction/:uid/events', eventStream(loginEvents(context)))
     .on('GET', '/companion/:txn', companionScan(context))
-    .on('POST', '/companion/:txn/token', companionToken(context))
+    .on('POST', '/companion/:txn/token', companionToken(context, resolved.log))
     .on('POST', '/companion/:txn/failure', companionFailure(context));
   if (resolved.dev !== false) {
     router

@@ -9,11 +9,15 @@
  *   bridge instead, and the answer carries the one-time `code` it must bring (`/interaction/:uid?resume&code=…`).
  * - `POST /companion/:txn/failure` takes `{ challenge, error }`, a refusal the card gave the companion before any
  *   token ({@link COMPANION_FAILURES}), so the browser page can say what happened instead of waiting for a PIN.
+ *
+ * A refused token leaves the operator one line (`login.refused`, {@link loginRefusedEvent}): the answer goes to the
+ * companion and the page, and neither reaches the server's log otherwise.
  */
 import { MynaGateError } from '@mynagate/errors';
 import { submitCardToken, type CardLoginDeps } from '../card-login.ts';
 import { IdpBadRequestError } from '../errors.ts';
-import { messageFor } from '../http-errors.ts';
+import { isAnsweredByCode, messageFor } from '../http-errors.ts';
+import { stderrLog, type EventLog, type LogEvent } from '../lib/log.ts';
 import { parseLoginToken } from '../login-token.ts';
 import type { InteractionContext } from './context.ts';
 import { parseJson, readJson, readJsonText, sendJson, type Handler } from './router.ts';
@@ -32,8 +36,26 @@ export function companionScan(context: InteractionContext): Handler {
   };
 }
 
-/** `POST /companion/:txn/token`. */
-export function companionToken(context: InteractionContext): Handler {
+/**
+ * `POST /companion/:txn/token`. A refusal (any code the answer carries: `ERR_PKI_*`, `ERR_IDP_*`, `ERR_STORE_*`) is
+ * written to `log` as one `login.refused` event ({@link loginRefusedEvent}) before it is answered; a failure that is
+ * not a refusal is `ERR_IDP_INTERNAL`, logged with its stack by `http-errors.ts` instead.
+ *
+ * @param log where the events go; default one JSON line on stderr.
+ */
+export function companionToken(context: InteractionContext, log: EventLog = stderrLog): Handler {
+  const handle = companionTokenPost(context);
+  return async (req, res, params, url) => {
+    try {
+      await handle(req, res, params, url);
+    } catch (e) {
+      if (isAnsweredByCode(e)) await logRefusal(context, log, params['txn']!, e);
+      throw e;
+    }
+  };
+}
+
+function companionTokenPost(context: InteractionContext): Handler {
   return async (req, res, params, url) => {
     const handover = url.searchParams.get('handover');
     if (handover !== null && handover !== '1') throw new IdpBadRequestError('handover must be 1 when given');
@@ -50,6 +72,54 @@ export function companionToken(context: InteractionContext): Handler {
     const code = await submitCardToken(cardLoginDeps(context), params['txn']!, text, { handover: true });
     sendJson(res, 200, { status: 'ok', message: COMPANION_DONE, code });
   };
+}
+
+/** The fields of a refusal that refine its code, each a fixed word of the error class (never data of a person). */
+const REFINEMENTS = ['detail', 'check', 'source', 'reason'] as const;
+/** A refinement word: `unreachable`, `validity`, `ocsp`, `keyCompromise`, `indefinite length`. No digits: no serial. */
+const WORD = /^[A-Za-z][A-Za-z_ ]{0,39}$/;
+
+/**
+ * The `login.refused` event of a refused token post, for an operator's log: `time` (ISO 8601), `event`, the `code`,
+ * the words that refine it when the error has them (`detail` of `ERR_PKI_REVOCATION_UNKNOWN`, e.g. `unreachable`;
+ * `check` of a certificate refusal, e.g. `validity`; `source`, e.g. `ocsp`; `reason` of a revocation, e.g.
+ * `keyCompromise`) and the `client_id` of the service the login was for, when known. Never the certificate's
+ * serial, subject or fingerprint, the message, nor the poster's address.
+ *
+ * @example
+ * ```json
+ * {"time":"2025-04-01T09:00:00.000Z","event":"login.refused","code":"ERR_PKI_REVOCATION_UNKNOWN","detail":"unreachable","source":"ocsp","client_id":"bank"}
+ * ```
+ */
+export function loginRefusedEvent(e: MynaGateError, at: number, clientId: string | undefined): LogEvent {
+  const event: Record<string, string> = { time: new Date(at).toISOString(), event: 'login.refused', code: e.code };
+  const fields = e as unknown as Record<string, unknown>;
+  for (const name of REFINEMENTS) {
+    const value = fields[name];
+    if (typeof value === 'string' && WORD.test(value)) event[name] = value;
+  }
+  if (clientId !== undefined) event['client_id'] = clientId;
+  return event as LogEvent;
+}
+
+/**
+ * Writes the `login.refused` event of `e`. The client is read from the login (not for a login that is gone or a
+ * store that failed: the read would fail or wait the same way); a log that throws is ignored, the answer goes out.
+ */
+async function logRefusal(context: InteractionContext, log: EventLog, txn: string, e: MynaGateError): Promise<void> {
+  const at = context.config.now();
+  const readable = e.code !== 'ERR_IDP_LOGIN_NOT_FOUND' && !e.code.startsWith('ERR_STORE_');
+  const clientId = readable
+    ? await context.transactions.get(txn).then(
+        (t) => t.clientId,
+        () => undefined,
+      )
+    : undefined;
+  try {
+    log(loginRefusedEvent(e, at, clientId));
+  } catch {
+    // The log is the operator's; the person's answer does not depend on it.
+  }
 }
 
 /**
