@@ -223,20 +223,23 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
   const address = server.address() as AddressInfo;
   const url = `${config.tls === undefined ? 'http' : 'https'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 
-  let resolved: ResolvedConfig;
-  try {
-    resolved = resolveConfig({ ...config, stores, records, issuer: config.issuer ?? url });
-  } catch (e) {
-    server.close();
-    await owned?.close();
-    throw e;
-  }
   const make = (c: ResolvedConfig): { provider: Provider; callback: ReturnType<Provider['callback']> } => {
     const provider = buildProvider(c);
     provider.proxy = config.trustProxy === true;
     return { provider, callback: provider.callback() };
   };
-  let current = make(resolved);
+  let resolved: ResolvedConfig;
+  let current: ReturnType<typeof make>;
+  // Either may refuse the configuration (node-oidc-provider checks the clients when it is built) after the server
+  // listens: it is closed then, or the process would hang on it with nothing said.
+  try {
+    resolved = resolveConfig({ ...config, stores, records, issuer: config.issuer ?? url });
+    current = make(resolved);
+  } catch (e) {
+    server.close();
+    await owned?.close();
+    throw e;
+  }
   const context: InteractionContext = {
     provider: () => current.provider,
     get config() {

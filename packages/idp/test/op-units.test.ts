@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
+import { createServer as createNetServer, connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MynaGateError } from '@mynagate/errors';
@@ -578,5 +579,24 @@ describe('server options', () => {
     const { stores, ...rest } = valid;
     await assert.rejects(startServer(rest), TypeError);
     await assert.rejects(startServer({ ...rest, stores, store: { kind: 'sqlite', path: ':memory:' } }), TypeError);
+  });
+
+  it('closes its socket when node-oidc-provider refuses the configuration after it listens (no hang)', async () => {
+    // No issuer: it is the address listened on, so the configuration is complete only then.
+    const { issuer: _, ...rest } = valid;
+    const port = await new Promise<number>((resolve) => {
+      const probe = createNetServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolve(port));
+      });
+    });
+    const client = { client_id: 'rp', redirect_uris: ['https://rp.example/cb'] };
+    await assert.rejects(startServer({ ...rest, clients: [client, client], port, host: '127.0.0.1' }));
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    assert.equal(open, false, 'nothing listens any more');
   });
 });
