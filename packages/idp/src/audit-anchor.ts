@@ -11,7 +11,7 @@ import { link, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CompactSign, compactVerify, createLocalJWKSet, decodeProtectedHeader, importJWK } from 'jose';
 import { StoreAuditAnchorError } from './store/errors.ts';
-import { assertJwks, publicJwks, type PrivateJwks } from './keys.ts';
+import { assertJwks, isEs256, publicJwks, type PrivateJwks } from './keys.ts';
 
 export const AUDIT_ANCHOR_TYPE = 'mynagate-audit-anchor+jwt';
 
@@ -40,7 +40,8 @@ export async function signAuditAnchor(
   assertJwks(jwks);
   if (!Number.isSafeInteger(head.seq) || head.seq < 1 || !/^[0-9a-f]{64}$/.test(head.hash))
     throw new TypeError('the audit head must be { seq >= 1, hash: 64 hex }');
-  const jwk = jwks.keys.find((k) => k.alg === 'ES256')!;
+  // The key assertJwks found: a P-256 key need not name its alg (a hand-written keys file).
+  const jwk = jwks.keys.find(isEs256)!;
   const payload: AuditAnchor = { iss: issuer, seq: head.seq, hash: head.hash, iat: Math.floor(now() / 1000) };
   return new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
     .setProtectedHeader({ alg: 'ES256', kid: jwk.kid, typ: AUDIT_ANCHOR_TYPE })

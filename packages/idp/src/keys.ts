@@ -88,10 +88,12 @@ export function assertJwks(jwks: unknown): asserts jwks is PrivateJwks {
     if (kids.has(key.kid)) throw new TypeError(`duplicate kid ${key.kid}`);
     kids.add(key.kid);
   }
-  const es256 = (keys as PrivateJwk[]).some(
-    (k) => k.kty === 'EC' && k.crv === 'P-256' && (k.alg ?? 'ES256') === 'ES256',
-  );
-  if (!es256) throw new TypeError('jwks needs an ES256 (P-256) key to sign ID tokens');
+  if (!(keys as PrivateJwk[]).some(isEs256)) throw new TypeError('jwks needs an ES256 (P-256) key to sign ID tokens');
+}
+
+/** Whether a JWK can sign ES256: a P-256 key whose `alg`, if it names one, is ES256 (what {@link assertJwks} asks). */
+export function isEs256(k: PrivateJwk): boolean {
+  return k.kty === 'EC' && k.crv === 'P-256' && (k.alg ?? 'ES256') === 'ES256';
 }
 
 /** RFC 7638 §3: SHA-256 over the required members in lexicographic order, no whitespace. */

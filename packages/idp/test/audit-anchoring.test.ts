@@ -151,3 +151,11 @@ test('an anchor signed with a key rotated out verifies with its public half as a
     'a private key is not a retired public key',
   );
 });
+
+test('a P-256 key that names no alg (accepted by the keys check) signs anchors too', async () => {
+  const { alg: _, ...bare } = generateSigningKey() as PrivateJwks['keys'][number] & { alg?: string };
+  const keys = { keys: [bare] } as PrivateJwks;
+  const anchor = await signAuditAnchor({ seq: 5, hash: 'd'.repeat(64) }, keys, ISSUER);
+  const anchored = await verifyAuditAnchor(anchor, keys, ISSUER);
+  assert.deepEqual([anchored.seq, anchored.hash], [5, 'd'.repeat(64)]);
+});
