@@ -36,6 +36,11 @@ test('a card login token from the test JPKI verifies end to end with OCSP', asyn
   assert.equal(r.kind, 'auth');
   assert.equal(r.serialNumber, f.card.authSerial);
   assert.equal(r.revocationSource, 'ocsp');
+  // Its own memory, not a view into Node's shared Buffer pool (whose other contents .buffer would expose).
+  assert.equal(r.certificate.byteOffset, 0);
+  assert.equal(r.certificate.buffer.byteLength, r.certificate.byteLength);
+  const later = Buffer.from('unrelated data decoded after the login');
+  assert.notEqual(later.buffer, r.certificate.buffer);
 });
 
 test('issueChallenge writes the caller’s record alongside the challenge, both started before either is awaited', async () => {

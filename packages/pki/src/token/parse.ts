@@ -233,8 +233,11 @@ export function strictBase64(s: unknown, field: string): Uint8Array {
  */
 export function strictBase64Buffer(s: unknown, field: string): Buffer {
   const length = strictBase64Length(s, field);
-  const bytes = Buffer.from(s as string, 'base64');
-  if (bytes.length !== length) malformed(`${field} is not canonical standard base64`);
+  // Memory of its own, not a slice of Node's shared Buffer pool: these bytes are handed out (a login result's
+  // `certificate`) and kept in caches, and a view into the pool would expose, through its `.buffer`, whatever else
+  // the pool holds, and keep the whole pool block alive. Decoded in place, so it costs no copy.
+  const bytes = Buffer.allocUnsafeSlow(length);
+  if (bytes.write(s as string, 0, length, 'base64') !== length) malformed(`${field} is not canonical standard base64`);
   return bytes;
 }
 
