@@ -119,6 +119,27 @@ describe('verified_claims through the claims parameter', () => {
     const res = await idp.agent().fetch(url);
     assert.equal(new URL(res.headers.get('location')!).searchParams.get('error'), 'invalid_request');
   });
+
+  it('refuses a purpose with a control or bidi-control character with invalid_request (it is shown and signed)', async () => {
+    const refused = async (params: Record<string, string>) => {
+      const url = client.buildAuthorizationUrl(idp.jwtRp, {
+        redirect_uri: RP_JWT.redirectUri,
+        scope: 'openid',
+        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+        ...params,
+      });
+      const location = new URL((await idp.agent().fetch(url)).headers.get('location')!);
+      assert.equal(location.searchParams.get('error'), 'invalid_request', JSON.stringify(params));
+      assert.match(location.searchParams.get('error_description')!, /control/);
+    };
+    const claims = (purpose: string) => JSON.stringify({ userinfo: { age_over_20: { purpose } } });
+    await refused({ claims: claims('酒類の購入\u202eのため') });
+    await refused({ claims: claims('年齢確認\nと住所') });
+    await refused({ claims: claims('lone \ud800 surrogate') });
+    await refused({ purpose: '口座開設\u2066の本人確認' });
+    await refused({ purpose: 'sign\u0000up' });
+  });
 });
 
 describe('discovery advertises OpenID Connect for Identity Assurance', () => {

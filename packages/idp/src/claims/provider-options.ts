@@ -4,7 +4,7 @@
  */
 import { errors, type ClaimsParameter, type KoaContextWithOIDC } from 'oidc-provider';
 import { DERIVED_CLAIM_NAMES, EVIDENCE_TYPE, TRUST_FRAMEWORK, VERIFIED_CLAIM_NAMES } from './names.ts';
-import { normalizeClaimsParameter } from './request.ts';
+import { displayable, normalizeClaimsParameter } from './request.ts';
 
 /**
  * Claims not tied to a scope (node-oidc-provider's `claims` option, `{ claim: null }`): personal data is released
@@ -43,4 +43,5 @@ export function validatePurpose(_ctx: KoaContextWithOIDC, value: string | undefi
   if ([...value].length < 3 || [...value].length > 300) {
     throw new errors.InvalidRequest('purpose must be 3 to 300 characters');
   }
+  if (!displayable(value)) throw new errors.InvalidRequest('purpose holds a control or bidi-control character');
 }

@@ -136,6 +136,7 @@ function checkClaimRequest(value: unknown, where: string): asserts value is Clai
     if (typeof purpose !== 'string' || [...purpose].length < 3 || [...purpose].length > 300) {
       invalid(`${where}.purpose must be 3 to 300 characters`);
     }
+    if (!displayable(purpose as string)) invalid(`${where}.purpose holds a control or bidi-control character`);
   }
   if (v['max_age'] !== undefined && !(Number.isSafeInteger(v['max_age']) && (v['max_age'] as number) >= 0)) {
     invalid(`${where}.max_age must be a non-negative integer`);
@@ -202,4 +203,16 @@ function checkEvidence(value: unknown, where: string): void {
       if (name !== 'type') checkConstraint(member, `${where}[${i}].${name}`);
     }
   });
+}
+
+// C0 and C1 controls, DEL, and the Unicode Bidi_Control characters (ALM, LRM, RLM, LRE-RLO, LRI-PDI).
+const UNDISPLAYABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+
+/**
+ * Whether a purpose can be shown and signed as it reads: it goes verbatim onto the consent and signing pages and into
+ * the signed statement's text, where a right-to-left override or a line break would change how the signed sentence
+ * reads. No controls, no bidi controls, no lone surrogates.
+ */
+export function displayable(text: string): boolean {
+  return text.isWellFormed() && !UNDISPLAYABLE.test(text);
 }
