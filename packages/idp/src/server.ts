@@ -277,11 +277,11 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
     .on('GET', '/interaction/:uid/events', eventStream(loginEvents(context)))
     .on('GET', '/companion/:txn', companionScan(context))
     .on('POST', '/companion/:txn/token', companionToken(context, resolved.log))
-    .on('POST', '/companion/:txn/failure', companionFailure(context));
+    .on('POST', '/companion/:txn/failure', companionFailure(context, resolved.log));
   if (resolved.dev !== false) {
     router
       .on('GET', '/dev/phone', devPhonePage(context, resolved.dev), sendErrorPage)
-      .on('POST', '/dev/phone/sign', devPhoneSign(context, resolved.dev))
+      .on('POST', '/dev/phone/sign', devPhoneSign(context, resolved.dev, resolved.log))
       .on('POST', '/dev/phone/sign-statement', ekyc.devSign(resolved.dev), sendSignError);
   }
 

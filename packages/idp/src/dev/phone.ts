@@ -10,7 +10,7 @@
  * The PIN or password is a test card's, typed by the developer; it is used once and never stored or logged.
  */
 import { randomBytes } from 'node:crypto';
-import { cardLoginDeps, COMPANION_DONE } from '../interactions/companion.ts';
+import { cardLoginDeps, COMPANION_DONE, logRefusals } from '../interactions/companion.ts';
 import type { InteractionContext } from '../interactions/context.ts';
 import { sendPage } from '../interactions/login-page.ts';
 import { readJson, sendJson, type Handler } from '../interactions/router.ts';
@@ -18,6 +18,7 @@ import { IdpBadRequestError } from '../errors.ts';
 import { submitCardToken } from '../card-login.ts';
 import type { DevConfig } from '../config.ts';
 import { html, page, raw, scriptJson, SHOW_STATUS_SCRIPT } from '../lib/html.ts';
+import { stderrLog, type EventLog } from '../lib/log.ts';
 import { signLoginToken } from '../login-token.ts';
 import { openVirtualCard } from './virtual-card.ts';
 
@@ -86,8 +87,14 @@ export function devPhonePage(context: InteractionContext, dev: DevConfig): Handl
   };
 }
 
-/** `POST /dev/phone/sign`: `{ txn, origin, challenge, card, pin }` → sign with the virtual card, submit the token. */
-export function devPhoneSign(context: InteractionContext, dev: DevConfig): Handler {
+/**
+ * `POST /dev/phone/sign`: `{ txn, origin, challenge, card, pin }` → sign with the virtual card, submit the token. A
+ * refused token is written to `log` as one `login.refused` event, as `POST /companion/:txn/token` writes it (the
+ * card's own refusals, e.g. a wrong PIN, are the developer's to read on the page: a companion keeps them too).
+ *
+ * @param log where the events go; default one JSON line on stderr (the server passes its `log`).
+ */
+export function devPhoneSign(context: InteractionContext, dev: DevConfig, log: EventLog = stderrLog): Handler {
   const openCard = dev.openCard ?? openVirtualCard;
   return async (req, res) => {
     const body = (await readJson(req)) as Record<string, unknown> | null;
@@ -113,7 +120,8 @@ export function devPhoneSign(context: InteractionContext, dev: DevConfig): Handl
     } finally {
       await opened.close();
     }
-    await submitCardToken(cardLoginDeps(context), txn, token);
+    const signed = token;
+    await logRefusals(context, log, txn, () => submitCardToken(cardLoginDeps(context), txn, signed));
     sendJson(res, 200, { status: 'ok', message: COMPANION_DONE });
   };
 }

@@ -10,8 +10,10 @@
  * - `POST /companion/:txn/failure` takes `{ challenge, error }`, a refusal the card gave the companion before any
  *   token ({@link COMPANION_FAILURES}), so the browser page can say what happened instead of waiting for a PIN.
  *
- * A refused token leaves the operator one line (`login.refused`, {@link loginRefusedEvent}): the answer goes to the
- * companion and the page, and neither reaches the server's log otherwise.
+ * A refused token leaves the operator one line (`login.refused`, {@link loginRefusedEvent}), whichever way it was
+ * posted (this API or the development phone, both through {@link logRefusals}); a failure a companion reports leaves
+ * one `login.failed` line ({@link loginFailedEvent}). The answer goes to the companion and the page, and neither
+ * reaches the server's log otherwise.
  */
 import { MynaGateError } from '@mynagate/errors';
 import { submitCardToken, type CardLoginDeps } from '../card-login.ts';
@@ -45,14 +47,31 @@ export function companionScan(context: InteractionContext): Handler {
  */
 export function companionToken(context: InteractionContext, log: EventLog = stderrLog): Handler {
   const handle = companionTokenPost(context);
-  return async (req, res, params, url) => {
-    try {
-      await handle(req, res, params, url);
-    } catch (e) {
-      if (isAnsweredByCode(e)) await logRefusal(context, log, params['txn']!, e);
-      throw e;
-    }
-  };
+  return (req, res, params, url) => logRefusals(context, log, params['txn']!, () => handle(req, res, params, url));
+}
+
+/**
+ * Runs `post` (a card token posted for the login `txn`, by any path: this API, the development phone) and writes
+ * the `login.refused` event ({@link loginRefusedEvent}) of a refusal it throws, before rethrowing it. A failure
+ * that is not a refusal (answered `ERR_IDP_INTERNAL`) is logged with its stack by `http-errors.ts` instead.
+ *
+ * @example
+ * ```ts
+ * await logRefusals(context, log, txn, () => submitCardToken(cardLoginDeps(context), txn, token));
+ * ```
+ */
+export async function logRefusals<T>(
+  context: InteractionContext,
+  log: EventLog,
+  txn: string,
+  post: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await post();
+  } catch (e) {
+    if (isAnsweredByCode(e)) await logRefusal(context, log, txn, e);
+    throw e;
+  }
 }
 
 function companionTokenPost(context: InteractionContext): Handler {
@@ -103,6 +122,22 @@ export function loginRefusedEvent(e: MynaGateError, at: number, clientId: string
 }
 
 /**
+ * The `login.failed` event of a failure a companion reported (`POST /companion/:txn/failure`): `time`, `event`, the
+ * `code` (one of {@link COMPANION_FAILURES}) and the `client_id` of the login, when known. Nothing else: the report
+ * carries no more than the code, and the card's answer never reaches the server.
+ *
+ * @example
+ * ```json
+ * {"time":"2025-04-01T09:00:00.000Z","event":"login.failed","code":"ERR_CARD_PIN_BLOCKED","client_id":"bank"}
+ * ```
+ */
+export function loginFailedEvent(code: string, at: number, clientId: string | undefined): LogEvent {
+  const event: Record<string, string> = { time: new Date(at).toISOString(), event: 'login.failed', code };
+  if (clientId !== undefined) event['client_id'] = clientId;
+  return event as LogEvent;
+}
+
+/**
  * Writes the `login.refused` event of `e`. The client is read from the login (not for a login that is gone or a
  * store that failed: the read would fail or wait the same way); a log that throws is ignored, the answer goes out.
  */
@@ -133,8 +168,14 @@ export const COMPANION_FAILURES: ReadonlySet<string> = new Set([
   'ERR_CARD_NO_CARD',
 ]);
 
-/** `POST /companion/:txn/failure`. */
-export function companionFailure(context: InteractionContext): Handler {
+/**
+ * `POST /companion/:txn/failure`. An accepted report (the login's outstanding challenge, a code of
+ * {@link COMPANION_FAILURES}) is written to `log` as one `login.failed` event ({@link loginFailedEvent}); a refused
+ * report is not (it is no card's failure, and anyone could post one).
+ *
+ * @param log where the events go; default one JSON line on stderr.
+ */
+export function companionFailure(context: InteractionContext, log: EventLog = stderrLog): Handler {
   return async (req, res, params) => {
     const body = (await readJson(req, 4096)) as Record<string, unknown> | null;
     const error = body?.['error'];
@@ -142,11 +183,22 @@ export function companionFailure(context: InteractionContext): Handler {
     if (typeof error !== 'string' || !COMPANION_FAILURES.has(error) || typeof challenge !== 'string') {
       throw new IdpBadRequestError(`challenge and error (one of ${[...COMPANION_FAILURES].join(', ')}) are required`);
     }
+    const txn = params['txn']!;
     await context.transactions.reportFailure(
-      params['txn']!,
+      txn,
       challenge,
       messageFor(new MynaGateError(error, 'reported by the companion')),
     );
+    const at = context.config.now();
+    const clientId = await context.transactions.get(txn).then(
+      (t) => t.clientId,
+      () => undefined,
+    );
+    try {
+      log(loginFailedEvent(error, at, clientId));
+    } catch {
+      // The log is the operator's; the companion's answer does not depend on it.
+    }
     sendJson(res, 200, { status: 'ok' });
   };
 }
