@@ -3,7 +3,7 @@
  * and cannot change under a running server). Misuse is a TypeError.
  */
 import type { ClientMetadata } from 'oidc-provider';
-import type { CertRef, LinkingSource } from '@mynagate/pki';
+import { isLoopbackHost, type CertRef, type LinkingSource } from '@mynagate/pki';
 import { assertJwks, type PrivateJwks } from './keys.ts';
 import { stderrLog, type EventLog } from './lib/log.ts';
 import type { LoginCard, LoginVerifier, VerifiedLogin } from './login-token.ts';
@@ -214,8 +214,12 @@ export function resolveConfig(config: IdpConfig): ResolvedConfig {
     // Interactions and the companion live at the origin root, so the issuer is the bare origin.
     throw new TypeError('issuer must be a bare origin without a path or trailing slash');
   }
-  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
-    throw new TypeError('an http issuer is only allowed on a loopback host (development)');
+  // The card signs this origin, which the verifier takes over http only on pki's loopback hosts: an issuer on
+  // another (http://127.0.0.2) would start, then refuse every login with ERR_PKI_TOKEN_ORIGIN.
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    throw new TypeError(
+      'an http issuer is only allowed on a loopback host: 127.0.0.1, localhost or [::1] (development)',
+    );
   }
   if (!Array.isArray(config.clients)) throw new TypeError('clients must be an array');
   for (const c of config.clients) {
@@ -341,8 +345,4 @@ function positiveInteger(value: number | undefined, fallback: number, name: stri
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer`);
   return value;
-}
-
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }

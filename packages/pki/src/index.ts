@@ -21,7 +21,7 @@ export type { CertificateExtension, KeyUsage, ParsedCertificate } from './certif
 
 export { DEFAULT_CHALLENGE_TTL_MS, MemoryChallengeStore, newChallenge } from './challenge.ts';
 export type { Challenge, ChallengeStore } from './challenge.ts';
-export { checkOrigin } from './origin.ts';
+export { checkOrigin, isLoopbackHost } from './origin.ts';
 export { BoundedMap } from './bounded-map.ts';
 export { BodyTooLargeError, readBodyLimited } from './http-body.ts';
 export { createAuthToken } from './token/create.ts';

@@ -14,7 +14,24 @@ export interface OriginOptions {
   readonly allowLoopbackHttp?: boolean;
 }
 
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * Whether `hostname` (a WHATWG `URL.hostname`: lower-case, IPv6 in brackets) is one of the loopback hosts whose http
+ * origin {@link checkOrigin} takes with `allowLoopbackHttp`: `localhost`, `127.0.0.1` and `[::1]` exactly. Not the
+ * rest of 127.0.0.0/8: a card's token names the origin in one form, and a provider, companion or bridge that took
+ * `http://127.0.0.2` for loopback would start and then see every token refused (`ERR_PKI_TOKEN_ORIGIN`). Every
+ * loopback test of this project is this one (the RP SDK, which depends on `errors` only, keeps a copy).
+ *
+ * @example
+ * ```ts
+ * isLoopbackHost(new URL('http://[::1]:3000').hostname); // true
+ * isLoopbackHost('127.0.0.2'); // false
+ * ```
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname);
+}
 
 /**
  * Returns `origin` when it is exactly in serialised origin form (WHATWG URL "origin" of an https URL), else throws.
@@ -38,7 +55,7 @@ export function checkOrigin(origin: string, options: OriginOptions = {}): string
   // with the input means the input had none of them.
   const secure =
     url?.protocol === 'https:' ||
-    (options.allowLoopbackHttp === true && url?.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname));
+    (options.allowLoopbackHttp === true && url?.protocol === 'http:' && isLoopbackHost(url.hostname));
   if (!url || !secure || url.origin !== origin)
     throw new TokenInvalidError('ERR_PKI_TOKEN_ORIGIN', 'origin must be exactly https://host[:port]');
   return origin;

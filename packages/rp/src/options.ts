@@ -61,11 +61,17 @@ export interface ResolvedOptions {
   readonly transactionTtlSeconds: number;
 }
 
-const LOOPBACK = /^(?:localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])$/;
+/**
+ * The loopback hosts, a copy of `@mynagate/pki`'s `isLoopbackHost` (this SDK depends on `@mynagate/errors` only):
+ * `localhost`, `127.0.0.1` and `[::1]` exactly, the hosts whose http origin a card's token may name and a provider
+ * may serve on. Not the rest of 127.0.0.0/8, which the provider refuses as an http issuer and as a redirect URI's
+ * origin. test/loopback-hosts.test.ts asserts the same table as pki's.
+ */
+const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['localhost', '127.0.0.1', '[::1]']);
 
-/** Whether `url` is `http:` on a loopback host. */
+/** Whether `url` is `http:` on a loopback host ({@link LOOPBACK_HOSTS}). */
 export function isLoopbackHttp(url: URL): boolean {
-  return url.protocol === 'http:' && LOOPBACK.test(url.hostname);
+  return url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname);
 }
 
 function absoluteUrl(value: unknown, name: string): URL {
