@@ -85,7 +85,10 @@ export class ConfigError extends MynaGateError {
   }
 }
 
-/** What `serve --config` starts: the server configuration, and the stores it opened (closed on stop). */
+/**
+ * What `serve --config` starts: the server configuration, and what loading it opened (the CRL files' watcher of
+ * `revocation.crl`, the stores), which {@link LoadedConfig.close} closes on stop.
+ */
 export interface LoadedConfig {
   readonly server: ServerConfig;
   readonly stores: Stores;
@@ -93,6 +96,28 @@ export interface LoadedConfig {
   readonly auditAnchoring?: { readonly dir: string; readonly everyMs: number };
   /** What start-up did to credentials still under their CA's name (`upgradeCredentialIssuers`). */
   readonly issuerUpgrade: IssuerUpgrade;
+  /**
+   * Closes what loading opened, the last opened first: the stores, then the CRL files' watcher. Call it after the
+   * server closed (and the audit anchoring stopped, which writes to the stores). Once; a second call waits for the
+   * first. Rejects with the first failure, after trying every close.
+   */
+  close(): Promise<void>;
+}
+
+/** The closes of what {@link loadConfig} opened so far, in the order it opened them. */
+type Opened = (() => Promise<void>)[];
+
+/** Runs every close of `opened`, the last opened first; rejects with the first failure after trying them all. */
+async function closeAll(opened: Opened): Promise<void> {
+  let failure: { readonly e: unknown } | undefined;
+  for (const close of opened.splice(0).reverse()) {
+    try {
+      await close();
+    } catch (e) {
+      failure ??= { e };
+    }
+  }
+  if (failure) throw failure.e;
 }
 
 type Json = Record<string, unknown>;
@@ -105,6 +130,24 @@ type ClientMetadata = ServerConfig['clients'][number];
  * @throws ConfigError `ERR_CLI_CONFIG`, naming the field or file.
  */
 export async function loadConfig(file: string, options: { readonly init?: boolean } = {}): Promise<LoadedConfig> {
+  // What is opened (the CRL watcher, then the stores) is closed again when a later step refuses the file: a watcher
+  // or a connection left behind would outlive a start that failed (an in-process caller, a test).
+  const opened: Opened = [];
+  try {
+    const loaded = await load(file, options, opened);
+    let closing: Promise<void> | undefined;
+    return { ...loaded, close: () => (closing ??= closeAll(opened)) };
+  } catch (e) {
+    await closeAll(opened).catch(() => {});
+    throw e;
+  }
+}
+
+async function load(
+  file: string,
+  options: { readonly init?: boolean },
+  opened: Opened,
+): Promise<Omit<LoadedConfig, 'close'>> {
   const { c, rel } = await readConfig(file);
 
   const issuer = text(c['issuer'], 'issuer');
@@ -154,7 +197,7 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
           baseUrl: url(platform['url'], 'platform.url'),
           ...(platform['headers'] === undefined ? {} : { headers: headers(platform['headers']) }),
         };
-  const revocation = await revocationFrom(c['revocation'], anchors, platformOptions, (f, v) => rel(f, v));
+  const revocation = await revocationFrom(c['revocation'], anchors, platformOptions, (f, v) => rel(f, v), opened);
   const store = storeFrom(c['store'], (f, v) => rel(f, v));
   if (reusePort && store.kind !== 'postgres')
     throw new ConfigError(
@@ -202,21 +245,17 @@ export async function loadConfig(file: string, options: { readonly init?: boolea
   } catch (e) {
     throw new ConfigError(`store: ${(e as Error).message}`, { cause: e });
   }
+  opened.push(() => stores.close());
+  const issuerUpgrade = await upgradeCredentialIssuers(stores.records, anchors.auth);
+  const server = serverConfig(stores);
+  // The provider's own checks (cookie key and secret lengths, clients), as ERR_CLI_CONFIG here.
   try {
-    const issuerUpgrade = await upgradeCredentialIssuers(stores.records, anchors.auth);
-    const server = serverConfig(stores);
-    // The provider's own checks (cookie key and secret lengths, clients), as ERR_CLI_CONFIG here.
-    try {
-      resolveConfig({ ...server, issuer, stores: server.stores!, records: server.records! });
-    } catch (e) {
-      if (e instanceof TypeError) throw new ConfigError(e.message, { cause: e });
-      throw e;
-    }
-    return { server, stores, issuerUpgrade, ...(auditAnchoring ? { auditAnchoring } : {}) };
+    resolveConfig({ ...server, issuer, stores: server.stores!, records: server.records! });
   } catch (e) {
-    await stores.close();
+    if (e instanceof TypeError) throw new ConfigError(e.message, { cause: e });
     throw e;
   }
+  return { server, stores, issuerUpgrade, ...(auditAnchoring ? { auditAnchoring } : {}) };
 
   function serverConfig(stores: Stores): ServerConfig {
     const ports = providerStores(stores);
@@ -465,6 +504,7 @@ async function revocationFrom(
   anchors: TrustAnchors,
   platform: { baseUrl: string; headers?: Record<string, string> } | undefined,
   rel: (field: string, v: unknown) => string,
+  opened: Opened,
 ): Promise<RevocationSource> {
   const r = value === undefined ? {} : object(value, 'revocation');
   const sources: RevocationSource[] = [];
@@ -496,6 +536,7 @@ async function revocationFrom(
       throw new ConfigError(`revocation.crl[${files.indexOf(e.file)}] (${e.file}): ${cause.message}`, { cause });
     });
     started = true;
+    opened.push(() => crl.close());
     sources.push(crlRevocation(crl));
   }
   const ocsp = r['ocsp'];

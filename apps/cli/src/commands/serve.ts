@@ -162,7 +162,8 @@ function stopOnSignal(stop: () => Promise<void>): Promise<void> {
 async function serveConfigured(file: string, init: boolean): Promise<void> {
   const { loadConfig } = await import('./serve-config.ts');
   const { startAuditAnchoring, startServer } = await import('@mynagate/idp');
-  const { server: config, stores, auditAnchoring, issuerUpgrade } = await loadConfig(file, { init });
+  const loaded = await loadConfig(file, { init });
+  const { server: config, stores, auditAnchoring, issuerUpgrade } = loaded;
   if (issuerUpgrade.relabelled > 0)
     process.stderr.write(`credentials: ${issuerUpgrade.relabelled} now named by their CA's fingerprint\n`);
   for (const name of issuerUpgrade.ambiguous)
@@ -173,7 +174,7 @@ async function serveConfigured(file: string, init: boolean): Promise<void> {
   try {
     idp = await listening(config.host ?? '127.0.0.1', config.port ?? 0, () => startServer(config));
   } catch (e) {
-    await stores.close();
+    await loaded.close();
     throw e;
   }
   // A failed round is said on stderr and tried again at the next; the provider keeps serving.
@@ -192,7 +193,8 @@ async function serveConfigured(file: string, init: boolean): Promise<void> {
     await idp.close();
     // The rows written until the server closed are anchored before the store goes.
     await anchoring?.stop().catch(failed);
-    await stores.close();
+    // The stores, then the CRL files' watcher (revocation.crl).
+    await loaded.close();
   });
   process.stdout.write(`MynaGate: ${idp.issuer} (listening on ${idp.url})\n`);
   await stopped;
