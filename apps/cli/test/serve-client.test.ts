@@ -13,9 +13,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createMynaGateClient } from '@mynagate/rp';
-import { EventStream } from '../../../packages/idp/test/support/op-agent.ts';
+import { Agent, EventStream } from '../../../packages/idp/test/support/op-agent.ts';
 import { cardToken, type TestCard } from '../../../packages/idp/test/support/op-fixture.ts';
-import { HttpAgent } from './serve-http-agent.ts';
 import { runCli, startCli, type CliProcess } from './serve-support.ts';
 
 const DOC = join(import.meta.dirname, '..', '..', '..', 'docs', 'register-a-service.md');
@@ -80,7 +79,7 @@ describe('mynagate serve --dev --client FILE', () => {
       allowLoopbackHttp: true,
     });
     const { url, transaction } = await client.cardLogin();
-    const browser = new HttpAgent();
+    const browser = new Agent();
     const { url: pageUrl, response } = await browser.follow(url);
     const page = await response.text();
     assert.equal(response.status, 200, page);

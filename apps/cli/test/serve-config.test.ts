@@ -33,7 +33,6 @@ import {
   type TestIdp,
 } from '../../../packages/idp/test/support/op-fixture.ts';
 import { loadConfig } from '../src/commands/serve-config.ts';
-import { HttpAgent } from './serve-http-agent.ts';
 import { freePort, runCli, startCli } from './serve-support.ts';
 
 const skipPg = await postgresRedisSkip();
@@ -87,7 +86,7 @@ async function cardLogin(issuer: string): Promise<void> {
   });
   assert.equal(rp.serverMetadata().issuer, issuer);
   // The helpers of the provider's own tests drive a browser and a companion against any provider.
-  const agent = () => (https ? new Agent(f.tls.cert) : new HttpAgent());
+  const agent = () => (https ? new Agent(f.tls.cert) : new Agent());
   const idp = { server: { url: issuer, issuer }, fetch, agent } as unknown as TestIdp;
   const login = await startLogin(idp, rp, CLIENT.redirect);
   const callback = await completeLogin(idp, login, await f.newCard());

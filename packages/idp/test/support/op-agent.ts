@@ -63,8 +63,9 @@ export class Agent {
   readonly #fetch: typeof fetch;
   readonly #cookies = new Map<string, Cookie>();
 
-  constructor(ca: string) {
-    this.#fetch = tlsFetch(ca);
+  /** `ca`: the provider's TLS certificate; without it, plain http (a loopback http issuer). */
+  constructor(ca?: string) {
+    this.#fetch = ca === undefined ? (input, init) => fetch(input, { ...init, redirect: 'manual' }) : tlsFetch(ca);
   }
 
   /** A request with this browser's cookies; redirects are not followed. */
