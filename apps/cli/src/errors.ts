@@ -26,7 +26,7 @@ export const CLI_ERROR_CODES = Object.freeze({
   ERR_CLI_LISTEN:
     'A server the command starts (`serve`, `ca ocsp`, `bridge`) cannot listen: the port is in use, below 1024 without the right to it, or the host is unknown or not an address of this computer; the message names host:port and the reason.',
   ERR_CLI_CONNECT:
-    'A connection the command opened failed: nothing listens there, the host name is unknown, or the connection was reset or timed out; the message names where to and why.',
+    'A connection the command opened failed: nothing listens there, the host name is unknown, or the connection was reset or timed out (`card attach`: vpcd took no connection within `--wait` seconds); the message names where to and why.',
   ERR_CLI_PIN_FILE:
     "`card issue --pin-file`: the file gives group or others some access (mode bits 077) and was not read; make it its owner's alone (chmod 600).",
   ERR_INTERNAL: 'An unexpected failure; rerun with MYNAGATE_DEBUG=1 for the stack trace and report it.',

@@ -85,7 +85,14 @@ const commands: Record<string, Command> = {
   },
   'card attach': {
     summary: 'serve a card file to pcscd through vpcd until interrupted',
-    options: { vpcd: str },
+    options: { vpcd: str, wait: str },
+    details: [
+      '--vpcd HOST:PORT  where vpcd listens, default 127.0.0.1:35963 (slot n listens on 35963+n)',
+      '--wait SECONDS    fail with ERR_CLI_CONNECT if vpcd has not taken the card by then, default 30; 0 waits',
+      '                  forever. Once taken, the card is put back after every pcscd restart until Ctrl-C',
+      'It says when the card is inserted or removed, and when vpcd cannot be reached: pcscd must be running with the',
+      'vsmartcard-vpcd driver (Debian: apt-get install pcscd vsmartcard-vpcd).',
+    ].join('\n'),
     run: lazy(card, 'attach'),
   },
   'card info': {

@@ -73,6 +73,33 @@ export class ListenError extends Error {
 }
 
 /**
+ * `ERR_CLI_CONNECT`, raised by a command that retries a connection itself and then gives up: `host:port` did not
+ * accept one within the time the command waits. `code` is the last attempt's system error code (`ECONNREFUSED`…),
+ * told in words as {@link describeSystemError} does; `hint` says what to check.
+ */
+export class ConnectError extends Error {
+  readonly code = 'ERR_CLI_CONNECT';
+  readonly host: string;
+  readonly port: number;
+  constructor(host: string, port: number, code: string, hint?: string) {
+    super(
+      `cannot connect to ${hostPort(host, port)}: ${reason({ code }, false)}${hint === undefined ? '' : `; ${hint}`}`,
+    );
+    this.host = host;
+    this.port = port;
+  }
+}
+
+/**
+ * A failed connection's system error `code` in words, then the code in brackets.
+ *
+ * @example connectReason('ECONNREFUSED') // 'nothing is listening there (connection refused) (ECONNREFUSED)'
+ */
+export function connectReason(code: string): string {
+  return reason({ code }, false);
+}
+
+/**
  * Runs `start`, which listens on `host:port`. A system error of listening, or of looking `host` up, becomes a
  * {@link ListenError} naming `host:port` (the port the system reports, if it says); other errors pass unchanged.
  *

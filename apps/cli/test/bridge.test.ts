@@ -132,6 +132,41 @@ describe('mynagate bridge with the card in a PC/SC reader (pcscd + vpcd)', () =>
   });
 });
 
+describe('mynagate bridge: the card reader of this computer is missing', () => {
+  it('--reader naming no reader: the page says to connect the reader (ERR_CARD_NO_READER, 409), with the way back', async (t) => {
+    if (!(await requireSystem(t, ['pcscd']))) return;
+    const reader = 'MynaGate Test No Such Reader 99';
+    const bridge = await startBridge(['--reader', reader], env);
+    try {
+      const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+      await login.events.close();
+      const shown = await fetch(bridgeLink(login, bridge));
+      const { action, csrf } = formOf(await shown.text());
+      const res = await submit(bridge, action, { csrf, pin: PIN });
+      const page = await res.text();
+      assert.equal(res.status, 409, page);
+      assert.match(page, /<code>ERR_CARD_NO_READER<\/code>/);
+      assert.ok(
+        page.includes(
+          'カードリーダーが見つかりません。カードリーダーをこのパソコンに接続し、マイナンバーカードを置いてから、もう一度お試しください。',
+        ),
+        page,
+      );
+      assert.ok(
+        page.includes(
+          'No card reader was found. Connect the card reader to this computer, place your My Number Card on it, then try again.',
+        ),
+        page,
+      );
+      assert.doesNotMatch(page, /could not be completed/);
+      assert.match(page, /id="back" href="[^"]*\/interaction\/[^"]+\?resume"/, 'the way back to the login page');
+      assert.match(bridge.proc.stderr(), new RegExp(`^ERR_CARD_NO_READER: no reader named "${reader}"$`, 'm'));
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
 describe('mynagate bridge with a virtual card file (--file): the login and its guards', () => {
   let card: TestCard;
   let bridge: Bridge;
@@ -208,6 +243,27 @@ describe('mynagate bridge with a virtual card file (--file): the login and its g
       assert.equal(r.code, 2, value);
       assert.match(r.stderr, /^ERR_CLI_USAGE: --provider /m);
     }
+  });
+
+  it('one loopback rule (isLoopbackHost): plain http --provider only for localhost, 127.0.0.1 or [::1], not 127.0.0.2', async () => {
+    const r = await runCli(['bridge', '--port', String(await freePort()), '--provider', 'http://127.0.0.2:8080'], {
+      env,
+    });
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.stderr,
+      'ERR_CLI_USAGE: --provider http://127.0.0.2:8080: plain http only for a server on this computer (localhost, 127.0.0.1 or [::1]) (see mynagate --help)\n',
+    );
+    const loopback = ['http://localhost:8080', 'http://127.0.0.1:8080', 'http://[::1]:8080'];
+    const started = await startBridge(['--file', card.file, ...loopback.flatMap((o) => ['--provider', o])], env);
+    await started.stop();
+    // Without --provider, a link to 127.0.0.2 is not "a server on this computer" either: nothing is fetched.
+    const url = new URL('/login', bridge.origin);
+    url.searchParams.set('link', 'https://127.0.0.2:8443/companion/x?t=0&c=y');
+    url.searchParams.set('return', 'https://127.0.0.2:8443/interaction/x?resume');
+    const res = await fetch(url);
+    assert.equal(res.status, 403);
+    assert.match(await res.text(), /<code>ERR_BRIDGE_PROVIDER<\/code>/);
   });
 
   it('refuses a link whose server reports another origin than its own (ERR_BRIDGE_ORIGIN)', async () => {

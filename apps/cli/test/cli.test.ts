@@ -5,6 +5,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,6 +14,7 @@ import { JpkiClient } from '@mynagate/card';
 import { readCardFile, VirtualCard, VirtualTransport } from '@mynagate/card/virtual';
 import { createAuthToken } from '@mynagate/pki';
 import { detectSystem, requireSystem } from '../../../packages/card/test/support/system.ts';
+import { freePort, startCli, type CliProcess } from './serve-support.ts';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'mynagate.js');
 let dir: string;
@@ -228,6 +230,83 @@ describe('mynagate CLI', () => {
     assert.equal(ok.status, 0, ok.stderr);
     assert.equal(ok.json.format, 'web-eid:1.0');
     assertFails(cli([...args, '--origin', 'https://evil.example']), 'ERR_PKI_TOKEN_SIGNATURE');
+  });
+});
+
+describe('mynagate card attach: what it says about vpcd (a stand-in, no pcscd needed)', () => {
+  const HINT =
+    '  pcscd must be running with the vsmartcard-vpcd driver (Debian: apt-get install pcscd vsmartcard-vpcd); vpcd slot n listens on port 35963+n';
+
+  /** Resolves once `proc`'s stderr matches `pattern` (polling: the helper's waitFor watches stdout). */
+  async function stderrMatches(proc: CliProcess, pattern: RegExp, timeoutMs = 10_000): Promise<void> {
+    for (let waited = 0; !pattern.test(proc.stderr()); waited += 20) {
+      assert.ok(waited < timeoutMs, `no ${pattern} on stderr: ${proc.stderr()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  test('a bad --wait or --vpcd is ERR_CLI_USAGE (exit 2), before the card file is opened', () => {
+    for (const wait of ['x', '-1', '1.5', '1e3', '9999999999']) {
+      const r = cli(['card', 'attach', 'no-such.card', `--wait=${wait}`]);
+      assertFails(r, 'ERR_CLI_USAGE', 2);
+      assert.equal(
+        r.stderr,
+        'ERR_CLI_USAGE: --wait must be a whole number of seconds, at most 2147483 (0: wait forever) (see mynagate --help)\n',
+        wait,
+      );
+    }
+    for (const vpcd of ['127.0.0.1', '127.0.0.1:0', '127.0.0.1:65536', '::1:35963']) {
+      const r = cli(['card', 'attach', 'no-such.card', `--vpcd=${vpcd}`]);
+      assertFails(r, 'ERR_CLI_USAGE', 2);
+      assert.match(r.stderr, /^ERR_CLI_USAGE: --vpcd must be HOST:PORT with a port 1–65535 /, vpcd);
+    }
+  });
+
+  test('nothing listening: one line and the hint, not one per retry, then ERR_CLI_CONNECT naming host:port after --wait 1', async () => {
+    const port = await freePort();
+    const started = performance.now();
+    const r = cli(['card', 'attach', 'taro.card', '--vpcd', `127.0.0.1:${port}`, '--wait', '1']);
+    const elapsed = performance.now() - started;
+    assert.equal(r.status, 1, r.stderr);
+    assert.ok(elapsed < 5000, `gave up after ${elapsed} ms`);
+    // About five attempts in that second (backoff 50, 100, 200, 400 ms): the person is told once.
+    assert.deepEqual(r.stderr.trimEnd().split('\n'), [
+      `serving taro.card to vpcd at 127.0.0.1:${port} (waiting up to 1 s for it); Ctrl-C to remove the card`,
+      `vpcd at 127.0.0.1:${port} cannot be reached: nothing is listening there (connection refused) (ECONNREFUSED); retrying`,
+      HINT,
+      `ERR_CLI_CONNECT: cannot connect to 127.0.0.1:${port}: nothing is listening there (connection refused) (ECONNREFUSED); gave up after 1 s (--wait);${HINT.slice(1)}`,
+    ]);
+    assert.equal(r.stdout, '');
+  });
+
+  test('says when vpcd takes the card and when it drops it, reconnects after the drop, and exits 0 on SIGTERM', async () => {
+    const sockets: Socket[] = [];
+    const server = createServer((s) => sockets.push(s));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const proc = startCli(['card', 'attach', 'taro.card', '--vpcd', `127.0.0.1:${port}`, '--wait', '1'], { cwd: dir });
+    try {
+      await stderrMatches(proc, /^card inserted: /m);
+      sockets[0]!.destroy(); // pcscd restarted
+      await stderrMatches(proc, /^card removed: vpcd closed the connection/m);
+      await stderrMatches(proc, /card inserted: [^]*card inserted: /);
+      // Past --wait: once connected, the deadline no longer applies.
+      await new Promise((r) => setTimeout(r, 1200));
+      assert.equal(proc.child.exitCode, null, 'still serving');
+    } finally {
+      proc.child.kill('SIGTERM');
+      await proc.exited;
+      server.close();
+      for (const s of sockets) s.destroy();
+    }
+    assert.equal(await proc.exited, 0, proc.stderr());
+    assert.deepEqual(proc.stderr().trimEnd().split('\n'), [
+      `serving taro.card to vpcd at 127.0.0.1:${port} (waiting up to 1 s for it); Ctrl-C to remove the card`,
+      `card inserted: pcscd sees taro.card in the reader of vpcd at 127.0.0.1:${port}`,
+      'card removed: vpcd closed the connection (pcscd stopped or restarted?); reconnecting',
+      `card inserted: pcscd sees taro.card in the reader of vpcd at 127.0.0.1:${port}`,
+      'card removed',
+    ]);
   });
 });
 

@@ -238,6 +238,77 @@ describe('vpcd bridge (attachToVpcd) against a vpcd stand-in', () => {
     assert.ok(attempts <= 12, `backoff spaces the attempts out (got ${attempts} in ~120 ms)`);
   });
 
+  test('reports each refused attempt as unreachable with the socket error code (ECONNREFUSED), then serves the card once vpcd listens', async () => {
+    const probe = await fakeVpcd();
+    const port = probe.port;
+    await closeServer(probe.server); // nothing listens there until the stand-in starts below
+    const events: VpcdEvent[] = [];
+    let failures = 0;
+    let firstFailure!: () => void;
+    const failed = new Promise<void>((resolve) => (firstFailure = resolve));
+    const attached = attachToVpcd(await card(), {
+      port,
+      backoffMs: 10,
+      maxBackoffMs: 40,
+      onEvent: (e) => {
+        events.push(e);
+        if (e.type === 'unreachable' && ++failures === 2) firstFailure();
+      },
+    });
+    try {
+      await failed;
+      const vpcd = await fakeVpcd(port);
+      try {
+        const peer = await vpcd.accept();
+        assert.deepEqual(new Uint8Array(await peer.request(Uint8Array.of(0x04))), JPKI_CONTACT_ATR);
+      } finally {
+        await attached.close();
+        await closeServer(vpcd.server);
+      }
+    } finally {
+      await attached.close();
+    }
+    // Every attempt: connecting, then either unreachable (with the same attempt number) or connected; the last one
+    // connected and was closed by us.
+    const connected = events.findIndex((e) => e.type === 'connected');
+    assert.ok(connected > 0, 'connected in the end');
+    const before = events.slice(0, connected - 1);
+    assert.ok(before.length >= 4, `at least two refused attempts first: ${JSON.stringify(before)}`);
+    before.forEach((e, i) => {
+      const attempt = Math.floor(i / 2) + 1;
+      assert.deepEqual(
+        e,
+        i % 2 === 0 ? { type: 'connecting', attempt } : { type: 'unreachable', attempt, reason: 'ECONNREFUSED' },
+      );
+    });
+    assert.deepEqual(events[connected - 1], { type: 'connecting', attempt: before.length / 2 + 1 });
+    assert.deepEqual(events.at(-1), { type: 'disconnected', reason: 'closed' });
+    assert.equal(events.filter((e) => e.type === 'unreachable').length, before.length / 2, 'none after connecting');
+  });
+
+  test('an unknown host is reported as unreachable with its lookup code, and close() during the retries stops them', async () => {
+    const events: VpcdEvent[] = [];
+    let unreachable!: (e: VpcdEvent) => void;
+    const first = new Promise<VpcdEvent>((resolve) => (unreachable = resolve));
+    // .invalid never resolves (RFC 2606 §2); without a name server the lookup fails as EAI_AGAIN instead.
+    const attached = attachToVpcd(await card(), {
+      host: 'vpcd.invalid',
+      backoffMs: 5,
+      onEvent: (e) => {
+        events.push(e);
+        if (e.type === 'unreachable') unreachable(e);
+      },
+    });
+    const e = await first;
+    await attached.close();
+    assert.equal(e.type, 'unreachable');
+    assert.match((e as { reason: string }).reason, /^(ENOTFOUND|EAI_AGAIN)$/);
+    const count = events.length;
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(events.length, count, 'no attempt after close()');
+    assert.ok(!events.some((x) => x.type === 'connected' || x.type === 'disconnected'));
+  });
+
   test('reconnects when vpcd drops the connection (pcscd restarted) and serves the same card again', async () => {
     const vpcd = await fakeVpcd();
     const events: VpcdEvent[] = [];

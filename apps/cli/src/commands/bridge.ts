@@ -21,7 +21,8 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createInterface } from 'node:readline';
 import { CardPinBlockedError, SW } from '@mynagate/card';
-import { isMynaGateError, MynaGateError } from '@mynagate/errors';
+import { isMynaGateError } from '@mynagate/errors';
+import { isLoopbackHost } from '@mynagate/pki';
 import { optional, port } from '../args.ts';
 import {
   cardAnswer,
@@ -36,9 +37,10 @@ import {
   triesLeft,
   type CompanionView,
 } from '../companion.ts';
+import { BridgeError, codeOf, idpWording, UNKNOWN_WORDING, wordingOf, type Wording } from '../bridge-wording.ts';
 import type { Parsed } from '../main.ts';
 import { promptHidden } from '../secret.ts';
-import { UsageError } from '../output.ts';
+import { errorLine, UsageError } from '../output.ts';
 import { listening } from '../system-error.ts';
 
 /**
@@ -52,15 +54,6 @@ const PENDING_TTL_MS = 5 * 60_000;
 const MAX_PENDING = 16;
 /** Wrong tries one form takes: the form is shown again once after a wrong PIN, never a second time. */
 const MAX_WRONG_PER_FORM = 2;
-
-/** A refused bridge request: an HTTP status and a stable code. */
-class BridgeError extends MynaGateError {
-  readonly status: number;
-  constructor(code: string, message: string, status: number) {
-    super(code, message);
-    this.status = status;
-  }
-}
 
 /** One login handed over by a page: what the provider answered for the link, and the form's CSRF token. */
 interface Pending {
@@ -122,7 +115,7 @@ export async function bridge(a: Parsed): Promise<void> {
       // Any web page can send the person here with a link to its own server, which would name a bank as the
       // service and take the PIN, a signature, or the signing certificate (the basic-4): only the providers the
       // person named, or without --provider one on this computer (development), get a form; nothing is fetched.
-      if (providers === undefined ? !isLoopback(link.hostname) : !providers.has(link.origin)) {
+      if (providers === undefined ? !isLoopbackHost(link.hostname) : !providers.has(link.origin)) {
         throw new BridgeError(
           'ERR_BRIDGE_PROVIDER',
           `${link.origin} is not a login server this bridge was started for (--provider ORIGIN)`,
@@ -240,14 +233,8 @@ export async function bridge(a: Parsed): Promise<void> {
 }
 
 /**
- * The link and return URL of `/login?link&return`: a companion link, and a return URL on the same origin (the
- * login page that handed over its own transaction).
- *
- * @throws BridgeError `ERR_BRIDGE_REQUEST` (missing or malformed), `ERR_BRIDGE_ORIGIN` (origins differ).
- */
-/**
- * The origins of `--provider`, each `https://host[:port]` (plain http only on this computer); `undefined` when none
- * was given.
+ * The origins of `--provider`, each `https://host[:port]` (plain http only on this computer: localhost, 127.0.0.1 or
+ * [::1], the one loopback rule of `isLoopbackHost`); `undefined` when none was given.
  *
  * @throws UsageError for anything else.
  */
@@ -264,18 +251,22 @@ function providerOrigins(values: readonly string[]): ReadonlySet<string> | undef
     if (url === undefined || url.origin !== value.replace(/\/$/, '') || !/^https?:$/.test(url.protocol)) {
       throw new UsageError(`--provider ${value} is not an origin (https://host[:port])`);
     }
-    if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
-      throw new UsageError(`--provider ${value}: plain http only for a server on this computer`);
+    if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+      throw new UsageError(
+        `--provider ${value}: plain http only for a server on this computer (localhost, 127.0.0.1 or [::1])`,
+      );
     }
     origins.add(url.origin);
   }
   return origins;
 }
 
-function isLoopback(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
-}
-
+/**
+ * The link and return URL of `/login?link&return`: a companion link, and a return URL on the same origin (the
+ * login page that handed over its own transaction).
+ *
+ * @throws BridgeError `ERR_BRIDGE_REQUEST` (missing or malformed), `ERR_BRIDGE_ORIGIN` (origins differ).
+ */
 function handover(url: URL): { link: URL; back: URL } {
   const linkText = url.searchParams.get('link');
   const backText = url.searchParams.get('return');
@@ -365,14 +356,6 @@ ${field}
 ${backLink(p.back)}`);
 }
 
-/** What a person is told of a refusal: the stable code, the status and the message in both languages. */
-interface Wording {
-  readonly code: string;
-  readonly status: number;
-  readonly ja: string;
-  readonly en: string;
-}
-
 /** A refusal while a form was open: its login page is known (and verified), so the error page links back to it. */
 class Refused extends Error {
   readonly pending: Pending;
@@ -380,74 +363,6 @@ class Refused extends Error {
     super('refused', { cause });
     this.pending = pending;
   }
-}
-
-/** The bridge's own refusals, in the words of its pages. */
-const BRIDGE_WORDING: Readonly<Record<string, { readonly ja: string; readonly en: string }>> = Object.freeze({
-  ERR_BRIDGE_HOST: {
-    ja: 'この要求は受け付けられません。ログイン画面の「このパソコンのカードリーダーを使う」から開いてください。',
-    en: "This request is refused. Open the bridge from the login page's “Use this computer's card reader”.",
-  },
-  ERR_BRIDGE_REQUEST: {
-    ja: 'この要求は受け付けられません。ログイン画面の「このパソコンのカードリーダーを使う」から開き直してください。',
-    en: "This request is refused. Open the bridge again from the login page's “Use this computer's card reader”.",
-  },
-  ERR_BRIDGE_ORIGIN: {
-    ja: 'ログイン画面のアドレスを確かめられないため中止しました。サービスの画面からやり直してください。',
-    en: 'Stopped: the address of the login page could not be confirmed. Start again from the service.',
-  },
-  ERR_BRIDGE_PROVIDER: {
-    ja: 'このログインサーバーは、このパソコンのカードリーダーでは使えません（起動時に指定したサーバーだけが使えます）。心当たりのないページから開いた場合は、暗証番号を入力せずに閉じてください。',
-    en: 'This login server cannot use this computer’s card reader (only the servers it was started for can). If a page you do not trust opened this, close it without typing any PIN.',
-  },
-  ERR_BRIDGE_CSRF: {
-    ja: 'このフォームは受け付けられません。ログイン画面からやり直してください。',
-    en: 'This form is refused. Start again from the login page.',
-  },
-  ERR_BRIDGE_NOT_FOUND: {
-    ja: 'この受付は見つからないか、期限切れです。ログイン画面からやり直してください。',
-    en: 'This request was not found or has expired. Start again from the login page.',
-  },
-  ERR_BRIDGE_LAST_TRY: {
-    ja: 'あと1回間違えると暗証番号（パスワード）がロックされるため、このパソコンのカードリーダーでは入力を受け付けません。暗証番号を届いた通知書（暗証番号設定依頼書の控えなど）で確かめるか、スマートフォンのMynaGateアプリや公的個人認証サービスの利用者クライアントソフト（JPKI利用者ソフト）で入力してください。正しく入力すると回数は元に戻ります。',
-    en: 'One more wrong try would lock the PIN (or password), so this computer’s card reader will not take it. Check the PIN against the letter you received (your PIN setting form), or type it in the MynaGate app on your phone or in the official JPKI user software. A correct entry restores the tries.',
-  },
-  ERR_CLI_UNREACHABLE: {
-    ja: 'MynaGateに接続できませんでした。ネットワークを確かめて、ログイン画面からやり直してください。',
-    en: 'MynaGate could not be reached. Check the network and start again from the login page.',
-  },
-});
-
-const UNKNOWN_WORDING = Object.freeze({
-  ja: 'カードリーダーでの処理を完了できませんでした。ログイン画面に戻って、もう一度お試しください。',
-  en: 'The card reader step could not be completed. Go back to the login page and try again.',
-});
-
-/** The provider's wording of card and certificate codes, loaded once (the bridge starts without the provider). */
-let idpModule: Promise<typeof import('@mynagate/idp')> | undefined;
-const idpWording = () => (idpModule ??= import('@mynagate/idp'));
-
-/**
- * The status and the words for `e`: the provider's for card and certificate codes (a signature names the signing
- * password, a login the auth PIN), the bridge's own for its guards, else a general message (502: the step failed
- * beyond the card, e.g. the provider was unreachable). Card-side refusals are 4xx.
- */
-async function wordingOf(e: unknown, view?: CompanionView): Promise<Wording> {
-  const code = String(isMynaGateError(e) ? e.code : ((e as { code?: unknown })?.code ?? 'ERR_INTERNAL'));
-  const own = BRIDGE_WORDING[code];
-  if (own !== undefined) return { code, status: e instanceof BridgeError ? e.status : 502, ...own };
-  if (e instanceof UsageError) return { code, status: 400, ...BRIDGE_WORDING['ERR_BRIDGE_REQUEST']! };
-  if (isMynaGateError(e) && /^ERR_(CARD|PKI|IDP)_/.test(code)) {
-    const { toHttpError, signErrorBody } = await idpWording();
-    const known = toHttpError(e);
-    if (known.body.error === code) {
-      const { message } = view !== undefined && isSignView(view) ? signErrorBody(e) : known.body;
-      // The provider's 401 asks for HTTP authentication; here the person only typed a PIN into a form.
-      const status = known.status === 401 ? 400 : known.status >= 500 ? 502 : known.status;
-      return { code, status, ja: message.ja, en: message.en };
-    }
-  }
-  return { code, status: 502, ...UNKNOWN_WORDING };
 }
 
 function problemHtml(w: Wording): string {
@@ -490,12 +405,10 @@ function sendHtml(res: ServerResponse, status: number, doc: string, form?: { rea
 function fail(res: ServerResponse, thrown: unknown): void {
   const pending = thrown instanceof Refused ? thrown.pending : undefined;
   const e = thrown instanceof Refused ? thrown.cause : thrown;
-  const code = isMynaGateError(e) ? e.code : ((e as { code?: unknown })?.code ?? 'ERR_INTERNAL');
-  const message = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`${String(code)}: ${message}\n`);
+  process.stderr.write(`${errorLine(e)}\n`);
   if (res.headersSent) return void res.end();
   wordingOf(e, pending?.view)
-    .catch((): Wording => ({ code: String(code), status: 502, ...UNKNOWN_WORDING }))
+    .catch((): Wording => ({ code: codeOf(e), status: 502, ...UNKNOWN_WORDING }))
     .then((w) => {
       if (res.headersSent) return void res.end();
       sendHtml(

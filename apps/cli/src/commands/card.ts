@@ -4,13 +4,14 @@ import { link, lstat, open, readFile, rename, rm, writeFile } from 'node:fs/prom
 import { dirname } from 'node:path';
 import { digestInfo, JpkiClient, type Transport } from '@mynagate/card';
 import { PcscTransport } from '@mynagate/card/pcsc';
-import { attachToVpcd, VirtualCard, VirtualTransport, writeCardFile } from '@mynagate/card/virtual';
+import { attachToVpcd, VirtualCard, VirtualTransport, VPCD_PORT, writeCardFile } from '@mynagate/card/virtual';
 import { nameToString, parseCertificate } from '@mynagate/pki';
 import { checkHolder, syncDir, TestJpki } from '@mynagate/pki/testing';
 import { oneOf, optional, positional, required } from '../args.ts';
 import type { Parsed } from '../main.ts';
 import { printJson, UsageError } from '../output.ts';
 import { promptHidden, readLinesFromStdin, readSecret, readSecretFile } from '../secret.ts';
+import { ConnectError, connectReason } from '../system-error.ts';
 
 /** What `card issue --pin-stdin` and `--pin-file` read, in this order. */
 const ISSUE_SECRETS = 'the auth PIN (4 digits), then the signing password (6–16 of A–Z, 0–9), one per line';
@@ -143,23 +144,124 @@ async function refuseExisting(path: string): Promise<void> {
   );
 }
 
+/** Where vpcd's slot n listens (`VPCD_PORT` + n), for the hint. */
+const VPCD_HINT =
+  'pcscd must be running with the vsmartcard-vpcd driver (Debian: apt-get install pcscd vsmartcard-vpcd); ' +
+  `vpcd slot n listens on port ${VPCD_PORT}+n`;
+/** How often a vpcd that stays unreachable is told again (at once when the reason changes). */
+const UNREACHABLE_REPEAT_MS = 10_000;
+/** The longest `--wait`: what a timer can hold (2^31 − 1 ms, about 24.8 days). */
+const MAX_WAIT_SECONDS = Math.floor(0x7fffffff / 1000);
+
+/**
+ * `card attach FILE [--vpcd HOST:PORT] [--wait SECONDS]`: serves the card to pcscd until interrupted, saying in a
+ * line when pcscd sees it inserted or removed, and when vpcd cannot be reached (with what to check; then again only
+ * every 10 s or when the reason changes). Never a line per APDU: their contents include the PIN.
+ *
+ * If vpcd has not accepted a connection within `--wait` seconds (default 30; 0 waits forever) the command fails with
+ * `ERR_CLI_CONNECT` naming host:port; once it has, a later loss (pcscd restarting) is retried for as long as it runs.
+ *
+ * @throws UsageError (`ERR_CLI_USAGE`) for a malformed `--vpcd` or `--wait`; ConnectError (`ERR_CLI_CONNECT`).
+ */
 export async function attach(a: Parsed): Promise<void> {
   const file = positional(a, 'card file');
-  const [host, portText] = (optional(a, 'vpcd') ?? '127.0.0.1:35963').split(':');
-  const port = Number(portText);
-  if (!host || !Number.isInteger(port)) throw new UsageError('--vpcd must be HOST:PORT');
+  const { host, port } = vpcdAddress(optional(a, 'vpcd'));
+  const waitSeconds = seconds(a, 'wait', 30);
   const card = await VirtualCard.open(file);
+  const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   const controller = new AbortController();
-  process.once('SIGINT', () => controller.abort());
-  process.once('SIGTERM', () => controller.abort());
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  let connected = false;
+  let lastReason: string | undefined;
+  let toldAt = 0;
+  let told = 0;
+  const say = (line: string) => process.stderr.write(`${line}\n`);
   const bridge = attachToVpcd(card, {
     host,
     port,
     signal: controller.signal,
-    onEvent: (e) => process.stderr.write(`vpcd: ${typeof e === 'string' ? e : JSON.stringify(e)}\n`),
+    onEvent: (e) => {
+      switch (e.type) {
+        case 'unreachable': {
+          // The first failure of a run of them, with the hint; then only every 10 s or when the reason changes.
+          const now = performance.now();
+          if (told === 0 || e.reason !== lastReason || now - toldAt >= UNREACHABLE_REPEAT_MS) {
+            const attempt = told === 0 ? '' : ` (attempt ${e.attempt})`;
+            say(`vpcd at ${where} cannot be reached: ${connectReason(e.reason)}${attempt}; retrying`);
+            if (told === 0) say(`  ${VPCD_HINT}`);
+            told++;
+            toldAt = now;
+          }
+          lastReason = e.reason;
+          return;
+        }
+        case 'connected':
+          connected = true;
+          told = 0;
+          lastReason = undefined;
+          say(`card inserted: pcscd sees ${file} in the reader of vpcd at ${where}`);
+          return;
+        case 'disconnected':
+          say(
+            e.reason === 'closed'
+              ? 'card removed'
+              : `card removed: ${e.reason} (pcscd stopped or restarted?); reconnecting`,
+          );
+          return;
+        default:
+          // connecting, power and APDU events: too many to be worth a line each, and no line may carry an APDU.
+          return;
+      }
+    },
   });
-  process.stderr.write(`serving ${file} to vpcd at ${host}:${port}; Ctrl-C to remove the card\n`);
-  await bridge.closed;
+  say(
+    `serving ${file} to vpcd at ${where}` +
+      (waitSeconds === 0 ? '' : ` (waiting up to ${waitSeconds} s for it)`) +
+      '; Ctrl-C to remove the card',
+  );
+  // Never connected by the deadline: stop trying, and fail once the bridge has let go of the socket.
+  let gaveUp: ConnectError | undefined;
+  const timer =
+    waitSeconds === 0
+      ? undefined
+      : setTimeout(() => {
+          if (connected) return;
+          const hint = `gave up after ${waitSeconds} s (--wait); ${VPCD_HINT}`;
+          gaveUp = new ConnectError(host, port, lastReason ?? 'ETIMEDOUT', hint);
+          controller.abort();
+        }, waitSeconds * 1000);
+  try {
+    await bridge.closed;
+  } finally {
+    clearTimeout(timer);
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+  if (gaveUp !== undefined) throw gaveUp;
+}
+
+/** `--vpcd HOST:PORT` (an IPv6 address in brackets), default `127.0.0.1` and slot 0's port. */
+function vpcdAddress(value: string | undefined): { host: string; port: number } {
+  if (value === undefined) return { host: '127.0.0.1', port: VPCD_PORT };
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(value);
+  const port = Number(m?.[3]);
+  if (m === null || port < 1 || port > 65535) {
+    throw new UsageError(`--vpcd must be HOST:PORT with a port 1–65535 (vpcd slot n listens on ${VPCD_PORT}+n)`);
+  }
+  return { host: m[1] ?? m[2]!, port };
+}
+
+/** A whole number of seconds, 0 included. */
+function seconds(a: Parsed, name: string, fallback: number): number {
+  const v = optional(a, name);
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n > MAX_WAIT_SECONDS) {
+    throw new UsageError(`--${name} must be a whole number of seconds, at most ${MAX_WAIT_SECONDS} (0: wait forever)`);
+  }
+  return n;
 }
 
 /** A transport to the card named by `--file` (a virtual card in-process) or in a PC/SC reader. */

@@ -24,9 +24,18 @@ export const VPCD_PORT = 35963;
 /**
  * What the bridge reports, for logging. APDU contents are never reported: a VERIFY carries a PIN in clear.
  * `apdu` carries only the running count of commands processed on this connection.
+ *
+ * - `connecting`: attempt `attempt` (from 1) to reach vpcd starts.
+ * - `unreachable`: that attempt failed before vpcd accepted it; `reason` is the socket's error code only
+ *   (`ECONNREFUSED` while pcscd or its vpcd driver is not up, `ENOTFOUND`, `ETIMEDOUT`…). Another attempt follows
+ *   after the backoff.
+ * - `connected`: vpcd accepted the connection: pcscd sees the card inserted.
+ * - `disconnected`: the connection ended (pcscd sees the card removed); `reason` is `closed` after
+ *   {@link VpcdAttachment.close}, else `vpcd closed the connection` and the bridge reconnects.
  */
 export type VpcdEvent =
   | { readonly type: 'connecting'; readonly attempt: number }
+  | { readonly type: 'unreachable'; readonly attempt: number; readonly reason: string }
   | { readonly type: 'connected' }
   | { readonly type: 'disconnected'; readonly reason: string }
   | { readonly type: 'power-on' }
@@ -60,12 +69,16 @@ export interface VpcdAttachment {
 
 /**
  * Inserts `card` into a vpcd reader slot and keeps it there: if vpcd is not up yet, or pcscd restarts, the bridge
- * reconnects with exponential backoff until closed.
+ * reconnects with exponential backoff until closed. Each failed attempt is reported as an `unreachable` event with
+ * the socket's error code, so a caller can tell the person that vpcd cannot be reached (and give up when it wants
+ * to, by closing); the bridge itself never gives up.
  *
  * @example
  * ```ts
  * const card = await VirtualCard.open(cardFile)
- * const attached = attachToVpcd(card, { onEvent: (e) => console.error(e.type) })
+ * const attached = attachToVpcd(card, {
+ *   onEvent: (e) => console.error(e.type === 'unreachable' ? `vpcd: ${e.reason}` : e.type),
+ * })
  * // … `pkcs15-tool -D` now sees the card …
  * await attached.close()
  * ```
@@ -109,11 +122,12 @@ export function attachToVpcd(card: ApduProcessor, options: VpcdOptions = {}): Vp
   let delay = backoffMs;
   const dial = () => {
     if (stopped) return;
-    attempt++;
-    emit({ type: 'connecting', attempt });
+    const n = ++attempt;
+    emit({ type: 'connecting', attempt: n });
     let apdus = 0;
     let pending: Buffer = Buffer.alloc(0);
     let wasConnected = false;
+    let failure: string | undefined;
     const s = connect({ host, port });
     socket = s;
     s.setNoDelay(true);
@@ -134,12 +148,15 @@ export function attachToVpcd(card: ApduProcessor, options: VpcdOptions = {}): Vp
         if (reply) s.write(frame(reply));
       }
     });
-    s.on('error', () => {
-      // Reported through 'close' below; the error itself (ECONNREFUSED while vpcd is not up) is expected.
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      // Reported through 'close' below. Only the code: a system error's message names nothing more useful, and no
+      // event carries anything of the exchange.
+      failure ??= typeof e.code === 'string' ? e.code : 'UNKNOWN';
     });
     s.on('close', () => {
       if (socket === s) socket = undefined;
       if (wasConnected) emit({ type: 'disconnected', reason: stopped ? 'closed' : 'vpcd closed the connection' });
+      else if (!stopped) emit({ type: 'unreachable', attempt: n, reason: failure ?? 'UNKNOWN' });
       if (stopped) return;
       retryTimer = setTimeout(dial, delay);
       delay = Math.min(delay * 2, maxBackoffMs);
