@@ -275,6 +275,15 @@ const TABLE: Readonly<Record<string, Entry>> = Object.freeze({
       en: 'This was signed with a different card from the one you logged in with. Sign with that card (after renewing your card, log in once with the new card, then sign).',
     },
   },
+  // The service asked for eKYC, which its registration does not allow (a native app: card login only). Not the
+  // person's fault, and another try does not help: the service must ask for login alone.
+  ERR_IDP_CLIENT_LOGIN_ONLY: {
+    status: 403,
+    message: {
+      ja: 'このサービス（アプリ）ではマイナンバーカードでのログインのみ利用でき、署名用電子証明書による本人確認はできません。お手数ですが、サービスの運営者にお問い合わせください。',
+      en: 'This service (an app) offers login with the My Number Card only; identity verification with the signing certificate is not available to it. Please contact the service.',
+    },
+  },
   ERR_IDP_BAD_REQUEST: { status: 400, message: { ja: '要求の形式が正しくありません。', en: 'Malformed request.' } },
   ERR_IDP_METHOD_NOT_ALLOWED: {
     status: 405,

@@ -6,6 +6,13 @@ export { checkQrCode, companionLink, qrCode, qrTime, type QrCheck } from './anim
 export { submitCardToken, type CardLoginDeps } from './card-login.ts';
 export { oneShotChallengeStore } from './challenge-store.ts';
 export {
+  clientOriginLabel,
+  offersEkyc,
+  privateUseScheme,
+  statementOrigin,
+  statementOriginRule,
+} from './client-origin.ts';
+export {
   resolveConfig,
   type DevCard,
   type DevConfig,

@@ -25,7 +25,10 @@ const HANDOVER_TTL_MS = 60_000;
 /** One login transaction as stored. */
 export interface LoginTransaction extends BoundFields {
   readonly clientId: string;
-  /** What the companion shows: the service's name and the origin it asked from. */
+  /**
+   * What the companion shows: the service's name and the origin it asked from (client-origin.ts `clientOriginLabel`:
+   * for a native app's private-use redirect, the app it names, `アプリ / app: jp.example.bank`).
+   */
   readonly clientName: string;
   readonly clientOrigin: string;
   /** What the person is asked to do; `login` today, `sign` with the card-signature issue. */
@@ -48,6 +51,7 @@ export interface LoginOutcome {
 export interface CompanionView {
   readonly txn: string;
   readonly clientName: string;
+  /** The service's origin, or `アプリ / app: <scheme>` for a native app (see {@link LoginTransaction.clientOrigin}). */
   readonly clientOrigin: string;
   /** The origin the card signs (this provider's). */
   readonly origin: string;

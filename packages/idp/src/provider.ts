@@ -22,6 +22,7 @@ import { requestedClaims } from './claims/request.ts';
 import { missingConsentDetails } from './consent/items.ts';
 import { missingConsentPurposes } from './consent/purposes.ts';
 import { meClient } from './consent/me.ts';
+import { refuseLoginOnlyEkyc } from './ekyc/login-only.ts';
 import { ekycPrompt } from './ekyc/policy.ts';
 import { resolveConfig, type IdpConfig, type ResolvedConfig } from './config.ts';
 import { cookieKeys } from './lib/cookie-keys.ts';
@@ -87,7 +88,14 @@ export function buildProvider(config: ResolvedConfig): Provider {
       now: config.now,
     }),
     // OIDC4IA `purpose`: what the data is for, shown on the consent screen and in the signed statement.
-    extraParams: { purpose: validatePurpose },
+    // node-oidc-provider runs this validator on every authorization and pushed request, present or not, with the
+    // client: there a client that gets card login only is refused eKYC, before any interaction (ekyc/login-only.ts).
+    extraParams: {
+      purpose: (ctx, value, client) => {
+        validatePurpose(ctx, value);
+        refuseLoginOnlyEkyc(ctx, client, config.origin);
+      },
+    },
     discovery: { ...IDA_DISCOVERY },
     responseTypes: ['code'],
     // RFC 9700 §2.1.1: PKCE for every client, S256 only (node-oidc-provider 9 supports no other method).
@@ -218,9 +226,22 @@ function providerCookieNames(secure: boolean): { session: string; interaction: s
   };
 }
 
-/** The sector of a client: its sector_identifier_uri host, else its redirect URI host (OIDC Core §8.1). */
+/**
+ * The sector of a client: its sector_identifier_uri host, else its (first) redirect URI host (OIDC Core §8.1); for a
+ * first redirect URI that is not http(s), as a native app's private-use one (RFC 8252 §7.1,
+ * `jp.example.bank:/oauth2redirect`), its scheme with the colon (`jp.example.bank:`). Such a URI has no host, or one
+ * its app chose freely (`com.example.app://bank.example.jp/cb`), which must not make it the sector of the web service
+ * on that host: a scheme with its colon is never a host, so the app's `sub`s are its own unless a
+ * sector_identifier_uri, which the host's owner publishes, joins them with the service's.
+ */
 function sectorOf(client: Client): string {
-  const sector = (client as Client & { readonly sectorIdentifier?: string }).sectorIdentifier;
+  const c = client as Client & { readonly sectorIdentifier?: string };
+  const first = c.redirectUris?.[0];
+  const scheme = typeof first === 'string' ? URL.parse(first)?.protocol : undefined;
+  const sector =
+    c.sectorIdentifierUri === undefined && scheme !== undefined && scheme !== 'https:' && scheme !== 'http:'
+      ? scheme
+      : c.sectorIdentifier;
   if (typeof sector !== 'string' || sector === '')
     throw new TypeError(`client ${client.clientId} has no sector identifier`);
   return sector;

@@ -51,8 +51,11 @@ import {
   oneShotChallengeStore,
   platformCardPair,
   openStores,
+  privateUseScheme,
   providerStores,
   resolveConfig,
+  statementOrigin,
+  statementOriginRule,
   upgradeCredentialIssuers,
   type IssuerUpgrade,
   type PrivateJwks,
@@ -322,9 +325,18 @@ export async function loadAuditConfig(
  * (`invalid_client_metadata`). Each must be an object with a `client_id` of its own (not one `registered` holds, nor
  * the provider's `mynagate-me`), publish no private key, pass node-oidc-provider's own schema (`Client.validate`, on a
  * provider built as MynaGate builds it: its auth methods, algorithms, pairwise subjects), and send the person back to
- * origins a signed eKYC statement can name: the statement names the service by its redirect URI's origin, which must
- * be https, or http on a loopback host when the provider itself is http (idp `statementOriginRule`, pki
- * `checkOrigin`). Every provider offers eKYC, so every client is held to that.
+ * origins a signed eKYC statement can name, or be a native app that gets card login only:
+ *
+ * - a signed eKYC statement names the service by its redirect URI's origin, which must be https (claimed https "app
+ *   links" and "universal links" of a native app are https too), or http on a loopback host when the provider itself
+ *   is http (idp `statementOrigin` under `statementOriginRule`, pki `checkOrigin`). A client whose every redirect URI
+ *   is one gets card login and eKYC.
+ * - a native client (`application_type: "native"`) may also use private-use URI scheme redirects, a reverse domain
+ *   name the app controls with one slash and no host (RFC 8252 §7.1, `jp.example.bank:/oauth2redirect`; idp
+ *   `privateUseScheme`). No statement can name such a redirect (its origin is `"null"`), so the client gets card login
+ *   only: the provider refuses its eKYC requests before the person is asked for anything (`ERR_IDP_CLIENT_LOGIN_ONLY`,
+ *   idp `offersEkyc`), whoever registered it. Any other redirect (a private-use scheme without a period or with a
+ *   host, one on a client that is not native, http off the loopback host) is refused here.
  *
  * @param issuer the provider's issuer (its scheme decides the eKYC rule).
  * @param name what a message calls the `i`th client, e.g. `clients[0]`.
@@ -369,9 +381,9 @@ export async function checkClients(
     if (e instanceof TypeError) throw new ConfigError(e.message, { cause: e });
     throw e;
   }
-  // idp statementOriginRule: loopback http service origins only beside a provider on http.
-  const allowLoopbackHttp = new URL(issuer).protocol === 'http:';
-  const rule = allowLoopbackHttp
+  // The provider's own rule of the origins a statement may name (loopback http ones only beside a provider on http).
+  const origin = new URL(issuer).origin;
+  const rule = statementOriginRule(origin).allowLoopbackHttp
     ? 'https, or http on 127.0.0.1, localhost or [::1]'
     : 'https (http on 127.0.0.1, localhost or [::1] only beside a provider on http)';
   for (const [i, c] of checked.entries()) {
@@ -379,6 +391,14 @@ export async function checkClients(
     const keys = (c['jwks'] as { keys?: unknown } | undefined)?.keys;
     if (Array.isArray(keys) && keys.some((k) => typeof k === 'object' && k !== null && 'd' in k))
       throw new ConfigError(`${at}: jwks holds a private key ("d"): register only its public half`);
+    const native = c['application_type'] === 'native';
+    // Said before node-oidc-provider's "redirect_uris must only contain web uris", which does not say what to do.
+    for (const [j, uri] of (Array.isArray(c.redirect_uris) ? c.redirect_uris : []).entries()) {
+      if (!native && typeof uri === 'string' && privateUseScheme(uri) !== undefined)
+        throw new ConfigError(
+          `${at}: redirect_uris[${j}] ${uri}: a private-use scheme is a native app's redirect: register the client with "application_type": "native" (it then gets card login only)`,
+        );
+    }
     try {
       await provider.Client.validate(structuredClone(c));
     } catch (e) {
@@ -386,13 +406,18 @@ export async function checkClients(
       throw new ConfigError(`${at}: ${typeof reason === 'string' ? reason : (e as Error).message}`, { cause: e });
     }
     for (const [j, uri] of (c.redirect_uris ?? []).entries()) {
-      try {
-        checkOrigin(new URL(uri).origin, { allowLoopbackHttp });
-      } catch {
+      if (statementOrigin(uri, origin) !== undefined) continue;
+      const where = `${at}: redirect_uris[${j}] ${uri}`;
+      if (native && !/^https?:/i.test(uri)) {
+        // RFC 8252 §7.1: no statement names it, so this client gets card login only (idp offersEkyc).
+        if (privateUseScheme(uri) !== undefined) continue;
         throw new ConfigError(
-          `${at}: redirect_uris[${j}] ${uri}: a signed eKYC statement names the service by this origin, which must be ${rule}`,
+          `${where}: a native app's private-use redirect must be a reverse domain name the app controls (with a period), then ":/" and a path, without a host, e.g. jp.example.bank:/oauth2redirect (RFC 8252 §7.1)`,
         );
       }
+      throw new ConfigError(
+        `${where}: a signed eKYC statement names the service by this origin, which must be ${rule}`,
+      );
     }
   }
   return checked;

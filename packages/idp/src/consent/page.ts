@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type Provider from 'oidc-provider';
 import { requestedClaims } from '../claims/request.ts';
+import { clientOriginLabel } from '../client-origin.ts';
 import { IdpBadRequestError, IdpInteractionNotFoundError } from '../errors.ts';
 import { html, page } from '../lib/html.ts';
 import { interactionFor, type InteractionContext, type InteractionDetails } from '../interactions/context.ts';
@@ -35,7 +36,8 @@ async function screen(
   const clientId = String(details.params['client_id']);
   const client = await context.provider().Client.find(clientId);
   const clientName = client?.clientName ?? clientId;
-  const clientOrigin = new URL(String(details.params['redirect_uri'])).origin;
+  // Its origin, or the app a native client's private-use redirect names (never "null").
+  const clientOrigin = clientOriginLabel(details.params['redirect_uri']);
   const requested = requestedClaims(details.params['claims']);
   const items = consentItems(requested, String(details.params['scope'] ?? ''));
   const request: PurposeRequest = {

@@ -17,8 +17,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ACR_CARD_SIGN, AMR_CARD } from '../acr.ts';
 import type { DevConfig } from '../config.ts';
 import { openVirtualCard } from '../dev/virtual-card.ts';
+import { offersEkyc, statementOrigin, statementOriginRule } from '../client-origin.ts';
 import {
   IdpBadRequestError,
+  IdpClientLoginOnlyError,
   IdpInteractionNotFoundError,
   IdpChallengeInvalidError,
   IdpSessionMismatchError,
@@ -36,7 +38,7 @@ import { signStatementWithCard, submitStatementSignature, type CardSignDeps, typ
 import { identityLifetime } from './identity-store.ts';
 import { signErrorBody } from './messages.ts';
 import { statementItems, statementTerms } from './policy.ts';
-import { SignTransactions, statementOriginRule, type SignOutcome, type SignTransaction } from './sign-transaction.ts';
+import { SignTransactions, type SignOutcome, type SignTransaction } from './sign-transaction.ts';
 
 const COOKIE = 'mynagate_sign';
 
@@ -112,7 +114,12 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
       const clientId = String(details.params['client_id']);
       const client = await provider.Client.find(clientId);
       const clientName = client?.clientName ?? clientId;
-      const clientOrigin = new URL(String(details.params['redirect_uri'])).origin;
+      // The authorization endpoint refused eKYC to a login-only client (login-only.ts); a registration changed since
+      // is refused here, before a statement or a transaction names an origin no card may sign.
+      const clientOrigin = statementOrigin(details.params['redirect_uri'], config.origin);
+      if (clientOrigin === undefined || !offersEkyc(client?.redirectUris, config.origin)) {
+        throw new IdpClientLoginOnlyError();
+      }
       const grant = await provider.Grant.find(grantId);
       const granted = new Set(grant?.getOIDCClaims() ?? []);
       const items = statementItems(details.params, [...granted], grant?.getRejectedOIDCClaims() ?? []);

@@ -34,7 +34,13 @@ import { randomBytes } from 'node:crypto';
 import { statementBytes, type Statement } from '@mynagate/pki';
 import { checkQrCode } from '../animated-qr.ts';
 import { assertOwner, boundLink, loadBound, newBinding, type BoundFields } from '../bound-transaction.ts';
-import { IdpChallengeInvalidError, IdpLoginNotFoundError, IdpSessionMismatchError } from '../errors.ts';
+import { statementOrigin, statementOriginRule } from '../client-origin.ts';
+import {
+  IdpChallengeInvalidError,
+  IdpClientLoginOnlyError,
+  IdpLoginNotFoundError,
+  IdpSessionMismatchError,
+} from '../errors.ts';
 import type { ErrorBody } from '../http-errors.ts';
 import { openingKey, seal } from '../lib/sealed-box.ts';
 import type { ChangeFeedPort, OneShotPort } from '../ports.ts';
@@ -117,14 +123,6 @@ export interface SignTransactionOptions {
   readonly changes?: ChangeFeedPort | undefined;
 }
 
-/**
- * Which service origins a statement may name: exact https ones, and loopback http ones only when the provider itself
- * runs on loopback http (development; `resolveConfig` refuses http on any other host).
- */
-export function statementOriginRule(providerOrigin: string): { allowLoopbackHttp: boolean } {
-  return { allowLoopbackHttp: providerOrigin.startsWith('http://') };
-}
-
 /** The signing transactions of one provider. */
 export class SignTransactions {
   readonly #o: SignTransactionOptions;
@@ -146,11 +144,16 @@ export class SignTransactions {
 
   /**
    * Starts a signing transaction; the browser key goes into an HttpOnly cookie, only its hash and the public key the
-   * outcome will be sealed to are stored.
+   * outcome will be sealed to are stored. Fails closed on a `clientOrigin` no statement may name (client-origin.ts
+   * `statementOrigin`: `"null"`, a private-use scheme's, http beside an https provider): nothing is stored, and no
+   * statement naming it is ever built.
+   *
+   * @throws IdpClientLoginOnlyError (`ERR_IDP_CLIENT_LOGIN_ONLY`).
    */
   async start(
     input: Omit<SignTransaction, Exclude<keyof BoundFields, 'uid'> | 'outcomeKey'>,
   ): Promise<{ readonly transaction: SignTransaction; readonly browserKey: string }> {
+    if (statementOrigin(input.clientOrigin, this.#o.origin) !== input.clientOrigin) throw new IdpClientLoginOnlyError();
     const { fields, browserKey } = newBinding(this.#o.now(), this.#o.ttlSeconds);
     const outcomeKey = Buffer.from(outcomeOpener(browserKey).publicKey).toString('base64url');
     const transaction: SignTransaction = { ...input, ...fields, outcomeKey };

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isMynaGateError } from '@mynagate/errors';
+import { clientOriginLabel } from '../client-origin.ts';
 import { formAction } from '../http-errors.ts';
 import { html, page, raw, scriptJson, type Raw } from '../lib/html.ts';
 import type { LoginTransaction } from '../login-transaction.ts';
@@ -43,7 +44,8 @@ export function loginPage(context: InteractionContext): Handler {
     const clientId = String(details.params['client_id']);
     const client = await context.provider().Client.find(clientId);
     const clientName = client?.clientName ?? clientId;
-    const clientOrigin = new URL(String(details.params['redirect_uri'])).origin;
+    // Its origin, or the app a native client's private-use redirect names (never "null").
+    const clientOrigin = clientOriginLabel(details.params['redirect_uri']);
     // Back from `mynagate bridge` (`?resume`): this browser's open transaction goes on, so the outcome the bridge
     // handed over reaches its event stream; a new transaction would orphan it.
     const resumed =

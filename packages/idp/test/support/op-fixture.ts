@@ -80,6 +80,8 @@ export interface StartOptions {
   readonly trustProxy?: boolean;
   /** Start a second node of `node`'s deployment: same stores, issuer, keys and secrets, another port. */
   readonly nodeOf?: TestIdp;
+  /** More clients, registered after {@link RP_JWT} and {@link RP_SECRET}. */
+  readonly clients?: ServerConfig['clients'];
 }
 
 /** A running IdP with its stores and RP configurations. */
@@ -205,6 +207,7 @@ async function startIdp(
         redirect_uris: [RP_SECRET.redirectUri],
         token_endpoint_auth_method: 'client_secret_basic',
       },
+      ...(options.clients ?? []),
     ],
     ...(options.nodeOf ? { issuer: options.nodeOf.server.issuer } : {}),
     jwks: shared.jwks,

@@ -1,0 +1,110 @@
+/**
+ * `checkClients` (what `serve --config` and `serve --dev --client` check at start) and native apps: a native client
+ * (`application_type: "native"`) with a private-use URI scheme redirect (RFC 8252 §7.1) is accepted, and gets card
+ * login only (the provider refuses its eKYC: packages/idp/test/op-native-client.test.ts); a scheme without a period,
+ * one with a host, a private-use scheme on a web client, and loopback http beside an https provider are refused with
+ * one `ERR_CLI_CONFIG` line naming the client and the redirect. Starts from one valid registration and changes one
+ * field per refusal.
+ */
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { checkClients } from '../src/commands/serve-config.ts';
+
+const ISSUER = 'https://id.example.jp';
+const DEV_ISSUER = 'http://127.0.0.1:8080';
+const publicJwk = {
+  ...generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }),
+  kid: 'app-1',
+  alg: 'ES256',
+  use: 'sig',
+};
+
+/** A native app whose backend holds its key (private_key_jwt, the default), with `change` over it. */
+const app = (change: Record<string, unknown> = {}) => ({
+  client_id: 'bank-app',
+  client_name: '銀行アプリ / Bank app',
+  application_type: 'native',
+  redirect_uris: ['jp.example.bank:/oauth2redirect'],
+  jwks: { keys: [publicJwk] },
+  ...change,
+});
+
+const check = (clients: unknown[], issuer = ISSUER) => checkClients(clients, issuer, (i) => `clients[${i}]`);
+
+/** The ConfigError `check` rejects with: its code and message. */
+async function refusal(clients: unknown[], issuer = ISSUER): Promise<{ code: string; message: string }> {
+  try {
+    await check(clients, issuer);
+  } catch (e) {
+    return { code: (e as { code: string }).code, message: (e as Error).message };
+  }
+  assert.fail('expected checkClients to refuse');
+}
+
+describe('checkClients: native apps', () => {
+  it('accepts a native client with a private-use scheme redirect (card login only), as registered', async () => {
+    const clients = await check([app()]);
+    assert.deepEqual(clients, [app()]);
+  });
+
+  it('accepts one beside a development provider, and one with two redirects of its scheme', async () => {
+    assert.equal((await check([app()], DEV_ISSUER)).length, 1);
+    const twoPaths = app({ redirect_uris: ['jp.example.bank:/oauth2redirect', 'jp.example.bank:/oauth2redirect/alt'] });
+    assert.equal((await check([twoPaths])).length, 1);
+  });
+
+  it('accepts a native client whose redirects are claimed https ones (app links): those are https', async () => {
+    assert.equal((await check([app({ redirect_uris: ['https://bank.example.jp/app/cb'] })])).length, 1);
+  });
+
+  it('refuses a private-use scheme without a period (not a reverse domain name)', async () => {
+    assert.deepEqual(await refusal([app({ redirect_uris: ['myapp:/oauth2redirect'] })]), {
+      code: 'ERR_CLI_CONFIG',
+      message:
+        'clients[0] (bank-app): redirect_uris[0] myapp:/oauth2redirect: a native app\'s private-use redirect must be a reverse domain name the app controls (with a period), then ":/" and a path, without a host, e.g. jp.example.bank:/oauth2redirect (RFC 8252 §7.1)',
+    });
+  });
+
+  it('refuses a private-use scheme with a host (RFC 8252 §7.1: one slash), naming the redirect', async () => {
+    const { code, message } = await refusal([app({ redirect_uris: ['jp.example.bank://bank.example.jp/cb'] })]);
+    assert.equal(code, 'ERR_CLI_CONFIG');
+    assert.match(
+      message,
+      /^clients\[0\] \(bank-app\): redirect_uris\[0\] jp\.example\.bank:\/\/bank\.example\.jp\/cb: a native app's private-use redirect must be a reverse domain name/,
+    );
+  });
+
+  it('refuses a private-use scheme on a client that is not native, saying how to register it', async () => {
+    const { application_type: _, ...web } = app();
+    assert.deepEqual(await refusal([web]), {
+      code: 'ERR_CLI_CONFIG',
+      message:
+        'clients[0] (bank-app): redirect_uris[0] jp.example.bank:/oauth2redirect: a private-use scheme is a native app\'s redirect: register the client with "application_type": "native" (it then gets card login only)',
+    });
+  });
+
+  it("refuses a scheme node-oidc-provider forbids, in node-oidc-provider's words", async () => {
+    assert.deepEqual(await refusal([app({ redirect_uris: ['javascript:/alert(1)'] })]), {
+      code: 'ERR_CLI_CONFIG',
+      message: 'clients[0] (bank-app): redirect_uris must not use the javascript URI scheme',
+    });
+  });
+
+  it('refuses a native loopback http redirect beside an https provider, with the eKYC statement rule as before', async () => {
+    assert.deepEqual(await refusal([app({ redirect_uris: ['http://127.0.0.1:7000/cb'] })]), {
+      code: 'ERR_CLI_CONFIG',
+      message:
+        'clients[0] (bank-app): redirect_uris[0] http://127.0.0.1:7000/cb: a signed eKYC statement names the service by this origin, which must be https (http on 127.0.0.1, localhost or [::1] only beside a provider on http)',
+    });
+  });
+
+  it('refuses an http redirect off the loopback host on a web client, with the eKYC statement rule as before', async () => {
+    const { application_type: _, ...web } = app({ redirect_uris: ['http://bank.example.jp/cb'] });
+    assert.deepEqual(await refusal([web]), {
+      code: 'ERR_CLI_CONFIG',
+      message:
+        'clients[0] (bank-app): redirect_uris[0] http://bank.example.jp/cb: a signed eKYC statement names the service by this origin, which must be https (http on 127.0.0.1, localhost or [::1] only beside a provider on http)',
+    });
+  });
+});

@@ -1,0 +1,219 @@
+/**
+ * A native app registered through the library API (not `serve --config`): `application_type: "native"` with a
+ * private-use URI scheme redirect (RFC 8252 §7.1), its backend holding the key (private_key_jwt). It gets card login,
+ * end to end over real HTTPS: the login page and the companion name it as the app (never the origin "null"), the code
+ * comes back to its scheme (read from the Location header: no HTTP client follows it), and its `sub` is pairwise for
+ * its scheme. Its eKYC requests (the card-signature ACR, verified, basic-4 or derived claims; authorization or PAR)
+ * are refused before any interaction with OAuth `invalid_request` and `ERR_IDP_CLIENT_LOGIN_ONLY`, so nothing is ever
+ * signed; so are a library-registered web client's whose redirect no statement can name (http off loopback). An https
+ * client's eKYC still reaches the card login (the eKYC tests cover the rest of its flow).
+ */
+import assert from 'node:assert/strict';
+import { createPublicKey } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import * as client from 'openid-client';
+import { pairwiseSubject } from '../src/pairwise.ts';
+import {
+  completeLogin,
+  createOpFixture,
+  RP_JWT,
+  scan,
+  startLogin,
+  type CompanionViewJson,
+  type OpFixture,
+  type TestCard,
+  type TestIdp,
+} from './support/op-fixture.ts';
+
+const APP = Object.freeze({
+  clientId: 'bank-app',
+  name: 'テスト銀行アプリ',
+  redirectUri: 'jp.example.bank:/oauth2redirect',
+  label: 'アプリ / app: jp.example.bank',
+});
+/** A web client registered through the library with an http redirect off the loopback host (serve refuses it). */
+const PLAIN_HTTP = Object.freeze({
+  clientId: 'plain-http',
+  redirectUri: 'http://plain.example/cb',
+  secret: 'a-client-secret-of-at-least-32-chars!',
+});
+const CODE = 'ERR_IDP_CLIENT_LOGIN_ONLY';
+
+let f: OpFixture;
+let idp: TestIdp;
+let alice: TestCard;
+let appRp: client.Configuration;
+let plainRp: client.Configuration;
+
+before(async () => {
+  f = await createOpFixture();
+  alice = await f.newCard();
+  const appKey = { ...createPublicKey(f.rpKey).export({ format: 'jwk' }), kid: 'rp-1', alg: 'ES256', use: 'sig' };
+  idp = await f.start({
+    store: 'sqlite',
+    clients: [
+      {
+        client_id: APP.clientId,
+        client_name: APP.name,
+        application_type: 'native',
+        redirect_uris: [APP.redirectUri],
+        token_endpoint_auth_method: 'private_key_jwt',
+        token_endpoint_auth_signing_alg: 'ES256',
+        jwks: { keys: [appKey] },
+      },
+      {
+        client_id: PLAIN_HTTP.clientId,
+        client_secret: PLAIN_HTTP.secret,
+        redirect_uris: [PLAIN_HTTP.redirectUri],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ],
+  });
+  const options = { [client.customFetch]: idp.fetch as client.CustomFetch };
+  const key = (await f.rpKey.toCryptoKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])) as never;
+  appRp = await client.discovery(
+    new URL(idp.server.issuer),
+    APP.clientId,
+    { id_token_signed_response_alg: 'ES256' },
+    client.PrivateKeyJwt({ key, kid: 'rp-1' }),
+    options,
+  );
+  plainRp = await client.discovery(
+    new URL(idp.server.issuer),
+    PLAIN_HTTP.clientId,
+    {},
+    client.ClientSecretBasic(PLAIN_HTTP.secret),
+    options,
+  );
+});
+after(() => f.close());
+
+/** An authorization request of `rp` back to `redirectUri`, with `extra` parameters. */
+async function authorizationUrl(
+  rp: client.Configuration,
+  redirectUri: string,
+  extra: Record<string, string>,
+): Promise<{ url: URL; state: string }> {
+  const state = client.randomState();
+  const challenge = await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier());
+  const url = client.buildAuthorizationUrl(rp, {
+    redirect_uri: redirectUri,
+    scope: 'openid',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    state,
+    ...extra,
+  });
+  return { url, state };
+}
+
+/** The eKYC requests of this provider: each asks the person to sign a statement naming the service. */
+const EKYC_REQUESTS: readonly (readonly [string, Record<string, string>])[] = [
+  ['the card-signature ACR', { acr_values: 'urn:mynagate:acr:card-sign' }],
+  [
+    'verified_claims',
+    {
+      acr_values: 'urn:mynagate:acr:card-auth',
+      claims: JSON.stringify({
+        id_token: { verified_claims: { verification: { trust_framework: null }, claims: { given_name: null } } },
+      }),
+    },
+  ],
+  ['a basic-4 claim in userinfo', { claims: JSON.stringify({ userinfo: { birthdate: null } }) }],
+  ['a derived claim', { claims: JSON.stringify({ id_token: { age_over_20: { essential: true } } }) }],
+];
+
+describe('a native app (private-use scheme redirect) registered through the library', () => {
+  it('logs in with the card: named as the app, the code returned to its scheme, a pairwise sub of its own', async () => {
+    const login = await startLogin(idp, appRp, APP.redirectUri);
+    assert.equal(/id="client-name">([^<]*)</.exec(login.page)?.[1], APP.name);
+    assert.equal(/id="client-origin">([^<]*)</.exec(login.page)?.[1], 'アプリ / app: jp.example.bank');
+    assert.doesNotMatch(login.page, /\(<span id="client-origin">null</);
+
+    const scanned = await scan(idp, login.link);
+    assert.equal(scanned.status, 200);
+    const view = scanned.body as unknown as CompanionViewJson;
+    assert.equal(view.clientName, APP.name);
+    assert.equal(view.clientOrigin, APP.label, 'the companion names the app too');
+
+    // The code goes to the app's scheme: the browser stops there (Agent.follow returns the Location).
+    const callback = await completeLogin(idp, login, alice);
+    assert.equal(callback.protocol, 'jp.example.bank:');
+    assert.equal(`${callback.protocol}${callback.pathname}`, APP.redirectUri);
+    assert.equal(callback.searchParams.get('state'), login.state);
+    assert.equal(callback.searchParams.get('iss'), idp.server.issuer);
+    assert.ok(callback.searchParams.get('code'));
+
+    const tokens = await client.authorizationCodeGrant(appRp, callback, {
+      pkceCodeVerifier: login.codeVerifier,
+      expectedState: login.state,
+    });
+    const claims = tokens.claims()!;
+    assert.equal(claims.acr, 'urn:mynagate:acr:card-auth');
+    const credential = await idp.stores.records.findCredentialByFingerprint(alice.fingerprint);
+    assert.ok(credential);
+    // The sector of a private-use redirect is its scheme with the colon: never a host, so never a web service's.
+    assert.equal(claims.sub, pairwiseSubject(idp.pairwiseSecret, 'jp.example.bank:', credential.personId));
+    assert.notEqual(claims.sub, pairwiseSubject(idp.pairwiseSecret, 'bank.example', credential.personId));
+  });
+
+  for (const [name, extra] of EKYC_REQUESTS) {
+    it(`refuses its eKYC (${name}) at the authorization endpoint, before any interaction: ${CODE}`, async () => {
+      const agent = idp.agent();
+      const { url, state } = await authorizationUrl(appRp, APP.redirectUri, extra);
+      const res = await agent.fetch(url);
+      await res.body?.cancel();
+      assert.equal(res.status, 303);
+      const back = new URL(res.headers.get('location')!);
+      assert.equal(`${back.protocol}${back.pathname}`, APP.redirectUri, 'the refusal goes back to the app');
+      assert.equal(back.searchParams.get('error'), 'invalid_request');
+      assert.equal(
+        back.searchParams.get('error_description'),
+        `${CODE}: eKYC is not offered to this client (card login only): a signed statement cannot name its redirect URI`,
+      );
+      assert.equal(back.searchParams.get('state'), state);
+      assert.equal(back.searchParams.get('iss'), idp.server.issuer);
+      // No interaction was started: no login page, no signing page, nothing for a card to sign.
+      assert.deepEqual(
+        res.headers.getSetCookie().filter((c) => /interaction/.test(c)),
+        [],
+      );
+    });
+  }
+
+  it(`refuses its eKYC pushed by PAR (RFC 9126) with invalid_request ${CODE}`, async () => {
+    const codeChallenge = await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier());
+    await assert.rejects(
+      client.buildAuthorizationUrlWithPAR(appRp, {
+        redirect_uri: APP.redirectUri,
+        scope: 'openid',
+        code_challenge: codeChallenge,
+        code_challenge_method: 'S256',
+        acr_values: 'urn:mynagate:acr:card-sign',
+      }),
+      (e: { error?: string; error_description?: string }) =>
+        e.error === 'invalid_request' && e.error_description?.startsWith(`${CODE}: `) === true,
+    );
+  });
+
+  it(`refuses eKYC to a web client whose redirect no statement can name (http off loopback): ${CODE}`, async () => {
+    const { url } = await authorizationUrl(plainRp, PLAIN_HTTP.redirectUri, {
+      acr_values: 'urn:mynagate:acr:card-sign',
+    });
+    const res = await idp.agent().fetch(url);
+    await res.body?.cancel();
+    assert.equal(res.status, 303);
+    const back = new URL(res.headers.get('location')!);
+    assert.equal(back.origin, 'http://plain.example');
+    assert.equal(back.searchParams.get('error'), 'invalid_request');
+    assert.match(back.searchParams.get('error_description') ?? '', new RegExp(`^${CODE}: `));
+  });
+
+  it("still takes an https client's eKYC to the card login", async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri, {
+      extra: { acr_values: 'urn:mynagate:acr:card-sign' },
+    });
+    assert.equal(/id="client-origin">([^<]*)</.exec(login.page)?.[1], 'https://bank.example');
+    await login.events.close();
+  });
+});
