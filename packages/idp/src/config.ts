@@ -157,8 +157,9 @@ export interface IdpConfig {
   /** eKYC by card signature. */
   readonly ekyc?: EkycConfig;
   /**
-   * The operator's event log: one event per refused card login (`login.refused`: time, code, refining words,
-   * client_id; nothing personal). Default one JSON line on stderr (`stderrLog`).
+   * The operator's event log, one event each: a card login the provider refused (`login.refused`) and a failure a
+   * companion reported from the card (`login.failed`): time, code, client_id and, for a refusal, the words that refine
+   * its code; nothing personal (interactions/companion.ts). Default one JSON line on stderr (`stderrLog`).
    */
   readonly log?: EventLog;
 }
