@@ -199,9 +199,11 @@ export async function wordingOf(e: unknown, view?: CompanionView): Promise<Wordi
   }
   if (e instanceof UsageError) return { code, ...BRIDGE_WORDING['ERR_BRIDGE_REQUEST']! };
   if (isMynaGateError(e) && /^ERR_(CARD|PKI|IDP|STORE)_/.test(code)) {
-    const { toHttpError, signErrorBody } = await idpWording();
-    const known = toHttpError(e);
-    if (known.body.error === code) {
+    const { isAnsweredByCode, toHttpError, signErrorBody } = await idpWording();
+    // Asked first: toHttpError writes the stack of a code it has no words for (ERR_IDP_INTERNAL), which here is the
+    // provider's internals, not the bridge's; the bridge's own line (`CODE: message`) is all it logs of it.
+    const known = isAnsweredByCode(e) ? toHttpError(e) : undefined;
+    if (known !== undefined && known.body.error === code) {
       const { message } = view !== undefined && isSignView(view) ? signErrorBody(e) : known.body;
       // The provider's 401 asks for HTTP authentication; here the person only typed a PIN into a form.
       const status = known.status === 401 ? 400 : known.status >= 500 ? 502 : known.status;

@@ -2,7 +2,7 @@
 export const CLI_ERROR_CODES = Object.freeze({
   ERR_CLI_USAGE: 'The command line is wrong (unknown command, missing or malformed option); exit status 2.',
   ERR_CLI_CONFIG:
-    'The `serve --config` file, or a file it names (keys, secrets, clients, trust anchors, CRLs), or a `serve --dev --client` file, is missing, malformed or inconsistent: an http issuer off the loopback host, no revocation source, a client the provider would refuse (`clients[0] (id): reason`: its metadata, a private key in its jwks, a redirect origin an eKYC statement cannot name, unless it is a private-use scheme of a native app, which gets card login only).',
+    "The `serve --config` file, or a file it names (keys, secrets, clients, trust anchors, CRLs), or a `serve --dev --client` file, is missing, malformed or inconsistent: an http issuer off the loopback host, no revocation source, a client the provider would refuse (`clients[0] (id): reason`: its metadata, a private key in its jwks, a redirect origin an eKYC statement cannot name, unless it is a private-use scheme or loopback IP redirect of a native app, which gets card login only; a native app's `localhost` redirect is refused, RFC 8252 §8.3).",
   ERR_CLI_NODE_VERSION: 'The command was started with a Node.js older than 24; run it through npx or npm scripts.',
   ERR_CLI_UNREACHABLE: 'The companion could not reach the login server named in the link.',
   ERR_CLI_HTTP: 'The login server answered with an HTTP error that carried no MynaGate code.',

@@ -1,24 +1,29 @@
 /**
  * The words of `mynagate bridge` pages: every code the bridge can meet on a page is told in its own words (or the
  * provider's), never the general "could not be completed". The codes are enumerated from the registries (every card
- * code, every bridge code) and the companion's failures, so a new code without words fails here unless it is listed
- * below as one the bridge never shows.
+ * code, every bridge code, every provider code the provider answers by its code: `isAnsweredByCode`) and the
+ * companion's failures, so a new code without words fails here unless it is listed below as one the bridge never
+ * shows. A code the provider has no words for (`ERR_IDP_INTERNAL`, a code newer than this bridge) gets the general
+ * words and writes nothing to stderr: the bridge's own line `CODE: message` is all it logs, never a stack trace.
  */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { CARD_ERROR_CODES, CardPinIncorrectError } from '@mynagate/card';
 import { CardNoReaderError } from '@mynagate/card/pcsc';
 import { MynaGateError } from '@mynagate/errors';
+import { IDP_ERROR_CODES, isAnsweredByCode } from '@mynagate/idp';
 import { BridgeError, UNKNOWN_WORDING, wordingOf } from '../src/bridge-wording.ts';
 import type { CompanionView } from '../src/companion.ts';
 import { CLI_ERROR_CODES } from '../src/errors.ts';
 import { UsageError } from '../src/output.ts';
+import { startBridge } from './companion-support.ts';
 import { freePort } from './serve-support.ts';
 
 /**
- * Card codes the bridge never shows: a transport used after close (a bug, whose stack the provider's wording logs),
- * and a wait for a card (the bridge never waits for one).
+ * Card codes the bridge never shows: a transport used after close (a bug), and a wait for a card (the bridge never
+ * waits for one).
  */
 const NEVER_ON_A_PAGE: ReadonlySet<string> = new Set(['ERR_CARD_TRANSPORT_CLOSED', 'ERR_CARD_TIMEOUT']);
 
@@ -45,7 +50,31 @@ function codesOnPages(): Map<string, unknown> {
   for (const code of COMPANION_CODES) {
     errors.set(code, code === 'ERR_CLI_USAGE' ? new UsageError('x') : new MynaGateError(code, 'x'));
   }
+  // The provider's refusals reach the bridge as the companion's answer, with their code.
+  for (const code of Object.keys(IDP_ERROR_CODES)) {
+    const e = new MynaGateError(code, 'x');
+    if (isAnsweredByCode(e)) errors.set(code, e);
+  }
   return errors;
+}
+
+/** What `run` writes to stderr, through `process.stderr` or `console.error`. */
+async function stderrOf(run: () => Promise<unknown>): Promise<string> {
+  let written = '';
+  const write = process.stderr.write;
+  const error = console.error;
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    written += String(chunk);
+    return true;
+  }) as typeof process.stderr.write;
+  console.error = (...args: unknown[]) => void (written += `${args.map(String).join(' ')}\n`);
+  try {
+    await run();
+  } finally {
+    process.stderr.write = write;
+    console.error = error;
+  }
+  return written;
 }
 
 const LOGIN = { intent: 'login' } as CompanionView;
@@ -55,6 +84,8 @@ describe('bridge pages: words for every code a person can act on', () => {
   it('no such code gets the general "could not be completed", for a login or a signature', async () => {
     const codes = codesOnPages();
     assert.ok(codes.has('ERR_CARD_NO_READER') && codes.has('ERR_CARD_IN_USE') && codes.has('ERR_BRIDGE_LAST_TRY'));
+    assert.ok(codes.has('ERR_IDP_HANDOVER_MISMATCH') && codes.has('ERR_IDP_CLIENT_LOGIN_ONLY'), 'provider codes');
+    assert.ok(!codes.has('ERR_IDP_INTERNAL'), 'the provider answers ERR_IDP_INTERNAL with no words of its own');
     const general: string[] = [];
     for (const [code, e] of codes)
       for (const view of [LOGIN, SIGN]) {
@@ -77,6 +108,16 @@ describe('bridge pages: words for every code a person can act on', () => {
     });
   });
 
+  it('a provider code without words (ERR_IDP_INTERNAL, a newer one): the general words, nothing on stderr', async () => {
+    for (const code of ['ERR_IDP_INTERNAL', 'ERR_IDP_NEWER_THAN_THIS_BRIDGE', 'ERR_STORE_NEWER_THAN_THIS_BRIDGE'])
+      for (const view of [LOGIN, SIGN]) {
+        let w: unknown;
+        const written = await stderrOf(async () => (w = await wordingOf(new MynaGateError(code, 'x'), view)));
+        assert.deepEqual(w, { code, status: 502, ...UNKNOWN_WORDING });
+        assert.equal(written, '', `${code} (${view.intent})`);
+      }
+  });
+
   it('the card reader of this computer: what to do, in both languages, and a 4xx/503 status', async () => {
     assert.deepEqual(await wordingOf(new CardNoReaderError('No Such Reader 99'), LOGIN), {
       code: 'ERR_CARD_NO_READER',
@@ -97,5 +138,38 @@ describe('bridge pages: words for every code a person can act on', () => {
     const w = await wordingOf(refused, LOGIN);
     assert.equal(w.code, 'ERR_CLI_CONNECT');
     assert.match(w.en, /could not be reached/);
+  });
+});
+
+describe('a bridge error page for a provider code without words', () => {
+  it("shows the code with the general words; stderr has the bridge's one line, no stack trace", async () => {
+    // A provider on this computer whose companion link fails inside it: 500 ERR_IDP_INTERNAL, as the provider answers.
+    const provider = createServer((_req, res) => {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'ERR_IDP_INTERNAL', message: { ja: 'x', en: 'Something went wrong' } }));
+    });
+    await new Promise<void>((resolve) => provider.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(provider.address() as AddressInfo).port}`;
+    const bridge = await startBridge([], {});
+    try {
+      const url = new URL('/login', bridge.origin);
+      url.searchParams.set('link', `${origin}/companion/x?t=0&c=y`);
+      url.searchParams.set('return', `${origin}/interaction/x?resume`);
+      const res = await fetch(url);
+      const page = await res.text();
+      assert.equal(res.status, 502);
+      assert.match(page, /<code>ERR_IDP_INTERNAL<\/code>/);
+      assert.ok(page.includes(UNKNOWN_WORDING.en), page);
+      // The provider's wording was loaded (at start, in the background) and asked: still nothing but the one line.
+      const lines = bridge.proc
+        .stderr()
+        .split('\n')
+        .filter((l) => l !== '' && !l.startsWith('oidc-provider'));
+      assert.deepEqual(lines, ['ERR_IDP_INTERNAL: Something went wrong']);
+      assert.doesNotMatch(bridge.proc.stderr(), /^\s+at /m);
+    } finally {
+      await bridge.stop();
+      provider.close();
+    }
   });
 });

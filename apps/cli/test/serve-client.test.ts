@@ -111,6 +111,31 @@ describe('mynagate serve --dev --client FILE', () => {
     server = undefined;
   });
 
+  it('says at start, on stderr, which --client registrations get card login only (a native app), one line each', async () => {
+    const app = {
+      ...registration,
+      client_id: 'bank-app',
+      application_type: 'native',
+      redirect_uris: ['jp.example.bank:/oauth2redirect'],
+    };
+    // Beside the development provider (http on 127.0.0.1) a loopback redirect can be named: eKYC, no line.
+    const desktop = { ...app, client_id: 'desk-app', redirect_uris: ['http://127.0.0.1/cb'] };
+    server = dev([
+      '--client',
+      await file('svc.json', registration),
+      '--client',
+      await file('apps.json', [app, desktop]),
+    ]);
+    await server.waitFor(/Ctrl-C to stop/, 120_000);
+    assert.deepEqual(
+      errorLines(server.stderr()).filter((l) => l.startsWith('client ')),
+      ['client bank-app: card login only (native app redirect jp.example.bank:/oauth2redirect; eKYC is not offered)'],
+    );
+    server.child.kill('SIGINT');
+    assert.equal(await server.exited, 0, server.stderr());
+    server = undefined;
+  });
+
   /** Runs `serve --dev` with `args` and expects it to stop before it is ready, with one line; returns that line. */
   async function refused(args: string[]): Promise<string> {
     const p = dev(args);

@@ -270,6 +270,31 @@ describe('mynagate serve --config', () => {
     assert.equal(await cli.exited, 0, cli.stderr());
   });
 
+  it('says at start, on stderr, which clients get card login only (native apps), one line each', async () => {
+    const native = { client_secret: CLIENT.secret, token_endpoint_auth_method: 'client_secret_basic' };
+    const clients = [
+      registration(),
+      { ...native, client_id: 'bank-app', application_type: 'native', redirect_uris: ['jp.example.bank:/cb'] },
+      { ...native, client_id: 'desk-app', application_type: 'native', redirect_uris: ['http://127.0.0.1/cb'] },
+    ];
+    const config = { ...validConfig(await freePort()), listen: { host: '127.0.0.1', port: 0 }, clients };
+    const cli = startCli(['serve', '--config', await configFile('native.json', config), '--init'], { env });
+    try {
+      await cli.waitFor(/^MynaGate: /m);
+      assert.deepEqual(
+        errorLines(cli.stderr()).filter((l) => l.startsWith('client ')),
+        [
+          'client bank-app: card login only (native app redirect jp.example.bank:/cb; eKYC is not offered)',
+          'client desk-app: card login only (native app redirect http://127.0.0.1/cb; eKYC is not offered)',
+        ],
+      );
+      assert.doesNotMatch(cli.stdout(), /card login only/);
+    } finally {
+      cli.child.kill('SIGINT');
+    }
+    assert.equal(await cli.exited, 0, cli.stderr());
+  });
+
   it('hands the connection limits of the file to the server', async () => {
     const limits = { headersTimeoutMs: 5000, idleTimeoutMs: 20_000, maxConnections: 2000 };
     const file = await configFile('limits.json', {

@@ -1,15 +1,17 @@
 /**
  * `checkClients` (what `serve --config` and `serve --dev --client` check at start) and native apps: a native client
- * (`application_type: "native"`) with a private-use URI scheme redirect (RFC 8252 §7.1) is accepted, and gets card
- * login only (the provider refuses its eKYC: packages/idp/test/op-native-client.test.ts); a scheme without a period,
- * one with a host, a private-use scheme on a web client, and loopback http beside an https provider are refused with
- * one `ERR_CLI_CONFIG` line naming the client and the redirect. Starts from one valid registration and changes one
- * field per refusal.
+ * (`application_type: "native"`) with a private-use URI scheme redirect (RFC 8252 §7.1) or a loopback IP redirect
+ * (RFC 8252 §7.3, any port at request time) is accepted beside any provider, and gets card login only beside an https
+ * one (the provider refuses its eKYC: packages/idp/test/op-native-client.test.ts); a scheme without a period, one with
+ * a host, a private-use scheme on a web client, a native `localhost` redirect (RFC 8252 §8.3), and a web client's
+ * loopback http beside an https provider are refused with one `ERR_CLI_CONFIG` line naming the client and the
+ * redirect. Starts from one valid registration and changes one field per refusal. `loginOnlyLines` says at start
+ * which clients get card login only.
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { checkClients } from '../src/commands/serve-config.ts';
+import { checkClients, loginOnlyLines } from '../src/commands/serve-config.ts';
 
 const ISSUER = 'https://id.example.jp';
 const DEV_ISSUER = 'http://127.0.0.1:8080';
@@ -91,8 +93,37 @@ describe('checkClients: native apps', () => {
     });
   });
 
-  it('refuses a native loopback http redirect beside an https provider, with the eKYC statement rule as before', async () => {
-    assert.deepEqual(await refusal([app({ redirect_uris: ['http://127.0.0.1:7000/cb'] })]), {
+  it('accepts a native loopback IP redirect (RFC 8252 §7.3) beside an https provider (card login only), as registered', async () => {
+    for (const redirect_uris of [
+      ['http://127.0.0.1/cb'],
+      ['http://[::1]/cb'],
+      ['http://127.0.0.1:7000/cb'],
+      ['http://127.0.0.1/cb', 'http://127.0.0.1/cb/alt'],
+    ]) {
+      assert.deepEqual(await check([app({ redirect_uris })]), [app({ redirect_uris })], redirect_uris[0]);
+    }
+    assert.equal((await check([app({ redirect_uris: ['http://127.0.0.1/cb'] })], DEV_ISSUER)).length, 1);
+  });
+
+  it('refuses a native redirect on localhost (RFC 8252 §8.3), beside any provider, saying to use the IP address', async () => {
+    for (const issuer of [ISSUER, DEV_ISSUER]) {
+      assert.deepEqual(await refusal([app({ redirect_uris: ['http://localhost:7000/cb'] })], issuer), {
+        code: 'ERR_CLI_CONFIG',
+        message:
+          "clients[0] (bank-app): redirect_uris[0] http://localhost:7000/cb: a native app's loopback redirect must name the loopback IP address, http://127.0.0.1/… or http://[::1]/…, not localhost (RFC 8252 §8.3); the app may listen on any port (RFC 8252 §7.3)",
+      });
+    }
+  });
+
+  it("refuses a native http redirect off the loopback host, in node-oidc-provider's words", async () => {
+    const { code, message } = await refusal([app({ redirect_uris: ['http://127.0.0.2/cb'] })]);
+    assert.equal(code, 'ERR_CLI_CONFIG');
+    assert.match(message, /^clients\[0\] \(bank-app\): redirect_uris for native clients using http .* loopback/);
+  });
+
+  it("refuses a web client's loopback http redirect beside an https provider, with the eKYC statement rule as before", async () => {
+    const { application_type: _, ...web } = app({ redirect_uris: ['http://127.0.0.1:7000/cb'] });
+    assert.deepEqual(await refusal([web]), {
       code: 'ERR_CLI_CONFIG',
       message:
         'clients[0] (bank-app): redirect_uris[0] http://127.0.0.1:7000/cb: a signed eKYC statement names the service by this origin, which must be https (http on 127.0.0.1, localhost or [::1] only beside a provider on http)',
@@ -106,5 +137,19 @@ describe('checkClients: native apps', () => {
       message:
         'clients[0] (bank-app): redirect_uris[0] http://bank.example.jp/cb: a signed eKYC statement names the service by this origin, which must be https (http on 127.0.0.1, localhost or [::1] only beside a provider on http)',
     });
+  });
+});
+
+describe('loginOnlyLines: what serve says at start of the clients that get card login only', () => {
+  it('one line per such client, naming its first redirect no statement can name; none for the others', async () => {
+    const web = { client_id: 'bank', redirect_uris: ['https://bank.example.jp/cb'] };
+    const desktop = app({ client_id: 'desk-app', redirect_uris: ['http://127.0.0.1/cb'] });
+    const claimed = app({ client_id: 'links-app', redirect_uris: ['https://bank.example.jp/app/cb'] });
+    assert.deepEqual(loginOnlyLines([web, app(), desktop, claimed] as never, ISSUER), [
+      'client bank-app: card login only (native app redirect jp.example.bank:/oauth2redirect; eKYC is not offered)',
+      'client desk-app: card login only (native app redirect http://127.0.0.1/cb; eKYC is not offered)',
+    ]);
+    // Beside a development provider on http a loopback redirect can be named: eKYC is offered.
+    assert.deepEqual(loginOnlyLines([web, desktop] as never, DEV_ISSUER), []);
   });
 });

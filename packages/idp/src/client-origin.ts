@@ -14,8 +14,10 @@
  *   asked for anything, `ERR_IDP_CLIENT_LOGIN_ONLY` (ekyc/login-only.ts), and no statement naming it is ever built.
  *
  * `mynagate serve --config` accepts, besides the first kind, only one kind of login-only client: a native one
- * (`application_type: "native"`) whose other redirect URIs are private-use ones ({@link privateUseScheme}). The
- * provider holds every client to the rule above, however it was registered.
+ * (`application_type: "native"`) whose other redirect URIs are private-use ones ({@link privateUseScheme}) or
+ * loopback IP ones (RFC 8252 §7.3, `http://127.0.0.1/cb`: node-oidc-provider takes any port of it at request time,
+ * for a native client only; in clear, no statement names it beside an https provider). The provider holds every
+ * client to the rule above, however it was registered.
  */
 import { checkOrigin } from '@mynagate/pki';
 

@@ -21,7 +21,7 @@ export const IDP_ERROR_CODES = Object.freeze({
   ERR_IDP_SIGN_CARD_MISMATCH:
     "The statement was signed on a card the person has not logged in with (by the J-LIS pairing of a card's two certificates): another person's card, or a renewed card not yet used to log in.",
   ERR_IDP_CLIENT_LOGIN_ONLY:
-    "The client asked for eKYC (the card-signature ACR, `verified_claims`, basic-4 or derived claims) but is offered card login only: a signed statement names a service by its redirect URI's origin, and some redirect URI of this client has none a card may sign (a native app's private-use scheme, RFC 8252 §7.1). Refused before the person is asked for anything: at the authorization (or PAR) endpoint as OAuth `invalid_request` whose `error_description` starts with this code, on a page as HTTP 403.",
+    "The client asked for eKYC (the card-signature ACR, `verified_claims`, basic-4 or derived claims) but is offered card login only: a signed statement names a service by its redirect URI's origin, and some redirect URI of this client has none a card may sign (a native app's private-use scheme, RFC 8252 §7.1, or its loopback http redirect beside an https provider, §7.3). Refused before the person is asked for anything: at the authorization (or PAR) endpoint as OAuth `invalid_request` whose `error_description` starts with this code, on a page as HTTP 403.",
   ERR_IDP_BAD_REQUEST: 'The request body or parameters are malformed.',
   ERR_IDP_METHOD_NOT_ALLOWED: 'This method is not allowed here.',
   ERR_IDP_BODY_TOO_LARGE:
@@ -115,7 +115,8 @@ export class IdpSignCardMismatchError extends MynaGateError {
 
 /**
  * `ERR_IDP_CLIENT_LOGIN_ONLY`: the client asked for eKYC but gets card login only, because a signed statement could
- * not name it by its redirect URI (client-origin.ts `offersEkyc`: a native app's private-use scheme, RFC 8252 §7.1).
+ * not name it by its redirect URI (client-origin.ts `offersEkyc`: a native app's private-use scheme, RFC 8252 §7.1,
+ * or its loopback http redirect beside an https provider, §7.3).
  * The authorization endpoint refuses such a request as OAuth `invalid_request` with this code and message as its
  * `error_description` (ekyc/login-only.ts); the signing page and a signing transaction throw this error itself, should
  * a request get that far (a registration changed under an interaction).

@@ -354,7 +354,15 @@ function entryOf(e: unknown): Entry | undefined {
 
 /**
  * Whether `e` is answered with its own code (a refusal or a known failure, logged by whoever wants a trace of it),
- * rather than as `ERR_IDP_INTERNAL` (which {@link toHttpError} logs with its stack). Logs nothing.
+ * rather than as `ERR_IDP_INTERNAL` (which {@link toHttpError} logs with its stack). Logs nothing: ask it before
+ * {@link toHttpError} (or `signErrorBody`) to get the wording of a code without writing anything, as the card-reader
+ * bridge does for codes it meets from the provider.
+ *
+ * @example
+ * ```ts
+ * isAnsweredByCode(new MynaGateError('ERR_CARD_PIN_BLOCKED', 'x')); // true: toHttpError(e).body.message has its words
+ * isAnsweredByCode(new MynaGateError('ERR_IDP_INTERNAL', 'x')); // false (toHttpError would log it)
+ * ```
  */
 export function isAnsweredByCode(e: unknown): e is MynaGateError {
   return entryOf(e) !== undefined;

@@ -22,7 +22,14 @@ export {
   type ResolvedConfig,
 } from './config.ts';
 export * from './errors.ts';
-export { messageFor, toHttpError, type BilingualMessage, type ErrorBody, type HttpError } from './http-errors.ts';
+export {
+  isAnsweredByCode,
+  messageFor,
+  toHttpError,
+  type BilingualMessage,
+  type ErrorBody,
+  type HttpError,
+} from './http-errors.ts';
 export { assertJwks, generateSigningKey, publicJwks, rotateKeys, type PrivateJwk, type PrivateJwks } from './keys.ts';
 export {
   assertAnchorHeld,

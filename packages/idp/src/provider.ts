@@ -233,15 +233,21 @@ function providerCookieNames(secure: boolean): { session: string; interaction: s
  * its app chose freely (`com.example.app://bank.example.jp/cb`), which must not make it the sector of the web service
  * on that host: a scheme with its colon is never a host, so the app's `sub`s are its own unless a
  * sector_identifier_uri, which the host's owner publishes, joins them with the service's.
+ *
+ * A native app's first redirect on loopback http (RFC 8252 §7.3, `http://127.0.0.1/cb`, any port at request time)
+ * names the person's own computer, the same for every desktop app: its host as the sector would give every such app
+ * the same `sub`s. Its sector is `loopback app <client_id>`, its own (a space is in no host and no scheme).
  */
 function sectorOf(client: Client): string {
   const c = client as Client & { readonly sectorIdentifier?: string };
   const first = c.redirectUris?.[0];
   const scheme = typeof first === 'string' ? URL.parse(first)?.protocol : undefined;
-  const sector =
-    c.sectorIdentifierUri === undefined && scheme !== undefined && scheme !== 'https:' && scheme !== 'http:'
-      ? scheme
-      : c.sectorIdentifier;
+  let sector = c.sectorIdentifier;
+  if (c.sectorIdentifierUri === undefined && scheme !== undefined) {
+    if (scheme !== 'https:' && scheme !== 'http:') sector = scheme;
+    // node-oidc-provider takes http for a native client only on a loopback host.
+    else if (scheme === 'http:' && c.applicationType === 'native') sector = `loopback app ${client.clientId}`;
+  }
   if (typeof sector !== 'string' || sector === '')
     throw new TypeError(`client ${client.clientId} has no sector identifier`);
   return sector;

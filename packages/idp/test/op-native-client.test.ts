@@ -7,6 +7,11 @@
  * are refused before any interaction with OAuth `invalid_request` and `ERR_IDP_CLIENT_LOGIN_ONLY`, so nothing is ever
  * signed; so are a library-registered web client's whose redirect no statement can name (http off loopback). An https
  * client's eKYC still reaches the card login (the eKYC tests cover the rest of its flow).
+ *
+ * A desktop app registered with a loopback IP redirect without a port (RFC 8252 §7.3, `http://127.0.0.1/cb`) logs in
+ * with a request on the port it opened at login time: node-oidc-provider takes any port of a native client's loopback
+ * redirect. Its `sub` is pairwise for the app, not for the host 127.0.0.1 every desktop app shares; beside this https
+ * provider it gets card login only. A web client's loopback redirect keeps its port.
  */
 import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
@@ -37,6 +42,18 @@ const PLAIN_HTTP = Object.freeze({
   redirectUri: 'http://plain.example/cb',
   secret: 'a-client-secret-of-at-least-32-chars!',
 });
+/** A desktop app: a loopback IP redirect registered without a port, the port chosen at login time (RFC 8252 §7.3). */
+const DESKTOP = Object.freeze({
+  clientId: 'desk-app',
+  registered: 'http://127.0.0.1/cb',
+  requested: 'http://127.0.0.1:53211/cb',
+});
+/** A web client registered through the library with a loopback http redirect on port 7000. */
+const WEB_LOOPBACK = Object.freeze({
+  clientId: 'web-loopback',
+  redirectUri: 'http://127.0.0.1:7000/cb',
+  secret: 'another-client-secret-of-32-chars!!',
+});
 const CODE = 'ERR_IDP_CLIENT_LOGIN_ONLY';
 
 let f: OpFixture;
@@ -44,6 +61,8 @@ let idp: TestIdp;
 let alice: TestCard;
 let appRp: client.Configuration;
 let plainRp: client.Configuration;
+let desktopRp: client.Configuration;
+let webLoopbackRp: client.Configuration;
 
 before(async () => {
   f = await createOpFixture();
@@ -67,6 +86,20 @@ before(async () => {
         redirect_uris: [PLAIN_HTTP.redirectUri],
         token_endpoint_auth_method: 'client_secret_basic',
       },
+      {
+        client_id: DESKTOP.clientId,
+        application_type: 'native',
+        redirect_uris: [DESKTOP.registered],
+        token_endpoint_auth_method: 'private_key_jwt',
+        token_endpoint_auth_signing_alg: 'ES256',
+        jwks: { keys: [appKey] },
+      },
+      {
+        client_id: WEB_LOOPBACK.clientId,
+        client_secret: WEB_LOOPBACK.secret,
+        redirect_uris: [WEB_LOOPBACK.redirectUri],
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
     ],
   });
   const options = { [client.customFetch]: idp.fetch as client.CustomFetch };
@@ -83,6 +116,20 @@ before(async () => {
     PLAIN_HTTP.clientId,
     {},
     client.ClientSecretBasic(PLAIN_HTTP.secret),
+    options,
+  );
+  desktopRp = await client.discovery(
+    new URL(idp.server.issuer),
+    DESKTOP.clientId,
+    { id_token_signed_response_alg: 'ES256' },
+    client.PrivateKeyJwt({ key, kid: 'rp-1' }),
+    options,
+  );
+  webLoopbackRp = await client.discovery(
+    new URL(idp.server.issuer),
+    WEB_LOOPBACK.clientId,
+    {},
+    client.ClientSecretBasic(WEB_LOOPBACK.secret),
     options,
   );
 });
@@ -214,6 +261,65 @@ describe('a native app (private-use scheme redirect) registered through the libr
       extra: { acr_values: 'urn:mynagate:acr:card-sign' },
     });
     assert.equal(/id="client-origin">([^<]*)</.exec(login.page)?.[1], 'https://bank.example');
+    await login.events.close();
+  });
+});
+
+describe('a desktop app (loopback IP redirect, RFC 8252 §7.3) beside an https provider', () => {
+  it('logs in on the port it opened at login time: the code comes back there, with a sub of its own', async () => {
+    const login = await startLogin(idp, desktopRp, DESKTOP.requested);
+    assert.equal(/id="client-origin">([^<]*)</.exec(login.page)?.[1], 'http://127.0.0.1:53211');
+
+    // The browser stops at the app's loopback port (another origin: Agent.follow returns the Location).
+    const callback = await completeLogin(idp, login, alice);
+    assert.equal(`${callback.origin}${callback.pathname}`, DESKTOP.requested);
+    assert.equal(callback.searchParams.get('state'), login.state);
+    assert.equal(callback.searchParams.get('iss'), idp.server.issuer);
+    assert.ok(callback.searchParams.get('code'));
+
+    const tokens = await client.authorizationCodeGrant(desktopRp, callback, {
+      pkceCodeVerifier: login.codeVerifier,
+      expectedState: login.state,
+    });
+    const claims = tokens.claims()!;
+    assert.equal(claims.acr, 'urn:mynagate:acr:card-auth');
+    const credential = await idp.stores.records.findCredentialByFingerprint(alice.fingerprint);
+    assert.ok(credential);
+    // 127.0.0.1 is every desktop app's host: the sector is the app's own, never that host.
+    assert.equal(claims.sub, pairwiseSubject(idp.pairwiseSecret, 'loopback app desk-app', credential.personId));
+    assert.notEqual(claims.sub, pairwiseSubject(idp.pairwiseSecret, '127.0.0.1', credential.personId));
+  });
+
+  for (const [name, extra] of EKYC_REQUESTS) {
+    it(`refuses its eKYC (${name}) before any interaction, back to the port of the request: ${CODE}`, async () => {
+      const { url, state } = await authorizationUrl(desktopRp, DESKTOP.requested, extra);
+      const res = await idp.agent().fetch(url);
+      await res.body?.cancel();
+      assert.equal(res.status, 303);
+      const back = new URL(res.headers.get('location')!);
+      assert.equal(`${back.origin}${back.pathname}`, DESKTOP.requested);
+      assert.equal(back.searchParams.get('error'), 'invalid_request');
+      assert.equal(
+        back.searchParams.get('error_description'),
+        `${CODE}: eKYC is not offered to this client (card login only): a signed statement cannot name its redirect URI`,
+      );
+      assert.equal(back.searchParams.get('state'), state);
+      assert.deepEqual(
+        res.headers.getSetCookie().filter((c) => /interaction/.test(c)),
+        [],
+      );
+    });
+  }
+
+  it('a web client cannot use another port of its loopback redirect: invalid_redirect_uri, nothing sent there', async () => {
+    const { url } = await authorizationUrl(webLoopbackRp, 'http://127.0.0.1:53211/cb', {});
+    const res = await idp.agent().fetch(url);
+    const page = await res.text();
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get('location'), null);
+    assert.match(page, /invalid_redirect_uri/);
+    // Its own port still starts a login.
+    const login = await startLogin(idp, webLoopbackRp, WEB_LOOPBACK.redirectUri);
     await login.events.close();
   });
 });

@@ -48,6 +48,7 @@ import {
   DEFAULT_SERVER_LIMITS,
   generateSigningKey,
   ME_CLIENT_ID,
+  offersEkyc,
   oneShotChallengeStore,
   platformCardPair,
   openStores,
@@ -333,10 +334,14 @@ export async function loadAuditConfig(
  *   is one gets card login and eKYC.
  * - a native client (`application_type: "native"`) may also use private-use URI scheme redirects, a reverse domain
  *   name the app controls with one slash and no host (RFC 8252 §7.1, `jp.example.bank:/oauth2redirect`; idp
- *   `privateUseScheme`). No statement can name such a redirect (its origin is `"null"`), so the client gets card login
- *   only: the provider refuses its eKYC requests before the person is asked for anything (`ERR_IDP_CLIENT_LOGIN_ONLY`,
- *   idp `offersEkyc`), whoever registered it. Any other redirect (a private-use scheme without a period or with a
- *   host, one on a client that is not native, http off the loopback host) is refused here.
+ *   `privateUseScheme`), and loopback IP redirects, `http://127.0.0.1/cb` or `http://[::1]/cb` (RFC 8252 §7.3: a
+ *   desktop app opens a port at login time, and node-oidc-provider takes any port of a native client's loopback
+ *   redirect at request time), beside any provider. No statement can name a private-use redirect (its origin is
+ *   `"null"`), nor one in clear beside an https provider, so the client gets card login only: the provider refuses its
+ *   eKYC requests before the person is asked for anything (`ERR_IDP_CLIENT_LOGIN_ONLY`, idp `offersEkyc`), whoever
+ *   registered it ({@link loginOnlyLines} says so at start). Any other redirect (a private-use scheme without a period
+ *   or with a host, one on a client that is not native, a native one on `localhost`, which RFC 8252 §8.3 advises
+ *   against, http off the loopback host, loopback http of a web client beside an https provider) is refused here.
  *
  * @param issuer the provider's issuer (its scheme decides the eKYC rule).
  * @param name what a message calls the `i`th client, e.g. `clients[0]`.
@@ -406,8 +411,20 @@ export async function checkClients(
       throw new ConfigError(`${at}: ${typeof reason === 'string' ? reason : (e as Error).message}`, { cause: e });
     }
     for (const [j, uri] of (c.redirect_uris ?? []).entries()) {
-      if (statementOrigin(uri, origin) !== undefined) continue;
       const where = `${at}: redirect_uris[${j}] ${uri}`;
+      // node-oidc-provider takes http for a native client only on localhost, 127.0.0.1 or [::1] (checked above).
+      const loopback = native ? URL.parse(uri) : null;
+      if (loopback?.protocol === 'http:') {
+        // RFC 8252 §8.3: `localhost` may resolve to another interface, or be blocked by a firewall: the IP literal.
+        if (loopback.hostname === 'localhost')
+          throw new ConfigError(
+            `${where}: a native app's loopback redirect must name the loopback IP address, http://127.0.0.1/… or http://[::1]/…, not localhost (RFC 8252 §8.3); the app may listen on any port (RFC 8252 §7.3)`,
+          );
+        // RFC 8252 §7.3: any port at request time (node-oidc-provider, native clients only). Beside an https provider
+        // no statement names it: card login only (idp offersEkyc).
+        continue;
+      }
+      if (statementOrigin(uri, origin) !== undefined) continue;
       if (native && !/^https?:/i.test(uri)) {
         // RFC 8252 §7.1: no statement names it, so this client gets card login only (idp offersEkyc).
         if (privateUseScheme(uri) !== undefined) continue;
@@ -421,6 +438,30 @@ export async function checkClients(
     }
   }
   return checked;
+}
+
+/**
+ * The start-up line of each of `clients` that the provider at `issuer` offers card login only (idp `offersEkyc`: a
+ * statement cannot name one of its redirect URIs), naming the first such redirect, so the operator sees at start what
+ * the provider will refuse its eKYC requests with (`ERR_IDP_CLIENT_LOGIN_ONLY`). None for a client offered eKYC.
+ *
+ * @example
+ * ```ts
+ * loginOnlyLines([{ client_id: 'bank-app', application_type: 'native', redirect_uris: ['jp.example.bank:/cb'] }], issuer);
+ * // ['client bank-app: card login only (native app redirect jp.example.bank:/cb; eKYC is not offered)']
+ * ```
+ */
+export function loginOnlyLines(clients: readonly ClientMetadata[], issuer: string): string[] {
+  const origin = new URL(issuer).origin;
+  const lines: string[] = [];
+  for (const c of clients) {
+    if (offersEkyc(c.redirect_uris, origin)) continue;
+    const uri = (c.redirect_uris ?? []).find((u) => statementOrigin(u, origin) === undefined);
+    const kind = c['application_type'] === 'native' ? 'native app redirect' : 'redirect';
+    const why = uri === undefined ? 'no redirect URI' : `${kind} ${uri}`;
+    lines.push(`client ${c.client_id}: card login only (${why}; eKYC is not offered)`);
+  }
+  return lines;
 }
 
 /**

@@ -53,6 +53,11 @@ export async function serve(a: Parsed): Promise<void> {
     throw withPortOption(e, ports);
   });
   const { data } = stack;
+  // The demo's own clients are offered eKYC; only a --client one may be card login only.
+  if (own.clients !== undefined) {
+    const { loginOnlyLines } = await import('./serve-config.ts');
+    for (const line of loginOnlyLines(own.clients, stack.idp.issuer)) process.stderr.write(`${line}\n`);
+  }
   const w = Math.max(...data.cards.map((c) => c.name.length));
   const stopped = stopOnSignal(() => stack.close());
   process.stdout.write(
@@ -160,7 +165,7 @@ function stopOnSignal(stop: () => Promise<void>): Promise<void> {
 
 /** Runs the provider from a configuration file until SIGINT or SIGTERM. */
 async function serveConfigured(file: string, init: boolean): Promise<void> {
-  const { loadConfig } = await import('./serve-config.ts');
+  const { loadConfig, loginOnlyLines } = await import('./serve-config.ts');
   const { startAuditAnchoring, startServer } = await import('@mynagate/idp');
   const loaded = await loadConfig(file, { init });
   const { server: config, stores, auditAnchoring, issuerUpgrade } = loaded;
@@ -177,6 +182,7 @@ async function serveConfigured(file: string, init: boolean): Promise<void> {
     await loaded.close();
     throw e;
   }
+  for (const line of loginOnlyLines(config.clients, idp.issuer)) process.stderr.write(`${line}\n`);
   // A failed round is said on stderr and tried again at the next; the provider keeps serving.
   const failed = (e: unknown) => process.stderr.write(`audit anchor failed: ${errorLine(e)}\n`);
   const anchoring =
