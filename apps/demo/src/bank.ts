@@ -11,6 +11,9 @@
  * session, so a reload shows the same result again and makes nothing twice. A transfer that needs no card is
  * answered the same way (303 to `/done`), so a reload never posts it again. `/shop` leads to the shop, a service of
  * its own.
+ *
+ * The session gets a new id at every completed login (a cookie planted before it, e.g. by the shop on another port
+ * of the same host, is worth nothing after it), and the transfer and logout forms carry its CSRF token.
  */
 import type { CardLoginTransaction, MynaGateClient } from '@mynagate/rp';
 import { openDemoAccounts } from './accounts.ts';
@@ -102,10 +105,22 @@ export async function startBank(options: BankOptions): Promise<RunningService> {
     x.redirect('/done');
   }
 
+  /** A form of the account page from elsewhere (no or another session's CSRF token): refused, nothing done. */
+  function forged(x: Exchange<Session>): void {
+    x.page(
+      403,
+      errorPage(
+        'このフォームは受け付けられません。口座のページからやり直してください。',
+        'This form cannot be accepted. Start again from your account page.',
+      ),
+    );
+  }
+
   async function transfer(x: Exchange<Session>): Promise<void> {
     const account = x.session?.account;
     if (account === undefined) return x.redirect('/');
     const form = new URLSearchParams(await readBody(x.req));
+    if (!x.csrfValid(form)) return forged(x);
     const payee = (form.get('payee') ?? '').trim();
     const amount = parseAmount(form.get('amount') ?? '');
     if (payee === '' || payee.length > 40 || amount === undefined) {
@@ -153,6 +168,8 @@ export async function startBank(options: BankOptions): Promise<RunningService> {
     try {
       // complete() returns the ID token and its claims once, here; the session keeps the account number and sub.
       const result = await mynagate.complete(pending.transaction, x.url);
+      // A login completed: a new session id, whatever it was before (session fixation).
+      x.renewSession();
       switch (pending.story) {
         case 'signup': {
           const { account, created } = accounts.signIn(result.sub, new Date(now()));
@@ -211,7 +228,7 @@ export async function startBank(options: BankOptions): Promise<RunningService> {
         const a = x.session?.account;
         const account = a === undefined ? undefined : accounts.find(a.number);
         if (a === undefined || account === undefined) return x.redirect('/');
-        return x.page(200, accountPage(account, a.created, a.acr, transfers.balance(account.number)));
+        return x.page(200, accountPage(account, a.created, a.acr, transfers.balance(account.number), x.csrfToken()));
       }
       case 'POST /transfer':
         return transfer(x);
@@ -221,9 +238,12 @@ export async function startBank(options: BankOptions): Promise<RunningService> {
         if (shop === undefined) throw new DemoNotConnectedError();
         return x.redirect(`${shop}/`);
       }
-      case 'POST /logout':
+      case 'POST /logout': {
+        if (x.session === undefined) return x.redirect('/');
+        if (!x.csrfValid(new URLSearchParams(await readBody(x.req)))) return forged(x);
         x.endSession();
         return x.redirect('/');
+      }
       default:
         return x.page(404, errorPage('ページが見つかりません。', 'Page not found.'));
     }

@@ -98,8 +98,17 @@ export function landingPage(): string {
   );
 }
 
-/** The account page after a card login: the account, its balance, the transfer form. */
-export function accountPage(account: DemoAccount, created: boolean, acr: string, balance: number): string {
+/**
+ * The account page after a card login: the account, its balance, the transfer form. `csrf`: the session's token,
+ * carried by each of its forms.
+ */
+export function accountPage(
+  account: DemoAccount,
+  created: boolean,
+  acr: string,
+  balance: number,
+  csrf: string,
+): string {
   const greeting = created
     ? html`<p class="notice" id="greeting">
         口座を開設しました。<span class="en" lang="en">Your account is open.</span>
@@ -136,6 +145,7 @@ export function accountPage(account: DemoAccount, created: boolean, acr: string,
         >
       </p>
       <form method="post" action="/transfer" id="transfer-form">
+        <input type="hidden" name="csrf" value="${csrf}" />
         <label for="payee">振込先 / Payee</label>
         <input id="payee" name="payee" maxlength="40" required />
         <label for="amount">金額（円）/ Amount (yen)</label>
@@ -145,6 +155,7 @@ export function accountPage(account: DemoAccount, created: boolean, acr: string,
       <nav>
         <a href="/shop">デモ酒店へ / To the liquor shop</a>
         <form class="inline" method="post" action="/logout">
+          <input type="hidden" name="csrf" value="${csrf}" />
           <button class="secondary" type="submit">ログアウト / Log out</button>
         </form>
       </nav>`,
@@ -181,8 +192,11 @@ export function transferDonePage(t: DemoTransfer, balance: number): string {
   );
 }
 
-/** The liquor shop: one product, one button. `bankUrl`: the bank, another service on another origin. */
-export function shopPage(bankUrl: string): string {
+/**
+ * The liquor shop: one product, one button. `bankUrl`: the bank, another service on another origin; `csrf`: the
+ * session's token, carried by the form.
+ */
+export function shopPage(bankUrl: string, csrf: string): string {
   return page(
     'デモ酒店 / Demo Liquor Shop',
     html`<h1>純米酒 720ml ¥1,800<span class="en" lang="en">Junmai sake, 720 ml, ¥1,800</span></h1>
@@ -198,6 +212,7 @@ export function shopPage(bankUrl: string): string {
         >
       </p>
       <form method="post" action="/buy">
+        <input type="hidden" name="csrf" value="${csrf}" />
         <button id="buy" type="submit">
           カードで年齢を確認して購入<span class="en" lang="en">Check my age with the card and buy</span>
         </button>

@@ -4,13 +4,14 @@
  * the shop are two of these, so MynaGate names the right service on its pages and gives each its own pairwise `sub`
  * (the sector is the redirect URI's host, OIDC Core §8.1: two origins, two sectors).
  */
-import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MynaGateError } from '@mynagate/errors';
 import { createMynaGateClient, RpAuthorizationError, type MynaGateClient } from '@mynagate/rp';
 import { DemoNotConnectedError } from './errors.ts';
 import { errorPage, type Brand } from './pages.ts';
+import { csrfMatches, DemoSessions } from './sessions.ts';
 
 const MAX_FORM_BYTES = 4096;
 
@@ -55,8 +56,17 @@ export interface Exchange<S> {
   readonly session: S | undefined;
   /** Gives this browser a new session holding `value` (sets the cookie); returns `value`. */
   startSession(value: S): S;
+  /**
+   * After a login: this browser's session under a new id (and a new CSRF token), so an id planted before the login
+   * (session fixation) is worth nothing after it. Sets the cookie.
+   */
+  renewSession(): void;
   /** Forgets this browser's session and clears the cookie. */
   endSession(): void;
+  /** The CSRF token the forms of this session carry (a hidden `csrf` field). @throws TypeError without a session. */
+  csrfToken(): string;
+  /** Whether `form` carries this session's CSRF token. */
+  csrfValid(form: URLSearchParams): boolean;
   /** The service's MynaGate client. @throws DemoNotConnectedError before {@link RunningService.connect}. */
   client(): MynaGateClient;
   /** Sends a page (`form-action` allows the provider: forms here end in a redirect to it). */
@@ -85,14 +95,18 @@ export async function startService<S extends object>(
   if (options.clientKey?.type !== 'private' || options.clientKey.asymmetricKeyType !== 'ec') {
     throw new TypeError(`the client key of ${options.clientId} must be an EC P-256 private KeyObject`);
   }
-  const sessions = new Map<string, S>();
+  const sessions = new DemoSessions<S>(options.now);
   let mynagate: MynaGateClient | undefined;
   let providerOrigin = '';
 
   const server = createServer((req, res) => {
     const reqUrl = new URL(req.url ?? '/', url);
-    const sid = cookie(req, options.cookie);
-    let session = sid === undefined ? undefined : sessions.get(sid);
+    let sid = cookie(req, options.cookie);
+    let entry = sessions.get(sid);
+    let session = entry?.value;
+    // SameSite=Lax: the cookie comes back on the provider's top-level redirect, never on a cross-site POST.
+    const setCookie = (id: string) =>
+      res.setHeader('set-cookie', `${options.cookie}=${id}; Path=/; HttpOnly; SameSite=Lax`);
     const x: Exchange<S> = {
       brand: options.brand,
       req,
@@ -102,18 +116,31 @@ export async function startService<S extends object>(
         return session;
       },
       startSession(value) {
-        const id = randomBytes(24).toString('base64url');
-        sessions.set(id, value);
+        sessions.delete(sid);
+        sid = sessions.create(value);
+        entry = sessions.get(sid);
         session = value;
-        // SameSite=Lax: the cookie comes back on the provider's top-level redirect, never on a cross-site POST.
-        res.setHeader('set-cookie', `${options.cookie}=${id}; Path=/; HttpOnly; SameSite=Lax`);
+        setCookie(sid);
         return value;
       },
+      renewSession() {
+        if (session === undefined) throw new TypeError('no session to renew');
+        sid = sessions.renew(sid, session);
+        entry = sessions.get(sid);
+        setCookie(sid);
+      },
       endSession() {
-        if (sid !== undefined) sessions.delete(sid);
+        sessions.delete(sid);
+        sid = undefined;
+        entry = undefined;
         session = undefined;
         res.setHeader('set-cookie', `${options.cookie}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
       },
+      csrfToken() {
+        if (entry === undefined) throw new TypeError('no session: start one before a form');
+        return entry.csrf;
+      },
+      csrfValid: (form) => csrfMatches(entry, form.get('csrf')),
       client() {
         if (mynagate === undefined) throw new DemoNotConnectedError();
         return mynagate;

@@ -3,12 +3,14 @@
  * shop learns one boolean, `age_over_20`, and its own pairwise `sub`. It is a relying party of its own (its own
  * origin and client registration), so MynaGate's pages name the shop, and the bank and the shop cannot join their
  * customers by `sub`. The callback answers 303 to `/done`, whose page reads the result from the session, so a reload
- * shows it again instead of "no purchase in progress".
+ * shows it again instead of "no purchase in progress". The shop's page starts a session for its form's CSRF token;
+ * the session gets a new id when the age check completes.
  */
 import type { AgeCheckTransaction } from '@mynagate/rp';
 import { errorPage, purchasePage, shopPage } from './pages.ts';
 import {
   loginRefusal,
+  readBody,
   startService,
   type Exchange,
   type Refusal,
@@ -87,6 +89,7 @@ export function startShop(options: ShopOptions): Promise<RunningService> {
     delete session.pending;
     try {
       const result = await mynagate.complete(transaction, x.url);
+      x.renewSession(); // a login completed: a new session id (session fixation)
       // The claim set is read here, at the callback, and not kept: the session keeps the names it had for the page.
       const received = Object.keys(result.idTokenClaims).filter((c) => !PROTOCOL_CLAIMS.has(c));
       session.result = { satisfied: result.age.satisfied, received, sub: result.sub };
@@ -108,10 +111,22 @@ export function startShop(options: ShopOptions): Promise<RunningService> {
   return startService<Session>(options, async (x) => {
     switch (`${x.req.method} ${x.url.pathname}`) {
       case 'GET /':
-        return x.page(200, shopPage(options.bankUrl));
+        if (x.session === undefined) x.startSession({});
+        return x.page(200, shopPage(options.bankUrl, x.csrfToken()));
       case 'POST /buy': {
-        const { url, transaction } = await x.client().ageCheck({ over: 20, purpose: PURPOSE });
-        const session = x.session ?? x.startSession({});
+        const client = x.client(); // 503 before the provider is known
+        if (x.session === undefined || !x.csrfValid(new URLSearchParams(await readBody(x.req)))) {
+          return x.page(
+            403,
+            errorPage(
+              'このフォームは受け付けられません。お店のページからやり直してください。',
+              'This form cannot be accepted. Start again from the shop page.',
+              'shop',
+            ),
+          );
+        }
+        const { url, transaction } = await client.ageCheck({ over: 20, purpose: PURPOSE });
+        const session = x.session;
         session.pending = transaction;
         delete session.result;
         return x.redirect(url.href);

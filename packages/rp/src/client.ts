@@ -3,10 +3,12 @@
  * check) and one `complete` to finish any of them. Authorization code + PKCE S256 + nonce + state on every request
  * (RFC 9700 §2.1.1), optional PAR (RFC 9126), ES256 ID tokens, and every result checked against what was asked.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import * as oidc from 'openid-client';
 import { ACR_CARD_AUTH, ACR_CARD_SIGN } from './acr.ts';
 import { ageCheckClaims, assertAgeThreshold, readAgeOver, type AgeCheck } from './age.ts';
 import { checkAuthentication } from './authentication.ts';
+import { checkIdToken } from './id-token.ts';
 import {
   RpCallbackInvalidError,
   RpDiscoveryError,
@@ -47,6 +49,12 @@ export interface AuthorizationRequest<T extends Transaction> {
 export interface RequestOptions {
   /** Push the request first (PAR, RFC 9126): the browser URL then carries only a `request_uri`. Default false. */
   readonly usePar?: boolean;
+  /**
+   * The person who must complete this login: their pairwise `sub` at this service, e.g. the person logged in, for a
+   * step-up. `complete` refuses another person's card with `ERR_RP_SUBJECT_MISMATCH`. The provider is not told (it
+   * takes no `login_hint`): the check is made on the result.
+   */
+  readonly sub?: string;
 }
 
 /** Options of {@link MynaGateClient.cardLogin}. */
@@ -157,12 +165,15 @@ export interface MynaGateClient {
    */
   ageCheck(options: AgeCheckOptions): Promise<AuthorizationRequest<AgeCheckTransaction>>;
   /**
-   * Finishes any request at the callback: checks state, exchanges the code (PKCE), validates the ID token (nonce
-   * included), then `acr`, `amr` and `auth_time` against what was asked, then the requested claims.
+   * Finishes any request at the callback: checks state, exchanges the code (PKCE), validates the ID token (its
+   * signature against the provider's JWKS, `alg`, `iss`, `aud`, `azp`, `exp`, nonce), the person (`sub`, when the
+   * request named one), then `acr`, `amr` and `auth_time` against what was asked, then the requested claims. Take
+   * the transaction out of the session before calling it: it is good for one callback, whatever the outcome.
    *
    * @param callbackUrl the URL the browser came back to (only its query is read), or the query itself.
    * @throws `ERR_RP_TRANSACTION_EXPIRED`, `ERR_RP_STATE`, `ERR_RP_AUTHORIZATION`, `ERR_RP_CALLBACK_INVALID`,
-   *   `ERR_RP_TOKEN`, `ERR_RP_ID_TOKEN`, `ERR_RP_NONCE`, `ERR_RP_ACR_NOT_MET`, `ERR_RP_AMR_NOT_MET`,
+   *   `ERR_RP_TOKEN`, `ERR_RP_ID_TOKEN`, `ERR_RP_NONCE`, `ERR_RP_SUBJECT_MISMATCH` (a request made with `sub`),
+   *   `ERR_RP_ACR_NOT_MET`, `ERR_RP_AMR_NOT_MET`,
    *   `ERR_RP_STALE_AUTH`, `ERR_RP_USERINFO`, `ERR_RP_CLAIM_MISSING`, `ERR_RP_CLAIM_INVALID`,
    *   `ERR_RP_VERIFIED_CLAIMS`, `ERR_RP_NETWORK`; TypeError for a malformed transaction or another client's.
    */
@@ -195,8 +206,10 @@ export interface MynaGateClient {
  * const mg = createMynaGateClient({ issuer: 'https://id.example.jp', clientId: 'bank', privateJwk, redirectUri: 'https://bank.example/cb' });
  * const { url, transaction } = await mg.cardLogin();
  * session.mg = transaction; res.redirect(url.href);
- * // at https://bank.example/cb:
- * const { sub, authTime } = await mg.complete(session.mg, req.originalUrl);
+ * // at https://bank.example/cb: take the transaction out first (one use, even when complete throws)
+ * const pending = session.mg; delete session.mg;
+ * const { sub, authTime } = await mg.complete(pending, req.originalUrl);
+ * await session.regenerate(); session.sub = sub; // a new session id after login (session fixation)
  * ```
  * @throws TypeError for invalid options (see {@link MynaGateClientOptions}).
  */
@@ -275,13 +288,15 @@ class Client implements MynaGateClient {
   }
 
   async #start<T extends Transaction>(
-    fields: Omit<T, 'v' | 'clientId' | 'state' | 'nonce' | 'codeVerifier' | 'createdAt'>,
+    fields: Omit<T, 'v' | 'clientId' | 'state' | 'nonce' | 'codeVerifier' | 'createdAt' | 'sub'>,
     extra: Record<string, string>,
     options: RequestOptions,
     state?: string,
   ): Promise<AuthorizationRequest<T>> {
     if (options.usePar !== undefined && typeof options.usePar !== 'boolean')
       throw new TypeError('usePar must be a boolean');
+    if (options.sub !== undefined && (typeof options.sub !== 'string' || options.sub === ''))
+      throw new TypeError('sub must be a non-empty string');
     const config = await this.#config();
     const transaction = Object.freeze({
       v: 1,
@@ -291,6 +306,7 @@ class Client implements MynaGateClient {
       nonce: oidc.randomNonce(),
       codeVerifier: oidc.randomPKCECodeVerifier(),
       createdAt: this.#o.now(),
+      ...(options.sub === undefined ? {} : { sub: options.sub }),
     }) as unknown as T;
     const parameters: Record<string, string> = {
       redirect_uri: this.#o.redirectUri.href,
@@ -338,10 +354,14 @@ class Client implements MynaGateClient {
       throw new RpCallbackInvalidError('iss is missing or not the provider');
     }
     if (!params.get('code')) throw new RpCallbackInvalidError('no code');
+    // RFC 6749 §4.1.2 / OIDC Core §3.1.2.5: a code flow answer carries no token in the front channel.
+    for (const name of ['id_token', 'access_token', 'token', 'response']) {
+      if (params.has(name)) throw new RpCallbackInvalidError(`unexpected ${name} parameter`);
+    }
 
     const current = new URL(this.#o.redirectUri);
     current.search = params.toString();
-    const tokens = await this.#call('grant', () =>
+    const tokens = await this.#grant(config, () =>
       oidc.authorizationCodeGrant(config, current, {
         pkceCodeVerifier: transaction.codeVerifier,
         expectedState: transaction.state,
@@ -351,7 +371,9 @@ class Client implements MynaGateClient {
     );
     const claims = tokens.claims() as Readonly<Record<string, unknown>> | undefined;
     if (claims === undefined || tokens.id_token === undefined) throw new RpIdTokenError('no ID token');
-    checkAuthentication(transaction, claims, { now, toleranceSeconds: this.#o.clockToleranceSeconds });
+    const clock = { now, toleranceSeconds: this.#o.clockToleranceSeconds };
+    checkIdToken(transaction, claims, clock);
+    checkAuthentication(transaction, claims, clock);
 
     const login: CardLoginResult = {
       kind: transaction.kind,
@@ -413,6 +435,24 @@ class Client implements MynaGateClient {
     }
   }
 
+  /**
+   * The authorization code grant, its errors mapped by how far it got: the fetch wrapper moves the step on when the
+   * token request is sent (`token`) and when the provider's JWKS is read to check the ID token's signature (`keys`).
+   */
+  async #grant<T>(config: oidc.Configuration, f: () => Promise<T>): Promise<T> {
+    const metadata = config.serverMetadata();
+    const p: GrantProgress = {
+      step: 'callback',
+      tokenEndpoint: normalisedUrl(metadata.token_endpoint),
+      jwksUri: normalisedUrl(metadata.jwks_uri),
+    };
+    try {
+      return await progress.run(p, f);
+    } catch (e) {
+      throw toRpError(e, p.step);
+    }
+  }
+
   #config(): Promise<oidc.Configuration> {
     this.#configuration ??= this.#discover().catch((e: unknown) => {
       this.#configuration = undefined; // retried on the next call
@@ -432,6 +472,12 @@ class Client implements MynaGateClient {
           });
     const inner = o.fetch;
     const guarded: oidc.CustomFetch = async (url, init) => {
+      const p = progress.getStore();
+      if (p !== undefined) {
+        const target = normalisedUrl(url);
+        if (target === p.jwksUri) p.step = 'keys';
+        else if (target === p.tokenEndpoint) p.step = 'token';
+      }
       try {
         return await inner(url, init as RequestInit);
       } catch (e) {
@@ -443,8 +489,12 @@ class Client implements MynaGateClient {
       oidc.discovery(
         o.issuer,
         o.clientId,
-        // The provider signs ID tokens with ES256 only; pin it (no algorithm negotiation).
-        { id_token_signed_response_alg: 'ES256' },
+        {
+          // The provider signs ID tokens with ES256 only; pin it (no algorithm negotiation).
+          id_token_signed_response_alg: 'ES256',
+          // exp (and max_age in openid-client) with our tolerance, not openid-client's default of 30 s.
+          [oidc.clockTolerance]: o.clockToleranceSeconds,
+        },
         auth,
         {
           [oidc.customFetch]: guarded,
@@ -456,7 +506,37 @@ class Client implements MynaGateClient {
     if (!Array.isArray(acrs) || !acrs.includes(ACR_CARD_AUTH)) {
       throw new RpDiscoveryError(`the provider does not offer ${ACR_CARD_AUTH}`);
     }
+    if (typeof config.serverMetadata().jwks_uri !== 'string') {
+      throw new RpDiscoveryError('the provider names no jwks_uri: ID token signatures could not be checked');
+    }
+    // openid-client checks the signature of an ID token from the token endpoint only when asked (OIDC Core §3.1.3.7
+    // step 6 lets a client rely on TLS instead). We check it: the token is the proof of the card login, kept and
+    // handed to `onLogin`. The JWKS is read through the same fetch (and insecure-loopback setting) as the rest.
+    oidc.enableNonRepudiationChecks(config);
     return config;
+  }
+}
+
+/** How far an authorization code grant got: the step its errors belong to (see openid-errors.ts). */
+interface GrantProgress {
+  step: 'callback' | 'token' | 'keys';
+  readonly tokenEndpoint: string | undefined;
+  readonly jwksUri: string | undefined;
+}
+
+/** The progress of the grant running in this async context, moved on by the fetch wrapper. */
+const progress = new AsyncLocalStorage<GrantProgress>();
+
+/** A URL without query or fragment, normalised, for comparing endpoints; undefined when not a URL. */
+function normalisedUrl(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  try {
+    const u = new URL(value);
+    u.search = '';
+    u.hash = '';
+    return u.href;
+  } catch {
+    return undefined;
   }
 }
 

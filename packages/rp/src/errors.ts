@@ -14,12 +14,15 @@ export const RP_ERROR_CODES = Object.freeze({
   ERR_RP_STATE: 'The callback state does not match the transaction (CSRF, a mixed-up tab, or a forged callback).',
   ERR_RP_CALLBACK_INVALID: 'The callback is not a valid authorization response (no code, wrong iss, extra tokens).',
   ERR_RP_AUTHORIZATION: 'The provider answered the authorization request with an error (the person cancelled, …).',
-  ERR_RP_TOKEN: 'The token endpoint refused the code (used, expired, wrong PKCE verifier, client auth failed).',
-  ERR_RP_ID_TOKEN: 'The ID token is invalid (signature, issuer, audience, expiry).',
+  ERR_RP_TOKEN:
+    'The token endpoint refused the code (used, expired, wrong PKCE verifier, client auth failed) or answered with an invalid token response.',
+  ERR_RP_ID_TOKEN: 'The ID token is invalid (signature, key, algorithm, issuer, audience, azp, expiry).',
   ERR_RP_NONCE: 'The ID token nonce does not match the transaction (a replayed or injected ID token).',
   ERR_RP_ACR_NOT_MET: 'The login used a weaker authentication context class than the one requested.',
   ERR_RP_AMR_NOT_MET: 'The login methods (amr) are not those of a card login (hwk, sc and a PIN or password).',
   ERR_RP_STALE_AUTH: 'The login is older than max_age, or not fresh although a fresh login was demanded.',
+  ERR_RP_SUBJECT_MISMATCH:
+    'Another person logged in than the one this login was for (a step-up or age check with someone else’s card); log out first to switch people.',
   ERR_RP_USERINFO: 'The userinfo endpoint failed or answered for another subject.',
   ERR_RP_CLAIM_MISSING: 'A requested claim is absent from both the ID token and userinfo.',
   ERR_RP_CLAIM_INVALID: 'A requested claim has the wrong type.',
@@ -128,17 +131,33 @@ export class RpAuthorizationError extends RpError {
   }
 }
 
-/** `ERR_RP_TOKEN`: the token endpoint refused the code (RFC 6749 §5.2), e.g. `invalid_grant`. Start a new login. */
+/**
+ * `ERR_RP_TOKEN`: the token endpoint refused the code (RFC 6749 §5.2), e.g. `invalid_grant`, or its answer is not a
+ * token response this client accepts (RFC 6749 §5.1: no `access_token`, a `token_type` other than Bearer). Start a
+ * new login.
+ */
 export class RpTokenError extends RpError {
   /** The OAuth `error`, when the provider gave one. */
   readonly error: string | undefined;
-  constructor(error: string | undefined, options?: ErrorOptions) {
-    super('ERR_RP_TOKEN', `token request refused${error ? `: ${error}` : ''}`, options);
+  /** @param reason what was wrong with an answer that carried no OAuth `error` (for the message). */
+  constructor(error: string | undefined, options?: ErrorOptions, reason?: string) {
+    super(
+      'ERR_RP_TOKEN',
+      error
+        ? `token request refused: ${error}`
+        : reason
+          ? `invalid token response: ${reason}`
+          : 'token request refused',
+      options,
+    );
     this.error = error;
   }
 }
 
-/** `ERR_RP_ID_TOKEN`: the ID token failed OIDC Core §3.1.3.7 validation (signature, iss, aud, exp, iat). */
+/**
+ * `ERR_RP_ID_TOKEN`: the ID token failed OIDC Core §3.1.3.7 validation: its signature (against the provider's JWKS),
+ * key, `alg`, `iss`, `aud`, `azp`, `exp`, `iat`, or its form.
+ */
 export class RpIdTokenError extends RpError {
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_RP_ID_TOKEN', `invalid ID token: ${message}`, options);
@@ -188,6 +207,21 @@ export class RpStaleAuthError extends RpError {
     super('ERR_RP_STALE_AUTH', message);
     this.authTime = authTime;
     this.maxAgeSeconds = maxAgeSeconds;
+  }
+}
+
+/**
+ * `ERR_RP_SUBJECT_MISMATCH`: the login was for one person (a step-up or age check of the person logged in, or a
+ * request made with `sub`) and another person's card completed it. Nothing of the new login is kept: the earlier
+ * session stays as it was. Ask the person to use their own card, or to log out first to switch people.
+ */
+export class RpSubjectMismatchError extends RpError {
+  constructor(options?: ErrorOptions) {
+    super(
+      'ERR_RP_SUBJECT_MISMATCH',
+      'the card used belongs to another person than the one this login was for: use the same card, or log out first',
+      options,
+    );
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { CompletionResult, MynaGateClient } from './client.ts';
-import { RpStateError } from './errors.ts';
+import { RpStateError, RpSubjectMismatchError } from './errors.ts';
 import {
   memorySessionStore,
   minimised,
@@ -15,6 +15,7 @@ import {
   verifySessionId,
   withResult,
   type MynaGateSession,
+  type PendingLogin,
   type SessionLogin,
   type SessionStore,
 } from './session.ts';
@@ -29,10 +30,19 @@ export interface MiddlewareOptions<Req> {
   readonly sessionKey?: string | Uint8Array;
   /** Where sessions live. Default {@link memorySessionStore}. */
   readonly store?: SessionStore;
-  /** Cookie name. Default `mynagate`. */
+  /**
+   * Cookie name. Default `__Host-mynagate` when the cookie is `Secure` (an https service: the browser then refuses
+   * it from a sibling subdomain or over http), `mynagate` otherwise (http on loopback in development). With the
+   * default, a session cookie of the name used before (`mynagate`) is still read, and moved to the new name.
+   */
   readonly cookieName?: string;
-  /** Session lifetime, seconds. Default 28 800 (8 hours). */
+  /** Session lifetime after a login, seconds. Default 28 800 (8 hours). */
   readonly sessionTtlSeconds?: number;
+  /**
+   * Lifetime of a session without a login (a browser sent to the provider that has not come back), seconds.
+   * Default 600, the client's default `transactionTtlSeconds`: a later callback fails anyway.
+   */
+  readonly pendingTtlSeconds?: number;
   /** Mark the cookie `Secure`. Default: whether the client's redirect URI is https. */
   readonly secureCookie?: boolean;
   /** Send requests by PAR (RFC 9126). Default false. */
@@ -85,7 +95,10 @@ export class Gate<Req> {
   readonly #key: Uint8Array;
   readonly #store: SessionStore;
   readonly #cookie: string;
+  /** The cookie name of earlier versions, read when {@link #cookie} is absent (then moved), or undefined. */
+  readonly #legacyCookie: string | undefined;
   readonly #ttl: number;
+  readonly #pendingTtl: number;
   readonly #secure: boolean;
   readonly #usePar: boolean;
   readonly #onLogin: MiddlewareOptions<Req>['onLogin'];
@@ -115,12 +128,20 @@ export class Gate<Req> {
       throw new TypeError('store must have get, set and delete');
     }
     this.#store = store;
-    this.#cookie = options.cookieName ?? 'mynagate';
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(this.#cookie)) throw new TypeError('cookieName must be a cookie token');
     this.#ttl = options.sessionTtlSeconds ?? 8 * 3600;
     if (!Number.isSafeInteger(this.#ttl) || this.#ttl < 60) throw new TypeError('sessionTtlSeconds must be >= 60');
+    this.#pendingTtl = options.pendingTtlSeconds ?? Math.min(600, this.#ttl);
+    if (!Number.isSafeInteger(this.#pendingTtl) || this.#pendingTtl < 60 || this.#pendingTtl > this.#ttl) {
+      throw new TypeError('pendingTtlSeconds must be >= 60 and at most sessionTtlSeconds');
+    }
     this.#secure = options.secureCookie ?? redirect.protocol === 'https:';
     if (typeof this.#secure !== 'boolean') throw new TypeError('secureCookie must be a boolean');
+    // RFC 6265bis §4.1.3.2: a `__Host-` cookie is Secure, Path=/ and host-only, which the browser enforces; only
+    // possible on https.
+    this.#cookie = options.cookieName ?? (this.#secure ? '__Host-mynagate' : 'mynagate');
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(this.#cookie)) throw new TypeError('cookieName must be a cookie token');
+    if (this.#cookie.startsWith('__Host-') && !this.#secure) throw new TypeError('a __Host- cookie must be Secure');
+    this.#legacyCookie = options.cookieName === undefined && this.#cookie !== 'mynagate' ? 'mynagate' : undefined;
     this.#usePar = options.usePar ?? false;
     if (typeof this.#usePar !== 'boolean') throw new TypeError('usePar must be a boolean');
     if (options.onLogin !== undefined && typeof options.onLogin !== 'function') {
@@ -135,7 +156,13 @@ export class Gate<Req> {
    * The session of one request. `setCookie` receives each `Set-Cookie` line to send (before the response starts).
    */
   async open(cookieHeader: string | undefined, setCookie: (line: string) => void): Promise<MynaGateContext<Req>> {
-    const id = verifySessionId(this.#key, readCookie(cookieHeader, this.#cookie));
+    let value = readCookie(cookieHeader, this.#cookie);
+    let legacy = false;
+    if (value === undefined && this.#legacyCookie !== undefined) {
+      value = readCookie(cookieHeader, this.#legacyCookie);
+      legacy = value !== undefined;
+    }
+    const id = verifySessionId(this.#key, value);
     let session: MynaGateSession | undefined;
     if (id !== undefined) {
       session = await this.#store.get(id);
@@ -147,6 +174,12 @@ export class Gate<Req> {
       if (reduced !== undefined) {
         await this.#store.set(id, reduced);
         session = reduced;
+      }
+      if (legacy && session !== undefined) {
+        // A session of an earlier version: the same id under the new name, the old cookie cleared.
+        const left = Math.max(1, Math.ceil((session.expiresAt - this.#now()) / 1000));
+        setCookie(this.#cookieLine(signSessionId(this.#key, id), left));
+        setCookie(serializeCookie(this.#legacyCookie!, '', { path: '/', secure: this.#secure, maxAge: 0 }));
       }
     }
     return new MynaGateContext(this, internals, session === undefined ? undefined : id, session, setCookie);
@@ -172,15 +205,26 @@ export class Gate<Req> {
     const id = ctx[internals].id;
     if (id !== undefined) await this.#store.delete(id);
     ctx[internals].setCookie(this.#cookieLine('', 0));
+    if (this.#legacyCookie !== undefined) {
+      ctx[internals].setCookie(serializeCookie(this.#legacyCookie, '', { path: '/', secure: this.#secure, maxAge: 0 }));
+    }
   }
 
   #cookieLine(value: string, maxAge: number): string {
     return serializeCookie(this.#cookie, value, { path: '/', secure: this.#secure, maxAge });
   }
 
-  /** @internal */
+  /**
+   * @internal A session without a login: it lives {@link MiddlewareOptions.pendingTtlSeconds}, so anonymous requests
+   * to guarded routes leave nothing behind for long (and `memorySessionStore` keeps them apart from logged-in ones).
+   */
   emptySession(): MynaGateSession {
-    return { expiresAt: this.#now() + this.#ttl * 1000, pending: {} };
+    return { expiresAt: this.#now() + this.#pendingTtl * 1000, pending: {} };
+  }
+
+  /** @internal When a session that has just logged in ends. */
+  loginExpiry(): number {
+    return this.#now() + this.#ttl * 1000;
   }
 
   /** @internal */
@@ -276,16 +320,21 @@ export class MynaGateContext<Req = unknown> {
     if (method !== 'GET' && method !== 'HEAD') return { action: 'deny', status: 401, error: 'login_required' };
     const client = this.#gate.client;
     const usePar = this.#gate.usePar;
+    // A step-up or age check in a logged-in session is about that person: another person's card must not complete it
+    // (checked by the client, and again at the callback for any client).
+    const sub = login?.sub;
+    const person = sub === undefined ? {} : { sub };
     const { url, transaction } =
       requirement.kind === 'card'
         ? await client.cardLogin({ usePar })
         : requirement.kind === 'fresh'
-          ? await client.stepUp({ maxAgeSeconds: requirement.maxAgeSeconds, usePar })
-          : await client.ageCheck({ over: requirement.over, usePar });
+          ? await client.stepUp({ maxAgeSeconds: requirement.maxAgeSeconds, usePar, ...person })
+          : await client.ageCheck({ over: requirement.over, usePar, ...person });
     const pending = Object.entries(session?.pending ?? {}).slice(-(MAX_PENDING - 1));
+    const entry: PendingLogin = { transaction, returnTo: safeReturnTo(returnTo), ...person };
     const next: MynaGateSession = {
       ...(session ?? this.#gate.emptySession()),
-      pending: Object.fromEntries([...pending, [transaction.state, { transaction, returnTo: safeReturnTo(returnTo) }]]),
+      pending: Object.fromEntries([...pending, [transaction.state, entry]]),
     };
     this[internals].id = await this.#gate.save(this, next, false);
     this[internals].session = next;
@@ -296,7 +345,12 @@ export class MynaGateContext<Req = unknown> {
    * Finishes the login the callback belongs to (found by `state`), calls `onLogin`, saves the result under a new
    * session id, and says where to send the browser.
    *
-   * @throws `ERR_RP_STATE` when no login of this browser has that state, and every error of `client.complete`.
+   * A step-up or age check started in a logged-in session must be completed by the same person: another `sub` is
+   * refused with `ERR_RP_SUBJECT_MISMATCH` before `onLogin`, and the session stays as it was (the person logged in
+   * stays logged in; only the used transaction is gone).
+   *
+   * @throws `ERR_RP_STATE` when no login of this browser has that state, `ERR_RP_SUBJECT_MISMATCH`, and every error
+   *   of `client.complete`.
    */
   async callback(request: Req, pathAndQuery: string): Promise<{ readonly location: string }> {
     const query = new URLSearchParams(
@@ -318,8 +372,9 @@ export class MynaGateContext<Req = unknown> {
     this[internals].session = remaining;
 
     const result = await this.#gate.client.complete(pending.transaction as Transaction, `?${query.toString()}`);
+    if (pending.sub !== undefined && result.sub !== pending.sub) throw new RpSubjectMismatchError();
     await this.#gate.onLogin?.(result, request);
-    const next = { ...withResult(remaining, result), expiresAt: this.#gate.emptySession().expiresAt };
+    const next = { ...withResult(remaining, result), expiresAt: this.#gate.loginExpiry() };
     this[internals].id = await this.#gate.save(this, next, true);
     this[internals].session = next;
     return { location: pending.returnTo };

@@ -1,24 +1,45 @@
 /**
  * The one place where openid-client's errors become `ERR_RP_*` errors. openid-client raises `ClientError` (with
  * oauth4webapi's `OAUTH_*` codes), `ResponseBodyError` (an OAuth error body), `AuthorizationResponseError` and
- * `WWWAuthenticateChallengeError`; which `ERR_RP_*` each becomes depends on the step that failed.
+ * `WWWAuthenticateChallengeError`; which `ERR_RP_*` each becomes is decided by the step that failed, then by the
+ * error's class and `code`:
+ *
+ * | step        | what failed                                                    | becomes                                   |
+ * | ----------- | -------------------------------------------------------------- | ----------------------------------------- |
+ * | `discovery` | anything                                                       | `ERR_RP_DISCOVERY`                        |
+ * | `par`       | anything                                                       | `ERR_RP_PAR`                              |
+ * | `callback`  | the authorization response (before the token request is sent)  | `ERR_RP_AUTHORIZATION` / `_CALLBACK_INVALID` |
+ * | `token`     | the token response: an OAuth error, its status, its JSON        | `ERR_RP_TOKEN`                            |
+ * | `token`     | the ID token in it: claims, timestamps, `alg`, key, signature   | `ERR_RP_ID_TOKEN` (`ERR_RP_NONCE`)        |
+ * | `keys`      | the provider's JWKS, read to check the ID token's signature     | `ERR_RP_ID_TOKEN`                         |
+ * | `userinfo`  | anything                                                       | `ERR_RP_USERINFO`                         |
+ *
+ * Our fetch wrapper's `ERR_RP_NETWORK` under any of them is passed on as it is.
+ *
+ * One code, `OAUTH_INVALID_RESPONSE` (also `OAUTH_PARSE_ERROR` and `OAUTH_UNSUPPORTED_OPERATION`), covers both a
+ * malformed token response and a malformed ID token. oauth4webapi says which in the error's detail (`cause.cause`):
+ * the response `body` for the former; the ID token's `claims`, `header`, the compact JWT, or the signature check's
+ * `signature` for the latter. Only when the detail says neither (a later openid-client version) is the message read,
+ * as a documented fallback: oauth4webapi names the ID token (`JWT`, `ID Token`) in every message about it.
  */
 import * as oidc from 'openid-client';
 import {
   RpAuthorizationError,
+  RpCallbackInvalidError,
   RpDiscoveryError,
   RpError,
   RpIdTokenError,
   RpNonceError,
   RpParError,
-  RpCallbackInvalidError,
-  RpStateError,
   RpTokenError,
   RpUserinfoError,
 } from './errors.ts';
 
-/** The protocol step that failed. */
-export type Step = 'discovery' | 'par' | 'grant' | 'userinfo';
+/**
+ * The protocol step that failed. `callback`, `token` and `keys` are the three parts of one authorization code grant:
+ * the client tells them apart by the requests it has sent (see `client.ts`).
+ */
+export type Step = 'discovery' | 'par' | 'callback' | 'token' | 'keys' | 'userinfo';
 
 /** The first {@link RpError} in the cause chain (our fetch wrapper throws `ERR_RP_NETWORK` under openid-client). */
 function rpCause(e: unknown): RpError | undefined {
@@ -28,13 +49,36 @@ function rpCause(e: unknown): RpError | undefined {
   return undefined;
 }
 
-/** The claim an oauth4webapi check was about (`OperationProcessingError.cause.claim`). */
+/** oauth4webapi's detail of an error: `ClientError.cause` is its own error, whose `cause` is the detail. */
+function detailOf(e: oidc.ClientError): unknown {
+  const inner = e.cause;
+  return inner instanceof Error ? inner.cause : undefined;
+}
+
+/** The claim an oauth4webapi check was about (`detail.claim`). */
 function claimOf(e: oidc.ClientError): string | undefined {
-  const ope = e.cause;
-  const detail = ope instanceof Error ? ope.cause : undefined;
+  const detail = detailOf(e);
   return typeof detail === 'object' && detail !== null && typeof (detail as { claim?: unknown }).claim === 'string'
     ? (detail as { claim: string }).claim
     : undefined;
+}
+
+/** Whether an `OAUTH_INVALID_RESPONSE`-like error of the token step is about the ID token, not the response body. */
+function aboutIdToken(e: oidc.ClientError): boolean {
+  const detail = detailOf(e);
+  if (typeof detail === 'string') return true; // the compact JWT itself ("Invalid JWT")
+  if (typeof detail === 'object' && detail !== null) {
+    if ('claims' in detail || 'header' in detail || 'signature' in detail || 'alg' in detail) return true;
+    if ('body' in detail) return false;
+  }
+  // Fallback, documented above: the message.
+  const message = e.cause instanceof Error ? e.cause.message : e.message;
+  return /JWT|ID Token/.test(message);
+}
+
+/** The message of oauth4webapi's own error under a `ClientError` (openid-client's is generic). */
+function innerMessage(e: Error): string {
+  return e.cause instanceof Error ? e.cause.message : e.message;
 }
 
 function stepError(step: Step, message: string, error: string | undefined, cause: unknown): RpError {
@@ -43,11 +87,50 @@ function stepError(step: Step, message: string, error: string | undefined, cause
       return new RpDiscoveryError(message, { cause });
     case 'par':
       return new RpParError(error, { cause });
-    case 'grant':
-      return new RpTokenError(error, { cause });
+    case 'callback':
+      return new RpCallbackInvalidError(message, { cause });
+    case 'token':
+      return new RpTokenError(error, { cause }, error === undefined ? message : undefined);
+    case 'keys':
+      return new RpIdTokenError(`the provider's keys (jwks_uri) could not be read: ${message}`, { cause });
     case 'userinfo':
       return new RpUserinfoError(message, { cause });
   }
+}
+
+/** The token step by code: the ID token's checks, else the response's. */
+function tokenError(e: oidc.ClientError): RpError {
+  switch (e.code) {
+    case 'OAUTH_JWT_CLAIM_COMPARISON_FAILED': {
+      // Only the ID token has claims here (iss, aud, azp, nonce).
+      const claim = claimOf(e);
+      return claim === 'nonce'
+        ? new RpNonceError({ cause: e })
+        : new RpIdTokenError(`${claim ?? 'claim'} mismatch`, { cause: e });
+    }
+    case 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED':
+      return new RpIdTokenError(`${claimOf(e) ?? 'timestamp'} check failed`, { cause: e });
+    case 'OAUTH_KEY_SELECTION_FAILED':
+      return new RpIdTokenError('no key of the provider matches its header (kid, alg)', { cause: e });
+    case 'OAUTH_INVALID_RESPONSE':
+    case 'OAUTH_PARSE_ERROR':
+    case 'OAUTH_UNSUPPORTED_OPERATION':
+      return aboutIdToken(e)
+        ? new RpIdTokenError(innerMessage(e), { cause: e })
+        : new RpTokenError(undefined, { cause: e }, innerMessage(e));
+    default:
+      // OAUTH_RESPONSE_IS_NOT_CONFORM (an unexpected status), OAUTH_RESPONSE_IS_NOT_JSON, …
+      return new RpTokenError(undefined, { cause: e }, innerMessage(e));
+  }
+}
+
+/** The keys step: the JWKS read, then the key chosen and the signature checked with it. */
+function keysError(e: oidc.ClientError): RpError {
+  if (e.code === 'OAUTH_KEY_SELECTION_FAILED') {
+    return new RpIdTokenError('no key of the provider matches its header (kid, alg)', { cause: e });
+  }
+  if (aboutIdToken(e)) return new RpIdTokenError(innerMessage(e), { cause: e });
+  return stepError('keys', innerMessage(e), undefined, e);
 }
 
 /**
@@ -63,28 +146,14 @@ export function toRpError(e: unknown, step: Step): Error {
   }
   if (e instanceof oidc.ResponseBodyError) return stepError(step, e.error, e.error, e);
   if (e instanceof oidc.WWWAuthenticateChallengeError) return stepError(step, 'bearer challenge', undefined, e);
-  if (e instanceof oidc.ClientError && step === 'grant') {
-    const claim = claimOf(e);
-    switch (e.code) {
-      case 'OAUTH_JWT_CLAIM_COMPARISON_FAILED':
-        return claim === 'nonce'
-          ? new RpNonceError({ cause: e })
-          : new RpIdTokenError(`${claim ?? 'claim'} mismatch`, { cause: e });
-      case 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED':
-        return new RpIdTokenError(`${claim ?? 'timestamp'} check failed`, { cause: e });
-      case 'OAUTH_INVALID_RESPONSE': {
-        // The callback checks openid-client repeats after ours (state, iss, code) and the ID token's own checks.
-        const message = e.cause instanceof Error ? e.cause.message : e.message;
-        if (message.includes('"state"')) return new RpStateError(undefined, { cause: e });
-        if (/response parameter|"code"/.test(message) && !message.includes('ID Token')) {
-          return new RpCallbackInvalidError(message, { cause: e });
-        }
-        return new RpIdTokenError(message, { cause: e });
-      }
-      case 'OAUTH_KEY_SELECTION_FAILED':
-      case 'OAUTH_UNSUPPORTED_OPERATION':
-        return new RpIdTokenError(e.message, { cause: e });
-    }
+  if (e instanceof oidc.ClientError) {
+    if (step === 'token') return tokenError(e);
+    if (step === 'keys') return keysError(e);
+    // Before the token request: the authorization response openid-client checks again after us (its form), or the
+    // token request could not be built (an http endpoint, missing metadata): the token step's error.
+    if (step === 'callback' && e.code !== 'OAUTH_INVALID_RESPONSE')
+      return stepError('token', innerMessage(e), undefined, e);
+    return stepError(step, innerMessage(e), undefined, e);
   }
   const message = e instanceof Error ? e.message : String(e);
   return stepError(step, message, undefined, e);

@@ -17,6 +17,8 @@ export interface PendingLogin {
   readonly transaction: Transaction;
   /** Where to send the browser after the callback: a path on this site. */
   readonly returnTo: string;
+  /** The person logged in when it started (a step-up or age check): the callback demands the same `sub`. */
+  readonly sub?: string;
 }
 
 /**
@@ -61,45 +63,66 @@ export interface SessionStore {
 
 /** Options of {@link memorySessionStore}. */
 export interface MemorySessionStoreOptions {
-  /** The oldest sessions are dropped beyond this many. Default 10 000. */
+  /** Sessions with a login: the least recently written are dropped beyond this many. Default 10 000. */
   readonly maxEntries?: number;
+  /**
+   * Sessions without a login (browsers sent to the provider, anyone's for one GET): kept apart, the least recently
+   * written dropped beyond this many, so they never push out a logged-in session. Default 10 000.
+   */
+  readonly maxPendingEntries?: number;
   /** Clock, epoch ms. Default `Date.now`. */
   readonly now?: () => number;
 }
 
 /**
- * An in-process store: for one process and development. Expired sessions are dropped on read and on write; beyond
- * `maxEntries` the oldest go first.
+ * An in-process store: for one process and development. Two pools, each bounded: sessions with a login
+ * (`maxEntries`) and sessions without one (`maxPendingEntries`), so a flood of anonymous requests to guarded routes
+ * evicts only other anonymous sessions, never a logged-in person. Expired sessions are dropped on read, and from the
+ * old end of a pool on write; beyond a pool's bound the least recently written go first.
  *
- * @throws TypeError for a bad `maxEntries`.
+ * @throws TypeError for a bad `maxEntries` or `maxPendingEntries`.
  */
 export function memorySessionStore(options: MemorySessionStoreOptions = {}): SessionStore {
   const max = options.maxEntries ?? 10_000;
   if (!Number.isSafeInteger(max) || max < 1) throw new TypeError('maxEntries must be a positive integer');
+  const maxPending = options.maxPendingEntries ?? 10_000;
+  if (!Number.isSafeInteger(maxPending) || maxPending < 1) {
+    throw new TypeError('maxPendingEntries must be a positive integer');
+  }
   const now = options.now ?? Date.now;
-  const map = new Map<string, string>();
+  // JSON with its expiry, by id; Map order is the eviction order (re-inserted on every write).
+  type Entry = { readonly json: string; readonly expiresAt: number };
+  const loggedIn = new Map<string, Entry>();
+  const anonymous = new Map<string, Entry>();
+  const trim = (pool: Map<string, Entry>, bound: number) => {
+    const t = now();
+    for (const [oldest, entry] of pool) {
+      if (pool.size <= bound && entry.expiresAt > t) break;
+      pool.delete(oldest);
+    }
+  };
   return {
     get(id) {
-      const raw = map.get(id);
-      if (raw === undefined) return undefined;
-      const value = JSON.parse(raw) as MynaGateSession;
-      if (value.expiresAt <= now()) {
-        map.delete(id);
+      const entry = loggedIn.get(id) ?? anonymous.get(id);
+      if (entry === undefined) return undefined;
+      if (entry.expiresAt <= now()) {
+        loggedIn.delete(id);
+        anonymous.delete(id);
         return undefined;
       }
-      return value;
+      return JSON.parse(entry.json) as MynaGateSession;
     },
     set(id, value) {
-      map.delete(id); // re-insert: Map order is the eviction order
+      loggedIn.delete(id);
+      anonymous.delete(id);
+      const pool = value.login === undefined ? anonymous : loggedIn;
       // A JSON copy: what a real store would keep, and no aliasing with the caller's object.
-      map.set(id, JSON.stringify(value));
-      for (const [oldest] of map) {
-        if (map.size <= max) break;
-        map.delete(oldest);
-      }
+      pool.set(id, { json: JSON.stringify(value), expiresAt: value.expiresAt });
+      trim(pool, pool === anonymous ? maxPending : max);
     },
     delete(id) {
-      map.delete(id);
+      loggedIn.delete(id);
+      anonymous.delete(id);
     },
   };
 }

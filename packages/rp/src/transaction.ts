@@ -28,6 +28,8 @@ interface TransactionBase {
   readonly prompt?: 'login';
   /** When the request was built, epoch ms (the client's clock). */
   readonly createdAt: number;
+  /** The person the login must be (their pairwise `sub`), when the request named one. */
+  readonly sub?: string;
 }
 
 /** A transaction of `cardLogin` (`kind: 'login'`) or `stepUp` (`kind: 'step-up'`). */
@@ -76,6 +78,9 @@ export function assertTransaction(value: unknown): asserts value is Transaction 
   }
   if (t['prompt'] !== undefined && t['prompt'] !== 'login') throw new TypeError("transaction.prompt must be 'login'");
   if (!Number.isSafeInteger(t['createdAt'])) throw new TypeError('transaction.createdAt must be epoch ms');
+  if (t['sub'] !== undefined && (typeof t['sub'] !== 'string' || t['sub'] === '')) {
+    throw new TypeError('transaction.sub must be a non-empty string');
+  }
   switch (t['kind']) {
     case 'login':
     case 'step-up':

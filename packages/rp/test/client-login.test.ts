@@ -112,6 +112,19 @@ describe('card login with the SDK against the real provider', () => {
     assert.equal(result.acr, ACR_CARD_AUTH);
   });
 
+  it("checks the ID token's signature with the provider's ES256 JWKS, read from jwks_uri over http loopback", async () => {
+    const fresh = client(BANK);
+    requests.length = 0;
+    const { url, transaction } = await fresh.cardLogin();
+    const result = await fresh.complete(transaction, await runLogin(url));
+    const discovery = (await (await fetch(`${provider.issuer}/.well-known/openid-configuration`)).json()) as {
+      jwks_uri: string;
+    };
+    assert.ok(requests.includes(new URL(discovery.jwks_uri).pathname), `the JWKS was read: ${requests.join(' ')}`);
+    const header = JSON.parse(Buffer.from(result.idToken.split('.')[0]!, 'base64url').toString()) as { alg: string };
+    assert.equal(header.alg, 'ES256');
+  });
+
   it('reads discovery once per client and caches it', async () => {
     const fresh = client(BANK);
     requests.length = 0;

@@ -29,6 +29,7 @@ function instances(): rp.RpError[] {
     new rp.RpAcrNotMetError(rp.ACR_CARD_SIGN, rp.ACR_CARD_AUTH),
     new rp.RpAmrNotMetError(['hwk'], ['pin']),
     new rp.RpStaleAuthError('x', 1, 60),
+    new rp.RpSubjectMismatchError(),
     new rp.RpUserinfoError('x'),
     new rp.RpClaimMissingError('age_over_20'),
     new rp.RpClaimInvalidError('age_over_20', 'a boolean'),

@@ -178,7 +178,7 @@ describe('express: mynagate() + requireCard()', () => {
 
 /** The session a browser's cookie names, as the store holds it (JSON). */
 async function storedSession(browser: Browser): Promise<string> {
-  const value = browser.cookie('127.0.0.1', 'mynagate');
+  const value = browser.cookie('127.0.0.1', 'mynagate') ?? browser.cookie('127.0.0.1', '__Host-mynagate');
   assert.ok(value, 'the browser has a session cookie');
   const session = await store.get(value.slice(0, value.lastIndexOf('.')));
   assert.ok(session, 'the store has the session');
@@ -241,7 +241,7 @@ describe('express: what the session store keeps', () => {
     assert.equal(json.includes('千代田'), false, 'and the address');
   });
 
-  it("a step-up with another person's card drops the earlier person's age answer: requireAge asks again", async () => {
+  it("a step-up with another person's card is refused (ERR_RP_SUBJECT_MISMATCH): the person logged in stays, with their age answer", async () => {
     const id = `other-${Math.random().toString(36).slice(2)}`;
     store.set(id, {
       expiresAt: Date.now() + 60_000,
@@ -252,17 +252,25 @@ describe('express: what the session store keeps', () => {
     const browser = new Browser();
     browser.setCookie('127.0.0.1', 'mynagate', signSessionId(Buffer.from(SESSION_KEY), id));
     assert.equal((await browser.fetch(`${rp}/adult`)).status, 200, "the earlier person's answer counts for them");
-    // auth_time 0 is stale: the transfer sends the browser through a new card login, with this test's card.
+    // auth_time 0 is stale: the transfer sends the browser through a new card login, with this test's card (another
+    // person's: its sub is not 'earlier-person').
     const res = await browser.fetch(`${rp}/transfer`);
     assert.equal(res.status, 302);
+    const seen = logins.length;
     const end = await loginWithCard(provider, browser, await browser.follow(res.headers.get('location')!), card);
-    assert.equal(end.url.href, `${rp}/transfer`);
+    assert.equal(end.url.pathname, '/callback');
+    assert.equal(end.response.status, 403);
+    assert.deepEqual(await end.response.json(), { code: 'ERR_RP_SUBJECT_MISMATCH' });
+    assert.equal(logins.length, seen, 'onLogin never saw the refused login');
     const session = JSON.parse(await storedSession(browser)) as MynaGateSession;
-    assert.notEqual(session.login?.sub, 'earlier-person');
-    assert.equal(session.age, undefined, "the earlier person's age answer is not the new person's");
-    const adult = await browser.fetch(`${rp}/adult`);
-    assert.equal(adult.status, 302, 'requireAge asks the provider again');
-    await adult.body?.cancel();
+    assert.equal(session.login?.sub, 'earlier-person', 'the session is still the earlier person’s');
+    assert.equal(session.login?.authTime, 0, 'and not made fresh by someone else’s card');
+    assert.deepEqual(session.age, { '20': true }, 'with their own age answer');
+    assert.deepEqual(session.pending, {}, 'the transaction is used up');
+    assert.equal((await browser.fetch(`${rp}/adult`)).status, 200);
+    const again = await browser.fetch(`${rp}/transfer`);
+    assert.equal(again.status, 302, 'the transfer still demands a fresh login of the earlier person');
+    await again.body?.cancel();
   });
 });
 

@@ -1,0 +1,208 @@
+/**
+ * The middleware core without a framework or a provider: a scripted client (the requests it was asked for, the
+ * person its next completion names) behind the real `Gate`, session cookie and memory store. What a step-up may
+ * change (only the person already logged in may complete it), what anonymous requests may cost (never a logged-in
+ * session), and the session cookie's name.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ACR_CARD_AUTH, memorySessionStore, type CompletionResult, type MynaGateClient } from '../src/index.ts';
+import { Gate } from '../src/gate.ts';
+import { signSessionId, type MynaGateSession } from '../src/session.ts';
+
+const NOW = Date.parse('2025-04-01T09:00:00Z');
+
+/** A client that builds transactions and completes them as `who` logged in at `authTime`. */
+function scriptedClient(redirectUri = 'https://bank.example/callback') {
+  let n = 0;
+  const calls: { kind: string; options: Record<string, unknown> }[] = [];
+  const script = { who: 'alice', authTime: Math.floor(NOW / 1000) };
+  const request =
+    (kind: string) =>
+    async (options: Record<string, unknown> = {}) => {
+      calls.push({ kind, options });
+      const state = `state-${String(++n).padStart(12, '0')}`;
+      return { url: new URL(`https://id.example/auth?state=${state}`), transaction: { v: 1, kind, state } };
+    };
+  const client = {
+    redirectUri,
+    cardLogin: request('login'),
+    stepUp: request('step-up'),
+    ageCheck: request('age'),
+    async complete(transaction: { kind: CompletionResult['kind'] }): Promise<CompletionResult> {
+      return {
+        kind: transaction.kind,
+        sub: script.who,
+        acr: ACR_CARD_AUTH,
+        amr: ['hwk', 'pin', 'sc'],
+        authTime: script.authTime,
+        idTokenClaims: {},
+        idToken: 'x.y.z',
+      };
+    },
+  } as unknown as MynaGateClient;
+  return { client, calls, script };
+}
+
+/** One browser: the cookie it holds for the gate. */
+function browserOf<Req>(gate: Gate<Req>, name = 'mynagate') {
+  let cookie: string | undefined;
+  const lines: string[] = [];
+  return {
+    lines,
+    get cookie() {
+      return cookie;
+    },
+    set cookie(value) {
+      cookie = value;
+    },
+    async open() {
+      return gate.open(cookie, (line) => {
+        lines.push(line);
+        const [pair] = line.split(';');
+        const [k, v] = [pair!.slice(0, pair!.indexOf('=')), pair!.slice(pair!.indexOf('=') + 1)];
+        if (k === name) cookie = v === '' ? undefined : `${k}=${v}`;
+      });
+    },
+  };
+}
+
+/** Logs `browser` in through a card login started at a guarded route; returns the state used. */
+async function logIn(browser: ReturnType<typeof browserOf>): Promise<void> {
+  const d = await (await browser.open()).require({ kind: 'card' }, 'GET', '/account');
+  assert.equal(d.action, 'redirect');
+  const state = new URL((d as { location: string }).location).searchParams.get('state');
+  await (await browser.open()).callback({}, `/callback?code=c&state=${state}`);
+}
+
+describe('a step-up is tied to the person logged in', () => {
+  it("ERR_RP_SUBJECT_MISMATCH for another person's card; the session stays the first person's, onLogin not called", async () => {
+    const { client, calls, script } = scriptedClient();
+    const logins: string[] = [];
+    const gate = new Gate(client, { now: () => NOW, onLogin: (r) => void logins.push(r.sub) });
+    const browser = browserOf(gate, '__Host-mynagate');
+    script.authTime = Math.floor(NOW / 1000) - 3600; // an hour-old login: the transfer demands a fresh one
+    await logIn(browser);
+    assert.equal((await browser.open()).login?.sub, 'alice');
+
+    const d = await (await browser.open()).require({ kind: 'fresh', maxAgeSeconds: 300 }, 'GET', '/transfer?id=42');
+    assert.equal(d.action, 'redirect');
+    assert.deepEqual(calls.at(-1), { kind: 'step-up', options: { maxAgeSeconds: 300, usePar: false, sub: 'alice' } });
+    const state = new URL((d as { location: string }).location).searchParams.get('state');
+
+    script.who = 'mallory'; // another person's card at the step-up
+    script.authTime = Math.floor(NOW / 1000);
+    const cookieBefore = browser.cookie;
+    await assert.rejects((await browser.open()).callback({}, `/callback?code=y&state=${state}`), {
+      code: 'ERR_RP_SUBJECT_MISMATCH',
+    });
+    assert.deepEqual(logins, ['alice'], 'onLogin saw only the first login');
+    assert.equal(browser.cookie, cookieBefore, 'the same session id');
+    const ctx = await browser.open();
+    assert.equal(ctx.login?.sub, 'alice');
+    assert.equal(ctx.login?.authTime, Math.floor(NOW / 1000) - 3600, 'not made fresh');
+    assert.equal(
+      (await ctx.require({ kind: 'fresh', maxAgeSeconds: 300 }, 'GET', '/transfer?id=42')).action,
+      'redirect',
+    );
+
+    // The same person's card passes.
+    script.who = 'alice';
+    const again = await (await browser.open()).require({ kind: 'fresh', maxAgeSeconds: 300 }, 'GET', '/transfer?id=42');
+    const s2 = new URL((again as { location: string }).location).searchParams.get('state');
+    assert.deepEqual(await (await browser.open()).callback({}, `/callback?code=z&state=${s2}`), {
+      location: '/transfer?id=42',
+    });
+    assert.equal((await browser.open()).login?.authTime, Math.floor(NOW / 1000));
+  });
+
+  it('an age check of a logged-in person names them too; a first card login names nobody', async () => {
+    const { client, calls } = scriptedClient();
+    const gate = new Gate(client, { now: () => NOW });
+    const browser = browserOf(gate, '__Host-mynagate');
+    await logIn(browser);
+    assert.deepEqual(calls[0], { kind: 'login', options: { usePar: false } });
+    await (await browser.open()).require({ kind: 'age', over: 20 }, 'GET', '/adult');
+    assert.deepEqual(calls.at(-1), { kind: 'age', options: { over: 20, usePar: false, sub: 'alice' } });
+  });
+});
+
+describe('anonymous requests cannot log anyone out', () => {
+  it('10 001 cookieless GETs of a guarded route leave a logged-in session of the default store intact', async () => {
+    const { client } = scriptedClient();
+    const gate = new Gate(client, {});
+    const victim = browserOf(gate, '__Host-mynagate');
+    await logIn(victim);
+    for (let i = 0; i < 10_001; i++)
+      await (await gate.open(undefined, () => {})).require({ kind: 'card' }, 'GET', '/a');
+    assert.equal((await victim.open()).login?.sub, 'alice');
+  });
+
+  it('a session without a login lives pendingTtlSeconds (default 600 s), one with a login sessionTtlSeconds', async () => {
+    let now = NOW;
+    const { client } = scriptedClient();
+    const store = memorySessionStore({ now: () => now });
+    const saved: MynaGateSession[] = [];
+    const spy = { ...store, set: (id: string, v: MynaGateSession) => (saved.push(v), store.set(id, v)) };
+    const gate = new Gate(client, { now: () => now, store: spy });
+    const browser = browserOf(gate, '__Host-mynagate');
+    const first = await (await browser.open()).require({ kind: 'card' }, 'GET', '/account');
+    assert.equal(saved.at(-1)!.expiresAt, NOW + 600_000);
+    now += 601_000;
+    const late = new URL((first as { location: string }).location).searchParams.get('state');
+    await assert.rejects((await browser.open()).callback({}, `/callback?code=c&state=${late}`), {
+      code: 'ERR_RP_STATE',
+    });
+    const d = await (await browser.open()).require({ kind: 'card' }, 'GET', '/account');
+    const state = new URL((d as { location: string }).location).searchParams.get('state');
+    await (await browser.open()).callback({}, `/callback?code=c&state=${state}`);
+    assert.equal(saved.at(-1)!.expiresAt, now + 8 * 3600_000);
+    assert.throws(() => new Gate(client, { pendingTtlSeconds: 59 }), TypeError);
+    assert.throws(() => new Gate(client, { sessionTtlSeconds: 600, pendingTtlSeconds: 601 }), TypeError);
+  });
+
+  it('memorySessionStore keeps sessions without a login in a pool of their own (maxPendingEntries)', () => {
+    const store = memorySessionStore({ maxEntries: 2, maxPendingEntries: 2, now: () => NOW });
+    const login = { kind: 'login', sub: 's', acr: ACR_CARD_AUTH, amr: [], authTime: 0 } as const;
+    store.set('in-1', { expiresAt: NOW + 1000, pending: {}, login });
+    for (let i = 0; i < 5; i++) store.set(`anon-${i}`, { expiresAt: NOW + 1000, pending: {} });
+    assert.ok(store.get('in-1'), 'the logged-in session stays');
+    assert.equal(store.get('anon-0'), undefined, 'the oldest anonymous ones go');
+    assert.ok(store.get('anon-4'));
+    store.set('in-2', { expiresAt: NOW + 1000, pending: {}, login });
+    store.set('in-3', { expiresAt: NOW + 1000, pending: {}, login });
+    assert.equal(store.get('in-1'), undefined, 'logged-in sessions are bounded by maxEntries');
+    assert.throws(() => memorySessionStore({ maxPendingEntries: 0 }), TypeError);
+  });
+});
+
+describe('the session cookie name', () => {
+  it('is __Host-mynagate on https (Secure, Path=/, no Domain), mynagate on loopback http', async () => {
+    const https = browserOf(new Gate(scriptedClient().client, {}), '__Host-mynagate');
+    await (await https.open()).require({ kind: 'card' }, 'GET', '/');
+    assert.match(https.lines[0]!, /^__Host-mynagate=[^;]+; Path=\/; Max-Age=28800; HttpOnly; SameSite=Lax; Secure$/);
+    const http = browserOf(new Gate(scriptedClient('http://127.0.0.1:3000/callback').client, {}));
+    await (await http.open()).require({ kind: 'card' }, 'GET', '/');
+    assert.match(http.lines[0]!, /^mynagate=[^;]+; Path=\/; Max-Age=28800; HttpOnly; SameSite=Lax$/);
+    assert.throws(() => new Gate(scriptedClient().client, { secureCookie: false, cookieName: '__Host-x' }), TypeError);
+  });
+
+  it('reads a session under the earlier name once and moves it to __Host-mynagate', async () => {
+    const key = 'k'.repeat(32);
+    const store = memorySessionStore();
+    const login = { kind: 'login', sub: 'alice', acr: ACR_CARD_AUTH, amr: ['hwk', 'pin', 'sc'], authTime: 0 } as const;
+    store.set('old-id', { expiresAt: Date.now() + 60_000, pending: {}, login });
+    const gate = new Gate(scriptedClient().client, { sessionKey: key, store });
+    const lines: string[] = [];
+    const ctx = await gate.open(`mynagate=${signSessionId(Buffer.from(key), 'old-id')}`, (l) => lines.push(l));
+    assert.equal(ctx.login?.sub, 'alice', 'still logged in');
+    assert.equal(lines.length, 2);
+    assert.match(
+      lines[0]!,
+      /^__Host-mynagate=old-id\.[^;]+; Path=\/; Max-Age=(59|60); HttpOnly; SameSite=Lax; Secure$/,
+    );
+    assert.match(lines[1]!, /^mynagate=; Path=\/; Max-Age=0;/);
+    const moved = await gate.open(lines[0]!.split(';')[0], () => assert.fail('no cookie to set'));
+    assert.equal(moved.login?.sub, 'alice');
+  });
+});
