@@ -41,6 +41,12 @@ export interface LoginView {
   readonly origin: string;
   readonly intent: 'login';
   readonly challenge: string;
+  /**
+   * Whether this companion scanned from the network the login's browser started on, as the provider sees the two
+   * (`same`); `other` for anything else, a provider that does not say included. On `other`, {@link describeView}
+   * adds {@link NETWORK_CAUTION}.
+   */
+  readonly network: 'same' | 'other';
 }
 
 /**
@@ -87,13 +93,25 @@ export function displayText(text: string): string {
   return text.replace(UNSAFE, '\ufffd');
 }
 
+/**
+ * The caution before the PIN for a login started on another network (a QR code relayed by a phishing page looks like
+ * that): the idp's `NETWORK_CAUTION`, written here, not imported, so the companion does not load the provider.
+ */
+export const NETWORK_CAUTION = Object.freeze({
+  ja: 'このログインは、このスマートフォンとは別のネットワークで始まりました。いま目の前の画面で、ご自身でログインを始めた場合だけ続けてください。誰かに送られた・見せられたQRコードなら、暗証番号を入力せずに中止してください。',
+  en: 'This login was started on another network than this phone. Continue only if you started it yourself, on a screen in front of you. If someone sent or showed you this QR code, stop without entering your PIN.',
+});
+
 export const PIN_PROMPT = '利用者証明用暗証番号（数字4桁）/ auth PIN (4 digits): ';
 export const PASSWORD_PROMPT = '署名用電子証明書のパスワード（英数字6〜16文字）/ signing password (6-16 characters): ';
 
 /** Whether `view` asks for the signing key (eKYC) rather than a login. */
 export const isSignView = (view: CompanionView): view is SignView => view.intent === 'sign';
 
-/** The lines that tell the person who asks, for which site, and (for a signature) the statement's text. */
+/**
+ * The lines that tell the person who asks, for which site, and (for a signature) the statement's text; for a login
+ * started on another network, {@link NETWORK_CAUTION}.
+ */
 export function describeView(view: CompanionView): string[] {
   const lines = [
     `サービス / Service:    ${view.clientName} (${view.clientOrigin})`,
@@ -102,6 +120,8 @@ export function describeView(view: CompanionView): string[] {
   ];
   if (isSignView(view)) {
     lines.push(`利用目的 / Purpose:    ${view.statement.purpose}`, '', view.statement.text.ja, view.statement.text.en);
+  } else if (view.network !== 'same') {
+    lines.push('', `注意 / Caution: ${NETWORK_CAUTION.ja}`, NETWORK_CAUTION.en);
   }
   return lines.map(displayText);
 }
@@ -243,7 +263,8 @@ export async function scan(link: URL): Promise<CompanionView> {
     // Only a login is a login: any other intent is refused rather than shown as one.
     if (v!['intent'] !== 'login')
       throw new CompanionRemoteError('ERR_CLI_COMPANION_RESPONSE', 'a login link answered without intent login', 200);
-    return v as unknown as LoginView;
+    // Fail closed: a provider that does not say (or says anything else) gets the caution.
+    return { ...(v as unknown as LoginView), network: v!['network'] === 'same' ? 'same' : 'other' };
   }
   if (v!['intent'] !== 'sign')
     throw new CompanionRemoteError('ERR_CLI_COMPANION_RESPONSE', 'a signing link answered without intent sign', 200);

@@ -14,6 +14,7 @@ import { assertOwner, boundLink, loadBound, newBinding, type BoundFields } from 
 import { IdpChallengeInvalidError, IdpHandoverMismatchError, IdpLoginNotFoundError } from './errors.ts';
 import { messageFor, type ErrorBody } from './http-errors.ts';
 import type { IssuedChallenge, LoginVerifier } from './login-token.ts';
+import { compareNetworks, type Network } from './network-tag.ts';
 import type { ChangeFeedPort, OneShotPort } from './ports.ts';
 import { TransactionWatch, type TransactionChange } from './transaction-watch.ts';
 
@@ -33,6 +34,11 @@ export interface LoginTransaction extends BoundFields {
   readonly clientOrigin: string;
   /** What the person is asked to do; `login` today, `sign` with the card-signature issue. */
   readonly intent: 'login';
+  /**
+   * The keyed tag of the network the browser started the login from (network-tag.ts `networkTagger`), to compare
+   * the companion's with at {@link LoginTransactions.scan}. Never the address. Absent when unknown.
+   */
+  readonly network?: string | undefined;
 }
 
 /** What this node just recorded for a login (see {@link LoginTransactions.watch}). */
@@ -60,6 +66,21 @@ export interface CompanionView {
   readonly challenge: string;
   /** Epoch ms after which the challenge is refused. */
   readonly challengeExpiresAt: number;
+  /**
+   * Whether the companion scanned from the network the login page's browser started the login on (the same IPv4 /24
+   * or IPv6 /64, as the provider sees the two; network-tag.ts). `other` also when either is unknown. A companion
+   * shows a caution before it asks for the PIN when `other`: a login started elsewhere is what a relayed QR code
+   * (QRLJacking) looks like, though it may also be the person's own computer on another network.
+   */
+  readonly network: Network;
+}
+
+/** Who scanned, as {@link LoginTransactions.scan} takes it. */
+export interface ScanFrom {
+  /** The companion's network tag (network-tag.ts); absent when unknown. */
+  readonly network?: string | undefined;
+  /** Told of a scan that was answered, with the login's client and the network comparison (the operator's log). */
+  readonly scanned?: ((clientId: string, network: Network) => void) | undefined;
 }
 
 /** The transaction store's settings. */
@@ -102,6 +123,8 @@ export class LoginTransactions {
     readonly clientId: string;
     readonly clientName: string;
     readonly clientOrigin: string;
+    /** The browser's network tag (network-tag.ts), never its address; absent when unknown. */
+    readonly network?: string | undefined;
   }): Promise<{ readonly transaction: LoginTransaction; readonly browserKey: string }> {
     const { fields, browserKey } = newBinding(this.#o.now(), this.#o.loginTtlSeconds);
     const transaction: LoginTransaction = {
@@ -111,6 +134,7 @@ export class LoginTransactions {
       clientName: input.clientName,
       clientOrigin: input.clientOrigin,
       intent: 'login',
+      ...(input.network === undefined ? {} : { network: input.network }),
     };
     await this.#o.oneShot.put(`login:${transaction.txn}`, JSON.stringify(transaction), this.#o.loginTtlSeconds * 1000);
     this.#remember(transaction);
@@ -144,11 +168,12 @@ export class LoginTransactions {
 
   /**
    * Opens a scanned QR link: checks the code, then issues the login's one challenge (replacing any earlier one, so
-   * only the last companion to scan can finish).
+   * only the last companion to scan can finish). `from.network`, the companion's network tag, is compared with the
+   * browser's ({@link CompanionView.network}).
    *
    * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_QR_INVALID`, `ERR_IDP_QR_STALE`.
    */
-  async scan(txn: string, t: string | null, code: string | null): Promise<CompanionView> {
+  async scan(txn: string, t: string | null, code: string | null, from: ScanFrom = {}): Promise<CompanionView> {
     // Started on this node: no store read. A transaction another node ended meanwhile then gets a challenge that
     // nothing can use (the token post reads the store, which no longer has it).
     const started = this.#started.get(txn);
@@ -180,6 +205,8 @@ export class LoginTransactions {
     if (!(ttl > 0)) throw new IdpLoginNotFoundError();
     this.#watch.notify(txn, 'scanned');
     this.#watch.announce(txn, 'scanned');
+    const network = compareNetworks(transaction.network, from.network);
+    from.scanned?.(transaction.clientId, network);
     return {
       txn,
       clientName: transaction.clientName,
@@ -188,6 +215,7 @@ export class LoginTransactions {
       intent: transaction.intent,
       challenge,
       challengeExpiresAt: now + ttl,
+      network,
     };
   }
 

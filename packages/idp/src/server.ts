@@ -22,6 +22,7 @@ import { abortLogin, loginPage } from './interactions/login-page.ts';
 import { Router, type Handler } from './interactions/router.ts';
 import { rotateKeys, type PrivateJwks } from './keys.ts';
 import { LoginTransactions } from './login-transaction.ts';
+import { networkTagger } from './network-tag.ts';
 import type { ProviderStores } from './ports.ts';
 import { buildProvider } from './provider.ts';
 import { openStores, type StoreConfig } from './store/open.ts';
@@ -50,7 +51,7 @@ export interface ServerConfig extends Omit<IdpConfig, 'issuer' | 'stores'> {
   readonly tls?: { readonly key: string | Uint8Array; readonly cert: string | Uint8Array };
   /**
    * Trust `X-Forwarded-For` from a TLS-terminating proxy in front (node-oidc-provider's `proxy`) for the client's
-   * address. Default false. The URLs the provider publishes and accepts always follow `issuer`, never the request's
+   * address (for the login's network check, its last entry: the one this proxy added; network-tag.ts). Default false. The URLs the provider publishes and accepts always follow `issuer`, never the request's
    * `Host` or `X-Forwarded-Host`/`-Proto`.
    */
   readonly trustProxy?: boolean;
@@ -255,6 +256,7 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
       challengeTtlSeconds: resolved.challengeTtlSeconds,
       qrMaxAgeSeconds: resolved.qrMaxAgeSeconds,
     }),
+    networkOf: networkTagger(resolved.pairwiseSecret, config.trustProxy === true),
   };
   const ekyc = ekycRoutes(context);
   const me = meRoutes(context);
@@ -275,7 +277,7 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
     .on('POST', '/me/withdraw', me.withdraw, sendErrorPage)
     .on('POST', '/interaction/:uid/abort', abortLogin(context), sendErrorPage)
     .on('GET', '/interaction/:uid/events', eventStream(loginEvents(context)))
-    .on('GET', '/companion/:txn', companionScan(context))
+    .on('GET', '/companion/:txn', companionScan(context, resolved.log))
     .on('POST', '/companion/:txn/token', companionToken(context, resolved.log))
     .on('POST', '/companion/:txn/failure', companionFailure(context, resolved.log));
   if (resolved.dev !== false) {

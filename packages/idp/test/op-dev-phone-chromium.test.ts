@@ -80,6 +80,8 @@ describe('virtual phone in Chromium (development mode)', { skip: skipBrowser }, 
     await phone.locator('#sign-form').waitFor({ state: 'visible' });
     assert.equal(await phone.locator('#client-name').textContent(), RP_JWT.name);
     assert.equal(await phone.locator('#origin').textContent(), idp.server.issuer);
+    // Phone and browser on one network (127.0.0.1): no caution.
+    assert.equal(await phone.locator('#network-caution').isHidden(), true);
     await phone.screenshot({ path: join(OUT, '2-phone-service.png') });
 
     await phone.locator('#pin').fill('0000');
@@ -99,6 +101,49 @@ describe('virtual phone in Chromium (development mode)', { skip: skipBrowser }, 
       expectedState: state,
     });
     assert.equal(tokens.claims()!.acr, 'urn:mynagate:acr:card-auth');
+    await context.close();
+  });
+
+  it('cautions before the PIN when the phone scans from another network than the browser (a relayed QR code)', async () => {
+    // Behind a trusted proxy the browser is 203.0.113.7 and the phone 198.51.100.7 (X-Forwarded-For): two networks.
+    const proxied = await f.start({
+      trustProxy: true,
+      dev: { cards: [{ label: 'テストカード 試験花子 / Test card (PIN 1234)', file: card.file }] },
+    });
+    const context = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'ja-JP' });
+    await context.setExtraHTTPHeaders({ 'x-forwarded-for': '203.0.113.7' });
+    await context.route(/\/companion\//, (route) =>
+      route.continue({ headers: { ...route.request().headers(), 'x-forwarded-for': '198.51.100.7' } }),
+    );
+    const page = await context.newPage();
+    await page.goto(
+      client.buildAuthorizationUrl(proxied.jwtRp, {
+        redirect_uri: RP_JWT.redirectUri,
+        scope: 'openid',
+        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+        acr_values: 'urn:mynagate:acr:card-auth',
+      }).href,
+    );
+    await page.locator('#qr svg').waitFor();
+    const [phone] = await Promise.all([context.waitForEvent('page'), page.locator('#dev-phone').click()]);
+    await phone.locator('#sign-form').waitFor({ state: 'visible' });
+    const caution = phone.locator('#network-caution');
+    assert.equal(await caution.isVisible(), true);
+    const text = (await caution.textContent()) ?? '';
+    assert.match(text, /このログインは、このスマートフォンとは別のネットワークで始まりました。/);
+    assert.match(text, /暗証番号を入力せずに中止してください。/);
+    assert.match(text, /This login was started on another network than this phone\./);
+    assert.match(text, /stop without entering your PIN\./);
+    // The caution comes before the PIN field, and the PIN field does not take the focus.
+    const [cautionBox, pinBox] = [await caution.boundingBox(), await phone.locator('#pin').boundingBox()];
+    assert.ok(cautionBox !== null && pinBox !== null && cautionBox.y < pinBox.y);
+    const focused = await phone.evaluate(
+      () =>
+        (globalThis as unknown as { document: { activeElement: { id: string } | null } }).document.activeElement?.id,
+    );
+    assert.notEqual(focused, 'pin');
+    await phone.screenshot({ path: join(OUT, '5-phone-other-network.png') });
     await context.close();
   });
 

@@ -1,7 +1,8 @@
 /**
  * The virtual phone (development mode only): a newcomer completes a whole card login in one browser. The page opens
- * the QR link as a companion would (`GET /companion/:txn?t&c`), shows the service's name, origin and intent, and asks
- * for the PIN; the server then drives a virtual card through `JpkiClient` (real APDUs, PIN counters, card-side
+ * the QR link as a companion would (`GET /companion/:txn?t&c`), shows the service's name, origin and intent (and,
+ * when the view's `network` is not `same`, the caution a companion shows for a login started on another network,
+ * {@link NETWORK_CAUTION}), and asks for the PIN; the server then drives a virtual card through `JpkiClient` (real APDUs, PIN counters, card-side
  * RSA signature) and submits the token through the same code as `POST /companion/:txn/token`.
  *
  * For eKYC (a `/companion/sign/…` link) it shows the statement and asks for the signing certificate's password;
@@ -10,7 +11,7 @@
  * The PIN or password is a test card's, typed by the developer; it is used once and never stored or logged.
  */
 import { randomBytes } from 'node:crypto';
-import { cardLoginDeps, COMPANION_DONE, logRefusals } from '../interactions/companion.ts';
+import { cardLoginDeps, COMPANION_DONE, logRefusals, NETWORK_CAUTION } from '../interactions/companion.ts';
 import type { InteractionContext } from '../interactions/context.ts';
 import { sendPage } from '../interactions/login-page.ts';
 import { readJson, sendJson, type Handler } from '../interactions/router.ts';
@@ -47,6 +48,9 @@ export function devPhonePage(context: InteractionContext, dev: DevConfig): Handl
         <dt>目的 / Intent</dt>
         <dd id="intent"></dd>
       </dl>
+      <p id="network-caution" class="status error" role="alert" hidden>
+        <strong>注意 / Caution:</strong> ${NETWORK_CAUTION.ja}<span class="en" lang="en">${NETWORK_CAUTION.en}</span>
+      </p>
       <form id="sign-form" hidden>
         <fieldset>
           <legend>カード / Card</legend>
@@ -144,6 +148,8 @@ async function scan(link) {
   $('origin').textContent = b.origin;
   $('intent').textContent = cfg.intent[b.intent] || b.intent;
   $('view').hidden = false;
+  // A login started on another network (fail closed: anything but 'same'), as a relayed QR code is: said before the PIN.
+  $('network-caution').hidden = b.intent === 'sign' || b.network === 'same';
   if (b.intent === 'sign') {
     // eKYC (ekyc/pages.ts): show the statement the card will sign, ask for the signing certificate's password.
     $('statement-ja').textContent = b.statement.text.ja;
@@ -155,6 +161,10 @@ async function scan(link) {
   }
   $('statement-form').hidden = true;
   $('sign-form').hidden = false;
+  if (!$('network-caution').hidden) {
+    // No focus on the PIN: the caution comes first.
+    return show('上の注意を読んでください。続けるときだけ暗証番号を入力してください。', 'Read the caution above. Enter the PIN only if you continue.');
+  }
   $('pin').focus();
   show('サービス名を確かめて、暗証番号を入力してください。', 'Check the service name, then enter the PIN.');
 }

@@ -2,7 +2,11 @@
  * The companion API (JSON), what a phone app or `mynagate` CLI calls after scanning the QR code:
  *
  * - `GET /companion/:txn?t&c` checks the QR code (fresh and minted here) and returns what to show and sign:
- *   `{ txn, clientName, clientOrigin, origin, intent, challenge, challengeExpiresAt }`;
+ *   `{ txn, clientName, clientOrigin, origin, intent, challenge, challengeExpiresAt, network }`. `network` is
+ *   `same` when the companion scanned from the network the login page's browser started on (IPv4 /24, IPv6 /64, as
+ *   this server sees them; compared by keyed tags, never the addresses), else `other`, unknown included. On `other`
+ *   a companion shows {@link NETWORK_CAUTION} before it asks for the PIN: a QR code relayed by a phishing page
+ *   (QRLJacking) shows a login its owner's browser started, elsewhere.
  * - `POST /companion/:txn/token` takes the Web eID token signed over `SHA-256(origin) ‖ SHA-256(challenge)` and
  *   answers `{ status: 'ok', message }`. It never says who logged in: the outcome goes to the browser session.
  *   `?handover=1` (`mynagate bridge`, the same computer): the outcome waits for the browser that comes back from the
@@ -12,7 +16,8 @@
  *
  * A refused token leaves the operator one line (`login.refused`, {@link loginRefusedEvent}), whichever way it was
  * posted (this API or the development phone, both through {@link logRefusals}); a failure a companion reports leaves
- * one `login.failed` line ({@link loginFailedEvent}). The answer goes to the companion and the page, and neither
+ * one `login.failed` line ({@link loginFailedEvent}); an answered scan one `login.scanned` line ({@link
+ * loginScannedEvent}), whose `network` tells the operator how many logins finish on another network. The answer goes to the companion and the page, and neither
  * reaches the server's log otherwise.
  */
 import { MynaGateError } from '@mynagate/errors';
@@ -21,6 +26,7 @@ import { IdpBadRequestError } from '../errors.ts';
 import { isAnsweredByCode, messageFor } from '../http-errors.ts';
 import { stderrLog, type EventLog, type LogEvent } from '../lib/log.ts';
 import { parseLoginToken } from '../login-token.ts';
+import type { Network } from '../network-tag.ts';
 import type { InteractionContext } from './context.ts';
 import { parseJson, readJson, readJsonText, sendJson, type Handler } from './router.ts';
 
@@ -30,12 +36,48 @@ export const COMPANION_DONE = Object.freeze({
   en: 'You are logged in. Return to the browser.',
 });
 
-/** `GET /companion/:txn`. */
-export function companionScan(context: InteractionContext): Handler {
-  return async (_req, res, params, url) => {
-    const view = await context.transactions.scan(params['txn']!, url.searchParams.get('t'), url.searchParams.get('c'));
+/**
+ * What a companion shows, before it asks for the PIN, when the view's `network` is `other`: the login began on
+ * another network than the one the companion scanned from. Continue only if you started it yourself.
+ */
+export const NETWORK_CAUTION = Object.freeze({
+  ja: 'このログインは、このスマートフォンとは別のネットワークで始まりました。いま目の前の画面で、ご自身でログインを始めた場合だけ続けてください。誰かに送られた・見せられたQRコードなら、暗証番号を入力せずに中止してください。',
+  en: 'This login was started on another network than this phone. Continue only if you started it yourself, on a screen in front of you. If someone sent or showed you this QR code, stop without entering your PIN.',
+});
+
+/**
+ * `GET /companion/:txn`. An answered scan is written to `log` as one `login.scanned` event ({@link loginScannedEvent}).
+ *
+ * @param log where the events go; default one JSON line on stderr.
+ */
+export function companionScan(context: InteractionContext, log: EventLog = stderrLog): Handler {
+  return async (req, res, params, url) => {
+    const view = await context.transactions.scan(params['txn']!, url.searchParams.get('t'), url.searchParams.get('c'), {
+      network: context.networkOf(req),
+      scanned: (clientId, network) => {
+        try {
+          log(loginScannedEvent(context.config.now(), clientId, network));
+        } catch {
+          // The log is the operator's; the companion's answer does not depend on it.
+        }
+      },
+    });
     sendJson(res, 200, view);
   };
+}
+
+/**
+ * The `login.scanned` event of a companion's answered scan: `time`, `event`, the `client_id` of the login and
+ * `network` (`same` or `other`, as the view says). Nothing else: not the address, not the network's tag (which would
+ * link the logins of one network), not the transaction.
+ *
+ * @example
+ * ```json
+ * {"time":"2025-04-01T09:00:00.000Z","event":"login.scanned","client_id":"bank","network":"other"}
+ * ```
+ */
+export function loginScannedEvent(at: number, clientId: string, network: Network): LogEvent {
+  return { time: new Date(at).toISOString(), event: 'login.scanned', client_id: clientId, network };
 }
 
 /**

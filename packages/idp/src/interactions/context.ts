@@ -11,6 +11,11 @@ export interface InteractionContext {
   readonly provider: () => Provider;
   readonly config: ResolvedConfig;
   readonly transactions: LoginTransactions;
+  /**
+   * The keyed tag of the network a request came from (network-tag.ts `networkTagger`, which follows the server's
+   * `trustProxy`), or `undefined` when unknown: the login page's browser and the companion are compared by it.
+   */
+  readonly networkOf: (req: IncomingMessage) => string | undefined;
 }
 
 /** The interaction a request belongs to, from node-oidc-provider's signed interaction cookie. */

@@ -50,7 +50,16 @@ export function loginPage(context: InteractionContext): Handler {
     // handed over reaches its event stream; a new transaction would orphan it.
     const resumed =
       handedOver ?? (url.searchParams.has('resume') ? await ownedTransaction(context, req, uid) : undefined);
-    const transaction = resumed ?? (await startTransaction(context, res, { uid, clientId, clientName, clientOrigin }));
+    const transaction =
+      resumed ??
+      (await startTransaction(context, res, {
+        uid,
+        clientId,
+        clientName,
+        clientOrigin,
+        // The browser's network, as a keyed tag (never its address), for the companion's scan to compare.
+        network: context.networkOf(req),
+      }));
     const { t, link } = context.transactions.currentLink(transaction);
     const bridgeReturn = new URL(`/interaction/${encodeURIComponent(uid)}?resume`, context.config.origin).href;
     const svg = await qrSvg(link);
@@ -162,7 +171,7 @@ export function qrDeadlines(
 async function startTransaction(
   context: InteractionContext,
   res: ServerResponse,
-  input: { uid: string; clientId: string; clientName: string; clientOrigin: string },
+  input: { uid: string; clientId: string; clientName: string; clientOrigin: string; network: string | undefined },
 ): Promise<LoginTransaction> {
   const { transaction, browserKey } = await context.transactions.start(input);
   setBinding(res, {

@@ -1,0 +1,106 @@
+/**
+ * The network a request came from, as a keyed tag: what the login page's browser and the companion that scans its QR
+ * code are compared by, so that the companion can warn a person who is about to finish a login that started
+ * elsewhere (QRLJacking: a phishing page shows the QR code of a login its owner's browser started). BankID's
+ * `endUserIp` check does the same with the address itself; here the address is never kept: only HMAC-SHA256, under
+ * a key derived from the provider's `pairwiseSecret`, of its network prefix (IPv4 /24, IPv6 /64; an IPv4-mapped IPv6
+ * address counts as IPv4). Without the key, a stored tag names no network; with it, one /24 is 2^24 guesses, so the
+ * key stays where the pairwise secret does.
+ *
+ * A coarse signal, not proximity: a home's Wi-Fi is one /24 (phone and computer agree), a phone on mobile data is
+ * another network than the computer next to it (a false "other"), and two strangers behind one carrier-grade NAT
+ * share a prefix (a false "same"). It only ever adds a caution, never refuses.
+ */
+import { createHmac, hkdfSync } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { isIPv4, isIPv6 } from 'node:net';
+
+/** Whether the companion scans from the network the login started on; anything unknown is `other` (fail closed). */
+export type Network = 'same' | 'other';
+
+/** Domain separation: the tag key is not the pairwise key, and a tag is no `sub`. */
+const TAG_INFO = 'mynagate network tag v1';
+
+/**
+ * The network tag of a request's client, or `undefined` when its address is unknown or not an IP address. The
+ * client is the socket's peer, or behind a trusted proxy (`trustProxy`, as node-oidc-provider's `proxy`) the last
+ * `X-Forwarded-For` entry, the one that proxy added: Koa takes the first, which the client itself may have sent, and
+ * a phishing page's owner who learnt the victim's address from that page's visit could then claim the victim's
+ * network. This assumes one proxy hop, as `trustProxy` does. Behind a trusted proxy, a request without the header has
+ * no known client (the socket is the proxy, shared by everyone).
+ *
+ * @example
+ * ```ts
+ * const networkOf = networkTagger(config.pairwiseSecret, trustProxy);
+ * const tag = networkOf(req); // 'Jx3…' (22 characters), or undefined
+ * ```
+ */
+export function networkTagger(secret: Uint8Array, trustProxy: boolean): (req: IncomingMessage) => string | undefined {
+  const key = Buffer.from(hkdfSync('sha256', secret, new Uint8Array(0), TAG_INFO, 32));
+  return (req) => {
+    const prefix = networkPrefix(clientAddress(req, trustProxy));
+    return prefix === undefined
+      ? undefined
+      : createHmac('sha256', key).update(prefix).digest().subarray(0, 16).toString('base64url');
+  };
+}
+
+/** Whether two tags name one network: both known and equal. */
+export function compareNetworks(a: string | undefined, b: string | undefined): Network {
+  return a !== undefined && b !== undefined && a === b ? 'same' : 'other';
+}
+
+/**
+ * The client's address as {@link networkTagger} takes it (see there), without a port or brackets a proxy may add;
+ * `undefined` when unknown.
+ */
+export function clientAddress(req: IncomingMessage, trustProxy: boolean): string | undefined {
+  if (!trustProxy) return req.socket.remoteAddress;
+  // node:http joins repeated X-Forwarded-For headers with ", ": the last entry is still the nearest proxy's.
+  const header = req.headers['x-forwarded-for'];
+  const last = typeof header === 'string' ? header.split(',').at(-1)!.trim() : '';
+  if (last === '') return undefined;
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(last);
+  if (bracketed !== null) return bracketed[1];
+  const v4WithPort = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(last);
+  return v4WithPort !== null ? v4WithPort[1] : last;
+}
+
+/**
+ * The network prefix of an IP address, as text: `4:203.0.113` (/24) or `6:2001:db8:1:2` (/64), an IPv4-mapped IPv6
+ * address (`::ffff:203.0.113.7`) as its IPv4 address; `undefined` for anything else.
+ *
+ * @example networkPrefix('::ffff:192.0.2.10') // '4:192.0.2'
+ */
+export function networkPrefix(address: string | undefined): string | undefined {
+  if (address === undefined) return undefined;
+  if (isIPv4(address)) return `4:${address.split('.').slice(0, 3).join('.')}`;
+  const groups = ipv6Groups(address.replace(/%[^%]*$/, ''));
+  if (groups === undefined) return undefined;
+  // RFC 4291 §2.5.5.2: ::ffff:0:0/96 carries an IPv4 address (a dual-stack socket's view of an IPv4 client).
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return `4:${groups[6]! >> 8}.${groups[6]! & 0xff}.${groups[7]! >> 8}`;
+  }
+  return `6:${groups
+    .slice(0, 4)
+    .map((g) => g.toString(16))
+    .join(':')}`;
+}
+
+/** The eight 16-bit groups of an IPv6 address (RFC 4291 §2.2 text forms), or `undefined`. */
+function ipv6Groups(address: string): number[] | undefined {
+  if (!isIPv6(address)) return undefined;
+  let text = address;
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4 !== null) {
+    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split('::') as [string, string | undefined];
+  const parse = (part: string) => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));
+  const front = parse(head);
+  const back = tail === undefined ? [] : parse(tail);
+  const groups =
+    tail === undefined ? front : [...front, ...Array<number>(8 - front.length - back.length).fill(0), ...back];
+  return groups.length === 8 ? groups : undefined;
+}

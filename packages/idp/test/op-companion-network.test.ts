@@ -1,0 +1,286 @@
+/**
+ * The companion learns whether it scanned from the network the login started on (QRLJacking: a phishing page relays
+ * the QR code of a login its owner's browser started): `network` is `same` for the browser's IPv4 /24 or IPv6 /64,
+ * `other` for another one or an unknown one. Another network is real here: a companion bound to 127.0.1.1 on Linux
+ * loopback, or, behind a trusted proxy, another `X-Forwarded-For`. The store keeps a keyed tag, never the address,
+ * and the operator's log gets one `login.scanned` line with the client and `same`/`other`.
+ */
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { request } from 'node:https';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createMemoryStores } from '../src/memory-stores.ts';
+import { LoginTransactions } from '../src/login-transaction.ts';
+import { clientAddress, compareNetworks, networkPrefix, networkTagger } from '../src/network-tag.ts';
+import { loginScannedEvent } from '../src/interactions/companion.ts';
+import type { Agent } from './support/op-agent.ts';
+import { createOpFixture, RP_JWT, startLogin, type OpFixture, type TestIdp } from './support/op-fixture.ts';
+
+let f: OpFixture;
+let idp: TestIdp;
+let proxied: TestIdp;
+
+before(async () => {
+  f = await createOpFixture();
+  idp = await f.start();
+  proxied = await f.start({ trustProxy: true });
+});
+after(() => f.close());
+
+/** The companion's scan over TLS, from `localAddress` and with `headers` (a proxy's X-Forwarded-For). */
+function scanFrom(
+  link: string,
+  options: { readonly localAddress?: string; readonly headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      link,
+      {
+        ca: f.tls.cert,
+        headers: { accept: 'application/json', ...options.headers },
+        localAddress: options.localAddress,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The browser loads the login page again with `headers` (a new transaction, from there); returns its QR link. */
+async function reloadFrom(agent: Agent, pageUrl: URL, headers: Record<string, string>): Promise<string> {
+  const res = await agent.fetch(pageUrl, { headers });
+  assert.equal(res.status, 200);
+  const link = /data-link="([^"]+)"/.exec(await res.text())?.[1]?.replaceAll('&amp;', '&');
+  assert.ok(link);
+  return link;
+}
+
+/** The `login.scanned` events written on stderr while `fn` runs. */
+async function scannedEvents(fn: () => Promise<void>): Promise<Record<string, string>[]> {
+  const written: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    written.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    return (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof process.stderr.write;
+  try {
+    await fn();
+    await sleep(20);
+  } finally {
+    process.stderr.write = write;
+  }
+  return written
+    .join('')
+    .split('\n')
+    .filter((l) => l.includes('"login.scanned"'))
+    .map((l) => JSON.parse(l) as Record<string, string>);
+}
+
+describe('the companion view says whether the scan came from the login’s network', () => {
+  it('same: browser and companion both on 127.0.0.1; and 127.0.0.2, in the same /24', async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    const first = await scanFrom(login.link);
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.equal(first.body['network'], 'same');
+    const second = await scanFrom(login.link, { localAddress: '127.0.0.2' });
+    assert.equal(second.body['network'], 'same');
+    await login.events.close();
+  });
+
+  it('other: the companion on 127.0.1.1, another /24 of the loopback network', async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    const { status, body } = await scanFrom(login.link, { localAddress: '127.0.1.1' });
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body['network'], 'other');
+    // The rest of the view is as before: the person may still continue.
+    assert.equal(body['intent'], 'login');
+    assert.equal(typeof body['challenge'], 'string');
+    await login.events.close();
+  });
+
+  it('without trustProxy, X-Forwarded-For is not believed: a forged header does not make a scan "same"', async () => {
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    const { body } = await scanFrom(login.link, {
+      localAddress: '127.0.1.1',
+      headers: { 'x-forwarded-for': '127.0.0.1' },
+    });
+    assert.equal(body['network'], 'other');
+    await login.events.close();
+  });
+
+  it('behind a trusted proxy: the X-Forwarded-For entry the proxy added decides, not one the client sent', async () => {
+    const login = await startLogin(proxied, proxied.jwtRp, RP_JWT.redirectUri);
+    const link = await reloadFrom(login.agent, login.pageUrl, { 'x-forwarded-for': '203.0.113.7' });
+    const from = async (xff: string) => (await scanFrom(link, { headers: { 'x-forwarded-for': xff } })).body['network'];
+    assert.equal(await from('203.0.113.200'), 'same');
+    assert.equal(await from('198.51.100.7'), 'other');
+    // The phishing page's owner learnt the victim's address and sends it first; the proxy appends the real one.
+    assert.equal(await from('203.0.113.7, 198.51.100.7'), 'other');
+    assert.equal(await from('198.51.100.7, 203.0.113.9'), 'same');
+    // The socket (the proxy, shared by all) is no client: without the header the network is unknown.
+    assert.equal((await scanFrom(link)).body['network'], 'other');
+    await login.events.close();
+  });
+
+  it('an IPv4-mapped IPv6 address is its IPv4 network', async () => {
+    const login = await startLogin(proxied, proxied.jwtRp, RP_JWT.redirectUri);
+    const link = await reloadFrom(login.agent, login.pageUrl, { 'x-forwarded-for': '::ffff:203.0.113.7' });
+    assert.equal((await scanFrom(link, { headers: { 'x-forwarded-for': '203.0.113.8' } })).body['network'], 'same');
+    await login.events.close();
+  });
+
+  it('keeps a tag, never the address, in the stored transaction and the store files', async () => {
+    const login = await startLogin(proxied, proxied.jwtRp, RP_JWT.redirectUri);
+    const link = await reloadFrom(login.agent, login.pageUrl, { 'x-forwarded-for': '203.0.113.7' });
+    const { body } = await scanFrom(link, { headers: { 'x-forwarded-for': '203.0.113.7' } });
+    assert.equal(body['network'], 'same');
+    const stored = await proxied.stores.oneShot.get(`login:${String(body['txn'])}`);
+    assert.ok(typeof stored === 'string');
+    const network = (JSON.parse(stored) as { network?: unknown }).network;
+    assert.match(String(network), /^[A-Za-z0-9_-]{22}$/, 'a tag is kept');
+    for (const text of ['203.0.113.7', '203.0.113', '::ffff:', '4:203']) {
+      assert.equal(stored.includes(text), false, text);
+    }
+    const files = (await readdir(f.dir)).filter((n) => n.startsWith('idp-'));
+    assert.ok(files.length > 0);
+    for (const name of files) {
+      const bytes = await readFile(join(f.dir, name));
+      assert.equal(bytes.includes('203.0.113'), false, name);
+    }
+    await login.events.close();
+  });
+
+  it('writes one login.scanned event per scan: time, client_id and same/other, nothing else', async () => {
+    const login = await startLogin(proxied, proxied.jwtRp, RP_JWT.redirectUri);
+    const link = await reloadFrom(login.agent, login.pageUrl, { 'x-forwarded-for': '203.0.113.7' });
+    const events = await scannedEvents(async () => {
+      await scanFrom(link, { headers: { 'x-forwarded-for': '203.0.113.8' } });
+      await scanFrom(link, { headers: { 'x-forwarded-for': '198.51.100.7' } });
+    });
+    assert.deepEqual(
+      events.map((e) => [e['event'], e['client_id'], e['network']]),
+      [
+        ['login.scanned', RP_JWT.clientId, 'same'],
+        ['login.scanned', RP_JWT.clientId, 'other'],
+      ],
+    );
+    for (const e of events) assert.deepEqual(Object.keys(e).sort(), ['client_id', 'event', 'network', 'time']);
+    // A refused scan (a forged code) writes none.
+    const forged = new URL(link);
+    forged.searchParams.set('c', 'x');
+    assert.deepEqual(await scannedEvents(async () => void (await scanFrom(forged.href))), []);
+    await login.events.close();
+  });
+});
+
+describe('network tags', () => {
+  it('cuts IPv4 at /24 and IPv6 at /64; an IPv4-mapped address is IPv4; anything else is unknown', () => {
+    assert.equal(networkPrefix('203.0.113.7'), '4:203.0.113');
+    assert.equal(networkPrefix('::ffff:203.0.113.7'), '4:203.0.113');
+    assert.equal(networkPrefix('::ffff:cb00:7107'), '4:203.0.113');
+    assert.equal(networkPrefix('2001:db8:1:2::1'), '6:2001:db8:1:2');
+    assert.equal(networkPrefix('2001:0db8:0001:0002:ffff:ffff:ffff:ffff'), '6:2001:db8:1:2');
+    assert.equal(networkPrefix('fe80::1%eth0'), '6:fe80:0:0:0');
+    assert.equal(networkPrefix('::1'), '6:0:0:0:0');
+    assert.equal(networkPrefix('64:ff9b::203.0.113.7'), '6:64:ff9b:0:0', 'NAT64 is not IPv4-mapped');
+    for (const bad of [
+      undefined,
+      '',
+      'unknown',
+      '203.0.113',
+      '203.0.113.7.1',
+      '01.2.3.4',
+      '2001:db8::1::2',
+      'localhost',
+    ]) {
+      assert.equal(networkPrefix(bad), undefined, String(bad));
+    }
+  });
+
+  it('reads the socket, or behind a trusted proxy the last X-Forwarded-For entry without a port', () => {
+    const req = (remoteAddress: string | undefined, xff?: string) =>
+      ({
+        socket: { remoteAddress },
+        headers: xff === undefined ? {} : { 'x-forwarded-for': xff },
+      }) as unknown as IncomingMessage;
+    assert.equal(clientAddress(req('127.0.0.1', '203.0.113.7'), false), '127.0.0.1');
+    assert.equal(clientAddress(req('127.0.0.1', '203.0.113.7'), true), '203.0.113.7');
+    assert.equal(clientAddress(req('127.0.0.1', '198.51.100.1, 203.0.113.7'), true), '203.0.113.7');
+    assert.equal(clientAddress(req('127.0.0.1', '203.0.113.7:5555'), true), '203.0.113.7');
+    assert.equal(clientAddress(req('127.0.0.1', '[2001:db8::1]:443'), true), '2001:db8::1');
+    assert.equal(clientAddress(req('127.0.0.1', '203.0.113.7, '), true), undefined);
+    assert.equal(clientAddress(req('127.0.0.1'), true), undefined);
+    assert.equal(clientAddress(req(undefined), false), undefined);
+  });
+
+  it('tags by a key from the secret: the same prefix agrees, another prefix or another secret does not', () => {
+    const req = (remoteAddress: string) => ({ socket: { remoteAddress }, headers: {} }) as unknown as IncomingMessage;
+    const tag = networkTagger(new Uint8Array(32).fill(1), false);
+    const a = tag(req('203.0.113.7'));
+    assert.match(String(a), /^[A-Za-z0-9_-]{22}$/);
+    assert.equal(tag(req('203.0.113.250')), a);
+    assert.equal(tag(req('::ffff:203.0.113.1')), a);
+    assert.notEqual(tag(req('203.0.114.7')), a);
+    assert.notEqual(networkTagger(new Uint8Array(32).fill(2), false)(req('203.0.113.7')), a);
+    assert.equal(tag(req('not an address')), undefined);
+    assert.equal(compareNetworks(a, a), 'same');
+    assert.equal(compareNetworks(a, tag(req('203.0.114.7'))), 'other');
+    assert.equal(compareNetworks(undefined, undefined), 'other');
+    assert.equal(compareNetworks(a, undefined), 'other');
+  });
+
+  it('LoginTransactions.scan compares the tags, fails closed and tells the caller client and network', async () => {
+    const legacyVerifier = {
+      issueChallenge: async () => ({ nonce: Buffer.alloc(32, 1).toString('base64'), expiresAt: Date.now() + 60_000 }),
+    };
+    const transactions = new LoginTransactions({
+      oneShot: createMemoryStores().oneShot,
+      verifier: legacyVerifier,
+      now: Date.now,
+      origin: 'https://id.example.jp',
+      loginTtlSeconds: 300,
+      challengeTtlSeconds: 60,
+      qrMaxAgeSeconds: 3,
+    });
+    const input = { uid: 'uid-1', clientId: 'rp', clientName: 'RP', clientOrigin: 'https://rp.example' };
+    const scanOf = async (network: string | undefined, from: string | undefined) => {
+      const { transaction } = await transactions.start({ ...input, network });
+      const link = new URL(transactions.currentLink(transaction).link);
+      const told: [string, string][] = [];
+      const view = await transactions.scan(transaction.txn, link.searchParams.get('t'), link.searchParams.get('c'), {
+        network: from,
+        scanned: (clientId, n) => told.push([clientId, n]),
+      });
+      assert.deepEqual(told, [['rp', view.network]]);
+      return view.network;
+    };
+    assert.equal(await scanOf('tag-a', 'tag-a'), 'same');
+    assert.equal(await scanOf('tag-a', 'tag-b'), 'other');
+    assert.equal(await scanOf('tag-a', undefined), 'other');
+    assert.equal(await scanOf(undefined, undefined), 'other');
+    // A caller that gives no companion network (the four-argument form's default) gets `other`.
+    const { transaction } = await transactions.start({ ...input, network: 'tag-a' });
+    const link = new URL(transactions.currentLink(transaction).link);
+    const view = await transactions.scan(transaction.txn, link.searchParams.get('t'), link.searchParams.get('c'));
+    assert.equal(view.network, 'other');
+  });
+
+  it('the login.scanned event is time, event, client_id and network', () => {
+    assert.deepEqual(loginScannedEvent(Date.parse('2025-04-01T09:00:00Z'), 'bank', 'other'), {
+      time: '2025-04-01T09:00:00.000Z',
+      event: 'login.scanned',
+      client_id: 'bank',
+      network: 'other',
+    });
+  });
+});
