@@ -7,6 +7,7 @@ import { ACR_CARD_AUTH, AMR_CARD } from './acr.ts';
 import type { CertRef, LinkingSource } from '@mynagate/pki';
 import type { LinkCertificate } from './config.ts';
 import { messageFor } from './http-errors.ts';
+import { LOGIN_CREDENTIAL_TTL_SECONDS, type LoginCredentials } from './login-credentials.ts';
 import type { LoginToken, LoginVerifier, VerifiedLogin } from './login-token.ts';
 import type { LoginTransactions } from './login-transaction.ts';
 import type { CredentialInput, PeoplePort } from './ports.ts';
@@ -20,6 +21,11 @@ export interface CardLoginDeps {
   readonly renewalLinks?: Pick<LinkingSource, 'links'> | undefined;
   readonly origin: string;
   readonly now: () => number;
+  /**
+   * Where the card of each login is kept for the refresh check (login-credentials.ts). Without it, nothing is kept,
+   * and a refresh token of the login is refused.
+   */
+  readonly logins?: Pick<LoginCredentials, 'put'> | undefined;
 }
 
 /**
@@ -64,16 +70,32 @@ export async function submitCardToken(
     const verified = await deps.verifier.verifyLoginToken(token, { origin: deps.origin, challenge, sessionId: txn });
     if (verified.kind !== 'auth') throw new TypeError('verifyLoginToken returned a non-auth certificate');
     const { accountId, known } = await personFor(deps, verified);
+    const now = deps.now();
+    const ts = Math.floor(now / 1000);
     // The audit record is on disk before the login can finish (fail closed: no login without its record); the
-    // credential's last use is written in the same commit.
-    await deps.people.audit({
-      type: 'login.card',
-      personId: accountId,
-      clientId: transaction.clientId,
-      at: new Date(deps.now()),
-      ...(known ? { credential: verified.fingerprint } : {}),
-    });
-    const outcome = { accountId, acr: ACR_CARD_AUTH, amr: AMR_CARD, ts: Math.floor(deps.now() / 1000) };
+    // credential's last use is written in the same commit. Beside it, at once, the card of the login under its time,
+    // for the refresh tokens that will name that time (login-credentials.ts).
+    await Promise.all([
+      deps.people.audit({
+        type: 'login.card',
+        personId: accountId,
+        clientId: transaction.clientId,
+        at: new Date(now),
+        ...(known ? { credential: verified.fingerprint } : {}),
+      }),
+      deps.logins?.put(
+        {
+          accountId,
+          loginTs: ts,
+          fingerprint: verified.fingerprint,
+          ...(verified.certificate instanceof Uint8Array
+            ? { certificate: Buffer.from(verified.certificate).toString('base64') }
+            : {}),
+        },
+        LOGIN_CREDENTIAL_TTL_SECONDS,
+      ),
+    ]);
+    const outcome = { accountId, acr: ACR_CARD_AUTH, amr: AMR_CARD, ts };
     if (options.handover === true) return await deps.transactions.handOver(transaction, outcome);
     await deps.transactions.complete(transaction, outcome);
   } catch (e) {

@@ -10,6 +10,7 @@ import type { LoginCard, LoginVerifier, VerifiedLogin } from './login-token.ts';
 import type { ProviderStores } from './ports.ts';
 import { memoryConsentRecords, type ConsentRecords } from './consent/records.ts';
 import { identityStore, type IdentityStore } from './ekyc/identity-store.ts';
+import { loginCredentialStore, type LoginCredentials } from './login-credentials.ts';
 
 /** The port `mynagate bridge` listens on by default (127.0.0.1 only), which the login page links to. */
 export const BRIDGE_PORT = 24727;
@@ -189,6 +190,11 @@ export interface ResolvedConfig {
   readonly dev: DevConfig | false;
   readonly records: ConsentRecords;
   readonly ekyc: ResolvedEkycConfig;
+  /**
+   * The card of each login, for the refresh check (login-credentials.ts): beside the tokens, in `stores.adapter` (in
+   * memory with node-oidc-provider's in-memory adapter).
+   */
+  readonly loginCredentials: LoginCredentials;
   /** Whether cookies get `Secure` (https issuer). */
   readonly secure: boolean;
   readonly log: EventLog;
@@ -329,6 +335,7 @@ export function resolveConfig(config: IdpConfig): ResolvedConfig {
       identities: ekyc.identities ?? identityStore(stores.adapter, config.now),
       signingCardPair: ekyc.signingCardPair,
     }),
+    loginCredentials: loginCredentialStore(stores.adapter, config.now),
     secure: url.protocol === 'https:',
     log: config.log ?? stderrLog,
   });

@@ -31,6 +31,12 @@ export interface VerifiedLogin {
   readonly issuerFingerprint: string;
   readonly kind: 'auth';
   readonly notAfter: Date;
+  /**
+   * The certificate, DER, when the verifier gives it (`@mynagate/pki`'s does). Kept with the login (it carries no
+   * personal data, spec §8.2) so that a refresh of a grant made with it can ask again whether it is revoked
+   * (login-credentials.ts, refresh-check.ts); without it such a refresh is refused.
+   */
+  readonly certificate?: Uint8Array;
 }
 
 /** What the token is checked against. */

@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IdentityStore, VerifiedIdentity } from './ekyc/identity-store.ts';
+import type { LoginCredential, LoginCredentials } from './login-credentials.ts';
 import type { CredentialInput, OneShotPort, PeoplePort, ProviderStores } from './ports.ts';
 
 /** Expiry of the in-memory stores. */
@@ -133,6 +134,25 @@ export function memoryIdentityStore(options: MemoryExpiryOptions = {}): MemoryId
     },
     async delete(grantId) {
       entries.delete(grantId);
+    },
+  };
+}
+
+/**
+ * The credentials of card logins in process memory (development: node-oidc-provider's in-memory adapter holds the
+ * tokens), each deleted once its TTL is over.
+ *
+ * @example const logins = memoryLoginCredentials({ now: config.now });
+ * @throws TypeError on a bad `sweepIntervalMs` or `maxEntries`.
+ */
+export function memoryLoginCredentials(options: MemoryExpiryOptions = {}): LoginCredentials {
+  const entries = expiringMap<LoginCredential>(options, 10_000);
+  return {
+    async put(login, ttlSeconds) {
+      entries.set(`${login.accountId} ${login.loginTs}`, login, ttlSeconds * 1000);
+    },
+    async get(accountId, loginTs) {
+      return entries.get(`${accountId} ${loginTs}`);
     },
   };
 }

@@ -31,15 +31,19 @@ import { logInternal, STATIC_PAGE_HEADERS, staticPageHeaders, toHttpError } from
 import { html, page, raw } from './lib/html.ts';
 import { cookieName } from './interactions/browser-binding.ts';
 import { pairwiseSubject } from './pairwise.ts';
+import { checkRefreshCredentials } from './refresh-check.ts';
+import { refreshTokenTtl, rotateRefreshToken } from './refresh-policy.ts';
 import { loadExistingGrant } from './saved-grants.ts';
 
-/** Lifetimes in seconds. Codes are short (RFC 6749 §4.1.2 recommends at most 10 minutes; one is plenty). */
+/**
+ * Lifetimes in seconds. Codes are short (RFC 6749 §4.1.2 recommends at most 10 minutes; one is plenty). A refresh
+ * token's is a function: what is left of its chain's 14 days (refresh-policy.ts).
+ */
 const TTL = Object.freeze({
   AuthorizationCode: 60,
   AccessToken: 600,
   IdToken: 600,
   ClientCredentials: 600,
-  RefreshToken: 14 * 24 * 3600,
   Session: 24 * 3600,
   Grant: 365 * 24 * 3600,
 });
@@ -82,11 +86,20 @@ export function buildProvider(config: ResolvedConfig): Provider {
     // or not (node-oidc-provider otherwise adds acr only for acr_values and amr only through the claims parameter).
     claims: { openid: ['sub', 'acr', 'amr', 'auth_time'], sid: null, iss: null, ...IDENTITY_CLAIMS_OPTION },
     conformIdTokenClaims: true,
-    findAccount: accountFinder(config.stores.people, {
-      identities: config.ekyc.identities,
-      records: config.records,
-      now: config.now,
-    }),
+    // A refresh asks the revocation sources again about the certificates the grant stands on (refresh-check.ts).
+    findAccount: checkRefreshCredentials(
+      accountFinder(config.stores.people, {
+        identities: config.ekyc.identities,
+        records: config.records,
+        now: config.now,
+      }),
+      {
+        verifier: config.verifier,
+        logins: config.loginCredentials,
+        identities: config.ekyc.identities,
+        now: config.now,
+      },
+    ),
     // OIDC4IA `purpose`: what the data is for, shown on the consent screen and in the signed statement.
     // node-oidc-provider runs this validator on every authorization and pushed request, present or not, with the
     // client: there a client that gets card login only is refused eKYC, before any interaction (ekyc/login-only.ts).
@@ -132,7 +145,9 @@ export function buildProvider(config: ResolvedConfig): Provider {
       policy: policy(config),
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
     },
-    ttl: { ...TTL, Interaction: config.loginTtlSeconds + 60 },
+    ttl: { ...TTL, RefreshToken: refreshTokenTtl, Interaction: config.loginTtlSeconds + 60 },
+    // Every refresh rotates its token, within the chain's 14 days (refresh-policy.ts).
+    rotateRefreshToken,
     loadExistingGrant,
     renderError,
   };

@@ -204,6 +204,8 @@ function describe(a: AuditRecord): string {
   switch (a.type) {
     case 'login.card':
       return 'カードでログイン / Logged in with the card';
+    case 'login.grant':
+      return 'カードでのログインで利用者IDを提供 / Your identifier given by the card login';
     case 'consent.granted':
       return `同意 / Consent: ${claims(a.data['claims']) || 'ID'}`;
     case 'ekyc.signature':

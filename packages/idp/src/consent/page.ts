@@ -18,6 +18,7 @@ import { interactionFor, type InteractionContext, type InteractionDetails } from
 import { sendPage } from '../interactions/login-page.ts';
 import { readBody, type Handler } from '../interactions/router.ts';
 import { keepSavedGrant } from '../saved-grants.ts';
+import { saveAuditedGrant } from './audited-grant.ts';
 import { claimPurposesOf, consentItems, consentText, type ConsentItem } from './items.ts';
 import { consentPurpose, purposeEntries, type PurposeRequest } from './purposes.ts';
 
@@ -117,6 +118,8 @@ export function consentAnswer(context: InteractionContext): Handler {
     const form = await readForm(req);
     const provider = context.provider();
     if (form.get('decision') !== 'accept') {
+      // Nothing to undo: the card login before this screen saved no grant (consent/login-grant.ts), so the service
+      // gets nothing from this authorization; what an earlier consent granted stands until it is withdrawn.
       await provider.interactionFinished(
         req,
         res,
@@ -153,9 +156,6 @@ export function consentAnswer(context: InteractionContext): Handler {
     // Entries of earlier consents stay (as the details do): what was agreed to stands until it is withdrawn.
     const purposes = purposeEntries(request, grant.getOIDCClaims(), grant.getRejectedOIDCClaims());
     if (purposes.length > 0) grant.addOIDCClaims(purposes);
-    const grantId = await grant.save();
-    keepSavedGrant(provider, grantId, grant);
-
     const consent = await context.config.records.recordConsent({
       personId: accountId,
       clientId,
@@ -163,13 +163,14 @@ export function consentAnswer(context: InteractionContext): Handler {
       claims: claimKeys(accepted),
       textShown: text,
     });
-    await context.config.records.appendAudit({
+    // The grant only with its audit record (audited-grant.ts): withdrawal finds it through that record.
+    const grantId = await saveAuditedGrant(context.config.records, grant, (id) => ({
       type: 'consent.granted',
       personId: accountId,
       clientId,
       data: {
         consentId: consent.id,
-        grantId,
+        grantId: id,
         claims: claimKeys(accepted),
         declined: claimKeys(declined),
         ...(purpose === undefined ? {} : { purpose }),
@@ -177,7 +178,8 @@ export function consentAnswer(context: InteractionContext): Handler {
           Object.entries(claimPurposesOf(accepted)).filter(([, list]) => list.length > 0),
         ),
       },
-    });
+    }));
+    keepSavedGrant(provider, grantId, grant);
     await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
   };
 }

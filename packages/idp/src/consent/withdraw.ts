@@ -7,15 +7,15 @@
  */
 import type Provider from 'oidc-provider';
 import type { IdentityStore } from '../ekyc/identity-store.ts';
+import { revokeGrantTokens } from '../lib/revoke-grant.ts';
 import type { ConsentRecords } from './records.ts';
-
-/** The node-oidc-provider models that carry a `grantId`. */
-const GRANT_MODELS = ['AccessToken', 'RefreshToken', 'AuthorizationCode', 'BackchannelAuthenticationRequest'] as const;
 
 /**
  * Withdraws the person's consent to `clientId` and revokes the grants. The grants are those the audit names for this
- * person and service (consent, eKYC) plus `alsoGrantIds` (e.g. the browser session's). Returns the number of
- * consents withdrawn and of grants revoked.
+ * person and service, plus `alsoGrantIds` (e.g. the browser session's). Every grant an interaction saves is named
+ * there before the service can use it (audited-grant.ts): a card login's (`login.grant`), a consent's
+ * (`consent.granted`), so a grant made in any browser is found from any other. Returns the number of consents
+ * withdrawn and of grants revoked.
  *
  * @example await withdrawConsent({ provider, records, identities }, personId, 'bank-rp')
  */
@@ -35,12 +35,7 @@ export async function withdrawConsent(
     const grant = await deps.provider.Grant.find(grantId);
     // Only this person's grants to this service: a grant id from elsewhere never revokes another's grant.
     if (grant !== undefined && (grant.accountId !== personId || grant.clientId !== clientId)) continue;
-    for (const model of GRANT_MODELS) {
-      const adapter = (deps.provider[model] as unknown as { adapter: { revokeByGrantId(id: string): Promise<void> } })
-        .adapter;
-      await adapter.revokeByGrantId(grantId);
-    }
-    await deps.identities.delete(grantId);
+    await revokeGrantTokens(deps.provider, deps.identities, grantId);
     if (grant !== undefined) {
       await grant.destroy();
       grants++;

@@ -28,6 +28,7 @@ import {
 import { html, page, raw, scriptJson } from '../lib/html.ts';
 import { readBindingCookie, setBindingCookie } from '../interactions/browser-binding.ts';
 import { interactionFor, type InteractionContext } from '../interactions/context.ts';
+import { carryLoginCredential } from '../login-credentials.ts';
 import { noScriptNotice, qrDeadlines, qrExpiryActions, sendPage, serviceReturn } from '../interactions/login-page.ts';
 import { QR_PAGE_SCRIPT, streamQrEvents, type QrPageTexts } from '../interactions/qr-events.ts';
 import { qrSvg } from '../interactions/qr-svg.ts';
@@ -273,7 +274,12 @@ ${qrExpiryActions(back)}
       outcome.identity.clientId,
       context.config.ekyc.identityTtlSeconds,
     );
-    await context.config.ekyc.identities.put(outcome.identity, ttl);
+    // The signature becomes the session's login, with its own time: the card the session logged in with is
+    // recorded under that time too, for the refresh check of the tokens issued after it (login-credentials.ts).
+    await Promise.all([
+      context.config.ekyc.identities.put(outcome.identity, ttl),
+      carryLoginCredential(context.config.loginCredentials, provider, details.session, outcome.accountId, outcome.ts),
+    ]);
     await signs.end(transaction.txn);
     return provider.interactionResult(
       req,

@@ -256,5 +256,6 @@ export function cardLoginDeps(context: InteractionContext): CardLoginDeps {
     renewalLinks: config.renewalLinks,
     origin: config.origin,
     now: config.now,
+    logins: config.loginCredentials,
   };
 }

@@ -9,6 +9,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { errors, type InteractionResults } from 'oidc-provider';
+import { saveLoginGrant } from '../consent/login-grant.ts';
 import {
   IdpInteractionNotFoundError,
   IdpLoginNotFoundError,
@@ -122,8 +123,9 @@ export function loginEvents(context: InteractionContext): Handler {
 }
 
 /**
- * Finishes the interaction with the card login and a grant for what the client asked (the person saw the service's
- * name on the phone and tapped the card for it). Returns node-oidc-provider's resume URL.
+ * Finishes the interaction with the card login, and, when the login stands as the consent (the request asks for the
+ * service's pairwise identifier alone: consent/login-grant.ts), with a grant for it, audited before the service can
+ * use it. Otherwise no grant: the consent screen that follows decides. Returns node-oidc-provider's resume URL.
  */
 async function finish(
   context: InteractionContext,
@@ -135,15 +137,8 @@ async function finish(
   const provider = context.provider();
   // The stream's own details (loaded once per request, context.ts).
   const details: InteractionDetails = await interactionFor(context, req, res, transaction.uid);
-  const clientId = String(details.params['client_id']);
-  const existing = details.grantId === undefined ? undefined : await provider.Grant.find(details.grantId);
-  const grant =
-    existing !== undefined && existing.accountId === outcome.accountId && existing.clientId === clientId
-      ? existing
-      : new provider.Grant({ accountId: outcome.accountId, clientId });
-  if (typeof details.params['scope'] === 'string') grant.addOIDCScope(details.params['scope']);
-  const grantId = await grant.save();
-  keepSavedGrant(provider, grantId, grant);
+  const saved = await saveLoginGrant(provider, context.config.records, details, outcome.accountId);
+  if (saved !== undefined) keepSavedGrant(provider, saved.grantId, saved.grant);
   try {
     // The transaction's keys (its outcome is taken already) are deleted in the same tick as the interaction is
     // written (or read first, see saveResult): one round trip to a pipelining store for both. If the grant cannot be
@@ -159,7 +154,7 @@ async function finish(
           ts: outcome.ts,
           remember: false,
         },
-        consent: { grantId },
+        ...(saved === undefined ? {} : { consent: { grantId: saved.grantId } }),
       }),
     ]);
     return redirect;

@@ -280,3 +280,31 @@ export async function fullFlow(
   }
   return step.url;
 }
+
+/**
+ * `prompt=none` for `openid` in `agent`'s browser session at the JWT client: the code's `sub`, or the error the
+ * service gets at its redirect URI.
+ */
+export async function silentLogin(
+  idp: TestIdp,
+  agent: Agent,
+): Promise<{ readonly sub?: string; readonly error?: string | null }> {
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const url = client.buildAuthorizationUrl(idp.jwtRp, {
+    redirect_uri: RP_JWT.redirectUri,
+    scope: 'openid',
+    prompt: 'none',
+    state,
+    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+    code_challenge_method: 'S256',
+  });
+  const { url: back } = await agent.follow(url);
+  if (back.origin + back.pathname !== RP_JWT.redirectUri) throw new Error(`prompt=none ended at ${back.href}`);
+  if (!back.searchParams.has('code')) return { error: back.searchParams.get('error') };
+  const tokens = await client.authorizationCodeGrant(idp.jwtRp, back, {
+    pkceCodeVerifier: codeVerifier,
+    expectedState: state,
+  });
+  return { sub: tokens.claims()!.sub };
+}
