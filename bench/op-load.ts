@@ -99,7 +99,12 @@ interface Answer {
  * a fraction of what `fetch` (undici and WHATWG streams) costs, so on a machine whose cores the provider shares
  * with the load generator, more of the machine is left to the provider.
  */
-const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256 });
+/**
+ * An idle kept-alive socket is dropped after 4 s, before the provider closes it at its `keepAliveTimeoutMs` (5 s): a
+ * request sent on a socket the server is closing at that moment fails with "socket hang up", which a browser retries
+ * by itself on a fresh connection and Node's agent does not. (Node's agent destroys only free sockets on timeout.)
+ */
+const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, timeout: 4000 });
 
 function send(
   url: URL,
