@@ -7,7 +7,8 @@ import { ACR_CARD_AUTH, AMR_CARD } from './acr.ts';
 import type { CertRef, LinkingSource } from '@mynagate/pki';
 import type { LinkCertificate } from './config.ts';
 import { messageFor } from './http-errors.ts';
-import { LOGIN_CREDENTIAL_TTL_SECONDS, type LoginCredentials } from './login-credentials.ts';
+import { newGrantId } from './consent/login-grant.ts';
+import type { LoginCredentials } from './login-credentials.ts';
 import type { LoginToken, LoginVerifier, VerifiedLogin } from './login-token.ts';
 import type { LoginTransactions } from './login-transaction.ts';
 import type { CredentialInput, PeoplePort } from './ports.ts';
@@ -22,10 +23,11 @@ export interface CardLoginDeps {
   readonly origin: string;
   readonly now: () => number;
   /**
-   * Where the card of each login is kept for the refresh check (login-credentials.ts). Without it, nothing is kept,
-   * and a refresh token of the login is refused.
+   * Where the card of each login is held for the refresh check (login-credentials.ts): off the durable store, for the
+   * login session; a consent that grants `offline_access` keeps it. Without it, nothing is held, and a refresh token
+   * of the login is refused.
    */
-  readonly logins?: Pick<LoginCredentials, 'put'> | undefined;
+  readonly logins?: Pick<LoginCredentials, 'hold'> | undefined;
 }
 
 /**
@@ -72,9 +74,13 @@ export async function submitCardToken(
     const { accountId, known } = await personFor(deps, verified);
     const now = deps.now();
     const ts = Math.floor(now / 1000);
-    // The audit record is on disk before the login can finish (fail closed: no login without its record); the
-    // credential's last use is written in the same commit. Beside it, at once, the card of the login under its time,
-    // for the refresh tokens that will name that time (login-credentials.ts).
+    // A login that stands as the consent saves a grant when it finishes (consent/login-grant.ts): named here, the
+    // grant is in the login's own record, so withdrawal finds it (consent/withdraw.ts) with no second record.
+    const grantId = transaction.standsAsConsent === true ? newGrantId() : undefined;
+    // The audit record is on disk before the login can finish, and so before its grant can exist (fail closed: no
+    // login and no grant without their record); the credential's last use is written in the same commit. Beside it,
+    // at once, the card of the login is held under its time, off the durable store, for a consent that grants
+    // refresh tokens naming that time (login-credentials.ts).
     await Promise.all([
       deps.people.audit({
         type: 'login.card',
@@ -82,20 +88,18 @@ export async function submitCardToken(
         clientId: transaction.clientId,
         at: new Date(now),
         ...(known ? { credential: verified.fingerprint } : {}),
+        ...(grantId === undefined ? {} : { data: { grantId } }),
       }),
-      deps.logins?.put(
-        {
-          accountId,
-          loginTs: ts,
-          fingerprint: verified.fingerprint,
-          ...(verified.certificate instanceof Uint8Array
-            ? { certificate: Buffer.from(verified.certificate).toString('base64') }
-            : {}),
-        },
-        LOGIN_CREDENTIAL_TTL_SECONDS,
-      ),
+      deps.logins?.hold({
+        accountId,
+        loginTs: ts,
+        fingerprint: verified.fingerprint,
+        ...(verified.certificate instanceof Uint8Array
+          ? { certificate: Buffer.from(verified.certificate).toString('base64') }
+          : {}),
+      }),
     ]);
-    const outcome = { accountId, acr: ACR_CARD_AUTH, amr: AMR_CARD, ts };
+    const outcome = { accountId, acr: ACR_CARD_AUTH, amr: AMR_CARD, ts, ...(grantId === undefined ? {} : { grantId }) };
     if (options.handover === true) return await deps.transactions.handOver(transaction, outcome);
     await deps.transactions.complete(transaction, outcome);
   } catch (e) {

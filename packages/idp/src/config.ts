@@ -191,8 +191,9 @@ export interface ResolvedConfig {
   readonly records: ConsentRecords;
   readonly ekyc: ResolvedEkycConfig;
   /**
-   * The card of each login, for the refresh check (login-credentials.ts): beside the tokens, in `stores.adapter` (in
-   * memory with node-oidc-provider's in-memory adapter).
+   * The card of each login, for the refresh check (login-credentials.ts): held in `stores.oneShot` for the login
+   * session, kept beside the tokens in `stores.adapter` (in memory with node-oidc-provider's in-memory adapter) once a
+   * consent grants `offline_access`.
    */
   readonly loginCredentials: LoginCredentials;
   /** Whether cookies get `Secure` (https issuer). */
@@ -335,7 +336,7 @@ export function resolveConfig(config: IdpConfig): ResolvedConfig {
       identities: ekyc.identities ?? identityStore(stores.adapter, config.now),
       signingCardPair: ekyc.signingCardPair,
     }),
-    loginCredentials: loginCredentialStore(stores.adapter, config.now),
+    loginCredentials: loginCredentialStore(stores.adapter, stores.oneShot, config.now),
     secure: url.protocol === 'https:',
     log: config.log ?? stderrLog,
   });

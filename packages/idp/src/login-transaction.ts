@@ -39,6 +39,11 @@ export interface LoginTransaction extends BoundFields {
    * the companion's with at {@link LoginTransactions.scan}. Never the address. Absent when unknown.
    */
   readonly network?: string | undefined;
+  /**
+   * Whether the login stands as the consent (consent/login-grant.ts `loginIsConsent`, decided from the interaction's
+   * request when the transaction starts): its token post then names the grant the login will save (card-login.ts).
+   */
+  readonly standsAsConsent?: true | undefined;
 }
 
 /** What this node just recorded for a login (see {@link LoginTransactions.watch}). */
@@ -51,6 +56,12 @@ export interface LoginOutcome {
   readonly amr: readonly string[];
   /** Epoch seconds of the card login. */
   readonly ts: number;
+  /**
+   * The id of the grant this login saves when it stands as the consent: named in the login's `login.card` audit
+   * record at the token post, before the grant can exist (card-login.ts), and given to a new grant at the finish
+   * (consent/login-grant.ts `saveLoginGrant`).
+   */
+  readonly grantId?: string | undefined;
 }
 
 /** What the companion learns when it opens a QR link. */
@@ -125,6 +136,8 @@ export class LoginTransactions {
     readonly clientOrigin: string;
     /** The browser's network tag (network-tag.ts), never its address; absent when unknown. */
     readonly network?: string | undefined;
+    /** Whether the login stands as the consent ({@link LoginTransaction.standsAsConsent}). */
+    readonly standsAsConsent?: boolean | undefined;
   }): Promise<{ readonly transaction: LoginTransaction; readonly browserKey: string }> {
     const { fields, browserKey } = newBinding(this.#o.now(), this.#o.loginTtlSeconds);
     const transaction: LoginTransaction = {
@@ -135,6 +148,7 @@ export class LoginTransactions {
       clientOrigin: input.clientOrigin,
       intent: 'login',
       ...(input.network === undefined ? {} : { network: input.network }),
+      ...(input.standsAsConsent === true ? { standsAsConsent: true } : {}),
     };
     await this.#o.oneShot.put(`login:${transaction.txn}`, JSON.stringify(transaction), this.#o.loginTtlSeconds * 1000);
     this.#remember(transaction);

@@ -139,13 +139,13 @@ export function memoryIdentityStore(options: MemoryExpiryOptions = {}): MemoryId
 }
 
 /**
- * The credentials of card logins in process memory (development: node-oidc-provider's in-memory adapter holds the
- * tokens), each deleted once its TTL is over.
+ * The kept credentials of card logins in process memory (development: node-oidc-provider's in-memory adapter holds
+ * the tokens), each deleted once its TTL is over. The held ones are in the one-shot store (login-credentials.ts).
  *
  * @example const logins = memoryLoginCredentials({ now: config.now });
  * @throws TypeError on a bad `sweepIntervalMs` or `maxEntries`.
  */
-export function memoryLoginCredentials(options: MemoryExpiryOptions = {}): LoginCredentials {
+export function memoryLoginCredentials(options: MemoryExpiryOptions = {}): Pick<LoginCredentials, 'put' | 'get'> {
   const entries = expiringMap<LoginCredential>(options, 10_000);
   return {
     async put(login, ttlSeconds) {

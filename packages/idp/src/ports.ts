@@ -51,13 +51,15 @@ export interface PeoplePort {
   forgetPerson?(personId: string): void;
   /**
    * Appends an audit event (hash-chained by the store). Fields never carry personal data beyond ids. `credential`:
-   * the fingerprint of the credential the event is a login with, whose last use is noted in the same commit.
+   * the fingerprint of the credential the event is a login with, whose last use is noted in the same commit. `data`:
+   * the record's data (a card login's: the id its grant will have, card-login.ts).
    */
   audit(event: {
     readonly type: string;
     readonly personId?: string;
     readonly clientId?: string;
     readonly credential?: string;
+    readonly data?: Readonly<Record<string, unknown>>;
     readonly at: Date;
   }): Promise<void>;
 }

@@ -30,6 +30,7 @@ import { IdpInteractionNotFoundError } from './errors.ts';
 import { logInternal, STATIC_PAGE_HEADERS, staticPageHeaders, toHttpError } from './http-errors.ts';
 import { html, page, raw } from './lib/html.ts';
 import { cookieName } from './interactions/browser-binding.ts';
+import { LOGIN_SESSION_SECONDS } from './login-credentials.ts';
 import { pairwiseSubject } from './pairwise.ts';
 import { checkRefreshCredentials } from './refresh-check.ts';
 import { refreshTokenTtl, rotateRefreshToken } from './refresh-policy.ts';
@@ -44,7 +45,8 @@ const TTL = Object.freeze({
   AccessToken: 600,
   IdToken: 600,
   ClientCredentials: 600,
-  Session: 24 * 3600,
+  // The login's card is held as long (login-credentials.ts).
+  Session: LOGIN_SESSION_SECONDS,
   Grant: 365 * 24 * 3600,
 });
 

@@ -91,7 +91,12 @@ export function providerStores(
       forgetPerson: (personId: string) => void seen.delete(personId),
       audit: async (event) => {
         await records.appendAudit(
-          { type: event.type, personId: event.personId ?? null, clientId: event.clientId ?? null },
+          {
+            type: event.type,
+            personId: event.personId ?? null,
+            clientId: event.clientId ?? null,
+            ...(event.data === undefined ? {} : { data: { ...event.data } }),
+          },
           event.credential === undefined ? undefined : { touchCredential: event.credential },
         );
       },

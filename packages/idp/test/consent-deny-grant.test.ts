@@ -103,14 +103,21 @@ describe('a consent screen after the card login', () => {
 });
 
 describe('a card login for openid alone', () => {
-  it('needs no screen: its grant is audited (login.grant, with the grant id) before the service gets a code', async () => {
+  it('needs no screen: its grant is audited (login.card, with the grant id) before the service gets a code', async () => {
     const card = await issueCard(f, { name: '単純　五郎' });
     const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
     const back = await completeLogin(idp, login, card);
     assert.ok(back.searchParams.has('code'), 'straight back to the service');
     const person = await personOf(card.fingerprint);
-    const events = (await idp.stores.records.listAudit(person)).filter((e) => e.type === 'login.grant');
+    const audit = await idp.stores.records.listAudit(person);
+    // The login's own record names the grant (written at the token post, before the grant can exist): no second one.
+    const events = audit.filter((e) => e.type === 'login.card');
     assert.equal(events.length, 1);
+    assert.deepEqual(
+      audit.filter((e) => e.data['grantId'] !== undefined),
+      events,
+      'the login record is the one naming the grant',
+    );
     assert.equal(events[0]!.clientId, RP_JWT.clientId);
     const grantId = String(events[0]!.data['grantId']);
     const grant = (await idp.server.provider.Grant.find(grantId))!;

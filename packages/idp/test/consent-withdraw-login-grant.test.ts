@@ -1,7 +1,7 @@
 /**
  * Withdrawal reaches every grant the person gave the service, whichever browser it was made in: a plain card login's
- * grant too (it is audited as `login.grant` with its id before the service can use it). And a grant is never saved
- * without that record: an audit that cannot be written fails the login or the consent, and leaves no grant.
+ * grant too (the login's `login.card` record names its id, on disk before the login can finish). And a consent's
+ * grant is never saved without its record: an audit that cannot be written fails the consent, and leaves no grant.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -64,7 +64,11 @@ describe('withdrawal from another browser', () => {
     };
     await completeLogin(idp, me, card);
     const html = await (await agent.fetch(new URL('/me', idp.server.url))).text();
-    assert.match(html, /data-type="login.grant"/, 'the login grant is in the history');
+    assert.match(
+      html,
+      /<tr data-type="login.card">(?:(?!<\/tr>)[^])*your identifier given/,
+      'the login grant is in the history',
+    );
     const csrf = /name="csrf"\s+value="([^"]+)"/.exec(html)![1]!;
     const res = await agent.fetch(new URL('/me/withdraw', idp.server.url), {
       method: 'POST',

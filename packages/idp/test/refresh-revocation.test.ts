@@ -9,6 +9,7 @@
  * move the shared clock of the responder and the provider two hours on before they refresh after a revocation.
  */
 import assert from 'node:assert/strict';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { errors, type FindAccount, type KoaContextWithOIDC, type RefreshToken } from 'oidc-provider';
@@ -17,7 +18,15 @@ import { identityStore } from '../src/ekyc/identity-store.ts';
 import { checkRefreshCredentials, type RefreshCheckDeps } from '../src/refresh-check.ts';
 import { REFRESH_CHAIN_SECONDS, refreshTokenTtl, rotateRefreshToken } from '../src/refresh-policy.ts';
 import { providerStores } from '../src/stores.ts';
-import { createOpFixture, startLogin, type OpFixture, type TestCard, type TestIdp } from './support/op-fixture.ts';
+import { sqliteEphemeralPath } from '../src/store/sqlite.ts';
+import {
+  completeLogin,
+  createOpFixture,
+  startLogin,
+  type OpFixture,
+  type TestCard,
+  type TestIdp,
+} from './support/op-fixture.ts';
 import {
   authorizeExtra,
   consent,
@@ -118,6 +127,73 @@ describe('a refresh after the card is revoked', () => {
     });
     assert.equal(await identities.get(grantId), undefined, 'the verified identity is deleted');
     assert.equal(await keeping.server.provider.Grant.find(grantId), undefined, 'the grant is revoked');
+  });
+});
+
+describe('the login’s card: held at the login, kept by a consent that grants offline_access', () => {
+  /** The person of `card`. */
+  async function personOf(card: TestCard): Promise<string> {
+    return (await idp.stores.records.findCredentialByFingerprint(card.fingerprint))!.personId;
+  }
+  /** The keys of the rows of `person` in one of the SQLite files, read as another process would. */
+  function rows(file: 'durable' | 'ephemeral', sql: string, person: string): string[] {
+    const { path } = idp.storeConfig as { readonly path: string };
+    const db = new DatabaseSync(file === 'durable' ? path : sqliteEphemeralPath(path), { readOnly: true });
+    try {
+      return db
+        .prepare(sql)
+        .all(person)
+        .map((r) => String(r['k']));
+    } finally {
+      db.close();
+    }
+  }
+  /** The person's durable LoginCredential rows (the PostgreSQL `oidc` table's, on SQLite's fsynced file). */
+  const kept = (person: string) =>
+    rows('durable', `SELECT id AS k FROM oidc WHERE model = 'LoginCredential' AND id LIKE ? || ':%'`, person);
+  /** The person's held login cards (one-shot state: Redis beside PostgreSQL, SQLite's ephemeral file). */
+  const held = (person: string) =>
+    rows('ephemeral', `SELECT key AS k FROM one_shot WHERE key LIKE 'login-card:' || ? || ':%'`, person);
+
+  it('a plain card login writes no durable credential; an offline_access consent keeps one the refresh checks', async () => {
+    const card = await issueCard(f, { name: '保持　三郎' });
+    offset = 0;
+    const plain = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    assert.ok((await completeLogin(idp, plain, card)).searchParams.has('code'), 'a login standing as the consent');
+    const person = await personOf(card);
+    assert.deepEqual(kept(person), [], 'no durable write for the login');
+    assert.equal(held(person).length, 1, 'its card is held for the session');
+
+    const tokens = await offlineLogin(idp, card);
+    assert.equal(kept(person).length, 1, 'the consent to offline_access kept the card of its login');
+    const refreshed = await client.refreshTokenGrant(idp.jwtRp, tokens.refresh_token!);
+    assert.ok(refreshed.refresh_token, 'the refresh passes the revocation check');
+
+    await f.jpki.revoke(card.issued.authSerial, 'keyCompromise');
+    offset = 2 * HOUR;
+    await assert.rejects(client.refreshTokenGrant(idp.jwtRp, refreshed.refresh_token!), { error: 'invalid_grant' });
+  });
+
+  it('fails closed when the held card is gone at the consent: tokens now, nothing kept, the refresh refused', async () => {
+    const card = await issueCard(f, { name: '消失　四郎' });
+    offset = 0;
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri, {
+      extra: { scope: 'openid offline_access', prompt: 'consent' },
+    });
+    const step = await loginThenStop(idp, login, card);
+    const person = await personOf(card);
+    const keys = held(person);
+    assert.equal(keys.length, 1);
+    // As after a Redis restart.
+    for (const key of keys) await providerStores(idp.stores).oneShot.delete(key);
+    const back = await consent(login.agent, step);
+    const tokens = await client.authorizationCodeGrant(idp.jwtRp, back.url, {
+      pkceCodeVerifier: login.codeVerifier,
+      expectedState: login.state,
+    });
+    assert.ok(tokens.refresh_token, 'the consent went on');
+    assert.deepEqual(kept(person), [], 'no card to keep');
+    await assert.rejects(client.refreshTokenGrant(idp.jwtRp, tokens.refresh_token!), { error: 'invalid_grant' });
   });
 });
 

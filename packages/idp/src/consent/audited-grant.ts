@@ -1,9 +1,10 @@
 /**
  * Saving a grant that the person's audit names. Withdrawal finds a person's grants to a service through the audit
  * (withdraw.ts): a grant saved without a record naming it would be one the person could never withdraw, from this
- * browser or another. So every grant an interaction saves (the card login's, the consent screen's) is saved together
- * with its audit record, and fails closed: when the record cannot be written, the login or consent fails, and a grant
- * this call created is destroyed again.
+ * browser or another. So the consent screen's grant is saved together with its audit record, and fails closed: when
+ * the record cannot be written, the consent fails, and a grant this call created is destroyed again. (A card login's
+ * grant needs no record here: its id is in the login's `login.card` record, on disk before the login can finish;
+ * consent/login-grant.ts.)
  */
 import type Provider from 'oidc-provider';
 import type { AuditEvent } from '../store/types.ts';

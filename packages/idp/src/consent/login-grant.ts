@@ -7,6 +7,7 @@
  * the `sub` (a `prompt=none` request then gets `consent_required`). The screen's own grant comes from its answer
  * (page.ts).
  */
+import { randomBytes } from 'node:crypto';
 import type Provider from 'oidc-provider';
 import { IDENTITY_CLAIM_NAMES } from '../claims/names.ts';
 import { requestedClaims } from '../claims/request.ts';
@@ -15,8 +16,23 @@ import { saveAuditedGrant } from './audited-grant.ts';
 import { consentItems } from './items.ts';
 import type { ConsentRecords } from './records.ts';
 
-/** The audit type of a grant a card login saved (its `data.grantId` is how withdrawal finds it). */
+/**
+ * The audit type of a grant a card login saved as a record of its own: for a login whose token post did not name its
+ * grant (one in flight across an upgrade; records written before `login.card` named the grant). Withdrawal finds a
+ * grant by the `data.grantId` of either record.
+ */
 export const LOGIN_GRANT_AUDIT = 'login.grant';
+
+/**
+ * A new grant id, as node-oidc-provider makes them (256 random bits, base64url: its opaque format's default), for the
+ * grant a card login that stands as the consent will save: the token post names it in the login's `login.card` audit
+ * record (card-login.ts) before the grant can exist.
+ *
+ * @example const grantId = transaction.standsAsConsent === true ? newGrantId() : undefined;
+ */
+export function newGrantId(): string {
+  return randomBytes(32).toString('base64url');
+}
 
 /**
  * Whether the card login stands as the consent to the request `params` (an interaction's parameters): its consent
@@ -39,31 +55,41 @@ export function loginIsConsent(params: Readonly<Record<string, unknown>>): boole
 
 /**
  * The grant of a card login that stands as the consent ({@link loginIsConsent}): the grant the interaction has for
- * this person and service (an earlier one in this browser session), else a new one, with the requested scopes; saved
- * with its `login.grant` audit record ({@link saveAuditedGrant}). Resolves `undefined`, saving nothing, when the
- * consent screen is to decide.
+ * this person and service (an earlier one in this browser session, named by the record that created it), else a new
+ * one under the id the login's `login.card` record names (`login.grantId`, {@link newGrantId}), with the requested
+ * scopes. That record was on disk before the login could finish, so no second record is written: a grant the audit
+ * does not name cannot exist. A login without a named id (one in flight across an upgrade) saves its new grant with a
+ * `login.grant` record ({@link saveAuditedGrant}). Resolves `undefined`, saving nothing, when the consent screen is to
+ * decide.
  *
- * @throws the store's `ERR_STORE_*` when the grant or its record cannot be written (the login then fails).
+ * @throws the store's `ERR_STORE_*` when the grant (or the fallback's record) cannot be written (the login then fails).
  */
 export async function saveLoginGrant(
   provider: Provider,
   records: Pick<ConsentRecords, 'appendAudit'>,
   details: InteractionDetails,
-  accountId: string,
+  login: { readonly accountId: string; readonly grantId?: string | undefined },
 ): Promise<{ readonly grantId: string; readonly grant: InstanceType<Provider['Grant']> } | undefined> {
   if (!loginIsConsent(details.params)) return undefined;
+  const { accountId } = login;
   const clientId = String(details.params['client_id']);
+  const scope = details.params['scope'];
   const existing = details.grantId === undefined ? undefined : await provider.Grant.find(details.grantId);
-  const grant =
-    existing !== undefined && existing.accountId === accountId && existing.clientId === clientId
-      ? existing
-      : new provider.Grant({ accountId, clientId });
-  if (typeof details.params['scope'] === 'string') grant.addOIDCScope(details.params['scope']);
-  const grantId = await saveAuditedGrant(records, grant, (id) => ({
-    type: LOGIN_GRANT_AUDIT,
-    personId: accountId,
-    clientId,
-    data: { grantId: id },
-  }));
-  return { grantId, grant };
+  if (existing !== undefined && existing.accountId === accountId && existing.clientId === clientId) {
+    if (typeof scope === 'string') existing.addOIDCScope(scope);
+    return { grantId: await existing.save(), grant: existing };
+  }
+  const grant = new provider.Grant({ accountId, clientId });
+  if (typeof scope === 'string') grant.addOIDCScope(scope);
+  if (login.grantId === undefined) {
+    const grantId = await saveAuditedGrant(records, grant, (id) => ({
+      type: LOGIN_GRANT_AUDIT,
+      personId: accountId,
+      clientId,
+      data: { grantId: id },
+    }));
+    return { grantId, grant };
+  }
+  grant.jti = login.grantId;
+  return { grantId: await grant.save(), grant };
 }

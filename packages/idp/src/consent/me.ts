@@ -203,7 +203,10 @@ function describe(a: AuditRecord): string {
   const claims = (v: unknown) => (Array.isArray(v) ? v.map((c) => CLAIM_NAMES[String(c)] ?? String(c)).join('、') : '');
   switch (a.type) {
     case 'login.card':
-      return 'カードでログイン / Logged in with the card';
+      // A login that stood as the consent names the grant that gave the service your identifier (card-login.ts).
+      return a.data['grantId'] === undefined
+        ? 'カードでログイン / Logged in with the card'
+        : 'カードでログインし、利用者IDを提供 / Logged in with the card; your identifier given';
     case 'login.grant':
       return 'カードでのログインで利用者IDを提供 / Your identifier given by the card login';
     case 'consent.granted':

@@ -17,6 +17,7 @@ import { html, page } from '../lib/html.ts';
 import { interactionFor, type InteractionContext, type InteractionDetails } from '../interactions/context.ts';
 import { sendPage } from '../interactions/login-page.ts';
 import { readBody, type Handler } from '../interactions/router.ts';
+import { keepLoginCredential } from '../login-credentials.ts';
 import { keepSavedGrant } from '../saved-grants.ts';
 import { saveAuditedGrant } from './audited-grant.ts';
 import { claimPurposesOf, consentItems, consentText, type ConsentItem } from './items.ts';
@@ -156,13 +157,20 @@ export function consentAnswer(context: InteractionContext): Handler {
     // Entries of earlier consents stay (as the details do): what was agreed to stands until it is withdrawn.
     const purposes = purposeEntries(request, grant.getOIDCClaims(), grant.getRejectedOIDCClaims());
     if (purposes.length > 0) grant.addOIDCClaims(purposes);
-    const consent = await context.config.records.recordConsent({
-      personId: accountId,
-      clientId,
-      scopes: scope.split(' ').filter((s) => !declined.some((i) => i.key === `scope:${s}`)),
-      claims: claimKeys(accepted),
-      textShown: text,
-    });
+    // Refresh tokens come only from here (a card login standing as the consent never grants offline_access): the
+    // card of the session's login, held since the login, is kept for the refresh check now (login-credentials.ts).
+    // Held no longer (fail closed): nothing is kept, and the refreshes of this login will be refused.
+    const offline = accepted.some((i) => i.key === 'scope:offline_access');
+    const [consent] = await Promise.all([
+      context.config.records.recordConsent({
+        personId: accountId,
+        clientId,
+        scopes: scope.split(' ').filter((s) => !declined.some((i) => i.key === `scope:${s}`)),
+        claims: claimKeys(accepted),
+        textShown: text,
+      }),
+      offline ? keepLoginCredential(context.config.loginCredentials, provider, details.session, accountId) : undefined,
+    ]);
     // The grant only with its audit record (audited-grant.ts): withdrawal finds it through that record.
     const grantId = await saveAuditedGrant(context.config.records, grant, (id) => ({
       type: 'consent.granted',

@@ -12,10 +12,12 @@ import type { ConsentRecords } from './records.ts';
 
 /**
  * Withdraws the person's consent to `clientId` and revokes the grants. The grants are those the audit names for this
- * person and service, plus `alsoGrantIds` (e.g. the browser session's). Every grant an interaction saves is named
- * there before the service can use it (audited-grant.ts): a card login's (`login.grant`), a consent's
- * (`consent.granted`), so a grant made in any browser is found from any other. Returns the number of consents
- * withdrawn and of grants revoked.
+ * person and service (any record's `data.grantId`), plus `alsoGrantIds` (e.g. the browser session's). Every grant an
+ * interaction saves is named there before the service can use it: a card login's by the login's own `login.card`
+ * record, written before the login can finish (card-login.ts; `login.grant` before that record named it), a
+ * consent's by `consent.granted` (audited-grant.ts), so a grant made in any browser is found from any other. A
+ * `login.card` record may name a grant that never came to be (the login reused the session's grant, or was left
+ * unfinished): nothing is found under it. Returns the number of consents withdrawn and of grants revoked.
  *
  * @example await withdrawConsent({ provider, records, identities }, personId, 'bank-rp')
  */

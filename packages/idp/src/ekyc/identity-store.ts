@@ -102,13 +102,28 @@ export async function identityLifetime(
   grantId: string,
   clientId: string,
   maxSeconds: number,
+  refreshable?: boolean,
 ): Promise<number> {
-  const [grant, client] = await Promise.all([provider.Grant.find(grantId), provider.Client.find(clientId)]);
-  const offline = (grant?.getOIDCScope() ?? '').split(' ').includes('offline_access');
-  if (offline && client?.grantTypeAllowed('refresh_token') === true) return maxSeconds;
+  if (refreshable ?? (await grantGetsRefreshTokens(provider, grantId, clientId))) return maxSeconds;
   const code = fixedLifetime(provider.AuthorizationCode);
   const access = fixedLifetime(provider.AccessToken);
   return code === undefined || access === undefined ? maxSeconds : Math.min(maxSeconds, code + access);
+}
+
+/**
+ * Whether the grant can get refresh tokens: `offline_access` granted and the client may use them (node-oidc-provider's
+ * default `issueRefreshToken`). Pass the answer to {@link identityLifetime} to ask once.
+ *
+ * @example const refreshable = await grantGetsRefreshTokens(provider, grantId, clientId)
+ */
+export async function grantGetsRefreshTokens(
+  provider: Pick<Provider, 'Grant' | 'Client'>,
+  grantId: string,
+  clientId: string,
+): Promise<boolean> {
+  const [grant, client] = await Promise.all([provider.Grant.find(grantId), provider.Client.find(clientId)]);
+  const offline = (grant?.getOIDCScope() ?? '').split(' ').includes('offline_access');
+  return offline && client?.grantTypeAllowed('refresh_token') === true;
 }
 
 /**

@@ -36,7 +36,7 @@ import { readJson, sendJson, type Handler } from '../interactions/router.ts';
 import { cappedSource, STREAMS_PER_LOGIN } from '../interactions/events.ts';
 import { StreamCap, type TransactionChange } from '../transaction-watch.ts';
 import { signStatementWithCard, submitStatementSignature, type CardSignDeps, type SigningCard } from './card-sign.ts';
-import { identityLifetime } from './identity-store.ts';
+import { grantGetsRefreshTokens, identityLifetime } from './identity-store.ts';
 import { signErrorBody } from './messages.ts';
 import { statementItems, statementTerms } from './policy.ts';
 import { SignTransactions, type SignOutcome, type SignTransaction } from './sign-transaction.ts';
@@ -268,17 +268,31 @@ ${qrExpiryActions(back)}
     // The identity becomes the grant's here, where the browser that owns the transaction takes it, for as long as
     // the grant's tokens can ask for it (no refresh token: the code and access token lifetimes).
     const provider = context.provider();
+    const { grantId, clientId } = outcome.identity;
+    const refreshable = await grantGetsRefreshTokens(provider, grantId, clientId);
     const ttl = await identityLifetime(
       provider,
-      outcome.identity.grantId,
-      outcome.identity.clientId,
+      grantId,
+      clientId,
       context.config.ekyc.identityTtlSeconds,
+      refreshable,
     );
     // The signature becomes the session's login, with its own time: the card the session logged in with is
-    // recorded under that time too, for the refresh check of the tokens issued after it (login-credentials.ts).
+    // recorded under that time too, for the refresh check of the tokens issued after it (login-credentials.ts):
+    // durably when this authorization's code brings a refresh token (offline_access asked for and granted).
+    const offlineAsked = String(details.params['scope'] ?? '')
+      .split(' ')
+      .includes('offline_access');
     await Promise.all([
       context.config.ekyc.identities.put(outcome.identity, ttl),
-      carryLoginCredential(context.config.loginCredentials, provider, details.session, outcome.accountId, outcome.ts),
+      carryLoginCredential(
+        context.config.loginCredentials,
+        provider,
+        details.session,
+        outcome.accountId,
+        outcome.ts,
+        refreshable && offlineAsked,
+      ),
     ]);
     await signs.end(transaction.txn);
     return provider.interactionResult(

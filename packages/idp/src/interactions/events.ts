@@ -124,8 +124,9 @@ export function loginEvents(context: InteractionContext): Handler {
 
 /**
  * Finishes the interaction with the card login, and, when the login stands as the consent (the request asks for the
- * service's pairwise identifier alone: consent/login-grant.ts), with a grant for it, audited before the service can
- * use it. Otherwise no grant: the consent screen that follows decides. Returns node-oidc-provider's resume URL.
+ * service's pairwise identifier alone: consent/login-grant.ts), with a grant for it, under the id the login's audit
+ * record named at the token post (card-login.ts). Otherwise no grant: the consent screen that follows decides.
+ * Returns node-oidc-provider's resume URL.
  */
 async function finish(
   context: InteractionContext,
@@ -137,7 +138,7 @@ async function finish(
   const provider = context.provider();
   // The stream's own details (loaded once per request, context.ts).
   const details: InteractionDetails = await interactionFor(context, req, res, transaction.uid);
-  const saved = await saveLoginGrant(provider, context.config.records, details, outcome.accountId);
+  const saved = await saveLoginGrant(provider, context.config.records, details, outcome);
   if (saved !== undefined) keepSavedGrant(provider, saved.grantId, saved.grant);
   try {
     // The transaction's keys (its outcome is taken already) are deleted in the same tick as the interaction is

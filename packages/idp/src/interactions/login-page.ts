@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isMynaGateError } from '@mynagate/errors';
 import { clientOriginLabel } from '../client-origin.ts';
+import { loginIsConsent } from '../consent/login-grant.ts';
 import { formAction } from '../http-errors.ts';
 import { html, page, raw, scriptJson, type Raw } from '../lib/html.ts';
 import type { LoginTransaction } from '../login-transaction.ts';
@@ -59,6 +60,8 @@ export function loginPage(context: InteractionContext): Handler {
         clientOrigin,
         // The browser's network, as a keyed tag (never its address), for the companion's scan to compare.
         network: context.networkOf(req),
+        // Whether the login will save a grant as the consent: its token post then names that grant (card-login.ts).
+        standsAsConsent: loginIsConsent(details.params),
       }));
     const { t, link } = context.transactions.currentLink(transaction);
     const bridgeReturn = new URL(`/interaction/${encodeURIComponent(uid)}?resume`, context.config.origin).href;
@@ -171,7 +174,14 @@ export function qrDeadlines(
 async function startTransaction(
   context: InteractionContext,
   res: ServerResponse,
-  input: { uid: string; clientId: string; clientName: string; clientOrigin: string; network: string | undefined },
+  input: {
+    uid: string;
+    clientId: string;
+    clientName: string;
+    clientOrigin: string;
+    network: string | undefined;
+    standsAsConsent: boolean;
+  },
 ): Promise<LoginTransaction> {
   const { transaction, browserKey } = await context.transactions.start(input);
   setBinding(res, {
