@@ -65,6 +65,12 @@ export interface SignView {
     readonly text: { readonly ja: string; readonly en: string };
     readonly issuer: string;
   };
+  /**
+   * Whether this companion scanned from the network the signing page's browser opened it on, as the provider sees
+   * the two (`same`); `other` for anything else, a provider that does not say included. On `other`, {@link
+   * describeView} adds {@link SIGN_NETWORK_CAUTION}.
+   */
+  readonly network: 'same' | 'other';
 }
 
 /** A scanned companion link: a login or a signature. */
@@ -98,8 +104,18 @@ export function displayText(text: string): string {
  * that): the idp's `NETWORK_CAUTION`, written here, not imported, so the companion does not load the provider.
  */
 export const NETWORK_CAUTION = Object.freeze({
-  ja: 'このログインは、このスマートフォンとは別のネットワークで始まりました。いま目の前の画面で、ご自身でログインを始めた場合だけ続けてください。誰かに送られた・見せられたQRコードなら、暗証番号を入力せずに中止してください。',
-  en: 'This login was started on another network than this phone. Continue only if you started it yourself, on a screen in front of you. If someone sent or showed you this QR code, stop without entering your PIN.',
+  ja: 'このログインは、この端末とは別のネットワークで始まりました。いま目の前の画面で、ご自身でログインを始めた場合だけ続けてください。誰かに送られた・見せられたQRコードなら、暗証番号を入力せずに中止してください。',
+  en: 'This login was started on another network than this device. Continue only if you started it yourself, on a screen in front of you. If someone sent or showed you this QR code, stop without entering your PIN.',
+});
+
+/**
+ * The caution before the signing password for an eKYC signature started on another network (a relayed signing QR
+ * code would have the person's signature verify the identity of the relaying page's session): the idp's
+ * `SIGN_NETWORK_CAUTION`, written here for the same reason as {@link NETWORK_CAUTION}.
+ */
+export const SIGN_NETWORK_CAUTION = Object.freeze({
+  ja: 'この本人確認（署名）は、この端末とは別のネットワークで始まりました。いま目の前の画面で、ご自身で始めた場合だけ続けてください。誰かに送られた・見せられたQRコードなら、パスワードを入力せずに中止してください。',
+  en: 'This identity check (signature) was started on another network than this device. Continue only if you started it yourself, on a screen in front of you. If someone sent or showed you this QR code, stop without entering your password.',
 });
 
 export const PIN_PROMPT = '利用者証明用暗証番号（数字4桁）/ auth PIN (4 digits): ';
@@ -110,7 +126,8 @@ export const isSignView = (view: CompanionView): view is SignView => view.intent
 
 /**
  * The lines that tell the person who asks, for which site, and (for a signature) the statement's text; for a login
- * started on another network, {@link NETWORK_CAUTION}.
+ * started on another network, {@link NETWORK_CAUTION}, and for a signature, {@link SIGN_NETWORK_CAUTION}, last,
+ * just before the PIN or password is asked for.
  */
 export function describeView(view: CompanionView): string[] {
   const lines = [
@@ -120,8 +137,10 @@ export function describeView(view: CompanionView): string[] {
   ];
   if (isSignView(view)) {
     lines.push(`利用目的 / Purpose:    ${view.statement.purpose}`, '', view.statement.text.ja, view.statement.text.en);
-  } else if (view.network !== 'same') {
-    lines.push('', `注意 / Caution: ${NETWORK_CAUTION.ja}`, NETWORK_CAUTION.en);
+  }
+  if (view.network !== 'same') {
+    const caution = isSignView(view) ? SIGN_NETWORK_CAUTION : NETWORK_CAUTION;
+    lines.push('', `注意 / Caution: ${caution.ja}`, caution.en);
   }
   return lines.map(displayText);
 }
@@ -319,6 +338,8 @@ function signView(v: Record<string, unknown>, link: URL): SignView {
     origin: v['origin'] as string,
     canonical: v['canonical'] as string,
     statement: { purpose: s['purpose'], issuer: s['issuer'], text: { ja: text['ja'], en: text['en'] } },
+    // Fail closed, as for a login: a provider that does not say (or says anything else) gets the caution.
+    network: v['network'] === 'same' ? 'same' : 'other',
   };
 }
 

@@ -1,13 +1,15 @@
 /**
  * `mynagate login` tells the person, before the PIN, when the login was started on another network than the one it
  * scans from (the provider's `network: 'other'`: a QR code relayed by a phishing page looks like that), and says
- * nothing more when both are on one network. A provider that does not say gets the caution (fail closed).
+ * nothing more when both are on one network. A provider that does not say gets the caution (fail closed). The same
+ * for an eKYC signing link, with the signing caution (before the password; the whole flow: login-sign.test.ts).
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { NETWORK_CAUTION as IDP_NETWORK_CAUTION } from '../../../packages/idp/src/interactions/companion.ts';
+import { SIGN_NETWORK_CAUTION as IDP_SIGN_NETWORK_CAUTION } from '../../../packages/idp/src/ekyc/pages.ts';
 import {
   expectedSub,
   redeemLogin,
@@ -18,7 +20,15 @@ import {
   type TestCard,
   type TestIdp,
 } from '../../../packages/idp/test/support/op-fixture.ts';
-import { describeView, NETWORK_CAUTION, scan, type LoginView } from '../src/companion.ts';
+import {
+  describeView,
+  NETWORK_CAUTION,
+  scan,
+  SIGN_NETWORK_CAUTION,
+  type CompanionView,
+  type LoginView,
+  type SignView,
+} from '../src/companion.ts';
 import { startCompanionProvider } from './companion-support.ts';
 import { runCli } from './serve-support.ts';
 
@@ -75,32 +85,44 @@ describe('mynagate login and the network the login started on', () => {
   });
 });
 
-describe('the network field of a login view', () => {
-  /** A provider on loopback http answering `network` as given (absent for undefined). */
-  async function scanWith(network: unknown): Promise<LoginView> {
-    const server = createServer((_req, res) => {
-      const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          txn: 'x',
-          clientName: 'テスト銀行',
-          clientOrigin: 'https://bank.example',
-          origin,
-          intent: 'login',
-          challenge: Buffer.alloc(32, 7).toString('base64'),
-          ...(network === undefined ? {} : { network }),
-        }),
-      );
+/**
+ * A provider on loopback http answering a login view (or, with `sign`, a signing view) with `network` as given
+ * (absent for undefined), scanned by the companion.
+ */
+async function scanAnswer(network: unknown, sign = false): Promise<CompanionView> {
+  const server = createServer((_req, res) => {
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const canonical = JSON.stringify({
+      client: { name: 'テスト銀行', origin: 'https://bank.example' },
+      issuer: origin,
+      purpose: '口座開設の本人確認 / Account opening',
+      text: { ja: '私は、テスト銀行の本人確認に同意します。', en: 'I agree that テスト銀行 verifies my identity.' },
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      const port = (server.address() as AddressInfo).port;
-      return (await scan(new URL(`http://127.0.0.1:${port}/companion/x?t=0&c=y`))) as LoginView;
-    } finally {
-      server.close();
-    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        txn: 'x',
+        clientName: 'テスト銀行',
+        clientOrigin: 'https://bank.example',
+        origin,
+        ...(sign
+          ? { intent: 'sign', canonical }
+          : { intent: 'login', challenge: Buffer.alloc(32, 7).toString('base64') }),
+        ...(network === undefined ? {} : { network }),
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    return await scan(new URL(`http://127.0.0.1:${port}/companion/${sign ? 'sign/' : ''}x?t=0&c=y`));
+  } finally {
+    server.close();
   }
+}
+
+describe('the network field of a login view', () => {
+  const scanWith = async (network: unknown) => (await scanAnswer(network)) as LoginView;
 
   it('is "same" only when the provider says so; anything else, or nothing, is "other" with the caution', async () => {
     assert.equal((await scanWith('same')).network, 'same');
@@ -120,5 +142,49 @@ describe('the network field of a login view', () => {
 
   it("says what the provider's own companion pages say", () => {
     assert.deepEqual(NETWORK_CAUTION, IDP_NETWORK_CAUTION);
+    assert.deepEqual(SIGN_NETWORK_CAUTION, IDP_SIGN_NETWORK_CAUTION);
+  });
+
+  it('names this device, not a phone: the companion may be a computer', () => {
+    for (const caution of [NETWORK_CAUTION, SIGN_NETWORK_CAUTION]) {
+      assert.match(caution.ja, /この端末とは別のネットワーク/);
+      assert.match(caution.en, /another network than this device\./);
+      assert.doesNotMatch(caution.ja + caution.en, /スマートフォン|phone/i);
+    }
+  });
+});
+
+describe('the network field of a signing view', () => {
+  const scanWith = async (network: unknown) => (await scanAnswer(network, true)) as SignView;
+  const cautioned = (view: CompanionView) => describeView(view).some((l) => l.includes(SIGN_NETWORK_CAUTION.en));
+
+  it('is "same" only when the provider says so; anything else, or nothing, is "other" with the signing caution', async () => {
+    const same = await scanWith('same');
+    assert.equal(same.intent, 'sign');
+    assert.equal(same.network, 'same');
+    assert.equal(cautioned(same), false);
+    assert.equal(
+      describeView(same).some((l) => l.includes('Caution')),
+      false,
+    );
+    for (const answer of [undefined, 'other', 'SAME', true, null, 'unknown']) {
+      const view = await scanWith(answer);
+      assert.equal(view.network, 'other', String(answer));
+      assert.ok(cautioned(view), String(answer));
+      // The signing caution, not the login's (which speaks of a PIN).
+      assert.equal(
+        describeView(view).some((l) => l.includes(NETWORK_CAUTION.en)),
+        false,
+        String(answer),
+      );
+    }
+  });
+
+  it('puts the caution last, after the statement it would have the person sign', async () => {
+    const lines = describeView(await scanWith('other'));
+    const statement = lines.findIndex((l) => l.startsWith('I agree that'));
+    const ja = lines.indexOf(`注意 / Caution: ${SIGN_NETWORK_CAUTION.ja}`);
+    assert.ok(statement >= 0 && ja > statement, lines.join('\n'));
+    assert.equal(lines.at(-1), SIGN_NETWORK_CAUTION.en);
   });
 });

@@ -159,9 +159,10 @@ export interface IdpConfig {
   readonly ekyc?: EkycConfig;
   /**
    * The operator's event log, one event each: a card login the provider refused (`login.refused`), a failure a
-   * companion reported from the card (`login.failed`) and a companion's scan (`login.scanned`, with `network`
-   * `same` or `other`): time, code, client_id and, for a refusal, the words that refine its code; nothing personal
-   * (interactions/companion.ts). Default one JSON line on stderr (`stderrLog`).
+   * companion reported from the card (`login.failed`), a companion's scan of a login (`login.scanned`) or of an eKYC
+   * signature (`sign.scanned`, ekyc/pages.ts), the scans with `network` `same` or `other`: time, code, client_id and,
+   * for a refusal, the words that refine its code; nothing personal (interactions/companion.ts). Default one JSON
+   * line on stderr (`stderrLog`).
    */
   readonly log?: EventLog;
 }

@@ -14,7 +14,7 @@ import { assertOwner, boundLink, loadBound, newBinding, type BoundFields } from 
 import { IdpChallengeInvalidError, IdpHandoverMismatchError, IdpLoginNotFoundError } from './errors.ts';
 import { messageFor, type ErrorBody } from './http-errors.ts';
 import type { IssuedChallenge, LoginVerifier } from './login-token.ts';
-import { compareNetworks, type Network } from './network-tag.ts';
+import { compareNetworks, type Network, type ScanFrom } from './network-tag.ts';
 import type { ChangeFeedPort, OneShotPort } from './ports.ts';
 import { TransactionWatch, type TransactionChange } from './transaction-watch.ts';
 
@@ -84,14 +84,6 @@ export interface CompanionView {
    * (QRLJacking) looks like, though it may also be the person's own computer on another network.
    */
   readonly network: Network;
-}
-
-/** Who scanned, as {@link LoginTransactions.scan} takes it. */
-export interface ScanFrom {
-  /** The companion's network tag (network-tag.ts); absent when unknown. */
-  readonly network?: string | undefined;
-  /** Told of a scan that was answered, with the login's client and the network comparison (the operator's log). */
-  readonly scanned?: ((clientId: string, network: Network) => void) | undefined;
 }
 
 /** The transaction store's settings. */

@@ -1,11 +1,12 @@
 /**
- * The network a request came from, as a keyed tag: what the login page's browser and the companion that scans its QR
- * code are compared by, so that the companion can warn a person who is about to finish a login that started
- * elsewhere (QRLJacking: a phishing page shows the QR code of a login its owner's browser started). BankID's
- * `endUserIp` check does the same with the address itself; here the address is never kept: only HMAC-SHA256, under
- * a key derived from the provider's `pairwiseSecret`, of its network prefix (IPv4 /24, IPv6 /64; an IPv4-mapped IPv6
- * address counts as IPv4). Without the key, a stored tag names no network; with it, one /24 is 2^24 guesses, so the
- * key stays where the pairwise secret does.
+ * The network a request came from, as a keyed tag: what the browser of a QR page (the card login's, or the eKYC
+ * signing page's) and the companion that scans its QR code are compared by, so that the companion can warn a person
+ * who is about to finish a login, or sign a statement, that started elsewhere (QRLJacking: a phishing page shows the
+ * QR code of a login or a signature its owner's browser started, and the person's card would then log in, or verify
+ * an identity, for the attacker's session). BankID's `endUserIp` check does the same with the address itself; here
+ * the address is never kept: only HMAC-SHA256, under a key derived from the provider's `pairwiseSecret`, of its
+ * network prefix (IPv4 /24, IPv6 /64; an IPv4-mapped IPv6 address counts as IPv4). Without the key, a stored tag
+ * names no network; with it, one /24 is 2^24 guesses, so the key stays where the pairwise secret does.
  *
  * A coarse signal, not proximity: a home's Wi-Fi is one /24 (phone and computer agree), a phone on mobile data is
  * another network than the computer next to it (a false "other"), and two strangers behind one carrier-grade NAT
@@ -15,8 +16,24 @@ import { createHmac, hkdfSync } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIPv4, isIPv6 } from 'node:net';
 
-/** Whether the companion scans from the network the login started on; anything unknown is `other` (fail closed). */
+/**
+ * Whether the companion scans from the network the login (or signature) started on; anything unknown is `other`
+ * (fail closed).
+ */
 export type Network = 'same' | 'other';
+
+/**
+ * Who scanned a QR code, as `LoginTransactions.scan` (login-transaction.ts) and `SignTransactions.scan`
+ * (ekyc/sign-transaction.ts) take it.
+ */
+export interface ScanFrom {
+  /** The companion's network tag ({@link networkTagger}); absent when unknown. */
+  readonly network?: string | undefined;
+  /**
+   * Told of a scan that was answered, with the transaction's client and the network comparison (the operator's log).
+   */
+  readonly scanned?: ((clientId: string, network: Network) => void) | undefined;
+}
 
 /** Domain separation: the tag key is not the pairwise key, and a tag is no `sub`. */
 const TAG_INFO = 'mynagate network tag v1';

@@ -51,8 +51,9 @@ export interface ServerConfig extends Omit<IdpConfig, 'issuer' | 'stores'> {
   readonly tls?: { readonly key: string | Uint8Array; readonly cert: string | Uint8Array };
   /**
    * Trust `X-Forwarded-For` from a TLS-terminating proxy in front (node-oidc-provider's `proxy`) for the client's
-   * address (for the login's network check, its last entry: the one this proxy added; network-tag.ts). Default false. The URLs the provider publishes and accepts always follow `issuer`, never the request's
-   * `Host` or `X-Forwarded-Host`/`-Proto`.
+   * address (for the network check of a card login or an eKYC signature, its last entry: the one this proxy added;
+   * network-tag.ts). Default false. The URLs the provider publishes and accepts always follow `issuer`, never the
+   * request's `Host` or `X-Forwarded-Host`/`-Proto`.
    */
   readonly trustProxy?: boolean;
   /** Connection limits and timeouts, each with a default fit for the open Internet. */
@@ -258,7 +259,7 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
     }),
     networkOf: networkTagger(resolved.pairwiseSecret, config.trustProxy === true),
   };
-  const ekyc = ekycRoutes(context);
+  const ekyc = ekycRoutes(context, resolved.log);
   const me = meRoutes(context);
   const router = new Router()
     .on(

@@ -3,7 +3,9 @@
  * the QR code of a login its owner's browser started): `network` is `same` for the browser's IPv4 /24 or IPv6 /64,
  * `other` for another one or an unknown one. Another network is real here: a companion bound to 127.0.1.1 on Linux
  * loopback, or, behind a trusted proxy, another `X-Forwarded-For`. The store keeps a keyed tag, never the address,
- * and the operator's log gets one `login.scanned` line with the client and `same`/`other`.
+ * and the operator's log gets one `login.scanned` line with the client and `same`/`other`. The same for the eKYC
+ * signing QR code (`/companion/sign/…`, compared with the browser that opened the signing page; `sign.scanned`): a
+ * relayed one would have the person's signature give the relaying page's session a verified identity.
  */
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
@@ -16,19 +18,40 @@ import { createMemoryStores } from '../src/memory-stores.ts';
 import { LoginTransactions } from '../src/login-transaction.ts';
 import { clientAddress, compareNetworks, networkPrefix, networkTagger } from '../src/network-tag.ts';
 import { loginScannedEvent } from '../src/interactions/companion.ts';
+import { signScannedEvent } from '../src/ekyc/pages.ts';
+import { SignTransactions } from '../src/ekyc/sign-transaction.ts';
 import type { Agent } from './support/op-agent.ts';
-import { createOpFixture, RP_JWT, startLogin, type OpFixture, type TestIdp } from './support/op-fixture.ts';
+import { authorizeExtra, consent, issueCard, loginThenStop, startEkycIdp } from './support/ekyc-fixture.ts';
+import {
+  createOpFixture,
+  RP_JWT,
+  startLogin,
+  type OpFixture,
+  type TestCard,
+  type TestIdp,
+} from './support/op-fixture.ts';
 
 let f: OpFixture;
 let idp: TestIdp;
 let proxied: TestIdp;
+let ekyc: TestIdp;
+let ekycProxied: TestIdp;
+let card: TestCard;
 
 before(async () => {
   f = await createOpFixture();
   idp = await f.start();
   proxied = await f.start({ trustProxy: true });
+  [ekyc, ekycProxied, card] = await Promise.all([
+    startEkycIdp(f),
+    startEkycIdp(f, { trustProxy: true }),
+    issueCard(f, { name: '試験　網子' }),
+  ]);
 });
-after(() => f.close());
+after(async () => {
+  await Promise.all([ekyc?.close(), ekycProxied?.close()]);
+  await f.close();
+});
 
 /** The companion's scan over TLS, from `localAddress` and with `headers` (a proxy's X-Forwarded-For). */
 function scanFrom(
@@ -65,8 +88,8 @@ async function reloadFrom(agent: Agent, pageUrl: URL, headers: Record<string, st
   return link;
 }
 
-/** The `login.scanned` events written on stderr while `fn` runs. */
-async function scannedEvents(fn: () => Promise<void>): Promise<Record<string, string>[]> {
+/** The `login.scanned` (or `event`) events written on stderr while `fn` runs. */
+async function scannedEvents(fn: () => Promise<void>, event = 'login.scanned'): Promise<Record<string, string>[]> {
   const written: string[] = [];
   const write = process.stderr.write.bind(process.stderr);
   process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
@@ -82,7 +105,7 @@ async function scannedEvents(fn: () => Promise<void>): Promise<Record<string, st
   return written
     .join('')
     .split('\n')
-    .filter((l) => l.includes('"login.scanned"'))
+    .filter((l) => l.includes(`"${event}"`))
     .map((l) => JSON.parse(l) as Record<string, string>);
 }
 
@@ -281,6 +304,176 @@ describe('network tags', () => {
       event: 'login.scanned',
       client_id: 'bank',
       network: 'other',
+    });
+  });
+});
+
+/** Verified claims asked for, so that the flow reaches the signing page. */
+const VERIFIED = {
+  verified_claims: {
+    verification: { trust_framework: null, evidence: [{ type: { value: 'electronic_signature' } }] },
+    claims: { name: null },
+  },
+};
+
+/**
+ * Card login and consent at `on`, up to the signing page, which the browser then loads again with `headers` (a new
+ * signing transaction, from there; none: as it came). Returns the signing page's QR link and the browser's agent.
+ */
+async function signingLink(
+  on: TestIdp,
+  headers?: Record<string, string>,
+): Promise<{ readonly link: string; readonly agent: Agent }> {
+  const login = await startLogin(on, on.jwtRp, RP_JWT.redirectUri, {
+    extra: authorizeExtra({ id_token: VERIFIED }, { scope: 'openid' }),
+  });
+  let step = await loginThenStop(on, login, card);
+  if (step.page.includes('consent-form')) step = await consent(login.agent, step);
+  await login.events.close();
+  const link = /data-link="([^"]+)"/.exec(step.page)?.[1]?.replaceAll('&amp;', '&');
+  assert.ok(link !== undefined && link.includes('/companion/sign/'), 'the signing page');
+  return {
+    link: headers === undefined ? link : await reloadFrom(login.agent, step.url, headers),
+    agent: login.agent,
+  };
+}
+
+describe('the companion view of a signing QR code says whether the scan came from the signing page’s network', () => {
+  it('same: browser and companion both on 127.0.0.1; and 127.0.0.2, in the same /24', async () => {
+    const { link } = await signingLink(ekyc);
+    const first = await scanFrom(link);
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.equal(first.body['intent'], 'sign');
+    assert.equal(first.body['network'], 'same');
+    assert.equal((await scanFrom(link, { localAddress: '127.0.0.2' })).body['network'], 'same');
+  });
+
+  it('other: the companion on 127.0.1.1; the rest of the view (the statement to sign) is as before', async () => {
+    const { link } = await signingLink(ekyc);
+    const { status, body } = await scanFrom(link, { localAddress: '127.0.1.1' });
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body['network'], 'other');
+    assert.equal(body['intent'], 'sign');
+    assert.equal(typeof body['canonical'], 'string');
+    assert.equal(typeof (body['statement'] as { text?: { ja?: unknown } }).text?.ja, 'string');
+  });
+
+  it('without trustProxy, a forged X-Forwarded-For does not make a scan "same"', async () => {
+    const { link } = await signingLink(ekyc);
+    const { body } = await scanFrom(link, { localAddress: '127.0.1.1', headers: { 'x-forwarded-for': '127.0.0.1' } });
+    assert.equal(body['network'], 'other');
+  });
+
+  it('behind a trusted proxy: the X-Forwarded-For entry the proxy added decides; unknown is "other"', async () => {
+    const { link } = await signingLink(ekycProxied, { 'x-forwarded-for': '203.0.113.7' });
+    const from = async (xff: string) => (await scanFrom(link, { headers: { 'x-forwarded-for': xff } })).body['network'];
+    assert.equal(await from('203.0.113.200'), 'same');
+    assert.equal(await from('198.51.100.7'), 'other');
+    assert.equal(await from('203.0.113.7, 198.51.100.7'), 'other');
+    assert.equal(await from('198.51.100.7, 203.0.113.9'), 'same');
+    assert.equal((await scanFrom(link)).body['network'], 'other');
+  });
+
+  it('a signing page opened from an unknown network is "other" even for a companion on any network', async () => {
+    // Behind the trusted proxy, the browser's requests above carried no X-Forwarded-For: its network is unknown.
+    const { link } = await signingLink(ekycProxied);
+    for (const xff of ['203.0.113.7', '127.0.0.1']) {
+      assert.equal((await scanFrom(link, { headers: { 'x-forwarded-for': xff } })).body['network'], 'other', xff);
+    }
+  });
+
+  it('keeps a tag, never the address, in the stored signing transaction and the store files', async () => {
+    const { link } = await signingLink(ekycProxied, { 'x-forwarded-for': '203.0.113.7' });
+    const { body } = await scanFrom(link, { headers: { 'x-forwarded-for': '203.0.113.7' } });
+    assert.equal(body['network'], 'same');
+    const stored = await ekycProxied.stores.oneShot.get(`sign:${String(body['txn'])}`);
+    assert.ok(typeof stored === 'string');
+    const network = (JSON.parse(stored) as { network?: unknown }).network;
+    assert.match(String(network), /^[A-Za-z0-9_-]{22}$/, 'a tag is kept');
+    for (const text of ['203.0.113.7', '203.0.113', '::ffff:', '4:203']) {
+      assert.equal(stored.includes(text), false, text);
+    }
+    const files = (await readdir(f.dir)).filter((n) => n.startsWith('ekyc-') && !n.startsWith('ekyc-card-'));
+    assert.ok(
+      files.some((n) => n.endsWith('-ephemeral')),
+      files.join(' '),
+    );
+    for (const name of files) {
+      const bytes = await readFile(join(f.dir, name));
+      assert.equal(bytes.includes('203.0.113'), false, name);
+    }
+  });
+
+  it('writes one sign.scanned event per scan: time, client_id and same/other, nothing else', async () => {
+    const { link } = await signingLink(ekycProxied, { 'x-forwarded-for': '203.0.113.7' });
+    const events = await scannedEvents(async () => {
+      await scanFrom(link, { headers: { 'x-forwarded-for': '203.0.113.8' } });
+      await scanFrom(link, { headers: { 'x-forwarded-for': '198.51.100.7' } });
+    }, 'sign.scanned');
+    assert.deepEqual(
+      events.map((e) => [e['event'], e['client_id'], e['network']]),
+      [
+        ['sign.scanned', RP_JWT.clientId, 'same'],
+        ['sign.scanned', RP_JWT.clientId, 'other'],
+      ],
+    );
+    for (const e of events) assert.deepEqual(Object.keys(e).sort(), ['client_id', 'event', 'network', 'time']);
+    // A refused scan (a forged code) writes none.
+    const forged = new URL(link);
+    forged.searchParams.set('c', 'x');
+    assert.deepEqual(await scannedEvents(async () => void (await scanFrom(forged.href)), 'sign.scanned'), []);
+  });
+
+  it('SignTransactions.scan compares the tags, fails closed and tells the caller client and network', async () => {
+    const transactions = new SignTransactions({
+      oneShot: createMemoryStores().oneShot,
+      now: Date.now,
+      origin: 'https://id.example.jp',
+      ttlSeconds: 300,
+      statementTtlSeconds: 60,
+      qrMaxAgeSeconds: 3,
+    });
+    const input = {
+      uid: 'uid-1',
+      grantId: 'grant-1',
+      accountId: 'person-1',
+      clientId: 'rp',
+      clientName: 'RP',
+      clientOrigin: 'https://rp.example',
+      purpose: 'テスト / Test',
+      items: [{ ja: '氏名', en: 'Name' }],
+      claims: ['name'],
+      details: ['verified_claims.name'],
+    };
+    const scanOf = async (network: string | undefined, from: string | undefined) => {
+      const { transaction } = await transactions.start({ ...input, network });
+      const link = new URL(transactions.currentLink(transaction).link);
+      const told: [string, string][] = [];
+      const view = await transactions.scan(transaction.txn, link.searchParams.get('t'), link.searchParams.get('c'), {
+        network: from,
+        scanned: (clientId, n) => told.push([clientId, n]),
+      });
+      assert.deepEqual(told, [['rp', view.network]]);
+      return view.network;
+    };
+    assert.equal(await scanOf('tag-a', 'tag-a'), 'same');
+    assert.equal(await scanOf('tag-a', 'tag-b'), 'other');
+    assert.equal(await scanOf('tag-a', undefined), 'other');
+    assert.equal(await scanOf(undefined, 'tag-a'), 'other');
+    assert.equal(await scanOf(undefined, undefined), 'other');
+    // A caller that gives no companion network (the three-argument form) gets `other`.
+    const { transaction } = await transactions.start({ ...input, network: 'tag-a' });
+    const link = new URL(transactions.currentLink(transaction).link);
+    const view = await transactions.scan(transaction.txn, link.searchParams.get('t'), link.searchParams.get('c'));
+    assert.equal(view.network, 'other');
+  });
+
+  it('the sign.scanned event is time, event, client_id and network', () => {
+    assert.deepEqual(signScannedEvent(Date.parse('2025-04-01T09:00:00Z'), 'bank', 'same'), {
+      time: '2025-04-01T09:00:00.000Z',
+      event: 'sign.scanned',
+      client_id: 'bank',
+      network: 'same',
     });
   });
 });

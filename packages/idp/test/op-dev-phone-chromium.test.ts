@@ -2,8 +2,9 @@
  * A newcomer's whole login in one real browser (Chromium through playwright-core): the relying party sends the
  * browser to the IdP, the login page shows the animated QR code, "Open the virtual phone" opens the development
  * phone, which shows the service and asks for the PIN; a wrong PIN shows the tries left, the right one signs with
- * the virtual card, and the login page continues to the relying party by itself. Screenshots go to
- * `test-output/idp/` (gitignored).
+ * the virtual card, and the login page continues to the relying party by itself. On another network than the
+ * browser's, the phone cautions before the PIN, or (an eKYC signing link) before the signing password. Screenshots go
+ * to `test-output/idp/` (gitignored).
  *
  * Needs Chromium at /usr/bin/chromium (`apt-get install chromium`); skips with the reason otherwise, unless
  * MYNAGATE_REQUIRE_SYSTEM=1.
@@ -14,8 +15,17 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { chromium, type Browser } from 'playwright-core';
-import { createOpFixture, PIN, RP_JWT, type OpFixture, type TestCard, type TestIdp } from './support/op-fixture.ts';
+import {
+  createOpFixture,
+  PIN,
+  RP_JWT,
+  startLogin,
+  type OpFixture,
+  type TestCard,
+  type TestIdp,
+} from './support/op-fixture.ts';
 import { CHROMIUM_LAUNCH, skipBrowser } from './support/chromium.ts';
+import { authorizeExtra, consent, issueCard, loginThenStop, PASSWORD, startEkycIdp } from './support/ekyc-fixture.ts';
 
 const OUT = join(import.meta.dirname, '..', '..', '..', 'test-output', 'idp');
 
@@ -131,9 +141,9 @@ describe('virtual phone in Chromium (development mode)', { skip: skipBrowser }, 
     const caution = phone.locator('#network-caution');
     assert.equal(await caution.isVisible(), true);
     const text = (await caution.textContent()) ?? '';
-    assert.match(text, /このログインは、このスマートフォンとは別のネットワークで始まりました。/);
+    assert.match(text, /このログインは、この端末とは別のネットワークで始まりました。/);
     assert.match(text, /暗証番号を入力せずに中止してください。/);
-    assert.match(text, /This login was started on another network than this phone\./);
+    assert.match(text, /This login was started on another network than this device\./);
     assert.match(text, /stop without entering your PIN\./);
     // The caution comes before the PIN field, and the PIN field does not take the focus.
     const [cautionBox, pinBox] = [await caution.boundingBox(), await phone.locator('#pin').boundingBox()];
@@ -145,6 +155,95 @@ describe('virtual phone in Chromium (development mode)', { skip: skipBrowser }, 
     assert.notEqual(focused, 'pin');
     await phone.screenshot({ path: join(OUT, '5-phone-other-network.png') });
     await context.close();
+  });
+
+  describe('an eKYC signing link', () => {
+    let ekyc: TestIdp;
+    let signer: TestCard;
+    before(async () => {
+      signer = await issueCard(f, { name: '試験　署名' });
+      // Behind a trusted proxy: the signing page's browser is 203.0.113.7 (X-Forwarded-For, below).
+      ekyc = await startEkycIdp(f, {
+        trustProxy: true,
+        // The link is made over HTTP here and opened by Chromium, which may start slowly on a loaded machine.
+        qrMaxAgeSeconds: 30,
+        dev: { cards: [{ label: 'テストカード 試験署名 / Test card (password TEST2025)', file: signer.file }] },
+      });
+    });
+    after(() => ekyc?.close());
+
+    /** Card login and consent over HTTP from 203.0.113.7, up to the signing page; returns its QR link. */
+    async function signingLink(): Promise<string> {
+      const login = await startLogin(ekyc, ekyc.jwtRp, RP_JWT.redirectUri, {
+        extra: authorizeExtra(
+          {
+            id_token: {
+              verified_claims: {
+                verification: { trust_framework: null, evidence: [{ type: { value: 'electronic_signature' } }] },
+                claims: { name: null },
+              },
+            },
+          },
+          { scope: 'openid' },
+        ),
+      });
+      let step = await loginThenStop(ekyc, login, signer);
+      if (step.page.includes('consent-form')) step = await consent(login.agent, step);
+      await login.events.close();
+      const res = await login.agent.fetch(step.url, { headers: { 'x-forwarded-for': '203.0.113.7' } });
+      const link = /data-link="([^"]+)"/.exec(await res.text())?.[1]?.replaceAll('&amp;', '&');
+      assert.ok(link !== undefined && link.includes('/companion/sign/'), 'the signing page');
+      return link;
+    }
+
+    /** The dev phone opened on `link`, its companion requests from `phoneAddress`, showing the statement. */
+    async function phoneOn(link: string, phoneAddress: string) {
+      const context = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'ja-JP' });
+      await context.route(/\/companion\//, (route) =>
+        route.continue({ headers: { ...route.request().headers(), 'x-forwarded-for': phoneAddress } }),
+      );
+      const phone = await context.newPage();
+      await phone.goto(new URL(`/dev/phone#${encodeURIComponent(link)}`, ekyc.server.url).href);
+      await phone.locator('#statement-form').waitFor({ state: 'visible' });
+      const focused = () =>
+        phone.evaluate(
+          () =>
+            (globalThis as unknown as { document: { activeElement: { id: string } | null } }).document.activeElement
+              ?.id,
+        );
+      return { context, phone, focused };
+    }
+
+    it('same network as the signing page (203.0.113.x): no caution, and the password field takes the focus', async () => {
+      const { context, phone, focused } = await phoneOn(await signingLink(), '203.0.113.200');
+      assert.equal(await phone.locator('#sign-network-caution').isHidden(), true);
+      assert.equal(await phone.locator('#network-caution').isHidden(), true);
+      assert.equal(await focused(), 'password');
+      await context.close();
+    });
+
+    it('another network: the signing caution before the password, which does not take the focus; signing still works', async () => {
+      const { context, phone, focused } = await phoneOn(await signingLink(), '198.51.100.7');
+      const caution = phone.locator('#sign-network-caution');
+      assert.equal(await caution.isVisible(), true);
+      // The login's caution (which speaks of a PIN) is not the one shown.
+      assert.equal(await phone.locator('#network-caution').isHidden(), true);
+      const text = (await caution.textContent()) ?? '';
+      assert.match(text, /この本人確認（署名）は、この端末とは別のネットワークで始まりました。/);
+      assert.match(text, /パスワードを入力せずに中止してください。/);
+      assert.match(text, /This identity check \(signature\) was started on another network than this device\./);
+      assert.match(text, /stop without entering your password\./);
+      const [cautionBox, passwordBox] = [await caution.boundingBox(), await phone.locator('#password').boundingBox()];
+      assert.ok(cautionBox !== null && passwordBox !== null && cautionBox.y < passwordBox.y);
+      assert.notEqual(await focused(), 'password');
+      assert.match((await phone.locator('#status').textContent()) ?? '', /上の注意を読んでください。/);
+      await phone.screenshot({ path: join(OUT, '6-phone-sign-other-network.png') });
+      // A caution, not a refusal: the person who did start it may sign.
+      await phone.locator('#password').fill(PASSWORD);
+      await phone.locator('#sign-statement').click();
+      await phone.locator('#status.done').waitFor();
+      await context.close();
+    });
   });
 
   it('is not served when development mode is off (404)', async () => {

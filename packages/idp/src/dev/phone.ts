@@ -2,15 +2,18 @@
  * The virtual phone (development mode only): a newcomer completes a whole card login in one browser. The page opens
  * the QR link as a companion would (`GET /companion/:txn?t&c`), shows the service's name, origin and intent (and,
  * when the view's `network` is not `same`, the caution a companion shows for a login started on another network,
- * {@link NETWORK_CAUTION}), and asks for the PIN; the server then drives a virtual card through `JpkiClient` (real APDUs, PIN counters, card-side
- * RSA signature) and submits the token through the same code as `POST /companion/:txn/token`.
+ * {@link NETWORK_CAUTION}), and asks for the PIN; the server then drives a virtual card through `JpkiClient` (real
+ * APDUs, PIN counters, card-side RSA signature) and submits the token through the same code as
+ * `POST /companion/:txn/token`.
  *
- * For eKYC (a `/companion/sign/…` link) it shows the statement and asks for the signing certificate's password;
- * the card then signs the statement (`POST /dev/phone/sign-statement`, in `ekyc/pages.ts`).
+ * For eKYC (a `/companion/sign/…` link) it shows the statement (and, when the view's `network` is not `same`, {@link
+ * SIGN_NETWORK_CAUTION}) and asks for the signing certificate's password; the card then signs the statement
+ * (`POST /dev/phone/sign-statement`, in `ekyc/pages.ts`).
  *
  * The PIN or password is a test card's, typed by the developer; it is used once and never stored or logged.
  */
 import { randomBytes } from 'node:crypto';
+import { SIGN_NETWORK_CAUTION } from '../ekyc/pages.ts';
 import { cardLoginDeps, COMPANION_DONE, logRefusals, NETWORK_CAUTION } from '../interactions/companion.ts';
 import type { InteractionContext } from '../interactions/context.ts';
 import { sendPage } from '../interactions/login-page.ts';
@@ -50,6 +53,11 @@ export function devPhonePage(context: InteractionContext, dev: DevConfig): Handl
       </dl>
       <p id="network-caution" class="status error" role="alert" hidden>
         <strong>注意 / Caution:</strong> ${NETWORK_CAUTION.ja}<span class="en" lang="en">${NETWORK_CAUTION.en}</span>
+      </p>
+      <p id="sign-network-caution" class="status error" role="alert" hidden>
+        <strong>注意 / Caution:</strong> ${SIGN_NETWORK_CAUTION.ja}<span class="en" lang="en"
+          >${SIGN_NETWORK_CAUTION.en}</span
+        >
       </p>
       <form id="sign-form" hidden>
         <fieldset>
@@ -148,14 +156,20 @@ async function scan(link) {
   $('origin').textContent = b.origin;
   $('intent').textContent = cfg.intent[b.intent] || b.intent;
   $('view').hidden = false;
-  // A login started on another network (fail closed: anything but 'same'), as a relayed QR code is: said before the PIN.
+  // A login or a signature started on another network (fail closed: anything but 'same'), as a relayed QR code is:
+  // said before the PIN or the password.
   $('network-caution').hidden = b.intent === 'sign' || b.network === 'same';
+  $('sign-network-caution').hidden = b.intent !== 'sign' || b.network === 'same';
   if (b.intent === 'sign') {
     // eKYC (ekyc/pages.ts): show the statement the card will sign, ask for the signing certificate's password.
     $('statement-ja').textContent = b.statement.text.ja;
     $('statement-en').textContent = b.statement.text.en;
     $('sign-form').hidden = true;
     $('statement-form').hidden = false;
+    if (!$('sign-network-caution').hidden) {
+      // No focus on the password: the caution comes first.
+      return show('上の注意を読んでください。続けるときだけパスワードを入力してください。', 'Read the caution above. Enter the password only if you continue.');
+    }
     $('password').focus();
     return show('文面を確かめて、署名用電子証明書のパスワードを入力してください。', 'Read the statement, then enter the signing certificate password.');
   }

@@ -6,7 +6,13 @@
  *   (`qr`, `scanned`, `failed`, `done`, `expired`, `refused`), for the browser session that opened the page only,
  *   at most {@link STREAMS_PER_LOGIN} at once per transaction on a node, a newer one ending the oldest with a `refused`
  *   event `ERR_IDP_TOO_MANY_STREAMS`, as for the login page;
- * - `GET /companion/sign/:txn?t&c`: the companion's view with the canonical statement to sign ({@link SignView});
+ * - `GET /companion/sign/:txn?t&c`: the companion's view with the canonical statement to sign ({@link SignView}),
+ *   whose `network` is `same` when the companion scanned from the network the signing page's browser opened it on
+ *   (IPv4 /24, IPv6 /64, compared by keyed tags, never the addresses; network-tag.ts), else `other`, unknown
+ *   included. On `other` a companion shows {@link SIGN_NETWORK_CAUTION} before it asks for the signing password: a
+ *   signing QR code relayed by a phishing page would have the person's signature give the relaying page's session
+ *   a verified identity. Each answered scan is one `sign.scanned` line in the operator's log ({@link
+ *   signScannedEvent});
  * - `POST /companion/sign/:txn/signature` `{ signature, certificate }` (base64): the card's signature over
  *   DigestInfo(SHA-256(canonical)) with the signing key, and the signing certificate. Answers `{ status: 'ok' }`.
  * - `POST /dev/phone/sign-statement` `{ txn, card, password }` (development): the virtual card signs server side.
@@ -33,6 +39,8 @@ import { noScriptNotice, qrDeadlines, qrExpiryActions, sendPage, serviceReturn }
 import { QR_PAGE_SCRIPT, streamQrEvents, type QrPageTexts } from '../interactions/qr-events.ts';
 import { qrSvg } from '../interactions/qr-svg.ts';
 import { readJson, sendJson, type Handler } from '../interactions/router.ts';
+import { stderrLog, type EventLog, type LogEvent } from '../lib/log.ts';
+import type { Network } from '../network-tag.ts';
 import { cappedSource, STREAMS_PER_LOGIN } from '../interactions/events.ts';
 import { StreamCap, type TransactionChange } from '../transaction-watch.ts';
 import { signStatementWithCard, submitStatementSignature, type CardSignDeps, type SigningCard } from './card-sign.ts';
@@ -70,6 +78,30 @@ export const SIGN_DONE = Object.freeze({
   en: 'Your signature was verified. Return to the browser.',
 });
 
+/**
+ * What a companion shows, before it asks for the signing password, when the sign view's `network` is `other`: the
+ * signature began on another network than the one the companion scanned from. Continue only if you started it
+ * yourself.
+ */
+export const SIGN_NETWORK_CAUTION = Object.freeze({
+  ja: 'この本人確認（署名）は、この端末とは別のネットワークで始まりました。いま目の前の画面で、ご自身で始めた場合だけ続けてください。誰かに送られた・見せられたQRコードなら、パスワードを入力せずに中止してください。',
+  en: 'This identity check (signature) was started on another network than this device. Continue only if you started it yourself, on a screen in front of you. If someone sent or showed you this QR code, stop without entering your password.',
+});
+
+/**
+ * The `sign.scanned` event of a companion's answered scan of a signing link: `time`, `event`, the `client_id` of the
+ * signature and `network` (`same` or `other`, as the view says). Nothing else: not the address, not the network's tag,
+ * not the transaction (as `login.scanned`, interactions/companion.ts).
+ *
+ * @example
+ * ```json
+ * {"time":"2025-04-01T09:00:00.000Z","event":"sign.scanned","client_id":"bank","network":"other"}
+ * ```
+ */
+export function signScannedEvent(at: number, clientId: string, network: Network): LogEvent {
+  return { time: new Date(at).toISOString(), event: 'sign.scanned', client_id: clientId, network };
+}
+
 /** The signing step's handlers, sharing one {@link SignTransactions}. */
 export interface EkycRoutes {
   readonly page: Handler;
@@ -79,8 +111,12 @@ export interface EkycRoutes {
   devSign(dev: DevConfig): Handler;
 }
 
-/** Builds the signing step's handlers for a server. */
-export function ekycRoutes(context: InteractionContext): EkycRoutes {
+/**
+ * Builds the signing step's handlers for a server.
+ *
+ * @param log where the `sign.scanned` events go ({@link signScannedEvent}); default one JSON line on stderr.
+ */
+export function ekycRoutes(context: InteractionContext, log: EventLog = stderrLog): EkycRoutes {
   const { config } = context;
   const signs = new SignTransactions({
     oneShot: config.stores.oneShot,
@@ -148,6 +184,8 @@ export function ekycRoutes(context: InteractionContext): EkycRoutes {
         // What the statement's items give exactly; a detail the grant lacks is not covered (the consent prompt
         // has asked for every one before this page).
         details: items.flatMap((i) => i.details.filter((d) => granted.has(d))),
+        // The browser's network, as a keyed tag (never its address), for the companion's scan to compare.
+        network: context.networkOf(req),
       });
       setCookie(res, transaction.txn, browserKey, context.config.secure, context.config.loginTtlSeconds);
       const { link } = signs.currentLink(transaction);
@@ -218,8 +256,18 @@ ${qrExpiryActions(back)}
       );
     },
 
-    scan: async (_req, res, params, url) => {
-      sendJson(res, 200, await signs.scan(params['txn']!, url.searchParams.get('t'), url.searchParams.get('c')));
+    scan: async (req, res, params, url) => {
+      const view = await signs.scan(params['txn']!, url.searchParams.get('t'), url.searchParams.get('c'), {
+        network: context.networkOf(req),
+        scanned: (clientId, network) => {
+          try {
+            log(signScannedEvent(context.config.now(), clientId, network));
+          } catch {
+            // The log is the operator's; the companion's answer does not depend on it.
+          }
+        },
+      });
+      sendJson(res, 200, view);
     },
 
     signature: async (req, res, params) => {

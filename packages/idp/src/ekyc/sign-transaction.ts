@@ -43,6 +43,7 @@ import {
 } from '../errors.ts';
 import type { ErrorBody } from '../http-errors.ts';
 import { openingKey, seal } from '../lib/sealed-box.ts';
+import { compareNetworks, type Network, type ScanFrom } from '../network-tag.ts';
 import type { ChangeFeedPort, OneShotPort } from '../ports.ts';
 import { TransactionWatch, type TransactionChange } from '../transaction-watch.ts';
 import type { VerifiedIdentity } from './identity-store.ts';
@@ -84,6 +85,11 @@ export interface SignTransaction extends BoundFields {
    * sealed: its signature is refused rather than kept in clear.
    */
   readonly outcomeKey: string;
+  /**
+   * The keyed tag of the network the browser opened the signing page from (network-tag.ts `networkTagger`), to
+   * compare the companion's with at {@link SignTransactions.scan}. Never the address. Absent when unknown.
+   */
+  readonly network?: string | undefined;
 }
 
 /** A verified signature waiting for its browser session. */
@@ -109,6 +115,14 @@ export interface SignView {
   readonly canonical: string;
   /** Epoch ms after which the statement is refused. */
   readonly expiresAt: number;
+  /**
+   * Whether the companion scanned from the network the signing page's browser opened it on (the same IPv4 /24 or
+   * IPv6 /64, as the provider sees the two; network-tag.ts). `other` also when either is unknown. A companion shows a
+   * caution before it asks for the signing password when `other`: a signature started elsewhere is what a relayed
+   * QR code looks like (the person's statement would give the relaying page's session a verified identity), though
+   * it may also be the person's own computer on another network.
+   */
+  readonly network: Network;
 }
 
 /** Settings of {@link SignTransactions}. */
@@ -144,9 +158,9 @@ export class SignTransactions {
 
   /**
    * Starts a signing transaction; the browser key goes into an HttpOnly cookie, only its hash and the public key the
-   * outcome will be sealed to are stored. Fails closed on a `clientOrigin` no statement may name (client-origin.ts
-   * `statementOrigin`: `"null"`, a private-use scheme's, http beside an https provider): nothing is stored, and no
-   * statement naming it is ever built.
+   * outcome will be sealed to are stored, with the browser's network tag when known (`input.network`, never its
+   * address). Fails closed on a `clientOrigin` no statement may name (client-origin.ts `statementOrigin`: `"null"`, a
+   * private-use scheme's, http beside an https provider): nothing is stored, and no statement naming it is ever built.
    *
    * @throws IdpClientLoginOnlyError (`ERR_IDP_CLIENT_LOGIN_ONLY`).
    */
@@ -156,7 +170,13 @@ export class SignTransactions {
     if (statementOrigin(input.clientOrigin, this.#o.origin) !== input.clientOrigin) throw new IdpClientLoginOnlyError();
     const { fields, browserKey } = newBinding(this.#o.now(), this.#o.ttlSeconds);
     const outcomeKey = Buffer.from(outcomeOpener(browserKey).publicKey).toString('base64url');
-    const transaction: SignTransaction = { ...input, ...fields, outcomeKey };
+    const { network, ...rest } = input;
+    const transaction: SignTransaction = {
+      ...rest,
+      ...fields,
+      outcomeKey,
+      ...(network === undefined ? {} : { network }),
+    };
     await this.#o.oneShot.put(`sign:${transaction.txn}`, JSON.stringify(transaction), this.#o.ttlSeconds * 1000);
     return { transaction, browserKey };
   }
@@ -188,11 +208,12 @@ export class SignTransactions {
 
   /**
    * Opens a scanned QR link: checks the code, then issues a fresh statement with a new nonce (replacing any earlier
-   * one, so only the last companion to scan can finish).
+   * one, so only the last companion to scan can finish). `from.network`, the companion's network tag, is compared
+   * with the browser's ({@link SignView.network}); `from.scanned` is told of the answered scan.
    *
    * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_QR_INVALID`, `ERR_IDP_QR_STALE`.
    */
-  async scan(txn: string, t: string | null, code: string | null): Promise<SignView> {
+  async scan(txn: string, t: string | null, code: string | null, from: ScanFrom = {}): Promise<SignView> {
     const transaction = await this.get(txn);
     const now = this.#o.now();
     checkQrCode({
@@ -222,6 +243,8 @@ export class SignTransactions {
       'scanned',
       this.#o.oneShot.put(`sign-statement:${txn}`, JSON.stringify(statement), ttl),
     );
+    const network = compareNetworks(transaction.network, from.network);
+    from.scanned?.(transaction.clientId, network);
     return {
       txn,
       intent: 'sign',
@@ -231,6 +254,7 @@ export class SignTransactions {
       statement,
       canonical,
       expiresAt: now + ttl,
+      network,
     };
   }
 

@@ -38,11 +38,13 @@ export const COMPANION_DONE = Object.freeze({
 
 /**
  * What a companion shows, before it asks for the PIN, when the view's `network` is `other`: the login began on
- * another network than the one the companion scanned from. Continue only if you started it yourself.
+ * another network than the one the companion scanned from. Continue only if you started it yourself. "This device",
+ * not "this phone": the companion may be `mynagate login` on a computer. An eKYC signature has its own,
+ * `SIGN_NETWORK_CAUTION` (ekyc/pages.ts).
  */
 export const NETWORK_CAUTION = Object.freeze({
-  ja: 'このログインは、このスマートフォンとは別のネットワークで始まりました。いま目の前の画面で、ご自身でログインを始めた場合だけ続けてください。誰かに送られた・見せられたQRコードなら、暗証番号を入力せずに中止してください。',
-  en: 'This login was started on another network than this phone. Continue only if you started it yourself, on a screen in front of you. If someone sent or showed you this QR code, stop without entering your PIN.',
+  ja: 'このログインは、この端末とは別のネットワークで始まりました。いま目の前の画面で、ご自身でログインを始めた場合だけ続けてください。誰かに送られた・見せられたQRコードなら、暗証番号を入力せずに中止してください。',
+  en: 'This login was started on another network than this device. Continue only if you started it yourself, on a screen in front of you. If someone sent or showed you this QR code, stop without entering your PIN.',
 });
 
 /**

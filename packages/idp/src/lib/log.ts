@@ -1,8 +1,8 @@
 /**
  * The operator's event log: one JSON object per line, for what otherwise leaves no trace on the server (a refused
  * card login is answered to the companion and shown on the person's page, never to the operator; a scan from
- * another network than the login's). Callers pass codes, fixed words and client ids only: never a serial, a name, an
- * address or a request's IP.
+ * another network than the login's or the signature's). Callers pass codes, fixed words and client ids only: never
+ * a serial, a name, an address or a request's IP.
  */
 
 /** One event: when (ISO 8601 UTC), what (e.g. `login.refused`), and short fields. */

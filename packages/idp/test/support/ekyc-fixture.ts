@@ -41,6 +41,8 @@ export interface EkycStartOptions {
    * process (the CLI's companion or bridge) raises it: that process can be slower than a phone on a loaded machine.
    */
   readonly qrMaxAgeSeconds?: number;
+  /** Behind a trusted proxy: the last `X-Forwarded-For` entry is the client (the network check's tests set it). */
+  readonly trustProxy?: boolean;
 }
 
 /**
@@ -90,6 +92,7 @@ export async function startEkycIdp(f: OpFixture, options: EkycStartOptions = {})
     ...(options.dev ? { dev: options.dev } : {}),
     ...(options.ekyc ? { ekyc: options.ekyc } : {}),
     ...(options.qrMaxAgeSeconds !== undefined ? { qrMaxAgeSeconds: options.qrMaxAgeSeconds } : {}),
+    ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
     // The signing page's stream reads the store once a minute here: what it shows comes from being told (the
     // transactions' watch), or not in time for the tests.
     eventPollMs: 60_000,
