@@ -77,6 +77,11 @@ const BRIDGE_WORDING: Readonly<Record<string, Entry>> = Object.freeze({
     ja: 'このフォームは受け付けられません。ログイン画面からやり直してください。',
     en: 'This form is refused. Start again from the login page.',
   },
+  ERR_BRIDGE_OTHER_NETWORK: {
+    status: 403,
+    ja: 'この本人確認（署名）は、このパソコンとは別のネットワークで始まったため、このパソコンのカードリーダーでは署名しません。ご自身がいまこのパソコンで始めた本人確認ではない可能性があります。パスワードは入力せず、このページを閉じてください。ご自身で始めた場合は、サービスの画面のQRコードをスマートフォンで読み取ってください。',
+    en: 'This identity check (signature) was started on another network than this computer, so this computer’s card reader will not sign it: it may not be one you started here. Do not enter your password; close this page. If you did start it, scan the QR code on the service’s page with your phone.',
+  },
   ERR_BRIDGE_NOT_FOUND: {
     status: 404,
     ja: 'この受付は見つからないか、期限切れです。ログイン画面からやり直してください。',

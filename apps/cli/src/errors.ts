@@ -17,6 +17,8 @@ export const CLI_ERROR_CODES = Object.freeze({
     'The bridge refused a hand-over to a login server it was not started for (`--provider ORIGIN`; without it, only a server on this computer); nothing was fetched (HTTP 403).',
   ERR_BRIDGE_REQUEST:
     'The bridge got a malformed hand-over (missing or bad link, or a return that is not the login page `/interaction/<id>?resume`) or form, or a hand-over the browser did not open as a page (HTTP 403).',
+  ERR_BRIDGE_OTHER_NETWORK:
+    'The bridge refused a signing link whose signing page the provider saw opened on another network than the bridge (a relayed signing QR: its result would go to that browser, not this one); nothing was shown or signed (HTTP 403).',
   ERR_BRIDGE_NOT_FOUND:
     'The bridge has no such page or login (the form expired after 5 minutes, was used, or took its two wrong PINs).',
   ERR_BRIDGE_LAST_TRY:

@@ -19,6 +19,14 @@ import { insertCardFile } from '../../../packages/card/test/support/pcscd.ts';
 import { requireSystem } from '../../../packages/card/test/support/system.ts';
 import { EventStream } from '../../../packages/idp/test/support/op-agent.ts';
 import {
+  authorizeExtra,
+  consent,
+  issueCard,
+  loginThenStop,
+  openSignPage,
+  startEkycIdp,
+} from '../../../packages/idp/test/support/ekyc-fixture.ts';
+import {
   expectedSub,
   redeemLogin,
   PIN,
@@ -444,6 +452,57 @@ describe('mynagate bridge --pin-stdin', () => {
       assert.equal((await posted).status, 303);
     } finally {
       await bridge.stop();
+    }
+  });
+});
+
+describe('mynagate bridge: a signing link opened on another network', () => {
+  it('refuses it before any form (ERR_BRIDGE_OTHER_NETWORK, 403); one opened beside the bridge gets its form', async () => {
+    // Behind a trusted proxy the provider reads the client's network from X-Forwarded-For: the signing page is opened
+    // from 203.0.113.7, and the bridge, on this computer, sends none (unknown counts as another network).
+    const proxied = await startEkycIdp(f, { trustProxy: true, qrMaxAgeSeconds: 30 });
+    const plain = await startEkycIdp(f, { qrMaxAgeSeconds: 30 });
+    const card = await issueCard(f);
+    const bridge = await startBridge(['--file', card.file], env);
+    const signingLink = async (on: TestIdp, headers: Record<string, string>) => {
+      const login = await startLogin(on, on.jwtRp, RP_JWT.redirectUri, {
+        extra: authorizeExtra({
+          id_token: { verified_claims: { verification: { trust_framework: null }, claims: { name: null } } },
+        }),
+      });
+      const step = await loginThenStop(on, login, card);
+      const signPage = await consent(login.agent, step);
+      // The signing page as the browser opens it, from where `headers` say.
+      const page = await (await login.agent.fetch(signPage.url, { headers })).text();
+      const link = /data-link="([^"]+)"/.exec(page)?.[1]?.replaceAll('&amp;', '&');
+      assert.ok(link !== undefined && link.includes('/companion/sign/'), 'the signing page');
+      const { events } = await openSignPage(login.agent, signPage);
+      await events.close();
+      return { link, back: signPage.url.href };
+    };
+    const handover = (link: string, back: string) => {
+      const url = new URL('/login', bridge.origin);
+      url.searchParams.set('link', link);
+      url.searchParams.set('return', back);
+      return fetch(url);
+    };
+    try {
+      const relayed = await signingLink(proxied, { 'x-forwarded-for': '203.0.113.7' });
+      const refused = await handover(relayed.link, relayed.back);
+      const text = await refused.text();
+      assert.equal(refused.status, 403, text);
+      assert.match(text, /<code>ERR_BRIDGE_OTHER_NETWORK<\/code>/);
+      assert.match(text, /別のネットワーク/);
+      assert.doesNotMatch(text, /name="pin"|id="statement"/, 'no form and no statement');
+      const beside = await signingLink(plain, {});
+      const shown = await handover(beside.link, beside.back);
+      const form = await shown.text();
+      assert.equal(shown.status, 200, form);
+      assert.match(form, /id="statement"/);
+      assert.match(form, /name="pin"/);
+    } finally {
+      await bridge.stop();
+      await Promise.all([proxied.close(), plain.close()]);
     }
   });
 });

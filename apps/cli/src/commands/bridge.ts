@@ -128,6 +128,18 @@ export async function bridge(a: Parsed): Promise<void> {
         }
         throw e;
       });
+      // The bridge is on the computer of the browser that hands over, so the provider sees the two on one network. A
+      // signature's result goes to the browser that opened the signing page, not back through this one: a signing
+      // link whose page was opened on another network is one a page relayed here from its own browser, to have this
+      // person sign a statement that gives that browser their verified identity. Refused before the form. (A login's
+      // result comes back to this browser only, through the hand-over code: relaying one gains nothing.)
+      if (isSignView(view) && view.network !== 'same') {
+        throw new BridgeError(
+          'ERR_BRIDGE_OTHER_NETWORK',
+          'the signing page was opened on another network than this computer; refusing to sign',
+          403,
+        );
+      }
       if (pending.size >= MAX_PENDING) pending.delete(pending.keys().next().value!);
       const p: Pending = {
         id: randomBytes(16).toString('base64url'),
