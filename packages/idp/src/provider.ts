@@ -243,10 +243,21 @@ function providerCookieNames(secure: boolean): { session: string; interaction: s
   };
 }
 
+/** The sector of a client's private-use redirects: their schemes, each with its colon, sorted, once each. */
+function privateUseSector(redirectUris: readonly string[]): string {
+  const schemes = new Set<string>();
+  for (const uri of redirectUris) {
+    const protocol = URL.parse(uri)?.protocol;
+    if (protocol !== undefined && protocol !== 'https:' && protocol !== 'http:') schemes.add(protocol);
+  }
+  return [...schemes].sort().join(' ');
+}
+
 /**
  * The sector of a client: its sector_identifier_uri host, else its (first) redirect URI host (OIDC Core §8.1); for a
  * first redirect URI that is not http(s), as a native app's private-use one (RFC 8252 §7.1,
- * `jp.example.bank:/oauth2redirect`), its scheme with the colon (`jp.example.bank:`). Such a URI has no host, or one
+ * `jp.example.bank:/oauth2redirect`), the schemes of all its private-use redirects, each with its colon, sorted and
+ * space-separated (`jp.example.bank:`; {@link privateUseSector}). Such a URI has no host, or one
  * its app chose freely (`com.example.app://bank.example.jp/cb`), which must not make it the sector of the web service
  * on that host: a scheme with its colon is never a host, so the app's `sub`s are its own unless a
  * sector_identifier_uri, which the host's owner publishes, joins them with the service's.
@@ -261,7 +272,10 @@ function sectorOf(client: Client): string {
   const scheme = typeof first === 'string' ? URL.parse(first)?.protocol : undefined;
   let sector = c.sectorIdentifier;
   if (c.sectorIdentifierUri === undefined && scheme !== undefined) {
-    if (scheme !== 'https:' && scheme !== 'http:') sector = scheme;
+    // Every private-use scheme of the client, not the first one's: node-oidc-provider asks for no sector identifier
+    // of a client whose redirects have one host (a private-use URI has none), so an app registered with another's
+    // scheme beside its own would otherwise get that app's `sub`s.
+    if (scheme !== 'https:' && scheme !== 'http:') sector = privateUseSector(c.redirectUris ?? []);
     // node-oidc-provider takes http for a native client only on a loopback host.
     else if (scheme === 'http:' && c.applicationType === 'native') sector = `loopback app ${client.clientId}`;
   }

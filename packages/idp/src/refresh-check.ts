@@ -53,6 +53,9 @@ export function checkRefreshCredentials(findAccount: FindAccount, deps: RefreshC
 }
 
 async function recheck(ctx: KoaContextWithOIDC, token: RefreshToken, deps: RefreshCheckDeps): Promise<void> {
+  // A used token replayed (rotation: each is used once) is node-oidc-provider's to refuse, and it then revokes the
+  // grant as stolen; asked first, an unreachable revocation source would answer it and the theft go unnoticed.
+  if (token.consumed) return;
   const grantId = token.grantId;
   const verify = (deps.verifier as Partial<CertificateVerifier>).verifyCertificate;
   if (typeof grantId !== 'string' || typeof token.authTime !== 'number' || typeof verify !== 'function') {
@@ -81,15 +84,17 @@ async function recheck(ctx: KoaContextWithOIDC, token: RefreshToken, deps: Refre
 }
 
 /**
- * Whether a failed check is final: the certificate is revoked, or fails its path validation (expired, …); not a
- * revocation status that could not be had (`RevocationUnknownError`, OCSP and CRL errors), which a later refresh may
- * get.
+ * Whether a failed check is final, the card's own state: the certificate is revoked or has expired. Not a revocation
+ * status that could not be had (`RevocationUnknownError`, OCSP and CRL errors), which a later refresh may get; nor a
+ * path check the same certificate passed at its login and fails now (an untrusted issuer, an expired anchor, a bad
+ * signature, a policy): the operator's trust anchors or profile changed, which a fix of the configuration undoes, so
+ * the refresh is refused and the grant kept.
  */
 function final(e: unknown): boolean {
   return (
     e instanceof CertificateRevokedError ||
-    e instanceof CertificateInvalidError ||
-    isMynaGateError(e, 'ERR_PKI_CERT_REVOKED')
+    isMynaGateError(e, 'ERR_PKI_CERT_REVOKED') ||
+    (e instanceof CertificateInvalidError && e.code === 'ERR_PKI_CERT_EXPIRED')
   );
 }
 

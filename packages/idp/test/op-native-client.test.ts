@@ -54,6 +54,12 @@ const WEB_LOOPBACK = Object.freeze({
   redirectUri: 'http://127.0.0.1:7000/cb',
   secret: 'another-client-secret-of-32-chars!!',
 });
+/** An app registered with its own scheme and, beside it, the bank app's: it must not get the bank app's `sub`s. */
+const TWO_SCHEMES = Object.freeze({
+  clientId: 'two-schemes',
+  redirectUri: 'jp.evil:/cb',
+  also: APP.redirectUri,
+});
 const CODE = 'ERR_IDP_CLIENT_LOGIN_ONLY';
 
 let f: OpFixture;
@@ -63,6 +69,7 @@ let appRp: client.Configuration;
 let plainRp: client.Configuration;
 let desktopRp: client.Configuration;
 let webLoopbackRp: client.Configuration;
+let twoSchemesRp: client.Configuration;
 
 before(async () => {
   f = await createOpFixture();
@@ -95,6 +102,14 @@ before(async () => {
         jwks: { keys: [appKey] },
       },
       {
+        client_id: TWO_SCHEMES.clientId,
+        application_type: 'native',
+        redirect_uris: [TWO_SCHEMES.redirectUri, TWO_SCHEMES.also],
+        token_endpoint_auth_method: 'private_key_jwt',
+        token_endpoint_auth_signing_alg: 'ES256',
+        jwks: { keys: [appKey] },
+      },
+      {
         client_id: WEB_LOOPBACK.clientId,
         client_secret: WEB_LOOPBACK.secret,
         redirect_uris: [WEB_LOOPBACK.redirectUri],
@@ -121,6 +136,13 @@ before(async () => {
   desktopRp = await client.discovery(
     new URL(idp.server.issuer),
     DESKTOP.clientId,
+    { id_token_signed_response_alg: 'ES256' },
+    client.PrivateKeyJwt({ key, kid: 'rp-1' }),
+    options,
+  );
+  twoSchemesRp = await client.discovery(
+    new URL(idp.server.issuer),
+    TWO_SCHEMES.clientId,
     { id_token_signed_response_alg: 'ES256' },
     client.PrivateKeyJwt({ key, kid: 'rp-1' }),
     options,
@@ -202,6 +224,24 @@ describe('a native app (private-use scheme redirect) registered through the libr
     // The sector of a private-use redirect is its scheme with the colon: never a host, so never a web service's.
     assert.equal(claims.sub, pairwiseSubject(idp.pairwiseSecret, 'jp.example.bank:', credential.personId));
     assert.notEqual(claims.sub, pairwiseSubject(idp.pairwiseSecret, 'bank.example', credential.personId));
+  });
+
+  it('an app registered with another app’s scheme beside its own gets subs of its own, not that app’s', async () => {
+    const login = await startLogin(idp, twoSchemesRp, TWO_SCHEMES.redirectUri);
+    const callback = await completeLogin(idp, login, alice);
+    assert.equal(callback.protocol, 'jp.evil:');
+    const tokens = await client.authorizationCodeGrant(twoSchemesRp, callback, {
+      pkceCodeVerifier: login.codeVerifier,
+      expectedState: login.state,
+    });
+    const credential = await idp.stores.records.findCredentialByFingerprint(alice.fingerprint);
+    assert.ok(credential);
+    const sub = tokens.claims()!.sub;
+    // Its sector is every scheme it holds, sorted: never the first one's alone (node-oidc-provider asks no
+    // sector_identifier_uri of it, as a private-use URI has no host).
+    assert.equal(sub, pairwiseSubject(idp.pairwiseSecret, 'jp.evil: jp.example.bank:', credential.personId));
+    assert.notEqual(sub, pairwiseSubject(idp.pairwiseSecret, 'jp.example.bank:', credential.personId));
+    assert.notEqual(sub, pairwiseSubject(idp.pairwiseSecret, 'jp.evil:', credential.personId));
   });
 
   for (const [name, extra] of EKYC_REQUESTS) {

@@ -13,7 +13,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { errors, type FindAccount, type KoaContextWithOIDC, type RefreshToken } from 'oidc-provider';
-import { CertificateRevokedError, RevocationUnknownError } from '@mynagate/pki';
+import { CertificateInvalidError, CertificateRevokedError, RevocationUnknownError } from '@mynagate/pki';
 import { identityStore } from '../src/ekyc/identity-store.ts';
 import { checkRefreshCredentials, type RefreshCheckDeps } from '../src/refresh-check.ts';
 import { REFRESH_CHAIN_SECONDS, refreshTokenTtl, rotateRefreshToken } from '../src/refresh-policy.ts';
@@ -313,6 +313,44 @@ describe('the refresh check itself', () => {
       'grant.revoked:g1',
     ]);
     assert.deepEqual(d.deleted, ['g1']);
+  });
+
+  it('leaves a used token to node-oidc-provider, whose reuse check revokes the grant: nothing is asked, even down', async () => {
+    const unknown = new RevocationUnknownError('ERR_PKI_REVOCATION_UNKNOWN', 'unreachable', 'ocsp', 'down');
+    const d = deps({ failWith: unknown });
+    const { ctx, done } = context();
+    const used = token({ consumed: 1_700_000_100 } as Partial<RefreshToken>);
+    assert.equal((await checkRefreshCredentials(account, d)(ctx, 'p1', used))?.accountId, 'p1');
+    assert.deepEqual(d.asked, []);
+    assert.deepEqual(done, []);
+  });
+
+  it('keeps the grant when the certificate fails a check of the configuration (issuer, anchor); revokes an expired one', async () => {
+    for (const [code, check] of [
+      ['ERR_PKI_UNTRUSTED_ISSUER', 'issuer'],
+      ['ERR_PKI_ANCHOR_EXPIRED', 'anchor'],
+      ['ERR_PKI_BAD_SIGNATURE', 'signature'],
+      ['ERR_PKI_POLICY', 'policy'],
+    ] as const) {
+      const d = deps({ failWith: new CertificateInvalidError(code, check, code) });
+      const { ctx, done } = context();
+      await assert.rejects(
+        async () => checkRefreshCredentials(account, d)(ctx, 'p1', token()),
+        (e: Error) =>
+          e instanceof errors.InvalidGrant && String((e as errors.InvalidGrant).error_detail).includes(code),
+        code,
+      );
+      assert.deepEqual(done, [], code);
+      assert.deepEqual(d.deleted, [], code);
+    }
+    const expired = deps({ failWith: new CertificateInvalidError('ERR_PKI_CERT_EXPIRED', 'validity', 'expired') });
+    const { ctx, done } = context();
+    await assert.rejects(
+      async () => checkRefreshCredentials(account, expired)(ctx, 'p1', token()),
+      errors.InvalidGrant,
+    );
+    assert.ok(done.includes('Grant:g1') && done.includes('grant.revoked:g1'), done.join());
+    assert.deepEqual(expired.deleted, ['g1']);
   });
 
   it('refuses a login whose card was not kept, and a verifier that cannot validate certificates', async () => {
