@@ -26,6 +26,7 @@ import {
   startLogin,
   type CompanionViewJson,
   type OpFixture,
+  type StartedLogin,
   type TestCard,
   type TestIdp,
 } from './support/op-fixture.ts';
@@ -176,6 +177,28 @@ async function authorizationUrl(
   return { url, state };
 }
 
+/** The authorization response at `callback` of `login`: state and issuer (RFC 9207) checked, a code present. */
+function assertCodeFor(login: StartedLogin, callback: URL): void {
+  assert.equal(callback.searchParams.get('state'), login.state);
+  assert.equal(callback.searchParams.get('iss'), idp.server.issuer);
+  assert.ok(callback.searchParams.get('code'));
+}
+
+/** The code at `callback` redeemed by `rp`: the ID token's claims, and the person id of alice's card. */
+async function redeem(
+  rp: client.Configuration,
+  login: StartedLogin,
+  callback: URL,
+): Promise<{ readonly claims: client.IDToken; readonly personId: string }> {
+  const tokens = await client.authorizationCodeGrant(rp, callback, {
+    pkceCodeVerifier: login.codeVerifier,
+    expectedState: login.state,
+  });
+  const credential = await idp.stores.records.findCredentialByFingerprint(alice.fingerprint);
+  assert.ok(credential);
+  return { claims: tokens.claims()!, personId: credential.personId };
+}
+
 /** The eKYC requests of this provider: each asks the person to sign a statement naming the service. */
 const EKYC_REQUESTS: readonly (readonly [string, Record<string, string>])[] = [
   ['the card-signature ACR', { acr_values: 'urn:mynagate:acr:card-sign' }],
@@ -209,39 +232,25 @@ describe('a native app (private-use scheme redirect) registered through the libr
     const callback = await completeLogin(idp, login, alice);
     assert.equal(callback.protocol, 'jp.example.bank:');
     assert.equal(`${callback.protocol}${callback.pathname}`, APP.redirectUri);
-    assert.equal(callback.searchParams.get('state'), login.state);
-    assert.equal(callback.searchParams.get('iss'), idp.server.issuer);
-    assert.ok(callback.searchParams.get('code'));
+    assertCodeFor(login, callback);
 
-    const tokens = await client.authorizationCodeGrant(appRp, callback, {
-      pkceCodeVerifier: login.codeVerifier,
-      expectedState: login.state,
-    });
-    const claims = tokens.claims()!;
+    const { claims, personId } = await redeem(appRp, login, callback);
     assert.equal(claims.acr, 'urn:mynagate:acr:card-auth');
-    const credential = await idp.stores.records.findCredentialByFingerprint(alice.fingerprint);
-    assert.ok(credential);
     // The sector of a private-use redirect is its scheme with the colon: never a host, so never a web service's.
-    assert.equal(claims.sub, pairwiseSubject(idp.pairwiseSecret, 'jp.example.bank:', credential.personId));
-    assert.notEqual(claims.sub, pairwiseSubject(idp.pairwiseSecret, 'bank.example', credential.personId));
+    assert.equal(claims.sub, pairwiseSubject(idp.pairwiseSecret, 'jp.example.bank:', personId));
+    assert.notEqual(claims.sub, pairwiseSubject(idp.pairwiseSecret, 'bank.example', personId));
   });
 
   it('an app registered with another app’s scheme beside its own gets subs of its own, not that app’s', async () => {
     const login = await startLogin(idp, twoSchemesRp, TWO_SCHEMES.redirectUri);
     const callback = await completeLogin(idp, login, alice);
     assert.equal(callback.protocol, 'jp.evil:');
-    const tokens = await client.authorizationCodeGrant(twoSchemesRp, callback, {
-      pkceCodeVerifier: login.codeVerifier,
-      expectedState: login.state,
-    });
-    const credential = await idp.stores.records.findCredentialByFingerprint(alice.fingerprint);
-    assert.ok(credential);
-    const sub = tokens.claims()!.sub;
+    const { claims, personId } = await redeem(twoSchemesRp, login, callback);
     // Its sector is every scheme it holds, sorted: never the first one's alone (node-oidc-provider asks no
     // sector_identifier_uri of it, as a private-use URI has no host).
-    assert.equal(sub, pairwiseSubject(idp.pairwiseSecret, 'jp.evil: jp.example.bank:', credential.personId));
-    assert.notEqual(sub, pairwiseSubject(idp.pairwiseSecret, 'jp.example.bank:', credential.personId));
-    assert.notEqual(sub, pairwiseSubject(idp.pairwiseSecret, 'jp.evil:', credential.personId));
+    assert.equal(claims.sub, pairwiseSubject(idp.pairwiseSecret, 'jp.evil: jp.example.bank:', personId));
+    assert.notEqual(claims.sub, pairwiseSubject(idp.pairwiseSecret, 'jp.example.bank:', personId));
+    assert.notEqual(claims.sub, pairwiseSubject(idp.pairwiseSecret, 'jp.evil:', personId));
   });
 
   for (const [name, extra] of EKYC_REQUESTS) {
@@ -313,21 +322,13 @@ describe('a desktop app (loopback IP redirect, RFC 8252 §7.3) beside an https p
     // The browser stops at the app's loopback port (another origin: Agent.follow returns the Location).
     const callback = await completeLogin(idp, login, alice);
     assert.equal(`${callback.origin}${callback.pathname}`, DESKTOP.requested);
-    assert.equal(callback.searchParams.get('state'), login.state);
-    assert.equal(callback.searchParams.get('iss'), idp.server.issuer);
-    assert.ok(callback.searchParams.get('code'));
+    assertCodeFor(login, callback);
 
-    const tokens = await client.authorizationCodeGrant(desktopRp, callback, {
-      pkceCodeVerifier: login.codeVerifier,
-      expectedState: login.state,
-    });
-    const claims = tokens.claims()!;
+    const { claims, personId } = await redeem(desktopRp, login, callback);
     assert.equal(claims.acr, 'urn:mynagate:acr:card-auth');
-    const credential = await idp.stores.records.findCredentialByFingerprint(alice.fingerprint);
-    assert.ok(credential);
     // 127.0.0.1 is every desktop app's host: the sector is the app's own, never that host.
-    assert.equal(claims.sub, pairwiseSubject(idp.pairwiseSecret, 'loopback app desk-app', credential.personId));
-    assert.notEqual(claims.sub, pairwiseSubject(idp.pairwiseSecret, '127.0.0.1', credential.personId));
+    assert.equal(claims.sub, pairwiseSubject(idp.pairwiseSecret, 'loopback app desk-app', personId));
+    assert.notEqual(claims.sub, pairwiseSubject(idp.pairwiseSecret, '127.0.0.1', personId));
   });
 
   for (const [name, extra] of EKYC_REQUESTS) {
