@@ -15,6 +15,7 @@
 import { createHmac, hkdfSync } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIPv4, isIPv6 } from 'node:net';
+import type { EventLog, LogEvent } from './lib/log.ts';
 
 /**
  * Whether the companion scans from the network the login (or signature) started on; anything unknown is `other`
@@ -33,6 +34,25 @@ export interface ScanFrom {
    * Told of a scan that was answered, with the transaction's client and the network comparison (the operator's log).
    */
   readonly scanned?: ((clientId: string, network: Network) => void) | undefined;
+}
+
+/**
+ * The `scanned` callback of a login's or a signature's scan: writes `event` (`loginScannedEvent` of
+ * interactions/companion.ts, `signScannedEvent` of ekyc/pages.ts) to `log`. A log that throws is ignored: the log is
+ * the operator's, and the companion's answer does not depend on it.
+ */
+export function scanLogger(
+  now: () => number,
+  log: EventLog,
+  event: (at: number, clientId: string, network: Network) => LogEvent,
+): (clientId: string, network: Network) => void {
+  return (clientId, network) => {
+    try {
+      log(event(now(), clientId, network));
+    } catch {
+      // Ignored, as above.
+    }
+  };
 }
 
 /** Domain separation: the tag key is not the pairwise key, and a tag is no `sub`. */

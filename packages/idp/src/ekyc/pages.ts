@@ -40,7 +40,7 @@ import { QR_PAGE_SCRIPT, streamQrEvents, type QrPageTexts } from '../interaction
 import { qrSvg } from '../interactions/qr-svg.ts';
 import { readJson, sendJson, type Handler } from '../interactions/router.ts';
 import { stderrLog, type EventLog, type LogEvent } from '../lib/log.ts';
-import type { Network } from '../network-tag.ts';
+import { scanLogger, type Network } from '../network-tag.ts';
 import { cappedSource, STREAMS_PER_LOGIN } from '../interactions/events.ts';
 import { StreamCap, type TransactionChange } from '../transaction-watch.ts';
 import { signStatementWithCard, submitStatementSignature, type CardSignDeps, type SigningCard } from './card-sign.ts';
@@ -259,13 +259,7 @@ ${qrExpiryActions(back)}
     scan: async (req, res, params, url) => {
       const view = await signs.scan(params['txn']!, url.searchParams.get('t'), url.searchParams.get('c'), {
         network: context.networkOf(req),
-        scanned: (clientId, network) => {
-          try {
-            log(signScannedEvent(context.config.now(), clientId, network));
-          } catch {
-            // The log is the operator's; the companion's answer does not depend on it.
-          }
-        },
+        scanned: scanLogger(context.config.now, log, signScannedEvent),
       });
       sendJson(res, 200, view);
     },

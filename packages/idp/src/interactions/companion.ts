@@ -26,7 +26,7 @@ import { IdpBadRequestError } from '../errors.ts';
 import { isAnsweredByCode, messageFor } from '../http-errors.ts';
 import { stderrLog, type EventLog, type LogEvent } from '../lib/log.ts';
 import { parseLoginToken } from '../login-token.ts';
-import type { Network } from '../network-tag.ts';
+import { scanLogger, type Network } from '../network-tag.ts';
 import type { InteractionContext } from './context.ts';
 import { parseJson, readJson, readJsonText, sendJson, type Handler } from './router.ts';
 
@@ -56,13 +56,7 @@ export function companionScan(context: InteractionContext, log: EventLog = stder
   return async (req, res, params, url) => {
     const view = await context.transactions.scan(params['txn']!, url.searchParams.get('t'), url.searchParams.get('c'), {
       network: context.networkOf(req),
-      scanned: (clientId, network) => {
-        try {
-          log(loginScannedEvent(context.config.now(), clientId, network));
-        } catch {
-          // The log is the operator's; the companion's answer does not depend on it.
-        }
-      },
+      scanned: scanLogger(context.config.now, log, loginScannedEvent),
     });
     sendJson(res, 200, view);
   };
