@@ -12,7 +12,7 @@
  * another network than the computer next to it (a false "other"), and two strangers behind one carrier-grade NAT
  * share a prefix (a false "same"). It only ever adds a caution, never refuses.
  */
-import { createHmac, hkdfSync } from 'node:crypto';
+import { createHmac, createSecretKey, hkdfSync } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { EventLog, LogEvent } from './lib/log.ts';
@@ -73,7 +73,8 @@ const TAG_INFO = 'mynagate network tag v1';
  * ```
  */
 export function networkTagger(secret: Uint8Array, trustProxy: boolean): (req: IncomingMessage) => string | undefined {
-  const key = Buffer.from(hkdfSync('sha256', secret, new Uint8Array(0), TAG_INFO, 32));
+  // Imported once: given bytes, `createHmac` imports them at every call (about 20 µs, against 5 with a KeyObject).
+  const key = createSecretKey(Buffer.from(hkdfSync('sha256', secret, new Uint8Array(0), TAG_INFO, 32)));
   return (req) => {
     const prefix = networkPrefix(clientAddress(req, trustProxy));
     return prefix === undefined
