@@ -295,6 +295,20 @@ describe('mynagate serve --config', () => {
     assert.equal(await cli.exited, 0, cli.stderr());
   });
 
+  it('takes trustProxy as the list of the proxies in front, which stands for tls beside an https issuer', async () => {
+    const trustProxy = ['10.0.0.0/8', '2001:db8:1::/48'];
+    const file = await configFile('proxies.json', {
+      ...validConfig(await freePort()),
+      tls: undefined,
+      trustProxy,
+      store: { kind: 'sqlite', path: 'proxies.db' },
+    });
+    const loaded = await loadConfig(file, { init: true });
+    await loaded.close();
+    assert.deepEqual(loaded.server.trustProxy, trustProxy);
+    assert.equal(loaded.server.tls, undefined);
+  });
+
   it('hands the connection limits of the file to the server', async () => {
     const limits = { headersTimeoutMs: 5000, idleTimeoutMs: 20_000, maxConnections: 2000 };
     const file = await configFile('limits.json', {
@@ -336,9 +350,19 @@ describe('mynagate serve --config', () => {
     ],
     ['an audit section without anchorDir', (c) => ({ ...c, audit: {} }), /^audit\.anchorDir/],
     [
-      'a trustProxy that is not true or false',
+      'a trustProxy that is not true, false or a list',
       (c) => ({ ...c, trustProxy: 'true' }),
-      /^trustProxy must be true or false/,
+      /^trustProxy must be true, false or a list of the proxies' addresses or networks \(CIDR\)$/,
+    ],
+    [
+      'a trustProxy entry that is not an address or a network',
+      (c) => ({ ...c, trustProxy: ['10.0.0.0/8', '10.0.0.0/33'] }),
+      /^trustProxy: "10\.0\.0\.0\/33" is not an IP address or a network in CIDR form/,
+    ],
+    [
+      'an https issuer with trustProxy false and no tls',
+      (c) => ({ ...c, tls: undefined, trustProxy: false }),
+      /^an https issuer needs "tls" \(serve HTTPS here\) or "trustProxy"/,
     ],
     ['a client without client_id', (c) => ({ ...c, clients: [{ foo: 1 }] }), /^clients\[0\]: client_id must be/],
     [

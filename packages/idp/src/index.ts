@@ -58,6 +58,7 @@ export { pairwiseSubject } from './pairwise.ts';
 export type { CredentialInput, OneShotPort, PeoplePort, ProviderStores } from './ports.ts';
 export { buildProvider, createProvider } from './provider.ts';
 export { DEFAULT_SERVER_LIMITS, startServer, type IdpServer, type ServerConfig, type ServerLimits } from './server.ts';
+export { proxyTrust, type TrustProxy } from './network-tag.ts';
 export { providerStores } from './stores.ts';
 export { openStores, type StoreConfig } from './store/open.ts';
 export type { Stores } from './store/types.ts';

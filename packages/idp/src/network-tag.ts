@@ -14,7 +14,7 @@
  */
 import { createHmac, createSecretKey, hkdfSync } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { isIPv4, isIPv6 } from 'node:net';
+import { BlockList, isIP, isIPv4, isIPv6 } from 'node:net';
 import type { EventLog, LogEvent } from './lib/log.ts';
 
 /**
@@ -59,24 +59,70 @@ export function scanLogger(
 const TAG_INFO = 'mynagate network tag v1';
 
 /**
- * The network tag of a request's client, or `undefined` when its address is unknown or not an IP address. The
- * client is the socket's peer, or behind a trusted proxy (`trustProxy`, as node-oidc-provider's `proxy`) the last
- * `X-Forwarded-For` entry, the one that proxy added: Koa takes the first, which the client itself may have sent, and
- * a phishing page's owner who learnt the victim's address from that page's visit could then claim the victim's
- * network. This assumes one proxy hop, as `trustProxy` does. Behind a trusted proxy, a request without the header has
- * no known client (the socket is the proxy, shared by everyone).
+ * Who may tell the provider the client's address (`ServerConfig.trustProxy`, `"trustProxy"` of `mynagate serve`):
+ * - `false`: no one; the client is the socket's peer.
+ * - `true`: whoever connects, for one hop: the client is the last `X-Forwarded-For` entry, the one the proxy in front
+ *   added. Right only when nothing can reach the provider but that one proxy: a client that connects directly names
+ *   itself any network by sending the header.
+ * - a list of the proxies' addresses and networks (`"10.0.0.0/8"`, `"192.0.2.7"`, `"2001:db8::/32"`): only those. A
+ *   request whose socket peer is not one of them is its own client (its `X-Forwarded-For` ignored); one from a listed
+ *   proxy is from the last entry that is not a listed proxy, read from the right, so a chain of them (a CDN before a
+ *   load balancer) is walked through as long as each hop is listed.
+ */
+export type TrustProxy = boolean | readonly string[];
+
+/**
+ * {@link TrustProxy} checked and made ready: `true`, `false`, or the listed proxies. Throws a TypeError naming the
+ * first entry that is not an IP address or a network in CIDR form.
  *
  * @example
  * ```ts
- * const networkOf = networkTagger(config.pairwiseSecret, trustProxy);
+ * const trust = proxyTrust(['10.0.0.0/8', '2001:db8::/32']);
+ * clientAddress(req, trust); // the nearest address before the listed proxies
+ * ```
+ */
+export function proxyTrust(trust: TrustProxy | undefined): ProxyTrust {
+  if (trust === undefined || trust === false) return false;
+  if (trust === true) return true;
+  if (!Array.isArray(trust) || trust.length === 0)
+    throw new TypeError("trustProxy must be true, false or a non-empty list of the proxies' addresses or networks");
+  const list = new BlockList();
+  for (const entry of trust as readonly unknown[]) {
+    const [address, bits, extra] = typeof entry === 'string' ? entry.split('/') : [];
+    const type = address === undefined ? 0 : isIP(address);
+    const max = type === 4 ? 32 : 128;
+    const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
+    if (type === 0 || extra !== undefined || !(prefix >= 0 && prefix <= max))
+      throw new TypeError(
+        `trustProxy: ${JSON.stringify(entry)} is not an IP address or a network in CIDR form (e.g. 10.0.0.0/8, 2001:db8::/32)`,
+      );
+    list.addSubnet(address!, prefix, type === 4 ? 'ipv4' : 'ipv6');
+  }
+  return { has: (a) => list.check(a, isIPv4(a) ? 'ipv4' : 'ipv6') };
+}
+
+/** {@link TrustProxy} as {@link proxyTrust} makes it: `has` tells whether an address is a listed proxy's. */
+export type ProxyTrust = boolean | { has(address: string): boolean };
+
+/**
+ * The network tag of a request's client, or `undefined` when its address is unknown or not an IP address. The
+ * client is as {@link clientAddress} finds it: the socket's peer, or behind trusted proxies (`trustProxy`, see
+ * {@link TrustProxy}) the address they say it is. Koa would take the first `X-Forwarded-For` entry, which the client
+ * itself may have sent: a phishing page's owner who learnt the victim's address from that page's visit could then
+ * claim the victim's network. Behind a trusted proxy, a request without the header has no known client (the socket
+ * is the proxy, shared by everyone).
+ *
+ * @example
+ * ```ts
+ * const networkOf = networkTagger(config.pairwiseSecret, proxyTrust(config.trustProxy));
  * const tag = networkOf(req); // 'Jx3…' (22 characters), or undefined
  * ```
  */
-export function networkTagger(secret: Uint8Array, trustProxy: boolean): (req: IncomingMessage) => string | undefined {
+export function networkTagger(secret: Uint8Array, trust: ProxyTrust): (req: IncomingMessage) => string | undefined {
   // Imported once: given bytes, `createHmac` imports them at every call (about 20 µs, against 5 with a KeyObject).
   const key = createSecretKey(Buffer.from(hkdfSync('sha256', secret, new Uint8Array(0), TAG_INFO, 32)));
   return (req) => {
-    const prefix = networkPrefix(clientAddress(req, trustProxy));
+    const prefix = networkPrefix(clientAddress(req, trust));
     return prefix === undefined
       ? undefined
       : createHmac('sha256', key).update(prefix).digest().subarray(0, 16).toString('base64url');
@@ -89,19 +135,45 @@ export function compareNetworks(a: string | undefined, b: string | undefined): N
 }
 
 /**
- * The client's address as {@link networkTagger} takes it (see there), without a port or brackets a proxy may add;
- * `undefined` when unknown.
+ * The client's address as {@link networkTagger} takes it (see there and {@link TrustProxy}), without a port or
+ * brackets a proxy may add, an IPv4-mapped IPv6 address as its IPv4 one when proxies are listed; `undefined` when
+ * unknown (behind a trusted proxy: no header, an empty or malformed entry, or only proxies).
  */
-export function clientAddress(req: IncomingMessage, trustProxy: boolean): string | undefined {
-  if (!trustProxy) return req.socket.remoteAddress;
+export function clientAddress(req: IncomingMessage, trust: ProxyTrust): string | undefined {
+  if (trust === false) return req.socket.remoteAddress;
   // node:http joins repeated X-Forwarded-For headers with ", ": the last entry is still the nearest proxy's.
   const header = req.headers['x-forwarded-for'];
-  const last = typeof header === 'string' ? header.split(',').at(-1)!.trim() : '';
-  if (last === '') return undefined;
-  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(last);
-  if (bracketed !== null) return bracketed[1];
-  const v4WithPort = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(last);
-  return v4WithPort !== null ? v4WithPort[1] : last;
+  const entries = typeof header === 'string' ? header.split(',').map((e) => withoutPort(e.trim())) : [];
+  if (trust === true) return entries.at(-1) || undefined;
+  const peer = unmapped(req.socket.remoteAddress);
+  if (peer === undefined) return undefined;
+  // Not a listed proxy: the client itself, whatever it says the chain was.
+  if (!trust.has(peer)) return peer;
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const entry = unmapped(entries[i]);
+    // Fail closed: what a listed proxy passed on is unreadable, so the client is unknown.
+    if (entry === undefined || isIP(entry) === 0) return undefined;
+    if (!trust.has(entry)) return entry;
+  }
+  return undefined;
+}
+
+/** An `X-Forwarded-For` entry without the port or brackets some proxies add (`[2001:db8::1]:443`, `192.0.2.1:80`). */
+function withoutPort(entry: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(entry);
+  if (bracketed !== null) return bracketed[1]!;
+  const v4WithPort = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(entry);
+  return v4WithPort !== null ? v4WithPort[1]! : entry;
+}
+
+/**
+ * An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, a dual-stack socket's view of an IPv4 peer) as IPv4, and an IPv6
+ * one without its zone (`fe80::1%eth0`), as the list of proxies is matched.
+ */
+function unmapped(address: string | undefined): string | undefined {
+  if (address === undefined || address === '') return undefined;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  return mapped !== null ? mapped[1] : address.replace(/%[^%]*$/, '');
 }
 
 /**

@@ -22,7 +22,7 @@ import { abortLogin, loginPage } from './interactions/login-page.ts';
 import { Router, type Handler } from './interactions/router.ts';
 import { rotateKeys, type PrivateJwks } from './keys.ts';
 import { LoginTransactions } from './login-transaction.ts';
-import { networkTagger } from './network-tag.ts';
+import { networkTagger, proxyTrust, type TrustProxy } from './network-tag.ts';
 import type { ProviderStores } from './ports.ts';
 import { buildProvider } from './provider.ts';
 import { openStores, type StoreConfig } from './store/open.ts';
@@ -50,12 +50,14 @@ export interface ServerConfig extends Omit<IdpConfig, 'issuer' | 'stores'> {
   /** Serve HTTPS with this key and certificate (PEM). Without it, plain HTTP (loopback or behind a TLS proxy). */
   readonly tls?: { readonly key: string | Uint8Array; readonly cert: string | Uint8Array };
   /**
-   * Trust `X-Forwarded-For` from a TLS-terminating proxy in front (node-oidc-provider's `proxy`) for the client's
-   * address (for the network check of a card login or an eKYC signature, its last entry: the one this proxy added;
-   * network-tag.ts). Default false. The URLs the provider publishes and accepts always follow `issuer`, never the
+   * A TLS-terminating proxy in front (node-oidc-provider's `proxy`), trusted for the client's address in
+   * `X-Forwarded-For` (for the network check of a card login or an eKYC signature; network-tag.ts): `true`, whoever
+   * connects, one hop (its last entry); or, better, a list of the proxies' addresses and networks (CIDR), so that a
+   * client reaching the provider directly cannot name its own network, and a chain of proxies is walked through
+   * ({@link TrustProxy}). Default false. The URLs the provider publishes and accepts always follow `issuer`, never the
    * request's `Host` or `X-Forwarded-Host`/`-Proto`.
    */
-  readonly trustProxy?: boolean;
+  readonly trustProxy?: TrustProxy;
   /** Connection limits and timeouts, each with a default fit for the open Internet. */
   readonly limits?: ServerLimits;
 }
@@ -140,6 +142,7 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
   const port = config.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError('port must be 0..65535');
   const limits = resolveLimits(config.limits);
+  const trust = proxyTrust(config.trustProxy);
   if ((config.stores === undefined) === (config.store === undefined)) {
     throw new TypeError('give exactly one of stores (opened) and store (a configuration)');
   }
@@ -227,7 +230,7 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
 
   const make = (c: ResolvedConfig): { provider: Provider; callback: ReturnType<Provider['callback']> } => {
     const provider = buildProvider(c);
-    provider.proxy = config.trustProxy === true;
+    provider.proxy = trust !== false;
     return { provider, callback: provider.callback() };
   };
   let resolved: ResolvedConfig;
@@ -257,7 +260,7 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
       challengeTtlSeconds: resolved.challengeTtlSeconds,
       qrMaxAgeSeconds: resolved.qrMaxAgeSeconds,
     }),
-    networkOf: networkTagger(resolved.pairwiseSecret, config.trustProxy === true),
+    networkOf: networkTagger(resolved.pairwiseSecret, trust),
   };
   const ekyc = ekycRoutes(context, resolved.log);
   const me = meRoutes(context);
@@ -291,7 +294,7 @@ export async function startServer(config: ServerConfig): Promise<IdpServer> {
   const issuerUrl = new URL(resolved.issuer);
   handler = (req, res) => {
     if (issuerUrl.protocol === 'https:') res.setHeader('strict-transport-security', HSTS);
-    pinToIssuer(req, issuerUrl, config.trustProxy === true);
+    pinToIssuer(req, issuerUrl, trust !== false);
     router.handle(req, res, resolved.origin).then(
       (handled) => {
         if (!handled) void current.callback(req, res);

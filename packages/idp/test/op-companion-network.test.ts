@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMemoryStores } from '../src/memory-stores.ts';
 import { LoginTransactions } from '../src/login-transaction.ts';
-import { clientAddress, compareNetworks, networkPrefix, networkTagger } from '../src/network-tag.ts';
+import { clientAddress, compareNetworks, networkPrefix, networkTagger, proxyTrust } from '../src/network-tag.ts';
 import { loginScannedEvent } from '../src/interactions/companion.ts';
 import { signScannedEvent } from '../src/ekyc/pages.ts';
 import { SignTransactions } from '../src/ekyc/sign-transaction.ts';
@@ -34,6 +34,8 @@ import {
 let f: OpFixture;
 let idp: TestIdp;
 let proxied: TestIdp;
+/** Behind listed proxies: 127.0.0.1 (where the tests' browser and companion connect from) and 10.0.0.0/8. */
+let listed: TestIdp;
 let ekyc: TestIdp;
 let ekycProxied: TestIdp;
 let card: TestCard;
@@ -42,6 +44,7 @@ before(async () => {
   f = await createOpFixture();
   idp = await f.start();
   proxied = await f.start({ trustProxy: true });
+  listed = await f.start({ trustProxy: ['127.0.0.1/32', '10.0.0.0/8'] });
   [ekyc, ekycProxied, card] = await Promise.all([
     startEkycIdp(f),
     startEkycIdp(f, { trustProxy: true }),
@@ -155,6 +158,31 @@ describe('the companion view says whether the scan came from the login’s netwo
     await login.events.close();
   });
 
+  it('behind listed proxies: a direct connection is its own client, a chain of listed proxies is walked through', async () => {
+    const login = await startLogin(listed, listed.jwtRp, RP_JWT.redirectUri);
+    const link = await reloadFrom(login.agent, login.pageUrl, { 'x-forwarded-for': '203.0.113.7' });
+    const from = async (xff: string | undefined, localAddress?: string) =>
+      (
+        await scanFrom(link, {
+          ...(localAddress === undefined ? {} : { localAddress }),
+          ...(xff === undefined ? {} : { headers: { 'x-forwarded-for': xff } }),
+        })
+      ).body['network'];
+    // Through the listed proxy (127.0.0.1), as with `true`.
+    assert.equal(await from('203.0.113.200'), 'same');
+    assert.equal(await from('198.51.100.7'), 'other');
+    // A load balancer (10.1.2.3, listed) behind the proxy: the entry before it is the client.
+    assert.equal(await from('203.0.113.9, 10.1.2.3'), 'same');
+    assert.equal(await from('203.0.113.9, 198.51.100.7, 10.1.2.3'), 'other');
+    // Connected directly (127.0.1.1 is no listed proxy): the header it sends names no one; with `true` it would.
+    assert.equal(await from('203.0.113.7', '127.0.1.1'), 'other');
+    // Only listed proxies, no header, or an entry that is no address: unknown, so "other".
+    assert.equal(await from('10.0.0.1, 10.0.0.2'), 'other');
+    assert.equal(await from(undefined), 'other');
+    assert.equal(await from('203.0.113.7, unknown'), 'other');
+    await login.events.close();
+  });
+
   it('an IPv4-mapped IPv6 address is its IPv4 network', async () => {
     const login = await startLogin(proxied, proxied.jwtRp, RP_JWT.redirectUri);
     const link = await reloadFrom(login.agent, login.pageUrl, { 'x-forwarded-for': '::ffff:203.0.113.7' });
@@ -244,6 +272,48 @@ describe('network tags', () => {
     assert.equal(clientAddress(req('127.0.0.1', '203.0.113.7, '), true), undefined);
     assert.equal(clientAddress(req('127.0.0.1'), true), undefined);
     assert.equal(clientAddress(req(undefined), false), undefined);
+  });
+
+  it('behind listed proxies reads the entry before the last listed one, and the socket of anyone else', () => {
+    const req = (remoteAddress: string | undefined, xff?: string) =>
+      ({
+        socket: { remoteAddress },
+        headers: xff === undefined ? {} : { 'x-forwarded-for': xff },
+      }) as unknown as IncomingMessage;
+    const trust = proxyTrust(['10.0.0.0/8', '192.0.2.7', '2001:db8:1::/48']);
+    assert.equal(clientAddress(req('10.1.2.3', '203.0.113.7'), trust), '203.0.113.7');
+    assert.equal(clientAddress(req('::ffff:10.1.2.3', '203.0.113.7'), trust), '203.0.113.7');
+    assert.equal(clientAddress(req('192.0.2.7', '203.0.113.7, 10.9.9.9:80'), trust), '203.0.113.7');
+    assert.equal(clientAddress(req('2001:db8:1:5::1', '[2001:db8:2::1]:443, 2001:db8:1::9'), trust), '2001:db8:2::1');
+    assert.equal(clientAddress(req('10.1.2.3', '::ffff:10.0.0.1, ::ffff:203.0.113.7'), trust), '203.0.113.7');
+    // Not a listed proxy: its own address, the header ignored.
+    assert.equal(clientAddress(req('192.0.2.8', '203.0.113.7'), trust), '192.0.2.8');
+    assert.equal(clientAddress(req('::ffff:198.51.100.1', '10.0.0.1'), trust), '198.51.100.1');
+    assert.equal(clientAddress(req('fe80::1%eth0', '203.0.113.7'), trust), 'fe80::1');
+    // Unknown: no header, only proxies, an empty or unreadable entry, no socket address.
+    assert.equal(clientAddress(req('10.1.2.3'), trust), undefined);
+    assert.equal(clientAddress(req('10.1.2.3', '10.0.0.1, 192.0.2.7'), trust), undefined);
+    assert.equal(clientAddress(req('10.1.2.3', '203.0.113.7, '), trust), undefined);
+    assert.equal(clientAddress(req('10.1.2.3', '203.0.113.7, unknown'), trust), undefined);
+    assert.equal(clientAddress(req(undefined, '203.0.113.7'), trust), undefined);
+  });
+
+  it('refuses a list of proxies with an entry that is not an address or a network', () => {
+    for (const bad of [['10.0.0.0/33'], ['2001:db8::/129'], ['proxy.example'], ['10.0.0.0/8/1'], ['10.0.0.0/'], [7]]) {
+      assert.throws(
+        () => proxyTrust(bad as string[]),
+        (e: unknown) =>
+          e instanceof TypeError &&
+          e.message ===
+            `trustProxy: ${JSON.stringify(bad[0])} is not an IP address or a network in CIDR form (e.g. 10.0.0.0/8, 2001:db8::/32)`,
+        String(bad[0]),
+      );
+    }
+    assert.throws(() => proxyTrust([]), /^TypeError: trustProxy must be true, false or a non-empty list/);
+    assert.throws(() => proxyTrust('10.0.0.0/8' as unknown as string[]), /^TypeError: trustProxy must be true/);
+    assert.equal(proxyTrust(true), true);
+    assert.equal(proxyTrust(false), false);
+    assert.equal(proxyTrust(undefined), false);
   });
 
   it('tags by a key from the secret: the same prefix agrees, another prefix or another secret does not', () => {

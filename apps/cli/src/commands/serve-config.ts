@@ -7,7 +7,7 @@
  * {
  *   "issuer": "https://id.example.jp",
  *   "listen": { "host": "0.0.0.0", "port": 8080 },
- *   "trustProxy": true,
+ *   "trustProxy": ["10.0.0.0/8"],
  *   "name": "Example ID",
  *   "clients": "clients.json",
  *   "keys": "secrets/oidc-keys.json",
@@ -21,7 +21,8 @@
  *
  * `bridgePort` is the port the login page's "this computer's card reader" link opens (`mynagate bridge --port`).
  * `tls` (`{ "key": "tls/key.pem", "cert": "tls/cert.pem" }`) serves HTTPS itself; without it the provider expects a
- * TLS-terminating proxy (`trustProxy`). `revocation.ocsp` is `true` (each certificate's own AIA URL) or a URL;
+ * TLS-terminating proxy (`trustProxy`: the list of its addresses and networks, or `true` for whoever connects, one
+ * hop; idp `TrustProxy`). `revocation.ocsp` is `true` (each certificate's own AIA URL) or a URL;
  * `platform` answers revocation too when no other source is named, links renewed cards to their holder and binds
  * eKYC to the login card. `store.kind` is `sqlite` (`path`) or `postgres` (`url`, `redisUrl`, and `schema`, default
  * `mynagate`, `redisPrefix`, and `preparedStatements`, default true: false behind a transaction-mode pooler).
@@ -54,6 +55,7 @@ import {
   openStores,
   privateUseScheme,
   providerStores,
+  proxyTrust,
   resolveConfig,
   statementOrigin,
   statementOriginRule,
@@ -65,6 +67,7 @@ import {
   type ServerLimits,
   type Stores,
   type StoreConfig,
+  type TrustProxy,
 } from '@mynagate/idp';
 import {
   checkOrigin,
@@ -216,9 +219,10 @@ async function load(
     throw new ConfigError('bridgePort must be a port number (1-65535)');
   // An https issuer is served either with TLS here or behind a TLS-terminating proxy whose X-Forwarded-Proto the
   // provider trusts; with neither, every secure cookie would be refused at run time, so say it now.
-  if (issuerUrl.protocol === 'https:' && tls === undefined && c['trustProxy'] !== true)
+  const trustProxy = c['trustProxy'] === undefined ? undefined : trustProxyFrom(c['trustProxy']);
+  if (issuerUrl.protocol === 'https:' && tls === undefined && (trustProxy === undefined || trustProxy === false))
     throw new ConfigError(
-      'an https issuer needs "tls" (serve HTTPS here) or "trustProxy": true (a TLS proxy in front)',
+      'an https issuer needs "tls" (serve HTTPS here) or "trustProxy" (a TLS proxy in front: true, or better the list of its addresses)',
     );
 
   const audit = c['audit'] === undefined ? undefined : object(c['audit'], 'audit');
@@ -234,7 +238,6 @@ async function load(
   // leave their connections (PostgreSQL, Redis) holding the process, neither serving nor exiting.
   const name = c['name'] === undefined ? undefined : text(c['name'], 'name');
   const limits = c['limits'] === undefined ? undefined : limitsFrom(c['limits']);
-  const trustProxy = c['trustProxy'] === undefined ? undefined : flag(c['trustProxy'], 'trustProxy');
   const tlsFiles =
     tls === undefined
       ? undefined
@@ -680,6 +683,19 @@ function object(v: unknown, field: string): Json {
 function flag(v: unknown, field: string): boolean {
   if (typeof v !== 'boolean') throw new ConfigError(`${field} must be true or false`);
   return v;
+}
+
+/** `trustProxy`: true or false, or the list of the proxies' addresses and networks (idp `TrustProxy`), checked. */
+function trustProxyFrom(v: unknown): TrustProxy {
+  if (typeof v === 'boolean') return v;
+  if (!Array.isArray(v))
+    throw new ConfigError("trustProxy must be true, false or a list of the proxies' addresses or networks (CIDR)");
+  try {
+    proxyTrust(v as string[]);
+  } catch (e) {
+    throw new ConfigError((e as Error).message, { cause: e });
+  }
+  return v as string[];
 }
 
 function text(v: unknown, field: string): string {

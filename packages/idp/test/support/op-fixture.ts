@@ -77,7 +77,7 @@ export interface StartOptions {
   readonly renewalLinks?: ServerConfig['renewalLinks'];
   readonly bridgePort?: number;
   readonly limits?: ServerConfig['limits'];
-  readonly trustProxy?: boolean;
+  readonly trustProxy?: ServerConfig['trustProxy'];
   /** Start a second node of `node`'s deployment: same stores, issuer, keys and secrets, another port. */
   readonly nodeOf?: TestIdp;
   /** More clients, registered after {@link RP_JWT} and {@link RP_SECRET}. */
