@@ -33,7 +33,8 @@ export interface MiddlewareOptions<Req> {
   /**
    * Cookie name. Default `__Host-mynagate` when the cookie is `Secure` (an https service: the browser then refuses
    * it from a sibling subdomain or over http), `mynagate` otherwise (http on loopback in development). With the
-   * default, a session cookie of the name used before (`mynagate`) is still read, and moved to the new name.
+   * default, a session cookie of the name used before (`mynagate`) is still read, and moved to the new name, if it
+   * holds a session id as an earlier version signed it: never one this version issued (see {@link Gate.open}).
    */
   readonly cookieName?: string;
   /** Session lifetime after a login, seconds. Default 28 800 (8 hours). */
@@ -95,7 +96,10 @@ export class Gate<Req> {
   readonly #key: Uint8Array;
   readonly #store: SessionStore;
   readonly #cookie: string;
-  /** The cookie name of earlier versions, read when {@link #cookie} is absent (then moved), or undefined. */
+  /**
+   * The cookie name of earlier versions, read when {@link #cookie} is absent (then moved), or undefined. Only a value
+   * an earlier version issued is accepted under it (see {@link open}).
+   */
   readonly #legacyCookie: string | undefined;
   readonly #ttl: number;
   readonly #pendingTtl: number;
@@ -154,15 +158,28 @@ export class Gate<Req> {
 
   /**
    * The session of one request. `setCookie` receives each `Set-Cookie` line to send (before the response starts).
+   *
+   * The legacy cookie (`mynagate` beside the default `__Host-mynagate`) is what a sibling subdomain can set (cookie
+   * tossing: `mynagate=…; Domain=example.jp` from evil.example.jp), and a signed session id is no secret to a person
+   * who logs in with their own card. So it is read only when there is no `__Host-` cookie at all (one present, even
+   * stale, wins), and it resumes only a session an earlier version made: the values this version issues are signed
+   * over their cookie name ({@link signSessionId}), which no earlier version did, so under the legacy name only an
+   * unbound value verifies, and this version never issues one. An earlier version's session is moved to the new name
+   * with the same id and keeps its expiry (no save here extends it; a login moves to a new id), so once every session
+   * made before the upgrade has expired, the legacy cookie resumes nothing. Until then a person who held such a
+   * session can still toss it: that window is the session lifetime after the upgrade.
    */
   async open(cookieHeader: string | undefined, setCookie: (line: string) => void): Promise<MynaGateContext<Req>> {
-    let value = readCookie(cookieHeader, this.#cookie);
+    const value = readCookie(cookieHeader, this.#cookie);
+    // Under the cookie's own name: a value bound to it, or an unbound one of an earlier version that used the same
+    // name (a `cookieName` given, or http); a sibling cannot set a `__Host-` cookie.
+    let id = verifySessionId(this.#key, value, this.#cookie) ?? verifySessionId(this.#key, value, null);
     let legacy = false;
     if (value === undefined && this.#legacyCookie !== undefined) {
-      value = readCookie(cookieHeader, this.#legacyCookie);
-      legacy = value !== undefined;
+      const old = readCookie(cookieHeader, this.#legacyCookie);
+      legacy = old !== undefined;
+      id = verifySessionId(this.#key, old, null);
     }
-    const id = verifySessionId(this.#key, value);
     let session: MynaGateSession | undefined;
     if (id !== undefined) {
       session = await this.#store.get(id);
@@ -178,9 +195,15 @@ export class Gate<Req> {
       if (legacy && session !== undefined) {
         // A session of an earlier version: the same id under the new name, the old cookie cleared.
         const left = Math.max(1, Math.ceil((session.expiresAt - this.#now()) / 1000));
-        setCookie(this.#cookieLine(signSessionId(this.#key, id), left));
-        setCookie(serializeCookie(this.#legacyCookie!, '', { path: '/', secure: this.#secure, maxAge: 0 }));
+        setCookie(this.#cookieLine(signSessionId(this.#key, id, this.#cookie), left));
       }
+    }
+    if (legacy) {
+      // Moved, or refused (a value this version issued, a forged one, a session gone or expired): cleared either way.
+      // This clears a host-only `mynagate` with Path=/, as earlier versions set it; a cookie a sibling set with
+      // `Domain=` (or another Path) is another cookie, which no response of this host can clear: the browser keeps
+      // sending it, and it is refused each time until the first session saved here sets `__Host-mynagate`.
+      setCookie(serializeCookie(this.#legacyCookie!, '', { path: '/', secure: this.#secure, maxAge: 0 }));
     }
     return new MynaGateContext(this, internals, session === undefined ? undefined : id, session, setCookie);
   }
@@ -196,7 +219,7 @@ export class Gate<Req> {
     const isNew = id === undefined;
     id ??= newSessionId();
     await this.#store.set(id, session);
-    if (isNew) ctx[internals].setCookie(this.#cookieLine(signSessionId(this.#key, id), this.#ttl));
+    if (isNew) ctx[internals].setCookie(this.#cookieLine(signSessionId(this.#key, id, this.#cookie), this.#ttl));
     return id;
   }
 

@@ -1,7 +1,8 @@
 /**
- * The middleware's session: a random id in a cookie signed with HMAC-SHA256 (so a forged id is refused before any
- * store lookup), the data in a {@link SessionStore} on the server (the transaction holds the PKCE verifier: it
- * never goes to the browser). No dependency beyond `node:crypto`.
+ * The middleware's session: a random id in a cookie signed with HMAC-SHA256 over the cookie's name and the id (so a
+ * forged id is refused before any store lookup, and a value is valid under its own cookie name only), the data in a
+ * {@link SessionStore} on the server (the transaction holds the PKCE verifier: it never goes to the browser). No
+ * dependency beyond `node:crypto`.
  *
  * Data minimisation: a session store holds every logged-in browser, often for hours, so it keeps only what the
  * middleware reads after the callback (the guards, `ctx.login`, `ctx.age()`): never the ID token, its claim set or
@@ -141,20 +142,38 @@ function hmac(key: Uint8Array, id: string) {
   return createHmac('sha256', k).update(id);
 }
 
-/** `id.mac` where mac = HMAC-SHA256(key, id), base64url. */
-export function signSessionId(key: Uint8Array, id: string): string {
-  return `${id}.${hmac(key, id).digest('base64url')}`;
+/**
+ * `id.mac`, base64url. With a cookie name, mac = HMAC-SHA256(key, name NUL id): the value verifies under that name
+ * only, so a value this version issued as `__Host-mynagate` is worthless copied into a `mynagate` cookie (which a
+ * sibling subdomain can set: see `Gate.open`). With `null`, mac = HMAC-SHA256(key, id): the values of earlier
+ * versions, which bound no name; this version only verifies those, it never issues one.
+ */
+export function signSessionId(key: Uint8Array, id: string, cookieName: string | null): string {
+  return `${id}.${hmac(key, macInput(id, cookieName)).digest('base64url')}`;
 }
 
-/** The id of a signed cookie value, or undefined when the signature does not verify (constant-time compare). */
-export function verifySessionId(key: Uint8Array, value: string | undefined): string | undefined {
+/**
+ * The id of a signed cookie value read under `cookieName` (or `null`: a value of an earlier version, see
+ * {@link signSessionId}), or undefined when the signature does not verify (constant-time compare). The id must be
+ * base64url, as {@link newSessionId} makes it: so no NUL, and a name-bound input is never also an unbound one.
+ */
+export function verifySessionId(
+  key: Uint8Array,
+  value: string | undefined,
+  cookieName: string | null,
+): string | undefined {
   if (value === undefined) return undefined;
   const dot = value.lastIndexOf('.');
   if (dot <= 0) return undefined;
   const id = value.slice(0, dot);
+  if (!/^[\w-]+$/.test(id)) return undefined;
   const mac = Buffer.from(value.slice(dot + 1), 'base64url');
-  const expected = hmac(key, id).digest();
+  const expected = hmac(key, macInput(id, cookieName)).digest();
   return mac.length === expected.length && timingSafeEqual(mac, expected) ? id : undefined;
+}
+
+function macInput(id: string, cookieName: string | null): string {
+  return cookieName === null ? id : `${cookieName}\0${id}`;
 }
 
 /** One cookie's value from a `Cookie` header (RFC 6265 §5.4), or undefined. */

@@ -231,7 +231,7 @@ describe('express: what the session store keeps', () => {
     };
     store.set(id, legacy as unknown as MynaGateSession);
     const browser = new Browser();
-    browser.setCookie('127.0.0.1', 'mynagate', signSessionId(Buffer.from(SESSION_KEY), id));
+    browser.setCookie('127.0.0.1', 'mynagate', signSessionId(Buffer.from(SESSION_KEY), id, null));
     const res = await browser.fetch(`${rp}/account`);
     assert.equal(res.status, 200, 'still logged in');
     assert.deepEqual(await res.json(), { sub: 'legacy-sub' });
@@ -250,7 +250,7 @@ describe('express: what the session store keeps', () => {
       age: { '20': true },
     });
     const browser = new Browser();
-    browser.setCookie('127.0.0.1', 'mynagate', signSessionId(Buffer.from(SESSION_KEY), id));
+    browser.setCookie('127.0.0.1', 'mynagate', signSessionId(Buffer.from(SESSION_KEY), id, 'mynagate'));
     assert.equal((await browser.fetch(`${rp}/adult`)).status, 200, "the earlier person's answer counts for them");
     // auth_time 0 is stale: the transfer sends the browser through a new card login, with this test's card (another
     // person's: its sub is not 'earlier-person').
@@ -334,7 +334,7 @@ describe('express: requireAge(20)', () => {
     const id = `seeded-${Math.random().toString(36).slice(2)}`;
     store.set(id, { expiresAt: Date.now() + 60_000, pending: {}, ...session });
     const browser = new Browser();
-    browser.setCookie('127.0.0.1', 'mynagate', signSessionId(Buffer.from(SESSION_KEY), id));
+    browser.setCookie('127.0.0.1', 'mynagate', signSessionId(Buffer.from(SESSION_KEY), id, 'mynagate'));
     return browser;
   }
 

@@ -2,13 +2,13 @@
  * The middleware core without a framework or a provider: a scripted client (the requests it was asked for, the
  * person its next completion names) behind the real `Gate`, session cookie and memory store. What a step-up may
  * change (only the person already logged in may complete it), what anonymous requests may cost (never a logged-in
- * session), and the session cookie's name.
+ * session), and the session cookie's name, with what the legacy name may still resume (cookie tossing).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ACR_CARD_AUTH, memorySessionStore, type CompletionResult, type MynaGateClient } from '../src/index.ts';
 import { Gate } from '../src/gate.ts';
-import { signSessionId, type MynaGateSession } from '../src/session.ts';
+import { signSessionId, verifySessionId, type MynaGateSession } from '../src/session.ts';
 
 const NOW = Date.parse('2025-04-01T09:00:00Z');
 
@@ -194,7 +194,8 @@ describe('the session cookie name', () => {
     store.set('old-id', { expiresAt: Date.now() + 60_000, pending: {}, login });
     const gate = new Gate(scriptedClient().client, { sessionKey: key, store });
     const lines: string[] = [];
-    const ctx = await gate.open(`mynagate=${signSessionId(Buffer.from(key), 'old-id')}`, (l) => lines.push(l));
+    // As an earlier version signed it: over the id alone.
+    const ctx = await gate.open(`mynagate=${signSessionId(Buffer.from(key), 'old-id', null)}`, (l) => lines.push(l));
     assert.equal(ctx.login?.sub, 'alice', 'still logged in');
     assert.equal(lines.length, 2);
     assert.match(
@@ -204,5 +205,83 @@ describe('the session cookie name', () => {
     assert.match(lines[1]!, /^mynagate=; Path=\/; Max-Age=0;/);
     const moved = await gate.open(lines[0]!.split(';')[0], () => assert.fail('no cookie to set'));
     assert.equal(moved.login?.sub, 'alice');
+    const value = lines[0]!.split(';')[0]!.slice('__Host-mynagate='.length);
+    assert.equal(verifySessionId(Buffer.from(key), value, '__Host-mynagate'), 'old-id', 'bound to the new name');
+    const back = await gate.open(`mynagate=${value}`, () => {});
+    assert.equal(back.login, undefined, 'the moved value is refused under the earlier name');
+  });
+});
+
+describe('the legacy cookie mynagate on https: cookie tossing from a sibling subdomain', () => {
+  const KEY = 'k'.repeat(32);
+  /** A gate on https, and the value of a `__Host-mynagate` cookie it gave the attacker for their own card login. */
+  async function attackersSession() {
+    const { client, script } = scriptedClient();
+    const store = memorySessionStore({ now: () => NOW });
+    const gate = new Gate(client, { sessionKey: KEY, store, now: () => NOW });
+    const attacker = browserOf(gate, '__Host-mynagate');
+    script.who = 'mallory';
+    await logIn(attacker);
+    assert.equal((await attacker.open()).login?.sub, 'mallory');
+    script.who = 'alice';
+    return { gate, store, value: attacker.cookie!.slice('__Host-mynagate='.length) };
+  }
+
+  it('a session this version made, tossed as mynagate=…, is not resumed: anonymous, no __Host- cookie for it', async () => {
+    const { gate, value } = await attackersSession();
+    const lines: string[] = [];
+    const victim = await gate.open(`mynagate=${value}`, (l) => lines.push(l));
+    assert.equal(victim.login, undefined, 'not logged in as the attacker');
+    // A host-only mynagate with Path=/ cleared; a sibling's Domain= cookie is beyond its reach.
+    assert.deepEqual(lines, ['mynagate=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure']);
+    // The victim's own login starts a session of their own.
+    const d = await victim.require({ kind: 'card' }, 'GET', '/account');
+    assert.equal(d.action, 'redirect');
+    const own = lines.find((l) => l.startsWith('__Host-mynagate='))!;
+    assert.ok(!own.startsWith(`__Host-mynagate=${value.split('.')[0]}.`), 'under a new session id');
+  });
+
+  it("nor one without a login: the attacker's transaction cannot be completed in the victim's browser", async () => {
+    const { client } = scriptedClient();
+    const gate = new Gate(client, { sessionKey: KEY, now: () => NOW });
+    const attacker = browserOf(gate, '__Host-mynagate');
+    const d = await (await attacker.open()).require({ kind: 'card' }, 'GET', '/account');
+    const state = new URL((d as { location: string }).location).searchParams.get('state');
+    const tossed = `mynagate=${attacker.cookie!.slice('__Host-mynagate='.length)}`;
+    const lines: string[] = [];
+    const victim = await gate.open(tossed, (l) => lines.push(l));
+    assert.deepEqual(lines, ['mynagate=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax; Secure']);
+    await assert.rejects(victim.callback({}, `/callback?code=attackers&state=${state}`), { code: 'ERR_RP_STATE' });
+  });
+
+  it('a __Host-mynagate cookie wins over a tossed mynagate: the person logged in stays, nothing is moved', async () => {
+    const { gate, store } = await attackersSession();
+    // Even a session of an earlier version (the one kind the legacy name may still resume) is not read beside it.
+    const login = { kind: 'login', sub: 'mallory', acr: ACR_CARD_AUTH, amr: ['hwk'], authTime: 0 } as const;
+    store.set('earlier', { expiresAt: NOW + 60_000, pending: {}, login });
+    const tossed = `mynagate=${signSessionId(Buffer.from(KEY), 'earlier', null)}`;
+    const victim = browserOf(gate, '__Host-mynagate');
+    await logIn(victim);
+    const ctx = await gate.open(`${tossed}; ${victim.cookie}`, () => assert.fail('no cookie to set'));
+    assert.equal(ctx.login?.sub, 'alice');
+    // A stale __Host- cookie (its session gone) wins too: anonymous, not the tossed session.
+    const stale = `__Host-mynagate=${signSessionId(Buffer.from(KEY), 'gone', '__Host-mynagate')}`;
+    const lines: string[] = [];
+    assert.equal((await gate.open(`${tossed}; ${stale}`, (l) => lines.push(l))).login, undefined);
+    assert.deepEqual(lines, []);
+  });
+
+  it('the __Host-mynagate path: the value is bound to its name, and resumes the session with no cookie to set', async () => {
+    const { gate, value } = await attackersSession();
+    const ctx = await gate.open(`__Host-mynagate=${value}`, () => assert.fail('no cookie to set'));
+    assert.equal(ctx.login?.sub, 'mallory');
+    const key = Buffer.from(KEY);
+    const id = verifySessionId(key, value, '__Host-mynagate');
+    assert.ok(id);
+    assert.equal(verifySessionId(key, value, null), undefined, 'not a value of an earlier version');
+    assert.equal(verifySessionId(key, value, 'mynagate'), undefined);
+    // An unbound value under the cookie's own name (an earlier version with the same name) still resumes.
+    const unbound = await gate.open(`__Host-mynagate=${signSessionId(key, id, null)}`, () => assert.fail('no cookie'));
+    assert.equal(unbound.login?.sub, 'mallory');
   });
 });

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CompletionResult } from '../src/client.ts';
-import { minimised, withResult, type MynaGateSession } from '../src/session.ts';
+import { minimised, signSessionId, verifySessionId, withResult, type MynaGateSession } from '../src/session.ts';
 
 /** What an eKYC released: none of it may reach a session store. */
 const NAME = '試験　花子';
@@ -115,5 +115,30 @@ describe('minimised: a session saved by an earlier version', () => {
   it('leaves a session of this version alone', () => {
     assert.equal(minimised(aliceProven()), undefined);
     assert.equal(minimised(empty), undefined);
+  });
+});
+
+describe('signSessionId: a value is valid under its own cookie name only', () => {
+  const key = new Uint8Array(32).fill(7);
+  const id = 'A'.repeat(43);
+
+  it('a value signed for __Host-mynagate verifies under that name, not as an unbound (earlier) one or another name', () => {
+    const value = signSessionId(key, id, '__Host-mynagate');
+    assert.equal(verifySessionId(key, value, '__Host-mynagate'), id);
+    assert.equal(verifySessionId(key, value, null), undefined);
+    assert.equal(verifySessionId(key, value, 'mynagate'), undefined);
+  });
+
+  it('an unbound value (as earlier versions signed) verifies only as one', () => {
+    const value = signSessionId(key, id, null);
+    assert.equal(verifySessionId(key, value, null), id);
+    assert.equal(verifySessionId(key, value, '__Host-mynagate'), undefined);
+  });
+
+  it('refuses an id that newSessionId cannot make, however signed (a name-bound input passed off as an id)', () => {
+    const bound = signSessionId(key, id, '__Host-mynagate');
+    const mac = bound.slice(bound.lastIndexOf('.') + 1);
+    assert.equal(verifySessionId(key, `__Host-mynagate\0${id}.${mac}`, null), undefined);
+    assert.equal(verifySessionId(key, signSessionId(key, 'a b', null), null), undefined);
   });
 });
