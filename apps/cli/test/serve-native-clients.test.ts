@@ -5,8 +5,9 @@
  * one (the provider refuses its eKYC: packages/idp/test/op-native-client.test.ts); a scheme without a period, one with
  * a host, a private-use scheme on a web client, a native `localhost` redirect (RFC 8252 §8.3), and a web client's
  * loopback http beside an https provider are refused with one `ERR_CLI_CONFIG` line naming the client and the
- * redirect. Starts from one valid registration and changes one field per refusal. `loginOnlyLines` says at start
- * which clients get card login only.
+ * redirect. Starts from one valid registration and changes one field per refusal. A native app may be public
+ * (`token_endpoint_auth_method: "none"`, RFC 8252 §8.5); a web client may not. `loginOnlyLines` says at start which
+ * clients get card login only, and which are public.
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
@@ -31,6 +32,12 @@ const app = (change: Record<string, unknown> = {}) => ({
   jwks: { keys: [publicJwk] },
   ...change,
 });
+
+/** The same app, public: no key, nothing to authenticate with at the token endpoint (RFC 8252 §8.5). */
+const publicApp = (change: Record<string, unknown> = {}) => {
+  const { jwks: _, ...rest } = app({ client_id: 'pub-app', token_endpoint_auth_method: 'none', ...change });
+  return rest;
+};
 
 const check = (clients: unknown[], issuer = ISSUER) => checkClients(clients, issuer, (i) => `clients[${i}]`);
 
@@ -140,6 +147,25 @@ describe('checkClients: native apps', () => {
   });
 });
 
+describe('checkClients: public clients (token_endpoint_auth_method none)', () => {
+  it('accepts a public native client with a private-use or a loopback redirect, as registered', async () => {
+    assert.deepEqual(await check([publicApp()]), [publicApp()]);
+    const desktop = publicApp({ redirect_uris: ['http://127.0.0.1/cb'] });
+    assert.deepEqual(await check([desktop], DEV_ISSUER), [desktop]);
+  });
+
+  it('refuses it on a client that is not native, saying how to register it, with any redirect', async () => {
+    const { application_type: _, ...web } = publicApp({ redirect_uris: ['https://bank.example.jp/cb'] });
+    for (const client of [web, { ...web, application_type: 'web' }]) {
+      assert.deepEqual(await refusal([client]), {
+        code: 'ERR_CLI_CONFIG',
+        message:
+          'clients[0] (pub-app): token_endpoint_auth_method none is for a native app only (RFC 8252 §8.5): register it with "application_type": "native" or give it a secret or a key (client_secret_basic, client_secret_post or private_key_jwt)',
+      });
+    }
+  });
+});
+
 describe('loginOnlyLines: what serve says at start of the clients that get card login only', () => {
   it('one line per such client, naming its first redirect no statement can name; none for the others', async () => {
     const web = { client_id: 'bank', redirect_uris: ['https://bank.example.jp/cb'] };
@@ -151,5 +177,13 @@ describe('loginOnlyLines: what serve says at start of the clients that get card 
     ]);
     // Beside a development provider on http a loopback redirect can be named: eKYC is offered.
     assert.deepEqual(loginOnlyLines([web, desktop] as never, DEV_ISSUER), []);
+  });
+
+  it('says a public native app is public, card login only or not', async () => {
+    const claimed = publicApp({ client_id: 'pub-links', redirect_uris: ['https://bank.example.jp/app/cb'] });
+    assert.deepEqual(loginOnlyLines([publicApp(), claimed] as never, ISSUER), [
+      'client pub-app: card login only (native app redirect jp.example.bank:/oauth2redirect; eKYC is not offered), public (no client authentication)',
+      'client pub-links: public (no client authentication)',
+    ]);
   });
 });

@@ -106,7 +106,10 @@ export interface IdpConfig {
   readonly issuer: string;
   /** The IdP's display name on pages. Default `MynaGate`. */
   readonly name?: string;
-  /** Registered relying parties (node-oidc-provider client metadata). */
+  /**
+   * Registered relying parties (node-oidc-provider client metadata). `token_endpoint_auth_method: "none"` (a public
+   * client) only with `application_type: "native"` (RFC 8252 §8.5).
+   */
   readonly clients: readonly ClientMetadata[];
   /** Private signing keys, the ES256 signing key first ({@link rotateKeys}). */
   readonly jwks: PrivateJwks;
@@ -234,6 +237,13 @@ export function resolveConfig(config: IdpConfig): ResolvedConfig {
   if (!Array.isArray(config.clients)) throw new TypeError('clients must be an array');
   for (const c of config.clients) {
     if (typeof c?.client_id !== 'string' || c.client_id === '') throw new TypeError('every client needs a client_id');
+    // RFC 8252 §8.5: a native app cannot keep a secret, so it may be public, PKCE binding its code to the app instance;
+    // a web service has a backend that can, and authenticates.
+    if (c.token_endpoint_auth_method === 'none' && c.application_type !== 'native') {
+      throw new TypeError(
+        `client ${c.client_id}: token_endpoint_auth_method none is for a native app only (RFC 8252 §8.5): register it with application_type "native", or give it a secret or a key (client_secret_basic, client_secret_post or private_key_jwt)`,
+      );
+    }
   }
   assertJwks(config.jwks);
   if (!Array.isArray(config.cookieKeys) || config.cookieKeys.length === 0) {

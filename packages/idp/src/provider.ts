@@ -115,7 +115,10 @@ export function buildProvider(config: ResolvedConfig): Provider {
     responseTypes: ['code'],
     // RFC 9700 §2.1.1: PKCE for every client, S256 only (node-oidc-provider 9 supports no other method).
     pkce: { required: () => true },
-    clientAuthMethods: ['private_key_jwt', 'client_secret_basic', 'client_secret_post'],
+    // `none` only for a native app, which cannot keep a secret (RFC 8252 §8.5; resolveConfig refuses it to any other
+    // client): PKCE binds its code to the app instance, and its refresh tokens rotate (refresh-policy.ts), as
+    // RFC 9700 §4.14.2 asks of a public client's. node-oidc-provider lets such a client revoke only its own tokens.
+    clientAuthMethods: ['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none'],
     clientDefaults: {
       grant_types: ['authorization_code'],
       response_types: ['code'],

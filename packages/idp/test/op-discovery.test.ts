@@ -51,10 +51,11 @@ describe('discovery', () => {
     assert.notEqual(meta['require_pushed_authorization_requests'], true, 'PAR is offered, not required');
   });
 
-  it('advertises private_key_jwt, client_secret_basic and client_secret_post, and nothing weaker', () => {
+  it('advertises private_key_jwt, client_secret_basic, client_secret_post and none (native apps only), nothing else', () => {
     assert.deepEqual([...(meta['token_endpoint_auth_methods_supported'] as string[])].sort(), [
       'client_secret_basic',
       'client_secret_post',
+      'none',
       'private_key_jwt',
     ]);
   });

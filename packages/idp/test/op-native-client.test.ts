@@ -12,16 +12,24 @@
  * with a request on the port it opened at login time: node-oidc-provider takes any port of a native client's loopback
  * redirect. Its `sub` is pairwise for the app, not for the host 127.0.0.1 every desktop app shares; beside this https
  * provider it gets card login only. A web client's loopback redirect keeps its port.
+ *
+ * A public native app (`token_endpoint_auth_method: "none"`, RFC 8252 §8.5: an app cannot keep a secret) redeems its
+ * code with no client authentication, its PKCE verifier alone binding the code to the app instance: without the
+ * verifier the code is refused. With `offline_access` consented its refresh tokens rotate on every use, a used one sent
+ * again revoking the grant (RFC 9700 §4.14.2), and it revokes its own tokens. A confidential client cannot downgrade to
+ * no client authentication.
  */
 import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { pairwiseSubject } from '../src/pairwise.ts';
+import { consent, loginThenStop } from './support/ekyc-fixture.ts';
 import {
   completeLogin,
   createOpFixture,
   RP_JWT,
+  RP_SECRET,
   scan,
   startLogin,
   type CompanionViewJson,
@@ -61,6 +69,12 @@ const TWO_SCHEMES = Object.freeze({
   redirectUri: 'jp.evil:/cb',
   also: APP.redirectUri,
 });
+/** A public native app: no secret, no key; PKCE binds each code to the app instance (RFC 8252 §8.5). */
+const PUBLIC_APP = Object.freeze({
+  clientId: 'pub-app',
+  name: '公開アプリ / Public app',
+  redirectUri: 'jp.example.pubapp:/oauth2redirect',
+});
 const CODE = 'ERR_IDP_CLIENT_LOGIN_ONLY';
 
 let f: OpFixture;
@@ -71,6 +85,9 @@ let plainRp: client.Configuration;
 let desktopRp: client.Configuration;
 let webLoopbackRp: client.Configuration;
 let twoSchemesRp: client.Configuration;
+let publicRp: client.Configuration;
+/** {@link RP_SECRET} (client_secret_basic) sending no client authentication, as a public client does. */
+let secretAsPublicRp: client.Configuration;
 
 before(async () => {
   f = await createOpFixture();
@@ -116,6 +133,14 @@ before(async () => {
         redirect_uris: [WEB_LOOPBACK.redirectUri],
         token_endpoint_auth_method: 'client_secret_basic',
       },
+      {
+        client_id: PUBLIC_APP.clientId,
+        client_name: PUBLIC_APP.name,
+        application_type: 'native',
+        redirect_uris: [PUBLIC_APP.redirectUri],
+        grant_types: ['authorization_code', 'refresh_token'],
+        token_endpoint_auth_method: 'none',
+      },
     ],
   });
   const options = { [client.customFetch]: idp.fetch as client.CustomFetch };
@@ -155,6 +180,14 @@ before(async () => {
     client.ClientSecretBasic(WEB_LOOPBACK.secret),
     options,
   );
+  publicRp = await client.discovery(
+    new URL(idp.server.issuer),
+    PUBLIC_APP.clientId,
+    { id_token_signed_response_alg: 'ES256' },
+    client.None(),
+    options,
+  );
+  secretAsPublicRp = await client.discovery(new URL(idp.server.issuer), RP_SECRET.clientId, {}, client.None(), options);
 });
 after(() => f.close());
 
@@ -362,5 +395,85 @@ describe('a desktop app (loopback IP redirect, RFC 8252 §7.3) beside an https p
     // Its own port still starts a login.
     const login = await startLogin(idp, webLoopbackRp, WEB_LOOPBACK.redirectUri);
     await login.events.close();
+  });
+});
+
+describe('a public native app (token_endpoint_auth_method none, RFC 8252 §8.5)', () => {
+  it('logs in with the card and redeems its code with no client authentication, only its PKCE verifier', async () => {
+    const login = await startLogin(idp, publicRp, PUBLIC_APP.redirectUri);
+    assert.equal(/id="client-origin">([^<]*)</.exec(login.page)?.[1], 'アプリ / app: jp.example.pubapp');
+    const callback = await completeLogin(idp, login, alice);
+    assert.equal(`${callback.protocol}${callback.pathname}`, PUBLIC_APP.redirectUri);
+    assertCodeFor(login, callback);
+
+    const { claims, personId } = await redeem(publicRp, login, callback);
+    assert.equal(claims.aud, PUBLIC_APP.clientId);
+    assert.equal(claims.acr, 'urn:mynagate:acr:card-auth');
+    assert.equal(claims.sub, pairwiseSubject(idp.pairwiseSecret, 'jp.example.pubapp:', personId));
+  });
+
+  it('a code sent without its PKCE verifier, or with another, is refused (invalid_grant); the app’s own redeems it', async () => {
+    const login = await startLogin(idp, publicRp, PUBLIC_APP.redirectUri);
+    const callback = await completeLogin(idp, login, alice);
+    // Whoever caught the code on its way to the app's scheme has no verifier: nothing else stands for the app.
+    await assert.rejects(client.authorizationCodeGrant(publicRp, callback, { expectedState: login.state }), {
+      error: 'invalid_grant',
+    });
+    await assert.rejects(
+      client.authorizationCodeGrant(publicRp, callback, {
+        pkceCodeVerifier: client.randomPKCECodeVerifier(),
+        expectedState: login.state,
+      }),
+      { error: 'invalid_grant' },
+    );
+    const { claims } = await redeem(publicRp, login, callback);
+    assert.equal(claims.aud, PUBLIC_APP.clientId);
+  });
+
+  it('with offline_access consented, its refresh token rotates on every use; a used one sent again revokes the grant', async () => {
+    const login = await startLogin(idp, publicRp, PUBLIC_APP.redirectUri, {
+      extra: { scope: 'openid offline_access', prompt: 'consent' },
+    });
+    const back = await consent(login.agent, await loginThenStop(idp, login, alice));
+    assert.equal(`${back.url.protocol}${back.url.pathname}`, PUBLIC_APP.redirectUri);
+    const tokens = await client.authorizationCodeGrant(publicRp, back.url, {
+      pkceCodeVerifier: login.codeVerifier,
+      expectedState: login.state,
+    });
+    assert.ok(tokens.refresh_token, 'offline_access was consented');
+
+    const refreshed = await client.refreshTokenGrant(publicRp, tokens.refresh_token);
+    assert.ok(refreshed.refresh_token && refreshed.refresh_token !== tokens.refresh_token, 'rotated on use');
+    // RFC 9700 §4.14.2: a public client's refresh token is rotated, and a used one sent again is a stolen copy.
+    await assert.rejects(client.refreshTokenGrant(publicRp, tokens.refresh_token), { error: 'invalid_grant' });
+    await assert.rejects(client.refreshTokenGrant(publicRp, refreshed.refresh_token), { error: 'invalid_grant' });
+  });
+
+  it('revokes its own access token with no client authentication', async () => {
+    const login = await startLogin(idp, publicRp, PUBLIC_APP.redirectUri);
+    const callback = await completeLogin(idp, login, alice);
+    const tokens = await client.authorizationCodeGrant(publicRp, callback, {
+      pkceCodeVerifier: login.codeVerifier,
+      expectedState: login.state,
+    });
+    const sub = tokens.claims()!.sub;
+    assert.equal((await client.fetchUserInfo(publicRp, tokens.access_token, sub)).sub, sub);
+    await client.tokenRevocation(publicRp, tokens.access_token);
+    await assert.rejects(
+      client.fetchUserInfo(publicRp, tokens.access_token, sub),
+      (e: { status?: number; cause?: { status?: number } }) => (e.status ?? e.cause?.status) === 401,
+    );
+  });
+
+  it('a confidential client cannot downgrade to no client authentication (invalid_client); its secret still redeems the code', async () => {
+    const login = await startLogin(idp, idp.secretRp, RP_SECRET.redirectUri);
+    const callback = await completeLogin(idp, login, alice);
+    assert.equal(`${callback.origin}${callback.pathname}`, RP_SECRET.redirectUri);
+    const checks = { pkceCodeVerifier: login.codeVerifier, expectedState: login.state };
+    await assert.rejects(client.authorizationCodeGrant(secretAsPublicRp, callback, checks), {
+      error: 'invalid_client',
+    });
+    const tokens = await client.authorizationCodeGrant(idp.secretRp, callback, checks);
+    assert.equal(tokens.claims()!.aud, RP_SECRET.clientId);
   });
 });

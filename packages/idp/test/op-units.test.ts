@@ -95,6 +95,24 @@ describe('configuration', () => {
     });
   }
 
+  it('allows a public client (token_endpoint_auth_method none) only if native (RFC 8252 §8.5), however registered', async () => {
+    const app = {
+      client_id: 'pub-app',
+      application_type: 'native',
+      token_endpoint_auth_method: 'none',
+      redirect_uris: ['jp.example.pub:/cb'],
+    } as const;
+    assert.equal(resolveConfig({ ...valid, clients: [app] }).clients[0]?.token_endpoint_auth_method, 'none');
+    const message =
+      /^client pub-web: token_endpoint_auth_method none is for a native app only \(RFC 8252 §8\.5\): register it with application_type "native", or give it a secret or a key \(client_secret_basic, client_secret_post or private_key_jwt\)$/;
+    const { application_type: _, ...web } = { ...app, client_id: 'pub-web', redirect_uris: ['https://rp.example/cb'] };
+    for (const client of [web, { ...web, application_type: 'web' as const }]) {
+      assert.throws(() => resolveConfig({ ...valid, clients: [client] }), { name: 'TypeError', message });
+      // startServer resolves the same configuration before it opens anything.
+      await assert.rejects(startServer({ ...valid, clients: [client] }), { name: 'TypeError', message });
+    }
+  });
+
   it('allows an http issuer on loopback only (development)', () => {
     assert.equal(resolveConfig({ ...valid, issuer: 'http://127.0.0.1:3000' }).secure, false);
   });

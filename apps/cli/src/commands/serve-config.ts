@@ -327,7 +327,9 @@ export async function loadAuditConfig(
  * Checks each client registration as the provider will read it, before anything starts: node-oidc-provider reads a
  * static client only when a request names it, so a fault found there reaches the person, not the operator
  * (`invalid_client_metadata`). Each must be an object with a `client_id` of its own (not one `registered` holds, nor
- * the provider's `mynagate-me`), publish no private key, pass node-oidc-provider's own schema (`Client.validate`, on a
+ * the provider's `mynagate-me`), publish no private key, be public (`token_endpoint_auth_method: "none"`) only if it
+ * is a native app (RFC 8252 §8.5: an app cannot keep a secret, a web service's backend can; idp `resolveConfig` holds
+ * a library-registered client to the same rule), pass node-oidc-provider's own schema (`Client.validate`, on a
  * provider built as MynaGate builds it: its auth methods, algorithms, pairwise subjects), and send the person back to
  * origins a signed eKYC statement can name, or be a native app that gets card login only:
  *
@@ -400,6 +402,11 @@ export async function checkClients(
     if (Array.isArray(keys) && keys.some((k) => typeof k === 'object' && k !== null && 'd' in k))
       throw new ConfigError(`${at}: jwks holds a private key ("d"): register only its public half`);
     const native = c['application_type'] === 'native';
+    // RFC 8252 §8.5: only a native app is public; PKCE then binds its code to the app instance.
+    if (c.token_endpoint_auth_method === 'none' && !native)
+      throw new ConfigError(
+        `${at}: token_endpoint_auth_method none is for a native app only (RFC 8252 §8.5): register it with "application_type": "native" or give it a secret or a key (client_secret_basic, client_secret_post or private_key_jwt)`,
+      );
     // Said before node-oidc-provider's "redirect_uris must only contain web uris", which does not say what to do.
     for (const [j, uri] of (Array.isArray(c.redirect_uris) ? c.redirect_uris : []).entries()) {
       if (!native && typeof uri === 'string' && privateUseScheme(uri) !== undefined)
@@ -446,23 +453,31 @@ export async function checkClients(
 /**
  * The start-up line of each of `clients` that the provider at `issuer` offers card login only (idp `offersEkyc`: a
  * statement cannot name one of its redirect URIs), naming the first such redirect, so the operator sees at start what
- * the provider will refuse its eKYC requests with (`ERR_IDP_CLIENT_LOGIN_ONLY`). None for a client offered eKYC.
+ * the provider will refuse its eKYC requests with (`ERR_IDP_CLIENT_LOGIN_ONLY`); the same line says a public native
+ * app (`token_endpoint_auth_method: "none"`) is public, and a public one offered eKYC (claimed https redirects) gets
+ * a line of its own saying so. None for another client offered eKYC.
  *
  * @example
  * ```ts
  * loginOnlyLines([{ client_id: 'bank-app', application_type: 'native', redirect_uris: ['jp.example.bank:/cb'] }], issuer);
  * // ['client bank-app: card login only (native app redirect jp.example.bank:/cb; eKYC is not offered)']
+ * loginOnlyLines([{ client_id: 'pub-app', application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: ['jp.example.pub:/cb'] }], issuer);
+ * // ['client pub-app: card login only (native app redirect jp.example.pub:/cb; eKYC is not offered), public (no client authentication)']
  * ```
  */
 export function loginOnlyLines(clients: readonly ClientMetadata[], issuer: string): string[] {
   const origin = new URL(issuer).origin;
   const lines: string[] = [];
   for (const c of clients) {
-    if (offersEkyc(c.redirect_uris, origin)) continue;
-    const uri = (c.redirect_uris ?? []).find((u) => statementOrigin(u, origin) === undefined);
-    const kind = c['application_type'] === 'native' ? 'native app redirect' : 'redirect';
-    const why = uri === undefined ? 'no redirect URI' : `${kind} ${uri}`;
-    lines.push(`client ${c.client_id}: card login only (${why}; eKYC is not offered)`);
+    const said: string[] = [];
+    if (!offersEkyc(c.redirect_uris, origin)) {
+      const uri = (c.redirect_uris ?? []).find((u) => statementOrigin(u, origin) === undefined);
+      const kind = c['application_type'] === 'native' ? 'native app redirect' : 'redirect';
+      const why = uri === undefined ? 'no redirect URI' : `${kind} ${uri}`;
+      said.push(`card login only (${why}; eKYC is not offered)`);
+    }
+    if (c.token_endpoint_auth_method === 'none') said.push('public (no client authentication)');
+    if (said.length > 0) lines.push(`client ${c.client_id}: ${said.join(', ')}`);
   }
   return lines;
 }
