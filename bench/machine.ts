@@ -13,7 +13,8 @@
  * line ({@link MachineReport}).
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { fstatSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer, connect, type AddressInfo } from 'node:net';
 import { setPriority } from 'node:os';
 
 /** What {@link watchMachine} reports; CPU figures are milliseconds of CPU per second of wall time. */
@@ -40,6 +41,35 @@ const TICK_MS = 100;
 const SCAN_MS = 1000;
 const WINDOW_MS = 500;
 const DATABASES: Readonly<Record<string, 'postgres' | 'redis'>> = { postgres: 'postgres', 'redis-server': 'redis' };
+
+/**
+ * What a system call and a loopback TCP round trip cost on this machine, in CPU: the provider's work per login is a
+ * few dozen of each (HTTP requests, Redis and PostgreSQL round trips), and a virtual machine may make them several
+ * times dearer than bare metal, so two machines' OP figures compare only beside these. Measured in this process for
+ * about half a second: `fstat` of standard input, and one byte echoed over a loopback connection (both ends here, so
+ * a round trip's CPU is the client's and the server's: the provider's side of a Redis command, and Redis's own).
+ */
+export async function syscallCosts(): Promise<{ readonly syscallNs: number; readonly loopbackRoundTripCpuUs: number }> {
+  const calls = 50_000;
+  const t = process.hrtime.bigint();
+  for (let i = 0; i < calls; i++) fstatSync(0);
+  const syscallNs = Number(process.hrtime.bigint() - t) / calls;
+  const server = createServer((s) => s.on('data', (d) => s.write(d)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  const trips = 5_000;
+  const cpu = process.cpuUsage();
+  await new Promise<void>((resolve) => {
+    let n = 0;
+    socket.on('data', () => (++n < trips ? socket.write('x') : resolve()));
+    socket.write('x');
+  });
+  const used = process.cpuUsage(cpu);
+  socket.destroy();
+  server.close();
+  return { syscallNs, loopbackRoundTripCpuUs: (used.user + used.system) / trips };
+}
 
 /** Starts watching; `stop()` ends it and resolves the report (`undefined` without `/proc`). */
 export function watchMachine(): { stop(): Promise<MachineReport | undefined> } {

@@ -32,7 +32,7 @@ import { generateSigningKey, type StoreConfig } from '../packages/idp/src/index.
 import { PG_URL, reachable, REDIS_URL } from '../packages/idp/test/support/op-fixture.ts';
 import { createKeyPool, serveTestJpki, TestJpki } from '../packages/pki/src/testing/index.ts';
 import type { Bench, Figure } from './figure.ts';
-import { watchMachine, type MachineReport } from './machine.ts';
+import { syscallCosts, watchMachine, type MachineReport } from './machine.ts';
 import type { LoadConfig, LoadResult } from './op-load.ts';
 import type { ProviderCommand, ProviderReply, ProviderSetup } from './op-provider.ts';
 
@@ -102,6 +102,18 @@ export const bench: Bench = async (log) => {
   );
   const ocsp = await serveTestJpki(jpki, { port: 0 });
   const figures: Figure[] = [];
+  // Not targets: what this machine charges for what a login is made of, so that two machines' figures compare.
+  const costs = await syscallCosts();
+  log(
+    `op: this machine: a system call ${costs.syscallNs.toFixed(0)} ns, a loopback TCP round trip ` +
+      `${costs.loopbackRoundTripCpuUs.toFixed(1)} µs of CPU (both ends)`,
+  );
+  figures.push({
+    name: 'op.machine_loopback_round_trip_cpu_us',
+    value: costs.loopbackRoundTripCpuUs,
+    unit: 'µs',
+    baseline: { name: 'op.machine_syscall_ns', value: costs.syscallNs, unit: 'ns' },
+  });
   try {
     const fixture: Fixture = { jpki, ocspUrl: `${ocsp.url}/ocsp/auth`, keys: cardKeys, cards, dir };
     if (STORES.includes('sqlite'))
