@@ -3,9 +3,12 @@
  * English that tell the person what to do. Every code the bridge can meet on its pages and a person can act on has its
  * own words here or in the provider's table (card PINs, certificates, the provider's own refusals); anything else gets
  * a general "could not be completed" (bridge-wording.test.ts keeps the list of codes and the words in step).
+ *
+ * The same words end `mynagate login` and `card sign` on the terminal ({@link companionError}): one line, the code
+ * first, for a refusal of the card or of the provider.
  */
 import { isMynaGateError, MynaGateError } from '@mynagate/errors';
-import { isSignView, type CompanionView } from './companion.ts';
+import { CompanionRemoteError, type CompanionView, type SecretKind } from './companion.ts';
 import { UsageError } from './output.ts';
 import { describeSystemError } from './system-error.ts';
 
@@ -195,7 +198,7 @@ export function codeOf(e: unknown): string {
  * const w = await wordingOf(new CardNoReaderError()); // { code: 'ERR_CARD_NO_READER', status: 409, ja, en }
  * ```
  */
-export async function wordingOf(e: unknown, view?: CompanionView): Promise<Wording> {
+export async function wordingOf(e: unknown, view?: Pick<CompanionView, 'intent'>): Promise<Wording> {
   const code = codeOf(e);
   const own = BRIDGE_WORDING[code];
   if (own !== undefined) {
@@ -209,11 +212,65 @@ export async function wordingOf(e: unknown, view?: CompanionView): Promise<Wordi
     // provider's internals, not the bridge's; the bridge's own line (`CODE: message`) is all it logs of it.
     const known = isAnsweredByCode(e) ? toHttpError(e) : undefined;
     if (known !== undefined && known.body.error === code) {
-      const { message } = view !== undefined && isSignView(view) ? signErrorBody(e) : known.body;
+      const { message } = view?.intent === 'sign' ? signErrorBody(e) : known.body;
       // The provider's 401 asks for HTTP authentication; here the person only typed a PIN into a form.
       const status = known.status === 401 ? 400 : known.status >= 500 ? 502 : known.status;
       return { code, status, ja: message.ja, en: message.en };
     }
   }
   return { code, status: 502, ...UNKNOWN_WORDING };
+}
+
+/**
+ * The words of the terminal commands (`login`, `card sign`) where the bridge's would name the bridge, and for their
+ * own refusal: the last try left unspent. `sign`: the signing password, else the auth PIN.
+ */
+const TERMINAL_WORDING: Readonly<Record<string, (kind: SecretKind) => { readonly ja: string; readonly en: string }>> =
+  Object.freeze({
+    ERR_CLI_LAST_TRY: (kind) =>
+      kind === 'sign'
+        ? {
+            ja: 'あと1回間違えると署名用電子証明書のパスワードがロックされるため、確認なしには送りません（何も送っていません）。パスワードを確かめてから、端末で --pin-stdin を付けずに実行し、確認に y と答えてください。正しく入力すると回数は元に戻ります。ロックされた場合は、お住まいの市区町村の窓口で初期化が必要です。',
+            en: 'One more wrong try would lock the signing password, so it is not sent without a confirmation (nothing was sent). Check the password, then run the command on a terminal without --pin-stdin and answer y. A correct entry restores the tries; a locked password must be reset at your municipal office.',
+          }
+        : {
+            ja: 'あと1回間違えると暗証番号がロックされるため、確認なしには送りません（何も送っていません）。暗証番号を届いた通知書（暗証番号設定依頼書の控えなど）で確かめてから、端末で --pin-stdin を付けずに実行し、確認に y と答えてください。正しく入力すると回数は元に戻ります。ロックされた場合は、お住まいの市区町村の窓口で初期化が必要です。',
+            en: 'One more wrong try would lock the PIN, so it is not sent without a confirmation (nothing was sent). Check the PIN against the letter you received (your PIN setting form), then run the command on a terminal without --pin-stdin and answer y. A correct entry restores the tries; a locked PIN must be reset at your municipal office.',
+          },
+    ERR_CARD_FILE_INVALID: () => ({
+      ja: '仮想カードのファイルを読めません。--file に指定したファイルを確かめてください。',
+      en: 'The virtual card file cannot be read. Check the file given to --file.',
+    }),
+  });
+
+/** A refusal as the terminal commands print it: its stable code, and its words in Japanese, then English. */
+export class WordedError extends MynaGateError {
+  constructor(code: string, words: { readonly ja: string; readonly en: string }, cause: unknown) {
+    super(code, `${words.ja} / ${words.en}`, { cause });
+  }
+}
+
+/**
+ * `e` as `mynagate login` and `card sign` end with it (the CLI prints `CODE: message` on one line): a refusal of the
+ * card, of the provider (its own words when it sent both languages) or the unspent last try gets its words in
+ * Japanese and English, with what to do next, under its own code ({@link WordedError}); anything else (a usage
+ * error, a file, the companion's talk with the server) is returned unchanged, with its detail. `kind` names the
+ * secret asked for, so that the words for a signature speak of the signing password, never a PIN.
+ *
+ * @example
+ * ```ts
+ * await companionError(new CardPinBlockedError(0x6983), 'auth');
+ * // WordedError ERR_CARD_PIN_BLOCKED: '暗証番号がロックされています。お住まいの市区町村の窓口で… / The PIN is locked. …'
+ * ```
+ */
+export async function companionError(e: unknown, kind: SecretKind): Promise<unknown> {
+  if (e instanceof UsageError || !isMynaGateError(e)) return e;
+  const code = e.code;
+  const remote = e instanceof CompanionRemoteError ? e.words : undefined;
+  if (remote !== undefined) return new WordedError(code, remote, e);
+  const own = TERMINAL_WORDING[code];
+  if (own !== undefined) return new WordedError(code, own(kind), e);
+  if (!/^ERR_(CARD|PKI|IDP|STORE)_/.test(code)) return e;
+  const w = await wordingOf(e, { intent: kind === 'sign' ? 'sign' : 'login' });
+  return w.ja === UNKNOWN_WORDING.ja ? e : new WordedError(code, w, e);
 }

@@ -3,10 +3,11 @@
  * page): open a companion link, check that it asks for the origin it lives on, have the card answer (auth PIN and
  * Web eID token for a login; signing password and a statement signature for eKYC) and post the answer.
  */
-import { JpkiClient, type Transport } from '@mynagate/card';
+import { createInterface } from 'node:readline';
+import { CardPinBlockedError, JpkiClient, SW, type Transport } from '@mynagate/card';
 import { PcscTransport } from '@mynagate/card/pcsc';
 import { VirtualCard, VirtualTransport } from '@mynagate/card/virtual';
-import { MynaGateError } from '@mynagate/errors';
+import { isMynaGateError, MynaGateError } from '@mynagate/errors';
 import {
   authSignedData,
   BodyTooLargeError,
@@ -18,6 +19,7 @@ import {
   type AuthTokenJson,
 } from '@mynagate/pki';
 import { UsageError } from './output.ts';
+import { readSecret } from './secret.ts';
 
 const APP_VERSION = 'mynagate-cli/0.1.0';
 /** The most the companion reads of an answer: a link is untrusted input, and its server could send without end. */
@@ -26,10 +28,26 @@ const MAX_ANSWER_BYTES = 256 * 1024;
 /** A refusal or failure reported by the provider, with its stable code (e.g. `ERR_PKI_CERT_REVOKED`). */
 export class CompanionRemoteError extends MynaGateError {
   readonly status: number;
-  /** `message` may quote the server: it is made {@link displayText} here, before anything prints it. */
-  constructor(code: string, message: string, status: number) {
+  /** The provider's own words for the person, in both languages, when its answer carried both. */
+  readonly words: { readonly ja: string; readonly en: string } | undefined;
+  /** `message` and `words` may quote the server: they are made {@link displayText} here, before anything prints them. */
+  constructor(code: string, message: string, status: number, words?: { readonly ja: string; readonly en: string }) {
     super(code, displayText(message));
     this.status = status;
+    this.words = words === undefined ? undefined : { ja: displayText(words.ja), en: displayText(words.en) };
+  }
+}
+
+/** `ERR_CLI_LAST_TRY`: one try of the PIN or password is left, and it was not spent: no "y" at a terminal said so. */
+export class LastTryError extends MynaGateError {
+  /** Whose try: the auth PIN or the signing password. */
+  readonly kind: SecretKind;
+  constructor(kind: SecretKind) {
+    super(
+      'ERR_CLI_LAST_TRY',
+      `one ${kind === 'sign' ? 'signing password' : 'PIN'} try left before the card locks it; not spent without a "y" at a terminal`,
+    );
+    this.kind = kind;
   }
 }
 
@@ -118,11 +136,42 @@ export const SIGN_NETWORK_CAUTION = Object.freeze({
   en: 'This identity check (signature) was started on another network than this device. Continue only if you started it yourself, on a screen in front of you. If someone sent or showed you this QR code, stop without entering your password.',
 });
 
-export const PIN_PROMPT = '利用者証明用暗証番号（数字4桁）/ auth PIN (4 digits): ';
-export const PASSWORD_PROMPT = '署名用電子証明書のパスワード（英数字6〜16文字）/ signing password (6-16 characters): ';
+/** Which secret of the card is asked for: the auth PIN (a login) or the signing password (a signature). */
+export type SecretKind = 'auth' | 'sign';
+
+/** The question for the PIN or password, with its format and the tries left (read just before). */
+export function secretPrompt(kind: SecretKind, left: number): string {
+  return kind === 'sign'
+    ? `署名用電子証明書のパスワード（英字と数字を1文字以上ずつ含む6〜16文字、残り${left}回）/ signing password (6-16 letters and digits, at least one of each; ${tries(left)} left): `
+    : `利用者証明用暗証番号（数字4桁、残り${left}回）/ auth PIN (4 digits, ${tries(left)} left): `;
+}
+
+/** The tries left as a line of their own, for `--pin-stdin`, where no question shows them. */
+export function triesLine(kind: SecretKind, left: number): string {
+  return kind === 'sign'
+    ? `署名用電子証明書のパスワードの残り回数: ${left}回 / signing password: ${tries(left)} left`
+    : `利用者証明用暗証番号の残り回数: ${left}回 / auth PIN: ${tries(left)} left`;
+}
+
+const tries = (n: number) => `${n} ${n === 1 ? 'try' : 'tries'}`;
+
+/** What the terminal says before it asks whether to spend the last try. */
+const LAST_TRY_CAUTION: Readonly<Record<SecretKind, { readonly ja: string; readonly en: string }>> = Object.freeze({
+  auth: {
+    ja: '暗証番号の残り回数はあと1回です。間違えるとロックされ、お住まいの市区町村の窓口で初期化するまで使えなくなります。暗証番号が確かなときだけ続けてください（暗証番号設定依頼書の控えなどで確かめられます）。',
+    en: 'One PIN try is left. A wrong PIN locks it until your municipal office resets it. Continue only if you are sure of the PIN (your PIN setting form shows it).',
+  },
+  sign: {
+    ja: '署名用電子証明書のパスワードの残り回数はあと1回です。間違えるとロックされ、お住まいの市区町村の窓口で初期化するまで使えなくなります。パスワードが確かなときだけ続けてください。',
+    en: 'One signing password try is left. A wrong password locks it until your municipal office resets it. Continue only if you are sure of the password.',
+  },
+});
 
 /** Whether `view` asks for the signing key (eKYC) rather than a login. */
 export const isSignView = (view: CompanionView): view is SignView => view.intent === 'sign';
+
+/** The secret `view` asks for. */
+export const secretKindOf = (view: CompanionView): SecretKind => (isSignView(view) ? 'sign' : 'auth');
 
 /**
  * The lines that tell the person who asks, for which site, and (for a signature) the statement's text; for a login
@@ -181,6 +230,63 @@ export async function cardAnswer(transport: Transport, view: CompanionView, secr
 }
 
 /**
+ * Asks for the PIN or password `kind` and has `use` spend it (VERIFY and what follows), as a person expects of a card:
+ * the tries left are read first (an empty VERIFY spends none: JPKI spec §4.3, ISO 7816-4) and shown with the question
+ * (from `--pin-stdin`, on a line of their own when `showTries`); none left is refused before anything is read; the
+ * last one is spent only after a "y" typed at the terminal, so never from `--pin-stdin` (the bridge never spends it:
+ * ERR_BRIDGE_LAST_TRY). On a terminal a wrong or malformed one is told with `explain` and asked again, the tries read
+ * afresh, as a PIN pad does; from `--pin-stdin` it is one line, one try. The secret is never printed.
+ *
+ * @throws CardPinBlockedError (`ERR_CARD_PIN_BLOCKED`) when no try is left; LastTryError (`ERR_CLI_LAST_TRY`) for the
+ *   last one without a "y"; UsageError (`ERR_CLI_USAGE`) without a terminal to ask on, or on Ctrl+C; `use`'s
+ *   errors (from `--pin-stdin`: `ERR_CARD_PIN_INCORRECT` with `retriesLeft`, `ERR_CARD_PIN_FORMAT`).
+ */
+export async function withSecret<T>(options: {
+  readonly kind: SecretKind;
+  readonly fromStdin: boolean;
+  readonly showTries: boolean;
+  readonly triesLeft: () => Promise<number>;
+  readonly explain: (e: unknown) => Promise<string>;
+  readonly use: (secret: string) => Promise<T>;
+}): Promise<T> {
+  const { kind, fromStdin } = options;
+  const interactive = !fromStdin && process.stdin.isTTY === true;
+  for (;;) {
+    const left = await options.triesLeft();
+    if (left === 0) throw new CardPinBlockedError(SW.AUTH_BLOCKED);
+    if (fromStdin && options.showTries) process.stderr.write(`${triesLine(kind, left)}\n`);
+    if (left === 1 && !(interactive && (await confirmLastTry(kind)))) throw new LastTryError(kind);
+    const secret = await readSecret(fromStdin, secretPrompt(kind, left));
+    try {
+      return await options.use(secret);
+    } catch (e) {
+      const again =
+        interactive && (isMynaGateError(e, 'ERR_CARD_PIN_INCORRECT') || isMynaGateError(e, 'ERR_CARD_PIN_FORMAT'));
+      if (!again) throw e;
+      process.stderr.write(`${await options.explain(e)}\n`);
+    }
+  }
+}
+
+/** The caution of the last try, then a y/N question on the terminal (echoed: it is no secret). No answer is "no". */
+function confirmLastTry(kind: SecretKind): Promise<boolean> {
+  const caution = LAST_TRY_CAUTION[kind];
+  process.stderr.write(`\n注意 / Caution: ${caution.ja}\n${caution.en}\n`);
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  return new Promise<boolean>((resolve, reject) => {
+    rl.once('SIGINT', () => {
+      reject(new UsageError('cancelled'));
+      rl.close();
+    });
+    rl.once('close', () => resolve(false));
+    rl.question('続けますか / Continue? [y/N]: ', (answer) => {
+      resolve(/^(y|yes|はい)$/i.test(answer.trim()));
+      rl.close();
+    });
+  });
+}
+
+/**
  * The tries left of the PIN (login) or password (signature) `view` asks for, read by an empty VERIFY that spends
  * none (JPKI spec §4.3, ISO 7816-4: the card answers 63Cx). 0: locked.
  */
@@ -213,7 +319,9 @@ export function post(
 
 /**
  * The card refusals the provider takes from a companion for its waiting page (the idp's `COMPANION_FAILURES`): ones
- * that end the try with this card. A wrong PIN with tries left is retried here and not reported.
+ * that end the try with this card. A wrong PIN with tries left is not reported: the login stays open, and the
+ * companion asks again on a terminal ({@link withSecret}) or the person runs it again. Nor is the last try left
+ * unspent (`ERR_CLI_LAST_TRY`): the person may still finish the login with a phone.
  */
 const REPORTED = new Set(['ERR_CARD_PIN_BLOCKED', 'ERR_CARD_NOT_JPKI', 'ERR_CARD_NO_CARD']);
 
@@ -373,7 +481,10 @@ async function authToken(
   });
 }
 
-/** A JSON request; a non-2xx answer becomes the provider's error code and English message. */
+/**
+ * A JSON request; a non-2xx answer becomes the provider's error code and English message, with its words in both
+ * languages when it gave both (`message: { ja, en }`, the idp's `ErrorBody`).
+ */
 async function request(url: URL, init: RequestInit): Promise<unknown> {
   let res: Response;
   try {
@@ -391,12 +502,13 @@ async function request(url: URL, init: RequestInit): Promise<unknown> {
   }
   const body = parseJson(text) as {
     error?: unknown;
-    message?: { en?: unknown } | unknown;
+    message?: { ja?: unknown; en?: unknown } | unknown;
   } | null;
   if (!res.ok) {
     const code = typeof body?.error === 'string' && /^[A-Za-z0-9_]+$/.test(body.error) ? body.error : 'ERR_CLI_HTTP';
-    const en = (body?.message as { en?: unknown } | undefined)?.en;
-    throw new CompanionRemoteError(code, typeof en === 'string' ? en : `HTTP ${res.status}`, res.status);
+    const { ja, en } = (body?.message ?? {}) as { ja?: unknown; en?: unknown };
+    const words = typeof ja === 'string' && typeof en === 'string' && ja !== '' && en !== '' ? { ja, en } : undefined;
+    throw new CompanionRemoteError(code, typeof en === 'string' ? en : `HTTP ${res.status}`, res.status, words);
   }
   return body;
 }

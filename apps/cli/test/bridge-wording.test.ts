@@ -14,8 +14,8 @@ import { CARD_ERROR_CODES, CardPinIncorrectError } from '@mynagate/card';
 import { CardNoReaderError } from '@mynagate/card/pcsc';
 import { MynaGateError } from '@mynagate/errors';
 import { IDP_ERROR_CODES, isAnsweredByCode } from '@mynagate/idp';
-import { BridgeError, UNKNOWN_WORDING, wordingOf } from '../src/bridge-wording.ts';
-import type { CompanionView } from '../src/companion.ts';
+import { BridgeError, companionError, UNKNOWN_WORDING, wordingOf, WordedError } from '../src/bridge-wording.ts';
+import { CompanionRemoteError, LastTryError, type CompanionView } from '../src/companion.ts';
 import { CLI_ERROR_CODES } from '../src/errors.ts';
 import { UsageError } from '../src/output.ts';
 import { startBridge } from './companion-support.ts';
@@ -171,5 +171,45 @@ describe('a bridge error page for a provider code without words', () => {
       await bridge.stop();
       provider.close();
     }
+  });
+});
+
+describe('the terminal commands (login, card sign): companionError', () => {
+  it('a card refusal gets its words in both languages under its own code; a signature names the password', async () => {
+    const auth = await companionError(new CardPinIncorrectError(2), 'auth');
+    assert.ok(auth instanceof WordedError);
+    assert.equal(auth.code, 'ERR_CARD_PIN_INCORRECT');
+    assert.match(
+      auth.message,
+      /^利用者証明用電子証明書の暗証番号（数字4桁）が違います。あと2回.* \/ The PIN \(4 digits\)/,
+    );
+    const sign = (await companionError(new CardPinIncorrectError(2), 'sign')) as WordedError;
+    assert.match(sign.message, /^署名用電子証明書のパスワード.* \/ The password .*2 tries left/);
+    assert.doesNotMatch(sign.message, /PIN|暗証番号/);
+    const last = (await companionError(new LastTryError('sign'), 'sign')) as WordedError;
+    assert.equal(last.code, 'ERR_CLI_LAST_TRY');
+    assert.doesNotMatch(last.message, /PIN|暗証番号/);
+  });
+
+  it("names --file, not the bridge, for a bad card file; keeps the provider's own words; one line always", async () => {
+    const file = (await companionError(new MynaGateError('ERR_CARD_FILE_INVALID', 'x'), 'auth')) as WordedError;
+    assert.match(file.message, /--file/);
+    assert.doesNotMatch(file.message, /bridge/);
+    const remote = new CompanionRemoteError('ERR_PKI_CERT_REVOKED', 'revoked', 403, {
+      ja: '失効\n（試験）',
+      en: 'Revoked',
+    });
+    assert.equal(((await companionError(remote, 'auth')) as WordedError).message, '失効\ufffd（試験） / Revoked');
+  });
+
+  it('leaves everything else as it was, with its detail: usage, files, the talk with the server, unknown codes', async () => {
+    for (const e of [
+      new UsageError('give --file or --reader, not both'),
+      Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT', syscall: 'open', path: '/x' }),
+      new CompanionRemoteError('ERR_CLI_COMPANION_RESPONSE', 'a login link answered without intent login', 200),
+      new CompanionRemoteError('ERR_X', 'only English', 400),
+      new MynaGateError('ERR_IDP_INTERNAL', 'x'),
+    ])
+      assert.equal(await companionError(e, 'auth'), e);
   });
 });

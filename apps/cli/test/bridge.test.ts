@@ -396,8 +396,12 @@ describe('mynagate bridge: the card is never locked through it', () => {
     try {
       const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
       await login.events.close();
-      const { action, csrf } = formOf(await (await fetch(bridgeLink(login, bridge))).text());
-      const answers: { status: number; code: string | undefined; form: boolean }[] = [];
+      const first = await (await fetch(bridgeLink(login, bridge))).text();
+      // The tries left are on the form before any PIN is typed (reading them spends none).
+      assert.match(first, /暗証番号の残り回数 \/ PIN tries left: <strong id="tries-left">3<\/strong>/);
+      assert.equal(await authTriesLeft(card), 3);
+      const { action, csrf } = formOf(first);
+      const answers: { status: number; code: string | undefined; form: boolean; left: string | undefined }[] = [];
       for (const pin of ['0000', '0001', '0002']) {
         const res = await submit(bridge, action, { csrf, pin });
         const text = await res.text();
@@ -405,18 +409,22 @@ describe('mynagate bridge: the card is never locked through it', () => {
           status: res.status,
           code: /<code>([^<]+)<\/code>/.exec(text)?.[1],
           form: /name="pin"/.test(text),
+          left: /<strong id="tries-left">(\d+)<\/strong>/.exec(text)?.[1],
         });
       }
       assert.deepEqual(answers, [
-        { status: 400, code: 'ERR_CARD_PIN_INCORRECT', form: true },
-        { status: 409, code: 'ERR_BRIDGE_LAST_TRY', form: false },
-        { status: 409, code: 'ERR_BRIDGE_LAST_TRY', form: false },
+        { status: 400, code: 'ERR_CARD_PIN_INCORRECT', form: true, left: '2' },
+        { status: 409, code: 'ERR_BRIDGE_LAST_TRY', form: false, left: undefined },
+        { status: 409, code: 'ERR_BRIDGE_LAST_TRY', form: false, left: undefined },
       ]);
       assert.equal(await authTriesLeft(card), 1);
       // A new form, and the right PIN: the last try is still not spent here.
       const again = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
       await again.events.close();
       const page = await (await fetch(bridgeLink(again, bridge))).text();
+      // The form says so before anything is typed.
+      assert.match(page, /<strong id="tries-left">1<\/strong>/);
+      assert.match(page, /<code>ERR_BRIDGE_LAST_TRY<\/code>/);
       const next = formOf(page);
       const res = await submit(bridge, next.action, { csrf: next.csrf, pin: PIN });
       const text = await res.text();

@@ -145,7 +145,13 @@ describe('mynagate login on an eKYC signing link', () => {
     const { link } = (await sign.events.next('qr')) as { link: string };
     const r = await runLogin(link, 'WRONG999\n');
     assert.equal(r.code, 1);
-    assert.deepEqual(lines(r.stderr).slice(-1), ['ERR_CARD_PIN_INCORRECT: PIN incorrect, 4 tries left']);
+    // The tries first, then the refusal in both languages: of the signing password, never a PIN.
+    assert.deepEqual(lines(r.stderr).slice(-2), [
+      '署名用電子証明書のパスワードの残り回数: 5回 / signing password: 5 tries left',
+      'ERR_CARD_PIN_INCORRECT: 署名用電子証明書のパスワード（英数字6〜16文字）が違います。あと4回間違えるとロックされます。' +
+        ' / The password (6-16 letters and digits) of the signing certificate is incorrect. 4 tries left before it locks.',
+    ]);
+    assert.doesNotMatch(r.stderr, /暗証番号|\bPIN\b/);
     assert.equal(r.stdout, '');
     assert.equal(await sign.events.next('done', 300), undefined, 'nothing was posted');
     await sign.events.close();

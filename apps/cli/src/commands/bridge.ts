@@ -151,7 +151,19 @@ export async function bridge(a: Parsed): Promise<void> {
         wrong: 0,
       };
       pending.set(p.id, p);
-      sendHtml(res, 200, formPage(p, pinStdin), { back: p.back });
+      // The tries left, on the form before any PIN is typed (an empty VERIFY spends none); none or one left is told
+      // there too, as the post would refuse it. A card that cannot be read now is told at the post, where it counts.
+      const left = await withCard(async () => {
+        const transport = await openCard({ file, reader });
+        try {
+          return await triesLeft(transport, view);
+        } finally {
+          await transport.close();
+        }
+      }).catch(() => undefined);
+      const refusal = left === 0 ? new CardPinBlockedError(SW.AUTH_BLOCKED) : left === 1 ? lastTry() : undefined;
+      const problem = refusal === undefined ? undefined : await wordingOf(refusal, view);
+      sendHtml(res, 200, formPage(p, pinStdin, problem, left), { back: p.back });
       return;
     }
     const m = /^\/login\/([A-Za-z0-9_-]{22})$/.exec(url.pathname);
@@ -193,7 +205,8 @@ export async function bridge(a: Parsed): Promise<void> {
           if (e.code === 'ERR_CARD_PIN_INCORRECT') p.wrong += 1;
           if (typeof left === 'number' && left <= 1) throw new Refused(lastTry(), p);
           if (p.wrong >= MAX_WRONG_PER_FORM) throw new Refused(e, p);
-          sendHtml(res, 400, formPage(p, pinStdin, await wordingOf(e, p.view)), { back: p.back });
+          const shown = typeof left === 'number' ? left : undefined;
+          sendHtml(res, 400, formPage(p, pinStdin, await wordingOf(e, p.view), shown), { back: p.back });
           return;
         }
         await reportCardFailure(p.link, p.view, e);
@@ -344,12 +357,19 @@ function lastTry(): BridgeError {
   return new BridgeError('ERR_BRIDGE_LAST_TRY', 'one try left before the card locks the PIN; not spent here', 409);
 }
 
-/** The local page: who asks, for which origin (the verified one), and the PIN or password field. */
-function formPage(p: Pending, pinStdin: boolean, problem?: Wording): string {
+/**
+ * The local page: who asks, for which origin (the verified one), the tries left when known (`left`), and the PIN or
+ * password field.
+ */
+function formPage(p: Pending, pinStdin: boolean, problem?: Wording, left?: number): string {
   const sign = isSignView(p.view);
   const what = sign
-    ? '署名用電子証明書のパスワード（英数字6〜16文字）/ Signing password (6-16 characters)'
+    ? '署名用電子証明書のパスワード（英字と数字を1文字以上ずつ含む6〜16文字）/ Signing password (6-16 letters and digits, at least one of each)'
     : '利用者証明用暗証番号（数字4桁）/ Auth PIN (4 digits)';
+  const tries =
+    left === undefined
+      ? ''
+      : `<p>${sign ? 'パスワードの残り回数 / Password tries left' : '暗証番号の残り回数 / PIN tries left'}: <strong id="tries-left">${left}</strong></p>\n`;
   const field = pinStdin
     ? '<p>暗証番号はターミナルで入力します（サービス名を確かめてから）。<span class="en" lang="en">Type the PIN in the terminal running mynagate bridge, once it names this service.</span></p>'
     : `<label>${esc(what)}<br><input type="password" name="pin" autocomplete="off" autofocus required></label>`;
@@ -359,7 +379,7 @@ function formPage(p: Pending, pinStdin: boolean, problem?: Wording): string {
   return htmlPage(`<h1>カードリーダーで${sign ? '署名' : 'ログイン'}<span class="en" lang="en">${sign ? 'Sign' : 'Log in'} with this computer's card reader</span></h1>
 <p>サービス / Service: <strong id="client-name">${esc(displayText(p.view.clientName))}</strong> (<span id="client-origin">${esc(displayText(p.view.clientOrigin))}</span>)</p>
 <p>署名先 / Signed for: <strong id="origin">${esc(displayText(p.view.origin))}</strong></p>
-${statement}${problem === undefined ? '' : problemHtml(problem)}
+${statement}${tries}${problem === undefined ? '' : problemHtml(problem)}
 <form method="post" action="/login/${p.id}">
 <input type="hidden" name="csrf" value="${p.csrf}">
 ${field}

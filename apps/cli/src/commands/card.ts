@@ -9,8 +9,10 @@ import { nameToString, parseCertificate } from '@mynagate/pki';
 import { checkHolder, syncDir, TestJpki } from '@mynagate/pki/testing';
 import { oneOf, optional, positional, required } from '../args.ts';
 import type { Parsed } from '../main.ts';
-import { printJson, UsageError } from '../output.ts';
-import { promptHidden, readLinesFromStdin, readSecret, readSecretFile } from '../secret.ts';
+import { companionError } from '../bridge-wording.ts';
+import { withSecret } from '../companion.ts';
+import { errorLine, printJson, UsageError } from '../output.ts';
+import { promptHidden, readLinesFromStdin, readSecretFile } from '../secret.ts';
 import { ConnectError, connectReason } from '../system-error.ts';
 
 /** What `card issue --pin-stdin` and `--pin-file` read, in this order. */
@@ -303,23 +305,44 @@ export async function info(a: Parsed): Promise<void> {
   }
 }
 
+/**
+ * `card sign --key auth|sign --in FILE --out FILE [--file CARD | --reader NAME] [--pin-stdin]`: signs SHA-256 of a
+ * file with the auth key (after the auth PIN) or the signing key (after the signing password). The card is opened
+ * first, so a missing reader or card is told before anyone types; then the tries left are read and asked for as at
+ * login (`withSecret`: none left refused unasked, the last one only after a "y" at the terminal, a wrong one asked
+ * again on a terminal). A refusal ends with one line: its code, then its words in Japanese and English.
+ *
+ * @throws `ERR_CARD_PIN_BLOCKED`, `ERR_CLI_LAST_TRY`, `ERR_CARD_PIN_INCORRECT`, `ERR_CARD_PIN_FORMAT`, the reader's
+ *   codes (`ERR_CARD_NO_READER`, `ERR_CARD_NO_CARD`, …).
+ */
 export async function sign(a: Parsed): Promise<void> {
   const key = oneOf(a, 'key', ['auth', 'sign'] as const);
   const data = await readFile(required(a, 'in'));
   const out = required(a, 'out');
-  const secret = await readSecret(
-    a.values['pin-stdin'] === true,
-    key === 'auth' ? '利用者証明用暗証番号 / auth PIN (4 digits): ' : '署名用パスワード / signing password: ',
-  );
-  const transport = await openCard(a);
+  const fromStdin = a.values['pin-stdin'] === true;
   try {
-    const jpki = new JpkiClient(transport);
-    await jpki.selectJpki();
-    await jpki.verify(key, secret);
-    const signature = await jpki.sign(key, digestInfo('sha256', createHash('sha256').update(data).digest()));
-    await writeFile(out, signature);
-    printJson({ key, out, algorithm: 'sha256WithRSAEncryption', bytes: signature.length });
-  } finally {
-    await transport.close();
+    const transport = await openCard(a);
+    try {
+      const jpki = new JpkiClient(transport);
+      await jpki.selectJpki();
+      const signature = await withSecret({
+        kind: key,
+        fromStdin,
+        // A script's failure is one line: the tries are in the question on a terminal, and in a refusal's words.
+        showTries: false,
+        triesLeft: () => jpki.triesLeft(key),
+        explain: async (e) => errorLine(await companionError(e, key)),
+        use: async (secret) => {
+          await jpki.verify(key, secret);
+          return jpki.sign(key, digestInfo('sha256', createHash('sha256').update(data).digest()));
+        },
+      });
+      await writeFile(out, signature);
+      printJson({ key, out, algorithm: 'sha256WithRSAEncryption', bytes: signature.length });
+    } finally {
+      await transport.close();
+    }
+  } catch (e) {
+    throw await companionError(e, key);
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The wording of refusals during the card signature. The codes are the same as at login (`http-errors.ts` stays the
  * one place that maps codes to HTTP status), but at this step the person types the signing certificate's password
- * (6–16 letters and digits, 5 tries), not the 4-digit login PIN, so the messages name that password instead.
+ * (6–16 letters and digits, at least one of each; 5 tries), not the 4-digit login PIN, so the messages name that
+ * password instead.
  */
 import type { ServerResponse } from 'node:http';
 import { isMynaGateError } from '@mynagate/errors';
@@ -22,8 +23,8 @@ const SIGN_MESSAGES: Readonly<
     en: 'The signing certificate password is locked. Reset it at your municipal office.',
   },
   ERR_CARD_PIN_FORMAT: {
-    ja: '署名用電子証明書のパスワードは英大文字と数字の6〜16文字です。',
-    en: 'The signing certificate password is 6 to 16 capital letters and digits.',
+    ja: '署名用電子証明書のパスワードは英大文字と数字の6〜16文字で、英字と数字をそれぞれ1文字以上含みます。',
+    en: 'The signing certificate password is 6 to 16 capital letters and digits, with at least one letter and one digit.',
   },
   ERR_PKI_WRONG_CERT_KIND: {
     ja: '本人確認には署名用電子証明書で署名してください（利用者証明用電子証明書は使えません）。',
