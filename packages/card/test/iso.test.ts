@@ -58,3 +58,23 @@ describe('response data is bounded by Le (ISO 7816-4 §5.1)', () => {
     assert.equal((await iso.exchange(card, readBinary(256))).length, 256);
   });
 });
+
+describe('6Cxx is answered by sending the command again only when it has an Le (ISO 7816-4 §5.3.4)', () => {
+  test('a VERIFY (no Le) answered 6C00 is sent once and fails ERR_CARD_STATUS: no second try on the PIN counter', async () => {
+    const card = fakeCard((c) => (c.startsWith('00 20') ? '6C 00' : '90 00'));
+    await assert.rejects(iso.verify(card, new TextEncoder().encode('1234')), { code: 'ERR_CARD_STATUS', sw: 0x6c00 });
+    assert.deepEqual(card.sent, ['00 20 00 80 04 31 32 33 34']);
+  });
+
+  test('JpkiClient.verify: one VERIFY on the wire when the card answers 6C00', async () => {
+    const card = fakeCard((c) => (c.startsWith('00 20') ? '6C 00' : '90 00'));
+    await assert.rejects(new JpkiClient(card).verify('auth', '1234'), { code: 'ERR_CARD_STATUS', sw: 0x6c00 });
+    assert.equal(card.sent.filter((c) => c.startsWith('00 20')).length, 1);
+  });
+
+  test('an empty VERIFY (Case 1) answered 6C03 is not sent again either', async () => {
+    const card = fakeCard(() => '6C 03');
+    assert.equal((await iso.transmit(card, { cla: 0, ins: 0x20, p1: 0, p2: 0x80 })).sw, 0x6c03);
+    assert.deepEqual(card.sent, ['00 20 00 80']);
+  });
+});

@@ -3,15 +3,21 @@
  * the security model of spec §4.8, and the card file (persistence, permissions, validation).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createHash, createPrivateKey, sign as rsaSign } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash, createPrivateKey, randomUUID, sign as rsaSign } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { digestInfo } from '../src/digest-info.ts';
 import { VirtualCard, type VirtualCardOptions } from '../src/virtual/card.ts';
-import { readCardFile, writeCardFile, type CardFile } from '../src/virtual/card-file.ts';
+import {
+  readCardFile,
+  saveCardFile,
+  withCardFileLock,
+  writeCardFile,
+  type CardFile,
+} from '../src/virtual/card-file.ts';
 import type { VirtualCardSpec } from '../src/virtual/spec.ts';
 import { VirtualTransport } from '../src/virtual/transport.ts';
 import { hex, toHex } from './support/apdu.ts';
@@ -398,6 +404,186 @@ describe('virtual card: commands and status words (spec §4.1, §4.2, §4.5, §4
     ]);
   });
 });
+
+/**
+ * Runs `body` in a new Node process (ESM, `-e`) after `prelude` has patched `fs`, whose named exports the card code
+ * then sees. In scope: `args` (after `path`, the card file), `open()` (the card at `path`, JPKI-AP and auth PIN EF
+ * selected), `send(card, hex)` (prints the answer, as hex), `VirtualCard` and `withCardFileLock`. Resolves
+ * with the printed lines and the signal that ended the process (SIGKILL for a simulated power cut).
+ */
+function inChild(prelude: string, body: string, path: string, ...args: string[]) {
+  const url = (p: string) => JSON.stringify(new URL(p, import.meta.url).href);
+  const script = `
+    import fs from 'node:fs';
+    import { syncBuiltinESMExports } from 'node:module';
+    const [path, ...args] = process.argv.slice(1);
+    ${prelude}
+    syncBuiltinESMExports();
+    const { VirtualCard } = await import(${url('../src/virtual/index.ts')});
+    const { withCardFileLock } = await import(${url('../src/virtual/card-file.ts')});
+    const send = (card, h) => {
+      const r = Buffer.from(card.process(Buffer.from(h.replaceAll(' ', ''), 'hex'))).toString('hex').toUpperCase();
+      console.log(r.match(/../g).join(' '));
+    };
+    const open = () => {
+      const card = VirtualCard.open(path);
+      send(card, ${JSON.stringify(JPKI)});
+      send(card, '00 A4 02 0C 02 00 18');
+      return card;
+    };
+    ${body}`;
+  return new Promise<{ lines: string[]; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, path, ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child
+      .on('error', reject)
+      .on('exit', (_code, signal) => resolve({ lines: out.split('\n').filter(Boolean), signal }));
+  });
+}
+
+/** A full disk: every write to a file fails with ENOSPC (creating the lock and the empty temporary file still work). */
+const ENOSPC = `
+  const write = fs.writeSync;
+  fs.writeSync = (fd, ...rest) => {
+    if (fd > 2) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    return write(fd, ...rest);
+  };`;
+
+/** A power cut (kill -9) at the start of write number args[0] to a file: the counter write it begins never lands. */
+const CUT = `
+  const write = fs.writeSync;
+  let writes = 0;
+  fs.writeSync = (fd, ...rest) => {
+    if (fd > 2 && ++writes === Number(args[0])) process.kill(process.pid, 'SIGKILL');
+    return write(fd, ...rest);
+  };`;
+
+const SELECTED = ['90 00', '90 00'];
+
+describe('virtual card: the try is spent before the PIN is compared (spec §4.3)', () => {
+  test('while the counter cannot be saved (ENOSPC), VERIFY answers 6581 to wrong and right PINs alike and compares nothing', async () => {
+    // Comparing first and saving after answered 6581 to a wrong PIN and 9000 to the right one (no save needed at a
+    // full counter); the counter read back from the file before each check undid the try kept in memory.
+    const path = await makeCardFile(dir);
+    const wrong = verifyApdu('0000');
+    const body = `const card = open(); for (const c of args) send(card, c);`;
+    const { lines } = await inChild(ENOSPC, body, path, wrong, wrong, wrong, verifyApdu(TEST_PINS.auth));
+    assert.deepEqual(lines, [...SELECTED, '65 81', '65 81', '65 81', '65 81']);
+    assert.equal(readCardFile(path).pins.auth.triesLeft, 3);
+    const { send } = reopen(path);
+    assert.equal(send(wrong), '63 C2', 'the first PIN compared is the first try counted');
+  });
+
+  test('when the reset after a right PIN cannot be saved: 6581, the PIN stays unverified, and the try stays spent', async () => {
+    const path = await makeCardFile(dir);
+    let saves = 0;
+    let failAt = 2; // the save after the comparison
+    const persist = (file: CardFile) => {
+      if (++saves === failAt) throw Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' });
+      saveCardFile(path, file);
+    };
+    const card = new VirtualCard(
+      readCardFile(path),
+      {},
+      persist,
+      () => readCardFile(path),
+      (fn) => withCardFileLock(path, fn),
+    );
+    const r = (c: string) => toHex(card.process(hex(c)));
+    assert.equal(r(JPKI), '90 00');
+    assert.equal(r('00 A4 02 0C 02 00 1B'), '90 00');
+    assert.equal(r(verifyApdu(TEST_PINS.sign)), '65 81');
+    assert.equal(readCardFile(path).pins.sign.triesLeft, 4);
+    assert.equal(r('00 20 00 80'), '63 C4');
+    assert.equal(r('00 A4 02 0C 02 00 01'), '90 00');
+    assert.equal(r('00 B0 00 00 04'), '69 82', 'not verified');
+    failAt = 0;
+    assert.equal(r('00 A4 02 0C 02 00 1B'), '90 00');
+    assert.equal(r(verifyApdu(TEST_PINS.sign)), '90 00');
+    assert.equal(readCardFile(path).pins.sign.triesLeft, 5);
+  });
+
+  test('a power cut at the counter write ends right and wrong PINs alike before any answer; the counter is unchanged', async () => {
+    // Comparing first made the cut an oracle: a wrong PIN died writing its try, the right one answered 9000 unwritten.
+    for (const pin of ['0000', TEST_PINS.auth]) {
+      const path = await makeCardFile(dir);
+      const { lines, signal } = await inChild(CUT, `send(open(), args[1]);`, path, '1', verifyApdu(pin));
+      assert.deepEqual([lines, signal], [SELECTED, 'SIGKILL'], pin);
+      assert.equal(readCardFile(path).pins.auth.triesLeft, 3, pin);
+    }
+  });
+
+  test('a power cut at the reset after a right PIN leaves the try spent: 63C2 on the next empty VERIFY', async () => {
+    const path = await makeCardFile(dir);
+    const { lines, signal } = await inChild(CUT, `send(open(), args[1]);`, path, '2', verifyApdu(TEST_PINS.auth));
+    assert.deepEqual([lines, signal], [SELECTED, 'SIGKILL']);
+    assert.equal(readCardFile(path).pins.auth.triesLeft, 2);
+    const { send } = reopen(path);
+    assert.equal(send('00 20 00 80'), '63 C2');
+  });
+
+  test('the lock of a process killed during a check is broken at once: the next VERIFY answers 63C2, not 6581 after a 5 s wait', async () => {
+    // The lock file it left stood for 10 s, and each check waited 5 s for it and answered 6581.
+    const path = await makeCardFile(dir);
+    const { signal } = await inChild(CUT, `send(open(), args[1]);`, path, '1', verifyApdu('0000'));
+    assert.equal(signal, 'SIGKILL');
+    const { send } = reopen(path);
+    const started = Date.now();
+    assert.equal(send(verifyApdu('0000')), '63 C2');
+    assert.ok(Date.now() - started < 2_000, 'no wait for the dead holder');
+  });
+
+  test('a breaker that judged a dead holder’s lock acts after it was broken and taken again: the new lock stays', async () => {
+    // stat-then-unlink on one lock file could delete the lock another process had just taken. Here the child judges a
+    // dead holder's lock; right after its judgement another holder (this live process) takes the lock over.
+    const path = await makeCardFile(dir);
+    const host = encodeURIComponent(hostname());
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    const stale = `${dead}.${randomUUID()}.${host}`;
+    const fresh = `${process.pid}.${randomUUID()}.${host}`;
+    await mkdir(`${path}.lock.d`);
+    await writeFile(join(`${path}.lock.d`, stale), '');
+    const takeOver = `
+      const { join } = await import('node:path');
+      const [stale, fresh] = args;
+      const lock = path + '.lock.d';
+      const stat = fs.statSync;
+      let judged = false;
+      fs.statSync = (p, ...rest) => {
+        const s = stat(p, ...rest);
+        if (!judged && p === join(lock, stale)) {
+          judged = true;
+          fs.unlinkSync(join(lock, stale));
+          fs.rmdirSync(lock);
+          fs.mkdirSync(path + '.other');
+          fs.writeFileSync(join(path + '.other', fresh), '');
+          fs.renameSync(path + '.other', lock);
+        }
+        return s;
+      };`;
+    const body = `
+      try {
+        withCardFileLock(path, () => console.log('taken'), 300);
+      } catch (e) {
+        console.log('waited');
+      }`;
+    const { lines } = await inChild(takeOver, body, path, stale, fresh);
+    assert.deepEqual(lines, ['waited']);
+    assert.deepEqual(await readdir(`${path}.lock.d`), [fresh]);
+  });
+});
+
+/** The card at `path` opened again, JPKI-AP and auth PIN EF selected. */
+function reopen(path: string) {
+  const card = VirtualCard.open(path);
+  const send = (c: string) => toHex(card.process(hex(c)));
+  send(JPKI);
+  send('00 A4 02 0C 02 00 18');
+  return { card, send };
+}
 
 describe('virtual card file (persistence, permissions, validation)', () => {
   const blockAuth = (send: (c: string) => string) => {

@@ -15,6 +15,9 @@ const MAX_RESPONSE = 0x10000;
  * card asked for (ISO 7816-4 §5.3.4), which T=0 and some contactless readers need; the T=1 contact card never
  * sends them.
  *
+ * Only a command that has an Le is sent again on 6Cxx: "wrong Le" is about that field, and repeating a command
+ * without one (a VERIFY, Case 3) would be a second try on the PIN counter, not a corrected read.
+ *
  * The card may return at most Ne bytes (ISO 7816-4 §5.1): more in one answer than its command's Le, or more over the
  * whole chain than the command's Le (65536 bytes when it has none), is malformed. Unchecked, a card answering
  * `61 00` to a 7-byte read could hand over megabytes through 256 GET RESPONSEs.
@@ -32,7 +35,7 @@ export async function transmit(transport: Transport, command: CommandApdu, exten
   };
   let sent = command;
   let response = await send(command, extended);
-  if (response.sw >> 8 === 0x6c) {
+  if (response.sw >> 8 === 0x6c && command.le !== undefined) {
     sent = { ...command, le: response.sw & 0xff || 0x100 };
     response = await send(sent, false);
   }

@@ -7,8 +7,23 @@
  * keys, test keys though they are.
  */
 import { createPrivateKey, randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
 import { CardFileInvalidError } from '../errors.ts';
 import { MAX_TRIES } from '../layout.ts';
 import { isValidMyNumber } from '../my-number.ts';
@@ -129,43 +144,117 @@ export async function cardFileFromSpec(spec: VirtualCardSpec, options: WriteCard
   };
 }
 
-/** A lock older than this was left by a process that died holding it (a PIN check takes well under a second). */
+/**
+ * A lock whose holder cannot be checked (on another host, or a pid taken by a new process) and older than this was
+ * abandoned: a PIN check holds it well under a second.
+ */
 const STALE_LOCK_MS = 10_000;
 const nap = new Int32Array(new SharedArrayBuffer(4));
 
 /**
- * Runs `fn` holding the card file's lock (`<path>.lock`, created exclusively), waiting up to `timeoutMs` for another
- * process: a PIN check reads the counter, compares, and writes it back, and two processes doing that at once each
- * counted one wrong try from the same value (three wrong PINs at once left two tries). Synchronous, as the card is.
+ * Runs `fn` holding the card file's lock, waiting up to `timeoutMs` for another process: a PIN check reads the
+ * counter, writes it, compares and writes it again, and two processes doing that at once each counted one wrong try
+ * from the same value (three wrong PINs at once left two tries). Synchronous, as the card is.
+ *
+ * The lock is the directory `<path>.lock.d` holding one empty entry that names its holder (`pid.token.host`). It is
+ * taken by renaming a prepared directory, entry included, onto that name, which rename(2) does only when the name is
+ * free or an empty directory: a lock never exists without its holder's name. A lock whose holder process has died
+ * (a crash, kill -9) is broken at once, so a crashed holder does not turn every PIN check into 6581; one whose holder
+ * cannot be checked, after {@link STALE_LOCK_MS}. Breaking unlinks that holder's own entry and then removes the
+ * directory only if it is empty (rmdir(2)), so a breaker that acts late, after the lock was broken and taken again,
+ * finds no entry of the name it judged and cannot remove the new holder's lock (the race of stat-then-unlink on one
+ * lock file, which could delete a lock another process had just taken).
  *
  * @throws Error when the lock stays held past `timeoutMs` (the card then answers 6581).
  */
 export function withCardFileLock<T>(path: string, fn: () => T, timeoutMs = 5_000): T {
-  const lock = `${path}.lock`;
+  const lock = `${path}.lock.d`;
+  const entry = `${process.pid}.${randomUUID()}.${encodeURIComponent(hostname())}`;
+  const ready = `${path}.lock.${randomUUID()}.new`;
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      closeSync(openSync(lock, 'wx', 0o600));
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  try {
+    mkdirSync(ready, { mode: 0o700 });
+    closeSync(openSync(join(ready, entry), 'wx', 0o600));
+    for (;;) {
+      // The entry's time is when the lock is taken (its age judges a holder that cannot be checked), not prepared.
+      utimesSync(join(ready, entry), new Date(), new Date());
+      if (renamedOnto(ready, lock)) break;
+      if (breakAbandoned(lock)) continue;
+      if (Date.now() > deadline) throw new Error(`the card file is locked by another process: ${lock}`);
+      Atomics.wait(nap, 0, 0, 2);
     }
-    try {
-      if (Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS) unlinkSync(lock);
-    } catch {
-      // Released (or broken) meanwhile: try again.
-    }
-    if (Date.now() > deadline) throw new Error(`the card file is locked by another process: ${lock}`);
-    Atomics.wait(nap, 0, 0, 2);
+  } catch (e) {
+    rmSync(ready, { recursive: true, force: true });
+    throw e;
   }
   try {
     return fn();
   } finally {
-    try {
-      unlinkSync(lock);
-    } catch {
-      // Broken as stale by another process: nothing to release.
-    }
+    removeEntry(lock, entry);
+  }
+}
+
+/** Renames the directory `from` onto `to`; false when `to` is a directory with an entry (a held lock). */
+function renamedOnto(from: string, to: string): boolean {
+  try {
+    renameSync(from, to);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') return false;
+    throw e;
+  }
+}
+
+/** Breaks the lock `lock` if its holder is gone; true when it may be free now (try again at once). */
+function breakAbandoned(lock: string): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync(lock);
+  } catch {
+    return true; // released meanwhile
+  }
+  let free = true;
+  for (const entry of entries) {
+    if (abandoned(lock, entry)) removeEntry(lock, entry);
+    else free = false;
+  }
+  return free;
+}
+
+/** Whether the holder named `entry` is gone: its process has died (same host), or the entry is too old to trust. */
+function abandoned(lock: string, entry: string): boolean {
+  let mtimeMs: number;
+  try {
+    mtimeMs = statSync(join(lock, entry)).mtimeMs;
+  } catch {
+    return false; // already removed: nothing to break
+  }
+  if (Date.now() - mtimeMs > STALE_LOCK_MS) return true;
+  const holder = /^([1-9][0-9]*)\.[0-9a-f-]+\.(.+)$/.exec(entry);
+  if (holder === null || holder[2] !== encodeURIComponent(hostname())) return false;
+  try {
+    process.kill(Number(holder[1]), 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH'; // EPERM: alive, someone else's
+  }
+}
+
+/**
+ * Removes the holder `entry` from the lock, then the lock if that left it empty. Never another holder's lock: the
+ * entry names one holder only, and rmdir(2) fails on a directory that a new holder has renamed into place.
+ */
+function removeEntry(lock: string, entry: string): void {
+  try {
+    unlinkSync(join(lock, entry));
+  } catch {
+    // Already removed, by a breaker that judged this holder gone.
+  }
+  try {
+    rmdirSync(lock);
+  } catch {
+    // Taken again (ENOTEMPTY) or already removed (ENOENT).
   }
 }
 

@@ -94,7 +94,7 @@ export class VirtualCard implements ApduProcessor {
    * after every PIN counter or value change, before the answer; if it throws, the card answers 6581. `reload`, when
    * given, reads the stored content again before every PIN check or change: the PIN state is the stored one, which
    * other processes holding the same card file change too (a real card has one counter, spec §4.3); if it throws,
-   * the card answers 6581. `exclusive`, when given, runs each PIN check or change (reload, compare, persist) as one
+   * the card answers 6581. `exclusive`, when given, runs each PIN check or change (reload, persist, compare) as one
    * step among the processes sharing the stored content; if it throws, the card answers 6581.
    *
    * @throws TypeError for a bad option.
@@ -226,22 +226,39 @@ export class VirtualCard implements ApduProcessor {
     if (c.p1 !== 0x00) return sw(SW.WRONG_P1P2);
     const ef = this.#pinEf(c.p2);
     if (typeof ef === 'number') return sw(ef);
+    // Whatever follows, only a VERIFY that answers 9000 leaves the PIN verified (spec §4.8: failure → verified=false).
+    if (c.data.length > 0) this.#verified.delete(ef.pin);
     return this.#oneStep(() => this.#verifyPin(c, ef));
   }
 
+  /**
+   * The PIN check in the order a card's counter works: the try is spent and saved durably before the comparison, and
+   * given back (the counter reset to its maximum) only after a match. So no comparison is ever left uncounted:
+   *
+   * - When spending the try cannot be saved (a full disk, a read-only file), the answer is 6581 without comparing:
+   *   right and wrong PINs get the same answer. Comparing first and saving after told them apart (6581 against a
+   *   9000 that needed no save) and, with the counter read back from the file before each check, gave unlimited
+   *   guesses.
+   * - A crash or power cut anywhere in the step leaves at worst one try spent, never a compared PIN uncounted, and it
+   *   cannot be timed to the comparison's result: before the comparison both outcomes write the same thing.
+   * - When the reset cannot be saved after a match, the answer is 6581, the PIN stays unverified and the try stays
+   *   spent (in memory as in the file). That tells a right PIN from a wrong one (63Cx), but only for a try already
+   *   counted, as 9000 would: no more than any VERIFY reveals. 9000 instead would report a check whose reset never
+   *   happened, and a holder on a failing disk would count down to a blocked card with the right PIN and no error.
+   *
+   * Right and wrong PINs both do one save before the comparison; only a match does a second one, after the try is
+   * paid for, when the time it takes can no longer buy a free guess.
+   */
   #verifyPin(c: ParsedCommandApdu, ef: PinEf): Uint8Array {
     if (!this.#reloadPins()) return sw(SW_MEMORY_FAILURE);
     const pin = this.#file.pins[ef.pin];
     if (c.data.length === 0) return sw(SW.COUNTER | pin.triesLeft); // never 9000, even when verified (spec §0.4)
     if (pin.triesLeft === 0) return sw(this.#blockedSw);
-    if (pinMatches(c.data, pin, this.#file.scrypt)) {
-      if (!this.#setTries(ef.pin, pin.maxTries)) return sw(SW_MEMORY_FAILURE);
-      this.#verified.add(ef.pin);
-      return sw(SW.OK);
-    }
-    this.#verified.delete(ef.pin);
     if (!this.#setTries(ef.pin, pin.triesLeft - 1)) return sw(SW_MEMORY_FAILURE);
-    return sw(SW.COUNTER | pin.triesLeft); // 63C0 on the try that blocks it
+    if (!pinMatches(c.data, pin, this.#file.scrypt)) return sw(SW.COUNTER | pin.triesLeft); // 63C0 blocks it
+    if (!this.#setTries(ef.pin, pin.maxTries)) return sw(SW_MEMORY_FAILURE);
+    this.#verified.add(ef.pin);
+    return sw(SW.OK);
   }
 
   /** CHANGE REFERENCE DATA `00 24 01 80` (spec §4.4): the PIN must be verified and the new value well-formed. */
@@ -299,14 +316,17 @@ export class VirtualCard implements ApduProcessor {
     return ef?.kind === 'pin' ? ef : SW.NOT_ALLOWED;
   }
 
-  /** Sets a counter and persists it; false when the write failed (then a reset is undone, a decrement kept). */
+  /**
+   * Sets a counter and persists it; false when the write failed. A failed write must not unblock anything: a reset
+   * is undone (the file still holds the spent try), a decrement is kept in memory (the card answers 6581 without
+   * comparing, and a card without `reload` keeps counting down).
+   */
   #setTries(id: PinId, tries: number): boolean {
     const pin = this.#file.pins[id];
     if (pin.triesLeft === tries) return true;
     const before = pin.triesLeft;
     pin.triesLeft = tries;
     if (this.#save()) return true;
-    // A failed write must not unblock anything: keep a decrement in memory, undo only a reset.
     if (tries > before) pin.triesLeft = before;
     return false;
   }
