@@ -118,7 +118,7 @@ export function promptHidden(prompt: string): Promise<string> {
 function askHidden(prompt: string): Promise<string> {
   const { stdin, stderr } = process;
   if (!stdin.isTTY)
-    return Promise.reject(new UsageError('no terminal to ask for the PIN: pass --pin-stdin and pipe it'));
+    return Promise.reject(new UsageError('no terminal to ask for the PIN or password: pass --pin-stdin and pipe it'));
   stderr.write(prompt);
   stdin.setRawMode(true);
   return new Promise<string>((resolve, reject) => {
