@@ -46,7 +46,7 @@ export const PKI_ERROR_CODES = Object.freeze({
   // CertificateRevokedError / RevocationUnknownError
   ERR_PKI_CERT_REVOKED: 'The certificate is revoked (reason and date in the error).',
   ERR_PKI_REVOCATION_UNKNOWN:
-    'Revocation status could not be established (unknown, unreachable, stale, future, unavailable, too_large): fail closed.',
+    'Revocation status could not be established (unknown, unreachable, refused, stale, future, unavailable, too_large): fail closed.',
   ERR_PKI_OCSP_MALFORMED: 'The OCSP response is not a well-formed BasicOCSPResponse.',
   ERR_PKI_OCSP_STATUS: 'The OCSP responseStatus is not successful.',
   ERR_PKI_OCSP_CERT_ID: 'The OCSP response is not about the certificate asked for.',

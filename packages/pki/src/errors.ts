@@ -59,8 +59,10 @@ export class CertificateRevokedError extends MynaGateError {
 /**
  * Revocation status could not be established, so the certificate is refused (fail closed). Retrying later may
  * help. `detail` says why for `ERR_PKI_REVOCATION_UNKNOWN`: `unknown` (the source does not know the
- * certificate), `unreachable`, `stale` (thisUpdate too old or nextUpdate passed), `future` (thisUpdate ahead of
- * now beyond the skew), `unavailable` (no source, or no CRL covering the certificate).
+ * certificate), `unreachable` (a network error, a timeout or an HTTP 5xx), `refused` (an HTTP 4xx answer, e.g. a
+ * wrong API key or an unknown CA: the operator's to fix, the status is in the message), `stale` (thisUpdate too old
+ * or nextUpdate passed), `future` (thisUpdate ahead of now beyond the skew), `unavailable` (no source, or no CRL
+ * covering the certificate), `too_large` (an answer over the configured ceiling).
  *
  * The OCSP codes name a response that must not be trusted: `ERR_PKI_OCSP_MALFORMED`, `ERR_PKI_OCSP_STATUS`
  * (responseStatus not successful), `ERR_PKI_OCSP_CERT_ID`, `ERR_PKI_OCSP_RESPONSE_COUNT`, `ERR_PKI_OCSP_RESPONDER`

@@ -114,6 +114,9 @@ function setup(options: PlatformOptions) {
 
 /**
  * A `RevocationSource` over the platform status API. Answers are not cached: the provider bills and caches.
+ * `status` rejects with `ERR_PKI_REVOCATION_UNKNOWN` (fail closed), whose `detail` says why: `refused` (an HTTP 4xx
+ * answer, e.g. a wrong API key; the status is in the message), `unreachable` (a network error, a timeout, a 5xx or
+ * an answer that is not JSON), `too_large`, `malformed` (revoked without a valid revokedAt).
  *
  * @throws TypeError on a bad option.
  * @example
@@ -138,6 +141,10 @@ export function platformSource(options: PlatformOptions): RevocationSource {
         if (e instanceof BodyTooLargeError) return unknown('too_large', `platform ${e.message}`, e);
         return unknown('unreachable', 'platform unreachable', e);
       }
+      // A 4xx is the platform refusing this client or request (a wrong API key, an unknown CA): an operator's to fix,
+      // not an outage, so it gets its own detail. Fail closed either way.
+      if (r.status >= 400 && r.status < 500)
+        return unknown('refused', `platform refused the request: HTTP ${r.status}`);
       const b = r.body as { status?: unknown; revokedAt?: unknown; reason?: unknown } | undefined;
       if (r.status !== 200 || typeof b !== 'object' || b === null)
         return unknown('unreachable', `platform HTTP ${r.status}`);

@@ -8,6 +8,7 @@ import type { ParsedCertificate } from '@mynagate/pki';
 import type { TestJpkiServer } from '@mynagate/pki/testing';
 import { NOW, createFixture, serve } from './verify-fixture.ts';
 import type { Fixture } from './verify-fixture.ts';
+import { answeringWith, closedPortUrl } from './support/http-status.ts';
 
 let f: Fixture;
 let server: TestJpkiServer;
@@ -102,6 +103,40 @@ test('a responder that does not answer within the timeout: ERR_PKI_REVOCATION_UN
       detail: 'unreachable',
     },
   );
+});
+
+for (const status of [401, 403, 404]) {
+  test(`an HTTP ${status} answer is the responder refusing us, not an outage: ERR_PKI_REVOCATION_UNKNOWN (refused)`, async () => {
+    const refusing = await answeringWith(status);
+    try {
+      await assert.rejects(ocspSource({ url: `${refusing.url}/ocsp` }).status(cert, ca, NOW), {
+        code: 'ERR_PKI_REVOCATION_UNKNOWN',
+        detail: 'refused',
+        source: 'ocsp',
+        message: `OCSP responder refused the request: HTTP ${status}`,
+      });
+    } finally {
+      await refusing.close();
+    }
+  });
+}
+
+test('an HTTP 503 answer and a closed port are an outage: ERR_PKI_REVOCATION_UNKNOWN (unreachable)', async () => {
+  const down = await answeringWith(503);
+  try {
+    await assert.rejects(ocspSource({ url: `${down.url}/ocsp` }).status(cert, ca, NOW), {
+      code: 'ERR_PKI_REVOCATION_UNKNOWN',
+      detail: 'unreachable',
+      source: 'ocsp',
+    });
+  } finally {
+    await down.close();
+  }
+  await assert.rejects(ocspSource({ url: `${await closedPortUrl()}/ocsp`, timeoutMs: 2000 }).status(cert, ca, NOW), {
+    code: 'ERR_PKI_REVOCATION_UNKNOWN',
+    detail: 'unreachable',
+    source: 'ocsp',
+  });
 });
 
 test('a response with the wrong content type is not parsed: ERR_PKI_REVOCATION_UNKNOWN', async () => {

@@ -253,11 +253,13 @@ export async function craftedResponder(f: Fixture, now: () => Date): Promise<Cra
   }).privateKey;
   const lookAlike = await lookAlikeCa(f.authCa.der);
   const ocspEku = new x509.ExtendedKeyUsageExtension(['1.3.6.1.5.5.7.3.9']);
+  // id-pkix-ocsp-nocheck, value NULL (RFC 6960 §4.2.2.2.1): a delegate without it is refused.
+  const noCheck = new x509.Extension('1.3.6.1.5.5.7.48.1.5', false, Uint8Array.of(0x05, 0x00).buffer);
   const delegateCert = async (ca: { der: Uint8Array; key: KeyObject }, eku: boolean) =>
     reissueFor(
       delegateKey,
       ca,
-      eku ? [ocspEku, new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)] : [],
+      eku ? [ocspEku, new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true), noCheck] : [noCheck],
     );
   const signers: Record<'delegate' | 'delegateNoEku' | 'delegateFromLookAlike', Signer> = {
     delegate: { key: delegateKey, cert: await delegateCert(f.authCa, true) },

@@ -5,6 +5,7 @@ import { parseCertificate, platformLinks, platformSource } from '@mynagate/pki';
 import type { TestJpkiServer } from '@mynagate/pki/testing';
 import { NOW, createFixture, serve } from './verify-fixture.ts';
 import type { Fixture } from './verify-fixture.ts';
+import { answeringWith, closedPortUrl } from './support/http-status.ts';
 
 let f: Fixture;
 let server: TestJpkiServer;
@@ -44,6 +45,60 @@ test('platformSource fails closed when the platform is unreachable: ERR_PKI_REVO
     ),
     { code: 'ERR_PKI_REVOCATION_UNKNOWN', detail: 'unreachable' },
   );
+});
+
+for (const status of [400, 401, 403, 404]) {
+  test(`platformSource: an HTTP ${status} answer (a wrong API key, a bad request) is ERR_PKI_REVOCATION_UNKNOWN (refused), not unreachable`, async () => {
+    const refusing = await answeringWith(status);
+    try {
+      await assert.rejects(
+        platformSource({ baseUrl: refusing.url, headers: { 'x-api-key': 'wrong' } }).status(
+          parseCertificate(f.card.spec.authCert),
+          parseCertificate(f.authCa.der),
+          NOW,
+        ),
+        {
+          code: 'ERR_PKI_REVOCATION_UNKNOWN',
+          detail: 'refused',
+          source: 'platform',
+          message: `platform refused the request: HTTP ${status}`,
+        },
+      );
+    } finally {
+      await refusing.close();
+    }
+  });
+}
+
+test("platformSource: the test JPKI's 404 for a CA it does not know is ERR_PKI_REVOCATION_UNKNOWN (refused)", async () => {
+  // The card's own certificate stands for a CA the platform has never heard of: `404 { error: 'unknown_issuer' }`.
+  const cert = parseCertificate(f.card.spec.authCert);
+  await assert.rejects(platformSource({ baseUrl: server.url }).status(cert, cert, NOW), {
+    code: 'ERR_PKI_REVOCATION_UNKNOWN',
+    detail: 'refused',
+    message: 'platform refused the request: HTTP 404',
+  });
+});
+
+test('platformSource: an HTTP 503 answer and a closed port are ERR_PKI_REVOCATION_UNKNOWN (unreachable)', async () => {
+  const cert = parseCertificate(f.card.spec.authCert);
+  const ca = parseCertificate(f.authCa.der);
+  const down = await answeringWith(503);
+  try {
+    await assert.rejects(platformSource({ baseUrl: down.url }).status(cert, ca, NOW), {
+      code: 'ERR_PKI_REVOCATION_UNKNOWN',
+      detail: 'unreachable',
+      source: 'platform',
+      message: 'platform HTTP 503',
+    });
+  } finally {
+    await down.close();
+  }
+  await assert.rejects(platformSource({ baseUrl: await closedPortUrl(), timeoutMs: 2000 }).status(cert, ca, NOW), {
+    code: 'ERR_PKI_REVOCATION_UNKNOWN',
+    detail: 'unreachable',
+    source: 'platform',
+  });
 });
 
 test('an answer over maxResponseBytes is no answer: ERR_PKI_REVOCATION_UNKNOWN (too_large), ERR_PKI_LINKS_UNAVAILABLE', async () => {

@@ -6,11 +6,12 @@
  */
 import { createHash, verify } from 'node:crypto';
 import { CertificateInvalidError, RevocationUnknownError } from '../errors.ts';
-import { parseCertificate, signatureHashOf } from '../certificate.ts';
+import { EXT, parseCertificate, signatureHashOf } from '../certificate.ts';
 import type { ParsedCertificate } from '../certificate.ts';
 import { DerError, equal } from '../der.ts';
 import type { KeyCache } from '../keys.ts';
 import { signedBy } from '../keys.ts';
+import { MIN_RSA_MODULUS_BITS, strongRsaKey } from '../path/checks.ts';
 import { CRL_REASONS } from '../revocation.ts';
 import type { RevocationStatus } from '../revocation.ts';
 import { oidText, parseCertId, parseOcspResponse } from './parse.ts';
@@ -48,6 +49,10 @@ const err = (code: string, detail: string, message: string, cause?: unknown): ne
  * RFC 6960 syntax (`parse.ts`), not only its signed part: a response is parsed once and then cached, so reading it
  * strictly costs nothing per login.
  *
+ * A delegated responder (RFC 6960 §4.2.2.2) must be certified by the issuing CA with id-kp-OCSPSigning and
+ * id-pkix-ocsp-nocheck, be valid now and not a CA, hold an RSA key of 2048 bits or more, allow digitalSignature if
+ * it has a keyUsage, and carry no critical extension but those; anything else is `ERR_PKI_OCSP_RESPONDER`.
+ *
  * @throws RevocationUnknownError `ERR_PKI_OCSP_MALFORMED`, `ERR_PKI_OCSP_STATUS`, `ERR_PKI_OCSP_RESPONDER`,
  *   `ERR_PKI_OCSP_SIGNATURE`, `ERR_PKI_OCSP_UNKNOWN_CRITICAL_EXTENSION`, `ERR_PKI_OCSP_NONCE`,
  *   `ERR_PKI_OCSP_RESPONSE_COUNT`, `ERR_PKI_OCSP_CERT_ID`, `ERR_PKI_REVOCATION_UNKNOWN` (detail `future` or `stale`)
@@ -77,7 +82,8 @@ export function checkOcspResponse(der: Uint8Array, check: OcspCheck): OcspAnswer
   }
 
   // RFC 6960 §4.2.2.2: the signer is the CA that issued the certificate, or a delegate that CA issued with
-  // id-kp-OCSPSigning. A responder certified by any other CA (even a trusted one) is not authorised.
+  // id-kp-OCSPSigning (and id-pkix-ocsp-nocheck, see DELEGATE_RULES). A responder certified by any other CA (even a
+  // trusted one) is not authorised.
   const signer = authorisedSigner(basic, certs, check);
   const hash = signatureHashOf(basic.signatureAlgorithm);
   if (!hash) return err('ERR_PKI_OCSP_SIGNATURE', 'algorithm', 'OCSP signature algorithm not allowed');
@@ -171,21 +177,103 @@ function authorisedSigner(basic: BasicResponseFields, certs: ParsedCertificate[]
   if (matches(ca)) return ca;
   const delegate = certs.find(matches);
   if (!delegate) return err('ERR_PKI_OCSP_RESPONDER', 'responder', 'OCSP responder certificate not found');
-  const okDelegate =
-    equal(delegate.issuer, ca.subject) &&
-    signedBy(delegate, check.keys.get(ca.spki)) &&
-    (delegate.extendedKeyUsage?.includes(ID_KP_OCSP_SIGNING) ?? false) &&
-    !delegate.isCa &&
-    check.now >= delegate.notBefore - check.skewMs &&
-    check.now <= delegate.notAfter + check.skewMs;
-  if (!okDelegate)
-    err(
-      'ERR_PKI_OCSP_RESPONDER',
-      'responder',
-      'OCSP responder is not authorised by the issuing CA (RFC 6960 §4.2.2.2)',
-    );
+  for (const rule of DELEGATE_RULES) rule.run(delegate, check);
   return delegate;
 }
+
+/** One rule a delegated responder's certificate must meet; `run` refuses it with `ERR_PKI_OCSP_RESPONDER`. */
+interface DelegateRule {
+  /** Where the rule comes from. */
+  readonly rule: string;
+  run(delegate: ParsedCertificate, check: OcspCheck): void;
+}
+
+const notAuthorised = (why: string): never =>
+  err('ERR_PKI_OCSP_RESPONDER', 'responder', `OCSP responder is not authorised by the issuing CA: ${why}`);
+
+/**
+ * Critical extensions understood on a delegate: the constraints below read basicConstraints, keyUsage, extKeyUsage
+ * and id-pkix-ocsp-nocheck (normally non-critical, RFC 6960 §4.2.2.2.1). Any other critical one refuses it.
+ */
+const DELEGATE_CRITICAL: ReadonlySet<string> = new Set([
+  EXT.basicConstraints,
+  EXT.keyUsage,
+  EXT.extKeyUsage,
+  EXT.ocspNoCheck,
+]);
+
+// id-pkix-ocsp-nocheck's extnValue is NULL (RFC 6960 §4.2.2.2.1).
+const DER_NULL = Uint8Array.of(0x05, 0x00);
+
+/**
+ * A delegated responder certificate (RFC 6960 §4.2.2.2 second case), in order: first that the issuing CA issued it,
+ * then that it may sign responses. The order fixes which message a certificate with several faults gets.
+ */
+const DELEGATE_RULES: readonly DelegateRule[] = Object.freeze([
+  {
+    rule: 'RFC 6960 §4.2.2.2, RFC 5280 §6.1.3 (a)(4): issued by the CA that issued the certificate (name, DER-exact)',
+    run(d, check) {
+      if (!equal(d.issuer, check.issuer.subject)) notAuthorised('its issuer is not the issuing CA');
+    },
+  },
+  {
+    rule: 'RFC 5280 §6.1.3 (a)(1): its signature verifies with the issuing CA key we pinned',
+    run(d, check) {
+      if (!signedBy(d, check.keys.get(check.issuer.spki)))
+        notAuthorised('its signature does not verify with the issuing CA key');
+    },
+  },
+  {
+    rule: 'RFC 5280 §6.1.3 (a)(2): now is within notBefore..notAfter (± the skew)',
+    run(d, check) {
+      if (check.now < d.notBefore - check.skewMs || check.now > d.notAfter + check.skewMs)
+        notAuthorised('its certificate is not valid now');
+    },
+  },
+  {
+    rule: 'RFC 6960 §4.2.2.2: extendedKeyUsage carries id-kp-OCSPSigning',
+    run(d) {
+      if (!(d.extendedKeyUsage?.includes(ID_KP_OCSP_SIGNING) ?? false))
+        notAuthorised('its extendedKeyUsage lacks id-kp-OCSPSigning');
+    },
+  },
+  {
+    rule: 'RFC 6960 §4.2.2.2: a responder the CA delegated to is an end entity, not a CA',
+    run(d) {
+      if (d.isCa) notAuthorised('it is a CA certificate');
+    },
+  },
+  {
+    rule: 'RFC 5280 §4.2 and §6.1.4 (o): an unrecognised critical extension rejects the certificate',
+    run(d) {
+      for (const id of d.criticalExtensions)
+        if (!DELEGATE_CRITICAL.has(id)) notAuthorised(`its certificate carries an unknown critical extension ${id}`);
+    },
+  },
+  {
+    rule: 'RFC 5280 §4.2.1.3: a keyUsage, when present, allows digitalSignature (a response is signed with the key)',
+    run(d) {
+      if (d.keyUsage && !d.keyUsage.digitalSignature) notAuthorised('its keyUsage lacks digitalSignature');
+    },
+  },
+  {
+    rule: 'spec §8.2/§8.3, as for the certificates it vouches for: the key is RSA of at least 2048 bits',
+    run(d) {
+      if (!strongRsaKey(d)) notAuthorised(`its key is not RSA-${MIN_RSA_MODULUS_BITS} or larger`);
+    },
+  },
+  {
+    // §4.2.2.2.1 leaves the CA three ways to let a client trust the responder's own status: nocheck, a CRL, or the
+    // AIA OCSP of the responder certificate. We check neither a delegate's CRL nor its OCSP, so the CA must say
+    // explicitly that none is needed.
+    rule: 'RFC 6960 §4.2.2.2.1: id-pkix-ocsp-nocheck (value NULL), as the responder status is not checked',
+    run(d) {
+      const x = d.extensions.get(EXT.ocspNoCheck);
+      if (!x) notAuthorised('its certificate lacks id-pkix-ocsp-nocheck, and its own status cannot be checked');
+      else if (!equal(x.value, DER_NULL)) notAuthorised('its id-pkix-ocsp-nocheck is not NULL');
+    },
+  },
+]);
 
 /**
  * CertID equality by field (RFC 6960 §4.1.1): absent and NULL hash parameters are the same (encoders differ), the

@@ -38,6 +38,9 @@ export interface OcspSourceOptions {
 /**
  * Creates an OCSP source. Answers with a nextUpdate are cached (keyed by CertID) and served without a request
  * until nextUpdate; answers without one are not cached (RFC 5019 §2.2.4: newer information is always available).
+ * `status` rejects with the `ERR_PKI_OCSP_*` codes of `checkOcspResponse`, or `ERR_PKI_REVOCATION_UNKNOWN` whose
+ * `detail` is `refused` (an HTTP 4xx answer, e.g. a wrong API key; the status is in the message), `unreachable` (a
+ * network error, a timeout, a 5xx or another media type), `too_large`, `unavailable` (no URL), `stale` or `future`.
  *
  * @throws TypeError on a bad option.
  * @example
@@ -83,10 +86,20 @@ export function ocspSource(options: OcspSourceOptions = {}): RevocationSource & 
         res.headers.get('content-type')?.split(';')[0]?.trim() !== 'application/ocsp-response'
       ) {
         await res.body?.cancel();
+        // A 4xx is the responder (or a provider's gateway before it) refusing this client or request, e.g. a wrong
+        // API key: an operator's to fix, not an outage, so it gets its own detail.
+        if (res.status >= 400 && res.status < 500)
+          throw new RevocationUnknownError(
+            'ERR_PKI_REVOCATION_UNKNOWN',
+            'refused',
+            'ocsp',
+            `OCSP responder refused the request: HTTP ${res.status}`,
+          );
         throw new Error(`HTTP ${res.status}`);
       }
       body = await readBodyLimited(res, maxResponseBytes);
     } catch (e) {
+      if (e instanceof RevocationUnknownError) throw e;
       if (e instanceof BodyTooLargeError)
         throw new RevocationUnknownError('ERR_PKI_REVOCATION_UNKNOWN', 'too_large', 'ocsp', e.message, { cause: e });
       throw new RevocationUnknownError(

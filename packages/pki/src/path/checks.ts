@@ -42,6 +42,23 @@ export const KNOWN_EXTENSIONS: ReadonlySet<string> = new Set([
   EXT.authorityInfoAccess,
 ]);
 
+/** Smallest RSA modulus accepted for a key whose signatures we verify (spec §8.2/§8.3: the card keys are RSA-2048). */
+export const MIN_RSA_MODULUS_BITS = 2048;
+
+/**
+ * Whether `cert`'s subject key is RSA of at least {@link MIN_RSA_MODULUS_BITS} bits: the rule of the `publicKey`
+ * check, also applied to a delegated OCSP responder (`ocsp/response.ts`). The size comes from the DER, which the
+ * parser read as RSAPublicKey (two positive, minimal INTEGERs); a key that is not RSA has size 0.
+ *
+ * @example
+ * ```ts
+ * if (!strongRsaKey(parseCertificate(der))) throw new Error('weak key');
+ * ```
+ */
+export function strongRsaKey(cert: ParsedCertificate): boolean {
+  return cert.rsaModulusBits >= MIN_RSA_MODULUS_BITS;
+}
+
 /** What the checks see. `candidates` and `anchor` are filled in by the chaining and signature checks. */
 export interface PathContext {
   readonly cert: ParsedCertificate;
@@ -174,11 +191,10 @@ export const pathChecks: readonly PathCheck[] = Object.freeze([
     name: 'publicKey',
     rule: 'spec §8.2/§8.3: the subject key is RSA of at least 2048 bits',
     run(ctx) {
-      // The size comes from the DER, which the parser read as RSAPublicKey: two positive, minimal INTEGERs (asking
-      // node:crypto for key details costs as much as an import). No KeyObject is made here: a new certificate's
-      // login verifies with the PEM text, and the path imports the key if it is used again (`ValidatedPath.key`).
-      if (ctx.cert.rsaModulusBits < 2048)
-        fail('ERR_PKI_CERT_MALFORMED', 'publicKey', 'subject key is not RSA-2048 or larger');
+      // The size comes from the DER (`strongRsaKey`): asking node:crypto for key details costs as much as an import.
+      // No KeyObject is made here: a new certificate's login verifies with the PEM text, and the path imports the
+      // key if it is used again (`ValidatedPath.key`).
+      if (!strongRsaKey(ctx.cert)) fail('ERR_PKI_CERT_MALFORMED', 'publicKey', 'subject key is not RSA-2048 or larger');
       try {
         ctx.keyPem = certificateKeyPem(ctx.cert);
       } catch {
