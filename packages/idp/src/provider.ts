@@ -138,7 +138,7 @@ export function buildProvider(config: ResolvedConfig): Provider {
       devInteractions: { enabled: false },
       pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
       rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
-      revocation: { enabled: true },
+      revocation: { enabled: true, allowedPolicy: ownTokensOnly },
       userinfo: { enabled: true },
       resourceIndicators: { enabled: false },
       // Our own OIDC4IA layer (node-oidc-provider has none): see claims/request.ts.
@@ -168,6 +168,19 @@ export function buildProvider(config: ResolvedConfig): Provider {
   provider.on('server_error', (_ctx: unknown, error: unknown) => logInternal(error));
   return provider;
 }
+
+/**
+ * Token revocation (RFC 7009 §2.1: the server checks that the token was issued to the client asking): a client
+ * revokes its own tokens only. Another client's token is refused with `invalid_request` to a client that
+ * authenticated; a public client (a native app: it proves no identity) gets the 200 of a token it cannot revoke, and
+ * nothing is revoked. node-oidc-provider's own default, made explicit (its default warns at run time that it should
+ * be replaced).
+ */
+const ownTokensOnly = async (_ctx: KoaContextWithOIDC, client: Client, token: { clientId?: string | undefined }) => {
+  if (token.clientId === client.clientId) return true;
+  if (client.clientAuthMethod === 'none') return false;
+  throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+};
 
 /** Cookies read as sent: `cookies` (Koa's, node-oidc-provider's parser) checks no signature then. */
 const AS_SENT = Object.freeze({ signed: false });

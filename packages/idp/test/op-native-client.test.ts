@@ -465,6 +465,28 @@ describe('a public native app (token_endpoint_auth_method none, RFC 8252 §8.5)'
     );
   });
 
+  it("revokes no other client's token: a public client's try revokes nothing (200), a confidential one's is invalid_request", async () => {
+    const redeemFor = async (rp: client.Configuration, redirectUri: string) => {
+      const login = await startLogin(idp, rp, redirectUri);
+      const callback = await completeLogin(idp, login, alice);
+      const tokens = await client.authorizationCodeGrant(rp, callback, {
+        pkceCodeVerifier: login.codeVerifier,
+        expectedState: login.state,
+      });
+      return { rp, token: tokens.access_token, sub: tokens.claims()!.sub };
+    };
+    const webToken = await redeemFor(idp.secretRp, RP_SECRET.redirectUri);
+    const appToken = await redeemFor(publicRp, PUBLIC_APP.redirectUri);
+    // RFC 7009 §2.2: 200 whether or not anything was revoked; the web service's token still works.
+    await client.tokenRevocation(publicRp, webToken.token);
+    assert.equal((await client.fetchUserInfo(webToken.rp, webToken.token, webToken.sub)).sub, webToken.sub);
+    await assert.rejects(client.tokenRevocation(idp.secretRp, appToken.token), {
+      error: 'invalid_request',
+      error_description: 'client is not authorized to revoke the presented token',
+    });
+    assert.equal((await client.fetchUserInfo(appToken.rp, appToken.token, appToken.sub)).sub, appToken.sub);
+  });
+
   it('a confidential client cannot downgrade to no client authentication (invalid_client); its secret still redeems the code', async () => {
     const login = await startLogin(idp, idp.secretRp, RP_SECRET.redirectUri);
     const callback = await completeLogin(idp, login, alice);
