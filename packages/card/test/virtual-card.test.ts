@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, createPrivateKey, randomUUID, sign as rsaSign } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -534,6 +534,30 @@ describe('virtual card: the try is spent before the PIN is compared (spec §4.3)
     const started = Date.now();
     assert.equal(send(verifyApdu('0000')), '63 C2');
     assert.ok(Date.now() - started < 2_000, 'no wait for the dead holder');
+  });
+
+  test('a live holder on this host keeps its lock past 10 s (a stalled check); one on another host is broken after 10 s', async () => {
+    // The age rule once ran first: a live holder stalled past 10 s (a slow disk, Ctrl+Z) lost its lock to a second
+    // process, and both counted from one counter value.
+    const path = await makeCardFile(dir);
+    const lock = `${path}.lock.d`;
+    const long = new Date(Date.now() - 60_000);
+    const live = `${process.pid}.${randomUUID()}.${encodeURIComponent(hostname())}`;
+    await mkdir(lock);
+    await writeFile(join(lock, live), '');
+    await utimes(join(lock, live), long, long);
+    assert.throws(() => withCardFileLock(path, () => 'taken', 200), /the card file is locked by another process/);
+    assert.deepEqual(await readdir(lock), [live]);
+    await rm(lock, { recursive: true });
+
+    const elsewhere = `${process.pid}.${randomUUID()}.${encodeURIComponent('another-host.example')}`;
+    await mkdir(lock);
+    await writeFile(join(lock, elsewhere), '');
+    await utimes(join(lock, elsewhere), long, long);
+    assert.equal(
+      withCardFileLock(path, () => 'taken', 200),
+      'taken',
+    );
   });
 
   test('a breaker that judged a dead holder’s lock acts after it was broken and taken again: the new lock stays', async () => {

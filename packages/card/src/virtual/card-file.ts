@@ -145,10 +145,16 @@ export async function cardFileFromSpec(spec: VirtualCardSpec, options: WriteCard
 }
 
 /**
- * A lock whose holder cannot be checked (on another host, or a pid taken by a new process) and older than this was
- * abandoned: a PIN check holds it well under a second.
+ * A lock whose holder cannot be checked (on another host) and older than this was abandoned: a PIN check holds it
+ * well under a second.
  */
 const STALE_LOCK_MS = 10_000;
+/**
+ * A lock whose holder on this host is alive by its pid is broken only past this age: that process may be stalled (a
+ * slow disk, a CLI stopped with Ctrl+Z) and must keep its lock, but the pid may also belong to a new process since the
+ * holder died (pid reuse), which would otherwise hold the card locked for good.
+ */
+const STALE_LIVE_LOCK_MS = 300_000;
 const nap = new Int32Array(new SharedArrayBuffer(4));
 
 /**
@@ -159,11 +165,12 @@ const nap = new Int32Array(new SharedArrayBuffer(4));
  * The lock is the directory `<path>.lock.d` holding one empty entry that names its holder (`pid.token.host`). It is
  * taken by renaming a prepared directory, entry included, onto that name, which rename(2) does only when the name is
  * free or an empty directory: a lock never exists without its holder's name. A lock whose holder process has died
- * (a crash, kill -9) is broken at once, so a crashed holder does not turn every PIN check into 6581; one whose holder
- * cannot be checked, after {@link STALE_LOCK_MS}. Breaking unlinks that holder's own entry and then removes the
- * directory only if it is empty (rmdir(2)), so a breaker that acts late, after the lock was broken and taken again,
- * finds no entry of the name it judged and cannot remove the new holder's lock (the race of stat-then-unlink on one
- * lock file, which could delete a lock another process had just taken).
+ * (a crash, kill -9) is broken at once, so a crashed holder does not turn every PIN check into 6581; a live one on this
+ * host is waited for (past {@link STALE_LIVE_LOCK_MS}, its pid may be another process's); one on another host, which
+ * cannot be checked, is broken after {@link STALE_LOCK_MS}. Breaking unlinks that holder's own entry and then removes
+ * the directory only if it is empty (rmdir(2)), so a breaker that acts late, after the lock was broken and taken
+ * again, finds no entry of the name it judged and cannot remove the new holder's lock (the race of stat-then-unlink
+ * on one lock file, which could delete a lock another process had just taken).
  *
  * @throws Error when the lock stays held past `timeoutMs` (the card then answers 6581).
  */
@@ -222,7 +229,11 @@ function breakAbandoned(lock: string): boolean {
   return free;
 }
 
-/** Whether the holder named `entry` is gone: its process has died (same host), or the entry is too old to trust. */
+/**
+ * Whether the holder named `entry` is gone: on this host, its process has died (or it has held the lock past
+ * {@link STALE_LIVE_LOCK_MS}); elsewhere, its entry is older than {@link STALE_LOCK_MS}. A live holder on this host
+ * keeps its lock however long it takes: breaking it would let two processes count from one counter value.
+ */
 function abandoned(lock: string, entry: string): boolean {
   let mtimeMs: number;
   try {
@@ -230,15 +241,16 @@ function abandoned(lock: string, entry: string): boolean {
   } catch {
     return false; // already removed: nothing to break
   }
-  if (Date.now() - mtimeMs > STALE_LOCK_MS) return true;
+  const age = Date.now() - mtimeMs;
   const holder = /^([1-9][0-9]*)\.[0-9a-f-]+\.(.+)$/.exec(entry);
-  if (holder === null || holder[2] !== encodeURIComponent(hostname())) return false;
+  if (holder === null || holder[2] !== encodeURIComponent(hostname())) return age > STALE_LOCK_MS;
   try {
     process.kill(Number(holder[1]), 0);
-    return false;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH'; // EPERM: alive, someone else's
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return true;
+    // EPERM: alive, another user's.
   }
+  return age > STALE_LIVE_LOCK_MS;
 }
 
 /**
