@@ -86,7 +86,11 @@ export function proxyTrust(trust: TrustProxy | undefined): ProxyTrust {
   if (trust === true) return true;
   if (!Array.isArray(trust) || trust.length === 0)
     throw new TypeError("trustProxy must be true, false or a non-empty list of the proxies' addresses or networks");
-  const list = new BlockList();
+  // One list per family, each checked only with its own: node:net's BlockList matches an IPv4 address against any IPv6
+  // network covering ::ffff:0:0/96, so `::/8` (or `::ffff:10.0.0.0/8`, meant as 10/8) would list every IPv4 peer, and
+  // a client connecting directly over IPv4 could then name any IPv6 network in its header.
+  const v4 = new BlockList();
+  const v6 = new BlockList();
   for (const entry of trust as readonly unknown[]) {
     const [address, bits, extra] = typeof entry === 'string' ? entry.split('/') : [];
     const type = address === undefined ? 0 : isIP(address);
@@ -96,9 +100,18 @@ export function proxyTrust(trust: TrustProxy | undefined): ProxyTrust {
       throw new TypeError(
         `trustProxy: ${JSON.stringify(entry)} is not an IP address or a network in CIDR form (e.g. 10.0.0.0/8, 2001:db8::/32)`,
       );
-    list.addSubnet(address!, prefix, type === 4 ? 'ipv4' : 'ipv6');
+    // An IPv4-mapped entry (as a dual-stack socket names an IPv4 peer) is that IPv4 network: peers are compared as IPv4.
+    const mapped = type === 6 ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address!) : null;
+    if (mapped !== null) {
+      if (prefix < 96)
+        throw new TypeError(
+          `trustProxy: ${JSON.stringify(entry)} reaches beyond IPv4-mapped addresses (a prefix under /96): write the IPv4 network itself, e.g. 10.0.0.0/8`,
+        );
+      v4.addSubnet(mapped[1]!, prefix - 96, 'ipv4');
+    } else if (type === 4) v4.addSubnet(address!, prefix, 'ipv4');
+    else v6.addSubnet(address!, prefix, 'ipv6');
   }
-  return { has: (a) => list.check(a, isIPv4(a) ? 'ipv4' : 'ipv6') };
+  return { has: (a) => (isIPv4(a) ? v4.check(a, 'ipv4') : v6.check(a, 'ipv6')) };
 }
 
 /** {@link TrustProxy} as {@link proxyTrust} makes it: `has` tells whether an address is a listed proxy's. */

@@ -298,6 +298,29 @@ describe('network tags', () => {
     assert.equal(clientAddress(req(undefined, '203.0.113.7'), trust), undefined);
   });
 
+  it('compares IPv4 peers with IPv4 entries only: an IPv6 network over ::ffff:0:0/96 lists no IPv4 proxy', () => {
+    const req = (remoteAddress: string, xff: string) =>
+      ({ socket: { remoteAddress }, headers: { 'x-forwarded-for': xff } }) as unknown as IncomingMessage;
+    // node:net's BlockList matches IPv4 against such IPv6 networks: a direct IPv4 client then named any IPv6 network.
+    for (const list of [['::/8'], ['::/0']]) {
+      assert.equal(clientAddress(req('198.51.100.9', '2001:db8:abcd::42'), proxyTrust(list)), '198.51.100.9', list[0]);
+    }
+    // IPv6 peers are still compared with IPv6 entries.
+    assert.equal(clientAddress(req('::1', '2001:db8:abcd::42'), proxyTrust(['::/8'])), '2001:db8:abcd::42');
+    // An IPv4-mapped entry is its IPv4 network (a dual-stack socket names IPv4 peers so).
+    const mapped = proxyTrust(['::ffff:10.0.0.0/104']);
+    assert.equal(clientAddress(req('10.1.2.3', '203.0.113.7'), mapped), '203.0.113.7');
+    assert.equal(clientAddress(req('::ffff:10.1.2.3', '203.0.113.7'), mapped), '203.0.113.7');
+    assert.equal(clientAddress(req('198.51.100.9', '203.0.113.7'), mapped), '198.51.100.9');
+    assert.throws(
+      () => proxyTrust(['::ffff:10.0.0.0/8']),
+      (e: unknown) =>
+        e instanceof TypeError &&
+        e.message ===
+          'trustProxy: "::ffff:10.0.0.0/8" reaches beyond IPv4-mapped addresses (a prefix under /96): write the IPv4 network itself, e.g. 10.0.0.0/8',
+    );
+  });
+
   it('refuses a list of proxies with an entry that is not an address or a network', () => {
     for (const bad of [['10.0.0.0/33'], ['2001:db8::/129'], ['proxy.example'], ['10.0.0.0/8/1'], ['10.0.0.0/'], [7]]) {
       assert.throws(
