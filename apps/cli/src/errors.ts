@@ -24,7 +24,7 @@ export const CLI_ERROR_CODES = Object.freeze({
   ERR_BRIDGE_LAST_TRY:
     'The card has one PIN (or password) try left: the bridge does not spend it (HTTP 409); type it in the phone app or the official JPKI software, or check the PIN letter.',
   ERR_CLI_LAST_TRY:
-    '`login` or `card sign`: the card has one PIN (or signing password) try left, and it was not spent: it is spent only after a "y" typed at the terminal, never from `--pin-stdin`; nothing was sent to the card. Check the PIN, then run the command on a terminal.',
+    '`login` or `card sign`: the card has one PIN (or signing password) try left, and it was not spent: it is spent only after a "y" typed at the terminal, never from `--pin-stdin`; no PIN or password was sent to the card (only a read of the tries left). Check the PIN, then run the command on a terminal.',
   ERR_CLI_FILE:
     'A file or folder the command was given cannot be opened (missing, not permitted, a folder for a file); the message names it. Network failures have their own codes (`ERR_CLI_LISTEN`, `ERR_CLI_CONNECT`).',
   ERR_CLI_LISTEN:
