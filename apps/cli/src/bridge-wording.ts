@@ -170,11 +170,14 @@ export const UNKNOWN_WORDING = Object.freeze({
   en: 'The card reader step could not be completed. Go back to the login page and try again.',
 });
 
-/** The provider's wording of card and certificate codes, loaded once (the bridge starts without the provider). */
-let idpModule: Promise<typeof import('@mynagate/idp')> | undefined;
+/**
+ * The provider's wording of card and certificate codes, loaded once, and only its wording (`@mynagate/idp/messages`,
+ * not the provider itself: a tenth of the load time).
+ */
+let idpModule: Promise<typeof import('@mynagate/idp/messages')> | undefined;
 
 /** Starts loading the provider's wording, so that the first error page does not wait for it. */
-export const idpWording = () => (idpModule ??= import('@mynagate/idp'));
+export const idpWording = () => (idpModule ??= import('@mynagate/idp/messages'));
 
 /**
  * The code of `e` as the CLI names it: its own stable code, a system error's kind (`ERR_CLI_CONNECT`, `ERR_CLI_FILE`:
