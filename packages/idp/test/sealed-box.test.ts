@@ -75,7 +75,11 @@ describe('sealed boxes', () => {
     refuses(() => key.open(Buffer.concat([bytes, Buffer.alloc(1)]).toString('base64url'), aad), 'one byte more');
     refuses(() => key.open('', aad), 'empty');
     refuses(() => key.open(`${box}=`, aad), 'padded');
-    refuses(() => key.open(Buffer.from(box, 'base64url').toString('base64'), aad), 'standard base64');
+    // Standard base64 differs from base64url only where a box has a '-' or '_' (about 99% of boxes this size): one
+    // without either is its own standard form, which must open. So the case is made on a box that has one.
+    let urlBox = box;
+    while (!/[-_]/.test(urlBox)) urlBox = seal(key.publicKey, plaintext, aad);
+    refuses(() => key.open(Buffer.from(urlBox, 'base64url').toString('base64'), aad), 'standard base64');
     refuses(() => key.open(JSON.stringify({ name: 'x' }), aad), 'JSON in clear');
     // A zero public key is of small order: its shared secret is zero whatever the private key, and is refused.
     const zero = Buffer.concat([Buffer.alloc(32), bytes.subarray(32)]).toString('base64url');
