@@ -230,6 +230,36 @@ describe('the directory lock (store.json.lock)', () => {
     await utimes(lock, old, old);
     await jpki.revoke(issued[0]!.authSerial, 'keyCompromise');
   });
+
+  test('a stale lock whose breaker (store.json.lock.break) is held by a live, stalled process is not broken', async () => {
+    // Removing a live breaker let a second breaker remove the stale lock, a third take the lock, and the first one's
+    // late unlink then delete that third's fresh lock.
+    const { dir, issued } = await jpkiWith(1);
+    const jpki = await TestJpki.open(dir, { lockTimeoutMs: 100 });
+    const lock = join(dir, 'store.json.lock');
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    await writeFile(lock, JSON.stringify({ pid: dead, host: hostname(), token: 'x' }));
+    await writeFile(`${lock}.break`, JSON.stringify({ pid: process.pid, host: hostname() }));
+    const old = new Date(Date.now() - 60_000);
+    await utimes(`${lock}.break`, old, old);
+    await assert.rejects(jpki.revoke(issued[0]!.authSerial, 'keyCompromise'), { code: 'ERR_TESTJPKI_LOCKED' });
+    assert.equal(JSON.parse(await readFile(`${lock}.break`, 'utf8')).pid, process.pid);
+  });
+
+  test('a breaker left by a process that died is removed, then the stale lock, and the change goes ahead', async () => {
+    const { dir, issued } = await jpkiWith(1);
+    const jpki = await TestJpki.open(dir, { lockTimeoutMs: 1_000 });
+    const lock = join(dir, 'store.json.lock');
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    await writeFile(lock, JSON.stringify({ pid: dead, host: hostname(), token: 'x' }));
+    await writeFile(`${lock}.break`, JSON.stringify({ pid: dead, host: hostname() }));
+    await jpki.revoke(issued[0]!.authSerial, 'keyCompromise', T1);
+    assert.equal((await TestJpki.open(dir)).status(issued[0]!.authSerial, { now: T2 }).status, 'revoked');
+    assert.deepEqual(
+      (await readdir(dir)).filter((f) => f.includes('.lock')),
+      [],
+    );
+  });
 });
 
 describe('init cut short', () => {

@@ -89,10 +89,8 @@ async function acquire(path: string, timeoutMs: number): Promise<string> {
     if (await tryCreate(path, `${JSON.stringify({ pid: process.pid, host: hostname(), token })}\n`)) return token;
     const seen = await readLock(path);
     if (seen === undefined) continue; // released meanwhile
-    if (await isStale(path, seen.holder)) {
-      await breakStale(path, seen.text);
-      continue;
-    }
+    // A stale lock that cannot be broken yet (another breaker, alive, holds `<path>.break`) waits like a live one.
+    if ((await isStale(path, seen.holder)) && (await breakStale(path, seen.text))) continue;
     if (Date.now() >= deadline) throw new TestJpkiLockedError(path, seen.holder.pid);
     // Jittered, short waits: a holder that takes the lock again at once (a server answering CRL requests back to
     // back) must not starve the others.
@@ -158,14 +156,24 @@ async function isStale(path: string, holder: Holder): Promise<boolean> {
   }
 }
 
-/** Removes the lock at `path` if it still holds `text` (the stale holder we judged), under `<path>.break`. */
-async function breakStale(path: string, text: string): Promise<void> {
+/**
+ * Removes the lock at `path` if it still holds `text` (the stale holder we judged), under `<path>.break`; false when
+ * another breaker holds that.
+ */
+async function breakStale(path: string, text: string): Promise<boolean> {
   const breaker = `${path}.break`;
-  if (!(await tryCreate(breaker, `${process.pid}\n`))) {
-    // Someone else is breaking it; a breaker is held for microseconds, so an old one was left by a crash.
-    if (await olderThan(breaker, UNWRITTEN_STALE_MS)) await unlink(breaker).catch(() => {});
-    await sleep(2);
-    return;
+  if (!(await tryCreate(breaker, `${JSON.stringify({ pid: process.pid, host: hostname() })}\n`))) {
+    // Someone else is breaking it. A breaker is held for microseconds, but its holder may be stalled (a slow disk,
+    // Ctrl+Z): a live one keeps it, since removing it would let a second breaker judge, and remove, the fresh lock
+    // the first one's late unlink then deletes. Only a breaker whose holder died (or an unwritten one left by a
+    // crash) is removed, and only while it is still the one judged.
+    const seen = await readLock(breaker);
+    if (seen !== undefined && (await isStale(breaker, seen.holder))) {
+      const now = await readLock(breaker);
+      if (now?.text === seen.text) await unlink(breaker).catch(() => {});
+      return true;
+    }
+    return false;
   }
   try {
     const now = await readLock(path);
@@ -173,6 +181,7 @@ async function breakStale(path: string, text: string): Promise<void> {
   } finally {
     await unlink(breaker).catch(() => {});
   }
+  return true;
 }
 
 async function olderThan(path: string, ms: number): Promise<boolean> {
