@@ -13,6 +13,7 @@
 import { LinksUnavailableError, RevocationUnknownError } from './errors.ts';
 import { BodyTooLargeError, readBodyLimited } from './http-body.ts';
 import type { CertKind } from './anchors.ts';
+import { httpFailureDetail } from './revocation.ts';
 import type { RevocationSource, RevocationStatus } from './revocation.ts';
 
 /** Options of {@link platformSource} and {@link platformLinks}. */
@@ -63,8 +64,9 @@ export interface LinkingSource {
    * The links of the certificate `serial` of the CA whose certificate's SHA-256 is `issuer` (hex), or `null` when
    * the source does not know it.
    *
-   * @throws LinksUnavailableError `ERR_PKI_LINKS_UNAVAILABLE` when the source cannot answer; TypeError when `issuer`
-   *   or `serial` is not hex.
+   * @throws LinksUnavailableError `ERR_PKI_LINKS_UNAVAILABLE` when the source cannot answer (for
+   *   {@link platformLinks}, the message says why in the words of `ERR_PKI_REVOCATION_UNKNOWN`'s details); TypeError
+   *   when `issuer` or `serial` is not hex.
    */
   links(issuer: string, serial: string): Promise<SerialLinks | null>;
 }
@@ -102,6 +104,8 @@ function setup(options: PlatformOptions) {
       signal: AbortSignal.timeout(timeoutMs),
     });
     const text = Buffer.from(await readBodyLimited(res, maxBytes)).toString('utf8');
+    // `readBodyLimited` gives the bytes as they came; a body that is not JSON (empty, HTML, cut off) is `undefined`,
+    // which no JSON text parses to.
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -113,10 +117,28 @@ function setup(options: PlatformOptions) {
 }
 
 /**
+ * Why a platform answer is no answer, as a `detail` of `ERR_PKI_REVOCATION_UNKNOWN` and in the words of the links'
+ * messages; `null` when it is a 200 with a JSON object, the only answer there is. A status other than 200 is
+ * `refused` or `unreachable` by the one rule of `httpFailureDetail` (408 and 429 are transient, other 4xx an
+ * operator's to fix). A 200 whose body is not JSON, or JSON but not an object, is the platform answering nonsense
+ * (`malformed`), not an outage: a proxy's or a captive portal's page, a wrong `baseUrl`, a contract mismatch.
+ */
+function answerFailure(r: { status: number; body: unknown }): { detail: string; message: string } | null {
+  if (r.status !== 200) return { detail: httpFailureDetail(r.status), message: `HTTP ${r.status}` };
+  if (r.body === undefined) return { detail: 'malformed', message: 'answer is not JSON' };
+  if (typeof r.body !== 'object' || r.body === null || Array.isArray(r.body))
+    return { detail: 'malformed', message: 'answer is not a JSON object' };
+  return null;
+}
+
+/**
  * A `RevocationSource` over the platform status API. Answers are not cached: the provider bills and caches.
  * `status` rejects with `ERR_PKI_REVOCATION_UNKNOWN` (fail closed), whose `detail` says why: `refused` (an HTTP 4xx
- * answer, e.g. a wrong API key; the status is in the message), `unreachable` (a network error, a timeout, a 5xx or
- * an answer that is not JSON), `too_large`, `malformed` (revoked without a valid revokedAt).
+ * answer other than 408 and 429, e.g. a wrong API key or a CA the platform does not know: the operator's to fix),
+ * `unreachable` (a network error, a timeout, a 5xx, 408 (Request Timeout), 429 (Too Many Requests) or any other
+ * status but 200: transient), `too_large` (over `maxResponseBytes`), `malformed` (a 200 whose body is not JSON, not
+ * a JSON object, has no `status` of the contract, or is revoked without a valid revokedAt). An HTTP status is in
+ * the message. A Retry-After is not read: the check fails closed at once.
  *
  * @throws TypeError on a bad option.
  * @example
@@ -142,12 +164,12 @@ export function platformSource(options: PlatformOptions): RevocationSource {
         return unknown('unreachable', 'platform unreachable', e);
       }
       // A 4xx is the platform refusing this client or request (a wrong API key, an unknown CA): an operator's to fix,
-      // not an outage, so it gets its own detail. Fail closed either way.
-      if (r.status >= 400 && r.status < 500)
-        return unknown('refused', `platform refused the request: HTTP ${r.status}`);
-      const b = r.body as { status?: unknown; revokedAt?: unknown; reason?: unknown } | undefined;
-      if (r.status !== 200 || typeof b !== 'object' || b === null)
-        return unknown('unreachable', `platform HTTP ${r.status}`);
+      // not an outage, so it gets its own detail; a 408, a 429 or a 5xx is an outage, and a 200 of nonsense is
+      // `malformed`. Fail closed every way.
+      const failure = answerFailure(r);
+      if (failure?.detail === 'refused') return unknown('refused', `platform refused the request: ${failure.message}`);
+      if (failure) return unknown(failure.detail, `platform ${failure.message}`);
+      const b = r.body as { status?: unknown; revokedAt?: unknown; reason?: unknown };
       if (b.status === 'good') return { status: 'good', source: 'platform' };
       if (b.status === 'revoked') {
         const at = typeof b.revokedAt === 'string' ? new Date(b.revokedAt) : undefined;
@@ -155,13 +177,21 @@ export function platformSource(options: PlatformOptions): RevocationSource {
         const reason = typeof b.reason === 'string' && REASONS.has(b.reason) ? b.reason : 'unspecified';
         return { status: 'revoked', source: 'platform', revokedAt: at, reason };
       }
-      return { status: 'unknown', source: 'platform' };
+      if (b.status === 'unknown') return { status: 'unknown', source: 'platform' };
+      // The contract has three answers; anything else is not one, and must not pass for `unknown` either.
+      return unknown('malformed', 'platform status missing');
     },
   };
 }
 
 /**
- * A `LinkingSource` over the platform links API.
+ * A `LinkingSource` over the platform links API. A 404 is `null` (the platform does not know the certificate); every
+ * other failure rejects with `ERR_PKI_LINKS_UNAVAILABLE`, never a guessed link. `LinksUnavailableError` has no
+ * `detail` field, so the message names the reason with the words of `platformSource`'s details, after
+ * `platform links `: `refused` (an HTTP 4xx other than 404, 408 and 429), `unreachable` (a network error, a
+ * timeout, a 5xx, 408, 429 or another status but 200), `too_large`, `malformed` (a 200 that is not JSON, not a JSON
+ * object, not a link of the contract, or names another certificate). An HTTP status is in the message. A Retry-After
+ * is not read: the call fails at once.
  *
  * @throws TypeError on a bad option.
  * @example
@@ -172,17 +202,15 @@ export function platformSource(options: PlatformOptions): RevocationSource {
  */
 export function platformLinks(options: PlatformOptions): LinkingSource {
   const get = setup(options);
-  const fail = (message: string, cause?: unknown): never => {
-    throw new LinksUnavailableError('ERR_PKI_LINKS_UNAVAILABLE', message, {
-      cause,
-    });
+  const fail = (detail: string, message: string, cause?: unknown): never => {
+    throw new LinksUnavailableError('ERR_PKI_LINKS_UNAVAILABLE', `platform links ${detail}: ${message}`, { cause });
   };
   const hex = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{1,128}$/.test(v);
   const fingerprint = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);
   const ref = (v: unknown): CertRef => {
     const r = v as Partial<CertRef> | null;
     if (typeof r !== 'object' || r === null || !fingerprint(r.issuer) || !hex(r.serial))
-      return fail('platform links malformed');
+      return fail('malformed', 'not a link of the contract');
     return Object.freeze({ issuer: r.issuer, serial: r.serial });
   };
   return {
@@ -195,15 +223,18 @@ export function platformLinks(options: PlatformOptions): LinkingSource {
       try {
         r = await get('v1/links', asked);
       } catch (e) {
-        return fail(e instanceof BodyTooLargeError ? `platform ${e.message}` : 'platform unreachable', e);
+        if (e instanceof BodyTooLargeError) return fail('too_large', e.message, e);
+        return fail('unreachable', 'no answer', e);
       }
       if (r.status === 404) return null;
-      const b = r.body as Partial<Record<keyof SerialLinks, unknown>> | undefined;
-      if (r.status !== 200 || typeof b !== 'object' || b === null || (b.kind !== 'auth' && b.kind !== 'sign'))
-        return fail(`platform HTTP ${r.status}`);
+      const failure = answerFailure(r);
+      if (failure) return fail(failure.detail, failure.message);
+      const b = r.body as Partial<Record<keyof SerialLinks, unknown>>;
+      if (b.kind !== 'auth' && b.kind !== 'sign') return fail('malformed', 'kind missing');
       const self = ref(b);
       // An answer about another certificate (a serial matched under another CA) must never pass for this one's.
-      if (self.issuer !== asked.issuer || self.serial !== asked.serial) fail('platform links name another certificate');
+      if (self.issuer !== asked.issuer || self.serial !== asked.serial)
+        fail('malformed', 'the answer names another certificate');
       return Object.freeze({
         ...self,
         kind: b.kind,

@@ -87,6 +87,18 @@ export function revocationFailure(e: unknown): Error {
 }
 
 /**
+ * The `detail` of an HTTP status other than the answer a source asked for, one rule for OCSP and the platform.
+ * 408 (RFC 9110 §15.5.9) and 429 (RFC 6585 §4) are the server asking to be asked again later, as a 5xx does:
+ * `unreachable`, transient. Any other 4xx is the server refusing this client or request (a wrong API key, an
+ * unknown CA): `refused`, an operator's to fix. Anything else (a 5xx, another status) is `unreachable`. A
+ * Retry-After is not read: the check fails closed now whatever it says, and no source retries. Internal.
+ */
+export function httpFailureDetail(status: number): 'refused' | 'unreachable' {
+  if (status === 408 || status === 429) return 'unreachable';
+  return status >= 400 && status < 500 ? 'refused' : 'unreachable';
+}
+
+/**
  * Fails closed on an answer: `revoked` throws `ERR_PKI_CERT_REVOKED`, anything but `good` throws
  * `ERR_PKI_REVOCATION_UNKNOWN` (`unknown`). Internal.
  */

@@ -105,7 +105,7 @@ test('a responder that does not answer within the timeout: ERR_PKI_REVOCATION_UN
   );
 });
 
-for (const status of [401, 403, 404]) {
+for (const status of [400, 401, 403, 404]) {
   test(`an HTTP ${status} answer is the responder refusing us, not an outage: ERR_PKI_REVOCATION_UNKNOWN (refused)`, async () => {
     const refusing = await answeringWith(status);
     try {
@@ -121,6 +121,29 @@ for (const status of [401, 403, 404]) {
   });
 }
 
+for (const status of [408, 429]) {
+  test(`an HTTP ${status} answer is the responder asking to be asked later, an outage: ERR_PKI_REVOCATION_UNKNOWN (unreachable), not refused`, async () => {
+    // A Retry-After of 0 changes nothing: the check fails closed at once, and the failure is not cached (the next
+    // check asks again).
+    const busy = await answeringWith(status, { headers: { 'retry-after': '0' } });
+    try {
+      const source = ocspSource({ url: `${busy.url}/ocsp` });
+      for (const asked of [1, 2]) {
+        await assert.rejects(source.status(cert, ca, NOW), {
+          code: 'ERR_PKI_REVOCATION_UNKNOWN',
+          detail: 'unreachable',
+          source: 'ocsp',
+          message: `OCSP responder unreachable: HTTP ${status}`,
+        });
+        assert.equal(busy.requests, asked);
+      }
+      assert.equal(source.cacheSize, 0);
+    } finally {
+      await busy.close();
+    }
+  });
+}
+
 test('an HTTP 503 answer and a closed port are an outage: ERR_PKI_REVOCATION_UNKNOWN (unreachable)', async () => {
   const down = await answeringWith(503);
   try {
@@ -128,6 +151,7 @@ test('an HTTP 503 answer and a closed port are an outage: ERR_PKI_REVOCATION_UNK
       code: 'ERR_PKI_REVOCATION_UNKNOWN',
       detail: 'unreachable',
       source: 'ocsp',
+      message: 'OCSP responder unreachable: HTTP 503',
     });
   } finally {
     await down.close();
@@ -144,6 +168,9 @@ test('a response with the wrong content type is not parsed: ERR_PKI_REVOCATION_U
     new Response('<html/>', { headers: { 'content-type': 'text/html' } });
   await assert.rejects(ocspSource({ url: 'http://x/ocsp', fetch: html }).status(cert, ca, NOW), {
     code: 'ERR_PKI_REVOCATION_UNKNOWN',
+    detail: 'unreachable',
+    source: 'ocsp',
+    message: 'OCSP responder unreachable',
   });
 });
 

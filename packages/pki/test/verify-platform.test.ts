@@ -70,6 +70,94 @@ for (const status of [400, 401, 403, 404]) {
   });
 }
 
+for (const status of [408, 429]) {
+  test(`platformSource: an HTTP ${status} answer is the platform asking to be asked later, an outage: ERR_PKI_REVOCATION_UNKNOWN (unreachable), not refused`, async () => {
+    // A Retry-After of 0 changes nothing: the check fails closed at once, asked once, and is not retried.
+    const busy = await answeringWith(status, { headers: { 'retry-after': '0' } });
+    try {
+      await assert.rejects(
+        platformSource({ baseUrl: busy.url }).status(
+          parseCertificate(f.card.spec.authCert),
+          parseCertificate(f.authCa.der),
+          NOW,
+        ),
+        {
+          code: 'ERR_PKI_REVOCATION_UNKNOWN',
+          detail: 'unreachable',
+          source: 'platform',
+          message: `platform HTTP ${status}`,
+        },
+      );
+      assert.equal(busy.requests, 1);
+    } finally {
+      await busy.close();
+    }
+  });
+}
+
+/** 200 answers the platform API cannot use: the platform answered, but nonsense. */
+const NONSENSE = [
+  ['an HTML page (a proxy, a captive portal)', '<html><body>Sign in</body></html>', 'text/html', 'answer is not JSON'],
+  ['an empty body', '', 'application/json', 'answer is not JSON'],
+  ['JSON cut off', '{"status":"go', 'application/json', 'answer is not JSON'],
+  ['JSON null', 'null', 'application/json', 'answer is not a JSON object'],
+  ['a JSON array', '[{"status":"good"}]', 'application/json', 'answer is not a JSON object'],
+  ['a JSON string', '"good"', 'application/json', 'answer is not a JSON object'],
+  ['a JSON number', '200', 'application/json', 'answer is not a JSON object'],
+] as const;
+
+for (const [name, body, contentType, why] of NONSENSE) {
+  test(`platformSource: a 200 of ${name} is ERR_PKI_REVOCATION_UNKNOWN (malformed), not unreachable`, async () => {
+    const odd = await answeringWith(200, { body, contentType });
+    try {
+      await assert.rejects(
+        platformSource({ baseUrl: odd.url }).status(
+          parseCertificate(f.card.spec.authCert),
+          parseCertificate(f.authCa.der),
+          NOW,
+        ),
+        { code: 'ERR_PKI_REVOCATION_UNKNOWN', detail: 'malformed', source: 'platform', message: `platform ${why}` },
+      );
+    } finally {
+      await odd.close();
+    }
+  });
+}
+
+test('platformSource: a JSON object without a status of the contract is ERR_PKI_REVOCATION_UNKNOWN (malformed), not an unknown answer', async () => {
+  const cert = parseCertificate(f.card.spec.authCert);
+  const ca = parseCertificate(f.authCa.der);
+  const answering = (body: unknown) =>
+    platformSource({ baseUrl: 'http://platform.example', fetch: async () => Response.json(body) });
+  // The valid cases: the contract's three answers.
+  assert.deepEqual(await answering({ status: 'good' }).status(cert, ca, NOW), { status: 'good', source: 'platform' });
+  assert.deepEqual(await answering({ status: 'unknown' }).status(cert, ca, NOW), {
+    status: 'unknown',
+    source: 'platform',
+  });
+  for (const [name, body] of [
+    ['no status', {}],
+    ['a status in capitals', { status: 'GOOD' }],
+    ['a status that is not a string', { status: true }],
+  ] as const) {
+    await assert.rejects(
+      answering(body).status(cert, ca, NOW),
+      {
+        code: 'ERR_PKI_REVOCATION_UNKNOWN',
+        detail: 'malformed',
+        source: 'platform',
+        message: 'platform status missing',
+      },
+      name,
+    );
+  }
+  await assert.rejects(answering({ status: 'revoked' }).status(cert, ca, NOW), {
+    code: 'ERR_PKI_REVOCATION_UNKNOWN',
+    detail: 'malformed',
+    message: 'platform revokedAt missing',
+  });
+});
+
 test("platformSource: the test JPKI's 404 for a CA it does not know is ERR_PKI_REVOCATION_UNKNOWN (refused)", async () => {
   // The card's own certificate stands for a CA the platform has never heard of: `404 { error: 'unknown_issuer' }`.
   const cert = parseCertificate(f.card.spec.authCert);
@@ -109,7 +197,7 @@ test('an answer over maxResponseBytes is no answer: ERR_PKI_REVOCATION_UNKNOWN (
   );
   await assert.rejects(platformLinks(options).links(f.jpki.caFingerprint('auth'), f.card.authSerial), {
     code: 'ERR_PKI_LINKS_UNAVAILABLE',
-    message: /larger than 16 bytes/,
+    message: 'platform links too_large: response body larger than 16 bytes',
   });
   // The same answers within the ceiling.
   const roomy = { baseUrl: server.url, maxResponseBytes: 4096 };
@@ -178,15 +266,86 @@ test('platformLinks refuses a malformed link, and an answer naming another certi
     ...self,
     pair: { issuer: ca, serial: '0b' },
   });
-  for (const [name, body] of [
-    ['a pair that is a bare serial (no CA)', { ...self, pair: '0b' }],
-    ['a pair whose serial is not hex', { ...self, pair: { issuer: ca, serial: 'not hex' } }],
-    ['a predecessor whose CA is not a fingerprint', { ...self, predecessor: { issuer: 'JPKI', serial: '09' } }],
-    ['an answer about the same serial under another CA', { ...self, issuer: 'cd'.repeat(32) }],
-    ['an answer about another serial', { ...self, serial: '0c' }],
-    ['an answer without its CA', { serial: '0a', kind: 'sign' }],
+  const contract = 'platform links malformed: not a link of the contract';
+  const another = 'platform links malformed: the answer names another certificate';
+  for (const [name, body, message] of [
+    ['a pair that is a bare serial (no CA)', { ...self, pair: '0b' }, contract],
+    ['a pair whose serial is not hex', { ...self, pair: { issuer: ca, serial: 'not hex' } }, contract],
+    [
+      'a predecessor whose CA is not a fingerprint',
+      { ...self, predecessor: { issuer: 'JPKI', serial: '09' } },
+      contract,
+    ],
+    ['an answer about the same serial under another CA', { ...self, issuer: 'cd'.repeat(32) }, another],
+    ['an answer about another serial', { ...self, serial: '0c' }, another],
+    ['an answer without its CA', { serial: '0a', kind: 'sign' }, contract],
+    ['an answer without its kind', { issuer: ca, serial: '0a' }, 'platform links malformed: kind missing'],
+    ['an answer of another kind', { ...self, kind: 'card' }, 'platform links malformed: kind missing'],
   ] as const) {
-    await assert.rejects(answering(body).links(ca, '0a'), { code: 'ERR_PKI_LINKS_UNAVAILABLE' }, name);
+    await assert.rejects(answering(body).links(ca, '0a'), { code: 'ERR_PKI_LINKS_UNAVAILABLE', message }, name);
   }
   await assert.rejects(answering(self).links('JPKI', '0a'), TypeError);
 });
+
+// LinksUnavailableError has no `detail` field: platformLinks names the reason in its message, with the words of
+// ERR_PKI_REVOCATION_UNKNOWN's details, exactly as platformSource classifies the same answer.
+for (const [status, detail] of [
+  [400, 'refused'],
+  [401, 'refused'],
+  [403, 'refused'],
+  [408, 'unreachable'],
+  [429, 'unreachable'],
+  [500, 'unreachable'],
+  [503, 'unreachable'],
+] as const) {
+  test(`platformLinks: an HTTP ${status} answer is ERR_PKI_LINKS_UNAVAILABLE (${detail}), as platformSource says`, async () => {
+    const answering = await answeringWith(status, { headers: { 'retry-after': '0' } });
+    try {
+      await assert.rejects(platformLinks({ baseUrl: answering.url }).links(f.jpki.caFingerprint('auth'), '0a'), {
+        code: 'ERR_PKI_LINKS_UNAVAILABLE',
+        message: `platform links ${detail}: HTTP ${status}`,
+      });
+      await assert.rejects(
+        platformSource({ baseUrl: answering.url }).status(
+          parseCertificate(f.card.spec.authCert),
+          parseCertificate(f.authCa.der),
+          NOW,
+        ),
+        { code: 'ERR_PKI_REVOCATION_UNKNOWN', detail },
+      );
+      assert.equal(answering.requests, 2, 'each asked once, never retried');
+    } finally {
+      await answering.close();
+    }
+  });
+}
+
+test('platformLinks: a 404 is the platform not knowing the certificate (null), not a failure', async () => {
+  const unknown = await answeringWith(404);
+  try {
+    assert.equal(await platformLinks({ baseUrl: unknown.url }).links(f.jpki.caFingerprint('auth'), '0a'), null);
+  } finally {
+    await unknown.close();
+  }
+});
+
+test('platformLinks: a closed port is ERR_PKI_LINKS_UNAVAILABLE (unreachable)', async () => {
+  await assert.rejects(
+    platformLinks({ baseUrl: await closedPortUrl(), timeoutMs: 2000 }).links(f.jpki.caFingerprint('auth'), '0a'),
+    { code: 'ERR_PKI_LINKS_UNAVAILABLE', message: 'platform links unreachable: no answer' },
+  );
+});
+
+for (const [name, body, contentType, why] of NONSENSE) {
+  test(`platformLinks: a 200 of ${name} is ERR_PKI_LINKS_UNAVAILABLE (malformed)`, async () => {
+    const odd = await answeringWith(200, { body, contentType });
+    try {
+      await assert.rejects(platformLinks({ baseUrl: odd.url }).links(f.jpki.caFingerprint('auth'), '0a'), {
+        code: 'ERR_PKI_LINKS_UNAVAILABLE',
+        message: `platform links malformed: ${why}`,
+      });
+    } finally {
+      await odd.close();
+    }
+  });
+}

@@ -8,7 +8,7 @@ import { BodyTooLargeError, readBodyLimited } from '../http-body.ts';
 import { RevocationUnknownError } from '../errors.ts';
 import type { ParsedCertificate } from '../certificate.ts';
 import { KeyCache } from '../keys.ts';
-import { instant } from '../revocation.ts';
+import { httpFailureDetail, instant } from '../revocation.ts';
 import type { RevocationSource } from '../revocation.ts';
 import { buildOcspRequest } from './request.ts';
 import { checkOcspResponse } from './response.ts';
@@ -39,8 +39,11 @@ export interface OcspSourceOptions {
  * Creates an OCSP source. Answers with a nextUpdate are cached (keyed by CertID) and served without a request
  * until nextUpdate; answers without one are not cached (RFC 5019 §2.2.4: newer information is always available).
  * `status` rejects with the `ERR_PKI_OCSP_*` codes of `checkOcspResponse`, or `ERR_PKI_REVOCATION_UNKNOWN` whose
- * `detail` is `refused` (an HTTP 4xx answer, e.g. a wrong API key; the status is in the message), `unreachable` (a
- * network error, a timeout, a 5xx or another media type), `too_large`, `unavailable` (no URL), `stale` or `future`.
+ * `detail` is `refused` (an HTTP 4xx answer other than 408 and 429, e.g. a wrong API key: the operator's to fix;
+ * the status is in the message), `unreachable` (a network error, a timeout, a 5xx, 408 (Request Timeout), 429 (Too
+ * Many Requests) or any other status but 200, the status then in the message, or a 200 of another media type),
+ * `too_large`, `unavailable` (no URL), `stale` or `future`. A Retry-After is not read: the check fails closed at
+ * once, and a failure is never cached.
  *
  * @throws TypeError on a bad option.
  * @example
@@ -87,15 +90,20 @@ export function ocspSource(options: OcspSourceOptions = {}): RevocationSource & 
       ) {
         await res.body?.cancel();
         // A 4xx is the responder (or a provider's gateway before it) refusing this client or request, e.g. a wrong
-        // API key: an operator's to fix, not an outage, so it gets its own detail.
-        if (res.status >= 400 && res.status < 500)
+        // API key: an operator's to fix, not an outage, so it gets its own detail; but a 408 or a 429 is the
+        // responder asking to be asked later, transient as a 5xx is (`httpFailureDetail`).
+        if (res.status !== 200) {
+          const detail = httpFailureDetail(res.status);
           throw new RevocationUnknownError(
             'ERR_PKI_REVOCATION_UNKNOWN',
-            'refused',
+            detail,
             'ocsp',
-            `OCSP responder refused the request: HTTP ${res.status}`,
+            detail === 'refused'
+              ? `OCSP responder refused the request: HTTP ${res.status}`
+              : `OCSP responder unreachable: HTTP ${res.status}`,
           );
-        throw new Error(`HTTP ${res.status}`);
+        }
+        throw new Error('answer is not application/ocsp-response');
       }
       body = await readBodyLimited(res, maxResponseBytes);
     } catch (e) {
