@@ -101,13 +101,13 @@ export function proxyTrust(trust: TrustProxy | undefined): ProxyTrust {
         `trustProxy: ${JSON.stringify(entry)} is not an IP address or a network in CIDR form (e.g. 10.0.0.0/8, 2001:db8::/32)`,
       );
     // An IPv4-mapped entry (as a dual-stack socket names an IPv4 peer) is that IPv4 network: peers are compared as IPv4.
-    const mapped = type === 6 ? /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address!) : null;
-    if (mapped !== null) {
+    const mapped = type === 6 ? mappedIPv4(address!) : undefined;
+    if (mapped !== undefined) {
       if (prefix < 96)
         throw new TypeError(
           `trustProxy: ${JSON.stringify(entry)} reaches beyond IPv4-mapped addresses (a prefix under /96): write the IPv4 network itself, e.g. 10.0.0.0/8`,
         );
-      v4.addSubnet(mapped[1]!, prefix - 96, 'ipv4');
+      v4.addSubnet(mapped, prefix - 96, 'ipv4');
     } else if (type === 4) v4.addSubnet(address!, prefix, 'ipv4');
     else v6.addSubnet(address!, prefix, 'ipv6');
   }
@@ -148,27 +148,49 @@ export function compareNetworks(a: string | undefined, b: string | undefined): N
 }
 
 /**
- * The client's address as {@link networkTagger} takes it (see there and {@link TrustProxy}), without a port or
- * brackets a proxy may add, an IPv4-mapped IPv6 address as its IPv4 one when proxies are listed; `undefined` when
- * unknown (behind a trusted proxy: no header, an empty or malformed entry, or only proxies).
+ * The client's address as {@link networkTagger} takes it (see there and {@link TrustProxy}). Behind a trusted proxy
+ * it is an `X-Forwarded-For` entry without the port or brackets a proxy may add, an IPv4-mapped IPv6 address as its
+ * IPv4 one and an IPv6 one without its zone; `undefined` when unknown (no header, an entry that is not an IP address,
+ * or only proxies). Only the entries up to the client are read: those to its left are whatever the client sent.
  */
 export function clientAddress(req: IncomingMessage, trust: ProxyTrust): string | undefined {
   if (trust === false) return req.socket.remoteAddress;
-  // node:http joins repeated X-Forwarded-For headers with ", ": the last entry is still the nearest proxy's.
+  // node:http joins repeated X-Forwarded-For header lines with ", ": the last entry of the last line is still the one
+  // the nearest proxy added.
   const header = req.headers['x-forwarded-for'];
-  const entries = typeof header === 'string' ? header.split(',').map((e) => withoutPort(e.trim())) : [];
-  if (trust === true) return entries.at(-1) || undefined;
+  const chain = typeof header === 'string' ? header : '';
+  if (trust === true) return forwarded(chain.slice(chain.lastIndexOf(',') + 1));
   const peer = unmapped(req.socket.remoteAddress);
   if (peer === undefined) return undefined;
   // Not a listed proxy: the client itself, whatever it says the chain was.
   if (!trust.has(peer)) return peer;
-  for (let i = entries.length - 1; i >= 0; i--) {
-    const entry = unmapped(entries[i]);
+  for (const entry of fromTheRight(chain)) {
+    const address = forwarded(entry);
     // Fail closed: what a listed proxy passed on is unreadable, so the client is unknown.
-    if (entry === undefined || isIP(entry) === 0) return undefined;
-    if (!trust.has(entry)) return entry;
+    if (address === undefined) return undefined;
+    if (!trust.has(address)) return address;
   }
   return undefined;
+}
+
+/**
+ * The entries of an `X-Forwarded-For` value from the right, each cut out only when the walk reaches it: a long
+ * left part, the client's own, costs nothing once the walk has stopped.
+ */
+function* fromTheRight(chain: string): Generator<string, void> {
+  let end = chain.length;
+  let comma: number;
+  do {
+    // lastIndexOf takes a negative start as 0, so the first character is not searched again once passed.
+    comma = end === 0 ? -1 : chain.lastIndexOf(',', end - 1);
+    yield chain.slice(comma + 1, end);
+    end = comma;
+  } while (comma !== -1);
+}
+
+/** One `X-Forwarded-For` entry as an address ({@link unmapped}), or `undefined` when it is none. */
+function forwarded(entry: string): string | undefined {
+  return unmapped(withoutPort(entry.trim()));
 }
 
 /** An `X-Forwarded-For` entry without the port or brackets some proxies add (`[2001:db8::1]:443`, `192.0.2.1:80`). */
@@ -180,13 +202,37 @@ function withoutPort(entry: string): string {
 }
 
 /**
- * An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`, a dual-stack socket's view of an IPv4 peer) as IPv4, and an IPv6
- * one without its zone (`fe80::1%eth0`), as the list of proxies is matched.
+ * An IP address as the list of proxies is matched and a network is tagged: an IPv4-mapped IPv6 address
+ * (`::ffff:192.0.2.1`, a dual-stack socket's view of an IPv4 peer) as IPv4, an IPv6 one without its zone
+ * (`fe80::1%eth0`); `undefined` for anything that is not an IP address (`unknown`, `192.0.2.1%eth0`).
  */
 function unmapped(address: string | undefined): string | undefined {
-  if (address === undefined || address === '') return undefined;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  return mapped !== null ? mapped[1] : address.replace(/%[^%]*$/, '');
+  if (address === undefined) return undefined;
+  if (isIPv4(address)) return address;
+  const bare = withoutZone(address);
+  return isIPv6(bare) ? (mappedIPv4(bare) ?? bare) : undefined;
+}
+
+/**
+ * The IPv4 address an IPv4-mapped IPv6 address carries (RFC 4291 §2.5.5.2: ::ffff:0:0/96), in any of its text forms
+ * (`::ffff:192.0.2.1`, `::ffff:c000:201`, `0:0:0:0:0:ffff:192.0.2.1`); `undefined` for any other address. The one
+ * definition of the mapped form: the list of proxies, the chain they pass on and the tag all go through it, so they
+ * cannot disagree on what is IPv4.
+ */
+function mappedIPv4(address: string): string | undefined {
+  const groups = ipv6Groups(address);
+  if (groups === undefined || groups[5] !== 0xffff || !groups.slice(0, 5).every((g) => g === 0)) return undefined;
+  const [high, low] = [groups[6]!, groups[7]!];
+  return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
+}
+
+/**
+ * An IPv6 address without its zone (RFC 4007 §11), cut here because node:net's isIPv6 refuses some interface names
+ * (`fe80::1%br_lan`); an IPv4 address has none, so text without a colon is left as it is (and stays unreadable).
+ */
+function withoutZone(address: string): string {
+  const zone = address.indexOf('%');
+  return zone !== -1 && address.includes(':') ? address.slice(0, zone) : address;
 }
 
 /**
@@ -196,24 +242,21 @@ function unmapped(address: string | undefined): string | undefined {
  * @example networkPrefix('::ffff:192.0.2.10') // '4:192.0.2'
  */
 export function networkPrefix(address: string | undefined): string | undefined {
-  if (address === undefined) return undefined;
-  if (isIPv4(address)) return `4:${address.split('.').slice(0, 3).join('.')}`;
-  const groups = ipv6Groups(address.replace(/%[^%]*$/, ''));
+  const ip = unmapped(address);
+  if (ip === undefined) return undefined;
+  if (isIPv4(ip)) return `4:${ip.split('.').slice(0, 3).join('.')}`;
+  const groups = ipv6Groups(ip);
   if (groups === undefined) return undefined;
-  // RFC 4291 §2.5.5.2: ::ffff:0:0/96 carries an IPv4 address (a dual-stack socket's view of an IPv4 client).
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return `4:${groups[6]! >> 8}.${groups[6]! & 0xff}.${groups[7]! >> 8}`;
-  }
   return `6:${groups
     .slice(0, 4)
     .map((g) => g.toString(16))
     .join(':')}`;
 }
 
-/** The eight 16-bit groups of an IPv6 address (RFC 4291 §2.2 text forms), or `undefined`. */
+/** The eight 16-bit groups of an IPv6 address (RFC 4291 §2.2 text forms; a zone ignored), or `undefined`. */
 function ipv6Groups(address: string): number[] | undefined {
-  if (!isIPv6(address)) return undefined;
-  let text = address;
+  let text = withoutZone(address);
+  if (!isIPv6(text)) return undefined;
   const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
   if (v4 !== null) {
     const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];

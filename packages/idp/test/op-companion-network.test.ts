@@ -9,7 +9,8 @@
  */
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -272,6 +273,98 @@ describe('network tags', () => {
     assert.equal(clientAddress(req('127.0.0.1', '203.0.113.7, '), true), undefined);
     assert.equal(clientAddress(req('127.0.0.1'), true), undefined);
     assert.equal(clientAddress(req(undefined), false), undefined);
+  });
+
+  it('with trustProxy true reads the last entry only: what the client sent to its left is never parsed', () => {
+    const req = (xff: string) =>
+      ({ socket: { remoteAddress: '127.0.0.1' }, headers: { 'x-forwarded-for': xff } }) as unknown as IncomingMessage;
+    // The last entry is cleaned like any the listed proxies pass on: unmapped, and an unreadable one is unknown.
+    assert.equal(clientAddress(req('198.51.100.1, ::ffff:203.0.113.7'), true), '203.0.113.7');
+    assert.equal(clientAddress(req('198.51.100.1, [::ffff:203.0.113.7]:443'), true), '203.0.113.7');
+    assert.equal(clientAddress(req('198.51.100.1, fe80::1%eth0'), true), 'fe80::1');
+    for (const bad of ['unknown', '203.0.113.7%eth0', '203.0.113', '']) {
+      assert.equal(clientAddress(req(`198.51.100.1, ${bad}`), true), undefined, bad);
+    }
+    // Every regular expression run is counted (String methods given one call RegExp.prototype.exec): a long and
+    // malformed left part costs none and changes nothing.
+    const left = '[, unknown, ::ffff:, 198.51.100.1:80, '.repeat(10_000);
+    const exec = RegExp.prototype.exec;
+    let runs = 0;
+    RegExp.prototype.exec = function (this: RegExp, text: string) {
+      runs++;
+      return exec.call(this, text);
+    };
+    let address: string | undefined;
+    try {
+      address = clientAddress(req(`${left}203.0.113.7:5555`), true);
+    } finally {
+      RegExp.prototype.exec = exec;
+    }
+    assert.equal(address, '203.0.113.7');
+    assert.ok(runs <= 4, `${runs} regular expression runs`);
+  });
+
+  it('takes the last entry of the last X-Forwarded-For line, as node:http joins repeated lines', async () => {
+    const server = createServer((req, res) =>
+      res.end(
+        JSON.stringify([
+          clientAddress(req, true) ?? null,
+          clientAddress(req, proxyTrust(['127.0.0.1', '10.0.0.0/8'])) ?? null,
+        ]),
+      ),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const send = (lines: readonly string[]) =>
+      new Promise<unknown>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.end(
+            `GET / HTTP/1.1\r\nHost: x\r\n${lines.map((l) => `X-Forwarded-For: ${l}\r\n`).join('')}Connection: close\r\n\r\n`,
+          ),
+        );
+        const chunks: Buffer[] = [];
+        socket.on('data', (c: Buffer) => chunks.push(c));
+        socket.on('error', reject);
+        socket.on('close', () => resolve(JSON.parse(Buffer.concat(chunks).toString('utf8').split('\r\n\r\n')[1]!)));
+      });
+    try {
+      // The client's own line first, then the one a proxy added (HAProxy adds a line rather than extending one).
+      assert.deepEqual(await send(['198.51.100.1, 192.0.2.9', '203.0.113.7']), ['203.0.113.7', '203.0.113.7']);
+      assert.deepEqual(await send(['198.51.100.1', '203.0.113.7, 10.0.0.1']), ['10.0.0.1', '203.0.113.7']);
+      // An empty last line: the nearest proxy named no one.
+      assert.deepEqual(await send(['203.0.113.7', '']), [null, null]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('knows an IPv4-mapped address in every text form, alike in the list, the chain and the tag', () => {
+    const req = (remoteAddress: string, xff: string) =>
+      ({ socket: { remoteAddress }, headers: { 'x-forwarded-for': xff } }) as unknown as IncomingMessage;
+    const trust = proxyTrust(['10.0.0.0/8']);
+    // A proxy named in hexadecimal or in full is still the listed proxy, not the client (its network would be 10.0.0).
+    for (const proxy of ['::ffff:a00:1', '0:0:0:0:0:ffff:10.0.0.1', '::FFFF:10.0.0.1', '::ffff:10.0.0.1%eth0']) {
+      assert.equal(clientAddress(req('10.1.2.3', `203.0.113.7, ${proxy}`), trust), '203.0.113.7', proxy);
+      assert.equal(networkPrefix(proxy), '4:10.0.0', proxy);
+    }
+    assert.equal(clientAddress(req('10.1.2.3', '::ffff:cb00:7107'), trust), '203.0.113.7');
+    // Listed so, it is the IPv4 network (10.0.0.0/8), as the dotted form is.
+    for (const list of [['::ffff:a00:0/104'], ['0:0:0:0:0:ffff:10.0.0.0/104']]) {
+      assert.equal(clientAddress(req('10.1.2.3', '203.0.113.7'), proxyTrust(list)), '203.0.113.7', list[0]);
+      assert.equal(clientAddress(req('198.51.100.9', '203.0.113.7'), proxyTrust(list)), '198.51.100.9', list[0]);
+    }
+    assert.throws(() => proxyTrust(['::ffff:a00:0/80']), /^TypeError: trustProxy: "::ffff:a00:0\/80" reaches beyond/);
+  });
+
+  it('behind listed proxies an IPv4 address with a zone is unreadable, not the address before it', () => {
+    const req = (xff: string) =>
+      ({ socket: { remoteAddress: '10.1.2.3' }, headers: { 'x-forwarded-for': xff } }) as unknown as IncomingMessage;
+    const trust = proxyTrust(['10.0.0.0/8']);
+    assert.equal(clientAddress(req('198.51.100.1, 203.0.113.7%eth0'), trust), undefined);
+    assert.equal(clientAddress(req('198.51.100.1, 203.0.113.7%eth0, 10.0.0.1'), trust), undefined);
+    // An IPv6 zone is still cut (any interface name, though node:net refuses some): the address is readable.
+    assert.equal(clientAddress(req('198.51.100.1, fe80::1%br_lan'), trust), 'fe80::1');
+    assert.equal(networkPrefix('fe80::1%br_lan'), '6:fe80:0:0:0');
   });
 
   it('behind listed proxies reads the entry before the last listed one, and the socket of anyone else', () => {
