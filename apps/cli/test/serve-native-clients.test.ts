@@ -6,8 +6,9 @@
  * a host, a private-use scheme on a web client, a native `localhost` redirect (RFC 8252 §8.3), and a web client's
  * loopback http beside an https provider are refused with one `ERR_CLI_CONFIG` line naming the client and the
  * redirect. Starts from one valid registration and changes one field per refusal. A native app may be public
- * (`token_endpoint_auth_method: "none"`, RFC 8252 §8.5); a web client may not. `loginOnlyLines` says at start which
- * clients get card login only, and which are public.
+ * (`token_endpoint_auth_method: "none"`, RFC 8252 §8.5); a web client may not. A public client gets card login only,
+ * claimed https redirects or not, and no client that gets card login only may list the card-signature ACR in
+ * `default_acr_values`. `loginOnlyLines` says at start which clients get card login only, and which are public.
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
@@ -164,6 +165,29 @@ describe('checkClients: public clients (token_endpoint_auth_method none)', () =>
       });
     }
   });
+
+  it('accepts a public native client with claimed https redirects: it gets card login only', async () => {
+    const links = publicApp({ redirect_uris: ['https://bank.example.jp/app/cb'] });
+    assert.deepEqual(await check([links]), [links]);
+  });
+
+  it('refuses the card-signature ACR in default_acr_values of a client that gets card login only', async () => {
+    const sign = { default_acr_values: ['urn:mynagate:acr:card-sign'] };
+    assert.deepEqual(await refusal([publicApp({ redirect_uris: ['https://bank.example.jp/app/cb'], ...sign })]), {
+      code: 'ERR_CLI_CONFIG',
+      message:
+        "clients[0] (pub-app): default_acr_values asks for urn:mynagate:acr:card-sign (eKYC), but the client gets card login only: it is public (token_endpoint_auth_method none), and eKYC goes to a confidential client only: have the app's own server redeem the code with a key or a secret (private_key_jwt, client_secret_basic or client_secret_post)",
+    });
+    assert.match(
+      (await refusal([app(sign)])).message,
+      /^clients\[0\] \(bank-app\): default_acr_values asks for .* card login only: a signed eKYC statement cannot name one of its redirect URIs/,
+    );
+    // The card-auth ACR is anyone's; a confidential app with claimed https redirects may ask for the signature.
+    const auth = publicApp({ default_acr_values: ['urn:mynagate:acr:card-auth'] });
+    assert.deepEqual(await check([auth]), [auth]);
+    const confidential = app({ redirect_uris: ['https://bank.example.jp/app/cb'], ...sign });
+    assert.deepEqual(await check([confidential]), [confidential]);
+  });
 });
 
 describe('loginOnlyLines: what serve says at start of the clients that get card login only', () => {
@@ -179,11 +203,17 @@ describe('loginOnlyLines: what serve says at start of the clients that get card 
     assert.deepEqual(loginOnlyLines([web, desktop] as never, DEV_ISSUER), []);
   });
 
-  it('says a public native app is public, card login only or not', async () => {
+  it('says a public native app is public, and card login only even with claimed https redirects', async () => {
     const claimed = publicApp({ client_id: 'pub-links', redirect_uris: ['https://bank.example.jp/app/cb'] });
     assert.deepEqual(loginOnlyLines([publicApp(), claimed] as never, ISSUER), [
       'client pub-app: card login only (native app redirect jp.example.bank:/oauth2redirect; eKYC is not offered), public (no client authentication)',
-      'client pub-links: public (no client authentication)',
+      'client pub-links: card login only (eKYC is not offered to a public client), public (no client authentication)',
     ]);
+    // Beside a development provider too; the same app with a key (its server's) is offered eKYC: no line.
+    assert.deepEqual(loginOnlyLines([claimed] as never, DEV_ISSUER), [
+      'client pub-links: card login only (eKYC is not offered to a public client), public (no client authentication)',
+    ]);
+    const confidential = app({ client_id: 'links-app', redirect_uris: ['https://bank.example.jp/app/cb'] });
+    assert.deepEqual(loginOnlyLines([confidential] as never, ISSUER), []);
   });
 });

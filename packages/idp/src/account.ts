@@ -3,10 +3,13 @@
  * leaves the server (relying parties see a pairwise `sub`). Personal claims (`verified_claims`, basic-4, derived
  * claims such as `age_over_20`) come only from an identity verified by card signature for the grant in use, only as
  * requested, granted and listed in the signed statement (`claims/release.ts`), and each release is written to the
- * person's audit history.
+ * person's audit history. Only to a client offered eKYC (client-origin.ts `offersEkyc`: a confidential one whose
+ * redirects a statement names), however the identity came to its grant: a registration changed since the signature
+ * (now public, say) gets none.
  */
 import type { Account, FindAccount } from 'oidc-provider';
 import { IDENTITY_CLAIM_NAMES } from './claims/names.ts';
+import { offersEkyc } from './client-origin.ts';
 import { releaseClaims, withinConsent, withinSignature } from './claims/release.ts';
 import type { ConsentRecords } from './consent/records.ts';
 import type { IdentityStore } from './ekyc/identity-store.ts';
@@ -17,6 +20,8 @@ export interface ClaimSources {
   readonly identities: IdentityStore;
   readonly records: Pick<ConsentRecords, 'appendAudit'>;
   readonly now: () => number;
+  /** The provider's origin (`ResolvedConfig.origin`), for `offersEkyc`. */
+  readonly origin: string;
 }
 
 /**
@@ -39,6 +44,9 @@ export function accountFinder(people: PeoplePort, sources?: ClaimSources): FindA
         // Verified for one service: never answered to another (a grant is one client's; this holds should an
         // identity ever sit under another's grant).
         if (identity.clientId !== ctx.oidc.client?.clientId) return base;
+        // Identity data goes to a client offered eKYC only; a registration changed since the signature (now public:
+        // its tokens are whoever's completed the flow) gets none. Fails closed.
+        if (!offersEkyc(ctx.oidc.client, sources.origin)) return base;
         // Within what the person consented to for this grant, and within what the signature's statement listed.
         const consented = withinConsent(wanted, ctx.oidc.grant?.getOIDCClaims() ?? []);
         const released = releaseClaims(withinSignature(consented, identity.signed), identity, new Date(sources.now()));

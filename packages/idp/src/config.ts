@@ -4,6 +4,8 @@
  */
 import type { ClientMetadata } from 'oidc-provider';
 import { isLoopbackHost, type CertRef, type LinkingSource } from '@mynagate/pki';
+import { ACR_CARD_SIGN } from './acr.ts';
+import { ekycClient, loginOnlyBecause, loginOnlyReason } from './client-origin.ts';
 import { assertJwks, type PrivateJwks } from './keys.ts';
 import { stderrLog, type EventLog } from './lib/log.ts';
 import type { LoginCard, LoginVerifier, VerifiedLogin } from './login-token.ts';
@@ -50,7 +52,9 @@ export interface DevConfig {
 export interface EkycConfig {
   /**
    * What the signed statement says the data is for, per client id, when the request carries no `purpose`
-   * (OIDC4IA §5.5.1 lets an OP show a purpose pre-configured for the RP). Default: a generic identity check.
+   * (OIDC4IA §5.5.1 lets an OP show a purpose pre-configured for the RP). Default: a generic identity check. Not for a
+   * client of `clients` offered card login only (a public one, say: client-origin.ts `offersEkyc`), which no statement
+   * ever names.
    */
   readonly purposes?: Readonly<Record<string, string>>;
   /**
@@ -108,7 +112,9 @@ export interface IdpConfig {
   readonly name?: string;
   /**
    * Registered relying parties (node-oidc-provider client metadata). `token_endpoint_auth_method: "none"` (a public
-   * client) only with `application_type: "native"` (RFC 8252 §8.5).
+   * client) only with `application_type: "native"` (RFC 8252 §8.5); a public client gets card login only, never eKYC
+   * (client-origin.ts `offersEkyc`), and so may not list the card-signature ACR in `default_acr_values` (nor may any
+   * other client offered card login only).
    */
   readonly clients: readonly ClientMetadata[];
   /** Private signing keys, the ES256 signing key first ({@link rotateKeys}). */
@@ -244,6 +250,19 @@ export function resolveConfig(config: IdpConfig): ResolvedConfig {
         `client ${c.client_id}: token_endpoint_auth_method none is for a native app only (RFC 8252 §8.5): register it with application_type "native", or give it a secret or a key (client_secret_basic, client_secret_post or private_key_jwt)`,
       );
     }
+    // A client offered card login only (client-origin.ts: a public one, or one with a redirect no statement names)
+    // that asks for eKYC by default is at odds with itself: node-oidc-provider puts its default_acr_values into every
+    // request that names no ACR, and each would be refused (ERR_IDP_CLIENT_LOGIN_ONLY).
+    const loginOnly = loginOnlyReason(ekycClient(c), url.origin);
+    if (
+      loginOnly !== undefined &&
+      Array.isArray(c.default_acr_values) &&
+      c.default_acr_values.includes(ACR_CARD_SIGN)
+    ) {
+      throw new TypeError(
+        `client ${c.client_id}: default_acr_values asks for ${ACR_CARD_SIGN} (eKYC), but the client gets card login only: ${loginOnlyBecause(loginOnly)}`,
+      );
+    }
   }
   assertJwks(config.jwks);
   if (!Array.isArray(config.cookieKeys) || config.cookieKeys.length === 0) {
@@ -300,6 +319,14 @@ export function resolveConfig(config: IdpConfig): ResolvedConfig {
     // OIDC4IA §5.5.1: a purpose is 3 to 300 characters.
     if (typeof purpose !== 'string' || [...purpose].length < 3 || [...purpose].length > 300) {
       throw new TypeError(`ekyc.purposes.${clientId} must be 3 to 300 characters`);
+    }
+    // A purpose is what a signed statement says: none is ever built for a client offered card login only.
+    const client = config.clients.find((c) => c.client_id === clientId);
+    const loginOnly = client === undefined ? undefined : loginOnlyReason(ekycClient(client), url.origin);
+    if (loginOnly !== undefined) {
+      throw new TypeError(
+        `ekyc.purposes.${clientId} is for eKYC, but client ${clientId} gets card login only: ${loginOnlyBecause(loginOnly)}`,
+      );
     }
   }
   if (ekyc.keepCertificate !== undefined && typeof ekyc.keepCertificate !== 'boolean') {

@@ -4,6 +4,7 @@
  * is the one place that turns any of them into an HTTP answer.
  */
 import { MynaGateError } from '@mynagate/errors';
+import type { LoginOnlyReason } from './client-origin.ts';
 
 /** Every IdP error code with the one-line description the docs print. */
 export const IDP_ERROR_CODES = Object.freeze({
@@ -21,7 +22,7 @@ export const IDP_ERROR_CODES = Object.freeze({
   ERR_IDP_SIGN_CARD_MISMATCH:
     "The statement was signed on a card the person has not logged in with (by the J-LIS pairing of a card's two certificates): another person's card, or a renewed card not yet used to log in.",
   ERR_IDP_CLIENT_LOGIN_ONLY:
-    "The client asked for eKYC (the card-signature ACR, `verified_claims`, basic-4 or derived claims) but is offered card login only: a signed statement names a service by its redirect URI's origin, and some redirect URI of this client has none a card may sign (a native app's private-use scheme, RFC 8252 §7.1, or its loopback http redirect beside an https provider, §7.3). Refused before the person is asked for anything: at the authorization (or PAR) endpoint as OAuth `invalid_request` whose `error_description` starts with this code, on a page as HTTP 403.",
+    "The client asked for eKYC (the card-signature ACR, `verified_claims`, basic-4 or derived claims) but is offered card login only: either it is a public client (`token_endpoint_auth_method` `none`, a native app), which does not authenticate at the token endpoint, so identity data would go to whoever completes the flow on a device (eKYC goes to confidential clients only: a native app has its own server redeem the code), or a signed statement names a service by its redirect URI's origin, and some redirect URI of this client has none a card may sign (a native app's private-use scheme, RFC 8252 §7.1, or its loopback http redirect beside an https provider, §7.3). Refused before the person is asked for anything: at the authorization (or PAR) endpoint as OAuth `invalid_request` whose `error_description` starts with this code, on a page as HTTP 403.",
   ERR_IDP_BAD_REQUEST: 'The request body or parameters are malformed.',
   ERR_IDP_METHOD_NOT_ALLOWED: 'This method is not allowed here.',
   ERR_IDP_BODY_TOO_LARGE:
@@ -114,21 +115,33 @@ export class IdpSignCardMismatchError extends MynaGateError {
 }
 
 /**
- * `ERR_IDP_CLIENT_LOGIN_ONLY`: the client asked for eKYC but gets card login only, because a signed statement could
- * not name it by its redirect URI (client-origin.ts `offersEkyc`: a native app's private-use scheme, RFC 8252 §7.1,
- * or its loopback http redirect beside an https provider, §7.3).
+ * `ERR_IDP_CLIENT_LOGIN_ONLY`: the client asked for eKYC but gets card login only (client-origin.ts
+ * `loginOnlyReason`, its {@link IdpClientLoginOnlyError.reason}): it is a public client, which does not authenticate
+ * at the token endpoint (`token_endpoint_auth_method: "none"`, a native app, RFC 8252 §8.5), so the identity would go
+ * to whoever completes the flow on a device; or a signed statement could not name it by its redirect URI (a native
+ * app's private-use scheme, RFC 8252 §7.1, or its loopback http redirect beside an https provider, §7.3).
  * The authorization endpoint refuses such a request as OAuth `invalid_request` with this code and message as its
  * `error_description` (ekyc/login-only.ts); the signing page and a signing transaction throw this error itself, should
  * a request get that far (a registration changed under an interaction).
  */
 export class IdpClientLoginOnlyError extends MynaGateError {
-  constructor() {
+  /** Why: `public-client` (no client authentication) or `redirect-uri` (no statement can name it). */
+  readonly reason: LoginOnlyReason;
+  constructor(reason: LoginOnlyReason) {
     super(
       'ERR_IDP_CLIENT_LOGIN_ONLY',
-      'eKYC is not offered to this client (card login only): a signed statement cannot name its redirect URI',
+      `eKYC is not offered to this client (card login only): ${LOGIN_ONLY_WHY[reason]}`,
     );
+    this.reason = reason;
   }
 }
+
+/** The end of each reason's message: ASCII without quotes, as an OAuth `error_description` (RFC 6749 §4.1.2.1). */
+const LOGIN_ONLY_WHY: Readonly<Record<LoginOnlyReason, string>> = Object.freeze({
+  'public-client':
+    'it is a public client, with no client authentication at the token endpoint; identity data goes to a confidential client only',
+  'redirect-uri': 'a signed statement cannot name its redirect URI',
+});
 
 /** `ERR_IDP_METHOD_NOT_ALLOWED`: the route exists for other methods. */
 export class IdpMethodNotAllowedError extends MynaGateError {

@@ -7,10 +7,17 @@ export { submitCardToken, type CardLoginDeps } from './card-login.ts';
 export { oneShotChallengeStore } from './challenge-store.ts';
 export {
   clientOriginLabel,
+  CONFIDENTIAL_AUTH_METHODS,
+  DEFAULT_AUTH_METHOD,
+  ekycClient,
+  loginOnlyBecause,
+  loginOnlyReason,
   offersEkyc,
   privateUseScheme,
   statementOrigin,
   statementOriginRule,
+  type EkycClient,
+  type LoginOnlyReason,
 } from './client-origin.ts';
 export {
   resolveConfig,

@@ -12,6 +12,7 @@ import Provider, {
 } from 'oidc-provider';
 import { ACR_CARD_AUTH, ACR_CARD_SIGN, ACR_VALUES } from './acr.ts';
 import { accountFinder } from './account.ts';
+import { CONFIDENTIAL_AUTH_METHODS, DEFAULT_AUTH_METHOD } from './client-origin.ts';
 import {
   assertClaimsParameter,
   IDA_DISCOVERY,
@@ -94,6 +95,7 @@ export function buildProvider(config: ResolvedConfig): Provider {
         identities: config.ekyc.identities,
         records: config.records,
         now: config.now,
+        origin: config.origin,
       }),
       {
         verifier: config.verifier,
@@ -118,12 +120,13 @@ export function buildProvider(config: ResolvedConfig): Provider {
     // `none` only for a native app, which cannot keep a secret (RFC 8252 §8.5; resolveConfig refuses it to any other
     // client): PKCE binds its code to the app instance, and its refresh tokens rotate (refresh-policy.ts), as
     // RFC 9700 §4.14.2 asks of a public client's. node-oidc-provider lets such a client revoke only its own tokens.
-    clientAuthMethods: ['private_key_jwt', 'client_secret_basic', 'client_secret_post', 'none'],
+    // Such a client gets card login only, never eKYC (client-origin.ts `offersEkyc`): it authenticates nowhere.
+    clientAuthMethods: [...CONFIDENTIAL_AUTH_METHODS, 'none'],
     clientDefaults: {
       grant_types: ['authorization_code'],
       response_types: ['code'],
       id_token_signed_response_alg: 'ES256',
-      token_endpoint_auth_method: 'private_key_jwt',
+      token_endpoint_auth_method: DEFAULT_AUTH_METHOD,
       ...(config.subjectTypes.includes('pairwise') ? { subject_type: 'pairwise' } : {}),
     },
     enabledJWA: {

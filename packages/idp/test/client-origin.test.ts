@@ -1,6 +1,7 @@
 /**
- * The one rule of what a client's redirect URI lets the provider say about it (client-origin.ts): which origins a
- * signed statement may name, which clients are offered eKYC, what a native app's private-use redirect is (RFC 8252
+ * The one rule of what a client's registration lets the provider say about it (client-origin.ts): which origins a
+ * signed statement may name, which clients are offered eKYC (confidential ones whose every redirect a statement names:
+ * never a public native app, claimed https redirects or not), what a native app's private-use redirect is (RFC 8252
  * §7.1), and what the pages show for it instead of the origin "null". Then the last guard: a signing transaction for
  * an origin no card may sign is refused, `ERR_IDP_CLIENT_LOGIN_ONLY`, before anything is stored, and the code's
  * answer on a page is a bilingual 403.
@@ -9,6 +10,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   clientOriginLabel,
+  CONFIDENTIAL_AUTH_METHODS,
+  ekycClient,
+  loginOnlyReason,
   offersEkyc,
   privateUseScheme,
   statementOrigin,
@@ -49,18 +53,69 @@ describe('statementOriginRule and statementOrigin', () => {
 });
 
 describe('offersEkyc', () => {
-  it('offers eKYC only when a statement can name every redirect URI', () => {
-    assert.equal(offersEkyc(['https://bank.example.jp/cb', 'https://bank.example.jp/cb2'], HTTPS_OP), true);
-    assert.equal(offersEkyc(['jp.example.bank:/oauth2redirect'], HTTPS_OP), false);
-    // One that cannot be named makes the whole client login-only, whichever redirect a request uses.
-    assert.equal(offersEkyc(['https://bank.example.jp/app', 'jp.example.bank:/oauth2redirect'], HTTPS_OP), false);
-    assert.equal(offersEkyc(['http://127.0.0.1:3000/cb'], HTTPS_OP), false);
-    assert.equal(offersEkyc(['http://127.0.0.1:3000/cb'], DEV_OP), true);
+  /** A confidential client (private_key_jwt) registered with `redirectUris`. */
+  const confidential = (redirectUris: readonly string[] | undefined) => ({
+    redirectUris,
+    clientAuthMethod: 'private_key_jwt',
   });
 
-  it('fails closed without redirect URIs', () => {
+  it('offers eKYC only when a statement can name every redirect URI', () => {
+    assert.equal(
+      offersEkyc(confidential(['https://bank.example.jp/cb', 'https://bank.example.jp/cb2']), HTTPS_OP),
+      true,
+    );
+    assert.equal(offersEkyc(confidential(['jp.example.bank:/oauth2redirect']), HTTPS_OP), false);
+    // One that cannot be named makes the whole client login-only, whichever redirect a request uses.
+    assert.equal(
+      offersEkyc(confidential(['https://bank.example.jp/app', 'jp.example.bank:/oauth2redirect']), HTTPS_OP),
+      false,
+    );
+    assert.equal(offersEkyc(confidential(['http://127.0.0.1:3000/cb']), HTTPS_OP), false);
+    assert.equal(offersEkyc(confidential(['http://127.0.0.1:3000/cb']), DEV_OP), true);
+  });
+
+  it('fails closed without redirect URIs, or without a client', () => {
+    assert.equal(offersEkyc(confidential(undefined), HTTPS_OP), false);
+    assert.equal(offersEkyc(confidential([]), HTTPS_OP), false);
     assert.equal(offersEkyc(undefined, HTTPS_OP), false);
-    assert.equal(offersEkyc([], HTTPS_OP), false);
+  });
+
+  it('offers eKYC to a confidential client of each auth method the provider takes', () => {
+    for (const clientAuthMethod of ['private_key_jwt', 'client_secret_basic', 'client_secret_post']) {
+      assert.equal(offersEkyc({ redirectUris: ['https://bank.example.jp/cb'], clientAuthMethod }, HTTPS_OP), true);
+    }
+    assert.deepEqual(CONFIDENTIAL_AUTH_METHODS, ['private_key_jwt', 'client_secret_basic', 'client_secret_post']);
+  });
+
+  it('never offers eKYC to a public native app, even with claimed https redirects (universal links)', () => {
+    const links = ['https://bank.example.jp/app/cb', 'https://bank.example.jp/app/cb2'];
+    assert.equal(offersEkyc({ redirectUris: links, clientAuthMethod: 'none' }, HTTPS_OP), false);
+    assert.equal(loginOnlyReason({ redirectUris: links, clientAuthMethod: 'none' }, HTTPS_OP), 'public-client');
+    // Beside a development provider on http, loopback http is nameable: still none for a public client.
+    assert.equal(offersEkyc({ redirectUris: ['http://127.0.0.1:3000/cb'], clientAuthMethod: 'none' }, DEV_OP), false);
+    // The same registration as node-oidc-provider metadata (ekycClient): public, login only; without the method,
+    // the provider's default (private_key_jwt), eKYC.
+    const app = { client_id: 'pub-app', application_type: 'native' as const, redirect_uris: links };
+    assert.equal(offersEkyc(ekycClient({ ...app, token_endpoint_auth_method: 'none' }), HTTPS_OP), false);
+    assert.equal(offersEkyc(ekycClient(app), HTTPS_OP), true);
+  });
+
+  it('fails closed on an auth method unknown here, or none at all', () => {
+    for (const clientAuthMethod of [undefined, '', 'client_secret_jwt', 'tls_client_auth', 'NONE', 'Private_Key_JWT']) {
+      const client = { redirectUris: ['https://bank.example.jp/cb'], clientAuthMethod };
+      assert.equal(offersEkyc(client, HTTPS_OP), false, String(clientAuthMethod));
+      assert.equal(loginOnlyReason(client, HTTPS_OP), 'public-client', String(clientAuthMethod));
+    }
+  });
+
+  it('says why a client gets login only: public first, then its redirects', () => {
+    assert.equal(loginOnlyReason(confidential(['https://bank.example.jp/cb']), HTTPS_OP), undefined);
+    assert.equal(loginOnlyReason(confidential(['jp.example.bank:/cb']), HTTPS_OP), 'redirect-uri');
+    assert.equal(
+      loginOnlyReason({ redirectUris: ['jp.example.bank:/cb'], clientAuthMethod: 'none' }, HTTPS_OP),
+      'public-client',
+    );
+    assert.equal(loginOnlyReason(undefined, HTTPS_OP), 'public-client');
   });
 });
 
@@ -163,10 +218,23 @@ describe('a signing transaction for an origin no statement may name', () => {
   });
 
   it('is answered on a page as a bilingual 403 that blames the service, not the person', () => {
-    const { status, body } = toHttpError(new IdpClientLoginOnlyError());
+    const { status, body } = toHttpError(new IdpClientLoginOnlyError('public-client'));
     assert.equal(status, 403);
     assert.equal(body.error, 'ERR_IDP_CLIENT_LOGIN_ONLY');
     assert.match(body.message.ja, /ログインのみ/);
     assert.match(body.message.en, /login with the My Number Card only/);
+  });
+
+  it('says why in its message, ASCII without quotes (an OAuth error_description, RFC 6749 §4.1.2.1)', () => {
+    const redirect = new IdpClientLoginOnlyError('redirect-uri');
+    const open = new IdpClientLoginOnlyError('public-client');
+    assert.equal(redirect.reason, 'redirect-uri');
+    assert.equal(open.reason, 'public-client');
+    assert.equal(
+      redirect.message,
+      'eKYC is not offered to this client (card login only): a signed statement cannot name its redirect URI',
+    );
+    assert.match(open.message, /^eKYC is not offered to this client \(card login only\): it is a public client/);
+    for (const e of [redirect, open]) assert.match(`${e.code}: ${e.message}`, /^[\x20\x21\x23-\x5b\x5d-\x7e]+$/);
   });
 });

@@ -236,9 +236,15 @@ describe('the release keeps to what was signed (were the signing step skipped)',
       identities: { get: async () => identity, put: async () => {}, delete: async () => {} },
       records: { appendAudit: async () => undefined as never },
       now: () => Date.parse('2026-01-02T00:00:00Z'),
+      origin: 'https://id.example.jp',
     });
+    const client = {
+      clientId: 'bank-rp',
+      redirectUris: ['https://bank.example/cb'],
+      clientAuthMethod: 'private_key_jwt',
+    };
     const ctx = {
-      oidc: { grant: { jti: 'g1', getOIDCClaims: () => granted }, client: { clientId: 'bank-rp' } },
+      oidc: { grant: { jti: 'g1', getOIDCClaims: () => granted }, client },
     } as unknown as KoaContextWithOIDC;
     const account = await find(ctx, 'p1');
     return account!.claims('id_token', 'openid', { verified_claims: requested, age_over_20: null } as never, []);

@@ -563,7 +563,7 @@ describe('unsignedTerms and the ekyc prompt (unit)', () => {
   });
 });
 
-describe('the release never answers another client (were the signing step skipped)', () => {
+describe('the release never answers another client (were the signing step skipped), nor one now login only', () => {
   const identity: VerifiedIdentity = {
     grantId: 'g1',
     accountId: 'p1',
@@ -582,18 +582,21 @@ describe('the release never answers another client (were the signing step skippe
     verificationProcess: 'vp',
   };
 
-  async function claimsFor(clientId: string | undefined) {
+  /** The claims the client `clientId` (confidential, an https redirect, unless `change`d) gets, and the releases. */
+  async function claimsFor(clientId: string | undefined, change: Record<string, unknown> = {}) {
     const released: unknown[] = [];
     const find = accountFinder({ personExists: async () => true } as never, {
       identities: { get: async () => identity, put: async () => {}, delete: async () => {} },
       records: { appendAudit: async (e: unknown) => void released.push(e) as never },
       now: () => Date.parse('2026-01-02T00:00:00Z'),
+      origin: 'https://id.example.jp',
     });
+    const client =
+      clientId === undefined
+        ? undefined
+        : { clientId, redirectUris: [RP_JWT.redirectUri], clientAuthMethod: 'private_key_jwt', ...change };
     const ctx = {
-      oidc: {
-        grant: { jti: 'g1', getOIDCClaims: () => ['age_over_20'] },
-        client: clientId === undefined ? undefined : { clientId },
-      },
+      oidc: { grant: { jti: 'g1', getOIDCClaims: () => ['age_over_20'] }, client },
     } as unknown as KoaContextWithOIDC;
     const account = await find(ctx, 'p1');
     const claims = await account!.claims('id_token', 'openid', { age_over_20: null } as never, []);
@@ -611,6 +614,19 @@ describe('the release never answers another client (were the signing step skippe
       const { claims, released } = await claimsFor(other);
       assert.deepEqual(claims, { sub: 'p1' });
       assert.deepEqual(released, []);
+    }
+  });
+
+  it('answers the same client nothing once it gets card login only (now public, or an unknown auth method)', async () => {
+    for (const change of [
+      { clientAuthMethod: 'none' },
+      { clientAuthMethod: undefined },
+      { clientAuthMethod: 'client_secret_jwt' },
+      { redirectUris: ['jp.example.bank:/oauth2redirect'] },
+    ]) {
+      const { claims, released } = await claimsFor(RP_JWT.clientId, change);
+      assert.deepEqual(claims, { sub: 'p1' }, JSON.stringify(change));
+      assert.deepEqual(released, [], 'no release written');
     }
   });
 });

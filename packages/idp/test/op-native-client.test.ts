@@ -18,6 +18,12 @@
  * verifier the code is refused. With `offline_access` consented its refresh tokens rotate on every use, a used one sent
  * again revoking the grant (RFC 9700 §4.14.2), and it revokes its own tokens. A confidential client cannot downgrade to
  * no client authentication.
+ *
+ * A public client gets card login only, whatever its redirects: a public native app registered with claimed https
+ * redirects ("universal links", "app links"), which a statement could name, logs in with the card, and its eKYC
+ * requests (authorization or PAR) are refused exactly as a private-use app's, `invalid_request` with
+ * `ERR_IDP_CLIENT_LOGIN_ONLY`, saying it is public: the identity would go to whoever completes the PKCE flow on a
+ * device. The same app registered as a confidential client (its server holding the key) still gets eKYC.
  */
 import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
@@ -75,7 +81,19 @@ const PUBLIC_APP = Object.freeze({
   name: '公開アプリ / Public app',
   redirectUri: 'jp.example.pubapp:/oauth2redirect',
 });
+/** A public native app with claimed https redirects ("universal links"): a statement could name them. */
+const PUBLIC_LINKS = Object.freeze({
+  clientId: 'pub-links',
+  name: '公開リンクアプリ / Public links app',
+  redirectUri: 'https://links.example/app/cb',
+});
+/** The same kind of app registered as a confidential client: its server holds the key (private_key_jwt). */
+const LINKS_APP = Object.freeze({ clientId: 'links-app', redirectUri: 'https://links.example/backend-app/cb' });
 const CODE = 'ERR_IDP_CLIENT_LOGIN_ONLY';
+/** The `error_description` of a refusal of eKYC to a client whose redirect no statement can name. */
+const REDIRECT_REFUSAL = `${CODE}: eKYC is not offered to this client (card login only): a signed statement cannot name its redirect URI`;
+/** The `error_description` of a refusal of eKYC to a public client. */
+const PUBLIC_REFUSAL = `${CODE}: eKYC is not offered to this client (card login only): it is a public client, with no client authentication at the token endpoint; identity data goes to a confidential client only`;
 
 let f: OpFixture;
 let idp: TestIdp;
@@ -86,6 +104,8 @@ let desktopRp: client.Configuration;
 let webLoopbackRp: client.Configuration;
 let twoSchemesRp: client.Configuration;
 let publicRp: client.Configuration;
+let publicLinksRp: client.Configuration;
+let linksAppRp: client.Configuration;
 /** {@link RP_SECRET} (client_secret_basic) sending no client authentication, as a public client does. */
 let secretAsPublicRp: client.Configuration;
 
@@ -141,6 +161,21 @@ before(async () => {
         grant_types: ['authorization_code', 'refresh_token'],
         token_endpoint_auth_method: 'none',
       },
+      {
+        client_id: PUBLIC_LINKS.clientId,
+        client_name: PUBLIC_LINKS.name,
+        application_type: 'native',
+        redirect_uris: [PUBLIC_LINKS.redirectUri],
+        token_endpoint_auth_method: 'none',
+      },
+      {
+        client_id: LINKS_APP.clientId,
+        application_type: 'native',
+        redirect_uris: [LINKS_APP.redirectUri],
+        token_endpoint_auth_method: 'private_key_jwt',
+        token_endpoint_auth_signing_alg: 'ES256',
+        jwks: { keys: [appKey] },
+      },
     ],
   });
   const options = { [client.customFetch]: idp.fetch as client.CustomFetch };
@@ -185,6 +220,20 @@ before(async () => {
     PUBLIC_APP.clientId,
     { id_token_signed_response_alg: 'ES256' },
     client.None(),
+    options,
+  );
+  publicLinksRp = await client.discovery(
+    new URL(idp.server.issuer),
+    PUBLIC_LINKS.clientId,
+    { id_token_signed_response_alg: 'ES256' },
+    client.None(),
+    options,
+  );
+  linksAppRp = await client.discovery(
+    new URL(idp.server.issuer),
+    LINKS_APP.clientId,
+    { id_token_signed_response_alg: 'ES256' },
+    client.PrivateKeyJwt({ key, kid: 'rp-1' }),
     options,
   );
   secretAsPublicRp = await client.discovery(new URL(idp.server.issuer), RP_SECRET.clientId, {}, client.None(), options);
@@ -296,10 +345,7 @@ describe('a native app (private-use scheme redirect) registered through the libr
       const back = new URL(res.headers.get('location')!);
       assert.equal(`${back.protocol}${back.pathname}`, APP.redirectUri, 'the refusal goes back to the app');
       assert.equal(back.searchParams.get('error'), 'invalid_request');
-      assert.equal(
-        back.searchParams.get('error_description'),
-        `${CODE}: eKYC is not offered to this client (card login only): a signed statement cannot name its redirect URI`,
-      );
+      assert.equal(back.searchParams.get('error_description'), REDIRECT_REFUSAL);
       assert.equal(back.searchParams.get('state'), state);
       assert.equal(back.searchParams.get('iss'), idp.server.issuer);
       // No interaction was started: no login page, no signing page, nothing for a card to sign.
@@ -373,10 +419,7 @@ describe('a desktop app (loopback IP redirect, RFC 8252 §7.3) beside an https p
       const back = new URL(res.headers.get('location')!);
       assert.equal(`${back.origin}${back.pathname}`, DESKTOP.requested);
       assert.equal(back.searchParams.get('error'), 'invalid_request');
-      assert.equal(
-        back.searchParams.get('error_description'),
-        `${CODE}: eKYC is not offered to this client (card login only): a signed statement cannot name its redirect URI`,
-      );
+      assert.equal(back.searchParams.get('error_description'), REDIRECT_REFUSAL);
       assert.equal(back.searchParams.get('state'), state);
       assert.deepEqual(
         res.headers.getSetCookie().filter((c) => /interaction/.test(c)),
@@ -497,5 +540,72 @@ describe('a public native app (token_endpoint_auth_method none, RFC 8252 §8.5)'
     });
     const tokens = await client.authorizationCodeGrant(idp.secretRp, callback, checks);
     assert.equal(tokens.claims()!.aud, RP_SECRET.clientId);
+  });
+});
+
+describe('a public native app with claimed https redirects (universal links): card login only', () => {
+  it('logs in with the card: the code comes back to its https redirect, redeemed with its PKCE verifier alone', async () => {
+    const login = await startLogin(idp, publicLinksRp, PUBLIC_LINKS.redirectUri);
+    assert.equal(/id="client-origin">([^<]*)</.exec(login.page)?.[1], 'https://links.example');
+    const callback = await completeLogin(idp, login, alice);
+    assert.equal(`${callback.origin}${callback.pathname}`, PUBLIC_LINKS.redirectUri);
+    assertCodeFor(login, callback);
+    const { claims, personId } = await redeem(publicLinksRp, login, callback);
+    assert.equal(claims.aud, PUBLIC_LINKS.clientId);
+    assert.equal(claims.acr, 'urn:mynagate:acr:card-auth');
+    assert.equal(claims.sub, pairwiseSubject(idp.pairwiseSecret, 'links.example', personId));
+  });
+
+  for (const [name, extra] of EKYC_REQUESTS) {
+    it(`refuses its eKYC (${name}) before any interaction, as a login-only client's: ${CODE}`, async () => {
+      const { url, state } = await authorizationUrl(publicLinksRp, PUBLIC_LINKS.redirectUri, extra);
+      const res = await idp.agent().fetch(url);
+      await res.body?.cancel();
+      assert.equal(res.status, 303);
+      const back = new URL(res.headers.get('location')!);
+      assert.equal(`${back.origin}${back.pathname}`, PUBLIC_LINKS.redirectUri, 'the refusal goes back to the app');
+      assert.equal(back.searchParams.get('error'), 'invalid_request');
+      assert.equal(back.searchParams.get('error_description'), PUBLIC_REFUSAL);
+      assert.equal(back.searchParams.get('state'), state);
+      assert.equal(back.searchParams.get('iss'), idp.server.issuer);
+      assert.deepEqual(
+        res.headers.getSetCookie().filter((c) => /interaction/.test(c)),
+        [],
+      );
+    });
+  }
+
+  it(`refuses its eKYC pushed by PAR (RFC 9126) with invalid_request ${CODE}`, async () => {
+    const codeChallenge = await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier());
+    await assert.rejects(
+      client.buildAuthorizationUrlWithPAR(publicLinksRp, {
+        redirect_uri: PUBLIC_LINKS.redirectUri,
+        scope: 'openid',
+        code_challenge: codeChallenge,
+        code_challenge_method: 'S256',
+        claims: JSON.stringify({ userinfo: { birthdate: null } }),
+      }),
+      (e: { error?: string; error_description?: string }) =>
+        e.error === 'invalid_request' && e.error_description === PUBLIC_REFUSAL,
+    );
+  });
+
+  it('a public app with a private-use redirect is refused as public, the first reason', async () => {
+    const { url } = await authorizationUrl(publicRp, PUBLIC_APP.redirectUri, {
+      acr_values: 'urn:mynagate:acr:card-sign',
+    });
+    const res = await idp.agent().fetch(url);
+    await res.body?.cancel();
+    const back = new URL(res.headers.get('location')!);
+    assert.equal(back.searchParams.get('error'), 'invalid_request');
+    assert.equal(back.searchParams.get('error_description'), PUBLIC_REFUSAL);
+  });
+
+  it('the same app registered as a confidential client (its server holds the key) still gets eKYC', async () => {
+    const login = await startLogin(idp, linksAppRp, LINKS_APP.redirectUri, {
+      extra: { acr_values: 'urn:mynagate:acr:card-sign' },
+    });
+    assert.equal(/id="client-origin">([^<]*)</.exec(login.page)?.[1], 'https://links.example');
+    await login.events.close();
   });
 });

@@ -113,6 +113,50 @@ describe('configuration', () => {
     }
   });
 
+  it('refuses eKYC-only settings on a client offered card login only: a public one, or one no statement names', () => {
+    const links = {
+      client_id: 'pub-links',
+      application_type: 'native',
+      token_endpoint_auth_method: 'none',
+      redirect_uris: ['https://rp.example/app/cb'],
+    } as const;
+    // Card login alone: accepted, claimed https redirects or not.
+    assert.equal(resolveConfig({ ...valid, clients: [links] }).clients[0]?.client_id, 'pub-links');
+    const publicWhy =
+      "it is public (token_endpoint_auth_method none), and eKYC goes to a confidential client only: have the app's own server redeem the code with a key or a secret (private_key_jwt, client_secret_basic or client_secret_post)";
+    const byDefault = { ...links, default_acr_values: ['urn:mynagate:acr:card-auth', 'urn:mynagate:acr:card-sign'] };
+    assert.throws(() => resolveConfig({ ...valid, clients: [byDefault] }), {
+      name: 'TypeError',
+      message: `client pub-links: default_acr_values asks for urn:mynagate:acr:card-sign (eKYC), but the client gets card login only: ${publicWhy}`,
+    });
+    assert.throws(
+      () => resolveConfig({ ...valid, clients: [links], ekyc: { purposes: { 'pub-links': '口座開設' } } }),
+      {
+        name: 'TypeError',
+        message: `ekyc.purposes.pub-links is for eKYC, but client pub-links gets card login only: ${publicWhy}`,
+      },
+    );
+    // A private-use app (confidential) is held to the same rule, for its own reason.
+    const { token_endpoint_auth_method: _, ...scheme } = { ...links, redirect_uris: ['jp.example.pub:/cb'] };
+    assert.throws(
+      () => resolveConfig({ ...valid, clients: [{ ...scheme, default_acr_values: ['urn:mynagate:acr:card-sign'] }] }),
+      { name: 'TypeError', message: /^client pub-links: .* card login only: a signed eKYC statement cannot name/ },
+    );
+    // A confidential client with https redirects keeps them, and the card-auth ACR by default is anyone's.
+    const { token_endpoint_auth_method: __, ...confidential } = byDefault;
+    assert.equal(resolveConfig({ ...valid, clients: [confidential] }).clients.length, 1);
+    assert.equal(
+      resolveConfig({ ...valid, clients: [{ ...links, default_acr_values: ['urn:mynagate:acr:card-auth'] }] }).clients
+        .length,
+      1,
+    );
+    assert.equal(
+      resolveConfig({ ...valid, clients: [confidential], ekyc: { purposes: { 'pub-links': '口座開設' } } }).ekyc
+        .purposes['pub-links'],
+      '口座開設',
+    );
+  });
+
   it('allows an http issuer on loopback only (development)', () => {
     assert.equal(resolveConfig({ ...valid, issuer: 'http://127.0.0.1:3000' }).secure, false);
   });

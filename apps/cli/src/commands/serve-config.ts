@@ -43,13 +43,16 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { isMynaGateError, MynaGateError } from '@mynagate/errors';
 import {
+  ACR_CARD_SIGN,
   assertJwks,
   createMemoryStores,
   createProvider,
   DEFAULT_SERVER_LIMITS,
   generateSigningKey,
+  ekycClient,
+  loginOnlyBecause,
+  loginOnlyReason,
   ME_CLIENT_ID,
-  offersEkyc,
   oneShotChallengeStore,
   platformCardPair,
   openStores,
@@ -343,10 +346,16 @@ export async function loadAuditConfig(
  *   desktop app opens a port at login time, and node-oidc-provider takes any port of a native client's loopback
  *   redirect at request time), beside any provider. No statement can name a private-use redirect (its origin is
  *   `"null"`), nor one in clear beside an https provider, so the client gets card login only: the provider refuses its
- *   eKYC requests before the person is asked for anything (`ERR_IDP_CLIENT_LOGIN_ONLY`, idp `offersEkyc`), whoever
+ *   eKYC requests before the person is asked for anything (`ERR_IDP_CLIENT_LOGIN_ONLY`, idp `loginOnlyReason`), whoever
  *   registered it ({@link loginOnlyLines} says so at start). Any other redirect (a private-use scheme without a period
  *   or with a host, one on a client that is not native, a native one on `localhost`, which RFC 8252 §8.3 advises
  *   against, http off the loopback host, loopback http of a web client beside an https provider) is refused here.
+ * - a public client gets card login only too, whatever its redirects (claimed https ones included): eKYC goes to a
+ *   confidential client only, as a public one's code and tokens go to whoever completes the PKCE flow on a device
+ *   (idp `loginOnlyReason`). A native app that needs eKYC has its own server redeem the code with a key or a secret.
+ *
+ * A client that gets card login only and lists the card-signature ACR in `default_acr_values` is refused here (idp
+ * `resolveConfig` refuses it too): node-oidc-provider puts it into every request that names no ACR, each refused.
  *
  * @param issuer the provider's issuer (its scheme decides the eKYC rule).
  * @param name what a message calls the `i`th client, e.g. `clients[0]`.
@@ -407,6 +416,13 @@ export async function checkClients(
       throw new ConfigError(
         `${at}: token_endpoint_auth_method none is for a native app only (RFC 8252 §8.5): register it with "application_type": "native" or give it a secret or a key (client_secret_basic, client_secret_post or private_key_jwt)`,
       );
+    // A client offered card login only (idp loginOnlyReason: a public one, or one with a redirect no statement names)
+    // that asks for eKYC by default: every request naming no ACR would be refused (idp resolveConfig refuses it too).
+    const loginOnly = loginOnlyReason(ekycClient(c), origin);
+    if (loginOnly !== undefined && Array.isArray(c.default_acr_values) && c.default_acr_values.includes(ACR_CARD_SIGN))
+      throw new ConfigError(
+        `${at}: default_acr_values asks for ${ACR_CARD_SIGN} (eKYC), but the client gets card login only: ${loginOnlyBecause(loginOnly)}`,
+      );
     // Said before node-oidc-provider's "redirect_uris must only contain web uris", which does not say what to do.
     for (const [j, uri] of (Array.isArray(c.redirect_uris) ? c.redirect_uris : []).entries()) {
       if (!native && typeof uri === 'string' && privateUseScheme(uri) !== undefined)
@@ -451,11 +467,11 @@ export async function checkClients(
 }
 
 /**
- * The start-up line of each of `clients` that the provider at `issuer` offers card login only (idp `offersEkyc`: a
- * statement cannot name one of its redirect URIs), naming the first such redirect, so the operator sees at start what
- * the provider will refuse its eKYC requests with (`ERR_IDP_CLIENT_LOGIN_ONLY`); the same line says a public native
- * app (`token_endpoint_auth_method: "none"`) is public, and a public one offered eKYC (claimed https redirects) gets
- * a line of its own saying so. None for another client offered eKYC.
+ * The start-up line of each of `clients` that the provider at `issuer` offers card login only (idp `loginOnlyReason`:
+ * a statement cannot name one of its redirect URIs, or it is a public client, which eKYC never goes to), naming the
+ * first such redirect, or saying it is public, so the operator sees at start what the provider will refuse its eKYC
+ * requests with (`ERR_IDP_CLIENT_LOGIN_ONLY`); the same line says a public native app (`token_endpoint_auth_method:
+ * "none"`) is public. None for another client, offered eKYC.
  *
  * @example
  * ```ts
@@ -463,6 +479,8 @@ export async function checkClients(
  * // ['client bank-app: card login only (native app redirect jp.example.bank:/cb; eKYC is not offered)']
  * loginOnlyLines([{ client_id: 'pub-app', application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: ['jp.example.pub:/cb'] }], issuer);
  * // ['client pub-app: card login only (native app redirect jp.example.pub:/cb; eKYC is not offered), public (no client authentication)']
+ * loginOnlyLines([{ client_id: 'pub-links', application_type: 'native', token_endpoint_auth_method: 'none', redirect_uris: ['https://bank.example.jp/app'] }], issuer);
+ * // ['client pub-links: card login only (eKYC is not offered to a public client), public (no client authentication)']
  * ```
  */
 export function loginOnlyLines(clients: readonly ClientMetadata[], issuer: string): string[] {
@@ -470,11 +488,13 @@ export function loginOnlyLines(clients: readonly ClientMetadata[], issuer: strin
   const lines: string[] = [];
   for (const c of clients) {
     const said: string[] = [];
-    if (!offersEkyc(c.redirect_uris, origin)) {
+    const reason = loginOnlyReason(ekycClient(c), origin);
+    if (reason !== undefined) {
       const uri = (c.redirect_uris ?? []).find((u) => statementOrigin(u, origin) === undefined);
       const kind = c['application_type'] === 'native' ? 'native app redirect' : 'redirect';
-      const why = uri === undefined ? 'no redirect URI' : `${kind} ${uri}`;
-      said.push(`card login only (${why}; eKYC is not offered)`);
+      if (uri !== undefined) said.push(`card login only (${kind} ${uri}; eKYC is not offered)`);
+      else if (reason === 'public-client') said.push('card login only (eKYC is not offered to a public client)');
+      else said.push('card login only (no redirect URI; eKYC is not offered)');
     }
     if (c.token_endpoint_auth_method === 'none') said.push('public (no client authentication)');
     if (said.length > 0) lines.push(`client ${c.client_id}: ${said.join(', ')}`);

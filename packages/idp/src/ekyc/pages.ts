@@ -23,7 +23,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ACR_CARD_SIGN, AMR_CARD } from '../acr.ts';
 import type { DevConfig } from '../config.ts';
 import { openVirtualCard } from '../dev/virtual-card.ts';
-import { offersEkyc, statementOrigin, statementOriginRule } from '../client-origin.ts';
+import { loginOnlyReason, statementOrigin, statementOriginRule } from '../client-origin.ts';
 import {
   IdpBadRequestError,
   IdpClientLoginOnlyError,
@@ -152,11 +152,12 @@ export function ekycRoutes(context: InteractionContext, log: EventLog = stderrLo
       const client = await provider.Client.find(clientId);
       const clientName = client?.clientName ?? clientId;
       // The authorization endpoint refused eKYC to a login-only client (login-only.ts); a registration changed since
-      // is refused here, before a statement or a transaction names an origin no card may sign.
+      // (now public, or with a redirect no statement names) is refused here, before a statement or a transaction
+      // names it. Fails closed: a client gone is login only.
+      const reason = loginOnlyReason(client, config.origin);
+      if (reason !== undefined) throw new IdpClientLoginOnlyError(reason);
       const clientOrigin = statementOrigin(details.params['redirect_uri'], config.origin);
-      if (clientOrigin === undefined || !offersEkyc(client?.redirectUris, config.origin)) {
-        throw new IdpClientLoginOnlyError();
-      }
+      if (clientOrigin === undefined) throw new IdpClientLoginOnlyError('redirect-uri');
       const grant = await provider.Grant.find(grantId);
       const granted = new Set(grant?.getOIDCClaims() ?? []);
       const items = statementItems(details.params, [...granted], grant?.getRejectedOIDCClaims() ?? []);

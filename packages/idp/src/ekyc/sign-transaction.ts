@@ -167,7 +167,9 @@ export class SignTransactions {
   async start(
     input: Omit<SignTransaction, Exclude<keyof BoundFields, 'uid'> | 'outcomeKey'>,
   ): Promise<{ readonly transaction: SignTransaction; readonly browserKey: string }> {
-    if (statementOrigin(input.clientOrigin, this.#o.origin) !== input.clientOrigin) throw new IdpClientLoginOnlyError();
+    if (statementOrigin(input.clientOrigin, this.#o.origin) !== input.clientOrigin) {
+      throw new IdpClientLoginOnlyError('redirect-uri');
+    }
     const { fields, browserKey } = newBinding(this.#o.now(), this.#o.ttlSeconds);
     const outcomeKey = Buffer.from(outcomeOpener(browserKey).publicKey).toString('base64url');
     const { network, ...rest } = input;
