@@ -46,7 +46,7 @@ export const PKI_ERROR_CODES = Object.freeze({
   // CertificateRevokedError / RevocationUnknownError
   ERR_PKI_CERT_REVOKED: 'The certificate is revoked (reason and date in the error).',
   ERR_PKI_REVOCATION_UNKNOWN:
-    'Revocation status could not be established (unknown, unreachable, refused, stale, future, unavailable, too_large): fail closed.',
+    'Revocation status could not be established (detail: unknown, unreachable, refused, malformed, stale, future, unavailable, too_large): fail closed.',
   ERR_PKI_OCSP_MALFORMED: 'The OCSP response is not a well-formed BasicOCSPResponse.',
   ERR_PKI_OCSP_STATUS: 'The OCSP responseStatus is not successful.',
   ERR_PKI_OCSP_CERT_ID: 'The OCSP response is not about the certificate asked for.',
@@ -60,7 +60,8 @@ export const PKI_ERROR_CODES = Object.freeze({
   ERR_PKI_IDENTITY_MALFORMED: 'The signing certificate does not carry a well-formed basic-4 identity.',
   ERR_PKI_STATEMENT_MALFORMED: 'The statement is not canonical.',
   ERR_PKI_STATEMENT_SIGNATURE: 'The statement signature does not verify with the signing certificate.',
-  ERR_PKI_LINKS_UNAVAILABLE: 'The serial-linking source cannot answer; retry later.',
+  ERR_PKI_LINKS_UNAVAILABLE:
+    'The serial-linking source cannot answer (detail: unreachable, retry later; refused, malformed, too_large, unknown).',
 } as const);
 
 /** A code of {@link PKI_ERROR_CODES}. */

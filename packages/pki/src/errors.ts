@@ -59,10 +59,11 @@ export class CertificateRevokedError extends MynaGateError {
 /**
  * Revocation status could not be established, so the certificate is refused (fail closed). Retrying later may
  * help. `detail` says why for `ERR_PKI_REVOCATION_UNKNOWN`: `unknown` (the source does not know the
- * certificate), `unreachable` (a network error, a timeout or an HTTP 5xx), `refused` (an HTTP 4xx answer, e.g. a
- * wrong API key or an unknown CA: the operator's to fix, the status is in the message), `stale` (thisUpdate too old
- * or nextUpdate passed), `future` (thisUpdate ahead of now beyond the skew), `unavailable` (no source, or no CRL
- * covering the certificate), `too_large` (an answer over the configured ceiling).
+ * certificate), `unreachable` (a network error, a timeout, an HTTP 5xx, 408 or 429: it passes), `refused` (another
+ * HTTP 4xx answer, e.g. a wrong API key or an unknown CA: the operator's to fix; the status is in the message),
+ * `malformed` (the source answered, but not in its contract: a platform 200 that is not a JSON status), `stale`
+ * (thisUpdate too old or nextUpdate passed), `future` (thisUpdate ahead of now beyond the skew), `unavailable` (no
+ * source, or no CRL covering the certificate), `too_large` (an answer over the configured ceiling).
  *
  * The OCSP codes name a response that must not be trusted: `ERR_PKI_OCSP_MALFORMED`, `ERR_PKI_OCSP_STATUS`
  * (responseStatus not successful), `ERR_PKI_OCSP_CERT_ID`, `ERR_PKI_OCSP_RESPONSE_COUNT`, `ERR_PKI_OCSP_RESPONDER`
@@ -91,5 +92,17 @@ export class IdentityError extends MynaGateError {}
  */
 export class StatementError extends MynaGateError {}
 
-/** The linking source cannot answer (`ERR_PKI_LINKS_UNAVAILABLE`); retry later, never guess a link. */
-export class LinksUnavailableError extends MynaGateError {}
+/**
+ * The linking source cannot answer (`ERR_PKI_LINKS_UNAVAILABLE`); never guess a link. `detail` says why, with the
+ * words of {@link RevocationUnknownError}'s: `unreachable` (retry later), `refused` (the operator's to fix),
+ * `malformed`, `too_large`; `unknown` when a source did not say.
+ */
+export class LinksUnavailableError extends MynaGateError {
+  /** A short machine word refining the code, e.g. `refused`. */
+  readonly detail: string;
+
+  constructor(code: string, message: string, options?: ErrorOptions & { readonly detail?: string }) {
+    super(code, message, options);
+    this.detail = options?.detail ?? 'unknown';
+  }
+}

@@ -186,9 +186,8 @@ export function platformSource(options: PlatformOptions): RevocationSource {
 
 /**
  * A `LinkingSource` over the platform links API. A 404 is `null` (the platform does not know the certificate); every
- * other failure rejects with `ERR_PKI_LINKS_UNAVAILABLE`, never a guessed link. `LinksUnavailableError` has no
- * `detail` field, so the message names the reason with the words of `platformSource`'s details, after
- * `platform links `: `refused` (an HTTP 4xx other than 404, 408 and 429), `unreachable` (a network error, a
+ * other failure rejects with `ERR_PKI_LINKS_UNAVAILABLE`, never a guessed link. Its `detail` (also in the message,
+ * after `platform links `) is one of `platformSource`'s: `refused` (an HTTP 4xx other than 404, 408 and 429), `unreachable` (a network error, a
  * timeout, a 5xx, 408, 429 or another status but 200), `too_large`, `malformed` (a 200 that is not JSON, not a JSON
  * object, not a link of the contract, or names another certificate). An HTTP status is in the message. A Retry-After
  * is not read: the call fails at once.
@@ -203,7 +202,10 @@ export function platformSource(options: PlatformOptions): RevocationSource {
 export function platformLinks(options: PlatformOptions): LinkingSource {
   const get = setup(options);
   const fail = (detail: string, message: string, cause?: unknown): never => {
-    throw new LinksUnavailableError('ERR_PKI_LINKS_UNAVAILABLE', `platform links ${detail}: ${message}`, { cause });
+    throw new LinksUnavailableError('ERR_PKI_LINKS_UNAVAILABLE', `platform links ${detail}: ${message}`, {
+      cause,
+      detail,
+    });
   };
   const hex = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{1,128}$/.test(v);
   const fingerprint = (v: unknown): v is string => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v);

@@ -82,7 +82,7 @@ test('every error class, instantiated, carries a registered code', () => {
     new RevocationUnknownError('ERR_PKI_REVOCATION_UNKNOWN', 'stale', 'crl', 'x'),
     new IdentityError('ERR_PKI_IDENTITY_MALFORMED', 'x'),
     new StatementError('ERR_PKI_STATEMENT_SIGNATURE', 'x'),
-    new LinksUnavailableError('ERR_PKI_LINKS_UNAVAILABLE', 'x'),
+    new LinksUnavailableError('ERR_PKI_LINKS_UNAVAILABLE', 'x', { detail: 'refused' }),
     new CrlMalformedError('expected INTEGER', 3),
     new CrlUnsupportedError('version'),
     new CrlWrongIssuerError(),

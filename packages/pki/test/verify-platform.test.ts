@@ -197,6 +197,7 @@ test('an answer over maxResponseBytes is no answer: ERR_PKI_REVOCATION_UNKNOWN (
   );
   await assert.rejects(platformLinks(options).links(f.jpki.caFingerprint('auth'), f.card.authSerial), {
     code: 'ERR_PKI_LINKS_UNAVAILABLE',
+    detail: 'too_large',
     message: 'platform links too_large: response body larger than 16 bytes',
   });
   // The same answers within the ceiling.
@@ -282,13 +283,17 @@ test('platformLinks refuses a malformed link, and an answer naming another certi
     ['an answer without its kind', { issuer: ca, serial: '0a' }, 'platform links malformed: kind missing'],
     ['an answer of another kind', { ...self, kind: 'card' }, 'platform links malformed: kind missing'],
   ] as const) {
-    await assert.rejects(answering(body).links(ca, '0a'), { code: 'ERR_PKI_LINKS_UNAVAILABLE', message }, name);
+    await assert.rejects(
+      answering(body).links(ca, '0a'),
+      { code: 'ERR_PKI_LINKS_UNAVAILABLE', detail: 'malformed', message },
+      name,
+    );
   }
   await assert.rejects(answering(self).links('JPKI', '0a'), TypeError);
 });
 
-// LinksUnavailableError has no `detail` field: platformLinks names the reason in its message, with the words of
-// ERR_PKI_REVOCATION_UNKNOWN's details, exactly as platformSource classifies the same answer.
+// platformLinks names the reason in its `detail` (and message) with the words of ERR_PKI_REVOCATION_UNKNOWN's
+// details, exactly as platformSource classifies the same answer.
 for (const [status, detail] of [
   [400, 'refused'],
   [401, 'refused'],
@@ -303,6 +308,7 @@ for (const [status, detail] of [
     try {
       await assert.rejects(platformLinks({ baseUrl: answering.url }).links(f.jpki.caFingerprint('auth'), '0a'), {
         code: 'ERR_PKI_LINKS_UNAVAILABLE',
+        detail,
         message: `platform links ${detail}: HTTP ${status}`,
       });
       await assert.rejects(
@@ -332,7 +338,7 @@ test('platformLinks: a 404 is the platform not knowing the certificate (null), n
 test('platformLinks: a closed port is ERR_PKI_LINKS_UNAVAILABLE (unreachable)', async () => {
   await assert.rejects(
     platformLinks({ baseUrl: await closedPortUrl(), timeoutMs: 2000 }).links(f.jpki.caFingerprint('auth'), '0a'),
-    { code: 'ERR_PKI_LINKS_UNAVAILABLE', message: 'platform links unreachable: no answer' },
+    { code: 'ERR_PKI_LINKS_UNAVAILABLE', detail: 'unreachable', message: 'platform links unreachable: no answer' },
   );
 });
 
@@ -342,6 +348,7 @@ for (const [name, body, contentType, why] of NONSENSE) {
     try {
       await assert.rejects(platformLinks({ baseUrl: odd.url }).links(f.jpki.caFingerprint('auth'), '0a'), {
         code: 'ERR_PKI_LINKS_UNAVAILABLE',
+        detail: 'malformed',
         message: `platform links malformed: ${why}`,
       });
     } finally {
