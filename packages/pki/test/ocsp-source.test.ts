@@ -163,14 +163,20 @@ test('an HTTP 503 answer and a closed port are an outage: ERR_PKI_REVOCATION_UNK
   });
 });
 
-test('a response with the wrong content type is not parsed: ERR_PKI_REVOCATION_UNKNOWN', async () => {
+test('a 200 of another media type (a portal page) is not parsed: ERR_PKI_REVOCATION_UNKNOWN (malformed)', async () => {
   const html: typeof globalThis.fetch = async () =>
     new Response('<html/>', { headers: { 'content-type': 'text/html' } });
   await assert.rejects(ocspSource({ url: 'http://x/ocsp', fetch: html }).status(cert, ca, NOW), {
     code: 'ERR_PKI_REVOCATION_UNKNOWN',
-    detail: 'unreachable',
+    detail: 'malformed',
     source: 'ocsp',
-    message: 'OCSP responder unreachable',
+    message: 'OCSP answer is not application/ocsp-response: another media type',
+  });
+  const untyped: typeof globalThis.fetch = async () => new Response(new Uint8Array([0x30, 0]), { headers: {} });
+  await assert.rejects(ocspSource({ url: 'http://x/ocsp', fetch: untyped }).status(cert, ca, NOW), {
+    code: 'ERR_PKI_REVOCATION_UNKNOWN',
+    detail: 'malformed',
+    message: 'OCSP answer is not application/ocsp-response: no media type',
   });
 });
 

@@ -41,8 +41,8 @@ export interface OcspSourceOptions {
  * `status` rejects with the `ERR_PKI_OCSP_*` codes of `checkOcspResponse`, or `ERR_PKI_REVOCATION_UNKNOWN` whose
  * `detail` is `refused` (an HTTP 4xx answer other than 408 and 429, e.g. a wrong API key: the operator's to fix;
  * the status is in the message), `unreachable` (a network error, a timeout, a 5xx, 408 (Request Timeout), 429 (Too
- * Many Requests) or any other status but 200, the status then in the message, or a 200 of another media type),
- * `too_large`, `unavailable` (no URL), `stale` or `future`. A Retry-After is not read: the check fails closed at
+ * Many Requests) or any other status but 200, the status then in the message), `malformed` (a 200 of another media
+ * type than application/ocsp-response: a captive portal's or a proxy's page), `too_large`, `unavailable` (no URL), `stale` or `future`. A Retry-After is not read: the check fails closed at
  * once, and a failure is never cached.
  *
  * @throws TypeError on a bad option.
@@ -103,7 +103,13 @@ export function ocspSource(options: OcspSourceOptions = {}): RevocationSource & 
               : `OCSP responder unreachable: HTTP ${res.status}`,
           );
         }
-        throw new Error('answer is not application/ocsp-response');
+        // A 200 of another media type (a captive portal's or a proxy's page): something answered, but not OCSP.
+        throw new RevocationUnknownError(
+          'ERR_PKI_REVOCATION_UNKNOWN',
+          'malformed',
+          'ocsp',
+          `OCSP answer is not application/ocsp-response: ${res.headers.get('content-type') === null ? 'no media type' : 'another media type'}`,
+        );
       }
       body = await readBodyLimited(res, maxResponseBytes);
     } catch (e) {
