@@ -139,6 +139,11 @@ export interface MynaGateClient {
   readonly clientId: string;
   readonly redirectUri: string;
   /**
+   * The tolerated clock difference with the provider, seconds (`clockToleranceSeconds`); the middleware's too (5 when
+   * absent: an implementation of this interface written before it existed).
+   */
+  readonly clockToleranceSeconds?: number;
+  /**
    * Starts a card login (`acr_values=urn:mynagate:acr:card-auth`).
    *
    * @throws `ERR_RP_DISCOVERY`, `ERR_RP_NETWORK`, `ERR_RP_PAR`; TypeError for a bad option.
@@ -235,6 +240,9 @@ class Client implements MynaGateClient {
   }
   get redirectUri(): string {
     return this.#o.redirectUri.href;
+  }
+  get clockToleranceSeconds(): number {
+    return this.#o.clockToleranceSeconds;
   }
 
   async discover(): Promise<void> {

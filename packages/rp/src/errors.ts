@@ -1,7 +1,8 @@
 /**
  * The relying party's errors: one class per decision the application makes, each with a stable `code`. Errors of
- * openid-client are never passed through raw: `openid-errors.ts` maps each to one of these, keeping the original as
- * `cause` (for logs only; it may hold token contents).
+ * openid-client are never passed through raw: `openid-errors.ts` maps each to one of these, with an
+ * `OpenidClientFailure` as `cause` (openid-client's code, message and the claim's name: never its detail, which holds
+ * the ID token's claims or a token response).
  */
 import { MynaGateError } from '@mynagate/errors';
 
@@ -211,9 +212,10 @@ export class RpStaleAuthError extends RpError {
 }
 
 /**
- * `ERR_RP_SUBJECT_MISMATCH`: the login was for one person (a step-up or age check of the person logged in, or a
- * request made with `sub`) and another person's card completed it. Nothing of the new login is kept: the earlier
- * session stays as it was. Ask the person to use their own card, or to log out first to switch people.
+ * `ERR_RP_SUBJECT_MISMATCH`: the login was for one person (a step-up or age check of the person logged in, a
+ * request made with `sub`, or with the middleware any login completed in a session that has a login) and another
+ * person's card completed it. Nothing of the new login is kept: the earlier session stays as it was. Ask the person
+ * to use their own card, or to log out first to switch people.
  */
 export class RpSubjectMismatchError extends RpError {
   constructor(options?: ErrorOptions) {

@@ -12,7 +12,14 @@
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { MynaGateClient } from './client.ts';
-import { Gate, MynaGateContext, type Decision, type MiddlewareOptions, type Requirement } from './gate.ts';
+import {
+  freshRequirement,
+  Gate,
+  MynaGateContext,
+  type Decision,
+  type MiddlewareOptions,
+  type Requirement,
+} from './gate.ts';
 import type { AgeThreshold } from './transaction.ts';
 
 // `req.mynagate` on every Express request. @types/express-serve-static-core's `Request` extends the global
@@ -66,15 +73,14 @@ export function requireCard(): RequestHandler {
 }
 
 /**
- * Demands a card login at most `maxAgeSeconds` old: otherwise a step-up (a fresh card login, `prompt=login`).
+ * Demands a card login at most `maxAgeSeconds` old (the client's `clockToleranceSeconds` allowed): otherwise a
+ * step-up (a fresh card login, `prompt=login`).
  *
- * @throws TypeError for a bad `maxAgeSeconds`.
+ * @throws TypeError unless `maxAgeSeconds` is an integer of at least 30 (a shorter one can expire on the way back
+ *   from the provider, sending the person to the card again and again).
  */
 export function requireFreshCard(options: { readonly maxAgeSeconds: number }): RequestHandler {
-  const maxAgeSeconds = options?.maxAgeSeconds;
-  if (!Number.isSafeInteger(maxAgeSeconds) || maxAgeSeconds < 0)
-    throw new TypeError('maxAgeSeconds must be an integer >= 0');
-  return guard({ kind: 'fresh', maxAgeSeconds });
+  return guard(freshRequirement(options));
 }
 
 /**

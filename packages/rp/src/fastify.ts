@@ -15,7 +15,14 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { MynaGateClient } from './client.ts';
-import { Gate, MynaGateContext, type Decision, type MiddlewareOptions, type Requirement } from './gate.ts';
+import {
+  freshRequirement,
+  Gate,
+  MynaGateContext,
+  type Decision,
+  type MiddlewareOptions,
+  type Requirement,
+} from './gate.ts';
 import type { AgeThreshold } from './transaction.ts';
 
 declare module 'fastify' {
@@ -26,7 +33,10 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Demands a card login: otherwise 302 to the provider (GET/HEAD) or 401. */
     requireCard(): preHandlerAsyncHookHandler;
-    /** Demands a card login at most `maxAgeSeconds` old: otherwise a step-up. @throws TypeError for a bad value. */
+    /**
+     * Demands a card login at most `maxAgeSeconds` old (the client's `clockToleranceSeconds` allowed): otherwise a
+     * step-up. @throws TypeError unless `maxAgeSeconds` is an integer of at least 30.
+     */
     requireFreshCard(options: { readonly maxAgeSeconds: number }): preHandlerAsyncHookHandler;
     /** Demands `age_over_N` true: unknown → an age check; false → 403. @throws TypeError unless 18 or 20. */
     requireAge(over: AgeThreshold): preHandlerAsyncHookHandler;
@@ -56,13 +66,7 @@ async function plugin(app: FastifyInstance, options: MynaGateFastifyOptions): Pr
     return reply.redirect(location, 302);
   });
   app.decorate('requireCard', () => guard({ kind: 'card' }));
-  app.decorate('requireFreshCard', (o: { readonly maxAgeSeconds: number }) => {
-    const maxAgeSeconds = o?.maxAgeSeconds;
-    if (!Number.isSafeInteger(maxAgeSeconds) || maxAgeSeconds < 0) {
-      throw new TypeError('maxAgeSeconds must be an integer >= 0');
-    }
-    return guard({ kind: 'fresh', maxAgeSeconds });
-  });
+  app.decorate('requireFreshCard', (o: { readonly maxAgeSeconds: number }) => guard(freshRequirement(o)));
   app.decorate('requireAge', (over: AgeThreshold) => {
     if (over !== 18 && over !== 20) throw new TypeError('over must be 18 or 20');
     return guard({ kind: 'age', over });

@@ -28,13 +28,19 @@ export interface MiddlewareOptions<Req> {
    * process, which fits the default in-memory store; give one when several processes share a store.
    */
   readonly sessionKey?: string | Uint8Array;
-  /** Where sessions live. Default {@link memorySessionStore}. */
+  /**
+   * Where sessions live. Default {@link memorySessionStore}. Give one with `compareAndSet` for tabs of one browser to
+   * be race-free (see {@link SessionStore}).
+   */
   readonly store?: SessionStore;
   /**
    * Cookie name. Default `__Host-mynagate` when the cookie is `Secure` (an https service: the browser then refuses
    * it from a sibling subdomain or over http), `mynagate` otherwise (http on loopback in development). With the
    * default, a session cookie of the name used before (`mynagate`) is still read, and moved to the new name, if it
    * holds a session id as an earlier version signed it: never one this version issued (see {@link Gate.open}).
+   * A name you give is used as given: on https give a `__Host-` one, as any other can be set by a sibling subdomain
+   * (cookie tossing: the attacker's own session planted in a victim's browser). Not refused, so that services that
+   * set one before keep starting.
    */
   readonly cookieName?: string;
   /** Session lifetime after a login, seconds. Default 28 800 (8 hours). */
@@ -78,17 +84,53 @@ export type Decision =
 /** At most this many logins in flight per session (tabs); the oldest is dropped. */
 const MAX_PENDING = 5;
 
-/** The resolved middleware. */
+/** Compare-and-set answers of false in a row after which a store is taken for broken (see `SessionStore`). */
+const MAX_CAS_ATTEMPTS = 16;
+
 /**
- * Whether a login at `authTime` (OIDC `auth_time`: whole epoch seconds) is at most `maxAgeSeconds` old at `nowMs`.
- * The login happened somewhere in its second, so the age is counted in whole seconds too: comparing the exact time
- * with the second's start would call a login up to a second too old, and with a small maximum age send a person
- * who just logged in straight back to the card.
+ * The smallest `maxAgeSeconds` of `requireFreshCard`. The guard checks the login again when the browser comes back
+ * from the provider, after the callback's token request and `onLogin`: a maximum age shorter than that trip sends
+ * the person who has just used their card straight back to it, for ever.
  */
-export function loginIsFresh(authTime: number, nowMs: number, maxAgeSeconds: number): boolean {
-  return Math.floor(nowMs / 1000) - authTime <= maxAgeSeconds;
+export const MIN_FRESH_MAX_AGE_SECONDS = 30;
+
+/**
+ * The requirement of `requireFreshCard(options)`.
+ *
+ * @throws TypeError unless `maxAgeSeconds` is an integer of at least {@link MIN_FRESH_MAX_AGE_SECONDS}.
+ */
+export function freshRequirement(options: { readonly maxAgeSeconds: number }): Requirement {
+  const maxAgeSeconds = options?.maxAgeSeconds;
+  if (!Number.isSafeInteger(maxAgeSeconds) || maxAgeSeconds < MIN_FRESH_MAX_AGE_SECONDS) {
+    throw new TypeError(`maxAgeSeconds must be an integer >= ${MIN_FRESH_MAX_AGE_SECONDS}`);
+  }
+  return { kind: 'fresh', maxAgeSeconds };
 }
 
+/**
+ * Whether a login at `authTime` (OIDC `auth_time`: whole epoch seconds, by the provider's clock) is at most
+ * `maxAgeSeconds` old at `nowMs` (ours), allowing `toleranceSeconds` of difference between the clocks as `complete`
+ * does for `max_age`: otherwise a provider clock a few seconds behind ours fails here a login `complete` accepted.
+ * The login happened somewhere in its second, so the age is counted in whole seconds too: comparing the exact time
+ * with the second's start would call a login up to a second too old.
+ */
+export function loginIsFresh(
+  authTime: number,
+  nowMs: number,
+  maxAgeSeconds: number,
+  toleranceSeconds: number,
+): boolean {
+  return Math.floor(nowMs / 1000) - authTime <= maxAgeSeconds + toleranceSeconds;
+}
+
+/** The session under an id before and after a change ({@link Gate.modify}). */
+interface Changed {
+  readonly before: MynaGateSession;
+  /** Undefined: deleted. */
+  readonly after: MynaGateSession | undefined;
+}
+
+/** The resolved middleware: options, store and client, shared by the requests of one `mynagate(…)`. */
 export class Gate<Req> {
   readonly client: MynaGateClient;
   /** The path of the client's redirect URI: the middleware answers it. */
@@ -107,6 +149,7 @@ export class Gate<Req> {
   readonly #usePar: boolean;
   readonly #onLogin: MiddlewareOptions<Req>['onLogin'];
   readonly #now: () => number;
+  readonly #toleranceSeconds: number;
 
   /** @throws TypeError for a bad option. */
   constructor(client: MynaGateClient, options: MiddlewareOptions<Req> = {}) {
@@ -131,6 +174,9 @@ export class Gate<Req> {
     if (typeof store?.get !== 'function' || typeof store.set !== 'function' || typeof store.delete !== 'function') {
       throw new TypeError('store must have get, set and delete');
     }
+    if (store.compareAndSet !== undefined && typeof store.compareAndSet !== 'function') {
+      throw new TypeError('store.compareAndSet must be a function when given');
+    }
     this.#store = store;
     this.#ttl = options.sessionTtlSeconds ?? 8 * 3600;
     if (!Number.isSafeInteger(this.#ttl) || this.#ttl < 60) throw new TypeError('sessionTtlSeconds must be >= 60');
@@ -154,6 +200,10 @@ export class Gate<Req> {
     this.#onLogin = options.onLogin;
     this.#now = options.now ?? Date.now;
     if (typeof this.#now !== 'function') throw new TypeError('now must be a function');
+    // The client's, which `complete` applies to `max_age`; 5 s, its default, for a client without one.
+    const tolerance = client.clockToleranceSeconds;
+    this.#toleranceSeconds =
+      tolerance !== undefined && Number.isSafeInteger(tolerance) && tolerance >= 0 ? tolerance : 5;
   }
 
   /**
@@ -182,16 +232,8 @@ export class Gate<Req> {
     }
     let session: MynaGateSession | undefined;
     if (id !== undefined) {
-      session = await this.#store.get(id);
-      if (session !== undefined && session.expiresAt <= this.#now()) {
-        await this.#store.delete(id);
-        session = undefined;
-      }
-      const reduced = session === undefined ? undefined : minimised(session);
-      if (reduced !== undefined) {
-        await this.#store.set(id, reduced);
-        session = reduced;
-      }
+      // Read, and rewritten when an earlier version saved more than this one keeps (no write otherwise).
+      session = (await this.modify(id, (s) => minimised(s) ?? s))?.after;
       if (legacy && session !== undefined) {
         // A session of an earlier version: the same id under the new name, the old cookie cleared.
         const left = Math.max(1, Math.ceil((session.expiresAt - this.#now()) / 1000));
@@ -208,19 +250,82 @@ export class Gate<Req> {
     return new MynaGateContext(this, internals, session === undefined ? undefined : id, session, setCookie);
   }
 
-  /** @internal */
-  async save(ctx: MynaGateContext<Req>, session: MynaGateSession, fresh: boolean): Promise<string> {
-    let id = ctx[internals].id;
-    if (fresh && id !== undefined) {
-      // A new id after login: a session id planted before login is worthless after it (session fixation, OWASP).
-      await this.#store.delete(id);
-      id = undefined;
+  /** The live session under `id`, or undefined (an expired one is deleted). */
+  async #read(id: string): Promise<MynaGateSession | undefined> {
+    const session = await this.#store.get(id);
+    if (session === undefined || session.expiresAt > this.#now()) return session;
+    await this.#store.delete(id);
+    return undefined;
+  }
+
+  /**
+   * @internal Changes the session stored under `id` to `change(current)` (undefined: deletes it), where `current` is
+   * what the store holds now, not what this request read before it awaited the provider: other tabs of the browser
+   * write meanwhile. Undefined when the id is gone (logout, a login that moved the session to a new id, expiry):
+   * then nothing is written, so no request brings a session back. With the store's `compareAndSet` the read and the
+   * write are one atomic step, retried on conflict (so `change` may run more than once, and must not have effects);
+   * without it the read is the last check before the write (see `SessionStore`). `change` returning `current` itself
+   * writes nothing; throwing writes nothing.
+   *
+   * @throws what `change` throws; TypeError when `compareAndSet` answers false 16 times in a row.
+   */
+  async modify(
+    id: string,
+    change: (current: MynaGateSession) => MynaGateSession | undefined,
+  ): Promise<Changed | undefined> {
+    const store = this.#store;
+    for (let attempt = 1; ; attempt++) {
+      const before = await this.#read(id);
+      if (before === undefined) return undefined;
+      const after = change(before);
+      if (after === before) return { before, after };
+      if (store.compareAndSet === undefined) {
+        if (after === undefined) await store.delete(id);
+        else await store.set(id, after);
+        return { before, after };
+      }
+      if (await store.compareAndSet(id, before, after)) return { before, after };
+      if (attempt === MAX_CAS_ATTEMPTS) {
+        throw new TypeError(
+          `store.compareAndSet answered false ${MAX_CAS_ATTEMPTS} times in a row: it must compare the stored session with the one get returned`,
+        );
+      }
     }
-    const isNew = id === undefined;
-    id ??= newSessionId();
+  }
+
+  /** @internal Saves `session` under a new id, which the browser gets as its cookie. */
+  async create(ctx: MynaGateContext<Req>, session: MynaGateSession): Promise<void> {
+    const id = newSessionId();
     await this.#store.set(id, session);
-    if (isNew) ctx[internals].setCookie(this.#cookieLine(signSessionId(this.#key, id, this.#cookie), this.#ttl));
-    return id;
+    ctx[internals].setCookie(this.#cookieLine(signSessionId(this.#key, id, this.#cookie), this.#ttl));
+    ctx[internals].id = id;
+    ctx[internals].session = session;
+  }
+
+  /**
+   * @internal After a login: the session under `id` is deleted, and `build(what it held)` saved under a new id (a
+   * session id planted before the login is worthless after it: session fixation, OWASP). Built from what the store
+   * holds at that moment, so the logins other tabs started meanwhile move along. False when the id is gone (a logout
+   * or another login meanwhile): nothing is saved.
+   */
+  async rotate(
+    ctx: MynaGateContext<Req>,
+    id: string,
+    build: (current: MynaGateSession) => MynaGateSession,
+  ): Promise<boolean> {
+    let next: MynaGateSession | undefined;
+    const moved = await this.modify(id, (current) => {
+      next = build(current);
+      return undefined;
+    });
+    if (moved === undefined || next === undefined) return false;
+    await this.create(ctx, next);
+    return true;
+  }
+
+  /** @internal Whether a session is stored under `id` (and live). */
+  async exists(id: string): Promise<boolean> {
+    return (await this.#read(id)) !== undefined;
   }
 
   /** @internal */
@@ -253,6 +358,10 @@ export class Gate<Req> {
   /** @internal */
   get now(): number {
     return this.#now();
+  }
+  /** @internal The clock tolerance of freshness checks, seconds. */
+  get toleranceSeconds(): number {
+    return this.#toleranceSeconds;
   }
   /** @internal */
   get usePar(): boolean {
@@ -319,17 +428,27 @@ export class MynaGateContext<Req = unknown> {
    * The decision for a protected route: pass, redirect (GET/HEAD) to a new card login / step-up / age check, or
    * deny (401 for other methods: a redirect would lose the body; 403 when the age answer was "no").
    *
-   * @throws `ERR_RP_DISCOVERY`, `ERR_RP_NETWORK`, `ERR_RP_PAR` when the request cannot be built.
+   * The request is kept in the session, as it is in the store after the provider answered (other tabs write too).
+   * When the session is gone by then (logged out, or moved to a new id by a login, in another tab), nothing is saved
+   * (a session is never brought back) and the browser is sent to `returnTo` again, to be decided with the cookie it
+   * holds now.
+   *
+   * @throws `ERR_RP_DISCOVERY`, `ERR_RP_NETWORK`, `ERR_RP_PAR` when the request cannot be built; TypeError for a
+   *   `fresh` requirement below {@link MIN_FRESH_MAX_AGE_SECONDS}.
    */
   async require(requirement: Requirement, method: string, returnTo: string): Promise<Decision> {
-    const session = this[internals].session;
+    if (requirement.kind === 'fresh') freshRequirement(requirement);
+    const { id, session } = this[internals];
     const login = session?.login;
     switch (requirement.kind) {
       case 'card':
         if (login !== undefined) return { action: 'next' };
         break;
       case 'fresh':
-        if (login !== undefined && loginIsFresh(login.authTime, this.#gate.now, requirement.maxAgeSeconds)) {
+        if (
+          login !== undefined &&
+          loginIsFresh(login.authTime, this.#gate.now, requirement.maxAgeSeconds, this.#gate.toleranceSeconds)
+        ) {
           return { action: 'next' };
         }
         break;
@@ -353,14 +472,24 @@ export class MynaGateContext<Req = unknown> {
         : requirement.kind === 'fresh'
           ? await client.stepUp({ maxAgeSeconds: requirement.maxAgeSeconds, usePar, ...person })
           : await client.ageCheck({ over: requirement.over, usePar, ...person });
-    const pending = Object.entries(session?.pending ?? {}).slice(-(MAX_PENDING - 1));
     const entry: PendingLogin = { transaction, returnTo: safeReturnTo(returnTo), ...person };
-    const next: MynaGateSession = {
-      ...(session ?? this.#gate.emptySession()),
-      pending: Object.fromEntries([...pending, [transaction.state, entry]]),
-    };
-    this[internals].id = await this.#gate.save(this, next, false);
-    this[internals].session = next;
+    const add = (s: MynaGateSession): MynaGateSession => ({
+      ...s,
+      pending: Object.fromEntries([...Object.entries(s.pending).slice(-(MAX_PENDING - 1)), [transaction.state, entry]]),
+    });
+    if (id === undefined) {
+      await this.#gate.create(this, add(this.#gate.emptySession()));
+      return { action: 'redirect', location: url.href };
+    }
+    // The login under an id never changes (a login moves the session to a new id), so the decision above still holds
+    // for what the store has now; only `pending` may have grown.
+    const changed = await this.#gate.modify(id, add);
+    if (changed === undefined) {
+      this[internals].id = undefined;
+      this[internals].session = undefined;
+      return { action: 'redirect', location: safeReturnTo(returnTo) };
+    }
+    this[internals].session = changed.after;
     return { action: 'redirect', location: url.href };
   }
 
@@ -368,9 +497,13 @@ export class MynaGateContext<Req = unknown> {
    * Finishes the login the callback belongs to (found by `state`), calls `onLogin`, saves the result under a new
    * session id, and says where to send the browser.
    *
-   * A step-up or age check started in a logged-in session must be completed by the same person: another `sub` is
-   * refused with `ERR_RP_SUBJECT_MISMATCH` before `onLogin`, and the session stays as it was (the person logged in
-   * stays logged in; only the used transaction is gone).
+   * A session with a login stays that person's: a step-up or age check started in it must be completed by the same
+   * person, and so must any other login completed in it (one started in another tab before the login, which named
+   * nobody). Another `sub` is refused with `ERR_RP_SUBJECT_MISMATCH` before `onLogin`, and the session stays as it
+   * was (the person logged in stays logged in; only the used transaction is gone). To switch people, log out first.
+   *
+   * A logout in another tab ends the logins in flight too: when the session is gone before the login is saved, it
+   * is refused with `ERR_RP_STATE` (checked before `onLogin`, and again when saving).
    *
    * @throws `ERR_RP_STATE` when no login of this browser has that state, `ERR_RP_SUBJECT_MISMATCH`, and every error
    *   of `client.complete`.
@@ -380,26 +513,43 @@ export class MynaGateContext<Req = unknown> {
       pathAndQuery.includes('?') ? pathAndQuery.slice(pathAndQuery.indexOf('?') + 1) : '',
     );
     const state = query.get('state');
-    const session = this[internals].session;
-    const pending =
-      state !== null && session !== undefined && Object.hasOwn(session.pending, state)
-        ? session.pending[state]
-        : undefined;
-    if (session === undefined || pending === undefined || state === null) {
+    const id = this[internals].id;
+    if (state === null || id === undefined) throw new RpStateError('no login of this browser has this state');
+    // One use: the transaction leaves the session before the code is spent, whatever the outcome. Taken from what
+    // the store holds now, atomically with a compare-and-set store: two callbacks with one state never both get it.
+    let pending: PendingLogin | undefined;
+    const taken = await this.#gate.modify(id, (current) => {
+      pending = Object.hasOwn(current.pending, state) ? current.pending[state] : undefined;
+      if (pending === undefined) throw new RpStateError('no login of this browser has this state');
+      const { [state]: _taken, ...rest } = current.pending;
+      return { ...current, pending: rest };
+    });
+    if (taken === undefined || pending === undefined) {
       throw new RpStateError('no login of this browser has this state');
     }
-    // One use: the transaction leaves the session before the code is spent, whatever the outcome.
-    const { [state]: _taken, ...rest } = session.pending;
-    const remaining: MynaGateSession = { ...session, pending: rest };
-    this[internals].id = await this.#gate.save(this, remaining, false);
-    this[internals].session = remaining;
+    this[internals].session = taken.after;
 
     const result = await this.#gate.client.complete(pending.transaction as Transaction, `?${query.toString()}`);
-    if (pending.sub !== undefined && result.sub !== pending.sub) throw new RpSubjectMismatchError();
+    // The person the request named, and in a session with a login that person whatever the request named.
+    const login = taken.before.login;
+    if (
+      (pending.sub !== undefined && result.sub !== pending.sub) ||
+      (login !== undefined && result.sub !== login.sub)
+    ) {
+      throw new RpSubjectMismatchError();
+    }
+    const ended = () => {
+      this[internals].id = undefined;
+      this[internals].session = undefined;
+      return new RpStateError(
+        'the session ended (a logout or another login, in another tab) before this login completed',
+      );
+    };
+    if (!(await this.#gate.exists(id))) throw ended();
     await this.#gate.onLogin?.(result, request);
-    const next = { ...withResult(remaining, result), expiresAt: this.#gate.loginExpiry() };
-    this[internals].id = await this.#gate.save(this, next, true);
-    this[internals].session = next;
+    const expiresAt = this.#gate.loginExpiry();
+    const saved = await this.#gate.rotate(this, id, (current) => ({ ...withResult(current, result), expiresAt }));
+    if (!saved) throw ended();
     return { location: pending.returnTo };
   }
 }

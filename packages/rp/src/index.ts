@@ -21,6 +21,7 @@ export {
   type StepUpOptions,
 } from './client.ts';
 export * from './errors.ts';
+export { OpenidClientFailure } from './openid-errors.ts';
 export type { MynaGateClientOptions, PrivateJwk } from './options.ts';
 export {
   memorySessionStore,

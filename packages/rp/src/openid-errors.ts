@@ -21,6 +21,10 @@
  * the response `body` for the former; the ID token's `claims`, `header`, the compact JWT, or the signature check's
  * `signature` for the latter. Only when the detail says neither (a later openid-client version) is the message read,
  * as a documented fallback: oauth4webapi names the ID token (`JWT`, `ID Token`) in every message about it.
+ *
+ * The `ERR_RP_*` error's `cause` is an {@link OpenidClientFailure}, never openid-client's error itself: that one's
+ * detail holds what failed, e.g. the ID token's whole claim set (an identity proofing's verified name and birth date)
+ * for a failed `exp` check, and `console.error(err)` prints causes in depth.
  */
 import * as oidc from 'openid-client';
 import {
@@ -40,6 +44,46 @@ import {
  * the client tells them apart by the requests it has sent (see `client.ts`).
  */
 export type Step = 'discovery' | 'par' | 'callback' | 'token' | 'keys' | 'userinfo';
+
+/**
+ * What an `ERR_RP_*` error keeps of openid-client's error as its `cause`: its class (`type`), `code`, message and
+ * stack (oauth4webapi's messages name claims, never their values), the claim an ID-token check was about, and of an
+ * OAuth error answer its `error`, `error_description` and HTTP status. Never the error's detail (`cause`, `response`),
+ * which a log of the error would print: the ID token's claim set (verified claims included), a token response with
+ * its tokens, a userinfo answer, the callback's parameters.
+ */
+export class OpenidClientFailure extends Error {
+  override readonly name = 'OpenidClientFailure';
+  /** openid-client's error class: `ClientError`, `ResponseBodyError`, `AuthorizationResponseError`, … */
+  readonly type: string;
+  /** oauth4webapi's code, e.g. `OAUTH_JWT_TIMESTAMP_CHECK_FAILED`. */
+  readonly code: string | undefined;
+  /** The claim a failed ID-token check was about, e.g. `exp` (its name only). */
+  readonly claim: string | undefined;
+  /** The OAuth `error` of an error answer. */
+  readonly error: string | undefined;
+  readonly errorDescription: string | undefined;
+  /** The HTTP status of an error answer. */
+  readonly status: number | undefined;
+
+  constructor(e: unknown) {
+    const error = e instanceof Error ? e : undefined;
+    super(error === undefined ? String(e) : error instanceof oidc.ClientError ? innerMessage(error) : error.message);
+    const field = (name: string): unknown =>
+      error === undefined ? undefined : (error as unknown as Record<string, unknown>)[name];
+    const text = (name: string) => (typeof field(name) === 'string' ? (field(name) as string) : undefined);
+    this.type = error?.name ?? typeof e;
+    this.code = text('code');
+    this.claim = error instanceof oidc.ClientError ? claimOf(error) : undefined;
+    this.error = text('error');
+    this.errorDescription = text('error_description');
+    const status = field('status');
+    this.status = typeof status === 'number' ? status : undefined;
+    // openid-client's frames (where it failed), under this error's own first line.
+    const frames = error?.stack?.split('\n').filter((line) => /^\s+at /.test(line)) ?? [];
+    this.stack = [`${this.name}: ${this.message}`, ...frames].join('\n');
+  }
+}
 
 /** The first {@link RpError} in the cause chain (our fetch wrapper throws `ERR_RP_NETWORK` under openid-client). */
 function rpCause(e: unknown): RpError | undefined {
@@ -105,31 +149,35 @@ function tokenError(e: oidc.ClientError): RpError {
       // Only the ID token has claims here (iss, aud, azp, nonce).
       const claim = claimOf(e);
       return claim === 'nonce'
-        ? new RpNonceError({ cause: e })
-        : new RpIdTokenError(`${claim ?? 'claim'} mismatch`, { cause: e });
+        ? new RpNonceError({ cause: new OpenidClientFailure(e) })
+        : new RpIdTokenError(`${claim ?? 'claim'} mismatch`, { cause: new OpenidClientFailure(e) });
     }
     case 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED':
-      return new RpIdTokenError(`${claimOf(e) ?? 'timestamp'} check failed`, { cause: e });
+      return new RpIdTokenError(`${claimOf(e) ?? 'timestamp'} check failed`, { cause: new OpenidClientFailure(e) });
     case 'OAUTH_KEY_SELECTION_FAILED':
-      return new RpIdTokenError('no key of the provider matches its header (kid, alg)', { cause: e });
+      return new RpIdTokenError('no key of the provider matches its header (kid, alg)', {
+        cause: new OpenidClientFailure(e),
+      });
     case 'OAUTH_INVALID_RESPONSE':
     case 'OAUTH_PARSE_ERROR':
     case 'OAUTH_UNSUPPORTED_OPERATION':
       return aboutIdToken(e)
-        ? new RpIdTokenError(innerMessage(e), { cause: e })
-        : new RpTokenError(undefined, { cause: e }, innerMessage(e));
+        ? new RpIdTokenError(innerMessage(e), { cause: new OpenidClientFailure(e) })
+        : new RpTokenError(undefined, { cause: new OpenidClientFailure(e) }, innerMessage(e));
     default:
       // OAUTH_RESPONSE_IS_NOT_CONFORM (an unexpected status), OAUTH_RESPONSE_IS_NOT_JSON, …
-      return new RpTokenError(undefined, { cause: e }, innerMessage(e));
+      return new RpTokenError(undefined, { cause: new OpenidClientFailure(e) }, innerMessage(e));
   }
 }
 
 /** The keys step: the JWKS read, then the key chosen and the signature checked with it. */
 function keysError(e: oidc.ClientError): RpError {
   if (e.code === 'OAUTH_KEY_SELECTION_FAILED') {
-    return new RpIdTokenError('no key of the provider matches its header (kid, alg)', { cause: e });
+    return new RpIdTokenError('no key of the provider matches its header (kid, alg)', {
+      cause: new OpenidClientFailure(e),
+    });
   }
-  if (aboutIdToken(e)) return new RpIdTokenError(innerMessage(e), { cause: e });
+  if (aboutIdToken(e)) return new RpIdTokenError(innerMessage(e), { cause: new OpenidClientFailure(e) });
   return stepError('keys', innerMessage(e), undefined, e);
 }
 
@@ -142,19 +190,20 @@ export function toRpError(e: unknown, step: Step): Error {
   if (ours !== undefined) return ours;
   if (e instanceof TypeError) return e;
   if (e instanceof oidc.AuthorizationResponseError) {
-    return new RpAuthorizationError(e.error, e.error_description, { cause: e });
+    return new RpAuthorizationError(e.error, e.error_description, { cause: new OpenidClientFailure(e) });
   }
-  if (e instanceof oidc.ResponseBodyError) return stepError(step, e.error, e.error, e);
-  if (e instanceof oidc.WWWAuthenticateChallengeError) return stepError(step, 'bearer challenge', undefined, e);
+  const cause = new OpenidClientFailure(e);
+  if (e instanceof oidc.ResponseBodyError) return stepError(step, e.error, e.error, cause);
+  if (e instanceof oidc.WWWAuthenticateChallengeError) return stepError(step, 'bearer challenge', undefined, cause);
   if (e instanceof oidc.ClientError) {
     if (step === 'token') return tokenError(e);
     if (step === 'keys') return keysError(e);
     // Before the token request: the authorization response openid-client checks again after us (its form), or the
     // token request could not be built (an http endpoint, missing metadata): the token step's error.
     if (step === 'callback' && e.code !== 'OAUTH_INVALID_RESPONSE')
-      return stepError('token', innerMessage(e), undefined, e);
-    return stepError(step, innerMessage(e), undefined, e);
+      return stepError('token', innerMessage(e), undefined, cause);
+    return stepError(step, innerMessage(e), undefined, cause);
   }
   const message = e instanceof Error ? e.message : String(e);
-  return stepError(step, message, undefined, e);
+  return stepError(step, message, undefined, cause);
 }

@@ -44,7 +44,10 @@ export interface SessionLogin {
 export interface MynaGateSession {
   /** Epoch ms after which the session is ignored and deleted. */
   readonly expiresAt: number;
-  /** Requests in flight, by `state` (several tabs may log in at once). */
+  /**
+   * Requests in flight, by `state` (several tabs may log in at once; without {@link SessionStore.compareAndSet}
+   * two that start at the same moment may lose one of them: see {@link SessionStore}).
+   */
   readonly pending: Readonly<Record<string, PendingLogin>>;
   /** The latest completed card login, reduced to {@link SessionLogin}. */
   readonly login?: SessionLogin;
@@ -55,11 +58,50 @@ export interface MynaGateSession {
 /**
  * Where sessions live. Any key-value store fits (Redis, a SQL table); values are JSON-serialisable. Calls may be
  * synchronous or return promises.
+ *
+ * Several requests of one browser (tabs) run at once, and the middleware waits for the provider (a pushed request,
+ * the token request) between reading a session and writing it back. Meanwhile another tab may log out (the id is
+ * deleted), complete a login (the session moves to a new id), or start a login of its own (a `pending` entry is
+ * added). So the middleware never writes a change over what it read earlier: it reads the session again and changes
+ * that, and a change to an id that is gone is not written (a session is never brought back). With
+ * {@link SessionStore.compareAndSet} that read and write are one atomic step, retried on conflict: race-free. With
+ * only `get`, `set` and `delete`, a change landing between that last read and the write (one store round trip) is
+ * lost, or a session deleted there is written again.
+ *
+ * @example
+ * ```ts
+ * // Redis (node-redis 4): the values as JSON text; compare-and-set as one Lua script.
+ * const CAS = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+ *   if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') end
+ *   return 1`;
+ * const store: SessionStore = {
+ *   get: async (id) => JSON.parse((await redis.get(`s:${id}`)) ?? 'null') ?? undefined,
+ *   set: async (id, v) => void (await redis.set(`s:${id}`, JSON.stringify(v), { PXAT: v.expiresAt })),
+ *   delete: async (id) => void (await redis.del(`s:${id}`)),
+ *   compareAndSet: async (id, expected, next) =>
+ *     (await redis.eval(CAS, {
+ *       keys: [`s:${id}`],
+ *       arguments: [JSON.stringify(expected), next === undefined ? '' : JSON.stringify(next)],
+ *     })) === 1,
+ * };
+ * ```
  */
 export interface SessionStore {
   get(id: string): MynaGateSession | undefined | Promise<MynaGateSession | undefined>;
+  /** Creates or replaces the session under `id`. */
   set(id: string, value: MynaGateSession): void | Promise<void>;
   delete(id: string): void | Promise<void>;
+  /**
+   * Optional; what makes concurrent requests of one browser race-free (see {@link SessionStore}). Atomically: when
+   * the session stored under `id` still equals `expected` (a value `get` returned), replace it with `next`, or
+   * delete it when `next` is undefined, and answer true; otherwise change nothing and answer false. Never create:
+   * an id that is absent (or expired) answers false. Equal means the same JSON: a store that keeps
+   * `JSON.stringify(value)` compares that text with `JSON.stringify(expected)` (a Lua script in Redis, `WATCH` /
+   * `MULTI`; `UPDATE … WHERE id = $1 AND data = $2::jsonb` in PostgreSQL). The middleware retries a false answer
+   * with what `get` returns then; a store whose answer is false 16 times in a row for one change fails the request
+   * with a TypeError (a comparison that can never succeed).
+   */
+  compareAndSet?(id: string, expected: MynaGateSession, next: MynaGateSession | undefined): boolean | Promise<boolean>;
 }
 
 /** Options of {@link memorySessionStore}. */
@@ -102,16 +144,20 @@ export function memorySessionStore(options: MemorySessionStoreOptions = {}): Ses
       pool.delete(oldest);
     }
   };
-  return {
+  const live = (id: string): Entry | undefined => {
+    const entry = loggedIn.get(id) ?? anonymous.get(id);
+    if (entry === undefined) return undefined;
+    if (entry.expiresAt <= now()) {
+      loggedIn.delete(id);
+      anonymous.delete(id);
+      return undefined;
+    }
+    return entry;
+  };
+  const store: SessionStore = {
     get(id) {
-      const entry = loggedIn.get(id) ?? anonymous.get(id);
-      if (entry === undefined) return undefined;
-      if (entry.expiresAt <= now()) {
-        loggedIn.delete(id);
-        anonymous.delete(id);
-        return undefined;
-      }
-      return JSON.parse(entry.json) as MynaGateSession;
+      const entry = live(id);
+      return entry === undefined ? undefined : (JSON.parse(entry.json) as MynaGateSession);
     },
     set(id, value) {
       loggedIn.delete(id);
@@ -125,7 +171,16 @@ export function memorySessionStore(options: MemorySessionStoreOptions = {}): Ses
       loggedIn.delete(id);
       anonymous.delete(id);
     },
+    // Atomic by construction: synchronous, so nothing runs between the comparison and the write.
+    compareAndSet(id, expected, next) {
+      const entry = live(id);
+      if (entry === undefined || entry.json !== JSON.stringify(expected)) return false;
+      if (next === undefined) store.delete(id);
+      else store.set(id, next);
+      return true;
+    },
   };
+  return store;
 }
 
 /** A new session id: 32 random bytes, base64url. */
@@ -244,14 +299,19 @@ export function minimised(session: MynaGateSession): MynaGateSession | undefined
  * claims are not kept: `onLogin` has them). A login of another person (another `sub`: a step-up with someone
  * else's card in this browser) starts over: the earlier person's age answers are theirs, never the new person's.
  * Built member by member, so anything else in `session` (a member of an older version of this SDK) is dropped.
+ *
+ * Of the logins still in flight, only those for this person (`sub`) stay: one started while nobody was logged in
+ * (another tab's QR page) names nobody, and must not let whoever completes it later take over a session that now
+ * has a login (the middleware also refuses any other `sub` at the callback once a login exists).
  */
 export function withResult(session: MynaGateSession, result: CompletionResult): MynaGateSession {
   const same = session.login?.sub === result.sub;
   const earlier = same ? session.age : undefined;
   const age = 'age' in result ? { ...earlier, [String(result.age.over)]: result.age.satisfied } : earlier;
+  const pending = Object.entries(session.pending).filter(([, p]) => p.sub === result.sub);
   return {
     expiresAt: session.expiresAt,
-    pending: session.pending,
+    pending: Object.fromEntries(pending),
     login: sessionLogin(result),
     ...(age === undefined ? {} : { age }),
   };

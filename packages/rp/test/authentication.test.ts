@@ -82,10 +82,15 @@ describe('acr, amr and auth_time checks', () => {
 
   it('a route demanding a login at most N s old counts the age in whole seconds, as auth_time is', () => {
     // auth_time T covers a login anywhere in [T, T+1): at T+1.999 s it is 1 s old, at T+2.000 s 2 s old.
-    assert.equal(loginIsFresh(T, (T + 1) * 1000 + 999, 1), true);
-    assert.equal(loginIsFresh(T, (T + 2) * 1000, 1), false);
-    assert.equal(loginIsFresh(T, T * 1000 + 999, 0), true);
-    assert.equal(loginIsFresh(T, (T + 1) * 1000, 0), false);
+    assert.equal(loginIsFresh(T, (T + 1) * 1000 + 999, 1, 0), true);
+    assert.equal(loginIsFresh(T, (T + 2) * 1000, 1, 0), false);
+    assert.equal(loginIsFresh(T, T * 1000 + 999, 0, 0), true);
+    assert.equal(loginIsFresh(T, (T + 1) * 1000, 0, 0), false);
+  });
+
+  it('and allows the clock tolerance, as complete does for max_age', () => {
+    assert.equal(loginIsFresh(T, (T + 35) * 1000 + 999, 30, 5), true);
+    assert.equal(loginIsFresh(T, (T + 36) * 1000, 30, 5), false);
   });
 
   it('ERR_RP_STALE_AUTH when a fresh login was demanded but auth_time precedes the request', () => {

@@ -29,14 +29,23 @@ let rp: string;
 let webClient: MynaGateClient;
 const logins: CompletionResult[] = [];
 const store = memorySessionStore();
+/** Added to the middleware's clock: a login made now looks this old to `requireFreshCard`. */
+let aheadMs = 0;
 
 /** An Express app protecting routes with the middleware; `onLogin` records every completion. */
 function buildApp(client: MynaGateClient): express.Express {
   const app = express();
-  app.use(mynagate(client, { sessionKey: SESSION_KEY, store, onLogin: (r) => void logins.push(r) }));
+  app.use(
+    mynagate(client, {
+      sessionKey: SESSION_KEY,
+      store,
+      onLogin: (r) => void logins.push(r),
+      now: () => Date.now() + aheadMs,
+    }),
+  );
   app.get('/', (_req, res) => res.send('public'));
   app.get('/account', requireCard(), (req, res) => res.json({ sub: req.mynagate!.login!.sub }));
-  app.all('/transfer', requireFreshCard({ maxAgeSeconds: 1 }), (req, res) =>
+  app.all('/transfer', requireFreshCard({ maxAgeSeconds: 30 }), (req, res) =>
     res.json({ authTime: req.mynagate!.login!.authTime }),
   );
   app.get('/adult', requireAge(20), (_req, res) => res.send('adult'));
@@ -292,13 +301,18 @@ describe('express: requireFreshCard()', () => {
   it('sends a browser whose card login is older than maxAgeSeconds through a new card login (prompt=login)', async () => {
     const { browser } = await loggedIn();
     const firstTime = logins.at(-1)!.authTime;
-    // Older than 1 s in whole seconds (auth_time's resolution, see loginIsFresh) whatever the second it began in.
-    await sleep(2100);
+    // Within 30 s and the client's 5 s clock tolerance: fresh enough.
+    aheadMs = 31_000;
+    assert.equal((await browser.fetch(`${rp}/transfer`)).status, 200);
+    // Beyond them (in whole seconds, auth_time's resolution, see loginIsFresh): a step-up.
+    aheadMs = 37_000;
     const res = await browser.fetch(`${rp}/transfer`);
+    aheadMs = 0;
     assert.equal(res.status, 302);
     const location = new URL(res.headers.get('location')!);
     assert.equal(location.searchParams.get('prompt'), 'login');
-    assert.equal(location.searchParams.get('max_age'), '1');
+    assert.equal(location.searchParams.get('max_age'), '30');
+    await sleep(1010 - (Date.now() % 1000)); // into the next second: auth_time (whole seconds) can move on
     const page = await browser.follow(location);
     assert.match(page.url.pathname, /^\/interaction\//, 'the provider asks for the card again despite its session');
     const end = await loginWithCard(provider, browser, page, card);

@@ -16,6 +16,8 @@ let card: string;
 let app: FastifyInstance;
 let rp: string;
 const logins: CompletionResult[] = [];
+/** Added to the plugin's clock: a login made now looks this old to `requireFreshCard`. */
+let aheadMs = 0;
 
 before(async () => {
   rp = await reserve(); // the provider registers the redirect URI with the port
@@ -41,11 +43,12 @@ before(async () => {
       client,
       sessionKey: 'f'.repeat(32),
       onLogin: (r: CompletionResult) => void logins.push(r),
+      now: () => Date.now() + aheadMs,
     });
     scope.get('/account', { preHandler: scope.requireCard() }, async (request) => ({
       sub: request.mynagate!.login!.sub,
     }));
-    scope.get('/transfer', { preHandler: scope.requireFreshCard({ maxAgeSeconds: 1 }) }, async (request) => ({
+    scope.get('/transfer', { preHandler: scope.requireFreshCard({ maxAgeSeconds: 30 }) }, async (request) => ({
       authTime: request.mynagate!.login!.authTime,
     }));
   });
@@ -92,12 +95,16 @@ describe('fastify: the mynagate plugin in a scope', () => {
     const browser = new Browser();
     await loginWithCard(provider, browser, await browser.follow(`${rp}/account`), card);
     const first = logins.at(-1)!.authTime;
-    // Older than 1 s in whole seconds (auth_time's resolution, see loginIsFresh) whatever the second it began in.
-    await sleep(2100);
+    // Within 30 s and the client's 5 s clock tolerance: fresh enough; beyond them, a step-up.
+    aheadMs = 31_000;
+    assert.equal((await browser.fetch(`${rp}/transfer`)).status, 200);
+    aheadMs = 37_000;
     const res = await browser.fetch(`${rp}/transfer`);
+    aheadMs = 0;
     assert.equal(res.status, 302);
     const location = new URL(res.headers.get('location')!);
     assert.equal(location.searchParams.get('prompt'), 'login');
+    await sleep(1010 - (Date.now() % 1000)); // into the next second: auth_time (whole seconds) can move on
     const end = await loginWithCard(provider, browser, await browser.follow(location), card);
     assert.equal(end.url.href, `${rp}/transfer`);
     const { authTime } = (await end.response.json()) as { authTime: number };

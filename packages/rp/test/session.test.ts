@@ -1,12 +1,19 @@
 /**
  * The relying party's session after each completion: what it keeps (the pairwise `sub`, `acr`, `amr`, `auth_time`,
- * age answers), what it never keeps (the ID token, its claim set, verified identity claims), and what a login of
- * another person drops.
+ * age answers), what it never keeps (the ID token, its claim set, verified identity claims), what a login of another
+ * person drops, which logins in flight a login keeps, and the memory store's compare-and-set.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CompletionResult } from '../src/client.ts';
-import { minimised, signSessionId, verifySessionId, withResult, type MynaGateSession } from '../src/session.ts';
+import {
+  memorySessionStore,
+  minimised,
+  signSessionId,
+  verifySessionId,
+  withResult,
+  type MynaGateSession,
+} from '../src/session.ts';
 
 /** What an eKYC released: none of it may reach a session store. */
 const NAME = '試験　花子';
@@ -93,6 +100,44 @@ describe('withResult', () => {
     assert.equal(s.age, undefined);
     s = withResult(s, login('bob', { kind: 'age', age: { over: 18, satisfied: false } }));
     assert.deepEqual(s.age, { '18': false }, "alice's 20+ answer is not bob's");
+  });
+});
+
+describe('withResult: logins in flight', () => {
+  const inFlight = (state: string, sub?: string) => ({
+    transaction: { v: 1, kind: 'login', state } as never,
+    returnTo: '/',
+    ...(sub === undefined ? {} : { sub }),
+  });
+
+  it("keeps the person's own (a step-up of theirs in another tab), drops those that name nobody or someone else", () => {
+    const before: MynaGateSession = {
+      ...empty,
+      pending: { anyone: inFlight('anyone'), hers: inFlight('hers', 'alice'), his: inFlight('his', 'bob') },
+    };
+    assert.deepEqual(Object.keys(withResult(before, login('alice')).pending), ['hers']);
+  });
+});
+
+describe('memorySessionStore.compareAndSet', () => {
+  const now = 1_000_000;
+  const session = (n: number): MynaGateSession => ({ expiresAt: now + 60_000 + n, pending: {} });
+
+  it('replaces or deletes only what get returned; never creates; an expired session is gone', async () => {
+    const store = memorySessionStore({ now: () => now });
+    store.set('a', session(1));
+    const read = (await store.get('a'))!;
+    assert.equal(await store.compareAndSet!('a', session(0), session(2)), false, 'another value');
+    assert.deepEqual(await store.get('a'), session(1));
+    assert.equal(await store.compareAndSet!('a', read, session(2)), true);
+    assert.deepEqual(await store.get('a'), session(2));
+    assert.equal(await store.compareAndSet!('a', read, session(3)), false, 'changed since read');
+    assert.equal(await store.compareAndSet!('a', session(2), undefined), true, 'deleted');
+    assert.equal(await store.get('a'), undefined);
+    assert.equal(await store.compareAndSet!('a', session(2), session(4)), false, 'never recreated');
+    assert.equal(await store.get('a'), undefined);
+    store.set('old', { ...session(1), expiresAt: now });
+    assert.equal(await store.compareAndSet!('old', { ...session(1), expiresAt: now }, session(5)), false, 'expired');
   });
 });
 
