@@ -23,7 +23,7 @@ export const RP_ERROR_CODES = Object.freeze({
   ERR_RP_AMR_NOT_MET: 'The login methods (amr) are not those of a card login (hwk, sc and a PIN or password).',
   ERR_RP_STALE_AUTH: 'The login is older than max_age, or not fresh although a fresh login was demanded.',
   ERR_RP_SUBJECT_MISMATCH:
-    'Another person logged in than the one this login was for (a step-up or age check with someone else’s card); log out first to switch people.',
+    'Another person logged in than the one this login was for (a step-up, an age check, or any login in a session that has one, with someone else’s card); log out first to switch people.',
   ERR_RP_USERINFO: 'The userinfo endpoint failed or answered for another subject.',
   ERR_RP_CLAIM_MISSING: 'A requested claim is absent from both the ID token and userinfo.',
   ERR_RP_CLAIM_INVALID: 'A requested claim has the wrong type.',
