@@ -207,9 +207,10 @@ export async function openCard(options: {
 }
 
 /**
- * Has the card answer `view`: for a login, VERIFY the auth PIN and sign the Web eID token; for a signature,
- * VERIFY the signing password and sign DigestInfo(SHA-256(canonical)) with the signing key (spec §4.5; the same
- * steps as `signStatementWithCard` of `@mynagate/idp`).
+ * Has the card answer `view`: for a login, VERIFY the auth PIN and sign the Web eID token, which names the challenge
+ * it answers (`challenge`: the provider consumes the login's challenge only for a post that names it); for a
+ * signature, VERIFY the signing password and sign DigestInfo(SHA-256(canonical)) with the signing key (spec §4.5; the
+ * same steps as `signStatementWithCard` of `@mynagate/idp`).
  *
  * @throws the card's `ERR_CARD_PIN_FORMAT`, `ERR_CARD_PIN_INCORRECT` (with `retriesLeft`), `ERR_CARD_PIN_BLOCKED`.
  */
@@ -226,7 +227,8 @@ export async function cardAnswer(transport: Transport, view: CompanionView, secr
     };
   }
   await card.verify('auth', secret);
-  return authToken(await card.readCertificate('auth'), view, (di) => card.sign('auth', di));
+  const token = await authToken(await card.readCertificate('auth'), view, (di) => card.sign('auth', di));
+  return { ...token, challenge: view.challenge };
 }
 
 /**

@@ -54,7 +54,7 @@ export async function loadBound<T extends BoundFields>(
   txn: string,
   now: number,
 ): Promise<T> {
-  if (!/^[A-Za-z0-9_-]{22}$/.test(txn)) throw new IdpLoginNotFoundError();
+  assertTxn(txn);
   const json = await oneShot.get(`${prefix}:${txn}`);
   if (json === undefined) throw new IdpLoginNotFoundError();
   const transaction = JSON.parse(json) as T;
@@ -63,11 +63,24 @@ export async function loadBound<T extends BoundFields>(
 }
 
 /**
+ * Checks that `txn` has the shape of a transaction id (so that nothing else is ever made into a store key).
+ *
+ * @throws IdpLoginNotFoundError (`ERR_IDP_LOGIN_NOT_FOUND`).
+ */
+export function assertTxn(txn: string): void {
+  if (!/^[A-Za-z0-9_-]{22}$/.test(txn)) throw new IdpLoginNotFoundError();
+}
+
+/**
  * Checks that `browserKey` hashes to the stored one (in constant time) and that the interaction matches.
  *
  * @throws IdpSessionMismatchError (`ERR_IDP_SESSION_MISMATCH`) for any other browser.
  */
-export function assertOwner(transaction: BoundFields, browserKey: string, uid: string): void {
+export function assertOwner(
+  transaction: Pick<BoundFields, 'browserHash' | 'uid'>,
+  browserKey: string,
+  uid: string,
+): void {
   const expected = Buffer.from(transaction.browserHash, 'ascii');
   const actual = Buffer.from(hashKey(browserKey), 'ascii');
   if (expected.length !== actual.length || !timingSafeEqual(expected, actual) || transaction.uid !== uid) {

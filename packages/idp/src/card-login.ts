@@ -1,15 +1,18 @@
 /**
- * Turning a posted card token into a login: take the login's one challenge, have the verifier check the token
- * against this provider's origin and that challenge, then find the person (one card = one person; a renewed
- * certificate joins its holder through the linking lookup) and leave the outcome for the browser that started.
+ * Turning a posted card token into a login: consume the login's one challenge (only for a post that names it), claim
+ * the login for this post, have the verifier check the token against this provider's origin and that challenge, then
+ * find the person (one card = one person; a renewed certificate joins its holder through the linking lookup) and
+ * leave the outcome for the browser that started.
  */
+import { isMynaGateError } from '@mynagate/errors';
 import { ACR_CARD_AUTH, AMR_CARD } from './acr.ts';
 import type { CertRef, LinkingSource } from '@mynagate/pki';
 import type { LinkCertificate } from './config.ts';
+import { IdpTokenMalformedError } from './errors.ts';
 import { messageFor } from './http-errors.ts';
 import { newGrantId } from './consent/login-grant.ts';
 import type { LoginCredentials } from './login-credentials.ts';
-import type { LoginToken, LoginVerifier, VerifiedLogin } from './login-token.ts';
+import { parseLoginToken, type LoginToken, type LoginVerifier, type VerifiedLogin } from './login-token.ts';
 import type { LoginTransactions } from './login-transaction.ts';
 import type { CredentialInput, PeoplePort } from './ports.ts';
 
@@ -31,8 +34,13 @@ export interface CardLoginDeps {
 }
 
 /**
- * Verifies `token` for login transaction `txn` and records the outcome for its browser session. Any refusal is
- * also recorded (code and message only) so the waiting page can say what went wrong.
+ * Verifies `token` for login transaction `txn` and records the outcome for its browser session. The token names the
+ * challenge it answers ({@link LoginToken.challenge}): a post that does not name the outstanding one is refused and
+ * changes nothing, neither the challenge (the companion that holds it can still post) nor the page. Once a post
+ * consumed it, the login is claimed for that post: a second card's scan or token is refused `ERR_IDP_LOGIN_FINISHED`,
+ * and its page is not told (its own login goes on). Any other refusal of a post that presented the challenge is
+ * recorded (code and message only) so the waiting page can say what went wrong, and gives up the claim, so that the
+ * person can scan again.
  *
  * With `handover` (a same-device post of `mynagate bridge`) the outcome is not given to the browser session's event
  * stream: it is kept under a one-time code, returned here for the poster only, and the login finishes for the
@@ -41,7 +49,9 @@ export interface CardLoginDeps {
  * @example
  *   await submitCardToken(deps, txn, text); // a phone: the outcome goes to the page that shows the QR code
  *   const code = await submitCardToken(deps, txn, text, { handover: true }); // the bridge: `?resume&code=…`
- * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_CHALLENGE_INVALID`, and the verifier's `ERR_PKI_*`.
+ * @throws `ERR_IDP_TOKEN_MALFORMED` (no challenge named), `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_CHALLENGE_INVALID` (not
+ *   the outstanding challenge), `ERR_IDP_LOGIN_FINISHED` (another card answered the login), and the verifier's
+ *   `ERR_PKI_*`.
  */
 export async function submitCardToken(
   deps: CardLoginDeps,
@@ -61,15 +71,28 @@ export async function submitCardToken(
   token: LoginToken | string,
   options: { readonly handover?: boolean } = {},
 ): Promise<string | void> {
-  // Both at once (one round trip to Redis); the transaction's absence is reported first, and a challenge taken
-  // for a transaction that is gone is of no use to anyone.
-  const [found, taken] = await Promise.allSettled([deps.transactions.get(txn), deps.transactions.takeChallenge(txn)]);
+  const challenge = namedChallenge(token);
+  // Both at once (one round trip to Redis); the transaction's absence is reported first, and a challenge consumed
+  // for a transaction that is gone is of no use to anyone. The challenge goes only to a post that names it: whoever
+  // merely knows the login's id (it is in every QR frame, and in proxy logs) neither uses it up nor reaches the page.
+  const [found, consumed] = await Promise.allSettled([
+    deps.transactions.get(txn),
+    deps.transactions.consumeChallenge(txn, challenge),
+  ]);
   if (found.status === 'rejected') throw found.reason;
+  if (consumed.status === 'rejected') throw consumed.reason;
   const transaction = found.value;
+  let claimed = false;
   try {
-    if (taken.status === 'rejected') throw taken.reason;
-    const challenge = taken.value;
-    const verified = await deps.verifier.verifyLoginToken(token, { origin: deps.origin, challenge, sessionId: txn });
+    // The claim goes out with the verifier's take of its challenge (one round trip); a token refused gives it up.
+    const [verifying, claiming] = await Promise.allSettled([
+      deps.verifier.verifyLoginToken(token, { origin: deps.origin, challenge, sessionId: txn }),
+      deps.transactions.claim(transaction),
+    ]);
+    claimed = claiming.status === 'fulfilled';
+    if (claiming.status === 'rejected') throw claiming.reason;
+    if (verifying.status === 'rejected') throw verifying.reason;
+    const verified = verifying.value;
     if (verified.kind !== 'auth') throw new TypeError('verifyLoginToken returned a non-auth certificate');
     const { accountId, known } = await personFor(deps, verified);
     const now = deps.now();
@@ -103,9 +126,30 @@ export async function submitCardToken(
     if (options.handover === true) return await deps.transactions.handOver(transaction, outcome);
     await deps.transactions.complete(transaction, outcome);
   } catch (e) {
-    await deps.transactions.fail(transaction, messageFor(e));
+    // Another card answered the login first: this post is refused, and the page, whose login goes on, is not told.
+    if (isMynaGateError(e, 'ERR_IDP_LOGIN_FINISHED')) throw e;
+    await Promise.all([
+      deps.transactions.fail(transaction, messageFor(e)),
+      claimed ? deps.transactions.release(transaction) : undefined,
+    ]);
     throw e;
   }
+}
+
+/**
+ * The challenge a posted token names ({@link LoginToken.challenge}).
+ *
+ * @throws IdpTokenMalformedError (`ERR_IDP_TOKEN_MALFORMED`) when it names none.
+ */
+function namedChallenge(token: LoginToken | string): string {
+  if (typeof token !== 'string') return parseLoginToken(token).challenge;
+  let value: unknown;
+  try {
+    value = JSON.parse(token);
+  } catch {
+    throw new IdpTokenMalformedError('not JSON');
+  }
+  return parseLoginToken(value).challenge;
 }
 
 /**

@@ -21,7 +21,7 @@ export function oneShotChallengeStore(oneShot: OneShotPort): ChallengeStore {
   return {
     async put(challenge: Challenge): Promise<void> {
       const ttl = Math.max(1000, challenge.expiresAt - challenge.issuedAt);
-      await oneShot.put(`pki-challenge:${challenge.nonce}`, JSON.stringify(challenge), ttl);
+      await oneShot.put(challengeKey(challenge.nonce), JSON.stringify(challenge), ttl);
     },
     /**
      * @throws ChallengeError `ERR_PKI_CHALLENGE_NOT_FOUND`, `ERR_PKI_CHALLENGE_USED`, `ERR_PKI_CHALLENGE_EXPIRED`,
@@ -29,7 +29,7 @@ export function oneShotChallengeStore(oneShot: OneShotPort): ChallengeStore {
      */
     async take(nonce: string, sessionId: string, now: number): Promise<Challenge> {
       // Taken and marked used in one atomic step (one round trip).
-      const json = await oneShot.takeMarking(`pki-challenge:${nonce}`, `pki-challenge-used:${nonce}`, USED_GRACE_MS);
+      const json = await oneShot.takeMarking(challengeKey(nonce), `pki-challenge-used:${nonce}`, USED_GRACE_MS);
       if (json === undefined) {
         const used = await oneShot.get(`pki-challenge-used:${nonce}`);
         throw used === undefined
@@ -44,4 +44,22 @@ export function oneShotChallengeStore(oneShot: OneShotPort): ChallengeStore {
       return challenge;
     },
   };
+}
+
+/**
+ * Forgets an issued challenge that was never used: a login's rescan replaced it (login-transaction.ts), and it would
+ * otherwise wait out its lifetime in the store. Does nothing where the verifier keeps its challenges elsewhere.
+ *
+ * @example
+ * ```ts
+ * await forgetChallenge(stores.oneShot, replaced);
+ * ```
+ */
+export function forgetChallenge(oneShot: Pick<OneShotPort, 'delete'>, nonce: string): Promise<void> {
+  return oneShot.delete(challengeKey(nonce));
+}
+
+/** Where {@link oneShotChallengeStore} keeps the challenge `nonce` until it is taken. */
+function challengeKey(nonce: string): string {
+  return `pki-challenge:${nonce}`;
 }

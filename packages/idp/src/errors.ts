@@ -11,16 +11,22 @@ export const IDP_ERROR_CODES = Object.freeze({
   ERR_IDP_QR_STALE: 'The QR code was scanned too late; the page shows a fresh one every second.',
   ERR_IDP_QR_INVALID: 'The QR code was not minted by this server for this login (wrong code or time).',
   ERR_IDP_LOGIN_NOT_FOUND: 'No such login transaction, or it expired.',
-  ERR_IDP_CHALLENGE_INVALID: 'No challenge is outstanding for this login: never fetched, already used, or expired.',
+  ERR_IDP_CHALLENGE_INVALID:
+    "The token post did not present this login's outstanding challenge: none was fetched, it was used, replaced by a later scan or expired, or the post named another one. Nothing changed: the companion that holds the challenge can still post, and the login's page is not told.",
+  ERR_IDP_LOGIN_FINISHED:
+    'A card already answered this login: its token was accepted (or is being checked), so another scan or token for it is refused (HTTP 409), and the login never finishes as whoever answered last. To log in with another card, start again from the service.',
   ERR_IDP_SESSION_MISMATCH:
     'This browser session did not start this login; only the session that started it can finish it.',
   ERR_IDP_HANDOVER_MISMATCH:
     "A browser came back from `mynagate bridge` with a login's one-time code but did not start that login (HTTP 403): nothing was logged in, the code is used up, and the login's own page is told.",
   ERR_IDP_INTERACTION_NOT_FOUND:
     "The login interaction is missing, expired or not this browser's (its cookie absent, the request timed out, or a resume for another browser's login).",
-  ERR_IDP_TOKEN_MALFORMED: 'The card token is not a well-formed Web eID token.',
+  ERR_IDP_TOKEN_MALFORMED:
+    'The card token is not a well-formed Web eID token, or it does not name the challenge it answers (`challenge`).',
   ERR_IDP_SIGN_CARD_MISMATCH:
     "The statement was signed on a card the person has not logged in with (by the J-LIS pairing of a card's two certificates): another person's card, or a renewed card not yet used to log in.",
+  ERR_IDP_EKYC_UNPAIRED:
+    "The request asked for eKYC (the card-signature ACR, `verified_claims`, basic-4 or derived claims), but the provider offers none: it has no way to tie a signing certificate to the card the person logged in with (`ekyc.signingCardPair` unset: no platform provider's links, and no explicit `'unchecked'`). Without it any valid signing certificate would do, so whoever scans a relayed signing QR code could put their identity on another's account. Refused before the person is asked for anything: at the authorization (or PAR) endpoint as OAuth `invalid_request` whose `error_description` starts with this code; the signing page and a posted signature refuse with it too (HTTP 403). The operator configures a pairing (`mynagate serve`: `platform`).",
   ERR_IDP_CLIENT_LOGIN_ONLY:
     "The client asked for eKYC (the card-signature ACR, `verified_claims`, basic-4 or derived claims) but is offered card login only: either it is a public client (`token_endpoint_auth_method` `none`, a native app), which does not authenticate at the token endpoint, so identity data would go to whoever completes the flow on a device (eKYC goes to confidential clients only: a native app has its own server redeem the code), or a signed statement names a service by its redirect URI's origin, and some redirect URI of this client has none a card may sign (a native app's private-use scheme, RFC 8252 §7.1, or its loopback http redirect beside an https provider, §7.3). Refused before the person is asked for anything: at the authorization (or PAR) endpoint as OAuth `invalid_request` whose `error_description` starts with this code, on a page as HTTP 403.",
   ERR_IDP_BAD_REQUEST: 'The request body or parameters are malformed.',
@@ -59,10 +65,24 @@ export class IdpLoginNotFoundError extends MynaGateError {
   }
 }
 
-/** `ERR_IDP_CHALLENGE_INVALID`: no outstanding challenge (never fetched, already used, or expired). */
+/**
+ * `ERR_IDP_CHALLENGE_INVALID`: the post did not present the login's outstanding challenge (none outstanding: never
+ * fetched, used, replaced by a later scan or expired; or another one named).
+ */
 export class IdpChallengeInvalidError extends MynaGateError {
   constructor() {
-    super('ERR_IDP_CHALLENGE_INVALID', 'no outstanding challenge for this login');
+    super('ERR_IDP_CHALLENGE_INVALID', 'not the outstanding challenge of this login');
+  }
+}
+
+/**
+ * `ERR_IDP_LOGIN_FINISHED`: a card already answered the login (a token post that presented its challenge holds it:
+ * while the token is checked, and once it was accepted), so a later scan or token is refused. One login, one person:
+ * the browser never finishes as whoever posted last.
+ */
+export class IdpLoginFinishedError extends MynaGateError {
+  constructor() {
+    super('ERR_IDP_LOGIN_FINISHED', 'a card already answered this login');
   }
 }
 
@@ -90,7 +110,9 @@ export class IdpInteractionNotFoundError extends MynaGateError {
   }
 }
 
-/** `ERR_IDP_TOKEN_MALFORMED`: the posted token is not `{ unverifiedCertificate, algorithm, signature, format }`. */
+/**
+ * `ERR_IDP_TOKEN_MALFORMED`: the posted token is not `{ unverifiedCertificate, algorithm, signature, format, challenge }`.
+ */
 export class IdpTokenMalformedError extends MynaGateError {
   constructor(detail: string) {
     super('ERR_IDP_TOKEN_MALFORMED', `malformed card token: ${detail}`);

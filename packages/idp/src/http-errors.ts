@@ -246,6 +246,14 @@ const TABLE: Readonly<Record<string, Entry>> = Object.freeze({
     },
   },
   ERR_IDP_CHALLENGE_INVALID: CHALLENGE_REJECTED,
+  // Told to the second companion (a second scan, a second token), never to the login's page: its login goes on.
+  ERR_IDP_LOGIN_FINISHED: {
+    status: 409,
+    message: {
+      ja: 'このログインは、すでにカードで手続きが済んでいます。ブラウザーの画面を確かめてください。別のカードでログインするときは、サービスの画面からやり直してください。',
+      en: 'A card has already answered this login. Check the browser. To log in with another card, start again from the service.',
+    },
+  },
   ERR_IDP_SESSION_MISMATCH: {
     status: 403,
     message: {

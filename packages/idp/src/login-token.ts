@@ -17,6 +17,13 @@ export interface LoginToken {
   readonly format: string;
   /** Which companion made it, e.g. `https://mynagate.example/cli 0.1.0`. */
   readonly appVersion?: string;
+  /**
+   * The challenge the card signed, as the companion's scan gave it. MynaGate's member beside Web eID's (a Web eID
+   * parser ignores it): the provider takes the login's outstanding challenge only for a post that names it
+   * (card-login.ts), so whoever merely knows the login's id (it is in every QR frame) cannot use up the companion's
+   * challenge or put a refusal on the login's page.
+   */
+  readonly challenge: string;
 }
 
 /** What the verifier learns from a valid token: which certificate logged in. */
@@ -76,7 +83,7 @@ export interface LoginVerifier {
 }
 
 /**
- * Checks the shape of a posted token (not its validity: that is the verifier's job).
+ * Checks the shape of a posted token, the `challenge` it names included (not its validity: that is the verifier's job).
  *
  * @throws IdpTokenMalformedError (`ERR_IDP_TOKEN_MALFORMED`).
  */
@@ -84,7 +91,7 @@ export function parseLoginToken(value: unknown): LoginToken {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new IdpTokenMalformedError('not an object');
   const v = value as Record<string, unknown>;
-  for (const name of ['unverifiedCertificate', 'algorithm', 'signature', 'format'] as const) {
+  for (const name of ['unverifiedCertificate', 'algorithm', 'signature', 'format', 'challenge'] as const) {
     if (typeof v[name] !== 'string' || v[name] === '') throw new IdpTokenMalformedError(`${name} missing`);
     if ((v[name] as string).length > 16384) throw new IdpTokenMalformedError(`${name} too long`);
   }
@@ -98,6 +105,7 @@ export function parseLoginToken(value: unknown): LoginToken {
     signature: v['signature'] as string,
     format: v['format'] as string,
     ...(typeof v['appVersion'] === 'string' ? { appVersion: v['appVersion'] } : {}),
+    challenge: v['challenge'] as string,
   };
   return Object.freeze(token);
 }
@@ -121,7 +129,8 @@ const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420',
 
 /**
  * Makes a login token with a card, as a companion does: VERIFY the auth PIN, read the auth certificate, and have the
- * card sign DigestInfo(SHA-256(`SHA-256(origin) ‖ SHA-256(challenge)`)) (the card pads, spec §4.5).
+ * card sign DigestInfo(SHA-256(`SHA-256(origin) ‖ SHA-256(challenge)`)) (the card pads, spec §4.5). The token names
+ * the challenge it answers ({@link LoginToken.challenge}), as the token post must.
  *
  * @example
  * ```ts
@@ -144,5 +153,6 @@ export async function signLoginToken(
     signature: Buffer.from(signature).toString('base64'),
     format: 'web-eid:1.0',
     appVersion: input.appVersion ?? 'mynagate-idp',
+    challenge: input.challenge,
   });
 }

@@ -3,15 +3,27 @@
  * serve any step. It binds together the interaction, the browser session that opened the page, the QR secret, the
  * single challenge the companion gets, and the outcome, which only the owning browser session can take.
  *
+ * One login, one person: once a companion's token post presented the outstanding challenge, the login is claimed for
+ * it (while its token is checked, and for good once accepted): no other scan gets a challenge and no other token an
+ * outcome, so the browser never finishes as whoever posted last (see {@link LoginTransactions.claim}).
+ *
  * Keys (one-shot store): `login:<txn>` the transaction, `challenge:<txn>` the outstanding challenge,
- * `result:<txn>` a verified login waiting for its browser, `failure:<txn>` the last refusal, for the page to show,
+ * `claimed:<txn>` the mark of a token post that holds the login, `result:<txn>` a verified login waiting for its
+ * browser (written once), `failure:<txn>` the last refusal, for the page to show, `done:<txn>` the finished login's
+ * redirect, for the browser's other event streams (see {@link LoginTransactions.keepFinished}),
  * `handover:<SHA-256 of a one-time code>` a verified login the card-reader bridge handed over (see {@link
  * LoginTransactions.handOver}).
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { checkQrCode } from './animated-qr.ts';
-import { assertOwner, boundLink, loadBound, newBinding, type BoundFields } from './bound-transaction.ts';
-import { IdpChallengeInvalidError, IdpHandoverMismatchError, IdpLoginNotFoundError } from './errors.ts';
+import { assertOwner, assertTxn, boundLink, loadBound, newBinding, type BoundFields } from './bound-transaction.ts';
+import { forgetChallenge } from './challenge-store.ts';
+import {
+  IdpChallengeInvalidError,
+  IdpHandoverMismatchError,
+  IdpLoginFinishedError,
+  IdpLoginNotFoundError,
+} from './errors.ts';
 import { messageFor, type ErrorBody } from './http-errors.ts';
 import type { IssuedChallenge, LoginVerifier } from './login-token.ts';
 import { compareNetworks, type Network, type ScanFrom } from './network-tag.ts';
@@ -22,6 +34,16 @@ import { TransactionWatch, type TransactionChange } from './transaction-watch.ts
 const MAX_STARTED = 100_000;
 /** How long a hand-over code works: the bridge sends the browser back at once (a redirect). */
 const HANDOVER_TTL_MS = 60_000;
+/**
+ * How long a finished login's redirect waits for the browser's other event streams (see {@link
+ * LoginTransactions.keepFinished}): an EventSource reconnects within seconds of a network change.
+ */
+const DONE_TTL_MS = 60_000;
+
+/** A finished login as kept for its browser's other streams: the redirect, and what proves the browser owns it. */
+interface Finished extends Pick<BoundFields, 'uid' | 'browserHash'> {
+  readonly redirect: string;
+}
 
 /** One login transaction as stored. */
 export interface LoginTransaction extends BoundFields {
@@ -174,16 +196,25 @@ export class LoginTransactions {
 
   /**
    * Opens a scanned QR link: checks the code, then issues the login's one challenge (replacing any earlier one, so
-   * only the last companion to scan can finish). `from.network`, the companion's network tag, is compared with the
-   * browser's ({@link CompanionView.network}).
+   * of the companions that scan before a token is posted only the last can finish; the one replaced is forgotten).
+   * Once a token post claimed the login ({@link claim}), no scan gets a challenge. `from.network`, the companion's
+   * network tag, is compared with the browser's ({@link CompanionView.network}).
    *
-   * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_QR_INVALID`, `ERR_IDP_QR_STALE`.
+   * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_QR_INVALID`, `ERR_IDP_QR_STALE`, IdpLoginFinishedError
+   *   (`ERR_IDP_LOGIN_FINISHED`) once a card answered the login.
    */
   async scan(txn: string, t: string | null, code: string | null, from: ScanFrom = {}): Promise<CompanionView> {
-    // Started on this node: no store read. A transaction another node ended meanwhile then gets a challenge that
-    // nothing can use (the token post reads the store, which no longer has it).
+    assertTxn(txn);
+    // Started on this node: the transaction is not read from the store. A transaction another node ended meanwhile
+    // is refused by its claim, which stays until the login expires.
     const started = this.#started.get(txn);
-    const transaction = started !== undefined && started.expiresAt > this.#o.now() ? started : await this.get(txn);
+    const local = started !== undefined && started.expiresAt > this.#o.now() ? started : undefined;
+    // In one round trip: whether a token post claimed the login, and the challenge a new one would replace.
+    const [transaction, claimed, replaced] = await Promise.all([
+      local ?? this.get(txn),
+      this.#o.oneShot.get(`claimed:${txn}`),
+      this.#o.oneShot.get(`challenge:${txn}`),
+    ]);
     const now = this.#o.now();
     checkQrCode({
       qrSecret: Buffer.from(transaction.qrSecret, 'base64url'),
@@ -194,6 +225,8 @@ export class LoginTransactions {
       code,
       maxAgeSeconds: this.#o.qrMaxAgeSeconds,
     });
+    // Only after the code checked out: the answer is for whoever holds a fresh frame, not for anyone with the id.
+    if (claimed !== undefined || this.#handedOver.has(txn)) throw new IdpLoginFinishedError();
     // The transaction's record of its challenge is written with the verifier's own (one round trip), or after it
     // by a verifier that does not offer that.
     const ttlOf = (issued: IssuedChallenge) =>
@@ -204,7 +237,11 @@ export class LoginTransactions {
       const ttl = ttlOf(issued);
       return ttl > 0 ? this.#o.oneShot.put(`challenge:${txn}`, issued.nonce, ttl) : Promise.resolve();
     };
-    const issued = await this.#o.verifier.issueChallenge(txn, record);
+    // The challenge replaced is forgotten in the same round trip (best effort: unused, it expires anyway).
+    const [issued] = await Promise.all([
+      this.#o.verifier.issueChallenge(txn, record),
+      replaced === undefined ? undefined : forgetChallenge(this.#o.oneShot, replaced).catch(() => {}),
+    ]);
     if (!recorded) await record(issued);
     const challenge = issued.nonce;
     const ttl = ttlOf(issued);
@@ -226,20 +263,25 @@ export class LoginTransactions {
   }
 
   /**
-   * What a waiting page polls: whether an outcome or a refusal waits to be taken, and whether a companion holds the
-   * challenge. Reads only, all at once (one round trip to Redis; no write lock on SQLite), since most polls find
-   * nothing; the takes stay the atomic steps.
+   * What a waiting page polls: whether an outcome or a refusal waits to be taken, whether a companion holds the
+   * challenge, and the redirect of the login if another stream of the browser finished it ({@link keepFinished}).
+   * Reads only, all at once (one round trip to Redis; no write lock on SQLite), since most polls find nothing; the
+   * takes stay the atomic steps. Call only for the owning browser (after {@link getOwned}): `finished` is its own.
    */
-  async pending(
-    txn: string,
-  ): Promise<{ readonly outcome: boolean; readonly failure: boolean; readonly scanned: boolean }> {
-    const [outcome, failure, challenge] = await Promise.all(
-      ['result', 'failure', 'challenge'].map((k) => this.#o.oneShot.get(`${k}:${txn}`)),
+  async pending(txn: string): Promise<{
+    readonly outcome: boolean;
+    readonly failure: boolean;
+    readonly scanned: boolean;
+    readonly finished: string | undefined;
+  }> {
+    const [outcome, failure, challenge, done] = await Promise.all(
+      ['result', 'failure', 'challenge', 'done'].map((k) => this.#o.oneShot.get(`${k}:${txn}`)),
     );
     return {
       outcome: outcome !== undefined || this.#handedOver.has(txn),
       failure: failure !== undefined,
       scanned: challenge !== undefined,
+      finished: done === undefined ? undefined : (JSON.parse(done) as Finished).redirect,
     };
   }
 
@@ -249,28 +291,54 @@ export class LoginTransactions {
   }
 
   /**
-   * Takes the outstanding challenge: atomic, so of two tokens racing for one challenge at most one is checked.
+   * Consumes the outstanding challenge for a post that presents it: only while it is `challenge`, in one atomic step
+   * (compare-and-delete), so of two tokens racing for one challenge at most one is checked, and a post naming any
+   * other (whoever merely knows the login's id) changes nothing. The store compares, not in constant time: the
+   * challenge is 256 random bits, and each guess costs a round trip that dwarfs the comparison.
    *
-   * @throws IdpChallengeInvalidError (`ERR_IDP_CHALLENGE_INVALID`) when none is outstanding.
+   * @throws IdpChallengeInvalidError (`ERR_IDP_CHALLENGE_INVALID`) unless `challenge` is the outstanding one.
    */
-  async takeChallenge(txn: string): Promise<string> {
-    const challenge = await this.#o.oneShot.take(`challenge:${txn}`);
-    if (challenge === undefined) throw new IdpChallengeInvalidError();
-    return challenge;
+  async consumeChallenge(txn: string, challenge: string): Promise<void> {
+    assertTxn(txn);
+    if (!(await this.#o.oneShot.deleteIf(`challenge:${txn}`, challenge))) throw new IdpChallengeInvalidError();
   }
 
   /**
-   * Records a verified login for the owning browser to take. When that browser's event stream is on this node (it
-   * watches the transaction, which only the owner's stream does), the outcome is handed to it in memory: no write
-   * and no take in the store, two round trips fewer on the way to `done`. Should the stream go before taking it,
-   * the outcome is written to the store then, for the browser's next stream on any node.
+   * Claims the login for the token post that consumed its challenge ({@link consumeChallenge}): written once, for
+   * every node, until the login expires. A claimed login gives no other scan a challenge ({@link scan}) and no other
+   * token an outcome, so a second card (someone at the screen scanning a fresh frame, a race across nodes) never
+   * replaces the first card's login. {@link release} gives it up when the token is refused.
+   *
+   * @throws IdpLoginFinishedError (`ERR_IDP_LOGIN_FINISHED`) when another post claimed it first.
+   */
+  async claim(transaction: LoginTransaction): Promise<void> {
+    const key = `claimed:${transaction.txn}`;
+    if (!(await this.#o.oneShot.putIfAbsent(key, '1', this.#remaining(transaction)))) throw new IdpLoginFinishedError();
+  }
+
+  /** Gives up the claim of a token post that was refused: the login is open to a scan again. */
+  async release(transaction: LoginTransaction): Promise<void> {
+    await this.#o.oneShot.delete(`claimed:${transaction.txn}`);
+  }
+
+  /**
+   * Records a verified login for the owning browser to take, once: an outcome waiting (here or in the store) is never
+   * replaced. When that browser's event stream is on this node (it watches the transaction, which only the owner's
+   * stream does), the outcome is handed to it in memory: no write and no take in the store, two round trips fewer on
+   * the way to `done`. Should the stream go before taking it, the outcome is written to the store then, for the
+   * browser's next stream on any node. Call only with the login's claim ({@link claim}), which is what keeps a
+   * second outcome from being made on another node.
+   *
+   * @throws IdpLoginFinishedError (`ERR_IDP_LOGIN_FINISHED`) when an outcome waits already.
    */
   async complete(transaction: LoginTransaction, outcome: LoginOutcome): Promise<void> {
-    if (this.#watch.watching(transaction.txn)) {
-      this.#handedOver.set(transaction.txn, { transaction, outcome });
-      this.#watch.notify(transaction.txn, 'outcome');
+    const { txn } = transaction;
+    if (this.#handedOver.has(txn)) throw new IdpLoginFinishedError();
+    if (this.#watch.watching(txn)) {
+      this.#handedOver.set(txn, { transaction, outcome });
+      this.#watch.notify(txn, 'outcome');
     } else {
-      await this.#watch.record(transaction.txn, 'outcome', this.#store(transaction, outcome));
+      await this.#watch.record(txn, 'outcome', this.#store(transaction, outcome));
     }
   }
 
@@ -291,7 +359,8 @@ export class LoginTransactions {
   /**
    * Takes the login handed over under `code` (once, whoever asks) for the browser holding `browserKey` on
    * interaction `uid`, and records it for that browser's event stream as {@link complete} does. A browser that does
-   * not own the transaction is refused; the code is then used up and the login's own page is told.
+   * not own the transaction is refused; the code is then used up, the login's own page is told, and the login is
+   * open to a scan again (its claim given up).
    *
    * @throws `ERR_IDP_LOGIN_NOT_FOUND` (no such code: unknown, used or expired; or the login is gone),
    *   IdpHandoverMismatchError (`ERR_IDP_HANDOVER_MISMATCH`) for any other browser.
@@ -306,7 +375,7 @@ export class LoginTransactions {
       assertOwner(transaction, browserKey, uid);
     } catch {
       const refused = new IdpHandoverMismatchError();
-      await this.fail(transaction, messageFor(refused));
+      await Promise.all([this.fail(transaction, messageFor(refused)), this.release(transaction)]);
       throw refused;
     }
     await this.complete(transaction, outcome);
@@ -339,6 +408,7 @@ export class LoginTransactions {
    * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_CHALLENGE_INVALID`.
    */
   async reportFailure(txn: string, challenge: string, body: ErrorBody): Promise<void> {
+    assertTxn(txn);
     const [transaction, outstanding] = await Promise.all([this.get(txn), this.#o.oneShot.get(`challenge:${txn}`)]);
     const a = Buffer.from(challenge);
     const b = Buffer.from(outstanding ?? '');
@@ -353,11 +423,45 @@ export class LoginTransactions {
     return json === undefined ? undefined : (JSON.parse(json) as ErrorBody);
   }
 
-  /** Ends a transaction after its login finished. */
+  /**
+   * Ends a transaction after its login finished. Its claim stays until the login would have expired: a scan that
+   * still finds the transaction (on the node that started it) is refused `ERR_IDP_LOGIN_FINISHED`.
+   */
   async end(txn: string): Promise<void> {
     this.#handedOver.delete(txn);
     this.#started.delete(txn);
     await Promise.all(['login', 'challenge', 'result', 'failure'].map((k) => this.#o.oneShot.delete(`${k}:${txn}`)));
+  }
+
+  /**
+   * Keeps the redirect of a login a stream of its browser just finished (node-oidc-provider's resume URL, once the
+   * result is in the interaction) for {@link DONE_TTL_MS}, for the browser's other streams, on any node: after a
+   * network change an EventSource reconnects while the server still holds the old connection, which may take the
+   * outcome and send `done` into a dead socket. A stream that finds the outcome taken ({@link pending}), or that
+   * opens after the transaction ended ({@link finishedFor}), sends the same `done`. Readable only with the proof
+   * {@link getOwned} asks for.
+   */
+  async keepFinished(transaction: LoginTransaction, redirect: string): Promise<void> {
+    const finished: Finished = { redirect, uid: transaction.uid, browserHash: transaction.browserHash };
+    const write = this.#o.oneShot.put(`done:${transaction.txn}`, JSON.stringify(finished), DONE_TTL_MS);
+    await this.#watch.record(transaction.txn, 'outcome', write);
+  }
+
+  /**
+   * The redirect of a login that finished moments ago ({@link keepFinished}), for the browser holding `browserKey`
+   * on interaction `uid` only; `undefined` for any other browser, or when there is none.
+   */
+  async finishedFor(txn: string, browserKey: string, uid: string): Promise<string | undefined> {
+    assertTxn(txn);
+    const json = await this.#o.oneShot.get(`done:${txn}`);
+    if (json === undefined) return undefined;
+    const finished = JSON.parse(json) as Finished;
+    try {
+      assertOwner(finished, browserKey, uid);
+    } catch {
+      return undefined;
+    }
+    return finished.redirect;
   }
 
   /**
@@ -387,8 +491,11 @@ export class LoginTransactions {
     this.#started.set(transaction.txn, transaction);
   }
 
-  #store(transaction: LoginTransaction, outcome: LoginOutcome): Promise<void> {
-    return this.#o.oneShot.put(`result:${transaction.txn}`, JSON.stringify(outcome), this.#remaining(transaction));
+  /** Writes the outcome for any node to take, once: @throws `ERR_IDP_LOGIN_FINISHED` when one waits already. */
+  async #store(transaction: LoginTransaction, outcome: LoginOutcome): Promise<void> {
+    const key = `result:${transaction.txn}`;
+    if (!(await this.#o.oneShot.putIfAbsent(key, JSON.stringify(outcome), this.#remaining(transaction))))
+      throw new IdpLoginFinishedError();
   }
 
   #remaining(transaction: LoginTransaction): number {

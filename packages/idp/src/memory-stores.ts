@@ -58,6 +58,16 @@ export function createMemoryStores(options: MemoryExpiryOptions = {}): ProviderS
       if (value !== undefined) oneShot.set(markKey, '1', markTtlMs);
       return value;
     },
+    async putIfAbsent(key, value, ttlMs) {
+      if (oneShot.get(key) !== undefined) return false;
+      oneShot.set(key, value, ttlMs);
+      return true;
+    },
+    async deleteIf(key, value) {
+      if (oneShot.get(key) !== value) return false;
+      oneShot.delete(key);
+      return true;
+    },
     async delete(key) {
       oneShot.delete(key);
     },

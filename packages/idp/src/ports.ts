@@ -14,6 +14,10 @@ export interface OneShotPort {
   take(key: string): Promise<string | undefined>;
   /** {@link take}, and when there was a value, puts `'1'` under `markKey` in the same atomic step. */
   takeMarking(key: string, markKey: string, markTtlMs: number): Promise<string | undefined>;
+  /** Puts `value` only if `key` holds none (absent or expired), atomically; resolves whether it did (write once). */
+  putIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Deletes `key` only while it holds `value`, atomically; resolves whether it did (compare-and-delete). */
+  deleteIf(key: string, value: string): Promise<boolean>;
   delete(key: string): Promise<void>;
 }
 

@@ -62,6 +62,8 @@ export function providerStores(
       take: async (key: string) => asString(await oneShot.take(key)),
       takeMarking: async (key: string, markKey: string, markTtlMs: number) =>
         asString(await oneShot.takeMarking(key, markKey, seconds(markTtlMs))),
+      putIfAbsent: (key: string, value: string, ttlMs: number) => oneShot.putIfAbsent(key, seconds(ttlMs), value),
+      deleteIf: (key: string, value: string) => oneShot.deleteIf(key, value),
       delete: async (key: string) => {
         await oneShot.delete(key);
       },

@@ -170,6 +170,8 @@ describe('a signing transaction for an origin no statement may name', () => {
       get: (key) => store.get(key),
       take: (key) => store.take(key),
       takeMarking: (key, markKey, markTtlMs) => store.takeMarking(key, markKey, markTtlMs),
+      putIfAbsent: (key, value, ttlMs) => (writes.push(key), store.putIfAbsent(key, value, ttlMs)),
+      deleteIf: (key, value) => store.deleteIf(key, value),
       delete: (key) => store.delete(key),
     };
     return { oneShot, writes };

@@ -41,14 +41,22 @@ describe('a login is finished only by the browser session that started it', () =
     assert.notEqual(viewA.txn, viewB.txn);
     assert.notEqual(viewA.challenge, viewB.challenge);
 
+    // As made for A, it names A's challenge: refused before anything is checked, and B is left as it was.
     const tokenForA = await cardToken(mallory, viewA.origin, viewA.challenge);
-    const toB = await postToken(idp, viewB.txn, tokenForA);
+    const asMade = await postToken(idp, viewB.txn, tokenForA);
+    assert.equal(asMade.status, 409);
+    assert.equal(asMade.body['error'], 'ERR_IDP_CHALLENGE_INVALID');
+    assert.equal(await b.events.next('failed', 600), undefined, "B's page is not told");
+
+    // Named B's challenge (Mallory scanned B too), the signature over A's gives it away.
+    const relabelled = { ...tokenForA, challenge: viewB.challenge };
+    const toB = await postToken(idp, viewB.txn, relabelled);
     assert.equal(toB.status, 400);
     assert.equal(toB.body['error'], 'ERR_PKI_TOKEN_SIGNATURE');
     assert.equal(((await b.events.next('failed')) as { error: string }).error, 'ERR_PKI_TOKEN_SIGNATURE');
 
     // B's challenge was burnt by the attempt: the same token cannot be retried against B either.
-    assert.equal((await postToken(idp, viewB.txn, tokenForA)).body['error'], 'ERR_IDP_CHALLENGE_INVALID');
+    assert.equal((await postToken(idp, viewB.txn, relabelled)).body['error'], 'ERR_IDP_CHALLENGE_INVALID');
     assert.equal(await b.events.next('done', 600), undefined, 'B is not logged in');
     await Promise.all([a.events.close(), b.events.close()]);
   });

@@ -261,12 +261,16 @@ describe('token shape', () => {
     signature: 'AA==',
     format: 'web-eid:1.0',
     appVersion: 'x',
+    challenge: 'c'.repeat(44),
   };
-  it('accepts a Web eID token', () => {
+  it('accepts a Web eID token that names the challenge it answers', () => {
     assert.deepEqual({ ...parseLoginToken(token) }, token);
   });
   for (const [name, value] of [
     ['a missing signature', { ...token, signature: undefined }],
+    ['no challenge named', { ...token, challenge: undefined }],
+    ['an empty challenge', { ...token, challenge: '' }],
+    ['a challenge that is not a string', { ...token, challenge: 1 }],
     ['another algorithm', { ...token, algorithm: 'ES256' }],
     ['a non-object', 'token'],
     ['an array', [token]],
@@ -359,6 +363,7 @@ describe('login transactions', () => {
     const recorded = {
       ...oneShot,
       put: (k: string, v: string, ttl: number) => (puts.push(k), oneShot.put(k, v, ttl)),
+      putIfAbsent: (k: string, v: string, ttl: number) => (puts.push(k), oneShot.putIfAbsent(k, v, ttl)),
       get: (k: string) => (gets.push(k), oneShot.get(k)),
     };
     /** A node: its own transactions object over the shared store (and the feed given). */
@@ -387,12 +392,15 @@ describe('login transactions', () => {
     return { transactions, transaction, puts, gets, oneShot, node, scan };
   }
 
-  it('a scan on the node that started the login reads no store; on another node it does', async () => {
+  it('a scan on the node that started the login reads the transaction from memory; on another node from the store', async () => {
     const { transactions, transaction, gets, node, scan } = await setup();
+    const { txn } = transaction;
     await scan(transactions);
-    assert.deepEqual(gets, []);
+    // Its claim and the challenge a new one replaces, in one round trip.
+    assert.deepEqual(gets, [`claimed:${txn}`, `challenge:${txn}`]);
+    gets.length = 0;
     await scan(node());
-    assert.deepEqual(gets, [`login:${transaction.txn}`]);
+    assert.deepEqual(gets, [`login:${txn}`, `claimed:${txn}`, `challenge:${txn}`]);
   });
 
   it('once the login ended on any node, a scan or token post for it is ERR_IDP_LOGIN_NOT_FOUND', async () => {
@@ -426,7 +434,8 @@ describe('login transactions', () => {
       const view = await transactions.scan(transaction.txn, link.searchParams.get('t'), link.searchParams.get('c'));
       assert.deepEqual(puts, [`login:${transaction.txn}`, `challenge:${transaction.txn}`]);
       assert.equal(await transactions.scanned(transaction.txn), true);
-      assert.equal(await transactions.takeChallenge(transaction.txn), view.challenge);
+      await transactions.consumeChallenge(transaction.txn, view.challenge);
+      assert.equal(await transactions.scanned(transaction.txn), false);
       assert.deepEqual(calls, verifier ? [] : ['issue']);
     });
   }

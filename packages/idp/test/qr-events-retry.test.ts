@@ -2,7 +2,8 @@
  * A refused card answer on an animated-QR page (qr-events.ts): the page says 「もう一度QRコードを読み取ってください」
  * only when scanning again can help (a wrong PIN, a stale code), never after a refusal that ends the same way however
  * often the person scans (a revoked or expired certificate, the wrong kind of certificate, a locked PIN, a signature
- * by another card). The stream marks each `failed` event with `retry`; the page's script reads it.
+ * by another card). The stream marks each `failed` event with `retry`; the page's script reads it. Once a companion
+ * scanned, the page hides its code and follows no new frame until such a refusal.
  */
 import assert from 'node:assert/strict';
 import { createServer, get, type IncomingMessage } from 'node:http';
@@ -58,8 +59,18 @@ async function failedEvent(failure: ErrorBody): Promise<Record<string, unknown>>
   }
 }
 
-/** Runs the page's script on a minimal page; returns a function that fires an event and reads the status line. */
-function qrPage(): (event: string, data: unknown) => string {
+/** The QR box of {@link qrPage}: what it shows, and whether it is hidden. */
+interface QrBox {
+  readonly innerHTML?: string;
+  readonly dataset: Record<string, string>;
+  readonly style: Record<string, string>;
+}
+
+/**
+ * Runs the page's script on a minimal page; returns a function that fires an event and reads the status line, with
+ * the page's QR box.
+ */
+function qrPage(): ((event: string, data: unknown) => string) & { readonly qr: QrBox } {
   interface Fake {
     id?: string;
     className: string;
@@ -119,10 +130,11 @@ function qrPage(): (event: string, data: unknown) => string {
       URL,
     },
   );
-  return (event, data) => {
+  const fire = (event: string, data: unknown) => {
     listeners.get(event)!({ data: JSON.stringify(data) });
     return [status.textContent, ...status.children.map((c) => `[${c.lang ?? ''}]${c.textContent}`)].join(' | ');
   };
+  return Object.assign(fire, { qr: elements.get('qr')! as QrBox });
 }
 
 describe('a refused card answer on a QR page', () => {
@@ -142,6 +154,29 @@ describe('a refused card answer on a QR page', () => {
     const shown = qrPage()('failed', data);
     assert.match(shown, /あと2回.*もう一度QRコードを読み取ってください。/);
     assert.match(shown, /\[en\].*Scan the QR code again\./);
+  });
+
+  it('hides the code once a companion scanned, and follows no new frame until a refusal shows it again', async () => {
+    const page = qrPage();
+    const frame = (t: number) => ({
+      t,
+      link: `https://idp.example/companion/x?t=${t}&c=c${t}`,
+      svg: `<svg>${t}</svg>`,
+    });
+    page('qr', frame(1));
+    assert.equal(page.qr.innerHTML, '<svg>1</svg>');
+    assert.equal(page.qr.dataset['link'], frame(1).link);
+    assert.match(page('scanned', {}), /^s/);
+    assert.equal(page.qr.style['display'], 'none');
+    // Someone who sees the screen gets no fresh frame to scan while the person enters the PIN.
+    page('qr', frame(2));
+    assert.equal(page.qr.innerHTML, '<svg>1</svg>');
+    assert.equal(page.qr.dataset['link'], frame(1).link);
+    page('failed', await failedEvent(refusal('ERR_CARD_PIN_INCORRECT', 2)));
+    assert.equal(page.qr.style['display'], '');
+    page('qr', frame(3));
+    assert.equal(page.qr.innerHTML, '<svg>3</svg>');
+    assert.equal(page.qr.dataset['link'], frame(3).link);
   });
 
   it('decides per code: only refusals that scanning again can change are retryable', () => {

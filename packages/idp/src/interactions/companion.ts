@@ -1,14 +1,20 @@
 /**
  * The companion API (JSON), what a phone app or `mynagate` CLI calls after scanning the QR code:
  *
- * - `GET /companion/:txn?t&c` checks the QR code (fresh and minted here) and returns what to show and sign:
+ * - `GET /companion/:txn?t&c` checks the QR code (fresh and minted here) and, unless a card answered the login
+ *   already (`ERR_IDP_LOGIN_FINISHED`), returns what to show and sign:
  *   `{ txn, clientName, clientOrigin, origin, intent, challenge, challengeExpiresAt, network }`. `network` is
  *   `same` when the companion scanned from the network the login page's browser started on (IPv4 /24, IPv6 /64, as
  *   this server sees them; compared by keyed tags, never the addresses), else `other`, unknown included. On `other`
  *   a companion shows {@link NETWORK_CAUTION} before it asks for the PIN: a QR code relayed by a phishing page
  *   (QRLJacking) shows a login its owner's browser started, elsewhere.
- * - `POST /companion/:txn/token` takes the Web eID token signed over `SHA-256(origin) ‖ SHA-256(challenge)` and
- *   answers `{ status: 'ok', message }`. It never says who logged in: the outcome goes to the browser session.
+ * - `POST /companion/:txn/token` takes the Web eID token signed over `SHA-256(origin) ‖ SHA-256(challenge)`, with
+ *   one more member, `challenge`: the challenge of the scan it answers (a Web eID parser ignores it), and answers
+ *   `{ status: 'ok', message }`. It never says who logged in: the outcome goes to the browser session. A post that
+ *   does not name the outstanding challenge is refused (`ERR_IDP_CHALLENGE_INVALID`; none named:
+ *   `ERR_IDP_TOKEN_MALFORMED`) and changes nothing: the companion that holds the challenge can still post, and the
+ *   page is not told. Once a token presented it, the login is that card's: another scan or token is refused
+ *   `ERR_IDP_LOGIN_FINISHED` (the token refused, the login is open to a scan again).
  *   `?handover=1` (`mynagate bridge`, the same computer): the outcome waits for the browser that comes back from the
  *   bridge instead, and the answer carries the one-time `code` it must bring (`/interaction/:uid?resume&code=…`).
  * - `POST /companion/:txn/failure` takes `{ challenge, error }`, a refusal the card gave the companion before any
@@ -117,7 +123,7 @@ function companionTokenPost(context: InteractionContext): Handler {
     const handover = url.searchParams.get('handover');
     if (handover !== null && handover !== '1') throw new IdpBadRequestError('handover must be 1 when given');
     const text = await readJsonText(req);
-    parseLoginToken(parseJson(text)); // its shape, answered with this provider's codes
+    parseLoginToken(parseJson(text)); // its shape and the challenge it names, answered with this provider's codes
     // The verifier parses the text as posted: its parser refuses a member named twice, which JSON.parse would have
     // settled silently (the last one wins, where a proxy or log may read the first).
     if (handover === null) {

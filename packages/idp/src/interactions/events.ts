@@ -5,17 +5,17 @@
  * at most {@link STREAMS_PER_LOGIN} streams open on a node at once; a newer one ends the oldest with a `refused`
  * event `ERR_IDP_TOO_MANY_STREAMS` ({@link cappedSource}).
  *
+ * Of the browser's streams (a reconnect, a reload, a duplicated tab; on any node), the first to take the outcome
+ * finishes the login, and the others send the same `done` (login-transaction.ts `keepFinished`), also one that opens
+ * within a minute after the end: the one that took it may have been on a connection the network change left dead.
+ *
  * Events: those of qr-events.ts, the first `qr` after `?t=` (the code the page already shows, if given).
  */
 import type { ServerResponse } from 'node:http';
+import { isMynaGateError } from '@mynagate/errors';
 import { errors, type InteractionResults } from 'oidc-provider';
 import { saveLoginGrant } from '../consent/login-grant.ts';
-import {
-  IdpInteractionNotFoundError,
-  IdpLoginNotFoundError,
-  IdpSessionMismatchError,
-  type IdpTooManyStreamsError,
-} from '../errors.ts';
+import { IdpInteractionNotFoundError, IdpSessionMismatchError, type IdpTooManyStreamsError } from '../errors.ts';
 import { messageFor } from '../http-errors.ts';
 import type { LoginChange, LoginOutcome, LoginTransaction } from '../login-transaction.ts';
 import { keepSavedGrant } from '../saved-grants.ts';
@@ -23,7 +23,7 @@ import type { Adapter as StoreAdapter, AdapterPayload } from '../store/types.ts'
 import { StreamCap, type TransactionChange } from '../transaction-watch.ts';
 import { readBinding } from './browser-binding.ts';
 import { interactionFor, type InteractionContext, type InteractionDetails } from './context.ts';
-import { streamQrEvents, type QrEventSource } from './qr-events.ts';
+import { sendDone, streamQrEvents, type QrEventSource } from './qr-events.ts';
 import type { Handler } from './router.ts';
 
 /**
@@ -81,7 +81,17 @@ export function loginEvents(context: InteractionContext): Handler {
         : transactions.getOwned(binding.txn, binding.key, uid),
     ]);
     if (interaction.status === 'rejected') throw interaction.reason;
-    if (owned.status === 'rejected') throw owned.reason;
+    if (owned.status === 'rejected') {
+      // The login finished moments ago, by another stream of this browser (the one before a reconnect): this page
+      // goes on too.
+      const finished =
+        binding !== undefined && isMynaGateError(owned.reason, 'ERR_IDP_LOGIN_NOT_FOUND')
+          ? await transactions.finishedFor(binding.txn, binding.key, uid)
+          : undefined;
+      if (finished === undefined) throw owned.reason;
+      sendDone(res, finished);
+      return;
+    }
     const transaction = owned.value;
     const { txn } = transaction;
     // `?t=` names the code the page already shows (login-page.ts): no need to render and send it again.
@@ -101,15 +111,28 @@ export function loginEvents(context: InteractionContext): Handler {
           firstLook = undefined;
           const pending =
             change === 'outcome' || change === 'scanned'
-              ? { outcome: change === 'outcome', failure: false, scanned: true }
+              ? { outcome: change === 'outcome', failure: false, scanned: true, finished: undefined }
               : await (early ?? transactions.pending(txn));
           const outcome = pending.outcome ? await transactions.takeOutcome(txn) : undefined;
           if (outcome !== undefined) {
-            return { redirect: await finish(context, req, res, transaction, outcome), scanned: pending.scanned };
+            let redirect: string;
+            try {
+              redirect = await finish(context, req, res, transaction, outcome);
+            } catch (e) {
+              // The browser's other streams, which no longer find the outcome, hear why instead of waiting.
+              void transactions.fail(transaction, messageFor(e)).catch(() => {});
+              throw e;
+            }
+            // For the browser's other streams (this one may be on a connection that is already dead); best effort.
+            void transactions.keepFinished(transaction, redirect).catch(() => {});
+            return { redirect, scanned: pending.scanned };
           }
-          // An outcome that another stream of this browser took first (the page before a reload, a duplicated tab):
-          // that stream finishes the login and ends the transaction; this one would show a dead code until it expired.
-          if (pending.outcome) throw new IdpLoginNotFoundError();
+          // An outcome that another stream of this browser took first (the page before a reconnect or a reload, a
+          // duplicated tab): that stream finishes the login and keeps its redirect for this one, which sends the same
+          // `done` once it is there (told, or at its next poll).
+          const finished =
+            pending.finished ?? (pending.outcome ? (await transactions.pending(txn)).finished : undefined);
+          if (finished !== undefined) return { redirect: finished, scanned: pending.scanned };
           const failure = pending.failure ? await transactions.takeFailure(txn) : undefined;
           return { failure, scanned: pending.scanned };
         },

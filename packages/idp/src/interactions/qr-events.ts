@@ -59,12 +59,7 @@ export async function streamQrEvents<Change>(
   // A browser that left while the handler was still reading the store has closed the response already, and 'close'
   // does not come twice: a stream started now would poll and stay subscribed until the transaction expired.
   if (res.destroyed || res.closed) return;
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-store',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
+  res.writeHead(200, STREAM_HEADERS);
   res.flushHeaders();
 
   let lastT = shownT;
@@ -139,6 +134,24 @@ export async function streamQrEvents<Change>(
   await tick();
 }
 
+/**
+ * Answers a stream whose transaction another stream of the browser finished moments ago: `done` with its redirect at
+ * once, then the end, as {@link streamQrEvents} ends one that finishes.
+ */
+export function sendDone(res: ServerResponse, redirect: string): void {
+  if (res.destroyed || res.closed) return;
+  res.writeHead(200, STREAM_HEADERS);
+  send(res, 'done', { redirect });
+  res.end();
+}
+
+const STREAM_HEADERS = Object.freeze({
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-store',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+});
+
 function send(res: ServerResponse, event: string, data: unknown): void {
   if (res.writableEnded) return;
   res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -190,10 +203,12 @@ export interface QrPageTexts {
 /**
  * The script of a page with an animated QR code, after `const cfg = { events, texts, expiresIn, closesIn }` (see
  * {@link QrPageTexts}; the two deadlines in ms from when the page was made): follows the QR (and the dev-phone and
- * bridge links, where the page has them), shows progress and errors, and continues on `done`. A minute before the
- * code expires it says so and offers a new code (a reload, while the interaction lives long enough to gain time);
- * when it expires it removes the code and its links and offers a new code or the way back to the service
- * (`#qr-expiry`, `#qr-reload`, `#back-to-service`).
+ * bridge links, where the page has them), shows progress and errors, and continues on `done`. Once a companion
+ * scanned, the code is hidden and no longer follows (its last frame goes stale in seconds), so that someone who can
+ * see the screen cannot scan a fresh one while the person enters the PIN; a refusal (`failed`) shows the code again.
+ * A minute before the code expires it says so and offers a new code (a reload, while the interaction lives long
+ * enough to gain time); when it expires it removes the code and its links and offers a new code or the way back to
+ * the service (`#qr-expiry`, `#qr-reload`, `#back-to-service`).
  */
 export const QR_PAGE_SCRIPT = `${SHOW_STATUS_SCRIPT}
 function say(ja, en, kind) {
@@ -213,12 +228,17 @@ const RENEW_MS = 30000;
 const born = performance.now();
 const left = (ms) => ms - (performance.now() - born);
 let over = false;
+// A companion holds the challenge: the code on screen stays hidden until a refusal.
+let held = false;
 const events = new EventSource(cfg.events);
 events.addEventListener('qr', (e) => {
   if (over) return;
   const d = JSON.parse(e.data);
-  qr.innerHTML = d.svg;
-  qr.dataset.link = d.link;
+  if (!held) {
+    qr.innerHTML = d.svg;
+    qr.dataset.link = d.link;
+  }
+  // The links stay fresh: only someone at this browser can follow them.
   if (devPhone) devPhone.href = '/dev/phone#' + encodeURIComponent(d.link);
   // The bridge gets the current link, so it is fresh when the person clicks.
   if (bridge) {
@@ -227,8 +247,17 @@ events.addEventListener('qr', (e) => {
     bridge.href = b.href;
   }
 });
-events.addEventListener('scanned', () => say(...cfg.texts.scanned));
+events.addEventListener('scanned', () => {
+  if (over) return;
+  held = true;
+  hide(qr, true);
+  say(...cfg.texts.scanned);
+});
 events.addEventListener('failed', (e) => {
+  if (!over) {
+    held = false;
+    hide(qr, false);
+  }
   const d = JSON.parse(e.data);
   if (d.retry) say(d.message.ja + ' もう一度QRコードを読み取ってください。', d.message.en + ' Scan the QR code again.', 'error');
   else say(d.message.ja, d.message.en, 'error');

@@ -5,7 +5,8 @@
  * - Adapter entries follow node-oidc-provider's Redis adapter pattern: a hash `{ payload: JSON, consumed }` with
  *   PX expiry, plus `grant`, `uid` and `userCode` index keys. Writes that touch several keys run as Lua scripts,
  *   so they are atomic. Index hits are re-checked against the payload, so a stale index never answers.
- * - One-shot take is `GETDEL`, replay detection `SET NX PX`, counters `INCR` + `PEXPIRE` in one script.
+ * - One-shot take is `GETDEL`, replay detection `SET NX PX`, compare-and-delete and counters (`INCR` + `PEXPIRE`) one
+ *   script each.
  * - Expiry runs on Redis's clock (the `now` option of the SQL stores does not apply here).
  * - Scripts touch keys they compute at run time (`revokeByGrantId`, `destroy`), so this targets a single Redis (or a
  *   primary with replicas), not Redis Cluster.
@@ -139,6 +140,13 @@ const SCRIPTS = {
       if v then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[1]) end
       return v`,
   },
+  // KEYS: the value. ARGV: the value it must hold. Deletes it only then: 1 if deleted, 0 if not.
+  mgDeleteIf: {
+    numberOfKeys: 1,
+    lua: `
+      if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+      return 0`,
+  },
   // KEYS: counter. ARGV: window ms. The window starts with the first increment.
   mgIncr: {
     numberOfKeys: 1,
@@ -157,6 +165,7 @@ interface Scripted {
   mgDestroy(...args: Arg[]): Promise<number>;
   mgIncr(...args: Arg[]): Promise<number>;
   mgTakeMarking(...args: Arg[]): Promise<string | null>;
+  mgDeleteIf(...args: Arg[]): Promise<number>;
   mgFindVia(...args: Arg[]): Promise<[string | null, string | null] | null>;
 }
 
@@ -348,6 +357,12 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
     delete: (key) => {
       const k = oneKey(key);
       return run(async () => (await client.del(k)) > 0);
+    },
+    deleteIf: (key, value) => {
+      const k = oneKey(key);
+      if (typeof value !== 'string') throw new TypeError('value must be a string');
+      const text = encodeValue(value);
+      return run(async () => (await scripts.mgDeleteIf(k, text)) === 1);
     },
     putIfAbsent: (key, ttlSeconds, value = '1') => {
       const k = oneKey(key);

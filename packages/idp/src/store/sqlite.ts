@@ -601,6 +601,20 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
         const row = ephSql('DELETE FROM one_shot WHERE key = ? RETURNING expires_at').get(key);
         return row !== undefined && Number(row.expires_at) > now();
       }),
+    // One statement under the write lock, as `take`: of two callers naming the value, one sees the row.
+    deleteIf: (key, value) => {
+      assertKey(key);
+      if (typeof value !== 'string') throw new TypeError('value must be a string');
+      const text = encodeValue(value);
+      return run(() => {
+        const row = ephSql('DELETE FROM one_shot WHERE key = ? AND value = ? AND expires_at > ? RETURNING key').get(
+          key,
+          text,
+          now(),
+        );
+        return row !== undefined;
+      });
+    },
     putIfAbsent: (key, ttlSeconds, value = '1') => {
       assertKey(key);
       const ttl = ttlToMs(ttlSeconds);

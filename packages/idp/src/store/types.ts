@@ -72,6 +72,12 @@ export interface OneShotStore {
   /** Deletes; resolves `true` if a live value was there. */
   delete(key: string): Promise<boolean>;
   /**
+   * Deletes `key` only while it holds the string `value` (as put), in one atomic step; resolves whether it did.
+   * Compare-and-delete: of any number of concurrent callers naming the live value, exactly one deletes it, and a
+   * caller naming another value changes nothing (a login's challenge is consumed only by a post that presents it).
+   */
+  deleteIf(key: string, value: string): Promise<boolean>;
+  /**
    * Stores `value` (default `'1'`) only if `key` is absent or expired; resolves `true` for the first caller.
    * Replay detection: `if (!(await putIfAbsent('jti:' + jti, ttl))) reject()`.
    */

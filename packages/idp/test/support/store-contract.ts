@@ -293,6 +293,31 @@ export function runStoreContract(label: string, setup: () => Promise<StoreHarnes
       await assert.rejects(async () => o.takeMarking('c:3', 'used:3', 0), TypeError);
     });
 
+    it('deleteIf deletes only the value named; of 50 concurrent callers naming it (two nodes) exactly one does', async () => {
+      const o = h.stores.oneShot;
+      await o.put('challenge:1', 'nonce-1', 60);
+      assert.equal(await o.deleteIf('challenge:1', 'nonce-2'), false, 'another value');
+      assert.equal(await o.deleteIf('challenge:1', 'nonce-'), false, 'a prefix of it');
+      assert.equal(await o.get('challenge:1'), 'nonce-1', 'left as it was');
+      assert.equal(await o.deleteIf('challenge:1', 'nonce-1'), true);
+      assert.equal(await o.get('challenge:1'), undefined);
+      assert.equal(await o.deleteIf('challenge:1', 'nonce-1'), false, 'deleted already');
+      assert.equal(await o.deleteIf('challenge:never', 'nonce-1'), false);
+      // An object is never a string's match, nor a counter.
+      await o.put('obj', { nonce: 'n' }, 60);
+      assert.equal(await o.deleteIf('obj', '{"nonce":"n"}'), false);
+      assert.equal(await o.incr('count', 60), 1);
+      assert.equal(await o.deleteIf('count', '1'), false);
+      await o.put('challenge:2', 'n2', 60);
+      const callers = Array.from({ length: 50 }, (_, i) =>
+        (i % 2 ? h.peer : h.stores).oneShot.deleteIf('challenge:2', i % 3 ? 'n2' : 'n3'),
+      );
+      assert.equal((await Promise.all(callers)).filter(Boolean).length, 1);
+      assert.equal(await o.get('challenge:2'), undefined);
+      await assert.rejects(async () => o.deleteIf('', 'v'), TypeError);
+      await assert.rejects(async () => o.deleteIf('k', { v: 1 } as unknown as string), TypeError);
+    });
+
     it('incr counts within the window, also under 50 concurrent increments', async () => {
       const o = h.stores.oneShot;
       assert.equal(await o.incr('rate:ip', 60), 1);
@@ -321,7 +346,9 @@ export function runStoreContract(label: string, setup: () => Promise<StoreHarnes
       assert.equal(await o.putIfAbsent('jti', TTL), true);
       assert.equal(await o.incr('rate', TTL), 1);
       assert.equal(await o.incr('rate', TTL), 2);
+      await o.put('c', 'n', TTL);
       await h.advance(TTL * 1000 + 150);
+      assert.equal(await o.deleteIf('c', 'n'), false, 'an expired value is not there to delete');
       assert.equal(await o.get('v'), undefined);
       assert.equal(await o.take('t'), undefined);
       assert.equal(await o.putIfAbsent('jti', 60), true, 'an expired replay marker can be claimed again');

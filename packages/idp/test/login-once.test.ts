@@ -1,0 +1,323 @@
+/**
+ * One login, one person, without a server: a card login's challenge goes only to a token post that names it, the
+ * first post that presents it claims the login on every node (no other scan gets a challenge, no other token an
+ * outcome), an outcome is written once, a rescan forgets the challenge it replaced, and a finished login's redirect
+ * waits a minute for its browser's other event streams, and for that browser only. The same over HTTP, on SQLite and
+ * on PostgreSQL + Redis: op-login-once.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MynaGateError } from '@mynagate/errors';
+import { newChallenge } from '@mynagate/pki';
+import { submitCardToken, type CardLoginDeps } from '../src/card-login.ts';
+import { oneShotChallengeStore } from '../src/challenge-store.ts';
+import type { LoginToken, LoginVerifier, VerifiedLogin } from '../src/login-token.ts';
+import { LoginTransactions, type LoginOutcome, type LoginTransaction } from '../src/login-transaction.ts';
+import { createMemoryStores } from '../src/memory-stores.ts';
+import type { OneShotPort } from '../src/ports.ts';
+
+const ORIGIN = 'https://id.example.jp';
+const outcome: LoginOutcome = { accountId: 'person-1', acr: 'urn:mynagate:acr:card-auth', amr: ['hwk'], ts: 1 };
+
+/**
+ * A verifier over the one-shot store as the provider's is wired (`oneShotChallengeStore`): it takes the challenge
+ * it issued, then "verifies" a token whose certificate is a card's name and whose signature must be `sig:<challenge>`
+ * (a token signed for another challenge fails as the real one does). `hold` keeps verifications waiting.
+ */
+function fakeVerifier(oneShot: OneShotPort, now: () => number) {
+  const challenges = oneShotChallengeStore(oneShot);
+  let gate: Promise<void> | undefined;
+  const verifier: LoginVerifier = {
+    async issueChallenge(sessionId, alongside) {
+      const c = newChallenge(sessionId, now(), 60_000);
+      await Promise.all([challenges.put(c), alongside?.(c)]);
+      return c;
+    },
+    async verifyLoginToken(token, context): Promise<VerifiedLogin> {
+      await challenges.take(context.challenge, context.sessionId, now());
+      await gate;
+      const t = (typeof token === 'string' ? JSON.parse(token) : token) as LoginToken;
+      if (t.signature !== `sig:${context.challenge}`)
+        throw new MynaGateError('ERR_PKI_TOKEN_SIGNATURE', 'signature does not verify');
+      return {
+        fingerprint: t.unverifiedCertificate.padEnd(64, '0'),
+        serialNumber: '01',
+        issuer: 'CN=Test',
+        issuerFingerprint: 'f'.repeat(64),
+        kind: 'auth',
+        notAfter: new Date('2030-01-01'),
+      };
+    },
+  };
+  return {
+    verifier,
+    /** Verifications wait until the returned function is called. */
+    hold(): () => void {
+      let open!: () => void;
+      gate = new Promise((resolve) => (open = resolve));
+      return () => {
+        gate = undefined;
+        open();
+      };
+    },
+  };
+}
+
+/** A card's token for `challenge`, naming `named` (default: that challenge). */
+function token(card: string, challenge: string, named = challenge): LoginToken {
+  return {
+    unverifiedCertificate: card,
+    algorithm: 'RS256',
+    signature: `sig:${challenge}`,
+    format: 'web-eid:1.0',
+    challenge: named,
+  };
+}
+
+/** Two nodes over one memory store and clock, a login started on the first, and what a card login needs. */
+async function setup() {
+  let clock = 1_700_000_000_000;
+  const now = () => clock;
+  const stores = createMemoryStores({ now });
+  const { oneShot } = stores;
+  const { verifier, hold } = fakeVerifier(oneShot, now);
+  const node = () =>
+    new LoginTransactions({
+      oneShot,
+      verifier,
+      now,
+      origin: ORIGIN,
+      loginTtlSeconds: 300,
+      challengeTtlSeconds: 60,
+      qrMaxAgeSeconds: 3,
+    });
+  const a = node();
+  const b = node();
+  const { transaction, browserKey } = await a.start({
+    uid: 'uid-1',
+    clientId: 'rp',
+    clientName: 'RP',
+    clientOrigin: 'https://rp.example',
+  });
+  const { txn } = transaction;
+  const scan = (on: LoginTransactions) => {
+    const link = new URL(on.currentLink(transaction).link);
+    return on.scan(txn, link.searchParams.get('t'), link.searchParams.get('c'));
+  };
+  const deps = (transactions: LoginTransactions): CardLoginDeps => ({
+    transactions,
+    verifier,
+    people: stores.people,
+    linkCertificate: undefined,
+    origin: ORIGIN,
+    now,
+  });
+  const post = (on: LoginTransactions, t: LoginToken | string) => submitCardToken(deps(on), txn, t);
+  /** The person a card of {@link token} logged in as. */
+  const personOf = (card: string) => stores.people.findPersonByCredential(card.padEnd(64, '0'));
+  return {
+    personOf,
+    a,
+    b,
+    oneShot,
+    transaction,
+    browserKey,
+    txn,
+    scan,
+    post,
+    deps,
+    hold,
+    advance: (ms: number) => void (clock += ms),
+  };
+}
+
+describe('one-shot port in memory', () => {
+  it('putIfAbsent writes once (again after expiry); deleteIf deletes only the value named', async () => {
+    let clock = 0;
+    const { oneShot } = createMemoryStores({ now: () => clock });
+    assert.equal(await oneShot.putIfAbsent('k', 'first', 1000), true);
+    assert.equal(await oneShot.putIfAbsent('k', 'second', 1000), false);
+    assert.equal(await oneShot.get('k'), 'first');
+    clock += 1000;
+    assert.equal(await oneShot.putIfAbsent('k', 'third', 1000), true, 'an expired value is no value');
+    assert.equal(await oneShot.deleteIf('k', 'first'), false);
+    assert.equal(await oneShot.get('k'), 'third');
+    assert.equal(await oneShot.deleteIf('k', 'third'), true);
+    assert.equal(await oneShot.get('k'), undefined);
+    assert.equal(await oneShot.deleteIf('k', 'third'), false);
+  });
+});
+
+describe('a token post presents the challenge it answers', () => {
+  it('naming another challenge: ERR_IDP_CHALLENGE_INVALID, and nothing changes (the challenge stays, the page hears nothing)', async () => {
+    const { a, txn, scan, post, oneShot, personOf } = await setup();
+    const view = await scan(a);
+    // Whoever knows the login's id (every QR frame carries it), with a token of their own card.
+    await assert.rejects(post(a, token('mallory', 'guess')), { code: 'ERR_IDP_CHALLENGE_INVALID' });
+    await assert.rejects(post(a, token('mallory', view.challenge, 'guess')), { code: 'ERR_IDP_CHALLENGE_INVALID' });
+    assert.deepEqual(await a.pending(txn), { outcome: false, failure: false, scanned: true, finished: undefined });
+    assert.equal(await oneShot.get(`claimed:${txn}`), undefined);
+    // The companion that scanned still finishes.
+    await post(a, token('alice', view.challenge));
+    assert.equal((await a.takeOutcome(txn))?.accountId, await personOf('alice'));
+  });
+
+  it('naming none: ERR_IDP_TOKEN_MALFORMED, posted as text or as an object; nothing changes', async () => {
+    const { a, txn, scan, post } = await setup();
+    const view = await scan(a);
+    const { challenge: _, ...bare } = token('mallory', view.challenge);
+    await assert.rejects(post(a, JSON.stringify(bare)), { code: 'ERR_IDP_TOKEN_MALFORMED' });
+    await assert.rejects(post(a, bare as LoginToken), { code: 'ERR_IDP_TOKEN_MALFORMED' });
+    await assert.rejects(post(a, '{'), { code: 'ERR_IDP_TOKEN_MALFORMED' });
+    assert.deepEqual(await a.pending(txn), { outcome: false, failure: false, scanned: true, finished: undefined });
+  });
+
+  it('two posts presenting one challenge at once: one goes on, the other is ERR_IDP_CHALLENGE_INVALID', async () => {
+    const { a, txn, scan, post } = await setup();
+    const view = await scan(a);
+    const results = await Promise.allSettled([
+      post(a, JSON.stringify(token('alice', view.challenge))),
+      post(a, JSON.stringify(token('alice', view.challenge))),
+    ]);
+    assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+    const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    assert.equal((refused.reason as MynaGateError).code, 'ERR_IDP_CHALLENGE_INVALID');
+    assert.equal((await a.pending(txn)).failure, false);
+  });
+
+  it('presented, then refused by the verifier: the page is told, and the login is open to a scan again', async () => {
+    const { a, txn, scan, post, oneShot } = await setup();
+    const view = await scan(a);
+    await assert.rejects(post(a, token('alice', 'another', view.challenge)), { code: 'ERR_PKI_TOKEN_SIGNATURE' });
+    assert.equal((await a.takeFailure(txn))?.error, 'ERR_PKI_TOKEN_SIGNATURE');
+    assert.equal(await oneShot.get(`claimed:${txn}`), undefined, 'the claim was given up');
+    const again = await scan(a);
+    await post(a, token('alice', again.challenge));
+    assert.notEqual(await a.takeOutcome(txn), undefined);
+  });
+});
+
+describe('one login, one person', () => {
+  it('once a card answered, a scan on any node is ERR_IDP_LOGIN_FINISHED, after the QR code checked out', async () => {
+    const { a, b, txn, scan, post } = await setup();
+    const view = await scan(a);
+    await post(a, token('alice', view.challenge));
+    await assert.rejects(scan(a), { code: 'ERR_IDP_LOGIN_FINISHED' });
+    await assert.rejects(scan(b), { code: 'ERR_IDP_LOGIN_FINISHED' });
+    // Whoever has only the id learns nothing of it: a QR code that is not a fresh frame is refused first.
+    await assert.rejects(a.scan(txn, '0', 'AAAAAAAAAAAAAAAAAAAAAA'), { code: 'ERR_IDP_QR_INVALID' });
+    // And so after another node ended the login, on the node that started it (which reads no transaction there).
+    await b.end(txn);
+    await assert.rejects(scan(a), { code: 'ERR_IDP_LOGIN_FINISHED' });
+    await assert.rejects(scan(b), { code: 'ERR_IDP_LOGIN_NOT_FOUND' });
+  });
+
+  it("while the first card's token is checked, a scan is refused; once refused, scanning works again", async () => {
+    const { a, b, txn, scan, post, hold } = await setup();
+    const view = await scan(a);
+    const open = hold();
+    const first = post(a, token('alice', 'another', view.challenge));
+    await sleep(10);
+    await assert.rejects(scan(b), { code: 'ERR_IDP_LOGIN_FINISHED' });
+    open();
+    await assert.rejects(first, { code: 'ERR_PKI_TOKEN_SIGNATURE' });
+    const again = await scan(b);
+    await post(b, token('alice', again.challenge));
+    assert.notEqual(await a.takeOutcome(txn), undefined);
+  });
+
+  for (const [where, watching] of [
+    ['waiting in the store', false],
+    ["handed over in memory to the browser's stream on the other node", true],
+  ] as const) {
+    it(`a second card with a challenge from a racing scan never replaces the first's outcome (${where}): ERR_IDP_LOGIN_FINISHED, the page not told`, async () => {
+      const { a, b, txn, scan, post, oneShot, personOf } = await setup();
+      const changes: string[] = [];
+      const unwatch = watching ? a.watch(txn, (c) => changes.push(c)) : () => {};
+      const view = await scan(b);
+      await post(a, token('alice', view.challenge));
+      // A scan that read the login before the first card claimed it wrote its challenge after: Mallory holds it.
+      const raced = 'raced-challenge';
+      await oneShot.put(`challenge:${txn}`, raced, 60_000);
+      await oneShot.put(
+        `pki-challenge:${raced}`,
+        JSON.stringify({ nonce: raced, sessionId: txn, issuedAt: 0, expiresAt: Number.MAX_SAFE_INTEGER }),
+        60_000,
+      );
+      await assert.rejects(post(b, token('mallory', raced)), { code: 'ERR_IDP_LOGIN_FINISHED' });
+      await sleep(0);
+      assert.equal((await a.pending(txn)).failure, false, 'the page is not told');
+      assert.equal((await a.takeOutcome(txn))?.accountId, await personOf('alice'));
+      assert.equal(await a.takeOutcome(txn), undefined);
+      assert.equal(await personOf('mallory'), undefined, 'the second card never logged in');
+      assert.deepEqual(changes, watching ? ['outcome'] : []);
+      unwatch();
+    });
+  }
+
+  it('an outcome is written once: a second is ERR_IDP_LOGIN_FINISHED, handed over in memory or waiting in the store', async () => {
+    const { a, b, transaction, txn } = await setup();
+    await a.complete(transaction, outcome);
+    await assert.rejects(b.complete(transaction, { ...outcome, accountId: 'mallory' }), {
+      code: 'ERR_IDP_LOGIN_FINISHED',
+    });
+    assert.deepEqual(await a.takeOutcome(txn), outcome);
+    const unwatch = a.watch(txn, () => {});
+    await a.complete(transaction, outcome);
+    await assert.rejects(a.complete(transaction, { ...outcome, accountId: 'mallory' }), {
+      code: 'ERR_IDP_LOGIN_FINISHED',
+    });
+    assert.deepEqual(await a.takeOutcome(txn), outcome);
+    unwatch();
+  });
+
+  it('the claim is written once across nodes: the second is ERR_IDP_LOGIN_FINISHED; release opens it', async () => {
+    const { a, b, transaction } = await setup();
+    await a.claim(transaction);
+    await assert.rejects(b.claim(transaction), { code: 'ERR_IDP_LOGIN_FINISHED' });
+    await a.release(transaction);
+    await b.claim(transaction);
+  });
+
+  it('a hand-over the wrong browser brings back gives up the claim: the page is told, and it can scan again', async () => {
+    const { a, txn, scan, deps } = await setup();
+    const view = await scan(a);
+    const code = await submitCardToken(deps(a), txn, token('alice', view.challenge), { handover: true });
+    await assert.rejects(scan(a), { code: 'ERR_IDP_LOGIN_FINISHED' });
+    await assert.rejects(a.takeHandover(code, 'not-the-browser-key', 'uid-1'), { code: 'ERR_IDP_HANDOVER_MISMATCH' });
+    assert.equal((await a.takeFailure(txn))?.error, 'ERR_IDP_HANDOVER_MISMATCH');
+    await scan(a);
+  });
+});
+
+describe('a rescan', () => {
+  it('forgets the challenge it replaced; a token for that one is ERR_IDP_CHALLENGE_INVALID', async () => {
+    const { a, b, txn, scan, post, oneShot } = await setup();
+    const first = await scan(a);
+    assert.notEqual(await oneShot.get(`pki-challenge:${first.challenge}`), undefined);
+    const second = await scan(b);
+    assert.equal(await oneShot.get(`pki-challenge:${first.challenge}`), undefined);
+    assert.notEqual(await oneShot.get(`pki-challenge:${second.challenge}`), undefined);
+    assert.equal(await oneShot.get(`challenge:${txn}`), second.challenge);
+    await assert.rejects(post(a, token('alice', first.challenge)), { code: 'ERR_IDP_CHALLENGE_INVALID' });
+    await post(a, token('alice', second.challenge));
+  });
+});
+
+describe("a finished login's redirect", () => {
+  it("is kept a minute for the owning browser's streams only", async () => {
+    const { a, b, transaction, browserKey, txn, advance } = await setup();
+    const finish = (t: LoginTransaction) => a.keepFinished(t, 'https://id.example.jp/auth/uid-1');
+    await a.end(txn);
+    await finish(transaction);
+    assert.equal((await b.pending(txn)).finished, 'https://id.example.jp/auth/uid-1');
+    assert.equal(await b.finishedFor(txn, browserKey, 'uid-1'), 'https://id.example.jp/auth/uid-1');
+    assert.equal(await b.finishedFor(txn, 'another-browser-key', 'uid-1'), undefined);
+    assert.equal(await b.finishedFor(txn, browserKey, 'another-interaction'), undefined);
+    await assert.rejects(b.finishedFor('x'.repeat(2000), browserKey, 'uid-1'), { code: 'ERR_IDP_LOGIN_NOT_FOUND' });
+    advance(60_000);
+    assert.equal(await b.finishedFor(txn, browserKey, 'uid-1'), undefined);
+    assert.equal((await b.pending(txn)).finished, undefined);
+  });
+});
