@@ -2,7 +2,9 @@
  * `mynagate serve --config FILE` as an operator runs it: a real process from one JSON file (TLS, trust anchors from
  * a folder, the platform provider for revocation, renewal links and the eKYC card binding, SQLite), with `--init`
  * creating the key and secret files once (mode 0600) and later runs reusing them. A relying party discovers it and
- * a card logs in through the companion API; SIGINT stops it. Bad configurations stop before anything starts, with
+ * a card logs in through the companion API; SIGINT stops it. The start says which eKYC it offers: paired by the
+ * platform, off without one (an eKYC request is then refused with ERR_IDP_EKYC_UNPAIRED), or unchecked when the file
+ * opts out explicitly. Bad configurations stop before anything starts, with
  * one line `ERR_CLI_CONFIG: …` naming the field or file (exit 1); `--config` with `--dev` is ERR_CLI_USAGE (exit 2).
  * An http issuer on 127.0.0.1 (a provider tried on this computer) logs a card in over plain http; one off the loopback
  * host, and every client the provider would refuse at its first request, stop the start instead.
@@ -19,7 +21,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
-import { generateSigningKey, signAuditAnchor } from '@mynagate/idp';
+import { ekycMode, generateSigningKey, signAuditAnchor } from '@mynagate/idp';
 import pg from 'pg';
 import { Agent, tlsFetch } from '../../../packages/idp/test/support/op-agent.ts';
 import {
@@ -32,7 +34,7 @@ import {
   type OpFixture,
   type TestIdp,
 } from '../../../packages/idp/test/support/op-fixture.ts';
-import { loadConfig } from '../src/commands/serve-config.ts';
+import { ekycLine, loadConfig } from '../src/commands/serve-config.ts';
 import { freePort, runCli, startCli } from './serve-support.ts';
 
 const skipPg = await postgresRedisSkip();
@@ -125,6 +127,11 @@ describe('mynagate serve --config', () => {
     try {
       const [, issuer] = await cli.waitFor(/^MynaGate: (\S+) /m);
       assert.equal(issuer, `https://127.0.0.1:${port}`);
+      // With a platform, eKYC is bound to the login card, and the start says so.
+      assert.match(
+        cli.stdout(),
+        /^eKYC: paired by the platform \(a signature counts only on a card the person logged in with\)$/m,
+      );
       for (const secret of ['oidc-keys.json', 'secrets.json']) {
         assert.equal((await stat(join(dir, 'secrets', secret))).mode & 0o777, 0o600, secret);
       }
@@ -295,6 +302,63 @@ describe('mynagate serve --config', () => {
     assert.equal(await cli.exited, 0, cli.stderr());
   });
 
+  it('offers no eKYC without a platform (no pairing source): the start says so, and an eKYC request is refused', async () => {
+    // OCSP for revocation, nothing to pair a signing card with its login card.
+    const config = {
+      ...validConfig(await freePort()),
+      platform: undefined,
+      revocation: { ocsp: `${f.ocsp.url}/ocsp/auth` },
+      store: { kind: 'sqlite', path: 'no-platform.db' },
+    };
+    const cli = startCli(['serve', '--config', await configFile('no-platform.json', config), '--init'], { env });
+    try {
+      const [, issuer] = await cli.waitFor(/^MynaGate: (\S+) /m);
+      assert.match(
+        cli.stdout(),
+        /^eKYC: off \(no pairing source: add "platform", whose links pair the signing card with the login card\); requests for it are refused with ERR_IDP_EKYC_UNPAIRED$/m,
+      );
+      const fetch = tlsFetch(f.tls.cert);
+      const rp = await client.discovery(new URL(issuer!), CLIENT.id, {}, client.ClientSecretBasic(CLIENT.secret), {
+        [client.customFetch]: fetch as client.CustomFetch,
+      });
+      const url = client.buildAuthorizationUrl(rp, {
+        redirect_uri: CLIENT.redirect,
+        scope: 'openid',
+        acr_values: 'urn:mynagate:acr:card-sign',
+        code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+        state: client.randomState(),
+      });
+      const res = await new Agent(f.tls.cert).fetch(url);
+      await res.body?.cancel();
+      const back = new URL(res.headers.get('location')!);
+      assert.equal(back.origin + back.pathname, CLIENT.redirect);
+      assert.equal(back.searchParams.get('error'), 'invalid_request');
+      assert.match(back.searchParams.get('error_description')!, /^ERR_IDP_EKYC_UNPAIRED: /);
+    } finally {
+      cli.child.kill('SIGINT');
+    }
+    assert.equal(await cli.exited, 0, cli.stderr());
+  });
+
+  it('runs eKYC unchecked only when the file says so ("ekyc": { "signingCardPair": "unchecked" }), and says it loudly', async () => {
+    const file = await configFile('unchecked.json', {
+      ...validConfig(await freePort()),
+      platform: undefined,
+      revocation: { ocsp: `${f.ocsp.url}/ocsp/auth` },
+      ekyc: { signingCardPair: 'unchecked' },
+      store: { kind: 'sqlite', path: 'unchecked.db' },
+    });
+    const loaded = await loadConfig(file, { init: true });
+    await loaded.close();
+    assert.equal(loaded.server.ekyc?.signingCardPair, 'unchecked');
+    assert.equal(ekycMode(loaded.server.ekyc), 'unchecked');
+    assert.match(
+      ekycLine('unchecked'),
+      /^eKYC: UNCHECKED .*any valid signing certificate is attached to whoever logged in/,
+    );
+  });
+
   it('takes trustProxy as the list of the proxies in front, which stands for tls beside an https issuer', async () => {
     const trustProxy = ['10.0.0.0/8', '2001:db8:1::/48'];
     const file = await configFile('proxies.json', {
@@ -439,6 +503,31 @@ describe('mynagate serve --config', () => {
       'a TLS key file that cannot be read',
       (c) => ({ ...c, tls: { key: 'tls/none.pem', cert: 'tls/cert.pem' } }),
       /^tls\.key: cannot read/,
+    ],
+    [
+      'an ekyc.signingCardPair other than "unchecked"',
+      (c) => ({ ...c, ekyc: { signingCardPair: 'platform' } }),
+      /^ekyc\.signingCardPair must be "unchecked" \(the card binding itself comes from "platform"/,
+    ],
+    [
+      'ekyc.signingCardPair "unchecked" beside a platform',
+      (c) => ({ ...c, ekyc: { signingCardPair: 'unchecked' } }),
+      /^ekyc\.signingCardPair "unchecked" and "platform" exclude each other/,
+    ],
+    [
+      'an unknown ekyc option',
+      (c) => ({ ...c, ekyc: { keepCertificate: true } }),
+      /^ekyc\.keepCertificate is not an option/,
+    ],
+    [
+      'a client asking for eKYC by default with eKYC off (no platform)',
+      (c) => ({
+        ...c,
+        platform: undefined,
+        revocation: { ocsp: true },
+        clients: [registration({ default_acr_values: ['urn:mynagate:acr:card-sign'] })],
+      }),
+      /^client bank: default_acr_values asks for urn:mynagate:acr:card-sign \(eKYC\), but eKYC is off/,
     ],
     [
       'listen.reusePort with a SQLite store',

@@ -95,13 +95,30 @@ export function platformCardPair(links: Pick<LinkingSource, 'links'>): SigningCa
   return async (signing) => (await links.links(signing.issuerFingerprint, signing.serialNumber))?.pair;
 }
 
+/**
+ * Which eKYC a configuration offers ({@link EkycConfig.signingCardPair}): `paired` (the signing card must be a login
+ * card), `unchecked` (the signing certificate alone decides: the explicit opt-out) or `off` (no pairing: no eKYC).
+ */
+export type EkycMode = 'paired' | 'unchecked' | 'off';
+
+/**
+ * The {@link EkycMode} of an `ekyc` configuration (given or resolved).
+ *
+ * @example ekycMode({ signingCardPair: platformCardPair(links) }) // 'paired'
+ */
+export function ekycMode(ekyc: Pick<EkycConfig, 'signingCardPair'> | undefined): EkycMode {
+  const pair = ekyc?.signingCardPair;
+  return pair === undefined ? 'off' : pair === 'unchecked' ? 'unchecked' : 'paired';
+}
+
 /** The resolved {@link EkycConfig}. */
 export interface ResolvedEkycConfig {
   readonly purposes: Readonly<Record<string, string>>;
   readonly identityTtlSeconds: number;
   readonly keepCertificate: boolean;
   readonly identities: IdentityStore;
-  readonly signingCardPair: SigningCardPair | undefined;
+  /** `undefined`: no eKYC is offered ({@link EkycConfig.signingCardPair}). */
+  readonly signingCardPair: SigningCardPair | 'unchecked' | undefined;
 }
 
 /** What {@link createProvider} takes. */
@@ -164,14 +181,15 @@ export interface IdpConfig {
    * with a `store` configuration passes the opened store's.
    */
   readonly records?: ConsentRecords;
-  /** eKYC by card signature. */
+  /** eKYC by card signature: offered only with {@link EkycConfig.signingCardPair} set (else none, fail closed). */
   readonly ekyc?: EkycConfig;
   /**
    * The operator's event log, one event each: a card login the provider refused (`login.refused`), a failure a
    * companion reported from the card (`login.failed`), a companion's scan of a login (`login.scanned`) or of an eKYC
-   * signature (`sign.scanned`, ekyc/pages.ts), the scans with `network` `same` or `other`: time, code, client_id and,
-   * for a refusal, the words that refine its code; nothing personal (interactions/companion.ts). Default one JSON
-   * line on stderr (`stderrLog`).
+   * signature (`sign.scanned`, ekyc/pages.ts), the scans with `network` `same` or `other`, a verified identity that
+   * could not be deleted with the grant node-oidc-provider revoked (`identity.delete_failed`, provider.ts: it stays
+   * until its TTL): time, code, client_id and, for a refusal, the words that refine its code; nothing personal
+   * (interactions/companion.ts). Default one JSON line on stderr (`stderrLog`).
    */
   readonly log?: EventLog;
 }
@@ -332,8 +350,24 @@ export function resolveConfig(config: IdpConfig): ResolvedConfig {
   if (ekyc.keepCertificate !== undefined && typeof ekyc.keepCertificate !== 'boolean') {
     throw new TypeError('ekyc.keepCertificate must be a boolean');
   }
-  if (ekyc.signingCardPair !== undefined && typeof ekyc.signingCardPair !== 'function') {
-    throw new TypeError('ekyc.signingCardPair must be a function');
+  if (
+    ekyc.signingCardPair !== undefined &&
+    ekyc.signingCardPair !== 'unchecked' &&
+    typeof ekyc.signingCardPair !== 'function'
+  ) {
+    throw new TypeError("ekyc.signingCardPair must be a function (platformCardPair) or 'unchecked'");
+  }
+  // Without a pairing no request for eKYC is served (ERR_IDP_EKYC_UNPAIRED): a client that asks for it by default
+  // would have every request refused.
+  if (ekyc.signingCardPair === undefined) {
+    const asking = config.clients.find(
+      (c) => Array.isArray(c.default_acr_values) && c.default_acr_values.includes(ACR_CARD_SIGN),
+    );
+    if (asking !== undefined) {
+      throw new TypeError(
+        `client ${asking.client_id}: default_acr_values asks for ${ACR_CARD_SIGN} (eKYC), but eKYC is off: ekyc.signingCardPair is not set (a platform provider's links pair the signing card with the login card)`,
+      );
+    }
   }
   if (config.log !== undefined && typeof config.log !== 'function') throw new TypeError('log must be a function');
   const name = config.name ?? 'MynaGate';

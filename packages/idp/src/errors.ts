@@ -137,6 +137,24 @@ export class IdpSignCardMismatchError extends MynaGateError {
 }
 
 /**
+ * `ERR_IDP_EKYC_UNPAIRED`: the request needs a verified identity, and the provider offers no eKYC because nothing ties
+ * a signing certificate to the login card (`ekyc.signingCardPair` unset, config.ts). Fails closed: without a pairing
+ * any valid signing certificate would be accepted, and a signing QR code relayed to someone else (phishing) would put
+ * their identity on the account that logged in. The authorization and PAR endpoints refuse such a request as OAuth
+ * `invalid_request` with this code and message as its `error_description` (ekyc/unpaired.ts); the signing page and
+ * a posted signature throw this error itself. Its message is ASCII without a double quote or backslash, as an
+ * `error_description` must be (RFC 6749 §5.2).
+ */
+export class IdpEkycUnpairedError extends MynaGateError {
+  constructor() {
+    super(
+      'ERR_IDP_EKYC_UNPAIRED',
+      "eKYC needs the signing card paired with the login card (ekyc.signingCardPair, e.g. a platform provider's links); none is configured",
+    );
+  }
+}
+
+/**
  * `ERR_IDP_CLIENT_LOGIN_ONLY`: the client asked for eKYC but gets card login only (client-origin.ts
  * `loginOnlyReason`, its {@link IdpClientLoginOnlyError.reason}): it is a public client, which does not authenticate
  * at the token endpoint (`token_endpoint_auth_method: "none"`, a native app, RFC 8252 §8.5), so the identity would go

@@ -292,6 +292,15 @@ const TABLE: Readonly<Record<string, Entry>> = Object.freeze({
       en: 'This service (an app) offers login with the My Number Card only; identity verification with the signing certificate is not available to it. Please contact the service.',
     },
   },
+  // The provider offers no eKYC: nothing ties a signing certificate to the login card (config.ts signingCardPair).
+  // Not the person's fault, and another try or card does not help: the operator must configure a pairing.
+  ERR_IDP_EKYC_UNPAIRED: {
+    status: 403,
+    message: {
+      ja: 'このサービスでは、署名用電子証明書による本人確認を現在ご利用いただけません。お手数ですが、サービスの運営者にお問い合わせください。',
+      en: 'Identity verification with the signing certificate is not available here at present. Please contact the service.',
+    },
+  },
   ERR_IDP_BAD_REQUEST: { status: 400, message: { ja: '要求の形式が正しくありません。', en: 'Malformed request.' } },
   ERR_IDP_METHOD_NOT_ALLOWED: {
     status: 405,

@@ -89,5 +89,5 @@ export { identityStore, type IdentityStore, type VerifiedIdentity } from './ekyc
 export { buildStatement, DEFAULT_PURPOSE, defaultPurpose } from './ekyc/statement.ts';
 export type { SignView } from './ekyc/sign-transaction.ts';
 export { signErrorBody } from './ekyc/messages.ts';
-export { BRIDGE_PORT, platformCardPair } from './config.ts';
-export type { EkycConfig, SigningCardPair } from './config.ts';
+export { BRIDGE_PORT, ekycMode, platformCardPair } from './config.ts';
+export type { EkycConfig, EkycMode, SigningCardPair } from './config.ts';

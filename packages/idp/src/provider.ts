@@ -10,6 +10,7 @@ import Provider, {
   type Configuration,
   type KoaContextWithOIDC,
 } from 'oidc-provider';
+import { isMynaGateError } from '@mynagate/errors';
 import { ACR_CARD_AUTH, ACR_CARD_SIGN, ACR_VALUES } from './acr.ts';
 import { accountFinder } from './account.ts';
 import { CONFIDENTIAL_AUTH_METHODS, DEFAULT_AUTH_METHOD } from './client-origin.ts';
@@ -24,6 +25,7 @@ import { missingConsentDetails } from './consent/items.ts';
 import { missingConsentPurposes } from './consent/purposes.ts';
 import { meClient } from './consent/me.ts';
 import { refuseLoginOnlyEkyc } from './ekyc/login-only.ts';
+import { refuseUnpairedEkyc } from './ekyc/unpaired.ts';
 import { ekycPrompt } from './ekyc/policy.ts';
 import { resolveConfig, type IdpConfig, type ResolvedConfig } from './config.ts';
 import { cookieKeys } from './lib/cookie-keys.ts';
@@ -106,10 +108,12 @@ export function buildProvider(config: ResolvedConfig): Provider {
     ),
     // OIDC4IA `purpose`: what the data is for, shown on the consent screen and in the signed statement.
     // node-oidc-provider runs this validator on every authorization and pushed request, present or not, with the
-    // client: there a client that gets card login only is refused eKYC, before any interaction (ekyc/login-only.ts).
+    // client: there eKYC is refused, before any interaction, by a provider that cannot pair the signing card with the
+    // login card (ekyc/unpaired.ts), and to a client that gets card login only (ekyc/login-only.ts).
     extraParams: {
       purpose: (ctx, value, client) => {
         validatePurpose(ctx, value);
+        refuseUnpairedEkyc(ctx, config.ekyc.signingCardPair);
         refuseLoginOnlyEkyc(ctx, client, config.origin);
       },
     },
@@ -162,9 +166,22 @@ export function buildProvider(config: ResolvedConfig): Provider {
   const provider = new Provider(config.issuer, configuration);
   provider.use(resumeOwnInteractionOnly(provider));
   // A grant node-oidc-provider revokes (token revocation, a refresh token used twice, logout) takes its verified
-  // identity with it: the basic-4 is kept no longer than the grant that needed it. A failed delete leaves it to its TTL.
-  provider.on('grant.revoked', (_ctx: unknown, grantId: string) => {
-    config.ekyc.identities.delete(grantId).catch(() => {});
+  // identity with it: the basic-4 is kept no longer than the grant that needed it. A failed delete leaves it to its TTL,
+  // and says so on the operator's log (`identity.delete_failed`: the code and the client, nothing personal).
+  provider.on('grant.revoked', (ctx: KoaContextWithOIDC | undefined, grantId: string) => {
+    config.ekyc.identities.delete(grantId).catch((e: unknown) => {
+      const clientId = ctx?.oidc?.client?.clientId;
+      try {
+        config.log({
+          time: new Date(config.now()).toISOString(),
+          event: 'identity.delete_failed',
+          code: isMynaGateError(e) ? e.code : 'ERR_IDP_INTERNAL',
+          ...(clientId === undefined ? {} : { client_id: clientId }),
+        });
+      } catch {
+        // An event log must not throw (lib/log.ts); one that does loses this line, never the provider.
+      }
+    });
   });
   // node-oidc-provider answers an unexpected error (a store down during an authorization, say) with a bare
   // server_error: the log is the only trace of its cause.

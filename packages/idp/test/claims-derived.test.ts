@@ -91,6 +91,25 @@ describe('derived claims end to end', () => {
     assert.equal(tokens.claims()!['residence_prefecture'], '大阪府');
     assert.equal(tokens.claims()!['address'], undefined);
   });
+
+  it('answers a residence question split across the ID token and UserInfo once, for all the prefectures asked', async () => {
+    // One consent line and one statement item ("東京都・大阪府に住んでいるかどうか"): two answers, one per target's own
+    // prefecture, would say which of the two it is.
+    const login = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri, {
+      extra: authorizeExtra({
+        id_token: { residence_prefecture: { value: '東京都' } },
+        userinfo: { residence_prefecture: { value: '大阪府' } },
+      }),
+    });
+    const callback = await fullFlow(idp, login, await issueCard(f, { address: '大阪府大阪市北区中之島1-3-20' }));
+    const split = await client.authorizationCodeGrant(idp.jwtRp, callback, {
+      pkceCodeVerifier: login.codeVerifier,
+      expectedState: login.state,
+    });
+    const answer = await client.fetchUserInfo(idp.jwtRp, split.access_token, split.claims()!.sub);
+    assert.equal(split.claims()!['residence_in_prefecture'], true);
+    assert.equal(answer['residence_in_prefecture'], true);
+  });
 });
 
 describe('derived claims rules (unit)', () => {
@@ -129,6 +148,29 @@ describe('derived claims rules (unit)', () => {
     const once = normalizeClaimsParameter({ userinfo: { residence_prefecture: { value: '東京都', essential: true } } });
     assert.deepEqual(once, { userinfo: { residence_in_prefecture: { values: ['東京都'], essential: true } } });
     assert.deepEqual(normalizeClaimsParameter(once), once);
+  });
+
+  it('asks a residence question split across targets about the union of their prefectures in both, idempotently', () => {
+    const once = normalizeClaimsParameter({
+      id_token: { residence_prefecture: { value: '東京都', essential: true } },
+      userinfo: { residence_prefecture: { values: ['神奈川県', '東京都'], purpose: '配送地域の確認' } },
+    });
+    assert.deepEqual(once, {
+      id_token: { residence_in_prefecture: { values: ['東京都', '神奈川県'], essential: true } },
+      userinfo: { residence_in_prefecture: { values: ['東京都', '神奈川県'], purpose: '配送地域の確認' } },
+    });
+    assert.deepEqual(normalizeClaimsParameter(once), once);
+    const facts = {
+      identity: { name: 'x' },
+      derived: { prefecture: '神奈川県' },
+      evidence: { issuer: 'x', serialNumber: '1', signedAt: '' },
+      verifiedAt: '',
+      verificationProcess: 'p',
+    } as unknown as VerifiedFacts;
+    const answers = (['id_token', 'userinfo'] as const).map(
+      (t) => releaseClaims(once[t] as Record<string, unknown>, facts, new Date())['residence_in_prefecture'],
+    );
+    assert.deepEqual(answers, [true, true], 'one answer, not one per prefecture');
   });
 
   it('releases nothing without a verified identity, plain claims only as requested, and ages as verified', () => {

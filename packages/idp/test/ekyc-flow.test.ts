@@ -203,12 +203,21 @@ describe('eKYC by card signature', () => {
     const reloaded = { url: step.url, page: await (await login.agent.fetch(step.url)).text() };
     const callback = (await signStep(idp, login.agent, reloaded, alice)).url;
     const tokens = await tokensFor(login, callback);
-    // Later, the first page's statement is signed with another person's card: verified, and of no one's use.
-    assert.equal((await postSignature(idp, stale.txn, await cardSignature(bob, stale.canonical))).status, 200);
+    const person = (await idp.stores.records.findCredentialByFingerprint(alice.fingerprint))!.personId;
+    const processes = async () =>
+      (await idp.stores.records.listAudit(person))
+        .filter((e) => e.type === 'ekyc.signature')
+        .map((e) => String(e.data['verificationProcess']));
+    const kept = (await processes()).at(-1);
+    // Later, the first page's statement is signed on the person's own card (another's is refused: the signing card
+    // must be one the person logged in with): verified, and of no one's use.
+    assert.equal((await postSignature(idp, stale.txn, await cardSignature(alice, stale.canonical))).status, 200);
+    const late = (await processes()).at(-1);
+    assert.notEqual(late, kept, 'the late signature was verified');
     const userinfo = await client.fetchUserInfo(idp.jwtRp, tokens.access_token, tokens.claims()!.sub);
     const vc = userinfo['verified_claims'] as Record<string, any>;
     assert.equal(vc['claims'].name, '試験　花子');
-    assert.equal(vc['verification'].evidence[0].serial_number, alice.issued.signSerial);
+    assert.equal(vc['verification'].verification_process, kept, "the reloaded page's signature, not the late one");
   });
 
   it('a replayed authorization code revokes the grant and its verified identity (the basic-4 goes with the grant)', async () => {

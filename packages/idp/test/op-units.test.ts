@@ -12,7 +12,7 @@ import { MynaGateError } from '@mynagate/errors';
 import { CertificateRevokedError, CertificateInvalidError } from '@mynagate/pki';
 import { CardPinBlockedError, CardPinIncorrectError } from '@mynagate/card';
 import { checkQrCode, companionLink, qrCode, qrTime } from '../src/animated-qr.ts';
-import { resolveConfig, type IdpConfig } from '../src/config.ts';
+import { ekycMode, resolveConfig, type IdpConfig } from '../src/config.ts';
 import { IDP_ERROR_CODES } from '../src/errors.ts';
 import { toHttpError } from '../src/http-errors.ts';
 import { assertJwks, generateSigningKey, publicJwks, rotateKeys } from '../src/keys.ts';
@@ -87,7 +87,10 @@ describe('configuration', () => {
     ['a fractional event poll', { eventPollMs: 0.5 }],
     ['bridge port 0', { bridgePort: 0 }],
     ['dev without cards', { dev: {} as never }],
-    ['a signing card pairing that is not a function', { ekyc: { signingCardPair: 'platform' as never } }],
+    [
+      "a signing card pairing that is neither a function nor 'unchecked'",
+      { ekyc: { signingCardPair: 'platform' as never } },
+    ],
   ];
   for (const [name, change] of bad) {
     it(`refuses ${name} with a TypeError`, () => {
@@ -144,16 +147,37 @@ describe('configuration', () => {
     );
     // A confidential client with https redirects keeps them, and the card-auth ACR by default is anyone's.
     const { token_endpoint_auth_method: __, ...confidential } = byDefault;
-    assert.equal(resolveConfig({ ...valid, clients: [confidential] }).clients.length, 1);
+    const paired = { signingCardPair: async () => undefined };
+    assert.equal(resolveConfig({ ...valid, clients: [confidential], ekyc: paired }).clients.length, 1);
     assert.equal(
       resolveConfig({ ...valid, clients: [{ ...links, default_acr_values: ['urn:mynagate:acr:card-auth'] }] }).clients
         .length,
       1,
     );
     assert.equal(
-      resolveConfig({ ...valid, clients: [confidential], ekyc: { purposes: { 'pub-links': '口座開設' } } }).ekyc
-        .purposes['pub-links'],
+      resolveConfig({ ...valid, clients: [confidential], ekyc: { ...paired, purposes: { 'pub-links': '口座開設' } } })
+        .ekyc.purposes['pub-links'],
       '口座開設',
+    );
+  });
+
+  it('offers no eKYC without a signing card pairing (fails closed), and says which mode otherwise', () => {
+    const pair = async () => undefined;
+    assert.equal(resolveConfig(valid).ekyc.signingCardPair, undefined);
+    assert.equal(ekycMode(resolveConfig(valid).ekyc), 'off');
+    assert.equal(ekycMode(resolveConfig({ ...valid, ekyc: { signingCardPair: pair } }).ekyc), 'paired');
+    assert.equal(ekycMode(resolveConfig({ ...valid, ekyc: { signingCardPair: 'unchecked' } }).ekyc), 'unchecked');
+    // A client asking for eKYC by default would have every request refused (ERR_IDP_EKYC_UNPAIRED): stop the start.
+    const signing = { ...valid.clients[0]!, default_acr_values: ['urn:mynagate:acr:card-sign'] };
+    assert.throws(() => resolveConfig({ ...valid, clients: [signing] }), {
+      name: 'TypeError',
+      message:
+        "client rp: default_acr_values asks for urn:mynagate:acr:card-sign (eKYC), but eKYC is off: ekyc.signingCardPair is not set (a platform provider's links pair the signing card with the login card)",
+    });
+    assert.equal(resolveConfig({ ...valid, clients: [signing], ekyc: { signingCardPair: pair } }).clients.length, 1);
+    assert.equal(
+      resolveConfig({ ...valid, clients: [signing], ekyc: { signingCardPair: 'unchecked' } }).clients.length,
+      1,
     );
   });
 

@@ -24,7 +24,11 @@
  * TLS-terminating proxy (`trustProxy`: the list of its addresses and networks, or `true` for whoever connects, one
  * hop; idp `TrustProxy`). `revocation.ocsp` is `true` (each certificate's own AIA URL) or a URL;
  * `platform` answers revocation too when no other source is named, links renewed cards to their holder and binds
- * eKYC to the login card. `store.kind` is `sqlite` (`path`) or `postgres` (`url`, `redisUrl`, and `schema`, default
+ * eKYC to the login card: without it the provider offers no eKYC (idp `EkycConfig.signingCardPair`; requests for it
+ * are refused with `ERR_IDP_EKYC_UNPAIRED`), unless `"ekyc": { "signingCardPair": "unchecked" }` opts out of the
+ * binding, which is dangerous: any valid signing certificate is then attached to whoever logged in, so a signing QR
+ * code relayed to someone else puts their identity on the relaying person's account. The start says which
+ * ({@link ekycLine}). `store.kind` is `sqlite` (`path`) or `postgres` (`url`, `redisUrl`, and `schema`, default
  * `mynagate`, `redisPrefix`, and `preparedStatements`, default true: false behind a transaction-mode pooler).
  * `listen.reusePort: true` lets several processes of one deployment listen on the same port (Linux SO_REUSEPORT:
  * the kernel spreads connections over them); it needs the postgres store, which they share.
@@ -63,6 +67,7 @@ import {
   statementOrigin,
   statementOriginRule,
   upgradeCredentialIssuers,
+  type EkycMode,
   type IssuerUpgrade,
   type PrivateJwks,
   type ProviderStores,
@@ -207,6 +212,7 @@ async function load(
           baseUrl: url(platform['url'], 'platform.url'),
           ...(platform['headers'] === undefined ? {} : { headers: headers(platform['headers']) }),
         };
+  const uncheckedEkyc = ekycFrom(c['ekyc'], platform !== undefined);
   const revocation = await revocationFrom(c['revocation'], anchors, platformOptions, (f, v) => rel(f, v), opened);
   const store = storeFrom(c['store'], (f, v) => rel(f, v));
   if (reusePort && store.kind !== 'postgres')
@@ -293,13 +299,56 @@ async function load(
       }),
       stores: ports,
       records: stores.records,
-      ...(links === undefined
-        ? {}
-        : {
-            renewalLinks: links,
-            ekyc: { signingCardPair: platformCardPair(links) },
-          }),
+      ...(links === undefined ? {} : { renewalLinks: links }),
+      // eKYC only with the signing card paired with the login card (the platform's links), or explicitly unchecked;
+      // else none (idp EkycConfig.signingCardPair).
+      ...(links !== undefined
+        ? { ekyc: { signingCardPair: platformCardPair(links) } }
+        : uncheckedEkyc
+          ? { ekyc: { signingCardPair: 'unchecked' as const } }
+          : {}),
     };
+  }
+}
+
+/**
+ * `ekyc`: `{ "signingCardPair": "unchecked" }` (the explicit opt-out of the card binding) or nothing. The binding
+ * itself comes from `platform`, so both at once is a contradiction.
+ *
+ * @returns whether eKYC runs unchecked.
+ * @throws ConfigError `ERR_CLI_CONFIG`.
+ */
+function ekycFrom(value: unknown, platform: boolean): boolean {
+  if (value === undefined) return false;
+  const e = object(value, 'ekyc');
+  for (const k of Object.keys(e))
+    if (k !== 'signingCardPair') throw new ConfigError(`ekyc.${k} is not an option (signingCardPair)`);
+  const pair = e['signingCardPair'];
+  if (pair === undefined) return false;
+  if (pair !== 'unchecked')
+    throw new ConfigError(
+      'ekyc.signingCardPair must be "unchecked" (the card binding itself comes from "platform", whose links pair the signing card with the login card)',
+    );
+  if (platform)
+    throw new ConfigError(
+      'ekyc.signingCardPair "unchecked" and "platform" exclude each other: the platform pairs the signing card with the login card; drop "unchecked"',
+    );
+  return true;
+}
+
+/**
+ * The start-up line of `serve --config` about eKYC: which {@link EkycMode} the provider runs in.
+ *
+ * @example ekycLine(ekycMode(config.ekyc)) // 'eKYC: paired by the platform (…)'
+ */
+export function ekycLine(mode: EkycMode): string {
+  switch (mode) {
+    case 'paired':
+      return 'eKYC: paired by the platform (a signature counts only on a card the person logged in with)';
+    case 'unchecked':
+      return 'eKYC: UNCHECKED (ekyc.signingCardPair "unchecked"): any valid signing certificate is attached to whoever logged in; a signing QR code relayed to someone else puts their identity on the account';
+    case 'off':
+      return 'eKYC: off (no pairing source: add "platform", whose links pair the signing card with the login card); requests for it are refused with ERR_IDP_EKYC_UNPAIRED';
   }
 }
 

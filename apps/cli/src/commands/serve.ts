@@ -165,8 +165,8 @@ function stopOnSignal(stop: () => Promise<void>): Promise<void> {
 
 /** Runs the provider from a configuration file until SIGINT or SIGTERM. */
 async function serveConfigured(file: string, init: boolean): Promise<void> {
-  const { loadConfig, loginOnlyLines } = await import('./serve-config.ts');
-  const { startAuditAnchoring, startServer } = await import('@mynagate/idp');
+  const { ekycLine, loadConfig, loginOnlyLines } = await import('./serve-config.ts');
+  const { ekycMode, startAuditAnchoring, startServer } = await import('@mynagate/idp');
   const loaded = await loadConfig(file, { init });
   const { server: config, stores, auditAnchoring, issuerUpgrade } = loaded;
   if (issuerUpgrade.relabelled > 0)
@@ -202,6 +202,7 @@ async function serveConfigured(file: string, init: boolean): Promise<void> {
     // The stores, then the CRL files' watcher (revocation.crl).
     await loaded.close();
   });
-  process.stdout.write(`MynaGate: ${idp.issuer} (listening on ${idp.url})\n`);
+  // Which eKYC it offers, beside where it listens: paired by the platform, unchecked, or off (no pairing source).
+  process.stdout.write(`MynaGate: ${idp.issuer} (listening on ${idp.url})\n${ekycLine(ekycMode(config.ekyc))}\n`);
   await stopped;
 }

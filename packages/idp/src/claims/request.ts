@@ -11,7 +11,10 @@
  *   `{ "mynagate:array": [...] }`, unwrapped again by {@link verifiedClaimsRequests};
  * - `residence_prefecture` asked with `value`/`values` ("does the person live in 東京都?") becomes a request for the
  *   boolean `residence_in_prefecture` with those values, so the prefecture itself is never released for it. Asked
- *   with `null` (no value), `residence_prefecture` answers the prefecture name only, never the address.
+ *   with `null` (no value), `residence_prefecture` answers the prefecture name only, never the address. Asked in
+ *   both targets, the question is one: each target asks about the union of both targets' prefectures, as the one
+ *   consent line and the one statement item made of both say (consent/items.ts). Answered per target as asked
+ *   ("東京都?" in the ID token, "神奈川県?" in UserInfo), two booleans would name the prefecture.
  *
  * The rewrite is idempotent: node-oidc-provider runs the hook again on the stored form (PAR, request objects).
  */
@@ -80,6 +83,27 @@ export function normalizeClaimsParameter(claims: Record<string, unknown>): Recor
       next[name] = value;
     }
     out[target] = next;
+  }
+  return oneResidenceQuestion(out);
+}
+
+/**
+ * `claims` with `residence_in_prefecture` asking, in each target that asks it, about the union of the prefectures both
+ * targets ask about (the ID token's first, each once): one yes/no for the one question the consent screen and the
+ * statement show (consent/items.ts merges both requests into one item). Each target keeps its own `essential` and
+ * `purpose`. Unchanged when fewer than two targets ask.
+ */
+function oneResidenceQuestion(claims: Record<string, unknown>): Record<string, unknown> {
+  const targets = (['id_token', 'userinfo'] as const).filter(
+    (t) => isObject(claims[t]) && isObject((claims[t] as Record<string, unknown>)['residence_in_prefecture']),
+  );
+  if (targets.length < 2) return claims;
+  const question = (t: (typeof targets)[number]) =>
+    (claims[t] as Record<string, unknown>)['residence_in_prefecture'] as Record<string, unknown>;
+  const values = [...new Set(targets.flatMap((t) => question(t)['values'] as string[]))];
+  const out = { ...claims };
+  for (const t of targets) {
+    out[t] = { ...(claims[t] as Record<string, unknown>), residence_in_prefecture: { ...question(t), values } };
   }
   return out;
 }

@@ -2,7 +2,8 @@
  * The eKYC signing step, after the card login and the consent:
  *
  * - `GET /interaction/:uid` while the `ekyc` prompt is pending: the page with what will be signed (service, purpose,
- *   items) and an animated QR code for the companion; `GET /interaction/:uid/sign-events`: its Server-Sent Events
+ *   items) and an animated QR code for the companion (refused with `ERR_IDP_EKYC_UNPAIRED` by a provider that cannot
+ *   pair the signing card with the login card, config.ts `signingCardPair`); `GET /interaction/:uid/sign-events`: its Server-Sent Events
  *   (`qr`, `scanned`, `failed`, `done`, `expired`, `refused`), for the browser session that opened the page only,
  *   at most {@link STREAMS_PER_LOGIN} at once per transaction on a node, a newer one ending the oldest with a `refused`
  *   event `ERR_IDP_TOO_MANY_STREAMS`, as for the login page;
@@ -27,6 +28,7 @@ import { loginOnlyReason, statementOrigin, statementOriginRule } from '../client
 import {
   IdpBadRequestError,
   IdpClientLoginOnlyError,
+  IdpEkycUnpairedError,
   IdpInteractionNotFoundError,
   IdpChallengeInvalidError,
   IdpSessionMismatchError,
@@ -144,6 +146,9 @@ export function ekycRoutes(context: InteractionContext, log: EventLog = stderrLo
     page: async (req, res, params) => {
       const uid = params['uid']!;
       const details = await interactionFor(context, req, res, uid);
+      // The authorization endpoint refused eKYC when nothing pairs the signing card with the login card
+      // (unpaired.ts); an interaction that got here all the same gets no statement and no transaction.
+      if (config.ekyc.signingCardPair === undefined) throw new IdpEkycUnpairedError();
       const accountId = details.session?.accountId;
       const grantId = details.grantId;
       if (typeof accountId !== 'string' || typeof grantId !== 'string') throw new IdpInteractionNotFoundError();
@@ -299,7 +304,12 @@ ${qrExpiryActions(back)}
     },
   };
 
-  /** Ends the interaction with the card-signature ACR; returns node-oidc-provider's resume URL. */
+  /**
+   * Ends the interaction with the card-signature ACR; returns node-oidc-provider's resume URL.
+   *
+   * @throws `ERR_IDP_SESSION_MISMATCH` (another account's outcome); `ERR_IDP_INTERACTION_NOT_FOUND` when the grant the
+   *   signature was for is gone or not this person's for this service (consent withdrawn meanwhile): nothing is kept.
+   */
   async function finish(
     req: IncomingMessage,
     res: ServerResponse,
@@ -312,6 +322,19 @@ ${qrExpiryActions(back)}
     // the grant's tokens can ask for it (no refresh token: the code and access token lifetimes).
     const provider = context.provider();
     const { grantId, clientId } = outcome.identity;
+    // Only under a grant that still exists and is this person's for this service: consent withdrawn while the phone
+    // was signing destroyed it (consent/withdraw.ts), and the basic-4 would sit under a dead grant until its TTL. The
+    // interaction cannot finish without its grant: the person starts again from the service.
+    const grant = await provider.Grant.find(grantId);
+    if (
+      grant === undefined ||
+      grant.accountId !== outcome.accountId ||
+      grant.clientId !== clientId ||
+      details.grantId !== grantId
+    ) {
+      await signs.end(transaction.txn);
+      throw new IdpInteractionNotFoundError();
+    }
     const refreshable = await grantGetsRefreshTokens(provider, grantId, clientId);
     const ttl = await identityLifetime(
       provider,

@@ -7,9 +7,10 @@
 import { createHash, createPublicKey, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import * as client from 'openid-client';
-import { createVerifier, ocspSource, statementDigestInfo } from '@mynagate/pki';
+import { createVerifier, ocspSource, platformLinks, statementDigestInfo } from '@mynagate/pki';
 import { writeCardFile } from '@mynagate/card/virtual';
 import { oneShotChallengeStore } from '../../src/challenge-store.ts';
+import { platformCardPair, type SigningCardPair } from '../../src/config.ts';
 import { openVirtualCard } from '../../src/dev/virtual-card.ts';
 import { signStatementWithCard, type SigningCard, type StatementSignature } from '../../src/ekyc/card-sign.ts';
 import { generateSigningKey } from '../../src/keys.ts';
@@ -35,6 +36,11 @@ export { PASSWORD, PIN, RP_JWT, RP_SECRET };
 export interface EkycStartOptions {
   readonly now?: () => number;
   readonly dev?: ServerConfig['dev'];
+  /**
+   * Over the fixture's default, `{ signingCardPair: testCardPair(f) }` (eKYC bound to the login card, as in
+   * production). `{ signingCardPair: undefined }` starts the provider's own default (no eKYC), `'unchecked'` the
+   * opt-out.
+   */
   readonly ekyc?: ServerConfig['ekyc'];
   /**
    * How old a scanned QR code may be, in seconds (the provider's default: 3). A test whose code is scanned by another
@@ -46,8 +52,17 @@ export interface EkycStartOptions {
 }
 
 /**
+ * The J-LIS pairing of a card's two certificates as a platform provider answers it, from `f`'s test JPKI (its links
+ * API beside the OCSP responder): what binds eKYC to the login card (config.ts `EkycConfig.signingCardPair`).
+ */
+export function testCardPair(f: Pick<OpFixture, 'ocsp'>): SigningCardPair {
+  return platformCardPair(platformLinks({ baseUrl: f.ocsp.url }));
+}
+
+/**
  * Starts an IdP on SQLite for `f`: RP_JWT may use refresh tokens; the verifier checks auth certificates against
- * `/ocsp/auth` and signing certificates against `/ocsp/sign` (by the path of the certificate's own AIA URL).
+ * `/ocsp/auth` and signing certificates against `/ocsp/sign` (by the path of the certificate's own AIA URL); eKYC is
+ * bound to the login card by the test JPKI's pairing ({@link testCardPair}) unless `options.ekyc` says otherwise.
  */
 export async function startEkycIdp(f: OpFixture, options: EkycStartOptions = {}): Promise<TestIdp> {
   const storeConfig = { kind: 'sqlite', path: join(f.dir, `ekyc-${randomBytes(6).toString('hex')}.db`) } as const;
@@ -90,7 +105,7 @@ export async function startEkycIdp(f: OpFixture, options: EkycStartOptions = {})
     records: stores.records,
     ...(options.now ? { now: options.now } : {}),
     ...(options.dev ? { dev: options.dev } : {}),
-    ...(options.ekyc ? { ekyc: options.ekyc } : {}),
+    ekyc: { signingCardPair: testCardPair(f), ...options.ekyc },
     ...(options.qrMaxAgeSeconds !== undefined ? { qrMaxAgeSeconds: options.qrMaxAgeSeconds } : {}),
     ...(options.trustProxy !== undefined ? { trustProxy: options.trustProxy } : {}),
     // The signing page's stream reads the store once a minute here: what it shows comes from being told (the

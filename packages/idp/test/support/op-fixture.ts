@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import * as client from 'openid-client';
 import pg from 'pg';
-import { createVerifier, ocspSource, type ChallengeStore } from '@mynagate/pki';
+import { createVerifier, ocspSource, platformLinks, type ChallengeStore } from '@mynagate/pki';
 import { oneShotChallengeStore } from '../../src/challenge-store.ts';
+import { platformCardPair, type SigningCardPair } from '../../src/config.ts';
 import { serveTestJpki, TestJpki, type IssuedCard, type TestJpkiServer } from '@mynagate/pki/testing';
 import { writeCardFile } from '@mynagate/card/virtual';
 import { openVirtualCard } from '../../src/dev/virtual-card.ts';
@@ -82,6 +83,11 @@ export interface StartOptions {
   readonly nodeOf?: TestIdp;
   /** More clients, registered after {@link RP_JWT} and {@link RP_SECRET}. */
   readonly clients?: ServerConfig['clients'];
+  /**
+   * Over the default `{ signingCardPair }` of the test JPKI's links (eKYC bound to the login card, as in production).
+   * `{ signingCardPair: undefined }` starts the provider's own default: no eKYC.
+   */
+  readonly ekyc?: ServerConfig['ekyc'];
 }
 
 /** A running IdP with its stores and RP configurations. */
@@ -147,7 +153,8 @@ export async function createOpFixture(options: { readonly now?: () => number } =
       return { file, issued, fingerprint };
     },
     async start(options = {}) {
-      const idp = await startIdp({ dir, verifierFor, tls, rpKey, strangerKey }, options);
+      const cardPair = platformCardPair(platformLinks({ baseUrl: ocsp.url }));
+      const idp = await startIdp({ dir, verifierFor, tls, rpKey, strangerKey, cardPair }, options);
       idps.push(idp);
       return idp;
     },
@@ -162,6 +169,8 @@ export async function createOpFixture(options: { readonly now?: () => number } =
 async function startIdp(
   f: Pick<OpFixture, 'dir' | 'tls' | 'rpKey' | 'strangerKey'> & {
     readonly verifierFor: (challenges?: ChallengeStore) => ReturnType<typeof createVerifier>;
+    /** The test JPKI's pairing of a card's two certificates (its platform links API). */
+    readonly cardPair: SigningCardPair;
   },
   options: StartOptions,
 ): Promise<TestIdp> {
@@ -225,6 +234,7 @@ async function startIdp(
     ...(options.bridgePort ? { bridgePort: options.bridgePort } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.trustProxy ? { trustProxy: options.trustProxy } : {}),
+    ekyc: { signingCardPair: f.cardPair, ...options.ekyc },
   });
   const fetch = tlsFetch(f.tls.cert);
   const discover = (clientId: string, metadata: Partial<client.ClientMetadata>, auth: client.ClientAuth) =>

@@ -13,13 +13,14 @@ import {
   createMemoryStores,
   generateSigningKey,
   oneShotChallengeStore,
+  platformCardPair,
   signLoginToken,
   signStatementWithCard,
   startServer,
   type IdpServer,
   type ServerConfig,
 } from '@mynagate/idp';
-import { createVerifier, ocspSource } from '@mynagate/pki';
+import { createVerifier, ocspSource, platformLinks } from '@mynagate/pki';
 import { serveTestJpki, TestJpki, type TestJpkiServer } from '@mynagate/pki/testing';
 import type { PrivateJwk } from '../../src/options.ts';
 import { Browser, EventStream } from './browser.ts';
@@ -111,6 +112,8 @@ export async function startProvider(clients: readonly ClientSpec[]): Promise<Tes
         allowLoopbackHttp: true,
       }),
       stores,
+      // eKYC bound to the login card by the test JPKI's pairing (without one the provider offers no eKYC).
+      ekyc: { signingCardPair: platformCardPair(platformLinks({ baseUrl: o.url })) },
     });
     let n = 0;
     const issueCard = async (options: { readonly birthDate?: string } = {}) => {
