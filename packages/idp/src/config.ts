@@ -60,27 +60,44 @@ export interface EkycConfig {
   /**
    * The longest a verified identity stays with its grant, seconds, when the grant can get a refresh token. Default
    * 14 days (the refresh token lifetime). Any other grant keeps it only as long as its tokens can ask for claims (the
-   * authorization code's lifetime plus the access token's; `ekyc/identity-store.ts` `identityLifetime`).
+   * authorization code's lifetime plus the access token's; `ekyc/identity-store.ts` `identityLifetime`). Either way
+   * it is reused only while its signing certificate stands, asked about again first (`ekyc/signing-recheck.ts`).
    */
   readonly identityTtlSeconds?: number;
   /**
    * Keep the signing certificate (base64 DER) with the verified identity, for as long as the identity is kept
    * (`identityTtlSeconds`, or until the consent is withdrawn). Default false. The certificate carries the whole
    * basic-4, so this keeps all of it even for a yes/no question (the identity itself keeps only what was signed).
-   * Either way the audit holds only its issuer, serial and SHA-256: an append-only audit could never erase it.
+   * Either way the audit holds only its issuer, serial and SHA-256: an append-only audit could never erase it. Not
+   * needed for revocation: without it a reuse asks about the certificate by CA and serial (the identity keeps that
+   * reference); with it, the kept certificate is validated again.
    */
   readonly keepCertificate?: boolean;
   /** Where verified identities live. Default: beside the grants, in `stores.adapter` (see `ekyc/identity-store.ts`). */
   readonly identities?: IdentityStore;
   /**
-   * The authentication certificate (its CA and serial) issued on the same card as a signing certificate, or
-   * `undefined` when unknown: J-LIS 証明書紐付け情報, which platform providers resell (`@mynagate/pki` `platformLinks`,
-   * whose `links(issuer, serial).pair` answers it; {@link platformCardPair}). When set, a statement signed on a card the person has not logged in with is
-   * refused with `ERR_IDP_SIGN_CARD_MISMATCH`, so one person's identity is never attached to another's account (a
-   * family member's card at hand); an unknown pairing is refused too, and a source that cannot answer fails the
-   * signature (`ERR_PKI_LINKS_UNAVAILABLE`). Default: not checked (the signing certificate alone decides).
+   * How a signing certificate is tied to the card the person logged in with. Without it the provider offers **no
+   * eKYC at all** (fails closed): a request that needs a verified identity (the card-signature ACR, `verified_claims`,
+   * basic-4 or derived claims) is refused at the authorization and PAR endpoints with OAuth `invalid_request`
+   * `ERR_IDP_EKYC_UNPAIRED: …`, and the signing page and a posted signature refuse with that code too.
+   *
+   * - a {@link SigningCardPair}: the authentication certificate (its CA and serial) issued on the same card as a
+   *   signing certificate, or `undefined` when unknown: J-LIS 証明書紐付け情報, which platform providers resell
+   *   (`@mynagate/pki` `platformLinks`, whose `links(issuer, serial).pair` answers it; {@link platformCardPair}). A
+   *   statement signed on a card the person has not logged in with is refused with `ERR_IDP_SIGN_CARD_MISMATCH`, so
+   *   one person's identity is never attached to another's account; an unknown pairing is refused too, and a source
+   *   that cannot answer fails the signature (`ERR_PKI_LINKS_UNAVAILABLE`).
+   * - `'unchecked'`: **dangerous, an explicit opt-out.** The signing certificate alone decides: any valid signing
+   *   certificate is accepted, and its basic-4 is kept under the account that logged in. Whoever holds another's card
+   *   and signing password (a family member), or a phisher who logs in with their own card and relays the signing QR
+   *   code to a victim, then gets the victim's verified identity under the phisher's `sub`, with the card-signature
+   *   ACR. The companion's network caution (`SIGN_NETWORK_CAUTION`) is the only guard left. Only for a provider whose
+   *   relying parties check the identity themselves, or for tests about something else.
+   *
+   * Default: unset, no eKYC. `mynagate serve` sets it from its `platform` (`"ekyc": { "signingCardPair":
+   * "unchecked" }` opts out); `npm start` from the test JPKI's links.
    */
-  readonly signingCardPair?: SigningCardPair;
+  readonly signingCardPair?: SigningCardPair | 'unchecked';
 }
 
 /** See {@link EkycConfig.signingCardPair}. */

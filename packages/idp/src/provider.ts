@@ -386,8 +386,9 @@ function policy(config: ResolvedConfig): interactionPolicy.Prompt[] {
       },
     ),
   );
-  // After login and consent: the card signature, when the request needs a verified identity (ekyc/policy.ts).
-  prompts.add(ekycPrompt(config.ekyc.identities, config.ekyc.purposes));
+  // After login and consent: the card signature, when the request needs a verified identity and none kept serves,
+  // or the signing certificate of the one kept no longer stands (ekyc/policy.ts).
+  prompts.add(ekycPrompt(config.ekyc.identities, config.ekyc.purposes, { verifier: config.verifier, now: config.now }));
   return prompts;
 }
 

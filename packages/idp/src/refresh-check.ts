@@ -1,15 +1,17 @@
 /**
  * A refresh asks the card again: before node-oidc-provider issues anything for a `refresh_token` grant, the
- * authentication certificate of the login the token descends from (login-credentials.ts) and, when the grant keeps a
- * verified identity with its signing certificate (`ekyc.keepCertificate`), that certificate are validated again by the
- * verifier, revocation included. A card reported lost, stolen or replaced ends its grants' refresh tokens at their
- * next use, not 14 days later.
+ * authentication certificate of the login the token descends from (login-credentials.ts) is validated again by the
+ * verifier, revocation included, and so is the signing certificate of the verified identity the grant keeps, if any
+ * (ekyc/signing-recheck.ts: the certificate itself with `ekyc.keepCertificate`, else by its CA, serial and notAfter).
+ * A card reported lost, stolen or replaced, or a signing certificate revoked by a move, ends its grants' refresh
+ * tokens at their next use, not 14 days later.
  *
  * Fail closed: a revocation source that cannot answer (`ERR_PKI_REVOCATION_UNKNOWN`, `ERR_PKI_OCSP_*`), a login whose
- * certificate was not kept, or a verifier that cannot validate a certificate refuses the refresh (`invalid_grant`), the
- * grant left as it is for a later try. A certificate found revoked (`ERR_PKI_CERT_REVOKED`) or no longer valid (a path
- * validation code, e.g. `ERR_PKI_CERT_EXPIRED`) refuses it and revokes the grant: its tokens, the
- * grant and its verified identity are deleted.
+ * certificate was not kept, an identity that keeps no reference to its signing certificate, or a verifier that cannot
+ * validate a certificate refuses the refresh (`invalid_grant`), the grant left as it is for a later try. A
+ * certificate found revoked (`ERR_PKI_CERT_REVOKED`) or no longer valid (a path validation code, e.g.
+ * `ERR_PKI_CERT_EXPIRED`) refuses it and revokes the grant: its tokens, the grant and its verified identity are
+ * deleted.
  *
  * The hook is node-oidc-provider's `findAccount`, which its refresh_token grant calls with the refresh token once
  * the token and its grant are found valid, and before the token is consumed or rotated: an `invalid_grant` thrown
@@ -17,15 +19,24 @@
  */
 import { errors, type FindAccount, type KoaContextWithOIDC, type RefreshToken } from 'oidc-provider';
 import { isMynaGateError } from '@mynagate/errors';
-import { CertificateInvalidError, CertificateRevokedError } from '@mynagate/pki';
 import type { IdentityStore } from './ekyc/identity-store.ts';
+import {
+  certificateEnded,
+  recheckSigningCertificate,
+  type SigningCertificateVerifier,
+} from './ekyc/signing-recheck.ts';
 import { revokeGrantTokens } from './lib/revoke-grant.ts';
 import type { LoginCredentials } from './login-credentials.ts';
 
-/** What validates a certificate again: `@mynagate/pki`'s verifier (`verifyCertificate`). */
+/**
+ * What validates a certificate again: `@mynagate/pki`'s verifier (`verifyCertificate`; `signingStatus` for a signing
+ * certificate kept by reference).
+ */
 export interface CertificateVerifier {
   /** Validates `der` as a certificate of `kind` at `at`, revocation included; rejects with `ERR_PKI_*`. */
   verifyCertificate(der: Uint8Array, kind: 'auth' | 'sign', at?: Date): Promise<unknown>;
+  /** Whether the signing certificate a reference names stands at `at`; rejects with `ERR_PKI_*`. */
+  signingStatus: SigningCertificateVerifier['signingStatus'];
 }
 
 /** What {@link checkRefreshCredentials} needs. */
@@ -70,32 +81,17 @@ async function recheck(ctx: KoaContextWithOIDC, token: RefreshToken, deps: Refre
   }
   const at = new Date(deps.now());
   const der = (base64: string) => new Uint8Array(Buffer.from(base64, 'base64'));
-  try {
-    await Promise.all([
+  // Both asked to the end: a signing certificate found revoked ends the grant even while the login's status is unknown.
+  const failed = (
+    await Promise.allSettled([
       verify.call(deps.verifier, der(login.certificate), 'auth', at),
-      identity?.certificate === undefined
-        ? undefined
-        : verify.call(deps.verifier, der(identity.certificate), 'sign', at),
-    ]);
-  } catch (e) {
-    if (final(e)) await revoke(ctx, grantId, deps.identities);
-    throw new errors.InvalidGrant(`the card of this grant does not stand: ${codeOf(e)}`);
-  }
-}
-
-/**
- * Whether a failed check is final, the card's own state: the certificate is revoked or has expired. Not a revocation
- * status that could not be had (`RevocationUnknownError`, OCSP and CRL errors), which a later refresh may get; nor a
- * path check the same certificate passed at its login and fails now (an untrusted issuer, an expired anchor, a bad
- * signature, a policy): the operator's trust anchors or profile changed, which a fix of the configuration undoes, so
- * the refresh is refused and the grant kept.
- */
-function final(e: unknown): boolean {
-  return (
-    e instanceof CertificateRevokedError ||
-    isMynaGateError(e, 'ERR_PKI_CERT_REVOKED') ||
-    (e instanceof CertificateInvalidError && e.code === 'ERR_PKI_CERT_EXPIRED')
-  );
+      identity === undefined ? undefined : recheckSigningCertificate(deps.verifier, identity, at),
+    ])
+  ).flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (failed.length === 0) return;
+  const ended = failed.find(certificateEnded);
+  if (ended !== undefined) await revoke(ctx, grantId, deps.identities);
+  throw new errors.InvalidGrant(`the card of this grant does not stand: ${codeOf(ended ?? failed[0])}`);
 }
 
 function codeOf(e: unknown): string {

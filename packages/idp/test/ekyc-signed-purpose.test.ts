@@ -511,10 +511,17 @@ describe('unsignedTerms and the ekyc prompt (unit)', () => {
       statementHash: 'h',
       verifiedAt: '2026-01-01T00:00:00.000Z',
       verificationProcess: 'vp',
+      signingCertificate: {
+        issuerFingerprint: 'ab'.repeat(32),
+        serialNumber: '01',
+        notAfter: '2031-01-01T00:00:00Z',
+        ocspUrls: [],
+      },
       ...(signed === undefined ? {} : { signed }),
     } satisfies VerifiedIdentity;
     const store = { get: async () => identity, put: async () => {}, delete: async () => {} };
-    const prompt = ekycPrompt(store, purposes);
+    // The signing certificate stands (ekyc-signing-recheck.test.ts asks about one that does not).
+    const prompt = ekycPrompt(store, purposes, { verifier: { signingStatus: async () => ({}) }, now: Date.now });
     const ctx = {
       oidc: {
         params: params(extra),

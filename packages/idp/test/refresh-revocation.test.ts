@@ -1,7 +1,7 @@
 /**
  * Refresh tokens end with the card: every refresh validates again the authentication certificate of the login the
- * token descends from, and the signing certificate kept with the grant's verified identity (`ekyc.keepCertificate`),
- * revocation included. A revoked one refuses the refresh (`invalid_grant`) and revokes the grant (its tokens and
+ * token descends from, and the signing certificate of the grant's verified identity (kept with it by
+ * `ekyc.keepCertificate`, else asked about by reference: ekyc-signing-recheck.test.ts), revocation included. A revoked one refuses the refresh (`invalid_grant`) and revokes the grant (its tokens and
  * verified identity go); a revocation status that cannot be had refuses it and keeps the grant. And a chain of
  * rotated refresh tokens ends 14 days after its first token, as the docs say, not a year later.
  *
@@ -379,5 +379,68 @@ describe('the refresh check itself', () => {
     const { ctx } = context();
     await checkRefreshCredentials(account, d)(ctx, 'p1', token());
     assert.deepEqual(d.asked.sort(), ['auth', 'sign']);
+  });
+
+  const ref = {
+    issuerFingerprint: 'ab'.repeat(32),
+    serialNumber: '01',
+    notAfter: '2031-01-01T00:00:00.000Z',
+    ocspUrls: [],
+  };
+  /** A verifier whose login certificate answers `auth` and whose signing reference answers `sign`. */
+  const answering = (asked: string[], auth?: Error, sign?: Error) => ({
+    verifyCertificate: async (_der: Uint8Array, kind: string) => {
+      asked.push(kind);
+      if (auth) throw auth;
+    },
+    signingStatus: async () => {
+      asked.push('ref');
+      if (sign) throw sign;
+    },
+  });
+
+  it('asks about the signing certificate by reference when it was not kept (keepCertificate off)', async () => {
+    const asked: string[] = [];
+    const d = deps({
+      verifier: answering(asked),
+      identities: { get: async () => ({ signingCertificate: ref }) as never, delete: async () => {} },
+    });
+    const { ctx } = context();
+    await checkRefreshCredentials(account, d)(ctx, 'p1', token());
+    assert.deepEqual(asked.sort(), ['auth', 'ref']);
+  });
+
+  it('refuses an identity that keeps neither the certificate nor its reference, and keeps the grant', async () => {
+    const d = deps({ identities: { get: async () => ({}) as never, delete: async () => {} } });
+    const { ctx, done } = context();
+    await assert.rejects(
+      async () => checkRefreshCredentials(account, d)(ctx, 'p1', token()),
+      (e: Error) =>
+        e instanceof errors.InvalidGrant &&
+        String((e as errors.InvalidGrant).error_detail).includes('ERR_PKI_REVOCATION_UNKNOWN'),
+    );
+    assert.deepEqual(done, []);
+  });
+
+  it('revokes the grant when the signing certificate is revoked, even while the login’s status is unknown', async () => {
+    const deleted: string[] = [];
+    const unknown = new RevocationUnknownError('ERR_PKI_REVOCATION_UNKNOWN', 'unreachable', 'ocsp', 'down');
+    const revoked = new CertificateRevokedError(new Date(), 'unspecified', 'ocsp');
+    const d = deps({
+      verifier: answering([], unknown, revoked),
+      identities: {
+        get: async () => ({ signingCertificate: ref }) as never,
+        delete: async (id) => void deleted.push(id),
+      },
+    });
+    const { ctx, done } = context();
+    await assert.rejects(
+      async () => checkRefreshCredentials(account, d)(ctx, 'p1', token()),
+      (e: Error) =>
+        e instanceof errors.InvalidGrant &&
+        String((e as errors.InvalidGrant).error_detail).includes('ERR_PKI_CERT_REVOKED'),
+    );
+    assert.ok(done.includes('Grant:g1') && done.includes('grant.revoked:g1'), done.join());
+    assert.deepEqual(deleted, ['g1']);
   });
 });

@@ -8,12 +8,15 @@ export type {
   LoginContext,
   LoginResult,
   SignedStatement,
+  SigningStatus,
   StatementResult,
   VerifiedCertificate,
   Verifier,
   VerifierOptions,
 } from './verifier.ts';
 
+export { signingCertificateRef } from './certificate-ref.ts';
+export type { SigningCertificateRef } from './certificate-ref.ts';
 export { loadTrustDir, parseAnchors, pemOrDer } from './anchors.ts';
 export type { CertKind, ParsedAnchors, TrustAnchors } from './anchors.ts';
 export { commonName, EXT, nameToString, parseCertificate } from './certificate.ts';
@@ -44,7 +47,7 @@ export { validatePath } from './path/validate.ts';
 export type { PathOptions, ValidatedPath } from './path/validate.ts';
 
 export { checkRevocation, CRL_REASONS, firstAnswer } from './revocation.ts';
-export type { RevocationSource, RevocationStatus } from './revocation.ts';
+export type { RevocationSource, RevocationStatus, RevocationSubject } from './revocation.ts';
 export { crlRevocation } from './crl/revocation.ts';
 export { CrlSource } from './crl/source.ts';
 export type { CrlSourceOptions, CrlStatus, CrlStatusOptions } from './crl/source.ts';

@@ -27,8 +27,32 @@ export type RevocationStatus =
   | { readonly status: 'unknown'; readonly source: string };
 
 /**
+ * What a source may read of the certificate it is asked about: its serial under `issuer` and where its CA
+ * publishes status. A validated certificate is one; so is a certificate named only by its CA and serial
+ * (`Verifier.signingStatus`: a verified identity keeps no certificate), whose distribution points are not known.
+ */
+export interface RevocationSubject {
+  /** Canonical lower-case hex (`ParsedCertificate.serialNumber`). */
+  readonly serialNumber: string;
+  /** The serial INTEGER content octets (what an OCSP CertID carries). */
+  readonly serialBytes: Uint8Array;
+  /** The certificate's issuer Name, DER: its CA's subject, byte for byte. */
+  readonly issuer: Uint8Array;
+  /** OCSP URLs from its AuthorityInformationAccess (RFC 5280 §4.2.2.1). */
+  readonly ocspUrls: readonly string[];
+  /**
+   * Its cRLDistributionPoints names, DER (see `ParsedCertificate.crlDistributionPoints`); absent when not known, as
+   * for a certificate named by its CA and serial alone: a partitioned CRL then cannot say it is good.
+   */
+  readonly crlDistributionPoints?: readonly Uint8Array[];
+  /** basicConstraints cA. */
+  readonly isCa: boolean;
+}
+
+/**
  * Where revocation status comes from. `status` resolves with the answer, or rejects with a
- * `RevocationUnknownError` (or any error, which `checkRevocation` treats as unknown) when it cannot answer.
+ * `RevocationUnknownError` (or any error, which `checkRevocation` treats as unknown) when it cannot answer. `cert`
+ * is a {@link RevocationSubject}: a source reads nothing else of it (a `ParsedCertificate` is one).
  *
  * @example
  * ```ts
@@ -36,7 +60,7 @@ export type RevocationStatus =
  * ```
  */
 export interface RevocationSource {
-  status(cert: ParsedCertificate, issuer: ParsedCertificate, now: Date): Promise<RevocationStatus>;
+  status(cert: RevocationSubject, issuer: ParsedCertificate, now: Date): Promise<RevocationStatus>;
 }
 
 /**
@@ -48,7 +72,7 @@ export interface RevocationSource {
  */
 export async function checkRevocation(
   source: RevocationSource,
-  cert: ParsedCertificate,
+  cert: RevocationSubject,
   issuer: ParsedCertificate,
   now: Date,
 ): Promise<RevocationStatus & { status: 'good' }> {

@@ -8,11 +8,13 @@ import type { KeyObject } from 'node:crypto';
 import { parseAnchors } from './anchors.ts';
 import type { CertKind, ParsedAnchors, TrustAnchors } from './anchors.ts';
 import { BoundedMap } from './bounded-map.ts';
+import { readRef } from './certificate-ref.ts';
+import type { SigningCertificateRef } from './certificate-ref.ts';
 import { commonName, nameToString, parseCertificate, parseCertificateBuffer } from './certificate.ts';
 import type { ParsedCertificate } from './certificate.ts';
 import { DEFAULT_CHALLENGE_TTL_MS, MemoryChallengeStore, newChallenge } from './challenge.ts';
 import type { Challenge, ChallengeStore } from './challenge.ts';
-import { StatementError, TokenInvalidError } from './errors.ts';
+import { CertificateInvalidError, StatementError, TokenInvalidError } from './errors.ts';
 import { basic4FromCertificate } from './identity.ts';
 import type { Basic4Identity } from './identity.ts';
 import { KeyCache } from './keys.ts';
@@ -77,6 +79,15 @@ export interface VerifiedCertificate {
   readonly revocationSource: string;
   /** The certificate, DER. */
   readonly certificate: Uint8Array;
+}
+
+/** The answer of {@link Verifier.signingStatus}: the certificate it names stands. */
+export interface SigningStatus {
+  readonly issuerFingerprint: string;
+  readonly serialNumber: string;
+  readonly notAfter: Date;
+  /** Which revocation source answered `good`. */
+  readonly revocationSource: string;
 }
 
 /** The result of a successful card login. */
@@ -151,6 +162,27 @@ export interface Verifier {
    * @throws CertificateInvalidError, CertificateRevokedError, RevocationUnknownError
    */
   verifyStatement(signed: SignedStatement, at?: Date): Promise<StatementResult>;
+  /**
+   * Whether a signing certificate verified before still stands at `at` (default now), named by reference
+   * (`signingCertificateRef`) since its bytes were not kept: not expired, its CA still a configured signing anchor
+   * and valid, and not revoked, asked of the configured revocation source (and its cache) by CA and serial. Its path
+   * was validated when it was verified; a policy or anchor set that changed since is not applied again, except that
+   * its CA must still be trusted. Fails closed: an unknown status rejects.
+   *
+   * A CRL answers by serial alone only from an unpartitioned CRL, or `revoked` from a partition that lists it: a
+   * reference keeps no distribution point (`SigningCertificateRef`).
+   *
+   * @throws TypeError when `ref` is malformed.
+   * @throws CertificateInvalidError `ERR_PKI_CERT_EXPIRED`, `ERR_PKI_UNTRUSTED_ISSUER` (its CA is no configured
+   *   signing anchor), `ERR_PKI_ANCHOR_EXPIRED`, `ERR_PKI_ANCHOR_NOT_YET_VALID`
+   * @throws CertificateRevokedError `ERR_PKI_CERT_REVOKED`
+   * @throws RevocationUnknownError `ERR_PKI_REVOCATION_UNKNOWN`, `ERR_PKI_OCSP_*`
+   * @example
+   * ```ts
+   * await verifier.signingStatus(identity.signingCertificate); // rejects unless it stands
+   * ```
+   */
+  signingStatus(ref: SigningCertificateRef, at?: Date): Promise<SigningStatus>;
 }
 
 /**
@@ -260,6 +292,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
     paths.set(id, p);
     return p;
   }
+
+  // Signing anchors by fingerprint: what a `SigningCertificateRef` names.
+  const signAnchors = new Map(anchors.sign.map((a) => [a.fingerprint, a]));
 
   // Issuer names as text, per anchor: name chaining made the certificate's issuer byte-for-byte its anchor's subject.
   const issuerNames = new Map<ParsedCertificate, string>();
@@ -402,6 +437,42 @@ export function createVerifier(options: VerifierOptions): Verifier {
         }),
         identity,
         certificate: v as VerifiedCertificate & { kind: 'sign' },
+      });
+    },
+
+    async signingStatus(ref, at): Promise<SigningStatus> {
+      const r = readRef(ref);
+      const now = nowMs(at);
+      // RFC 5280 §6.1.3 (a)(2): the certificate's validity period includes now. Its notBefore passed when it was
+      // verified.
+      if (now > r.notAfter + skewMs)
+        throw new CertificateInvalidError('ERR_PKI_CERT_EXPIRED', 'validity', 'certificate expired');
+      // RFC 5280 §6.1.1 (d): the trust anchor that validated it is still one; and it is valid now (the path's
+      // `anchorValidity` check).
+      const anchor = signAnchors.get(r.issuerFingerprint);
+      if (anchor === undefined)
+        throw new CertificateInvalidError(
+          'ERR_PKI_UNTRUSTED_ISSUER',
+          'nameChaining',
+          'issuer is not a trusted sign CA',
+        );
+      if (now < anchor.notBefore - skewMs)
+        throw new CertificateInvalidError('ERR_PKI_ANCHOR_NOT_YET_VALID', 'anchorValidity', 'CA not yet valid');
+      if (now > anchor.notAfter + skewMs)
+        throw new CertificateInvalidError('ERR_PKI_ANCHOR_EXPIRED', 'anchorValidity', 'CA expired');
+      // Name chaining made the certificate's issuer its anchor's subject, byte for byte.
+      const subject = r.subject(anchor.subject);
+      let s: RevocationStatus;
+      try {
+        s = await revocation.status(subject, anchor, new Date(now));
+      } catch (e) {
+        throw revocationFailure(e);
+      }
+      return Object.freeze({
+        issuerFingerprint: r.issuerFingerprint,
+        serialNumber: subject.serialNumber,
+        notAfter: new Date(r.notAfter),
+        revocationSource: goodOrThrow(s).source,
       });
     },
   } satisfies Verifier);

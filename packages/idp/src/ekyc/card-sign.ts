@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { CertRef, SignedStatement, Statement, StatementResult } from '@mynagate/pki';
-import { statementDigestInfo } from '@mynagate/pki';
-import { IdpBadRequestError, IdpSignCardMismatchError } from '../errors.ts';
+import { signingCertificateRef, statementDigestInfo } from '@mynagate/pki';
+import { IdpBadRequestError, IdpEkycUnpairedError, IdpSignCardMismatchError } from '../errors.ts';
 import type { SigningCardPair } from '../config.ts';
 import type { PeoplePort } from '../ports.ts';
 import type { ConsentRecords } from '../consent/records.ts';
@@ -83,8 +83,12 @@ export interface CardSignDeps {
   readonly verifier: Partial<StatementVerifier>;
   readonly records: ConsentRecords;
   readonly keepCertificate: boolean;
-  /** When set, the signing card must pair with a card the person logged in with (`EkycConfig.signingCardPair`). */
-  readonly signingCardPair?: SigningCardPair | undefined;
+  /**
+   * `EkycConfig.signingCardPair`: a function, and the signing card must pair with a card the person logged in with;
+   * `'unchecked'`, and the signing certificate alone decides (the explicit opt-out); `undefined`, and no signature is
+   * taken at all (`ERR_IDP_EKYC_UNPAIRED`: the provider offers no eKYC).
+   */
+  readonly signingCardPair?: SigningCardPair | 'unchecked' | undefined;
   readonly people?: Pick<PeoplePort, 'credentialRefs'>;
   readonly now: () => number;
 }
@@ -98,13 +102,17 @@ export interface CardSignDeps {
  * recorded for the page (code and message).
  *
  * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_CHALLENGE_INVALID` (no statement outstanding), `ERR_IDP_BAD_REQUEST`,
- *   `ERR_IDP_SIGN_CARD_MISMATCH` and `ERR_PKI_LINKS_UNAVAILABLE` (with `signingCardPair`),
+ *   `ERR_IDP_EKYC_UNPAIRED` (no `signingCardPair`: nothing is verified or kept),
+ *   `ERR_IDP_SIGN_CARD_MISMATCH` and `ERR_PKI_LINKS_UNAVAILABLE` (with a `signingCardPair` function),
  *   and the verifier's `ERR_PKI_*` (e.g. `ERR_PKI_WRONG_CERT_KIND` for an authentication certificate,
  *   `ERR_PKI_STATEMENT_SIGNATURE`, `ERR_PKI_CERT_REVOKED`, `ERR_PKI_REVOCATION_UNKNOWN`).
  */
 export async function submitStatementSignature(deps: CardSignDeps, txn: string, body: unknown): Promise<void> {
   const transaction = await deps.transactions.get(txn);
   try {
+    // The second line behind the authorization endpoint's refusal (ekyc/unpaired.ts): a provider that cannot tie the
+    // signing card to the login card takes no signature, whatever started the transaction.
+    if (deps.signingCardPair === undefined) throw new IdpEkycUnpairedError();
     const { signature, certificate } = parseStatementSignature(body);
     const statement: Statement = await deps.transactions.takeStatement(txn);
     if (typeof deps.verifier.verifyStatement !== 'function') {
@@ -112,7 +120,9 @@ export async function submitStatementSignature(deps: CardSignDeps, txn: string, 
     }
     const now = new Date(deps.now());
     const result = await deps.verifier.verifyStatement({ statement, signature, certificate }, now);
-    if (deps.signingCardPair !== undefined) await assertLoginCard(deps, transaction.accountId, result.certificate);
+    if (deps.signingCardPair !== 'unchecked') {
+      await assertLoginCard(deps.signingCardPair, deps.people, transaction.accountId, result.certificate);
+    }
     const verificationProcess = randomUUID();
     // What the statement listed, and of the basic-4 only what that needs: a yes/no question keeps its answer, not
     // the birth date or the address behind it. A transaction without details (started before they were recorded)
@@ -143,6 +153,9 @@ export async function submitStatementSignature(deps: CardSignDeps, txn: string, 
       statementHash: result.evidence.statementHash,
       verifiedAt: now.toISOString(),
       verificationProcess,
+      // The signing certificate by reference (nothing personal), so that its revocation and expiry are asked about
+      // again before the identity is reused (signing-recheck.ts), without keeping the certificate.
+      signingCertificate: signingCertificateRef(result.certificate),
       // Personal data (the whole basic-4 is in it, whatever was signed): kept only with the identity, whose lifetime
       // and deletion it shares, and only when the operator asks for it.
       ...(deps.keepCertificate ? { certificate: Buffer.from(certificate).toString('base64') } : {}),
@@ -185,14 +198,15 @@ export async function submitStatementSignature(deps: CardSignDeps, txn: string, 
  * @throws IdpSignCardMismatchError (`ERR_IDP_SIGN_CARD_MISMATCH`); the source's `ERR_PKI_LINKS_UNAVAILABLE`.
  */
 async function assertLoginCard(
-  deps: CardSignDeps,
+  signingCardPair: SigningCardPair,
+  people: Pick<PeoplePort, 'credentialRefs'> | undefined,
   personId: string,
   signing: { readonly issuerFingerprint: string; readonly serialNumber: string },
 ): Promise<void> {
-  if (deps.people === undefined) throw new TypeError('signingCardPair needs the people store');
+  if (people === undefined) throw new TypeError('signingCardPair needs the people store');
   const [paired, cards] = await Promise.all([
-    deps.signingCardPair!({ issuerFingerprint: signing.issuerFingerprint, serialNumber: signing.serialNumber }),
-    deps.people.credentialRefs(personId),
+    signingCardPair({ issuerFingerprint: signing.issuerFingerprint, serialNumber: signing.serialNumber }),
+    people.credentialRefs(personId),
   ]);
   // The serial and its CA: the same serial from another CA generation is another card.
   const same = (c: CertRef) =>

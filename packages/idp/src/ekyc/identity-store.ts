@@ -1,6 +1,8 @@
 /**
  * Where a verified identity lives between the eKYC signature and the tokens that release it: beside the grant it
- * was made for, keyed by the grant id, for a bounded time ({@link identityLifetime}). It holds only what the signed
+ * was made for, keyed by the grant id, for a bounded time ({@link identityLifetime}), and reused only while the
+ * signing certificate that proved it stands: a new authorization and a refresh ask about it again first
+ * (signing-recheck.ts), and one found revoked or expired deletes the identity. It holds only what the signed
  * statement covered (`claims/retention.ts`), and records that coverage. It is never written to the durable records
  * (people, credentials, audit): the audit keeps only the evidence (issuer, serial, the certificate's SHA-256, time,
  * statement hash). Withdrawing the consent or revoking the grant deletes it.
@@ -14,6 +16,7 @@
  * store's `revokeByGrantId` reaches it), or in process memory when the provider runs on its in-memory adapter.
  */
 import type { Adapter, default as Provider } from 'oidc-provider';
+import type { SigningCertificateRef } from '@mynagate/pki';
 import type { SignedCoverage } from '../claims/retention.ts';
 import type { VerifiedFacts } from '../claims/verified-claims.ts';
 import { memoryIdentityStore } from '../memory-stores.ts';
@@ -35,6 +38,13 @@ export interface VerifiedIdentity extends VerifiedFacts {
    * recorded without `purpose`/`client` (kept before those were), it covers no purpose, so any request signs again.
    */
   readonly signed?: SignedCoverage;
+  /**
+   * The signing certificate by reference (`@mynagate/pki` `signingCertificateRef`: its CA's fingerprint, serial,
+   * notAfter and OCSP URLs; nothing personal), so that its revocation and expiry are asked about again
+   * (`Verifier.signingStatus`) before the identity is reused, without keeping the certificate. Absent on identities
+   * kept before it was recorded: without {@link certificate} either, those are never reused (signing-recheck.ts).
+   */
+  readonly signingCertificate?: SigningCertificateRef;
   /**
    * The signing certificate, base64 DER, only with `ekyc.keepCertificate`. It carries the whole basic-4 whatever was
    * signed, so it lives here under the identity's lifetime and deletion (consent withdrawn, grant revoked, TTL), never

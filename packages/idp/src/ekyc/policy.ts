@@ -11,12 +11,14 @@
  * alone proves identity but not the card session.
  */
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import { isMynaGateError } from '@mynagate/errors';
 import { ACR_CARD_SIGN } from '../acr.ts';
 import { IDENTITY_CLAIM_NAMES } from '../claims/names.ts';
 import { requestedClaims } from '../claims/request.ts';
 import type { SignedClient, SignedCoverage } from '../claims/retention.ts';
 import { claimPurposesOf, consentItems, type ConsentItem } from '../consent/items.ts';
-import type { IdentityStore } from './identity-store.ts';
+import type { IdentityStore, VerifiedIdentity } from './identity-store.ts';
+import { certificateEnded, recheckSigningCertificate, type SigningCertificateVerifier } from './signing-recheck.ts';
 import { statementPurpose } from './statement.ts';
 
 /** The prompt's name; the interaction page shows the signing step for it. */
@@ -177,6 +179,23 @@ function originOf(uri: unknown): string | undefined {
   }
 }
 
+/** What the `ekyc` prompt asks the signing certificate of a kept identity with (signing-recheck.ts). */
+export interface EkycPromptSigning {
+  /** The provider's verifier (`verifyCertificate`, `signingStatus`); one that has neither reuses no identity. */
+  readonly verifier: Partial<SigningCertificateVerifier> | object;
+  /** Epoch ms: the time the certificate is asked about at. */
+  readonly now: () => number;
+}
+
+/** Why the `ekyc` prompt is asked for, once per request: its checks share it. */
+type EkycNeed =
+  | { readonly need: 'none' | 'signature' }
+  /** The identity's signing certificate is revoked or expired (the identity is deleted), or its status unknown. */
+  | { readonly need: 'ended' | 'unknown'; readonly code: string };
+
+const NONE: EkycNeed = { need: 'none' };
+const SIGNATURE: EkycNeed = { need: 'signature' };
+
 /**
  * The `ekyc` prompt: requested when the request needs an identity and this grant has none verified for this
  * person and client, or has one whose signed statement did not list everything the request now asks for (a
@@ -184,52 +203,112 @@ function originOf(uri: unknown): string | undefined {
  * nothing), or was signed for another purpose, other per-claim purposes or another service than a statement for this
  * request would name (the same claims asked for a new purpose are signed for again), or when the card-signature ACR
  * is asked for and this session has not signed (a fresh card login, e.g. by `prompt=login` or `max_age`, needs a
- * fresh signature).
+ * fresh signature) (reason `card_signature_required`).
+ *
+ * An identity that would serve is reused only once its signing certificate is asked about again
+ * (signing-recheck.ts): revoked or expired (a move revokes it), the identity is deleted and the person signs again
+ * (reason `signing_certificate_ended`); a status that cannot be had asks for a new signature too, the identity kept
+ * (reason `signing_certificate_unknown`). Each carries the verifier's code in the prompt's details
+ * (`signingCertificate`). The identity the signature of this very interaction made is not asked about again: the
+ * signature's check asked a moment ago, and a source that can answer for a certificate but not for a reference (a
+ * partitioned CRL) would ask for signature after signature.
  *
  * `purposes` is `ekyc.purposes`: what the signing page's statement says when a request has no `purpose`, so the
  * prompt knows the purpose a statement for the request would give.
+ *
+ * @example prompts.add(ekycPrompt(identities, config.ekyc.purposes, { verifier: config.verifier, now: config.now }))
  */
 export function ekycPrompt(
   identities: IdentityStore,
   purposes: Readonly<Record<string, string>>,
+  signing: EkycPromptSigning,
 ): interactionPolicy.Prompt {
+  // The checks of one request run together (node-oidc-provider awaits them all): one answer serves them.
+  const asked = new WeakMap<KoaContextWithOIDC, Promise<EkycNeed>>();
+  const needOf = (ctx: KoaContextWithOIDC): Promise<EkycNeed> => {
+    let need = asked.get(ctx);
+    if (need === undefined) asked.set(ctx, (need = ekycNeed(ctx, identities, purposes, signing)));
+    return need;
+  };
+  const check = (reason: string, description: string, when: EkycNeed['need']) =>
+    new interactionPolicy.Check(
+      reason,
+      description,
+      async (ctx: KoaContextWithOIDC) =>
+        (await needOf(ctx)).need === when
+          ? interactionPolicy.Check.REQUEST_PROMPT
+          : interactionPolicy.Check.NO_NEED_TO_PROMPT,
+      async (ctx: KoaContextWithOIDC) => {
+        const need = await needOf(ctx);
+        return 'code' in need ? { signingCertificate: need.code } : {};
+      },
+    );
   return new interactionPolicy.Prompt(
     { name: EKYC_PROMPT, requestable: false },
-    new interactionPolicy.Check(
-      'card_signature_required',
-      'an identity proven by a card signature is required',
-      async (ctx: KoaContextWithOIDC) => {
-        const params = (ctx.oidc.params ?? {}) as Record<string, unknown>;
-        const declined = ctx.oidc.grant?.getRejectedOIDCClaims() ?? [];
-        if (!needsIdentity(params, declined)) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-        const grantId = ctx.oidc.grant?.jti;
-        const identity = typeof grantId === 'string' ? await identities.get(grantId) : undefined;
-        if (identity === undefined || identity.accountId !== ctx.oidc.session?.accountId) {
-          return interactionPolicy.Check.REQUEST_PROMPT;
-        }
-        const client = ctx.oidc.client;
-        // An identity is verified for one service: another never reuses it (a grant is one client's; this holds
-        // should an identity ever sit under another's grant).
-        if (client === undefined || identity.clientId !== client.clientId) {
-          return interactionPolicy.Check.REQUEST_PROMPT;
-        }
-        if (identity.signed === undefined || unsignedNeeds(params, declined, identity.signed).length > 0) {
-          return interactionPolicy.Check.REQUEST_PROMPT;
-        }
-        const claims = statementItems(params, ctx.oidc.grant?.getOIDCClaims() ?? [], declined)
-          .filter((i) => !i.key.startsWith('scope:'))
-          .map((i) => i.key);
-        const terms = statementTerms({
-          params,
-          clientId: client.clientId,
-          clientName: client.clientName ?? client.clientId,
-          purposes,
-          claims,
-        });
-        if (unsignedTerms(identity.signed, terms).length > 0) return interactionPolicy.Check.REQUEST_PROMPT;
-        if (acrRequested(params) && ctx.oidc.acr !== ACR_CARD_SIGN) return interactionPolicy.Check.REQUEST_PROMPT;
-        return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-      },
+    check('card_signature_required', 'an identity proven by a card signature is required', 'signature'),
+    check(
+      'signing_certificate_ended',
+      'the signing certificate of the verified identity is revoked or has expired',
+      'ended',
+    ),
+    check(
+      'signing_certificate_unknown',
+      'the status of the signing certificate of the verified identity cannot be had',
+      'unknown',
     ),
   );
+}
+
+async function ekycNeed(
+  ctx: KoaContextWithOIDC,
+  identities: IdentityStore,
+  purposes: Readonly<Record<string, string>>,
+  signing: EkycPromptSigning,
+): Promise<EkycNeed> {
+  const params = (ctx.oidc.params ?? {}) as Record<string, unknown>;
+  const declined = ctx.oidc.grant?.getRejectedOIDCClaims() ?? [];
+  if (!needsIdentity(params, declined)) return NONE;
+  const grantId = ctx.oidc.grant?.jti;
+  const identity = typeof grantId === 'string' ? await identities.get(grantId) : undefined;
+  if (identity === undefined || identity.accountId !== ctx.oidc.session?.accountId) return SIGNATURE;
+  const client = ctx.oidc.client;
+  // An identity is verified for one service: another never reuses it (a grant is one client's; this holds should an
+  // identity ever sit under another's grant).
+  if (client === undefined || identity.clientId !== client.clientId) return SIGNATURE;
+  if (identity.signed === undefined || unsignedNeeds(params, declined, identity.signed).length > 0) return SIGNATURE;
+  const claims = statementItems(params, ctx.oidc.grant?.getOIDCClaims() ?? [], declined)
+    .filter((i) => !i.key.startsWith('scope:'))
+    .map((i) => i.key);
+  const terms = statementTerms({
+    params,
+    clientId: client.clientId,
+    clientName: client.clientName ?? client.clientId,
+    purposes,
+    claims,
+  });
+  if (unsignedTerms(identity.signed, terms).length > 0) return SIGNATURE;
+  if (acrRequested(params) && ctx.oidc.acr !== ACR_CARD_SIGN) return SIGNATURE;
+  if (signedInThisInteraction(ctx, identity)) return NONE;
+  try {
+    await recheckSigningCertificate(signing.verifier, identity, new Date(signing.now()));
+    return NONE;
+  } catch (e) {
+    const code = isMynaGateError(e) ? e.code : 'unexpected error';
+    if (!certificateEnded(e)) return { need: 'unknown', code };
+    // What it says is no longer true: gone, as a refresh that finds it so deletes it (refresh-check.ts). A delete
+    // that fails still asks for a new signature, which replaces it.
+    await identities.delete(identity.grantId).catch(() => {});
+    return { need: 'ended', code };
+  }
+}
+
+/**
+ * Whether `identity` is the one the signature of this interaction made: the interaction ends with the signature as
+ * its login (ekyc/pages.ts: acr card-sign at the signature's time, the time the identity records as `verifiedAt`).
+ * Only the resume of that interaction carries it; a later authorization, in the same browser session or not, does
+ * not.
+ */
+function signedInThisInteraction(ctx: KoaContextWithOIDC, identity: VerifiedIdentity): boolean {
+  const login = (ctx.oidc.result as { login?: { acr?: unknown; ts?: unknown } } | undefined)?.login;
+  return login?.acr === ACR_CARD_SIGN && login.ts === Math.floor(Date.parse(identity.verifiedAt) / 1000);
 }

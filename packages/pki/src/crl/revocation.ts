@@ -12,7 +12,9 @@ const GOOD: RevocationStatus = Object.freeze({ status: 'good', source: 'crl' });
  * Adapts a {@link CrlSource} to the verifier's `RevocationSource`. Each question carries the certificate's serial,
  * its issuer name (DER), the fingerprint of the trust anchor that validated it (so only that CA's CRLs answer), its
  * cRLDistributionPoints names (so a partitioned CRL, such as JPKI's per-office directoryName CRLDP, spec §8.2,
- * speaks only for the certificates that name it) and whether it is a CA.
+ * speaks only for the certificates that name it) and whether it is a CA. A certificate named by its CA and serial
+ * alone (`Verifier.signingStatus`) names no distribution point: an unpartitioned CRL answers for it, and a partition
+ * that lists its serial answers `revoked`; otherwise its status is unknown.
  *
  * @throws TypeError when `source` is not a CrlSource-like object.
  * @example

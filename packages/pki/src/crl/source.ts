@@ -36,7 +36,9 @@ export interface CrlSourceOptions {
 export interface CrlStatusOptions {
   /**
    * DER of each DistributionPointName in the certificate's cRLDistributionPoints (RFC 5280 §4.2.1.13). Needed to use
-   * a partitioned CRL (one with an issuingDistributionPoint): it covers only certificates that name it.
+   * a partitioned CRL (one with an issuingDistributionPoint): it covers only certificates that name it. Absent: not
+   * known (a certificate named by its CA and serial alone); no partitioned CRL then covers it, but one of its CA
+   * that lists the serial still answers `revoked`.
    */
   readonly distributionPoints?: readonly Uint8Array[];
   /** Whether the certificate is a CA certificate (for onlyContainsUserCerts / onlyContainsCACerts); default false. */
@@ -148,6 +150,11 @@ export class CrlSource {
    *
    * @param serial the certificate's serialNumber (octets, value or hex).
    * @param issuerName DER of the certificate's issuer Name.
+   * Without `options.distributionPoints` (not known), a certificate no current CRL covers is still `revoked` when a
+   * current partition of its CA lists its serial: a serial names one certificate of its CA (RFC 5280 §4.1.2.2), and a
+   * CA lists a serial only in the partition that covers it. Not listed anywhere proves nothing (its partition may not
+   * be loaded), so that stays unknown.
+   *
    * @throws {RevocationUnknownError} `ERR_PKI_REVOCATION_UNKNOWN` (source `crl`; detail `unavailable` when no CRL of
    *   the issuing CA covers the certificate, or which of several same-name CAs issued it is not said or not one of
    *   them; `stale` when the covering CRL is not current) — fail closed.
@@ -161,11 +168,7 @@ export class CrlSource {
     let stale = false;
     for (const index of byScope.values()) {
       if (!covers(index, options)) continue;
-      if (
-        index.thisUpdate.getTime() > t + this.#skewMs ||
-        index.nextUpdate.getTime() + this.#skewMs < t ||
-        (this.#maxAgeMs !== undefined && t - index.thisUpdate.getTime() > this.#maxAgeMs + this.#skewMs)
-      ) {
+      if (!this.#fresh(index, t)) {
         stale = true;
         continue;
       }
@@ -173,9 +176,28 @@ export class CrlSource {
       const r = index.lookup(serial);
       if (r.revoked) return { status: 'revoked', revokedAt: r.revokedAt, reason: r.reason };
     }
+    if (!covered && options.distributionPoints === undefined) {
+      // Its distribution points are not known: any current partition of its CA that lists the serial speaks for it.
+      for (const index of byScope.values()) {
+        if (index.scope.distributionPoint === null || !this.#fresh(index, t)) continue;
+        if ((index.scope.onlyContainsUserCerts && options.ca) || (index.scope.onlyContainsCACerts && !options.ca))
+          continue;
+        const r = index.lookup(serial);
+        if (r.revoked) return { status: 'revoked', revokedAt: r.revokedAt, reason: r.reason };
+      }
+    }
     if (!covered)
       throw stale ? unknown('stale', 'the CRL is stale') : unknown('unavailable', 'no CRL covers this certificate');
     return GOOD;
+  }
+
+  /** Whether `index` is current at `t` (epoch ms): issued, not past its nextUpdate, not older than `maxAgeMs`. */
+  #fresh(index: CrlIndex, t: number): boolean {
+    return (
+      index.thisUpdate.getTime() <= t + this.#skewMs &&
+      index.nextUpdate.getTime() + this.#skewMs >= t &&
+      (this.#maxAgeMs === undefined || t - index.thisUpdate.getTime() <= this.#maxAgeMs + this.#skewMs)
+    );
   }
 
   /** The current indexes of the CAs with this name (DER Name), for inspection. */

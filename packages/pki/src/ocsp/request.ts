@@ -7,6 +7,7 @@ import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, Extension } from '@peculiar/asn1-x509';
 import { CertID, OCSPRequest, Request, TBSRequest, id_pkix_ocsp_nonce } from '@peculiar/asn1-ocsp';
 import type { ParsedCertificate } from '../certificate.ts';
+import type { RevocationSubject } from '../revocation.ts';
 
 const SHA1 = '1.3.14.3.2.26';
 
@@ -21,7 +22,7 @@ export interface OcspRequest {
 }
 
 /** CertID of `cert` issued by `issuer` (RFC 6960 §4.1.1): SHA-1 of the issuer Name DER and of its key bits. */
-export function certIdOf(cert: ParsedCertificate, issuer: ParsedCertificate): CertID {
+export function certIdOf(cert: Pick<RevocationSubject, 'serialBytes'>, issuer: ParsedCertificate): CertID {
   return new CertID({
     hashAlgorithm: new AlgorithmIdentifier({
       algorithm: SHA1,
@@ -43,7 +44,7 @@ export function certIdOf(cert: ParsedCertificate, issuer: ParsedCertificate): Ce
  * ```
  */
 export function buildOcspRequest(
-  cert: ParsedCertificate,
+  cert: Pick<RevocationSubject, 'serialBytes'>,
   issuer: ParsedCertificate,
   nonceBytes: Uint8Array = randomBytes(32),
 ): OcspRequest {

@@ -9,7 +9,7 @@ import { RevocationUnknownError } from '../errors.ts';
 import type { ParsedCertificate } from '../certificate.ts';
 import { KeyCache } from '../keys.ts';
 import { httpFailureDetail, instant } from '../revocation.ts';
-import type { RevocationSource } from '../revocation.ts';
+import type { RevocationSource, RevocationSubject } from '../revocation.ts';
 import { buildOcspRequest } from './request.ts';
 import { checkOcspResponse } from './response.ts';
 import type { OcspAnswer } from './response.ts';
@@ -17,7 +17,7 @@ import type { OcspAnswer } from './response.ts';
 /** Options of {@link ocspSource}. Every duration is in ms. */
 export interface OcspSourceOptions {
   /** Responder URL; a function picks one per certificate. Default: the certificate's AIA id-ad-ocsp URL. */
-  readonly url?: string | ((cert: ParsedCertificate) => string | undefined);
+  readonly url?: string | ((cert: RevocationSubject) => string | undefined);
   /** The HTTP seam. Default `globalThis.fetch`. */
   readonly fetch?: typeof globalThis.fetch;
   /** Request timeout. Default 5000 (Web eID's default). */
@@ -61,14 +61,14 @@ export function ocspSource(options: OcspSourceOptions = {}): RevocationSource & 
   const maxResponseBytes = positive(options.maxResponseBytes ?? 64 * 1024, 'maxResponseBytes');
   const useNonce = options.nonce ?? true;
   if (typeof fetchFn !== 'function') throw new TypeError('fetch must be a function');
-  const pickUrl = (cert: ParsedCertificate): string | undefined =>
+  const pickUrl = (cert: RevocationSubject): string | undefined =>
     typeof options.url === 'function' ? options.url(cert) : (options.url ?? cert.ocspUrls[0]);
 
   const keys = new KeyCache(1000);
   const cache = new BoundedMap<string, OcspAnswer>(maxCache);
   const inflight = new Map<string, Promise<OcspAnswer>>();
 
-  async function ask(cert: ParsedCertificate, issuer: ParsedCertificate, now: number): Promise<OcspAnswer> {
+  async function ask(cert: RevocationSubject, issuer: ParsedCertificate, now: number): Promise<OcspAnswer> {
     const url = pickUrl(cert);
     if (!url) throw new RevocationUnknownError('ERR_PKI_REVOCATION_UNKNOWN', 'unavailable', 'ocsp', 'no OCSP URL');
     const req = buildOcspRequest(cert, issuer);
