@@ -178,7 +178,7 @@ function keysError(e: oidc.ClientError): RpError {
     });
   }
   if (aboutIdToken(e)) return new RpIdTokenError(innerMessage(e), { cause: new OpenidClientFailure(e) });
-  return stepError('keys', innerMessage(e), undefined, e);
+  return stepError('keys', innerMessage(e), undefined, new OpenidClientFailure(e));
 }
 
 /**

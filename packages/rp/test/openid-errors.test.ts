@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { inspect } from 'node:util';
 import { createMynaGateClient, type MynaGateClient } from '../src/index.ts';
+import { OpenidClientFailure, toRpError } from '../src/openid-errors.ts';
 import {
   KID,
   signJwt,
@@ -203,5 +204,19 @@ describe("the cause: never openid-client's detail (the ID token's claims, tokens
     op.userinfo = () => ({ body: {} });
     assert.equal(error.code, 'ERR_RP_USERINFO');
     assertNothingPersonal(error, [NAME, BIRTHDATE, OTHER]);
+  });
+});
+
+describe('the keys step (jwks_uri)', () => {
+  it("an answer that is not a JWKS is ERR_RP_ID_TOKEN whose cause is an OpenidClientFailure, not openid-client's error", async () => {
+    const { ClientError } = await import('openid-client');
+    const e = new ClientError('unexpected HTTP response status code', {
+      code: 'OAUTH_RESPONSE_IS_NOT_CONFORM',
+      cause: { body: 'the answer' },
+    });
+    const rp = toRpError(e, 'keys');
+    assert.equal((rp as { code?: string }).code, 'ERR_RP_ID_TOKEN');
+    assert.ok(rp.cause instanceof OpenidClientFailure);
+    assert.equal(inspect(rp, { depth: Infinity }).includes('the answer'), false);
   });
 });
