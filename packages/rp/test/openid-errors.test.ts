@@ -210,10 +210,11 @@ describe("the cause: never openid-client's detail (the ID token's claims, tokens
 describe('the keys step (jwks_uri)', () => {
   it("an answer that is not a JWKS is ERR_RP_ID_TOKEN whose cause is an OpenidClientFailure, not openid-client's error", async () => {
     const { ClientError } = await import('openid-client');
+    // openid-client's constructor takes the code among its options; its typings do not say so.
     const e = new ClientError('unexpected HTTP response status code', {
       code: 'OAUTH_RESPONSE_IS_NOT_CONFORM',
       cause: { body: 'the answer' },
-    });
+    } as ErrorOptions);
     const rp = toRpError(e, 'keys');
     assert.equal((rp as { code?: string }).code, 'ERR_RP_ID_TOKEN');
     assert.ok(rp.cause instanceof OpenidClientFailure);
