@@ -4,6 +4,7 @@
  * (`Verifier.signingStatus`) without keeping the certificate, which carries the whole basic-4.
  */
 import { parseCertificate } from './certificate.ts';
+import { RevocationUnknownError } from './errors.ts';
 import type { RevocationSubject } from './revocation.ts';
 import type { VerifiedCertificate } from './verifier.ts';
 
@@ -76,6 +77,30 @@ export function readRef(ref: SigningCertificateRef): ReadRef {
   return {
     issuerFingerprint: issuerFingerprint.toLowerCase(),
     notAfter: end,
-    subject: (issuer) => ({ serialNumber: serial, serialBytes, issuer, ocspUrls: [...ocspUrls], isCa: false }),
+    subject: (issuer) =>
+      guarded({ serialNumber: serial, serialBytes, issuer, ocspUrls: Object.freeze([...ocspUrls]), isCa: false }),
   };
+}
+
+// What a source may read of a subject named by reference: the RevocationSubject fields (distribution points are
+// not known: undefined), and what `await`, JSON and the Object prototype look up.
+const READABLE = new Set(['crlDistributionPoints', 'then', 'toJSON']);
+
+/**
+ * The subject as a proxy on which reading a field it does not have (a `ParsedCertificate`'s `fingerprint`, `der`,
+ * `notAfter`, …) throws `ERR_PKI_REVOCATION_UNKNOWN` (`unavailable`) instead of giving undefined: a source that
+ * opted in to answering by reference but reads more fails closed rather than answering good for what it cannot see.
+ */
+function guarded(subject: RevocationSubject): RevocationSubject {
+  return new Proxy(Object.freeze(subject), {
+    get(target, key, receiver) {
+      if (typeof key === 'symbol' || key in target || READABLE.has(key)) return Reflect.get(target, key, receiver);
+      throw new RevocationUnknownError(
+        'ERR_PKI_REVOCATION_UNKNOWN',
+        'unavailable',
+        'source',
+        `the revocation source read ${key}, which a certificate named by reference does not have`,
+      );
+    },
+  });
 }

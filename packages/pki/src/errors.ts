@@ -63,7 +63,8 @@ export class CertificateRevokedError extends MynaGateError {
  * HTTP 4xx answer, e.g. a wrong API key or an unknown CA: the operator's to fix; the status is in the message),
  * `malformed` (the source answered, but not in its contract: a platform 200 that is not a JSON status), `stale`
  * (thisUpdate too old or nextUpdate passed), `future` (thisUpdate ahead of now beyond the skew), `unavailable` (no
- * source, or no CRL covering the certificate), `too_large` (an answer over the configured ceiling).
+ * source, no CRL covering the certificate, or, for `Verifier.signingStatus`, a source that does not answer by
+ * reference: `RevocationSource.answersByReference`), `too_large` (an answer over the configured ceiling).
  *
  * The OCSP codes name a response that must not be trusted: `ERR_PKI_OCSP_MALFORMED`, `ERR_PKI_OCSP_STATUS`
  * (responseStatus not successful), `ERR_PKI_OCSP_CERT_ID`, `ERR_PKI_OCSP_RESPONSE_COUNT`, `ERR_PKI_OCSP_RESPONDER`

@@ -152,6 +152,8 @@ export function platformSource(options: PlatformOptions): RevocationSource {
     throw new RevocationUnknownError('ERR_PKI_REVOCATION_UNKNOWN', detail, 'platform', message, { cause });
   };
   return {
+    // Asked by the CA's fingerprint and the serial, all a subject named by reference has.
+    answersByReference: true,
     async status(cert, issuer): Promise<RevocationStatus> {
       let r: { status: number; body: unknown };
       try {

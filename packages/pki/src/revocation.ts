@@ -54,13 +54,42 @@ export interface RevocationSubject {
  * `RevocationUnknownError` (or any error, which `checkRevocation` treats as unknown) when it cannot answer. `cert`
  * is a {@link RevocationSubject}: a source reads nothing else of it (a `ParsedCertificate` is one).
  *
+ * Answering by reference is opt-in. `Verifier.signingStatus` asks about a certificate it does not have (a verified
+ * identity keeps only its CA, serial, notAfter and OCSP URLs): `cert` is then a bare `RevocationSubject`, with no `fingerprint`,
+ * `der`, `subject`, `notAfter` or distribution points. A source written for whole certificates (a deny-list keyed by
+ * `cert.fingerprint`) would read `undefined` there and could answer `good` for a certificate it knows is revoked,
+ * so `signingStatus` asks only a source that sets `answersByReference: true`, and rejects with
+ * `ERR_PKI_REVOCATION_UNKNOWN` (detail `unavailable`) for any other: the identity is not reused. Set it only when
+ * `status` answers from the `RevocationSubject` fields alone, from `serialNumber` (or `serialBytes`) and `issuer`
+ * (the CA: `issuer.fingerprint` tells its generations apart), and says `unknown` or rejects, never `good`, when it
+ * needs more. Reading any other field of a subject named by reference throws that same error, so a source that
+ * opted in by mistake still fails closed. `ocspSource`, `platformSource` and `crlRevocation` answer by reference;
+ * `firstAnswer` does when all its sources do.
+ *
  * @example
  * ```ts
  * const source: RevocationSource = { async status(cert, issuer, now) { return { status: 'good', source: 'stub' } } };
+ * // Keyed by CA and serial, so it can answer for a certificate named by reference too:
+ * const denied = new Map<string, Date>(); // `${CA fingerprint}:${serial}` → when it was revoked
+ * const denyList: RevocationSource = {
+ *   answersByReference: true,
+ *   async status(cert, issuer) {
+ *     const revokedAt = denied.get(`${issuer.fingerprint}:${cert.serialNumber}`);
+ *     return revokedAt
+ *       ? { status: 'revoked', source: 'denylist', revokedAt, reason: 'keyCompromise' }
+ *       : { status: 'good', source: 'denylist' };
+ *   },
+ * };
  * ```
  */
 export interface RevocationSource {
   status(cert: RevocationSubject, issuer: ParsedCertificate, now: Date): Promise<RevocationStatus>;
+  /**
+   * `true` when `status` answers for a certificate named by its CA and serial alone (see above). Absent or `false`:
+   * `Verifier.signingStatus` does not ask this source and fails closed. Read once, by `createVerifier` (anything but
+   * a boolean is a `TypeError` there).
+   */
+  readonly answersByReference?: boolean;
 }
 
 /**
@@ -139,7 +168,9 @@ export function goodOrThrow(s: RevocationStatus): RevocationStatus & { status: '
 
 /**
  * Tries sources in order until one gives a definite answer (`good` or `revoked`); `unknown` answers and failures
- * fall through to the next. When none answers, rejects with the last failure (or an `unknown` status).
+ * fall through to the next. When none answers, rejects with the last failure (or an `unknown` status). It answers
+ * by reference (`answersByReference`) only when every source does: skipping one that does not (a deny-list before
+ * OCSP) could turn its `revoked` into the next one's `good`.
  *
  * @example
  * ```ts
@@ -149,6 +180,7 @@ export function goodOrThrow(s: RevocationStatus): RevocationStatus & { status: '
 export function firstAnswer(...sources: RevocationSource[]): RevocationSource {
   if (sources.length === 0) throw new TypeError('firstAnswer needs at least one source');
   return {
+    answersByReference: sources.every((s) => s?.answersByReference === true),
     async status(cert, issuer, now) {
       let last: unknown;
       for (const source of sources) {

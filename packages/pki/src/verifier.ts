@@ -14,7 +14,7 @@ import { commonName, nameToString, parseCertificate, parseCertificateBuffer } fr
 import type { ParsedCertificate } from './certificate.ts';
 import { DEFAULT_CHALLENGE_TTL_MS, MemoryChallengeStore, newChallenge } from './challenge.ts';
 import type { Challenge, ChallengeStore } from './challenge.ts';
-import { CertificateInvalidError, StatementError, TokenInvalidError } from './errors.ts';
+import { CertificateInvalidError, RevocationUnknownError, StatementError, TokenInvalidError } from './errors.ts';
 import { basic4FromCertificate } from './identity.ts';
 import type { Basic4Identity } from './identity.ts';
 import { KeyCache } from './keys.ts';
@@ -170,13 +170,17 @@ export interface Verifier {
    * its CA must still be trusted. Fails closed: an unknown status rejects.
    *
    * A CRL answers by serial alone only from an unpartitioned CRL, or `revoked` from a partition that lists it: a
-   * reference keeps no distribution point (`SigningCertificateRef`).
+   * reference keeps no distribution point (`SigningCertificateRef`). A source is asked only when it answers by
+   * reference (`RevocationSource.answersByReference`, set by the built-in sources and by `firstAnswer` when all its
+   * sources do); any other makes this reject with `ERR_PKI_REVOCATION_UNKNOWN` (detail `unavailable`), and so does
+   * a source that reads a field of the subject that a reference does not have.
    *
    * @throws TypeError when `ref` is malformed.
    * @throws CertificateInvalidError `ERR_PKI_CERT_EXPIRED`, `ERR_PKI_UNTRUSTED_ISSUER` (its CA is no configured
    *   signing anchor), `ERR_PKI_ANCHOR_EXPIRED`, `ERR_PKI_ANCHOR_NOT_YET_VALID`
    * @throws CertificateRevokedError `ERR_PKI_CERT_REVOKED`
-   * @throws RevocationUnknownError `ERR_PKI_REVOCATION_UNKNOWN`, `ERR_PKI_OCSP_*`
+   * @throws RevocationUnknownError `ERR_PKI_REVOCATION_UNKNOWN` (detail `unavailable` when the source does not
+   *   answer by reference), `ERR_PKI_OCSP_*`
    * @example
    * ```ts
    * await verifier.signingStatus(identity.signingCertificate); // rejects unless it stands
@@ -203,6 +207,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
   const revocation = options.revocation;
   if (!revocation || typeof revocation.status !== 'function')
     throw new TypeError('revocation must be a RevocationSource (there is no default: fail closed)');
+  const { answersByReference } = revocation;
+  if (answersByReference !== undefined && typeof answersByReference !== 'boolean')
+    throw new TypeError('revocation.answersByReference must be a boolean');
   const challenges = options.challenges ?? new MemoryChallengeStore();
   if (typeof challenges.take !== 'function' || typeof challenges.put !== 'function')
     throw new TypeError('challenges must be a ChallengeStore');
@@ -460,6 +467,15 @@ export function createVerifier(options: VerifierOptions): Verifier {
         throw new CertificateInvalidError('ERR_PKI_ANCHOR_NOT_YET_VALID', 'anchorValidity', 'CA not yet valid');
       if (now > anchor.notAfter + skewMs)
         throw new CertificateInvalidError('ERR_PKI_ANCHOR_EXPIRED', 'anchorValidity', 'CA expired');
+      // Only a source that says it answers from CA and serial alone is asked (`RevocationSource.answersByReference`):
+      // one written for whole certificates would read undefined for what a reference lacks and could answer good.
+      if (answersByReference !== true)
+        throw new RevocationUnknownError(
+          'ERR_PKI_REVOCATION_UNKNOWN',
+          'unavailable',
+          'source',
+          'the revocation source does not answer by reference (answersByReference)',
+        );
       // Name chaining made the certificate's issuer its anchor's subject, byte for byte.
       const subject = r.subject(anchor.subject);
       let s: RevocationStatus;

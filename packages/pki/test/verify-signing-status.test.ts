@@ -10,12 +10,19 @@ import {
   createVerifier,
   crlRevocation,
   CrlSource,
+  firstAnswer,
   ocspSource,
   parseCertificate,
   platformSource,
   signingCertificateRef,
 } from '@mynagate/pki';
-import type { RevocationSource, RevocationSubject, SigningCertificateRef, VerifierOptions } from '@mynagate/pki';
+import type {
+  ParsedCertificate,
+  RevocationSource,
+  RevocationSubject,
+  SigningCertificateRef,
+  VerifierOptions,
+} from '@mynagate/pki';
 import type { IssuedCard, TestJpkiServer } from '@mynagate/pki/testing';
 import { NOW, T_ISSUE, createFixture, serve } from './verify-fixture.ts';
 import type { Fixture } from './verify-fixture.ts';
@@ -92,6 +99,7 @@ describe('Verifier.signingStatus', () => {
   test('asks the source by CA and serial: the anchor as issuer, its subject as issuer name, no distribution point', async () => {
     const asked: RevocationSubject[] = [];
     const v = verifierWith({
+      answersByReference: true,
       status: async (cert, issuer) => {
         asked.push(cert);
         assert.equal(issuer.fingerprint, parseCertificate(f.card.spec.signCaCert).fingerprint);
@@ -154,7 +162,10 @@ describe('Verifier.signingStatus', () => {
   test('an expired certificate rejects with ERR_PKI_CERT_EXPIRED before any source is asked', async () => {
     const ref = await refOf(f.card);
     let asked = 0;
-    const v = verifierWith({ status: async () => (asked++, { status: 'good', source: 'stub' }) });
+    const v = verifierWith({
+      answersByReference: true,
+      status: async () => (asked++, { status: 'good', source: 'stub' }),
+    });
     const after = new Date(Date.parse(ref.notAfter) + 1000);
     await assert.rejects(v.signingStatus(ref, after), { code: 'ERR_PKI_CERT_EXPIRED', check: 'validity' });
     await assert.rejects(v.signingStatus({ ...ref, notAfter: new Date(NOW.getTime() - 1000).toISOString() }), {
@@ -216,5 +227,95 @@ describe('Verifier.signingStatus over the CRL index', () => {
     const v = verifierWith(crlRevocation(crls));
     assert.equal((await v.signingStatus(await refOf(f.card))).revocationSource, 'crl');
     await assert.rejects(v.signingStatus(await refOf(moved)), { code: 'ERR_PKI_CERT_REVOKED' });
+  });
+});
+
+describe('Verifier.signingStatus asks only a source that answers by reference', () => {
+  const REVOKED = { status: 'revoked', source: 'denylist', revokedAt: new Date(0), reason: 'keyCompromise' } as const;
+  const NOT_BY_REFERENCE = {
+    code: 'ERR_PKI_REVOCATION_UNKNOWN',
+    detail: 'unavailable',
+    source: 'source',
+    message: /does not answer by reference/,
+  };
+
+  /** A source written for whole certificates (before `RevocationSubject`): a deny-list by certificate fingerprint. */
+  function byFingerprint(denied: string, over: Partial<RevocationSource> = {}) {
+    const calls = { n: 0 };
+    const source: RevocationSource = {
+      ...over,
+      // Method syntax is bivariant: the old parameter type still type-checks.
+      async status(cert: ParsedCertificate) {
+        calls.n++;
+        return cert.fingerprint === denied ? REVOKED : { status: 'good', source: 'denylist' };
+      },
+    };
+    return { calls, source };
+  }
+
+  test('a custom source that does not opt in: revoked on verify, ERR_PKI_REVOCATION_UNKNOWN (unavailable) by reference, never good', async () => {
+    const { calls, source } = byFingerprint(parseCertificate(f.card.spec.signCert).fingerprint);
+    const v = verifierWith(source);
+    await assert.rejects(v.verifyCertificate(f.card.spec.signCert, 'sign'), { code: 'ERR_PKI_CERT_REVOKED' });
+    assert.equal(calls.n, 1);
+    const ref = await refOf(f.card);
+    await assert.rejects(v.signingStatus(ref), NOT_BY_REFERENCE);
+    assert.equal(calls.n, 1, 'not asked');
+    // What needs no source is still decided: an expired certificate is final.
+    await assert.rejects(v.signingStatus(ref, new Date(Date.parse(ref.notAfter) + 1000)), {
+      code: 'ERR_PKI_CERT_EXPIRED',
+    });
+  });
+
+  test('a source that opts in but reads what a reference lacks fails closed on that read', async () => {
+    const { calls, source } = byFingerprint(parseCertificate(f.card.spec.signCert).fingerprint, {
+      answersByReference: true,
+    });
+    await assert.rejects(verifierWith(source).signingStatus(await refOf(f.card)), {
+      code: 'ERR_PKI_REVOCATION_UNKNOWN',
+      detail: 'unavailable',
+      message: /read fingerprint/,
+    });
+    assert.equal(calls.n, 1);
+  });
+
+  test('a deny-list by CA and serial that opts in answers by reference', async () => {
+    const ref = await refOf(f.card);
+    const denyList: RevocationSource = {
+      answersByReference: true,
+      async status(cert, issuer) {
+        return `${issuer.fingerprint}:${cert.serialNumber}` === `${ref.issuerFingerprint}:${ref.serialNumber}`
+          ? REVOKED
+          : { status: 'good', source: 'denylist' };
+      },
+    };
+    const v = verifierWith(denyList);
+    await assert.rejects(v.signingStatus(ref), { code: 'ERR_PKI_CERT_REVOKED', source: 'denylist' });
+    assert.equal((await v.signingStatus(await refOf(moved))).revocationSource, 'denylist');
+  });
+
+  test('the built-in sources opt in; firstAnswer only when all its sources do; a wrapper that drops it does not', async () => {
+    const ocsp = ocspAtServer();
+    const platform = platformSource({ baseUrl: server.url });
+    const crl = crlRevocation(new CrlSource({ issuers: f.anchors.sign, worker: false }));
+    for (const s of [ocsp, platform, crl, firstAnswer(crl, ocsp), firstAnswer(ocsp, platform)])
+      assert.equal(s.answersByReference, true);
+    const { calls, source } = byFingerprint(parseCertificate(f.card.spec.signCert).fingerprint);
+    const mixed = firstAnswer(source, ocsp);
+    assert.equal(mixed.answersByReference, false);
+    // Skipping the deny-list would let OCSP's good stand for a certificate it revoked.
+    await assert.rejects(verifierWith(mixed).signingStatus(await refOf(f.card)), NOT_BY_REFERENCE);
+    assert.equal(calls.n, 0);
+    assert.equal(
+      (await verifierWith(firstAnswer(crl, ocsp)).signingStatus(await refOf(f.card))).revocationSource,
+      'ocsp',
+    );
+    const wrapped: RevocationSource = { status: (cert, issuer, now) => ocsp.status(cert, issuer, now) };
+    await assert.rejects(verifierWith(wrapped).signingStatus(await refOf(f.card)), NOT_BY_REFERENCE);
+  });
+
+  test('answersByReference that is not a boolean is a TypeError at construction', () => {
+    const source = { answersByReference: 'yes', status: async () => ({ status: 'good', source: 'stub' }) };
+    assert.throws(() => verifierWith(source as unknown as RevocationSource), TypeError);
   });
 });

@@ -29,6 +29,8 @@ const GOOD: RevocationStatus = Object.freeze({ status: 'good', source: 'crl' });
 export function crlRevocation(source: Pick<CrlSource, 'status'>): RevocationSource {
   if (!source || typeof source.status !== 'function') throw new TypeError('source must be a CrlSource');
   return Object.freeze({
+    // Without distribution points a partition answers only `revoked` (CrlSource.status), never `good`.
+    answersByReference: true,
     async status(cert, issuer, now): Promise<RevocationStatus> {
       // Only a CRL the certificate's own trust anchor signed speaks for it (RFC 5280 §6.3.3 (f)): CA generations
       // share a name, so the name alone could find another generation's CRL.

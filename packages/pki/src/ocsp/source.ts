@@ -141,6 +141,8 @@ export function ocspSource(options: OcspSourceOptions = {}): RevocationSource & 
     get cacheSize() {
       return cache.size;
     },
+    // The CertID is the issuer's name and key and the serial (RFC 6960 §4.1.1): all a subject named by reference has.
+    answersByReference: true,
     async status(cert, issuer, nowDate) {
       const now = instant(nowDate);
       // The CertID is determined by (issuer key, issuer name, serial); this key is equivalent and cheaper.
