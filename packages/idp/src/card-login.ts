@@ -4,6 +4,7 @@
  * find the person (one card = one person; a renewed certificate joins its holder through the linking lookup) and
  * leave the outcome for the browser that started.
  */
+import { randomBytes } from 'node:crypto';
 import { isMynaGateError } from '@mynagate/errors';
 import { ACR_CARD_AUTH, AMR_CARD } from './acr.ts';
 import type { CertRef, LinkingSource } from '@mynagate/pki';
@@ -49,9 +50,9 @@ export interface CardLoginDeps {
  * @example
  *   await submitCardToken(deps, txn, text); // a phone: the outcome goes to the page that shows the QR code
  *   const code = await submitCardToken(deps, txn, text, { handover: true }); // the bridge: `?resume&code=…`
- * @throws `ERR_IDP_TOKEN_MALFORMED` (no challenge named), `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_CHALLENGE_INVALID` (not
- *   the outstanding challenge), `ERR_IDP_LOGIN_FINISHED` (another card answered the login), and the verifier's
- *   `ERR_PKI_*`.
+ * @throws `ERR_IDP_TOKEN_MALFORMED` (no challenge named), `ERR_IDP_CHALLENGE_INVALID` (not the outstanding
+ *   challenge, whether or not the login exists: also for a login that finished or expired), `ERR_IDP_LOGIN_NOT_FOUND`,
+ *   `ERR_IDP_LOGIN_FINISHED` (another card answered the login), and the verifier's `ERR_PKI_*`.
  */
 export async function submitCardToken(
   deps: CardLoginDeps,
@@ -72,24 +73,26 @@ export async function submitCardToken(
   options: { readonly handover?: boolean } = {},
 ): Promise<string | void> {
   const challenge = namedChallenge(token);
-  // Both at once (one round trip to Redis); the transaction's absence is reported first, and a challenge consumed
-  // for a transaction that is gone is of no use to anyone. The challenge goes only to a post that names it: whoever
-  // merely knows the login's id (it is in every QR frame, and in proxy logs) neither uses it up nor reaches the page.
+  // Both at once (one round trip to Redis). The challenge goes only to a post that names it: whoever merely knows the
+  // login's id (it is in every QR frame, and in proxy logs) neither uses it up nor reaches the page. Its refusal is
+  // reported before the transaction's absence, so that such a post learns nothing of the login: one that finished
+  // (ended, `login:<txn>` deleted) answers as one still waiting, `ERR_IDP_CHALLENGE_INVALID`. A challenge consumed
+  // for a transaction that is gone is of no use to anyone.
   const [found, consumed] = await Promise.allSettled([
     deps.transactions.get(txn),
     deps.transactions.consumeChallenge(txn, challenge),
   ]);
-  if (found.status === 'rejected') throw found.reason;
   if (consumed.status === 'rejected') throw consumed.reason;
+  if (found.status === 'rejected') throw found.reason;
   const transaction = found.value;
-  let claimed = false;
+  // This post's claim: unique, so that it gives up only its own (LoginTransactions.claim), never a later post's.
+  const holder = randomBytes(16).toString('base64url');
   try {
     // The claim goes out with the verifier's take of its challenge (one round trip); a token refused gives it up.
     const [verifying, claiming] = await Promise.allSettled([
       deps.verifier.verifyLoginToken(token, { origin: deps.origin, challenge, sessionId: txn }),
-      deps.transactions.claim(transaction),
+      deps.transactions.claim(transaction, holder),
     ]);
-    claimed = claiming.status === 'fulfilled';
     if (claiming.status === 'rejected') throw claiming.reason;
     if (verifying.status === 'rejected') throw verifying.reason;
     const verified = verifying.value;
@@ -123,14 +126,19 @@ export async function submitCardToken(
       }),
     ]);
     const outcome = { accountId, acr: ACR_CARD_AUTH, amr: AMR_CARD, ts, ...(grantId === undefined ? {} : { grantId }) };
-    if (options.handover === true) return await deps.transactions.handOver(transaction, outcome);
+    // The claim is kept for the rest of the login before the outcome is recorded: a later scan is refused while the
+    // outcome waits for its browser.
+    await deps.transactions.keepClaim(transaction, holder);
+    if (options.handover === true) return await deps.transactions.handOver(transaction, outcome, holder);
     await deps.transactions.complete(transaction, outcome);
   } catch (e) {
     // Another card answered the login first: this post is refused, and the page, whose login goes on, is not told.
     if (isMynaGateError(e, 'ERR_IDP_LOGIN_FINISHED')) throw e;
+    // Given up by its value (only this post's): also after a store error on the claim, which may have been written
+    // with its reply lost, while the page is told to scan again.
     await Promise.all([
       deps.transactions.fail(transaction, messageFor(e)),
-      claimed ? deps.transactions.release(transaction) : undefined,
+      deps.transactions.release(transaction, holder),
     ]);
     throw e;
   }

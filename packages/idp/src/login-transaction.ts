@@ -4,11 +4,12 @@
  * single challenge the companion gets, and the outcome, which only the owning browser session can take.
  *
  * One login, one person: once a companion's token post presented the outstanding challenge, the login is claimed for
- * it (while its token is checked, and for good once accepted): no other scan gets a challenge and no other token an
- * outcome, so the browser never finishes as whoever posted last (see {@link LoginTransactions.claim}).
+ * it (while its token is checked, at most {@link CLAIM_TTL_MS}, and for the rest of the login once accepted): no other
+ * scan gets a challenge and no other token an outcome, so the browser never finishes as whoever posted last (see
+ * {@link LoginTransactions.claim}).
  *
  * Keys (one-shot store): `login:<txn>` the transaction, `challenge:<txn>` the outstanding challenge,
- * `claimed:<txn>` the mark of a token post that holds the login, `result:<txn>` a verified login waiting for its
+ * `claimed:<txn>` the token post that holds the login (a value unique to that post), `result:<txn>` a verified login waiting for its
  * browser (written once), `failure:<txn>` the last refusal, for the page to show, `done:<txn>` the finished login's
  * redirect, for the browser's other event streams (see {@link LoginTransactions.keepFinished}),
  * `handover:<SHA-256 of a one-time code>` a verified login the card-reader bridge handed over (see {@link
@@ -39,6 +40,12 @@ const HANDOVER_TTL_MS = 60_000;
  * LoginTransactions.keepFinished}): an EventSource reconnects within seconds of a network change.
  */
 const DONE_TTL_MS = 60_000;
+/**
+ * How long a token post holds the login while its token is checked (see {@link LoginTransactions.claim}): the
+ * verifier's round trips (the challenge, revocation with its own timeouts, the people store) take seconds; a minute
+ * bounds what a node that dies mid-check, or a claim written whose reply was lost, keeps every rescan refused.
+ */
+export const CLAIM_TTL_MS = 60_000;
 
 /** A finished login as kept for its browser's other streams: the redirect, and what proves the browser owns it. */
 interface Finished extends Pick<BoundFields, 'uid' | 'browserHash'> {
@@ -206,7 +213,7 @@ export class LoginTransactions {
   async scan(txn: string, t: string | null, code: string | null, from: ScanFrom = {}): Promise<CompanionView> {
     assertTxn(txn);
     // Started on this node: the transaction is not read from the store. A transaction another node ended meanwhile
-    // is refused by its claim, which stays until the login expires.
+    // is refused by its claim, kept until the login expires ({@link keepClaim}).
     const started = this.#started.get(txn);
     const local = started !== undefined && started.expiresAt > this.#o.now() ? started : undefined;
     // In one round trip: whether a token post claimed the login, and the challenge a new one would replace.
@@ -304,21 +311,40 @@ export class LoginTransactions {
   }
 
   /**
-   * Claims the login for the token post that consumed its challenge ({@link consumeChallenge}): written once, for
-   * every node, until the login expires. A claimed login gives no other scan a challenge ({@link scan}) and no other
-   * token an outcome, so a second card (someone at the screen scanning a fresh frame, a race across nodes) never
-   * replaces the first card's login. {@link release} gives it up when the token is refused.
+   * Claims the login for the token post that consumed its challenge ({@link consumeChallenge}), under `holder`, a
+   * value unique to that post: written once, for every node, for {@link CLAIM_TTL_MS} while the token is checked,
+   * then for the rest of the login once the outcome is kept ({@link keepClaim}). A claimed login gives no other scan a
+   * challenge ({@link scan}) and no other token an outcome, so a second card (someone at the screen scanning a fresh
+   * frame, a race across nodes) never replaces the first card's login. {@link release} gives it up when the token is
+   * refused, and after a store error on the claim itself (it may have been written with its reply lost); a node that
+   * dies mid-check leaves it to lapse.
    *
    * @throws IdpLoginFinishedError (`ERR_IDP_LOGIN_FINISHED`) when another post claimed it first.
    */
-  async claim(transaction: LoginTransaction): Promise<void> {
-    const key = `claimed:${transaction.txn}`;
-    if (!(await this.#o.oneShot.putIfAbsent(key, '1', this.#remaining(transaction)))) throw new IdpLoginFinishedError();
+  async claim(transaction: LoginTransaction, holder: string): Promise<void> {
+    const ttl = Math.min(CLAIM_TTL_MS, this.#remaining(transaction));
+    if (!(await this.#o.oneShot.putIfAbsent(claimKey(transaction), holder, ttl))) throw new IdpLoginFinishedError();
   }
 
-  /** Gives up the claim of a token post that was refused: the login is open to a scan again. */
-  async release(transaction: LoginTransaction): Promise<void> {
-    await this.#o.oneShot.delete(`claimed:${transaction.txn}`);
+  /**
+   * Keeps `holder`'s claim for the rest of the login, before its outcome is recorded: a scan while the outcome waits
+   * for its browser (or, handed over, for the bridge's return) is still refused `ERR_IDP_LOGIN_FINISHED`. Still write
+   * once: the claim is given up and written again only if absent, so a claim that lapsed (a check that outlasted
+   * {@link CLAIM_TTL_MS}) and was taken by another post stays that post's, and this one makes no outcome. Made long
+   * before the outcome is recorded, not after, so that a lapsed claim never lets two outcomes be made.
+   *
+   * @throws `ERR_IDP_LOGIN_FINISHED` when another post holds the login.
+   */
+  async keepClaim(transaction: LoginTransaction, holder: string): Promise<void> {
+    const key = claimKey(transaction);
+    await this.#o.oneShot.deleteIf(key, holder);
+    if (!(await this.#o.oneShot.putIfAbsent(key, holder, this.#remaining(transaction))))
+      throw new IdpLoginFinishedError();
+  }
+
+  /** Gives up `holder`'s claim (a refused token): the login is open to a scan again. Another post's claim stays. */
+  async release(transaction: LoginTransaction, holder: string): Promise<void> {
+    await this.#o.oneShot.deleteIf(claimKey(transaction), holder);
   }
 
   /**
@@ -347,12 +373,13 @@ export class LoginTransactions {
    * fresh one-time code, and returns the code, which only the poster learns (the store keeps its hash). The owning
    * browser's event stream is not told: a page could have sent the person's bridge the link of a login that page's
    * own browser started, and the person's PIN must not finish that. The login finishes only for a browser that comes
-   * back with the code and owns the transaction ({@link takeHandover}).
+   * back with the code and owns the transaction ({@link takeHandover}). `holder` is the poster's claim ({@link
+   * claim}), kept with the code so that a refused hand-over gives it up.
    */
-  async handOver(transaction: LoginTransaction, outcome: LoginOutcome): Promise<string> {
+  async handOver(transaction: LoginTransaction, outcome: LoginOutcome, holder: string): Promise<string> {
     const code = randomBytes(32).toString('base64url');
     const ttl = Math.min(HANDOVER_TTL_MS, this.#remaining(transaction));
-    await this.#o.oneShot.put(handoverKey(code), JSON.stringify({ txn: transaction.txn, outcome }), ttl);
+    await this.#o.oneShot.put(handoverKey(code), JSON.stringify({ txn: transaction.txn, outcome, holder }), ttl);
     return code;
   }
 
@@ -368,14 +395,18 @@ export class LoginTransactions {
   async takeHandover(code: string, browserKey: string | undefined, uid: string): Promise<LoginTransaction> {
     const json = /^[A-Za-z0-9_-]{43}$/.test(code) ? await this.#o.oneShot.take(handoverKey(code)) : undefined;
     if (json === undefined) throw new IdpLoginNotFoundError();
-    const { txn, outcome } = JSON.parse(json) as { readonly txn: string; readonly outcome: LoginOutcome };
+    const { txn, outcome, holder } = JSON.parse(json) as {
+      readonly txn: string;
+      readonly outcome: LoginOutcome;
+      readonly holder: string;
+    };
     const transaction = await this.get(txn);
     try {
       if (browserKey === undefined) throw new IdpHandoverMismatchError();
       assertOwner(transaction, browserKey, uid);
     } catch {
       const refused = new IdpHandoverMismatchError();
-      await Promise.all([this.fail(transaction, messageFor(refused)), this.release(transaction)]);
+      await Promise.all([this.fail(transaction, messageFor(refused)), this.release(transaction, holder)]);
       throw refused;
     }
     await this.complete(transaction, outcome);
@@ -501,6 +532,11 @@ export class LoginTransactions {
   #remaining(transaction: LoginTransaction): number {
     return Math.max(1000, transaction.expiresAt - this.#o.now());
   }
+}
+
+/** Where the claim of the token post that holds a login is kept. */
+function claimKey(transaction: LoginTransaction): string {
+  return `claimed:${transaction.txn}`;
 }
 
 /** Where a hand-over waits: under the hash of its code, so the store never holds a code that would finish it. */

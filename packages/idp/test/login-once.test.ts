@@ -13,9 +13,10 @@ import { newChallenge } from '@mynagate/pki';
 import { submitCardToken, type CardLoginDeps } from '../src/card-login.ts';
 import { oneShotChallengeStore } from '../src/challenge-store.ts';
 import type { LoginToken, LoginVerifier, VerifiedLogin } from '../src/login-token.ts';
-import { LoginTransactions, type LoginOutcome, type LoginTransaction } from '../src/login-transaction.ts';
+import { CLAIM_TTL_MS, LoginTransactions, type LoginOutcome, type LoginTransaction } from '../src/login-transaction.ts';
 import { createMemoryStores } from '../src/memory-stores.ts';
 import type { OneShotPort } from '../src/ports.ts';
+import { StoreUnavailableError } from '../src/store/errors.ts';
 
 const ORIGIN = 'https://id.example.jp';
 const outcome: LoginOutcome = { accountId: 'person-1', acr: 'urn:mynagate:acr:card-auth', amr: ['hwk'], ts: 1 };
@@ -82,9 +83,9 @@ async function setup() {
   const stores = createMemoryStores({ now });
   const { oneShot } = stores;
   const { verifier, hold } = fakeVerifier(oneShot, now);
-  const node = () =>
+  const node = (port: OneShotPort = oneShot) =>
     new LoginTransactions({
-      oneShot,
+      oneShot: port,
       verifier,
       now,
       origin: ORIGIN,
@@ -118,6 +119,7 @@ async function setup() {
   const personOf = (card: string) => stores.people.findPersonByCredential(card.padEnd(64, '0'));
   return {
     personOf,
+    node,
     a,
     b,
     oneShot,
@@ -272,12 +274,18 @@ describe('one login, one person', () => {
     unwatch();
   });
 
-  it('the claim is written once across nodes: the second is ERR_IDP_LOGIN_FINISHED; release opens it', async () => {
+  it("the claim is written once across nodes: the second is ERR_IDP_LOGIN_FINISHED; its holder's release opens it", async () => {
     const { a, b, transaction } = await setup();
-    await a.claim(transaction);
-    await assert.rejects(b.claim(transaction), { code: 'ERR_IDP_LOGIN_FINISHED' });
-    await a.release(transaction);
-    await b.claim(transaction);
+    await a.claim(transaction, 'post-1');
+    await assert.rejects(b.claim(transaction, 'post-2'), { code: 'ERR_IDP_LOGIN_FINISHED' });
+    await b.release(transaction, 'post-2');
+    await assert.rejects(
+      b.claim(transaction, 'post-2'),
+      { code: 'ERR_IDP_LOGIN_FINISHED' },
+      'only its holder frees it',
+    );
+    await a.release(transaction, 'post-1');
+    await b.claim(transaction, 'post-2');
   });
 
   it('a hand-over the wrong browser brings back gives up the claim: the page is told, and it can scan again', async () => {
@@ -288,6 +296,81 @@ describe('one login, one person', () => {
     await assert.rejects(a.takeHandover(code, 'not-the-browser-key', 'uid-1'), { code: 'ERR_IDP_HANDOVER_MISMATCH' });
     assert.equal((await a.takeFailure(txn))?.error, 'ERR_IDP_HANDOVER_MISMATCH');
     await scan(a);
+  });
+});
+
+describe('a claim bounds the check of its token', () => {
+  it('a node that dies mid-check: rescans are ERR_IDP_LOGIN_FINISHED until CLAIM_TTL_MS, then work again', async () => {
+    const { a, b, transaction, txn, scan, advance } = await setup();
+    const view = await scan(a);
+    // Node b takes the token post: consumes the challenge and claims, then dies before the verifier settles.
+    await b.consumeChallenge(txn, view.challenge);
+    await b.claim(transaction, 'post-on-b');
+    advance(1_000);
+    await assert.rejects(scan(a), { code: 'ERR_IDP_LOGIN_FINISHED' });
+    advance(CLAIM_TTL_MS - 1_000);
+    const again = await scan(a);
+    assert.equal((await a.pending(txn)).scanned, true);
+    assert.notEqual(again.challenge, view.challenge);
+  });
+
+  it('a claim written whose reply was lost (ERR_STORE_UNAVAILABLE): the page is told, and a rescan works at once', async () => {
+    const { node, oneShot, txn, scan, deps } = await setup();
+    const lossy: OneShotPort = {
+      get: (k) => oneShot.get(k),
+      take: (k) => oneShot.take(k),
+      takeMarking: (k, m, t) => oneShot.takeMarking(k, m, t),
+      deleteIf: (k, v) => oneShot.deleteIf(k, v),
+      delete: (k) => oneShot.delete(k),
+      put: (k, v, t) => oneShot.put(k, v, t),
+      async putIfAbsent(key, value, ttl) {
+        const written = await oneShot.putIfAbsent(key, value, ttl);
+        if (key.startsWith('claimed:')) throw new StoreUnavailableError('reply lost');
+        return written;
+      },
+    };
+    const c = node(lossy);
+    const view = await scan(c);
+    await assert.rejects(submitCardToken(deps(c), txn, token('alice', view.challenge)), {
+      code: 'ERR_STORE_UNAVAILABLE',
+    });
+    assert.equal((await c.takeFailure(txn))?.error, 'ERR_STORE_UNAVAILABLE', 'the page is told to scan again');
+    assert.equal(await oneShot.get(`claimed:${txn}`), undefined, 'the claim written was given up');
+    await scan(c);
+  });
+
+  it('once accepted, the claim outlives CLAIM_TTL_MS: a scan while the outcome waits is ERR_IDP_LOGIN_FINISHED', async () => {
+    const { a, b, txn, scan, post, advance } = await setup();
+    const view = await scan(a);
+    await post(a, token('alice', view.challenge));
+    advance(CLAIM_TTL_MS + 60_000);
+    await assert.rejects(scan(b), { code: 'ERR_IDP_LOGIN_FINISHED' });
+    assert.notEqual(await a.takeOutcome(txn), undefined);
+  });
+
+  it("a claim that lapsed and was taken by another post stays that one's: the first makes no outcome", async () => {
+    const { a, b, transaction, advance } = await setup();
+    await a.claim(transaction, 'slow');
+    advance(CLAIM_TTL_MS);
+    await b.claim(transaction, 'second');
+    await assert.rejects(a.keepClaim(transaction, 'slow'), { code: 'ERR_IDP_LOGIN_FINISHED' });
+    await a.release(transaction, 'slow');
+    await assert.rejects(a.claim(transaction, 'third'), { code: 'ERR_IDP_LOGIN_FINISHED' });
+  });
+});
+
+describe('a token post that does not present the outstanding challenge', () => {
+  it('is ERR_IDP_CHALLENGE_INVALID whether the login waits, finished or expired: the id alone tells nothing', async () => {
+    const { a, txn, scan, post, advance } = await setup();
+    const guess = token('mallory', 'guess');
+    await assert.rejects(post(a, guess), { code: 'ERR_IDP_CHALLENGE_INVALID' });
+    const view = await scan(a);
+    await post(a, token('alice', view.challenge));
+    await a.end(txn); // what the event stream does once the login finished
+    advance(10_000);
+    await assert.rejects(post(a, guess), { code: 'ERR_IDP_CHALLENGE_INVALID' });
+    advance(600_000);
+    await assert.rejects(post(a, guess), { code: 'ERR_IDP_CHALLENGE_INVALID' });
   });
 });
 

@@ -3,7 +3,8 @@
  * only when scanning again can help (a wrong PIN, a stale code), never after a refusal that ends the same way however
  * often the person scans (a revoked or expired certificate, the wrong kind of certificate, a locked PIN, a signature
  * by another card). The stream marks each `failed` event with `retry`; the page's script reads it. Once a companion
- * scanned, the page hides its code and follows no new frame until such a refusal.
+ * scanned, the page hides its code and follows no new frame until such a refusal, a click on 「QRコードをもう一度表示」, or
+ * the challenge's lifetime (`reshowIn`) with no answer: a scan that nothing follows does not leave the person stuck.
  */
 import assert from 'node:assert/strict';
 import { createServer, get, type IncomingMessage } from 'node:http';
@@ -66,11 +67,30 @@ interface QrBox {
   readonly style: Record<string, string>;
 }
 
+/** The button the script adds after the QR box, with its click. */
+interface AgainButton {
+  readonly id?: string;
+  readonly textContent: string;
+  readonly style: Record<string, string>;
+  click(): void;
+}
+
+/** A timer the script set: its delay, whether it was cleared, and its callback. */
+interface Timer {
+  readonly ms: number;
+  cleared: boolean;
+  readonly run: () => void;
+}
+
 /**
  * Runs the page's script on a minimal page; returns a function that fires an event and reads the status line, with
  * the page's QR box.
  */
-function qrPage(): ((event: string, data: unknown) => string) & { readonly qr: QrBox } {
+function qrPage(reshowIn?: number): ((event: string, data: unknown) => string) & {
+  readonly qr: QrBox;
+  readonly again: AgainButton;
+  readonly timers: Timer[];
+} {
   interface Fake {
     id?: string;
     className: string;
@@ -82,8 +102,11 @@ function qrPage(): ((event: string, data: unknown) => string) & { readonly qr: Q
     children: Fake[];
     appendChild(child: Fake): void;
     replaceChildren(): void;
-    addEventListener(): void;
+    addEventListener(name: string, listener: () => void): void;
+    after(sibling: Fake): void;
+    click(): void;
   }
+  let after: Fake | undefined;
   const element = (id?: string): Fake => ({
     ...(id === undefined ? {} : { id }),
     className: '',
@@ -97,8 +120,15 @@ function qrPage(): ((event: string, data: unknown) => string) & { readonly qr: Q
     replaceChildren() {
       this.children = [];
     },
-    addEventListener() {},
+    addEventListener(name, listener) {
+      if (name === 'click') this.click = listener;
+    },
+    after(sibling) {
+      after = sibling;
+    },
+    click() {},
   });
+  const timers: Timer[] = [];
   const elements = new Map(['qr', 'status', 'cancel'].map((id) => [id, element(id)]));
   const status = elements.get('status')!;
   const listeners = new Map<string, (e: { data: string }) => void>();
@@ -108,6 +138,7 @@ function qrPage(): ((event: string, data: unknown) => string) & { readonly qr: Q
       texts: { scanned: ['s', 's'], expiring: ['w', 'w'], expired: ['x', 'x'], done: ['d', 'd'] },
       expiresIn: 300_000,
       closesIn: 360_000,
+      ...(reshowIn === undefined ? {} : { reshowIn }),
     })};\n${QR_PAGE_SCRIPT}`,
     {
       document: {
@@ -125,7 +156,10 @@ function qrPage(): ((event: string, data: unknown) => string) & { readonly qr: Q
         close() {}
       },
       performance: { now: () => 0 },
-      setTimeout: () => 0,
+      setTimeout: (run: () => void, ms: number) => timers.push({ ms, cleared: false, run }),
+      clearTimeout: (id: number | undefined) => {
+        if (id !== undefined) timers[id - 1]!.cleared = true;
+      },
       location: { assign() {}, pathname: '/interaction/x' },
       URL,
     },
@@ -134,7 +168,7 @@ function qrPage(): ((event: string, data: unknown) => string) & { readonly qr: Q
     listeners.get(event)!({ data: JSON.stringify(data) });
     return [status.textContent, ...status.children.map((c) => `[${c.lang ?? ''}]${c.textContent}`)].join(' | ');
   };
-  return Object.assign(fire, { qr: elements.get('qr')! as QrBox });
+  return Object.assign(fire, { qr: elements.get('qr')! as QrBox, again: after! as AgainButton, timers });
 }
 
 describe('a refused card answer on a QR page', () => {
@@ -177,6 +211,62 @@ describe('a refused card answer on a QR page', () => {
     page('qr', frame(3));
     assert.equal(page.qr.innerHTML, '<svg>3</svg>');
     assert.equal(page.qr.dataset['link'], frame(3).link);
+  });
+
+  for (const how of ['a click on the button', 'the challenge lifetime passing'] as const) {
+    it(`shows the code again after a scan that nothing follows, on ${how}; a scan then hides it again`, () => {
+      const page = qrPage(180_000);
+      const frame = (t: number) => ({
+        t,
+        link: `https://idp.example/companion/x?t=${t}&c=c${t}`,
+        svg: `<svg>${t}</svg>`,
+      });
+      assert.equal(page.again.id, 'qr-again');
+      assert.equal(page.again.textContent, 'QRコードをもう一度表示 / Show the QR code again');
+      assert.equal(page.again.style['display'], 'none', 'no button before a scan');
+      page('qr', frame(1));
+      const before = page.timers.length;
+      page('scanned', {});
+      assert.equal(page.qr.style['display'], 'none');
+      assert.equal(page.again.style['display'], '', 'the button at once');
+      page('qr', frame(2));
+      const timer = page.timers.slice(before).find((t) => t.ms === 180_000);
+      assert.ok(timer, 'a re-show after reshowIn');
+      let shown: string;
+      if (how === 'a click on the button') {
+        page.again.click();
+        shown = page('qr', frame(3));
+        assert.match(shown, /QRコードを読み取ってください。/);
+        assert.equal(timer.cleared, true);
+      } else {
+        timer.run();
+        shown = page('qr', frame(3));
+        assert.match(
+          shown,
+          /もう一度QRコードを読み取ってください。.*\[en\]The scan did not finish\. Scan the QR code again\./,
+        );
+      }
+      assert.equal(page.qr.style['display'], '');
+      assert.equal(page.again.style['display'], 'none');
+      assert.equal(page.qr.innerHTML, '<svg>3</svg>');
+      page('scanned', {});
+      assert.equal(page.qr.style['display'], 'none');
+      assert.equal(page.again.style['display'], '');
+    });
+  }
+
+  it('shows the newest frame at once when the code comes back; an answer cancels the re-show', async () => {
+    const page = qrPage();
+    page('qr', { t: 1, link: 'https://idp.example/companion/x?t=1&c=c1', svg: '<svg>1</svg>' });
+    const before = page.timers.length;
+    page('scanned', {});
+    const timer = page.timers.slice(before).find((t) => t.ms === 180_000);
+    assert.ok(timer, 'without reshowIn (an older page), the default of three minutes');
+    page('qr', { t: 2, link: 'https://idp.example/companion/x?t=2&c=c2', svg: '<svg>2</svg>' });
+    page('failed', await failedEvent(refusal('ERR_CARD_PIN_INCORRECT', 2)));
+    assert.equal(page.qr.innerHTML, '<svg>2</svg>');
+    assert.equal(timer.cleared, true);
+    assert.equal(page.again.style['display'], 'none');
   });
 
   it('decides per code: only refusals that scanning again can change are retryable', () => {

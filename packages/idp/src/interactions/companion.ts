@@ -11,10 +11,11 @@
  * - `POST /companion/:txn/token` takes the Web eID token signed over `SHA-256(origin) ‖ SHA-256(challenge)`, with
  *   one more member, `challenge`: the challenge of the scan it answers (a Web eID parser ignores it), and answers
  *   `{ status: 'ok', message }`. It never says who logged in: the outcome goes to the browser session. A post that
- *   does not name the outstanding challenge is refused (`ERR_IDP_CHALLENGE_INVALID`; none named:
- *   `ERR_IDP_TOKEN_MALFORMED`) and changes nothing: the companion that holds the challenge can still post, and the
- *   page is not told. Once a token presented it, the login is that card's: another scan or token is refused
- *   `ERR_IDP_LOGIN_FINISHED` (the token refused, the login is open to a scan again).
+ *   does not name the outstanding challenge is refused (`ERR_IDP_CHALLENGE_INVALID`, whether or not the login exists,
+ *   so the id alone never tells a finished login; none named: `ERR_IDP_TOKEN_MALFORMED`) and changes nothing: the
+ *   companion that holds the challenge can still post, and the page is not told. Once a token presented it, the
+ *   login is that card's: another scan or token is refused `ERR_IDP_LOGIN_FINISHED` while its token is checked (at
+ *   most a minute) and for good once accepted (the token refused, the login is open to a scan again).
  *   `?handover=1` (`mynagate bridge`, the same computer): the outcome waits for the browser that comes back from the
  *   bridge instead, and the answer carries the one-time `code` it must bring (`/interaction/:uid?resume&code=…`).
  * - `POST /companion/:txn/failure` takes `{ challenge, error }`, a refusal the card gave the companion before any

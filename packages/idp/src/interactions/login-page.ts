@@ -158,16 +158,19 @@ export function qrExpiryActions(back: string | undefined): Raw {
 
 /**
  * When the page's code stops working, in ms from now: `expiresIn` (the transaction's end: the stream then sends
- * `expired`) and `closesIn` (the interaction's end: after it, reloading or cancelling no longer works).
+ * `expired`) and `closesIn` (the interaction's end: after it, reloading or cancelling no longer works); and
+ * `reshowIn`, in ms from a scan, when the page shows the code again if nothing followed the scan (the challenge's
+ * lifetime: the companion's challenge has expired by then, see {@link QR_PAGE_SCRIPT}).
  */
 export function qrDeadlines(
   context: InteractionContext,
   expiresAt: number,
   details: { readonly exp?: unknown },
-): { expiresIn: number; closesIn: number } {
+): { expiresIn: number; closesIn: number; reshowIn: number } {
   // node-oidc-provider stamps the interaction's `exp` (epoch seconds) by the wall clock, the transaction by `now`.
   const closesIn = typeof details.exp === 'number' ? details.exp * 1000 - Date.now() : expiresAt - context.config.now();
-  return { expiresIn: Math.min(expiresAt - context.config.now(), closesIn), closesIn };
+  const reshowIn = context.config.challengeTtlSeconds * 1000;
+  return { expiresIn: Math.min(expiresAt - context.config.now(), closesIn), closesIn, reshowIn };
 }
 
 /** Starts a login transaction and binds it to this browser (cookie). */

@@ -201,11 +201,15 @@ export interface QrPageTexts {
 }
 
 /**
- * The script of a page with an animated QR code, after `const cfg = { events, texts, expiresIn, closesIn }` (see
- * {@link QrPageTexts}; the two deadlines in ms from when the page was made): follows the QR (and the dev-phone and
- * bridge links, where the page has them), shows progress and errors, and continues on `done`. Once a companion
- * scanned, the code is hidden and no longer follows (its last frame goes stale in seconds), so that someone who can
- * see the screen cannot scan a fresh one while the person enters the PIN; a refusal (`failed`) shows the code again.
+ * The script of a page with an animated QR code, after `const cfg = { events, texts, expiresIn, closesIn, reshowIn }`
+ * (see {@link QrPageTexts}; the deadlines in ms from when the page was made, `reshowIn` from a scan): follows the QR
+ * (and the dev-phone and bridge links, where the page has them), shows progress and errors, and continues on `done`.
+ * Once a companion scanned, the code is hidden and no longer follows (its last frame goes stale in seconds), so that
+ * someone who can see the screen cannot scan a fresh one while the person enters the PIN; a refusal (`failed`) shows
+ * the code again. So does a scan that nothing follows (a camera app opened the link, the person declined, a wrong PIN,
+ * which is not reported, a bridge that never came back): at once with the button `#qr-again` (the script adds it
+ * after the code), and by itself `reshowIn` after the scan (the challenge's lifetime: by then the companion's
+ * challenge has expired, so no PIN entry is under way for a fresh frame to cut in on).
  * A minute before the code expires it says so and offers a new code (a reload, while the interaction lives long
  * enough to gain time); when it expires it removes the code and its links and offers a new code or the way back to
  * the service (`#qr-expiry`, `#qr-reload`, `#back-to-service`).
@@ -228,12 +232,42 @@ const RENEW_MS = 30000;
 const born = performance.now();
 const left = (ms) => ms - (performance.now() - born);
 let over = false;
-// A companion holds the challenge: the code on screen stays hidden until a refusal.
+// A companion holds the challenge: the code on screen stays hidden until a refusal, a click on \`again\` or \`reshowIn\`.
 let held = false;
+// The newest frame, shown at once when the code comes back.
+let latest;
+let reshowTimer;
+const RESHOW_MS = 180000;
+const again = document.createElement('button');
+again.type = 'button';
+again.id = 'qr-again';
+again.className = 'secondary';
+again.textContent = 'QRコードをもう一度表示 / Show the QR code again';
+hide(again, true);
+qr.after(again);
+again.addEventListener('click', () => reshow(false));
+function unhold() {
+  held = false;
+  clearTimeout(reshowTimer);
+  hide(again, true);
+  if (over) return;
+  if (latest) {
+    qr.innerHTML = latest.svg;
+    qr.dataset.link = latest.link;
+  }
+  hide(qr, false);
+}
+function reshow(timed) {
+  if (over || !held) return;
+  unhold();
+  if (timed) say('読み取りが終わらなかったようです。もう一度QRコードを読み取ってください。', 'The scan did not finish. Scan the QR code again.');
+  else say('QRコードを読み取ってください。', 'Scan the QR code.');
+}
 const events = new EventSource(cfg.events);
 events.addEventListener('qr', (e) => {
   if (over) return;
   const d = JSON.parse(e.data);
+  latest = d;
   if (!held) {
     qr.innerHTML = d.svg;
     qr.dataset.link = d.link;
@@ -251,13 +285,13 @@ events.addEventListener('scanned', () => {
   if (over) return;
   held = true;
   hide(qr, true);
+  hide(again, false);
+  clearTimeout(reshowTimer);
+  reshowTimer = setTimeout(() => reshow(true), cfg.reshowIn ?? RESHOW_MS);
   say(...cfg.texts.scanned);
 });
 events.addEventListener('failed', (e) => {
-  if (!over) {
-    held = false;
-    hide(qr, false);
-  }
+  unhold();
   const d = JSON.parse(e.data);
   if (d.retry) say(d.message.ja + ' もう一度QRコードを読み取ってください。', d.message.en + ' Scan the QR code again.', 'error');
   else say(d.message.ja, d.message.en, 'error');
@@ -274,6 +308,7 @@ function expire() {
   if (over) return;
   over = true;
   events.close();
+  unhold();
   // The code and the links that carry it no longer work: nothing stays on screen to be scanned.
   hide(qr, true);
   qr.replaceChildren();
@@ -303,6 +338,7 @@ events.addEventListener('refused', (e) => {
 events.addEventListener('done', (e) => {
   events.close();
   over = true;
+  unhold();
   const d = JSON.parse(e.data);
   say(...cfg.texts.done, 'done');
   location.assign(d.redirect);
