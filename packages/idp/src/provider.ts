@@ -27,7 +27,7 @@ import { meClient } from './consent/me.ts';
 import { refuseLoginOnlyEkyc } from './ekyc/login-only.ts';
 import { refuseUnpairedEkyc } from './ekyc/unpaired.ts';
 import { ekycPrompt } from './ekyc/policy.ts';
-import { resolveConfig, type IdpConfig, type ResolvedConfig } from './config.ts';
+import { ekycMode, resolveConfig, type IdpConfig, type ResolvedConfig } from './config.ts';
 import { cookieKeys } from './lib/cookie-keys.ts';
 import { IdpInteractionNotFoundError } from './errors.ts';
 import { logInternal, STATIC_PAGE_HEADERS, staticPageHeaders, toHttpError } from './http-errors.ts';
@@ -86,7 +86,10 @@ export function buildProvider(config: ResolvedConfig): Provider {
       long: cookie,
       short: cookie,
     },
-    acrValues: [...ACR_VALUES],
+    // Without a signing-card pairing there is no eKYC (ekyc/unpaired.ts): discovery does not offer its ACR or the
+    // OIDC4IA metadata. (claims_supported still names the identity claims: dropping them from the claims option
+    // would have node-oidc-provider ignore, not refuse, a request for them.)
+    acrValues: ekycMode(config.ekyc) === 'off' ? [ACR_CARD_AUTH] : [...ACR_VALUES],
     // acr, amr and auth_time ride on the openid scope so every ID token says how the person logged in, asked for
     // or not (node-oidc-provider otherwise adds acr only for acr_values and amr only through the claims parameter).
     claims: { openid: ['sub', 'acr', 'amr', 'auth_time'], sid: null, iss: null, ...IDENTITY_CLAIMS_OPTION },
@@ -117,7 +120,7 @@ export function buildProvider(config: ResolvedConfig): Provider {
         refuseLoginOnlyEkyc(ctx, client, config.origin);
       },
     },
-    discovery: { ...IDA_DISCOVERY },
+    discovery: ekycMode(config.ekyc) === 'off' ? {} : { ...IDA_DISCOVERY },
     responseTypes: ['code'],
     // RFC 9700 §2.1.1: PKCE for every client, S256 only (node-oidc-provider 9 supports no other method).
     pkce: { required: () => true },

@@ -242,3 +242,19 @@ describe('consent withdrawn while the phone signs', () => {
     for (const grantId of new Set(grantIds)) assert.equal(await identities.get(grantId), undefined, grantId);
   });
 });
+
+describe('discovery without a pairing', () => {
+  it('offers only the card-login ACR and no OIDC4IA metadata; a paired provider offers both', async () => {
+    const metaOf = async (idp: TestIdp) =>
+      (await (await idp.agent().fetch(`${idp.server.issuer}/.well-known/openid-configuration`)).json()) as Record<
+        string,
+        unknown
+      >;
+    const [off, on] = await Promise.all([metaOf(unpaired), metaOf(paired)]);
+    assert.deepEqual(off['acr_values_supported'], ['urn:mynagate:acr:card-auth']);
+    assert.equal(off['verified_claims_supported'], undefined);
+    assert.equal(off['trust_frameworks_supported'], undefined);
+    assert.deepEqual(on['acr_values_supported'], ['urn:mynagate:acr:card-auth', 'urn:mynagate:acr:card-sign']);
+    assert.equal(on['verified_claims_supported'], true);
+  });
+});
