@@ -443,6 +443,10 @@ export async function checkClients(
       pairwiseSecret: randomBytes(32),
       verifier: NO_LOGINS,
       stores: { ...createMemoryStores(), adapter: NO_STORAGE },
+      // Metadata only, never a login: eKYC on, so that node-oidc-provider takes the card-signature ACR in
+      // default_acr_values (its discovery without eKYC offers card login's alone); whether eKYC is on is the real
+      // provider's to say (idp resolveConfig refuses that ACR when it is off).
+      ekyc: { signingCardPair: 'unchecked' },
     });
   } catch (e) {
     // The issuer is all that is the caller's here (an issuer with a path, say).
