@@ -119,8 +119,9 @@ function askHidden(prompt: string): Promise<string> {
   const { stdin, stderr } = process;
   if (!stdin.isTTY)
     return Promise.reject(new UsageError('no terminal to ask for the PIN or password: pass --pin-stdin and pipe it'));
-  stderr.write(prompt);
+  // Echo off before the prompt shows: a PIN typed (or pasted) the moment the prompt appears must not be echoed.
   stdin.setRawMode(true);
+  stderr.write(prompt);
   return new Promise<string>((resolve, reject) => {
     const decoder = new StringDecoder('utf8');
     let value = '';
