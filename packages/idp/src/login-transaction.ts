@@ -329,16 +329,15 @@ export class LoginTransactions {
   /**
    * Keeps `holder`'s claim for the rest of the login, before its outcome is recorded: a scan while the outcome waits
    * for its browser (or, handed over, for the bridge's return) is still refused `ERR_IDP_LOGIN_FINISHED`. Still write
-   * once: the claim is given up and written again only if absent, so a claim that lapsed (a check that outlasted
-   * {@link CLAIM_TTL_MS}) and was taken by another post stays that post's, and this one makes no outcome. Made long
-   * before the outcome is recorded, not after, so that a lapsed claim never lets two outcomes be made.
+   * once, in one atomic step (`renew`): the claim is extended if it is `holder`'s, or written if it lapsed (a check
+   * that outlasted {@link CLAIM_TTL_MS}) and no one took it; one another post took meanwhile stays that post's, and
+   * this one makes no outcome. Made long before the outcome is recorded, not after, so that a lapsed claim never lets
+   * two outcomes be made.
    *
    * @throws `ERR_IDP_LOGIN_FINISHED` when another post holds the login.
    */
   async keepClaim(transaction: LoginTransaction, holder: string): Promise<void> {
-    const key = claimKey(transaction);
-    await this.#o.oneShot.deleteIf(key, holder);
-    if (!(await this.#o.oneShot.putIfAbsent(key, holder, this.#remaining(transaction))))
+    if (!(await this.#o.oneShot.renew(claimKey(transaction), holder, this.#remaining(transaction))))
       throw new IdpLoginFinishedError();
   }
 

@@ -63,6 +63,12 @@ export function createMemoryStores(options: MemoryExpiryOptions = {}): ProviderS
       oneShot.set(key, value, ttlMs);
       return true;
     },
+    async renew(key, value, ttlMs) {
+      const held = oneShot.get(key);
+      if (held !== undefined && held !== value) return false;
+      oneShot.set(key, value, ttlMs);
+      return true;
+    },
     async deleteIf(key, value) {
       if (oneShot.get(key) !== value) return false;
       oneShot.delete(key);

@@ -16,6 +16,8 @@ export interface OneShotPort {
   takeMarking(key: string, markKey: string, markTtlMs: number): Promise<string | undefined>;
   /** Puts `value` only if `key` holds none (absent or expired), atomically; resolves whether it did (write once). */
   putIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Puts `value` if `key` holds none or holds `value` already, atomically; resolves whether it did (a claim kept). */
+  renew(key: string, value: string, ttlMs: number): Promise<boolean>;
   /** Deletes `key` only while it holds `value`, atomically; resolves whether it did (compare-and-delete). */
   deleteIf(key: string, value: string): Promise<boolean>;
   delete(key: string): Promise<void>;

@@ -63,6 +63,7 @@ export function providerStores(
       takeMarking: async (key: string, markKey: string, markTtlMs: number) =>
         asString(await oneShot.takeMarking(key, markKey, seconds(markTtlMs))),
       putIfAbsent: (key: string, value: string, ttlMs: number) => oneShot.putIfAbsent(key, seconds(ttlMs), value),
+      renew: (key: string, value: string, ttlMs: number) => oneShot.renew(key, seconds(ttlMs), value),
       deleteIf: (key: string, value: string) => oneShot.deleteIf(key, value),
       delete: async (key: string) => {
         await oneShot.delete(key);

@@ -171,6 +171,7 @@ describe('a signing transaction for an origin no statement may name', () => {
       take: (key) => store.take(key),
       takeMarking: (key, markKey, markTtlMs) => store.takeMarking(key, markKey, markTtlMs),
       putIfAbsent: (key, value, ttlMs) => (writes.push(key), store.putIfAbsent(key, value, ttlMs)),
+      renew: (key, value, ttlMs) => (writes.push(key), store.renew(key, value, ttlMs)),
       deleteIf: (key, value) => store.deleteIf(key, value),
       delete: (key) => store.delete(key),
     };

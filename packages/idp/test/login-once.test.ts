@@ -321,6 +321,7 @@ describe('a claim bounds the check of its token', () => {
       take: (k) => oneShot.take(k),
       takeMarking: (k, m, t) => oneShot.takeMarking(k, m, t),
       deleteIf: (k, v) => oneShot.deleteIf(k, v),
+      renew: (k, v, t) => oneShot.renew(k, v, t),
       delete: (k) => oneShot.delete(k),
       put: (k, v, t) => oneShot.put(k, v, t),
       async putIfAbsent(key, value, ttl) {
@@ -356,6 +357,15 @@ describe('a claim bounds the check of its token', () => {
     await assert.rejects(a.keepClaim(transaction, 'slow'), { code: 'ERR_IDP_LOGIN_FINISHED' });
     await a.release(transaction, 'slow');
     await assert.rejects(a.claim(transaction, 'third'), { code: 'ERR_IDP_LOGIN_FINISHED' });
+  });
+
+  it('a claim that lapsed and no one took is written again by its holder, and then outlives CLAIM_TTL_MS', async () => {
+    const { a, b, transaction, advance } = await setup();
+    await a.claim(transaction, 'slow');
+    advance(CLAIM_TTL_MS);
+    await a.keepClaim(transaction, 'slow');
+    advance(CLAIM_TTL_MS + 1_000);
+    await assert.rejects(b.claim(transaction, 'second'), { code: 'ERR_IDP_LOGIN_FINISHED' });
   });
 });
 

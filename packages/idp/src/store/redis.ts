@@ -147,6 +147,15 @@ const SCRIPTS = {
       if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
       return 0`,
   },
+  // KEYS: the value. ARGV: the value, its ttl ms. Writes it unless another value is there: 1 if written, 0 if not.
+  mgRenew: {
+    numberOfKeys: 1,
+    lua: `
+      local v = redis.call('GET', KEYS[1])
+      if v and v ~= ARGV[1] then return 0 end
+      redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+      return 1`,
+  },
   // KEYS: counter. ARGV: window ms. The window starts with the first increment.
   mgIncr: {
     numberOfKeys: 1,
@@ -166,6 +175,7 @@ interface Scripted {
   mgIncr(...args: Arg[]): Promise<number>;
   mgTakeMarking(...args: Arg[]): Promise<string | null>;
   mgDeleteIf(...args: Arg[]): Promise<number>;
+  mgRenew(...args: Arg[]): Promise<number>;
   mgFindVia(...args: Arg[]): Promise<[string | null, string | null] | null>;
 }
 
@@ -368,6 +378,12 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
       const k = oneKey(key);
       const [text, ttl] = [encodeValue(value), ttlToMs(ttlSeconds)];
       return run(async () => (await client.set(k, text, 'PX', ttl, 'NX')) === 'OK');
+    },
+    renew: (key, ttlSeconds, value) => {
+      const k = oneKey(key);
+      if (typeof value !== 'string') throw new TypeError('value must be a string');
+      const [text, ttl] = [encodeValue(value), ttlToMs(ttlSeconds)];
+      return run(async () => (await scripts.mgRenew(k, text, ttl)) === 1);
     },
     incr: (key, ttlSeconds) => {
       const k = oneKey(key);

@@ -557,6 +557,25 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
   };
 
   const MARK = encodeValue('1');
+  /**
+   * Writes `value` unless the key holds a live value (`sameToo`: a live value other than this one), in one statement
+   * under the write lock (`putIfAbsent`, `renew`): of two writers, one sees the other's row. Resolves whether it wrote.
+   */
+  const writeUnlessHeld = (key: string, ttlSeconds: number, value: string | object, sameToo: boolean) => {
+    assertKey(key);
+    const ttl = ttlToMs(ttlSeconds);
+    const text = encodeValue(value);
+    return run(() => {
+      const t = now();
+      const row = ephSql(
+        `INSERT INTO one_shot (key, value, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+           WHERE one_shot.expires_at <= ?${sameToo ? ' OR one_shot.value = excluded.value' : ''}
+         RETURNING key`,
+      ).get(key, text, t + ttl, t);
+      return row !== undefined;
+    });
+  };
   const oneShot: OneShotStore = {
     put: (key, value, ttlSeconds) => {
       assertKey(key);
@@ -615,20 +634,10 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
         return row !== undefined;
       });
     },
-    putIfAbsent: (key, ttlSeconds, value = '1') => {
-      assertKey(key);
-      const ttl = ttlToMs(ttlSeconds);
-      const text = encodeValue(value);
-      return run(() => {
-        const t = now();
-        const row = ephSql(
-          `INSERT INTO one_shot (key, value, expires_at) VALUES (?, ?, ?)
-           ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
-             WHERE one_shot.expires_at <= ?
-           RETURNING key`,
-        ).get(key, text, t + ttl, t);
-        return row !== undefined;
-      });
+    putIfAbsent: (key, ttlSeconds, value = '1') => writeUnlessHeld(key, ttlSeconds, value, false),
+    renew: (key, ttlSeconds, value) => {
+      if (typeof value !== 'string') throw new TypeError('value must be a string');
+      return writeUnlessHeld(key, ttlSeconds, value, true);
     },
     incr: (key, ttlSeconds) => {
       assertKey(key);

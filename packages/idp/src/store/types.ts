@@ -82,6 +82,12 @@ export interface OneShotStore {
    * Replay detection: `if (!(await putIfAbsent('jti:' + jti, ttl))) reject()`.
    */
   putIfAbsent(key: string, ttlSeconds: number, value?: string | object): Promise<boolean>;
+  /**
+   * Stores the string `value` under `key` for `ttlSeconds` if the key is absent (or expired) or holds that same value
+   * (as put), in one atomic step; resolves whether it did. A write-once holder extends its own claim (a login's
+   * `claimed:`, see login-transaction.ts `keepClaim`); a value another caller put stays, with its lifetime.
+   */
+  renew(key: string, ttlSeconds: number, value: string): Promise<boolean>;
   /** Adds one to a counter and returns it; the window of `ttlSeconds` starts with the first increment. */
   incr(key: string, ttlSeconds: number): Promise<number>;
 }

@@ -318,6 +318,41 @@ export function runStoreContract(label: string, setup: () => Promise<StoreHarnes
       await assert.rejects(async () => o.deleteIf('k', { v: 1 } as unknown as string), TypeError);
     });
 
+    it('renew writes over nothing or the same value, never over another; of 50 concurrent holders (two nodes) one wins', async () => {
+      const o = h.stores.oneShot;
+      assert.equal(await o.renew('claimed:1', 60, 'post-a'), true, 'absent: written');
+      assert.equal(await o.renew('claimed:1', 60, 'post-b'), false, 'another value stays');
+      assert.equal(await o.get('claimed:1'), 'post-a');
+      assert.equal(await o.renew('claimed:1', 60, 'post-a'), true, 'the same value: renewed');
+      assert.equal(await o.get('claimed:1'), 'post-a');
+      // A counter or an object is never a string's match.
+      assert.equal(await o.incr('count', 60), 1);
+      assert.equal(await o.renew('count', 60, '1'), false);
+      await o.put('obj', { holder: 'h' }, 60);
+      assert.equal(await o.renew('obj', 60, '{"holder":"h"}'), false);
+      const holders = Array.from({ length: 50 }, (_, i) =>
+        (i % 2 ? h.peer : h.stores).oneShot.renew('claimed:2', 60, `post-${i}`),
+      );
+      const won = (await Promise.all(holders)).flatMap((ok, i) => (ok ? [`post-${i}`] : []));
+      assert.equal(won.length, 1);
+      assert.equal(await o.get('claimed:2'), won[0]);
+      await assert.rejects(async () => o.renew('', 60, 'v'), TypeError);
+      await assert.rejects(async () => o.renew('k', 0, 'v'), TypeError);
+      await assert.rejects(async () => o.renew('k', 60, { v: 1 } as unknown as string), TypeError);
+    });
+
+    it('renew extends a value for the new lifetime, and writes over one that expired', async () => {
+      const o = h.stores.oneShot;
+      await o.put('claimed:t', 'post-a', TTL);
+      assert.equal(await o.renew('claimed:t', TTL * 4, 'post-a'), true);
+      await h.advance(TTL * 1000 + 150);
+      assert.equal(await o.get('claimed:t'), 'post-a', 'kept past its first lifetime');
+      await o.put('claimed:u', 'post-a', TTL);
+      await h.advance(TTL * 1000 + 150);
+      assert.equal(await o.renew('claimed:u', 60, 'post-b'), true, 'an expired value is not there to keep');
+      assert.equal(await o.get('claimed:u'), 'post-b');
+    });
+
     it('incr counts within the window, also under 50 concurrent increments', async () => {
       const o = h.stores.oneShot;
       assert.equal(await o.incr('rate:ip', 60), 1);
