@@ -212,16 +212,11 @@ export class LoginTransactions {
    */
   async scan(txn: string, t: string | null, code: string | null, from: ScanFrom = {}): Promise<CompanionView> {
     assertTxn(txn);
-    // Started on this node: the transaction is not read from the store. A transaction another node ended meanwhile
-    // is refused by its claim, kept until the login expires ({@link keepClaim}).
+    // Started on this node: the transaction is not read from the store, so the code is checked before the store is
+    // asked anything. A transaction another node ended meanwhile is refused by its claim, kept until the login expires
+    // ({@link keepClaim}).
     const started = this.#started.get(txn);
-    const local = started !== undefined && started.expiresAt > this.#o.now() ? started : undefined;
-    // In one round trip: whether a token post claimed the login, and the challenge a new one would replace.
-    const [transaction, claimed, replaced] = await Promise.all([
-      local ?? this.get(txn),
-      this.#o.oneShot.get(`claimed:${txn}`),
-      this.#o.oneShot.get(`challenge:${txn}`),
-    ]);
+    const transaction = started !== undefined && started.expiresAt > this.#o.now() ? started : await this.get(txn);
     const now = this.#o.now();
     checkQrCode({
       qrSecret: Buffer.from(transaction.qrSecret, 'base64url'),
@@ -233,9 +228,7 @@ export class LoginTransactions {
       maxAgeSeconds: this.#o.qrMaxAgeSeconds,
     });
     // Only after the code checked out: the answer is for whoever holds a fresh frame, not for anyone with the id.
-    if (claimed !== undefined || this.#handedOver.has(txn)) throw new IdpLoginFinishedError();
-    // The transaction's record of its challenge is written with the verifier's own (one round trip), or after it
-    // by a verifier that does not offer that.
+    if (this.#handedOver.has(txn)) throw new IdpLoginFinishedError();
     const ttlOf = (issued: IssuedChallenge) =>
       Math.min(this.#o.challengeTtlSeconds * 1000, transaction.expiresAt - now, issued.expiresAt - now);
     let recorded = false;
@@ -244,12 +237,27 @@ export class LoginTransactions {
       const ttl = ttlOf(issued);
       return ttl > 0 ? this.#o.oneShot.put(`challenge:${txn}`, issued.nonce, ttl) : Promise.resolve();
     };
-    // The challenge replaced is forgotten in the same round trip (best effort: unused, it expires anyway).
-    const [issued] = await Promise.all([
+    // In one round trip, asked in this order: whether a token post claimed the login, the challenge a new one
+    // replaces, and the new one, recorded with the verifier's own (or after it, by a verifier that does not offer
+    // that). A pipelining store answers in the order asked, so the challenge read is the one before this scan's.
+    const [claimed, replaced, issued] = await Promise.all([
+      this.#o.oneShot.get(`claimed:${txn}`),
+      this.#o.oneShot.get(`challenge:${txn}`),
       this.#o.verifier.issueChallenge(txn, record),
-      replaced === undefined ? undefined : forgetChallenge(this.#o.oneShot, replaced).catch(() => {}),
     ]);
     if (!recorded) await record(issued);
+    if (claimed !== undefined) {
+      // A card answered the login first. The challenge just written goes again: no one was given it, and the claim
+      // refuses a token for it anyway (best effort).
+      await Promise.all([
+        this.#o.oneShot.deleteIf(`challenge:${txn}`, issued.nonce),
+        forgetChallenge(this.#o.oneShot, issued.nonce),
+      ]).catch(() => {});
+      throw new IdpLoginFinishedError();
+    }
+    // The challenge replaced is forgotten (best effort: unused, it expires anyway). A rescan's own round trip.
+    if (replaced !== undefined && replaced !== issued.nonce)
+      await forgetChallenge(this.#o.oneShot, replaced).catch(() => {});
     const challenge = issued.nonce;
     const ttl = ttlOf(issued);
     if (!(ttl > 0)) throw new IdpLoginNotFoundError();

@@ -398,6 +398,23 @@ describe('a rescan', () => {
   });
 });
 
+describe('a scan of a claimed login', () => {
+  it('is ERR_IDP_LOGIN_FINISHED and leaves no challenge behind, on the node that started the login and on another', async () => {
+    const { a, b, transaction, txn, scan, oneShot } = await setup();
+    await a.claim(transaction, 'post-1');
+    // The verifier's challenges written meanwhile (it writes them through the same store).
+    const issued: string[] = [];
+    const put = oneShot.put.bind(oneShot);
+    oneShot.put = (key, value, ttlMs) => (key.startsWith('pki-challenge:') && issued.push(key), put(key, value, ttlMs));
+    for (const node of [a, b]) {
+      await assert.rejects(scan(node), { code: 'ERR_IDP_LOGIN_FINISHED' });
+      assert.equal(await oneShot.get(`challenge:${txn}`), undefined, 'no challenge outstanding');
+      assert.equal((await node.pending(txn)).scanned, false, 'the page is not told of a scan');
+    }
+    for (const key of issued) assert.equal(await oneShot.get(key), undefined, `${key} forgotten`);
+  });
+});
+
 describe("a finished login's redirect", () => {
   it("is kept a minute for the owning browser's streams only", async () => {
     const { a, b, transaction, browserKey, txn, advance } = await setup();
