@@ -281,6 +281,35 @@ async function redeem(
   return { claims: tokens.claims()!, personId: credential.personId };
 }
 
+/**
+ * Asks `rp` for eKYC (`extra`) at `redirectUri` and checks the refusal: before any interaction (no login page, no
+ * signing page, nothing for a card to sign), a 303 back to that redirect URI with `invalid_request`, `description`,
+ * the request's state and the issuer (RFC 9207).
+ */
+async function assertRefusedAtRedirect(
+  rp: client.Configuration,
+  redirectUri: string,
+  extra: Record<string, string>,
+  description: string,
+): Promise<void> {
+  const { url, state } = await authorizationUrl(rp, redirectUri, extra);
+  const res = await idp.agent().fetch(url);
+  await res.body?.cancel();
+  assert.equal(res.status, 303);
+  const back = new URL(res.headers.get('location')!);
+  // A private-use scheme's URL has no origin ("null"): its scheme and path are the redirect URI.
+  const at = back.origin === 'null' ? `${back.protocol}${back.pathname}` : `${back.origin}${back.pathname}`;
+  assert.equal(at, redirectUri, 'the refusal goes back to the app');
+  assert.equal(back.searchParams.get('error'), 'invalid_request');
+  assert.equal(back.searchParams.get('error_description'), description);
+  assert.equal(back.searchParams.get('state'), state);
+  assert.equal(back.searchParams.get('iss'), idp.server.issuer);
+  assert.deepEqual(
+    res.headers.getSetCookie().filter((c) => /interaction/.test(c)),
+    [],
+  );
+}
+
 /** The eKYC requests of this provider: each asks the person to sign a statement naming the service. */
 const EKYC_REQUESTS: readonly (readonly [string, Record<string, string>])[] = [
   ['the card-signature ACR', { acr_values: 'urn:mynagate:acr:card-sign' }],
@@ -337,22 +366,7 @@ describe('a native app (private-use scheme redirect) registered through the libr
 
   for (const [name, extra] of EKYC_REQUESTS) {
     it(`refuses its eKYC (${name}) at the authorization endpoint, before any interaction: ${CODE}`, async () => {
-      const agent = idp.agent();
-      const { url, state } = await authorizationUrl(appRp, APP.redirectUri, extra);
-      const res = await agent.fetch(url);
-      await res.body?.cancel();
-      assert.equal(res.status, 303);
-      const back = new URL(res.headers.get('location')!);
-      assert.equal(`${back.protocol}${back.pathname}`, APP.redirectUri, 'the refusal goes back to the app');
-      assert.equal(back.searchParams.get('error'), 'invalid_request');
-      assert.equal(back.searchParams.get('error_description'), REDIRECT_REFUSAL);
-      assert.equal(back.searchParams.get('state'), state);
-      assert.equal(back.searchParams.get('iss'), idp.server.issuer);
-      // No interaction was started: no login page, no signing page, nothing for a card to sign.
-      assert.deepEqual(
-        res.headers.getSetCookie().filter((c) => /interaction/.test(c)),
-        [],
-      );
+      await assertRefusedAtRedirect(appRp, APP.redirectUri, extra, REDIRECT_REFUSAL);
     });
   }
 
@@ -412,19 +426,7 @@ describe('a desktop app (loopback IP redirect, RFC 8252 §7.3) beside an https p
 
   for (const [name, extra] of EKYC_REQUESTS) {
     it(`refuses its eKYC (${name}) before any interaction, back to the port of the request: ${CODE}`, async () => {
-      const { url, state } = await authorizationUrl(desktopRp, DESKTOP.requested, extra);
-      const res = await idp.agent().fetch(url);
-      await res.body?.cancel();
-      assert.equal(res.status, 303);
-      const back = new URL(res.headers.get('location')!);
-      assert.equal(`${back.origin}${back.pathname}`, DESKTOP.requested);
-      assert.equal(back.searchParams.get('error'), 'invalid_request');
-      assert.equal(back.searchParams.get('error_description'), REDIRECT_REFUSAL);
-      assert.equal(back.searchParams.get('state'), state);
-      assert.deepEqual(
-        res.headers.getSetCookie().filter((c) => /interaction/.test(c)),
-        [],
-      );
+      await assertRefusedAtRedirect(desktopRp, DESKTOP.requested, extra, REDIRECT_REFUSAL);
     });
   }
 
@@ -558,20 +560,7 @@ describe('a public native app with claimed https redirects (universal links): ca
 
   for (const [name, extra] of EKYC_REQUESTS) {
     it(`refuses its eKYC (${name}) before any interaction, as a login-only client's: ${CODE}`, async () => {
-      const { url, state } = await authorizationUrl(publicLinksRp, PUBLIC_LINKS.redirectUri, extra);
-      const res = await idp.agent().fetch(url);
-      await res.body?.cancel();
-      assert.equal(res.status, 303);
-      const back = new URL(res.headers.get('location')!);
-      assert.equal(`${back.origin}${back.pathname}`, PUBLIC_LINKS.redirectUri, 'the refusal goes back to the app');
-      assert.equal(back.searchParams.get('error'), 'invalid_request');
-      assert.equal(back.searchParams.get('error_description'), PUBLIC_REFUSAL);
-      assert.equal(back.searchParams.get('state'), state);
-      assert.equal(back.searchParams.get('iss'), idp.server.issuer);
-      assert.deepEqual(
-        res.headers.getSetCookie().filter((c) => /interaction/.test(c)),
-        [],
-      );
+      await assertRefusedAtRedirect(publicLinksRp, PUBLIC_LINKS.redirectUri, extra, PUBLIC_REFUSAL);
     });
   }
 
