@@ -82,6 +82,11 @@ export interface SignView {
     readonly purpose: string;
     readonly text: { readonly ja: string; readonly en: string };
     readonly issuer: string;
+    /**
+     * The statement's nonce, which the signature post names (the provider uses the statement up only for a post
+     * that names it). Absent when the canonical text has none: {@link cardAnswer} then refuses before the card.
+     */
+    readonly nonce?: string;
   };
   /**
    * Whether this companion scanned from the network the signing page's browser opened it on, as the provider sees
@@ -210,22 +215,31 @@ export async function openCard(options: {
  * Has the card answer `view`: for a login, VERIFY the auth PIN and sign the Web eID token, which names the challenge
  * it answers (`challenge`: the provider consumes the login's challenge only for a post that names it); for a
  * signature, VERIFY the signing password and sign DigestInfo(SHA-256(canonical)) with the signing key (spec §4.5; the
- * same steps as `signStatementWithCard` of `@mynagate/idp`).
+ * same steps as `signStatementWithCard` of `@mynagate/idp`), naming the statement signed by its `nonce` (the provider
+ * uses the statement up only for a post that names it).
  *
- * @throws the card's `ERR_CARD_PIN_FORMAT`, `ERR_CARD_PIN_INCORRECT` (with `retriesLeft`), `ERR_CARD_PIN_BLOCKED`.
+ * @throws the card's `ERR_CARD_PIN_FORMAT`, `ERR_CARD_PIN_INCORRECT` (with `retriesLeft`), `ERR_CARD_PIN_BLOCKED`;
+ *   CompanionRemoteError (`ERR_CLI_COMPANION_RESPONSE`) for a statement without a nonce, before the card is asked.
  */
 export async function cardAnswer(transport: Transport, view: CompanionView, secret: string): Promise<unknown> {
   const card = new JpkiClient(transport);
-  await card.selectJpki();
   if (isSignView(view)) {
+    // A signature no post could name: refused before the card is asked anything, so no password try is spent on it.
+    const { nonce } = view.statement;
+    if (nonce === undefined) {
+      throw new CompanionRemoteError('ERR_CLI_COMPANION_RESPONSE', 'the statement to sign has no nonce', 200);
+    }
+    await card.selectJpki();
     await card.verify('sign', secret);
     const certificate = await card.readCertificate('sign');
     const signature = await card.sign('sign', statementDigestInfo(new TextEncoder().encode(view.canonical)));
     return {
       signature: Buffer.from(signature).toString('base64'),
       certificate: Buffer.from(certificate).toString('base64'),
+      nonce,
     };
   }
+  await card.selectJpki();
   await card.verify('auth', secret);
   const token = await authToken(await card.readCertificate('auth'), view, (di) => card.sign('auth', di));
   return { ...token, challenge: view.challenge };
@@ -447,7 +461,12 @@ function signView(v: Record<string, unknown>, link: URL): SignView {
     clientOrigin: v['clientOrigin'] as string,
     origin: v['origin'] as string,
     canonical: v['canonical'] as string,
-    statement: { purpose: s['purpose'], issuer: s['issuer'], text: { ja: text['ja'], en: text['en'] } },
+    statement: {
+      purpose: s['purpose'],
+      issuer: s['issuer'],
+      text: { ja: text['ja'], en: text['en'] },
+      ...(typeof s['nonce'] === 'string' && s['nonce'] !== '' ? { nonce: s['nonce'] } : {}),
+    },
     // Fail closed, as for a login: a provider that does not say (or says anything else) gets the caution.
     network: v['network'] === 'same' ? 'same' : 'other',
   };

@@ -12,7 +12,7 @@ export const IDP_ERROR_CODES = Object.freeze({
   ERR_IDP_QR_INVALID: 'The QR code was not minted by this server for this login (wrong code or time).',
   ERR_IDP_LOGIN_NOT_FOUND: 'No such login transaction, or it expired.',
   ERR_IDP_CHALLENGE_INVALID:
-    "The token post did not present this login's outstanding challenge: none was fetched, it was used, replaced by a later scan or expired, or the post named another one. Nothing changed: the companion that holds the challenge can still post, and the login's page is not told.",
+    "The post did not present the outstanding challenge of this login (a card token's `challenge`) or of this eKYC signing (a signature's statement `nonce`): none was fetched, it was used, replaced by a later scan or expired, or the post named another one. Nothing changed: the companion that holds it can still post, and the page is not told.",
   ERR_IDP_LOGIN_FINISHED:
     'A card already answered this login: its token was accepted (or is being checked), so another scan or token for it is refused (HTTP 409), and the login never finishes as whoever answered last. To log in with another card, start again from the service.',
   ERR_IDP_SESSION_MISMATCH:
@@ -66,8 +66,9 @@ export class IdpLoginNotFoundError extends MynaGateError {
 }
 
 /**
- * `ERR_IDP_CHALLENGE_INVALID`: the post did not present the login's outstanding challenge (none outstanding: never
- * fetched, used, replaced by a later scan or expired; or another one named).
+ * `ERR_IDP_CHALLENGE_INVALID`: the post did not present the outstanding challenge of the login (or the outstanding
+ * statement's nonce, for an eKYC signature): none outstanding (never fetched, used, replaced by a later scan or
+ * expired), or another one named.
  */
 export class IdpChallengeInvalidError extends MynaGateError {
   constructor() {

@@ -149,7 +149,7 @@ describe('eKYC by card signature', () => {
     const res = await devIdp.fetch(new URL('/dev/phone/sign-statement', devIdp.server.url), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ txn: view.txn, card: 0, password: 'WRONG2025' }),
+      body: JSON.stringify({ txn: view.txn, nonce: view.statement.nonce, card: 0, password: 'WRONG2025' }),
     });
     assert.equal(res.status, 401);
     const body = (await res.json()) as { error: string; retriesLeft: number; message: { ja: string; en: string } };
@@ -161,7 +161,7 @@ describe('eKYC by card signature', () => {
     const ok = await devIdp.fetch(new URL('/dev/phone/sign-statement', devIdp.server.url), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ txn: view.txn, card: 0, password: 'TEST2025' }),
+      body: JSON.stringify({ txn: view.txn, nonce: view.statement.nonce, card: 0, password: 'TEST2025' }),
     });
     assert.equal(ok.status, 200);
     assert.ok(await sign.events.next('done'));

@@ -7,8 +7,8 @@
  * `POST /companion/:txn/token`.
  *
  * For eKYC (a `/companion/sign/…` link) it shows the statement (and, when the view's `network` is not `same`, {@link
- * SIGN_NETWORK_CAUTION}) and asks for the signing certificate's password; the card then signs the statement
- * (`POST /dev/phone/sign-statement`, in `ekyc/pages.ts`).
+ * SIGN_NETWORK_CAUTION}) and asks for the signing certificate's password; the card then signs the statement it
+ * showed, named by its nonce as a companion names it (`POST /dev/phone/sign-statement`, in `ekyc/pages.ts`).
  *
  * The PIN or password is a test card's, typed by the developer; it is used once and never stored or logged.
  */
@@ -194,7 +194,8 @@ $('statement-form').addEventListener('submit', async (e) => {
     const r = await fetch('/dev/phone/sign-statement', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ txn: view.txn, card, password }),
+      // The statement shown, by its nonce: the server signs and posts it only while it is the outstanding one.
+      body: JSON.stringify({ txn: view.txn, nonce: view.statement.nonce, card, password }),
     });
     const b = await r.json();
     show(b.message.ja, b.message.en, r.ok ? 'done' : 'error');

@@ -15,7 +15,7 @@ import { retainForRelease, type SignedCoverage } from '../claims/retention.ts';
 import type { VerifiedIdentity } from './identity-store.ts';
 import { signErrorBody } from './messages.ts';
 import type { SignTransactions } from './sign-transaction.ts';
-import { statementClaimPurposes } from './statement.ts';
+import { isStatementNonce, statementClaimPurposes } from './statement.ts';
 
 /** The verifier's statement check (`@mynagate/pki` `createVerifier(...)` has it). */
 export interface StatementVerifier {
@@ -29,43 +29,70 @@ export interface SigningCard {
   sign(key: 'sign', data: Uint8Array): Promise<Uint8Array>;
 }
 
-/** What the companion posts: base64 of the card's signature and of the signing certificate (DER). */
+/**
+ * What the companion posts: base64 of the card's signature and of the signing certificate (DER), and the `nonce` of
+ * the statement it signed (the statement's own member, as the scan gave it): the provider uses the outstanding
+ * statement up only for a post that names it, so whoever merely knows the transaction's id can neither use it up nor
+ * put a refusal on the person's page.
+ */
 export interface StatementSignature {
   readonly signature: string;
   readonly certificate: string;
+  readonly nonce: string;
 }
 
 /**
  * Signs a canonical statement with the card's signing key, as a companion does: VERIFY the signing password, read
- * the signing certificate, and have the card sign DigestInfo(SHA-256(statement)) (the card pads, spec §4.5).
+ * the signing certificate, and have the card sign DigestInfo(SHA-256(statement)) (the card pads, spec §4.5). The
+ * answer names the statement by the `nonce` of the canonical text the card signed, so it is the post body as is.
  *
  * @example
  * ```ts
  * const body = await signStatementWithCard(new JpkiClient(transport), view.canonical, password);
  * await fetch(`/companion/sign/${view.txn}/signature`, { method: 'POST', body: JSON.stringify(body), … });
  * ```
- * @throws the card's `ERR_CARD_PIN_FORMAT`, `ERR_CARD_PIN_INCORRECT` (with `retriesLeft`), `ERR_CARD_PIN_BLOCKED`.
+ * @throws the card's `ERR_CARD_PIN_FORMAT`, `ERR_CARD_PIN_INCORRECT` (with `retriesLeft`), `ERR_CARD_PIN_BLOCKED`;
+ *   TypeError, before the card is asked anything, when `canonical` is not a statement with a nonce.
  */
 export async function signStatementWithCard(
   card: SigningCard,
   canonical: string,
   password: string,
 ): Promise<StatementSignature> {
+  const nonce = canonicalNonce(canonical);
   await card.verify('sign', password);
   const certificate = await card.readCertificate('sign');
   const signature = await card.sign('sign', statementDigestInfo(new TextEncoder().encode(canonical)));
   return {
     signature: Buffer.from(signature).toString('base64'),
     certificate: Buffer.from(certificate).toString('base64'),
+    nonce,
   };
 }
 
+/** The `nonce` of a canonical statement; a TypeError (a misuse) for anything else, which no provider would take. */
+function canonicalNonce(canonical: string): string {
+  let nonce: unknown;
+  try {
+    nonce = (JSON.parse(canonical) as Record<string, unknown> | null)?.['nonce'];
+  } catch {
+    nonce = undefined;
+  }
+  if (!isStatementNonce(nonce)) throw new TypeError('canonical must be a statement with a nonce');
+  return nonce;
+}
+
 /**
- * Checks the shape of a posted signature.
+ * Checks the shape of a posted signature ({@link StatementSignature}), the `nonce` it names included (not whether it
+ * is the outstanding statement's: {@link submitStatementSignature} asks the store).
  *
  * @throws IdpBadRequestError (`ERR_IDP_BAD_REQUEST`).
  */
-export function parseStatementSignature(value: unknown): { signature: Uint8Array; certificate: Uint8Array } {
+export function parseStatementSignature(value: unknown): {
+  signature: Uint8Array;
+  certificate: Uint8Array;
+  nonce: string;
+} {
   const v = value as Record<string, unknown> | null;
   const decode = (name: string): Uint8Array => {
     const s = v?.[name];
@@ -74,7 +101,9 @@ export function parseStatementSignature(value: unknown): { signature: Uint8Array
     }
     return Buffer.from(s, 'base64');
   };
-  return { signature: decode('signature'), certificate: decode('certificate') };
+  const nonce = v?.['nonce'];
+  if (!isStatementNonce(nonce)) throw new IdpBadRequestError("nonce must be the signed statement's nonce");
+  return { signature: decode('signature'), certificate: decode('certificate'), nonce };
 }
 
 /** What {@link submitStatementSignature} needs. */
@@ -98,23 +127,41 @@ export interface CardSignDeps {
  * sealed so that only that browser's cookie opens it (sign-transaction.ts; the store never holds it in clear): the
  * verified identity, cut to what the statement listed and recording that coverage (with the signing certificate
  * only if configured), which the grant gets when that browser takes the outcome, and the evidence (issuer, serial,
- * the certificate's SHA-256, time, statement hash, what was listed and its purposes) into the audit. A refusal is
- * recorded for the page (code and message).
+ * the certificate's SHA-256, time, statement hash, what was listed and its purposes) into the audit.
  *
- * @throws `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_CHALLENGE_INVALID` (no statement outstanding), `ERR_IDP_BAD_REQUEST`,
- *   `ERR_IDP_EKYC_UNPAIRED` (no `signingCardPair`: nothing is verified or kept),
+ * The post names the statement it signed ({@link StatementSignature.nonce}), and uses it up only if it is the
+ * outstanding one ({@link SignTransactions.consumeStatement}). A post that does not is refused and changes nothing:
+ * the companion that scanned can still post, and the page is not told. Once a post used the statement up, any
+ * refusal is recorded for the page (code and message), and the person scans again.
+ *
+ * @example
+ *   await submitStatementSignature(deps, txn, await signStatementWithCard(card, view.canonical, password));
+ * @throws `ERR_IDP_BAD_REQUEST` (a malformed body, no nonce named), `ERR_IDP_CHALLENGE_INVALID` (not the outstanding
+ *   statement's nonce, whether or not the transaction exists: also for one that finished or expired),
+ *   `ERR_IDP_LOGIN_NOT_FOUND`, `ERR_IDP_EKYC_UNPAIRED` (no `signingCardPair`: nothing is verified or kept),
  *   `ERR_IDP_SIGN_CARD_MISMATCH` and `ERR_PKI_LINKS_UNAVAILABLE` (with a `signingCardPair` function),
  *   and the verifier's `ERR_PKI_*` (e.g. `ERR_PKI_WRONG_CERT_KIND` for an authentication certificate,
  *   `ERR_PKI_STATEMENT_SIGNATURE`, `ERR_PKI_CERT_REVOKED`, `ERR_PKI_REVOCATION_UNKNOWN`).
  */
 export async function submitStatementSignature(deps: CardSignDeps, txn: string, body: unknown): Promise<void> {
-  const transaction = await deps.transactions.get(txn);
+  const { signature, certificate, nonce } = parseStatementSignature(body);
+  // Both at once (the transaction's read with the statement's). The statement goes only to a post that names it:
+  // whoever merely knows the transaction's id (it is in every QR frame, and in proxy logs) neither uses it up nor
+  // reaches the page. Its refusal is reported before the transaction's absence, so that such a post learns nothing
+  // of the transaction: one that finished (ended, its keys deleted) or expired answers as one still waiting,
+  // `ERR_IDP_CHALLENGE_INVALID`. A statement used up for a transaction that is gone is of no use to anyone.
+  const [found, consumed] = await Promise.allSettled([
+    deps.transactions.get(txn),
+    deps.transactions.consumeStatement(txn, nonce),
+  ]);
+  if (consumed.status === 'rejected') throw consumed.reason;
+  if (found.status === 'rejected') throw found.reason;
+  const transaction = found.value;
+  const statement: Statement = consumed.value;
   try {
     // The second line behind the authorization endpoint's refusal (ekyc/unpaired.ts): a provider that cannot tie the
     // signing card to the login card takes no signature, whatever started the transaction.
     if (deps.signingCardPair === undefined) throw new IdpEkycUnpairedError();
-    const { signature, certificate } = parseStatementSignature(body);
-    const statement: Statement = await deps.transactions.takeStatement(txn);
     if (typeof deps.verifier.verifyStatement !== 'function') {
       throw new TypeError('the configured verifier cannot verify statements (verifyStatement)');
     }

@@ -14,9 +14,16 @@
  *   signing QR code relayed by a phishing page would have the person's signature give the relaying page's session
  *   a verified identity. Each answered scan is one `sign.scanned` line in the operator's log ({@link
  *   signScannedEvent});
- * - `POST /companion/sign/:txn/signature` `{ signature, certificate }` (base64): the card's signature over
- *   DigestInfo(SHA-256(canonical)) with the signing key, and the signing certificate. Answers `{ status: 'ok' }`.
- * - `POST /dev/phone/sign-statement` `{ txn, card, password }` (development): the virtual card signs server side.
+ * - `POST /companion/sign/:txn/signature` `{ signature, certificate, nonce }`: the card's signature over
+ *   DigestInfo(SHA-256(canonical)) with the signing key and the signing certificate (base64), and the `nonce` of the
+ *   statement signed (the view's `statement.nonce`, the same in `canonical`). Answers `{ status: 'ok' }`. The
+ *   statement is used up only by a post that names its nonce (card-sign.ts `submitStatementSignature`): any other
+ *   post is refused `ERR_IDP_CHALLENGE_INVALID` (409) whether the transaction waits, finished, expired or never
+ *   was, and changes nothing (the companion that scanned can still post; the page is not told); a body without a
+ *   well-formed nonce is `ERR_IDP_BAD_REQUEST`. Only a refusal of a post that named it reaches the page (`failed`).
+ * - `POST /dev/phone/sign-statement` `{ txn, nonce, card, password }` (development): the virtual card signs the
+ *   outstanding statement server side, if `nonce` is still its nonce (else `ERR_IDP_CHALLENGE_INVALID`, before the
+ *   card is asked anything), and the signature is posted as above.
  */
 import { randomBytes } from 'node:crypto';
 import { statementBytes } from '@mynagate/pki';
@@ -49,6 +56,7 @@ import { signStatementWithCard, submitStatementSignature, type CardSignDeps, typ
 import { grantGetsRefreshTokens, identityLifetime } from './identity-store.ts';
 import { signErrorBody } from './messages.ts';
 import { statementItems, statementTerms } from './policy.ts';
+import { isStatementNonce } from './statement.ts';
 import { SignTransactions, type SignOutcome, type SignTransaction } from './sign-transaction.ts';
 
 const COOKIE = 'mynagate_sign';
@@ -280,15 +288,18 @@ ${qrExpiryActions(back)}
       return async (req, res) => {
         const body = (await readJson(req)) as Record<string, unknown> | null;
         const txn = body?.['txn'];
+        const nonce = body?.['nonce'];
         const password = body?.['password'];
         const index = body?.['card'];
-        if (typeof txn !== 'string' || typeof password !== 'string') {
-          throw new IdpBadRequestError('txn and password are required');
+        if (typeof txn !== 'string' || typeof password !== 'string' || !isStatementNonce(nonce)) {
+          throw new IdpBadRequestError('txn, nonce and password are required');
         }
         const card = typeof index === 'number' && Number.isInteger(index) ? dev.cards[index] : undefined;
         if (card === undefined) throw new IdpBadRequestError('no such card');
+        // The statement the phone showed, or none: a rescan since replaced it, and the card signs nothing the
+        // developer did not read (no password try spent). The post below uses it up only if it is still outstanding.
         const statement = await signs.peekStatement(txn);
-        if (statement === undefined) throw new IdpChallengeInvalidError();
+        if (statement?.nonce !== nonce) throw new IdpChallengeInvalidError();
         const canonical = new TextDecoder().decode(statementBytes(statement, statementOriginRule(config.origin)));
         const opened = await openCard(card.file);
         let signed;

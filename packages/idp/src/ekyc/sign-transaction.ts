@@ -4,8 +4,9 @@
  * mint, a browser binding, one statement per scan, and an outcome only the owning browser session can take.
  *
  * Keys: `sign:<txn>` the transaction, `sign-statement:<txn>` the statement handed to the last companion that scanned
- * (single use), `sign-result:<txn>` the verified signature waiting for its browser, sealed (below), `sign-failure:<txn>`
- * the last refusal (a code and a message, nothing personal).
+ * (single use, and used up only by a signature post that names its nonce: {@link SignTransactions.consumeStatement}),
+ * `sign-result:<txn>` the verified signature waiting for its browser, sealed (below), `sign-failure:<txn>` the last
+ * refusal (a code and a message, nothing personal).
  *
  * The outcome at rest: crypto-shredded per transaction. The outcome carries the verified identity (the basic-4 the
  * statement covered, and the signing certificate with `ekyc.keepCertificate`), and it waits in the one-shot store
@@ -30,10 +31,10 @@
  * its own to the stored public key (as it could write any other state); and the identity once taken, which goes to
  * the identity store beside the grant (identity-store.ts: erased with the grant, under its own lifetime).
  */
-import { randomBytes } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { statementBytes, type Statement } from '@mynagate/pki';
 import { checkQrCode } from '../animated-qr.ts';
-import { assertOwner, boundLink, loadBound, newBinding, type BoundFields } from '../bound-transaction.ts';
+import { assertOwner, assertTxn, boundLink, loadBound, newBinding, type BoundFields } from '../bound-transaction.ts';
 import { statementOrigin, statementOriginRule } from '../client-origin.ts';
 import {
   IdpChallengeInvalidError,
@@ -47,7 +48,7 @@ import { compareNetworks, type Network, type ScanFrom } from '../network-tag.ts'
 import type { ChangeFeedPort, OneShotPort } from '../ports.ts';
 import { TransactionWatch, type TransactionChange } from '../transaction-watch.ts';
 import type { VerifiedIdentity } from './identity-store.ts';
-import { buildStatement, type StatementItem } from './statement.ts';
+import { buildStatement, statementNonce, type StatementItem } from './statement.ts';
 
 /**
  * The HKDF label of the key pair a transaction's outcome is sealed to (derived from its browser key), and the start
@@ -234,7 +235,7 @@ export class SignTransactions {
       purpose: transaction.purpose,
       items: transaction.items,
       ...(transaction.claimPurposes === undefined ? {} : { claimPurposes: transaction.claimPurposes }),
-      nonce: randomBytes(32).toString('base64url'),
+      nonce: statementNonce(),
       now: new Date(now),
     });
     const canonical = new TextDecoder().decode(statementBytes(statement, statementOriginRule(this.#o.origin)));
@@ -272,14 +273,26 @@ export class SignTransactions {
   }
 
   /**
-   * Takes the outstanding statement: atomic, so of two signatures racing for one statement at most one is checked.
+   * Consumes the outstanding statement for a signature post that names its `nonce`: read, its nonce compared, then
+   * deleted only while the store still holds that very statement (compare-and-delete of the stored text, which its
+   * nonce makes unique). So of two posts racing for one statement at most one gets it; a post naming any other nonce
+   * (whoever merely knows the transaction's id, which every QR frame carries) changes nothing; and a post of a
+   * statement that a rescan replaced meanwhile gets nothing and leaves the new one to the companion that holds it.
+   * The nonce is compared in constant time; the store's comparison of the statement is reached only after it matched.
    *
-   * @throws IdpChallengeInvalidError (`ERR_IDP_CHALLENGE_INVALID`) when none is outstanding.
+   * @throws IdpChallengeInvalidError (`ERR_IDP_CHALLENGE_INVALID`) unless `nonce` is the outstanding statement's:
+   *   none was issued, it was used, replaced by a later scan or expired, the transaction finished, or never existed.
+   *   IdpLoginNotFoundError (`ERR_IDP_LOGIN_NOT_FOUND`) for an id no transaction can have.
    */
-  async takeStatement(txn: string): Promise<Statement> {
-    const json = await this.#o.oneShot.take(`sign-statement:${txn}`);
-    if (json === undefined) throw new IdpChallengeInvalidError();
-    return JSON.parse(json) as Statement;
+  async consumeStatement(txn: string, nonce: string): Promise<Statement> {
+    assertTxn(txn);
+    const key = `sign-statement:${txn}`;
+    const json = await this.#o.oneShot.get(key);
+    if (json !== undefined) {
+      const statement = JSON.parse(json) as Statement;
+      if (sameNonce(statement.nonce, nonce) && (await this.#o.oneShot.deleteIf(key, json))) return statement;
+    }
+    throw new IdpChallengeInvalidError();
   }
 
   /**
@@ -337,6 +350,14 @@ export class SignTransactions {
   #remaining(transaction: SignTransaction): number {
     return Math.max(1000, transaction.expiresAt - this.#o.now());
   }
+}
+
+/** Whether a stored statement's nonce is the one a post named, in constant time. */
+function sameNonce(stored: unknown, named: string): boolean {
+  if (typeof stored !== 'string') return false;
+  const a = Buffer.from(stored, 'utf8');
+  const b = Buffer.from(named, 'utf8');
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** The key that opens the outcome of the transaction whose browser holds `browserKey`. */

@@ -4,8 +4,24 @@
  * (`@mynagate/pki` `verifyStatement`), so the companion can show it but never change it. Signing has to have a real
  * purpose (japan-anchors §1.3: meaningless text is not allowed), so the purpose is always part of it.
  */
+import { randomBytes } from 'node:crypto';
 import type { Statement } from '@mynagate/pki';
 import type { BilingualMessage } from '../http-errors.ts';
+
+/**
+ * A statement's `nonce`: 32 random bytes, base64url (43 characters). Each scan gets a fresh one, so it tells apart
+ * the statements of one signing transaction, and a companion's signature post names the statement it signed by it
+ * (card-sign.ts `submitStatementSignature`): unguessable, it is what lets only the companion that scanned use the
+ * statement up.
+ */
+export function statementNonce(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** Whether `value` has the shape of a {@link statementNonce}. */
+export function isStatementNonce(value: unknown): value is string {
+  return typeof value === 'string' && /^[A-Za-z0-9_-]{43}$/.test(value);
+}
 
 /**
  * One item of a statement: its label, and the service's per-claim purposes for it as the consent screen showed them

@@ -207,7 +207,12 @@ export interface SignViewJson {
   readonly txn: string;
   readonly intent: string;
   readonly clientName: string;
-  readonly statement: { readonly purpose: string; readonly text: { readonly ja: string; readonly en: string } };
+  readonly statement: {
+    readonly purpose: string;
+    readonly text: { readonly ja: string; readonly en: string };
+    /** What the signature post names (`nonce`): the same in `canonical`. */
+    readonly nonce: string;
+  };
   readonly canonical: string;
 }
 
@@ -225,7 +230,10 @@ export async function openSignPage(
   return { uid, link, events };
 }
 
-/** The card side: sign `canonical` with the signing key (or, to test the refusal, with the auth key). */
+/**
+ * The card side: sign `canonical` with the signing key (or, to test the refusal, with the auth key). The answer names
+ * the statement by the nonce in `canonical`, as a companion's post does.
+ */
 export async function cardSignature(
   card: TestCard,
   canonical: string,
@@ -246,6 +254,7 @@ export async function cardSignature(
       return {
         signature: Buffer.from(signature).toString('base64'),
         certificate: Buffer.from(certificate).toString('base64'),
+        nonce: (JSON.parse(canonical) as { nonce: string }).nonce,
       };
     }
     return await signStatementWithCard(opened.card as unknown as SigningCard, canonical, options.password ?? PASSWORD);
