@@ -86,9 +86,8 @@ export function buildProvider(config: ResolvedConfig): Provider {
       long: cookie,
       short: cookie,
     },
-    // Without a signing-card pairing there is no eKYC (ekyc/unpaired.ts): discovery does not offer its ACR or the
-    // OIDC4IA metadata. (claims_supported still names the identity claims: dropping them from the claims option
-    // would have node-oidc-provider ignore, not refuse, a request for them.)
+    // Without a signing-card pairing there is no eKYC (ekyc/unpaired.ts): discovery does not offer its ACR, the
+    // OIDC4IA metadata or the identity claims (see {@link loginClaimsOnlyInDiscovery}).
     acrValues: ekycMode(config.ekyc) === 'off' ? [ACR_CARD_AUTH] : [...ACR_VALUES],
     // acr, amr and auth_time ride on the openid scope so every ID token says how the person logged in, asked for
     // or not (node-oidc-provider otherwise adds acr only for acr_values and amr only through the claims parameter).
@@ -168,6 +167,7 @@ export function buildProvider(config: ResolvedConfig): Provider {
   };
   const provider = new Provider(config.issuer, configuration);
   provider.use(resumeOwnInteractionOnly(provider));
+  if (ekycMode(config.ekyc) === 'off') provider.use(loginClaimsOnlyInDiscovery);
   // A grant node-oidc-provider revokes (token revocation, a refresh token used twice, logout) takes its verified
   // identity with it: the basic-4 is kept no longer than the grant that needed it. A failed delete leaves it to its TTL,
   // and says so on the operator's log (`identity.delete_failed`: the code and the client, nothing personal).
@@ -222,6 +222,22 @@ const AS_SENT = Object.freeze({ signed: false });
  * name, as the resume reads it). On an http loopback issuer (development) the names are plain and the check runs the
  * same: it costs a normal login nothing, and one code path is what production runs.
  */
+const IDENTITY_CLAIM_NAMES: ReadonlySet<string> = new Set(Object.keys(IDENTITY_CLAIMS_OPTION));
+
+/**
+ * Discovery's `claims_supported` without the identity claims, for a provider that offers no eKYC. node-oidc-provider
+ * lists every claim of its `claims` option, and they stay in it: dropped from it, a request for one would be ignored
+ * rather than refused (`ERR_IDP_EKYC_UNPAIRED`, ekyc/unpaired.ts). So the document is trimmed after it is made.
+ */
+const loginClaimsOnlyInDiscovery: Parameters<Provider['use']>[0] = async (ctx, next) => {
+  await next();
+  if (ctx.oidc?.route !== 'discovery') return;
+  const body = ctx.body as { claims_supported?: unknown } | undefined;
+  if (Array.isArray(body?.claims_supported)) {
+    body.claims_supported = body.claims_supported.filter((c: unknown) => !IDENTITY_CLAIM_NAMES.has(String(c)));
+  }
+};
+
 function resumeOwnInteractionOnly(provider: Provider): Parameters<Provider['use']>[0] {
   const resume = provider.cookieName('resume');
   const interaction = provider.cookieName('interaction');

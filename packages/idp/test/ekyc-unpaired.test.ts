@@ -244,7 +244,7 @@ describe('consent withdrawn while the phone signs', () => {
 });
 
 describe('discovery without a pairing', () => {
-  it('offers only the card-login ACR and no OIDC4IA metadata; a paired provider offers both', async () => {
+  it('offers only the card-login ACR, no OIDC4IA metadata and no identity claim; a paired provider offers them', async () => {
     const metaOf = async (idp: TestIdp) =>
       (await (await idp.agent().fetch(`${idp.server.issuer}/.well-known/openid-configuration`)).json()) as Record<
         string,
@@ -256,5 +256,17 @@ describe('discovery without a pairing', () => {
     assert.equal(off['trust_frameworks_supported'], undefined);
     assert.deepEqual(on['acr_values_supported'], ['urn:mynagate:acr:card-auth', 'urn:mynagate:acr:card-sign']);
     assert.equal(on['verified_claims_supported'], true);
+    // What a card login gives, and nothing a provider without eKYC would refuse to release.
+    assert.deepEqual([...(off['claims_supported'] as string[])].sort(), [
+      'acr',
+      'amr',
+      'auth_time',
+      'iss',
+      'sid',
+      'sub',
+    ]);
+    for (const claim of ['sub', 'acr', 'verified_claims', 'family_name', 'birthdate', 'age_over_20']) {
+      assert.ok((on['claims_supported'] as string[]).includes(claim), claim);
+    }
   });
 });
