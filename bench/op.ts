@@ -26,6 +26,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { writeCardFile } from '../packages/card/src/virtual/index.ts';
 import { generateSigningKey, type StoreConfig } from '../packages/idp/src/index.ts';
@@ -127,6 +128,7 @@ export const bench: Bench = async (log) => {
       // Not asked for.
     } else if ((await reachable(PG_URL)) && (await reachable(REDIS_URL))) {
       const schema = `mg_bench_${randomBytes(6).toString('hex')}`;
+      const redisPrefix = `mg-bench-${randomBytes(6).toString('hex')}:`;
       try {
         figures.push(
           ...(await storeFigures('postgres', log, fixture, PG_PROCESSES, {
@@ -134,12 +136,13 @@ export const bench: Bench = async (log) => {
             url: PG_URL,
             schema,
             redisUrl: REDIS_URL,
-            redisPrefix: `mg-bench-${randomBytes(6).toString('hex')}:`,
+            redisPrefix,
           })),
         );
       } finally {
         const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
         await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => admin.end());
+        await dropRedisPrefix(redisPrefix);
       }
     } else {
       log(
@@ -152,6 +155,25 @@ export const bench: Bench = async (log) => {
   }
   return figures;
 };
+
+/**
+ * Deletes the run's Redis keys: a run leaves about 100 000 (sessions live a day), and a machine that benches again
+ * and again would otherwise measure a Redis that grew by as many each time.
+ */
+async function dropRedisPrefix(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
 
 /** A load run as measured here: the load generator's result and the provider's CPU time per login. */
 type Run = LoadResult & {
