@@ -106,3 +106,57 @@ export function boundLink(
 function hashKey(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('base64url');
 }
+
+/**
+ * How long a finished transaction's redirect waits for the browser's other event streams ({@link keepFinished}): an
+ * EventSource reconnects within seconds of a network change.
+ */
+export const FINISHED_TTL_MS = 60_000;
+
+/** A finished transaction as kept for its browser's other streams: the redirect, and what proves the browser owns it. */
+interface Finished extends Pick<BoundFields, 'uid' | 'browserHash'> {
+  readonly redirect: string;
+}
+
+/**
+ * Keeps under `key`, for {@link FINISHED_TTL_MS}, the redirect of a transaction one stream of its browser just
+ * finished (node-oidc-provider's resume URL, once the result is in the interaction), for the browser's other streams
+ * on any node: after a network change an EventSource reconnects while the server still holds the old connection,
+ * which may take the outcome and send `done` into a dead socket. Readable only with the proof {@link assertOwner}
+ * asks for ({@link finishedRedirectFor}), or by a stream that proved it already ({@link finishedRedirect}).
+ */
+export function keepFinished(
+  oneShot: Pick<OneShotPort, 'put'>,
+  key: string,
+  transaction: Pick<BoundFields, 'uid' | 'browserHash'>,
+  redirect: string,
+): Promise<void> {
+  const finished: Finished = { redirect, uid: transaction.uid, browserHash: transaction.browserHash };
+  return oneShot.put(key, JSON.stringify(finished), FINISHED_TTL_MS);
+}
+
+/** The redirect kept by {@link keepFinished}, read by a stream whose browser proved it owns the transaction. */
+export function finishedRedirect(json: string | undefined): string | undefined {
+  return json === undefined ? undefined : (JSON.parse(json) as Finished).redirect;
+}
+
+/**
+ * The redirect kept under `key` by {@link keepFinished}, for the browser holding `browserKey` on interaction `uid`
+ * only; `undefined` for any other browser, or when there is none.
+ */
+export async function finishedRedirectFor(
+  oneShot: Pick<OneShotPort, 'get'>,
+  key: string,
+  browserKey: string,
+  uid: string,
+): Promise<string | undefined> {
+  const json = await oneShot.get(key);
+  if (json === undefined) return undefined;
+  const finished = JSON.parse(json) as Finished;
+  try {
+    assertOwner(finished, browserKey, uid);
+  } catch {
+    return undefined;
+  }
+  return finished.redirect;
+}

@@ -17,7 +17,17 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { checkQrCode } from './animated-qr.ts';
-import { assertOwner, assertTxn, boundLink, loadBound, newBinding, type BoundFields } from './bound-transaction.ts';
+import {
+  assertOwner,
+  assertTxn,
+  boundLink,
+  finishedRedirect,
+  finishedRedirectFor,
+  keepFinished,
+  loadBound,
+  newBinding,
+  type BoundFields,
+} from './bound-transaction.ts';
 import { forgetChallenge } from './challenge-store.ts';
 import {
   IdpChallengeInvalidError,
@@ -36,21 +46,11 @@ const MAX_STARTED = 100_000;
 /** How long a hand-over code works: the bridge sends the browser back at once (a redirect). */
 const HANDOVER_TTL_MS = 60_000;
 /**
- * How long a finished login's redirect waits for the browser's other event streams (see {@link
- * LoginTransactions.keepFinished}): an EventSource reconnects within seconds of a network change.
- */
-const DONE_TTL_MS = 60_000;
-/**
  * How long a token post holds the login while its token is checked (see {@link LoginTransactions.claim}): the
  * verifier's round trips (the challenge, revocation with its own timeouts, the people store) take seconds; a minute
  * bounds what a node that dies mid-check, or a claim written whose reply was lost, keeps every rescan refused.
  */
 export const CLAIM_TTL_MS = 60_000;
-
-/** A finished login as kept for its browser's other streams: the redirect, and what proves the browser owns it. */
-interface Finished extends Pick<BoundFields, 'uid' | 'browserHash'> {
-  readonly redirect: string;
-}
 
 /** One login transaction as stored. */
 export interface LoginTransaction extends BoundFields {
@@ -296,7 +296,7 @@ export class LoginTransactions {
       outcome: outcome !== undefined || this.#handedOver.has(txn),
       failure: failure !== undefined,
       scanned: challenge !== undefined,
-      finished: done === undefined ? undefined : (JSON.parse(done) as Finished).redirect,
+      finished: finishedRedirect(done),
     };
   }
 
@@ -472,16 +472,13 @@ export class LoginTransactions {
   }
 
   /**
-   * Keeps the redirect of a login a stream of its browser just finished (node-oidc-provider's resume URL, once the
-   * result is in the interaction) for {@link DONE_TTL_MS}, for the browser's other streams, on any node: after a
-   * network change an EventSource reconnects while the server still holds the old connection, which may take the
-   * outcome and send `done` into a dead socket. A stream that finds the outcome taken ({@link pending}), or that
-   * opens after the transaction ended ({@link finishedFor}), sends the same `done`. Readable only with the proof
+   * Keeps the redirect of a login a stream of its browser just finished for the browser's other streams, on any node
+   * (bound-transaction.ts `keepFinished`, for a minute). A stream that finds the outcome taken ({@link pending}), or
+   * that opens after the transaction ended ({@link finishedFor}), sends the same `done`. Readable only with the proof
    * {@link getOwned} asks for.
    */
   async keepFinished(transaction: LoginTransaction, redirect: string): Promise<void> {
-    const finished: Finished = { redirect, uid: transaction.uid, browserHash: transaction.browserHash };
-    const write = this.#o.oneShot.put(`done:${transaction.txn}`, JSON.stringify(finished), DONE_TTL_MS);
+    const write = keepFinished(this.#o.oneShot, `done:${transaction.txn}`, transaction, redirect);
     await this.#watch.record(transaction.txn, 'outcome', write);
   }
 
@@ -491,15 +488,7 @@ export class LoginTransactions {
    */
   async finishedFor(txn: string, browserKey: string, uid: string): Promise<string | undefined> {
     assertTxn(txn);
-    const json = await this.#o.oneShot.get(`done:${txn}`);
-    if (json === undefined) return undefined;
-    const finished = JSON.parse(json) as Finished;
-    try {
-      assertOwner(finished, browserKey, uid);
-    } catch {
-      return undefined;
-    }
-    return finished.redirect;
+    return finishedRedirectFor(this.#o.oneShot, `done:${txn}`, browserKey, uid);
   }
 
   /**

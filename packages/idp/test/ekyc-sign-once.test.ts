@@ -285,6 +285,33 @@ describe('over HTTPS, with the card', () => {
     assert.deepEqual(never, finished);
   });
 
+  it('the newer of two streams of the browser gets the same done when the older took the outcome, and so does a late one', async () => {
+    const { login, step } = await signingStep();
+    // A reconnect before the server saw the old connection go: both streams of the browser watch the signature.
+    const older = await openSignPage(login.agent, step);
+    const newer = await openSignPage(login.agent, step);
+    const view = await scanLink(older.link);
+    assert.equal((await postSignature(idp, view.txn, await cardSignature(alice, view.canonical))).status, 200);
+    const [first, second] = (await Promise.all([older.events.next('done', 8000), newer.events.next('done', 8000)])) as (
+      { redirect: string } | undefined
+    )[];
+    assert.ok(first, 'a stream finished the signature');
+    assert.deepEqual(second, first, 'the other sends the same done, not ERR_IDP_LOGIN_NOT_FOUND');
+    // A stream opened after the end (the reconnect came late) hears it at once; another browser does not.
+    const late = await openSignPage(login.agent, step);
+    assert.deepEqual(await late.events.next('done', 3000), first);
+    const stranger = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    const refused = await stranger.agent.fetch(
+      new URL(`/interaction/${/\/interaction\/([^/]+)$/.exec(step.url.pathname)![1]}/sign-events`, step.url),
+    );
+    assert.notEqual(refused.status, 200, 'only the browser that owns the signature');
+    await refused.body?.cancel();
+    await Promise.all([older.events.close(), newer.events.close(), late.events.close(), stranger.events.close()]);
+    // The page follows it back to the service.
+    const { url } = await login.agent.follow(first!.redirect);
+    assert.equal(`${url.origin}${url.pathname}`, RP_JWT.redirectUri);
+  });
+
   it('two posts of the valid signature at once: exactly one succeeds, and the other leaves no failure for the page', async () => {
     const { link } = await signingStep();
     const view = await scanLink(link);

@@ -26,6 +26,7 @@
  *   card is asked anything), and the signature is posted as above.
  */
 import { randomBytes } from 'node:crypto';
+import { isMynaGateError } from '@mynagate/errors';
 import { statementBytes } from '@mynagate/pki';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ACR_CARD_SIGN, AMR_CARD } from '../acr.ts';
@@ -45,7 +46,7 @@ import { readBindingCookie, setBindingCookie } from '../interactions/browser-bin
 import { interactionFor, type InteractionContext } from '../interactions/context.ts';
 import { carryLoginCredential } from '../login-credentials.ts';
 import { noScriptNotice, qrDeadlines, qrExpiryActions, sendPage, serviceReturn } from '../interactions/login-page.ts';
-import { QR_PAGE_SCRIPT, streamQrEvents, type QrPageTexts } from '../interactions/qr-events.ts';
+import { QR_PAGE_SCRIPT, sendDone, streamQrEvents, type QrPageTexts } from '../interactions/qr-events.ts';
 import { qrSvg } from '../interactions/qr-svg.ts';
 import { readJson, sendJson, type Handler } from '../interactions/router.ts';
 import { stderrLog, type EventLog, type LogEvent } from '../lib/log.ts';
@@ -243,7 +244,19 @@ ${qrExpiryActions(back)}
       await interactionFor(context, req, res, uid);
       const binding = readCookie(req, context.config.secure);
       if (binding === undefined) throw new IdpSessionMismatchError();
-      const transaction = await signs.getOwned(binding.txn, binding.key, uid);
+      let transaction: SignTransaction;
+      try {
+        transaction = await signs.getOwned(binding.txn, binding.key, uid);
+      } catch (e) {
+        // The signature finished moments ago, by another stream of this browser (the one before a reconnect): this
+        // page goes on too.
+        const finished = isMynaGateError(e, 'ERR_IDP_LOGIN_NOT_FOUND')
+          ? await signs.finishedFor(binding.txn, binding.key, uid)
+          : undefined;
+        if (finished === undefined) throw e;
+        sendDone(res, finished);
+        return;
+      }
       const { txn } = transaction;
       // Counted once the browser proved it owns the transaction (no one else can take its slots), until the response
       // closes, whichever way the stream ends.
@@ -258,9 +271,21 @@ ${qrExpiryActions(back)}
             if (change === 'scanned') return { scanned: true };
             // Opened with this browser's key (its cookie): the store holds the outcome sealed to it.
             const outcome = await signs.takeOutcome(txn, binding.key);
-            if (outcome !== undefined) return { redirect: await finish(req, res, transaction, outcome), scanned: true };
-            const failure = await signs.takeFailure(txn);
-            return { failure, scanned: await signs.scanned(txn) };
+            if (outcome !== undefined) {
+              const redirect = await finish(req, res, transaction, outcome);
+              // For the browser's other streams (this one may be on a connection that is already dead); best effort.
+              void signs.keepFinished(transaction, redirect).catch(() => {});
+              return { redirect, scanned: true };
+            }
+            // An outcome another stream of this browser took first (the page before a reconnect, a duplicated tab):
+            // that stream finishes and keeps its redirect for this one, which sends the same `done`.
+            const [finished, failure, scanned] = await Promise.all([
+              signs.finished(txn),
+              signs.takeFailure(txn),
+              signs.scanned(txn),
+            ]);
+            if (finished !== undefined) return { redirect: finished, scanned: true };
+            return { failure, scanned };
           },
           refused: signErrorBody,
           watch: (onChange) => signs.watch(txn, onChange),

@@ -6,7 +6,8 @@
  * Keys: `sign:<txn>` the transaction, `sign-statement:<txn>` the statement handed to the last companion that scanned
  * (single use, and used up only by a signature post that names its nonce: {@link SignTransactions.consumeStatement}),
  * `sign-result:<txn>` the verified signature waiting for its browser, sealed (below), `sign-failure:<txn>` the last
- * refusal (a code and a message, nothing personal).
+ * refusal (a code and a message, nothing personal), `sign-done:<txn>` the finished signature's redirect, for the
+ * browser's other event streams (see {@link SignTransactions.keepFinished}).
  *
  * The outcome at rest: crypto-shredded per transaction. The outcome carries the verified identity (the basic-4 the
  * statement covered, and the signing certificate with `ekyc.keepCertificate`), and it waits in the one-shot store
@@ -34,7 +35,17 @@
 import { timingSafeEqual } from 'node:crypto';
 import { statementBytes, type Statement } from '@mynagate/pki';
 import { checkQrCode } from '../animated-qr.ts';
-import { assertOwner, assertTxn, boundLink, loadBound, newBinding, type BoundFields } from '../bound-transaction.ts';
+import {
+  assertOwner,
+  assertTxn,
+  boundLink,
+  finishedRedirect,
+  finishedRedirectFor,
+  keepFinished,
+  loadBound,
+  newBinding,
+  type BoundFields,
+} from '../bound-transaction.ts';
 import { statementOrigin, statementOriginRule } from '../client-origin.ts';
 import {
   IdpChallengeInvalidError,
@@ -345,6 +356,31 @@ export class SignTransactions {
     await Promise.all(
       ['sign', 'sign-statement', 'sign-result', 'sign-failure'].map((k) => this.#o.oneShot.delete(`${k}:${txn}`)),
     );
+  }
+
+  /**
+   * Keeps the redirect of a signature a stream of its browser just finished, for the browser's other streams on any
+   * node, for a minute (bound-transaction.ts `keepFinished`): the stream that took the outcome may have been on a
+   * connection a network change left dead, and the page's reconnected stream then sends the same `done` ({@link
+   * finished}, {@link finishedFor}) instead of waiting for an outcome that is gone.
+   */
+  async keepFinished(transaction: SignTransaction, redirect: string): Promise<void> {
+    const write = keepFinished(this.#o.oneShot, `sign-done:${transaction.txn}`, transaction, redirect);
+    await this.#watch.record(transaction.txn, 'outcome', write);
+  }
+
+  /** The redirect {@link keepFinished} kept. Call only for the owning browser (after {@link getOwned}). */
+  async finished(txn: string): Promise<string | undefined> {
+    return finishedRedirect(await this.#o.oneShot.get(`sign-done:${txn}`));
+  }
+
+  /**
+   * The redirect of a signature that finished moments ago ({@link keepFinished}), for the browser holding
+   * `browserKey` on interaction `uid` only; `undefined` for any other browser, or when there is none.
+   */
+  async finishedFor(txn: string, browserKey: string, uid: string): Promise<string | undefined> {
+    assertTxn(txn);
+    return finishedRedirectFor(this.#o.oneShot, `sign-done:${txn}`, browserKey, uid);
   }
 
   #remaining(transaction: SignTransaction): number {
