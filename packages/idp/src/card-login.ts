@@ -105,12 +105,9 @@ export async function submitCardToken(
     const grantId = transaction.standsAsConsent === true ? newGrantId() : undefined;
     // The audit record is on disk before the login can finish, and so before its grant can exist (fail closed: no
     // login and no grant without their record); the credential's last use is written in the same commit. Beside it,
-    // at once: the card of the login is held under its time, off the durable store, for a consent that grants
-    // refresh tokens naming that time (login-credentials.ts); and the claim is kept for the rest of the login, before
-    // the outcome is recorded, so that a later scan is refused while the outcome waits for its browser (the claim and
-    // the hold go to the one-shot store in one round trip).
-    const [kept, ...written] = await Promise.allSettled([
-      deps.transactions.keepClaim(transaction, holder),
+    // at once, the card of the login is held under its time, off the durable store, for a consent that grants
+    // refresh tokens naming that time (login-credentials.ts).
+    await Promise.all([
       deps.people.audit({
         type: 'login.card',
         personId: accountId,
@@ -128,10 +125,11 @@ export async function submitCardToken(
           : {}),
       }),
     ]);
-    // Another post holding the login comes first: this one is then refused as the login's second card, below.
-    if (kept.status === 'rejected') throw kept.reason;
-    for (const w of written) if (w.status === 'rejected') throw w.reason;
     const outcome = { accountId, acr: ACR_CARD_AUTH, amr: AMR_CARD, ts, ...(grantId === undefined ? {} : { grantId }) };
+    // The claim is kept for the rest of the login before the outcome is recorded: a later scan is refused while the
+    // outcome waits for its browser. Only now, with the record on disk: a post that dies or is refused before keeps
+    // the login for no longer than CLAIM_TTL_MS.
+    await deps.transactions.keepClaim(transaction, holder);
     if (options.handover === true) return await deps.transactions.handOver(transaction, outcome, holder);
     await deps.transactions.complete(transaction, outcome);
   } catch (e) {

@@ -340,6 +340,17 @@ describe('a claim bounds the check of its token', () => {
     await scan(c);
   });
 
+  it('a post whose audit never completes (a node that dies in the durable write) holds the login for CLAIM_TTL_MS only', async () => {
+    const { a, b, txn, scan, deps, advance } = await setup();
+    const view = await scan(a);
+    const stuck = { ...deps(a), people: { ...deps(a).people, audit: () => new Promise<void>(() => {}) } };
+    void submitCardToken(stuck, txn, token('alice', view.challenge));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await assert.rejects(scan(b), { code: 'ERR_IDP_LOGIN_FINISHED' }, 'claimed while its token is checked');
+    advance(CLAIM_TTL_MS);
+    await scan(b);
+  });
+
   it('once accepted, the claim outlives CLAIM_TTL_MS: a scan while the outcome waits is ERR_IDP_LOGIN_FINISHED', async () => {
     const { a, b, txn, scan, post, advance } = await setup();
     const view = await scan(a);
