@@ -140,9 +140,13 @@ export const bench: Bench = async (log) => {
           })),
         );
       } finally {
+        // Both, whichever fails: a failure says so on the log rather than hide the run's own error.
         const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
-        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => admin.end());
-        await dropRedisPrefix(redisPrefix);
+        const cleaned = await Promise.allSettled([
+          admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => admin.end()),
+          dropRedisPrefix(redisPrefix),
+        ]);
+        for (const c of cleaned) if (c.status === 'rejected') log(`op: clean-up failed: ${String(c.reason)}`);
       }
     } else {
       log(

@@ -208,20 +208,6 @@ const ownTokensOnly = async (_ctx: KoaContextWithOIDC, client: Client, token: { 
 /** Cookies read as sent: `cookies` (Koa's, node-oidc-provider's parser) checks no signature then. */
 const AS_SENT = Object.freeze({ signed: false });
 
-/**
- * Before node-oidc-provider's router, on every request: its resume cookie (and `.sig`) is taken out of the request
- * unless it names the same interaction as the browser's interaction cookie. The resume
- * (`lib/actions/authorization/resume.js`) finishes whatever interaction the resume cookie names, not the one in the
- * path, and its router takes the resume path in any case, with a trailing slash, and for HEAD too; so no check on
- * `/auth/:uid` can stand in front of it, while a request without the cookie can resume nothing. On an https issuer the
- * resume cookie is `__Secure-` ({@link providerCookieNames}): a sibling subdomain could plant the one of a login it
- * finished with its own card, and the browser it lands in would resume it, logged in to the provider as that account
- * (login CSRF). The interaction cookie is `__Host-`, which only this host sets: node-oidc-provider sets both to the
- * interaction's uid at once, so they agree in the browser that started it, unless it has started another login since
- * (another tab: that one alone can finish). Both are read with the provider's own parser (the first cookie of each
- * name, as the resume reads it). On an http loopback issuer (development) the names are plain and the check runs the
- * same: it costs a normal login nothing, and one code path is what production runs.
- */
 const IDENTITY_CLAIM_NAMES: ReadonlySet<string> = new Set(Object.keys(IDENTITY_CLAIMS_OPTION));
 
 /**
@@ -238,6 +224,20 @@ const loginClaimsOnlyInDiscovery: Parameters<Provider['use']>[0] = async (ctx, n
   }
 };
 
+/**
+ * Before node-oidc-provider's router, on every request: its resume cookie (and `.sig`) is taken out of the request
+ * unless it names the same interaction as the browser's interaction cookie. The resume
+ * (`lib/actions/authorization/resume.js`) finishes whatever interaction the resume cookie names, not the one in the
+ * path, and its router takes the resume path in any case, with a trailing slash, and for HEAD too; so no check on
+ * `/auth/:uid` can stand in front of it, while a request without the cookie can resume nothing. On an https issuer the
+ * resume cookie is `__Secure-` ({@link providerCookieNames}): a sibling subdomain could plant the one of a login it
+ * finished with its own card, and the browser it lands in would resume it, logged in to the provider as that account
+ * (login CSRF). The interaction cookie is `__Host-`, which only this host sets: node-oidc-provider sets both to the
+ * interaction's uid at once, so they agree in the browser that started it, unless it has started another login since
+ * (another tab: that one alone can finish). Both are read with the provider's own parser (the first cookie of each
+ * name, as the resume reads it). On an http loopback issuer (development) the names are plain and the check runs the
+ * same: it costs a normal login nothing, and one code path is what production runs.
+ */
 function resumeOwnInteractionOnly(provider: Provider): Parameters<Provider['use']>[0] {
   const resume = provider.cookieName('resume');
   const interaction = provider.cookieName('interaction');
