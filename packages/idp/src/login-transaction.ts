@@ -231,28 +231,24 @@ export class LoginTransactions {
     if (this.#handedOver.has(txn)) throw new IdpLoginFinishedError();
     const ttlOf = (issued: IssuedChallenge) =>
       Math.min(this.#o.challengeTtlSeconds * 1000, transaction.expiresAt - now, issued.expiresAt - now);
-    let recorded = false;
+    // The transaction's record of its challenge goes with the verifier's own (one round trip), or after it by a
+    // verifier that does not offer that; it is written only while no token post claimed the login, in the same atomic
+    // step that reads the challenge it replaces.
+    let recorded: Promise<{ readonly written: boolean; readonly previous: string | undefined }> | undefined;
     const record = (issued: IssuedChallenge): Promise<void> => {
-      recorded = true;
       const ttl = ttlOf(issued);
-      return ttl > 0 ? this.#o.oneShot.put(`challenge:${txn}`, issued.nonce, ttl) : Promise.resolve();
+      recorded =
+        ttl > 0
+          ? this.#o.oneShot.putUnless(`challenge:${txn}`, issued.nonce, ttl, `claimed:${txn}`)
+          : Promise.resolve({ written: true, previous: undefined });
+      return recorded.then(() => {});
     };
-    // In one round trip, asked in this order: whether a token post claimed the login, the challenge a new one
-    // replaces, and the new one, recorded with the verifier's own (or after it, by a verifier that does not offer
-    // that). A pipelining store answers in the order asked, so the challenge read is the one before this scan's.
-    const [claimed, replaced, issued] = await Promise.all([
-      this.#o.oneShot.get(`claimed:${txn}`),
-      this.#o.oneShot.get(`challenge:${txn}`),
-      this.#o.verifier.issueChallenge(txn, record),
-    ]);
-    if (!recorded) await record(issued);
-    if (claimed !== undefined) {
-      // A card answered the login first. The challenge just written goes again: no one was given it, and the claim
-      // refuses a token for it anyway (best effort).
-      await Promise.all([
-        this.#o.oneShot.deleteIf(`challenge:${txn}`, issued.nonce),
-        forgetChallenge(this.#o.oneShot, issued.nonce),
-      ]).catch(() => {});
+    const issued = await this.#o.verifier.issueChallenge(txn, record);
+    if (recorded === undefined) await record(issued);
+    const { written, previous: replaced } = await recorded!;
+    if (!written) {
+      // A card answered the login first. The verifier's record of the challenge goes again (no one was given it).
+      await forgetChallenge(this.#o.oneShot, issued.nonce).catch(() => {});
       throw new IdpLoginFinishedError();
     }
     // The challenge replaced is forgotten (best effort: unused, it expires anyway). A rescan's own round trip.

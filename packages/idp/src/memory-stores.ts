@@ -69,6 +69,12 @@ export function createMemoryStores(options: MemoryExpiryOptions = {}): ProviderS
       oneShot.set(key, value, ttlMs);
       return true;
     },
+    async putUnless(key, value, ttlMs, unlessKey) {
+      if (oneShot.get(unlessKey) !== undefined) return { written: false, previous: undefined };
+      const previous = oneShot.get(key);
+      oneShot.set(key, value, ttlMs);
+      return { written: true, previous };
+    },
     async deleteIf(key, value) {
       if (oneShot.get(key) !== value) return false;
       oneShot.delete(key);

@@ -18,6 +18,13 @@ export interface OneShotPort {
   putIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   /** Puts `value` if `key` holds none or holds `value` already, atomically; resolves whether it did (a claim kept). */
   renew(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Puts `value` unless `unlessKey` holds one, atomically; resolves whether it did and what `key` held before. */
+  putUnless(
+    key: string,
+    value: string,
+    ttlMs: number,
+    unlessKey: string,
+  ): Promise<{ readonly written: boolean; readonly previous: string | undefined }>;
   /** Deletes `key` only while it holds `value`, atomically; resolves whether it did (compare-and-delete). */
   deleteIf(key: string, value: string): Promise<boolean>;
   delete(key: string): Promise<void>;

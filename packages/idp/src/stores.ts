@@ -64,6 +64,10 @@ export function providerStores(
         asString(await oneShot.takeMarking(key, markKey, seconds(markTtlMs))),
       putIfAbsent: (key: string, value: string, ttlMs: number) => oneShot.putIfAbsent(key, seconds(ttlMs), value),
       renew: (key: string, value: string, ttlMs: number) => oneShot.renew(key, seconds(ttlMs), value),
+      putUnless: async (key: string, value: string, ttlMs: number, unlessKey: string) => {
+        const { written, previous } = await oneShot.putUnless(key, seconds(ttlMs), value, unlessKey);
+        return { written, previous: asString(previous) };
+      },
       deleteIf: (key: string, value: string) => oneShot.deleteIf(key, value),
       delete: async (key: string) => {
         await oneShot.delete(key);

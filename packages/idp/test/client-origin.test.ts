@@ -172,6 +172,7 @@ describe('a signing transaction for an origin no statement may name', () => {
       takeMarking: (key, markKey, markTtlMs) => store.takeMarking(key, markKey, markTtlMs),
       putIfAbsent: (key, value, ttlMs) => (writes.push(key), store.putIfAbsent(key, value, ttlMs)),
       renew: (key, value, ttlMs) => (writes.push(key), store.renew(key, value, ttlMs)),
+      putUnless: (key, value, ttlMs, unless) => (writes.push(key), store.putUnless(key, value, ttlMs, unless)),
       deleteIf: (key, value) => store.deleteIf(key, value),
       delete: (key) => store.delete(key),
     };

@@ -322,6 +322,7 @@ describe('a claim bounds the check of its token', () => {
       takeMarking: (k, m, t) => oneShot.takeMarking(k, m, t),
       deleteIf: (k, v) => oneShot.deleteIf(k, v),
       renew: (k, v, t) => oneShot.renew(k, v, t),
+      putUnless: (k, v, t, u) => oneShot.putUnless(k, v, t, u),
       delete: (k) => oneShot.delete(k),
       put: (k, v, t) => oneShot.put(k, v, t),
       async putIfAbsent(key, value, ttl) {
@@ -423,6 +424,15 @@ describe('a scan of a claimed login', () => {
       assert.equal((await node.pending(txn)).scanned, false, 'the page is not told of a scan');
     }
     for (const key of issued) assert.equal(await oneShot.get(key), undefined, `${key} forgotten`);
+  });
+
+  it('leaves the challenge a companion holds as it was (a scan that came between a post and its claim)', async () => {
+    const { a, b, transaction, txn, scan, oneShot } = await setup();
+    const held = await scan(a);
+    await a.claim(transaction, 'post-1');
+    for (const node of [a, b]) await assert.rejects(scan(node), { code: 'ERR_IDP_LOGIN_FINISHED' });
+    assert.equal(await oneShot.get(`challenge:${txn}`), held.challenge, 'not overwritten');
+    assert.notEqual(await oneShot.get(`pki-challenge:${held.challenge}`), undefined, 'not forgotten');
   });
 });
 

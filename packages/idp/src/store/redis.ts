@@ -156,6 +156,15 @@ const SCRIPTS = {
       redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
       return 1`,
   },
+  // KEYS: the value, the key that stops the write. ARGV: the value, its ttl ms. Nil if stopped, else {1, previous}.
+  mgPutUnless: {
+    numberOfKeys: 2,
+    lua: `
+      if redis.call('EXISTS', KEYS[2]) == 1 then return false end
+      local previous = redis.call('GET', KEYS[1])
+      redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+      return {1, previous}`,
+  },
   // KEYS: counter. ARGV: window ms. The window starts with the first increment.
   mgIncr: {
     numberOfKeys: 1,
@@ -176,6 +185,7 @@ interface Scripted {
   mgTakeMarking(...args: Arg[]): Promise<string | null>;
   mgDeleteIf(...args: Arg[]): Promise<number>;
   mgRenew(...args: Arg[]): Promise<number>;
+  mgPutUnless(...args: Arg[]): Promise<[number, string | null] | [number] | null>;
   mgFindVia(...args: Arg[]): Promise<[string | null, string | null] | null>;
 }
 
@@ -384,6 +394,17 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
       if (typeof value !== 'string') throw new TypeError('value must be a string');
       const [text, ttl] = [encodeValue(value), ttlToMs(ttlSeconds)];
       return run(async () => (await scripts.mgRenew(k, text, ttl)) === 1);
+    },
+    putUnless: <T extends OneShotValue>(key: string, ttlSeconds: number, value: string, unlessKey: string) => {
+      const [k, u] = [oneKey(key), oneKey(unlessKey)];
+      if (typeof value !== 'string') throw new TypeError('value must be a string');
+      const [text, ttl] = [encodeValue(value), ttlToMs(ttlSeconds)];
+      return run(async () => {
+        const reply = await scripts.mgPutUnless(k, u, text, ttl);
+        return reply === null
+          ? { written: false, previous: undefined }
+          : { written: true, previous: decode<T>(reply[1] ?? null) };
+      });
     },
     incr: (key, ttlSeconds) => {
       const k = oneKey(key);

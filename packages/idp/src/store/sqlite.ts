@@ -639,6 +639,27 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
       if (typeof value !== 'string') throw new TypeError('value must be a string');
       return writeUnlessHeld(key, ttlSeconds, value, true);
     },
+    // One transaction under the write lock: the stop key and the previous value are read as the write sees them.
+    putUnless: (key, ttlSeconds, value, unlessKey) => {
+      assertKey(key);
+      assertKey(unlessKey);
+      if (typeof value !== 'string') throw new TypeError('value must be a string');
+      const ttl = ttlToMs(ttlSeconds);
+      const text = encodeValue(value);
+      return run(() =>
+        ephTx(() => {
+          const t = now();
+          const live = 'SELECT value FROM one_shot WHERE key = ? AND expires_at > ?';
+          if (ephSql(live).get(unlessKey, t) !== undefined) return { written: false, previous: undefined };
+          const row = ephSql(live).get(key, t);
+          ephSql(
+            `INSERT INTO one_shot (key, value, expires_at) VALUES (?, ?, ?)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
+          ).run(key, text, t + ttl);
+          return { written: true, previous: row === undefined ? undefined : decodeValue(String(row.value)) };
+        }),
+      );
+    },
     incr: (key, ttlSeconds) => {
       assertKey(key);
       const ttl = ttlToMs(ttlSeconds);

@@ -88,6 +88,17 @@ export interface OneShotStore {
    * `claimed:`, see login-transaction.ts `keepClaim`); a value another caller put stays, with its lifetime.
    */
   renew(key: string, ttlSeconds: number, value: string): Promise<boolean>;
+  /**
+   * Stores the string `value` under `key` for `ttlSeconds` unless `unlessKey` holds a live value, in one atomic step;
+   * resolves whether it wrote and, when it did, what `key` held before. A login's scan issues its challenge this way:
+   * none once a token post claimed the login (`claimed:`), and the one it replaced is forgotten (login-transaction.ts).
+   */
+  putUnless(
+    key: string,
+    ttlSeconds: number,
+    value: string,
+    unlessKey: string,
+  ): Promise<{ readonly written: boolean; readonly previous: OneShotValue | undefined }>;
   /** Adds one to a counter and returns it; the window of `ttlSeconds` starts with the first increment. */
   incr(key: string, ttlSeconds: number): Promise<number>;
 }

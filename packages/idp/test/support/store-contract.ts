@@ -353,6 +353,41 @@ export function runStoreContract(label: string, setup: () => Promise<StoreHarnes
       assert.equal(await o.get('claimed:u'), 'post-b');
     });
 
+    it('putUnless writes and tells what it replaced, unless the stop key is live; atomic across 50 callers and a stopper', async () => {
+      const o = h.stores.oneShot;
+      assert.deepEqual(await o.putUnless('challenge:1', 60, 'n1', 'claimed:1'), { written: true, previous: undefined });
+      assert.deepEqual(await o.putUnless('challenge:1', 60, 'n2', 'claimed:1'), { written: true, previous: 'n1' });
+      assert.equal(await o.get('challenge:1'), 'n2');
+      await o.put('claimed:1', 'post', 60);
+      assert.deepEqual(await o.putUnless('challenge:1', 60, 'n3', 'claimed:1'), {
+        written: false,
+        previous: undefined,
+      });
+      assert.equal(await o.get('challenge:1'), 'n2', 'left as it was');
+      // 50 writers on two nodes: one after another, each told the value it replaced, so the values told and the one
+      // kept are the values written, each once (no two writers read the same value).
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          (i % 2 ? h.peer : h.stores).oneShot.putUnless('challenge:2', 60, `n${i}`, 'claimed:2'),
+        ),
+      );
+      assert.ok(results.every((r) => r.written));
+      assert.equal(results.filter((r) => r.previous === undefined).length, 1, 'one writer found none');
+      const told = results.flatMap((r) => (r.previous === undefined ? [] : [String(r.previous)]));
+      assert.deepEqual([...told, String(await o.get('challenge:2'))].sort(), results.map((_, i) => `n${i}`).sort());
+      await assert.rejects(async () => o.putUnless('', 60, 'v', 'u'), TypeError);
+      await assert.rejects(async () => o.putUnless('k', 60, 'v', ''), TypeError);
+      await assert.rejects(async () => o.putUnless('k', 0, 'v', 'u'), TypeError);
+    });
+
+    it('putUnless writes again once the stop key expired', async () => {
+      const o = h.stores.oneShot;
+      await o.put('claimed:e', 'post', TTL);
+      assert.equal((await o.putUnless('challenge:e', 60, 'n1', 'claimed:e')).written, false);
+      await h.advance(TTL * 1000 + 150);
+      assert.deepEqual(await o.putUnless('challenge:e', 60, 'n1', 'claimed:e'), { written: true, previous: undefined });
+    });
+
     it('incr counts within the window, also under 50 concurrent increments', async () => {
       const o = h.stores.oneShot;
       assert.equal(await o.incr('rate:ip', 60), 1);
