@@ -283,6 +283,8 @@ export class LoginTransactions {
     readonly outcome: boolean;
     readonly failure: boolean;
     readonly scanned: boolean;
+    /** The outstanding challenge: which scan holds it (never sent to the page). */
+    readonly scanId: string | undefined;
     readonly finished: string | undefined;
   }> {
     const [outcome, failure, challenge, done] = await Promise.all(
@@ -292,6 +294,7 @@ export class LoginTransactions {
       outcome: outcome !== undefined || this.#handedOver.has(txn),
       failure: failure !== undefined,
       scanned: challenge !== undefined,
+      scanId: challenge,
       finished: finishedRedirect(done),
     };
   }

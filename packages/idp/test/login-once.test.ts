@@ -158,7 +158,13 @@ describe('a token post presents the challenge it answers', () => {
     // Whoever knows the login's id (every QR frame carries it), with a token of their own card.
     await assert.rejects(post(a, token('mallory', 'guess')), { code: 'ERR_IDP_CHALLENGE_INVALID' });
     await assert.rejects(post(a, token('mallory', view.challenge, 'guess')), { code: 'ERR_IDP_CHALLENGE_INVALID' });
-    assert.deepEqual(await a.pending(txn), { outcome: false, failure: false, scanned: true, finished: undefined });
+    assert.deepEqual(await a.pending(txn), {
+      outcome: false,
+      failure: false,
+      scanned: true,
+      scanId: view.challenge,
+      finished: undefined,
+    });
     assert.equal(await oneShot.get(`claimed:${txn}`), undefined);
     // The companion that scanned still finishes.
     await post(a, token('alice', view.challenge));
@@ -172,7 +178,13 @@ describe('a token post presents the challenge it answers', () => {
     await assert.rejects(post(a, JSON.stringify(bare)), { code: 'ERR_IDP_TOKEN_MALFORMED' });
     await assert.rejects(post(a, bare as LoginToken), { code: 'ERR_IDP_TOKEN_MALFORMED' });
     await assert.rejects(post(a, '{'), { code: 'ERR_IDP_TOKEN_MALFORMED' });
-    assert.deepEqual(await a.pending(txn), { outcome: false, failure: false, scanned: true, finished: undefined });
+    assert.deepEqual(await a.pending(txn), {
+      outcome: false,
+      failure: false,
+      scanned: true,
+      scanId: view.challenge,
+      finished: undefined,
+    });
   });
 
   it('two posts presenting one challenge at once: one goes on, the other is ERR_IDP_CHALLENGE_INVALID', async () => {

@@ -176,6 +176,39 @@ describe('interaction pages in Chromium', { skip: skipBrowser }, () => {
     await context.close();
   });
 
+  it('hides the code at a scan; shown again by its button, the next scan hides it again, and that scan logs in', async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    const state = await authorize(page, idp);
+    await page.locator('#qr svg').waitFor();
+    const qr = page.locator('#qr');
+    const again = page.locator('#qr-again');
+    // A scan whose companion goes nowhere (a camera app, a declined PIN): the code is hidden, the button shown.
+    const first = await scan(idp, (await qr.getAttribute('data-link'))!);
+    assert.equal(first.status, 200, JSON.stringify(first.body));
+    await qr.waitFor({ state: 'hidden' });
+    assert.equal(await again.isVisible(), true);
+    await again.click();
+    await qr.waitFor({ state: 'visible' });
+    // The person scans again: the code goes away again, so no one at the screen can scan a fresh frame meanwhile.
+    const second = await scan(idp, (await qr.getAttribute('data-link'))!);
+    assert.equal(second.status, 200, JSON.stringify(second.body));
+    await qr.waitFor({ state: 'hidden', timeout: 5_000 });
+    assert.equal(await again.isVisible(), true);
+    // The second scan's challenge finishes the login; the first one's no longer works.
+    const v1 = first.body as unknown as CompanionViewJson;
+    const v2 = second.body as unknown as CompanionViewJson;
+    const stale = await postToken(idp, v1.txn, await cardToken(card, v1.origin, v1.challenge));
+    assert.equal(stale.body['error'], 'ERR_IDP_CHALLENGE_INVALID');
+    const callback = await callbackAfter(page, async () => {
+      const posted = await postToken(idp, v2.txn, await cardToken(card, v2.origin, v2.challenge));
+      assert.equal(posted.status, 200, JSON.stringify(posted.body));
+    });
+    assert.equal(callback.searchParams.get('state'), state);
+    assert.ok(callback.searchParams.get('code'));
+    await context.close();
+  });
+
   it('warns a minute before the code expires, then removes it and offers a new code and the way back', async () => {
     const context = await newContext();
     const page = await context.newPage();

@@ -75,28 +75,28 @@ describe('QR page event stream', () => {
   });
 });
 
-describe('QR page event stream and an unreachable store', () => {
-  /** Streams `source` to a client; resolves with the events it got once the stream ends (or after `maxMs`). */
-  async function eventsOf(source: QrEventSource<never>, maxMs: number): Promise<string[]> {
-    const server = createServer((_req, res) => void streamQrEvents(res, source, 0, POLL_MS));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      return await new Promise<string[]>((resolve) => {
-        const events: string[] = [];
-        const request = get({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, path: '/' }, (res) => {
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => events.push(...[...chunk.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]!)));
-          res.on('end', () => resolve(events));
-        });
-        request.on('error', () => resolve(events));
-        setTimeout(() => (request.destroy(), resolve(events)), maxMs);
+/** Streams `source` to a client; resolves with the events it got once the stream ends (or after `maxMs`). */
+async function eventsOf(source: QrEventSource<never>, maxMs: number): Promise<string[]> {
+  const server = createServer((_req, res) => void streamQrEvents(res, source, 0, POLL_MS));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    return await new Promise<string[]>((resolve) => {
+      const events: string[] = [];
+      const request = get({ host: '127.0.0.1', port: (server.address() as AddressInfo).port, path: '/' }, (res) => {
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => events.push(...[...chunk.matchAll(/^event: (\w+)$/gm)].map((m) => m[1]!)));
+        res.on('end', () => resolve(events));
       });
-    } finally {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    }
+      request.on('error', () => resolve(events));
+      setTimeout(() => (request.destroy(), resolve(events)), maxMs);
+    });
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
   }
+}
 
+describe('QR page event stream and an unreachable store', () => {
   it('a store out of reach for a few looks does not end the login: the stream goes on to done', async () => {
     let looks = 0;
     const source: QrEventSource<never> = {
@@ -124,5 +124,33 @@ describe('QR page event stream and an unreachable store', () => {
       refused: (e) => ({ error: (e as { code: string }).code, message: { ja: '', en: '' } }),
     };
     assert.deepEqual(await eventsOf(source, 3000), ['refused']);
+  });
+});
+
+describe('QR page event stream and repeated scans', () => {
+  it('says scanned again for each new scan (a page that showed its code again hides it), once per scan', async () => {
+    // What the looks find, one after another: scan a, the same again, scan b, a scan the stream is told of (c, whose
+    // id the next look reads), scan d, then the end.
+    const looks: Awaited<ReturnType<QrEventSource<never>['look']>>[] = [
+      { scanned: false },
+      { scanned: true, scanId: 'a' },
+      { scanned: true, scanId: 'a' },
+      { scanned: true, scanId: 'b' },
+      { scanned: true, newScan: true },
+      { scanned: true, scanId: 'c' },
+      { scanned: true, scanId: 'c' },
+      { scanned: true, scanId: 'd' },
+      { scanned: false, redirect: 'https://idp.example/resume' },
+    ];
+    let i = 0;
+    const source: QrEventSource<never> = {
+      expiresAt: Date.now() + 300_000,
+      now: Date.now,
+      currentLink: () => ({ t: 0, link: 'https://idp.example/companion/x?t=0&c=y' }),
+      look: async () => looks[Math.min(i++, looks.length - 1)]!,
+      refused: (e) => ({ error: (e as { code: string }).code, message: { ja: '', en: '' } }),
+    };
+    assert.deepEqual(await eventsOf(source, 3000), ['scanned', 'scanned', 'scanned', 'scanned', 'done']);
+    assert.equal(i, looks.length);
   });
 });

@@ -268,7 +268,7 @@ ${qrExpiryActions(back)}
           currentLink: () => signs.currentLink(transaction),
           async look(change) {
             // A scan this stream was told of needs no read: the companion holds the statement now.
-            if (change === 'scanned') return { scanned: true };
+            if (change === 'scanned') return { scanned: true, newScan: true };
             // Opened with this browser's key (its cookie): the store holds the outcome sealed to it.
             const outcome = await signs.takeOutcome(txn, binding.key);
             if (outcome !== undefined) {
@@ -279,13 +279,13 @@ ${qrExpiryActions(back)}
             }
             // An outcome another stream of this browser took first (the page before a reconnect, a duplicated tab):
             // that stream finishes and keeps its redirect for this one, which sends the same `done`.
-            const [finished, failure, scanned] = await Promise.all([
+            const [finished, failure, scanId] = await Promise.all([
               signs.finished(txn),
               signs.takeFailure(txn),
-              signs.scanned(txn),
+              signs.scanId(txn),
             ]);
             if (finished !== undefined) return { redirect: finished, scanned: true };
-            return { failure, scanned };
+            return { failure, scanned: scanId !== undefined, scanId };
           },
           refused: signErrorBody,
           watch: (onChange) => signs.watch(txn, onChange),

@@ -280,7 +280,13 @@ export class SignTransactions {
 
   /** Whether a companion holds an outstanding statement (the page says "enter your password"). */
   async scanned(txn: string): Promise<boolean> {
-    return (await this.#o.oneShot.get(`sign-statement:${txn}`)) !== undefined;
+    return (await this.scanId(txn)) !== undefined;
+  }
+
+  /** Which scan holds the outstanding statement (its nonce; never sent to the page); `undefined` when none does. */
+  async scanId(txn: string): Promise<string | undefined> {
+    const json = await this.#o.oneShot.get(`sign-statement:${txn}`);
+    return json === undefined ? undefined : (JSON.parse(json) as Statement).nonce;
   }
 
   /**

@@ -111,8 +111,9 @@ export function loginEvents(context: InteractionContext): Handler {
           firstLook = undefined;
           const pending =
             change === 'outcome' || change === 'scanned'
-              ? { outcome: change === 'outcome', failure: false, scanned: true, finished: undefined }
+              ? { outcome: change === 'outcome', failure: false, scanned: true, finished: undefined, scanId: undefined }
               : await (early ?? transactions.pending(txn));
+          const newScan = change === 'scanned';
           const outcome = pending.outcome ? await transactions.takeOutcome(txn) : undefined;
           if (outcome !== undefined) {
             let redirect: string;
@@ -134,7 +135,7 @@ export function loginEvents(context: InteractionContext): Handler {
             pending.finished ?? (pending.outcome ? (await transactions.pending(txn)).finished : undefined);
           if (finished !== undefined) return { redirect: finished, scanned: pending.scanned };
           const failure = pending.failure ? await transactions.takeFailure(txn) : undefined;
-          return { failure, scanned: pending.scanned };
+          return { failure, scanned: pending.scanned, scanId: pending.scanId, newScan };
         },
         refused: messageFor,
         watch: (onChange) => transactions.watch(txn, onChange),

@@ -28,6 +28,14 @@ export interface QrEventLook {
   readonly failure?: ErrorBody;
   /** Whether a companion holds the challenge now. */
   readonly scanned: boolean;
+  /**
+   * Which scan the outstanding challenge came from, when the look read it from the store: any value that changes
+   * from one scan to the next (the challenge itself; never sent). A new one is a new `scanned`, so that a page that
+   * showed its code again (the person's scan went nowhere) hides it again at the next scan.
+   */
+  readonly scanId?: string | undefined;
+  /** Set when the look was told of a scan (by this node, or another's notice): a new `scanned`, whatever came before. */
+  readonly newScan?: boolean | undefined;
 }
 
 /** The transaction behind one stream. */
@@ -64,6 +72,10 @@ export async function streamQrEvents<Change>(
 
   let lastT = shownT;
   let wasScanned = false;
+  // The scan the last `scanned` was for, when known; after a scan the stream was told of, the next one read is taken
+  // for it (a told look does not read which).
+  let lastScanId: string | undefined;
+  let adoptScanId = false;
   let busy = false;
   let again = false;
   let finished = false;
@@ -96,7 +108,11 @@ export async function streamQrEvents<Change>(
           return;
         }
         if (look.failure !== undefined) send(res, 'failed', { ...look.failure, retry: retryable(look.failure.error) });
-        if (look.scanned && !wasScanned) send(res, 'scanned', {});
+        const newScan =
+          look.newScan === true || (look.scanId !== undefined && !adoptScanId && look.scanId !== lastScanId);
+        if (look.scanned && (!wasScanned || newScan)) send(res, 'scanned', {});
+        if (look.newScan === true) adoptScanId = true;
+        else if (look.scanId !== undefined) [lastScanId, adoptScanId] = [look.scanId, false];
         wasScanned = look.scanned;
       }
       const { t, link } = source.currentLink();
