@@ -251,14 +251,16 @@ export class LoginTransactions {
       await forgetChallenge(this.#o.oneShot, issued.nonce).catch(() => {});
       throw new IdpLoginFinishedError();
     }
-    // The challenge replaced is forgotten (best effort: unused, it expires anyway). A rescan's own round trip.
-    if (replaced !== undefined && replaced !== issued.nonce)
-      await forgetChallenge(this.#o.oneShot, replaced).catch(() => {});
     const challenge = issued.nonce;
     const ttl = ttlOf(issued);
     if (!(ttl > 0)) throw new IdpLoginNotFoundError();
+    // Told at once, before anything else goes to the store: a stream's poll that found the new challenge first and
+    // then this notice would say `scanned` twice.
     this.#watch.notify(txn, 'scanned');
     this.#watch.announce(txn, 'scanned');
+    // The challenge replaced is forgotten (best effort: unused, it expires anyway). A rescan's own round trip.
+    if (replaced !== undefined && replaced !== issued.nonce)
+      await forgetChallenge(this.#o.oneShot, replaced).catch(() => {});
     const network = compareNetworks(transaction.network, from.network);
     from.scanned?.(transaction.clientId, network);
     return {

@@ -272,7 +272,14 @@ ${qrExpiryActions(back)}
             // Opened with this browser's key (its cookie): the store holds the outcome sealed to it.
             const outcome = await signs.takeOutcome(txn, binding.key);
             if (outcome !== undefined) {
-              const redirect = await finish(req, res, transaction, outcome);
+              let redirect: string;
+              try {
+                redirect = await finish(req, res, transaction, outcome);
+              } catch (e) {
+                // The browser's other streams, which no longer find the outcome, hear why instead of waiting.
+                void signs.fail(transaction, signErrorBody(e)).catch(() => {});
+                throw e;
+              }
               // For the browser's other streams (this one may be on a connection that is already dead); best effort.
               void signs.keepFinished(transaction, redirect).catch(() => {});
               return { redirect, scanned: true };

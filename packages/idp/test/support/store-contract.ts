@@ -353,7 +353,7 @@ export function runStoreContract(label: string, setup: () => Promise<StoreHarnes
       assert.equal(await o.get('claimed:u'), 'post-b');
     });
 
-    it('putUnless writes and tells what it replaced, unless the stop key is live; atomic across 50 callers and a stopper', async () => {
+    it('putUnless writes and tells what it replaced, unless the stop key is live; one after another across 50 callers', async () => {
       const o = h.stores.oneShot;
       assert.deepEqual(await o.putUnless('challenge:1', 60, 'n1', 'claimed:1'), { written: true, previous: undefined });
       assert.deepEqual(await o.putUnless('challenge:1', 60, 'n2', 'claimed:1'), { written: true, previous: 'n1' });
