@@ -280,8 +280,6 @@ ${qrExpiryActions(back)}
                 void signs.fail(transaction, signErrorBody(e)).catch(() => {});
                 throw e;
               }
-              // For the browser's other streams (this one may be on a connection that is already dead); best effort.
-              void signs.keepFinished(transaction, redirect).catch(() => {});
               return { redirect, scanned: true };
             }
             // An outcome another stream of this browser took first (the page before a reconnect, a duplicated tab):
@@ -403,8 +401,7 @@ ${qrExpiryActions(back)}
         refreshable && offlineAsked,
       ),
     ]);
-    await signs.end(transaction.txn);
-    return provider.interactionResult(
+    const redirect = await provider.interactionResult(
       req,
       res,
       {
@@ -418,6 +415,11 @@ ${qrExpiryActions(back)}
       },
       { mergeWithLastSubmission: true },
     );
+    // Then, in one round trip, first the redirect for the browser's other streams, then the transaction's keys: a
+    // stream that opens meanwhile finds the transaction or its redirect, never neither (an EventSource does not
+    // reconnect after an error). Best effort: either left undone expires by itself.
+    void Promise.all([signs.keepFinished(transaction, redirect), signs.end(transaction.txn)]).catch(() => {});
+    return redirect;
   }
 }
 

@@ -124,8 +124,6 @@ export function loginEvents(context: InteractionContext): Handler {
               void transactions.fail(transaction, messageFor(e)).catch(() => {});
               throw e;
             }
-            // For the browser's other streams (this one may be on a connection that is already dead); best effort.
-            void transactions.keepFinished(transaction, redirect).catch(() => {});
             return { redirect, scanned: pending.scanned };
           }
           // An outcome that another stream of this browser took first (the page before a reconnect or a reload, a
@@ -165,23 +163,25 @@ async function finish(
   const saved = await saveLoginGrant(provider, context.config.records, details, outcome);
   if (saved !== undefined) keepSavedGrant(provider, saved.grantId, saved.grant);
   try {
-    // The transaction's keys (its outcome is taken already) are deleted in the same tick as the interaction is
-    // written (or read first, see saveResult): one round trip to a pipelining store for both. If the grant cannot be
-    // saved, they expire by themselves.
-    const [, redirect] = await Promise.all([
+    const redirect = await saveResult(provider, req, res, details, {
+      // remember: false keeps the session cookie to this browser session: a card login on a shared PC ends with it.
+      login: {
+        accountId: outcome.accountId,
+        acr: outcome.acr,
+        amr: [...outcome.amr],
+        ts: outcome.ts,
+        remember: false,
+      },
+      ...(saved === undefined ? {} : { consent: { grantId: saved.grantId } }),
+    });
+    // Then, in one round trip, first the redirect for the browser's other streams, then the transaction's keys (its
+    // outcome is taken already): a stream that opens meanwhile finds the transaction or its redirect, never neither
+    // (one that found neither would be refused for good: an EventSource does not reconnect after an error). Best
+    // effort: if either fails, the keys expire by themselves, and the other streams hear at their next poll.
+    void Promise.all([
+      context.transactions.keepFinished(transaction, redirect),
       context.transactions.end(transaction.txn),
-      saveResult(provider, req, res, details, {
-        // remember: false keeps the session cookie to this browser session: a card login on a shared PC ends with it.
-        login: {
-          accountId: outcome.accountId,
-          acr: outcome.acr,
-          amr: [...outcome.amr],
-          ts: outcome.ts,
-          remember: false,
-        },
-        ...(saved === undefined ? {} : { consent: { grantId: saved.grantId } }),
-      }),
-    ]);
+    ]).catch(() => {});
     return redirect;
   } catch (e) {
     // The interaction expired while the person was at the card.
