@@ -27,11 +27,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import pg from 'pg';
 import { writeCardFile } from '../packages/card/src/virtual/index.ts';
 import { generateSigningKey, type StoreConfig } from '../packages/idp/src/index.ts';
-import { PG_URL, reachable, REDIS_URL } from '../packages/idp/test/support/op-fixture.ts';
+import { dropPostgresRedis, PG_URL, reachable, REDIS_URL } from '../packages/idp/test/support/op-fixture.ts';
 import { createKeyPool, serveTestJpki, TestJpki } from '../packages/pki/src/testing/index.ts';
 import type { Bench, Figure } from './figure.ts';
 import { syscallCosts, watchMachine, type MachineReport } from './machine.ts';
@@ -143,13 +141,8 @@ export const bench: Bench = async (log) => {
           })),
         );
       } finally {
-        // Both, whichever fails: a failure says so on the log rather than hide the run's own error.
-        const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
-        const cleaned = await Promise.allSettled([
-          admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => admin.end()),
-          dropRedisPrefix(redisPrefix),
-        ]);
-        for (const c of cleaned) if (c.status === 'rejected') log(`op: clean-up failed: ${String(c.reason)}`);
+        // A failure says so on the log rather than hide the run's own error.
+        await dropPostgresRedis(schema, redisPrefix).catch((e: unknown) => log(`op: clean-up failed: ${String(e)}`));
       }
     } else {
       log(
@@ -162,25 +155,6 @@ export const bench: Bench = async (log) => {
   }
   return figures;
 };
-
-/**
- * Deletes the run's Redis keys: a run leaves about 100 000 (sessions live a day), and a machine that benches again
- * and again would otherwise measure a Redis that grew by as many each time.
- */
-async function dropRedisPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      if (keys.length > 0) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
 
 /** A load run as measured here: the load generator's result and the provider's CPU time per login. */
 type Run = LoadResult & {

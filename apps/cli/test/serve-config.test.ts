@@ -22,11 +22,11 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { ekycMode, generateSigningKey, signAuditAnchor } from '@mynagate/idp';
-import pg from 'pg';
 import { Agent, tlsFetch } from '../../../packages/idp/test/support/op-agent.ts';
 import {
   completeLogin,
   createOpFixture,
+  dropPostgresRedis,
   PG_URL,
   postgresRedisSkip,
   REDIS_URL,
@@ -166,8 +166,7 @@ describe('mynagate serve --config', () => {
     } finally {
       cli.child.kill('SIGINT');
       await cli.exited;
-      const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
-      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => admin.end());
+      await dropPostgresRedis(schema, `${schema}:`);
     }
     assert.match(cli.stderr(), /stopped/);
   });
@@ -199,8 +198,7 @@ describe('mynagate serve --config', () => {
         a.child.kill('SIGINT');
         b.child.kill('SIGINT');
         await Promise.all([a.exited, b.exited]);
-        const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
-        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => admin.end());
+        await dropPostgresRedis(schema, `${schema}:`);
       }
       assert.match(b.stderr(), /stopped/);
     },

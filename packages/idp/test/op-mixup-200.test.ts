@@ -15,7 +15,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
-import pg from 'pg';
 import { createVerifier, ocspSource } from '@mynagate/pki';
 import { createKeyPool, serveTestJpki, TestJpki, type TestJpkiServer } from '@mynagate/pki/testing';
 import { writeCardFile } from '@mynagate/card/virtual';
@@ -29,7 +28,7 @@ import { openStores } from '../src/store/open.ts';
 import type { Stores } from '../src/store/types.ts';
 import { providerStores } from '../src/stores.ts';
 import { EventStream } from './support/op-agent.ts';
-import { PG_URL, postgresRedisSkip, REDIS_URL } from './support/op-fixture.ts';
+import { dropPostgresRedis, PG_URL, postgresRedisSkip, REDIS_URL } from './support/op-fixture.ts';
 
 const PEOPLE = 200;
 const PIN = '1234';
@@ -289,19 +288,13 @@ describe(`${PEOPLE} concurrent card logins with ${PEOPLE} cards, tokens posted i
     { skip: skipPostgres },
     async (t) => {
       const schema = `mg_mixup_${randomBytes(6).toString('hex')}`;
-      const stores = await openStores({
-        kind: 'postgres',
-        url: PG_URL,
-        schema,
-        redisUrl: REDIS_URL,
-        redisPrefix: `mg-mixup-${randomBytes(6).toString('hex')}:`,
-      });
+      const redisPrefix = `mg-mixup-${randomBytes(6).toString('hex')}:`;
+      const stores = await openStores({ kind: 'postgres', url: PG_URL, schema, redisUrl: REDIS_URL, redisPrefix });
       try {
         await mixup(stores, (m) => t.diagnostic(m));
       } finally {
         await stores.close();
-        const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
-        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => admin.end());
+        await dropPostgresRedis(schema, redisPrefix);
       }
     },
   );

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import * as client from 'openid-client';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createVerifier, ocspSource, platformLinks, type ChallengeStore } from '@mynagate/pki';
 import { oneShotChallengeStore } from '../../src/challenge-store.ts';
@@ -269,10 +270,33 @@ async function startIdp(
       if (options.nodeOf !== undefined) return;
       if (options.store === 'postgres') {
         const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
-        await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => admin.end());
+        await dropPostgresRedis(schema, (storeConfig as { redisPrefix: string }).redisPrefix);
       }
     },
   };
+}
+
+/**
+ * Drops what a PostgreSQL + Redis store left behind: its schema and its Redis keys (a run leaves from a few to
+ * hundreds of thousands, sessions for a day). Both, whichever fails; rejects with the first failure.
+ */
+export async function dropPostgresRedis(schema: string, redisPrefix: string): Promise<void> {
+  const admin = new pg.Pool({ connectionString: PG_URL, max: 1 });
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const dropKeys = async () => {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  };
+  const done = await Promise.allSettled([
+    admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => admin.end()),
+    dropKeys().finally(() => redis.disconnect()),
+  ]);
+  for (const d of done) if (d.status === 'rejected') throw d.reason;
 }
 
 async function toCryptoKey(key: KeyObject): Promise<client.CryptoKey> {
