@@ -84,9 +84,9 @@ export interface SignView {
     readonly issuer: string;
     /**
      * The statement's nonce, which the signature post names (the provider uses the statement up only for a post
-     * that names it). Absent when the canonical text has none: {@link cardAnswer} then refuses before the card.
+     * that names it). A statement without one is refused at the scan, before the password is asked for.
      */
-    readonly nonce?: string;
+    readonly nonce: string;
   };
   /**
    * Whether this companion scanned from the network the signing page's browser opened it on, as the provider sees
@@ -218,17 +218,12 @@ export async function openCard(options: {
  * same steps as `signStatementWithCard` of `@mynagate/idp`), naming the statement signed by its `nonce` (the provider
  * uses the statement up only for a post that names it).
  *
- * @throws the card's `ERR_CARD_PIN_FORMAT`, `ERR_CARD_PIN_INCORRECT` (with `retriesLeft`), `ERR_CARD_PIN_BLOCKED`;
- *   CompanionRemoteError (`ERR_CLI_COMPANION_RESPONSE`) for a statement without a nonce, before the card is asked.
+ * @throws the card's `ERR_CARD_PIN_FORMAT`, `ERR_CARD_PIN_INCORRECT` (with `retriesLeft`), `ERR_CARD_PIN_BLOCKED`.
  */
 export async function cardAnswer(transport: Transport, view: CompanionView, secret: string): Promise<unknown> {
   const card = new JpkiClient(transport);
   if (isSignView(view)) {
-    // A signature no post could name: refused before the card is asked anything, so no password try is spent on it.
     const { nonce } = view.statement;
-    if (nonce === undefined) {
-      throw new CompanionRemoteError('ERR_CLI_COMPANION_RESPONSE', 'the statement to sign has no nonce', 200);
-    }
     await card.selectJpki();
     await card.verify('sign', secret);
     const certificate = await card.readCertificate('sign');
@@ -432,6 +427,10 @@ function signView(v: Record<string, unknown>, link: URL): SignView {
     typeof s['issuer'] !== 'string' ||
     typeof text?.['ja'] !== 'string' ||
     typeof text['en'] !== 'string' ||
+    // The nonce the signature post names (the provider uses the statement up only for a post that names it): a
+    // statement without one is refused here, before the person is asked for the signing password.
+    typeof s['nonce'] !== 'string' ||
+    s['nonce'] === '' ||
     client?.['name'] !== v['clientName'] ||
     client?.['origin'] !== v['clientOrigin']
   ) {
@@ -465,7 +464,7 @@ function signView(v: Record<string, unknown>, link: URL): SignView {
       purpose: s['purpose'],
       issuer: s['issuer'],
       text: { ja: text['ja'], en: text['en'] },
-      ...(typeof s['nonce'] === 'string' && s['nonce'] !== '' ? { nonce: s['nonce'] } : {}),
+      nonce: s['nonce'],
     },
     // Fail closed, as for a login: a provider that does not say (or says anything else) gets the caution.
     network: v['network'] === 'same' ? 'same' : 'other',

@@ -89,7 +89,14 @@ describe('mynagate login and the network the login started on', () => {
  * A provider on loopback http answering a login view (or, with `sign`, a signing view) with `network` as given
  * (absent for undefined), scanned by the companion.
  */
-async function scanAnswer(network: unknown, sign = false): Promise<CompanionView> {
+/** A statement without a nonce (`scanAnswer`'s default is one). */
+const ABSENT = Symbol('no nonce');
+
+async function scanAnswer(
+  network: unknown,
+  sign = false,
+  nonce: unknown = Buffer.alloc(32, 9).toString('base64url'),
+): Promise<CompanionView> {
   const server = createServer((_req, res) => {
     const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const canonical = JSON.stringify({
@@ -97,6 +104,7 @@ async function scanAnswer(network: unknown, sign = false): Promise<CompanionView
       issuer: origin,
       purpose: '口座開設の本人確認 / Account opening',
       text: { ja: '私は、テスト銀行の本人確認に同意します。', en: 'I agree that テスト銀行 verifies my identity.' },
+      ...(nonce === ABSENT ? {} : { nonce }),
     });
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(
@@ -120,6 +128,16 @@ async function scanAnswer(network: unknown, sign = false): Promise<CompanionView
     server.close();
   }
 }
+
+describe('a signing view', () => {
+  it('names the nonce of the statement it shows; one without a nonce is ERR_CLI_COMPANION_RESPONSE, before any password', async () => {
+    const view = (await scanAnswer('same', true)) as SignView;
+    assert.equal(view.statement.nonce, Buffer.alloc(32, 9).toString('base64url'));
+    for (const nonce of [ABSENT, '', 7, null]) {
+      await assert.rejects(scanAnswer('same', true, nonce), { code: 'ERR_CLI_COMPANION_RESPONSE' }, String(nonce));
+    }
+  });
+});
 
 describe('the network field of a login view', () => {
   const scanWith = async (network: unknown) => (await scanAnswer(network)) as LoginView;
