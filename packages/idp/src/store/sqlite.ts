@@ -557,6 +557,18 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
   };
 
   const MARK = encodeValue('1');
+  /** Stores `text` (encoded) under `key` until `expiresAt` (epoch ms), replacing any value. */
+  const upsert = (key: string, text: string, expiresAt: number): void => {
+    ephSql(
+      `INSERT INTO one_shot (key, value, expires_at) VALUES (?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
+    ).run(key, text, expiresAt);
+  };
+  /** The live value under `key` at `t` (epoch ms), still encoded. */
+  const live = (key: string, t: number): string | undefined => {
+    const row = ephSql('SELECT value FROM one_shot WHERE key = ? AND expires_at > ?').get(key, t);
+    return row === undefined ? undefined : String(row.value);
+  };
   /**
    * Writes `value` unless the key holds a live value (`sameToo`: a live value other than this one), in one statement
    * under the write lock (`putIfAbsent`, `renew`): of two writers, one sees the other's row. Resolves whether it wrote.
@@ -581,12 +593,7 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
       assertKey(key);
       const ttl = ttlToMs(ttlSeconds);
       const text = encodeValue(value);
-      return run(() => {
-        ephSql(
-          `INSERT INTO one_shot (key, value, expires_at) VALUES (?, ?, ?)
-           ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
-        ).run(key, text, now() + ttl);
-      });
+      return run(() => upsert(key, text, now() + ttl));
     },
     // DELETE … RETURNING is one statement under the write lock: two takers cannot both see the row.
     take: <T extends OneShotValue>(key: string) =>
@@ -602,18 +609,15 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
           const row = ephSql('DELETE FROM one_shot WHERE key = ? RETURNING value, expires_at').get(key);
           const t = now();
           if (!row || Number(row.expires_at) <= t) return undefined;
-          ephSql(
-            `INSERT INTO one_shot (key, value, expires_at) VALUES (?, ?, ?)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
-          ).run(markKey, MARK, t + ttl);
+          upsert(markKey, MARK, t + ttl);
           return decodeValue(String(row.value)) as T;
         }),
       );
     },
     get: <T extends OneShotValue>(key: string) =>
       run(() => {
-        const row = ephSql('SELECT value FROM one_shot WHERE key = ? AND expires_at > ?').get(key, now());
-        return row ? (decodeValue(String(row.value)) as T) : undefined;
+        const value = live(key, now());
+        return value === undefined ? undefined : (decodeValue(value) as T);
       }),
     delete: (key) =>
       run(() => {
@@ -649,14 +653,10 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
       return run(() =>
         ephTx(() => {
           const t = now();
-          const live = 'SELECT value FROM one_shot WHERE key = ? AND expires_at > ?';
-          if (ephSql(live).get(unlessKey, t) !== undefined) return { written: false, previous: undefined };
-          const row = ephSql(live).get(key, t);
-          ephSql(
-            `INSERT INTO one_shot (key, value, expires_at) VALUES (?, ?, ?)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
-          ).run(key, text, t + ttl);
-          return { written: true, previous: row === undefined ? undefined : decodeValue(String(row.value)) };
+          if (live(unlessKey, t) !== undefined) return { written: false, previous: undefined };
+          const previous = live(key, t);
+          upsert(key, text, t + ttl);
+          return { written: true, previous: previous === undefined ? undefined : decodeValue(previous) };
         }),
       );
     },
