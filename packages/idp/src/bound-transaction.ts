@@ -124,15 +124,20 @@ interface Finished extends Pick<BoundFields, 'uid' | 'browserHash'> {
  * on any node: after a network change an EventSource reconnects while the server still holds the old connection,
  * which may take the outcome and send `done` into a dead socket. Readable only with the proof {@link assertOwner}
  * asks for ({@link finishedRedirectFor}), or by a stream that proved it already ({@link finishedRedirect}).
+ *
+ * In the same atomic step the transaction's own keys (`endKeys`) are deleted: a stream that opens meanwhile finds the
+ * transaction or its redirect, never neither (one that found neither would be refused for good: an EventSource does
+ * not reconnect after an error), and on SQLite it is one commit rather than one per key.
  */
 export function keepFinished(
-  oneShot: Pick<OneShotPort, 'put'>,
+  oneShot: Pick<OneShotPort, 'putDeleting'>,
   key: string,
   transaction: Pick<BoundFields, 'uid' | 'browserHash'>,
   redirect: string,
+  endKeys: readonly string[],
 ): Promise<void> {
   const finished: Finished = { redirect, uid: transaction.uid, browserHash: transaction.browserHash };
-  return oneShot.put(key, JSON.stringify(finished), FINISHED_TTL_MS);
+  return oneShot.putDeleting(key, JSON.stringify(finished), FINISHED_TTL_MS, endKeys);
 }
 
 /** The redirect kept by {@link keepFinished}, read by a stream whose browser proved it owns the transaction. */

@@ -11,7 +11,7 @@
  * Keys (one-shot store): `login:<txn>` the transaction, `challenge:<txn>` the outstanding challenge,
  * `claimed:<txn>` the token post that holds the login (a value unique to that post), `result:<txn>` a verified login waiting for its
  * browser (written once), `failure:<txn>` the last refusal, for the page to show, `done:<txn>` the finished login's
- * redirect, for the browser's other event streams (see {@link LoginTransactions.keepFinished}),
+ * redirect, for the browser's other event streams (see {@link LoginTransactions.finish}),
  * `handover:<SHA-256 of a one-time code>` a verified login the card-reader bridge handed over (see {@link
  * LoginTransactions.handOver}).
  */
@@ -277,7 +277,7 @@ export class LoginTransactions {
 
   /**
    * What a waiting page polls: whether an outcome or a refusal waits to be taken, whether a companion holds the
-   * challenge, and the redirect of the login if another stream of the browser finished it ({@link keepFinished}).
+   * challenge, and the redirect of the login if another stream of the browser finished it ({@link finish}).
    * Reads only, all at once (one round trip to Redis; no write lock on SQLite), since most polls find nothing; the
    * takes stay the atomic steps. Call only for the owning browser (after {@link getOwned}): `finished` is its own.
    */
@@ -289,8 +289,8 @@ export class LoginTransactions {
     readonly scanId: string | undefined;
     readonly finished: string | undefined;
   }> {
-    const [outcome, failure, challenge, done] = await Promise.all(
-      ['result', 'failure', 'challenge', 'done'].map((k) => this.#o.oneShot.get(`${k}:${txn}`)),
+    const [outcome, failure, challenge, done] = await this.#o.oneShot.getMany(
+      ['result', 'failure', 'challenge', 'done'].map((k) => `${k}:${txn}`),
     );
     return {
       outcome: outcome !== undefined || this.#handedOver.has(txn),
@@ -467,24 +467,26 @@ export class LoginTransactions {
    * still finds the transaction (on the node that started it) is refused `ERR_IDP_LOGIN_FINISHED`.
    */
   async end(txn: string): Promise<void> {
-    this.#handedOver.delete(txn);
-    this.#started.delete(txn);
-    await Promise.all(['login', 'challenge', 'result', 'failure'].map((k) => this.#o.oneShot.delete(`${k}:${txn}`)));
+    this.#forget(txn);
+    await Promise.all(TRANSACTION_KEYS.map((k) => this.#o.oneShot.delete(`${k}:${txn}`)));
   }
 
   /**
-   * Keeps the redirect of a login a stream of its browser just finished for the browser's other streams, on any node
-   * (bound-transaction.ts `keepFinished`, for a minute). A stream that finds the outcome taken ({@link pending}), or
-   * that opens after the transaction ended ({@link finishedFor}), sends the same `done`. Readable only with the proof
-   * {@link getOwned} asks for.
+   * Ends the transaction of a login a stream of its browser just finished, keeping its redirect for the browser's
+   * other streams, on any node (bound-transaction.ts `keepFinished`, for a minute), in one atomic step. A stream that
+   * finds the outcome taken ({@link pending}), or that opens after the transaction ended ({@link finishedFor}), sends
+   * the same `done`. Readable only with the proof {@link getOwned} asks for. The claim stays, as with {@link end}.
    */
-  async keepFinished(transaction: LoginTransaction, redirect: string): Promise<void> {
-    const write = keepFinished(this.#o.oneShot, `done:${transaction.txn}`, transaction, redirect);
-    await this.#watch.record(transaction.txn, 'outcome', write);
+  async finish(transaction: LoginTransaction, redirect: string): Promise<void> {
+    const { txn } = transaction;
+    this.#forget(txn);
+    const ended = TRANSACTION_KEYS.map((k) => `${k}:${txn}`);
+    const write = keepFinished(this.#o.oneShot, `done:${txn}`, transaction, redirect, ended);
+    await this.#watch.record(txn, 'outcome', write);
   }
 
   /**
-   * The redirect of a login that finished moments ago ({@link keepFinished}), for the browser holding `browserKey`
+   * The redirect of a login that finished moments ago ({@link finish}), for the browser holding `browserKey`
    * on interaction `uid` only; `undefined` for any other browser, or when there is none.
    */
   async finishedFor(txn: string, browserKey: string, uid: string): Promise<string | undefined> {
@@ -526,10 +528,19 @@ export class LoginTransactions {
       throw new IdpLoginFinishedError();
   }
 
+  /** Drops what this node holds in memory of a transaction that ends. */
+  #forget(txn: string): void {
+    this.#handedOver.delete(txn);
+    this.#started.delete(txn);
+  }
+
   #remaining(transaction: LoginTransaction): number {
     return Math.max(1000, transaction.expiresAt - this.#o.now());
   }
 }
+
+/** A transaction's own keys, deleted when it ends (its claim, `claimed:`, stays until the login would expire). */
+const TRANSACTION_KEYS = ['login', 'challenge', 'result', 'failure'] as const;
 
 /** Where the claim of the token post that holds a login is kept. */
 function claimKey(transaction: LoginTransaction): string {

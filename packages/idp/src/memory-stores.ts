@@ -47,6 +47,14 @@ export function createMemoryStores(options: MemoryExpiryOptions = {}): ProviderS
     async get(key) {
       return oneShot.get(key);
     },
+    async getMany(keys) {
+      return keys.map((key) => oneShot.get(key));
+    },
+    async putDeleting(key, value, ttlMs, deleteKeys) {
+      if (deleteKeys.includes(key)) throw new TypeError('deleteKeys must not name key');
+      oneShot.set(key, value, ttlMs);
+      for (const k of deleteKeys) oneShot.delete(k);
+    },
     async take(key) {
       const value = oneShot.get(key);
       oneShot.delete(key);

@@ -10,6 +10,10 @@ import type { ChangeFeed } from './store/types.ts';
 export interface OneShotPort {
   put(key: string, value: string, ttlMs: number): Promise<void>;
   get(key: string): Promise<string | undefined>;
+  /** Reads several keys in one step: their values in order, `undefined` where none is live. */
+  getMany(keys: readonly string[]): Promise<(string | undefined)[]>;
+  /** Puts `value` and deletes `deleteKeys` in one atomic step (none of them `key`). */
+  putDeleting(key: string, value: string, ttlMs: number, deleteKeys: readonly string[]): Promise<void>;
   /** Returns the value and deletes it in one atomic step: two takers never both get it. */
   take(key: string): Promise<string | undefined>;
   /** {@link take}, and when there was a value, puts `'1'` under `markKey` in the same atomic step. */

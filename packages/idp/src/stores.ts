@@ -59,6 +59,9 @@ export function providerStores(
     oneShot: {
       put: (key: string, value: string, ttlMs: number) => oneShot.put(key, value, seconds(ttlMs)),
       get: async (key: string) => asString(await oneShot.get(key)),
+      getMany: async (keys: readonly string[]) => (await oneShot.getMany(keys)).map(asString),
+      putDeleting: (key: string, value: string, ttlMs: number, deleteKeys: readonly string[]) =>
+        oneShot.putDeleting(key, seconds(ttlMs), value, deleteKeys),
       take: async (key: string) => asString(await oneShot.take(key)),
       takeMarking: async (key: string, markKey: string, markTtlMs: number) =>
         asString(await oneShot.takeMarking(key, markKey, seconds(markTtlMs))),

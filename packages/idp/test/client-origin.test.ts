@@ -168,6 +168,11 @@ describe('a signing transaction for an origin no statement may name', () => {
     const oneShot: OneShotPort = {
       put: (key, value, ttlMs) => (writes.push(key), store.put(key, value, ttlMs)),
       get: (key) => store.get(key),
+      getMany: (keys) => store.getMany(keys),
+      putDeleting: (key, value, ttlMs, deleteKeys) => (
+        writes.push(key),
+        store.putDeleting(key, value, ttlMs, deleteKeys)
+      ),
       take: (key) => store.take(key),
       takeMarking: (key, markKey, markTtlMs) => store.takeMarking(key, markKey, markTtlMs),
       putIfAbsent: (key, value, ttlMs) => (writes.push(key), store.putIfAbsent(key, value, ttlMs)),

@@ -13,7 +13,7 @@ import { newChallenge } from '@mynagate/pki';
 import { submitCardToken, type CardLoginDeps } from '../src/card-login.ts';
 import { oneShotChallengeStore } from '../src/challenge-store.ts';
 import type { LoginToken, LoginVerifier, VerifiedLogin } from '../src/login-token.ts';
-import { CLAIM_TTL_MS, LoginTransactions, type LoginOutcome, type LoginTransaction } from '../src/login-transaction.ts';
+import { CLAIM_TTL_MS, LoginTransactions, type LoginOutcome } from '../src/login-transaction.ts';
 import { createMemoryStores } from '../src/memory-stores.ts';
 import type { OneShotPort } from '../src/ports.ts';
 import { StoreUnavailableError } from '../src/store/errors.ts';
@@ -330,6 +330,8 @@ describe('a claim bounds the check of its token', () => {
     const { node, oneShot, txn, scan, deps } = await setup();
     const lossy: OneShotPort = {
       get: (k) => oneShot.get(k),
+      getMany: (ks) => oneShot.getMany(ks),
+      putDeleting: (k, v, t, ds) => oneShot.putDeleting(k, v, t, ds),
       take: (k) => oneShot.take(k),
       takeMarking: (k, m, t) => oneShot.takeMarking(k, m, t),
       deleteIf: (k, v) => oneShot.deleteIf(k, v),
@@ -451,9 +453,8 @@ describe('a scan of a claimed login', () => {
 describe("a finished login's redirect", () => {
   it("is kept a minute for the owning browser's streams only", async () => {
     const { a, b, transaction, browserKey, txn, advance } = await setup();
-    const finish = (t: LoginTransaction) => a.keepFinished(t, 'https://id.example.jp/auth/uid-1');
-    await a.end(txn);
-    await finish(transaction);
+    await a.finish(transaction, 'https://id.example.jp/auth/uid-1');
+    await assert.rejects(b.get(txn), { code: 'ERR_IDP_LOGIN_NOT_FOUND' }, 'the transaction ended with it');
     assert.equal((await b.pending(txn)).finished, 'https://id.example.jp/auth/uid-1');
     assert.equal(await b.finishedFor(txn, browserKey, 'uid-1'), 'https://id.example.jp/auth/uid-1');
     assert.equal(await b.finishedFor(txn, 'another-browser-key', 'uid-1'), undefined);

@@ -415,10 +415,9 @@ ${qrExpiryActions(back)}
       },
       { mergeWithLastSubmission: true },
     );
-    // Then, in one round trip, first the redirect for the browser's other streams, then the transaction's keys: a
-    // stream that opens meanwhile finds the transaction or its redirect, never neither (an EventSource does not
-    // reconnect after an error). Best effort: either left undone expires by itself.
-    void Promise.all([signs.keepFinished(transaction, redirect), signs.end(transaction.txn)]).catch(() => {});
+    // Then the redirect for the browser's other streams, and the transaction's keys go, in one atomic step
+    // (sign-transaction.ts `finish`). Best effort: left undone, they expire by themselves.
+    void signs.finish(transaction, redirect).catch(() => {});
     return redirect;
   }
 }

@@ -7,7 +7,7 @@
  * (single use, and used up only by a signature post that names its nonce: {@link SignTransactions.consumeStatement}),
  * `sign-result:<txn>` the verified signature waiting for its browser, sealed (below), `sign-failure:<txn>` the last
  * refusal (a code and a message, nothing personal), `sign-done:<txn>` the finished signature's redirect, for the
- * browser's other event streams (see {@link SignTransactions.keepFinished}).
+ * browser's other event streams (see {@link SignTransactions.finish}).
  *
  * The outcome at rest: crypto-shredded per transaction. The outcome carries the verified identity (the basic-4 the
  * statement covered, and the signing certificate with `ekyc.keepCertificate`), and it waits in the one-shot store
@@ -359,29 +359,29 @@ export class SignTransactions {
   }
 
   async end(txn: string): Promise<void> {
-    await Promise.all(
-      ['sign', 'sign-statement', 'sign-result', 'sign-failure'].map((k) => this.#o.oneShot.delete(`${k}:${txn}`)),
-    );
+    await Promise.all(SIGN_KEYS.map((k) => this.#o.oneShot.delete(`${k}:${txn}`)));
   }
 
   /**
-   * Keeps the redirect of a signature a stream of its browser just finished, for the browser's other streams on any
-   * node, for a minute (bound-transaction.ts `keepFinished`): the stream that took the outcome may have been on a
-   * connection a network change left dead, and the page's reconnected stream then sends the same `done` ({@link
-   * finished}, {@link finishedFor}) instead of waiting for an outcome that is gone.
+   * Ends the transaction of a signature a stream of its browser just finished, keeping its redirect for the browser's
+   * other streams on any node, for a minute, in one atomic step (bound-transaction.ts `keepFinished`): the stream that
+   * took the outcome may have been on a connection a network change left dead, and the page's reconnected stream then
+   * sends the same `done` ({@link finished}, {@link finishedFor}) instead of waiting for an outcome that is gone.
    */
-  async keepFinished(transaction: SignTransaction, redirect: string): Promise<void> {
-    const write = keepFinished(this.#o.oneShot, `sign-done:${transaction.txn}`, transaction, redirect);
-    await this.#watch.record(transaction.txn, 'outcome', write);
+  async finish(transaction: SignTransaction, redirect: string): Promise<void> {
+    const { txn } = transaction;
+    const ended = SIGN_KEYS.map((k) => `${k}:${txn}`);
+    const write = keepFinished(this.#o.oneShot, `sign-done:${txn}`, transaction, redirect, ended);
+    await this.#watch.record(txn, 'outcome', write);
   }
 
-  /** The redirect {@link keepFinished} kept. Call only for the owning browser (after {@link getOwned}). */
+  /** The redirect {@link finish} kept. Call only for the owning browser (after {@link getOwned}). */
   async finished(txn: string): Promise<string | undefined> {
     return finishedRedirect(await this.#o.oneShot.get(`sign-done:${txn}`));
   }
 
   /**
-   * The redirect of a signature that finished moments ago ({@link keepFinished}), for the browser holding
+   * The redirect of a signature that finished moments ago ({@link finish}), for the browser holding
    * `browserKey` on interaction `uid` only; `undefined` for any other browser, or when there is none.
    */
   async finishedFor(txn: string, browserKey: string, uid: string): Promise<string | undefined> {
@@ -393,6 +393,9 @@ export class SignTransactions {
     return Math.max(1000, transaction.expiresAt - this.#o.now());
   }
 }
+
+/** A signature transaction's own keys, deleted when it ends. */
+const SIGN_KEYS = ['sign', 'sign-statement', 'sign-result', 'sign-failure'] as const;
 
 /** Whether a stored statement's nonce is the one a post named, in constant time. */
 function sameNonce(stored: unknown, named: string): boolean {

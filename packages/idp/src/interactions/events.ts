@@ -6,7 +6,7 @@
  * event `ERR_IDP_TOO_MANY_STREAMS` ({@link cappedSource}).
  *
  * Of the browser's streams (a reconnect, a reload, a duplicated tab; on any node), the first to take the outcome
- * finishes the login, and the others send the same `done` (login-transaction.ts `keepFinished`), also one that opens
+ * finishes the login, and the others send the same `done` (login-transaction.ts `finish`), also one that opens
  * within a minute after the end: the one that took it may have been on a connection the network change left dead.
  *
  * Events: those of qr-events.ts, the first `qr` after `?t=` (the code the page already shows, if given).
@@ -174,14 +174,10 @@ async function finish(
       },
       ...(saved === undefined ? {} : { consent: { grantId: saved.grantId } }),
     });
-    // Then, in one round trip, first the redirect for the browser's other streams, then the transaction's keys (its
-    // outcome is taken already): a stream that opens meanwhile finds the transaction or its redirect, never neither
-    // (one that found neither would be refused for good: an EventSource does not reconnect after an error). Best
-    // effort: if either fails, the keys expire by themselves, and the other streams hear at their next poll.
-    void Promise.all([
-      context.transactions.keepFinished(transaction, redirect),
-      context.transactions.end(transaction.txn),
-    ]).catch(() => {});
+    // Then the redirect for the browser's other streams, and the transaction's keys go (its outcome is taken
+    // already), in one atomic step (login-transaction.ts `finish`). Best effort: if it fails, the keys expire by
+    // themselves, and the other streams hear at their next poll.
+    void context.transactions.finish(transaction, redirect).catch(() => {});
     return redirect;
   } catch (e) {
     // The interaction expired while the person was at the card.

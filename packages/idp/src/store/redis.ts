@@ -23,8 +23,16 @@ import {
 } from './errors.ts';
 import { decodeValue, encodeValue } from './lib/codec.ts';
 import { epochSeconds } from './lib/rows.ts';
-import { assertKey, expiresInToMs, ttlToMs } from './lib/validate.ts';
-import type { Adapter, AdapterPayload, ChangeFeed, OidcAdapterFactory, OneShotStore, OneShotValue } from './types.ts';
+import { assertKey, assertKeys, expiresInToMs, ttlToMs } from './lib/validate.ts';
+import {
+  ONE_SHOT_MANY_MAX,
+  type Adapter,
+  type AdapterPayload,
+  type ChangeFeed,
+  type OidcAdapterFactory,
+  type OneShotStore,
+  type OneShotValue,
+} from './types.ts';
 
 /** Options of {@link openRedisStores}. */
 export interface RedisStoreOptions {
@@ -165,6 +173,13 @@ const SCRIPTS = {
       redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
       return {1, previous}`,
   },
+  // KEYS: the value, then the keys to delete. ARGV: the value, its ttl ms. Writes it and deletes them.
+  mgPutDeleting: {
+    lua: `
+      redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+      redis.call('DEL', unpack(KEYS, 2))
+      return 1`,
+  },
   // KEYS: counter. ARGV: window ms. The window starts with the first increment.
   mgIncr: {
     numberOfKeys: 1,
@@ -186,6 +201,8 @@ interface Scripted {
   mgDeleteIf(...args: Arg[]): Promise<number>;
   mgRenew(...args: Arg[]): Promise<number>;
   mgPutUnless(...args: Arg[]): Promise<[number, string | null] | [number] | null>;
+  /** The number of keys first (the script takes any number). */
+  mgPutDeleting(...args: Arg[]): Promise<number>;
   mgFindVia(...args: Arg[]): Promise<[string | null, string | null] | null>;
 }
 
@@ -374,6 +391,11 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
       const k = oneKey(key);
       return run(async () => decode<T>(await client.get(k)));
     },
+    getMany: (keys) => {
+      assertKeys(keys, ONE_SHOT_MANY_MAX);
+      const ks = keys.map(oneKey);
+      return run(async () => (await client.mget(ks)).map((text) => decode<OneShotValue>(text)));
+    },
     delete: (key) => {
       const k = oneKey(key);
       return run(async () => (await client.del(k)) > 0);
@@ -405,6 +427,15 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
           ? { written: false, previous: undefined }
           : { written: true, previous: decode<T>(reply[1] ?? null) };
       });
+    },
+    // One script: atomic, one command.
+    putDeleting: (key, ttlSeconds, value, deleteKeys) => {
+      const k = oneKey(key);
+      assertKeys(deleteKeys, ONE_SHOT_MANY_MAX, 'deleteKeys');
+      if (deleteKeys.includes(key)) throw new TypeError('deleteKeys must not name key');
+      const ds = deleteKeys.map(oneKey);
+      const [text, ttl] = [encodeValue(value), ttlToMs(ttlSeconds)];
+      return run(async () => void (await scripts.mgPutDeleting(1 + ds.length, k, ...ds, text, ttl)));
     },
     incr: (key, ttlSeconds) => {
       const k = oneKey(key);

@@ -70,21 +70,23 @@ import {
   assertIssuerName,
   assertId,
   assertKey,
+  assertKeys,
   assertNewConsent,
   assertNewCredential,
   clockOption,
   expiresInToMs,
   ttlToMs,
 } from './lib/validate.ts';
-import type {
-  Adapter,
-  AdapterPayload,
-  Credential,
-  NewCredential,
-  OneShotStore,
-  OneShotValue,
-  RecordStore,
-  Stores,
+import {
+  ONE_SHOT_MANY_MAX,
+  type Adapter,
+  type AdapterPayload,
+  type Credential,
+  type NewCredential,
+  type OneShotStore,
+  type OneShotValue,
+  type RecordStore,
+  type Stores,
 } from './types.ts';
 
 /** Options of {@link openSqliteStores}. */
@@ -619,6 +621,20 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
         const value = live(key, now());
         return value === undefined ? undefined : (decodeValue(value) as T);
       }),
+    // One statement: a read of several keys sees one snapshot of the file.
+    getMany: (keys) => {
+      assertKeys(keys, ONE_SHOT_MANY_MAX);
+      return run(() => {
+        const rows = ephSql(
+          `SELECT key, value FROM one_shot WHERE key IN (${placeholders(keys.length)}) AND expires_at > ?`,
+        ).all(...keys, now());
+        const found = new Map(rows.map((r) => [String(r.key), String(r.value)]));
+        return keys.map((k) => {
+          const value = found.get(k);
+          return value === undefined ? undefined : decodeValue(value);
+        });
+      });
+    },
     delete: (key) =>
       run(() => {
         const row = ephSql('DELETE FROM one_shot WHERE key = ? RETURNING expires_at').get(key);
@@ -657,6 +673,20 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
           const previous = live(key, t);
           upsert(key, text, t + ttl);
           return { written: true, previous: previous === undefined ? undefined : decodeValue(previous) };
+        }),
+      );
+    },
+    // One transaction under the write lock, one commit.
+    putDeleting: (key, ttlSeconds, value, deleteKeys) => {
+      assertKey(key);
+      assertKeys(deleteKeys, ONE_SHOT_MANY_MAX, 'deleteKeys');
+      if (deleteKeys.includes(key)) throw new TypeError('deleteKeys must not name key');
+      const ttl = ttlToMs(ttlSeconds);
+      const text = encodeValue(value);
+      return run(() =>
+        ephTx(() => {
+          upsert(key, text, now() + ttl);
+          ephSql(`DELETE FROM one_shot WHERE key IN (${placeholders(deleteKeys.length)})`).run(...deleteKeys);
         }),
       );
     },
@@ -888,6 +918,11 @@ function ownerOnly(path: string): void {
 }
 
 /** Opens one file in WAL mode with the given `synchronous` and migrates it. */
+/** `?, ?, …`: `n` statement parameters (a statement is cached per text, so one per count). */
+function placeholders(n: number): string {
+  return Array.from({ length: n }, () => '?').join(', ');
+}
+
 function openFile(
   path: string,
   busyTimeoutMs: number,

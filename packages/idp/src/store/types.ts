@@ -46,6 +46,9 @@ export type OidcAdapterFactory = (name: string) => Adapter;
 /** What a one-shot store gives back: strings and objects as put, numbers for counters made by `incr`. */
 export type OneShotValue = string | number | object;
 
+/** The most keys {@link OneShotStore.getMany} reads, or {@link OneShotStore.putDeleting} deletes, at once. */
+export const ONE_SHOT_MANY_MAX = 16;
+
 /**
  * Short-lived state with atomic take-and-delete: challenges, QR secrets, interaction and login transactions,
  * replay markers, rate-limit counters. Keys are the caller's namespace (prefix them: `challenge:…`).
@@ -69,6 +72,11 @@ export interface OneShotStore {
   ): Promise<T | undefined>;
   /** Reads without deleting. */
   get<T extends OneShotValue = OneShotValue>(key: string): Promise<T | undefined>;
+  /**
+   * Reads several keys without deleting, in one step (one statement, one command): the values in the order of
+   * `keys`, `undefined` where none is live. At most {@link ONE_SHOT_MANY_MAX} keys.
+   */
+  getMany(keys: readonly string[]): Promise<(OneShotValue | undefined)[]>;
   /** Deletes; resolves `true` if a live value was there. */
   delete(key: string): Promise<boolean>;
   /**
@@ -99,6 +107,13 @@ export interface OneShotStore {
     value: string,
     unlessKey: string,
   ): Promise<{ readonly written: boolean; readonly previous: OneShotValue | undefined }>;
+  /**
+   * Stores `value` under `key` for `ttlSeconds` (replacing any value) and deletes `deleteKeys`, in one atomic step: a
+   * reader finds the keys as they were or as they are after, never between. A finished login keeps its redirect and
+   * ends its transaction this way, so that a stream that opens meanwhile finds one or the other (events.ts). At most
+   * {@link ONE_SHOT_MANY_MAX} keys to delete, none of them `key`.
+   */
+  putDeleting(key: string, ttlSeconds: number, value: string | object, deleteKeys: readonly string[]): Promise<void>;
   /** Adds one to a counter and returns it; the window of `ttlSeconds` starts with the first increment. */
   incr(key: string, ttlSeconds: number): Promise<number>;
 }

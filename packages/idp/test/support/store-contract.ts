@@ -240,6 +240,58 @@ export function runStoreContract(label: string, setup: () => Promise<StoreHarnes
       assert.equal(await o.get('missing'), undefined);
     });
 
+    it('getMany reads several keys in order: values as put, counters as numbers, undefined where none is live', async () => {
+      const o = h.stores.oneShot;
+      await o.put('a', 'text', 60);
+      await o.put('b', { n: 1 }, 60);
+      assert.equal(await o.incr('c', 60), 1);
+      await o.put('gone', 'soon', TTL);
+      await h.advance(TTL * 1000 + 150);
+      assert.deepEqual(await h.peer.oneShot.getMany(['b', 'missing', 'a', 'gone', 'c']), [
+        { n: 1 },
+        undefined,
+        'text',
+        undefined,
+        1,
+      ]);
+      assert.equal(await o.get('a'), 'text', 'not deleted');
+      await assert.rejects(async () => o.getMany([]), TypeError);
+      await assert.rejects(async () => o.getMany(['a', 'a']), TypeError);
+      await assert.rejects(async () => o.getMany(['a', '']), TypeError);
+      await assert.rejects(async () => o.getMany(Array.from({ length: 17 }, (_, i) => `k${i}`)), TypeError);
+    });
+
+    it('putDeleting writes one key and deletes others in one step: a reader on another node never sees between', async () => {
+      const o = h.stores.oneShot;
+      const ended = ['login:1', 'challenge:1', 'failure:1'];
+      await o.put('challenge:1', 'n1', 60);
+      await o.put('failure:1', { error: 'x' }, 60);
+      await o.putDeleting('done:1', 60, 'redirect', [...ended, 'never-there']);
+      assert.deepEqual(await o.getMany(['done:1', ...ended]), ['redirect', undefined, undefined, undefined]);
+      // 30 rounds of reads from the peer, started a few turns of the event loop apart around the write, and one
+      // after it: each finds all the old keys, or the new one alone.
+      const keys = ['done:2', 'login:2', 'challenge:2'];
+      const turns = (n: number) =>
+        new Promise<void>((resolve) => (n === 0 ? resolve() : setImmediate(() => resolve(turns(n - 1)))));
+      for (let round = 0; round < 30; round++) {
+        await o.delete('done:2');
+        await o.put('login:2', `t${round}`, 60);
+        await o.put('challenge:2', `n${round}`, 60);
+        const reads = Array.from({ length: 6 }, (_, i) => turns(i).then(() => h.peer.oneShot.getMany(keys)));
+        const [, ...found] = await Promise.all([o.putDeleting('done:2', 60, `r${round}`, keys.slice(1)), ...reads]);
+        found.push(await h.peer.oneShot.getMany(keys));
+        for (const [done, login, challenge] of found) {
+          const before = done === undefined && login === `t${round}` && challenge === `n${round}`;
+          const after = done === `r${round}` && login === undefined && challenge === undefined;
+          assert.ok(before || after, `round ${round}: read ${JSON.stringify([done, login, challenge])}`);
+        }
+      }
+      await assert.rejects(async () => o.putDeleting('k', 60, 'v', []), TypeError);
+      await assert.rejects(async () => o.putDeleting('k', 60, 'v', ['k']), TypeError);
+      await assert.rejects(async () => o.putDeleting('k', 0, 'v', ['j']), TypeError);
+      await assert.rejects(async () => o.putDeleting('', 60, 'v', ['j']), TypeError);
+    });
+
     it('take returns the value once and deletes it', async () => {
       const o = h.stores.oneShot;
       await o.put('qr:1', { secret: 's' }, 60);

@@ -11,6 +11,14 @@ export function assertKey(key: unknown, name = 'key'): asserts key is string {
   }
 }
 
+/** A list of one-shot keys: an array of 1 to `max` keys, each as {@link assertKey} asks, none twice. */
+export function assertKeys(keys: unknown, max: number, name = 'keys'): asserts keys is readonly string[] {
+  if (!Array.isArray(keys) || keys.length === 0 || keys.length > max)
+    throw new TypeError(`${name} must be an array of 1 to ${max} keys`);
+  for (const key of keys) assertKey(key, `each of ${name}`);
+  if (new Set(keys).size !== keys.length) throw new TypeError(`${name} must not name a key twice`);
+}
+
 /** A one-shot TTL in seconds → milliseconds; must be positive and finite. */
 export function ttlToMs(ttlSeconds: unknown): number {
   if (typeof ttlSeconds !== 'number' || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
