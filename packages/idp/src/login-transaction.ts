@@ -235,15 +235,32 @@ export class LoginTransactions {
     // verifier that does not offer that; it is written only while no token post claimed the login, in the same atomic
     // step that reads the challenge it replaces.
     let recorded: Promise<{ readonly written: boolean; readonly previous: string | undefined }> | undefined;
+    let recordedNonce: string | undefined;
     const record = (issued: IssuedChallenge): Promise<void> => {
       const ttl = ttlOf(issued);
+      recordedNonce = issued.nonce;
       recorded =
         ttl > 0
           ? this.#o.oneShot.putUnless(`challenge:${txn}`, issued.nonce, ttl, `claimed:${txn}`)
           : Promise.resolve({ written: true, previous: undefined });
       return recorded.then(() => {});
     };
-    const issued = await this.#o.verifier.issueChallenge(txn, record);
+    let issued: IssuedChallenge;
+    try {
+      issued = await this.#o.verifier.issueChallenge(txn, record);
+    } catch (e) {
+      // The verifier's record failed (a store error) while the transaction's may have been written: a page whose poll
+      // saw it would hide its code for a scan no companion can finish. Taken back while it is still this scan's, and
+      // the page told, as after any refusal once a companion scanned (best effort: the store just failed).
+      const mine = await recorded?.catch(() => undefined);
+      if (mine?.written === true && recordedNonce !== undefined) {
+        await Promise.all([
+          this.#o.oneShot.deleteIf(`challenge:${txn}`, recordedNonce),
+          this.fail(transaction, messageFor(e)),
+        ]).catch(() => {});
+      }
+      throw e;
+    }
     if (recorded === undefined) await record(issued);
     const { written, previous: replaced } = await recorded!;
     if (!written) {

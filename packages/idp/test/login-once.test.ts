@@ -83,10 +83,10 @@ async function setup() {
   const stores = createMemoryStores({ now });
   const { oneShot } = stores;
   const { verifier, hold } = fakeVerifier(oneShot, now);
-  const node = (port: OneShotPort = oneShot) =>
+  const node = (port: OneShotPort = oneShot, v: LoginVerifier = verifier) =>
     new LoginTransactions({
       oneShot: port,
-      verifier,
+      verifier: v,
       now,
       origin: ORIGIN,
       loginTtlSeconds: 300,
@@ -130,6 +130,8 @@ async function setup() {
     post,
     deps,
     hold,
+    verifier,
+    now,
     advance: (ms: number) => void (clock += ms),
   };
 }
@@ -353,6 +355,25 @@ describe('a claim bounds the check of its token', () => {
     assert.equal((await c.takeFailure(txn))?.error, 'ERR_STORE_UNAVAILABLE', 'the page is told to scan again');
     assert.equal(await oneShot.get(`claimed:${txn}`), undefined, 'the claim written was given up');
     await scan(c);
+  });
+
+  it("a scan whose challenge the verifier could not store (ERR_STORE_UNAVAILABLE): the page's record goes and it is told", async () => {
+    const { node, verifier, now, a, txn, scan } = await setup();
+    const c = node(undefined, {
+      ...verifier,
+      async issueChallenge(sessionId, alongside) {
+        const issued = newChallenge(sessionId, now(), 60_000);
+        await alongside?.(issued);
+        throw new StoreUnavailableError('the challenge was not written');
+      },
+    });
+    await assert.rejects(scan(c), { code: 'ERR_STORE_UNAVAILABLE' });
+    const pending = await a.pending(txn);
+    assert.equal(pending.scanned, false, 'no challenge left for the page to wait on');
+    assert.equal(pending.failure, true);
+    assert.equal((await a.takeFailure(txn))?.error, 'ERR_STORE_UNAVAILABLE', 'the page shows its code again');
+    const view = await scan(a);
+    assert.equal((await a.pending(txn)).scanId, view.challenge, 'a rescan works at once');
   });
 
   it('a post whose audit never completes (a node that dies in the durable write) holds the login for CLAIM_TTL_MS only', async () => {
