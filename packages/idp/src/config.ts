@@ -9,7 +9,7 @@ import { ekycClient, loginOnlyBecause, loginOnlyReason } from './client-origin.t
 import { assertJwks, type PrivateJwks } from './keys.ts';
 import { stderrLog, type EventLog } from './lib/log.ts';
 import type { LoginCard, LoginVerifier, VerifiedLogin } from './login-token.ts';
-import type { ProviderStores } from './ports.ts';
+import { ONE_SHOT_METHODS, type ProviderStores } from './ports.ts';
 import { memoryConsentRecords, type ConsentRecords } from './consent/records.ts';
 import { identityStore, type IdentityStore } from './ekyc/identity-store.ts';
 import { loginCredentialStore, type LoginCredentials } from './login-credentials.ts';
@@ -317,6 +317,8 @@ export function resolveConfig(config: IdpConfig): ResolvedConfig {
   if (typeof stores?.oneShot?.take !== 'function' || typeof stores.people?.findPersonByCredential !== 'function') {
     throw new TypeError('stores must be { adapter, oneShot, people } (see stores.ts)');
   }
+  const missing = ONE_SHOT_METHODS.filter((m) => typeof stores.oneShot[m] !== 'function');
+  if (missing.length > 0) throw new TypeError(`stores.oneShot lacks ${missing.join(', ')} (see ports.ts OneShotPort)`);
   if (config.linkCertificate !== undefined && typeof config.linkCertificate !== 'function') {
     throw new TypeError('linkCertificate must be a function');
   }

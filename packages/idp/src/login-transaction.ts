@@ -480,19 +480,11 @@ export class LoginTransactions {
   }
 
   /**
-   * Ends a transaction after its login finished. Its claim stays until the login would have expired: a scan that
-   * still finds the transaction (on the node that started it) is refused `ERR_IDP_LOGIN_FINISHED`.
-   */
-  async end(txn: string): Promise<void> {
-    this.#forget(txn);
-    await Promise.all(TRANSACTION_KEYS.map((k) => this.#o.oneShot.delete(`${k}:${txn}`)));
-  }
-
-  /**
    * Ends the transaction of a login a stream of its browser just finished, keeping its redirect for the browser's
    * other streams, on any node (bound-transaction.ts `keepFinished`, for a minute), in one atomic step. A stream that
    * finds the outcome taken ({@link pending}), or that opens after the transaction ended ({@link finishedFor}), sends
-   * the same `done`. Readable only with the proof {@link getOwned} asks for. The claim stays, as with {@link end}.
+   * the same `done`. Readable only with the proof {@link getOwned} asks for. The claim stays until the login would have
+   * expired: a scan that still finds the transaction (on the node that started it) is refused `ERR_IDP_LOGIN_FINISHED`.
    */
   async finish(transaction: LoginTransaction, redirect: string): Promise<void> {
     const { txn } = transaction;

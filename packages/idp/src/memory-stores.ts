@@ -12,6 +12,8 @@ import { randomUUID } from 'node:crypto';
 import type { IdentityStore, VerifiedIdentity } from './ekyc/identity-store.ts';
 import type { LoginCredential, LoginCredentials } from './login-credentials.ts';
 import type { CredentialInput, OneShotPort, PeoplePort, ProviderStores } from './ports.ts';
+import { assertKey, assertKeys } from './store/lib/validate.ts';
+import { ONE_SHOT_MANY_MAX } from './store/types.ts';
 
 /** Expiry of the in-memory stores. */
 export interface MemoryExpiryOptions {
@@ -48,9 +50,12 @@ export function createMemoryStores(options: MemoryExpiryOptions = {}): ProviderS
       return oneShot.get(key);
     },
     async getMany(keys) {
+      assertKeys(keys, ONE_SHOT_MANY_MAX);
       return keys.map((key) => oneShot.get(key));
     },
     async putDeleting(key, value, ttlMs, deleteKeys) {
+      assertKey(key);
+      assertKeys(deleteKeys, ONE_SHOT_MANY_MAX, 'deleteKeys');
       if (deleteKeys.includes(key)) throw new TypeError('deleteKeys must not name key');
       oneShot.set(key, value, ttlMs);
       for (const k of deleteKeys) oneShot.delete(k);

@@ -34,6 +34,21 @@ export interface OneShotPort {
   delete(key: string): Promise<void>;
 }
 
+/** Every method of {@link OneShotPort}: the provider checks a port given to it has them all. */
+export const ONE_SHOT_METHODS: readonly (keyof OneShotPort)[] = Object.freeze([
+  'put',
+  'get',
+  'getMany',
+  'putDeleting',
+  'take',
+  'takeMarking',
+  'putIfAbsent',
+  'renew',
+  'putUnless',
+  'deleteIf',
+  'delete',
+]);
+
 /** A credential as the login needs it. */
 export interface CredentialInput {
   /** SHA-256 hex of the authentication certificate. */

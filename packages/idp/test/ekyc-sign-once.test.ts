@@ -99,6 +99,7 @@ async function setup(port: (oneShot: OneShotPort) => OneShotPort = (o) => o) {
     submitStatementSignature(deps, to, { signature: 'AAAA', certificate: 'AAAA', nonce });
   return {
     signs,
+    transaction,
     txn,
     scan,
     post,
@@ -143,7 +144,9 @@ describe('a signature post names the statement it signed', () => {
   it('a transaction that finished, expired or never was: ERR_IDP_CHALLENGE_INVALID alike, the page not told', async () => {
     const finished = await setup();
     const used = await finished.scan();
-    await finished.signs.end(finished.txn);
+    await finished.signs.finish(finished.transaction, 'https://id.example.jp/auth/uid-1');
+    await assert.rejects(finished.signs.get(finished.txn), { code: 'ERR_IDP_LOGIN_NOT_FOUND' }, 'ended');
+    assert.equal(await finished.signs.finished(finished.txn), 'https://id.example.jp/auth/uid-1', 'its redirect kept');
     await assert.rejects(finished.post(used.statement.nonce), { code: 'ERR_IDP_CHALLENGE_INVALID' });
     await assert.rejects(finished.post(otherNonce()), { code: 'ERR_IDP_CHALLENGE_INVALID' });
 
@@ -159,7 +162,8 @@ describe('a signature post names the statement it signed', () => {
 
     for (const s of [finished, expired, never]) {
       assert.equal(s.checked.length, 0);
-      assert.deepEqual(s.told(), []);
+      // The finish itself is the only change told (its `done` for the browser's other streams).
+      assert.deepEqual(s.told(), s === finished ? ['outcome'] : []);
     }
   });
 

@@ -65,6 +65,9 @@ function fakeVerifier(oneShot: OneShotPort, now: () => number) {
   };
 }
 
+/** node-oidc-provider's resume URL, as a finished login keeps it. */
+const RESUME = 'https://id.example.jp/auth/uid-1';
+
 /** A card's token for `challenge`, naming `named` (default: that challenge). */
 function token(card: string, challenge: string, named = challenge): LoginToken {
   return {
@@ -151,6 +154,19 @@ describe('one-shot port in memory', () => {
     assert.equal(await oneShot.get('k'), undefined);
     assert.equal(await oneShot.deleteIf('k', 'third'), false);
   });
+
+  it('getMany and putDeleting refuse what the stores refuse, with a TypeError', async () => {
+    const { oneShot } = createMemoryStores();
+    await oneShot.put('a', '1', 1000);
+    await oneShot.putDeleting('b', '2', 1000, ['a']);
+    assert.deepEqual(await oneShot.getMany(['a', 'b']), [undefined, '2']);
+    for (const keys of [[], ['a', 'a'], ['a', ''], Array.from({ length: 17 }, (_, i) => `k${i}`)]) {
+      await assert.rejects(oneShot.getMany(keys), TypeError, JSON.stringify(keys));
+      await assert.rejects(oneShot.putDeleting('z', '1', 1000, keys), TypeError, JSON.stringify(keys));
+    }
+    await assert.rejects(oneShot.putDeleting('a', '1', 1000, ['a']), TypeError);
+    await assert.rejects(oneShot.putDeleting('', '1', 1000, ['a']), TypeError);
+  });
 });
 
 describe('a token post presents the challenge it answers', () => {
@@ -216,7 +232,7 @@ describe('a token post presents the challenge it answers', () => {
 
 describe('one login, one person', () => {
   it('once a card answered, a scan on any node is ERR_IDP_LOGIN_FINISHED, after the QR code checked out', async () => {
-    const { a, b, txn, scan, post } = await setup();
+    const { a, b, transaction, txn, scan, post } = await setup();
     const view = await scan(a);
     await post(a, token('alice', view.challenge));
     await assert.rejects(scan(a), { code: 'ERR_IDP_LOGIN_FINISHED' });
@@ -224,7 +240,7 @@ describe('one login, one person', () => {
     // Whoever has only the id learns nothing of it: a QR code that is not a fresh frame is refused first.
     await assert.rejects(a.scan(txn, '0', 'AAAAAAAAAAAAAAAAAAAAAA'), { code: 'ERR_IDP_QR_INVALID' });
     // And so after another node ended the login, on the node that started it (which reads no transaction there).
-    await b.end(txn);
+    await b.finish(transaction, RESUME);
     await assert.rejects(scan(a), { code: 'ERR_IDP_LOGIN_FINISHED' });
     await assert.rejects(scan(b), { code: 'ERR_IDP_LOGIN_NOT_FOUND' });
   });
@@ -418,12 +434,12 @@ describe('a claim bounds the check of its token', () => {
 
 describe('a token post that does not present the outstanding challenge', () => {
   it('is ERR_IDP_CHALLENGE_INVALID whether the login waits, finished or expired: the id alone tells nothing', async () => {
-    const { a, txn, scan, post, advance } = await setup();
+    const { a, transaction, txn, scan, post, advance } = await setup();
     const guess = token('mallory', 'guess');
     await assert.rejects(post(a, guess), { code: 'ERR_IDP_CHALLENGE_INVALID' });
     const view = await scan(a);
     await post(a, token('alice', view.challenge));
-    await a.end(txn); // what the event stream does once the login finished
+    await a.finish(transaction, RESUME); // what the event stream does once the login finished
     advance(10_000);
     await assert.rejects(post(a, guess), { code: 'ERR_IDP_CHALLENGE_INVALID' });
     advance(600_000);
@@ -474,10 +490,10 @@ describe('a scan of a claimed login', () => {
 describe("a finished login's redirect", () => {
   it("is kept a minute for the owning browser's streams only", async () => {
     const { a, b, transaction, browserKey, txn, advance } = await setup();
-    await a.finish(transaction, 'https://id.example.jp/auth/uid-1');
+    await a.finish(transaction, RESUME);
     await assert.rejects(b.get(txn), { code: 'ERR_IDP_LOGIN_NOT_FOUND' }, 'the transaction ended with it');
-    assert.equal((await b.pending(txn)).finished, 'https://id.example.jp/auth/uid-1');
-    assert.equal(await b.finishedFor(txn, browserKey, 'uid-1'), 'https://id.example.jp/auth/uid-1');
+    assert.equal((await b.pending(txn)).finished, RESUME);
+    assert.equal(await b.finishedFor(txn, browserKey, 'uid-1'), RESUME);
     assert.equal(await b.finishedFor(txn, 'another-browser-key', 'uid-1'), undefined);
     assert.equal(await b.finishedFor(txn, browserKey, 'another-interaction'), undefined);
     await assert.rejects(b.finishedFor('x'.repeat(2000), browserKey, 'uid-1'), { code: 'ERR_IDP_LOGIN_NOT_FOUND' });

@@ -81,6 +81,15 @@ describe('configuration', () => {
       },
     ],
     ['verifier without issueChallenge', { verifier: { verifyLoginToken: async () => ({}) } as never }],
+    [
+      'a one-shot port without getMany (one made before it was asked for)',
+      {
+        stores: {
+          ...valid.stores,
+          oneShot: { ...valid.stores.oneShot, getMany: undefined } as never,
+        },
+      },
+    ],
     ['client without client_id', { clients: [{} as never] }],
     ['unknown subject type', { subjectTypes: ['global' as never] }],
     ['zero QR age', { qrMaxAgeSeconds: 0 }],
@@ -375,6 +384,9 @@ describe('challenge store on the one-shot store', () => {
 });
 
 /** A verifier that does not offer to write the login's record alongside its challenge. */
+/** node-oidc-provider's resume URL, as a finished login keeps it. */
+const RESUME = 'https://id.example.jp/auth/uid-1';
+
 const legacyVerifier = { issueChallenge: async () => ({ nonce: 'n', expiresAt: Date.now() + 60_000 }) };
 
 describe('login transactions', () => {
@@ -432,10 +444,10 @@ describe('login transactions', () => {
 
   it('once the login ended on any node, a scan or token post for it is ERR_IDP_LOGIN_NOT_FOUND', async () => {
     const { transactions, transaction, scan } = await setup();
-    await transactions.end(transaction.txn);
+    await transactions.finish(transaction, RESUME);
     await assert.rejects(scan(transactions), { code: 'ERR_IDP_LOGIN_NOT_FOUND' });
     const other = await setup();
-    await other.node().end(other.transaction.txn);
+    await other.node().finish(other.transaction, RESUME);
     // The starting node's scan may still hand out a challenge; the token post reads the store (get) and refuses.
     await other.scan(other.transactions);
     await assert.rejects(other.transactions.get(other.transaction.txn), { code: 'ERR_IDP_LOGIN_NOT_FOUND' });
@@ -535,11 +547,11 @@ describe('login transactions', () => {
     unwatch();
   });
 
-  it('ending the transaction drops an outcome handed over and not taken', async () => {
+  it('finishing the transaction drops an outcome handed over and not taken', async () => {
     const { transactions, transaction, puts } = await setup();
     const unwatch = transactions.watch(transaction.txn, () => {});
     await transactions.complete(transaction, outcome);
-    await transactions.end(transaction.txn);
+    await transactions.finish(transaction, RESUME);
     unwatch();
     assert.equal(await transactions.takeOutcome(transaction.txn), undefined);
     assert.deepEqual(puts, [`login:${transaction.txn}`]);

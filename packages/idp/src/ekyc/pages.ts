@@ -416,7 +416,7 @@ ${qrExpiryActions(back)}
       { mergeWithLastSubmission: true },
     );
     // Then the redirect for the browser's other streams, and the transaction's keys go, in one atomic step
-    // (sign-transaction.ts `finish`). Best effort: left undone, they expire by themselves.
+    // (sign-transaction.ts `finish`). Best effort: if it fails, nothing changed, and the keys expire by themselves.
     void signs.finish(transaction, redirect).catch(() => {});
     return redirect;
   }

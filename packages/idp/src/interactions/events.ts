@@ -175,8 +175,9 @@ async function finish(
       ...(saved === undefined ? {} : { consent: { grantId: saved.grantId } }),
     });
     // Then the redirect for the browser's other streams, and the transaction's keys go (its outcome is taken
-    // already), in one atomic step (login-transaction.ts `finish`). Best effort: if it fails, the keys expire by
-    // themselves, and the other streams hear at their next poll.
+    // already), in one atomic step (login-transaction.ts `finish`). Best effort: if it fails, nothing changed; the
+    // keys expire by themselves, and another stream of the browser (the page it already left, for this one is
+    // answered) waits until then.
     void context.transactions.finish(transaction, redirect).catch(() => {});
     return redirect;
   } catch (e) {

@@ -917,12 +917,12 @@ function ownerOnly(path: string): void {
   }
 }
 
-/** Opens one file in WAL mode with the given `synchronous` and migrates it. */
 /** `?, ?, …`: `n` statement parameters (a statement is cached per text, so one per count). */
 function placeholders(n: number): string {
   return Array.from({ length: n }, () => '?').join(', ');
 }
 
+/** Opens one file in WAL mode with the given `synchronous` and migrates it. */
 function openFile(
   path: string,
   busyTimeoutMs: number,

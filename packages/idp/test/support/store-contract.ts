@@ -266,8 +266,11 @@ export function runStoreContract(label: string, setup: () => Promise<StoreHarnes
       const ended = ['login:1', 'challenge:1', 'failure:1'];
       await o.put('challenge:1', 'n1', 60);
       await o.put('failure:1', { error: 'x' }, 60);
-      await o.putDeleting('done:1', 60, 'redirect', [...ended, 'never-there']);
+      await o.put('done:1', 'an earlier one', 60);
+      await o.putDeleting('done:1', TTL, 'redirect', [...ended, 'never-there']);
       assert.deepEqual(await o.getMany(['done:1', ...ended]), ['redirect', undefined, undefined, undefined]);
+      await h.advance(TTL * 1000 + 150);
+      assert.equal(await o.get('done:1'), undefined, 'written for its own lifetime');
       // 30 rounds of reads from the peer, started a few turns of the event loop apart around the write, and one
       // after it: each finds all the old keys, or the new one alone.
       const keys = ['done:2', 'login:2', 'challenge:2'];
