@@ -55,8 +55,7 @@ export function createMemoryStores(options: MemoryExpiryOptions = {}): ProviderS
     },
     async putDeleting(key, value, ttlMs, deleteKeys) {
       assertKey(key);
-      assertKeys(deleteKeys, ONE_SHOT_MANY_MAX, 'deleteKeys');
-      if (deleteKeys.includes(key)) throw new TypeError('deleteKeys must not name key');
+      assertKeys(deleteKeys, ONE_SHOT_MANY_MAX, 'deleteKeys', key);
       oneShot.set(key, value, ttlMs);
       for (const k of deleteKeys) oneShot.delete(k);
     },

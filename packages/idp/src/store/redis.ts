@@ -431,8 +431,7 @@ export async function openRedisStores(options: RedisStoreOptions): Promise<Redis
     // One script: atomic, one command.
     putDeleting: (key, ttlSeconds, value, deleteKeys) => {
       const k = oneKey(key);
-      assertKeys(deleteKeys, ONE_SHOT_MANY_MAX, 'deleteKeys');
-      if (deleteKeys.includes(key)) throw new TypeError('deleteKeys must not name key');
+      assertKeys(deleteKeys, ONE_SHOT_MANY_MAX, 'deleteKeys', key);
       const ds = deleteKeys.map(oneKey);
       const [text, ttl] = [encodeValue(value), ttlToMs(ttlSeconds)];
       return run(async () => void (await scripts.mgPutDeleting(1 + ds.length, k, ...ds, text, ttl)));

@@ -679,8 +679,7 @@ export function openSqliteStores(options: SqliteStoreOptions): SqliteStores {
     // One transaction under the write lock, one commit.
     putDeleting: (key, ttlSeconds, value, deleteKeys) => {
       assertKey(key);
-      assertKeys(deleteKeys, ONE_SHOT_MANY_MAX, 'deleteKeys');
-      if (deleteKeys.includes(key)) throw new TypeError('deleteKeys must not name key');
+      assertKeys(deleteKeys, ONE_SHOT_MANY_MAX, 'deleteKeys', key);
       const ttl = ttlToMs(ttlSeconds);
       const text = encodeValue(value);
       return run(() =>

@@ -11,12 +11,21 @@ export function assertKey(key: unknown, name = 'key'): asserts key is string {
   }
 }
 
-/** A list of one-shot keys: an array of 1 to `max` keys, each as {@link assertKey} asks, none twice. */
-export function assertKeys(keys: unknown, max: number, name = 'keys'): asserts keys is readonly string[] {
+/**
+ * A list of one-shot keys: an array of 1 to `max` keys, each as {@link assertKey} asks, none twice, and none of them
+ * `besides` (the key written beside them, when there is one).
+ */
+export function assertKeys(
+  keys: unknown,
+  max: number,
+  name = 'keys',
+  besides?: string,
+): asserts keys is readonly string[] {
   if (!Array.isArray(keys) || keys.length === 0 || keys.length > max)
     throw new TypeError(`${name} must be an array of 1 to ${max} keys`);
   for (const key of keys) assertKey(key, `each of ${name}`);
   if (new Set(keys).size !== keys.length) throw new TypeError(`${name} must not name a key twice`);
+  if (besides !== undefined && keys.includes(besides)) throw new TypeError(`${name} must not name the key written`);
 }
 
 /** A one-shot TTL in seconds → milliseconds; must be positive and finite. */
