@@ -20,6 +20,7 @@ import { createMemoryStores } from '../src/memory-stores.ts';
 import type { OneShotPort } from '../src/ports.ts';
 import { providerStores } from '../src/stores.ts';
 import type { TransactionChange } from '../src/transaction-watch.ts';
+import { EventStream } from './support/event-stream.ts';
 import { createOpFixture, startLogin, type OpFixture, type TestCard, type TestIdp } from './support/op-fixture.ts';
 import {
   authorizeExtra,
@@ -36,6 +37,8 @@ import {
 } from './support/ekyc-fixture.ts';
 
 const ORIGIN = 'https://id.example.jp';
+/** The signing page's binding cookie on an https issuer (ekyc/pages.ts). */
+const SIGN_COOKIE = '__Host-mynagate_sign';
 
 /** A nonce of the statement's shape that no statement has. */
 const otherNonce = () => randomBytes(32).toString('base64url');
@@ -304,13 +307,32 @@ describe('over HTTPS, with the card', () => {
     // A stream opened after the end (the reconnect came late) hears it at once; another browser does not.
     const late = await openSignPage(login.agent, step);
     assert.deepEqual(await late.events.next('done', 3000), first);
-    const stranger = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
-    const refused = await stranger.agent.fetch(
-      new URL(`/interaction/${/\/interaction\/([^/]+)$/.exec(step.url.pathname)![1]}/sign-events`, step.url),
+    const eventsUrl = new URL(
+      `/interaction/${/\/interaction\/([^/]+)$/.exec(step.url.pathname)![1]}/sign-events`,
+      step.url,
     );
+    const stranger = await startLogin(idp, idp.jwtRp, RP_JWT.redirectUri);
+    const refused = await stranger.agent.fetch(eventsUrl);
     assert.notEqual(refused.status, 200, 'only the browser that owns the signature');
     await refused.body?.cancel();
-    await Promise.all([older.events.close(), newer.events.close(), late.events.close(), stranger.events.close()]);
+    // The same browser session naming the transaction with another key (the interaction's check passes): the kept
+    // redirect is the owner's alone, so the stream answers as for a transaction that is gone.
+    const binding = login.agent.cookie(SIGN_COOKIE)!;
+    const [signTxn] = binding.split('.');
+    login.agent.setCookie(SIGN_COOKIE, `${signTxn}.${'A'.repeat(43)}`);
+    const forged = await login.agent.fetch(eventsUrl);
+    assert.equal(forged.status, 404);
+    assert.equal(((await forged.json()) as { error?: string }).error, 'ERR_IDP_LOGIN_NOT_FOUND');
+    login.agent.setCookie(SIGN_COOKIE, binding);
+    const owner = new EventStream(await login.agent.fetch(eventsUrl));
+    assert.deepEqual(await owner.next('done', 3000), first, 'with its own key, the same browser hears done');
+    await Promise.all([
+      older.events.close(),
+      newer.events.close(),
+      late.events.close(),
+      stranger.events.close(),
+      owner.close(),
+    ]);
     // The page follows it back to the service.
     const { url } = await login.agent.follow(first!.redirect);
     assert.equal(`${url.origin}${url.pathname}`, RP_JWT.redirectUri);

@@ -87,6 +87,16 @@ export class Agent {
     return res;
   }
 
+  /** The value of the cookie named `name` at path `/`, if this browser has one. */
+  cookie(name: string): string | undefined {
+    return this.#cookies.get(`${name};/`)?.value;
+  }
+
+  /** Sets the cookie named `name` at path `/` to `value`, as a browser whose cookie was tampered with would send it. */
+  setCookie(name: string, value: string): void {
+    this.#cookies.set(`${name};/`, { name, value, path: '/' });
+  }
+
   /** Drops a cookie by name (all paths), as if this browser never had it. */
   forget(name: string): void {
     for (const [key, c] of this.#cookies) if (c.name === name) this.#cookies.delete(key);
