@@ -103,6 +103,12 @@ function setup(options: PlatformOptions) {
       headers: { accept: 'application/json', ...options.headers },
       signal: AbortSignal.timeout(timeoutMs),
     });
+    // Only a 200 has a body the contract reads. Any other status is the answer by itself, whatever page came with it
+    // (a proxy's or a load balancer's error page may be larger than any answer: it is not read, nor `too_large`).
+    if (res.status !== 200) {
+      await res.body?.cancel().catch(() => {});
+      return { status: res.status, body: undefined };
+    }
     const text = Buffer.from(await readBodyLimited(res, maxBytes)).toString('utf8');
     // `readBodyLimited` gives the bytes as they came; a body that is not JSON (empty, HTML, cut off) is `undefined`,
     // which no JSON text parses to.
@@ -136,7 +142,7 @@ function answerFailure(r: { status: number; body: unknown }): { detail: string; 
  * `status` rejects with `ERR_PKI_REVOCATION_UNKNOWN` (fail closed), whose `detail` says why: `refused` (an HTTP 4xx
  * answer other than 408 and 429, e.g. a wrong API key or a CA the platform does not know: the operator's to fix),
  * `unreachable` (a network error, a timeout, a 5xx, 408 (Request Timeout), 429 (Too Many Requests) or any other
- * status but 200: transient), `too_large` (over `maxResponseBytes`), `malformed` (a 200 whose body is not JSON, not
+ * status but 200: transient), `too_large` (a 200 over `maxResponseBytes`), `malformed` (a 200 whose body is not JSON, not
  * a JSON object, has no `status` of the contract, or is revoked without a valid revokedAt). An HTTP status is in
  * the message. A Retry-After is not read: the check fails closed at once.
  *

@@ -205,6 +205,40 @@ test('an answer over maxResponseBytes is no answer: ERR_PKI_REVOCATION_UNKNOWN (
   assert.equal((await platformLinks(roomy).links(f.jpki.caFingerprint('auth'), f.card.authSerial))?.kind, 'auth');
 });
 
+test('an error page larger than maxResponseBytes is its status, not too_large: 503 unreachable, 401 refused, 404 no link', async () => {
+  const cert = parseCertificate(f.card.spec.authCert);
+  const ca = parseCertificate(f.authCa.der);
+  const page = `<html><body>${'x'.repeat(100 * 1024)}</body></html>`;
+  for (const [status, detail] of [
+    [503, 'unreachable'],
+    [401, 'refused'],
+  ] as const) {
+    const proxy = await answeringWith(status, { body: page, contentType: 'text/html' });
+    try {
+      const options = { baseUrl: proxy.url, maxResponseBytes: 64 * 1024 };
+      await assert.rejects(platformSource(options).status(cert, ca, NOW), {
+        code: 'ERR_PKI_REVOCATION_UNKNOWN',
+        detail,
+        message: status === 401 ? 'platform refused the request: HTTP 401' : `platform HTTP ${status}`,
+      });
+      await assert.rejects(platformLinks(options).links(f.jpki.caFingerprint('auth'), f.card.authSerial), {
+        code: 'ERR_PKI_LINKS_UNAVAILABLE',
+        detail,
+        message: `platform links ${detail}: HTTP ${status}`,
+      });
+    } finally {
+      await proxy.close();
+    }
+  }
+  const missing = await answeringWith(404, { body: page, contentType: 'text/html' });
+  try {
+    const options = { baseUrl: missing.url, maxResponseBytes: 64 * 1024 };
+    assert.equal(await platformLinks(options).links(f.jpki.caFingerprint('auth'), f.card.authSerial), null);
+  } finally {
+    await missing.close();
+  }
+});
+
 test("the API's paths go under the base URL's path (a provider behind /api)", async () => {
   const asked: string[] = [];
   const fetch: typeof globalThis.fetch = async (input) => {
