@@ -488,7 +488,8 @@ export class LoginTransactions {
    */
   async finish(transaction: LoginTransaction, redirect: string): Promise<void> {
     const { txn } = transaction;
-    this.#forget(txn);
+    this.#handedOver.delete(txn);
+    this.#started.delete(txn);
     const ended = TRANSACTION_KEYS.map((k) => `${k}:${txn}`);
     const write = keepFinished(this.#o.oneShot, `done:${txn}`, transaction, redirect, ended);
     await this.#watch.record(txn, 'outcome', write);
@@ -535,12 +536,6 @@ export class LoginTransactions {
     const key = `result:${transaction.txn}`;
     if (!(await this.#o.oneShot.putIfAbsent(key, JSON.stringify(outcome), this.#remaining(transaction))))
       throw new IdpLoginFinishedError();
-  }
-
-  /** Drops what this node holds in memory of a transaction that ends. */
-  #forget(txn: string): void {
-    this.#handedOver.delete(txn);
-    this.#started.delete(txn);
   }
 
   #remaining(transaction: LoginTransaction): number {

@@ -65,6 +65,11 @@ function fakeVerifier(oneShot: OneShotPort, now: () => number) {
   };
 }
 
+/** What `pending` finds while a companion holds `challenge` and nothing else happened. */
+function waitingFor(challenge: string) {
+  return { outcome: false, failure: false, scanned: true, scanId: challenge, finished: undefined };
+}
+
 /** node-oidc-provider's resume URL, as a finished login keeps it. */
 const RESUME = 'https://id.example.jp/auth/uid-1';
 
@@ -176,13 +181,7 @@ describe('a token post presents the challenge it answers', () => {
     // Whoever knows the login's id (every QR frame carries it), with a token of their own card.
     await assert.rejects(post(a, token('mallory', 'guess')), { code: 'ERR_IDP_CHALLENGE_INVALID' });
     await assert.rejects(post(a, token('mallory', view.challenge, 'guess')), { code: 'ERR_IDP_CHALLENGE_INVALID' });
-    assert.deepEqual(await a.pending(txn), {
-      outcome: false,
-      failure: false,
-      scanned: true,
-      scanId: view.challenge,
-      finished: undefined,
-    });
+    assert.deepEqual(await a.pending(txn), waitingFor(view.challenge));
     assert.equal(await oneShot.get(`claimed:${txn}`), undefined);
     // The companion that scanned still finishes.
     await post(a, token('alice', view.challenge));
@@ -196,13 +195,7 @@ describe('a token post presents the challenge it answers', () => {
     await assert.rejects(post(a, JSON.stringify(bare)), { code: 'ERR_IDP_TOKEN_MALFORMED' });
     await assert.rejects(post(a, bare as LoginToken), { code: 'ERR_IDP_TOKEN_MALFORMED' });
     await assert.rejects(post(a, '{'), { code: 'ERR_IDP_TOKEN_MALFORMED' });
-    assert.deepEqual(await a.pending(txn), {
-      outcome: false,
-      failure: false,
-      scanned: true,
-      scanId: view.challenge,
-      finished: undefined,
-    });
+    assert.deepEqual(await a.pending(txn), waitingFor(view.challenge));
   });
 
   it('two posts presenting one challenge at once: one goes on, the other is ERR_IDP_CHALLENGE_INVALID', async () => {
